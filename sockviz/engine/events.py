@@ -1,0 +1,153 @@
+"""What the engine tells the world: one frozen dataclass per kind of event.
+
+Two kinds are *trace events*, written one a line by ``--trace`` and kept by a recording:
+
+* :class:`CallEvent` - a real socket call was made (and succeeded or failed);
+* :class:`KernelEvent` - the kernel's TCP state of a socket changed.
+
+The others are notices about the run itself, never written to a trace because no socket
+call stands behind them: :class:`StepPending` (the call about to run, so a teacher can
+explain it before pressing the key) and :class:`RunFinished`.
+
+Events carry plain values only (strings, ints, bytes, enums), so a UI, a test or a JSON
+writer can use them without touching a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sockviz.engine.states import Call, Role, State
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """One real socket call and what came of it."""
+
+    seq: int
+    """Position in the run: 1, 2, ... over every trace event (calls and kernel changes)."""
+    t: float
+    """Seconds since the run started, taken when the call returned."""
+    socket: str
+    """The socket's stable name: ``server``, ``client``, ``conn-1`` ..."""
+    role: Role
+    """What the socket is for (listener, connection, client, server)."""
+    call: Call
+    """The call that was made."""
+    state: State
+    """Our lifecycle state *after* the call (unchanged when the call failed)."""
+    family: str
+    """``AF_INET``, ``AF_INET6`` or ``AF_UNIX``."""
+    type: str
+    """``SOCK_STREAM`` or ``SOCK_DGRAM``."""
+    local: str | None
+    """The local socket address after the call, from ``getsockname()``; None if unbound."""
+    remote: str | None
+    """The peer's socket address: ``getpeername()``, or the datagram's peer for
+    ``sendto``/``recvfrom``; None if there is none."""
+    nbytes: int | None
+    """Bytes moved by this call (send/recv family only). 0 from ``recv`` means end of stream."""
+    sent_total: int
+    """Bytes this socket has sent so far, this call included."""
+    recv_total: int
+    """Bytes this socket has received so far, this call included."""
+    error: str | None = None
+    """The errno name when the call failed (``ECONNREFUSED``, ``EADDRINUSE`` ...)."""
+    error_text: str | None = None
+    """The operating system's words for that error (``Connection refused``)."""
+    kernel: str | None = None
+    """The kernel's TCP state right after the call; None for UDP or off Linux."""
+    args: str | None = None
+    """The call's arguments as they would be written in Python, e.g. ``('127.0.0.1', 0)``."""
+    data: bytes | None = None
+    """The first bytes that crossed (at most :data:`PREVIEW_CAP`); untrusted, never shown raw."""
+    implicit_bind: bool = False
+    """True when this call made the kernel give the socket an address it was not given
+    by ``bind()`` (a client's ``connect``, a first ``sendto``): ``local`` shows it."""
+    parent: str | None = None
+    """For ``accept``: the listener the new connection came from."""
+    step: int | None = None
+    """The index of the scenario step that made this call, if a scenario did."""
+    parts: int | None = None
+    """For ``sendall``: how many ``send()`` system calls it took (partial sends)."""
+
+    @property
+    def ok(self) -> bool:
+        """True if the call succeeded."""
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class KernelEvent:
+    """The kernel's TCP state of a socket changed between (or because of) calls."""
+
+    seq: int
+    """Position in the run, shared with :class:`CallEvent`."""
+    t: float
+    """Seconds since the run started, taken when the change was seen."""
+    socket: str
+    """The socket's stable name."""
+    role: Role
+    """What the socket is for."""
+    state: State
+    """Our lifecycle state at the time (the kernel often moves after we have closed)."""
+    family: str
+    """``AF_INET`` or ``AF_INET6``."""
+    type: str
+    """Always ``SOCK_STREAM``: only TCP has kernel states."""
+    local: str | None
+    """The local socket address last known for the socket."""
+    remote: str | None
+    """The peer's socket address last known for the socket."""
+    sent_total: int
+    """Bytes the socket had sent."""
+    recv_total: int
+    """Bytes the socket had received."""
+    kernel: str
+    """The new kernel state: ``ESTABLISHED``, ``CLOSE_WAIT``, ``TIME_WAIT``, ``CLOSE`` ..."""
+    previous: str | None
+    """The kernel state seen before this one."""
+    timer: float | None = None
+    """Seconds left on the kernel's timer for this socket when seen (TIME_WAIT's countdown)."""
+    source: str = "tcp_info"
+    """Where the state was read: ``tcp_info`` (a socket we hold) or ``proc`` (one we closed)."""
+
+    call = "kernel"
+    """Not a field: lets code treat both trace events alike (``event.call``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepPending:
+    """The next scenario step is waiting at the gate (not a trace event: nothing ran yet)."""
+
+    step: int
+    """The index of the step in the scenario."""
+    actor: str
+    """The thread that will make the call: ``server`` or ``client``."""
+    socket: str
+    """The socket that will make it."""
+    call: Call
+    """The call that will be made."""
+    args: str | None
+    """Its arguments as they will be written in Python, when known in advance."""
+    explain: str
+    """What the step does, in plain words."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    """The run ended (not a trace event)."""
+
+    outcome: str
+    """``done`` (every step ran), ``stopped`` (``stop()`` was called) or ``aborted``."""
+    reason: str | None = None
+    """For ``aborted``: which call failed and why, in one line."""
+    failed: CallEvent | None = None
+    """For ``aborted``: the call event that ended the run."""
+
+
+TraceEvent = CallEvent | KernelEvent
+Event = CallEvent | KernelEvent | StepPending | RunFinished
+
+#: How many bytes of each message an event keeps. Totals always count everything.
+PREVIEW_CAP = 4096

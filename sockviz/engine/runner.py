@@ -1,0 +1,304 @@
+"""Play a scenario on real sockets: one thread per actor, one baton, one gate.
+
+Each actor (``server``, ``client``) runs in its own thread and makes only its own calls.
+The steps are numbered; a thread waits for the baton to reach its step's number, waits at
+the gate (step / play / fast), makes the call through its :class:`TracedSocket`, then
+passes the baton on. So the calls always come in the scenario's order, whatever the mode.
+
+:meth:`Runner.stop` ends the run from any point within half a second: it closes the gate,
+drops the baton, and wakes every ``poll()`` through the tracer's wake-up pipe, so no thread
+stays in ``accept``, ``connect`` or ``recv``. Then it closes every socket still open (real
+``close()`` calls, so they are events too) and joins every thread.
+
+A small watcher thread reads the kernel's TCP states at most 10 times a second, so that
+changes between calls (a TIME_WAIT running out) become events as well.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sockviz.engine.events import CallEvent, Event, RunFinished, StepPending
+from sockviz.engine.gate import Gate, GateClosed, Mode
+from sockviz.engine.scenarios.model import Marker, Scenario, Step
+from sockviz.engine.states import Call
+from sockviz.engine.traced import Stopped, TracedSocket, Tracer, call_args
+
+
+@dataclass(frozen=True)
+class Family:
+    """An address family sockviz can run a scenario on."""
+
+    name: str
+    """What ``--family`` takes."""
+    af: int
+    """The ``socket.AF_*`` constant."""
+    loopback: str
+    """The loopback address used by default."""
+
+
+FAMILIES: dict[str, Family] = {
+    "ipv4": Family("ipv4", socket.AF_INET, "127.0.0.1"),
+    "ipv6": Family("ipv6", socket.AF_INET6, "::1"),
+}
+
+#: How often the watcher thread reads the kernel (the issue's ceiling is 10 Hz).
+KERNEL_POLL_INTERVAL = 0.25
+
+
+class Runner:
+    """Runs one scenario once. Create, :meth:`start`, then :meth:`step` or wait; :meth:`stop`.
+
+    ``consumer`` gets every event, in order, from the engine's threads: it must be quick
+    and must not touch a UI directly (a Textual app posts a message; ``--trace`` writes a line).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        consumer: Callable[[Event], None],
+        *,
+        family: str = "ipv4",
+        port: int = 0,
+        mode: Mode = Mode.FAST,
+        pace: float = 1.0,
+    ) -> None:
+        scenario.validate()
+        if family not in scenario.families:
+            raise ValueError(f"{scenario.name} does not run on {family}")
+        self.scenario = scenario
+        self.family = FAMILIES[family]
+        self.port = port
+        self.gate = Gate(mode, pace)
+        self._consumer = consumer
+        self.tracer = Tracer(consumer)
+        self.sockets: dict[str, TracedSocket] = {}
+        self._baton = 0
+        self._baton_cond = threading.Condition()
+        self._halt = threading.Event()
+        self._finished = threading.Event()
+        self.result: RunFinished | None = None
+        self._threads: list[threading.Thread] = []
+        self._watcher: threading.Thread | None = None
+        self._live = 0
+        self._live_lock = threading.Lock()
+        self._teardown_lock = threading.Lock()
+        self._torn_down = False
+        self._started = False
+
+    # --- control ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the actor threads and the kernel watcher."""
+        if self._started:
+            raise RuntimeError("a Runner runs once; make a new one to run again")
+        self._started = True
+        self._live = len(self.scenario.actors)
+        for actor in self.scenario.actors:
+            thread = threading.Thread(
+                target=self._actor, args=(actor,), name=f"sockviz-{actor}", daemon=True
+            )
+            self._threads.append(thread)
+        self._watcher = threading.Thread(target=self._watch, name="sockviz-kernel", daemon=True)
+        for thread in self._threads:
+            thread.start()
+        self._watcher.start()
+
+    def step(self) -> None:
+        """Let exactly one call happen (in step mode)."""
+        self.gate.step()
+
+    @property
+    def finished(self) -> bool:
+        """True once every step has run, or the run was aborted or stopped."""
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the run to finish; True if it did within ``timeout``."""
+        return self._finished.wait(timeout)
+
+    @property
+    def next_step(self) -> int:
+        """The index of the step holding the baton (``len(steps)`` when all have run)."""
+        return self._baton
+
+    def stop(self, timeout: float = 0.5) -> bool:
+        """End the run now, close every socket, join every thread. True if all ended in time."""
+        self._halt.set()
+        self.gate.close()
+        self.tracer.stop()
+        with self._baton_cond:
+            self._baton_cond.notify_all()
+        joined = self._join(timeout)
+        self._teardown("stopped")
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+            joined = joined and not self._watcher.is_alive()
+        self.tracer.close()
+        return joined
+
+    def _join(self, timeout: float) -> bool:
+        import time
+
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+    # --- the threads ------------------------------------------------------------------
+    def _actor(self, actor: str) -> None:
+        steps = self.scenario.steps
+        try:
+            for index, step in enumerate(steps):
+                if step.actor != actor:
+                    continue
+                if not self._wait_for_baton(index):
+                    return
+                self._consumer(
+                    StepPending(
+                        step=index,
+                        actor=actor,
+                        socket=step.socket,
+                        call=step.call,
+                        args=self._preview_args(step),
+                        explain=step.explain,
+                    )
+                )
+                self.gate.wait()
+                event = self._perform(index, step)
+                if event is not None and event.error is not None and event.error != step.expect_error:
+                    self._abort(
+                        f"{step.socket}.{step.call.value}({event.args or ''}) failed: "
+                        f"{event.error} ({event.error_text})",
+                        event,
+                    )
+                    return
+                with self._baton_cond:
+                    self._baton = index + 1
+                    self._baton_cond.notify_all()
+        except (Stopped, GateClosed):
+            return
+        except Exception as exc:  # a bug must end the run, never hang it or leak a traceback
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self._abort(f"internal error in the {actor} thread: {detail}", None)
+        finally:
+            self._thread_done()
+
+    def _wait_for_baton(self, index: int) -> bool:
+        with self._baton_cond:
+            while self._baton != index:
+                if self._halt.is_set():
+                    return False
+                self._baton_cond.wait()
+            return not self._halt.is_set()
+
+    def _abort(self, reason: str, event: CallEvent | None) -> None:
+        if self.result is None:
+            self.result = RunFinished("aborted", reason, event)
+        self._halt.set()
+        with self._baton_cond:
+            self._baton_cond.notify_all()
+
+    def _thread_done(self) -> None:
+        with self._live_lock:
+            self._live -= 1
+            last = self._live == 0
+        if last and not self._halt.is_set():
+            self.result = RunFinished("done")
+            self._teardown("done")
+        elif last and self.result is not None:
+            self._teardown("aborted")
+
+    def _teardown(self, outcome: str) -> None:
+        """Close what is still open and announce the end, once."""
+        with self._teardown_lock:
+            if self._torn_down:
+                return
+            self._torn_down = True
+        self.tracer.close_all()
+        if self.result is None:
+            self.result = RunFinished(outcome)
+        self._consumer(self.result)
+        self._finished.set()
+
+    def _watch(self) -> None:
+        while not self._halt.wait(KERNEL_POLL_INTERVAL):
+            try:
+                self.tracer.poll_kernel()
+            except Exception:  # the kernel view is a bonus: never let it end the run
+                continue
+
+    # --- one step -----------------------------------------------------------------------
+    def _resolve(self, step: Step, value):
+        if not isinstance(value, Marker):
+            return value
+        if value is Marker.BIND_ADDRESS:
+            return (self.family.loopback, self.port)
+        if value is Marker.SERVER_ADDRESS:
+            server = self.sockets.get("server")
+            if server is None or server.last_local is None:
+                return (self.family.loopback, self.port)
+            return tuple(server.last_local[:2])
+        if value is Marker.ECHO:
+            return self.sockets[step.socket].last_received
+        if value is Marker.LAST_PEER:
+            peer = self.sockets[step.socket].last_peer
+            return None if peer is None else tuple(peer[:2])
+        raise ValueError(value)
+
+    def _preview_args(self, step: Step) -> str | None:
+        try:
+            args = tuple(self._resolve(step, a) for a in step.args)
+            if step.call is Call.SOCKET:
+                spec = self.scenario.socket_spec(step.socket)
+                return call_args(Call.SOCKET, self.family.af, spec.transport)
+            if step.call is Call.ACCEPT:
+                return ""
+            if step.call is Call.SHUTDOWN:
+                return call_args(Call.SHUTDOWN, getattr(socket, args[0]))
+            return call_args(step.call, *args)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return None
+
+    def _perform(self, index: int, step: Step) -> CallEvent | None:
+        args = tuple(self._resolve(step, a) for a in step.args)
+        call = step.call
+        if call is Call.SOCKET:
+            spec = self.scenario.socket_spec(step.socket)
+            event, ts = TracedSocket.create(
+                self.tracer, step.socket, spec.role, self.family.af, spec.transport, step=index
+            )
+            self.sockets[step.socket] = ts
+            return event
+        ts = self.sockets[step.socket]
+        if call is Call.ACCEPT:
+            event, conn = ts.accept(args[0], step=index, timeout=step.timeout)
+            if conn is not None:
+                self.sockets[conn.name] = conn
+            return event
+        if call is Call.SETSOCKOPT:
+            return ts.setsockopt(*args, step=index)
+        if call is Call.BIND:
+            return ts.bind(args[0], step=index)
+        if call is Call.LISTEN:
+            return ts.listen(args[0], step=index)
+        if call is Call.CONNECT:
+            return ts.connect(args[0], step=index, timeout=step.timeout)
+        if call is Call.SEND:
+            return ts.send(args[0], step=index, timeout=step.timeout)
+        if call is Call.SENDALL:
+            return ts.sendall(args[0], step=index, timeout=step.timeout)
+        if call is Call.RECV:
+            return ts.recv(args[0], step=index, timeout=step.timeout)
+        if call is Call.SENDTO:
+            return ts.sendto(args[0], args[1], step=index, timeout=step.timeout)
+        if call is Call.RECVFROM:
+            return ts.recvfrom(args[0], step=index, timeout=step.timeout)
+        if call is Call.SHUTDOWN:
+            return ts.shutdown(getattr(socket, args[0]), step=index)
+        if call is Call.CLOSE:
+            return ts.close(step=index)
+        raise ValueError(f"no way to perform {call}")

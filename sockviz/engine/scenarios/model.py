@@ -1,0 +1,138 @@
+"""What a scenario is: the sockets, and every call in the one order it will always run in.
+
+A scenario is data. Each :class:`Step` names the thread (``actor``) that makes the call,
+the socket it is made on, the call and its arguments. The runner plays the steps in list
+order, handing a baton from thread to thread, so a scenario gives the same sequence of
+calls every run, in every gate mode: this order is the *choreography*.
+
+Arguments that are only known while the scenario runs are written as markers:
+
+* :data:`BIND_ADDRESS` - the loopback address of the chosen family, with the chosen port;
+* :data:`SERVER_ADDRESS` - the address the server's socket really got (``getsockname``);
+* :data:`ECHO` - every byte this socket's last ``recv``/``recvfrom`` returned;
+* :data:`LAST_PEER` - the address this socket's last datagram came from.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from sockviz.engine.states import (
+    BIRTH,
+    INITIAL,
+    Call,
+    Role,
+    State,
+    Transport,
+    next_state,
+)
+
+
+class Marker(enum.Enum):
+    """A step argument filled in when the step runs. See the module docstring."""
+
+    BIND_ADDRESS = "the loopback address and the chosen port"
+    SERVER_ADDRESS = "the server's address"
+    ECHO = "the bytes just received"
+    LAST_PEER = "the sender of the last datagram"
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+BIND_ADDRESS = Marker.BIND_ADDRESS
+SERVER_ADDRESS = Marker.SERVER_ADDRESS
+ECHO = Marker.ECHO
+LAST_PEER = Marker.LAST_PEER
+
+
+@dataclass(frozen=True)
+class SocketSpec:
+    """A socket the scenario uses."""
+
+    name: str
+    """Its stable name in events: ``server``, ``client``, ``conn-1`` ..."""
+    role: Role
+    """What it is for."""
+    transport: Transport
+    """Stream (TCP) or datagram (UDP)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call of the scenario."""
+
+    actor: str
+    """The thread that makes the call: ``server`` or ``client``."""
+    socket: str
+    """The socket the call is made on (for ``accept``: the listener)."""
+    call: Call
+    """The call."""
+    args: tuple = ()
+    """Its arguments; markers are filled in when it runs. ``accept`` takes the new name."""
+    explain: str = ""
+    """What the call does and why the state changes, in plain words."""
+    expect_error: str | None = None
+    """The errno name this step is meant to fail with (a failure is then not an abort)."""
+    timeout: float | None = 10.0
+    """Seconds a blocking call may wait for its peer before it is made anyway (and
+    reports EAGAIN/EINPROGRESS); None waits until the run is stopped."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named choreography of real socket calls."""
+
+    name: str
+    """What ``--scenario`` takes."""
+    summary: str
+    """One line for ``--list`` and the picker."""
+    sockets: tuple[SocketSpec, ...]
+    """Every socket, including connections born from ``accept``."""
+    steps: tuple[Step, ...]
+    """Every call, in the order it always runs."""
+    families: tuple[str, ...] = ("ipv4", "ipv6")
+    """The address families it can run on."""
+    about: str = ""
+    """A paragraph for the help and picker screens."""
+    actors: tuple[str, ...] = field(default=("server", "client"))
+    """The threads, in the order they are started."""
+
+    def socket_spec(self, name: str) -> SocketSpec:
+        for spec in self.sockets:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def validate(self) -> None:
+        """Walk the steps through the lifecycle table; ValueError naming the first bad step.
+
+        A step that is expected to fail leaves the state as it was, as a failed call does.
+        """
+        states: dict[str, State] = {}
+        names = {spec.name for spec in self.sockets}
+        for index, step in enumerate(self.steps):
+            where = f"{self.name} step {index} ({step.socket}.{step.call.value})"
+            if step.actor not in self.actors:
+                raise ValueError(f"{where}: unknown actor {step.actor!r}")
+            if step.socket not in names:
+                raise ValueError(f"{where}: unknown socket {step.socket!r}")
+            spec = self.socket_spec(step.socket)
+            if step.call is Call.SOCKET:
+                if step.socket in states or BIRTH[spec.role] is not Call.SOCKET:
+                    raise ValueError(f"{where}: this socket cannot be created here")
+                if step.expect_error is None:
+                    states[step.socket] = INITIAL[spec.role]
+                continue
+            if step.socket not in states:
+                raise ValueError(f"{where}: the socket does not exist yet")
+            after = next_state(spec.transport, spec.role, states[step.socket], step.call)
+            if step.expect_error is not None:
+                continue
+            states[step.socket] = after
+            if step.call is Call.ACCEPT:
+                (new_name,) = step.args
+                if new_name not in names:
+                    raise ValueError(f"{where}: unknown connection {new_name!r}")
+                states[new_name] = INITIAL[Role.CONNECTION]

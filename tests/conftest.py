@@ -1,0 +1,32 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+
+def _ipv6_works() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+IPV6 = _ipv6_works()
+
+FAMILIES = [
+    "ipv4",
+    pytest.param("ipv6", marks=pytest.mark.skipif(not IPV6, reason="no IPv6 loopback here")),
+]
+
+
+@pytest.fixture(params=FAMILIES)
+def family(request) -> str:
+    """Each test that takes ``family`` runs on IPv4 and IPv6 loopback."""
+    return request.param

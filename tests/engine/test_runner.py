@@ -1,0 +1,220 @@
+"""The runner: the same calls in the same order every run; stop ends everything, fast."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from sockviz.engine.events import CallEvent, RunFinished
+from sockviz.engine.gate import Mode
+from sockviz.engine.runner import Runner
+from sockviz.engine.scenarios import REGISTRY, get
+from sockviz.engine.scenarios.model import BIND_ADDRESS, SERVER_ADDRESS, Scenario, SocketSpec, Step
+from sockviz.engine.states import Call, Role, State, Transport
+from tests.helpers import Collector, engine_threads, open_fds, run_scenario
+
+SCENARIOS = sorted(REGISTRY)
+
+
+def shape(collector: Collector) -> list[tuple]:
+    """What must be identical between runs: everything but times and port numbers."""
+    return [
+        (type(e).__name__, e.socket, str(e.call), e.state, getattr(e, "nbytes", None),
+         getattr(e, "error", None), e.kernel)
+        for e in collector.trace
+    ]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_same_calls_same_order_every_run(name, family):
+    runs = [shape(run_scenario(get(name), family)) for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_step_mode_makes_exactly_one_call_per_step(name, family):
+    scenario = get(name)
+    collector = Collector()
+    runner = Runner(scenario, collector, family=family, mode=Mode.STEP)
+    runner.start()
+    try:
+        time.sleep(0.05)
+        assert collector.calls == []
+        assert collector.pending[-1].step == 0  # the first call is announced, not made
+        for n in range(1, len(scenario.steps) + 1):
+            runner.step()
+            assert collector.wait_for(lambda c: len(c.calls) >= n, 2)
+            time.sleep(0.02)
+            assert len(collector.calls) == n, f"step {n} made {len(collector.calls)} calls"
+            assert collector.calls[-1].step == n - 1
+        assert runner.wait(2) and runner.result.outcome == "done"
+    finally:
+        runner.stop()
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_same_sequence_in_every_mode(name):
+    fast = shape(run_scenario(get(name)))
+    collector = Collector()
+    runner = Runner(get(name), collector, mode=Mode.PLAY, pace=0.05)
+    runner.start()
+    try:
+        assert runner.wait(10)
+    finally:
+        runner.stop()
+    assert shape(collector) == fast
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_every_socket_lives_its_life_in_order(name, family):
+    collector = run_scenario(get(name), family)
+    assert collector.finished[-1].outcome == "done"
+    order = [State.CREATED, State.BOUND, State.LISTENING, State.CONNECTED, State.CLOSED]
+    by_socket: dict[str, list[State]] = {}
+    for e in collector.calls:
+        by_socket.setdefault(e.socket, []).append(e.state)
+    for sock, states in by_socket.items():
+        ranks = [order.index(s) for s in states]
+        assert ranks == sorted(ranks), (sock, states)
+        assert states[-1] is State.CLOSED
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_stop_from_every_step(name):
+    """Stopped before each step in turn: gone in 0.5 s, no thread or descriptor left."""
+    scenario = get(name)
+    for k in range(len(scenario.steps) + 1):
+        fds, threads = open_fds(), engine_threads()
+        collector = Collector()
+        runner = Runner(scenario, collector, mode=Mode.STEP)
+        runner.start()
+        for n in range(1, k + 1):
+            runner.step()
+            assert collector.wait_for(lambda c: len(c.calls) >= n, 2)
+        started = time.monotonic()
+        assert runner.stop(0.5)
+        elapsed = time.monotonic() - started
+        assert elapsed < 0.5, f"stop before step {k} took {elapsed:.3f}s"
+        assert engine_threads() == threads
+        assert open_fds() <= fds, f"descriptors left after stop before step {k}"
+        opened = {e.socket for e in collector.calls if e.call in (Call.SOCKET, Call.ACCEPT)}
+        closed = {e.socket for e in collector.calls if e.call is Call.CLOSE and e.ok}
+        assert opened == closed
+        assert isinstance(collector.events[-1], RunFinished)
+
+
+def _blocking(extra_sockets, extra_steps) -> Scenario:
+    return Scenario(
+        name="blocking",
+        summary="test",
+        sockets=(SocketSpec("server", Role.LISTENER, Transport.STREAM), *extra_sockets),
+        steps=(
+            Step("server", "server", Call.SOCKET),
+            Step("server", "server", Call.BIND, (BIND_ADDRESS,)),
+            Step("server", "server", Call.LISTEN, (0,)),
+            *extra_steps,
+        ),
+    )
+
+
+BLOCKED_IN_ACCEPT = _blocking(
+    [SocketSpec("conn-1", Role.CONNECTION, Transport.STREAM)],
+    [Step("server", "server", Call.ACCEPT, ("conn-1",), timeout=None)],
+)
+BLOCKED_IN_RECV = _blocking(
+    [
+        SocketSpec("client", Role.CLIENT, Transport.STREAM),
+        SocketSpec("conn-1", Role.CONNECTION, Transport.STREAM),
+    ],
+    [
+        Step("client", "client", Call.SOCKET),
+        Step("client", "client", Call.CONNECT, (SERVER_ADDRESS,)),
+        Step("server", "server", Call.ACCEPT, ("conn-1",)),
+        Step("server", "conn-1", Call.RECV, (100,), timeout=None),
+    ],
+)
+# listen(0) with nobody accepting: the kernel queues one or two connections, then drops
+# the next SYNs, and that client's connect() waits (SYN_SENT) until stopped.
+BLOCKED_IN_CONNECT = _blocking(
+    [SocketSpec(f"client-{i}", Role.CLIENT, Transport.STREAM) for i in range(1, 5)],
+    [
+        step
+        for i in range(1, 5)
+        for step in (
+            Step("client", f"client-{i}", Call.SOCKET),
+            Step("client", f"client-{i}", Call.CONNECT, (SERVER_ADDRESS,), timeout=None),
+        )
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "blocked_call"),
+    [(BLOCKED_IN_ACCEPT, Call.ACCEPT), (BLOCKED_IN_RECV, Call.RECV),
+     (BLOCKED_IN_CONNECT, Call.CONNECT)],
+    ids=["accept", "recv", "connect"],
+)
+def test_stop_while_blocked(scenario, blocked_call):
+    fds, threads = open_fds(), engine_threads()
+    collector = Collector()
+    runner = Runner(scenario, collector, mode=Mode.FAST)
+    runner.start()
+    collector.wait_quiet(0.4)
+    assert not runner.finished
+    pending = collector.pending[-1]
+    assert pending.call is blocked_call
+    assert not any(e.step == pending.step for e in collector.calls)  # really still in it
+    started = time.monotonic()
+    assert runner.stop(0.5)
+    assert time.monotonic() - started < 0.5
+    assert engine_threads() == threads
+    assert open_fds() <= fds
+    assert runner.result.outcome == "stopped"
+
+
+def test_an_unexpected_failure_aborts_and_closes_everything():
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        collector = Collector()
+        runner = Runner(get("tcp-echo"), collector, port=port)
+        runner.start()
+        assert runner.wait(5)
+        runner.stop()
+    finally:
+        holder.close()
+    result = runner.result
+    assert result.outcome == "aborted" and result.failed.error == "EADDRINUSE"
+    assert "bind" in result.reason and "EADDRINUSE" in result.reason
+    assert not any(e.call is Call.LISTEN for e in collector.calls)
+    last = collector.calls[-1]
+    assert (last.socket, last.call, last.state) == ("server", Call.CLOSE, State.CLOSED)
+
+
+def test_a_runner_runs_once():
+    runner = Runner(get("udp-echo"), Collector())
+    runner.start()
+    try:
+        with pytest.raises(RuntimeError):
+            runner.start()
+    finally:
+        runner.stop()
+
+
+def test_pending_announces_each_call_before_it_happens():
+    collector = run_scenario(get("tcp-echo"))
+    kinds = []
+    for e in collector.events:
+        if type(e).__name__ == "StepPending":
+            kinds.append(("pending", e.step))
+        elif isinstance(e, CallEvent):
+            kinds.append(("call", e.step))
+    for i in range(len(get("tcp-echo").steps)):
+        assert kinds.index(("pending", i)) < kinds.index(("call", i))
+    pend = {p.step: p for p in collector.pending}
+    assert pend[2].args.startswith("('127.0.0.1', 0)")
+    assert pend[7].args == "b'hello, sockviz'" and pend[7].explain

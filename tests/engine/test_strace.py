@@ -1,0 +1,58 @@
+"""No event without a real call behind it: strace counts the same calls and bytes as the trace."""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import FAMILIES
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("strace") is None or not sys.platform.startswith("linux"),
+    reason="needs strace on Linux",
+)
+
+COUNTED = ("socket", "bind", "listen", "connect", "accept", "shutdown")
+SYSCALL = re.compile(r"^\d+\s+(\w+)\(.*\)\s+=\s+(-?\d+)")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("name", ["tcp-echo", "udp-echo"])
+def test_trace_matches_strace(tmp_path, name, family):
+    out = tmp_path / "strace.txt"
+    proc = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=network", "-o", str(out),
+         sys.executable, "-m", "sockviz", "--trace", "--scenario", name, "--family", family],
+        capture_output=True, text=True, timeout=60,
+    )
+    if proc.returncode != 0 and "ptrace" in proc.stderr:
+        pytest.skip("strace is not permitted here")
+    assert proc.returncode == 0, proc.stderr
+    trace = [json.loads(line) for line in proc.stdout.splitlines()]
+
+    seen: collections.Counter = collections.Counter()
+    sent = received = 0
+    for line in out.read_text().splitlines():
+        m = SYSCALL.match(line)
+        if not m:
+            continue
+        call, result = m.group(1), int(m.group(2))
+        call = "accept" if call == "accept4" else call
+        if call in COUNTED:  # failed attempts too: a failed call is an event as well
+            seen[call] += 1
+        if call in ("sendto", "sendmsg") and result > 0:
+            sent += result
+        if call in ("recvfrom", "recvmsg") and result > 0:
+            received += result
+
+    traced = collections.Counter(r["call"] for r in trace if r["call"] in COUNTED)
+    assert {c: seen[c] for c in COUNTED} == {c: traced[c] for c in COUNTED}
+    assert sent == sum(r["nbytes"] or 0 for r in trace if r["call"] in ("send", "sendall", "sendto"))
+    assert received == sum(r["nbytes"] or 0 for r in trace if r["call"] in ("recv", "recvfrom"))
+    assert sent > 0 and sent == received

@@ -1,0 +1,90 @@
+"""Shared test helpers: an event collector and a thread/fd census.
+
+Real sockets on loopback everywhere; nothing here stands in for the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from sockviz.engine.events import CallEvent, KernelEvent, RunFinished, StepPending
+from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.gate import Mode
+from sockviz.engine.runner import Runner
+
+
+class Collector:
+    """A consumer that keeps every event and lets a test wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    @property
+    def calls(self) -> list[CallEvent]:
+        return [e for e in self.events if isinstance(e, CallEvent)]
+
+    @property
+    def kernel(self) -> list[KernelEvent]:
+        return [e for e in self.events if isinstance(e, KernelEvent)]
+
+    @property
+    def trace(self) -> list:
+        return [e for e in self.events if isinstance(e, (CallEvent, KernelEvent))]
+
+    @property
+    def pending(self) -> list[StepPending]:
+        return [e for e in self.events if isinstance(e, StepPending)]
+
+    @property
+    def finished(self) -> list[RunFinished]:
+        return [e for e in self.events if isinstance(e, RunFinished)]
+
+    def wait_for(self, predicate, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def wait_quiet(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
+        """Wait until no event has arrived for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        seen = -1
+        while time.monotonic() < deadline:
+            with self._cond:
+                count = len(self.events)
+            if count == seen:
+                return
+            seen = count
+            time.sleep(quiet)
+
+
+def run_scenario(scenario: Scenario, family: str = "ipv4", timeout: float = 10.0) -> Collector:
+    """Run a scenario to the end in fast mode; return everything it emitted."""
+    collector = Collector()
+    runner = Runner(scenario, collector, family=family, mode=Mode.FAST)
+    runner.start()
+    try:
+        assert runner.wait(timeout), "the scenario did not finish"
+    finally:
+        assert runner.stop(), "a thread outlived stop()"
+    return collector
+
+
+def open_fds() -> set[int]:
+    return set(int(n) for n in os.listdir("/proc/self/fd"))
+
+
+def engine_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("sockviz-")]
