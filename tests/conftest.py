@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
+
+# The snapshots must not depend on the caller's terminal preferences: Textual reads (and
+# pops) NO_COLOR when an App is made, and TEXTUAL_THEME when it is imported. The tests set
+# the theme themselves.
+os.environ.pop("NO_COLOR", None)
+os.environ.pop("TEXTUAL_THEME", None)
 
 import pytest
 

@@ -1,0 +1,1 @@
+"""The Textual TUI. Everything that imports Textual lives in this package."""

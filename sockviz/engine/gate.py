@@ -43,6 +43,7 @@ class Gate:
         self._pace = self._clamp(pace)
         self._permits = 0
         self._closed = False
+        self._waiting = 0
 
     @classmethod
     def _clamp(cls, pace: float) -> float:
@@ -59,6 +60,11 @@ class Gate:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def waiting(self) -> int:
+        """How many threads are waiting at the gate right now."""
+        return self._waiting
 
     def set_mode(self, mode: Mode) -> None:
         """Switch mode; threads waiting at the gate re-check at once."""
@@ -91,18 +97,22 @@ class Gate:
         """Block until the gate lets one call through, or raise :class:`GateClosed`."""
         started = time.monotonic()
         with self._cond:
-            while True:
-                if self._closed:
-                    raise GateClosed()
-                if self._mode is Mode.FAST:
-                    return
-                if self._mode is Mode.STEP:
-                    if self._permits > 0:
-                        self._permits -= 1
+            self._waiting += 1
+            try:
+                while True:
+                    if self._closed:
+                        raise GateClosed()
+                    if self._mode is Mode.FAST:
                         return
-                    self._cond.wait()
-                    continue
-                remaining = started + self._pace - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._cond.wait(remaining)
+                    if self._mode is Mode.STEP:
+                        if self._permits > 0:
+                            self._permits -= 1
+                            return
+                        self._cond.wait()
+                        continue
+                    remaining = started + self._pace - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1

@@ -20,7 +20,7 @@ import socket
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sockviz.engine.events import CallEvent, Event, RunFinished, StepPending
 from sockviz.engine.gate import Gate, GateClosed, Mode
@@ -45,6 +45,19 @@ FAMILIES: dict[str, Family] = {
     "ipv4": Family("ipv4", socket.AF_INET, "127.0.0.1"),
     "ipv6": Family("ipv6", socket.AF_INET6, "::1"),
 }
+
+def is_unexpected_failure(step: Step, event: CallEvent) -> bool:
+    """True when a step failed in a way the scenario did not plan: the run must end."""
+    return event.error is not None and event.error != step.expect_error
+
+
+def abort_reason(step: Step, event: CallEvent) -> str:
+    """One line saying which call failed and why."""
+    return (
+        f"{step.socket}.{step.call.value}({event.args or ''}) failed: "
+        f"{event.error} ({event.error_text})"
+    )
+
 
 #: How often the watcher thread reads the kernel (the issue's ceiling is 10 Hz).
 KERNEL_POLL_INTERVAL = 0.25
@@ -77,6 +90,10 @@ class Runner:
         self._consumer = consumer
         self.tracer = Tracer(consumer)
         self.sockets: dict[str, TracedSocket] = {}
+        self.steps: list[Step] = list(scenario.steps)
+        """The steps this run will make: the scenario's, plus any queued messages."""
+        self._exchange_at = scenario.exchange_at
+        self._claimed: int | None = None
         self._baton = 0
         self._baton_cond = threading.Condition()
         self._halt = threading.Event()
@@ -125,6 +142,10 @@ class Runner:
         """The index of the step holding the baton (``len(steps)`` when all have run)."""
         return self._baton
 
+    @property
+    def total_steps(self) -> int:
+        return len(self.steps)
+
     def stop(self, timeout: float = 0.5) -> bool:
         """End the run now, close every socket, join every thread. True if all ended in time."""
         self._halt.set()
@@ -150,13 +171,18 @@ class Runner:
 
     # --- the threads ------------------------------------------------------------------
     def _actor(self, actor: str) -> None:
-        steps = self.scenario.steps
         try:
-            for index, step in enumerate(steps):
-                if step.actor != actor:
-                    continue
-                if not self._wait_for_baton(index):
-                    return
+            while True:
+                with self._baton_cond:
+                    while not self._halt.is_set() and self._baton < len(self.steps) and (
+                        self.steps[self._baton].actor != actor
+                    ):
+                        self._baton_cond.wait()
+                    if self._halt.is_set() or self._baton >= len(self.steps):
+                        return
+                    index = self._baton
+                    step = self.steps[index]
+                    self._claimed = index
                 self._consumer(
                     StepPending(
                         step=index,
@@ -169,12 +195,8 @@ class Runner:
                 )
                 self.gate.wait()
                 event = self._perform(index, step)
-                if event is not None and event.error is not None and event.error != step.expect_error:
-                    self._abort(
-                        f"{step.socket}.{step.call.value}({event.args or ''}) failed: "
-                        f"{event.error} ({event.error_text})",
-                        event,
-                    )
+                if event is not None and is_unexpected_failure(step, event):
+                    self._abort(abort_reason(step, event), event)
                     return
                 with self._baton_cond:
                     self._baton = index + 1
@@ -187,13 +209,34 @@ class Runner:
         finally:
             self._thread_done()
 
-    def _wait_for_baton(self, index: int) -> bool:
+    def queue_message(self, data: bytes) -> int:
+        """Have the client send ``data`` (and the server answer) at the scenario's exchange point.
+
+        The scenario's ``exchange`` steps, with ``data`` as the message, are inserted before
+        its ``exchange_at`` step (after any messages queued before), so they run in the
+        story where a conversation belongs, one gated call at a time. Returns the index of
+        the first inserted step; ValueError with a reason a user can read if it is too late
+        or the scenario has no conversation to join.
+        """
+        if not self.scenario.exchange:
+            raise ValueError(f"{self.scenario.name} has no conversation to add a message to")
+        if not data:
+            raise ValueError("the message is empty")
         with self._baton_cond:
-            while self._baton != index:
-                if self._halt.is_set():
-                    return False
-                self._baton_cond.wait()
-            return not self._halt.is_set()
+            if self._halt.is_set() or self.finished:
+                raise ValueError("the run is over; press r to start again")
+            at = self._exchange_at
+            busy = self._claimed if self._claimed is not None else self._baton - 1
+            if at <= busy or at > len(self.steps):
+                raise ValueError("too late: the client is closing or closed; press r to start again")
+            inserted = tuple(
+                replace(step, args=tuple(data if a is Marker.MESSAGE else a for a in step.args))
+                for step in self.scenario.exchange
+            )
+            self.steps[at:at] = inserted
+            self._exchange_at = at + len(inserted)
+            self._baton_cond.notify_all()
+            return at
 
     def _abort(self, reason: str, event: CallEvent | None) -> None:
         if self.result is None:
@@ -244,6 +287,8 @@ class Runner:
             return tuple(server.last_local[:2])
         if value is Marker.ECHO:
             return self.sockets[step.socket].last_received
+        if value is Marker.MESSAGE:
+            raise ValueError("MESSAGE is filled in when a message is queued")
         if value is Marker.LAST_PEER:
             peer = self.sockets[step.socket].last_peer
             return None if peer is None else tuple(peer[:2])

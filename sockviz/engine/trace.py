@@ -143,3 +143,56 @@ def to_record(event: CallEvent | KernelEvent) -> dict:
 def to_line(event: CallEvent | KernelEvent) -> str:
     """One JSON Lines line (no newline), ASCII only."""
     return json.dumps(to_record(event), ensure_ascii=True, separators=(", ", ": "))
+
+
+class TraceFormatError(ValueError):
+    """A trace line that is not what ``--trace`` writes; says which line and why."""
+
+    def __init__(self, line_number: int, reason: str) -> None:
+        self.line_number = line_number
+        self.reason = reason
+        super().__init__(f"line {line_number}: {reason}")
+
+
+def from_record(record: dict) -> CallEvent | KernelEvent:
+    """The event a trace line was made from (the inverse of :func:`to_record`)."""
+    from sockviz.engine.states import Call, Role, State
+
+    missing = [key for key in CORE_KEYS if key not in record]
+    if missing:
+        raise ValueError(f"missing keys: {', '.join(missing)}")
+    role = Role(record["role"])
+    state = State(record["state"]) if record["state"] is not None else None
+    if record["call"] == "kernel":
+        return KernelEvent(
+            seq=record["seq"], t=record["t"], socket=record["socket"], role=role, state=state,
+            family=record["family"], type=record["type"], local=record["local"],
+            remote=record["remote"], sent_total=record["sent_total"],
+            recv_total=record["recv_total"], kernel=record["kernel"],
+            previous=record.get("previous"), timer=record.get("timer"),
+            source=record.get("source") or "tcp_info",
+        )
+    data = record.get("data")
+    return CallEvent(
+        seq=record["seq"], t=record["t"], socket=record["socket"], role=role,
+        call=Call(record["call"]), state=state, family=record["family"], type=record["type"],
+        local=record["local"], remote=record["remote"], nbytes=record["nbytes"],
+        sent_total=record["sent_total"], recv_total=record["recv_total"],
+        error=record["error"], error_text=record.get("error_text"), kernel=record["kernel"],
+        args=record.get("args"), data=None if data is None else unescape_bytes(data),
+        implicit_bind=bool(record.get("implicit_bind")), parent=record.get("parent"),
+        step=record.get("step"), parts=record.get("parts"),
+    )
+
+
+def read_trace(lines) -> list[CallEvent | KernelEvent]:
+    """Parse JSON Lines into events; :class:`TraceFormatError` names the first bad line."""
+    events = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(from_record(json.loads(line)))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise TraceFormatError(number, str(exc)) from None
+    return events

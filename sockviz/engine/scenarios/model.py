@@ -10,7 +10,8 @@ Arguments that are only known while the scenario runs are written as markers:
 * :data:`BIND_ADDRESS` - the loopback address of the chosen family, with the chosen port;
 * :data:`SERVER_ADDRESS` - the address the server's socket really got (``getsockname``);
 * :data:`ECHO` - every byte this socket's last ``recv``/``recvfrom`` returned;
-* :data:`LAST_PEER` - the address this socket's last datagram came from.
+* :data:`LAST_PEER` - the address this socket's last datagram came from;
+* :data:`MESSAGE` - in a scenario's ``exchange``: the text a user typed for the client.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Marker(enum.Enum):
     SERVER_ADDRESS = "the server's address"
     ECHO = "the bytes just received"
     LAST_PEER = "the sender of the last datagram"
+    MESSAGE = "the message the user typed"
 
     def __repr__(self) -> str:
         return self.name
@@ -45,6 +47,7 @@ BIND_ADDRESS = Marker.BIND_ADDRESS
 SERVER_ADDRESS = Marker.SERVER_ADDRESS
 ECHO = Marker.ECHO
 LAST_PEER = Marker.LAST_PEER
+MESSAGE = Marker.MESSAGE
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,11 @@ class Scenario:
     """A paragraph for the help and picker screens."""
     actors: tuple[str, ...] = field(default=("server", "client"))
     """The threads, in the order they are started."""
+    exchange: tuple[Step, ...] = ()
+    """The steps of one more round trip, with :data:`MESSAGE` as the client's data: what
+    runs when a user types a message for the client to send."""
+    exchange_at: int = 0
+    """The step before which such round trips are inserted (where the conversation is)."""
 
     def socket_spec(self, name: str) -> SocketSpec:
         for spec in self.sockets:
@@ -109,10 +117,21 @@ class Scenario:
         """Walk the steps through the lifecycle table; ValueError naming the first bad step.
 
         A step that is expected to fail leaves the state as it was, as a failed call does.
+        If the scenario has an ``exchange``, the walk is made again with it inserted.
         """
+        self._walk(self.steps)
+        if self.exchange:
+            if not any(Marker.MESSAGE in step.args for step in self.exchange):
+                raise ValueError(f"{self.name}: the exchange never sends MESSAGE")
+            if not 0 <= self.exchange_at <= len(self.steps):
+                raise ValueError(f"{self.name}: exchange_at is outside the steps")
+            at = self.exchange_at
+            self._walk(self.steps[:at] + self.exchange + self.steps[at:])
+
+    def _walk(self, steps: tuple[Step, ...]) -> None:
         states: dict[str, State] = {}
         names = {spec.name for spec in self.sockets}
-        for index, step in enumerate(self.steps):
+        for index, step in enumerate(steps):
             where = f"{self.name} step {index} ({step.socket}.{step.call.value})"
             if step.actor not in self.actors:
                 raise ValueError(f"{where}: unknown actor {step.actor!r}")

@@ -10,6 +10,7 @@ first, so the client is the side that ends in TIME_WAIT.
 from sockviz.engine.scenarios.model import (
     BIND_ADDRESS,
     ECHO,
+    MESSAGE,
     SERVER_ADDRESS,
     Scenario,
     SocketSpec,
@@ -17,7 +18,7 @@ from sockviz.engine.scenarios.model import (
 )
 from sockviz.engine.states import Call, Role, Transport
 
-MESSAGE = b"hello, sockviz"
+GREETING = b"hello, sockviz"
 
 SCENARIO = Scenario(
     name="tcp-echo",
@@ -70,7 +71,7 @@ SCENARIO = Scenario(
             "goes on listening.",
         ),
         Step(
-            "client", "client", Call.SENDALL, (MESSAGE,),
+            "client", "client", Call.SENDALL, (GREETING,),
             explain="sendall() hands the bytes to the kernel, which carries them over the "
             "connection into the server's receive buffer.",
         ),
@@ -109,4 +110,24 @@ SCENARIO = Scenario(
             explain="Closing the listener stops new connections and frees the port.",
         ),
     ),
+    exchange=(
+        Step(
+            "client", "client", Call.SENDALL, (MESSAGE,),
+            explain="The client sends the message you typed over the same connection.",
+        ),
+        Step(
+            "server", "conn-1", Call.RECV, (65536,),
+            explain="The server reads it. A short message on loopback arrives in one piece; "
+            "TCP itself promises only the bytes and their order, not the pieces.",
+        ),
+        Step(
+            "server", "conn-1", Call.SENDALL, (ECHO,),
+            explain="The server echoes your message back.",
+        ),
+        Step(
+            "client", "client", Call.RECV, (65536,),
+            explain="The client reads the echo of your message.",
+        ),
+    ),
+    exchange_at=11,
 )

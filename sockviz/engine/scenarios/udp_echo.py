@@ -4,6 +4,7 @@ from sockviz.engine.scenarios.model import (
     BIND_ADDRESS,
     ECHO,
     LAST_PEER,
+    MESSAGE,
     SERVER_ADDRESS,
     Scenario,
     SocketSpec,
@@ -11,7 +12,7 @@ from sockviz.engine.scenarios.model import (
 )
 from sockviz.engine.states import Call, Role, Transport
 
-MESSAGE = b"hello, sockviz"
+GREETING = b"hello, sockviz"
 
 SCENARIO = Scenario(
     name="udp-echo",
@@ -39,7 +40,7 @@ SCENARIO = Scenario(
             explain="The client asks for its own UDP socket.",
         ),
         Step(
-            "client", "client", Call.SENDTO, (MESSAGE, SERVER_ADDRESS),
+            "client", "client", Call.SENDTO, (GREETING, SERVER_ADDRESS),
             explain="sendto() sends one datagram to the server's address. The client never "
             "called bind(), so the kernel gives it an address (an ephemeral port) now.",
         ),
@@ -65,4 +66,23 @@ SCENARIO = Scenario(
             explain="close() releases the server's socket and its port.",
         ),
     ),
+    exchange=(
+        Step(
+            "client", "client", Call.SENDTO, (MESSAGE, SERVER_ADDRESS),
+            explain="The client sends the message you typed as one datagram.",
+        ),
+        Step(
+            "server", "server", Call.RECVFROM, (65536,),
+            explain="The server receives exactly that datagram, and who sent it.",
+        ),
+        Step(
+            "server", "server", Call.SENDTO, (ECHO, LAST_PEER),
+            explain="The server sends it back to the sender.",
+        ),
+        Step(
+            "client", "client", Call.RECVFROM, (65536,),
+            explain="The client receives the echoed datagram.",
+        ),
+    ),
+    exchange_at=7,
 )

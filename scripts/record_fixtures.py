@@ -1,0 +1,58 @@
+"""Record real runs as test data for the snapshot tests and screenshots.
+
+Each file is the ``--trace`` of a real run (JSON Lines), made with the server on port
+5000 so the addresses read naturally. The snapshots replay these files, so what they show
+came from real system calls once, and is the same on every run of the tests.
+
+    python scripts/record_fixtures.py      # rewrites tests/app/data/*.jsonl
+"""
+
+from __future__ import annotations
+
+import pathlib
+import socket
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sockviz.engine.events import CallEvent, KernelEvent  # noqa: E402
+from sockviz.engine.gate import Mode  # noqa: E402
+from sockviz.engine.runner import Runner  # noqa: E402
+from sockviz.engine.scenarios import get  # noqa: E402
+from sockviz.engine.trace import to_line  # noqa: E402
+
+DATA = ROOT / "tests" / "app" / "data"
+PORT = 5000
+
+
+def record(name: str, family: str, out: pathlib.Path) -> None:
+    lines: list[str] = []
+
+    def keep(event) -> None:
+        if isinstance(event, (CallEvent, KernelEvent)):
+            lines.append(to_line(event))
+
+    runner = Runner(get(name), keep, family=family, port=PORT, mode=Mode.FAST)
+    runner.start()
+    runner.wait(10)
+    runner.stop()
+    out.write_text("\n".join(lines) + "\n")
+    print(f"{out.relative_to(ROOT)}: {len(lines)} events, {runner.result.outcome}")
+
+
+def main() -> int:
+    DATA.mkdir(parents=True, exist_ok=True)
+    record("tcp-echo", "ipv4", DATA / "tcp-echo-ipv4.jsonl")
+    record("tcp-echo", "ipv6", DATA / "tcp-echo-ipv6.jsonl")
+    record("udp-echo", "ipv4", DATA / "udp-echo-ipv4.jsonl")
+    holder = socket.create_server(("127.0.0.1", PORT))  # the port is taken: bind must fail
+    try:
+        record("tcp-echo", "ipv4", DATA / "tcp-echo-port-in-use.jsonl")
+    finally:
+        holder.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

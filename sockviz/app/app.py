@@ -1,0 +1,673 @@
+"""The sockviz TUI: cards, ladder, explanation, payload and log, driven by engine events.
+
+The app owns a runner (live: :class:`~sockviz.engine.runner.Runner`; in tests and for
+screenshots: :class:`~sockviz.engine.replay.ReplayRunner`), made by the ``runner_factory``
+it is given. Engine threads hand events to a :class:`~sockviz.engine.sink.Batcher`, which
+posts them here as :class:`~sockviz.app.messages.EngineEvents` at most ~30 times a second.
+Everything below runs on the UI thread; no widget is touched from anywhere else. The app
+talks back to the engine only to say "one step", "play/pause", "faster", "stop".
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, TabPane
+
+from sockviz.app.messages import EngineEvents
+from sockviz.app.screens.help import HelpScreen
+from sockviz.app.screens.picker import ScenarioPicker
+from sockviz.app.widgets.explain import ExplainPanel, NextPanel, done_content, next_content
+from sockviz.app.widgets.ladder import Ladder, LadderEntry
+from sockviz.app.widgets.payload import PayloadView
+from sockviz.app.widgets.socket_card import ORDER, CardModel, SocketCard
+from sockviz.app.widgets.status import StatusBar
+from sockviz.engine import scenarios as scenario_registry
+from sockviz.engine.events import CallEvent, Event, KernelEvent, RunFinished, StepPending
+from sockviz.engine.gate import Mode
+from sockviz.engine.runner import FAMILIES, Runner
+from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.sink import Batcher
+from sockviz.engine.states import INITIAL, Call, Role, State, Transport, TRANSITIONS
+
+#: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
+CLASSROOM_PACE = 1.5
+
+FAMILY_LABEL = {"ipv4": "IPv4", "ipv6": "IPv6", "unix": "Unix"}
+
+
+@dataclass
+class AppConfig:
+    """What to run, and how to start."""
+
+    scenario: str = scenario_registry.DEFAULT
+    family: str = "ipv4"
+    port: int = 0
+    step: bool = False
+    """Start paused in step mode (else play at :data:`CLASSROOM_PACE`)."""
+    pace: float = CLASSROOM_PACE
+
+
+RunnerFactory = Callable[..., object]
+"""``factory(scenario, consumer, *, family, port, mode, pace)`` -> a runner."""
+
+
+def live_runner(scenario: Scenario, consumer, *, family: str, port: int, mode: Mode,
+                pace: float) -> Runner:
+    """Real sockets on this machine."""
+    return Runner(scenario, consumer, family=family, port=port, mode=mode, pace=pace)
+
+
+def plan_path(scenario: Scenario, name: str, role: Role, transport: Transport) -> tuple[State, ...]:
+    """The states a socket's strip shows: those its scenario steps take it through.
+
+    A socket whose first ``connect``/``sendto`` binds it implicitly shows ``bound`` too,
+    lit when the kernel binds it.
+    """
+    state = INITIAL[role]
+    seen = {state}
+    for step in scenario.steps + scenario.exchange:
+        if step.socket != name or step.expect_error or step.call in (Call.SOCKET, Call.ACCEPT):
+            continue
+        after = TRANSITIONS.get((transport, role, state, step.call))
+        if after is None:
+            continue
+        if state is State.CREATED and step.call in (Call.CONNECT, Call.SENDTO):
+            seen.add(State.BOUND)
+        seen.add(after)
+        state = after
+    if len(seen) == 1:  # not in the scenario (a replay of something else): every state
+        seen = {s for (t, r, s, _), a in TRANSITIONS.items() if t is transport and r is role}
+        seen |= {State.CLOSED, INITIAL[role]}
+    return tuple(s for s in ORDER if s in seen)
+
+
+def _port(address: str | None) -> str:
+    if not address:
+        return ""
+    head, sep, tail = address.rpartition(":")
+    return tail if sep and tail.isdigit() else address
+
+
+def _short_option(args: str | None) -> str:
+    """``socket.SOL_SOCKET, socket.SO_REUSEADDR, 1`` -> ``SO_REUSEADDR=1``."""
+    parts = [p.strip().removeprefix("socket.") for p in (args or "").split(",")]
+    return f"{parts[1]}={parts[2]}" if len(parts) == 3 else (args or "")
+
+
+
+class SockvizApp(App):
+    """See the module docstring."""
+
+    CSS_PATH = "sockviz.tcss"
+    TITLE = "sockviz"
+    AUTO_FOCUS = None
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (38, "-tall")]
+
+    BINDINGS = [
+        Binding("right", "step", "Step"),
+        Binding("n", "step", "Step", show=False),
+        Binding("space", "toggle_play", "Play"),
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("r", "restart", "Restart"),
+        Binding("s", "pick_scenario", "Scenario"),
+        Binding("f", "switch_family", "IPv4/6"),
+        Binding("i", "type_message", "Message"),
+        Binding("plus,equals_sign", "faster", "Speed", key_display="+/-"),
+        Binding("minus", "slower", "Slower", show=False),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("escape", "leave_input", "Leave input", show=False),
+        Binding("e", "show_tab('tab-next')", "Next call", show=False),
+        Binding("p", "show_tab('tab-payload')", "Payload", show=False),
+        Binding("l", "show_tab('tab-log')", "Log", show=False),
+    ]
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """One colour per lifecycle state and per kernel state family (used by the .tcss)."""
+        return {
+            "state-created": "#9e9e9e",
+            "state-bound": "#5fafff",
+            "state-listening": "#af87ff",
+            "state-connected": "#5fd787",
+            "state-half-closed": "#ffaf5f",
+            "state-closed": "#d75f5f",
+            "state-future": "#6c6c6c",
+            "kernel-listen": "#af87ff",
+            "kernel-syn": "#ffd75f",
+            "kernel-established": "#5fd787",
+            "kernel-fin-wait": "#ffaf5f",
+            "kernel-close-wait": "#ff875f",
+            "kernel-time-wait": "#ffd700",
+            "kernel-close": "#808080",
+        }
+
+    def __init__(
+        self,
+        config: AppConfig | None = None,
+        runner_factory: RunnerFactory = live_runner,
+        scenarios: dict[str, Scenario] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        theme: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config or AppConfig()
+        self.runner_factory = runner_factory
+        self.scenarios = scenarios or dict(scenario_registry.REGISTRY)
+        self.clock = clock
+        self.mode = Mode.STEP if self.config.step else Mode.PLAY
+        self.pace = self.config.pace
+        self.runner = None
+        self.batcher: Batcher | None = None
+        self.generation = 0
+        self.theme_name = theme
+        self._reset_state()
+
+    # --- state --------------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        self.models: dict[str, CardModel] = {}
+        self.cards: dict[str, SocketCard] = {}
+        self.pending: StepPending | None = None
+        self.explains: dict[int, str] = {}
+        self.last_done: tuple[CallEvent, State | None] | None = None
+        self.steps_done = 0
+        self.calls_seen = 0
+        """Every call event applied (the tests wait on this)."""
+        self.outcome: RunFinished | None = None
+        self.events_applied = 0
+        """Engine events applied since the run started (the tests wait on this)."""
+        self.inflight: dict[tuple[str, str], list[list]] = {}
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.scenarios[self.config.scenario]
+
+    # --- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield StatusBar(id="status")
+        with Horizontal(id="stage"):
+            with VerticalScroll(id="client-lane", classes="lane") as lane:
+                lane.border_title = "client"
+                yield Static("The client's sockets appear here as they are created.",
+                             classes="lane-empty")
+            yield Ladder(id="ladder")
+            with VerticalScroll(id="server-lane", classes="lane") as lane:
+                lane.border_title = "server"
+                yield Static("The server's sockets appear here as they are created.",
+                             classes="lane-empty")
+        with Horizontal(id="lower"):
+            yield ExplainPanel(id="explain")
+            yield NextPanel(id="next-wide")
+            with TabbedContent(id="tabs", initial="tab-next"):
+                with TabPane("Next", id="tab-next"):
+                    yield NextPanel(id="next")
+                with TabPane("Payload", id="tab-payload"):
+                    yield PayloadView(id="payload")
+                with TabPane("Log", id="tab-log"):
+                    yield Log(id="log", max_lines=2000)
+        with Vertical(id="message-bar"):
+            yield Input(
+                placeholder="a message for the client to send · Enter sends · Escape leaves",
+                id="message",
+                max_length=1024,
+            )
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        if self.theme_name:
+            self.theme = self.theme_name
+        self.query_one("#ladder").border_title = "ladder"
+        self.query_one("#explain").border_title = "what just happened"
+        self.query_one("#next-wide").border_title = "next"
+        for tabs in self.query("Tabs"):
+            tabs.can_focus = False  # → must always step, never move between tabs
+        self.set_interval(1.0, self._tick)
+        self._start_run()
+
+    # --- running ------------------------------------------------------------------------
+    def _start_run(self) -> None:
+        self.generation += 1
+        generation = self.generation
+        self.batcher = Batcher(lambda events: self.post_message(EngineEvents(events, generation)))
+        try:
+            self.runner = self.runner_factory(
+                self.scenario,
+                self.batcher,
+                family=self.config.family,
+                port=self.config.port,
+                mode=self.mode,
+                pace=self.pace,
+            )
+            self.runner.start()
+        except (ValueError, OSError) as exc:
+            self.runner = None
+            self.notify(str(exc), title="cannot start", severity="error", timeout=8)
+        self._update_titles()
+        self._refresh_panels()
+
+    def _stop_run(self) -> None:
+        if self.runner is not None:
+            self.runner.stop(0.5)
+        if self.batcher is not None:
+            self.batcher.close(0.5)
+
+    def _clear_view(self) -> None:
+        for card in self.cards.values():
+            card.remove()
+        for hint in self.query(".lane-empty"):
+            hint.display = True
+        self.query_one(Ladder).clear()
+        self.query_one("#log", Log).clear()
+        self.query_one(PayloadView).show(None)
+        self._reset_state()
+
+    def restart(self) -> None:
+        """Stop the run (closing every socket) and start the scenario afresh."""
+        self._stop_run()
+        self._clear_view()
+        self._start_run()
+
+    def _update_titles(self) -> None:
+        family = FAMILY_LABEL.get(self.config.family, self.config.family)
+        mode = {"step": "step mode", "play": "playing", "fast": "fast"}[self.mode.value]
+        self.sub_title = f"{self.config.scenario} · {family} loopback · {mode}"
+        self._set_terminal_title(f"sockviz · {self.config.scenario} · {family}")
+
+    def _set_terminal_title(self, title: str) -> None:
+        driver = getattr(self, "_driver", None)
+        if driver is None or self.is_headless:
+            return
+        try:
+            driver.write(f"\x1b]2;{title}\x07")
+        except Exception:
+            pass
+
+    # --- events from the engine -------------------------------------------------------
+    def on_engine_events(self, message: EngineEvents) -> None:
+        if message.generation != self.generation:
+            return  # from a run that was restarted
+        log_lines: list[str] = []
+        for event in message.events:
+            self._apply(event, log_lines)
+        self.events_applied += len(message.events)
+        if log_lines:
+            self.query_one("#log", Log).write_lines(log_lines)
+        self._refresh_panels()
+
+    def _apply(self, event: Event, log_lines: list[str]) -> None:
+        if isinstance(event, StepPending):
+            self.pending = event
+            self.explains[event.step] = event.explain
+        elif isinstance(event, CallEvent):
+            self._apply_call(event, log_lines)
+        elif isinstance(event, KernelEvent):
+            self._apply_kernel(event, log_lines)
+        elif isinstance(event, RunFinished):
+            self.outcome = event
+            self.pending = None
+            if event.outcome == "aborted":
+                self.notify(event.reason or "the run stopped", title="stopped by an error",
+                            severity="error", timeout=10)
+
+    def _model_for(self, event: CallEvent | KernelEvent) -> CardModel:
+        model = self.models.get(event.socket)
+        if model is not None:
+            return model
+        transport = Transport(event.type)
+        model = CardModel(
+            name=event.socket,
+            role=event.role,
+            family=event.family,
+            type=event.type,
+            path=plan_path(self.scenario, event.socket, event.role, transport),
+        )
+        self.models[event.socket] = model
+        card = SocketCard(model)
+        self.cards[event.socket] = card
+        lane = self.query_one("#client-lane" if event.role is Role.CLIENT else "#server-lane")
+        lane.mount(card)
+        for hint in lane.query(".lane-empty"):
+            hint.display = False
+        return model
+
+    def _apply_call(self, event: CallEvent, log_lines: list[str]) -> None:
+        self.calls_seen += 1
+        model = self._model_for(event)
+        before = model.state
+        if event.state is not None:
+            model.previous = before if event.state is not before else model.previous
+            model.state = event.state
+            model.visited.add(event.state)
+        if event.implicit_bind:
+            model.visited.add(State.BOUND)
+            model.implicit_bind = True
+        model.local = event.local or model.local
+        model.remote = event.remote or model.remote
+        model.sent, model.received = event.sent_total, event.recv_total
+        if event.kernel is not None:
+            self._set_kernel(model, event.kernel, None)
+        if event.error:
+            model.error, model.error_text, model.error_call = (
+                event.error, event.error_text, event.call.value)
+        moving = event.state is not None and event.state is not before
+        self._show_card(event.socket, moving)
+        self._ladder(event, before)
+        if event.step is not None:
+            self.steps_done = max(self.steps_done, event.step + 1)
+            self.last_done = (event, before)
+            if self.pending is not None and self.pending.step == event.step:
+                self.pending = None
+        log_lines.append(self._log_line(event))
+
+    def _apply_kernel(self, event: KernelEvent, log_lines: list[str]) -> None:
+        model = self._model_for(event)
+        self._set_kernel(model, event.kernel, event.timer)
+        self._show_card(event.socket, False)
+        log_lines.append(
+            f"{event.seq:>4}  {event.socket:<8} kernel: {event.previous or '—'} → {event.kernel}"
+            + (f" ({event.timer:.0f} s on its timer)" if event.timer else "")
+        )
+
+    def _set_kernel(self, model: CardModel, state: str, timer: float | None) -> None:
+        if state == "TIME_WAIT" and model.kernel != "TIME_WAIT":
+            model.kernel_deadline = self.clock() + (timer if timer is not None else 60.0)
+        elif state != "TIME_WAIT":
+            model.kernel_deadline = None
+        model.kernel = state
+
+    def _show_card(self, name: str, moving: bool) -> None:
+        card = self.cards[name]
+        animate = moving and self.animation_level != "none"
+        card.show(self.clock(), moving=animate)
+        if animate:
+            self.set_timer(0.7, lambda: card.show(self.clock(), moving=False))
+        lane = card.parent
+        if isinstance(lane, VerticalScroll):
+            lane.scroll_to_widget(card, animate=False)
+
+    def _tick(self) -> None:
+        now = self.clock()
+        for name, model in self.models.items():
+            if model.kernel == "TIME_WAIT" and name in self.cards:
+                self.cards[name].show(now)
+
+    def _log_line(self, event: CallEvent) -> str:
+        args = event.args or ""
+        if len(args) > 40:
+            args = args[:39] + "…"
+        parts = [f"{event.seq:>4}  {event.socket:<8} {event.call.value}({args})"]
+        if event.error:
+            parts.append(f"✗ {event.error} ({event.error_text})")
+        else:
+            outcome = [event.state.value if event.state else "—"]
+            if event.nbytes is not None:
+                outcome.append(f"{event.nbytes} B")
+            if event.kernel:
+                outcome.append(event.kernel)
+            parts.append("→ " + " · ".join(outcome))
+        return "  ".join(parts)
+
+    # --- the ladder -------------------------------------------------------------------------
+    def _ladder(self, event: CallEvent, before: State | None) -> None:
+        ladder = self.query_one(Ladder)
+        side = "left" if event.role is Role.CLIENT else "right"
+        call = event.call
+        stream = event.type == Transport.STREAM.value
+        n = len(ladder.entries)
+
+        def note(text: str, error: bool = False) -> LadderEntry:
+            return LadderEntry(n, side, text, socket=event.socket, call=call.value, error=error)
+
+        if event.error:
+            ladder.add(note(f"✗ {call.value}(): {event.error}", error=True))
+            return
+        if call is Call.SOCKET:
+            ladder.add(note(f"{event.socket} = socket()"))
+        elif call is Call.SETSOCKOPT:
+            ladder.add(note(_short_option(event.args)))
+        elif call is Call.BIND:
+            ladder.add(note(f"bind {event.local}"))
+        elif call is Call.LISTEN:
+            ladder.add(note(f"listen({event.args})"))
+        elif call is Call.ACCEPT:
+            ladder.add(note(f"accept() → {event.socket}"))
+        elif call is Call.CONNECT:
+            if stream:
+                ladder.add(LadderEntry(n, side, "connect() · handshake", arrow=True,
+                                       socket=event.socket, call=call.value))
+            else:
+                ladder.add(note("connect() · no packet sent"))
+        elif call in (Call.SEND, Call.SENDALL, Call.SENDTO):
+            entry = LadderEntry(
+                n, side, f"{call.value} {event.nbytes} B", arrow=True,
+                data=event.data or b"", nbytes=event.nbytes or 0, delivered=False,
+                socket=event.socket, call=call.value,
+                peer=f"→ {event.remote}" if event.remote else "",
+            )
+            key = (_port(event.remote), _port(event.local))
+            self.inflight.setdefault(key, []).append([entry, event.nbytes or 0])
+            ladder.add(entry)
+        elif call in (Call.RECV, Call.RECVFROM):
+            self._deliver(event, stream)
+            if event.nbytes == 0 and stream:
+                ladder.add(note(f"{call.value}() → 0 B (EOF)"))
+            else:
+                ladder.add(note(f"{call.value}() → {event.nbytes} B"))
+        elif call is Call.SHUTDOWN:
+            sends_fin = stream and "SHUT_RD" not in (event.args or "").replace("SHUT_RDWR", "")
+            if sends_fin:
+                ladder.add(LadderEntry(n, side, f"shutdown({event.args}) · FIN", arrow=True,
+                                       socket=event.socket, call=call.value))
+            else:
+                ladder.add(note(f"shutdown({event.args})"))
+        elif call is Call.CLOSE:
+            if stream and before is State.CONNECTED:
+                ladder.add(LadderEntry(n, side, "close() · FIN", arrow=True,
+                                       socket=event.socket, call=call.value))
+            else:
+                ladder.add(note("close()"))
+
+    def _deliver(self, event: CallEvent, stream: bool) -> None:
+        """Mark the sends this receive took bytes from as delivered (solid arrows)."""
+        ladder = self.query_one(Ladder)
+        queue = self.inflight.get((_port(event.local), _port(event.remote)), [])
+        remaining = event.nbytes or 0
+        while queue and (remaining > 0 or not stream):
+            item = queue[0]
+            if stream:
+                took = min(remaining, item[1])
+                item[1] -= took
+                remaining -= took
+            else:
+                item[1] = 0
+            if item[1] == 0:
+                queue.pop(0)
+                item[0].delivered = True
+                ladder.refresh_entry(item[0])
+            if not stream:
+                break
+
+    def on_ladder_message_chosen(self, message: Ladder.MessageChosen) -> None:
+        self.query_one(PayloadView).show(message.entry)
+        if message.by_user:
+            self.action_show_tab("tab-payload")
+
+    def action_show_tab(self, tab: str) -> None:
+        if tab == "tab-next" and self.screen.has_class("-wide"):
+            return  # the next call has its own column on a wide screen
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    def _leave_next_tab_when_wide(self) -> None:
+        tabs = self.query_one("#tabs", TabbedContent)
+        if self.screen.has_class("-wide") and tabs.active == "tab-next":
+            tabs.active = "tab-payload"
+
+    # --- panels -------------------------------------------------------------------------
+    def _refresh_panels(self) -> None:
+        runner = self.runner
+        total = runner.total_steps if runner is not None else len(self.scenario.steps)
+        done = None
+        if self.last_done is not None:
+            event, before = self.last_done
+            done = done_content(event, before, self.explains.get(event.step, ""), total)
+        self.query_one(ExplainPanel).show(done)
+        if self.pending is not None:
+            hint = "press → to make this call" if self.mode is Mode.STEP else ""
+            upcoming = next_content(self.pending, total, hint)
+        elif self.outcome is not None and self.outcome.outcome == "done":
+            upcoming = Content("Nothing: every call has been made and every socket is "
+                               "closed. Watch the kernel badges; press r to run it again.")
+        elif self.outcome is not None:
+            upcoming = Content("Nothing: the run stopped. Press r to run it again.")
+        else:
+            upcoming = Content("Waiting for the first call…")
+        for panel in self.query(NextPanel):
+            panel.show(upcoming)
+        self._leave_next_tab_when_wide()
+        self.query_one(StatusBar).show(
+            mode=self.mode.value,
+            pace=self.pace,
+            done=self.steps_done,
+            total=total,
+            outcome=self.outcome.outcome if self.outcome else None,
+        )
+
+    # --- actions ------------------------------------------------------------------------
+    def action_step(self) -> None:
+        if self.runner is None:
+            return
+        if self.outcome is not None:
+            self.notify("This run is over: press r to run it again.", timeout=3)
+            return
+        if self.mode is not Mode.STEP:
+            self._set_mode(Mode.STEP)
+        self.action_show_tab("tab-next")
+        self.runner.step()
+
+    def action_toggle_play(self) -> None:
+        self._set_mode(Mode.PLAY if self.mode is Mode.STEP else Mode.STEP)
+
+    def _set_mode(self, mode: Mode) -> None:
+        self.mode = mode
+        if self.runner is not None:
+            self.runner.gate.set_mode(mode)
+        self._update_titles()
+        self._refresh_panels()
+
+    def _set_pace(self, pace: float) -> None:
+        self.pace = min(10.0, max(0.1, pace))
+        if self.runner is not None:
+            self.runner.gate.set_pace(self.pace)
+        self._refresh_panels()
+
+    def action_faster(self) -> None:
+        self._set_pace(self.pace / 1.5)
+
+    def action_slower(self) -> None:
+        self._set_pace(self.pace * 1.5)
+
+    def action_restart(self) -> None:
+        self.restart()
+
+    def action_pick_scenario(self) -> None:
+        def chosen(name: str | None) -> None:
+            if name is None:
+                return
+            scenario = self.scenarios[name]
+            if self.config.family not in scenario.families:
+                self.config.family = scenario.families[0]
+            self.config.scenario = name
+            self.restart()
+
+        self.push_screen(ScenarioPicker(self.scenarios, self.config.scenario), chosen)
+
+    def action_switch_family(self) -> None:
+        families = [f for f in self.scenario.families if f in ("ipv4", "ipv6")]
+        if len(families) < 2:
+            self.notify(f"{self.config.scenario} runs on one family only", timeout=3)
+            return
+        self.config.family = "ipv6" if self.config.family == "ipv4" else "ipv4"
+        self.restart()
+        self.notify(f"Now on {FAMILY_LABEL[self.config.family]} "
+                    f"({FAMILIES[self.config.family].loopback})", timeout=3)
+
+    def action_type_message(self) -> None:
+        bar = self.query_one("#message-bar")
+        bar.display = True
+        self.query_one("#message", Input).focus()
+
+    def action_leave_input(self) -> None:
+        if isinstance(self.focused, Input):
+            self.set_focus(None)
+            self.query_one("#message-bar").display = False
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        text = message.value
+        message.input.clear()
+        self.set_focus(None)
+        self.query_one("#message-bar").display = False
+        if self.runner is None:
+            return
+        data = text.encode("utf-8")
+        try:
+            at = self.runner.queue_message(data)
+        except ValueError as exc:
+            self.notify(str(exc), title="not sent", severity="warning", timeout=5)
+            return
+        self.notify(
+            f"The client will send {len(data)} bytes at step {at + 1}, "
+            "once it has read the echo.",
+            title="message queued",
+            timeout=4,
+        )
+        self._refresh_panels()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        self._stop_run()
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        self._stop_run()
+
+    # --- tests ---------------------------------------------------------------------------
+    @property
+    def settled(self) -> bool:
+        """True when the engine waits (at the gate, or finished) and the UI has caught up."""
+        runner, batcher = self.runner, self.batcher
+        if runner is None or batcher is None:
+            return True
+        engine_waits = runner.finished or runner.gate.waiting > 0
+        return engine_waits and batcher.idle and self.events_applied == batcher.delivered
+
+
+def make_app(
+    config: AppConfig | None = None,
+    runner_factory: RunnerFactory = live_runner,
+    clock: Callable[[], float] = time.monotonic,
+    theme: str | None = None,
+) -> SockvizApp:
+    """The one way the CLI and the tests build the app."""
+    return SockvizApp(config, runner_factory=runner_factory, clock=clock, theme=theme)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Run the TUI for the parsed command line; returns the exit status."""
+    config = AppConfig(
+        scenario=args.scenario, family=args.family, port=args.port, step=args.step
+    )
+    app = make_app(config)
+    app.run()
+    return app.return_code or 0

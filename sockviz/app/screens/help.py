@@ -1,0 +1,58 @@
+"""The ``?`` help screen: the keys, and how to read the screen."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = (
+    ("→  or  n", "one step: exactly one real socket call (pauses if playing)"),
+    ("space", "play / pause"),
+    ("+  /  -", "faster / slower (while playing)"),
+    ("r", "run the scenario again from the start, on new sockets"),
+    ("s", "choose a scenario"),
+    ("f", "switch between IPv4 and IPv6 (and restart)"),
+    ("i", "type a message for the client to send; Enter sends, Escape leaves"),
+    ("↑  /  ↓", "in the ladder (click it first): choose the message shown as bytes"),
+    ("e / p / l", "show the next call / the payload bytes / the log of every call"),
+    ("?", "this help"),
+    ("q  or  ctrl+q", "quit: every socket is closed first"),
+)
+
+READING = (
+    "Every card is one real socket. Its strip shows our lifecycle state "
+    "(created → bound → listening → connected → closed); the badge on its lower edge is "
+    "the kernel's own TCP state, read from the kernel (TCP_INFO, or /proc/net/tcp once "
+    "the program has closed the socket).",
+    "The ladder is the story between client and server. A dashed arrow means the bytes "
+    "are waiting in the receiver's kernel buffer; it turns solid when the program calls "
+    "recv() and takes them.",
+    "Nothing here is simulated: each line in the log is a system call that this "
+    "program really made, in the same order every run.",
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and a short guide. Any of escape, q, ? closes it."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close", show=True),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = "sockviz · help"
+            box.border_subtitle = "escape closes"
+            yield Static(Content.assemble(("Keys", "bold $text-accent")))
+            for key, what in KEYS:
+                yield Static(Content.assemble((f"{key:>14}", "bold"), "   ", what))
+            yield Static(Content.assemble(("\nHow to read the screen", "bold $text-accent")))
+            for paragraph in READING:
+                yield Static(Content(paragraph), classes="help-paragraph")
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,93 @@
+"""The explanation panel: the call just made and, in step mode, the one about to run.
+
+For each: what it does in plain words (the scenario's own explanation), the Python line,
+the C call behind it, and why the state is what it is now. Everything is built as
+:class:`~textual.content.Content`, never parsed as markup, so nothing a peer sent can
+restyle it.
+"""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from sockviz.engine.events import CallEvent, StepPending
+from sockviz.engine.explain import (
+    c_call,
+    errno_help,
+    kernel_meaning,
+    python_line,
+    state_reason,
+)
+from sockviz.engine.states import State
+
+
+def _code_line(socket: str, call, args: str | None, parent: str | None = None) -> Content:
+    """The Python line, then the C call behind it, muted."""
+    return Content.assemble(
+        ("  " + python_line(socket, call, args, parent), "$text-accent"),
+        ("   C: " + c_call(call), "$foreground 60%"),
+    )
+
+
+def done_content(event: CallEvent, before: State | None, explain: str, total: int) -> Content:
+    """The block for a call that has just been made."""
+    step = "" if event.step is None else f"Step {event.step + 1}/{total} · "
+    if event.error:
+        outcome = (f"✗ {event.error}", "bold $text-error")
+    elif event.nbytes is not None:
+        outcome = (f"✓ {event.nbytes} B", "bold $text-success")
+    else:
+        outcome = ("✓", "bold $text-success")
+    lines = [
+        Content.assemble((f"{step}{event.socket}.{event.call.value}()", "bold"), "  ", outcome),
+        _code_line(event.socket, event.call, event.args, event.parent),
+    ]
+    if explain:
+        lines.append(Content(explain))
+    lines.append(Content.assemble(("State: ", "bold"), state_reason(event, before)))
+    if event.error and errno_help(event.error):
+        lines.append(Content.assemble(("Why: ", "bold"), errno_help(event.error)))
+    if event.kernel:
+        lines.append(Content.assemble(("Kernel: ", "bold"), f"{event.kernel}, "
+                                      f"{kernel_meaning(event.kernel)}"))
+    return Content("\n").join(lines)
+
+
+def next_content(pending: StepPending, total: int, key_hint: str) -> Content:
+    """The block for the call about to run."""
+    lines = [
+        Content.assemble(
+            (f"Next → step {pending.step + 1}/{total} · {pending.socket}.{pending.call.value}()",
+             "bold $text-warning"),
+            ("   " + key_hint, "$foreground 60%") if key_hint else "",
+        ),
+        _code_line(pending.socket, pending.call, pending.args),
+    ]
+    if pending.explain:
+        lines.append(Content(pending.explain))
+    return Content("\n").join(lines)
+
+
+class ExplainPanel(VerticalScroll):
+    """Shows the call just made."""
+
+    def compose(self):
+        yield Static(Content("Nothing yet: no call has been made."), id="explain-done")
+
+    def show(self, done: Content | None) -> None:
+        self.query_one("#explain-done", Static).update(
+            done or Content("Nothing yet: no call has been made.")
+        )
+        self.scroll_home(animate=False)
+
+
+class NextPanel(VerticalScroll):
+    """Shows the call about to run."""
+
+    def compose(self):
+        yield Static(id="next-body")
+
+    def show(self, upcoming: Content) -> None:
+        self.query_one("#next-body", Static).update(upcoming)

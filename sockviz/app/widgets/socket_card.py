@@ -1,0 +1,184 @@
+"""A socket card: one socket's name, kind, addresses, lifecycle strip, kernel badge, bytes.
+
+The card is a plain view of :class:`CardModel`; the app updates the model from events and
+calls :meth:`SocketCard.show`. Colours come from the stylesheet: the card swaps CSS classes
+(``-state-bound``, ``-kernel-time-wait``, ``-error``), never sets a colour itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Static
+
+from sockviz.engine.explain import errno_help, kernel_meaning
+from sockviz.engine.states import Role, State
+
+#: The lifecycle states in the order a strip shows them.
+ORDER = (
+    State.CREATED,
+    State.BOUND,
+    State.LISTENING,
+    State.CONNECTED,
+    State.HALF_CLOSED,
+    State.CLOSED,
+)
+
+KERNEL_CLASS = {
+    "LISTEN": "listen",
+    "SYN_SENT": "syn",
+    "SYN_RECV": "syn",
+    "NEW_SYN_RECV": "syn",
+    "ESTABLISHED": "established",
+    "FIN_WAIT1": "fin-wait",
+    "FIN_WAIT2": "fin-wait",
+    "CLOSING": "fin-wait",
+    "CLOSE_WAIT": "close-wait",
+    "LAST_ACK": "close-wait",
+    "TIME_WAIT": "time-wait",
+    "CLOSE": "close",
+}
+
+
+def human_bytes(n: int) -> str:
+    """``14 B``, ``1.5 KiB``, ``64.0 MiB``: short, exact below a KiB."""
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+    return f"{value:.1f} PiB"
+
+
+@dataclass
+class CardModel:
+    """What a card shows, kept by the app (UI thread only)."""
+
+    name: str
+    role: Role
+    family: str
+    type: str
+    path: tuple[State, ...]
+    """The states this socket's strip shows, in order."""
+    state: State | None = None
+    previous: State | None = None
+    visited: set[State] = field(default_factory=set)
+    local: str | None = None
+    remote: str | None = None
+    implicit_bind: bool = False
+    sent: int = 0
+    received: int = 0
+    kernel: str | None = None
+    kernel_deadline: float | None = None
+    """When the kernel's timer (TIME_WAIT) runs out, on the app's clock."""
+    error: str | None = None
+    error_text: str | None = None
+    error_call: str | None = None
+
+
+def strip_content(model: CardModel, moving: bool = False, width: int = 999) -> Content:
+    """``created › bound › listening › closed`` with the current state lit.
+
+    When the spaced form would not fit in ``width``, the arrows lose their spaces.
+    """
+    names = sum(len(s.value) for s in model.path) + 2
+    spaced = names + 3 * (len(model.path) - 1) <= width
+    parts: list[tuple[str, str] | str] = []
+    for i, state in enumerate(model.path):
+        if i:
+            arrow_into_current = moving and state is model.state and model.previous is not None
+            if arrow_into_current:
+                arrow = " ━▶ " if spaced else "▶"
+            else:
+                arrow = " › " if spaced else "›"
+            parts.append((arrow, "$accent bold" if arrow_into_current else "$state-future"))
+        var = f"$state-{state.value}"
+        if state is model.state:
+            parts.append((f" {state.value} ", f"bold $background on {var}"))
+        elif state in model.visited:
+            parts.append((state.value, var))
+        else:
+            parts.append((state.value, "$state-future"))
+    return Content.assemble(*parts)
+
+
+def kernel_badge(model: CardModel, now: float | None) -> str:
+    """The kernel state, with TIME_WAIT's countdown when the timer is known."""
+    if model.kernel is None:
+        return ""
+    if model.kernel == "TIME_WAIT" and model.kernel_deadline is not None and now is not None:
+        left = max(0, math.ceil(model.kernel_deadline - now))
+        return f" TIME_WAIT {left}s "
+    return f" {model.kernel} "
+
+
+class SocketCard(Widget):
+    """One socket. See the module docstring."""
+
+    DEFAULT_CLASSES = "card"
+
+    def __init__(self, model: CardModel, **kwargs) -> None:
+        super().__init__(id=f"card-{model.name}", **kwargs)
+        self.model = model
+        self._ready = False
+        self._last: tuple[float | None, bool] = (None, False)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="kind", classes="card-line")
+        yield Static(id="address", classes="card-line")
+        yield Static(id="strip", classes="card-line")
+        yield Static(id="bytes", classes="card-line")
+        yield Static(id="meaning", classes="card-line")
+        yield Static(id="error", classes="card-line")
+
+    def on_mount(self) -> None:
+        self._ready = True
+        self.show(*self._last)
+
+    def on_resize(self) -> None:
+        if self._ready:
+            self.show(*self._last)
+
+    def show(self, now: float | None, moving: bool = False) -> None:
+        """Redraw from the model (``moving``: light the arrow into the new state)."""
+        self._last = (now, moving)
+        if not self._ready:
+            return  # drawn from on_mount, once the lines exist
+        m = self.model
+        role = "" if m.role.value == m.name else f" · {m.role.value}"
+        self.border_title = f"{m.name}{role}"
+        self.border_subtitle = kernel_badge(m, now)
+        self.query_one("#kind", Static).update(Content(f"{m.family} · {m.type}"))
+        local = m.local or "no address yet"
+        address = Content.assemble((local, "bold"), " ↔ ", m.remote or "—")
+        self.query_one("#address", Static).update(address)
+        strip = self.query_one("#strip", Static)
+        strip.update(strip_content(m, moving, strip.size.width or self.size.width - 4))
+        sent, received = human_bytes(m.sent), human_bytes(m.received)
+        text = f"↑ sent {sent} · ↓ received {received}"
+        if len(text) > (self.content_size.width or 99):
+            text = f"sent {sent} · recv {received}"
+        self.query_one("#bytes", Static).update(Content(text))
+        self.query_one("#meaning", Static).update(
+            Content(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else "")
+        )
+        error = self.query_one("#error", Static)
+        if m.error:
+            help_text = errno_help(m.error)
+            text = f"✗ {m.error_call}(): {m.error} — {m.error_text or ''}"
+            if help_text:
+                text += f". {help_text}"
+            error.update(Content(text))
+        error.display = bool(m.error)
+        for state in State:
+            self.set_class(m.state is state, f"-state-{state.value}")
+        for css in set(KERNEL_CLASS.values()):
+            self.set_class(KERNEL_CLASS.get(m.kernel or "") == css, f"-kernel-{css}")
+        self.set_class(bool(m.error), "-error")
+        self.set_class(moving, "-moving")

@@ -1,0 +1,28 @@
+"""The status line: what runs, in which mode, how far along, and what comes next."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+
+class StatusBar(Static):
+    """One line under the header."""
+
+    def show(self, *, mode: str, pace: float, done: int, total: int,
+             outcome: str | None) -> None:
+        if mode == "step":
+            left = ("⏸ step mode", "bold $text-warning")
+            hint = " · → one real call · space plays"
+        elif mode == "play":
+            left = ("▶ playing", "bold $text-success")
+            hint = f" · a call every {pace:.2g} s · space pauses"
+        else:
+            left = ("⏩ fast", "bold")
+            hint = ""
+        progress = f"  calls made: {done}/{total}"
+        if outcome == "done":
+            progress = f"  ✓ all {total} calls made · r runs it again"
+        elif outcome == "aborted":
+            progress = "  ✗ stopped by an error · r runs it again"
+        self.update(Content.assemble(left, (hint, "$foreground 70%"), (progress, "bold")))

@@ -1,0 +1,125 @@
+"""Play back a recorded real run, with the same controls as a live one, opening no socket.
+
+:class:`ReplayRunner` has the :class:`~sockviz.engine.runner.Runner` interface and the same
+:class:`~sockviz.engine.gate.Gate`, so step, play and fast behave exactly as live. It is
+what the snapshot tests and ``scripts/screenshots.py`` feed the app: a trace recorded from
+a real run (test data), so the screen is the same every time - same ports, same bytes -
+while every value on it still comes from a system call that really happened once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from sockviz.engine.events import CallEvent, Event, KernelEvent, RunFinished, StepPending
+from sockviz.engine.gate import Gate, GateClosed, Mode
+from sockviz.engine.runner import FAMILIES, abort_reason, is_unexpected_failure
+from sockviz.engine.scenarios.model import Scenario, Step
+
+
+class ReplayRunner:
+    """Emits recorded events step by step through a gate. See the module docstring."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        consumer: Callable[[Event], None],
+        events: Sequence[CallEvent | KernelEvent],
+        *,
+        family: str = "ipv4",
+        port: int = 0,
+        mode: Mode = Mode.FAST,
+        pace: float = 1.0,
+    ) -> None:
+        self.scenario = scenario
+        self.family = FAMILIES[family]
+        self.port = port
+        self.gate = Gate(mode, pace)
+        self.steps: list[Step] = list(scenario.steps)
+        self._consumer = consumer
+        self._groups = self._group(list(events))
+        self._stopped = threading.Event()
+        self._finished = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.result: RunFinished | None = None
+        self._next = 0
+
+    @staticmethod
+    def _group(events: list) -> list[tuple[int | None, list]]:
+        """Split into one group per step: its call, then what followed it before the next."""
+        groups: list[tuple[int | None, list]] = []
+        for event in events:
+            if isinstance(event, CallEvent) and event.step is not None:
+                groups.append((event.step, [event]))
+            elif groups:
+                groups[-1][1].append(event)
+            else:
+                groups.append((None, [event]))
+        return groups
+
+    # --- the Runner interface -----------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a ReplayRunner runs once")
+        self._thread = threading.Thread(target=self._run, name="sockviz-replay", daemon=True)
+        self._thread.start()
+
+    def step(self) -> None:
+        self.gate.step()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    @property
+    def next_step(self) -> int:
+        return self._next
+
+    @property
+    def total_steps(self) -> int:
+        return len(self.steps)
+
+    def queue_message(self, data: bytes) -> int:
+        raise ValueError("this is a replay of a recorded run: nothing new can be sent")
+
+    def stop(self, timeout: float = 0.5) -> bool:
+        self._stopped.set()
+        self.gate.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    # --- the thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        outcome = RunFinished("done")
+        try:
+            for index, events in self._groups:
+                if self._stopped.is_set():
+                    outcome = RunFinished("stopped")
+                    break
+                self._next = index if index is not None else self._next
+                first = events[0]
+                if index is not None and index < len(self.steps):
+                    step = self.steps[index]
+                    self._consumer(
+                        StepPending(index, step.actor, step.socket, step.call, first.args,
+                                    step.explain)
+                    )
+                    self.gate.wait()
+                for event in events:
+                    self._consumer(event)
+                if index is not None and index < len(self.steps):
+                    step = self.steps[index]
+                    if isinstance(first, CallEvent) and is_unexpected_failure(step, first):
+                        outcome = RunFinished("aborted", abort_reason(step, first), first)
+                self._next = (index + 1) if index is not None else self._next
+        except GateClosed:
+            outcome = RunFinished("stopped")
+        self.result = outcome
+        self._consumer(outcome)
+        self._finished.set()

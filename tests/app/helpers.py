@@ -1,0 +1,68 @@
+"""Building the app for tests: replaying recorded real runs, or live on loopback."""
+
+from __future__ import annotations
+
+import pathlib
+import time
+
+from sockviz.app.app import AppConfig, SockvizApp, make_app
+from sockviz.engine.replay import ReplayRunner
+from sockviz.engine.trace import read_trace
+
+DATA = pathlib.Path(__file__).parent / "data"
+THEME = "textual-dark"
+FROZEN = 1000.0
+
+
+def replay_app(fixture: str, scenario: str, family: str = "ipv4", step: bool = True) -> SockvizApp:
+    """The app fed a recorded real run, with a frozen clock and a fixed theme."""
+    events = read_trace((DATA / f"{fixture}.jsonl").read_text().splitlines())
+
+    def factory(sc, consumer, **kwargs):
+        return ReplayRunner(sc, consumer, events, **kwargs)
+
+    app = make_app(
+        AppConfig(scenario=scenario, family=family, port=5000, step=step),
+        runner_factory=factory,
+        clock=lambda: FROZEN,
+        theme=THEME,
+    )
+    app.animation_level = "none"
+    return app
+
+
+def live_app(scenario: str = "tcp-echo", family: str = "ipv4", step: bool = True,
+             scenarios=None, pace: float = 1.5) -> SockvizApp:
+    """The app on real sockets."""
+    app = make_app(AppConfig(scenario=scenario, family=family, step=step, pace=pace),
+                   theme=THEME)
+    if scenarios:
+        app.scenarios.update(scenarios)
+    app.animation_level = "none"
+    return app
+
+
+async def settle(pilot, timeout: float = 5.0) -> None:
+    """Wait until the engine waits and the UI has applied everything it emitted."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.02)
+        if app.settled:
+            await pilot.pause()
+            if app.settled:
+                return
+    raise AssertionError("the app did not settle")
+
+
+async def steps(pilot, n: int) -> None:
+    """Press → ``n`` times, each time waiting for its call to show."""
+    await settle(pilot)
+    for _ in range(n):
+        before = pilot.app.steps_done
+        await pilot.press("right")
+        deadline = time.monotonic() + 5
+        while pilot.app.steps_done <= before and pilot.app.outcome is None:
+            assert time.monotonic() < deadline, "a step did not happen"
+            await pilot.pause(0.02)
+        await settle(pilot)

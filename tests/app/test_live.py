@@ -1,0 +1,180 @@
+"""The live app on real loopback sockets, driven through its keys with Pilot."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sockviz.app.screens.help import HelpScreen
+from sockviz.app.screens.picker import ScenarioPicker
+from sockviz.engine.states import State
+from tests.app.helpers import live_app, settle, steps
+from tests.engine.test_runner import BLOCKED_IN_ACCEPT, BLOCKED_IN_RECV
+from tests.helpers import engine_threads, open_fds
+
+SIZE = (100, 30)
+
+# After step n: the socket that moved, its state, kernel badge, bytes sent, bytes received.
+TCP_ECHO = [
+    ("server", "created", "CLOSE", 0, 0),
+    ("server", "created", "CLOSE", 0, 0),
+    ("server", "bound", "CLOSE", 0, 0),
+    ("server", "listening", "LISTEN", 0, 0),
+    ("client", "created", "CLOSE", 0, 0),
+    ("client", "connected", "ESTABLISHED", 0, 0),
+    ("conn-1", "connected", "ESTABLISHED", 0, 0),
+    ("client", "connected", "ESTABLISHED", 14, 0),
+    ("conn-1", "connected", "ESTABLISHED", 0, 14),
+    ("conn-1", "connected", "ESTABLISHED", 14, 14),
+    ("client", "connected", "ESTABLISHED", 14, 14),
+    ("client", "closed", "FIN_WAIT2", 14, 14),
+    ("conn-1", "connected", "CLOSE_WAIT", 14, 14),
+    ("conn-1", "closed", "CLOSE", 14, 14),
+    ("server", "closed", "CLOSE", 0, 0),
+]
+
+
+async def test_tcp_echo_one_real_call_per_press():
+    """→ fifteen times: each press is exactly one call; cards, badges and bytes follow."""
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.calls_seen == 0 and not app.cards
+        for n, (name, state, kernel, sent, received) in enumerate(TCP_ECHO, start=1):
+            await steps(pilot, 1)
+            assert app.calls_seen == n, f"press {n} made {app.calls_seen - n + 1} calls"
+            model = app.models[name]
+            assert (model.state.value, model.kernel, model.sent, model.received) == (
+                state, kernel, sent, received), f"after step {n}"
+            card = app.cards[name]
+            assert kernel in card.border_subtitle
+            assert f"sent {sent} B" in str(card.query_one("#bytes").render())
+            if n == 12:
+                assert app.models["conn-1"].kernel == "CLOSE_WAIT"
+            if n == 8:
+                ladder = app.query_one("#ladder")
+                sent_entry = ladder.entries[-1]
+                assert sent_entry.data == b"hello, sockviz" and not sent_entry.delivered
+            if n == 9:
+                assert app.query_one("#ladder").entries[-2].delivered
+        assert app.models["client"].kernel == "TIME_WAIT"
+        assert "TIME_WAIT" in app.cards["client"].border_subtitle
+        assert all(m.state is State.CLOSED for m in app.models.values())
+        assert app.models["client"].implicit_bind
+        assert State.BOUND in app.models["client"].visited
+        assert app.outcome is not None and app.outcome.outcome == "done"
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+@pytest.mark.parametrize(("scenario", "call"), [(BLOCKED_IN_ACCEPT, "accept"),
+                                                 (BLOCKED_IN_RECV, "recv")])
+async def test_quit_while_blocked_ends_within_a_second(scenario, call):
+    fds, threads = open_fds(), engine_threads()
+    app = live_app("blocking", step=False, scenarios={"blocking": scenario}, pace=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        deadline = time.monotonic() + 5
+        while not (app.pending and app.pending.call.value == call
+                   and app.runner.gate.waiting == 0):
+            assert time.monotonic() < deadline, "never reached the blocking call"
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+        assert app.pending.call.value == call and not app.runner.finished  # still inside it
+        started = time.monotonic()
+        await pilot.press("q")
+    assert time.monotonic() - started < 1.0
+    assert engine_threads() == threads
+    assert open_fds() <= fds
+
+
+async def test_typed_message_is_sent_for_real():
+    """i, type, Enter: the client sends it at the conversation's place; keys typed stay text."""
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 2)
+        await pilot.press("i")
+        await pilot.press("q", "u", "i", "t")  # letters typed into the input, not commands
+        assert app.is_running
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.runner.total_steps == 19
+        await pilot.press("right")  # the step keys work again once Enter left the input
+        await steps(pilot, 0)
+        assert app.steps_done == 3
+        await steps(pilot, 16)
+        assert app.models["conn-1"].received == 14 + 4
+        assert app.models["client"].received == 14 + 4
+        assert any(e.data == b"quit" for e in app.query_one("#ladder").entries)
+        assert app.outcome.outcome == "done"
+
+
+async def test_escape_leaves_the_input_without_sending():
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("i", "a", "b", "escape")
+        assert app.focused is None
+        await steps(pilot, 1)
+        assert app.steps_done == 1 and app.runner.total_steps == 15
+
+
+async def test_plays_by_itself():
+    """Without --step the story plays on its own, to TIME_WAIT."""
+    app = live_app("tcp-echo", step=False, pace=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        deadline = time.monotonic() + 15
+        while app.outcome is None:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.1)
+        await settle(pilot)
+        assert app.steps_done == 15
+        assert app.models["client"].kernel == "TIME_WAIT"
+
+
+async def test_restart_and_switch_family():
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 4)
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.calls_seen == 0 and not app.cards
+        await steps(pilot, 3)
+        assert app.models["server"].state is State.BOUND
+        await pilot.press("f")
+        await settle(pilot)
+        assert app.config.family == "ipv6" and not app.cards
+        await steps(pilot, 3)
+        assert app.models["server"].local.startswith("[::1]:")
+        assert app.models["server"].family == "AF_INET6"
+
+
+async def test_space_toggles_play_and_pause():
+    app = live_app("tcp-echo", step=True, pace=5.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("space")
+        assert app.mode.value == "play" and app.runner.gate.mode.value == "play"
+        await pilot.press("plus", "plus")
+        assert app.pace < 5.0 and app.runner.gate.pace == app.pace
+        await pilot.press("space")
+        assert app.mode.value == "step"
+
+
+async def test_help_and_scenario_picker():
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 2)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("s")
+        assert isinstance(app.screen, ScenarioPicker)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.config.scenario == "udp-echo" and not app.cards
+        await steps(pilot, 5)
+        assert app.models["server"].type == "SOCK_DGRAM"
+        assert app.models["server"].received == 14
+        assert app.models["server"].kernel is None

@@ -1,0 +1,100 @@
+"""Snapshots of the main screens, from recorded real runs (same bytes and ports every time).
+
+Each test replays a trace recorded from a real run (tests/app/data, made by
+scripts/record_fixtures.py) through the real app and its real key bindings, with the
+theme, the clock and the terminal size fixed.
+"""
+
+from __future__ import annotations
+
+from tests.app.helpers import replay_app, steps
+
+SIZE = (100, 30)
+
+
+def at_step(n: int, *keys: str):
+    async def run_before(pilot) -> None:
+        await steps(pilot, n)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+
+    return run_before
+
+
+def test_first_screen(snap_compare):
+    """sockviz --step before any call: empty lanes, the first call announced under Next."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(0))
+
+
+def test_tcp_echo_bound(snap_compare):
+    """After bind(): the listener's card is bound to 127.0.0.1:5000."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(3))
+
+
+def test_tcp_echo_listening(snap_compare):
+    """After listen(): strip at listening, kernel badge LISTEN."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(4))
+
+
+def test_tcp_echo_connected_with_bytes(snap_compare):
+    """After the echo came back: three cards ESTABLISHED, 14 B each way, solid arrows."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(11))
+
+
+def test_tcp_echo_closed_time_wait(snap_compare):
+    """The end: every socket closed, TIME_WAIT (60 s) on the client, which closed first."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(15))
+
+
+def test_udp_echo_midway(snap_compare):
+    """udp-echo after the server's recvfrom(): datagram cards, no kernel badge."""
+    assert snap_compare(replay_app("udp-echo-ipv4", "udp-echo"), terminal_size=SIZE,
+                        run_before=at_step(5))
+
+
+def test_ipv6(snap_compare):
+    """tcp-echo over ::1: AF_INET6 cards, [::1]:5000 addresses."""
+    assert snap_compare(replay_app("tcp-echo-ipv6", "tcp-echo", family="ipv6"),
+                        terminal_size=SIZE, run_before=at_step(8))
+
+
+def test_help_screen(snap_compare):
+    """? shows every key and how to read the screen."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(4, "question_mark"))
+
+
+def test_scenario_picker(snap_compare):
+    """s opens the scenario list with the running one marked and described."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(2, "s"))
+
+
+def test_port_in_use_error_on_card(snap_compare):
+    """bind() failed with EADDRINUSE: the error, in plain words, on the listener's card."""
+    assert snap_compare(replay_app("tcp-echo-port-in-use", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(3))
+
+
+def test_payload_view(snap_compare):
+    """p shows the selected message's bytes in hex and ASCII."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(9, "p"))
+
+
+def test_small_terminal_80x24(snap_compare):
+    """The connected screen at 80x24: everything there, lanes scroll."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=(80, 24),
+                        run_before=at_step(11))
+
+
+def test_projector_160x45(snap_compare):
+    """The connected screen on a projector-sized terminal, 160x45."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=(160, 45),
+                        run_before=at_step(11))
