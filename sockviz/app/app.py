@@ -284,13 +284,21 @@ class SockvizApp(App):
         self._set_terminal_title(f"sockviz · {self.config.scenario} · {family}")
 
     def _set_terminal_title(self, title: str) -> None:
+        """Name the terminal window; the first time, save the old title (xterm's stack)."""
+        if not getattr(self, "_title_pushed", False):
+            self._title_pushed = self._write_terminal("\x1b[22;0t")
+        self._write_terminal(f"\x1b]2;{title}\x07")
+
+    def _write_terminal(self, sequence: str) -> bool:
         driver = getattr(self, "_driver", None)
         if driver is None or self.is_headless:
-            return
+            return False
         try:
-            driver.write(f"\x1b]2;{title}\x07")
+            driver.write(sequence)
+            driver.flush()
         except Exception:
-            pass
+            return False
+        return True
 
     # --- events from the engine -------------------------------------------------------
     def on_engine_events(self, message: EngineEvents) -> None:
@@ -641,6 +649,8 @@ class SockvizApp(App):
 
     def on_unmount(self) -> None:
         self._stop_run()
+        if getattr(self, "_title_pushed", False):
+            self._write_terminal("\x1b[23;0t")  # give the terminal its old title back
 
     # --- tests ---------------------------------------------------------------------------
     @property

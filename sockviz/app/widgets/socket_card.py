@@ -89,14 +89,15 @@ def strip_content(model: CardModel, moving: bool = False, width: int = 999) -> C
     """
     names = sum(len(s.value) for s in model.path) + 2
     spaced = names + 3 * (len(model.path) - 1) <= width
+    tight = names + (len(model.path) - 1) <= width
     parts: list[tuple[str, str] | str] = []
     for i, state in enumerate(model.path):
         if i:
             arrow_into_current = moving and state is model.state and model.previous is not None
             if arrow_into_current:
                 arrow = " ━▶ " if spaced else "▶"
-            else:
-                arrow = " › " if spaced else "›"
+            else:  # too narrow even for "›" alone: wrap at the spaces between states
+                arrow = " › " if spaced else ("›" if tight else "› ")
             parts.append((arrow, "$accent bold" if arrow_into_current else "$state-future"))
         var = f"$state-{state.value}"
         if state is model.state:

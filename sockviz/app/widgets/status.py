@@ -22,7 +22,7 @@ class StatusBar(Static):
             hint = ""
         progress = f"  calls made: {done}/{total}"
         if outcome == "done":
-            progress = f"  ✓ all {total} calls made · r runs it again"
+            progress = f"  ✓ all {total} calls made · r: again"
         elif outcome == "aborted":
-            progress = "  ✗ stopped by an error · r runs it again"
+            progress = "  ✗ stopped by an error · r: again"
         self.update(Content.assemble(left, (hint, "$foreground 70%"), (progress, "bold")))

@@ -1,0 +1,58 @@
+"""Regenerate screenshots/*.svg: the main screens, from recorded real runs.
+
+The screens are made exactly as the snapshot tests make theirs - the real app, its real
+keys, a recorded trace of a real run (tests/app/data), a frozen clock and a fixed theme -
+so running this again changes no byte.
+
+    python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.app.helpers import replay_app, steps  # noqa: E402
+
+OUT = ROOT / "screenshots"
+
+# (file, fixture, scenario, family, steps, keys after, size)
+SHOTS = [
+    ("start", "tcp-echo-ipv4", "tcp-echo", "ipv4", 0, (), (100, 30)),
+    ("listening", "tcp-echo-ipv4", "tcp-echo", "ipv4", 4, (), (100, 30)),
+    ("connected", "tcp-echo-ipv4", "tcp-echo", "ipv4", 11, (), (100, 30)),
+    ("time-wait", "tcp-echo-ipv4", "tcp-echo", "ipv4", 15, (), (100, 30)),
+    ("payload", "tcp-echo-ipv4", "tcp-echo", "ipv4", 9, ("p",), (100, 30)),
+    ("udp-echo", "udp-echo-ipv4", "udp-echo", "ipv4", 5, (), (100, 30)),
+    ("port-in-use", "tcp-echo-port-in-use", "tcp-echo", "ipv4", 3, (), (100, 30)),
+    ("help", "tcp-echo-ipv4", "tcp-echo", "ipv4", 4, ("question_mark",), (100, 30)),
+    ("projector", "tcp-echo-ipv4", "tcp-echo", "ipv4", 12, (), (160, 45)),
+]
+
+
+async def shoot(name, fixture, scenario, family, n, keys, size, out=OUT) -> None:
+    app = replay_app(fixture, scenario, family=family)
+    async with app.run_test(size=size) as pilot:
+        await steps(pilot, n)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.pause()
+        svg = app.export_screenshot(title=f"sockviz — {name}")
+    (out / f"{name}.svg").write_text(svg, encoding="utf-8")
+    if out == OUT:
+        print(f"screenshots/{name}.svg")
+
+
+async def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    for shot in SHOTS:
+        await shoot(*shot)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
