@@ -178,3 +178,27 @@ async def test_help_and_scenario_picker():
         assert app.models["server"].type == "SOCK_DGRAM"
         assert app.models["server"].received == 14
         assert app.models["server"].kernel is None
+
+
+async def test_ctrl_q_quits_mid_run_with_every_socket_closed():
+    fds, threads = open_fds(), engine_threads()
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 9)  # connected, bytes in flight both ways
+        started = time.monotonic()
+        await pilot.press("ctrl+q")
+    assert time.monotonic() - started < 1.0
+    assert app.return_code == 0
+    assert engine_threads() == threads and open_fds() <= fds
+    assert all(ts.state is State.CLOSED for ts in app.runner.tracer.sockets)
+
+
+async def test_log_numbers_every_call_with_its_outcome():
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 7)
+        lines = [line for line in app.query_one("#log").lines if " kernel:" not in line]
+        assert len(lines) == 7
+        assert lines[0].split()[0] == "1" and "server" in lines[0] and "socket(" in lines[0]
+        assert "bind(('127.0.0.1', 0))" in lines[2] and "→ bound" in lines[2]
+        assert "accept()" in lines[6] and "ESTABLISHED" in lines[6]
