@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 
 from sockviz.engine.events import CallEvent, Event, KernelEvent, RunFinished, StepPending
 from sockviz.engine.gate import Gate, GateClosed, Mode
-from sockviz.engine.runner import FAMILIES, abort_reason, is_unexpected_failure
+from sockviz.engine.runner import FAMILIES, RunControls, abort_reason, is_unexpected_failure
 from sockviz.engine.scenarios.model import Scenario, Step
 
 
-class ReplayRunner:
+class ReplayRunner(RunControls):
     """Emits recorded events step by step through a gate. See the module docstring."""
 
     def __init__(
@@ -65,23 +65,9 @@ class ReplayRunner:
         self._thread = threading.Thread(target=self._run, name="sockviz-replay", daemon=True)
         self._thread.start()
 
-    def step(self) -> None:
-        self.gate.step()
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
     @property
     def next_step(self) -> int:
         return self._next
-
-    @property
-    def total_steps(self) -> int:
-        return len(self.steps)
 
     def queue_message(self, data: bytes) -> int:
         raise ValueError("this is a replay of a recorded run: nothing new can be sent")

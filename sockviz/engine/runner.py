@@ -63,7 +63,36 @@ def abort_reason(step: Step, event: CallEvent) -> str:
 KERNEL_POLL_INTERVAL = 0.25
 
 
-class Runner:
+class RunControls:
+    """What a UI may ask of any runner, live or replayed: step, wait, how far along.
+
+    A subclass sets ``gate``, ``steps`` and ``_finished`` (a :class:`threading.Event`).
+    """
+
+    gate: Gate
+    steps: list[Step]
+    _finished: threading.Event
+
+    def step(self) -> None:
+        """Let exactly one call happen (in step mode)."""
+        self.gate.step()
+
+    @property
+    def finished(self) -> bool:
+        """True once every step has run, or the run was aborted or stopped."""
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the run to finish; True if it did within ``timeout``."""
+        return self._finished.wait(timeout)
+
+    @property
+    def total_steps(self) -> int:
+        """How many steps this run has (a queued message adds some)."""
+        return len(self.steps)
+
+
+class Runner(RunControls):
     """Runs one scenario once. Create, :meth:`start`, then :meth:`step` or wait; :meth:`stop`.
 
     ``consumer`` gets every event, in order, from the engine's threads: it must be quick
@@ -124,27 +153,10 @@ class Runner:
             thread.start()
         self._watcher.start()
 
-    def step(self) -> None:
-        """Let exactly one call happen (in step mode)."""
-        self.gate.step()
-
-    @property
-    def finished(self) -> bool:
-        """True once every step has run, or the run was aborted or stopped."""
-        return self._finished.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the run to finish; True if it did within ``timeout``."""
-        return self._finished.wait(timeout)
-
     @property
     def next_step(self) -> int:
         """The index of the step holding the baton (``len(steps)`` when all have run)."""
         return self._baton
-
-    @property
-    def total_steps(self) -> int:
-        return len(self.steps)
 
     def stop(self, timeout: float = 0.5) -> bool:
         """End the run now, close every socket, join every thread. True if all ended in time."""
