@@ -8,6 +8,7 @@ so ``--list`` and ``--trace`` start fast and run where Textual is not installed.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import socket
 import sys
@@ -20,6 +21,7 @@ from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, Event, KernelEvent, RunFinished
 from sockviz.engine.gate import Mode
 from sockviz.engine.runner import FAMILIES, Runner
+from sockviz.engine import outside
 from sockviz.engine.trace import to_line
 
 EXIT_OK = 0
@@ -46,6 +48,20 @@ def port_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (use 0-65535)") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is out of range (use 0-65535)")
+    return value
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def byte_size(text: str) -> int:
+    """``64M``, ``4G``, ``1.5G``, ``1000``: a size in bytes (K, M, G, T are powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 1000, 64M, 4G)")
+    value = int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+    if not 1 <= value <= 1 << 50:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (1 byte to 1P)")
     return value
 
 
@@ -78,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--family",
         metavar="F",
         default="ipv4",
-        help="address family: ipv4 (127.0.0.1) or ipv6 (::1); default ipv4",
+        help="address family: ipv4 (127.0.0.1), ipv6 (::1) or unix (a socket file in a "
+        "private temporary folder, removed afterwards); default ipv4",
     )
     parser.add_argument(
         "--port",
@@ -88,18 +105,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="the server's port (default 0: the kernel picks a free one, and it is shown)",
     )
     parser.add_argument(
+        "--closer",
+        choices=("client", "server"),
+        default=None,
+        help="time-wait: which side closes first (default client)",
+    )
+    parser.add_argument(
+        "--size",
+        metavar="SIZE",
+        type=byte_size,
+        default=None,
+        help="bulk: how many bytes to send, e.g. 64M or 4G (default 64M)",
+    )
+    parser.add_argument(
         "--step",
         action="store_true",
         help="TUI: start paused in step mode (each key press makes one real call)",
     )
+    _add_outside_arguments(parser)
     return parser
 
 
-def _check_choices(args: argparse.Namespace) -> None:
+def resolve_scenario(args: argparse.Namespace):
+    """The scenario the arguments ask for, built with its options (``--closer``)."""
     try:
-        scenario = scenarios.get(args.scenario)
+        scenario = scenarios.get(args.scenario, closer=args.closer)
     except scenarios.UnknownScenario as exc:
         raise UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.size is not None and not scenario.bulk:
+        raise UsageError(f"--size applies to bulk, not to {scenario.name}")
+    return scenario
+
+
+def _check_choices(args: argparse.Namespace) -> None:
+    scenario = resolve_scenario(args)
     if args.family not in FAMILIES:
         raise UsageError(f"unknown family {args.family!r} (use: {', '.join(FAMILIES)})")
     if args.family not in scenario.families:
@@ -165,7 +206,8 @@ class _TraceWriter:
 def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     writer = _TraceWriter(out)
     runner = Runner(
-        scenarios.get(args.scenario), writer, family=args.family, port=args.port, mode=Mode.FAST
+        resolve_scenario(args), writer, family=args.family, port=args.port, mode=Mode.FAST,
+        size=args.size,
     )
     previous = signal.getsignal(signal.SIGTERM)
     if threading.current_thread() is threading.main_thread():
@@ -204,6 +246,281 @@ def run_tui(args: argparse.Namespace, err: TextIO) -> int:
     return run_app(args)
 
 
+# --- real outside peers: --listen, --connect -----------------------------------------------
+
+
+class _NotGiven(str):
+    """A default that knows it is one, so ``--scenario tcp-echo`` differs from no --scenario."""
+
+
+_ESCAPES = {"r": b"\r", "n": b"\n", "t": b"\t", "\\": b"\\"}
+
+
+def escaped_text(text: str) -> bytes:
+    r"""TEXT for ``--send``/``--reply``: ``\r``, ``\n``, ``\t``, ``\\`` and ``\xNN`` understood.
+
+    Every other character stands for itself, in UTF-8. An unknown escape is a usage error
+    (a typo should not go out on the wire).
+    """
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "\\":
+            out += ch.encode("utf-8", "surrogateescape")
+            i += 1
+            continue
+        code = text[i + 1 : i + 2]
+        if code in _ESCAPES:
+            out += _ESCAPES[code]
+            i += 2
+        elif code == "x" and re.fullmatch(r"[0-9a-fA-F]{2}", text[i + 2 : i + 4]):
+            out.append(int(text[i + 2 : i + 4], 16))
+            i += 4
+        else:
+            shown = "\\" + (text[i + 1 : i + 4] if code == "x" else code)
+            if not (shown.isascii() and shown.isprintable()):
+                shown = ascii(shown)
+            raise argparse.ArgumentTypeError(
+                f"{shown} is not an escape sockviz knows (use \\r \\n \\t \\\\ or \\xNN)"
+                if code else "a lone backslash at the end (write \\\\ for a backslash)"
+            )
+    return bytes(out)
+
+
+def host_port(text: str) -> tuple[str | None, int]:
+    """``[HOST:]PORT``: ``8080``, ``localhost:8080``, ``0.0.0.0:8080``, ``[::1]:8080``.
+
+    HOST None means "the loopback of --family". An IPv6 address must be in brackets, or
+    its last group could not be told from the port.
+    """
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1 : end + 2] != ":" or end == 1:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not [HOST]:PORT (e.g. [::1]:8080)"
+            )
+        host, port_text = text[1:end], text[end + 2 :]
+    elif ":" in text:
+        host, _, port_text = text.rpartition(":")
+        if ":" in host:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: write an IPv6 address in brackets, e.g. [::1]:8080"
+            )
+    else:
+        host, port_text = "", text
+    if any(c.isspace() for c in host):
+        raise argparse.ArgumentTypeError(f"{host!r} is not a host name or address")
+    if not re.fullmatch(r"[0-9]{1,5}", port_text):
+        raise argparse.ArgumentTypeError(f"{port_text!r} is not a port number (use 0-65535)")
+    return host or None, port_number(port_text)
+
+
+def seconds(text: str) -> float:
+    """A timeout: a number of seconds above 0 (at most an hour)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is out of range (use more than 0, up to 3600)")
+    return value
+
+
+def _add_outside_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "real outside peers",
+        "one end of the conversation is a real program outside sockviz (curl, nc, a "
+        "browser, a server); HOST defaults to the loopback of --family",
+    )
+    group.add_argument(
+        "--listen", metavar="[HOST:]PORT", type=host_port, default=None,
+        help="listen there for real outside clients and show each connection, its bytes and "
+        "its close; with --trace, until Ctrl-C. A HOST other than loopback is reachable "
+        "from other machines",
+    )
+    group.add_argument(
+        "--connect", metavar="HOST:PORT", type=host_port, default=None,
+        help="connect to a real outside server, send, and show what it answers",
+    )
+    group.add_argument(
+        "--send", metavar="TEXT", type=escaped_text, default=None,
+        help=r"--connect: the bytes to send once connected (\r \n \t \\ \xNN understood)",
+    )
+    group.add_argument(
+        "--reply", metavar="TEXT", type=escaped_text, default=None,
+        help="--listen: answer each connection's first bytes with TEXT, then close "
+        "(escapes as for --send)",
+    )
+    group.add_argument(
+        "--timeout", metavar="SECONDS", type=seconds, default=None,
+        help=f"--connect: how long to wait for the handshake, and for more bytes "
+        f"(default {outside.DEFAULT_TIMEOUT:g})",
+    )
+    parser.set_defaults(scenario=_NotGiven(scenarios.DEFAULT))
+
+
+def wants_outside(args: argparse.Namespace) -> bool:
+    """True when the command line asks for a real outside peer."""
+    return getattr(args, "listen", None) is not None or getattr(args, "connect", None) is not None
+
+
+def check_outside(args: argparse.Namespace) -> None:
+    """UsageError for options that do not go together with (or without) --listen/--connect."""
+    listen, connect = args.listen, args.connect
+    if listen is not None and connect is not None:
+        raise UsageError("--listen and --connect cannot be used together")
+    if listen is None and connect is None:
+        for option, value in (("--send", args.send), ("--reply", args.reply),
+                              ("--timeout", args.timeout)):
+            if value is not None:
+                raise UsageError(f"{option} needs {'--listen' if option == '--reply' else '--connect'}")
+        return
+    given = "--listen" if listen is not None else "--connect"
+    if not isinstance(args.scenario, _NotGiven):
+        raise UsageError(f"{given} runs no scenario: leave out --scenario")
+    for option, value in (("--closer", args.closer), ("--size", args.size)):
+        if value is not None:
+            raise UsageError(f"{option} applies to scenarios, not to {given}")
+    if listen is not None and (args.send is not None or args.timeout is not None):
+        raise UsageError(f"{'--send' if args.send is not None else '--timeout'} applies to "
+                         "--connect; --listen answers with --reply")
+    if connect is not None and args.reply is not None:
+        raise UsageError("--reply applies to --listen; --connect sends with --send")
+    if connect is not None and connect[1] == 0:
+        raise UsageError("argument --connect: port 0 cannot be connected to (use 1-65535)")
+    if args.family not in ("ipv4", "ipv6"):
+        raise UsageError(f"{given} uses TCP over ipv4 or ipv6, not {args.family!r}")
+    if args.family == "ipv6" and not socket.has_ipv6:
+        raise UsageError("IPv6 is not available in this Python; try --family ipv4")
+
+
+def outside_endpoint(args: argparse.Namespace, err: TextIO | None = None) -> outside.Endpoint:
+    """Resolve --listen/--connect's HOST (UsageError if it does not resolve).
+
+    With ``err``, a listener on an address other than loopback gets one warning line there.
+    """
+    host, port = args.listen if args.listen is not None else args.connect
+    try:
+        endpoint = outside.resolve(host, port, args.family)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if err is not None and args.listen is not None and not endpoint.loopback:
+        err.write(
+            f"sockviz: warning: listening on {endpoint}: it is reachable from other machines, "
+            "and whatever they send will be shown\n"
+        )
+    return endpoint
+
+
+def outside_runner_factory(args: argparse.Namespace, endpoint: outside.Endpoint | None = None):
+    """A runner factory for the app, ``factory(scenario, consumer, *, family, port, mode,
+    pace)``, that builds a :class:`~sockviz.engine.outside.ListenRunner` or
+    :class:`~sockviz.engine.outside.ConnectRunner` from the command line.
+
+    It reads ``args.listen``/``args.connect`` (``(host or None, port)``), ``args.family``,
+    ``args.send``, ``args.reply``, ``args.timeout`` and ``args.trace``. The factory's own
+    ``scenario``, ``family`` and ``port`` arguments are ignored: the command line's address
+    decides. In the TUI (no ``--trace``) a client reads until the server closes, so a user
+    can keep typing lines; with ``--trace`` it stops after ``--timeout`` quiet seconds.
+    ``factory.scenario`` and ``factory.endpoint`` describe the run before it starts.
+    Raises UsageError if the host does not resolve.
+    """
+    if endpoint is None:
+        endpoint = outside_endpoint(args)
+    timeout = args.timeout or outside.DEFAULT_TIMEOUT
+    listening = args.listen is not None
+
+    def factory(scenario, consumer, *, family=None, port=None, mode=Mode.PLAY, pace=1.0):
+        if listening:
+            return outside.ListenRunner(
+                consumer, endpoint.ip, endpoint.port, endpoint.family, reply=args.reply,
+                mode=mode, pace=pace,
+            )
+        return outside.ConnectRunner(
+            consumer, endpoint.ip, endpoint.port, endpoint.family, send=args.send,
+            timeout=timeout, idle=timeout if args.trace else None, mode=mode, pace=pace,
+        )
+
+    factory.endpoint = endpoint
+    factory.scenario = (outside.listen_scenario(endpoint) if listening
+                        else outside.connect_scenario(endpoint))
+    return factory
+
+
+def explain_outside_abort(
+    result: RunFinished, endpoint: outside.Endpoint, timeout: float
+) -> tuple[str, int]:
+    """Turn an aborted --listen/--connect run into one line for the user and an exit status."""
+    event = result.failed
+    if event is None:
+        return f"the run stopped early: {result.reason}", EXIT_FAILED
+    error, call = event.error, event.call.value
+    where, port, ip = str(endpoint), endpoint.port, endpoint.ip
+    if call == "connect":
+        if error == "ECONNREFUSED":
+            return (f"connection refused by {where} (ECONNREFUSED): nothing is listening "
+                    "on that port", EXIT_USAGE)
+        if error in ("ETIMEDOUT", "EINPROGRESS", "EAGAIN"):
+            return (f"no answer from {where} within {timeout:g} s ({error}); check the host "
+                    "and port, or wait longer with --timeout", EXIT_USAGE)
+        if error in ("EHOSTUNREACH", "ENETUNREACH"):
+            return f"{where} cannot be reached ({error}): no route to it", EXIT_USAGE
+    if call == "bind":
+        if error == "EADDRINUSE":
+            return (f"port {port} is already in use on {ip} (EADDRINUSE); pick another "
+                    "port, or port 0 to let the kernel choose", EXIT_USAGE)
+        if error == "EACCES":
+            return (f"port {port} needs special privileges (EACCES); use a port above 1023, "
+                    "or port 0", EXIT_USAGE)
+        if error == "EADDRNOTAVAIL":
+            return (f"{ip} is not an address of this machine (EADDRNOTAVAIL); listen on one "
+                    "of its own addresses, or leave HOST out for loopback", EXIT_USAGE)
+    if error == "EAFNOSUPPORT":
+        return (f"{endpoint.family.name} is not available on this machine ({call}() failed: "
+                f"{error})", EXIT_USAGE)
+    return f"the run stopped early: {result.reason}", EXIT_FAILED
+
+
+def run_outside_trace(
+    args: argparse.Namespace, out: TextIO, err: TextIO, endpoint: outside.Endpoint
+) -> int:
+    """--listen/--connect with --trace: JSON Lines until the peer is done or Ctrl-C/SIGTERM.
+
+    A listener runs until interrupted; then every socket is closed (each close a line) and
+    the exit status is 0. Signals that come while it closes are ignored, so the trace is
+    always finished.
+    """
+    writer = _TraceWriter(out)
+    timeout = args.timeout or outside.DEFAULT_TIMEOUT
+    runner = outside_runner_factory(args, endpoint)(
+        None, writer, family=args.family, port=endpoint.port, mode=Mode.FAST, pace=1.0
+    )
+    main_thread = threading.current_thread() is threading.main_thread()
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in handled} if main_thread else {}
+    try:
+        for sig in previous:
+            signal.signal(sig, _raise_interrupt)
+        runner.start()
+        while not runner.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        runner.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    result = runner.result
+    if result is not None and result.outcome == "aborted":
+        message, status = explain_outside_abort(result, endpoint, timeout)
+        err.write(f"sockviz: error: {message}\n")
+        return status
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
     parser = build_parser()
@@ -213,6 +530,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list:
             list_scenarios(out)
             return EXIT_OK
+        check_outside(args)
+        if wants_outside(args):
+            endpoint = outside_endpoint(args, err)
+            if args.trace:
+                return run_outside_trace(args, out, err, endpoint)
+            return run_tui(args, err)  # the app builds its runner with outside_runner_factory
         if args.trace:
             return run_trace(args, out, err)
         return run_tui(args, err)

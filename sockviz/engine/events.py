@@ -69,7 +69,11 @@ class CallEvent:
     step: int | None = None
     """The index of the scenario step that made this call, if a scenario did."""
     parts: int | None = None
-    """For ``sendall``: how many ``send()`` system calls it took (partial sends)."""
+    """For ``sendall`` and bulk ``recv``: how many system calls it took."""
+    partial: int | None = None
+    """For ``sendall``: how many of those ``send()`` calls took fewer bytes than offered."""
+    queue: tuple[int, int] | None = None
+    """For a listener: (connections waiting in its accept queue, the backlog it allows)."""
 
     @property
     def ok(self) -> bool:
@@ -111,6 +115,8 @@ class KernelEvent:
     """Seconds left on the kernel's timer for this socket when seen (TIME_WAIT's countdown)."""
     source: str = "tcp_info"
     """Where the state was read: ``tcp_info`` (a socket we hold) or ``proc`` (one we closed)."""
+    queue: tuple[int, int] | None = None
+    """For a listener: (connections waiting in its accept queue, the backlog it allows)."""
 
     call = "kernel"
     """Not a field: lets code treat both trace events alike (``event.call``)."""
@@ -135,6 +141,25 @@ class StepPending:
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """A bulk transfer under way (not a trace event: its calls are counted in the one
+    ``sendall``/``recv`` event that ends it). Sent at most ten times a second."""
+
+    socket: str
+    """The socket moving the bytes."""
+    call: Call
+    """``sendall`` or ``recv``."""
+    done: int
+    """Bytes moved so far."""
+    total: int
+    """Bytes to move in all."""
+    calls: int
+    """System calls made so far."""
+    elapsed: float
+    """Seconds since the transfer began."""
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     """The run ended (not a trace event)."""
 
@@ -147,7 +172,7 @@ class RunFinished:
 
 
 TraceEvent = CallEvent | KernelEvent
-Event = CallEvent | KernelEvent | StepPending | RunFinished
+Event = CallEvent | KernelEvent | StepPending | Progress | RunFinished
 
 #: How many bytes of each message an event keeps. Totals always count everything.
 PREVIEW_CAP = 4096

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import struct
 import sys
 from dataclasses import dataclass
 
@@ -37,7 +38,9 @@ TCP_STATES: dict[int, str] = {
 
 #: States that on loopback last only as long as a packet takes to cross: after a call we
 #: give the kernel a moment to leave them, so that what we show is the settled state.
-TRANSIENT = frozenset({"SYN_SENT", "SYN_RECV", "FIN_WAIT1", "CLOSING", "LAST_ACK"})
+#: (SYN_SENT is not one: a handshake either completes at once or is stuck - its SYN was
+#: dropped - until the kernel retries a second or more later.)
+TRANSIENT = frozenset({"FIN_WAIT1", "CLOSING", "LAST_ACK"})
 
 _TCP_INFO = getattr(socket, "TCP_INFO", 11)
 _IS_LINUX = sys.platform.startswith("linux")
@@ -58,6 +61,24 @@ def held_state(sock: socket.socket) -> str | None:
     except (OSError, ValueError):
         return None
     return TCP_STATES.get(info[0]) if info else None
+
+
+def listen_queue(sock: socket.socket) -> tuple[int, int] | None:
+    """A listener's accept queue: (connections waiting, backlog), from ``TCP_INFO``.
+
+    For a socket in LISTEN, Linux reports the queue length in ``tcpi_unacked`` and the
+    backlog in ``tcpi_sacked`` (the two 32-bit fields at offsets 24 and 28).
+    """
+    if not _IS_LINUX:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 32)
+    except (OSError, ValueError):
+        return None
+    if len(info) < 32 or TCP_STATES.get(info[0]) != "LISTEN":
+        return None
+    waiting, backlog = struct.unpack_from("=II", info, 24)
+    return waiting, backlog
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ class ReplayRunner(RunControls):
         self.family = FAMILIES[family]
         self.port = port
         self.gate = Gate(mode, pace)
-        self.steps: list[Step] = list(scenario.steps)
+        self.steps: list[Step] = list(scenario.steps_for(family))
         self._consumer = consumer
         self._groups = self._group(list(events))
         self._stopped = threading.Event()

@@ -16,7 +16,10 @@ changes between calls (a TIME_WAIT running out) become events as well.
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable
@@ -24,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from sockviz.engine.events import CallEvent, Event, RunFinished, StepPending
 from sockviz.engine.gate import Gate, GateClosed, Mode
-from sockviz.engine.scenarios.model import Marker, Scenario, Step
+from sockviz.engine.scenarios.model import AddressOf, Marker, Produce, Scenario, Step
 from sockviz.engine.states import Call
 from sockviz.engine.traced import Stopped, TracedSocket, Tracer, call_args
 
@@ -38,13 +41,18 @@ class Family:
     af: int
     """The ``socket.AF_*`` constant."""
     loopback: str
-    """The loopback address used by default."""
+    """The loopback address used by default (for Unix sockets: none, they use paths)."""
 
 
 FAMILIES: dict[str, Family] = {
     "ipv4": Family("ipv4", socket.AF_INET, "127.0.0.1"),
     "ipv6": Family("ipv6", socket.AF_INET6, "::1"),
 }
+if hasattr(socket, "AF_UNIX"):
+    FAMILIES["unix"] = Family("unix", socket.AF_UNIX, "")
+
+#: The size a bulk transfer moves when nobody said (``--size``).
+DEFAULT_BULK_SIZE = 64 * 1024 * 1024
 
 def is_unexpected_failure(step: Step, event: CallEvent) -> bool:
     """True when a step failed in a way the scenario did not plan: the run must end."""
@@ -108,6 +116,7 @@ class Runner(RunControls):
         port: int = 0,
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
+        size: int | None = None,
     ) -> None:
         scenario.validate()
         if family not in scenario.families:
@@ -115,13 +124,17 @@ class Runner(RunControls):
         self.scenario = scenario
         self.family = FAMILIES[family]
         self.port = port
+        self.size = size or DEFAULT_BULK_SIZE
+        self.protocol = scenario.protocol() if callable(scenario.protocol) else None
+        self._unix_dir: str | None = None
         self.gate = Gate(mode, pace)
         self._consumer = consumer
         self.tracer = Tracer(consumer)
         self.sockets: dict[str, TracedSocket] = {}
-        self.steps: list[Step] = list(scenario.steps)
+        self.steps: list[Step] = list(scenario.steps_for(family))
         """The steps this run will make: the scenario's, plus any queued messages."""
-        self._exchange_at = scenario.exchange_at
+        self._exchange_at = scenario.exchange_at_for(family)
+        self._running_together: set[int] = set()
         self._claimed: int | None = None
         self._baton = 0
         self._baton_cond = threading.Condition()
@@ -142,6 +155,8 @@ class Runner(RunControls):
         if self._started:
             raise RuntimeError("a Runner runs once; make a new one to run again")
         self._started = True
+        if self.family.af == getattr(socket, "AF_UNIX", None):
+            self._unix_dir = tempfile.mkdtemp(prefix="sockviz-")
         self._live = len(self.scenario.actors)
         for actor in self.scenario.actors:
             thread = threading.Thread(
@@ -195,6 +210,10 @@ class Runner(RunControls):
                     index = self._baton
                     step = self.steps[index]
                     self._claimed = index
+                    if step.together:  # the next step starts without waiting for this one
+                        self._running_together.add(index)
+                        self._baton = index + 1
+                        self._baton_cond.notify_all()
                 self._consumer(
                     StepPending(
                         step=index,
@@ -211,7 +230,12 @@ class Runner(RunControls):
                     self._abort(abort_reason(step, event), event)
                     return
                 with self._baton_cond:
-                    self._baton = index + 1
+                    if step.together:
+                        self._running_together.discard(index)
+                    else:
+                        while self._running_together and not self._halt.is_set():
+                            self._baton_cond.wait()
+                        self._baton = index + 1
                     self._baton_cond.notify_all()
         except (Stopped, GateClosed):
             return
@@ -274,6 +298,8 @@ class Runner(RunControls):
                 return
             self._torn_down = True
         self.tracer.close_all()
+        if self._unix_dir is not None:  # the socket files go with the run
+            shutil.rmtree(self._unix_dir, ignore_errors=True)
         if self.result is None:
             self.result = RunFinished(outcome)
         self._consumer(self.result)
@@ -287,26 +313,69 @@ class Runner(RunControls):
                 continue
 
     # --- one step -----------------------------------------------------------------------
+    def _own_address(self, name: str):
+        """A bind address for socket ``name``: a path for Unix sockets, else loopback."""
+        if self._unix_dir is not None:
+            return os.path.join(self._unix_dir, f"{name}.sock")
+        return (self.family.loopback, 0)
+
+    def _address_of(self, name: str):
+        ts = self.sockets.get(name)
+        if ts is None or ts.last_local is None:
+            return self._own_address(name) if self._unix_dir else (self.family.loopback, self.port)
+        if isinstance(ts.last_local, (str, bytes)):
+            return ts.last_local
+        return tuple(ts.last_local[:2])
+
     def _resolve(self, step: Step, value):
+        if isinstance(value, AddressOf):
+            return self._address_of(value.socket)
+        if isinstance(value, Produce):
+            if self.protocol is None:
+                raise ValueError(f"{self.scenario.name} has no protocol to produce {value.name}")
+            return getattr(self.protocol, value.name)(self)
         if not isinstance(value, Marker):
             return value
         if value is Marker.BIND_ADDRESS:
+            if self._unix_dir is not None:
+                return self._own_address(step.socket)
             return (self.family.loopback, self.port)
+        if value is Marker.OWN_ADDRESS:
+            return self._own_address(step.socket)
         if value is Marker.SERVER_ADDRESS:
-            server = self.sockets.get("server")
-            if server is None or server.last_local is None:
-                return (self.family.loopback, self.port)
-            return tuple(server.last_local[:2])
+            return self._address_of("server")
         if value is Marker.ECHO:
             return self.sockets[step.socket].last_received
         if value is Marker.MESSAGE:
             raise ValueError("MESSAGE is filled in when a message is queued")
         if value is Marker.LAST_PEER:
             peer = self.sockets[step.socket].last_peer
-            return None if peer is None else tuple(peer[:2])
+            if peer is None or isinstance(peer, (str, bytes)):
+                return peer
+            return tuple(peer[:2])
         raise ValueError(value)
 
+    def _wait_until_done(self, index: int | None) -> None:
+        """Wait until the step ``index`` that runs alongside this one has finished."""
+        if index is None:
+            return
+        with self._baton_cond:
+            while index in self._running_together and not self._halt.is_set():
+                self._baton_cond.wait(0.1)
+        if self._halt.is_set():
+            raise Stopped()
+
+    def _bulk_size(self, step: Step) -> int:
+        return self.size if step.size == 0 else step.size
+
     def _preview_args(self, step: Step) -> str | None:
+        """The call's arguments as they will be written, without making anything happen."""
+        if any(isinstance(a, Produce) for a in step.args):
+            return ", ".join(repr(a) for a in step.args)  # made only when the step runs
+        if step.size is not None and self.scenario.bulk:
+            return (f"<{self._bulk_size(step)} bytes, {step.args[0]} at a time>"
+                    if step.call is Call.SENDALL else f"{step.args[0]}  # until "
+                    f"{self._bulk_size(step)} bytes")
         try:
             args = tuple(self._resolve(step, a) for a in step.args)
             if step.call is Call.SOCKET:
@@ -343,11 +412,19 @@ class Runner(RunControls):
         if call is Call.LISTEN:
             return ts.listen(args[0], step=index)
         if call is Call.CONNECT:
-            return ts.connect(args[0], step=index, timeout=step.timeout)
+            return ts.connect(args[0], step=index, timeout=step.timeout, wait=step.wait)
         if call is Call.SEND:
             return ts.send(args[0], step=index, timeout=step.timeout)
+        if call is Call.SENDALL and self.scenario.bulk and step.size is not None:
+            return ts.send_stream(self._bulk_size(step), args[0], step=index,
+                                  timeout=step.timeout)
         if call is Call.SENDALL:
             return ts.sendall(args[0], step=index, timeout=step.timeout)
+        if call is Call.RECV and self.scenario.bulk and step.size is not None:
+            partner = index - 1 if index and self.steps[index - 1].together else None
+            return ts.recv_exact(self._bulk_size(step), args[0], step=index,
+                                 timeout=step.timeout,
+                                 before_emit=lambda: self._wait_until_done(partner))
         if call is Call.RECV:
             return ts.recv(args[0], step=index, timeout=step.timeout)
         if call is Call.SENDTO:

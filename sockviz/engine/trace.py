@@ -43,6 +43,8 @@ EXTRA_KEYS = (
     "step",
     "previous",
     "timer",
+    "partial",
+    "queue",
 )
 
 ALL_KEYS = CORE_KEYS + EXTRA_KEYS
@@ -111,6 +113,8 @@ def to_record(event: CallEvent | KernelEvent) -> dict:
             "step": None,
             "previous": event.previous,
             "timer": event.timer,
+            "partial": None,
+            "queue": list(event.queue) if event.queue else None,
         }
     return {
         "seq": event.seq,
@@ -137,6 +141,8 @@ def to_record(event: CallEvent | KernelEvent) -> dict:
         "step": event.step,
         "previous": None,
         "timer": None,
+        "partial": event.partial,
+        "queue": list(event.queue) if event.queue else None,
     }
 
 
@@ -171,6 +177,7 @@ def from_record(record: dict) -> CallEvent | KernelEvent:
             recv_total=record["recv_total"], kernel=record["kernel"],
             previous=record.get("previous"), timer=record.get("timer"),
             source=record.get("source") or "tcp_info",
+            queue=tuple(record["queue"]) if record.get("queue") else None,
         )
     data = record.get("data")
     return CallEvent(
@@ -181,7 +188,8 @@ def from_record(record: dict) -> CallEvent | KernelEvent:
         error=record["error"], error_text=record.get("error_text"), kernel=record["kernel"],
         args=record.get("args"), data=None if data is None else unescape_bytes(data),
         implicit_bind=bool(record.get("implicit_bind")), parent=record.get("parent"),
-        step=record.get("step"), parts=record.get("parts"),
+        step=record.get("step"), parts=record.get("parts"), partial=record.get("partial"),
+        queue=tuple(record["queue"]) if record.get("queue") else None,
     )
 
 

@@ -21,12 +21,13 @@ import errno
 import os
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
 
 from sockviz.engine import kernel
-from sockviz.engine.events import PREVIEW_CAP, CallEvent, Event, KernelEvent
+from sockviz.engine.events import PREVIEW_CAP, CallEvent, Event, KernelEvent, Progress
 from sockviz.engine.states import (
     INITIAL,
     Call,
@@ -101,6 +102,9 @@ def call_args(call: Call, *args) -> str:
         return f"socket.{_family_name(family)}, socket.{transport.value}"
     if call is Call.SETSOCKOPT:
         level, option, value = args
+        if isinstance(value, tuple):  # a struct, e.g. SO_LINGER's (on, seconds)
+            value = f"struct.pack('ii', {', '.join(str(v) for v in value)})"
+            return f"socket.{level}, socket.{option}, {value}"
         return f"socket.{level}, socket.{option}, {value!r}"
     if call is Call.SHUTDOWN:
         (how,) = args
@@ -134,7 +138,7 @@ class Tracer:
         os.set_blocking(self._wake_r, False)
         self._stopped = threading.Event()
         self._sockets: list[TracedSocket] = []
-        self._kernel_last: dict[str, str | None] = {}
+        self._kernel_last: dict[str, tuple | None] = {}
         self._watched: list[TracedSocket] = []
         self._closed = False
 
@@ -186,6 +190,37 @@ class Tracer:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
 
+    def wait_any(self, socks, timeout: float | None) -> list:
+        """Wait until any of ``socks`` can be read; return those that can ([] on timeout).
+
+        For a thread that watches several sockets at once (a listener and its connections).
+        ``socks`` are sockets or raw descriptors; hang-ups and errors count as readable, so
+        the ``recv`` that follows reports them. :class:`Stopped` on stop, as
+        :meth:`wait_ready`.
+        """
+        if self._stopped.is_set():
+            raise Stopped()
+        poller = select.poll()
+        by_fd = {}
+        for sock in socks:
+            fd = sock if isinstance(sock, int) else sock.fileno()
+            by_fd[fd] = sock
+            poller.register(fd, READ)
+        poller.register(self._wake_r, READ)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait_ms = None
+            if deadline is not None:
+                wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            ready = poller.poll(wait_ms)
+            if self._stopped.is_set():
+                raise Stopped()
+            found = [by_fd[fd] for fd, _ in ready if fd in by_fd]
+            if found:
+                return found
+            if deadline is not None and time.monotonic() >= deadline:
+                return []
+
     def close(self) -> None:
         """Close the wake-up pipe (after every thread has gone)."""
         if self._closed:
@@ -215,50 +250,63 @@ class Tracer:
             if ts.state is not State.CLOSED and ts.sock is not None:
                 ts.close()
 
-    def _read_kernel(self) -> dict[str, tuple[str | None, float | None, str]]:
-        """The kernel state of every watched socket: name -> (state, timer, source)."""
-        out: dict[str, tuple[str | None, float | None, str]] = {}
+    def _read_kernel(self) -> dict[str, tuple]:
+        """The kernel's view of every watched socket: name -> (state, timer, source, queue)."""
+        out: dict[str, tuple] = {}
         entries: list[kernel.ProcEntry] | None = None
         for ts in self._watched:
             if ts.state is not State.CLOSED and ts.sock is not None:
-                out[ts.name] = (kernel.held_state(ts.sock), None, "tcp_info")
+                state = kernel.held_state(ts.sock)
+                queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
+                out[ts.name] = (state, None, "tcp_info", queue)
                 continue
             if ts.last_local is None:
-                out[ts.name] = ("CLOSE", None, "proc")
+                out[ts.name] = ("CLOSE", None, "proc", None)
                 continue
             if entries is None:
                 files = ("tcp6",) if ts.family == socket.AF_INET6 else ("tcp",)
                 entries = kernel.read_proc(files)
             st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
-            out[ts.name] = (st, timer, "proc")
+            out[ts.name] = (st, timer, "proc", None)
         return out
 
-    def _settled_kernel(self) -> dict[str, tuple[str | None, float | None, str]]:
-        """Read the kernel until no watched socket is in a transient state (bounded).
+    def _settled_kernel(self) -> dict[str, tuple]:
+        """Read the kernel until it has settled: no watched socket in a transient state,
+        and two readings a moment apart agree (bounded by :attr:`SETTLE_LIMIT`).
 
-        When the run is stopping, one reading is enough: quitting must not wait.
+        The second reading matters: a client is ESTABLISHED as soon as its kernel handles
+        the SYN-ACK, a moment before the server's kernel handles the last ACK and queues
+        the connection. When the run is stopping, one reading is enough: quitting must
+        not wait.
         """
         reading = self._read_kernel()
         if self._stopped.is_set():
             return reading
+        def states(r: dict) -> dict:  # what must agree: not the timers, which tick
+            return {name: (v[0], v[3]) for name, v in r.items()}
+
         deadline = time.monotonic() + self.SETTLE_LIMIT
-        while any(v[0] in kernel.TRANSIENT for v in reading.values()):
-            if time.monotonic() >= deadline:
-                break
+        while time.monotonic() < deadline:
             time.sleep(0.002)
-            reading = self._read_kernel()
+            again = self._read_kernel()
+            settled = states(again) == states(reading) and not any(
+                v[0] in kernel.TRANSIENT for v in again.values()
+            )
+            reading = again
+            if settled:
+                break
         return reading
 
     def kernel_changes(self, reading, exclude: str | None = None) -> list[KernelEvent]:
         """Emit a :class:`KernelEvent` for each watched socket whose state changed."""
         emitted = []
         for ts in list(self._watched):
-            state, timer, source = reading.get(ts.name, (None, None, ""))
-            previous = self._kernel_last.get(ts.name)
+            state, timer, source, queue = reading.get(ts.name, (None, None, "", None))
+            previous, previous_queue = self._kernel_last.get(ts.name) or (None, None)
             if ts.name == exclude:
-                self._kernel_last[ts.name] = state
-            elif state is not None and state != previous:
-                self._kernel_last[ts.name] = state
+                self._kernel_last[ts.name] = (state, queue)
+            elif state is not None and (state, queue) != (previous, previous_queue):
+                self._kernel_last[ts.name] = (state, queue)
                 event = KernelEvent(
                     seq=self.next_seq(),
                     t=self.now(),
@@ -275,6 +323,7 @@ class Tracer:
                     previous=previous,
                     timer=None if timer is None else round(timer, 2),
                     source=source,
+                    queue=queue,
                 )
                 emitted.append(event)
                 self.deliver(event)
@@ -407,6 +456,7 @@ class TracedSocket:
         implicit_bind: bool = False,
         parent: str | None = None,
         parts: int | None = None,
+        partial: int | None = None,
     ) -> CallEvent:
         """Build and deliver the call's event (the caller holds the tracer's lock)."""
         tracer = self.tracer
@@ -414,10 +464,10 @@ class TracedSocket:
             self.state = after
         self._refresh_addresses()
         reading = {}
-        kernel_state = None
+        kernel_state = queue = None
         if self.watchable and kernel.available():
             reading = tracer._settled_kernel()
-            kernel_state = reading.get(self.name, (None,))[0]
+            kernel_state, _, _, queue = reading.get(self.name, (None, None, None, None))
         event = CallEvent(
             seq=tracer.next_seq(),
             t=tracer.now(),
@@ -441,6 +491,8 @@ class TracedSocket:
             parent=parent,
             step=step,
             parts=parts,
+            partial=partial,
+            queue=queue,
         )
         tracer.deliver(event)
         if reading:
@@ -468,6 +520,8 @@ class TracedSocket:
         """
         lvl, opt = _constant(level), _constant(option)
         args = call_args(Call.SETSOCKOPT, level, option, value)
+        if isinstance(value, tuple):
+            value = struct.pack("ii", *value)
         return self._simple(
             Call.SETSOCKOPT, args, lambda: self.sock.setsockopt(lvl, opt, value), step
         )
@@ -521,21 +575,30 @@ class TracedSocket:
             event = conn._emit(Call.ACCEPT, "", step=step, parent=self.name)
             return event, conn
 
-    def connect(self, address, step: int | None = None, timeout: float | None = None) -> CallEvent:
+    def connect(
+        self, address, step: int | None = None, timeout: float | None = None, wait: bool = True
+    ) -> CallEvent:
         """``connect(address)``: TCP's three-way handshake, or a UDP socket's default peer.
 
-        If the socket had no address, the kernel picks one now (``implicit_bind``).
+        If the socket had no address, the kernel picks one now (``implicit_bind``). With
+        ``wait=False`` the call returns as a non-blocking connect does: EINPROGRESS while
+        the handshake goes on in the kernel. Calling ``connect()`` again then reports how
+        it ended (EALREADY while it is still going; waited for here unless ``wait=False``).
         """
         after = self._check(Call.CONNECT)
-        implicit = self.state is State.CREATED
+        unbound = self.state is State.CREATED and self.local is None
         args = repr(address)
         with self.tracer.lock:
             code = self.sock.connect_ex(address)
-            if code == 0:
-                return self._emit(Call.CONNECT, args, step=step, after=after, implicit_bind=implicit)
-            if code != errno.EINPROGRESS:
+            if code in (0, errno.EISCONN):
+                return self._emit(Call.CONNECT, args, step=step, after=after,
+                                  implicit_bind=unbound)
+            if code not in (errno.EINPROGRESS, errno.EALREADY) or not wait:
                 err = OSError(code, os.strerror(code))
-                return self._emit(Call.CONNECT, args, step=step, error=err)
+                self._refresh_addresses()
+                implicit = unbound and code == errno.EINPROGRESS and self.local is not None
+                return self._emit(Call.CONNECT, args, step=step, error=err,
+                                  implicit_bind=implicit)
         ready = self.tracer.wait_ready(self.sock, WRITE, timeout)
         with self.tracer.lock:
             if not ready:
@@ -545,7 +608,7 @@ class TracedSocket:
             if code:
                 err = OSError(code, os.strerror(code))
                 return self._emit(Call.CONNECT, args, step=step, error=err)
-            return self._emit(Call.CONNECT, args, step=step, after=after, implicit_bind=implicit)
+            return self._emit(Call.CONNECT, args, step=step, after=after, implicit_bind=unbound)
 
     def send(self, data: bytes, step: int | None = None, timeout: float | None = None) -> CallEvent:
         """``send(data)``: one system call; it may take fewer bytes than offered."""
@@ -653,6 +716,119 @@ class TracedSocket:
             return self._emit(
                 Call.RECVFROM, repr(bufsize), step=step, after=after, nbytes=len(chunk), data=chunk
             )
+
+    # --- bulk transfers: many system calls, one event ------------------------------------
+    def send_stream(
+        self, total: int, chunk: int = 256 * 1024, step: int | None = None,
+        timeout: float | None = None,
+    ) -> CallEvent:
+        """``sendall`` of ``total`` bytes in ``chunk``-sized ``send()`` calls, one event at the end.
+
+        Nothing of that size is ever held in memory: one chunk of a repeating pattern is sent
+        again and again. Every ``send()`` is real and counted (``parts``), and so is every one
+        that took fewer bytes than offered (``partial``). :class:`Progress` notices go out
+        at most ten times a second while it runs.
+        """
+        after = self._check(Call.SENDALL)
+        pattern = memoryview(_pattern(chunk))
+        sock, tracer = self.sock, self.tracer
+        sent = calls = partial = 0
+        error: OSError | None = None
+        started = last = time.monotonic()
+        while sent < total:
+            if tracer.stopped:
+                raise Stopped()
+            want = min(chunk, total - sent)
+            try:
+                n = sock.send(pattern[:want])
+            except BlockingIOError:
+                if not tracer.wait_ready(sock, WRITE, timeout):
+                    error = OSError(errno.EAGAIN, "the receiver stopped reading")
+                    break
+                continue
+            except OSError as err:
+                error = err
+                break
+            calls += 1
+            sent += n
+            if n < want:
+                partial += 1
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY:
+                last = now
+                tracer.deliver(Progress(self.name, Call.SENDALL, sent, total, calls, now - started))
+        self.sent_total += sent
+        tracer.deliver(Progress(self.name, Call.SENDALL, sent, total, calls,
+                                time.monotonic() - started))
+        with tracer.lock:
+            return self._emit(
+                Call.SENDALL, f"<{total} bytes, {chunk} at a time>", step=step,
+                after=None if error else after, error=error, nbytes=sent,
+                data=bytes(pattern[: min(sent, 64)]), parts=calls, partial=partial,
+            )
+
+    def recv_exact(
+        self, total: int, bufsize: int = 256 * 1024, step: int | None = None,
+        timeout: float | None = None, before_emit: Callable[[], None] | None = None,
+    ) -> CallEvent:
+        """``recv()`` again and again until ``total`` bytes have come (or the peer closed).
+
+        One event at the end, with every call counted (``parts``) and every byte in
+        ``nbytes``; the first bytes are kept as the preview. Progress as for
+        :meth:`send_stream`. ``before_emit`` runs between the last call and the event.
+        """
+        after = self._check(Call.RECV)
+        buffer = bytearray(bufsize)
+        view = memoryview(buffer)
+        sock, tracer = self.sock, self.tracer
+        got = calls = 0
+        first = b""
+        error: OSError | None = None
+        started = last = time.monotonic()
+        while got < total:
+            if tracer.stopped:
+                raise Stopped()
+            try:
+                n = sock.recv_into(view, min(bufsize, total - got))
+            except BlockingIOError:
+                if not tracer.wait_ready(sock, READ, timeout):
+                    error = OSError(errno.EAGAIN, "the sender stopped sending")
+                    break
+                continue
+            except OSError as err:
+                error = err
+                break
+            calls += 1
+            if n == 0:
+                break
+            if not first:
+                first = bytes(view[: min(n, 64)])
+            got += n
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY:
+                last = now
+                tracer.deliver(Progress(self.name, Call.RECV, got, total, calls, now - started))
+        self.recv_total += got
+        tracer.deliver(Progress(self.name, Call.RECV, got, total, calls,
+                                time.monotonic() - started))
+        if before_emit is not None:
+            before_emit()  # e.g. let the sender that ran alongside report first
+        with tracer.lock:
+            return self._emit(
+                Call.RECV, f"{bufsize}  # until {total} bytes", step=step,
+                after=None if error else after, error=error, nbytes=got, data=first, parts=calls,
+            )
+
+
+#: What a bulk transfer sends, over and over: readable in a preview, cheap to repeat.
+BULK_PATTERN = b"sockviz bulk data, "
+#: Bulk transfers report progress at most this often (seconds).
+PROGRESS_EVERY = 0.1
+
+
+def _pattern(size: int) -> bytes:
+    reps = size // len(BULK_PATTERN) + 1
+    return (BULK_PATTERN * reps)[:size]
 
 
 def _constant(name: str) -> int:

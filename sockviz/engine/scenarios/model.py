@@ -11,7 +11,11 @@ Arguments that are only known while the scenario runs are written as markers:
 * :data:`SERVER_ADDRESS` - the address the server's socket really got (``getsockname``);
 * :data:`ECHO` - every byte this socket's last ``recv``/``recvfrom`` returned;
 * :data:`LAST_PEER` - the address this socket's last datagram came from;
-* :data:`MESSAGE` - in a scenario's ``exchange``: the text a user typed for the client.
+* :data:`MESSAGE` - in a scenario's ``exchange``: the text a user typed for the client;
+* :data:`OWN_ADDRESS` - an address of the socket's own (a Unix datagram client must bind
+  one, or nobody can answer it);
+* :class:`Produce` - bytes made by the scenario's protocol object when the step runs (the
+  WebSocket scenario asks a real WebSocket implementation what to send next).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Marker(enum.Enum):
     ECHO = "the bytes just received"
     LAST_PEER = "the sender of the last datagram"
     MESSAGE = "the message the user typed"
+    OWN_ADDRESS = "an address of the socket's own"
 
     def __repr__(self) -> str:
         return self.name
@@ -48,6 +53,27 @@ SERVER_ADDRESS = Marker.SERVER_ADDRESS
 ECHO = Marker.ECHO
 LAST_PEER = Marker.LAST_PEER
 MESSAGE = Marker.MESSAGE
+OWN_ADDRESS = Marker.OWN_ADDRESS
+
+
+@dataclass(frozen=True)
+class AddressOf:
+    """The address another socket of the scenario really got (``getsockname``)."""
+
+    socket: str
+
+    def __repr__(self) -> str:
+        return f"<address of {self.socket}>"
+
+
+@dataclass(frozen=True)
+class Produce:
+    """Bytes the scenario's protocol object makes when the step runs: ``protocol.<name>(run)``."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,16 @@ class Step:
     timeout: float | None = 10.0
     """Seconds a blocking call may wait for its peer before it is made anyway (and
     reports EAGAIN/EINPROGRESS); None waits until the run is stopped."""
+    only: tuple[str, ...] = ()
+    """The families this step belongs to (empty: all of them)."""
+    wait: bool = True
+    """For ``connect``: False returns at once, as a non-blocking connect does (EINPROGRESS)."""
+    together: bool = False
+    """Run this step and the next (another actor's) at the same time; the run goes on when
+    both have finished. For transfers too big for one side to finish alone."""
+    size: int | None = None
+    """For a bulk ``sendall``/``recv``: the number of bytes to move, streamed in chunks
+    (``args`` then holds the chunk size); 0 means "what ``--size`` says"."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +142,10 @@ class Scenario:
     runs when a user types a message for the client to send."""
     exchange_at: int = 0
     """The step before which such round trips are inserted (where the conversation is)."""
+    protocol: object = None
+    """A callable returning a fresh object per run whose methods :class:`Produce` names."""
+    bulk: bool = False
+    """True when the scenario moves ``--size`` bytes (``bulk``)."""
 
     def socket_spec(self, name: str) -> SocketSpec:
         for spec in self.sockets:
@@ -113,20 +153,40 @@ class Scenario:
                 return spec
         raise KeyError(name)
 
+    def steps_for(self, family: str) -> tuple[Step, ...]:
+        """The steps that run on ``family`` (steps marked ``only`` for others left out)."""
+        return tuple(s for s in self.steps if not s.only or family in s.only)
+
+    def exchange_at_for(self, family: str) -> int:
+        """Where the exchange goes among :meth:`steps_for` ``family``."""
+        return sum(1 for s in self.steps[: self.exchange_at] if not s.only or family in s.only)
+
     def validate(self) -> None:
         """Walk the steps through the lifecycle table; ValueError naming the first bad step.
 
         A step that is expected to fail leaves the state as it was, as a failed call does.
-        If the scenario has an ``exchange``, the walk is made again with it inserted.
+        The walk is made for each family; if the scenario has an ``exchange``, again with
+        it inserted.
         """
-        self._walk(self.steps)
+        for family in self.families:
+            self._validate_family(family)
+
+    def _validate_family(self, family: str) -> None:
+        steps = self.steps_for(family)
+        self._walk(steps)
+        for index, step in enumerate(steps):
+            if step.together and (
+                index + 1 >= len(steps) or steps[index + 1].actor == step.actor
+            ):
+                raise ValueError(f"{self.name} step {index}: 'together' needs a next step "
+                                 "made by another actor")
         if self.exchange:
             if not any(Marker.MESSAGE in step.args for step in self.exchange):
                 raise ValueError(f"{self.name}: the exchange never sends MESSAGE")
             if not 0 <= self.exchange_at <= len(self.steps):
                 raise ValueError(f"{self.name}: exchange_at is outside the steps")
-            at = self.exchange_at
-            self._walk(self.steps[:at] + self.exchange + self.steps[at:])
+            at = self.exchange_at_for(family)
+            self._walk(steps[:at] + self.exchange + steps[at:])
 
     def _walk(self, steps: tuple[Step, ...]) -> None:
         states: dict[str, State] = {}

@@ -7,6 +7,7 @@ connection), and every ``recv`` comes after the ``send`` it will read. The clien
 first, so the client is the side that ends in TIME_WAIT.
 """
 
+from sockviz.engine.scenarios.common import ALL, IP
 from sockviz.engine.scenarios.model import (
     BIND_ADDRESS,
     ECHO,
@@ -28,6 +29,7 @@ SCENARIO = Scenario(
         "a short text and reads it back. Both close; the side that closed first keeps the "
         "connection in TIME_WAIT for a minute."
     ),
+    families=ALL,
     sockets=(
         SocketSpec("server", Role.LISTENER, Transport.STREAM),
         SocketSpec("client", Role.CLIENT, Transport.STREAM),
@@ -40,14 +42,15 @@ SCENARIO = Scenario(
             "stream. It gets a file descriptor, but no address yet.",
         ),
         Step(
-            "server", "server", Call.SETSOCKOPT, ("SOL_SOCKET", "SO_REUSEADDR", 1),
+            "server", "server", Call.SETSOCKOPT, ("SOL_SOCKET", "SO_REUSEADDR", 1), only=IP,
             explain="SO_REUSEADDR lets a restarted server bind its port again at once, even "
             "while old connections on that port still wait in TIME_WAIT.",
         ),
         Step(
             "server", "server", Call.BIND, (BIND_ADDRESS,),
-            explain="bind() gives the socket its address (IP + port), so clients know where "
-            "to find it. Port 0 asks the kernel to pick a free port.",
+            explain="bind() gives the socket its address (IP + port, or a file path for a Unix "
+            "socket), so clients know where to find it. Port 0 asks the kernel to pick a "
+            "free port.",
         ),
         Step(
             "server", "server", Call.LISTEN, (5,),

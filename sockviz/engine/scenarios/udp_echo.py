@@ -1,10 +1,12 @@
 """``udp-echo``: one datagram there and back. No connection, no handshake, no TIME_WAIT."""
 
+from sockviz.engine.scenarios.common import ALL
 from sockviz.engine.scenarios.model import (
     BIND_ADDRESS,
     ECHO,
     LAST_PEER,
     MESSAGE,
+    OWN_ADDRESS,
     SERVER_ADDRESS,
     Scenario,
     SocketSpec,
@@ -21,6 +23,7 @@ SCENARIO = Scenario(
         "UDP sends independent datagrams: no handshake, no connection, no closing "
         "ceremony. The server learns who wrote to it from each datagram it receives."
     ),
+    families=ALL,
     sockets=(
         SocketSpec("server", Role.SERVER, Transport.DGRAM),
         SocketSpec("client", Role.CLIENT, Transport.DGRAM),
@@ -38,6 +41,11 @@ SCENARIO = Scenario(
         Step(
             "client", "client", Call.SOCKET,
             explain="The client asks for its own UDP socket.",
+        ),
+        Step(
+            "client", "client", Call.BIND, (OWN_ADDRESS,), only=("unix",),
+            explain="A Unix datagram client binds a path of its own: the kernel gives an "
+            "unbound Unix socket no address, and the server could not answer it.",
         ),
         Step(
             "client", "client", Call.SENDTO, (GREETING, SERVER_ADDRESS),
