@@ -26,16 +26,18 @@ DATA = ROOT / "tests" / "app" / "data"
 PORT = 5000
 
 
-def record(name: str, family: str, out: pathlib.Path) -> None:
+def record(name: str, family: str, out: pathlib.Path, **options) -> None:
     lines: list[str] = []
 
     def keep(event) -> None:
         if isinstance(event, (CallEvent, KernelEvent)):
             lines.append(to_line(event))
 
-    runner = Runner(get(name), keep, family=family, port=PORT, mode=Mode.FAST)
+    size = options.pop("size", None)
+    runner = Runner(get(name, **options), keep, family=family, port=PORT, mode=Mode.FAST,
+                    size=size)
     runner.start()
-    runner.wait(10)
+    runner.wait(30)
     runner.stop()
     out.write_text("\n".join(lines) + "\n")
     print(f"{out.relative_to(ROOT)}: {len(lines)} events, {runner.result.outcome}")
@@ -46,6 +48,13 @@ def main() -> int:
     record("tcp-echo", "ipv4", DATA / "tcp-echo-ipv4.jsonl")
     record("tcp-echo", "ipv6", DATA / "tcp-echo-ipv6.jsonl")
     record("udp-echo", "ipv4", DATA / "udp-echo-ipv4.jsonl")
+    for name in ("multi-client", "backlog-full", "refused", "address-in-use", "reset",
+                 "broken-pipe", "half-close", "message-boundaries", "websocket"):
+        record(name, "ipv4", DATA / f"{name}-ipv4.jsonl")
+    record("time-wait", "ipv4", DATA / "time-wait-ipv4.jsonl", closer="client")
+    record("time-wait", "ipv4", DATA / "time-wait-server-ipv4.jsonl", closer="server")
+    record("bulk", "ipv4", DATA / "bulk-ipv4.jsonl", size=64 * 1024 * 1024)
+    record("tcp-echo", "unix", DATA / "tcp-echo-unix.jsonl")
     holder = socket.create_server(("127.0.0.1", PORT))  # the port is taken: bind must fail
     try:
         record("tcp-echo", "ipv4", DATA / "tcp-echo-port-in-use.jsonl")

@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from sockviz import __version__
-from sockviz.engine import scenarios
+from sockviz.engine import outside, scenarios
 from sockviz.engine.events import CallEvent, Event, KernelEvent, RunFinished
 from sockviz.engine.gate import Mode
 from sockviz.engine.runner import FAMILIES, Runner
-from sockviz.engine import outside
 from sockviz.engine.trace import to_line
 
 EXIT_OK = 0
@@ -349,8 +348,8 @@ def _add_outside_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--reply", metavar="TEXT", type=escaped_text, default=None,
-        help="--listen: answer each connection's first bytes with TEXT, then close "
-        "(escapes as for --send)",
+        help="--listen: answer each connection's first bytes with TEXT, then end it "
+        "(FIN; closed when the client closes too); escapes as for --send",
     )
     group.add_argument(
         "--timeout", metavar="SECONDS", type=seconds, default=None,
@@ -371,10 +370,11 @@ def check_outside(args: argparse.Namespace) -> None:
     if listen is not None and connect is not None:
         raise UsageError("--listen and --connect cannot be used together")
     if listen is None and connect is None:
-        for option, value in (("--send", args.send), ("--reply", args.reply),
-                              ("--timeout", args.timeout)):
+        for option, value, needs in (("--send", args.send, "--connect"),
+                                     ("--reply", args.reply, "--listen"),
+                                     ("--timeout", args.timeout, "--connect")):
             if value is not None:
-                raise UsageError(f"{option} needs {'--listen' if option == '--reply' else '--connect'}")
+                raise UsageError(f"{option} needs {needs}")
         return
     given = "--listen" if listen is not None else "--connect"
     if not isinstance(args.scenario, _NotGiven):

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -121,7 +122,7 @@ def client(port: int, body_file: str, wait: float) -> tuple[str, int]:
              "--data", "hello", f"http://127.0.0.1:{port}/"],
             capture_output=True, text=True, timeout=wait + 10,
         )
-        body = open(body_file).read() if os.path.exists(body_file) else ""
+        body = Path(body_file).read_text() if Path(body_file).exists() else ""
         return body, int(proc.stdout)
     proc = subprocess.run([sys.executable, "-c", PY_CLIENT, str(port), str(wait)],
                           capture_output=True, text=True, timeout=wait + 10)

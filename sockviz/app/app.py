@@ -30,7 +30,14 @@ from sockviz.app.widgets.payload import PayloadView
 from sockviz.app.widgets.socket_card import ORDER, CardModel, SocketCard
 from sockviz.app.widgets.status import StatusBar
 from sockviz.engine import scenarios as scenario_registry
-from sockviz.engine.events import CallEvent, Event, KernelEvent, RunFinished, StepPending
+from sockviz.engine.events import (
+    CallEvent,
+    Event,
+    KernelEvent,
+    Progress,
+    RunFinished,
+    StepPending,
+)
 from sockviz.engine.gate import Mode
 from sockviz.engine.runner import FAMILIES, Runner
 from sockviz.engine.scenarios.model import Scenario
@@ -53,6 +60,10 @@ class AppConfig:
     step: bool = False
     """Start paused in step mode (else play at :data:`CLASSROOM_PACE`)."""
     pace: float = CLASSROOM_PACE
+    closer: str | None = None
+    """time-wait: which side closes first."""
+    size: int | None = None
+    """bulk: how many bytes to move."""
 
 
 RunnerFactory = Callable[..., object]
@@ -60,9 +71,10 @@ RunnerFactory = Callable[..., object]
 
 
 def live_runner(scenario: Scenario, consumer, *, family: str, port: int, mode: Mode,
-                pace: float) -> Runner:
+                pace: float, size: int | None = None) -> Runner:
     """Real sockets on this machine."""
-    return Runner(scenario, consumer, family=family, port=port, mode=mode, pace=pace)
+    return Runner(scenario, consumer, family=family, port=port, mode=mode, pace=pace,
+                  size=size)
 
 
 def plan_path(scenario: Scenario, name: str, role: Role, transport: Transport) -> tuple[State, ...]:
@@ -163,6 +175,9 @@ class SockvizApp(App):
         self.config = config or AppConfig()
         self.runner_factory = runner_factory
         self.scenarios = scenarios or dict(scenario_registry.REGISTRY)
+        if self.config.closer and self.config.scenario == "time-wait":
+            self.scenarios["time-wait"] = scenario_registry.get("time-wait",
+                                                                closer=self.config.closer)
         self.clock = clock
         self.mode = Mode.STEP if self.config.step else Mode.PLAY
         self.pace = self.config.pace
@@ -178,6 +193,7 @@ class SockvizApp(App):
         self.cards: dict[str, SocketCard] = {}
         self.pending: StepPending | None = None
         self.explains: dict[int, str] = {}
+        self.expected: dict[int, str | None] = {}
         self.last_done: tuple[CallEvent, State | None] | None = None
         self.steps_done = 0
         self.calls_seen = 0
@@ -240,6 +256,7 @@ class SockvizApp(App):
         generation = self.generation
         self.batcher = Batcher(lambda events: self.post_message(EngineEvents(events, generation)))
         try:
+            options = {"size": self.config.size} if self.config.size else {}
             self.runner = self.runner_factory(
                 self.scenario,
                 self.batcher,
@@ -247,6 +264,7 @@ class SockvizApp(App):
                 port=self.config.port,
                 mode=self.mode,
                 pace=self.pace,
+                **options,
             )
             self.runner.start()
         except (ValueError, OSError) as exc:
@@ -280,7 +298,9 @@ class SockvizApp(App):
     def _update_titles(self) -> None:
         family = FAMILY_LABEL.get(self.config.family, self.config.family)
         mode = {"step": "step mode", "play": "playing", "fast": "fast"}[self.mode.value]
-        self.sub_title = f"{self.config.scenario} · {family} loopback · {mode}"
+        where = "Unix sockets" if self.config.family == "unix" else f"{family} loopback"
+        self.sub_title = f"{self.config.scenario} · {where} · {mode}"
+        self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
         self._set_terminal_title(f"sockviz · {self.config.scenario} · {family}")
 
     def _set_terminal_title(self, title: str) -> None:
@@ -316,6 +336,9 @@ class SockvizApp(App):
         if isinstance(event, StepPending):
             self.pending = event
             self.explains[event.step] = event.explain
+            self.expected[event.step] = event.expect_error
+        elif isinstance(event, Progress):
+            self._apply_progress(event)
         elif isinstance(event, CallEvent):
             self._apply_call(event, log_lines)
         elif isinstance(event, KernelEvent):
@@ -364,9 +387,16 @@ class SockvizApp(App):
         model.sent, model.received = event.sent_total, event.recv_total
         if event.kernel is not None:
             self._set_kernel(model, event.kernel, None)
+        if event.queue is not None:
+            model.queue = event.queue
         if event.error:
             model.error, model.error_text, model.error_call = (
                 event.error, event.error_text, event.call.value)
+            model.expected = event.step is not None and self.expected.get(event.step) == event.error
+        elif event.step is not None and model.error and model.expected:
+            model.error = None  # a planned failure is only news until the next call
+        if event.parts and (event.nbytes or 0) > 1 << 20:
+            model.transfer = None  # the bulk transfer is over; keep its sparkline
         moving = event.state is not None and event.state is not before
         self._show_card(event.socket, moving)
         self._ladder(event, before)
@@ -377,8 +407,26 @@ class SockvizApp(App):
                 self.pending = None
         log_lines.append(self._log_line(event))
 
+    def _apply_progress(self, event: Progress) -> None:
+        model = self.models.get(event.socket)
+        if model is None:
+            return
+        last = model.last_progress
+        if last is not None and event.elapsed > last[1]:
+            model.rates.append((event.done - last[0]) / (event.elapsed - last[1]))
+            del model.rates[:-60]
+        model.last_progress = (event.done, event.elapsed)
+        model.transfer = (event.done, event.total)
+        if event.call is Call.SENDALL:
+            model.sent = event.done
+        else:
+            model.received = event.done
+        self._show_card(event.socket, False)
+
     def _apply_kernel(self, event: KernelEvent, log_lines: list[str]) -> None:
         model = self._model_for(event)
+        if event.queue is not None:
+            model.queue = event.queue
         self._set_kernel(model, event.kernel, event.timer)
         self._show_card(event.socket, False)
         log_lines.append(
@@ -436,8 +484,15 @@ class SockvizApp(App):
         def note(text: str, error: bool = False) -> LadderEntry:
             return LadderEntry(n, side, text, socket=event.socket, call=call.value, error=error)
 
+        if event.error in ("EINPROGRESS",) and call is Call.CONNECT and stream:
+            # a non-blocking connect: the SYN went out; the answer comes later
+            ladder.add(LadderEntry(n, side, "SYN · in progress", arrow=True,
+                                   delivered=False, socket=event.socket, call=call.value))
+            return
         if event.error:
-            ladder.add(note(f"✗ {call.value}(): {event.error}", error=True))
+            planned = event.step is not None and self.expected.get(event.step) == event.error
+            mark = "→" if planned else "✗"
+            ladder.add(note(f"{mark} {call.value}: {event.error}", error=not planned))
             return
         if call is Call.SOCKET:
             ladder.add(note(f"{event.socket} = socket()"))
@@ -449,6 +504,8 @@ class SockvizApp(App):
             ladder.add(note(f"listen({event.args})"))
         elif call is Call.ACCEPT:
             ladder.add(note(f"accept() → {event.socket}"))
+        elif call is Call.CONNECT and before is State.CREATED and self._was_connecting(event):
+            ladder.add(note("connect() → connected"))
         elif call is Call.CONNECT:
             if stream:
                 ladder.add(LadderEntry(n, side, "connect() · handshake", arrow=True,
@@ -484,6 +541,12 @@ class SockvizApp(App):
                                        socket=event.socket, call=call.value))
             else:
                 ladder.add(note("close()"))
+
+    def _was_connecting(self, event: CallEvent) -> bool:
+        """True if this socket's earlier connect() returned 'in progress'."""
+        ladder = self.query_one(Ladder)
+        return any(e.socket == event.socket and e.call == "connect" and not e.delivered
+                   for e in ladder.entries)
 
     def _deliver(self, event: CallEvent, stream: bool) -> None:
         """Mark the sends this receive took bytes from as delivered (solid arrows)."""
@@ -527,7 +590,9 @@ class SockvizApp(App):
         done = None
         if self.last_done is not None:
             event, before = self.last_done
-            done = done_content(event, before, self.explains.get(event.step, ""), total)
+            planned = event.error is not None and self.expected.get(event.step) == event.error
+            done = done_content(event, before, self.explains.get(event.step, ""), total,
+                                planned)
         self.query_one(ExplainPanel).show(done)
         if self.pending is not None:
             hint = "press → to make this call" if self.mode is Mode.STEP else ""
@@ -676,7 +741,8 @@ def make_app(
 def run_app(args: argparse.Namespace) -> int:
     """Run the TUI for the parsed command line; returns the exit status."""
     config = AppConfig(
-        scenario=args.scenario, family=args.family, port=args.port, step=args.step
+        scenario=args.scenario, family=args.family, port=args.port, step=args.step,
+        closer=getattr(args, "closer", None), size=getattr(args, "size", None),
     )
     app = make_app(config)
     app.run()

@@ -138,6 +138,8 @@ class StepPending:
     """Its arguments as they will be written in Python, when known in advance."""
     explain: str
     """What the step does, in plain words."""
+    expect_error: str | None = None
+    """The errno the scenario means this call to fail with (the lesson, not a fault)."""
 
 
 @dataclass(frozen=True, slots=True)

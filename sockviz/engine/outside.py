@@ -22,7 +22,6 @@ resolve is a clean error (:class:`ResolveError`), not a failed run.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import os
 import socket
@@ -42,8 +41,8 @@ from sockviz.engine.states import Call, Role, State, Transport
 from sockviz.engine.traced import Stopped, TracedSocket, Tracer, call_args, format_address
 
 __all__ = [
-    "ConnectRunner",
     "DEFAULT_TIMEOUT",
+    "ConnectRunner",
     "Endpoint",
     "ListenRunner",
     "ResolveError",

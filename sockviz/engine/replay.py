@@ -94,7 +94,7 @@ class ReplayRunner(RunControls):
                     step = self.steps[index]
                     self._consumer(
                         StepPending(index, step.actor, step.socket, step.call, first.args,
-                                    step.explain)
+                                    step.explain, step.expect_error)
                     )
                     self.gate.wait()
                 for event in events:

@@ -222,6 +222,7 @@ class Runner(RunControls):
                         call=step.call,
                         args=self._preview_args(step),
                         explain=step.explain,
+                        expect_error=step.expect_error,
                     )
                 )
                 self.gate.wait()

@@ -14,7 +14,8 @@ THEME = "textual-dark"
 FROZEN = 1000.0
 
 
-def replay_app(fixture: str, scenario: str, family: str = "ipv4", step: bool = True) -> SockvizApp:
+def replay_app(fixture: str, scenario: str, family: str = "ipv4", step: bool = True,
+               closer: str | None = None) -> SockvizApp:
     """The app fed a recorded real run, with a frozen clock and a fixed theme."""
     events = read_trace((DATA / f"{fixture}.jsonl").read_text().splitlines())
 
@@ -22,7 +23,7 @@ def replay_app(fixture: str, scenario: str, family: str = "ipv4", step: bool = T
         return ReplayRunner(sc, consumer, events, **kwargs)
 
     app = make_app(
-        AppConfig(scenario=scenario, family=family, port=5000, step=step),
+        AppConfig(scenario=scenario, family=family, port=5000, step=step, closer=closer),
         runner_factory=factory,
         clock=lambda: FROZEN,
         theme=THEME,

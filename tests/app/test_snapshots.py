@@ -7,6 +7,8 @@ theme, the clock and the terminal size fixed.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.app.helpers import replay_app, steps
 
 SIZE = (100, 30)
@@ -98,3 +100,46 @@ def test_projector_160x45(snap_compare):
     """The connected screen on a projector-sized terminal, 160x45."""
     assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=(160, 45),
                         run_before=at_step(11))
+
+
+# The scenario library: each at the step where its lesson is on the screen.
+# (fixture, scenario, steps, keys, closer, what the snapshot proves)
+LIBRARY = [
+    ("multi-client-ipv4", "multi-client", 13, (), None,
+     "three connections from one listener: same local address, three remote ports"),
+    ("backlog-full-ipv4", "backlog-full", 13, (), None,
+     "queue 2/1 on the listener; client-3 in SYN_SENT, its connect() EALREADY"),
+    ("refused-ipv4", "refused", 4, (), None,
+     "connect() to a bound, not listening port: ECONNREFUSED shown as the lesson"),
+    ("address-in-use-ipv4", "address-in-use", 19, (), None,
+     "EADDRINUSE twice, then bind() succeeds with SO_REUSEADDR over TIME_WAIT"),
+    ("reset-ipv4", "reset", 12, (), None,
+     "SO_LINGER 0 close: RST, ECONNRESET on the client, no TIME_WAIT"),
+    ("broken-pipe-ipv4", "broken-pipe", 10, (), None,
+     "first send() after the peer closed succeeds, the second fails EPIPE"),
+    ("half-close-ipv4", "half-close", 13, (), None,
+     "shutdown(SHUT_WR): half-closed client in FIN_WAIT2 still reads the reply"),
+    ("time-wait-ipv4", "time-wait", 11, (), "client",
+     "--closer client: TIME_WAIT on the client only"),
+    ("time-wait-server-ipv4", "time-wait", 11, (), "server",
+     "--closer server: TIME_WAIT on the server's connection only"),
+    ("message-boundaries-ipv4", "message-boundaries", 21, ("l",), None,
+     "one TCP recv() of 14 bytes for three sends; three UDP recvfrom() of one each"),
+    ("bulk-ipv4", "bulk", 9, (), None,
+     "64 MiB each way counted in one sendall and one recv, with their system calls"),
+    ("websocket-ipv4", "websocket", 13, ("p",), None,
+     "a masked WebSocket text frame, its header decoded in the payload view"),
+    ("tcp-echo-unix", "tcp-echo", 10, (), None,
+     "AF_UNIX stream sockets: file paths for addresses, no ports, no kernel badge"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "scenario", "n", "keys", "closer", "proves"), LIBRARY,
+    ids=[row[0] for row in LIBRARY],
+)
+def test_scenario_library(snap_compare, fixture, scenario, n, keys, closer, proves):
+    """Each scenario at the step that teaches it (see ``proves`` in LIBRARY)."""
+    family = "unix" if fixture.endswith("-unix") else "ipv4"
+    app = replay_app(fixture, scenario, family=family, closer=closer)
+    assert snap_compare(app, terminal_size=SIZE, run_before=at_step(n, *keys))

@@ -105,7 +105,7 @@ def test_resolve_names_and_addresses():
 
 
 def test_resolve_an_unknown_host_is_one_clear_error():
-    with pytest.raises(ResolveError, match="cannot resolve host 'nosuchhost.invalid'"):
+    with pytest.raises(ResolveError, match=r"cannot resolve host 'nosuchhost\.invalid'"):
         resolve("nosuchhost.invalid", 80)
     with pytest.raises(ResolveError, match="not unix"):
         resolve(None, 0, "unix")
@@ -139,7 +139,7 @@ def test_listener_shows_a_plain_client(family, census):
     server = [e.call.value for e in collector.calls if e.socket == "server"]
     assert server == ["socket", "setsockopt", "bind", "listen", "close"]
     conn = [e for e in collector.calls if e.socket == "conn-1"]
-    assert [e.call.value for e in conn][0] == "accept"
+    assert conn[0].call.value == "accept"
     assert conn[0].parent == "server" and conn[0].role is Role.CONNECTION
     reads = [e for e in conn if e.call.value == "recv"]
     assert b"".join(e.data for e in reads) == payload  # exactly those bytes
@@ -224,7 +224,9 @@ def test_step_mode_makes_one_call_per_step(census):
             assert collector.wait_for(lambda c: len(c.pending) == len(c.calls) + 1)
             assert collector.pending[-1].call.value == expected
             runner.step()
-            assert collector.wait_for(lambda c: c.calls and c.calls[-1].call.value == expected)
+            assert collector.wait_for(
+                lambda c, expected=expected: c.calls and c.calls[-1].call.value == expected
+            )
         assert runner.next_step == 4 and runner.total_steps == 0
         assert [e.step for e in collector.calls] == [0, 1, 2, 3]
         assert all(isinstance(p, StepPending) and p.actor == "server" for p in collector.pending)

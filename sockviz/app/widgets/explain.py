@@ -31,10 +31,13 @@ def _code_line(socket: str, call, args: str | None, parent: str | None = None) -
     )
 
 
-def done_content(event: CallEvent, before: State | None, explain: str, total: int) -> Content:
-    """The block for a call that has just been made."""
+def done_content(event: CallEvent, before: State | None, explain: str, total: int,
+                 planned: bool = False) -> Content:
+    """The block for a call that has just been made (``planned``: its error is the lesson)."""
     step = "" if event.step is None else f"Step {event.step + 1}/{total} · "
-    if event.error:
+    if event.error and planned:
+        outcome = (f"→ {event.error}, as the scenario meant", "bold $text-warning")
+    elif event.error:
         outcome = (f"✗ {event.error}", "bold $text-error")
     elif event.nbytes is not None:
         outcome = (f"✓ {event.nbytes} B", "bold $text-success")

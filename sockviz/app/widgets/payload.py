@@ -7,6 +7,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from sockviz.app.widgets.ladder import LadderEntry
+from sockviz.engine import wsframe
+from sockviz.engine.trace import escape_bytes
 
 #: How many bytes the hex view shows; the event keeps up to 4096, the totals count all.
 SHOWN = 512
@@ -33,6 +35,9 @@ class PayloadView(VerticalScroll):
     def on_resize(self) -> None:
         self.show(getattr(self, "_entry", None))
 
+    decode_websocket = False
+    """Set by the app for the websocket scenario: describe frames above the hex."""
+
     def show(self, entry: LadderEntry | None) -> None:
         self._entry = entry
         head = self.query_one("#payload-head", Static)
@@ -53,4 +58,12 @@ class PayloadView(VerticalScroll):
             )
         )
         per_row = 16 if self.size.width >= 74 or not self.size.width else 8
-        body.update(Content(hexdump(entry.data, per_row=per_row) or "(no bytes)"))
+        text = hexdump(entry.data, per_row=per_row) or "(no bytes)"
+        if self.decode_websocket:
+            lines = wsframe.describe(entry.data)
+            frame = wsframe.parse(entry.data)
+            if frame is not None and not entry.data.startswith((b"GET ", b"HTTP/")):
+                lines.append("payload: " + escape_bytes(frame.payload[:200]))
+            if lines:
+                text = "\n".join(lines) + "\n\n" + text
+        body.update(Content(text))

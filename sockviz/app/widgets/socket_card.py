@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Sparkline, Static
 
 from sockviz.engine.explain import errno_help, kernel_meaning
 from sockviz.engine.states import Role, State
@@ -80,6 +80,16 @@ class CardModel:
     error: str | None = None
     error_text: str | None = None
     error_call: str | None = None
+    expected: bool = False
+    """The error is the scenario's lesson (e.g. ECONNREFUSED in refused), not a fault."""
+    queue: tuple[int, int] | None = None
+    """A listener's accept queue: (waiting, backlog)."""
+    rates: list[float] = field(default_factory=list)
+    """Recent throughput samples of a bulk transfer, bytes per second."""
+    transfer: tuple[int, int] | None = None
+    """A bulk transfer under way: (bytes so far, bytes in all)."""
+    last_progress: tuple[int, float] | None = None
+    """The last progress seen: (bytes, seconds), to turn the next one into a rate."""
 
 
 def strip_content(model: CardModel, moving: bool = False, width: int = 999) -> Content:
@@ -116,6 +126,9 @@ def kernel_badge(model: CardModel, now: float | None) -> str:
     if model.kernel == "TIME_WAIT" and model.kernel_deadline is not None and now is not None:
         left = max(0, math.ceil(model.kernel_deadline - now))
         return f" TIME_WAIT {left}s "
+    if model.kernel == "LISTEN" and model.queue is not None:
+        waiting, backlog = model.queue
+        return f" LISTEN · queue {waiting}/{backlog} "
     return f" {model.kernel} "
 
 
@@ -135,6 +148,7 @@ class SocketCard(Widget):
         yield Static(id="address", classes="card-line")
         yield Static(id="strip", classes="card-line")
         yield Static(id="bytes", classes="card-line")
+        yield Sparkline([], id="rate")
         yield Static(id="meaning", classes="card-line")
         yield Static(id="error", classes="card-line")
 
@@ -165,14 +179,23 @@ class SocketCard(Widget):
         text = f"↑ sent {sent} · ↓ received {received}"
         if len(text) > (self.content_size.width or 99):
             text = f"sent {sent} · recv {received}"
+        if m.transfer is not None:
+            done, total = m.transfer
+            rate = human_bytes(int(m.rates[-1])) + "/s" if m.rates else ""
+            text += f"  {100 * done // max(total, 1)}% {rate}"
         self.query_one("#bytes", Static).update(Content(text))
+        spark = self.query_one("#rate", Sparkline)
+        spark.display = bool(m.rates)
+        if m.rates:
+            spark.data = list(m.rates)
         self.query_one("#meaning", Static).update(
             Content(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else "")
         )
         error = self.query_one("#error", Static)
         if m.error:
             help_text = errno_help(m.error)
-            text = f"✗ {m.error_call}(): {m.error} — {m.error_text or ''}"
+            mark = "→" if m.expected else "✗"
+            text = f"{mark} {m.error_call}(): {m.error} — {m.error_text or ''}"
             if help_text:
                 text += f". {help_text}"
             error.update(Content(text))
@@ -181,5 +204,6 @@ class SocketCard(Widget):
             self.set_class(m.state is state, f"-state-{state.value}")
         for css in set(KERNEL_CLASS.values()):
             self.set_class(KERNEL_CLASS.get(m.kernel or "") == css, f"-kernel-{css}")
-        self.set_class(bool(m.error), "-error")
+        self.set_class(bool(m.error) and not m.expected, "-error")
+        self.set_class(bool(m.error) and m.expected, "-expected")
         self.set_class(moving, "-moving")
