@@ -31,6 +31,8 @@ SHOTS = [
     ("port-in-use", "tcp-echo-port-in-use", "tcp-echo", "ipv4", 3, (), (100, 30)),
     ("help", "tcp-echo-ipv4", "tcp-echo", "ipv4", 4, ("question_mark",), (100, 30)),
     ("projector", "tcp-echo-ipv4", "tcp-echo", "ipv4", 12, (), (160, 45)),
+    ("backlog-full", "backlog-full-ipv4", "backlog-full", "ipv4", 13, (), (100, 30)),
+    ("websocket", "websocket-ipv4", "websocket", "ipv4", 13, ("p",), (100, 30)),
 ]
 
 
