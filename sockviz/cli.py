@@ -252,6 +252,10 @@ class _NotGiven(str):
     """A default that knows it is one, so ``--scenario tcp-echo`` differs from no --scenario."""
 
 
+class _NoPort(int):
+    """The same for ``--port``: ``--port 0`` differs from no --port."""
+
+
 _ESCAPES = {"r": b"\r", "n": b"\n", "t": b"\t", "\\": b"\\"}
 
 
@@ -356,7 +360,7 @@ def _add_outside_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"--connect: how long to wait for the handshake, and for more bytes "
         f"(default {outside.DEFAULT_TIMEOUT:g})",
     )
-    parser.set_defaults(scenario=_NotGiven(scenarios.DEFAULT))
+    parser.set_defaults(scenario=_NotGiven(scenarios.DEFAULT), port=_NoPort(0))
 
 
 def wants_outside(args: argparse.Namespace) -> bool:
@@ -379,6 +383,9 @@ def check_outside(args: argparse.Namespace) -> None:
     given = "--listen" if listen is not None else "--connect"
     if not isinstance(args.scenario, _NotGiven):
         raise UsageError(f"{given} runs no scenario: leave out --scenario")
+    if not isinstance(args.port, _NoPort):
+        raise UsageError(f"--port applies to scenarios; give the port with {given} "
+                         f"{'[HOST:]PORT' if listen is not None else 'HOST:PORT'}")
     for option, value in (("--closer", args.closer), ("--size", args.size)):
         if value is not None:
             raise UsageError(f"{option} applies to scenarios, not to {given}")

@@ -24,15 +24,19 @@ from pathlib import Path
 import pytest
 
 from sockviz.cli import (
+    EXIT_FAILED,
     EXIT_USAGE,
     build_parser,
     escaped_text,
+    explain_outside_abort,
     host_port,
     outside_endpoint,
     outside_runner_factory,
 )
-from sockviz.engine.events import RunFinished
+from sockviz.engine.events import CallEvent, RunFinished
 from sockviz.engine.gate import Mode
+from sockviz.engine.outside import resolve
+from sockviz.engine.states import Call, Role, State
 from tests.helpers import Collector
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -236,6 +240,8 @@ def refused_port():
         (["--send", "x"], "--send needs --connect"),
         (["--listen", "0", "--family", "unix"], "ipv4 or ipv6"),
         (["--connect", "127.0.0.1:80", "--timeout", "0"], "out of range"),
+        (["--listen", "0", "--port", "8080"], "give the port with --listen"),
+        (["--connect", "127.0.0.1:80", "--reply", "x"], "--reply applies to --listen"),
     ],
 )
 def test_bad_outside_arguments_one_line_exit_2(args, words):
@@ -341,3 +347,30 @@ def test_outside_peer_usage_errors_in_process(capsys):
 
     assert main(["--listen", "0", "--connect", "80"]) == EXIT_USAGE
     assert "cannot be used together" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "words", "status"),
+    [
+        (Call.CONNECT, "ECONNREFUSED", "connection refused by 127.0.0.1:8080", EXIT_USAGE),
+        (Call.CONNECT, "EINPROGRESS", "no answer from 127.0.0.1:8080 within 5 s", EXIT_USAGE),
+        (Call.CONNECT, "ETIMEDOUT", "--timeout", EXIT_USAGE),
+        (Call.CONNECT, "EHOSTUNREACH", "cannot be reached", EXIT_USAGE),
+        (Call.CONNECT, "ENETUNREACH", "cannot be reached", EXIT_USAGE),
+        (Call.BIND, "EADDRINUSE", "port 8080 is already in use on 127.0.0.1", EXIT_USAGE),
+        (Call.BIND, "EACCES", "needs special privileges", EXIT_USAGE),
+        (Call.BIND, "EADDRNOTAVAIL", "not an address of this machine", EXIT_USAGE),
+        (Call.SENDALL, "EPIPE", "the run stopped early", EXIT_FAILED),
+    ],
+)
+def test_each_failure_is_explained_in_one_line(call, error, words, status):
+    """The errors no loopback test can provoke (timeouts, unreachable hosts) read well too."""
+    event = CallEvent(
+        seq=2, t=0.1, socket="client", role=Role.CLIENT, call=call, state=State.CREATED,
+        family="AF_INET", type="SOCK_STREAM", local=None, remote=None, nbytes=None,
+        sent_total=0, recv_total=0, error=error, error_text="words", args="('127.0.0.1', 8080)",
+    )
+    result = RunFinished("aborted", f"client.{call.value}(...) failed: {error}", event)
+    message, got = explain_outside_abort(result, resolve("127.0.0.1", 8080), 5.0)
+    assert words in message and got == status
+    assert "\n" not in message

@@ -64,6 +64,10 @@ class AppConfig:
     """time-wait: which side closes first."""
     size: int | None = None
     """bulk: how many bytes to move."""
+    outside: str | None = None
+    """``listen`` or ``connect`` when the other end is a real outside program."""
+    where: str | None = None
+    """For an outside peer: the address, as the user gave it."""
 
 
 RunnerFactory = Callable[..., object]
@@ -299,6 +303,8 @@ class SockvizApp(App):
         family = FAMILY_LABEL.get(self.config.family, self.config.family)
         mode = {"step": "step mode", "play": "playing", "fast": "fast"}[self.mode.value]
         where = "Unix sockets" if self.config.family == "unix" else f"{family} loopback"
+        if self.config.outside:
+            where = self.config.where or ""
         self.sub_title = f"{self.config.scenario} · {where} · {mode}"
         self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
         self._set_terminal_title(f"sockviz · {self.config.scenario} · {family}")
@@ -523,7 +529,17 @@ class SockvizApp(App):
             self.inflight.setdefault(key, []).append([entry, event.nbytes or 0])
             ladder.add(entry)
         elif call in (Call.RECV, Call.RECVFROM):
-            self._deliver(event, stream)
+            matched = self._deliver(event, stream)
+            if event.nbytes and not matched and event.data is not None:
+                # bytes from a peer that is not sockviz (curl, nc, a browser): draw them
+                # arriving from the other side, with their escaped preview
+                other = "right" if side == "left" else "left"
+                ladder.add(LadderEntry(
+                    n, other, f"{event.nbytes} B from {event.remote or 'the peer'}",
+                    arrow=True, data=event.data, nbytes=event.nbytes, socket=event.socket,
+                    call=call.value, peer=f"← {event.remote}" if event.remote else "",
+                ))
+                n += 1
             if event.nbytes == 0 and stream:
                 ladder.add(note(f"{call.value}() → 0 B (EOF)"))
             else:
@@ -548,10 +564,14 @@ class SockvizApp(App):
         return any(e.socket == event.socket and e.call == "connect" and not e.delivered
                    for e in ladder.entries)
 
-    def _deliver(self, event: CallEvent, stream: bool) -> None:
-        """Mark the sends this receive took bytes from as delivered (solid arrows)."""
+    def _deliver(self, event: CallEvent, stream: bool) -> bool:
+        """Mark the sends this receive took bytes from as delivered (solid arrows).
+
+        False when no send of ours was waiting: the bytes came from an outside program.
+        """
         ladder = self.query_one(Ladder)
         queue = self.inflight.get((_port(event.local), _port(event.remote)), [])
+        matched = bool(queue)
         remaining = event.nbytes or 0
         while queue and (remaining > 0 or not stream):
             item = queue[0]
@@ -567,6 +587,7 @@ class SockvizApp(App):
                 ladder.refresh_entry(item[0])
             if not stream:
                 break
+        return matched
 
     def on_ladder_message_chosen(self, message: Ladder.MessageChosen) -> None:
         self.query_one(PayloadView).show(message.entry)
@@ -602,6 +623,9 @@ class SockvizApp(App):
                                "closed. Watch the kernel badges; press r to run it again.")
         elif self.outcome is not None:
             upcoming = Content("Nothing: the run stopped. Press r to run it again.")
+        elif self.config.outside:
+            upcoming = Content("Waiting for the other end - a real program - to do something "
+                               "(connect, send, close)…")
         else:
             upcoming = Content("Waiting for the first call…")
         for panel in self.query(NextPanel):
@@ -652,7 +676,17 @@ class SockvizApp(App):
     def action_restart(self) -> None:
         self.restart()
 
+    def _outside_only(self, what: str) -> bool:
+        if self.config.outside:
+            self.notify(f"{what} does not apply to --{self.config.outside}: the other end is "
+                        "a real program. Quit and start sockviz again to change it.", timeout=5)
+            return True
+        return False
+
     def action_pick_scenario(self) -> None:
+        if self._outside_only("Choosing a scenario"):
+            return
+
         def chosen(name: str | None) -> None:
             if name is None:
                 return
@@ -665,6 +699,8 @@ class SockvizApp(App):
         self.push_screen(ScenarioPicker(self.scenarios, self.config.scenario), chosen)
 
     def action_switch_family(self) -> None:
+        if self._outside_only("Switching IPv4/IPv6"):
+            return
         families = [f for f in self.scenario.families if f in ("ipv4", "ipv6")]
         if len(families) < 2:
             self.notify(f"{self.config.scenario} runs on one family only", timeout=3)
@@ -697,12 +733,15 @@ class SockvizApp(App):
         except ValueError as exc:
             self.notify(str(exc), title="not sent", severity="warning", timeout=5)
             return
-        self.notify(
-            f"The client will send {len(data)} bytes at step {at + 1}, "
-            "once it has read the echo.",
-            title="message queued",
-            timeout=4,
-        )
+        if self.config.outside:
+            self.notify(f"The client sends {len(data)} bytes now.", title="sending", timeout=3)
+        else:
+            self.notify(
+                f"The client will send {len(data)} bytes at step {at + 1}, "
+                "once it has read the echo.",
+                title="message queued",
+                timeout=4,
+            )
         self._refresh_panels()
 
     def action_help(self) -> None:
@@ -744,6 +783,18 @@ def run_app(args: argparse.Namespace) -> int:
         scenario=args.scenario, family=args.family, port=args.port, step=args.step,
         closer=getattr(args, "closer", None), size=getattr(args, "size", None),
     )
-    app = make_app(config)
+    factory: RunnerFactory = live_runner
+    scenarios = None
+    if getattr(args, "listen", None) is not None or getattr(args, "connect", None) is not None:
+        from sockviz.cli import outside_runner_factory
+
+        factory = outside_runner_factory(args)
+        config.scenario = factory.scenario.name
+        config.outside = "listen" if args.listen is not None else "connect"
+        config.where = str(factory.endpoint)
+        scenarios = {factory.scenario.name: factory.scenario}
+    app = SockvizApp(config, runner_factory=factory, scenarios=scenarios)
+    if config.outside and not config.step:
+        app.mode = Mode.FAST  # a real peer should not wait a classroom pace for each call
     app.run()
     return app.return_code or 0

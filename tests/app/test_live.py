@@ -202,3 +202,43 @@ async def test_log_numbers_every_call_with_its_outcome():
         assert lines[0].split()[0] == "1" and "server" in lines[0] and "socket(" in lines[0]
         assert "bind(('127.0.0.1', 0))" in lines[2] and "→ bound" in lines[2]
         assert "accept()" in lines[6] and "ESTABLISHED" in lines[6]
+
+
+async def test_listen_mode_shows_a_real_outside_client():
+    """--listen in the TUI: a client that is not sockviz connects, sends, closes; all shown."""
+    import argparse
+    import socket
+
+    from sockviz.app.app import AppConfig, SockvizApp
+    from sockviz.cli import outside_runner_factory
+
+    args = argparse.Namespace(listen=("127.0.0.1", 0), connect=None, family="ipv4", send=None,
+                              reply=None, timeout=None, trace=False)
+    factory = outside_runner_factory(args)
+    config = AppConfig(scenario=factory.scenario.name, outside="listen",
+                       where=str(factory.endpoint))
+    app = SockvizApp(config, runner_factory=factory,
+                     scenarios={factory.scenario.name: factory.scenario}, theme="textual-dark")
+    app.mode = app.mode.FAST
+    async with app.run_test(size=SIZE) as pilot:
+        deadline = time.monotonic() + 5
+        while "server" not in app.models or app.models["server"].kernel != "LISTEN":
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        port = int(app.models["server"].local.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as peer:
+            peer.sendall(b"GET / HTTP/1.0\r\n\r\n\x1b]2;pwned\x07")
+        deadline = time.monotonic() + 5
+        while "conn-1" not in app.models or app.models["conn-1"].state is not State.CLOSED:
+            assert time.monotonic() < deadline, "the outside client was not seen to the end"
+            await pilot.pause(0.05)
+        payload = b"GET / HTTP/1.0\r\n\r\n\x1b]2;pwned\x07"
+        assert app.models["conn-1"].received == len(payload)
+        data = [e.data for e in app.query_one("#ladder").entries if e.data]
+        assert data == [payload]  # shown arriving from outside, with its preview
+        row = next(r for r in app.query_one("#ladder").rows if r.entry.data)
+        assert chr(27) not in str(row.render()) and "GET / HTTP/1.0" in str(row.render())
+        await pilot.press("s")  # not for an outside peer: a notice, no picker
+        assert not isinstance(app.screen, ScenarioPicker)
+        await pilot.press("q")
+    assert engine_threads() == []

@@ -34,7 +34,8 @@ def _code_line(socket: str, call, args: str | None, parent: str | None = None) -
 def done_content(event: CallEvent, before: State | None, explain: str, total: int,
                  planned: bool = False) -> Content:
     """The block for a call that has just been made (``planned``: its error is the lesson)."""
-    step = "" if event.step is None else f"Step {event.step + 1}/{total} · "
+    of = f"/{total}" if total else ""
+    step = "" if event.step is None else f"Step {event.step + 1}{of} · "
     if event.error and planned:
         outcome = (f"→ {event.error}, as the scenario meant", "bold $text-warning")
     elif event.error:
@@ -62,7 +63,8 @@ def next_content(pending: StepPending, total: int, key_hint: str) -> Content:
     """The block for the call about to run."""
     lines = [
         Content.assemble(
-            (f"Next → step {pending.step + 1}/{total} · {pending.socket}.{pending.call.value}()",
+            (f"Next → step {pending.step + 1}{f'/{total}' if total else ''} · "
+             f"{pending.socket}.{pending.call.value}()",
              "bold $text-warning"),
             ("   " + key_hint, "$foreground 60%") if key_hint else "",
         ),

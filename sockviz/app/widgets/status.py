@@ -20,7 +20,7 @@ class StatusBar(Static):
         else:
             left = ("⏩ fast", "bold")
             hint = ""
-        progress = f"  calls made: {done}/{total}"
+        progress = f"  calls made: {done}/{total}" if total else f"  calls made: {done}"
         if outcome == "done":
             progress = f"  ✓ all {total} calls made · r: again"
         elif outcome == "aborted":
