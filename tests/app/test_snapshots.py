@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.helpers import replay_app, steps
+from tests.app.helpers import jump, replay_app
 
 SIZE = (100, 30)
 
 
 def at_step(n: int, *keys: str):
     async def run_before(pilot) -> None:
-        await steps(pilot, n)
+        await jump(pilot, n)
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
