@@ -242,3 +242,55 @@ async def test_listen_mode_shows_a_real_outside_client():
         assert not isinstance(app.screen, ScenarioPicker)
         await pilot.press("q")
     assert engine_threads() == []
+
+
+async def test_connect_mode_sends_typed_lines_to_a_real_server():
+    """--connect in the TUI: i, type, Enter sends the line for real to an outside server."""
+    import argparse
+    import socket
+    import threading
+
+    from sockviz.app.app import AppConfig, SockvizApp
+    from sockviz.cli import outside_runner_factory
+
+    server = socket.create_server(("127.0.0.1", 0))
+    got = bytearray()
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(5)
+            while b"ping" not in got:
+                chunk = conn.recv(100)
+                if not chunk:
+                    break
+                got.extend(chunk)
+            conn.sendall(b"pong")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    args = argparse.Namespace(listen=None, connect=("127.0.0.1", server.getsockname()[1]),
+                              family="ipv4", send=None, reply=None, timeout=None, trace=False)
+    factory = outside_runner_factory(args)
+    config = AppConfig(scenario=factory.scenario.name, outside="connect",
+                       where=str(factory.endpoint))
+    app = SockvizApp(config, runner_factory=factory,
+                     scenarios={factory.scenario.name: factory.scenario}, theme="textual-dark")
+    app.mode = app.mode.FAST
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            deadline = time.monotonic() + 5
+            while "client" not in app.models or app.models["client"].state is not State.CONNECTED:
+                assert time.monotonic() < deadline, "never connected"
+                await pilot.pause(0.05)
+            await pilot.press("i", "p", "i", "n", "g", "enter")
+            deadline = time.monotonic() + 5
+            while app.models["client"].received < 4:
+                assert time.monotonic() < deadline, "no answer shown"
+                await pilot.pause(0.05)
+            assert bytes(got) == b"ping" and app.models["client"].sent == 4
+            await pilot.press("q")
+    finally:
+        server.close()
+        thread.join(2)
+    assert engine_threads() == []
