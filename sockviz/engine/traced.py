@@ -169,12 +169,16 @@ class Tracer:
         except OSError:
             pass
 
-    def wait_ready(self, sock: socket.socket, events: int, timeout: float | None) -> bool:
-        """Wait until ``sock`` is ready; False on timeout; :class:`Stopped` on stop."""
+    def _poll(self, interest: dict[int, int], timeout: float | None) -> list[int]:
+        """poll() the descriptors in ``interest`` (fd -> events) and the wake-up pipe.
+
+        Returns the ready descriptors ([] on timeout); :class:`Stopped` on stop.
+        """
         if self._stopped.is_set():
             raise Stopped()
         poller = select.poll()
-        poller.register(sock.fileno(), events)
+        for fd, events in interest.items():
+            poller.register(fd, events)
         poller.register(self._wake_r, READ)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -184,11 +188,15 @@ class Tracer:
             ready = poller.poll(wait_ms)
             if self._stopped.is_set():
                 raise Stopped()
-            for fd, _ in ready:
-                if fd != self._wake_r:
-                    return True
+            found = [fd for fd, _ in ready if fd in interest]
+            if found:
+                return found
             if deadline is not None and time.monotonic() >= deadline:
-                return False
+                return []
+
+    def wait_ready(self, sock: socket.socket, events: int, timeout: float | None) -> bool:
+        """Wait until ``sock`` is ready; False on timeout; :class:`Stopped` on stop."""
+        return bool(self._poll({sock.fileno(): events}, timeout))
 
     def wait_any(self, socks, timeout: float | None) -> list:
         """Wait until any of ``socks`` can be read; return those that can ([] on timeout).
@@ -198,28 +206,8 @@ class Tracer:
         the ``recv`` that follows reports them. :class:`Stopped` on stop, as
         :meth:`wait_ready`.
         """
-        if self._stopped.is_set():
-            raise Stopped()
-        poller = select.poll()
-        by_fd = {}
-        for sock in socks:
-            fd = sock if isinstance(sock, int) else sock.fileno()
-            by_fd[fd] = sock
-            poller.register(fd, READ)
-        poller.register(self._wake_r, READ)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait_ms = None
-            if deadline is not None:
-                wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            ready = poller.poll(wait_ms)
-            if self._stopped.is_set():
-                raise Stopped()
-            found = [by_fd[fd] for fd, _ in ready if fd in by_fd]
-            if found:
-                return found
-            if deadline is not None and time.monotonic() >= deadline:
-                return []
+        by_fd = {(s if isinstance(s, int) else s.fileno()): s for s in socks}
+        return [by_fd[fd] for fd in self._poll(dict.fromkeys(by_fd, READ), timeout)]
 
     def close(self) -> None:
         """Close the wake-up pipe (after every thread has gone)."""
