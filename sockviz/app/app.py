@@ -189,6 +189,8 @@ class SockvizApp(App):
         self.batcher: Batcher | None = None
         self.generation = 0
         self.theme_name = theme
+        self.stop_seconds = 0.0
+        self.stopped_cleanly = True
         self._reset_state()
 
     # --- state --------------------------------------------------------------------------
@@ -278,10 +280,13 @@ class SockvizApp(App):
         self._refresh_panels()
 
     def _stop_run(self) -> None:
+        started = time.monotonic()
         if self.runner is not None:
-            self.runner.stop(0.5)
+            self.stopped_cleanly = self.runner.stop(0.5)
         if self.batcher is not None:
             self.batcher.close(0.5)
+        self.stop_seconds = time.monotonic() - started
+        """How long the last stop took (the tests hold it under a second)."""
 
     def _clear_view(self) -> None:
         for card in self.cards.values():
