@@ -11,6 +11,9 @@ talks back to the engine only to say "one step", "play/pause", "faster", "stop".
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -254,7 +257,23 @@ class SockvizApp(App):
         for tabs in self.query("Tabs"):
             tabs.can_focus = False  # → must always step, never move between tabs
         self.set_interval(1.0, self._tick)
+        self._quit_on_signals()
         self._start_run()
+
+    def _quit_on_signals(self) -> None:
+        """SIGTERM and SIGHUP quit like q does: sockets closed, threads ended, terminal
+        restored. (Without this, SIGTERM kills the process with the terminal still in the
+        app's screen. Textual already turns SIGINT into a clean exit.)"""
+        if self.is_headless or threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if signum is None:
+                continue
+            try:
+                loop.add_signal_handler(signum, lambda: self.call_later(self.action_quit))
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
 
     # --- running ------------------------------------------------------------------------
     def _start_run(self) -> None:
