@@ -260,6 +260,11 @@ class SockvizApp(App):
         self._quit_on_signals()
         self._start_run()
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
+        """Notifications are plain text here: they can quote a call's arguments, and those
+        can hold what a user typed or a peer sent (``[bold]``, ``[/]``...)."""
+        super().notify(message, markup=markup, **kwargs)
+
     def _quit_on_signals(self) -> None:
         """SIGTERM and SIGHUP quit like q does: sockets closed, threads ended, terminal
         restored. (Without this, SIGTERM kills the process with the terminal still in the

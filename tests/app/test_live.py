@@ -296,3 +296,17 @@ async def test_connect_mode_sends_typed_lines_to_a_real_server():
         server.close()
         thread.join(2)
     assert engine_threads() == []
+
+
+async def test_notifications_show_markup_as_text():
+    """A reason quoting '[/]' or '[bold]' is shown as written: no MarkupError, no styling."""
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        app.notify("client.sendall(b'[/]oops [bold]x') failed: EPIPE", title="stopped")
+        deadline = time.monotonic() + 3
+        while not app.screen.query("Toast"):
+            assert time.monotonic() < deadline, "no notification shown"
+            await pilot.pause(0.05)
+        toast = app.screen.query("Toast").first()
+        assert "[/]oops [bold]x" in str(toast.render())
