@@ -1,0 +1,18 @@
+"""The benchmark runs and prints every ratio. (Speed itself is judged by reading its output,
+never by a timed test.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_quick_benchmark_prints_every_ratio():
+    proc = subprocess.run([sys.executable, "-m", "sockviz.bench", "--quick"],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for measure in ("throughput, engine", "throughput, sockviz --trace", "memory, peak RSS",
+                    "startup, first frame"):
+        row = next(line for line in lines if line.startswith(measure))
+        assert row.split()[-1] in ("ok", "BELOW", "ABOVE")
