@@ -50,6 +50,40 @@ from sockviz.engine.states import INITIAL, Call, Role, State, Transport, TRANSIT
 #: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
 CLASSROOM_PACE = 1.5
 
+#: The longest message the client may send: what the scenario's receive takes in one call.
+MESSAGE_LIMIT = 65536
+
+
+class MessageInput(Input):
+    """The message line. A paste it cannot take whole is cut to fit - and says so.
+
+    (A plain Input refuses a paste that would pass ``max_length``: the text would be lost
+    without a word.)
+    """
+
+    def _on_paste(self, event) -> None:
+        event.stop()
+        lines = (event.text or "").splitlines()
+        if not lines:
+            return
+        if len(lines) > 1:
+            self.app.notify(f"Pasted the first of {len(lines)} lines: a message is one line.",
+                            title="paste", timeout=5)
+        selection = self.selection
+        start, end = sorted((selection.start, selection.end))
+        room = MESSAGE_LIMIT - (len(self.value) - (end - start))
+        line = lines[0]
+        if len(line) > room:
+            self.app.notify(f"Pasted {room} of {len(line)} characters: a message holds "
+                            f"at most {MESSAGE_LIMIT}.", title="paste", severity="warning",
+                            timeout=6)
+            line = line[: max(0, room)]
+        if selection.is_empty:
+            self.insert_text_at_cursor(line)
+        else:
+            self.replace(line, start, end)
+
+
 FAMILY_LABEL = {"ipv4": "IPv4", "ipv6": "IPv6", "unix": "Unix"}
 
 
@@ -241,10 +275,10 @@ class SockvizApp(App):
                 with TabPane("Log", id="tab-log"):
                     yield Log(id="log", max_lines=2000)
         with Vertical(id="message-bar"):
-            yield Input(
+            yield MessageInput(
                 placeholder="a message for the client to send · Enter sends · Escape leaves",
                 id="message",
-                max_length=1024,
+                max_length=MESSAGE_LIMIT,
             )
         yield Footer(compact=True)
 
@@ -751,12 +785,16 @@ class SockvizApp(App):
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
         text = message.value
+        data = text.encode("utf-8")
+        if len(data) > MESSAGE_LIMIT:  # keep the text: nothing typed is lost
+            self.notify(f"The message is {len(data)} bytes in UTF-8; at most {MESSAGE_LIMIT} "
+                        "can be sent in one go.", title="not sent", severity="warning")
+            return
         message.input.clear()
         self.set_focus(None)
         self.query_one("#message-bar").display = False
         if self.runner is None:
             return
-        data = text.encode("utf-8")
         try:
             at = self.runner.queue_message(data)
         except ValueError as exc:

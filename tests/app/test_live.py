@@ -310,3 +310,26 @@ async def test_notifications_show_markup_as_text():
             await pilot.pause(0.05)
         toast = app.screen.query("Toast").first()
         assert "[/]oops [bold]x" in str(toast.render())
+
+
+async def test_a_huge_paste_is_cut_with_a_notice_and_the_rest_still_works():
+    """1 MB pasted into the message line: cut to the limit, said so, and sent for real."""
+    from textual import events
+
+    from sockviz.app.app import MESSAGE_LIMIT
+
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await steps(pilot, 2)
+        await pilot.press("i")
+        app.query_one("#message").post_message(events.Paste("x" * 1_000_000 + "\nsecond"))
+        await pilot.pause(0.3)
+        assert len(app.query_one("#message").value) == MESSAGE_LIMIT
+        notes = [n.message for n in app._notifications]
+        assert any("first of 2 lines" in n for n in notes)
+        assert any(f"{MESSAGE_LIMIT} of 1000000" in n for n in notes)
+        await pilot.press("enter")
+        await settle(pilot)
+        await steps(pilot, app.runner.total_steps - app.steps_done)
+        assert app.models["conn-1"].received == 14 + MESSAGE_LIMIT  # every byte counted
+        assert app.outcome.outcome == "done"
