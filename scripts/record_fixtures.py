@@ -16,11 +16,11 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sockviz.engine.events import CallEvent, KernelEvent  # noqa: E402
-from sockviz.engine.gate import Mode  # noqa: E402
-from sockviz.engine.runner import Runner  # noqa: E402
-from sockviz.engine.scenarios import get  # noqa: E402
-from sockviz.engine.trace import to_line  # noqa: E402
+from sockviz.engine.events import CallEvent, KernelEvent
+from sockviz.engine.gate import Mode
+from sockviz.engine.runner import Runner
+from sockviz.engine.scenarios import get
+from sockviz.engine.trace import to_line
 
 DATA = ROOT / "tests" / "app" / "data"
 PORT = 5000

@@ -13,7 +13,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sockviz.engine.states import (  # noqa: E402
+from sockviz.engine.states import (
     BIRTH,
     INITIAL,
     ROLES,

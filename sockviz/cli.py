@@ -150,8 +150,7 @@ def _check_choices(args: argparse.Namespace) -> None:
 
 def list_scenarios(out: TextIO) -> None:
     width = max(len(name) for name in scenarios.REGISTRY)
-    for name, scenario in scenarios.REGISTRY.items():
-        out.write(f"{name:<{width}}  {scenario.summary}\n")
+    out.writelines(f"{name:<{width}}  {scenario.summary}\n" for name, scenario in scenarios.REGISTRY.items())
 
 
 def explain_abort(result: RunFinished, family: str, port: int) -> tuple[str, int]:
@@ -162,20 +161,20 @@ def explain_abort(result: RunFinished, family: str, port: int) -> tuple[str, int
         call = event.call.value
         if event.error == "EADDRINUSE":
             return (
-                f"port {port} is already in use on {host} (EADDRINUSE); "
-                "pick another with --port, or --port 0 to let the kernel choose",
+                (f"port {port} is already in use on {host} (EADDRINUSE); "
+                "pick another with --port, or --port 0 to let the kernel choose"),
                 EXIT_USAGE,
             )
         if event.error in ("EAFNOSUPPORT", "EADDRNOTAVAIL") and family == "ipv6":
             return (
-                f"IPv6 is not available on this machine ({call}() failed: {event.error}); "
-                "try --family ipv4",
+                (f"IPv6 is not available on this machine ({call}() failed: {event.error}); "
+                "try --family ipv4"),
                 EXIT_USAGE,
             )
         if event.error == "EACCES" and call == "bind":
             return (
-                f"port {port} needs special privileges (EACCES); use a port above 1023 "
-                "or --port 0",
+                (f"port {port} needs special privileges (EACCES); use a port above 1023 "
+                "or --port 0"),
                 EXIT_USAGE,
             )
     return f"the run stopped early: {result.reason}", EXIT_FAILED
@@ -466,26 +465,26 @@ def explain_outside_abort(
     where, port, ip = str(endpoint), endpoint.port, endpoint.ip
     if call == "connect":
         if error == "ECONNREFUSED":
-            return (f"connection refused by {where} (ECONNREFUSED): nothing is listening "
-                    "on that port", EXIT_USAGE)
+            return ((f"connection refused by {where} (ECONNREFUSED): nothing is listening "
+                    "on that port"), EXIT_USAGE)
         if error in ("ETIMEDOUT", "EINPROGRESS", "EAGAIN"):
-            return (f"no answer from {where} within {timeout:g} s ({error}); check the host "
-                    "and port, or wait longer with --timeout", EXIT_USAGE)
+            return ((f"no answer from {where} within {timeout:g} s ({error}); check the host "
+                    "and port, or wait longer with --timeout"), EXIT_USAGE)
         if error in ("EHOSTUNREACH", "ENETUNREACH"):
             return f"{where} cannot be reached ({error}): no route to it", EXIT_USAGE
     if call == "bind":
         if error == "EADDRINUSE":
-            return (f"port {port} is already in use on {ip} (EADDRINUSE); pick another "
-                    "port, or port 0 to let the kernel choose", EXIT_USAGE)
+            return ((f"port {port} is already in use on {ip} (EADDRINUSE); pick another "
+                    "port, or port 0 to let the kernel choose"), EXIT_USAGE)
         if error == "EACCES":
-            return (f"port {port} needs special privileges (EACCES); use a port above 1023, "
-                    "or port 0", EXIT_USAGE)
+            return ((f"port {port} needs special privileges (EACCES); use a port above 1023, "
+                    "or port 0"), EXIT_USAGE)
         if error == "EADDRNOTAVAIL":
-            return (f"{ip} is not an address of this machine (EADDRNOTAVAIL); listen on one "
-                    "of its own addresses, or leave HOST out for loopback", EXIT_USAGE)
+            return ((f"{ip} is not an address of this machine (EADDRNOTAVAIL); listen on one "
+                    "of its own addresses, or leave HOST out for loopback"), EXIT_USAGE)
     if error == "EAFNOSUPPORT":
-        return (f"{endpoint.family.name} is not available on this machine ({call}() failed: "
-                f"{error})", EXIT_USAGE)
+        return ((f"{endpoint.family.name} is not available on this machine ({call}() failed: "
+                f"{error})"), EXIT_USAGE)
     return f"the run stopped early: {result.reason}", EXIT_FAILED
 
 

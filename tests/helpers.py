@@ -10,9 +10,9 @@ import threading
 import time
 
 from sockviz.engine.events import CallEvent, KernelEvent, RunFinished, StepPending
-from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.gate import Mode
 from sockviz.engine.runner import Runner
+from sockviz.engine.scenarios.model import Scenario
 
 
 class Collector:
@@ -83,7 +83,7 @@ def run_scenario(scenario: Scenario, family: str = "ipv4", timeout: float = 10.0
 
 
 def open_fds() -> set[int]:
-    return set(int(n) for n in os.listdir("/proc/self/fd"))
+    return {int(n) for n in os.listdir("/proc/self/fd")}
 
 
 def engine_threads() -> list[threading.Thread]:

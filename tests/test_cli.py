@@ -18,7 +18,7 @@ ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sockviz", *args],
-        capture_output=True, text=True, timeout=timeout, env=ENV,
+        check=False, capture_output=True, text=True, timeout=timeout, env=ENV,
     )
 
 
@@ -122,7 +122,7 @@ def test_trace_into_a_closed_pipe_does_not_crash():
     """`sockviz --trace | head -1`: no traceback, no hang."""
     proc = subprocess.run(
         f"{sys.executable} -m sockviz --trace | head -1", shell=True,
-        capture_output=True, text=True, timeout=20, env=ENV,
+        check=False, capture_output=True, text=True, timeout=20, env=ENV,
     )
     assert len(proc.stdout.splitlines()) == 1
     assert "Traceback" not in proc.stderr

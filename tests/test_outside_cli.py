@@ -114,7 +114,7 @@ def sockviz(*args: str) -> Process:
 def run(*args: str, timeout: float = 15) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sockviz", *args],
-        capture_output=True, text=True, timeout=timeout, env=ENV,
+        check=False, capture_output=True, text=True, timeout=timeout, env=ENV,
     )
 
 
@@ -124,12 +124,12 @@ def client(port: int, body_file: str, wait: float) -> tuple[str, int]:
         proc = subprocess.run(
             [CURL, "-s", "-m", str(wait), "-o", body_file, "-w", "%{size_request}",
              "--data", "hello", f"http://127.0.0.1:{port}/"],
-            capture_output=True, text=True, timeout=wait + 10,
+            check=False, capture_output=True, text=True, timeout=wait + 10,
         )
         body = Path(body_file).read_text() if Path(body_file).exists() else ""
         return body, int(proc.stdout)
     proc = subprocess.run([sys.executable, "-c", PY_CLIENT, str(port), str(wait)],
-                          capture_output=True, text=True, timeout=wait + 10)
+                          check=False, capture_output=True, text=True, timeout=wait + 10)
     size, _, body = proc.stdout.partition("\n")
     return body, int(size)
 

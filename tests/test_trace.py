@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sockviz.engine.scenarios import get
-from sockviz.engine.trace import ALL_KEYS, CORE_KEYS, escape_bytes, to_line, unescape_bytes
+from sockviz.engine.trace import (
+    ALL_KEYS,
+    CORE_KEYS,
+    escape_bytes,
+    to_line,
+    unescape_bytes,
+)
 from tests.helpers import run_scenario
 
 TYPES = {

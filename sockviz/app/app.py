@@ -17,17 +17,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.content import Content
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, TabPane
 
 from sockviz.app.messages import EngineEvents
 from sockviz.app.screens.help import HelpScreen
 from sockviz.app.screens.picker import ScenarioPicker
-from sockviz.app.widgets.explain import ExplainPanel, NextPanel, done_content, next_content
+from sockviz.app.widgets.explain import (
+    ExplainPanel,
+    NextPanel,
+    done_content,
+    next_content,
+)
 from sockviz.app.widgets.ladder import Ladder, LadderEntry
 from sockviz.app.widgets.payload import PayloadView
 from sockviz.app.widgets.socket_card import ORDER, CardModel, SocketCard
@@ -45,7 +51,7 @@ from sockviz.engine.gate import Mode
 from sockviz.engine.runner import FAMILIES, Runner
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.sink import Batcher
-from sockviz.engine.states import INITIAL, Call, Role, State, Transport, TRANSITIONS
+from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
 
 #: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
 CLASSROOM_PACE = 1.5
@@ -145,7 +151,7 @@ def plan_path(scenario: Scenario, name: str, role: Role, transport: Transport) -
 def _port(address: str | None) -> str:
     if not address:
         return ""
-    head, sep, tail = address.rpartition(":")
+    _head, sep, tail = address.rpartition(":")
     return tail if sep and tail.isdigit() else address
 
 
@@ -163,10 +169,10 @@ class SockvizApp(App):
     TITLE = "sockviz"
     AUTO_FOCUS = None
     ENABLE_COMMAND_PALETTE = False
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (38, "-tall")]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (130, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (38, "-tall")]
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("right", "step", "Step"),
         Binding("n", "step", "Step", show=False),
         Binding("space", "toggle_play", "Play"),
@@ -385,7 +391,7 @@ class SockvizApp(App):
         try:
             driver.write(sequence)
             driver.flush()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a title is a nicety; never fail over it
             return False
         return True
 

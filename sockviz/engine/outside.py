@@ -35,10 +35,16 @@ from types import EllipsisType
 
 from sockviz.engine.events import CallEvent, Event, RunFinished, StepPending
 from sockviz.engine.gate import Gate, GateClosed, Mode
-from sockviz.engine.runner import FAMILIES, KERNEL_POLL_INTERVAL, Family, RunControls
+from sockviz.engine.runner import FAMILIES, Family, RunControls
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.states import Call, Role, State, Transport
-from sockviz.engine.traced import Stopped, TracedSocket, Tracer, call_args, format_address
+from sockviz.engine.traced import (
+    Stopped,
+    TracedSocket,
+    Tracer,
+    call_args,
+    format_address,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -255,7 +261,7 @@ class _OutsideRunner(RunControls):
             self._run()
         except (Stopped, GateClosed):
             pass
-        except Exception as exc:  # a bug must end the run, never hang it or leak a traceback
+        except Exception as exc:  # noqa: BLE001 - a bug must end the run, never hang it or leak a traceback
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self._abort(f"internal error in the {self.actor} thread: {detail}", None)
         finally:
@@ -315,13 +321,6 @@ class _OutsideRunner(RunControls):
     def _release(self) -> None:
         """Free what a subclass holds beyond the tracer (after the thread has gone)."""
 
-    def _watch(self) -> None:
-        while not self._halt.wait(KERNEL_POLL_INTERVAL):
-            try:
-                self.tracer.poll_kernel()
-            except Exception:  # the kernel view is a bonus: never let it end the run
-                continue
-
 
 class ListenRunner(_OutsideRunner):
     """A listener on this machine for real outside clients, until :meth:`stop`.
@@ -369,16 +368,16 @@ class ListenRunner(_OutsideRunner):
             return
         setup = (
             (Call.SETSOCKOPT, call_args(Call.SETSOCKOPT, "SOL_SOCKET", "SO_REUSEADDR", 1),
-             "SO_REUSEADDR lets the port be bound again at once, even while old connections "
-             "on it still wait in TIME_WAIT.",
+             ("SO_REUSEADDR lets the port be bound again at once, even while old connections "
+             "on it still wait in TIME_WAIT."),
              lambda i: listener.setsockopt("SOL_SOCKET", "SO_REUSEADDR", 1, step=i)),
             (Call.BIND, call_args(Call.BIND, self.endpoint.address),
-             f"bind() gives the listener its address, {self._where()}: where curl, nc or a "
-             "browser will connect. Port 0 asks the kernel to pick a free port.",
+             (f"bind() gives the listener its address, {self._where()}: where curl, nc or a "
+             "browser will connect. Port 0 asks the kernel to pick a free port."),
              lambda i: listener.bind(self.endpoint.address, step=i)),
             (Call.LISTEN, repr(BACKLOG),
-             "listen() makes it a listener: from now on the kernel answers outside clients' "
-             f"handshakes by itself and queues up to {BACKLOG} connections for accept().",
+             ("listen() makes it a listener: from now on the kernel answers outside clients' "
+             f"handshakes by itself and queues up to {BACKLOG} connections for accept()."),
              lambda i: listener.listen(BACKLOG, step=i)),
         )
         for call, args, explain, perform in setup:

@@ -12,9 +12,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from sockviz.engine.events import CallEvent, Event, KernelEvent, RunFinished, StepPending
+from sockviz.engine.events import (
+    CallEvent,
+    Event,
+    KernelEvent,
+    RunFinished,
+    StepPending,
+)
 from sockviz.engine.gate import Gate, GateClosed, Mode
-from sockviz.engine.runner import FAMILIES, RunControls, abort_reason, is_unexpected_failure
+from sockviz.engine.runner import (
+    FAMILIES,
+    RunControls,
+    abort_reason,
+    is_unexpected_failure,
+)
 from sockviz.engine.scenarios.model import Scenario, Step
 
 

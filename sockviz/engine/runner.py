@@ -74,7 +74,8 @@ KERNEL_POLL_INTERVAL = 0.25
 class RunControls:
     """What a UI may ask of any runner, live or replayed: step, wait, how far along.
 
-    A subclass sets ``gate``, ``steps`` and ``_finished`` (a :class:`threading.Event`).
+    A subclass sets ``gate``, ``steps`` and ``_finished`` (a :class:`threading.Event`), and
+    for the kernel watcher ``tracer`` and ``_halt``.
     """
 
     gate: Gate
@@ -98,6 +99,15 @@ class RunControls:
     def total_steps(self) -> int:
         """How many steps this run has (a queued message adds some)."""
         return len(self.steps)
+
+    def _watch(self) -> None:
+        """The kernel watcher thread: read the kernel at most 1/KERNEL_POLL_INTERVAL a second
+        until the run halts (needs ``tracer`` and ``_halt``)."""
+        while not self._halt.wait(KERNEL_POLL_INTERVAL):
+            try:
+                self.tracer.poll_kernel()
+            except Exception:  # noqa: BLE001, S112 - the kernel view is a bonus: never end the run
+                continue
 
 
 class Runner(RunControls):
@@ -240,7 +250,7 @@ class Runner(RunControls):
                     self._baton_cond.notify_all()
         except (Stopped, GateClosed):
             return
-        except Exception as exc:  # a bug must end the run, never hang it or leak a traceback
+        except Exception as exc:  # noqa: BLE001 - a bug must end the run, never hang it or leak a traceback
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self._abort(f"internal error in the {actor} thread: {detail}", None)
         finally:
@@ -305,13 +315,6 @@ class Runner(RunControls):
             self.result = RunFinished(outcome)
         self._consumer(self.result)
         self._finished.set()
-
-    def _watch(self) -> None:
-        while not self._halt.wait(KERNEL_POLL_INTERVAL):
-            try:
-                self.tracer.poll_kernel()
-            except Exception:  # the kernel view is a bonus: never let it end the run
-                continue
 
     # --- one step -----------------------------------------------------------------------
     def _own_address(self, name: str):

@@ -66,7 +66,7 @@ class Batcher:
     def _hand_on(self, batch: list[Event]) -> None:
         try:
             self._deliver(batch)
-        except Exception:  # a receiver that has gone away must not kill the engine's output
+        except Exception:  # noqa: BLE001 - a receiver that has gone must not stop the engine
             return
         self.delivered += len(batch)
         self.batches += 1

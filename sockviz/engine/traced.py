@@ -39,11 +39,11 @@ from sockviz.engine.states import (
 )
 
 __all__ = [
-    "Stopped",
-    "Tracer",
-    "TracedSocket",
-    "format_address",
     "IllegalTransition",
+    "Stopped",
+    "TracedSocket",
+    "Tracer",
+    "format_address",
 ]
 
 READ = select.POLLIN

@@ -76,8 +76,8 @@ def describe(data: bytes) -> list[str]:
     if frame is None:
         return []
     lines = [
-        f"WebSocket frame: FIN={int(frame.fin)}  opcode=0x{frame.opcode:x} ({frame.kind})  "
-        f"MASK={int(frame.masked)}  payload length={frame.length}",
+        (f"WebSocket frame: FIN={int(frame.fin)}  opcode=0x{frame.opcode:x} ({frame.kind})  "
+        f"MASK={int(frame.masked)}  payload length={frame.length}"),
     ]
     if frame.mask_key:
         lines.append("masking key: " + " ".join(f"{b:02x}" for b in frame.mask_key)

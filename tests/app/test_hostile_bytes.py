@@ -8,6 +8,7 @@ markup. The screen must show them as visible text and contain none of them raw.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import subprocess
 import sys
 import time
@@ -50,8 +51,8 @@ async def test_hostile_bytes_from_a_real_client_are_only_shown():
             assert time.monotonic() < deadline
             await pilot.pause(0.05)
         port = app.models["server"].local.rsplit(":", 1)[1]
-        subprocess.run([sys.executable, "-c", CLIENT, port], input=HOSTILE, timeout=10,
-                       check=True)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-c", CLIENT, port],
+                                input=HOSTILE, timeout=10, check=True)
         deadline = time.monotonic() + 5
         while "conn-1" not in app.models or app.models["conn-1"].state is not State.CLOSED:
             assert time.monotonic() < deadline, "the client was not seen to the end"

@@ -11,7 +11,13 @@ from sockviz.engine.events import CallEvent, RunFinished
 from sockviz.engine.gate import Mode
 from sockviz.engine.runner import Runner
 from sockviz.engine.scenarios import REGISTRY, get
-from sockviz.engine.scenarios.model import BIND_ADDRESS, SERVER_ADDRESS, Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.model import (
+    BIND_ADDRESS,
+    SERVER_ADDRESS,
+    Scenario,
+    SocketSpec,
+    Step,
+)
 from sockviz.engine.states import Call, Role, State, Transport
 from tests.helpers import Collector, engine_threads, open_fds, run_scenario
 
@@ -60,7 +66,7 @@ def test_step_mode_makes_exactly_one_call_per_step(name, family):
                 time.sleep(0.05)
                 assert len(collector.calls) == n - 1
                 continue
-            assert collector.wait_for(lambda c: len(c.calls) >= n, 10)
+            assert collector.wait_for(lambda c, n=n: len(c.calls) >= n, 10)
             time.sleep(0.02)
             assert len(collector.calls) == n, f"step {n} made {len(collector.calls)} calls"
             assert {e.step for e in collector.calls[-2:]} >= {n - 1}
@@ -114,7 +120,7 @@ def test_stop_from_every_step(name):
             runner.step()
             if runner.steps[n - 1].together:
                 continue
-            assert collector.wait_for(lambda c: len(c.calls) >= n, 10)
+            assert collector.wait_for(lambda c, n=n: len(c.calls) >= n, 10)
         started = time.monotonic()
         assert runner.stop(0.5)
         elapsed = time.monotonic() - started

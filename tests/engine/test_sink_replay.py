@@ -54,7 +54,7 @@ def test_record_then_replay_gives_the_same_events(name):
     steps = get(name).steps_for("ipv4")
     for n in range(1, len(steps) + 1):
         replay.step()
-        assert collector.wait_for(lambda c: len(c.calls) >= n, 2)
+        assert collector.wait_for(lambda c, n=n: len(c.calls) >= n, 2)
     assert replay.wait(2)
     replay.stop()
     assert [to_line(e) for e in collector.trace] == lines
@@ -100,7 +100,7 @@ def test_too_late_for_a_message():
     try:
         for n in range(1, 12):  # up to and including the client's last recv
             runner.step()
-            assert collector.wait_for(lambda c: len(c.calls) >= n, 2)
+            assert collector.wait_for(lambda c, n=n: len(c.calls) >= n, 2)
         time.sleep(0.05)  # the client's close is now waiting at the gate
         with pytest.raises(ValueError, match="too late"):
             runner.queue_message(b"late")

@@ -44,7 +44,7 @@ def tcp_pair(tracer, family):
 
 
 def test_one_event_per_call_in_order(tracer, family):
-    listener, client, conn = tcp_pair(tracer, family)
+    listener, _client, conn = tcp_pair(tracer, family)
     calls = [(e.socket, e.call, e.state) for e in tracer.collector.calls]
     assert calls == [
         ("server", Call.SOCKET, State.CREATED),
@@ -61,7 +61,7 @@ def test_one_event_per_call_in_order(tracer, family):
 
 
 def test_addresses_are_the_real_ones(tracer, family):
-    listener, client, conn = tcp_pair(tracer, family)
+    listener, client, _conn = tcp_pair(tracer, family)
     server_port = listener.sock.getsockname()[1]
     client_port = client.sock.getsockname()[1]
     assert server_port != 0 and client_port != 0
@@ -78,7 +78,7 @@ def test_addresses_are_the_real_ones(tracer, family):
 
 
 def test_connect_shows_the_implicit_bind(tracer):
-    listener, client, conn = tcp_pair(tracer, "ipv4")
+    _listener, _client, _conn = tcp_pair(tracer, "ipv4")
     connect = next(e for e in tracer.collector.calls if e.call is Call.CONNECT)
     assert connect.implicit_bind is True
     assert connect.local is not None and not connect.local.endswith(":0")

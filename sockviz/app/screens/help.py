@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -24,22 +26,22 @@ KEYS = (
 )
 
 READING = (
-    "Every card is one real socket. Its strip shows our lifecycle state "
+    ("Every card is one real socket. Its strip shows our lifecycle state "
     "(created → bound → listening → connected → closed); the badge on its lower edge is "
     "the kernel's own TCP state, read from the kernel (TCP_INFO, or /proc/net/tcp once "
-    "the program has closed the socket).",
-    "The ladder is the story between client and server. A dashed arrow means the bytes "
+    "the program has closed the socket)."),
+    ("The ladder is the story between client and server. A dashed arrow means the bytes "
     "are waiting in the receiver's kernel buffer; it turns solid when the program calls "
-    "recv() and takes them.",
-    "Nothing here is simulated: each line in the log is a system call that this "
-    "program really made, in the same order every run.",
+    "recv() and takes them."),
+    ("Nothing here is simulated: each line in the log is a system call that this "
+    "program really made, in the same order every run."),
 )
 
 
 class HelpScreen(ModalScreen[None]):
     """Keys and a short guide. Any of escape, q, ? closes it."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape,q,question_mark", "dismiss", "Close", show=True),
     ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -16,7 +18,7 @@ from sockviz.engine.scenarios.model import Scenario
 class ScenarioPicker(ModalScreen[str | None]):
     """Returns the chosen scenario's name, or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, scenarios: dict[str, Scenario], current: str) -> None:
         super().__init__()

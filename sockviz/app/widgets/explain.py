@@ -63,8 +63,8 @@ def next_content(pending: StepPending, total: int, key_hint: str) -> Content:
     """The block for the call about to run."""
     lines = [
         Content.assemble(
-            (f"Next → step {pending.step + 1}{f'/{total}' if total else ''} · "
-             f"{pending.socket}.{pending.call.value}()",
+            ((f"Next → step {pending.step + 1}{f'/{total}' if total else ''} · "
+             f"{pending.socket}.{pending.call.value}()"),
              "bold $text-warning"),
             ("   " + key_hint, "$foreground 60%") if key_hint else "",
         ),

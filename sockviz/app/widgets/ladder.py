@@ -12,6 +12,7 @@ payload view shows the selected one. Peer bytes arrive here already escaped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -118,7 +119,7 @@ class LadderRow(Widget):
 class Ladder(VerticalScroll, can_focus=True):
     """The sequence diagram. The app adds entries; the ladder keeps its own selection."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("up", "select(-1)", "Previous message", show=False),
         Binding("down", "select(1)", "Next message", show=False),
     ]

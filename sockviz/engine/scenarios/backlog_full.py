@@ -33,8 +33,8 @@ SCENARIO = Scenario(
                 Step("client", f"client-{i}", Call.CONNECT, (SERVER_ADDRESS,), wait=False,
                      expect_error="EINPROGRESS",
                      explain=(
-                         f"A non-blocking connect(): it returns at once with EINPROGRESS and "
-                         f"the handshake goes on in the kernel. "
+                         "A non-blocking connect(): it returns at once with EINPROGRESS and "
+                         "the handshake goes on in the kernel. "
                          + ("There is room in the queue, so it completes (ESTABLISHED) though "
                             "nobody has called accept()." if i < N else
                             "The queue is full (2 waiting for a backlog of 1): the kernel drops "

@@ -1,7 +1,13 @@
 """``message-boundaries``: three quick sends over TCP arrive merged; over UDP, one by one."""
 
 from sockviz.engine.scenarios.common import ALL, IP, client_connects, listener
-from sockviz.engine.scenarios.model import BIND_ADDRESS, AddressOf, Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.model import (
+    BIND_ADDRESS,
+    AddressOf,
+    Scenario,
+    SocketSpec,
+    Step,
+)
 from sockviz.engine.states import Call, Role, Transport
 
 WORDS = (b"one;", b"two;", b"three;")

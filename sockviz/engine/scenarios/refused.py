@@ -1,7 +1,13 @@
 """``refused``: connect to a port where nothing listens -> ECONNREFUSED."""
 
 from sockviz.engine.scenarios.common import ALL
-from sockviz.engine.scenarios.model import BIND_ADDRESS, SERVER_ADDRESS, Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.model import (
+    BIND_ADDRESS,
+    SERVER_ADDRESS,
+    Scenario,
+    SocketSpec,
+    Step,
+)
 from sockviz.engine.states import Call, Role, Transport
 
 SCENARIO = Scenario(
