@@ -19,45 +19,20 @@ runs measure the machine's other work, not the code.
 
 from __future__ import annotations
 
-import argparse
 import os
-import pty
-import select
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 
+# Only what plain_transfer needs is imported here: the plain script imports this module,
+# and must not pay for the rest (argparse, subprocess, pty ...), imported where used.
+
 CHUNK = 256 * 1024
 MiB = 1024 * 1024
 
-PLAIN_SCRIPT = r"""
-import socket, sys, threading
-total, chunk = int(sys.argv[1]), 256 * 1024
-pattern = (b"sockviz bulk data, " * (chunk // 19 + 1))[:chunk]
-listener = socket.create_server(("127.0.0.1", 0))
-client = socket.create_connection(listener.getsockname())
-conn, _ = listener.accept()
-def send():
-    view, sent = memoryview(pattern), 0
-    while sent < total:
-        sent += client.send(view[: min(chunk, total - sent)])
-thread = threading.Thread(target=send)
-thread.start()
-buffer = bytearray(chunk)
-got = 0
-while got < total:
-    n = conn.recv_into(buffer, min(chunk, total - got))
-    if not n:
-        break
-    got += n
-thread.join()
-for s in (client, conn, listener):
-    s.close()
-assert got == total
-"""
+# The plain side as a process of its own: the same function, nothing of sockviz's engine.
+PLAIN_SCRIPT = "import sys\nfrom sockviz.bench import plain_transfer\nplain_transfer(int(sys.argv[1]))\n"
 
 
 def plain_transfer(total: int) -> float:
@@ -116,6 +91,8 @@ def engine_transfer(total: int) -> float:
 
 def _child(argv: list[str]) -> tuple[float, int]:
     """Run a command; (seconds, peak RSS in bytes) from the kernel's accounting."""
+    import subprocess
+
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -139,6 +116,10 @@ BARE_APP = "from textual.app import App\nApp().run()\n"
 
 def first_frame(argv: list[str], marker: bytes, timeout: float = 20.0) -> float:
     """Seconds from starting ``argv`` in a pseudo-terminal until ``marker`` is drawn."""
+    import pty
+    import select
+    import signal
+
     started = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:
@@ -170,6 +151,8 @@ def best(fn, repeats: int):
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     parser = argparse.ArgumentParser(prog="python -m sockviz.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small transfers: under a minute")
@@ -214,4 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except BrokenPipeError:  # `python -m sockviz.bench | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None

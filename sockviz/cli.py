@@ -235,10 +235,12 @@ def _raise_interrupt(signum, frame) -> NoReturn:
 def run_tui(args: argparse.Namespace, err: TextIO) -> int:
     try:
         from sockviz.app.app import run_app
-    except ImportError:
+    except ImportError as exc:  # only a missing Textual is the user's to fix; not our bugs
+        if not (exc.name or "").startswith(("textual", "rich")):
+            raise
         err.write(
-            "sockviz: error: the TUI is not part of this build yet; "
-            "try sockviz --trace or sockviz --list\n"
+            "sockviz: error: the TUI needs Textual, which is not installed here "
+            "(pip install 'textual==8.2.8'); --trace and --list work without it\n"
         )
         return EXIT_USAGE
     return run_app(args)
