@@ -34,13 +34,14 @@ from sockviz.app.widgets.explain import (
     done_content,
     next_content,
 )
-from sockviz.app.widgets.ladder import Ladder, LadderEntry
+from sockviz.app.widgets.ladder import MAX_ROWS, Ladder, LadderEntry
 from sockviz.app.widgets.payload import PayloadView
-from sockviz.app.widgets.socket_card import ORDER, CardModel, SocketCard
+from sockviz.app.widgets.socket_card import ORDER, CardModel, SocketCard, human_bytes
 from sockviz.app.widgets.status import StatusBar
 from sockviz.engine import scenarios as scenario_registry
 from sockviz.engine.events import (
     CallEvent,
+    Elided,
     Event,
     KernelEvent,
     Progress,
@@ -55,6 +56,15 @@ from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Trans
 
 #: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
 CLASSROOM_PACE = 1.5
+
+#: Cards kept on screen at most (closed ones go first).
+MAX_CARDS = 40
+
+#: Lines the log keeps.
+LOG_LINES = 2000
+
+#: Signals that quit the app the way q does.
+QUIT_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 
 #: The longest message the client may send: what the scenario's receive takes in one call.
 MESSAGE_LIMIT = 65536
@@ -279,7 +289,7 @@ class SockvizApp(App):
                 with TabPane("Payload", id="tab-payload"):
                     yield PayloadView(id="payload")
                 with TabPane("Log", id="tab-log"):
-                    yield Log(id="log", max_lines=2000)
+                    yield Log(id="log", max_lines=LOG_LINES)
         with Vertical(id="message-bar"):
             yield MessageInput(
                 placeholder="a message for the client to send · Enter sends · Escape leaves",
@@ -306,25 +316,47 @@ class SockvizApp(App):
         super().notify(message, markup=markup, **kwargs)
 
     def _quit_on_signals(self) -> None:
-        """SIGTERM and SIGHUP quit like q does: sockets closed, threads ended, terminal
-        restored. (Without this, SIGTERM kills the process with the terminal still in the
-        app's screen. Textual already turns SIGINT into a clean exit.)"""
-        if self.is_headless or threading.current_thread() is not threading.main_thread():
+        """SIGTERM, SIGHUP and SIGINT quit like q does: sockets closed, threads ended,
+        terminal restored. (Without this, SIGTERM kills the process with the terminal still
+        in the app's screen.) The handlers are the app's only while it runs: on_unmount
+        gives the signals back."""
+        self._signals: list[int] = []
+        if threading.current_thread() is not threading.main_thread():
             return
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        for name in QUIT_SIGNALS:
+            signum = getattr(signal, name, None)
             if signum is None:
                 continue
             try:
-                loop.add_signal_handler(signum, lambda: self.call_later(self.action_quit))
+                loop.add_signal_handler(signum, self._quit_soon)
             except (NotImplementedError, RuntimeError, ValueError):
-                pass
+                continue
+            self._signals.append(signum)
+
+    def _quit_soon(self) -> None:
+        # The signals are given back at once: should quitting ever stall, a second one
+        # ends the process the ordinary way.
+        self._release_signals()
+        self.call_later(self.action_quit)
+
+    def _release_signals(self) -> None:
+        signals, self._signals = getattr(self, "_signals", []), []
+        if not signals:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for signum in signals:
+            loop.remove_signal_handler(signum)
 
     # --- running ------------------------------------------------------------------------
     def _start_run(self) -> None:
         self.generation += 1
         generation = self.generation
-        self.batcher = Batcher(lambda events: self.post_message(EngineEvents(events, generation)))
+        self.batcher = Batcher(lambda events: self.post_message(EngineEvents(events, generation)),
+                               acknowledge=True)
         try:
             options = {"size": self.config.size} if self.config.size else {}
             self.runner = self.runner_factory(
@@ -404,8 +436,11 @@ class SockvizApp(App):
             self._apply(event, log_lines)
         self.events_applied += len(message.events)
         if log_lines:
-            self.query_one("#log", Log).write_lines(log_lines)
+            self.query_one("#log", Log).write_lines(log_lines[-LOG_LINES:])
+        self.query_one(Ladder).flush()
         self._refresh_panels()
+        if self.batcher is not None:
+            self.batcher.ack()  # ready for the next batch
 
     def _apply(self, event: Event, log_lines: list[str]) -> None:
         if isinstance(event, StepPending):
@@ -418,6 +453,8 @@ class SockvizApp(App):
             self._apply_call(event, log_lines)
         elif isinstance(event, KernelEvent):
             self._apply_kernel(event, log_lines)
+        elif isinstance(event, Elided):
+            self._apply_elided(event, log_lines)
         elif isinstance(event, RunFinished):
             self.outcome = event
             self.pending = None
@@ -438,6 +475,7 @@ class SockvizApp(App):
             path=plan_path(self.scenario, event.socket, event.role, transport),
         )
         self.models[event.socket] = model
+        self._forget_closed_cards()
         card = SocketCard(model)
         self.cards[event.socket] = card
         lane = self.query_one("#client-lane" if event.role is Role.CLIENT else "#server-lane")
@@ -445,6 +483,16 @@ class SockvizApp(App):
         for hint in lane.query(".lane-empty"):
             hint.display = False
         return model
+
+    def _forget_closed_cards(self) -> None:
+        """A listener with a flood of clients must not grow cards for ever: past
+        :data:`MAX_CARDS`, the oldest closed ones go."""
+        closed = [n for n, m in self.models.items() if m.state is State.CLOSED]
+        for name in closed[: max(0, len(self.models) - MAX_CARDS)]:
+            del self.models[name]
+            card = self.cards.pop(name, None)
+            if card is not None:
+                card.remove()
 
     def _apply_call(self, event: CallEvent, log_lines: list[str]) -> None:
         self.calls_seen += 1
@@ -497,6 +545,20 @@ class SockvizApp(App):
         else:
             model.received = event.done
         self._show_card(event.socket, False)
+
+    def _apply_elided(self, event: Elided, log_lines: list[str]) -> None:
+        """Calls too many to draw one by one: one line for them all (the next call event
+        brings the socket's true totals)."""
+        model = self.models.get(event.socket)
+        if model is None:
+            return
+        text = (f"… {event.count:,} more {event.call.value}() calls, "
+                f"{human_bytes(event.nbytes)} (too many to draw; all counted)")
+        side = "left" if model.role is Role.CLIENT else "right"
+        ladder = self.query_one(Ladder)
+        ladder.add(LadderEntry(ladder.count, side, text, socket=event.socket,
+                               call=event.call.value))
+        log_lines.append(f"      {event.socket:<8} {text}")
 
     def _apply_kernel(self, event: KernelEvent, log_lines: list[str]) -> None:
         model = self._model_for(event)
@@ -554,7 +616,7 @@ class SockvizApp(App):
         side = "left" if event.role is Role.CLIENT else "right"
         call = event.call
         stream = event.type == Transport.STREAM.value
-        n = len(ladder.entries)
+        n = ladder.count
 
         def note(text: str, error: bool = False) -> LadderEntry:
             return LadderEntry(n, side, text, socket=event.socket, call=call.value, error=error)
@@ -595,7 +657,9 @@ class SockvizApp(App):
                 peer=f"→ {event.remote}" if event.remote else "",
             )
             key = (_port(event.remote), _port(event.local))
-            self.inflight.setdefault(key, []).append([entry, event.nbytes or 0])
+            waiting = self.inflight.setdefault(key, [])
+            waiting.append([entry, event.nbytes or 0])
+            del waiting[:-MAX_ROWS]  # an outside peer's reads are not seen: keep it bounded
             ladder.add(entry)
         elif call in (Call.RECV, Call.RECVFROM):
             matched = self._deliver(event, stream)
@@ -825,6 +889,7 @@ class SockvizApp(App):
         self.exit(0)
 
     def on_unmount(self) -> None:
+        self._release_signals()
         self._stop_run()
         if getattr(self, "_title_pushed", False):
             self._write_terminal("\x1b[23;0t")  # give the terminal its old title back

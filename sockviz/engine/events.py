@@ -173,8 +173,23 @@ class RunFinished:
     """For ``aborted``: the call event that ended the run."""
 
 
+@dataclass(frozen=True, slots=True)
+class Elided:
+    """Routine data calls a display could not keep up with, summed instead of drawn one by
+    one (not a trace event: a trace writes every call). Only successful ``send``/``recv``
+    calls that moved bytes and changed no state are ever summed; the call events around
+    them, kept, carry the socket's true totals."""
+
+    socket: str
+    call: Call
+    count: int
+    """How many calls."""
+    nbytes: int
+    """Bytes those calls moved."""
+
+
 TraceEvent = CallEvent | KernelEvent
-Event = CallEvent | KernelEvent | StepPending | Progress | RunFinished
+Event = CallEvent | KernelEvent | StepPending | Progress | RunFinished | Elided
 
 #: How many bytes of each message an event keeps. Totals always count everything.
 PREVIEW_CAP = 4096

@@ -4,6 +4,14 @@
 call it with each event (cheap: an append under a lock); its own thread hands the events
 on as one list at most ``rate`` times a second. The first event after a quiet spell goes
 out at once, so stepping feels immediate; a flood is coalesced.
+
+A consumer slower than the engine (a UI drawing a peer's flood) must not build an endless
+queue. With ``acknowledge=True`` the batcher hands on the next list only after
+:meth:`Batcher.ack` says the last one was taken in, so at most one list is in flight; and
+while it waits, a backlog over ``backlog`` events is compacted: successful data calls that
+changed nothing but the byte counts (a ``recv`` among thousands) are summed into one
+:class:`~sockviz.engine.events.Elided` per socket and call, keeping the last of each run -
+whose totals are the socket's true totals. Everything else is kept, in order.
 """
 
 from __future__ import annotations
@@ -11,15 +19,74 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from sockviz.engine.events import Event
+from sockviz.engine.events import CallEvent, Elided, Event, Progress, StepPending
+from sockviz.engine.states import Call
+
+#: Calls a compacted backlog may sum rather than keep one by one.
+ROUTINE = frozenset({Call.SEND, Call.SENDALL, Call.SENDTO, Call.RECV, Call.RECVFROM})
+
+#: Events a waiting backlog may hold before it is compacted.
+BACKLOG = 2000
+
+
+def _routine(event: Event) -> bool:
+    return (isinstance(event, CallEvent) and event.call in ROUTINE and event.error is None
+            and bool(event.nbytes) and not event.parts)
+
+
+def compact(events: list[Event]) -> list[Event]:
+    """Sum routine data calls (see the module docstring); keep everything else in order.
+
+    Per socket and call, the last routine event is kept as it is (it carries the totals);
+    the ones before it become one :class:`Elided` in its place, and the steps they were
+    announced with are dropped with them. Progress keeps only its latest per socket.
+    """
+    last: dict[tuple[str, Call], int] = {}
+    last_progress: dict[str, int] = {}
+    for i, event in enumerate(events):
+        if _routine(event):
+            last[(event.socket, event.call)] = i
+        elif isinstance(event, Progress):
+            last_progress[event.socket] = i
+    summed: dict[tuple[str, Call], list[int]] = {}
+    dropped_steps: set[int] = set()
+    for i, event in enumerate(events):
+        if _routine(event) and last[(event.socket, event.call)] != i:
+            total = summed.setdefault((event.socket, event.call), [0, 0])
+            total[0] += 1
+            total[1] += event.nbytes or 0
+            if event.step is not None:
+                dropped_steps.add(event.step)
+    out: list[Event] = []
+    for i, event in enumerate(events):
+        if isinstance(event, StepPending) and event.step in dropped_steps:
+            continue
+        if isinstance(event, Progress) and last_progress[event.socket] != i:
+            continue
+        if _routine(event):
+            key = (event.socket, event.call)
+            if last[key] != i:
+                continue
+            if key in summed:
+                count, nbytes = summed[key]
+                out.append(Elided(event.socket, event.call, count, nbytes))
+        out.append(event)
+    return out
 
 
 class Batcher:
     """Collect events from any thread; deliver them in order, in lists, from one thread."""
 
-    def __init__(self, deliver: Callable[[list[Event]], object], rate: float = 30.0) -> None:
+    def __init__(self, deliver: Callable[[list[Event]], object], rate: float = 30.0,
+                 *, acknowledge: bool = False, backlog: int = BACKLOG) -> None:
         self._deliver = deliver
         self._interval = 1.0 / rate
+        self._acknowledge = acknowledge
+        self._backlog = backlog
+        self._acked = threading.Event()
+        self._acked.set()
+        self.elided = 0
+        """Routine events summed rather than handed on one by one."""
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = threading.Event()
@@ -34,7 +101,17 @@ class Batcher:
     def __call__(self, event: Event) -> None:
         with self._lock:
             self._pending.append(event)
+            if self._acknowledge and len(self._pending) > self._backlog:
+                before = len(self._pending)
+                self._pending = compact(self._pending)
+                self.elided += before - len(self._pending)
+                if len(self._pending) > self._backlog // 2:
+                    self._backlog = 2 * len(self._pending)  # little to sum: grow, rarely
         self._wake.set()
+
+    def ack(self) -> None:
+        """The last list handed on has been taken in: the next may go."""
+        self._acked.set()
 
     @property
     def idle(self) -> bool:
@@ -52,6 +129,9 @@ class Batcher:
             self._wake.wait()
             if self._closing.is_set():
                 break
+            while not self._acked.wait(self._interval):  # the consumer is still busy
+                if self._closing.is_set():
+                    return
             self._wake.clear()
             batch = self._take()
             if batch:
@@ -64,6 +144,8 @@ class Batcher:
             self._hand_on(batch)
 
     def _hand_on(self, batch: list[Event]) -> None:
+        if self._acknowledge:
+            self._acked.clear()
         try:
             self._deliver(batch)
         except Exception:  # noqa: BLE001 - a receiver that has gone must not stop the engine

@@ -83,3 +83,33 @@ async def jump(pilot, n: int) -> None:
         assert time.monotonic() < deadline, "the steps did not happen"
         await pilot.pause(0.02)
     await settle(pilot)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    """Wait (letting the app run) until ``condition()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await pilot.pause(0.01)
+
+
+def outside_app(*, listen: tuple | None = None, connect: tuple | None = None,
+                send: bytes | None = None, reply: bytes | None = None) -> SockvizApp:
+    """The app as ``sockviz --listen``/``--connect`` builds it, playing fast: the other end
+    is a real program the test starts."""
+    import argparse
+
+    from sockviz.cli import outside_runner_factory
+    from sockviz.engine.gate import Mode
+
+    args = argparse.Namespace(listen=listen, connect=connect, family="ipv4", send=send,
+                              reply=reply, timeout=None, trace=False)
+    factory = outside_runner_factory(args)
+    config = AppConfig(scenario=factory.scenario.name,
+                       outside="listen" if listen is not None else "connect",
+                       where=str(factory.endpoint))
+    app = SockvizApp(config, runner_factory=factory,
+                     scenarios={factory.scenario.name: factory.scenario}, theme=THEME)
+    app.mode = Mode.FAST
+    app.animation_level = "none"
+    return app

@@ -9,7 +9,7 @@ import pytest
 from sockviz.app.screens.help import HelpScreen
 from sockviz.app.screens.picker import ScenarioPicker
 from sockviz.engine.states import State
-from tests.app.helpers import live_app, settle, steps
+from tests.app.helpers import live_app, outside_app, settle, steps
 from tests.engine.test_runner import BLOCKED_IN_ACCEPT, BLOCKED_IN_RECV
 from tests.helpers import engine_threads, open_fds
 
@@ -208,20 +208,9 @@ async def test_log_numbers_every_call_with_its_outcome():
 
 async def test_listen_mode_shows_a_real_outside_client():
     """--listen in the TUI: a client that is not sockviz connects, sends, closes; all shown."""
-    import argparse
     import socket
 
-    from sockviz.app.app import AppConfig, SockvizApp
-    from sockviz.cli import outside_runner_factory
-
-    args = argparse.Namespace(listen=("127.0.0.1", 0), connect=None, family="ipv4", send=None,
-                              reply=None, timeout=None, trace=False)
-    factory = outside_runner_factory(args)
-    config = AppConfig(scenario=factory.scenario.name, outside="listen",
-                       where=str(factory.endpoint))
-    app = SockvizApp(config, runner_factory=factory,
-                     scenarios={factory.scenario.name: factory.scenario}, theme="textual-dark")
-    app.mode = app.mode.FAST
+    app = outside_app(listen=("127.0.0.1", 0))
     async with app.run_test(size=SIZE) as pilot:
         deadline = time.monotonic() + 5
         while "server" not in app.models or app.models["server"].kernel != "LISTEN":
@@ -248,12 +237,8 @@ async def test_listen_mode_shows_a_real_outside_client():
 
 async def test_connect_mode_sends_typed_lines_to_a_real_server():
     """--connect in the TUI: i, type, Enter sends the line for real to an outside server."""
-    import argparse
     import socket
     import threading
-
-    from sockviz.app.app import AppConfig, SockvizApp
-    from sockviz.cli import outside_runner_factory
 
     server = socket.create_server(("127.0.0.1", 0))
     got = bytearray()
@@ -271,14 +256,7 @@ async def test_connect_mode_sends_typed_lines_to_a_real_server():
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    args = argparse.Namespace(listen=None, connect=("127.0.0.1", server.getsockname()[1]),
-                              family="ipv4", send=None, reply=None, timeout=None, trace=False)
-    factory = outside_runner_factory(args)
-    config = AppConfig(scenario=factory.scenario.name, outside="connect",
-                       where=str(factory.endpoint))
-    app = SockvizApp(config, runner_factory=factory,
-                     scenarios={factory.scenario.name: factory.scenario}, theme="textual-dark")
-    app.mode = app.mode.FAST
+    app = outside_app(connect=("127.0.0.1", server.getsockname()[1]))
     try:
         async with app.run_test(size=SIZE) as pilot:
             deadline = time.monotonic() + 5

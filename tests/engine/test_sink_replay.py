@@ -117,3 +117,62 @@ def test_replay_refuses_to_send():
     replay.start()
     assert replay.wait(1) and replay.result.outcome == "done"
     replay.stop()
+
+
+def test_a_slow_consumer_gets_one_batch_at_a_time_and_every_byte_counted():
+    """A real flood into --listen's runner, read by a consumer that stalls: at most one
+    batch is in flight, the backlog is summed (Elided), and the totals stay exact."""
+    import socket
+
+    from sockviz.engine.events import CallEvent, Elided, RunFinished
+    from sockviz.engine.outside import ListenRunner
+    from sockviz.engine.states import Call, State
+
+    batches: list[list] = []
+    delivered = threading.Event()
+
+    def slow(batch):
+        batches.append(batch)
+        delivered.set()
+
+    batcher = Batcher(slow, acknowledge=True, backlog=100)
+    runner = ListenRunner(batcher, "127.0.0.1", 0)
+    runner.start()
+    try:
+        assert delivered.wait(5)
+        deadline = time.monotonic() + 5
+        while not any(isinstance(e, CallEvent) and e.call is Call.LISTEN
+                      for b in batches for e in b):
+            assert time.monotonic() < deadline
+            batcher.ack()
+            time.sleep(0.01)
+        port = next(e for b in batches for e in b
+                    if isinstance(e, CallEvent) and e.call is Call.LISTEN).local
+        port = int(port.rsplit(":", 1)[1])
+        stalled = len(batches)
+        total = 0
+        with socket.create_connection(("127.0.0.1", port)) as peer:
+            for _ in range(3000):  # small pieces: many recv() calls
+                peer.sendall(b"y" * 1000)
+                total += 1000
+                if total % 10_000 == 0:
+                    time.sleep(0.001)  # let the reader catch up: many small recv() calls
+        time.sleep(0.5)
+        assert len(batches) == stalled  # the last batch is not acknowledged: nothing went
+        while not any(isinstance(e, CallEvent) and e.socket == "conn-1"
+                      and e.state is State.CLOSED for b in batches for e in b):
+            batcher.ack()
+            time.sleep(0.02)
+            assert time.monotonic() < deadline + 10
+    finally:
+        runner.stop()
+        batcher.close()
+    events = [e for b in batches for e in b if not isinstance(e, RunFinished)]
+    recvs = [e for e in events if isinstance(e, CallEvent) and e.socket == "conn-1"
+             and e.call is Call.RECV]
+    elided = [e for e in events if isinstance(e, Elided)]
+    assert elided and batcher.elided > 0, "the backlog was never summed"
+    assert all(e.socket == "conn-1" and e.call is Call.RECV for e in elided)
+    assert sum(e.nbytes or 0 for e in recvs) + sum(e.nbytes for e in elided) == total
+    assert recvs[-1].recv_total == total and recvs[-1].nbytes == 0  # EOF, every byte counted
+    assert max(e.recv_total for e in recvs) == total

@@ -5,6 +5,10 @@ Calls that send something across are arrows; calls that stay on one side (``bind
 dashed while its bytes sit in the peer's receive buffer, and solid once a ``recv`` on the
 other side has taken them: the bytes really wait in the kernel until the program reads.
 
+The ladder keeps the newest :data:`MAX_ROWS` rows (a peer can make calls faster than anyone
+can read them; the log and the cards' totals still count everything). Rows added while a
+batch of events is applied are mounted together by :meth:`Ladder.flush`.
+
 Rows that carry bytes can be selected (click, or ↑/↓ when the ladder has focus); the
 payload view shows the selected one. Peer bytes arrive here already escaped.
 """
@@ -22,6 +26,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from sockviz.engine.trace import escape_bytes
+
+#: Rows kept on the ladder; older ones scroll away for good.
+MAX_ROWS = 300
 
 
 @dataclass
@@ -139,6 +146,10 @@ class Ladder(VerticalScroll, can_focus=True):
         self.selected: LadderRow | None = None
         self.follow = True
         """Select each new message as it comes, until the user picks one."""
+        self.count = 0
+        """Entries ever added (the next entry's index)."""
+        self._new: list[LadderRow] = []
+        self._newest_data: LadderRow | None = None
 
     def compose(self):
         yield Static(Content.assemble(("client", "bold"), ""), id="ladder-head")
@@ -151,21 +162,46 @@ class Ladder(VerticalScroll, can_focus=True):
 
     def clear(self) -> None:
         for row in self.rows:
-            row.remove()
+            if row.is_mounted:
+                row.remove()
         self.entries.clear()
         self.rows.clear()
+        self._new.clear()
+        self._newest_data = None
         self.selected = None
         self.follow = True
+        self.count = 0
 
     def add(self, entry: LadderEntry) -> LadderRow:
+        """Add a row; it shows at the next :meth:`flush`."""
         row = LadderRow(entry)
+        self.count += 1
         self.entries.append(entry)
         self.rows.append(row)
-        self.mount(row)
-        self.scroll_end(animate=False)
+        self._new.append(row)
         if entry.data is not None and self.follow:
-            self._select(row, by_user=False)
+            self._newest_data = row
+        if len(self.rows) > MAX_ROWS:
+            for old in self.rows[:-MAX_ROWS]:
+                if old.is_mounted:
+                    old.remove()
+                if old is self.selected:
+                    self.selected = None
+            del self.rows[:-MAX_ROWS]
+            del self.entries[:-MAX_ROWS]
         return row
+
+    def flush(self) -> None:
+        """Mount the rows added since the last flush (those still kept), newest in view."""
+        kept = set(map(id, self.rows))
+        new = [row for row in self._new if id(row) in kept]
+        self._new.clear()
+        if new:
+            self.mount(*new)
+            self.scroll_end(animate=False)
+        newest, self._newest_data = self._newest_data, None
+        if newest is not None and id(newest) in kept:
+            self._select(newest, by_user=False)
 
     def refresh_entry(self, entry: LadderEntry) -> None:
         for row in self.rows:

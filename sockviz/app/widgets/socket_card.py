@@ -43,6 +43,13 @@ KERNEL_CLASS = {
     "CLOSE": "close",
 }
 
+#: The classes :meth:`SocketCard.show` swaps (the stylesheet colours the card by them).
+DYNAMIC_CLASSES = frozenset(
+    {f"-state-{state.value}" for state in State}
+    | {f"-kernel-{css}" for css in KERNEL_CLASS.values()}
+    | {"-error", "-expected", "-moving"}
+)
+
 
 def human_bytes(n: int) -> str:
     """``14 B``, ``1.5 KiB``, ``64.0 MiB``: short, exact below a KiB."""
@@ -142,6 +149,7 @@ class SocketCard(Widget):
         self.model = model
         self._ready = False
         self._last: tuple[float | None, bool] = (None, False)
+        self._shown: dict[str, tuple] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="kind", classes="card-line")
@@ -169,12 +177,12 @@ class SocketCard(Widget):
         role = "" if m.role.value == m.name else f" · {m.role.value}"
         self.border_title = f"{m.name}{role}"
         self.border_subtitle = kernel_badge(m, now)
-        self.query_one("#kind", Static).update(Content(f"{m.family} · {m.type}"))
+        self._line("kind", Content(f"{m.family} · {m.type}"))
         local = m.local or "no address yet"
         address = Content.assemble((local, "bold"), " ↔ ", m.remote or "—")
-        self.query_one("#address", Static).update(address)
+        self._line("address", address)
         strip = self.query_one("#strip", Static)
-        strip.update(strip_content(m, moving, strip.size.width or self.size.width - 4))
+        self._line("strip", strip_content(m, moving, strip.size.width or self.size.width - 4))
         sent, received = human_bytes(m.sent), human_bytes(m.received)
         text = f"↑ sent {sent} · ↓ received {received}"
         if len(text) > (self.content_size.width or 99):
@@ -183,14 +191,13 @@ class SocketCard(Widget):
             done, total = m.transfer
             rate = human_bytes(int(m.rates[-1])) + "/s" if m.rates else ""
             text += f"  {100 * done // max(total, 1)}% {rate}"
-        self.query_one("#bytes", Static).update(Content(text))
+        self._line("bytes", Content(text))
         spark = self.query_one("#rate", Sparkline)
-        spark.display = bool(m.rates)
+        if spark.display != bool(m.rates):
+            spark.display = bool(m.rates)
         if m.rates:
             spark.data = list(m.rates)
-        self.query_one("#meaning", Static).update(
-            Content(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else "")
-        )
+        self._line("meaning", Content(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else ""))
         error = self.query_one("#error", Static)
         if m.error:
             help_text = errno_help(m.error)
@@ -198,12 +205,31 @@ class SocketCard(Widget):
             text = f"{mark} {m.error_call}(): {m.error} — {m.error_text or ''}"
             if help_text:
                 text += f". {help_text}"
-            error.update(Content(text))
-        error.display = bool(m.error)
-        for state in State:
-            self.set_class(m.state is state, f"-state-{state.value}")
-        for css in set(KERNEL_CLASS.values()):
-            self.set_class(KERNEL_CLASS.get(m.kernel or "") == css, f"-kernel-{css}")
-        self.set_class(bool(m.error) and not m.expected, "-error")
-        self.set_class(bool(m.error) and m.expected, "-expected")
-        self.set_class(moving, "-moving")
+            self._line("error", Content(text))
+        if error.display != bool(m.error):
+            error.display = bool(m.error)
+        self._classes_for(m, moving)
+
+    def _line(self, name: str, content: Content) -> None:
+        """Update one line of the card, only if it changed (an update costs a layout)."""
+        key = (content.plain, tuple(content.spans))  # Content's == compares text only
+        if self._shown.get(name) == key:
+            return
+        self._shown[name] = key
+        self.query_one(f"#{name}", Static).update(content)
+
+    def _classes_for(self, m: CardModel, moving: bool) -> None:
+        """Swap the state/kernel/error classes in one go: each change restyles the card
+        (and everything in it), so there is at most one restyle per show."""
+        want = set()
+        if m.state is not None:
+            want.add(f"-state-{m.state.value}")
+        if m.kernel in KERNEL_CLASS:
+            want.add(f"-kernel-{KERNEL_CLASS[m.kernel]}")
+        if m.error:
+            want.add("-expected" if m.expected else "-error")
+        if moving:
+            want.add("-moving")
+        have = set(self.classes)
+        if have & DYNAMIC_CLASSES != want:
+            self.set_classes((have - DYNAMIC_CLASSES) | want)

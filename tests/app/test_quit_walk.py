@@ -1,0 +1,64 @@
+"""Quit from every step of every scenario: q, ctrl+q, SIGTERM and SIGINT, each in turn.
+
+For each step index k of a scenario the live app (real sockets on loopback) makes k calls,
+then is told to quit - by a key, or by a real signal sent to this process, which the app
+handles while it runs. It must be gone within a second with every engine thread ended and
+every socket closed. (That the terminal is given back is checked on the real command line
+in a pseudo-terminal: tests/app/test_signals.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from sockviz.engine.scenarios import REGISTRY
+from tests.app.helpers import live_app, until
+from tests.helpers import engine_threads, open_fds
+
+QUITS = ("q", "ctrl+q", signal.SIGTERM, signal.SIGINT)
+
+
+async def quit_after(name: str, k: int, how) -> tuple[float, object]:
+    """Make ``k`` calls of scenario ``name``, quit by ``how``; (seconds to exit, app)."""
+    app = live_app(name, step=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        # Repaints are held back throughout: this walks quitting, not drawing (the snapshot
+        # and live tests draw), and drawing every step would make it several times slower.
+        with app.batch_update():
+            for _ in range(k):  # k presses of → at once: the gate counts them
+                app.action_step()
+            # the engine now waits to make call k (in bulk, the sendall that one press
+            # started blocks on full buffers until the reader's step comes)
+            await until(pilot, lambda: app.outcome is not None or (
+                app.pending is not None and app.pending.step >= k
+                and app.runner.gate.waiting > 0 and app.batcher.idle))
+            started = time.monotonic()
+            if isinstance(how, str):
+                await pilot.press(how)
+            else:
+                os.kill(os.getpid(), how)
+            while app.return_code is None:
+                assert time.monotonic() - started < 2, f"{how} did not quit at step {k}"
+                await pilot.pause(0.01)
+            elapsed = time.monotonic() - started
+    return elapsed, app
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+async def test_quit_from_every_step(name):
+    fds, threads = open_fds(), engine_threads()
+    steps = len(REGISTRY[name].steps)
+    offset = list(REGISTRY).index(name)  # each way of quitting meets every kind of step
+    for k in range(steps + 1):
+        how = QUITS[(k + offset) % len(QUITS)]
+        elapsed, app = await quit_after(name, k, how)
+        label = f"{name}: {how!s} at step {k}"
+        assert app.return_code == 0, label
+        assert elapsed < 1.0, f"{label} took {elapsed:.2f} s"
+        assert app.stopped_cleanly and app.stop_seconds < 1.0, label
+        assert engine_threads() == threads, label
+        assert open_fds() <= fds, f"{label}: {sorted(open_fds() - fds)} left open"
