@@ -8,6 +8,12 @@ an absolute time alone (a slow machine slows both sides):
   better, target >= 0.90;
 * throughput, whole process: ``sockviz --trace --scenario bulk --size S`` against a plain
   script moving the same bytes, each a fresh process - target >= 0.85;
+* throughput, TUI: the same ``bulk`` with the app running headless (drawing every frame
+  as it would on a terminal) against plain sockets - target >= 0.85;
+* responsiveness, in that same run: a key press (switching the lower tab) every few
+  tens of milliseconds; how long until a frame shows it (95th percentile, target <= 100
+  ms), the longest gap between frames (target <= 150 ms), and how many batches of events
+  the UI was handed a second (target <= ~30);
 * memory: peak RSS of a big ``bulk`` run minus that of a 64 MiB one - target <= 40 MiB;
 * startup: process start to the first frame drawn, sockviz against a bare Textual app, in a
   pseudo-terminal - lower is better, target <= 1.3.
@@ -89,6 +95,89 @@ def engine_transfer(total: int) -> float:
     return received - accepted
 
 
+def tui_transfer(total: int, press_every: float = 0.05) -> dict[str, float]:
+    """``bulk`` in the app, headless, at full speed; keys pressed while the bytes flow.
+
+    Returns the data phase in seconds (timed as :func:`engine_transfer` times it), the key
+    press latencies (seconds until a frame showed the change), the frame gaps while the
+    transfer ran, and the batches a second the app was handed.
+    """
+    import asyncio
+
+    from textual import events as textual_events
+
+    from sockviz.app.app import AppConfig, live_runner, make_app
+    from sockviz.engine.gate import Mode
+
+    times: dict[str, float] = {}
+
+    def factory(scenario, consumer, **options):
+        def tee(event):
+            if type(event).__name__ == "CallEvent":
+                if event.call.value == "accept":
+                    times["accepted"] = event.t
+                elif event.call.value == "recv" and event.nbytes == total:
+                    times["received"] = event.t
+            consumer(event)
+
+        return live_runner(scenario, tee, **options)
+
+    # Paused at first, so the transfer does not share the start with the app's first
+    # frames; then fast, as if the user had pressed a key.
+    app = make_app(AppConfig(scenario="bulk", size=total, step=True), runner_factory=factory)
+    frames: list[tuple[float, str]] = []
+    display = app._display
+
+    def timed_display(screen, renderable):
+        display(screen, renderable)
+        if renderable is not None:
+            frames.append((time.perf_counter(), tabs.active))
+
+    async def run() -> dict[str, float]:
+        nonlocal tabs
+        async with app.run_test(size=(100, 30)) as pilot:
+            tabs = app.query_one("#tabs")
+            app._display = timed_display
+            await pilot.pause(0.5)
+            app._set_mode(Mode.FAST)
+            deadline = time.monotonic() + 600
+            while "accepted" not in times:
+                assert time.monotonic() < deadline, "bulk never connected"
+                await pilot.pause(0.005)
+            begun, batches = time.perf_counter(), app.batcher.batches
+            cpu = time.thread_time()
+            presses: list[tuple[float, str]] = []
+            keys = {"l": "tab-log", "p": "tab-payload"}
+            while "received" not in times:
+                assert time.monotonic() < deadline, "bulk never finished"
+                key = "l" if len(presses) % 2 == 0 else "p"
+                presses.append((time.perf_counter(), keys[key]))
+                app.post_message(textual_events.Key(key, key))
+                await asyncio.sleep(press_every)
+            ended, batches = time.perf_counter(), app.batcher.batches - batches
+            cpu = time.thread_time() - cpu
+            await pilot.pause(0.2)
+            await pilot.press("q")
+        latencies = []
+        for i, (pressed, tab) in enumerate(presses[:-1]):
+            shown = next((t for t, active in frames if t >= pressed and active == tab), None)
+            if shown is not None and shown < presses[i + 1][0] + 1.0:
+                latencies.append(shown - pressed)
+        during = [t for t, _ in frames if begun <= t <= ended]
+        gaps = [b - a for a, b in zip([begun, *during], [*during, ended])]
+        return {
+            "seconds": times["received"] - times["accepted"],
+            "p95": sorted(latencies)[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
+            "presses": float(len(latencies)),
+            "gap": max(gaps),
+            "batches": batches / max(ended - begun, 1e-9),
+            "ui_busy": cpu / max(ended - begun, 1e-9),
+        }
+
+    tabs = None
+    return asyncio.run(run())
+
+
 def _child(argv: list[str]) -> tuple[float, int]:
     """Run a command; (seconds, peak RSS in bytes) from the kernel's accounting."""
     import subprocess
@@ -124,6 +213,9 @@ def first_frame(argv: list[str], marker: bytes, timeout: float = 20.0) -> float:
     pid, fd = pty.fork()
     if pid == 0:
         os.environ.update(TERM="xterm-256color", COLUMNS="100", LINES="30")
+        # Both sides read compiled bytecode, as an installed program does (a checkout run
+        # with PYTHONDONTWRITEBYTECODE would compile sockviz afresh on every start).
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         os.execv(argv[0], argv)
     seen = b""
     try:
@@ -167,6 +259,22 @@ def main(argv: list[str] | None = None) -> int:
     ratio = plain / engine
     rows.append((f"throughput, engine vs plain sockets ({engine_size // MiB} MiB)",
                  f"{ratio:.2f}x", ">= 0.90", "ok" if ratio >= 0.90 else "BELOW"))
+
+    tui_size = 1024 * MiB if args.quick else 4096 * MiB
+    plain = best(lambda: plain_transfer(tui_size), repeats)
+    tui = min((tui_transfer(tui_size) for _ in range(repeats)), key=lambda r: r["seconds"])
+    ratio = plain / tui["seconds"]
+    rows.append((f"throughput, TUI headless vs plain sockets ({tui_size // MiB} MiB)",
+                 f"{ratio:.2f}x", ">= 0.85", "ok" if ratio >= 0.85 else "BELOW"))
+    ms = 1000 * tui["p95"]
+    rows.append((f"responsiveness, key press to frame, p95 of {tui['presses']:.0f} (that run)",
+                 f"{ms:.0f} ms", "<= 100 ms", "ok" if ms <= 100 else "ABOVE"))
+    ms = 1000 * tui["gap"]
+    rows.append(("responsiveness, longest gap between frames (that run)",
+                 f"{ms:.0f} ms", "<= 150 ms", "ok" if ms <= 150 else "ABOVE"))
+    rate = tui["batches"]
+    rows.append(("responsiveness, batches of events handed to the UI a second",
+                 f"{rate:.1f}/s", "<= ~30/s", "ok" if rate <= 31 else "ABOVE"))
 
     plain_p = best(lambda: plain_process(big), repeats)[0]
     sockviz_p, big_rss = best(lambda: sockviz_process(big), repeats)

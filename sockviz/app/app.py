@@ -57,6 +57,11 @@ from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Trans
 #: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
 CLASSROOM_PACE = 1.5
 
+#: Batches of engine events the UI takes a second, at most: enough to follow a run call by
+#: call; a bulk transfer's progress is drawn at this rate, and every frame drawn is time
+#: the engine's threads wait for the GIL.
+UI_BATCH_RATE = 10
+
 #: Cards kept on screen at most (closed ones go first).
 MAX_CARDS = 40
 
@@ -308,7 +313,14 @@ class SockvizApp(App):
             tabs.can_focus = False  # → must always step, never move between tabs
         self.set_interval(1.0, self._tick)
         self._quit_on_signals()
-        self._start_run()
+        # The first frame first: the engine's threads would only slow it down.
+        self._run_waiting = True
+        self.call_after_refresh(self._first_run)
+
+    def _first_run(self) -> None:
+        if self._run_waiting:
+            self._run_waiting = False
+            self._start_run()
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
         """Notifications are plain text here: they can quote a call's arguments, and those
@@ -356,7 +368,7 @@ class SockvizApp(App):
         self.generation += 1
         generation = self.generation
         self.batcher = Batcher(lambda events: self.post_message(EngineEvents(events, generation)),
-                               acknowledge=True)
+                               rate=UI_BATCH_RATE, acknowledge=True)
         try:
             options = {"size": self.config.size} if self.config.size else {}
             self.runner = self.runner_factory(
@@ -774,6 +786,7 @@ class SockvizApp(App):
 
     # --- actions ------------------------------------------------------------------------
     def action_step(self) -> None:
+        self._first_run()  # a key pressed before the first frame: start now
         if self.runner is None:
             return
         if self.outcome is not None:
@@ -898,6 +911,8 @@ class SockvizApp(App):
     @property
     def settled(self) -> bool:
         """True when the engine waits (at the gate, or finished) and the UI has caught up."""
+        if getattr(self, "_run_waiting", True):
+            return False  # not started yet
         runner, batcher = self.runner, self.batcher
         if runner is None or batcher is None:
             return True

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from sockviz.app.widgets.lines import update_if_changed
 from sockviz.engine.events import CallEvent, StepPending
 from sockviz.engine.explain import (
     c_call,
@@ -82,10 +83,9 @@ class ExplainPanel(VerticalScroll):
         yield Static(Content("Nothing yet: no call has been made."), id="explain-done")
 
     def show(self, done: Content | None) -> None:
-        self.query_one("#explain-done", Static).update(
-            done or Content("Nothing yet: no call has been made.")
-        )
-        self.scroll_home(animate=False)
+        if update_if_changed(self.query_one("#explain-done", Static),
+                             done or Content("Nothing yet: no call has been made.")):
+            self.scroll_home(animate=False)
 
 
 class NextPanel(VerticalScroll):
@@ -95,4 +95,4 @@ class NextPanel(VerticalScroll):
         yield Static(id="next-body")
 
     def show(self, upcoming: Content) -> None:
-        self.query_one("#next-body", Static).update(upcoming)
+        update_if_changed(self.query_one("#next-body", Static), upcoming)

@@ -15,6 +15,7 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
+from sockviz.app.widgets.lines import update_if_changed
 from sockviz.engine.explain import errno_help, kernel_meaning
 from sockviz.engine.states import Role, State
 
@@ -149,7 +150,6 @@ class SocketCard(Widget):
         self.model = model
         self._ready = False
         self._last: tuple[float | None, bool] = (None, False)
-        self._shown: dict[str, tuple] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="kind", classes="card-line")
@@ -191,7 +191,7 @@ class SocketCard(Widget):
             done, total = m.transfer
             rate = human_bytes(int(m.rates[-1])) + "/s" if m.rates else ""
             text += f"  {100 * done // max(total, 1)}% {rate}"
-        self._line("bytes", Content(text))
+        self._line("bytes", Content(text), fixed=True)
         spark = self.query_one("#rate", Sparkline)
         if spark.display != bool(m.rates):
             spark.display = bool(m.rates)
@@ -210,13 +210,9 @@ class SocketCard(Widget):
             error.display = bool(m.error)
         self._classes_for(m, moving)
 
-    def _line(self, name: str, content: Content) -> None:
+    def _line(self, name: str, content: Content, fixed: bool = False) -> None:
         """Update one line of the card, only if it changed (an update costs a layout)."""
-        key = (content.plain, tuple(content.spans))  # Content's == compares text only
-        if self._shown.get(name) == key:
-            return
-        self._shown[name] = key
-        self.query_one(f"#{name}", Static).update(content)
+        update_if_changed(self.query_one(f"#{name}", Static), content, fixed=fixed)
 
     def _classes_for(self, m: CardModel, moving: bool) -> None:
         """Swap the state/kernel/error classes in one go: each change restyles the card

@@ -5,6 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from sockviz.app.widgets.lines import update_if_changed
+
 
 class StatusBar(Static):
     """One line under the header."""
@@ -25,4 +27,5 @@ class StatusBar(Static):
             progress = f"  ✓ all {total} calls made · r: again"
         elif outcome == "aborted":
             progress = "  ✗ stopped by an error · r: again"
-        self.update(Content.assemble(left, (hint, "$foreground 70%"), (progress, "bold")))
+        update_if_changed(self, Content.assemble(left, (hint, "$foreground 70%"),
+                                                 (progress, "bold")), fixed=True)
