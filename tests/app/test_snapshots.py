@@ -16,10 +16,16 @@ SIZE = (100, 30)
 
 def at_step(n: int, *keys: str):
     async def run_before(pilot) -> None:
-        await jump(pilot, n)
-        for key in keys:
-            await pilot.press(key)
-            await pilot.pause()
+        try:
+            await jump(pilot, n)
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause()
+        except BaseException:
+            # The screenshot harness would wait for ever for an app whose pilot failed:
+            # end it, so the test fails (no screenshot) instead of hanging.
+            pilot.app.exit(None)
+            raise
 
     return run_before
 
