@@ -313,14 +313,7 @@ class SockvizApp(App):
             tabs.can_focus = False  # → must always step, never move between tabs
         self.set_interval(1.0, self._tick)
         self._quit_on_signals()
-        # The first frame first: the engine's threads would only slow it down.
-        self._run_waiting = True
-        self.call_after_refresh(self._first_run)
-
-    def _first_run(self) -> None:
-        if self._run_waiting:
-            self._run_waiting = False
-            self._start_run()
+        self._start_run()
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
         """Notifications are plain text here: they can quote a call's arguments, and those
@@ -786,7 +779,6 @@ class SockvizApp(App):
 
     # --- actions ------------------------------------------------------------------------
     def action_step(self) -> None:
-        self._first_run()  # a key pressed before the first frame: start now
         if self.runner is None:
             return
         if self.outcome is not None:
@@ -911,8 +903,6 @@ class SockvizApp(App):
     @property
     def settled(self) -> bool:
         """True when the engine waits (at the gate, or finished) and the UI has caught up."""
-        if getattr(self, "_run_waiting", True):
-            return False  # not started yet
         runner, batcher = self.runner, self.batcher
         if runner is None or batcher is None:
             return True
