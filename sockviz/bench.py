@@ -131,12 +131,10 @@ def tui_transfer(total: int, press_every: float = 0.05) -> dict[str, float]:
     def timed_display(screen, renderable):
         display(screen, renderable)
         if renderable is not None:
-            frames.append((time.perf_counter(), tabs.active))
+            frames.append((time.perf_counter(), app.query_one("#tabs").active))
 
     async def run() -> dict[str, float]:
-        nonlocal tabs
         async with app.run_test(size=(100, 30)) as pilot:
-            tabs = app.query_one("#tabs")
             app._display = timed_display
             await pilot.pause(0.5)
             app._set_mode(Mode.FAST)
@@ -174,7 +172,6 @@ def tui_transfer(total: int, press_every: float = 0.05) -> dict[str, float]:
             "ui_busy": cpu / max(ended - begun, 1e-9),
         }
 
-    tabs = None
     return asyncio.run(run())
 
 

@@ -86,7 +86,7 @@ class Batcher:
         self._acked = threading.Event()
         self._acked.set()
         self.elided = 0
-        """Routine events summed rather than handed on one by one."""
+        """Events a compaction took out: routine calls summed, superseded progress."""
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = threading.Event()

@@ -2,9 +2,9 @@
 
 Every ``Static.update`` costs a refresh, and by default a layout of the whole screen - tens
 of milliseconds on a full sockviz screen, time the engine's threads then wait for the GIL.
-Events arrive up to 30 times a second and mostly change a number or two, so each line
-remembers what it shows and is updated only when that changes; a same-length change
-(a counter ticking) skips the layout, since its size cannot have changed.
+Batches of events arrive up to 10 times a second and mostly change a number or two, so each
+line remembers what it shows and is updated only when that changes. A line whose size is
+fixed by the stylesheet (``fixed``) is updated without a layout at all.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ def update_if_changed(widget: Static, content: Content, *, fixed: bool = False) 
     """Show ``content`` in ``widget`` unless it already does; True if it was updated.
 
     ``fixed``: the widget's size never depends on its content (``height: 1`` in the
-    stylesheet), so no update of it needs a layout.
+    stylesheet), so no update of it needs a layout. (Any other change may wrap differently,
+    so it gets one.)
     """
     key = (content.plain, tuple(content.spans))  # Content's == compares the text only
-    shown = getattr(widget, "_sockviz_shown", None)
-    if shown == key:
+    if getattr(widget, "_sockviz_shown", None) == key:
         return False
-    same_size = shown is not None and shown[0].count("\n") == key[0].count("\n") and (
-        len(shown[0]) == len(key[0]))
     widget._sockviz_shown = key
-    widget.update(content, layout=not (fixed or same_size))
+    widget.update(content, layout=not fixed)
     return True
