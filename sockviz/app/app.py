@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, TabPane
 
 from sockviz.app.messages import EngineEvents
@@ -436,6 +437,8 @@ class SockvizApp(App):
     def on_engine_events(self, message: EngineEvents) -> None:
         if message.generation != self.generation:
             return  # from a run that was restarted
+        if not self._view_open():
+            return  # the app is closing: the screen is going, the run is being stopped
         log_lines: list[str] = []
         for event in message.events:
             self._apply(event, log_lines)
@@ -446,6 +449,14 @@ class SockvizApp(App):
         self._refresh_panels()
         if self.batcher is not None:
             self.batcher.ack()  # ready for the next batch
+
+    def _view_open(self) -> bool:
+        """Whether the main screen is still there to draw on (a batch can arrive while
+        the app closes, after its widgets have been taken down)."""
+        try:
+            return self.query_one(Ladder).is_attached
+        except (NoMatches, ScreenStackError):
+            return False
 
     def _apply(self, event: Event, log_lines: list[str]) -> None:
         if isinstance(event, StepPending):

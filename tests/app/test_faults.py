@@ -15,6 +15,8 @@ import subprocess
 import sys
 import textwrap
 
+from textual.css.query import NoMatches
+
 from sockviz.engine.states import State
 from tests.app.helpers import outside_app, until
 from tests.helpers import engine_threads, open_fds
@@ -68,14 +70,19 @@ def finish(proc: subprocess.Popen) -> None:
 
 
 def card_error(app, name: str) -> str:
-    """The error line the card shows, as text."""
-    return str(app.query_one(f"#card-{name} #error").render())
+    """The error line the card shows, as text ('' while the card is still being mounted)."""
+    try:
+        return str(app.query_one(f"#card-{name} #error").render())
+    except NoMatches:
+        return ""
 
 
-def assert_shows_reset(app, name: str, call: str) -> None:
+async def assert_shows_reset(pilot, app, name: str, call: str) -> None:
     model = app.models[name]
     assert model.error == "ECONNRESET", (name, model.error)
     assert model.error_call == call
+    # the model changes in the batch; a card mounted by that batch draws a moment later
+    await until(pilot, lambda: "ECONNRESET" in card_error(app, name))
     line = card_error(app, name)
     assert "ECONNRESET" in line and "reset the connection (RST)" in line, line
     assert app.query_one(f"#card-{name}").has_class("-error")
@@ -97,7 +104,7 @@ async def test_listen_client_killed_mid_transfer():
             await until(pilot, lambda: app.models["conn-1"].state is State.CLOSED)
         finally:
             finish(client)
-        assert_shows_reset(app, "conn-1", "recv")
+        await assert_shows_reset(pilot, app, "conn-1", "recv")
         # every byte that arrived was counted: a multiple of the flood's chunks
         received = app.models["conn-1"].received
         assert received > 4 << 20
@@ -125,7 +132,7 @@ async def test_connect_server_resets_while_client_waits_in_recv():
             await until(pilot, lambda: "client" in app.models
                         and app.models["client"].state is State.CLOSED)
             assert app.models["client"].received == len(b"part of an answer")
-            assert_shows_reset(app, "client", "recv")
+            await assert_shows_reset(pilot, app, "client", "recv")
             assert app.return_code is None
             first_calls = app.calls_seen
             await pilot.press("r")  # connects again, and is reset again
@@ -133,7 +140,7 @@ async def test_connect_server_resets_while_client_waits_in_recv():
             await until(pilot, lambda: app.calls_seen >= 5 and "client" in app.models
                         and app.models["client"].state is State.CLOSED)
             assert app.calls_seen == first_calls  # the same calls, from scratch
-            assert_shows_reset(app, "client", "recv")
+            await assert_shows_reset(pilot, app, "client", "recv")
             await pilot.press("q")
     finally:
         finish(server)
@@ -156,14 +163,14 @@ async def test_connect_listener_closed_while_client_queues():
             server.stdin.flush()
             assert server.stdout.readline().strip() == "closed"
             await until(pilot, lambda: app.models["client"].state is State.CLOSED)
-            assert_shows_reset(app, "client", "recv")
+            await assert_shows_reset(pilot, app, "client", "recv")
             assert app.return_code is None
             await pilot.press("r")  # nothing listens there now: refused, shown, no crash
             assert app.stopped_cleanly
             await until(pilot, lambda: app.outcome is not None)
             assert app.outcome.outcome == "aborted"
             assert app.models["client"].error == "ECONNREFUSED"
-            assert "Nothing is listening" in card_error(app, "client")
+            await until(pilot, lambda: "Nothing is listening" in card_error(app, "client"))
             assert app.return_code is None
             await pilot.press("q")
     finally:

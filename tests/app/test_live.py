@@ -6,9 +6,11 @@ import time
 
 import pytest
 
+from sockviz.app.messages import EngineEvents
 from sockviz.app.screens.help import HelpScreen
 from sockviz.app.screens.picker import ScenarioPicker
-from sockviz.engine.states import State
+from sockviz.engine.events import CallEvent
+from sockviz.engine.states import Call, Role, State
 from tests.app.helpers import live_app, outside_app, settle, steps
 from tests.engine.test_runner import BLOCKED_IN_ACCEPT, BLOCKED_IN_RECV
 from tests.helpers import engine_threads, open_fds
@@ -193,6 +195,21 @@ async def test_ctrl_q_quits_mid_run_with_every_socket_closed():
     assert app.return_code == 0
     assert engine_threads() == threads and open_fds() <= fds
     assert all(ts.state is State.CLOSED for ts in app.runner.tracer.sockets)
+
+
+async def test_a_batch_that_arrives_while_the_app_closes_is_dropped():
+    """Quitting mid-flood: a batch already queued for the app can land after its screen
+    has gone. It must be dropped quietly, not crash the app on its way out (it did: a new
+    card or ladder row was mounted on a screen that was no longer there)."""
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 6)
+        applied = app.events_applied
+    late = CallEvent(seq=99, t=1.0, socket="late", role=Role.CLIENT, call=Call.SOCKET,
+                     state=State.CREATED, family="AF_INET", type="SOCK_STREAM", local=None,
+                     remote=None, nbytes=None, sent_total=0, recv_total=0)
+    app.on_engine_events(EngineEvents([late], app.generation))
+    assert app.events_applied == applied and "late" not in app.models
 
 
 async def test_log_numbers_every_call_with_its_outcome():
