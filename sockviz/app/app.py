@@ -446,7 +446,8 @@ class SockvizApp(App):
         if log_lines:
             self.query_one("#log", Log).write_lines(log_lines[-LOG_LINES:])
         self.query_one(Ladder).flush()
-        self._refresh_panels()
+        if not all(type(event) is Progress for event in message.events):
+            self._refresh_panels()  # progress moves only a card's byte counters
         if self.batcher is not None:
             self.batcher.ack()  # ready for the next batch
 
@@ -560,7 +561,7 @@ class SockvizApp(App):
             model.sent = event.done
         else:
             model.received = event.done
-        self._show_card(event.socket, False)
+        self._show_card(event.socket, False, scroll=False)
 
     def _apply_elided(self, event: Elided, log_lines: list[str]) -> None:
         """Calls too many to draw one by one: one line for them all (the next call event
@@ -594,14 +595,14 @@ class SockvizApp(App):
             model.kernel_deadline = None
         model.kernel = state
 
-    def _show_card(self, name: str, moving: bool) -> None:
+    def _show_card(self, name: str, moving: bool, scroll: bool = True) -> None:
         card = self.cards[name]
         animate = moving and self.animation_level != "none"
         card.show(self.clock(), moving=animate)
         if animate:
             self.set_timer(0.7, lambda: card.show(self.clock(), moving=False))
         lane = card.parent
-        if isinstance(lane, VerticalScroll):
+        if scroll and isinstance(lane, VerticalScroll):
             lane.scroll_to_widget(card, animate=False)
 
     def _tick(self) -> None:

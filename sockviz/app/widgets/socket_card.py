@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from sockviz.app.widgets.lines import update_if_changed
 from sockviz.engine.explain import errno_help, kernel_meaning
@@ -50,6 +50,42 @@ DYNAMIC_CLASSES = frozenset(
     | {f"-kernel-{css}" for css in KERNEL_CLASS.values()}
     | {"-error", "-expected", "-moving"}
 )
+
+
+#: A rate line's bars, from nothing to the highest rate it shows.
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def rate_line(rates: list[float], width: int) -> str:
+    """The last ``width`` rate samples as a line of bars, scaled to the highest of them.
+
+    Plain text in a one-line Static: it is redrawn ten times a second while bytes flow,
+    and a line of characters costs far less to draw than a chart widget.
+    """
+    shown = rates[-max(width, 1):]
+    top = max(shown, default=0.0)
+    if top <= 0:
+        return ""
+    last = len(BARS) - 1
+    return "".join(BARS[max(1, round(last * r / top)) if r > 0 else 0] for r in shown)
+
+
+def bytes_line(m: CardModel, width: int) -> str:
+    """``↑ sent 14 B · ↓ received 14 B``, shortened to fit ``width``; while a bulk
+    transfer runs, its share done and its rate come first among what is kept."""
+    sent, received = human_bytes(m.sent), human_bytes(m.received)
+    if m.transfer is None:
+        text = f"↑ sent {sent} · ↓ received {received}"
+        return text if len(text) <= width else f"sent {sent} · recv {received}"
+    done, total = m.transfer
+    rate = f" {human_bytes(int(m.rates[-1]))}/s" if m.rates else ""
+    share = f"{100 * done // max(total, 1)}%"
+    for text in (f"↑ sent {sent} · ↓ received {received}  {share}{rate}",
+                 f"↑ {sent} · ↓ {received}  {share}{rate}",
+                 f"↑ {sent} ↓ {received} {share}"):
+        if len(text) <= width:
+            return text
+    return text
 
 
 def human_bytes(n: int) -> str:
@@ -156,7 +192,7 @@ class SocketCard(Widget):
         yield Static(id="address", classes="card-line")
         yield Static(id="strip", classes="card-line")
         yield Static(id="bytes", classes="card-line")
-        yield Sparkline([], id="rate")
+        yield Static(id="rate", classes="card-line")
         yield Static(id="meaning", classes="card-line")
         yield Static(id="error", classes="card-line")
 
@@ -175,28 +211,24 @@ class SocketCard(Widget):
             return  # drawn from on_mount, once the lines exist
         m = self.model
         role = "" if m.role.value == m.name else f" · {m.role.value}"
-        self.border_title = f"{m.name}{role}"
-        self.border_subtitle = kernel_badge(m, now)
+        # Setting a border title repaints the whole card, even to the same text.
+        title, badge = f"{m.name}{role}", kernel_badge(m, now)
+        if self.border_title != title:
+            self.border_title = title
+        if self.border_subtitle != badge:
+            self.border_subtitle = badge
         self._line("kind", Content(f"{m.family} · {m.type}"))
         local = m.local or "no address yet"
         address = Content.assemble((local, "bold"), " ↔ ", m.remote or "—")
         self._line("address", address)
         strip = self.query_one("#strip", Static)
         self._line("strip", strip_content(m, moving, strip.size.width or self.size.width - 4))
-        sent, received = human_bytes(m.sent), human_bytes(m.received)
-        text = f"↑ sent {sent} · ↓ received {received}"
-        if len(text) > (self.content_size.width or 99):
-            text = f"sent {sent} · recv {received}"
-        if m.transfer is not None:
-            done, total = m.transfer
-            rate = human_bytes(int(m.rates[-1])) + "/s" if m.rates else ""
-            text += f"  {100 * done // max(total, 1)}% {rate}"
-        self._line("bytes", Content(text), fixed=True)
-        spark = self.query_one("#rate", Sparkline)
+        self._line("bytes", Content(bytes_line(m, self.content_size.width or 99)), fixed=True)
+        spark = self.query_one("#rate", Static)
         if spark.display != bool(m.rates):
             spark.display = bool(m.rates)
         if m.rates:
-            spark.data = list(m.rates)
+            self._line("rate", Content(rate_line(m.rates, spark.size.width or 30)), fixed=True)
         self._line("meaning", Content(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else ""))
         error = self.query_one("#error", Static)
         if m.error:
