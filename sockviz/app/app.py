@@ -24,6 +24,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, TabPane
 
 from sockviz.app.messages import EngineEvents
@@ -59,9 +60,10 @@ from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Trans
 CLASSROOM_PACE = 1.5
 
 #: Batches of engine events the UI takes a second, at most: enough to follow a run call by
-#: call; a bulk transfer's progress is drawn at this rate, and every frame drawn is time
-#: the engine's threads wait for the GIL.
-UI_BATCH_RATE = 10
+#: call, and a frame at least every 150 ms while a bulk transfer's counters move. Every
+#: frame drawn is time the engine's threads wait for the GIL: at 10 a second a 4 GiB
+#: transfer ran measurably slower (python -m sockviz.bench).
+UI_BATCH_RATE = 7
 
 #: Cards kept on screen at most (closed ones go first).
 MAX_CARDS = 40
@@ -74,6 +76,32 @@ QUIT_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 
 #: The longest message the client may send: what the scenario's receive takes in one call.
 MESSAGE_LIMIT = 65536
+
+
+class LowerPanels(Horizontal):
+    """The lower row: what just happened, and the next call / payload / log tabs.
+
+    The costliest part of the screen to build, so the app mounts it just after its first
+    frame: the header, lanes and ladder show that much sooner.
+    """
+
+    class Ready(Message):
+        """The panels and everything in them are mounted."""
+
+    def compose(self) -> ComposeResult:
+        yield ExplainPanel(id="explain")
+        yield NextPanel(id="next-wide")
+        with TabbedContent(id="tabs", initial="tab-next"):
+            with TabPane("Next", id="tab-next"):
+                yield NextPanel(id="next")
+            with TabPane("Payload", id="tab-payload"):
+                yield PayloadView(id="payload")
+            with TabPane("Log", id="tab-log"):
+                yield Log(id="log", max_lines=LOG_LINES)
+
+    def on_mount(self) -> None:
+        # after a refresh: by then the tabs inside the TabbedContent exist too
+        self.call_after_refresh(self.post_message, self.Ready())
 
 
 class MessageInput(Input):
@@ -250,6 +278,14 @@ class SockvizApp(App):
         self.theme_name = theme
         self.stop_seconds = 0.0
         self.stopped_cleanly = True
+        self._quitting = False
+        """Set on quit: nothing is mounted after that."""
+        self._lower_mounting = False
+        self._exit_when_ready = False
+        self._lower = False
+        """Whether the lower panels (explain, next, payload, log) are mounted yet."""
+        self._log_backlog: list[str] = []
+        self._payload_entry: LadderEntry | None = None
         self._reset_state()
 
     # --- state --------------------------------------------------------------------------
@@ -286,35 +322,60 @@ class SockvizApp(App):
                 lane.border_title = "server"
                 yield Static("The server's sockets appear here as they are created.",
                              classes="lane-empty")
-        with Horizontal(id="lower"):
-            yield ExplainPanel(id="explain")
-            yield NextPanel(id="next-wide")
-            with TabbedContent(id="tabs", initial="tab-next"):
-                with TabPane("Next", id="tab-next"):
-                    yield NextPanel(id="next")
-                with TabPane("Payload", id="tab-payload"):
-                    yield PayloadView(id="payload")
-                with TabPane("Log", id="tab-log"):
-                    yield Log(id="log", max_lines=LOG_LINES)
-        with Vertical(id="message-bar"):
-            yield MessageInput(
-                placeholder="a message for the client to send · Enter sends · Escape leaves",
-                id="message",
-                max_length=MESSAGE_LIMIT,
-            )
+        # The lower panels, and the message line in its bar, are mounted just after the
+        # first frame (see _mount_lower).
+        yield Vertical(id="message-bar")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         if self.theme_name:
             self.theme = self.theme_name
         self.query_one("#ladder").border_title = "ladder"
+        self.call_after_refresh(self._mount_lower)
+        self.set_interval(1.0, self._tick)
+        self._quit_on_signals()
+        self._start_run()
+
+    def _mount_lower(self) -> None:
+        """Mount the lower panels, after the first frame - unless the app is quitting."""
+        if self._quitting or not self._view_open():
+            return
+        self._lower_mounting = True
+        self.default_screen.mount(LowerPanels(id="lower"), after="#stage")
+        self._message_input()
+
+    def _message_input(self) -> MessageInput:
+        """The message line, mounted (hidden in its bar) the first time it is needed."""
+        for line in self.query(MessageInput):
+            return line
+        line = MessageInput(
+            placeholder="a message for the client to send · Enter sends · Escape leaves",
+            id="message",
+            max_length=MESSAGE_LIMIT,
+        )
+        self.query_one("#message-bar").mount(line)
+        return line
+
+    def on_lower_panels_ready(self) -> None:
+        """The lower panels are mounted: bring them up to what has happened so far."""
+        self._lower_mounting = False
+        if self._exit_when_ready:
+            self.exit(0)  # a quit waited for this (see action_quit)
+            return
+        if self._quitting or not self._view_open():
+            return
+        self._lower = True
         self.query_one("#explain").border_title = "what just happened"
         self.query_one("#next-wide").border_title = "next"
         for tabs in self.query("Tabs"):
             tabs.can_focus = False  # → must always step, never move between tabs
-        self.set_interval(1.0, self._tick)
-        self._quit_on_signals()
-        self._start_run()
+        payload = self.query_one(PayloadView)
+        payload.decode_websocket = self.scenario.protocol is not None
+        payload.show(self._payload_entry)
+        if self._log_backlog:
+            self.query_one("#log", Log).write_lines(self._log_backlog)
+            self._log_backlog = []
+        self._refresh_panels()
 
     def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
         """Notifications are plain text here: they can quote a call's arguments, and those
@@ -396,8 +457,11 @@ class SockvizApp(App):
         for hint in self.query(".lane-empty"):
             hint.display = True
         self.query_one(Ladder).clear()
-        self.query_one("#log", Log).clear()
-        self.query_one(PayloadView).show(None)
+        self._log_backlog = []
+        self._payload_entry = None
+        if self._lower:
+            self.query_one("#log", Log).clear()
+            self.query_one(PayloadView).show(None)
         self._reset_state()
 
     def restart(self) -> None:
@@ -413,7 +477,8 @@ class SockvizApp(App):
         if self.config.outside:
             where = self.config.where or ""
         self.sub_title = f"{self.config.scenario} · {where} · {mode}"
-        self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
+        if self._lower:
+            self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
         self._set_terminal_title(f"sockviz · {self.config.scenario} · {family}")
 
     def _set_terminal_title(self, title: str) -> None:
@@ -443,8 +508,10 @@ class SockvizApp(App):
         for event in message.events:
             self._apply(event, log_lines)
         self.events_applied += len(message.events)
-        if log_lines:
+        if log_lines and self._lower:
             self.query_one("#log", Log).write_lines(log_lines[-LOG_LINES:])
+        elif log_lines:  # the log is not mounted yet: it gets these when it is
+            self._log_backlog = (self._log_backlog + log_lines)[-LOG_LINES:]
         self.query_one(Ladder).flush()
         if not all(type(event) is Progress for event in message.events):
             self._refresh_panels()  # progress moves only a card's byte counters
@@ -740,6 +807,9 @@ class SockvizApp(App):
         return matched
 
     def on_ladder_message_chosen(self, message: Ladder.MessageChosen) -> None:
+        self._payload_entry = message.entry
+        if not self._lower:
+            return
         self.query_one(PayloadView).show(message.entry)
         if message.by_user:
             self.action_show_tab("tab-payload")
@@ -747,7 +817,8 @@ class SockvizApp(App):
     def action_show_tab(self, tab: str) -> None:
         if tab == "tab-next" and self.screen.has_class("-wide"):
             return  # the next call has its own column on a wide screen
-        self.query_one("#tabs", TabbedContent).active = tab
+        if self._lower:
+            self.query_one("#tabs", TabbedContent).active = tab
 
     def _leave_next_tab_when_wide(self) -> None:
         tabs = self.query_one("#tabs", TabbedContent)
@@ -758,6 +829,15 @@ class SockvizApp(App):
     def _refresh_panels(self) -> None:
         runner = self.runner
         total = runner.total_steps if runner is not None else len(self.scenario.steps)
+        self.query_one(StatusBar).show(
+            mode=self.mode.value,
+            pace=self.pace,
+            done=self.steps_done,
+            total=total,
+            outcome=self.outcome.outcome if self.outcome else None,
+        )
+        if not self._lower:
+            return  # drawn once they are mounted
         done = None
         if self.last_done is not None:
             event, before = self.last_done
@@ -781,13 +861,6 @@ class SockvizApp(App):
         for panel in self.query(NextPanel):
             panel.show(upcoming)
         self._leave_next_tab_when_wide()
-        self.query_one(StatusBar).show(
-            mode=self.mode.value,
-            pace=self.pace,
-            done=self.steps_done,
-            total=total,
-            outcome=self.outcome.outcome if self.outcome else None,
-        )
 
     # --- actions ------------------------------------------------------------------------
     def action_step(self) -> None:
@@ -863,7 +936,11 @@ class SockvizApp(App):
     def action_type_message(self) -> None:
         bar = self.query_one("#message-bar")
         bar.display = True
-        self.query_one("#message", Input).focus()
+        line = self._message_input()
+        if line.is_mounted:
+            line.focus()
+        else:  # pressed before it was up: focus it as soon as it is
+            self.call_after_refresh(line.focus)
 
     def action_leave_input(self) -> None:
         if isinstance(self.focused, Input):
@@ -902,10 +979,19 @@ class SockvizApp(App):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        self._quitting = True
         self._stop_run()
+        if self._lower_mounting:
+            # Tearing down widgets still being mounted trips Textual's tabs (an error
+            # instead of a quit): the panels are a few milliseconds from ready, and the
+            # exit follows then - or in half a second whatever happens.
+            self._exit_when_ready = True
+            self.set_timer(0.5, lambda: self.exit(0))
+            return
         self.exit(0)
 
     def on_unmount(self) -> None:
+        self._quitting = True
         self._release_signals()
         self._stop_run()
         if getattr(self, "_title_pushed", False):
@@ -913,9 +999,16 @@ class SockvizApp(App):
 
     # --- tests ---------------------------------------------------------------------------
     @property
+    def panels_ready(self) -> bool:
+        """True once the lower panels (mounted after the first frame) are up to date."""
+        return self._lower
+
+    @property
     def settled(self) -> bool:
         """True when the engine waits (at the gate, or finished) and the UI has caught up."""
         runner, batcher = self.runner, self.batcher
+        if not self._lower:
+            return False
         if runner is None or batcher is None:
             return True
         engine_waits = runner.finished or runner.gate.waiting > 0

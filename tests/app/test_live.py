@@ -11,7 +11,7 @@ from sockviz.app.screens.help import HelpScreen
 from sockviz.app.screens.picker import ScenarioPicker
 from sockviz.engine.events import CallEvent
 from sockviz.engine.states import Call, Role, State
-from tests.app.helpers import live_app, outside_app, settle, steps
+from tests.app.helpers import live_app, outside_app, settle, steps, until
 from tests.engine.test_runner import BLOCKED_IN_ACCEPT, BLOCKED_IN_RECV
 from tests.helpers import engine_threads, open_fds
 
@@ -210,6 +210,32 @@ async def test_a_batch_that_arrives_while_the_app_closes_is_dropped():
                      remote=None, nbytes=None, sent_total=0, recv_total=0)
     app.on_engine_events(EngineEvents([late], app.generation))
     assert app.events_applied == applied and "late" not in app.models
+
+
+async def test_the_lower_panels_come_after_the_first_frame_and_catch_up():
+    """The panels mount just after the first frame, on the main screen even if a quick
+    ? has opened the help over it, and then show what happened before they were up."""
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.panels_ready)
+        await steps(pilot, 3)
+        # take them down; a call is made while they are away, and the help is opened
+        await app.query_one("#lower").remove()
+        app._lower = False
+        app.action_step()
+        await until(pilot, lambda: app.calls_seen == 4)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        app._mount_lower()
+        await until(pilot, lambda: app.panels_ready)
+        assert not app.screen.query("#lower")  # not on the help screen...
+        await pilot.press("escape")
+        assert app.query_one("#lower").screen is app.default_screen  # ...but under it
+        assert "Step 4/15" in str(app.query_one("#explain-done").render())
+        log = app.query_one("#log")
+        assert log.line_count == 1 and "listen(5)" in log.lines[0]  # kept while away
+        await steps(pilot, 1)
+        assert log.line_count == 2 and "socket(" in log.lines[1]
 
 
 async def test_log_numbers_every_call_with_its_outcome():

@@ -2,7 +2,7 @@
 
 Every ``Static.update`` costs a refresh, and by default a layout of the whole screen - tens
 of milliseconds on a full sockviz screen, time the engine's threads then wait for the GIL.
-Batches of events arrive up to 10 times a second and mostly change a number or two, so each
+Batches of events arrive up to 7 times a second and mostly change a number or two, so each
 line remembers what it shows and is updated only when that changes. A line whose size is
 fixed by the stylesheet (``fixed``) is updated without a layout at all.
 """

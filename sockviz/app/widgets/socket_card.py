@@ -59,7 +59,7 @@ BARS = " ▁▂▃▄▅▆▇█"
 def rate_line(rates: list[float], width: int) -> str:
     """The last ``width`` rate samples as a line of bars, scaled to the highest of them.
 
-    Plain text in a one-line Static: it is redrawn ten times a second while bytes flow,
+    Plain text in a one-line Static: it is redrawn with every batch while bytes flow,
     and a line of characters costs far less to draw than a chart widget.
     """
     shown = rates[-max(width, 1):]
