@@ -346,8 +346,9 @@ class SockvizApp(App):
 
     def _message_input(self) -> MessageInput:
         """The message line, mounted (hidden in its bar) the first time it is needed."""
-        for line in self.query(MessageInput):
-            return line
+        existing = self.query(MessageInput)
+        if existing:
+            return existing.first()
         line = MessageInput(
             placeholder="a message for the client to send · Enter sends · Escape leaves",
             id="message",

@@ -224,11 +224,11 @@ class SocketCard(Widget):
         strip = self.query_one("#strip", Static)
         self._line("strip", strip_content(m, moving, strip.size.width or self.size.width - 4))
         self._line("bytes", Content(bytes_line(m, self.content_size.width or 99)), fixed=True)
-        spark = self.query_one("#rate", Static)
-        if spark.display != bool(m.rates):
-            spark.display = bool(m.rates)
+        chart = self.query_one("#rate", Static)
+        if chart.display != bool(m.rates):
+            chart.display = bool(m.rates)
         if m.rates:
-            self._line("rate", Content(rate_line(m.rates, spark.size.width or 30)), fixed=True)
+            self._line("rate", Content(rate_line(m.rates, chart.size.width or 30)), fixed=True)
         self._line("meaning", Content(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else ""))
         error = self.query_one("#error", Static)
         if m.error:
