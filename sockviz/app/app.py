@@ -674,6 +674,8 @@ class SockvizApp(App):
             lane.scroll_to_widget(card, animate=False)
 
     def _tick(self) -> None:
+        if self._quitting or not self._view_open():
+            return
         now = self.clock()
         for name, model in self.models.items():
             if model.kernel == "TIME_WAIT" and name in self.cards:

@@ -51,3 +51,27 @@ def test_rate_line_scales_to_its_highest_sample_and_keeps_the_newest():
 def test_rate_line_is_empty_with_nothing_moving():
     assert rate_line([], 10) == ""
     assert rate_line([0.0, 0.0], 10) == ""
+
+
+async def test_a_card_redrawn_while_it_is_torn_down_does_not_raise():
+    """The TIME_WAIT countdown timer can redraw a card after the app removed its lines
+    (seen in CI: the app's teardown removes children first, then the card)."""
+    from textual.app import App
+
+    from sockviz.app.widgets.socket_card import SocketCard
+
+    m = model(kernel="TIME_WAIT", kernel_deadline=100.0, sent=14)
+
+    class One(App):
+        def compose(self):
+            yield SocketCard(m)
+
+    app = One()
+    async with app.run_test() as pilot:
+        card = app.query_one(SocketCard)
+        card.show(40.0)
+        assert "60s" in str(card.border_subtitle)
+        await card.remove_children()
+        card.show(41.0)  # raised NoMatches before the card held its own lines
+        assert "59s" in str(card.border_subtitle)
+        await pilot.pause()

@@ -188,13 +188,13 @@ class SocketCard(Widget):
         self._last: tuple[float | None, bool] = (None, False)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="kind", classes="card-line")
-        yield Static(id="address", classes="card-line")
-        yield Static(id="strip", classes="card-line")
-        yield Static(id="bytes", classes="card-line")
-        yield Static(id="rate", classes="card-line")
-        yield Static(id="meaning", classes="card-line")
-        yield Static(id="error", classes="card-line")
+        # Held, not queried: a timer may redraw the card while the app tears it down,
+        # after its lines are already gone (updating a removed line does nothing).
+        self._lines = {
+            name: Static(id=name, classes="card-line")
+            for name in ("kind", "address", "strip", "bytes", "rate", "meaning", "error")
+        }
+        yield from self._lines.values()
 
     def on_mount(self) -> None:
         self._ready = True
@@ -221,16 +221,16 @@ class SocketCard(Widget):
         local = m.local or "no address yet"
         address = Content.assemble((local, "bold"), " ↔ ", m.remote or "—")
         self._line("address", address)
-        strip = self.query_one("#strip", Static)
+        strip = self._lines["strip"]
         self._line("strip", strip_content(m, moving, strip.size.width or self.size.width - 4))
         self._line("bytes", Content(bytes_line(m, self.content_size.width or 99)), fixed=True)
-        chart = self.query_one("#rate", Static)
+        chart = self._lines["rate"]
         if chart.display != bool(m.rates):
             chart.display = bool(m.rates)
         if m.rates:
             self._line("rate", Content(rate_line(m.rates, chart.size.width or 30)), fixed=True)
         self._line("meaning", Content(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else ""))
-        error = self.query_one("#error", Static)
+        error = self._lines["error"]
         if m.error:
             help_text = errno_help(m.error)
             mark = "→" if m.expected else "✗"
@@ -244,7 +244,7 @@ class SocketCard(Widget):
 
     def _line(self, name: str, content: Content, fixed: bool = False) -> None:
         """Update one line of the card, only if it changed (an update costs a layout)."""
-        update_if_changed(self.query_one(f"#{name}", Static), content, fixed=fixed)
+        update_if_changed(self._lines[name], content, fixed=fixed)
 
     def _classes_for(self, m: CardModel, moving: bool) -> None:
         """Swap the state/kernel/error classes in one go: each change restyles the card
