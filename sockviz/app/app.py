@@ -17,19 +17,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
-from textual.message import Message
-from textual.widgets import Footer, Header, Input, Log, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static
 
 from sockviz.app.messages import EngineEvents
-from sockviz.app.screens.help import HelpScreen
-from sockviz.app.screens.picker import ScenarioPicker
 from sockviz.app.widgets.explain import (
     ExplainPanel,
     NextPanel,
@@ -56,6 +53,11 @@ from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.sink import Batcher
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
 
+if TYPE_CHECKING:
+    from textual.widgets import Input, Log
+
+    from sockviz.app.widgets.lower import MessageInput
+
 #: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
 CLASSROOM_PACE = 1.5
 
@@ -71,67 +73,11 @@ MAX_CARDS = 40
 #: Lines the log keeps.
 LOG_LINES = 2000
 
-#: Signals that quit the app the way q does.
-QUIT_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
-
 #: The longest message the client may send: what the scenario's receive takes in one call.
 MESSAGE_LIMIT = 65536
 
-
-class LowerPanels(Horizontal):
-    """The lower row: what just happened, and the next call / payload / log tabs.
-
-    The costliest part of the screen to build, so the app mounts it just after its first
-    frame: the header, lanes and ladder show that much sooner.
-    """
-
-    class Ready(Message):
-        """The panels and everything in them are mounted."""
-
-    def compose(self) -> ComposeResult:
-        yield ExplainPanel(id="explain")
-        yield NextPanel(id="next-wide")
-        with TabbedContent(id="tabs", initial="tab-next"):
-            with TabPane("Next", id="tab-next"):
-                yield NextPanel(id="next")
-            with TabPane("Payload", id="tab-payload"):
-                yield PayloadView(id="payload")
-            with TabPane("Log", id="tab-log"):
-                yield Log(id="log", max_lines=LOG_LINES)
-
-    def on_mount(self) -> None:
-        # after a refresh: by then the tabs inside the TabbedContent exist too
-        self.call_after_refresh(self.post_message, self.Ready())
-
-
-class MessageInput(Input):
-    """The message line. A paste it cannot take whole is cut to fit - and says so.
-
-    (A plain Input refuses a paste that would pass ``max_length``: the text would be lost
-    without a word.)
-    """
-
-    def _on_paste(self, event) -> None:
-        event.stop()
-        lines = (event.text or "").splitlines()
-        if not lines:
-            return
-        if len(lines) > 1:
-            self.app.notify(f"Pasted the first of {len(lines)} lines: a message is one line.",
-                            title="paste", timeout=5)
-        selection = self.selection
-        start, end = sorted((selection.start, selection.end))
-        room = MESSAGE_LIMIT - (len(self.value) - (end - start))
-        line = lines[0]
-        if len(line) > room:
-            self.app.notify(f"Pasted {room} of {len(line)} characters: a message holds "
-                            f"at most {MESSAGE_LIMIT}.", title="paste", severity="warning",
-                            timeout=6)
-            line = line[: max(0, room)]
-        if selection.is_empty:
-            self.insert_text_at_cursor(line)
-        else:
-            self.replace(line, start, end)
+#: Signals that quit the app the way q does.
+QUIT_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 
 
 FAMILY_LABEL = {"ipv4": "IPv4", "ipv6": "IPv6", "unix": "Unix"}
@@ -341,11 +287,15 @@ class SockvizApp(App):
         if self._quitting or not self._view_open():
             return
         self._lower_mounting = True
-        self.default_screen.mount(LowerPanels(id="lower"), after="#stage")
+        from sockviz.app.widgets.lower import LowerPanels
+
+        self.default_screen.mount(LowerPanels(LOG_LINES, id="lower"), after="#stage")
         self._message_input()
 
     def _message_input(self) -> MessageInput:
         """The message line, mounted (hidden in its bar) the first time it is needed."""
+        from sockviz.app.widgets.lower import MessageInput
+
         existing = self.query(MessageInput)
         if existing:
             return existing.first()
@@ -374,7 +324,7 @@ class SockvizApp(App):
         payload.decode_websocket = self.scenario.protocol is not None
         payload.show(self._payload_entry)
         if self._log_backlog:
-            self.query_one("#log", Log).write_lines(self._log_backlog)
+            self._log().write_lines(self._log_backlog)
             self._log_backlog = []
         self._refresh_panels()
 
@@ -461,7 +411,7 @@ class SockvizApp(App):
         self._log_backlog = []
         self._payload_entry = None
         if self._lower:
-            self.query_one("#log", Log).clear()
+            self._log().clear()
             self.query_one(PayloadView).show(None)
         self._reset_state()
 
@@ -510,7 +460,7 @@ class SockvizApp(App):
             self._apply(event, log_lines)
         self.events_applied += len(message.events)
         if log_lines and self._lower:
-            self.query_one("#log", Log).write_lines(log_lines[-LOG_LINES:])
+            self._log().write_lines(log_lines[-LOG_LINES:])
         elif log_lines:  # the log is not mounted yet: it gets these when it is
             self._log_backlog = (self._log_backlog + log_lines)[-LOG_LINES:]
         self.query_one(Ladder).flush()
@@ -518,6 +468,9 @@ class SockvizApp(App):
             self._refresh_panels()  # progress moves only a card's byte counters
         if self.batcher is not None:
             self.batcher.ack()  # ready for the next batch
+
+    def _log(self) -> Log:
+        return self.query_one("#log")  # (mounted with the lower panels)
 
     def _view_open(self) -> bool:
         """Whether the main screen is still there to draw on (a batch can arrive while
@@ -821,10 +774,10 @@ class SockvizApp(App):
         if tab == "tab-next" and self.screen.has_class("-wide"):
             return  # the next call has its own column on a wide screen
         if self._lower:
-            self.query_one("#tabs", TabbedContent).active = tab
+            self.query_one("#tabs").active = tab
 
     def _leave_next_tab_when_wide(self) -> None:
-        tabs = self.query_one("#tabs", TabbedContent)
+        tabs = self.query_one("#tabs")
         if self.screen.has_class("-wide") and tabs.active == "tab-next":
             tabs.active = "tab-payload"
 
@@ -922,6 +875,8 @@ class SockvizApp(App):
             self.config.scenario = name
             self.restart()
 
+        from sockviz.app.screens.picker import ScenarioPicker
+
         self.push_screen(ScenarioPicker(self.scenarios, self.config.scenario), chosen)
 
     def action_switch_family(self) -> None:
@@ -946,7 +901,7 @@ class SockvizApp(App):
             self.call_after_refresh(line.focus)
 
     def action_leave_input(self) -> None:
-        if isinstance(self.focused, Input):
+        if self.focused is not None and self.focused.id == "message":
             self.set_focus(None)
             self.query_one("#message-bar").display = False
 
@@ -979,6 +934,8 @@ class SockvizApp(App):
         self._refresh_panels()
 
     def action_help(self) -> None:
+        from sockviz.app.screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
