@@ -113,11 +113,13 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
 
     from textual import events as textual_events
 
-    from sockviz.app.app import AppConfig, live_runner, make_app
+    from sockviz.app.app import AppConfig, make_app
     from sockviz.engine.gate import Mode
+    from sockviz.engine.remote import EngineProcess
 
     times: dict[str, float] = {}
     finished: list = []  # [loop, asyncio.Event], once the app runs
+    engine = EngineProcess()  # as the app's own would be, with the bench's tee in between
 
     def factory(scenario, consumer, **options):
         def tee(event):
@@ -133,7 +135,7 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
                         loop.call_soon_threadsafe(done.set)
             consumer(event)
 
-        return live_runner(scenario, tee, **options)
+        return engine(scenario, tee, **options)
 
     # Paused at first, so the transfer does not share the start with the app's first
     # frames; then fast, as if the user had pressed a key.
@@ -192,7 +194,10 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
             "ui_busy": cpu / max(ended - begun, 1e-9),
         }
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    finally:
+        engine.close()
 
 
 def _child(argv: list[str]) -> tuple[float, int]:

@@ -88,3 +88,37 @@ def open_fds() -> set[int]:
 
 def engine_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("sockviz-")]
+
+
+def engine_processes() -> list[int]:
+    """This process's engine children (``python -m sockviz.engine.remote``) still there,
+    zombies included: a child that ended must also have been waited for."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"sockviz.engine.remote" in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def process_fds(pid: int) -> dict[int, str]:
+    """Another process's open descriptors and what they are (``socket:[...]``, ``pipe:[...]``)."""
+    out = {}
+    for n in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out[int(n)] = os.readlink(f"/proc/{pid}/fd/{n}")
+        except OSError:
+            continue
+    return out
+
+
+def process_threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))

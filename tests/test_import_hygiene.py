@@ -14,6 +14,7 @@ import pytest
         "import sockviz",
         "import sockviz.engine",
         "import sockviz.engine.runner, sockviz.engine.trace, sockviz.engine.scenarios",
+        "import sockviz.engine.remote",
         "import sockviz.cli",
     ],
 )

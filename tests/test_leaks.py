@@ -6,7 +6,14 @@ import time
 
 from sockviz.engine.scenarios import get
 from tests.app.helpers import live_app, settle
-from tests.helpers import engine_threads, open_fds, run_scenario
+from tests.helpers import (
+    engine_processes,
+    engine_threads,
+    open_fds,
+    process_fds,
+    process_threads,
+    run_scenario,
+)
 
 
 def test_two_hundred_runs_leave_nothing_behind():
@@ -25,6 +32,8 @@ async def test_restarting_the_app_many_times_leaves_nothing_behind():
     app = live_app("tcp-echo", step=True, pace=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
+        engine = app._engine.pid  # the run's sockets and threads are in the engine process
+        engine_fds, engine_thread_count = set(process_fds(engine)), process_threads(engine)
         for i in range(16):
             await pilot.press(*["right"] * (i % 8))  # restart from a different step each time
             await pilot.press("r")
@@ -36,7 +45,10 @@ async def test_restarting_the_app_many_times_leaves_nothing_behind():
             await pilot.pause(0.05)
         await settle(pilot)
         assert app.outcome.outcome == "done"
-        assert len(engine_threads()) <= 4  # this run's two actors (ended), watcher, batcher
+        assert app._engine.pid == engine  # one engine process served every restart
+        assert set(process_fds(engine)) <= engine_fds, "the engine process kept descriptors"
+        assert process_threads(engine) <= engine_thread_count, "the engine process kept threads"
         await pilot.press("q")
+    assert engine_processes() == []
     assert engine_threads() == threads
     assert open_fds() <= fds, sorted(open_fds() - fds)

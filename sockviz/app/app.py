@@ -1,9 +1,12 @@
 """The sockviz TUI: cards, ladder, explanation, payload and log, driven by engine events.
 
-The app owns a runner (live: :class:`~sockviz.engine.runner.Runner`; in tests and for
-screenshots: :class:`~sockviz.engine.replay.ReplayRunner`), made by the ``runner_factory``
-it is given. Engine threads hand events to a :class:`~sockviz.engine.sink.Batcher`, which
-posts them here as :class:`~sockviz.app.messages.EngineEvents` at most ~30 times a second.
+The app owns a runner, made by the ``runner_factory`` it is given. Live runs play in an
+engine process of the app's own (:class:`~sockviz.engine.remote.EngineProcess`: a real
+Runner there, so drawing a frame here never holds up the engine's threads); tests and the
+screenshots replay recorded real runs (:class:`~sockviz.engine.replay.ReplayRunner`), and
+``--listen``/``--connect`` meet an outside peer in this process. Events reach a
+:class:`~sockviz.engine.sink.Batcher`, which posts them here as
+:class:`~sockviz.app.messages.EngineEvents` a few times a second.
 Everything below runs on the UI thread; no widget is touched from anywhere else. The app
 talks back to the engine only to say "one step", "play/pause", "faster", "stop".
 """
@@ -48,7 +51,8 @@ from sockviz.engine.events import (
     StepPending,
 )
 from sockviz.engine.gate import Mode
-from sockviz.engine.runner import FAMILIES, Runner
+from sockviz.engine.remote import EngineProcess
+from sockviz.engine.runner import FAMILIES
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.sink import Batcher
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
@@ -105,13 +109,6 @@ class AppConfig:
 
 RunnerFactory = Callable[..., object]
 """``factory(scenario, consumer, *, family, port, mode, pace)`` -> a runner."""
-
-
-def live_runner(scenario: Scenario, consumer, *, family: str, port: int, mode: Mode,
-                pace: float, size: int | None = None) -> Runner:
-    """Real sockets on this machine."""
-    return Runner(scenario, consumer, family=family, port=port, mode=mode, pace=pace,
-                  size=size)
 
 
 def plan_path(scenario: Scenario, name: str, role: Role, transport: Transport) -> tuple[State, ...]:
@@ -203,14 +200,16 @@ class SockvizApp(App):
     def __init__(
         self,
         config: AppConfig | None = None,
-        runner_factory: RunnerFactory = live_runner,
+        runner_factory: RunnerFactory | None = None,
         scenarios: dict[str, Scenario] | None = None,
         clock: Callable[[], float] = time.monotonic,
         theme: str | None = None,
     ) -> None:
         super().__init__()
         self.config = config or AppConfig()
-        self.runner_factory = runner_factory
+        self._engine = None if runner_factory is not None else EngineProcess()
+        """The engine process for live runs, when the app runs its own (closed on quit)."""
+        self.runner_factory = runner_factory or self._engine
         self.scenarios = scenarios or dict(scenario_registry.REGISTRY)
         if self.config.closer and self.config.scenario == "time-wait":
             self.scenarios["time-wait"] = scenario_registry.get("time-wait",
@@ -399,6 +398,8 @@ class SockvizApp(App):
             self.stopped_cleanly = self.runner.stop(0.5)
         if self.batcher is not None:
             self.batcher.close(0.5)
+        if self._quitting and self._engine is not None:
+            self._engine.close(0.5)
         self.stop_seconds = time.monotonic() - started
         """How long the last stop took (the tests hold it under a second)."""
 
@@ -977,7 +978,7 @@ class SockvizApp(App):
 
 def make_app(
     config: AppConfig | None = None,
-    runner_factory: RunnerFactory = live_runner,
+    runner_factory: RunnerFactory | None = None,
     clock: Callable[[], float] = time.monotonic,
     theme: str | None = None,
 ) -> SockvizApp:
@@ -991,7 +992,7 @@ def run_app(args: argparse.Namespace) -> int:
         scenario=args.scenario, family=args.family, port=args.port, step=args.step,
         closer=getattr(args, "closer", None), size=getattr(args, "size", None),
     )
-    factory: RunnerFactory = live_runner
+    factory: RunnerFactory | None = None  # the app's own engine process
     scenarios = None
     if getattr(args, "listen", None) is not None or getattr(args, "connect", None) is not None:
         from sockviz.cli import outside_runner_factory

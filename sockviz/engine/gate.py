@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
+from collections.abc import Callable
 
 
 class Mode(enum.Enum):
@@ -44,6 +45,9 @@ class Gate:
         self._permits = 0
         self._closed = False
         self._waiting = 0
+        self.on_waiting: Callable[[int], object] | None = None
+        """Told how many threads wait, each time that changes (under the gate's lock, so it
+        must be quick): the engine process reports it to the UI's process."""
 
     @classmethod
     def _clamp(cls, pace: float) -> float:
@@ -98,6 +102,8 @@ class Gate:
         started = time.monotonic()
         with self._cond:
             self._waiting += 1
+            if self.on_waiting is not None:
+                self.on_waiting(self._waiting)
             try:
                 while True:
                     if self._closed:
@@ -116,3 +122,5 @@ class Gate:
                     self._cond.wait(remaining)
             finally:
                 self._waiting -= 1
+                if self.on_waiting is not None:
+                    self.on_waiting(self._waiting)

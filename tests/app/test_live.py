@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from sockviz.engine.events import CallEvent
 from sockviz.engine.states import Call, Role, State
 from tests.app.helpers import live_app, outside_app, settle, steps, until
 from tests.engine.test_runner import BLOCKED_IN_ACCEPT, BLOCKED_IN_RECV
-from tests.helpers import engine_threads, open_fds
+from tests.helpers import engine_processes, engine_threads, open_fds, process_fds
 
 SIZE = (100, 30)
 
@@ -188,13 +189,16 @@ async def test_ctrl_q_quits_mid_run_with_every_socket_closed():
     app = live_app("tcp-echo", step=True)
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot, 9)  # connected, bytes in flight both ways
+        engine = app._engine.pid
+        sockets = [f for f in process_fds(engine).values() if f.startswith("socket:")]
+        assert len(sockets) >= 3, sockets  # listener, connection, client: in the engine process
         started = time.monotonic()
         await pilot.press("ctrl+q")
     assert app.stop_seconds < 1.0 and app.stopped_cleanly
     assert time.monotonic() - started < 5.0  # includes the test harness's own teardown
     assert app.return_code == 0
     assert engine_threads() == threads and open_fds() <= fds
-    assert all(ts.state is State.CLOSED for ts in app.runner.tracer.sockets)
+    assert engine_processes() == [] and not os.path.exists(f"/proc/{engine}")
 
 
 async def test_a_batch_that_arrives_while_the_app_closes_is_dropped():

@@ -17,7 +17,7 @@ import pytest
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.app.helpers import live_app, until
-from tests.helpers import engine_threads, open_fds
+from tests.helpers import engine_processes, engine_threads, open_fds
 
 QUITS = ("q", "ctrl+q", signal.SIGTERM, signal.SIGINT)
 
@@ -61,4 +61,5 @@ async def test_quit_from_every_step(name):
         assert elapsed < 1.0, f"{label} took {elapsed:.2f} s"
         assert app.stopped_cleanly and app.stop_seconds < 1.0, label
         assert engine_threads() == threads, label
+        assert engine_processes() == [], f"{label}: the engine process outlived the app"
         assert open_fds() <= fds, f"{label}: {sorted(open_fds() - fds)} left open"

@@ -36,6 +36,19 @@ def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
     return data
 
 
+def session(sid: int) -> list[int]:
+    """The processes in a session (pty.fork makes the app a session's leader)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) == sid:
+                    found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
                          ids=lambda s: signal.Signals(s).name)
 def test_signal_quits_cleanly(signum):
@@ -47,6 +60,7 @@ def test_signal_quits_cleanly(signum):
         screen = read_until(fd, b"calls made", timeout=15)
         assert b"calls made" in screen, "the app never drew its status line"
         time.sleep(0.3)
+        assert len(session(pid)) == 2, "the app and its engine process"
         started = time.monotonic()
         os.kill(pid, signum)
         rest = read_until(fd, LEAVE_ALT_SCREEN, timeout=5)
@@ -59,6 +73,7 @@ def test_signal_quits_cleanly(signum):
             pass
         os.close(fd)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert session(pid) == [], "a process of the app's outlived it"
     assert elapsed < 1.5  # the app's own stop is held under 1 s by the Pilot tests
     assert LEAVE_ALT_SCREEN in rest
     assert b"Traceback" not in rest
