@@ -9,8 +9,9 @@ an absolute time alone (a slow machine slows both sides):
 * throughput, whole process: ``sockviz --trace --scenario bulk --size S`` against a plain
   script moving the same bytes, each a fresh process - target >= 0.85;
 * throughput, TUI: the same ``bulk`` with the app running headless (drawing every frame
-  as it would on a terminal) against plain sockets, the two run turn about - target >=
-  0.85; and how many batches of events the UI was handed a second (target <= ~30);
+  as it would on a terminal; the run itself in the app's engine process, as ``sockviz``
+  plays it) against plain sockets, the two run turn about - target >= 0.85; and how many
+  batches of events the UI was handed a second (target <= ~30);
 * responsiveness: ``bulk`` in the app again, now with a key pressed (switching the lower
   tab) every 100 ms, faster than anyone types: how long until a frame shows each press
   (95th percentile, target <= 100 ms) and the longest gap between frames while the bytes
@@ -280,6 +281,24 @@ def best(fn, repeats: int):
     return min(results, key=lambda r: r[0] if isinstance(r, tuple) else r)
 
 
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time so far by kind (Linux ``/proc/stat``), or None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def stolen(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of CPU time a hypervisor took for other guests between two readings
+    (``steal``, the 8th field): what makes identical runs on a shared VM differ."""
+    if not before or not after or len(before) < 8:
+        return None
+    spent = [b - a for a, b in zip(before, after)]
+    return spent[7] / max(sum(spent), 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -292,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 3
     turns = 3 if args.quick else 5
     rows: list[tuple[str, str, str, str]] = []
+    cpu_before = cpu_times()
 
     ratio, _ = paired(lambda: plain_transfer(engine_size),
                       lambda: engine_transfer(engine_size), turns)
@@ -302,11 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     # process leaves objects behind (~15,000 for sockviz's; a bare Textual app with tabs
     # and a log leaves ~6,000), and after nine a full garbage collection took ~100 ms - a
     # frame gap that a real session, one app in its process, does not have.
-    keys = tui_transfer(big if not args.quick else 256 * MiB, press_every=PRESS_EVERY)
+    keys = tui_transfer(big if not args.quick else 1024 * MiB, press_every=PRESS_EVERY)
 
-    # More, shorter turns than the engine row: a TUI turn also starts an app, and its
-    # ratio moves more from turn to turn here, so the median needs more of them.
-    tui_size = 256 * MiB if args.quick else 2048 * MiB
+    # The size of the whole-process row: what is measured is a flood's steady flow, and
+    # the app's one-off work as the connection arrives (a card mounted, ~0.15 s of layout
+    # here) would weigh twice as much in a transfer half as long. More turns than the
+    # engine row: a TUI turn also starts an app, and its ratio moves more turn to turn.
+    tui_size = 256 * MiB if args.quick else big
     tui_turns = turns if args.quick else 2 * turns - 1
     ratio, tui = paired(lambda: plain_transfer(tui_size), lambda: tui_transfer(tui_size),
                         tui_turns)
@@ -348,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(engine, TUI, startup: median of {turns}, {tui_turns} and {2 * turns + 1} turns run "
           f"turn about with the plain side; the rest best of {repeats}; {os.cpu_count()} "
           f"CPUs; Python {sys.version.split()[0]})")
+    steal = stolen(cpu_before, cpu_times())
+    if steal is not None:
+        print(f"(CPU time taken by the hypervisor during the run, steal: {100 * steal:.0f}%; "
+              "on a shared VM it slows one side of a turn more than the other)")
     return 0
 
 

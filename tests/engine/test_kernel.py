@@ -86,3 +86,17 @@ def test_off_linux_the_kernel_view_is_null(monkeypatch):
     assert kernel.read_proc() == []
     events = run_scenario(get("tcp-echo")).trace
     assert events and all(e.kernel is None for e in events)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/net/tcp is Linux's")
+def test_read_proc_sees_every_socket_past_the_first_page():
+    """The kernel hands /proc/net/tcp out a page (~4 KiB, ~27 sockets) per read: a reader
+    that stops at the first short read would miss the rest."""
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(100)]
+    try:
+        ports = {s.getsockname()[1] for s in listeners}
+        seen = {e.local[1] for e in kernel.read_proc(("tcp",)) if e.state == "LISTEN"}
+        assert ports <= seen
+    finally:
+        for s in listeners:
+            s.close()
