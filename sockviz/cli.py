@@ -14,14 +14,16 @@ import socket
 import sys
 import threading
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from sockviz import __version__
-from sockviz.engine import outside, scenarios
+from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, Event, KernelEvent, RunFinished
+from sockviz.engine.families import FAMILIES, OUTSIDE_TIMEOUT
 from sockviz.engine.gate import Mode
-from sockviz.engine.runner import FAMILIES, Runner
-from sockviz.engine.trace import to_line
+
+if TYPE_CHECKING:  # the runners are imported where a run needs them: the TUI never does
+    from sockviz.engine import outside
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -191,6 +193,8 @@ class _TraceWriter:
     def __call__(self, event: Event) -> None:
         if not isinstance(event, (CallEvent, KernelEvent)) or self.broken:
             return
+        from sockviz.engine.trace import to_line  # (imported once; then a dict lookup)
+
         with self.lock:
             try:
                 self.out.write(to_line(event) + "\n")
@@ -202,6 +206,8 @@ class _TraceWriter:
 
 
 def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from sockviz.engine.runner import Runner
+
     writer = _TraceWriter(out)
     runner = Runner(
         resolve_scenario(args), writer, family=args.family, port=args.port, mode=Mode.FAST,
@@ -359,7 +365,7 @@ def _add_outside_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--timeout", metavar="SECONDS", type=seconds, default=None,
         help=f"--connect: how long to wait for the handshake, and for more bytes "
-        f"(default {outside.DEFAULT_TIMEOUT:g})",
+        f"(default {OUTSIDE_TIMEOUT:g})",
     )
     parser.set_defaults(scenario=_NotGiven(scenarios.DEFAULT), port=_NoPort(0))
 
@@ -408,6 +414,8 @@ def outside_endpoint(args: argparse.Namespace, err: TextIO | None = None) -> out
 
     With ``err``, a listener on an address other than loopback gets one warning line there.
     """
+    from sockviz.engine import outside
+
     host, port = args.listen if args.listen is not None else args.connect
     try:
         endpoint = outside.resolve(host, port, args.family)
@@ -434,9 +442,11 @@ def outside_runner_factory(args: argparse.Namespace, endpoint: outside.Endpoint 
     ``factory.scenario`` and ``factory.endpoint`` describe the run before it starts.
     Raises UsageError if the host does not resolve.
     """
+    from sockviz.engine import outside
+
     if endpoint is None:
         endpoint = outside_endpoint(args)
-    timeout = args.timeout or outside.DEFAULT_TIMEOUT
+    timeout = args.timeout or OUTSIDE_TIMEOUT
     listening = args.listen is not None
 
     def factory(scenario, consumer, *, family=None, port=None, mode=Mode.PLAY, pace=1.0):
@@ -500,7 +510,7 @@ def run_outside_trace(
     always finished.
     """
     writer = _TraceWriter(out)
-    timeout = args.timeout or outside.DEFAULT_TIMEOUT
+    timeout = args.timeout or OUTSIDE_TIMEOUT
     runner = outside_runner_factory(args, endpoint)(
         None, writer, family=args.family, port=endpoint.port, mode=Mode.FAST, pace=1.0
     )

@@ -50,9 +50,9 @@ from sockviz.engine.events import (
     RunFinished,
     StepPending,
 )
+from sockviz.engine.families import FAMILIES
 from sockviz.engine.gate import Mode
 from sockviz.engine.remote import EngineProcess
-from sockviz.engine.runner import FAMILIES
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.sink import Batcher
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport

@@ -33,9 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import EllipsisType
 
+from sockviz.engine.controls import RunControls
 from sockviz.engine.events import CallEvent, Event, RunFinished, StepPending
+from sockviz.engine.families import FAMILIES, OUTSIDE_TIMEOUT, Family
 from sockviz.engine.gate import Gate, GateClosed, Mode
-from sockviz.engine.runner import FAMILIES, Family, RunControls
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.states import Call, Role, State, Transport
 from sockviz.engine.traced import (
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 #: Seconds ``--connect`` waits for the handshake, and for the server to say anything more.
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = OUTSIDE_TIMEOUT
 #: The listener's backlog: connections the kernel may queue before ``accept``.
 BACKLOG = 16
 #: How much one ``recv`` may take.

@@ -28,9 +28,10 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
+from sockviz.engine.controls import RunControls
 from sockviz.engine.events import Event, RunFinished
+from sockviz.engine.families import FAMILIES
 from sockviz.engine.gate import Gate, Mode
-from sockviz.engine.runner import FAMILIES, RunControls
 from sockviz.engine.scenarios.model import Scenario
 
 _LENGTH = struct.Struct(">I")

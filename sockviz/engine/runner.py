@@ -23,33 +23,15 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from sockviz.engine.controls import KERNEL_POLL_INTERVAL, RunControls  # noqa: F401 - also from here
 from sockviz.engine.events import CallEvent, Event, RunFinished, StepPending
+from sockviz.engine.families import FAMILIES, Family  # noqa: F401 - also from here
 from sockviz.engine.gate import Gate, GateClosed, Mode
 from sockviz.engine.scenarios.model import AddressOf, Marker, Produce, Scenario, Step
 from sockviz.engine.states import Call
 from sockviz.engine.traced import Stopped, TracedSocket, Tracer, call_args
-
-
-@dataclass(frozen=True)
-class Family:
-    """An address family sockviz can run a scenario on."""
-
-    name: str
-    """What ``--family`` takes."""
-    af: int
-    """The ``socket.AF_*`` constant."""
-    loopback: str
-    """The loopback address used by default (for Unix sockets: none, they use paths)."""
-
-
-FAMILIES: dict[str, Family] = {
-    "ipv4": Family("ipv4", socket.AF_INET, "127.0.0.1"),
-    "ipv6": Family("ipv6", socket.AF_INET6, "::1"),
-}
-if hasattr(socket, "AF_UNIX"):
-    FAMILIES["unix"] = Family("unix", socket.AF_UNIX, "")
 
 #: The size a bulk transfer moves when nobody said (``--size``).
 DEFAULT_BULK_SIZE = 64 * 1024 * 1024
@@ -65,49 +47,6 @@ def abort_reason(step: Step, event: CallEvent) -> str:
         f"{step.socket}.{step.call.value}({event.args or ''}) failed: "
         f"{event.error} ({event.error_text})"
     )
-
-
-#: How often the watcher thread reads the kernel (the issue's ceiling is 10 Hz).
-KERNEL_POLL_INTERVAL = 0.25
-
-
-class RunControls:
-    """What a UI may ask of any runner, live or replayed: step, wait, how far along.
-
-    A subclass sets ``gate``, ``steps`` and ``_finished`` (a :class:`threading.Event`), and
-    for the kernel watcher ``tracer`` and ``_halt``.
-    """
-
-    gate: Gate
-    steps: list[Step]
-    _finished: threading.Event
-
-    def step(self) -> None:
-        """Let exactly one call happen (in step mode)."""
-        self.gate.step()
-
-    @property
-    def finished(self) -> bool:
-        """True once every step has run, or the run was aborted or stopped."""
-        return self._finished.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the run to finish; True if it did within ``timeout``."""
-        return self._finished.wait(timeout)
-
-    @property
-    def total_steps(self) -> int:
-        """How many steps this run has (a queued message adds some)."""
-        return len(self.steps)
-
-    def _watch(self) -> None:
-        """The kernel watcher thread: read the kernel at most 1/KERNEL_POLL_INTERVAL a second
-        until the run halts (needs ``tracer`` and ``_halt``)."""
-        while not self._halt.wait(KERNEL_POLL_INTERVAL):
-            try:
-                self.tracer.poll_kernel()
-            except Exception:  # noqa: BLE001, S112 - the kernel view is a bonus: never end the run
-                continue
 
 
 class Runner(RunControls):

@@ -9,8 +9,6 @@ be recovered exactly with :func:`unescape_bytes`.
 
 from __future__ import annotations
 
-import json
-
 from sockviz.engine.events import CallEvent, KernelEvent
 
 #: The keys every trace line has, in order (null where they do not apply).
@@ -148,6 +146,8 @@ def to_record(event: CallEvent | KernelEvent) -> dict:
 
 def to_line(event: CallEvent | KernelEvent) -> str:
     """One JSON Lines line (no newline), ASCII only."""
+    import json  # here, not at the top: the TUI imports this module for escape_bytes alone
+
     return json.dumps(to_record(event), ensure_ascii=True, separators=(", ", ": "))
 
 
@@ -195,6 +195,8 @@ def from_record(record: dict) -> CallEvent | KernelEvent:
 
 def read_trace(lines) -> list[CallEvent | KernelEvent]:
     """Parse JSON Lines into events; :class:`TraceFormatError` names the first bad line."""
+    import json
+
     events = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

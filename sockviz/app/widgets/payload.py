@@ -7,7 +7,6 @@ from textual.content import Content
 from textual.widgets import Static
 
 from sockviz.app.widgets.ladder import LadderEntry
-from sockviz.engine import wsframe
 from sockviz.engine.trace import escape_bytes
 
 #: How many bytes the hex view shows; the event keeps up to 4096, the totals count all.
@@ -60,6 +59,8 @@ class PayloadView(VerticalScroll):
         per_row = 16 if self.size.width >= 74 or not self.size.width else 8
         text = hexdump(entry.data, per_row=per_row) or "(no bytes)"
         if self.decode_websocket:
+            from sockviz.engine import wsframe  # only a WebSocket run needs it
+
             lines = wsframe.describe(entry.data)
             frame = wsframe.parse(entry.data)
             if frame is not None and not entry.data.startswith((b"GET ", b"HTTP/")):
