@@ -123,6 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="TUI: start paused in step mode (each key press makes one real call)",
     )
+    group = parser.add_argument_group(
+        "record and replay",
+        "keep a run in a file (the trace format after one header line) and play it back "
+        "later, opening no socket",
+    )
+    group.add_argument(
+        "--record", metavar="FILE",
+        help="write the run to FILE as it happens: with --trace the run printed; in the TUI "
+        "the run on screen (r or a new scenario starts the file afresh)",
+    )
+    group.add_argument(
+        "--replay", metavar="FILE",
+        help="play back a recording made with --record: in the TUI with every control, or "
+        "with --trace printing its events; no socket is opened",
+    )
     _add_outside_arguments(parser)
     return parser
 
@@ -146,7 +161,7 @@ def _check_choices(args: argparse.Namespace) -> None:
         raise UsageError(f"unknown family {args.family!r} (use: {', '.join(FAMILIES)})")
     if args.family not in scenario.families:
         raise UsageError(f"{scenario.name} cannot run on {args.family}")
-    if args.family == "ipv6" and not socket.has_ipv6:
+    if args.family == "ipv6" and not socket.has_ipv6 and getattr(args, "replay_of", None) is None:
         raise UsageError("IPv6 is not available in this Python; try --family ipv4")
 
 
@@ -209,10 +224,19 @@ def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sockviz.engine.runner import Runner
 
     writer = _TraceWriter(out)
-    runner = Runner(
-        resolve_scenario(args), writer, family=args.family, port=args.port, mode=Mode.FAST,
-        size=args.size,
-    )
+    consumer, recorder = writer, None
+    scenario = resolve_scenario(args)
+    if args.record:
+        recorder = open_recorder(args, scenario.name)
+        consumer = _Tee(writer, recorder)
+    if args.replay_of is not None:
+        from sockviz.engine.replay import ReplayRunner
+
+        runner = ReplayRunner(scenario, consumer, args.replay_of.events, family=args.family,
+                              mode=Mode.FAST)
+    else:
+        runner = Runner(scenario, consumer, family=args.family, port=args.port,
+                        mode=Mode.FAST, size=args.size)
     previous = signal.getsignal(signal.SIGTERM)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -224,14 +248,80 @@ def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         pass
     finally:
         runner.stop()
+        if recorder is not None:
+            recorder.close()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
+    if recorder is not None and recorder.failed is not None:
+        err.write(f"sockviz: error: the recording {args.record} is incomplete: "
+                  f"{recorder.failed.strerror or recorder.failed}\n")
+        return EXIT_FAILED
     result = runner.result
     if result is not None and result.outcome == "aborted":
         message, status = explain_abort(result, args.family, args.port)
         err.write(f"sockviz: error: {message}\n")
         return status
     return EXIT_OK
+
+
+class _Tee:
+    """Hand each event to several consumers, in order."""
+
+    def __init__(self, *consumers) -> None:
+        self.consumers = consumers
+
+    def __call__(self, event: Event) -> None:
+        for consumer in self.consumers:
+            consumer(event)
+
+
+def open_recorder(args: argparse.Namespace, scenario: str):
+    """The --record file, opened with its header (UsageError if it cannot be written)."""
+    from sockviz.engine.recording import Recorder
+
+    try:
+        return Recorder(args.record, scenario, args.family, args.closer, args.size)
+    except OSError as exc:
+        raise UsageError(f"cannot write the recording {args.record}: "
+                         f"{exc.strerror or exc}") from None
+
+
+def check_record_replay(args: argparse.Namespace) -> None:
+    """UsageError for --record/--replay misused; with --replay, read the file and take the
+    scenario and family from it (``args.replay_of``: the recording)."""
+    args.replay_of = None
+    outside_given = args.listen is not None or args.connect is not None
+    if args.record and outside_given:
+        raise UsageError("--record keeps scenario runs; it does not apply to --listen/--connect")
+    if args.replay is None:
+        return
+    if args.record:
+        raise UsageError("--replay plays a recording; it cannot --record one at the same time")
+    if outside_given:
+        raise UsageError("--replay plays a recording; leave out --listen/--connect")
+    for option, given in (("--scenario", not isinstance(args.scenario, _NotGiven)),
+                          ("--port", not isinstance(args.port, _NoPort)),
+                          ("--family", args.family != "ipv4"),
+                          ("--closer", args.closer is not None),
+                          ("--size", args.size is not None)):
+        if given:
+            raise UsageError(f"--replay plays what the recording says: leave out {option}")
+    from sockviz.engine.recording import RecordingError, read_recording
+
+    try:
+        recording = read_recording(args.replay)
+    except RecordingError as exc:
+        raise UsageError(f"not a recording sockviz can play: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.replay}: {exc.strerror or exc}") from None
+    if recording.scenario not in scenarios.REGISTRY:
+        raise UsageError(f"{args.replay}, line 1: unknown scenario {recording.scenario!r} "
+                         "(see --list)")
+    if recording.family not in FAMILIES:
+        raise UsageError(f"{args.replay}, line 1: unknown family {recording.family!r}")
+    args.scenario, args.family = _NotGiven(recording.scenario), recording.family
+    args.closer, args.size = recording.closer, recording.size
+    args.replay_of = recording
 
 
 def _raise_interrupt(signum, frame) -> NoReturn:
@@ -544,6 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_record_replay(args)
         _check_choices(args)
         if args.list:
             list_scenarios(out)
@@ -556,6 +647,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_tui(args, err)  # the app builds its runner with outside_runner_factory
         if args.trace:
             return run_trace(args, out, err)
+        if args.record:  # can it be written? (the app writes it afresh at each run's start)
+            open_recorder(args, args.scenario).close()
         return run_tui(args, err)
     except UsageError as exc:
         err.write(f"sockviz: error: {exc}\n")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import threading
 import time
@@ -105,6 +106,10 @@ class AppConfig:
     """``listen`` or ``connect`` when the other end is a real outside program."""
     where: str | None = None
     """For an outside peer: the address, as the user gave it."""
+    record: str | None = None
+    """``--record``: the file each run is written to (afresh at each run's start)."""
+    replay: str | None = None
+    """``--replay``: the recording being played (its path)."""
 
 
 RunnerFactory = Callable[..., object]
@@ -219,6 +224,8 @@ class SockvizApp(App):
         self.pace = self.config.pace
         self.runner = None
         self.batcher: Batcher | None = None
+        self.recorder = None
+        """The --record file's writer for the run on screen, if recording."""
         self.generation = 0
         self.theme_name = theme
         self.stop_seconds = 0.0
@@ -374,11 +381,14 @@ class SockvizApp(App):
         generation = self.generation
         self.batcher = Batcher(lambda events: self.post_message(EngineEvents(events, generation)),
                                rate=UI_BATCH_RATE, acknowledge=True)
+        consumer = self.batcher
+        if self.config.record:
+            consumer = self._recording_to(self.batcher)
         try:
             options = {"size": self.config.size} if self.config.size else {}
             self.runner = self.runner_factory(
                 self.scenario,
-                self.batcher,
+                consumer,
                 family=self.config.family,
                 port=self.config.port,
                 mode=self.mode,
@@ -392,10 +402,32 @@ class SockvizApp(App):
         self._update_titles()
         self._refresh_panels()
 
+    def _recording_to(self, batcher: Batcher):
+        """A consumer that writes the run to the --record file, then hands it on."""
+        from sockviz.engine.recording import Recorder
+
+        try:
+            self.recorder = Recorder(self.config.record, self.scenario.name, self.config.family,
+                                     self.config.closer, self.config.size)
+        except OSError as exc:
+            self.notify(f"cannot write {self.config.record}: {exc.strerror or exc}",
+                        title="not recording", severity="error", timeout=8)
+            return batcher
+        recorder = self.recorder
+
+        def consumer(event: Event) -> None:
+            recorder(event)
+            batcher(event)
+
+        return consumer
+
     def _stop_run(self) -> None:
         started = time.monotonic()
         if self.runner is not None:
             self.stopped_cleanly = self.runner.stop(0.5)
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
         if self.batcher is not None:
             self.batcher.close(0.5)
         if self._quitting and self._engine is not None:
@@ -428,6 +460,8 @@ class SockvizApp(App):
         where = "Unix sockets" if self.config.family == "unix" else f"{family} loopback"
         if self.config.outside:
             where = self.config.where or ""
+        if self.config.replay:
+            where = f"replay of {os.path.basename(self.config.replay)}"
         self.sub_title = f"{self.config.scenario} · {where} · {mode}"
         if self._lower:
             self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
@@ -792,6 +826,7 @@ class SockvizApp(App):
             done=self.steps_done,
             total=total,
             outcome=self.outcome.outcome if self.outcome else None,
+            replay=bool(self.config.replay),
         )
         if not self._lower:
             return  # drawn once they are mounted
@@ -857,6 +892,11 @@ class SockvizApp(App):
         self.restart()
 
     def _outside_only(self, what: str) -> bool:
+        if self.config.replay:
+            self.notify(f"{what} does not apply to a replay: it plays the run recorded in "
+                        f"{self.config.replay}. Quit and start sockviz again to change it.",
+                        timeout=5)
+            return True
         if self.config.outside:
             self.notify(f"{what} does not apply to --{self.config.outside}: the other end is "
                         "a real program. Quit and start sockviz again to change it.", timeout=5)
@@ -986,6 +1026,17 @@ def make_app(
     return SockvizApp(config, runner_factory=runner_factory, clock=clock, theme=theme)
 
 
+def replay_factory(events) -> RunnerFactory:
+    """A runner factory that plays recorded events (``--replay``): no socket is opened."""
+    from sockviz.engine.replay import ReplayRunner
+
+    def factory(scenario, consumer, *, family, port, mode, pace, size=None):
+        return ReplayRunner(scenario, consumer, events, family=family, port=port, mode=mode,
+                            pace=pace)
+
+    return factory
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Run the TUI for the parsed command line; returns the exit status."""
     config = AppConfig(
@@ -994,6 +1045,11 @@ def run_app(args: argparse.Namespace) -> int:
     )
     factory: RunnerFactory | None = None  # the app's own engine process
     scenarios = None
+    config.record = getattr(args, "record", None)
+    recording = getattr(args, "replay_of", None)
+    if recording is not None:
+        factory = replay_factory(recording.events)
+        config.replay = args.replay
     if getattr(args, "listen", None) is not None or getattr(args, "connect", None) is not None:
         from sockviz.cli import outside_runner_factory
 

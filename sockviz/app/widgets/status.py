@@ -12,10 +12,11 @@ class StatusBar(Static):
     """One line under the header."""
 
     def show(self, *, mode: str, pace: float, done: int, total: int,
-             outcome: str | None) -> None:
+             outcome: str | None, replay: bool = False) -> None:
         if mode == "step":
             left = ("⏸ step mode", "bold $text-warning")
-            hint = " · → one real call · space plays"
+            # A replay makes no call: each key shows the next one it recorded.
+            hint = f" · → one {'recorded' if replay else 'real'} call · space plays"
         elif mode == "play":
             left = ("▶ playing", "bold $text-success")
             hint = f" · a call every {pace:.2g} s · space pauses"
