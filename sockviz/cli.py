@@ -138,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="play back a recording made with --record: in the TUI with every control, or "
         "with --trace printing its events; no socket is opened",
     )
+    parser.add_argument(
+        "--export", choices=("mermaid", "text"),
+        help="with --trace: print the run's ladder as a Mermaid sequenceDiagram or as plain "
+        "text instead of JSON Lines (in the TUI, x writes both to files)",
+    )
     _add_outside_arguments(parser)
     return parser
 
@@ -223,7 +228,8 @@ class _TraceWriter:
 def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sockviz.engine.runner import Runner
 
-    writer = _TraceWriter(out)
+    exported: list = []
+    writer = _TraceWriter(out) if not args.export else exported.append
     consumer, recorder = writer, None
     scenario = resolve_scenario(args)
     if args.record:
@@ -257,6 +263,15 @@ def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   f"{recorder.failed.strerror or recorder.failed}\n")
         return EXIT_FAILED
     result = runner.result
+    if args.export:
+        from sockviz.engine.export import FORMATS
+
+        draw = FORMATS[args.export][0]
+        try:
+            out.write(draw(exported, f"sockviz {scenario.name} · {args.family}"))
+            out.flush()
+        except BrokenPipeError:
+            pass
     if result is not None and result.outcome == "aborted":
         message, status = explain_abort(result, args.family, args.port)
         err.write(f"sockviz: error: {message}\n")
@@ -635,6 +650,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_record_replay(args)
+        if args.export and not args.trace:
+            raise UsageError("--export needs --trace (in the TUI, press x to export)")
+        if args.export and (args.listen is not None or args.connect is not None):
+            raise UsageError("--export draws scenario runs; not --listen/--connect")
         _check_choices(args)
         if args.list:
             list_scenarios(out)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import signal
 import threading
@@ -74,6 +75,9 @@ UI_BATCH_RATE = 7
 
 #: Cards kept on screen at most (closed ones go first).
 MAX_CARDS = 40
+
+#: Calls and kernel changes of a run kept for export (x).
+TRACE_KEPT = 20000
 
 #: Lines the log keeps.
 LOG_LINES = 2000
@@ -181,6 +185,8 @@ class SockvizApp(App):
         Binding("e", "show_tab('tab-next')", "Next call", show=False),
         Binding("p", "show_tab('tab-payload')", "Payload", show=False),
         Binding("l", "show_tab('tab-log')", "Log", show=False),
+        Binding("x", "export", "Export", show=False),
+        Binding("ctrl+s", "save_svg", "SVG screenshot", show=False),
     ]
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -255,6 +261,8 @@ class SockvizApp(App):
         self.events_applied = 0
         """Engine events applied since the run started (the tests wait on this)."""
         self.inflight: dict[tuple[str, str], list[list]] = {}
+        self.trace_events: collections.deque = collections.deque(maxlen=TRACE_KEPT)
+        """The run's calls and kernel changes, for x (export); the oldest go past the cap."""
 
     @property
     def scenario(self) -> Scenario:
@@ -523,10 +531,13 @@ class SockvizApp(App):
         elif isinstance(event, Progress):
             self._apply_progress(event)
         elif isinstance(event, CallEvent):
+            self.trace_events.append(event)
             self._apply_call(event, log_lines)
         elif isinstance(event, KernelEvent):
+            self.trace_events.append(event)
             self._apply_kernel(event, log_lines)
         elif isinstance(event, Elided):
+            self.trace_events.append(event)
             self._apply_elided(event, log_lines)
         elif isinstance(event, RunFinished):
             self.outcome = event
@@ -973,6 +984,46 @@ class SockvizApp(App):
                 timeout=4,
             )
         self._refresh_panels()
+
+    def _free_name(self, suffixes: tuple[str, ...]) -> str:
+        """``sockviz-<scenario>-<n>`` in the working folder, with no file of it there yet."""
+        n = 1
+        while True:
+            stem = os.path.abspath(f"sockviz-{self.config.scenario}-{n}")
+            if not any(os.path.exists(stem + suffix) for suffix in suffixes):
+                return stem
+            n += 1
+
+    def action_export(self) -> None:
+        """Write the run so far as a Mermaid sequenceDiagram and as plain text."""
+        from sockviz.engine.export import to_mermaid, to_text
+
+        if not self.trace_events:
+            self.notify("No call has been made yet: nothing to draw.", timeout=3)
+            return
+        title = f"sockviz {self.config.scenario} · {self.config.family}"
+        stem = self._free_name((".mmd", ".txt"))
+        try:
+            for suffix, draw in ((".mmd", to_mermaid), (".txt", to_text)):
+                with open(stem + suffix, "w", encoding="utf-8") as f:
+                    f.write(draw(self.trace_events, title))
+        except OSError as exc:
+            self.notify(f"{exc.strerror or exc}: {exc.filename or stem}", title="not exported",
+                        severity="error", timeout=8)
+            return
+        self.notify(f"{stem}.mmd (Mermaid: paste it into a ```mermaid block) and {stem}.txt",
+                    title="ladder written", timeout=8)
+
+    def action_save_svg(self) -> None:
+        """An SVG screenshot of the screen as it is."""
+        stem = self._free_name((".svg",))
+        try:
+            path = self.save_screenshot(os.path.basename(stem) + ".svg", os.path.dirname(stem))
+        except OSError as exc:
+            self.notify(f"{exc.strerror or exc}", title="no screenshot", severity="error",
+                        timeout=8)
+            return
+        self.notify(path, title="screenshot written", timeout=8)
 
     def action_help(self) -> None:
         from sockviz.app.screens.help import HelpScreen

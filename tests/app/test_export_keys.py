@@ -1,0 +1,39 @@
+"""x writes the ladder as Mermaid and text, ctrl+s an SVG screenshot; each says where."""
+
+from __future__ import annotations
+
+from tests.app.helpers import jump, replay_app, settle
+
+
+async def test_x_exports_the_run_so_far(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("x")  # nothing made yet: nothing written
+        await settle(pilot)
+        assert list(tmp_path.iterdir()) == []
+        await jump(pilot, 9)
+        await pilot.press("x")
+        await pilot.press("x")  # a second export does not overwrite the first
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+    mermaid = (tmp_path / "sockviz-tcp-echo-1.mmd").read_text()
+    text = (tmp_path / "sockviz-tcp-echo-1.txt").read_text()
+    assert (tmp_path / "sockviz-tcp-echo-2.mmd").exists()
+    assert mermaid.startswith("sequenceDiagram\n")
+    assert '->>' in mermaid and "hello, sockviz" in mermaid
+    assert "recv() → 14 B" in text and "close()" not in text  # 9 calls: before any close
+    assert any(str(tmp_path / "sockviz-tcp-echo-1.mmd") in m for m in said)
+
+
+async def test_ctrl_s_saves_an_svg_screenshot(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await jump(pilot, 4)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+    svg = (tmp_path / "sockviz-tcp-echo-1.svg").read_text()
+    assert svg.startswith("<svg") and "listen" in svg
+    assert any("sockviz-tcp-echo-1.svg" in m for m in said)
