@@ -115,6 +115,8 @@ def _mermaid_text(words: str) -> str:
             out.append("#35;")
         elif ch == ";":
             out.append("#59;")
+        elif ch == "%":  # %%{init: ...}%% is a directive wherever it appears
+            out.append("#37;")
         elif ch == "<":
             out.append("#lt;")
         elif ch == ">":

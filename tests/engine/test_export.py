@@ -14,7 +14,7 @@ from tests.helpers import run_scenario
 
 # Every line a sequenceDiagram of ours may have: words hold no bare ; # < > (Mermaid's
 # syntax), only its entity codes (#59; ...).
-WORDS = r"(?:[^;#<>\n]|#\w+;)+"
+WORDS = r"(?:[^;#<>%\n]|#\w+;)+"
 MERMAID_LINE = re.compile(
     r"^(sequenceDiagram"
     rf"|    title {WORDS}"
@@ -54,12 +54,12 @@ def test_udp_echo_as_text():
 
 def test_a_peers_bytes_cannot_break_the_diagram():
     events = run_scenario(get("tcp-echo")).trace
-    hostile = b"a;b#c<d>e\nsequenceDiagram\x1b]2;x\x07"
+    hostile = b"%%{init: {}}%%;#<>\nsequenceDiagram\x1b]2;x\x07"
     events = [replace(e, data=hostile) if isinstance(e, CallEvent) and e.data else e
               for e in events]
     text = to_mermaid(events)
     assert [line for line in text.splitlines() if not MERMAID_LINE.match(line)] == []
-    assert "\x1b" not in text and "\x07" not in text
+    assert "\x1b" not in text and "\x07" not in text and "%%" not in text
     assert to_text(events).count("\x1b") == 0
 
 
