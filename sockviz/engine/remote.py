@@ -104,6 +104,8 @@ class EngineProcess:
         self._lock = threading.Lock()
         self._runs: dict[int, RemoteRunner] = {}
         self._answers: dict[int, list] = {}
+        self._ended = False
+        """The reader has seen the child's end (it may not have been reaped yet)."""
         self._counter = 0
         self._closed = False
 
@@ -138,6 +140,7 @@ class EngineProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, close_fds=True,
         )
+        self._ended = False
         self._reader = threading.Thread(target=self._read, args=(self._proc,),
                                         name="sockviz-engine-reader", daemon=True)
         self._reader.start()
@@ -156,6 +159,9 @@ class EngineProcess:
 
     def _ask(self, message: tuple, timeout: float) -> tuple[bool, object]:
         """Send a control that is answered; (ok, value), or (False, reason) on no answer."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None or self._ended:
+            return False, "the engine process has ended"
         ask = self._next()
         slot: list = [threading.Event(), (False, "the engine process did not answer")]
         self._answers[ask] = slot
@@ -188,6 +194,8 @@ class EngineProcess:
                     slot[1] = (message[2], message[3])
                     slot[0].set()
         # The child has gone: no run of it goes on, no question gets an answer.
+        if proc is self._proc:  # (not an older child's reader, ending late)
+            self._ended = True
         for runner in list(self._runs.values()):
             runner._lost()
         for slot in list(self._answers.values()):
@@ -287,6 +295,7 @@ class RemoteRunner(RunControls):
         self._done = 0
         self._waiting = 0
         self._started = False
+        self._gone = False
 
     @property
     def total_steps(self) -> int:
@@ -328,9 +337,10 @@ class RemoteRunner(RunControls):
     def stop(self, timeout: float = 0.5) -> bool:
         """End the run in the child: sockets closed, threads joined; True if all ended in
         time. The run's last events arrive before this returns."""
-        if not self._started or self._id not in self.engine._runs:
+        if not self._started or self._id not in self.engine._runs or self._gone:
+            self.engine._runs.pop(self._id, None)
             self._finished.set()
-            return True
+            return True  # (a run whose process has gone has nothing left to stop)
         ok, joined = self.engine._ask(("stop", self._id, timeout), timeout + 1.0)
         self.engine._runs.pop(self._id, None)
         self._finished.set()
@@ -350,6 +360,7 @@ class RemoteRunner(RunControls):
 
     def _lost(self) -> None:
         """The child ended under this run: say so, as a run that failed says it."""
+        self._gone = True
         if self._finished.is_set():
             return
         self.result = RunFinished("aborted", "the engine process ended unexpectedly")
