@@ -194,8 +194,9 @@ class EngineProcess:
                     slot[1] = (message[2], message[3])
                     slot[0].set()
         # The child has gone: no run of it goes on, no question gets an answer.
-        if proc is self._proc:  # (not an older child's reader, ending late)
-            self._ended = True
+        if proc is not self._proc:
+            return  # an older child's reader, ending late: today's runs are another's
+        self._ended = True
         for runner in list(self._runs.values()):
             runner._lost()
         for slot in list(self._answers.values()):
