@@ -25,6 +25,9 @@ from sockviz.engine.gate import Mode
 if TYPE_CHECKING:  # the runners are imported where a run needs them: the TUI never does
     from sockviz.engine import outside
 
+#: The port ``--serve`` listens on when no --port is given.
+SERVE_PORT = 8000
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -137,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--replay", metavar="FILE",
         help="play back a recording made with --record: in the TUI with every control, or "
         "with --trace printing its events; no socket is opened",
+    )
+    group = parser.add_argument_group(
+        "browser", "serve the TUI to web browsers (each tab gets its own app and sockets)",
+    )
+    group.add_argument(
+        "--serve", action="store_true",
+        help=f"serve sockviz at http://HOST:PORT (--port, default {SERVE_PORT}); the scenario "
+        "options given go to every tab's app",
+    )
+    group.add_argument(
+        "--host", metavar="HOST", default=None,
+        help="with --serve: the address to serve on (default 127.0.0.1: this machine only)",
     )
     parser.add_argument(
         "--export", choices=("mermaid", "text"),
@@ -337,6 +352,62 @@ def check_record_replay(args: argparse.Namespace) -> None:
     args.scenario, args.family = _NotGiven(recording.scenario), recording.family
     args.closer, args.size = recording.closer, recording.size
     args.replay_of = recording
+
+
+def serve_command(args: argparse.Namespace) -> list[str]:
+    """The command each browser tab runs: this sockviz's TUI with the scenario options given."""
+    command = [sys.executable, "-m", "sockviz"]
+    if not isinstance(args.scenario, _NotGiven):
+        command += ["--scenario", args.scenario]
+    if args.family != "ipv4":
+        command += ["--family", args.family]
+    for option, value in (("--closer", args.closer), ("--size", args.size)):
+        if value is not None:
+            command += [option, str(value)]
+    if args.step:
+        command.append("--step")
+    return command
+
+
+def run_serve(args: argparse.Namespace, err: TextIO) -> int:
+    """``--serve``: the TUI in web browsers, through textual-serve."""
+    import shlex
+
+    if not args.serve:
+        raise UsageError("--host applies to --serve")
+    for option, given in (("--trace", args.trace), ("--record", args.record),
+                          ("--replay", args.replay), ("--export", args.export),
+                          ("--list", args.list),
+                          ("--listen/--connect", args.listen is not None or args.connect is not None)):
+        if given:
+            raise UsageError(f"--serve serves the TUI; it does not go with {option}")
+    host = args.host or "127.0.0.1"
+    port = SERVE_PORT if isinstance(args.port, _NoPort) else args.port
+    if port == 0:
+        raise UsageError("--serve needs a port a browser can be told: 1-65535")
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise UsageError("--serve needs textual-serve (pip install textual-serve)") from None
+    try:  # a clear word now, rather than a traceback from the web server later
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except socket.gaierror:
+        raise UsageError(f"--host {host!r} does not resolve") from None
+    except OSError as exc:
+        raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if not loopback:
+        err.write(f"sockviz: warning: serving on {host}:{port}: anyone who can reach it can "
+                  "run sockviz on this machine\n")
+    command = shlex.join(serve_command(args))
+    err.write(f"sockviz: serving at http://{host}:{port} (each tab runs: {command}); "
+              "Ctrl+C stops\n")
+    err.flush()
+    Server(command, host=host, port=port, title="sockviz").serve()
+    return EXIT_OK
 
 
 def _raise_interrupt(signum, frame) -> NoReturn:
@@ -654,6 +725,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("--export needs --trace (in the TUI, press x to export)")
         if args.export and (args.listen is not None or args.connect is not None):
             raise UsageError("--export draws scenario runs; not --listen/--connect")
+        if args.serve or args.host is not None:
+            if args.listen is None and args.connect is None:
+                _check_choices(args)  # before serving, not in every tab
+            return run_serve(args, err)
         _check_choices(args)
         if args.list:
             list_scenarios(out)
