@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -53,7 +53,10 @@ class HelpScreen(ModalScreen[None]):
             box.border_subtitle = "escape closes"
             yield Static(Content.assemble(("Keys", "bold $text-accent")))
             for key, what in KEYS:
-                yield Static(Content.assemble((f"{key:>14}", "bold"), "   ", what))
+                # Two columns, so a long description wraps under itself, not under the key.
+                with Horizontal(classes="help-key-row"):
+                    yield Static(Content(key), classes="help-key")
+                    yield Static(Content(what), classes="help-what")
             yield Static(Content.assemble(("\nHow to read the screen", "bold $text-accent")))
             for paragraph in READING:
                 yield Static(Content(paragraph), classes="help-paragraph")
