@@ -34,6 +34,10 @@ class PayloadView(VerticalScroll):
     def on_resize(self) -> None:
         self.show(getattr(self, "_entry", None))
 
+    def _again_once_sized(self, entry: LadderEntry) -> None:
+        if self.size.width and getattr(self, "_entry", None) is entry:
+            self.show(entry)
+
     decode_websocket = False
     """Set by the app for the websocket scenario: describe frames above the hex."""
 
@@ -57,6 +61,8 @@ class PayloadView(VerticalScroll):
             )
         )
         per_row = 16 if self.size.width >= 74 or not self.size.width else 8
+        if not self.size.width:  # not laid out yet (its tab just shown): draw again once it is
+            self.call_after_refresh(self._again_once_sized, entry)
         text = hexdump(entry.data, per_row=per_row) or "(no bytes)"
         if self.decode_websocket:
             from sockviz.engine import wsframe  # only a WebSocket run needs it
