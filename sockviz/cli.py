@@ -249,7 +249,9 @@ def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     scenario = resolve_scenario(args)
     if args.record:
         recorder = open_recorder(args, scenario.name)
-        consumer = _Tee(writer, recorder)
+        from sockviz.engine.sink import Tee
+
+        consumer = Tee(recorder, writer)
     if args.replay_of is not None:
         from sockviz.engine.replay import ReplayRunner
 
@@ -292,17 +294,6 @@ def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"sockviz: error: {message}\n")
         return status
     return EXIT_OK
-
-
-class _Tee:
-    """Hand each event to several consumers, in order."""
-
-    def __init__(self, *consumers) -> None:
-        self.consumers = consumers
-
-    def __call__(self, event: Event) -> None:
-        for consumer in self.consumers:
-            consumer(event)
 
 
 def open_recorder(args: argparse.Namespace, scenario: str):

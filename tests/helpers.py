@@ -90,23 +90,28 @@ def engine_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("sockviz-")]
 
 
-def engine_processes() -> list[int]:
-    """This process's engine children (``python -m sockviz.engine.remote``) still there,
-    zombies included: a child that ended must also have been waited for."""
+def processes() -> list[tuple[int, int, int, bytes]]:
+    """Every process on the machine: (pid, parent pid, session id, command line)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                fields = f.read().rsplit(")", 1)[1].split()  # state ppid pgrp session ...
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 cmdline = f.read()
+            found.append((int(entry), int(fields[1]), int(fields[3]), cmdline))
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == os.getpid() and b"sockviz.engine.remote" in cmdline:
-            found.append(int(entry))
     return found
+
+
+def engine_processes() -> list[int]:
+    """This process's engine children (``python -m sockviz.engine.remote``) still there,
+    zombies included: a child that ended must also have been waited for."""
+    return [pid for pid, ppid, _, cmdline in processes()
+            if ppid == os.getpid() and b"sockviz.engine.remote" in cmdline]
 
 
 def process_fds(pid: int) -> dict[int, str]:

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from tests.helpers import processes
+
 aiohttp = pytest.importorskip("aiohttp")
 pytest.importorskip("textual_serve")
 
@@ -24,20 +26,7 @@ def free_port() -> int:
 
 def children(pid: int) -> list[tuple[int, bytes]]:
     """(pid, command line) of the processes whose parent is ``pid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid:
-            found.append((int(entry), cmdline))
-    return found
+    return [(child, cmdline) for child, ppid, _, cmdline in processes() if ppid == pid]
 
 
 def descendants(pid: int) -> list[tuple[int, bytes]]:

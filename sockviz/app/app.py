@@ -56,7 +56,7 @@ from sockviz.engine.families import FAMILIES
 from sockviz.engine.gate import Mode
 from sockviz.engine.remote import EngineProcess
 from sockviz.engine.scenarios.model import Scenario
-from sockviz.engine.sink import Batcher
+from sockviz.engine.sink import Batcher, Tee
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
 
 if TYPE_CHECKING:
@@ -421,13 +421,7 @@ class SockvizApp(App):
             self.notify(f"cannot write {self.config.record}: {exc.strerror or exc}",
                         title="not recording", severity="error", timeout=8)
             return batcher
-        recorder = self.recorder
-
-        def consumer(event: Event) -> None:
-            recorder(event)
-            batcher(event)
-
-        return consumer
+        return Tee(self.recorder, batcher)
 
     def _stop_run(self) -> None:
         started = time.monotonic()
@@ -996,15 +990,15 @@ class SockvizApp(App):
 
     def action_export(self) -> None:
         """Write the run so far as a Mermaid sequenceDiagram and as plain text."""
-        from sockviz.engine.export import to_mermaid, to_text
+        from sockviz.engine.export import FORMATS
 
         if not self.trace_events:
             self.notify("No call has been made yet: nothing to draw.", timeout=3)
             return
         title = f"sockviz {self.config.scenario} · {self.config.family}"
-        stem = self._free_name((".mmd", ".txt"))
+        stem = self._free_name(tuple(suffix for _, suffix in FORMATS.values()))
         try:
-            for suffix, draw in ((".mmd", to_mermaid), (".txt", to_text)):
+            for draw, suffix in FORMATS.values():
                 with open(stem + suffix, "w", encoding="utf-8") as f:
                     f.write(draw(self.trace_events, title))
         except OSError as exc:

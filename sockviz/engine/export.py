@@ -107,25 +107,15 @@ class _Ladder:
             self.side[name] = side
 
 
+#: What Mermaid would read as syntax, as its entity codes (``%%{init: ...}%%`` is a
+#: directive wherever it appears, so ``%`` too); line breaks as spaces.
+_MERMAID_CODES = {"#": "#35;", ";": "#59;", "%": "#37;", "<": "#lt;", ">": "#gt;",
+                  "\r": " ", "\n": " "}
+
+
 def _mermaid_text(words: str) -> str:
-    """Words safe on a Mermaid line: its entity codes for what it would read as syntax."""
-    out = []
-    for ch in words:
-        if ch == "#":
-            out.append("#35;")
-        elif ch == ";":
-            out.append("#59;")
-        elif ch == "%":  # %%{init: ...}%% is a directive wherever it appears
-            out.append("#37;")
-        elif ch == "<":
-            out.append("#lt;")
-        elif ch == ">":
-            out.append("#gt;")
-        elif ch in "\r\n":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Words safe on a Mermaid line."""
+    return "".join(_MERMAID_CODES.get(ch, ch) for ch in words)
 
 
 def to_mermaid(events: Iterable, title: str | None = None) -> str:

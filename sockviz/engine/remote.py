@@ -147,15 +147,7 @@ class EngineProcess:
 
     def _send(self, message: tuple) -> bool:
         """Write one control to the child; False if it is gone."""
-        proc = self._proc
-        if proc is None or proc.stdin is None:
-            return False
-        try:
-            with self._lock:
-                _write_frame(proc.stdin, message)
-        except (OSError, ValueError):  # the child ended (broken pipe, closed pipe)
-            return False
-        return True
+        return self._send_to(self._proc, message)
 
     def _ask(self, message: tuple, timeout: float) -> tuple[bool, object]:
         """Send a control that is answered; (ok, value), or (False, reason) on no answer."""
@@ -222,19 +214,19 @@ class EngineProcess:
         if self._reader is not None:
             self._reader.join(timeout)
 
-    def _send_to(self, proc, message: tuple) -> None:
+    def _send_to(self, proc, message: tuple) -> bool:
+        if proc is None or proc.stdin is None:
+            return False
         try:
             with self._lock:
                 _write_frame(proc.stdin, message)
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError):  # the child ended (broken pipe, closed pipe)
+            return False
+        return True
 
 
 class RemoteGate:
     """The parent's view of a run's gate: controls go to the child, waiting comes back."""
-
-    MIN_PACE = Gate.MIN_PACE
-    MAX_PACE = Gate.MAX_PACE
 
     def __init__(self, runner: RemoteRunner, mode: Mode, pace: float) -> None:
         self._runner = runner
@@ -312,9 +304,6 @@ class RemoteRunner(RunControls):
         if not self.engine._send(("start", self._id, self.scenario, self._options)):
             self.engine._runs.pop(self._id, None)
             raise OSError("the engine process did not start")
-
-    def step(self) -> None:
-        self.gate.step()
 
     def _control(self, message: tuple) -> None:
         if not self._started or self._finished.is_set():

@@ -159,3 +159,15 @@ class Batcher:
         self._wake.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+
+class Tee:
+    """A consumer that hands each event to several consumers, in order (a recording file,
+    then the display or the trace writer)."""
+
+    def __init__(self, *consumers: Callable[[Event], object]) -> None:
+        self.consumers = consumers
+
+    def __call__(self, event: Event) -> None:
+        for consumer in self.consumers:
+            consumer(event)

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from tests.helpers import processes
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a pty")
 
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
@@ -38,15 +40,7 @@ def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
 
 def session(sid: int) -> list[int]:
     """The processes in a session (pty.fork makes the app a session's leader)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[3]) == sid:
-                    found.append(int(entry))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
+    return [pid for pid, _, session_id, _ in processes() if session_id == sid]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
