@@ -33,6 +33,7 @@ SHOTS = [
     ("projector", "tcp-echo-ipv4", "tcp-echo", "ipv4", 12, (), (160, 45)),
     ("backlog-full", "backlog-full-ipv4", "backlog-full", "ipv4", 13, (), (100, 30)),
     ("websocket", "websocket-ipv4", "websocket", "ipv4", 13, ("p",), (100, 30)),
+    ("rewind", "tcp-echo-ipv4", "tcp-echo", "ipv4", 11, ("left", "left", "left"), (100, 30)),
 ]
 
 

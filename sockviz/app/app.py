@@ -41,7 +41,7 @@ from sockviz.app.widgets.explain import (
 from sockviz.app.widgets.ladder import MAX_ROWS, Ladder, LadderEntry
 from sockviz.app.widgets.payload import PayloadView
 from sockviz.app.widgets.socket_card import ORDER, CardModel, SocketCard, human_bytes
-from sockviz.app.widgets.status import StatusBar
+from sockviz.app.widgets.status import Position, StatusBar
 from sockviz.engine import scenarios as scenario_registry
 from sockviz.engine.events import (
     CallEvent,
@@ -60,6 +60,7 @@ from sockviz.engine.sink import Batcher, Tee
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
 
 if TYPE_CHECKING:
+    from textual.await_remove import AwaitRemove
     from textual.widgets import Input, Log
 
     from sockviz.app.widgets.lower import MessageInput
@@ -78,6 +79,11 @@ MAX_CARDS = 40
 
 #: Calls and kernel changes of a run kept for export (x).
 TRACE_KEPT = 20000
+
+#: Events of a run kept for going back through it (Left/b). A classroom scenario makes a
+#: few dozen; a peer flooding --listen can make this many in a minute, and past it the run
+#: can no longer be rewound (its export and counters go on).
+HISTORY_KEPT = 20000
 
 #: Lines the log keeps.
 LOG_LINES = 2000
@@ -171,6 +177,10 @@ class SockvizApp(App):
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("right", "step", "Step"),
         Binding("n", "step", "Step", show=False),
+        Binding("left", "back", "Back"),
+        Binding("b", "back", "Back", show=False),
+        Binding("home", "first", "Start of the run", show=False),
+        Binding("end", "live", "Live edge", show=False),
         Binding("space", "toggle_play", "Play"),
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -244,10 +254,32 @@ class SockvizApp(App):
         """Whether the lower panels (explain, next, payload, log) are mounted yet."""
         self._log_backlog: list[str] = []
         self._payload_entry: LadderEntry | None = None
+        self._replaying = False
+        """Drawing events from history again: no notification, no animation."""
         self._reset_state()
 
     # --- state --------------------------------------------------------------------------
     def _reset_state(self) -> None:
+        """Forget the run: a new one starts (or the app does)."""
+        self.calls_seen = 0
+        """Call events received from the run (the tests wait on this)."""
+        self.events_applied = 0
+        """Engine events received since the run started (the tests wait on this)."""
+        self.trace_events: collections.deque = collections.deque(maxlen=TRACE_KEPT)
+        """The run's calls and kernel changes, for x (export); the oldest go past the cap."""
+        self.history: list[tuple[float, Event]] = []
+        """Every event of the run with the time it arrived, for going back (time travel)."""
+        self.step_starts: list[int] = []
+        """Where in :attr:`history` each step's call is: moment ``p`` (``p`` calls made)
+        is ``history[:step_starts[p]]``."""
+        self.position: int | None = None
+        """The moment shown when going back through history; None: the live edge."""
+        self.history_dropped = False
+        """The run outgrew :data:`HISTORY_KEPT`: there is no going back in it."""
+        self._reset_view()
+
+    def _reset_view(self) -> None:
+        """Forget what the screen shows (the run's history stays)."""
         self.models: dict[str, CardModel] = {}
         self.cards: dict[str, SocketCard] = {}
         self.pending: StepPending | None = None
@@ -255,14 +287,11 @@ class SockvizApp(App):
         self.expected: dict[int, str | None] = {}
         self.last_done: tuple[CallEvent, State | None] | None = None
         self.steps_done = 0
-        self.calls_seen = 0
-        """Every call event applied (the tests wait on this)."""
+        """Calls the screen shows made (the live count, unless looking back)."""
         self.outcome: RunFinished | None = None
-        self.events_applied = 0
-        """Engine events applied since the run started (the tests wait on this)."""
         self.inflight: dict[tuple[str, str], list[list]] = {}
-        self.trace_events: collections.deque = collections.deque(maxlen=TRACE_KEPT)
-        """The run's calls and kernel changes, for x (export); the oldest go past the cap."""
+        self._view_time = self.clock()
+        """When the event being shown arrived (a TIME_WAIT countdown counts from it)."""
 
     @property
     def scenario(self) -> Scenario:
@@ -437,9 +466,10 @@ class SockvizApp(App):
         self.stop_seconds = time.monotonic() - started
         """How long the last stop took (the tests hold it under a second)."""
 
-    def _clear_view(self) -> None:
-        for card in self.cards.values():
-            card.remove()
+    def _clear_screen(self) -> AwaitRemove:
+        """Empty the cards, ladder, log and payload (the run's history stays); the cards'
+        removal can be awaited."""
+        removing = self.default_screen.query(SocketCard).remove()
         for hint in self.query(".lane-empty"):
             hint.display = True
         self.query_one(Ladder).clear()
@@ -448,6 +478,11 @@ class SockvizApp(App):
         if self._lower:
             self._log().clear()
             self.query_one(PayloadView).show(None)
+        self._reset_view()
+        return removing
+
+    def _clear_view(self) -> None:
+        self._clear_screen()
         self._reset_state()
 
     def restart(self) -> None:
@@ -492,19 +527,98 @@ class SockvizApp(App):
             return  # from a run that was restarted
         if not self._view_open():
             return  # the app is closing: the screen is going, the run is being stopped
-        log_lines: list[str] = []
+        arrived = self.clock()
         for event in message.events:
-            self._apply(event, log_lines)
+            self._remember(event, arrived)
+            if isinstance(event, RunFinished) and event.outcome == "aborted":
+                self.notify(event.reason or "the run stopped", title="stopped by an error",
+                            severity="error", timeout=10)
         self.events_applied += len(message.events)
+        if self.position is None:
+            self._show_events([(arrived, event) for event in message.events])
+        else:  # looking back: the events wait in the history; the timeline shows them
+            self._refresh_panels()
+        if len(self.history) > HISTORY_KEPT:
+            self._drop_history()
+        if self.batcher is not None:
+            self.batcher.ack()  # ready for the next batch
+
+    def _remember(self, event: Event, arrived: float) -> None:
+        """Keep an event of the run: for export, and for going back to it."""
+        if isinstance(event, CallEvent | KernelEvent | Elided):
+            self.trace_events.append(event)
+        if isinstance(event, CallEvent):
+            self.calls_seen += 1
+            if event.step is not None and event.step >= len(self.step_starts):
+                self.step_starts.append(len(self.history))
+        if not self.history_dropped:
+            self.history.append((arrived, event))
+
+    def _show_events(self, timed: list[tuple[float, Event]], replaying: bool = False) -> None:
+        """Draw events on the screen, in order: as they arrive, or again from history
+        (``replaying``: no notification, no animation - it all happened before)."""
+        self._replaying = replaying
+        log_lines: list[str] = []
+        try:
+            for arrived, event in timed:
+                self._view_time = arrived
+                self._apply(event, log_lines)
+        finally:
+            self._replaying = False
         if log_lines and self._lower:
             self._log().write_lines(log_lines[-LOG_LINES:])
         elif log_lines:  # the log is not mounted yet: it gets these when it is
             self._log_backlog = (self._log_backlog + log_lines)[-LOG_LINES:]
         self.query_one(Ladder).flush()
-        if not all(type(event) is Progress for event in message.events):
+        if replaying or not all(type(event) is Progress for _, event in timed):
             self._refresh_panels()  # progress moves only a card's byte counters
-        if self.batcher is not None:
-            self.batcher.ack()  # ready for the next batch
+
+    # --- time travel -----------------------------------------------------------------
+    @property
+    def live_position(self) -> int:
+        """The moment at the live edge: how many steps' calls the run has made."""
+        return len(self.step_starts)
+
+    def _cut(self, position: int) -> int:
+        """How much of the history moment ``position`` shows: all that came before the
+        call of step ``position`` (its pending call included), or all of it."""
+        if position >= len(self.step_starts):
+            return len(self.history)
+        return self.step_starts[position]
+
+    def _go_forward(self, position: int | None) -> None:
+        """Show a later moment (None, or the live one: the live edge): the screen is right
+        up to the moment shown, so only what follows it is drawn."""
+        if position is not None and position >= self.live_position:
+            position = None
+        if self.position is None:
+            return  # already there
+        start = self._cut(self.position)
+        end = self._cut(self.live_position if position is None else position)
+        self.position = position
+        with self.batch_update():
+            self._show_events(self.history[start:end], replaying=True)
+            self._show_countdowns()
+
+    async def _go_back(self, position: int) -> None:
+        """Show an earlier moment: the run drawn again from its start up to there."""
+        self.position = position
+        removing = self._clear_screen()
+        await removing  # (a socket's card is drawn anew: its id must be free first)
+        with self.batch_update():
+            self._show_events(self.history[: self._cut(position)], replaying=True)
+            self._show_countdowns()
+
+    def _drop_history(self) -> None:
+        """The run outgrew the history kept: back to the live edge, and no going back."""
+        if self.position is not None:
+            self._go_forward(None)
+        self.history = []
+        self.step_starts = []
+        self.history_dropped = True
+        self.notify(f"This run has made more than {HISTORY_KEPT:,} events: going back "
+                    "through it is off (r starts it afresh).", title="history full",
+                    timeout=6)
 
     def _log(self) -> Log:
         return self.query_one("#log")  # (mounted with the lower panels)
@@ -525,20 +639,14 @@ class SockvizApp(App):
         elif isinstance(event, Progress):
             self._apply_progress(event)
         elif isinstance(event, CallEvent):
-            self.trace_events.append(event)
             self._apply_call(event, log_lines)
         elif isinstance(event, KernelEvent):
-            self.trace_events.append(event)
             self._apply_kernel(event, log_lines)
         elif isinstance(event, Elided):
-            self.trace_events.append(event)
             self._apply_elided(event, log_lines)
         elif isinstance(event, RunFinished):
             self.outcome = event
             self.pending = None
-            if event.outcome == "aborted":
-                self.notify(event.reason or "the run stopped", title="stopped by an error",
-                            severity="error", timeout=10)
 
     def _model_for(self, event: CallEvent | KernelEvent) -> CardModel:
         model = self.models.get(event.socket)
@@ -573,7 +681,6 @@ class SockvizApp(App):
                 card.remove()
 
     def _apply_call(self, event: CallEvent, log_lines: list[str]) -> None:
-        self.calls_seen += 1
         model = self._model_for(event)
         before = model.state
         if event.state is not None:
@@ -651,15 +758,19 @@ class SockvizApp(App):
 
     def _set_kernel(self, model: CardModel, state: str, timer: float | None) -> None:
         if state == "TIME_WAIT" and model.kernel != "TIME_WAIT":
-            model.kernel_deadline = self.clock() + (timer if timer is not None else 60.0)
+            model.kernel_deadline = self._view_time + (timer if timer is not None else 60.0)
         elif state != "TIME_WAIT":
             model.kernel_deadline = None
         model.kernel = state
 
+    def _now(self) -> float:
+        """The time the cards show: now, or the moment looked back at."""
+        return self.clock() if self.position is None else self._view_time
+
     def _show_card(self, name: str, moving: bool, scroll: bool = True) -> None:
         card = self.cards[name]
-        animate = moving and self.animation_level != "none"
-        card.show(self.clock(), moving=animate)
+        animate = moving and self.animation_level != "none" and not self._replaying
+        card.show(self._now(), moving=animate)
         if animate:
             self.set_timer(0.7, lambda: card.show(self.clock(), moving=False))
         lane = card.parent
@@ -667,9 +778,13 @@ class SockvizApp(App):
             lane.scroll_to_widget(card, animate=False)
 
     def _tick(self) -> None:
-        if self._quitting or not self._view_open():
-            return
-        now = self.clock()
+        if self._quitting or not self._view_open() or self.position is not None:
+            return  # (looking back, the cards show that moment's countdown)
+        self._show_countdowns()
+
+    def _show_countdowns(self) -> None:
+        """Redraw the TIME_WAIT countdowns for the time shown (now, or a moment's)."""
+        now = self._now()
         for name, model in self.models.items():
             if model.kernel == "TIME_WAIT" and name in self.cards:
                 self.cards[name].show(now)
@@ -832,6 +947,8 @@ class SockvizApp(App):
             total=total,
             outcome=self.outcome.outcome if self.outcome else None,
             replay=bool(self.config.replay),
+            position=Position(self.steps_done if self.position is not None
+                              else self.live_position, self.live_position, total),
         )
         if not self._lower:
             return  # drawn once they are mounted
@@ -844,6 +961,8 @@ class SockvizApp(App):
         self.query_one(ExplainPanel).show(done)
         if self.pending is not None:
             hint = "press → to make this call" if self.mode is Mode.STEP else ""
+            if self.position is not None:
+                hint = "made already: → shows it"
             upcoming = next_content(self.pending, total, hint)
         elif self.outcome is not None and self.outcome.outcome == "done":
             upcoming = Content("Nothing: every call has been made and every socket is "
@@ -861,6 +980,9 @@ class SockvizApp(App):
 
     # --- actions ------------------------------------------------------------------------
     def action_step(self) -> None:
+        if self.position is not None:  # looking back: forward through what was recorded
+            self._go_forward(self.position + 1)
+            return
         if self.runner is None:
             return
         if self.outcome is not None:
@@ -871,7 +993,36 @@ class SockvizApp(App):
         self.action_show_tab("tab-next")
         self.runner.step()
 
+    async def action_back(self) -> None:
+        """Show the moment before the one on screen (the engine waits meanwhile)."""
+        if self.history_dropped:
+            self.notify(f"This run made more than {HISTORY_KEPT:,} events: it cannot be "
+                        "gone back through. r starts it afresh.", timeout=4)
+            return
+        at = self.position if self.position is not None else self.live_position
+        if at == 0:
+            self.notify("This is the start of the run: no call has been made yet.",
+                        timeout=3)
+            return
+        if self.mode is not Mode.STEP:
+            self._set_mode(Mode.STEP)  # nothing new happens while you look back
+        await self._go_back(at - 1)
+
+    async def action_first(self) -> None:
+        """Back to the start of the run."""
+        if self.live_position and not self.history_dropped and self.position != 0:
+            if self.mode is not Mode.STEP:
+                self._set_mode(Mode.STEP)
+            await self._go_back(0)
+
+    def action_live(self) -> None:
+        """Back to the live edge, from looking back."""
+        if self.position is not None:
+            self._go_forward(None)
+
     def action_toggle_play(self) -> None:
+        if self.position is not None:
+            self._go_forward(None)  # playing goes on from the live edge
         self._set_mode(Mode.PLAY if self.mode is Mode.STEP else Mode.STEP)
 
     def _set_mode(self, mode: Mode) -> None:

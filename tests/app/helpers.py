@@ -113,3 +113,24 @@ def outside_app(*, listen: tuple | None = None, connect: tuple | None = None,
     app.mode = Mode.FAST
     app.animation_level = "none"
     return app
+
+
+def screen_text(app) -> list[str]:
+    """The screen as plain text, one string per row (what a snapshot shows, uncoloured)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False).splitlines()
+
+
+def crop(app, selector: str) -> list[str]:
+    """The rows and columns of the screen one widget covers, as plain text."""
+    region = app.query_one(selector).region
+    rows = screen_text(app)[region.y: region.y + region.height]
+    return [row[region.x: region.x + region.width] for row in rows]

@@ -16,7 +16,7 @@ from tests.helpers import engine_threads
 
 KEYS = [
     "right", "n", "space", "plus", "minus", "r", "s", "f", "i", "question_mark", "escape",
-    "enter", "up", "down", "e", "p", "l", "tab", "a", "z", "1", "left", "backspace",
+    "enter", "up", "down", "e", "p", "l", "tab", "a", "z", "1", "left", "b", "home", "end", "backspace",
 ]
 SCENARIOS = ["tcp-echo", "udp-echo", "half-close", "message-boundaries", "refused"]
 

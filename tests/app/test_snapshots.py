@@ -149,3 +149,11 @@ def test_scenario_library(snap_compare, fixture, scenario, n, keys, closer, prov
     family = "unix" if fixture.endswith("-unix") else "ipv4"
     app = replay_app(fixture, scenario, family=family, closer=closer)
     assert snap_compare(app, terminal_size=SIZE, run_before=at_step(n, *keys))
+
+
+def test_rewound_to_step_three(snap_compare):
+    """Six calls made, then ← three times: step three's screen again (cards, ladder,
+    explanation as they were), the status line saying so and its timeline marking the live
+    edge at six."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(6, "left", "left", "left"))

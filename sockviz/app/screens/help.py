@@ -12,7 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = (
-    ("→  or  n", "one step: exactly one real socket call (pauses if playing)"),
+    ("→  or  n", ("one step: exactly one real socket call (pauses if playing); looking "
+                  "back, the next recorded call instead")),
+    ("←  or  b", "back one call: the screen as it was then (no call is made; pauses)"),
+    ("home / end", "back to the start of the run / forward to the live edge"),
     ("space", "play / pause"),
     ("+  /  -", "faster / slower (while playing)"),
     ("r", "run the scenario again from the start, on new sockets"),

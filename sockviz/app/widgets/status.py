@@ -1,19 +1,82 @@
-"""The status line: what runs, in which mode, how far along, and what comes next."""
+"""The status line: what runs, in which mode, how far along, and where in the run you look.
+
+Its right end is the timeline: one mark per moment of the run (a moment is "this many calls
+made"). Looking back through the history, the bar shows where you are and where the live
+edge is; at the live edge the next → makes a real call.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from textual.content import Content
 from textual.widgets import Static
 
 from sockviz.app.widgets.lines import update_if_changed
 
+#: The timeline is left out below this many cells (a narrow terminal keeps the words).
+MIN_BAR = 6
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the screen is in the run."""
+
+    at: int
+    """The moment shown: this many calls made."""
+    live: int
+    """The moment at the live edge."""
+    total: int
+    """Calls the scenario makes in all (0: not known, an outside peer decides)."""
+
+    @property
+    def looking_back(self) -> bool:
+        return self.at < self.live
+
+
+def timeline(position: Position, cells: int) -> Content:
+    """The run as a bar of at most ``cells`` marks: ``━`` moments behind the one shown
+    (``●``), ``─`` recorded moments ahead of it up to the live edge (``◆``), ``·`` calls
+    not made yet."""
+    last = max(position.total, position.live, 1)
+    cells = max(2, min(cells, last + 1))
+
+    def cell(moment: int) -> int:
+        return moment * (cells - 1) // last
+
+    at, live = cell(position.at), cell(position.live)
+    marks = []
+    for c in range(cells):
+        if c == at:
+            marks.append(("●", "bold $text-warning" if position.looking_back
+                          else "bold $text-success"))
+        elif c < at:
+            marks.append(("━", "$text-accent"))
+        elif c == live:
+            marks.append(("◆", "$text-success"))
+        elif c < live:
+            marks.append(("─", "$foreground 70%"))
+        else:
+            marks.append(("·", "$foreground 40%"))
+    return Content.assemble(*marks)
+
 
 class StatusBar(Static):
     """One line under the header."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._last: tuple | None = None
+
     def show(self, *, mode: str, pace: float, done: int, total: int,
-             outcome: str | None, replay: bool = False) -> None:
-        if mode == "step":
+             outcome: str | None, replay: bool = False,
+             position: Position | None = None) -> None:
+        self._last = (mode, pace, done, total, outcome, replay, position)
+        back = position is not None and position.looking_back
+        if back:
+            left = ("⏪ looking back", "bold $text-warning")
+            hint = " · → replays it, no call · End: live"
+        elif mode == "step":
             left = ("⏸ step mode", "bold $text-warning")
             # A replay makes no call: each key shows the next one it recorded.
             hint = f" · → one {'recorded' if replay else 'real'} call · space plays"
@@ -24,9 +87,23 @@ class StatusBar(Static):
             left = ("⏩ fast", "bold")
             hint = ""
         progress = f"  calls made: {done}/{total}" if total else f"  calls made: {done}"
-        if outcome == "done":
+        if back:
+            pass  # the run's outcome is news from the live edge, not of this moment
+        elif outcome == "done":
             progress = f"  ✓ all {total} calls made · r: again"
         elif outcome == "aborted":
             progress = "  ✗ stopped by an error · r: again"
-        update_if_changed(self, Content.assemble(left, (hint, "$foreground 70%"),
-                                                 (progress, "bold")), fixed=True)
+        text = Content.assemble(left, (hint, "$foreground 70%"), (progress, "bold"))
+        if position is not None:
+            label = (f" live: {position.live}", "$text-success") if back else (" live",
+                                                                              "$text-success")
+            room = (self.size.width or 100) - 2 - len(text.plain) - 2 - len(label[0])
+            if room >= MIN_BAR:
+                text = Content.assemble(text, "  ", timeline(position, room), label)
+        update_if_changed(self, text, fixed=True)
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            mode, pace, done, total, outcome, replay, position = self._last
+            self.show(mode=mode, pace=pace, done=done, total=total, outcome=outcome,
+                      replay=replay, position=position)

@@ -1,0 +1,182 @@
+"""Time travel: ← (and b) shows earlier moments of the run, → walks forward through what was
+recorded and, at the live edge, makes the next real call.
+
+A moment is "this many calls made". Its screen is what the app showed, live, once that many
+calls were made: the tests take that screen, go further, come back, and compare - cards,
+ladder, explanation, payload and log. Only the status line (it says you are looking back)
+and the Next panel's key hint (→ no longer makes that call) may differ.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sockviz.app import app as app_module
+from sockviz.engine.events import CallEvent
+from sockviz.engine.gate import Mode
+from tests.app.helpers import crop, jump, live_app, replay_app, settle, steps, until
+
+SIZE = (100, 30)
+
+
+def moment(app) -> dict:
+    """What the screen shows of the run, beside the status line and the Next panel."""
+    return {
+        "stage": crop(app, "#stage"),
+        "explain": crop(app, "#explain"),
+        "log": [str(line) for line in app.query_one("#log").lines],
+        "payload": crop(app, "#tabs"),
+        "cards": {name: (m.state, m.kernel, m.local, m.remote, m.sent, m.received, m.error)
+                  for name, m in app.models.items()},
+        "card classes": {name: sorted(card.classes) for name, card in app.cards.items()},
+        "ladder": [(e.label, e.delivered, e.data) for e in app.query_one("#ladder").entries],
+        "selected": getattr(app._payload_entry, "label", None),
+        "calls made": app.steps_done,
+    }
+
+
+async def press(pilot, *keys: str) -> None:
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize(("forward", "back"), [(6, 3), (11, 3), (15, 7), (4, 4)])
+async def test_going_back_shows_that_moments_screen(forward, back):
+    """Forward six, back three: the screen of step three (and the same for other pairs,
+    payload and TIME_WAIT included)."""
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, forward - back)
+        await press(pilot, "p")
+        then = moment(app)
+        await steps(pilot, back)
+        assert app.steps_done == forward
+        await press(pilot, *["left"] * back, "p")  # (→ had shown the Next tab)
+        assert app.position == forward - back and app.live_position == forward
+        assert moment(app) == then
+        status = crop(app, "#status")[0]
+        assert "looking back" in status and "no call" in status and f"live: {forward}" in status
+
+
+async def test_b_is_left_and_forward_again_gives_the_live_screen():
+    """b steps back like ←; → walks forward through recorded moments to the live edge,
+    whose screen is the one left."""
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 9)
+        live = moment(app)
+        await press(pilot, "b", "b", "left")
+        assert app.position == 6
+        await press(pilot, "right", "right")
+        assert app.position == 8 and app.steps_done == 8
+        await press(pilot, "right")
+        assert app.position is None and moment(app) == live
+        assert "looking back" not in crop(app, "#status")[0]
+
+
+async def test_right_makes_no_call_until_the_live_edge():
+    """Looking back, → makes no socket call; at the live edge it makes exactly one."""
+    app = live_app("tcp-echo")
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 6)
+        await press(pilot, "left", "left", "left")
+        assert app.calls_seen == 6
+        await press(pilot, "right", "right", "right")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert app.position is None and app.calls_seen == 6  # three moments, no call
+        await steps(pilot, 1)
+        assert app.calls_seen == 7 and app.steps_done == 7
+
+
+async def test_going_back_pauses_a_playing_run():
+    """← while playing pauses at the gate: nothing new happens while you look back."""
+    app = replay_app("tcp-echo-ipv4", "tcp-echo", step=False)
+    app.pace = 0.1
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.steps_done >= 3)
+        await press(pilot, "left")
+        assert app.mode is Mode.STEP and app.position is not None
+        made = app.live_position
+        await pilot.pause(0.5)
+        assert app.live_position == made
+        await press(pilot, "space")  # playing goes on from the live edge
+        assert app.position is None and app.mode is Mode.PLAY
+
+
+async def test_home_end_and_the_start_of_the_run():
+    """Home shows the first moment (no call made), End the live edge; ← at the start says
+    there is nothing before it."""
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "left")
+        assert app.position is None  # nothing made yet: nowhere to go
+        await jump(pilot, 5)
+        live = moment(app)
+        await press(pilot, "home")
+        assert app.position == 0 and not app.cards and app.steps_done == 0
+        assert "The client's sockets appear here" in "\n".join(crop(app, "#stage"))
+        await press(pilot, "left")
+        assert app.position == 0
+        await press(pilot, "end")
+        assert app.position is None and moment(app) == live
+
+
+async def test_a_countdown_shows_its_moment_and_runs_on_at_the_live_edge():
+    """Looking back at TIME_WAIT shows the timer as the kernel gave it then; back at the live
+    edge the countdown shows the time left now."""
+    now = [1000.0]
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    app.clock = lambda: now[0]
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 15)
+        assert app.models["client"].kernel == "TIME_WAIT"
+        now[0] += 20
+        app._tick()
+        await pilot.pause()
+        assert "TIME_WAIT 40s" in "\n".join(crop(app, "#client-lane"))
+        await press(pilot, "left")
+        assert "TIME_WAIT 60s" in "\n".join(crop(app, "#client-lane"))
+        now[0] += 5
+        app._tick()  # looking back, the moment does not tick
+        await pilot.pause()
+        assert "TIME_WAIT 60s" in "\n".join(crop(app, "#client-lane"))
+        await press(pilot, "right")
+        assert "TIME_WAIT 35s" in "\n".join(crop(app, "#client-lane"))
+
+
+async def test_restart_while_looking_back_starts_afresh():
+    """r from the past: a new run at its live edge, its history empty."""
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 4)
+        await press(pilot, "left", "left")
+        await press(pilot, "r")
+        await settle(pilot)
+        assert app.position is None and app.live_position == 0 and not app.cards
+        await jump(pilot, 2)
+        assert app.steps_done == 2
+
+
+async def test_a_run_past_the_history_kept_cannot_be_gone_back_through(monkeypatch):
+    """History is bounded: past HISTORY_KEPT events the run goes on but ← says why it
+    cannot go back; outgrowing it while looking back returns to the live edge."""
+    monkeypatch.setattr(app_module, "HISTORY_KEPT", 12)
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 4)
+        assert not app.history_dropped
+        await press(pilot, "left")
+        assert app.position == 3
+        await jump(pilot, 0)
+        app._drop_history()
+        await pilot.pause()
+        assert app.position is None and app.steps_done == 4 and not app.history
+        await steps(pilot, 4)
+        assert app.history_dropped and not app.history
+        await press(pilot, "left")
+        assert app.position is None and app.steps_done == 8
+        calls = [e for e in app.trace_events if isinstance(e, CallEvent)]
+        assert len(calls) == 8  # export still has the whole run
