@@ -34,6 +34,7 @@ SHOTS = [
     ("backlog-full", "backlog-full-ipv4", "backlog-full", "ipv4", 13, (), (100, 30)),
     ("websocket", "websocket-ipv4", "websocket", "ipv4", 13, ("p",), (100, 30)),
     ("rewind", "tcp-echo-ipv4", "tcp-echo", "ipv4", 11, ("left", "left", "left"), (100, 30)),
+    ("predict", "tcp-echo-ipv4", "tcp-echo", "ipv4", 13, ("g", "right"), (100, 30)),
 ]
 
 

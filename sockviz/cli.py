@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="TUI: start paused in step mode (each key press makes one real call)",
     )
+    parser.add_argument(
+        "--quiz",
+        action="store_true",
+        help="TUI: predict mode - before each call, guess what it will do (implies --step; "
+        "g turns it on and off in the app)",
+    )
     group = parser.add_argument_group(
         "record and replay",
         "keep a run in a file (the trace format after one header line) and play it back "
@@ -357,6 +363,8 @@ def serve_command(args: argparse.Namespace) -> list[str]:
             command += [option, str(value)]
     if args.step:
         command.append("--step")
+    if args.quiz:
+        command.append("--quiz")
     return command
 
 
@@ -714,6 +722,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_record_replay(args)
         if args.export and not args.trace:
             raise UsageError("--export needs --trace (in the TUI, press x to export)")
+        if args.quiz and args.trace:
+            raise UsageError("--quiz asks questions in the TUI; leave out --trace")
         if args.export and (args.listen is not None or args.connect is not None):
             raise UsageError("--export draws scenario runs; not --listen/--connect")
         if args.serve or args.host is not None:

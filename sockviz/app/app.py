@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from textual.widgets import Input, Log
 
     from sockviz.app.widgets.lower import MessageInput
+    from sockviz.engine.quiz import Question
 
 #: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
 CLASSROOM_PACE = 1.5
@@ -120,6 +121,8 @@ class AppConfig:
     """``--record``: the file each run is written to (afresh at each run's start)."""
     replay: str | None = None
     """``--replay``: the recording being played (its path)."""
+    quiz: bool = False
+    """``--quiz``: predict mode (a question before each call; starts in step mode)."""
 
 
 RunnerFactory = Callable[..., object]
@@ -196,6 +199,7 @@ class SockvizApp(App):
         Binding("p", "show_tab('tab-payload')", "Payload", show=False),
         Binding("l", "show_tab('tab-log')", "Log", show=False),
         Binding("x", "export", "Export", show=False),
+        Binding("g", "toggle_quiz", "Predict", show=False),
         Binding("ctrl+s", "save_svg", "SVG screenshot", show=False),
     ]
 
@@ -236,7 +240,11 @@ class SockvizApp(App):
             self.scenarios["time-wait"] = scenario_registry.get("time-wait",
                                                                 closer=self.config.closer)
         self.clock = clock
-        self.mode = Mode.STEP if self.config.step else Mode.PLAY
+        self.mode = Mode.STEP if self.config.step or self.config.quiz else Mode.PLAY
+        self.quiz = self.config.quiz
+        """Predict mode: before each call at the live edge, a question (g toggles it)."""
+        self.quiz_score = (0, 0)
+        """Right answers, questions answered: over every run of the session."""
         self.pace = self.config.pace
         self.runner = None
         self.batcher: Batcher | None = None
@@ -276,6 +284,11 @@ class SockvizApp(App):
         """The moment shown when going back through history; None: the live edge."""
         self.history_dropped = False
         """The run outgrew :data:`HISTORY_KEPT`: there is no going back in it."""
+        self.asked: tuple[Question, str] | None = None
+        """Predict mode: the question whose call is being made, and the guess."""
+        self._asked_call: CallEvent | None = None
+        self.predictions: dict[int, tuple[str, str]] = {}
+        """Predict mode: step -> (guess, what really happened), for the explanation."""
         self._reset_view()
 
     def _reset_view(self) -> None:
@@ -538,6 +551,8 @@ class SockvizApp(App):
             self._show_events([(arrived, event) for event in message.events])
         else:  # looking back: the events wait in the history; the timeline shows them
             self._refresh_panels()
+        if self.asked is not None:
+            self._reveal()
         if len(self.history) > HISTORY_KEPT:
             self._drop_history()
         if self.batcher is not None:
@@ -549,6 +564,8 @@ class SockvizApp(App):
             self.trace_events.append(event)
         if isinstance(event, CallEvent):
             self.calls_seen += 1
+            if self.asked is not None and event.step == self.asked[0].step:
+                self._asked_call = event
             if event.step is not None and event.step >= len(self.step_starts):
                 self.step_starts.append(len(self.history))
         if not self.history_dropped:
@@ -572,6 +589,58 @@ class SockvizApp(App):
         self.query_one(Ladder).flush()
         if replaying or not all(type(event) is Progress for _, event in timed):
             self._refresh_panels()  # progress moves only a card's byte counters
+
+    # --- predict mode ----------------------------------------------------------------
+    def _ask(self) -> bool:
+        """Predict mode: put a question about the pending call; True if one was put (the
+        call is made once it is answered)."""
+        from sockviz.engine.quiz import ask
+
+        if not self.quiz or self.pending is None:
+            return False
+        question = ask(self.pending, self.models)
+        if question is None:
+            return False
+
+        def answered(index: int | None) -> None:
+            if index is None or self.runner is None or self.outcome is not None:
+                return  # escape: no guess, no call
+            self.asked = (question, question.choices[index])
+            self._asked_call = None
+            self.runner.step()
+
+        from sockviz.app.screens.quiz import QuizScreen
+
+        self.push_screen(QuizScreen(question, self.quiz_score), answered)
+        return True
+
+    def _reveal(self) -> None:
+        """Once the asked call has been made and the run has moved on (the next call is
+        pending, or the run is over), say what really happened and keep the score."""
+        question, guess = self.asked
+        moved_on = self.outcome is not None or (
+            self.pending is not None and self.pending.step > question.step)
+        if self.position is not None or not moved_on:
+            return  # (looking back: revealed on return to the live edge)
+        truth = question.answer(self._asked_call, self.models)
+        self.asked = None
+        right, asked = self.quiz_score
+        self.quiz_score = (right + (guess == truth), asked + 1)
+        self.predictions[question.step] = (guess, truth)
+        self._refresh_panels()
+        if guess == truth:
+            self.notify(f"Right: {truth}.", title=f"step {question.step + 1}", timeout=4)
+        else:
+            self.notify(f"You said {guess}; it was {truth}.", title=f"step {question.step + 1}",
+                        severity="warning", timeout=6)
+
+    def action_toggle_quiz(self) -> None:
+        self.quiz = not self.quiz
+        if self.quiz and self.mode is not Mode.STEP:
+            self._set_mode(Mode.STEP)
+        self.notify("Predict mode on: before each call → asks what it will do; answer with "
+                    "1-6 or ↑↓ Enter." if self.quiz else "Predict mode off.", timeout=4)
+        self._refresh_panels()
 
     # --- time travel -----------------------------------------------------------------
     @property
@@ -949,6 +1018,7 @@ class SockvizApp(App):
             replay=bool(self.config.replay),
             position=Position(self.steps_done if self.position is not None
                               else self.live_position, self.live_position, total),
+            quiz=self.quiz_score if self.quiz or self.quiz_score[1] else None,
         )
         if not self._lower:
             return  # drawn once they are mounted
@@ -957,13 +1027,13 @@ class SockvizApp(App):
             event, before = self.last_done
             planned = event.error is not None and self.expected.get(event.step) == event.error
             done = done_content(event, before, self.explains.get(event.step, ""), total,
-                                planned)
+                                planned, self.predictions.get(event.step))
         self.query_one(ExplainPanel).show(done)
         if self.pending is not None:
             hint = "press → to make this call" if self.mode is Mode.STEP else ""
             if self.position is not None:
                 hint = "made already: → shows it"
-            upcoming = next_content(self.pending, total, hint)
+            upcoming = next_content(self.pending, total, hint, explain=not self.quiz)
         elif self.outcome is not None and self.outcome.outcome == "done":
             upcoming = Content("Nothing: every call has been made and every socket is "
                                "closed. Watch the kernel badges; press r to run it again.")
@@ -991,6 +1061,10 @@ class SockvizApp(App):
         if self.mode is not Mode.STEP:
             self._set_mode(Mode.STEP)
         self.action_show_tab("tab-next")
+        if self.asked is not None:
+            return  # the call just guessed at is still being made
+        if self._ask():
+            return  # the call is made once the question is answered
         self.runner.step()
 
     async def action_back(self) -> None:
@@ -1242,6 +1316,7 @@ def run_app(args: argparse.Namespace) -> int:
     factory: RunnerFactory | None = None  # the app's own engine process
     scenarios = None
     config.record = getattr(args, "record", None)
+    config.quiz = bool(getattr(args, "quiz", False))
     recording = getattr(args, "replay_of", None)
     if recording is not None:
         factory = replay_factory(recording.events)

@@ -157,3 +157,10 @@ def test_rewound_to_step_three(snap_compare):
     edge at six."""
     assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
                         run_before=at_step(6, "left", "left", "left"))
+
+
+def test_predict_question(snap_compare):
+    """g then → before the last close: predict mode asks which socket the kernel will keep
+    in TIME_WAIT, with numbered choices; the call waits for the answer."""
+    assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(13, "g", "right"))

@@ -24,6 +24,8 @@ KEYS = (
     ("i", "type a message for the client to send; Enter sends, Escape leaves"),
     ("↑  /  ↓", "in the ladder (click it first): choose the message shown as bytes"),
     ("e / p / l", "show the next call / the payload bytes / the log of every call"),
+    ("g", ("predict mode on/off: before each call, guess what it will do (1-6, or ↑↓ "
+           "and enter); escape goes back without making the call")),
     ("x", "export the ladder: Mermaid (.mmd) and plain text (.txt)"),
     ("ctrl+s", "save an SVG screenshot"),
     ("?", "this help"),

@@ -33,8 +33,9 @@ def _code_line(socket: str, call, args: str | None, parent: str | None = None) -
 
 
 def done_content(event: CallEvent, before: State | None, explain: str, total: int,
-                 planned: bool = False) -> Content:
-    """The block for a call that has just been made (``planned``: its error is the lesson)."""
+                 planned: bool = False, prediction: tuple[str, str] | None = None) -> Content:
+    """The block for a call that has just been made (``planned``: its error is the lesson;
+    ``prediction``: predict mode's guess and what really happened)."""
     of = f"/{total}" if total else ""
     step = "" if event.step is None else f"Step {event.step + 1}{of} · "
     if event.error and planned:
@@ -49,6 +50,15 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
         Content.assemble((f"{step}{event.socket}.{event.call.value}()", "bold"), "  ", outcome),
         _code_line(event.socket, event.call, event.args, event.parent),
     ]
+    if prediction is not None:
+        guess, truth = prediction
+        if guess == truth:
+            lines.insert(0, Content.assemble(("You predicted: ", "bold"),
+                                             (f"{guess} ✓ right", "bold $text-success")))
+        else:
+            lines.insert(0, Content.assemble(("You predicted: ", "bold"),
+                                             (f"{guess} ✗", "bold $text-error"),
+                                             f" - it was {truth}"))
     if explain:
         lines.append(Content(explain))
     lines.append(Content.assemble(("State: ", "bold"), state_reason(event, before)))
@@ -60,8 +70,10 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
     return Content("\n").join(lines)
 
 
-def next_content(pending: StepPending, total: int, key_hint: str) -> Content:
-    """The block for the call about to run."""
+def next_content(pending: StepPending, total: int, key_hint: str,
+                 explain: bool = True) -> Content:
+    """The block for the call about to run (``explain``: with what it will do - predict
+    mode keeps that for after the guess)."""
     lines = [
         Content.assemble(
             ((f"Next → step {pending.step + 1}{f'/{total}' if total else ''} · "
@@ -71,8 +83,11 @@ def next_content(pending: StepPending, total: int, key_hint: str) -> Content:
         ),
         _code_line(pending.socket, pending.call, pending.args),
     ]
-    if pending.explain:
+    if pending.explain and explain:
         lines.append(Content(pending.explain))
+    elif pending.explain:
+        lines.append(Content("(Predict mode: what it does is told once you have guessed.)",
+                             ).stylize("$foreground 60%"))
     return Content("\n").join(lines)
 
 

@@ -70,8 +70,8 @@ class StatusBar(Static):
 
     def show(self, *, mode: str, pace: float, done: int, total: int,
              outcome: str | None, replay: bool = False,
-             position: Position | None = None) -> None:
-        self._last = (mode, pace, done, total, outcome, replay, position)
+             position: Position | None = None, quiz: tuple[int, int] | None = None) -> None:
+        self._last = (mode, pace, done, total, outcome, replay, position, quiz)
         back = position is not None and position.looking_back
         if back:
             left = ("⏪ looking back", "bold $text-warning")
@@ -93,6 +93,8 @@ class StatusBar(Static):
             progress = f"  ✓ all {total} calls made · r: again"
         elif outcome == "aborted":
             progress = "  ✗ stopped by an error · r: again"
+        if quiz is not None:
+            progress += f" · quiz {quiz[0]}/{quiz[1]}"
         text = Content.assemble(left, (hint, "$foreground 70%"), (progress, "bold"))
         if position is not None:
             label = (f" live: {position.live}", "$text-success") if back else (" live",
@@ -104,6 +106,6 @@ class StatusBar(Static):
 
     def on_resize(self) -> None:
         if self._last is not None:
-            mode, pace, done, total, outcome, replay, position = self._last
+            mode, pace, done, total, outcome, replay, position, quiz = self._last
             self.show(mode=mode, pace=pace, done=done, total=total, outcome=outcome,
-                      replay=replay, position=position)
+                      replay=replay, position=position, quiz=quiz)
