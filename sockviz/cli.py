@@ -8,6 +8,7 @@ so ``--list`` and ``--trace`` start fast and run where Textual is not installed.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import socket
@@ -168,8 +169,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_scenario_file(name: str) -> bool:
+    """``--scenario`` names a file (``path/to/file.toml``) rather than a built-in."""
+    return name.endswith(".toml") or os.sep in name
+
+
+def scenario_file(args: argparse.Namespace) -> str | None:
+    """The absolute path of the scenario file ``--scenario`` names, if it names one."""
+    return os.path.abspath(args.scenario) if is_scenario_file(args.scenario) else None
+
+
 def resolve_scenario(args: argparse.Namespace):
-    """The scenario the arguments ask for, built with its options (``--closer``)."""
+    """The scenario the arguments ask for, built with its options (``--closer``), or read
+    from the scenario file ``--scenario`` names."""
+    if is_scenario_file(args.scenario):
+        loaded = getattr(args, "loaded_scenario", None)
+        if loaded is None:
+            from sockviz.engine.scenarios.files import ScenarioFileError, load
+
+            if args.closer is not None:
+                raise UsageError("--closer applies to time-wait, not to a scenario file")
+            try:
+                loaded = args.loaded_scenario = load(args.scenario)
+            except ScenarioFileError as exc:
+                raise UsageError(f"scenario file {exc}") from None
+        if args.size is not None:
+            raise UsageError(f"--size applies to bulk, not to {loaded.name}")
+        return loaded
     try:
         scenario = scenarios.get(args.scenario, closer=args.closer)
     except scenarios.UnknownScenario as exc:
@@ -248,16 +274,17 @@ class _TraceWriter:
 
 def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from sockviz.engine.runner import Runner
+    from sockviz.engine.sink import Tee
 
     exported: list = []
     writer = _TraceWriter(out) if not args.export else exported.append
     consumer, recorder = writer, None
     scenario = resolve_scenario(args)
+    checks = _Checks()
+    consumer = Tee(checks, writer)
     if args.record:
-        recorder = open_recorder(args, scenario.name)
-        from sockviz.engine.sink import Tee
-
-        consumer = Tee(recorder, writer)
+        recorder = open_recorder(args, scenario_file(args) or scenario.name)
+        consumer = Tee(recorder, checks, writer)
     if args.replay_of is not None:
         from sockviz.engine.replay import ReplayRunner
 
@@ -295,11 +322,35 @@ def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.flush()
         except BrokenPipeError:
             pass
+    err.writelines(f"sockviz: expectation not met: step {check.step + 1} "
+                  f"({check.socket}.{check.call.value}): expected {check.expected}, "
+                  f"got {check.got}\n" for check in checks.unmet)
     if result is not None and result.outcome == "aborted":
         message, status = explain_abort(result, args.family, args.port)
         err.write(f"sockviz: error: {message}\n")
         return status
+    if checks.unmet:
+        return EXIT_FAILED
+    if checks.count and result is not None and result.outcome == "done" and scenario_file(args):
+        err.write(f"sockviz: {'the' if checks.count == 1 else f'all {checks.count}'} "
+                  f"expectation{'s' * (checks.count > 1)} of {args.scenario} met\n")
     return EXIT_OK
+
+
+class _Checks:
+    """Counts a scenario file's expectations as the run checks them; keeps the unmet."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.unmet: list = []
+
+    def __call__(self, event: Event) -> None:
+        from sockviz.engine.events import Checked
+
+        if isinstance(event, Checked):
+            self.count += 1
+            if not event.met:
+                self.unmet.append(event)
 
 
 def open_recorder(args: argparse.Namespace, scenario: str):
@@ -341,7 +392,11 @@ def check_record_replay(args: argparse.Namespace) -> None:
         raise UsageError(f"not a recording sockviz can play: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {args.replay}: {exc.strerror or exc}") from None
-    if recording.scenario not in scenarios.REGISTRY:
+    if is_scenario_file(recording.scenario):  # recorded from a scenario file: read it again
+        if not os.path.isfile(recording.scenario):
+            raise UsageError(f"{args.replay}, line 1: it was recorded from the scenario file "
+                             f"{recording.scenario}, which is not there any more")
+    elif recording.scenario not in scenarios.REGISTRY:
         raise UsageError(f"{args.replay}, line 1: unknown scenario {recording.scenario!r} "
                          "(see --list)")
     if recording.family not in FAMILIES:
@@ -355,7 +410,7 @@ def serve_command(args: argparse.Namespace) -> list[str]:
     """The command each browser tab runs: this sockviz's TUI with the scenario options given."""
     command = [sys.executable, "-m", "sockviz"]
     if not isinstance(args.scenario, _NotGiven):
-        command += ["--scenario", args.scenario]
+        command += ["--scenario", scenario_file(args) or args.scenario]
     if args.family != "ipv4":
         command += ["--family", args.family]
     for option, value in (("--closer", args.closer), ("--size", args.size)):
@@ -743,7 +798,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.trace:
             return run_trace(args, out, err)
         if args.record:  # can it be written? (the app writes it afresh at each run's start)
-            open_recorder(args, args.scenario).close()
+            open_recorder(args, scenario_file(args) or args.scenario).close()
         return run_tui(args, err)
     except UsageError as exc:
         err.write(f"sockviz: error: {exc}\n")

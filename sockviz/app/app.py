@@ -45,6 +45,7 @@ from sockviz.app.widgets.status import Position, StatusBar
 from sockviz.engine import scenarios as scenario_registry
 from sockviz.engine.events import (
     CallEvent,
+    Checked,
     Elided,
     Event,
     KernelEvent,
@@ -121,6 +122,8 @@ class AppConfig:
     """``--record``: the file each run is written to (afresh at each run's start)."""
     replay: str | None = None
     """``--replay``: the recording being played (its path)."""
+    scenario_file: str | None = None
+    """``--scenario path.toml``: the file the scenario was read from (a recording names it)."""
     quiz: bool = False
     """``--quiz``: predict mode (a question before each call; starts in step mode)."""
 
@@ -235,7 +238,8 @@ class SockvizApp(App):
         self._engine = None if runner_factory is not None else EngineProcess()
         """The engine process for live runs, when the app runs its own (closed on quit)."""
         self.runner_factory = runner_factory or self._engine
-        self.scenarios = scenarios or dict(scenario_registry.REGISTRY)
+        self.scenarios = scenarios or collections.ChainMap({}, scenario_registry.REGISTRY)
+        """Name -> scenario (a ChainMap: a scenario file's built-ins are read when asked for)."""
         if self.config.closer and self.config.scenario == "time-wait":
             self.scenarios["time-wait"] = scenario_registry.get("time-wait",
                                                                 closer=self.config.closer)
@@ -303,6 +307,8 @@ class SockvizApp(App):
         """Calls the screen shows made (the live count, unless looking back)."""
         self.outcome: RunFinished | None = None
         self.inflight: dict[tuple[str, str], list[list]] = {}
+        self.checks: dict[int, Checked] = {}
+        """A scenario file's expectations, checked: step -> the verdict."""
         self._view_time = self.clock()
         """When the event being shown arrived (a TIME_WAIT countdown counts from it)."""
 
@@ -457,7 +463,9 @@ class SockvizApp(App):
         from sockviz.engine.recording import Recorder
 
         try:
-            self.recorder = Recorder(self.config.record, self.scenario.name, self.config.family,
+            self.recorder = Recorder(self.config.record,
+                                     self.config.scenario_file or self.scenario.name,
+                                     self.config.family,
                                      self.config.closer, self.config.size)
         except OSError as exc:
             self.notify(f"cannot write {self.config.record}: {exc.strerror or exc}",
@@ -543,6 +551,10 @@ class SockvizApp(App):
         arrived = self.clock()
         for event in message.events:
             self._remember(event, arrived)
+            if isinstance(event, Checked) and not event.met:
+                self.notify(f"step {event.step + 1}, {event.socket}.{event.call.value}(): "
+                            f"expected {event.expected}, got {event.got}",
+                            title="expectation not met", severity="error", timeout=10)
             if isinstance(event, RunFinished) and event.outcome == "aborted":
                 self.notify(event.reason or "the run stopped", title="stopped by an error",
                             severity="error", timeout=10)
@@ -716,6 +728,8 @@ class SockvizApp(App):
         elif isinstance(event, RunFinished):
             self.outcome = event
             self.pending = None
+        elif isinstance(event, Checked):
+            self.checks[event.step] = event
 
     def _model_for(self, event: CallEvent | KernelEvent) -> CardModel:
         model = self.models.get(event.socket)
@@ -1027,7 +1041,8 @@ class SockvizApp(App):
             event, before = self.last_done
             planned = event.error is not None and self.expected.get(event.step) == event.error
             done = done_content(event, before, self.explains.get(event.step, ""), total,
-                                planned, self.predictions.get(event.step))
+                                planned, self.predictions.get(event.step),
+                                self.checks.get(event.step))
         self.query_one(ExplainPanel).show(done)
         if self.pending is not None:
             hint = "press → to make this call" if self.mode is Mode.STEP else ""
@@ -1317,6 +1332,12 @@ def run_app(args: argparse.Namespace) -> int:
     scenarios = None
     config.record = getattr(args, "record", None)
     config.quiz = bool(getattr(args, "quiz", False))
+    from sockviz.cli import is_scenario_file, resolve_scenario, scenario_file
+
+    if is_scenario_file(args.scenario):
+        scenario = resolve_scenario(args)
+        scenarios = collections.ChainMap({scenario.name: scenario}, scenario_registry.REGISTRY)
+        config.scenario, config.scenario_file = scenario.name, scenario_file(args)
     recording = getattr(args, "replay_of", None)
     if recording is not None:
         factory = replay_factory(recording.events)

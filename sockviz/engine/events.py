@@ -188,8 +188,23 @@ class Elided:
     """Bytes those calls moved."""
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A step's expected outcome (a scenario file's ``expect``) against what its call really
+    did (not a trace event: the call event beside it is)."""
+
+    step: int
+    socket: str
+    call: Call
+    expected: str
+    """What the file expects, in words: ``state connected, 14 bytes``."""
+    got: str
+    """What happened, said the same way."""
+    met: bool
+
+
 TraceEvent = CallEvent | KernelEvent
-Event = CallEvent | KernelEvent | StepPending | Progress | RunFinished | Elided
+Event = CallEvent | KernelEvent | StepPending | Progress | RunFinished | Elided | Checked
 
 #: How many bytes of each message an event keeps. Totals always count everything.
 PREVIEW_CAP = 4096

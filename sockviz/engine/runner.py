@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from sockviz.engine.controls import KERNEL_POLL_INTERVAL, RunControls  # noqa: F401 - also from here
-from sockviz.engine.events import CallEvent, Event, RunFinished, StepPending
+from sockviz.engine.events import CallEvent, Checked, Event, RunFinished, StepPending
 from sockviz.engine.families import FAMILIES, Family  # noqa: F401 - also from here
 from sockviz.engine.gate import Gate, GateClosed, Mode
 from sockviz.engine.scenarios.model import AddressOf, Marker, Produce, Scenario, Step
@@ -35,6 +35,29 @@ from sockviz.engine.traced import Stopped, TracedSocket, Tracer, call_args
 
 #: The size a bulk transfer moves when nobody said (``--size``).
 DEFAULT_BULK_SIZE = 64 * 1024 * 1024
+
+def check_expectation(index: int, step: Step, event: CallEvent) -> Checked:
+    """Compare what a step's call did with what its scenario file expects of it."""
+    expect = step.expect
+    expected, got, met = [], [], True
+    for wanted, actual, word in (
+        (expect.state and expect.state.value, event.state and event.state.value, "state"),
+        (expect.error, event.error or "no error", None),
+        (expect.nbytes, event.nbytes, "bytes"),
+        (expect.kernel, event.kernel, "kernel"),
+    ):
+        if wanted is None:
+            continue
+        if word == "bytes":
+            expected.append(f"{wanted} bytes")
+            got.append(f"{actual if actual is not None else 'no'} bytes")
+        else:
+            expected.append(f"{word} {wanted}" if word else str(wanted))
+            got.append(f"{word} {actual}" if word else str(actual))
+        met = met and wanted == actual
+    return Checked(step=index, socket=step.socket, call=step.call, expected=", ".join(expected),
+                   got=", ".join(got), met=met)
+
 
 def is_unexpected_failure(step: Step, event: CallEvent) -> bool:
     """True when a step failed in a way the scenario did not plan: the run must end."""
@@ -176,6 +199,8 @@ class Runner(RunControls):
                 )
                 self.gate.wait()
                 event = self._perform(index, step)
+                if event is not None and step.expect is not None:
+                    self._consumer(check_expectation(index, step, event))
                 if event is not None and is_unexpected_failure(step, event):
                     self._abort(abort_reason(step, event), event)
                     return

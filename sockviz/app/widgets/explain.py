@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from sockviz.app.widgets.lines import update_if_changed
-from sockviz.engine.events import CallEvent, StepPending
+from sockviz.engine.events import CallEvent, Checked, StepPending
 from sockviz.engine.explain import (
     c_call,
     errno_help,
@@ -33,7 +33,8 @@ def _code_line(socket: str, call, args: str | None, parent: str | None = None) -
 
 
 def done_content(event: CallEvent, before: State | None, explain: str, total: int,
-                 planned: bool = False, prediction: tuple[str, str] | None = None) -> Content:
+                 planned: bool = False, prediction: tuple[str, str] | None = None,
+                 checked: Checked | None = None) -> Content:
     """The block for a call that has just been made (``planned``: its error is the lesson;
     ``prediction``: predict mode's guess and what really happened)."""
     of = f"/{total}" if total else ""
@@ -59,6 +60,10 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
             lines.insert(0, Content.assemble(("You predicted: ", "bold"),
                                              (f"{guess} ✗", "bold $text-error"),
                                              f" - it was {truth}"))
+    if checked is not None:
+        lines.append(Content.assemble(("Expected: ", "bold"), (
+            (f"{checked.expected} ✓", "bold $text-success") if checked.met else
+            (f"{checked.expected} ✗ - got {checked.got}", "bold $text-error"))))
     if explain:
         lines.append(Content(explain))
     lines.append(Content.assemble(("State: ", "bold"), state_reason(event, before)))

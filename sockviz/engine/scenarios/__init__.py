@@ -1,21 +1,24 @@
 """The built-in scenarios, by name.
 
-Each module defines one :class:`~sockviz.engine.scenarios.model.Scenario` as data; this
-registry lists them in the order ``--list`` shows them.
+Each is a :class:`~sockviz.engine.scenarios.model.Scenario`, data either way: a scenario
+file beside this module (``refused.toml``: the format a teacher writes, read by
+:mod:`~sockviz.engine.scenarios.files`) or, where it needs more than that format says (a
+protocol object, steps run together, options, a typed message), a module. This registry
+lists them in the order ``--list`` shows them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
 
 from sockviz.engine.scenarios import (
     address_in_use,
     backlog_full,
     broken_pipe,
     bulk,
-    half_close,
     message_boundaries,
     multi_client,
-    refused,
-    reset,
     tcp_echo,
     time_wait,
     udp_echo,
@@ -23,26 +26,53 @@ from sockviz.engine.scenarios import (
 )
 from sockviz.engine.scenarios.model import Scenario
 
+
+class Registry(Mapping[str, Scenario]):
+    """The built-ins by name, in ``--list`` order. A scenario file is read the first time
+    its scenario is asked for: the TUI's first frame does not wait for a TOML parser."""
+
+    def __init__(self, entries) -> None:
+        self._entries: dict[str, Scenario | Path] = dict(entries)
+
+    def __getitem__(self, name: str) -> Scenario:
+        entry = self._entries[name]
+        if isinstance(entry, Path):
+            from sockviz.engine.scenarios import files
+
+            entry = self._entries[name] = files.load(entry)
+        return entry
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _file(name: str) -> tuple[str, Path]:
+    return name, Path(__file__).with_name(f"{name}.toml")
+
+
 DEFAULT = "tcp-echo"
 
-REGISTRY: dict[str, Scenario] = {
-    s.name: s
+REGISTRY = Registry(
+    (s.name, s) if isinstance(s, Scenario) else s
     for s in (
         tcp_echo.SCENARIO,
         udp_echo.SCENARIO,
         multi_client.SCENARIO,
         backlog_full.SCENARIO,
-        refused.SCENARIO,
+        _file("refused"),
         address_in_use.SCENARIO,
-        reset.SCENARIO,
+        _file("reset"),
         broken_pipe.SCENARIO,
-        half_close.SCENARIO,
+        _file("half-close"),
         time_wait.SCENARIO,
         message_boundaries.SCENARIO,
         bulk.SCENARIO,
         websocket.SCENARIO,
     )
-}
+)
 
 #: Options a scenario takes on the command line, and how to build it with them.
 OPTIONS = {"time-wait": {"closer": time_wait.build}}

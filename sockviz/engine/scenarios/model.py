@@ -89,6 +89,32 @@ class SocketSpec:
 
 
 @dataclass(frozen=True)
+class Expect:
+    """What a step's call should do, checked when it runs (scenario files say it)."""
+
+    state: State | None = None
+    """The lifecycle state the call leaves its socket in."""
+    error: str | None = None
+    """The errno name it fails with."""
+    nbytes: int | None = None
+    """How many bytes it moves."""
+    kernel: str | None = None
+    """The kernel's TCP state for the socket right after the call."""
+
+    def describe(self) -> str:
+        parts = []
+        if self.state is not None:
+            parts.append(f"state {self.state.value}")
+        if self.error is not None:
+            parts.append(self.error)
+        if self.nbytes is not None:
+            parts.append(f"{self.nbytes} bytes")
+        if self.kernel is not None:
+            parts.append(f"kernel {self.kernel}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class Step:
     """One call of the scenario."""
 
@@ -117,6 +143,9 @@ class Step:
     size: int | None = None
     """For a bulk ``sendall``/``recv``: the number of bytes to move, streamed in chunks
     (``args`` then holds the chunk size); 0 means "what ``--size`` says"."""
+    expect: Expect | None = None
+    """What the call should do, checked when it runs (a :class:`~sockviz.engine.events.Checked`
+    event says whether it did)."""
 
 
 @dataclass(frozen=True)
