@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Static
 
 from sockviz.app.widgets.ladder import LadderEntry
@@ -24,19 +25,43 @@ def hexdump(data: bytes, limit: int = SHOWN, per_row: int = 16) -> str:
     return "\n".join(lines)
 
 
+#: The width a row of 16 bytes takes (offset, hex, ASCII); narrower, rows of 8.
+WIDE_ROW = len(hexdump(bytes(16)))
+
+
+class HexBody(Widget):
+    """The frame lines and hex rows, laid out for the width it is drawn at: 16 bytes a row
+    when they fit, else 8. (Worked out when drawn, not when the message is chosen: its tab
+    may not be laid out yet then, or a scrollbar may come and take two columns.)"""
+
+    DEFAULT_CSS = "HexBody { height: auto; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.data: bytes | None = None
+        self.before = ""
+
+    def text(self, width: int) -> str:
+        if self.data is None:
+            return ""
+        per_row = 16 if width >= WIDE_ROW else 8
+        return self.before + (hexdump(self.data, per_row=per_row) or "(no bytes)")
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        text = self.text(width)
+        return sum(max(1, -(-len(line) // max(1, width))) for line in text.split("\n")) \
+            if text else 0
+
+    def render(self) -> Content:
+        return Content(self.text(self.size.width))
+
+
 class PayloadView(VerticalScroll):
     """Shows one message's bytes."""
 
     def compose(self):
         yield Static("Select a message in the ladder to see its bytes.", id="payload-head")
-        yield Static(id="payload-hex")
-
-    def on_resize(self) -> None:
-        self.show(getattr(self, "_entry", None))
-
-    def _again_once_sized(self, entry: LadderEntry) -> None:
-        if self.size.width and getattr(self, "_entry", None) is entry:
-            self.show(entry)
+        yield HexBody(id="payload-hex")
 
     decode_websocket = False
     """Set by the app for the websocket scenario: describe frames above the hex."""
@@ -44,10 +69,11 @@ class PayloadView(VerticalScroll):
     def show(self, entry: LadderEntry | None) -> None:
         self._entry = entry
         head = self.query_one("#payload-head", Static)
-        body = self.query_one("#payload-hex", Static)
+        body = self.query_one("#payload-hex", HexBody)
         if entry is None or entry.data is None:
             head.update("Select a message in the ladder to see its bytes.")
-            body.update("")
+            body.data, body.before = None, ""
+            body.refresh(layout=True)
             return
         kept = len(entry.data)
         note = ""
@@ -60,10 +86,7 @@ class PayloadView(VerticalScroll):
                 (note, "$text-warning"),
             )
         )
-        per_row = 16 if self.size.width >= 74 or not self.size.width else 8
-        if not self.size.width:  # not laid out yet (its tab just shown): draw again once it is
-            self.call_after_refresh(self._again_once_sized, entry)
-        text = hexdump(entry.data, per_row=per_row) or "(no bytes)"
+        before = ""
         if self.decode_websocket:
             from sockviz.engine import wsframe  # only a WebSocket run needs it
 
@@ -72,5 +95,6 @@ class PayloadView(VerticalScroll):
             if frame is not None and not entry.data.startswith((b"GET ", b"HTTP/")):
                 lines.append("payload: " + escape_bytes(frame.payload[:200]))
             if lines:
-                text = "\n".join(lines) + "\n\n" + text
-        body.update(Content(text))
+                before = "\n".join(lines) + "\n\n"
+        body.data, body.before = entry.data, before
+        body.refresh(layout=True)
