@@ -61,7 +61,6 @@ from sockviz.engine.sink import Batcher, Tee
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
 
 if TYPE_CHECKING:
-    from textual.await_remove import AwaitRemove
     from textual.widgets import Input, Log
 
     from sockviz.app.widgets.lower import MessageInput
@@ -84,8 +83,9 @@ TRACE_KEPT = 20000
 
 #: Events of a run kept for going back through it (Left/b). A classroom scenario makes a
 #: few dozen; a peer flooding --listen can make this many in a minute, and past it the run
-#: can no longer be rewound (its export and counters go on).
-HISTORY_KEPT = 20000
+#: can no longer be rewound (its export and counters go on). Going back draws the run again
+#: up to that moment: at this bound about a second on a small machine.
+HISTORY_KEPT = 5000
 
 #: Lines the log keeps.
 LOG_LINES = 2000
@@ -268,6 +268,8 @@ class SockvizApp(App):
         self._payload_entry: LadderEntry | None = None
         self._replaying = False
         """Drawing events from history again: no notification, no animation."""
+        self._reusable_cards: dict[str, SocketCard] = {}
+        """While a moment is drawn again: the cards on screen, kept for their sockets."""
         self._reset_state()
 
     # --- state --------------------------------------------------------------------------
@@ -487,20 +489,23 @@ class SockvizApp(App):
         self.stop_seconds = time.monotonic() - started
         """How long the last stop took (the tests hold it under a second)."""
 
-    def _clear_screen(self) -> AwaitRemove:
-        """Empty the cards, ladder, log and payload (the run's history stays); the cards'
-        removal can be awaited."""
-        removing = self.default_screen.query(SocketCard).remove()
+    def _clear_screen(self, redraw: bool = False) -> None:
+        """Empty the cards, ladder, log and payload (the run's history stays). ``redraw``:
+        another moment of the same run is drawn next; cards and rows it has too stay."""
+        if redraw:
+            self._reusable_cards = dict(self.cards)
+        else:
+            for card in self.cards.values():
+                card.remove()
         for hint in self.query(".lane-empty"):
             hint.display = True
-        self.query_one(Ladder).clear()
+        self.query_one(Ladder).clear(redraw)
         self._log_backlog = []
         self._payload_entry = None
         if self._lower:
             self._log().clear()
             self.query_one(PayloadView).show(None)
         self._reset_view()
-        return removing
 
     def _clear_view(self) -> None:
         self._clear_screen()
@@ -587,6 +592,7 @@ class SockvizApp(App):
         """Draw events on the screen, in order: as they arrive, or again from history
         (``replaying``: no notification, no animation - it all happened before)."""
         self._replaying = replaying
+        self._scroll_to = None
         log_lines: list[str] = []
         try:
             for arrived, event in timed:
@@ -594,6 +600,13 @@ class SockvizApp(App):
                 self._apply(event, log_lines)
         finally:
             self._replaying = False
+        if replaying:
+            self._mount_cards([name for name in self.models if name not in self.cards])
+            for name in self.cards:
+                self.cards[name].show(self._now())
+            card = self.cards.get(self._scroll_to)
+            if card is not None and isinstance(card.parent, VerticalScroll):
+                card.parent.scroll_to_widget(card, animate=False)
         if log_lines and self._lower:
             self._log().write_lines(log_lines[-LOG_LINES:])
         elif log_lines:  # the log is not mounted yet: it gets these when it is
@@ -681,12 +694,11 @@ class SockvizApp(App):
             self._show_events(self.history[start:end], replaying=True)
             self._show_countdowns()
 
-    async def _go_back(self, position: int) -> None:
+    def _go_back(self, position: int) -> None:
         """Show an earlier moment: the run drawn again from its start up to there."""
         self.position = position
-        removing = self._clear_screen()
-        await removing  # (a socket's card is drawn anew: its id must be free first)
         with self.batch_update():
+            self._clear_screen(redraw=True)
             self._show_events(self.history[: self._cut(position)], replaying=True)
             self._show_countdowns()
 
@@ -745,13 +757,41 @@ class SockvizApp(App):
         )
         self.models[event.socket] = model
         self._forget_closed_cards()
-        card = SocketCard(model)
-        self.cards[event.socket] = card
-        lane = self.query_one("#client-lane" if event.role is Role.CLIENT else "#server-lane")
-        lane.mount(card)
-        for hint in lane.query(".lane-empty"):
-            hint.display = False
+        if not self._replaying:  # (drawing history: the cards still there at its end are
+            self._mount_cards([event.socket])  # made then, in one go)
         return model
+
+    def _mount_cards(self, names: list[str]) -> None:
+        """Make and mount the cards of these sockets, in order, in their lanes - or, when
+        a moment of the run is drawn again, keep the cards already there for them."""
+        reusable, self._reusable_cards = self._reusable_cards, {}
+        lanes: dict[str, list[SocketCard]] = {}
+        for name in names:
+            model = self.models[name]
+            card = reusable.pop(name, None)
+            if card is None:
+                card = SocketCard(model)
+            else:
+                card.model = model
+            self.cards[name] = card
+            card.show(self._now())
+            lanes.setdefault("#client-lane" if model.role is Role.CLIENT else "#server-lane",
+                             []).append(card)
+        for card in reusable.values():
+            card.remove()
+        for selector, cards in lanes.items():
+            lane = self.query_one(selector)
+            waiting: list[SocketCard] = []
+            for card in cards:  # new cards go in just before the next card that is kept
+                if card.is_mounted and waiting:
+                    lane.mount(*waiting, before=card)
+                    waiting = []
+                elif not card.is_mounted:
+                    waiting.append(card)
+            if waiting:
+                lane.mount(*waiting)
+            for hint in lane.query(".lane-empty"):
+                hint.display = False
 
     def _forget_closed_cards(self) -> None:
         """A listener with a flood of clients must not grow cards for ever: past
@@ -851,7 +891,11 @@ class SockvizApp(App):
         return self.clock() if self.position is None else self._view_time
 
     def _show_card(self, name: str, moving: bool, scroll: bool = True) -> None:
-        card = self.cards[name]
+        card = self.cards.get(name)
+        if card is None:  # drawing history: made at its end
+            if scroll:
+                self._scroll_to = name
+            return
         animate = moving and self.animation_level != "none" and not self._replaying
         card.show(self._now(), moving=animate)
         if animate:
@@ -1082,7 +1126,7 @@ class SockvizApp(App):
             return  # the call is made once the question is answered
         self.runner.step()
 
-    async def action_back(self) -> None:
+    def action_back(self) -> None:
         """Show the moment before the one on screen (the engine waits meanwhile)."""
         if self.history_dropped:
             self.notify(f"This run made more than {HISTORY_KEPT:,} events: it cannot be "
@@ -1095,14 +1139,14 @@ class SockvizApp(App):
             return
         if self.mode is not Mode.STEP:
             self._set_mode(Mode.STEP)  # nothing new happens while you look back
-        await self._go_back(at - 1)
+        self._go_back(at - 1)
 
-    async def action_first(self) -> None:
+    def action_first(self) -> None:
         """Back to the start of the run."""
         if self.live_position and not self.history_dropped and self.position != 0:
             if self.mode is not Mode.STEP:
                 self._set_mode(Mode.STEP)
-            await self._go_back(0)
+            self._go_back(0)
 
     def action_live(self) -> None:
         """Back to the live edge, from looking back."""

@@ -71,8 +71,9 @@ def finish(proc: subprocess.Popen) -> None:
 
 def card_error(app, name: str) -> str:
     """The error line the card shows, as text ('' while the card is still being mounted)."""
+    card = app.cards.get(name)
     try:
-        return str(app.query_one(f"#card-{name} #error").render())
+        return str(card.query_one("#error").render()) if card is not None else ""
     except NoMatches:
         return ""
 
@@ -85,7 +86,7 @@ async def assert_shows_reset(pilot, app, name: str, call: str) -> None:
     await until(pilot, lambda: "ECONNRESET" in card_error(app, name))
     line = card_error(app, name)
     assert "ECONNRESET" in line and "reset the connection (RST)" in line, line
-    assert app.query_one(f"#card-{name}").has_class("-error")
+    assert app.cards[name].has_class("-error")
 
 
 async def test_listen_client_killed_mid_transfer():

@@ -180,3 +180,19 @@ async def test_a_run_past_the_history_kept_cannot_be_gone_back_through(monkeypat
         assert app.position is None and app.steps_done == 8
         calls = [e for e in app.trace_events if isinstance(e, CallEvent)]
         assert len(calls) == 8  # export still has the whole run
+
+
+async def test_going_back_keeps_the_cards_and_rows_it_still_has():
+    """Drawing a moment again keeps the widgets both moments have (no flicker, and cheap
+    for a long run): the listener's card and the first rows are the same objects."""
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 8)
+        card, rows = app.cards["server"], list(app.query_one("#ladder").rows)
+        await press(pilot, "left", "left", "left")
+        assert app.cards["server"] is card and "conn-1" not in app.cards
+        kept = app.query_one("#ladder").rows
+        assert kept == rows[: len(kept)] and len(kept) < len(rows)
+        assert all(row.is_attached for row in kept) and not rows[-1].is_attached
+        await press(pilot, "right", "right", "right")
+        assert app.position is None and app.cards["server"] is card

@@ -15,6 +15,7 @@ payload view shows the selected one. Peer bytes arrive here already escaped.
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -123,6 +124,11 @@ class LadderRow(Widget):
             self.post_message(self.Selected(self))
 
 
+def _key(entry: LadderEntry) -> tuple:
+    """What makes two drawings of a run's row the same row."""
+    return entry.index, entry.side, entry.label, entry.socket
+
+
 class Ladder(VerticalScroll, can_focus=True):
     """The sequence diagram. The app adds entries; the ladder keeps its own selection."""
 
@@ -142,14 +148,17 @@ class Ladder(VerticalScroll, can_focus=True):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.entries: list[LadderEntry] = []
+        """The rows kept (the newest :data:`MAX_ROWS`), drawn or about to be."""
         self.rows: list[LadderRow] = []
+        """The drawn rows, oldest first."""
         self.selected: LadderRow | None = None
         self.follow = True
         """Select each new message as it comes, until the user picks one."""
         self.count = 0
         """Entries ever added (the next entry's index)."""
-        self._new: list[LadderRow] = []
-        self._newest_data: LadderRow | None = None
+        self._new: collections.deque[LadderEntry] = collections.deque()
+        self._newest_data: LadderEntry | None = None
+        self._reusable: dict[tuple, LadderRow] | None = None
 
     def compose(self):
         yield Static(Content.assemble(("client", "bold"), ""), id="ladder-head")
@@ -160,10 +169,15 @@ class Ladder(VerticalScroll, can_focus=True):
         gap = max(1, width - len("client") - len("server"))
         head.update(Content.assemble(("client", "bold"), " " * gap, ("server", "bold")))
 
-    def clear(self) -> None:
-        for row in self.rows:
-            if row.is_mounted:
-                row.remove()
+    def clear(self, redraw: bool = False) -> None:
+        """Forget every row. ``redraw``: the same run is about to be drawn again (another
+        moment of it) - rows that come back are kept on screen, not made anew."""
+        if redraw:
+            self._reusable = {_key(row.entry): row for row in self.rows}
+        else:
+            for row in self.rows:
+                if row.is_mounted:
+                    row.remove()
         self.entries.clear()
         self.rows.clear()
         self._new.clear()
@@ -172,36 +186,71 @@ class Ladder(VerticalScroll, can_focus=True):
         self.follow = True
         self.count = 0
 
-    def add(self, entry: LadderEntry) -> LadderRow:
-        """Add a row; it shows at the next :meth:`flush`."""
-        row = LadderRow(entry)
+    def add(self, entry: LadderEntry) -> None:
+        """Add a row; it is drawn at the next :meth:`flush` (if it is still kept then: a
+        flood's rows that scroll away before they are drawn cost no widget)."""
         self.count += 1
         self.entries.append(entry)
-        self.rows.append(row)
-        self._new.append(row)
+        self._new.append(entry)
         if entry.data is not None and self.follow:
-            self._newest_data = row
-        if len(self.rows) > MAX_ROWS:
-            for old in self.rows[:-MAX_ROWS]:
-                if old.is_mounted:
-                    old.remove()
-                if old is self.selected:
+            self._newest_data = entry
+        while len(self.entries) > MAX_ROWS:
+            old = self.entries.pop(0)
+            if self.rows and self.rows[0].entry is old and self._reusable is None:
+                row = self.rows.pop(0)
+                row.remove()
+                if row is self.selected:
                     self.selected = None
-            del self.rows[:-MAX_ROWS]
-            del self.entries[:-MAX_ROWS]
-        return row
+            elif self._new and self._new[0] is old:
+                self._new.popleft()
+            if self._newest_data is old:
+                self._newest_data = None
 
     def flush(self) -> None:
-        """Mount the rows added since the last flush (those still kept), newest in view."""
-        kept = set(map(id, self.rows))
-        new = [row for row in self._new if id(row) in kept]
+        """Draw the rows added since the last flush, newest in view."""
+        if self._reusable is not None:
+            self._redraw()
+        new = [LadderRow(entry) for entry in self._new]
         self._new.clear()
         if new:
+            self.rows.extend(new)
             self.mount(*new)
             self.scroll_end(animate=False)
         newest, self._newest_data = self._newest_data, None
-        if newest is not None and id(newest) in kept:
-            self._select(newest, by_user=False)
+        if newest is not None:
+            row = next((r for r in reversed(self.rows) if r.entry is newest), None)
+            if row is not None:
+                self._select(row, by_user=False)
+
+    def _redraw(self) -> None:
+        """After ``clear(redraw=True)``: keep the rows that are drawn already (updated to
+        their entry now), make the others, and put each in its place."""
+        reusable, self._reusable = self._reusable, None
+        rows: list[LadderRow] = []
+        for entry in self._new:
+            row = reusable.pop(_key(entry), None)
+            if row is None:
+                row = LadderRow(entry)
+            else:
+                row.entry = entry
+                row.set_class(entry.error, "-error")
+                row.remove_class("-selected")
+                row.refresh()
+            rows.append(row)
+        self._new.clear()
+        for row in reusable.values():
+            row.remove()
+        waiting: list[LadderRow] = []
+        for row in rows:  # new rows go in just before the next row that is kept
+            if row.is_mounted and waiting:
+                self.mount(*waiting, before=row)
+                waiting = []
+            elif not row.is_mounted:
+                waiting.append(row)
+        if waiting:
+            self.mount(*waiting)
+        self.rows = rows
+        self.scroll_end(animate=False)
 
     def refresh_entry(self, entry: LadderEntry) -> None:
         for row in self.rows:

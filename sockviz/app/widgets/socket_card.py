@@ -182,7 +182,9 @@ class SocketCard(Widget):
     DEFAULT_CLASSES = "card"
 
     def __init__(self, model: CardModel, **kwargs) -> None:
-        super().__init__(id=f"card-{model.name}", **kwargs)
+        # No id: a socket's card can be drawn again (going back) while its old one is still
+        # being removed; the app keeps its cards by socket name.
+        super().__init__(**kwargs)
         self.model = model
         self._ready = False
         self._last: tuple[float | None, bool] = (None, False)
