@@ -39,6 +39,7 @@ from sockviz.app.widgets.explain import (
     next_content,
 )
 from sockviz.app.widgets.ladder import MAX_ROWS, Ladder, LadderEntry
+from sockviz.app.widgets.mounting import mount_in_order
 from sockviz.app.widgets.payload import PayloadView
 from sockviz.app.widgets.socket_card import ORDER, CardModel, SocketCard, human_bytes
 from sockviz.app.widgets.status import Position, StatusBar
@@ -781,15 +782,7 @@ class SockvizApp(App):
             card.remove()
         for selector, cards in lanes.items():
             lane = self.query_one(selector)
-            waiting: list[SocketCard] = []
-            for card in cards:  # new cards go in just before the next card that is kept
-                if card.is_mounted and waiting:
-                    lane.mount(*waiting, before=card)
-                    waiting = []
-                elif not card.is_mounted:
-                    waiting.append(card)
-            if waiting:
-                lane.mount(*waiting)
+            mount_in_order(lane, cards)
             for hint in lane.query(".lane-empty"):
                 hint.display = False
 
@@ -1074,8 +1067,8 @@ class SockvizApp(App):
             total=total,
             outcome=self.outcome.outcome if self.outcome else None,
             replay=bool(self.config.replay),
-            position=Position(self.steps_done if self.position is not None
-                              else self.live_position, self.live_position, total),
+            position=Position(self.live_position if self.position is None else self.position,
+                              self.live_position, total),
             quiz=self.quiz_score if self.quiz or self.quiz_score[1] else None,
         )
         if not self._lower:

@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
+from sockviz.app.widgets.mounting import mount_in_order
 from sockviz.engine.trace import escape_bytes
 
 #: Rows kept on the ladder; older ones scroll away for good.
@@ -196,7 +197,7 @@ class Ladder(VerticalScroll, can_focus=True):
             self._newest_data = entry
         while len(self.entries) > MAX_ROWS:
             old = self.entries.pop(0)
-            if self.rows and self.rows[0].entry is old and self._reusable is None:
+            if self.rows and self.rows[0].entry is old:
                 row = self.rows.pop(0)
                 row.remove()
                 if row is self.selected:
@@ -240,15 +241,7 @@ class Ladder(VerticalScroll, can_focus=True):
         self._new.clear()
         for row in reusable.values():
             row.remove()
-        waiting: list[LadderRow] = []
-        for row in rows:  # new rows go in just before the next row that is kept
-            if row.is_mounted and waiting:
-                self.mount(*waiting, before=row)
-                waiting = []
-            elif not row.is_mounted:
-                waiting.append(row)
-        if waiting:
-            self.mount(*waiting)
+        mount_in_order(self, rows)
         self.rows = rows
         self.scroll_end(animate=False)
 

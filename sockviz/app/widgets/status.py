@@ -66,12 +66,13 @@ class StatusBar(Static):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._last: tuple | None = None
+        self._last: dict | None = None
 
     def show(self, *, mode: str, pace: float, done: int, total: int,
              outcome: str | None, replay: bool = False,
              position: Position | None = None, quiz: tuple[int, int] | None = None) -> None:
-        self._last = (mode, pace, done, total, outcome, replay, position, quiz)
+        self._last = {"mode": mode, "pace": pace, "done": done, "total": total,
+                      "outcome": outcome, "replay": replay, "position": position, "quiz": quiz}
         back = position is not None and position.looking_back
         if back:
             left = ("⏪ looking back", "bold $text-warning")
@@ -106,6 +107,4 @@ class StatusBar(Static):
 
     def on_resize(self) -> None:
         if self._last is not None:
-            mode, pace, done, total, outcome, replay, position, quiz = self._last
-            self.show(mode=mode, pace=pace, done=done, total=total, outcome=outcome,
-                      replay=replay, position=position, quiz=quiz)
+            self.show(**self._last)  # the timeline takes the room there is

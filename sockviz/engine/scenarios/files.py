@@ -27,6 +27,7 @@ was expected there. Standard library only (``tomllib``).
 
 from __future__ import annotations
 
+import errno
 import re
 import tomllib
 from dataclasses import dataclass
@@ -309,7 +310,7 @@ def _expect(read: _Reader, table: tuple, data) -> tuple[Expect | None, str | Non
     error = data.get("error")
     if error is not None:
         read.string(table, data, "error")
-        if not error.startswith("E") or not hasattr(__import__("errno"), error):
+        if not error.startswith("E") or not hasattr(errno, error):
             read.fail(table, "error", f"error = {error!r}: expected an errno name such as "
                                       "\"ECONNREFUSED\" or \"EADDRINUSE\"")
     nbytes = data.get("bytes")
