@@ -127,3 +127,13 @@ def process_fds(pid: int) -> dict[int, str]:
 
 def process_threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def threads_after(pid: int, at_most: int, within: float = 1.0) -> int:
+    """Another process's thread count once it has fallen to ``at_most``, or after ``within``
+    seconds. A thread Python has joined may still be listed for a moment while the kernel
+    finishes ending it; the promise is every thread gone within a second."""
+    deadline = time.monotonic() + within
+    while (count := process_threads(pid)) > at_most and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return count

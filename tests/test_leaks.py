@@ -13,6 +13,7 @@ from tests.helpers import (
     process_fds,
     process_threads,
     run_scenario,
+    threads_after,
 )
 
 
@@ -52,7 +53,8 @@ async def test_restarting_the_app_many_times_leaves_nothing_behind():
             await pilot.pause(0.05)
         kept = {fd: what for fd, what in process_fds(engine).items() if fd not in engine_fds}
         assert not kept, f"the engine process kept descriptors: {kept}"
-        assert process_threads(engine) <= engine_thread_count, "the engine process kept threads"
+        assert threads_after(engine, engine_thread_count) <= engine_thread_count, (
+            "the engine process kept threads")
         await pilot.press("q")
     assert engine_processes() == []
     assert engine_threads() == threads

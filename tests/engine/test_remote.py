@@ -18,6 +18,7 @@ from tests.helpers import (
     process_fds,
     process_threads,
     run_scenario,
+    threads_after,
 )
 
 
@@ -111,7 +112,7 @@ def test_runs_one_after_another_share_one_process_and_leave_nothing(engine):
         assert runner.stop()
     assert engine.pid == pid
     assert set(process_fds(pid)) <= fds
-    assert process_threads(pid) <= threads
+    assert threads_after(pid, threads) <= threads
 
 
 def test_a_killed_engine_process_ends_the_run_with_a_reason(engine):
