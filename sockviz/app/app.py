@@ -268,7 +268,11 @@ class SockvizApp(App):
         self._log_backlog: list[str] = []
         self._payload_entry: LadderEntry | None = None
         self._replaying = False
-        """Drawing events from history again: no notification, no animation."""
+        """Drawing events from history again: no notification."""
+        self._animating = True
+        """Whether a card moving into a new state shows it (off while history is drawn)."""
+        self._moved: set[str] = set()
+        """The cards that moved into a new state in the events being drawn."""
         self._reusable_cards: dict[str, SocketCard] = {}
         """While a moment is drawn again: the cards on screen, kept for their sockets."""
         self._reset_state()
@@ -589,10 +593,14 @@ class SockvizApp(App):
         if not self.history_dropped:
             self.history.append((arrived, event))
 
-    def _show_events(self, timed: list[tuple[float, Event]], replaying: bool = False) -> None:
+    def _show_events(self, timed: list[tuple[float, Event]], replaying: bool = False,
+                     animate: bool | None = None) -> None:
         """Draw events on the screen, in order: as they arrive, or again from history
-        (``replaying``: no notification, no animation - it all happened before)."""
+        (``replaying``: no notification - it all happened before; and no animation unless
+        ``animate``: one step walked forward moves its cards as it did live)."""
         self._replaying = replaying
+        self._animating = not replaying if animate is None else animate
+        self._moved = set()
         self._scroll_to = None
         log_lines: list[str] = []
         try:
@@ -601,10 +609,14 @@ class SockvizApp(App):
                 self._apply(event, log_lines)
         finally:
             self._replaying = False
+            self._animating = True
         if replaying:
             self._mount_cards([name for name in self.models if name not in self.cards])
-            for name in self.cards:
-                self.cards[name].show(self._now())
+            for name, card in self.cards.items():
+                if name in self._moved:
+                    self._flash(card)
+                else:
+                    card.show(self._now())
             card = self.cards.get(self._scroll_to)
             if card is not None and isinstance(card.parent, VerticalScroll):
                 card.parent.scroll_to_widget(card, animate=False)
@@ -688,11 +700,12 @@ class SockvizApp(App):
             position = None
         if self.position is None:
             return  # already there
-        start = self._cut(self.position)
-        end = self._cut(self.live_position if position is None else position)
+        target = self.live_position if position is None else position
+        start, end = self._cut(self.position), self._cut(target)
+        one_step = target - self.position == 1  # moves its cards as it did live
         self.position = position
         with self.batch_update():
-            self._show_events(self.history[start:end], replaying=True)
+            self._show_events(self.history[start:end], replaying=True, animate=one_step)
             self._show_countdowns()
 
     def _go_back(self, position: int) -> None:
@@ -889,13 +902,21 @@ class SockvizApp(App):
             if scroll:
                 self._scroll_to = name
             return
-        animate = moving and self.animation_level != "none" and not self._replaying
-        card.show(self._now(), moving=animate)
+        animate = moving and self._animating and self.animation_level != "none"
         if animate:
-            self.set_timer(0.7, lambda: card.show(self.clock(), moving=False))
+            self._moved.add(name)
+        if animate and not self._replaying:
+            self._flash(card)
+        elif not self._replaying:  # (drawing history, every card is drawn once, at its end)
+            card.show(self._now())
         lane = card.parent
         if scroll and isinstance(lane, VerticalScroll):
             lane.scroll_to_widget(card, animate=False)
+
+    def _flash(self, card: SocketCard) -> None:
+        """Show a card moving into its new state, and still again a moment later."""
+        card.show(self._now(), moving=True)
+        self.set_timer(0.7, lambda: card.show(self._now(), moving=False))
 
     def _tick(self) -> None:
         if self._quitting or not self._view_open() or self.position is not None:

@@ -196,3 +196,22 @@ async def test_going_back_keeps_the_cards_and_rows_it_still_has():
         assert all(row.is_attached for row in kept) and not rows[-1].is_attached
         await press(pilot, "right", "right", "right")
         assert app.position is None and app.cards["server"] is card
+
+
+async def test_one_step_forward_moves_its_card_as_it_did_live():
+    """→ through recorded moments lights the arrow into the new state, as the live call
+    did; a longer walk (End) and going back draw the cards still."""
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    app.animation_level = "full"
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 6)
+        await press(pilot, "left", "left", "left")  # 3 calls made: bind was the last
+        assert app.position == 3
+        assert not any(card.has_class("-moving") for card in app.cards.values())
+        await press(pilot, "right")  # listen(), recorded: the listener moves to listening
+        moving = [name for name, card in app.cards.items() if card.has_class("-moving")]
+        assert moving == ["server"] and app.models["server"].state.value == "listening"
+        await until(pilot, lambda: not app.cards["server"].has_class("-moving"))
+        await press(pilot, "home", "end")
+        assert app.position is None
+        assert not any(card.has_class("-moving") for card in app.cards.values())
