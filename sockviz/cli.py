@@ -91,9 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--scenario",
-        metavar="NAME",
+        metavar="NAME|FILE",
         default=scenarios.DEFAULT,
-        help=f"which scenario to run (default: {scenarios.DEFAULT}; see --list)",
+        help=f"which scenario to run (default: {scenarios.DEFAULT}; see --list), or a "
+             "scenario file written in TOML (e.g. examples/echo.toml)",
     )
     parser.add_argument(
         "--family",
