@@ -1185,6 +1185,10 @@ class SockvizApp(App):
             self.runner.gate.set_pace(self.pace)
         self._refresh_panels()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The message line takes + and - as text: then they are not keys to show.
+        return not (action in ("faster", "slower") and self._typing)
+
     def action_faster(self) -> None:
         self._set_pace(self.pace / 1.5)
 
@@ -1244,8 +1248,13 @@ class SockvizApp(App):
         else:  # pressed before it was up: focus it as soon as it is
             self.call_after_refresh(line.focus)
 
+    @property
+    def _typing(self) -> bool:
+        """Whether the message line has the keyboard."""
+        return self.focused is not None and self.focused.id == "message"
+
     def action_leave_input(self) -> None:
-        if self.focused is not None and self.focused.id == "message":
+        if self._typing:
             self.set_focus(None)
             self.query_one("#message-bar").display = False
 

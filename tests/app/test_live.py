@@ -123,6 +123,26 @@ async def test_escape_leaves_the_input_without_sending():
         assert app.steps_done == 1 and app.runner.total_steps == 15
 
 
+async def test_the_footer_shows_the_message_lines_keys_while_typing():
+    """Typing, + and - are text (the pace stays) and the footer says Enter and Escape, not
+    the run's keys; once Escape leaves the line, the run's keys are back."""
+    def shown(app) -> set[str]:
+        return {b.binding.description for b in app.screen.active_bindings.values()
+                if b.binding.show}
+
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert {"Step", "Quit", "Speed"} <= shown(app)
+        pace = app.pace
+        await pilot.press("i", "a", "plus", "equals_sign", "minus")
+        assert app.query_one("#message").value == "a+=-" and app.pace == pace
+        assert shown(app) == {"Send", "Back to the run"}
+        await pilot.press("escape")
+        await pilot.pause()
+        assert {"Step", "Quit", "Speed"} <= shown(app)
+
+
 async def test_plays_by_itself():
     """Without --step the story plays on its own, to TIME_WAIT."""
     app = live_app("tcp-echo", step=False, pace=0.1)

@@ -6,7 +6,10 @@ of cost a noticeable part of the start-up), so this module is imported only then
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Log, TabbedContent, TabPane
@@ -50,7 +53,15 @@ class MessageInput(Input):
 
     (A plain Input refuses a paste that would pass ``max_length``: the text would be lost
     without a word.)
+
+    While it has the keyboard, the footer shows its own keys: the run's single-key
+    bindings (q, r, +, …) type those characters here instead.
     """
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("enter", "submit", "Send"),
+        Binding("escape", "app.leave_input", "Back to the run"),
+    ]
 
     def _on_paste(self, event) -> None:
         event.stop()
