@@ -12,6 +12,14 @@ os.environ.pop("NO_COLOR", None)
 os.environ.pop("TEXTUAL_THEME", None)
 
 import pytest
+from hypothesis import settings
+
+# The property tests draw the same examples on every run, so a CI run cannot fail on an
+# example no run before it drew. To look for new ones: pytest --hypothesis-profile=explore
+# (a random seed each run, and more examples).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=200)
+settings.load_profile("repeatable")
 
 
 def _ipv6_works() -> bool:

@@ -1,7 +1,8 @@
 """Random keys into the live app (real sockets): no exception, and q still quits.
 
-Bounded: a dozen short key sequences, each in a fresh app; every key the app binds,
-plus letters, digits, Enter and Escape (so the message input gets typed into, too).
+Bounded: a dozen short key sequences, each in a fresh app; every key the app binds (predict
+mode's g and its answers too), plus letters, digits, Enter and Escape (so the message input
+gets typed into). The same dozen every run; --hypothesis-profile=explore draws new ones.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from tests.helpers import engine_threads
 
 KEYS = [
     "right", "n", "space", "plus", "minus", "r", "s", "f", "i", "question_mark", "escape",
-    "enter", "up", "down", "e", "p", "l", "tab", "a", "z", "1", "left", "b", "home", "end", "backspace",
+    "enter", "up", "down", "e", "p", "l", "tab", "a", "z", "1", "2", "3", "left", "b", "home",
+    "end", "backspace", "g",
 ]
 SCENARIOS = ["tcp-echo", "udp-echo", "half-close", "message-boundaries", "refused"]
 
