@@ -269,10 +269,9 @@ class SockvizApp(App):
         self._payload_entry: LadderEntry | None = None
         self._replaying = False
         """Drawing events from history again: no notification."""
-        self._animating = True
-        """Whether a card moving into a new state shows it (off while history is drawn)."""
-        self._moved: set[str] = set()
-        """The cards that moved into a new state in the events being drawn."""
+        self._moved: set[str] | None = None
+        """Drawing history one step forward: the cards that moved into a new state, shown
+        moving once it is drawn (None: drawn still)."""
         self._reusable_cards: dict[str, SocketCard] = {}
         """While a moment is drawn again: the cards on screen, kept for their sockets."""
         self._reset_state()
@@ -594,13 +593,12 @@ class SockvizApp(App):
             self.history.append((arrived, event))
 
     def _show_events(self, timed: list[tuple[float, Event]], replaying: bool = False,
-                     animate: bool | None = None) -> None:
+                     animate: bool = False) -> None:
         """Draw events on the screen, in order: as they arrive, or again from history
         (``replaying``: no notification - it all happened before; and no animation unless
         ``animate``: one step walked forward moves its cards as it did live)."""
         self._replaying = replaying
-        self._animating = not replaying if animate is None else animate
-        self._moved = set()
+        self._moved = set() if replaying and animate else None
         self._scroll_to = None
         log_lines: list[str] = []
         try:
@@ -609,11 +607,11 @@ class SockvizApp(App):
                 self._apply(event, log_lines)
         finally:
             self._replaying = False
-            self._animating = True
         if replaying:
             self._mount_cards([name for name in self.models if name not in self.cards])
+            moved, self._moved = self._moved or set(), None
             for name, card in self.cards.items():
-                if name in self._moved:
+                if name in moved:
                     self._flash(card)
                 else:
                     card.show(self._now())
@@ -902,12 +900,12 @@ class SockvizApp(App):
             if scroll:
                 self._scroll_to = name
             return
-        animate = moving and self._animating and self.animation_level != "none"
-        if animate:
-            self._moved.add(name)
-        if animate and not self._replaying:
+        if self._replaying:  # (every card is drawn once, at the end)
+            if moving and self._moved is not None:
+                self._moved.add(name)
+        elif moving:
             self._flash(card)
-        elif not self._replaying:  # (drawing history, every card is drawn once, at its end)
+        else:
             card.show(self._now())
         lane = card.parent
         if scroll and isinstance(lane, VerticalScroll):
@@ -915,6 +913,9 @@ class SockvizApp(App):
 
     def _flash(self, card: SocketCard) -> None:
         """Show a card moving into its new state, and still again a moment later."""
+        if self.animation_level == "none":
+            card.show(self._now())
+            return
         card.show(self._now(), moving=True)
         self.set_timer(0.7, lambda: card.show(self._now(), moving=False))
 
