@@ -1152,16 +1152,30 @@ class SockvizApp(App):
             self.notify("This is the start of the run: no call has been made yet.",
                         timeout=3)
             return
-        if self.mode is not Mode.STEP:
-            self._set_mode(Mode.STEP)  # nothing new happens while you look back
-        self._go_back(at - 1)
+        self._look_at(at - 1)
 
     def action_first(self) -> None:
         """Back to the start of the run."""
-        if self.live_position and not self.history_dropped and self.position != 0:
+        if not self.history_dropped:
+            self._look_at(0)
+
+    def on_status_bar_moment_chosen(self, message: StatusBar.MomentChosen) -> None:
+        """A click on the timeline: that moment, or the live edge for a call not made yet
+        (a click makes no call)."""
+        if self.history_dropped:
+            self.action_back()  # (which says why not)
+        else:
+            self._look_at(min(message.moment, self.live_position))
+
+    def _look_at(self, moment: int) -> None:
+        """Show the run as it stood once ``moment`` calls were made (the live edge: live)."""
+        at = self.position if self.position is not None else self.live_position
+        if moment > at:
+            self._go_forward(moment)
+        elif moment < at:
             if self.mode is not Mode.STEP:
-                self._set_mode(Mode.STEP)
-            self._go_back(0)
+                self._set_mode(Mode.STEP)  # nothing new happens while you look back
+            self._go_back(moment)
 
     def action_live(self) -> None:
         """Back to the live edge, from looking back."""

@@ -215,3 +215,27 @@ async def test_one_step_forward_moves_its_card_as_it_did_live():
         await press(pilot, "home", "end")
         assert app.position is None
         assert not any(card.has_class("-moving") for card in app.cards.values())
+
+
+async def test_a_click_on_the_timeline_shows_that_moment_and_makes_no_call():
+    """Each mark of the timeline is a moment: a click shows it (the same screen ← gives);
+    a click on a call not made yet goes to the live edge and makes no call."""
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 9)
+        live = moment(app)
+        await press(pilot, *["left"] * 6)
+        three = moment(app)
+        await press(pilot, "end")
+
+        async def click(mark: int) -> None:
+            start = app.query_one("#status")._bar[0]
+            await pilot.click("#status", offset=(1 + start + mark, 0))  # (1: the padding)
+            await pilot.pause()
+
+        await click(3)
+        assert app.position == 3 and moment(app) == three
+        await click(14)  # a call not made yet: the live edge, and no call
+        assert app.position is None and app.steps_done == 9 and moment(app) == live
+        await click(0)
+        assert app.position == 0 and not app.cards

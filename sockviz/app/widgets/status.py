@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Static
 
 from sockviz.app.widgets.lines import update_if_changed
@@ -34,12 +36,24 @@ class Position:
         return self.at < self.live
 
 
+def _scale(position: Position, cells: int) -> tuple[int, int]:
+    """(the last moment the bar shows, how many marks it has) for at most ``cells``."""
+    last = max(position.total, position.live, 1)
+    return last, max(2, min(cells, last + 1))
+
+
+def moment_at(position: Position, cells: int, mark: int) -> int:
+    """The first moment the bar of at most ``cells`` marks shows at mark ``mark``."""
+    last, cells = _scale(position, cells)
+    mark = max(0, min(mark, cells - 1))
+    return -(-mark * last // (cells - 1))  # (rounded up)
+
+
 def timeline(position: Position, cells: int) -> Content:
     """The run as a bar of at most ``cells`` marks: ``━`` moments behind the one shown
     (``●``), ``─`` recorded moments ahead of it up to the live edge (``◆``), ``·`` calls
     not made yet."""
-    last = max(position.total, position.live, 1)
-    cells = max(2, min(cells, last + 1))
+    last, cells = _scale(position, cells)
 
     def cell(moment: int) -> int:
         return moment * (cells - 1) // last
@@ -62,11 +76,20 @@ def timeline(position: Position, cells: int) -> Content:
 
 
 class StatusBar(Static):
-    """One line under the header."""
+    """One line under the header. A click on the timeline asks for that moment."""
+
+    class MomentChosen(Message):
+        """A mark of the timeline was clicked: show this moment."""
+
+        def __init__(self, moment: int) -> None:
+            super().__init__()
+            self.moment = moment
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._last: dict | None = None
+        self._bar: tuple[int, Position, int] | None = None
+        """Where the timeline is drawn: (first cell, position, room it was given)."""
 
     def show(self, *, mode: str, pace: float, done: int, total: int,
              outcome: str | None, replay: bool = False,
@@ -97,13 +120,25 @@ class StatusBar(Static):
         if quiz is not None:
             progress += f" · quiz {quiz[0]}/{quiz[1]}"
         text = Content.assemble(left, (hint, "$foreground 70%"), (progress, "bold"))
+        self._bar = None
         if position is not None:
             label = (f" live: {position.live}", "$text-success") if back else (" live",
                                                                               "$text-success")
-            room = (self.size.width or 100) - 2 - len(text.plain) - 2 - len(label[0])
+            # (cells, not characters: ⏪ and ⏩ are two cells wide)
+            room = (self.size.width or 100) - 2 - text.cell_length - 2 - len(label[0])
             if room >= MIN_BAR:
+                self._bar = (text.cell_length + 2, position, room)
                 text = Content.assemble(text, "  ", timeline(position, room), label)
         update_if_changed(self, text, fixed=True)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if self._bar is None or offset is None:
+            return
+        start, position, room = self._bar
+        _, cells = _scale(position, room)
+        if start <= offset.x < start + cells:
+            self.post_message(self.MomentChosen(moment_at(position, room, offset.x - start)))
 
     def on_resize(self) -> None:
         if self._last is not None:
