@@ -15,7 +15,8 @@ KEYS = (
     ("→  or  n", ("one step: exactly one real socket call (pauses if playing); looking "
                   "back, the next recorded call instead")),
     ("←  or  b", "back one call: the screen as it was then (no call is made; pauses)"),
-    ("home / end", "back to the start of the run / forward to the live edge"),
+    ("home / end", ("back to the start of the run / forward to the live edge (or click a "
+                    "mark of the timeline on the status line: that moment)")),
     ("space", "play / pause"),
     ("+  /  -", "faster / slower (while playing)"),
     ("r", "run the scenario again from the start, on new sockets"),
