@@ -170,6 +170,10 @@ def _short_option(args: str | None) -> str:
     return f"{parts[1]}={parts[2]}" if len(parts) == 3 else (args or "")
 
 
+def _lane(model: CardModel) -> str:
+    """The id of the lane a socket's card goes in."""
+    return "client-lane" if model.role is Role.CLIENT else "server-lane"
+
 
 class SockvizApp(App):
     """See the module docstring."""
@@ -274,6 +278,10 @@ class SockvizApp(App):
         moving once it is drawn (None: drawn still)."""
         self._reusable_cards: dict[str, SocketCard] = {}
         """While a moment is drawn again: the cards on screen, kept for their sockets."""
+        self._scroll_to: dict[str, str] = {}
+        """The events being drawn: each lane's last socket to show (lane id -> name)."""
+        self._in_view: dict[str, SocketCard] = {}
+        """The card each lane is (being) scrolled to: a newer one stops an older's retry."""
         self._reset_state()
 
     # --- state --------------------------------------------------------------------------
@@ -599,7 +607,7 @@ class SockvizApp(App):
         ``animate``: one step walked forward moves its cards as it did live)."""
         self._replaying = replaying
         self._moved = set() if replaying and animate else None
-        self._scroll_to = None
+        self._scroll_to = {}
         log_lines: list[str] = []
         try:
             for arrived, event in timed:
@@ -615,9 +623,9 @@ class SockvizApp(App):
                     self._flash(card)
                 else:
                     card.show(self._now())
-            card = self.cards.get(self._scroll_to)
-            if card is not None and isinstance(card.parent, VerticalScroll):
-                card.parent.scroll_to_widget(card, animate=False)
+        for name in self._scroll_to.values():
+            if name in self.cards:
+                self._bring_into_view(self.cards[name])
         if log_lines and self._lower:
             self._log().write_lines(log_lines[-LOG_LINES:])
         elif log_lines:  # the log is not mounted yet: it gets these when it is
@@ -787,12 +795,11 @@ class SockvizApp(App):
                 card.model = model
             self.cards[name] = card
             card.show(self._now())
-            lanes.setdefault("#client-lane" if model.role is Role.CLIENT else "#server-lane",
-                             []).append(card)
+            lanes.setdefault(_lane(model), []).append(card)
         for card in reusable.values():
             card.remove()
-        for selector, cards in lanes.items():
-            lane = self.query_one(selector)
+        for lane_id, cards in lanes.items():
+            lane = self.query_one(f"#{lane_id}")
             mount_in_order(lane, cards)
             for hint in lane.query(".lane-empty"):
                 hint.display = False
@@ -895,10 +902,10 @@ class SockvizApp(App):
         return self.clock() if self.position is None else self._view_time
 
     def _show_card(self, name: str, moving: bool, scroll: bool = True) -> None:
+        if scroll and name in self.models:  # (its lane is scrolled to it after the batch)
+            self._scroll_to[_lane(self.models[name])] = name
         card = self.cards.get(name)
         if card is None:  # drawing history: made at its end
-            if scroll:
-                self._scroll_to = name
             return
         if self._replaying:  # (every card is drawn once, at the end)
             if moving and self._moved is not None:
@@ -907,9 +914,23 @@ class SockvizApp(App):
             self._flash(card)
         else:
             card.show(self._now())
+
+    def _bring_into_view(self, card: SocketCard) -> None:
+        """Scroll the card's lane to it."""
         lane = card.parent
-        if scroll and isinstance(lane, VerticalScroll):
+        if isinstance(lane, VerticalScroll) and lane.id is not None:
+            self._in_view[lane.id] = card
+            self._scroll_when_placed(lane, card, tries=5)
+
+    def _scroll_when_placed(self, lane: VerticalScroll, card: SocketCard, tries: int) -> None:
+        """A card mounted in this batch has no place in its lane yet: scroll to it once it
+        has one, after a refresh or a few - unless a newer card was asked for meanwhile."""
+        if self._in_view.get(lane.id) is not card:
+            return
+        if card.virtual_region.size:
             lane.scroll_to_widget(card, animate=False)
+        elif tries:
+            self.call_after_refresh(self._scroll_when_placed, lane, card, tries - 1)
 
     def _flash(self, card: SocketCard) -> None:
         """Show a card moving into its new state, and still again a moment later."""

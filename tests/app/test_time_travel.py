@@ -32,6 +32,8 @@ def moment(app) -> dict:
         "ladder": [(e.label, e.delivered, e.data) for e in app.query_one("#ladder").entries],
         "selected": getattr(app._payload_entry, "label", None),
         "calls made": app.steps_done,
+        "lanes scrolled": [app.query_one(f"#{lane}").scroll_y
+                           for lane in ("client-lane", "server-lane")],
     }
 
 
