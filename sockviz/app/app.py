@@ -738,7 +738,9 @@ class SockvizApp(App):
 
     def _view_open(self) -> bool:
         """Whether the main screen is still there to draw on (a batch can arrive while
-        the app closes, after its widgets have been taken down)."""
+        the app closes, as its widgets are being taken down one by one)."""
+        if not self.is_running:  # (shutting down: from here on the widgets go)
+            return False
         try:
             return self.query_one(Ladder).is_attached
         except (NoMatches, ScreenStackError):
@@ -1082,7 +1084,7 @@ class SockvizApp(App):
 
     def on_ladder_message_chosen(self, message: Ladder.MessageChosen) -> None:
         self._payload_entry = message.entry
-        if not self._lower:
+        if not self._lower or not self._view_open():
             return
         self.query_one(PayloadView).show(message.entry)
         if message.by_user:
@@ -1183,6 +1185,8 @@ class SockvizApp(App):
     def on_status_bar_moment_chosen(self, message: StatusBar.MomentChosen) -> None:
         """A click on the timeline: that moment, or the live edge for a call not made yet
         (a click makes no call)."""
+        if not self._view_open():
+            return
         if self.history_dropped:
             self.action_back()  # (which says why not)
         else:
