@@ -255,6 +255,8 @@ class SockvizApp(App):
         self.quiz_score = (0, 0)
         """Right answers, questions answered: over every run of the session."""
         self.pace = self.config.pace
+        self.flash_seconds = 0.7
+        """How long a card shows the lit arrow into its new state after a call."""
         self.runner = None
         self.batcher: Batcher | None = None
         self.recorder = None
@@ -622,7 +624,7 @@ class SockvizApp(App):
                 if name in moved:
                     self._flash(card)
                 else:
-                    card.show(self._now())
+                    card.still(self._now())
         for name in self._scroll_to.values():
             if name in self.cards:
                 self._bring_into_view(self.cards[name])
@@ -937,10 +939,9 @@ class SockvizApp(App):
     def _flash(self, card: SocketCard) -> None:
         """Show a card moving into its new state, and still again a moment later."""
         if self.animation_level == "none":
-            card.show(self._now())
-            return
-        card.show(self._now(), moving=True)
-        self.set_timer(0.7, lambda: card.show(self._now(), moving=False))
+            card.still(self._now())
+        else:
+            card.flash(self._now(), self.flash_seconds, self._now)
 
     def _tick(self) -> None:
         if self._quitting or not self._view_open() or self.position is not None:

@@ -205,6 +205,7 @@ async def test_one_step_forward_moves_its_card_as_it_did_live():
     did; a longer walk (End) and going back draw the cards still."""
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
     app.animation_level = "full"
+    app.flash_seconds = 600  # (what moved is asserted, not how long the light lasts)
     async with app.run_test(size=SIZE) as pilot:
         await jump(pilot, 6)
         await press(pilot, "left", "left", "left")  # 3 calls made: bind was the last
@@ -213,10 +214,26 @@ async def test_one_step_forward_moves_its_card_as_it_did_live():
         await press(pilot, "right")  # listen(), recorded: the listener moves to listening
         moving = [name for name, card in app.cards.items() if card.has_class("-moving")]
         assert moving == ["server"] and app.models["server"].state.value == "listening"
-        await until(pilot, lambda: not app.cards["server"].has_class("-moving"))
         await press(pilot, "home", "end")
         assert app.position is None
         assert not any(card.has_class("-moving") for card in app.cards.values())
+
+
+async def test_a_flash_ends_by_itself_and_an_older_ones_end_leaves_a_newer_one_lit():
+    """A card lit by a call goes still on its own; a card lit again before an earlier
+    light ended stays lit for the whole of the newer one."""
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    app.animation_level = "full"
+    app.flash_seconds = 0.2
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 3)  # bind(): the server's card lit for 0.2 s
+        await until(pilot, lambda: not app.cards["server"].has_class("-moving"))
+        await steps(pilot, 1)  # listen(): lit again for 0.2 s ...
+        app.flash_seconds = 600
+        await press(pilot, "left", "right")  # ... and once more, for long, before it ends
+        assert app.cards["server"].has_class("-moving")
+        await pilot.pause(0.5)  # the 0.2 s light's end has come and gone
+        assert app.cards["server"].has_class("-moving")
 
 
 async def test_a_click_on_the_timeline_shows_that_moment_and_makes_no_call():

@@ -8,10 +8,12 @@ calls :meth:`SocketCard.show`. Colours come from the stylesheet: the card swaps 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
 from textual.content import Content
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -187,7 +189,8 @@ class SocketCard(Widget):
         super().__init__(**kwargs)
         self.model = model
         self._ready = False
-        self._last: tuple[float | None, bool] = (None, False)
+        self._now: float | None = None
+        self._flashing: Timer | None = None
 
     def compose(self) -> ComposeResult:
         # Held, not queried: a timer may redraw the card while the app tears it down,
@@ -200,17 +203,44 @@ class SocketCard(Widget):
 
     def on_mount(self) -> None:
         self._ready = True
-        self.show(*self._last)
+        self.show(self._now)
 
     def on_resize(self) -> None:
         if self._ready:
-            self.show(*self._last)
+            self.show(self._now)
 
-    def show(self, now: float | None, moving: bool = False) -> None:
-        """Redraw from the model (``moving``: light the arrow into the new state)."""
-        self._last = (now, moving)
+    def flash(self, now: float | None, seconds: float, clock: Callable[[], float | None]) -> None:
+        """Show the card moving into its new state (the lit arrow and border) for
+        ``seconds``, then still, drawn at ``clock()``'s time. A newer flash replaces an
+        older one: the older one's end cannot cut the newer one short."""
+        if self._flashing is not None:
+            self._flashing.stop()
+        self._flashing = self.set_timer(seconds, lambda: self._end_flash(clock))
+        self.show(now)
+
+    def _end_flash(self, clock: Callable[[], float | None]) -> None:
+        self._flashing = None
+        self.show(clock())
+
+    def still(self, now: float | None) -> None:
+        """Draw the card still, ending a flash under way."""
+        if self._flashing is not None:
+            self._flashing.stop()
+            self._flashing = None
+        self.show(now)
+
+    @property
+    def moving(self) -> bool:
+        """Whether the card is flashing into its new state just now."""
+        return self._flashing is not None
+
+    def show(self, now: float | None) -> None:
+        """Redraw from the model, at time ``now`` (the TIME_WAIT countdown); a flash under
+        way goes on."""
+        self._now = now
         if not self._ready:
             return  # drawn from on_mount, once the lines exist
+        moving = self._flashing is not None
         m = self.model
         role = "" if m.role.value == m.name else f" · {m.role.value}"
         # Setting a border title repaints the whole card, even to the same text.
