@@ -56,6 +56,7 @@ from sockviz.engine.events import (
 )
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.gate import Mode
+from sockviz.engine.inert import inert, inert_event, inert_lines
 from sockviz.engine.remote import EngineProcess
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.sink import Batcher, Tee
@@ -406,10 +407,12 @@ class SockvizApp(App):
             self._log_backlog = []
         self._refresh_panels()
 
-    def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
-        """Notifications are plain text here: they can quote a call's arguments, and those
-        can hold what a user typed or a peer sent (``[bold]``, ``[/]``...)."""
-        super().notify(message, markup=markup, **kwargs)
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **kwargs) -> None:
+        """Notifications are plain, inert text here: they can quote a call's arguments, a
+        file or an error, and those can hold what a user typed or a peer sent (``[/]``,
+        ``[@click=...]``, terminal escapes)."""
+        super().notify(inert_lines(message, 600), title=inert(title, 80), markup=False,
+                       **kwargs)
 
     def _quit_on_signals(self) -> None:
         """SIGTERM, SIGHUP and SIGINT quit like q does: sockets closed, threads ended,
@@ -539,10 +542,10 @@ class SockvizApp(App):
             where = self.config.where or ""
         if self.config.replay:
             where = f"replay of {os.path.basename(self.config.replay)}"
-        self.sub_title = f"{self.config.scenario} · {where} · {mode}"
+        self.sub_title = inert(f"{self.config.scenario} · {where} · {mode}", 200)
         if self._lower:
             self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
-        self._set_terminal_title(f"sockviz · {self.config.scenario} · {family}")
+        self._set_terminal_title(inert(f"sockviz · {self.config.scenario} · {family}", 80))
 
     def _set_terminal_title(self, title: str) -> None:
         """Name the terminal window; the first time, save the old title (xterm's stack)."""
@@ -568,6 +571,9 @@ class SockvizApp(App):
         if not self._view_open():
             return  # the app is closing: the screen is going, the run is being stopped
         arrived = self.clock()
+        # The boundary: text in an event (a recording's, a scenario file's, a peer's) is
+        # made inert once, here, before anything keeps or draws it.
+        message.events[:] = [inert_event(event) for event in message.events]
         for event in message.events:
             self._remember(event, arrived)
             if isinstance(event, Checked) and not event.met:

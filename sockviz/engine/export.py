@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sockviz.engine.events import CallEvent, Elided, KernelEvent
+from sockviz.engine.inert import inert
 from sockviz.engine.states import Call, Role
 
 #: Characters of a data preview shown on an arrow.
@@ -83,6 +84,7 @@ class _Ladder:
                 self._meet(event.socket, "left" if event.role is Role.CLIENT else "right")
                 ends[event.socket] = (event.local, event.remote, event.role)
             socket, remote, words = _describe(event)
+            self._meet(socket, "right")  # (an accept's listener that never showed itself)
             if (isinstance(event, CallEvent) and event.kernel and event.error is None
                     and event.call is not Call.SOCKET  # (a new socket is CLOSE: nothing yet)
                     and kernel.get(event.socket) != event.kernel):
@@ -99,7 +101,7 @@ class _Ladder:
                 if peer is None:  # an address outside this run: a real peer
                     peer = remote
                     self._meet(peer, "right" if self.side.get(socket) == "left" else "left")
-            self.rows.append((socket, peer, words))
+            self.rows.append((socket, peer, inert(words)))
 
     def _meet(self, name: str, side: str) -> None:
         if name not in self.side:
@@ -114,8 +116,8 @@ _MERMAID_CODES = {"#": "#35;", ";": "#59;", "%": "#37;", "<": "#lt;", ">": "#gt;
 
 
 def _mermaid_text(words: str) -> str:
-    """Words safe on a Mermaid line."""
-    return "".join(_MERMAID_CODES.get(ch, ch) for ch in words)
+    """Words safe on a Mermaid line (and on a terminal: no control character passes)."""
+    return "".join(_MERMAID_CODES.get(ch, ch) for ch in inert(words))
 
 
 def to_mermaid(events: Iterable, title: str | None = None) -> str:
@@ -163,7 +165,7 @@ def to_text(events: Iterable, title: str | None = None) -> str:
             text = f"{socket}: {words}" if not words.startswith(f"{socket} =") else words
             text = text if len(text) <= WIDTH else text[: WIDTH - 1] + "…"
             lines.append(text if side == "left" else text.rjust(WIDTH))
-    return "\n".join(lines) + "\n"
+    return "\n".join(inert(line) for line in lines) + "\n"
 
 
 #: What ``--export`` takes, and the suffix a file of it gets.

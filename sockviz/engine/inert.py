@@ -68,3 +68,33 @@ def inert(text: object, limit: int | None = None) -> str:
         out.append(piece)
         used += len(piece)
     return "".join(out) + ELLIPSIS
+
+
+def inert_lines(text: str, limit: int | None = None) -> str:
+    """Like :func:`inert`, but line breaks stay line breaks (an explanation's paragraphs)."""
+    shown = "\n".join(inert(line) for line in text.split("\n"))
+    return inert(shown, limit) if limit is not None and len(shown) > limit else shown
+
+
+#: Event fields that hold paragraphs rather than one line.
+_PARAGRAPHS = frozenset({"explain"})
+
+
+def inert_event(event):
+    """The event with every text field made inert (the same object when nothing needed
+    it, which is nearly always): the app applies this to each event it takes in, so nothing
+    a recording, a scenario file or a peer put in one reaches the screen as an escape."""
+    import dataclasses
+
+    changes = {}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if isinstance(value, str):
+            if not is_inert(value.replace("\n", " ") if field.name in _PARAGRAPHS else value):
+                changes[field.name] = (inert_lines(value) if field.name in _PARAGRAPHS
+                                       else inert(value))
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            cleaned = inert_event(value)
+            if cleaned is not value:
+                changes[field.name] = cleaned
+    return dataclasses.replace(event, **changes) if changes else event

@@ -18,6 +18,10 @@ from dataclasses import dataclass
 
 from sockviz.engine.events import CallEvent, Event, KernelEvent
 
+#: The largest recording read: a classroom run takes a few KB; a long multi-client one,
+#: with every kernel change, well under this.
+MAX_BYTES = 32 << 20
+
 #: The header's key, and the format's version.
 HEADER_KEY = "sockviz-recording"
 FORMAT = 1
@@ -93,23 +97,39 @@ def read_recording(path: str) -> Recording:
     import json
 
     from sockviz.engine.trace import TraceFormatError, read_trace
+    from sockviz.engine.userfile import NotReadable, read_bounded
 
-    with open(path, encoding="utf-8", errors="replace") as f:
-        lines = f.read().splitlines()
+    try:
+        raw = read_bounded(path, MAX_BYTES, "recording")
+    except NotReadable as exc:
+        raise RecordingError(path, 1, str(exc)) from None
+    lines = raw.decode("utf-8", errors="replace").split("\n")
+    if lines and not lines[-1]:
+        lines.pop()  # (the newline that ends the last line)
     if not lines or not lines[0].strip():
         raise RecordingError(path, 1, "empty: expected a sockviz recording's header line")
     try:
         head = json.loads(lines[0])
-    except ValueError:
+    except (ValueError, RecursionError):
         head = None
     if not isinstance(head, dict) or HEADER_KEY not in head:
         raise RecordingError(path, 1, f'expected the header {{"{HEADER_KEY}": {FORMAT}, '
                              '"scenario": ...} that sockviz --record writes')
     if head[HEADER_KEY] != FORMAT:
         raise RecordingError(path, 1, f"format {head[HEADER_KEY]!r}; this sockviz reads {FORMAT}")
-    for key, kind in (("scenario", str), ("family", str)):
-        if not isinstance(head.get(key), kind):
-            raise RecordingError(path, 1, f"the header has no {key}")
+    scenario, family = head.get("scenario"), head.get("family")
+    if not isinstance(scenario, str) or not 0 < len(scenario) <= 4096:
+        raise RecordingError(path, 1, "the header's scenario is not a scenario's name or file")
+    if family not in ("ipv4", "ipv6", "unix"):
+        raise RecordingError(path, 1, f"the header's family is {family!r}: expected ipv4, "
+                             "ipv6 or unix")
+    closer, size = head.get("closer"), head.get("size")
+    if closer not in (None, "client", "server"):
+        raise RecordingError(path, 1, f"the header's closer is {closer!r}: expected client, "
+                             "server or null")
+    if size is not None and (type(size) is not int or not 1 <= size <= 1 << 50):
+        raise RecordingError(path, 1, f"the header's size is {size!r}: expected a number of "
+                             "bytes or null")
     try:
         events = read_trace(lines[1:])
     except TraceFormatError as exc:
@@ -119,7 +139,5 @@ def read_recording(path: str) -> Recording:
         raise RecordingError(path, exc.line_number + 1, reason) from None
     if not events:
         raise RecordingError(path, len(lines) + 1, "no events after the header: nothing to play")
-    size = head.get("size")
-    return Recording(scenario=head["scenario"], family=head["family"],
-                     closer=head.get("closer"), size=size if isinstance(size, int) else None,
+    return Recording(scenario=scenario, family=family, closer=closer, size=size,
                      events=events)

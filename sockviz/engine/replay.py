@@ -117,6 +117,10 @@ class ReplayRunner(RunControls):
                 self._next = (index + 1) if index is not None else self._next
         except GateClosed:
             outcome = RunFinished("stopped")
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the run must end
+            outcome = RunFinished("aborted", f"the replay could not go on: {exc}")
         self.result = outcome
-        self._consumer(outcome)
-        self._finished.set()
+        try:
+            self._consumer(outcome)
+        finally:
+            self._finished.set()  # (whatever happened: nothing may wait on a dead thread)

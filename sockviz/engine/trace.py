@@ -9,6 +9,8 @@ be recovered exactly with :func:`unescape_bytes`.
 
 from __future__ import annotations
 
+import re
+
 from sockviz.engine.events import CallEvent, KernelEvent
 
 #: The keys every trace line has, in order (null where they do not apply).
@@ -48,6 +50,9 @@ EXTRA_KEYS = (
 ALL_KEYS = CORE_KEYS + EXTRA_KEYS
 
 
+_HEX = re.compile(r"[0-9a-fA-F]{2}")
+
+
 def escape_bytes(data: bytes) -> str:
     """Printable ASCII as itself, everything else as ``\\xNN``; reversible, terminal-safe."""
     out = []
@@ -75,7 +80,7 @@ def unescape_bytes(text: str) -> bytes:
         elif text[i + 1 : i + 2] == "\\":
             out.append(0x5C)
             i += 2
-        elif text[i + 1 : i + 2] == "x" and len(text) >= i + 4:
+        elif text[i + 1 : i + 2] == "x" and _HEX.fullmatch(text[i + 2 : i + 4]):
             out.append(int(text[i + 2 : i + 4], 16))
             i += 4
         else:
@@ -160,49 +165,99 @@ class TraceFormatError(ValueError):
         super().__init__(f"line {line_number}: {reason}")
 
 
-def from_record(record: dict) -> CallEvent | KernelEvent:
-    """The event a trace line was made from (the inverse of :func:`to_record`)."""
+def from_record(record: object) -> CallEvent | KernelEvent:
+    """The event a trace line was made from (the inverse of :func:`to_record`), every field
+    checked first (:mod:`sockviz.engine.fields`): ValueError says which and why."""
+    from sockviz.engine import fields as f
     from sockviz.engine.states import Call, Role, State
 
+    if not isinstance(record, dict):
+        raise ValueError("expected a JSON object with the trace format's keys")
     missing = [key for key in CORE_KEYS if key not in record]
     if missing:
         raise ValueError(f"missing keys: {', '.join(missing)}")
-    role = Role(record["role"])
-    state = State(record["state"]) if record["state"] is not None else None
+    role = Role(f.one_of(record, "role", {r.value for r in Role}, "a role such as client"))
+    state_name = f.one_of(record, "state", {s.value for s in State},
+                          "a lifecycle state such as connected", optional=True)
+    state = State(state_name) if state_name is not None else None
+    family = f.one_of(record, "family", f.FAMILIES, "AF_INET, AF_INET6 or AF_UNIX")
+    common = {
+        "seq": f.integer(record, "seq", f.MAX_SEQ), "t": f.seconds(record, "t"),
+        "socket": f.socket_name(record, "socket"), "role": role, "state": state,
+        "family": family, "type": f.one_of(record, "type", f.TYPES, "SOCK_STREAM or SOCK_DGRAM"),
+        "local": f.address(record, "local", family),
+        "remote": f.address(record, "remote", family),
+        "sent_total": f.integer(record, "sent_total", f.MAX_COUNT),
+        "recv_total": f.integer(record, "recv_total", f.MAX_COUNT),
+        "queue": f.queue(record, "queue"),
+    }
+    previous = f.kernel_state(record, "previous")
+    timer = f.seconds(record, "timer", optional=True)
     if record["call"] == "kernel":
+        if state is None:
+            raise ValueError("state = None: expected a lifecycle state such as connected")
         return KernelEvent(
-            seq=record["seq"], t=record["t"], socket=record["socket"], role=role, state=state,
-            family=record["family"], type=record["type"], local=record["local"],
-            remote=record["remote"], sent_total=record["sent_total"],
-            recv_total=record["recv_total"], kernel=record["kernel"],
-            previous=record.get("previous"), timer=record.get("timer"),
-            source=record.get("source") or "tcp_info",
-            queue=tuple(record["queue"]) if record.get("queue") else None,
+            **common, kernel=f.kernel_state(record, "kernel", optional=False),
+            previous=previous, timer=timer,
+            source=f.one_of(record, "source", f.SOURCES, "tcp_info or proc", optional=True)
+            or "tcp_info",
         )
-    data = record.get("data")
+    call = Call(f.one_of(record, "call", {c.value for c in Call} | {"kernel"},
+                         "a socket call such as connect, or kernel"))
     return CallEvent(
-        seq=record["seq"], t=record["t"], socket=record["socket"], role=role,
-        call=Call(record["call"]), state=state, family=record["family"], type=record["type"],
-        local=record["local"], remote=record["remote"], nbytes=record["nbytes"],
-        sent_total=record["sent_total"], recv_total=record["recv_total"],
-        error=record["error"], error_text=record.get("error_text"), kernel=record["kernel"],
-        args=record.get("args"), data=None if data is None else unescape_bytes(data),
-        implicit_bind=bool(record.get("implicit_bind")), parent=record.get("parent"),
-        step=record.get("step"), parts=record.get("parts"), partial=record.get("partial"),
-        queue=tuple(record["queue"]) if record.get("queue") else None,
+        **common, call=call, nbytes=f.integer(record, "nbytes", f.MAX_COUNT, optional=True),
+        error=f.error_name(record, "error"), error_text=f.text(record, "error_text"),
+        kernel=f.kernel_state(record, "kernel"), args=f.text(record, "args"),
+        data=f.data(record, "data"), implicit_bind=f.flag(record, "implicit_bind"),
+        parent=f.socket_name(record, "parent", optional=True),
+        step=f.integer(record, "step", f.MAX_STEP, optional=True),
+        parts=f.integer(record, "parts", f.MAX_COUNT, optional=True),
+        partial=f.integer(record, "partial", f.MAX_COUNT, optional=True),
     )
 
 
-def read_trace(lines) -> list[CallEvent | KernelEvent]:
-    """Parse JSON Lines into events; :class:`TraceFormatError` names the first bad line."""
+#: Trace events one recording may hold, and events that may follow one step's call before
+#: the next (its kernel changes): a classroom run makes dozens of each; these bound what a
+#: file can make the UI draw at once.
+MAX_EVENTS = 200_000
+MAX_EVENTS_PER_STEP = 1_000
+
+
+def read_trace(lines, max_events: int = MAX_EVENTS) -> list[CallEvent | KernelEvent]:
+    """Parse JSON Lines into events; :class:`TraceFormatError` names the first bad line.
+
+    Besides each line's fields, the file as a whole must make sense: an ``accept`` names a
+    listener seen before it, and there are at most ``max_events`` events, at most
+    :data:`MAX_EVENTS_PER_STEP` of them after one step's call.
+    """
     import json
 
-    events = []
+    events: list[CallEvent | KernelEvent] = []
+    sockets: set[str] = set()
+    since_step = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            events.append(from_record(json.loads(line)))
+            event = from_record(json.loads(line))
+        except RecursionError:
+            raise TraceFormatError(number, "JSON nested too deeply to be a trace line") from None
         except (ValueError, TypeError, KeyError) as exc:
             raise TraceFormatError(number, str(exc)) from None
+        parent = getattr(event, "parent", None)
+        if parent is not None and parent not in sockets:
+            raise TraceFormatError(number, f"parent = {parent!r}: no socket of that name "
+                                   "came before this line")
+        if isinstance(event, CallEvent) and event.step is not None:
+            since_step = 0
+        else:
+            since_step += 1
+            if since_step > MAX_EVENTS_PER_STEP:
+                raise TraceFormatError(number, f"more than {MAX_EVENTS_PER_STEP:,} events "
+                                       "after one step's call: not a run sockviz recorded")
+        if len(events) >= max_events:
+            raise TraceFormatError(number, f"more than {max_events:,} events: longer than "
+                                   "any run sockviz records")
+        sockets.add(event.socket)
+        events.append(event)
     return events

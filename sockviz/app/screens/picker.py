@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from sockviz.engine.inert import inert, inert_lines
 from sockviz.engine.scenarios.model import Scenario
 
 
@@ -32,10 +33,10 @@ class ScenarioPicker(ModalScreen[str | None]):
             options = [
                 Option(
                     Content.assemble(
-                        (name, "bold"),
+                        (inert(name, 40), "bold"),
                         ("  (running)" if name == self.current else "", "$foreground 60%"),
                         "\n",
-                        (scenario.summary, "$foreground 60%"),
+                        (inert(scenario.summary, 200), "$foreground 60%"),
                     ),
                     id=name,
                 )
@@ -52,7 +53,7 @@ class ScenarioPicker(ModalScreen[str | None]):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         scenario = self.scenarios[event.option.id]
-        self.query_one("#picker-about", Static).update(Content(scenario.about))
+        self.query_one("#picker-about", Static).update(Content(inert_lines(scenario.about)))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

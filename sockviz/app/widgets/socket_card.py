@@ -191,6 +191,7 @@ class SocketCard(Widget):
         self._ready = False
         self._now: float | None = None
         self._flashing: Timer | None = None
+        self._titles: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         # Held, not queried: a timer may redraw the card while the app tears it down,
@@ -243,12 +244,13 @@ class SocketCard(Widget):
         moving = self._flashing is not None
         m = self.model
         role = "" if m.role.value == m.name else f" · {m.role.value}"
-        # Setting a border title repaints the whole card, even to the same text.
+        # Setting a border title repaints the whole card, even to the same text. A title
+        # given as a str would be parsed as markup: the name comes from data, so Content.
         title, badge = f"{m.name}{role}", kernel_badge(m, now)
-        if self.border_title != title:
-            self.border_title = title
-        if self.border_subtitle != badge:
-            self.border_subtitle = badge
+        if self._titles != (title, badge):
+            self._titles = (title, badge)
+            self.border_title = Content(title)
+            self.border_subtitle = Content(badge)
         self._line("kind", Content(f"{m.family} · {m.type}"))
         local = m.local or "no address yet"
         address = Content.assemble((local, "bold"), " ↔ ", m.remote or "—")

@@ -1,0 +1,98 @@
+"""Text from a recording or a scenario file is shown inert in the TUI: no escape reaches the
+terminal, no markup is applied, no action or link is drawn, nothing crashes.
+
+The screen is read the way the terminal would get it - the compositor's segments - and
+each segment's text is checked for raw controls, each segment's style for a click action
+or a link.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from sockviz.app.app import AppConfig, make_app, replay_factory
+from sockviz.engine.events import CallEvent, KernelEvent
+from sockviz.engine.recording import read_recording
+from sockviz.engine.trace import read_trace
+from tests.app.helpers import THEME, jump, settle
+from tests.hostile import HOSTILE, fixture_lines, raw_in, with_field, write_recording
+
+SIZE = (120, 40)
+EVERYTHING = "".join(HOSTILE.values())
+
+
+def drawn(app) -> tuple[str, list[str]]:
+    """The screen's text as the terminal would get it, and every action or link drawn."""
+    update = app.screen._compositor.render_full_update()
+    text, actions = [], []
+    for line in update.strips:
+        for strip in line:
+            for segment in strip:
+                text.append(segment.text)
+                style = segment.style
+                if style is not None:
+                    meta = style.meta or {}
+                    actions += [f"{k}={v}" for k, v in meta.items() if k == "@click"]
+                    if style.link:
+                        actions.append(f"link={style.link}")
+    return "".join(text), actions
+
+
+async def look_everywhere(pilot) -> None:
+    """Every panel once (explanation, payload, log) and the help and picker screens, the
+    screen checked each time."""
+    app = pilot.app
+    for key in ("e", "p", "l"):
+        await pilot.press(key)
+        await pilot.pause()
+        text, actions = drawn(app)
+        assert not raw_in(text), (key, raw_in(text))
+        assert actions == [], (key, actions)
+    assert "\\x1b" in drawn(app)[0] or "\\x1b" in "\n".join(map(str, app.query_one("#log").lines))
+
+
+def hostile_events() -> list:
+    """A real run's events with every text field the app shows carrying every hostile
+    string at once - what a recording could say if nothing checked it."""
+    events = read_trace(json.dumps(r) for r in fixture_lines())
+    fields = ("socket", "local", "remote", "error_text", "kernel", "args", "previous", "parent")
+    out = []
+    for event in events:
+        changes = {f: f"{getattr(event, f)}{EVERYTHING}" for f in fields
+                   if hasattr(event, f) and getattr(event, f) is not None}
+        if isinstance(event, CallEvent) and event.error is None and event.call.value == "send":
+            changes["error"] = f"EPIPE{EVERYTHING}"
+        out.append(dataclasses.replace(event, **changes))
+    assert all(isinstance(e, CallEvent | KernelEvent) for e in out)
+    return out
+
+
+async def test_unchecked_hostile_events_are_drawn_inert():
+    """Past the file checks (as if they had a hole), the app's own boundary still holds:
+    every socket name, address, errno, kernel state and argument is drawn inert."""
+    app = make_app(AppConfig(scenario="tcp-echo", step=True),
+                   runner_factory=replay_factory(hostile_events()), theme=THEME)
+    app.animation_level = "none"
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 12)
+        await look_everywhere(pilot)
+        assert app.is_running and len(app.cards) >= 3
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_a_recordings_free_text_is_drawn_inert(tmp_path):
+    """Arguments and the OS's words pass the file checks as text: drawn, never acted on."""
+    lines = with_field(with_field(fixture_lines(), "args", EVERYTHING), "error_text",
+                       EVERYTHING)
+    recording = read_recording(str(write_recording(tmp_path / "r.jsonl", lines)))
+    app = make_app(AppConfig(scenario="tcp-echo", step=True, replay=str(tmp_path / "r.jsonl")),
+                   runner_factory=replay_factory(recording.events), theme=THEME)
+    app.animation_level = "none"
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await jump(pilot, 15)
+        await settle(pilot)
+        await look_everywhere(pilot)
+        await pilot.press("q")
+    assert app.return_code == 0

@@ -1,0 +1,212 @@
+"""Recordings are untrusted: every file either plays or is refused with one clear line.
+
+Whatever a recording holds - terminal escapes, markup, wrong types, huge numbers, a
+device, a FIFO, gigabytes - ``--replay FILE --trace`` and ``--export`` either play it with
+nothing raw on stdout or stderr, or refuse it with one line naming the file and the line,
+exit status 2. Never a traceback, a hang or unbounded memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sockviz.cli import main
+from sockviz.engine.export import to_mermaid, to_text
+from sockviz.engine.trace import MAX_EVENTS_PER_STEP, read_trace
+from tests.hostile import (
+    HOSTILE,
+    STRING_FIELDS,
+    fixture_lines,
+    header,
+    raw_in,
+    with_field,
+    write_recording,
+)
+
+
+def run(*argv: str, timeout: float = 20.0) -> tuple[int, str, str]:
+    """``sockviz ARGV`` in this process: (status, stdout, stderr); fails on a hang."""
+    out, err, result = io.StringIO(), io.StringIO(), []
+
+    def target() -> None:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            result.append(main(list(argv)))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"sockviz {' '.join(argv)} hung"
+    assert result, f"sockviz {' '.join(argv)} raised: {err.getvalue()[-500:]}"
+    return result[0], out.getvalue(), err.getvalue()
+
+
+def assert_played_or_refused(path, *extra: str) -> int:
+    status, out, err = run("--replay", str(path), "--trace", *extra)
+    assert "Traceback" not in err and not raw_in(out) and not raw_in(err), (out[-300:], err)
+    if status == 0:
+        assert err == ""
+    else:
+        assert status in (1, 2) and len(err.splitlines()) == 1, err
+        assert err.startswith("sockviz: error: ")
+    return status
+
+
+@pytest.mark.parametrize("field", STRING_FIELDS)
+def test_every_field_carrying_each_hostile_string_plays_inert_or_is_refused(tmp_path, field):
+    """Names, addresses, errnos and states are refused for what they are not; free text
+    (arguments, the OS's words) plays, and nothing of it reaches stdout or stderr raw."""
+    lines = fixture_lines()
+    for kind, text in HOSTILE.items():
+        path = write_recording(tmp_path / f"{field}-{kind}.jsonl", with_field(lines, field, text))
+        status = assert_played_or_refused(path)
+        if field in ("args", "error_text"):
+            assert status == 0, kind
+            for form in ("text", "mermaid"):
+                code, out, err = run("--replay", str(path), "--trace", "--export", form)
+                assert code == 0 and not raw_in(out) and err == ""
+                if field == "args" and form == "text":
+                    assert "\\x1b" in out or kind not in ("osc2", "osc52", "csi")
+        elif field not in ("data",):  # (data is an escaped preview: an ESC is a bad escape)
+            assert status == 2, (field, kind)
+
+
+def test_the_header_scenario_is_shown_inert(tmp_path):
+    """The 'not there any more' message quotes the header's scenario file: inert."""
+    head = header(scenario="/nowhere/\x1b]2;PWNED\x07\u202e.toml")
+    path = write_recording(tmp_path / "r.jsonl", fixture_lines(), head)
+    status, _out, err = run("--replay", str(path), "--trace")
+    assert status == 2 and not raw_in(err) and "\\x1b]2;PWNED\\x07" in err
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("type", "SOCK_RAW"), ("type", 1), ("type", None), ("args", 7), ("kernel", 5),
+    ("local", 80), ("socket", None), ("socket", {"a": 1}), ("sent_total", None),
+    ("queue", {"a": 1}), ("seq", None), ("timer", {"t": 1}), ("step", 1.5), ("step", -1),
+    ("step", True), ("t", "soon"), ("nbytes", 1 << 70), ("data", "\\xZZ"),
+    ("error", "EVIL; rm -rf"), ("local", "999.1.1.1:5"), ("local", "127.0.0.1:99999"),
+    ("socket", "x" * 1_000_000), ("args", "x" * 1_000_000), ("implicit_bind", "yes"),
+])
+def test_a_wrongly_typed_field_is_refused_with_its_line(tmp_path, field, value):
+    lines = fixture_lines()
+    target = next(i for i, r in enumerate(lines) if r["call"] != "kernel"
+                  and (r[field] is not None or field in ("timer", "queue", "error")))
+    lines[target] = dict(lines[target], **{field: value})
+    path = write_recording(tmp_path / "r.jsonl", lines)
+    status, _out, err = run("--replay", str(path), "--trace")
+    assert status == 2 and len(err.splitlines()) == 1, err
+    assert f"line {target + 2}:" in err and field in err
+
+
+def test_an_accept_whose_listener_never_appeared_is_refused(tmp_path):
+    lines = fixture_lines()
+    accept = next(i for i, r in enumerate(lines) if r["call"] == "accept")
+    lines[accept]["parent"] = "ghost"
+    status, _out, err = run("--replay", str(write_recording(tmp_path / "r.jsonl", lines)),
+                            "--trace", "--export", "mermaid")
+    assert status == 2 and f"line {accept + 2}:" in err and "ghost" in err
+
+
+def test_export_draws_an_accept_from_a_listener_it_never_saw():
+    """The export itself does not trip over a parent it has no row for."""
+    events = read_trace(json.dumps(r) for r in fixture_lines())
+    listener_rows = [e for e in events if e.socket != "server"]  # (the accept's parent)
+    for draw in (to_mermaid, to_text):
+        assert "accept() → conn-1" in draw(listener_rows)
+
+
+def test_a_flood_of_kernel_lines_in_one_step_is_refused(tmp_path):
+    lines = fixture_lines()
+    kernel = next(r for r in lines if r["call"] == "kernel")
+    flood = lines[:6] + [kernel] * (MAX_EVENTS_PER_STEP + 1) + lines[6:]
+    status, _out, err = run("--replay", str(write_recording(tmp_path / "r.jsonl", flood)),
+                            "--trace")
+    assert status == 2 and "events after one step's call" in err
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder", "huge"])
+def test_what_is_not_a_recording_file_is_refused_without_reading_it(tmp_path, kind):
+    """/dev/zero would be read for ever, a FIFO would block, a huge file fill memory."""
+    path = {"device": "/dev/zero", "folder": str(tmp_path)}.get(kind, str(tmp_path / "f"))
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "huge":
+        with open(path, "wb") as f:
+            f.truncate(1 << 30)  # sparse: a gigabyte that costs nothing on disk
+    status, _out, err = run("--replay", path, "--trace", timeout=5)
+    assert status == 2 and len(err.splitlines()) == 1
+    assert {"device": "a device", "fifo": "a FIFO", "folder": "a folder",
+            "huge": "larger than any recording"}[kind] in err
+
+
+def test_deeply_nested_json_is_refused(tmp_path):
+    lines = [json.dumps(header()), "[" * 100_000 + "]" * 100_000]
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join(lines))
+    status, _out, err = run("--replay", str(path), "--trace")
+    assert status == 2 and "line 2" in err
+
+
+# --- mutated real recordings ------------------------------------------------------------
+
+FIXTURES = ("tcp-echo-ipv4", "udp-echo-ipv4", "multi-client-ipv4", "websocket-ipv4",
+            "refused-ipv4", "tcp-echo-unix", "tcp-echo-ipv6")
+SCENARIO = {"tcp-echo-ipv4": ("tcp-echo", "ipv4"), "udp-echo-ipv4": ("udp-echo", "ipv4"),
+            "multi-client-ipv4": ("multi-client", "ipv4"),
+            "websocket-ipv4": ("websocket", "ipv4"), "refused-ipv4": ("refused", "ipv4"),
+            "tcp-echo-unix": ("tcp-echo", "unix"), "tcp-echo-ipv6": ("tcp-echo", "ipv6")}
+
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(1 << 70), max_value=1 << 70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(list(HOSTILE.values())), st.text(max_size=40),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                         max_size=2),
+)
+
+
+@st.composite
+def mutated(draw) -> tuple[str, bytes]:
+    name = draw(st.sampled_from(FIXTURES))
+    records = fixture_lines(name)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["set", "delete", "drop", "duplicate", "swap"]))
+        i = draw(st.integers(0, len(records) - 1))
+        if op == "set":
+            records[i] = dict(records[i])
+            records[i][draw(st.sampled_from(sorted(records[i])))] = draw(values)
+        elif op == "delete":
+            records[i] = dict(records[i])
+            del records[i][draw(st.sampled_from(sorted(records[i])))]
+        elif op == "drop" and len(records) > 1:
+            del records[i]
+        elif op == "duplicate":
+            records.insert(i, records[i])
+        elif op == "swap":
+            j = draw(st.integers(0, len(records) - 1))
+            records[i], records[j] = records[j], records[i]
+    scenario, family = SCENARIO[name]
+    text = "\n".join([json.dumps(header(scenario, family))]
+                     + [json.dumps(r) for r in records]) + "\n"
+    raw = text.encode()
+    if draw(st.booleans()):
+        cut = draw(st.integers(0, len(raw)))
+        raw = raw[:cut] + draw(st.binary(max_size=8))  # cut short, with stray bytes
+    return name, raw
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                    HealthCheck.function_scoped_fixture])
+@given(case=mutated())
+def test_a_mutated_recording_plays_or_is_refused_in_one_line(tmp_path, case):
+    _name, raw = case
+    path = tmp_path / "mutated.jsonl"
+    path.write_bytes(raw)
+    assert_played_or_refused(path)
