@@ -8,6 +8,7 @@ so ``--list`` and ``--trace`` start fast and run where Textual is not installed.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import signal
@@ -22,6 +23,7 @@ from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, Event, KernelEvent, RunFinished
 from sockviz.engine.families import FAMILIES, OUTSIDE_TIMEOUT
 from sockviz.engine.gate import Mode
+from sockviz.engine.inert import inert
 
 if TYPE_CHECKING:  # the runners are imported where a run needs them: the TUI never does
     from sockviz.engine import outside
@@ -34,6 +36,13 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+def say(err: TextIO, line: str) -> None:
+    """One line to the user on stderr, made inert: it can quote a file, an argument or a
+    peer (every message sockviz prints goes through here)."""
+    err.write(f"sockviz: {inert(line)}\n")
+    err.flush()
+
+
 class UsageError(Exception):
     """A mistake in what the user asked for: reported in one line, exit status 2."""
 
@@ -42,15 +51,16 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage dump) and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, inert(f"{self.prog}: error: {message} (see {self.prog} --help)")
+                  + "\n")
 
 
 def port_number(text: str) -> int:
-    """A TCP/UDP port, 0-65535 (0: let the kernel pick)."""
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (use 0-65535)") from None
+    """A TCP/UDP port, 0-65535 (0: let the kernel pick): ASCII digits only (``int()`` would
+    also take spaces and other scripts' digits)."""
+    if not re.fullmatch(r"-?[0-9]{1,6}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (use 0-65535)")
+    value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is out of range (use 0-65535)")
     return value
@@ -61,7 +71,8 @@ _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 def byte_size(text: str) -> int:
     """``64M``, ``4G``, ``1.5G``, ``1000``: a size in bytes (K, M, G, T are powers of 1024)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    match = re.fullmatch(r"\s*([0-9]{1,20}(?:\.[0-9]{1,20})?)\s*([KMGT]?)(?:i?B)?\s*", text,
+                         re.IGNORECASE)
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 1000, 64M, 4G)")
     value = int(float(match.group(1)) * _UNITS[match.group(2).upper()])
@@ -142,7 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--record", metavar="FILE",
         help="write the run to FILE as it happens: with --trace the run printed; in the TUI "
-        "the run on screen (r or a new scenario starts the file afresh)",
+        "the run on screen (r or a new scenario starts the file afresh). FILE must not exist "
+        "yet, unless --overwrite",
+    )
+    group.add_argument(
+        "--overwrite", action="store_true",
+        help="with --record: replace FILE if it exists (never through a symlink)",
     )
     group.add_argument(
         "--replay", metavar="FILE",
@@ -310,8 +326,8 @@ def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
     if recorder is not None and recorder.failed is not None:
-        err.write(f"sockviz: error: the recording {args.record} is incomplete: "
-                  f"{recorder.failed.strerror or recorder.failed}\n")
+        say(err, f"error: the recording {args.record} is incomplete: "
+                 f"{recorder.failed.strerror or recorder.failed}")
         return EXIT_FAILED
     result = runner.result
     if args.export:
@@ -323,18 +339,18 @@ def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.flush()
         except BrokenPipeError:
             pass
-    err.writelines(f"sockviz: expectation not met: step {check.step + 1} "
-                  f"({check.socket}.{check.call.value}): expected {check.expected}, "
-                  f"got {check.got}\n" for check in checks.unmet)
+    for check in checks.unmet:
+        say(err, f"expectation not met: step {check.step + 1} ({check.socket}."
+                 f"{check.call.value}): expected {check.expected}, got {check.got}")
     if result is not None and result.outcome == "aborted":
         message, status = explain_abort(result, args.family, args.port)
-        err.write(f"sockviz: error: {message}\n")
+        say(err, f"error: {message}")
         return status
     if checks.unmet:
         return EXIT_FAILED
     if checks.count and result is not None and result.outcome == "done" and scenario_file(args):
-        err.write(f"sockviz: {'the' if checks.count == 1 else f'all {checks.count}'} "
-                  f"expectation{'s' * (checks.count > 1)} of {args.scenario} met\n")
+        say(err, f"{'the' if checks.count == 1 else f'all {checks.count}'} "
+                 f"expectation{'s' * (checks.count > 1)} of {args.scenario} met")
     return EXIT_OK
 
 
@@ -355,14 +371,20 @@ class _Checks:
 
 
 def open_recorder(args: argparse.Namespace, scenario: str):
-    """The --record file, opened with its header (UsageError if it cannot be written)."""
+    """The --record file, created with its header (UsageError if it cannot be: it exists
+    and --overwrite was not given, it is a symlink, or it cannot be written)."""
     from sockviz.engine.recording import Recorder
 
     try:
-        return Recorder(args.record, scenario, args.family, args.closer, args.size)
+        return Recorder(args.record, scenario, args.family, args.closer, args.size,
+                        replace=args.overwrite)
+    except FileExistsError:
+        raise UsageError(f"{args.record} exists already: --record will not overwrite it "
+                         "(add --overwrite, or name a new file)") from None
     except OSError as exc:
-        raise UsageError(f"cannot write the recording {args.record}: "
-                         f"{exc.strerror or exc}") from None
+        reason = ("it is a symlink, which --record never follows" if exc.errno == errno.ELOOP
+                  else exc.strerror or exc)
+        raise UsageError(f"cannot write the recording {args.record}: {reason}") from None
 
 
 def check_record_replay(args: argparse.Namespace) -> None:
@@ -372,6 +394,8 @@ def check_record_replay(args: argparse.Namespace) -> None:
     outside_given = args.listen is not None or args.connect is not None
     if args.record and outside_given:
         raise UsageError("--record keeps scenario runs; it does not apply to --listen/--connect")
+    if args.overwrite and not args.record:
+        raise UsageError("--overwrite applies to --record")
     if args.replay is None:
         return
     if args.record:
@@ -425,7 +449,8 @@ def serve_command(args: argparse.Namespace) -> list[str]:
 
 
 def run_serve(args: argparse.Namespace, err: TextIO) -> int:
-    """``--serve``: the TUI in web browsers, through textual-serve."""
+    """``--serve``: the TUI in this machine's web browser, through textual-serve (the
+    Origin check, the cap on tabs and the ending of tab apps live in :mod:`sockviz.serve`)."""
     import shlex
 
     if not args.serve:
@@ -441,8 +466,10 @@ def run_serve(args: argparse.Namespace, err: TextIO) -> int:
     if port == 0:
         raise UsageError("--serve needs a port a browser can be told: 1-65535")
     try:
-        from textual_serve.server import Server
-    except ImportError:
+        from sockviz import serve
+    except ImportError as exc:  # only a missing textual-serve is the user's to fix
+        if not (exc.name or "").startswith(("textual_serve", "aiohttp", "jinja2")):
+            raise
         raise UsageError("--serve needs textual-serve (pip install textual-serve)") from None
     try:  # a clear word now, rather than a traceback from the web server later
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -453,15 +480,14 @@ def run_serve(args: argparse.Namespace, err: TextIO) -> int:
         raise UsageError(f"--host {host!r} does not resolve") from None
     except OSError as exc:
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-    loopback = host in ("localhost", "::1") or host.startswith("127.")
-    if not loopback:
-        err.write(f"sockviz: warning: serving on {host}:{port}: anyone who can reach it can "
-                  "run sockviz on this machine\n")
-    command = shlex.join(serve_command(args))
-    err.write(f"sockviz: serving at http://{host}:{port} (each tab runs: {command}); "
-              "Ctrl+C stops\n")
-    err.flush()
-    Server(command, host=host, port=port, title="sockviz").serve()
+    url = serve.server_url(host, port)
+    if not serve.is_loopback(host):
+        say(err, f"warning: serving on {url}: anyone who can reach it can "
+                 "run sockviz on this machine")
+    argv = serve_command(args)
+    say(err, f"serving at {url} for this machine's browser (at most {serve.MAX_TABS} tabs "
+             f"at once; each runs: {shlex.join(argv)}); Ctrl+C stops")
+    serve.SockvizServer(argv, host=host, port=port).serve()
     return EXIT_OK
 
 
@@ -653,10 +679,8 @@ def outside_endpoint(args: argparse.Namespace, err: TextIO | None = None) -> out
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if err is not None and args.listen is not None and not endpoint.loopback:
-        err.write(
-            f"sockviz: warning: listening on {endpoint}: it is reachable from other machines, "
-            "and whatever they send will be shown\n"
-        )
+        say(err, f"warning: listening on {endpoint}: it is reachable from other machines, "
+                 "and whatever they send will be shown")
     return endpoint
 
 
@@ -715,6 +739,10 @@ def explain_outside_abort(
                     "and port, or wait longer with --timeout"), EXIT_USAGE)
         if error in ("EHOSTUNREACH", "ENETUNREACH"):
             return f"{where} cannot be reached ({error}): no route to it", EXIT_USAGE
+        if error in ("EINVAL", "EADDRNOTAVAIL"):
+            return ((f"{where} cannot be connected to from here ({error}); a link-local "
+                    "address (fe80::...) is not supported: use a global or loopback one"),
+                    EXIT_USAGE)
     if call == "bind":
         if error == "EADDRINUSE":
             return ((f"port {port} is already in use on {ip} (EADDRINUSE); pick another "
@@ -765,7 +793,7 @@ def run_outside_trace(
     result = runner.result
     if result is not None and result.outcome == "aborted":
         message, status = explain_outside_abort(result, endpoint, timeout)
-        err.write(f"sockviz: error: {message}\n")
+        say(err, f"error: {message}")
         return status
     return EXIT_OK
 
@@ -802,7 +830,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             open_recorder(args, scenario_file(args) or args.scenario).close()
         return run_tui(args, err)
     except UsageError as exc:
-        err.write(f"sockviz: error: {exc}\n")
+        say(err, f"error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -165,3 +165,19 @@ async def test_the_tui_records_the_run_on_screen(tmp_path):
     assert [e.call.value for e in calls][:2] == ["socket", "bind"]
     assert [e.step for e in calls if e.step is not None] == [0, 1]  # the second run only
     assert calls[-1].call.value == "close"  # quitting closed what was open, for real
+
+
+def test_record_refuses_an_existing_file_unless_told_and_never_follows_a_symlink(tmp_path):
+    path, target = tmp_path / "run.jsonl", tmp_path / "target"
+    path.write_text("keep me\n")
+    refused = sockviz("--trace", "--record", str(path))
+    assert refused.returncode == 2 and "--overwrite" in refused.stderr
+    assert path.read_text() == "keep me\n" and refused.stdout == ""
+    replaced = sockviz("--trace", "--record", str(path), "--overwrite")
+    assert replaced.returncode == 0 and path.read_text().startswith('{"sockviz-recording"')
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    for extra in ([], ["--overwrite"]):
+        followed = sockviz("--trace", "--record", str(link), *extra)
+        assert followed.returncode == 2 and not target.exists(), followed.stderr
+    assert "--overwrite applies to --record" in sockviz("--trace", "--overwrite").stderr

@@ -1,4 +1,8 @@
-"""--serve: the TUI in a browser through textual-serve, on loopback, one app per tab."""
+"""--serve: the TUI in a browser through textual-serve, on loopback, one app per tab.
+
+A real ``sockviz --serve`` process and a real WebSocket client: only a page from the server's
+own origin starts a tab, the tabs are capped, and no tab's app outlives its tab or the server.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,13 @@ import time
 
 import pytest
 
+from tests.conftest import IPV6
 from tests.helpers import processes
 
 aiohttp = pytest.importorskip("aiohttp")
 pytest.importorskip("textual_serve")
+
+from sockviz.serve import MAX_TABS, allowed_origins, url_host  # noqa: E402 - after the skip
 
 
 def free_port() -> int:
@@ -50,23 +57,80 @@ def listening_on(port: int) -> set[str]:
     return out
 
 
-@pytest.fixture
-def server():
+def tab_apps(server_pid: int) -> list[int]:
+    """The server's tab apps: its children running sockviz (each in a session of its own)."""
+    return [pid for pid, cmd in children(server_pid) if b"-m\0sockviz\0" in cmd + b"\0"]
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie left for its parent to collect."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start_server(*extra: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sockviz", "--serve", "--port", str(port), "--scenario",
-         "udp-echo", "--step"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+         "udp-echo", "--step", *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
+    return proc, port
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM, as a service manager would; anything left after it is killed, so a failing
+    test leaves no process behind for the next one."""
+    left = descendants(proc.pid)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    for pid, _ in left:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def server():
+    proc, port = start_server()
     try:
         yield proc, port
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        stop_server(proc)
+
+
+def own_origin(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+async def connect(session, port: int, origin: str | None = None, deadline: float = 20):
+    """A tab's WebSocket, sent as a browser sends it (with the page's Origin); retried while
+    the server is still starting."""
+    url = f"ws://127.0.0.1:{port}/ws?width=100&height=30"
+    headers = {} if origin is None else {"Origin": origin}
+    until = time.monotonic() + deadline
+    while True:
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+            return await session.ws_connect(url, headers=headers)
+        except aiohttp.ClientConnectorError:
+            assert time.monotonic() < until, "the server never answered"
+            await asyncio.sleep(0.2)
+
+
+def wait_until(predicate, within: float, message: str) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
 
 
 async def fetch_page(port: int) -> str:
@@ -84,10 +148,9 @@ async def fetch_page(port: int) -> str:
 
 async def open_tabs(port: int, server_pid: int) -> list[int]:
     """Two browser tabs' worth of websockets; the apps each one started."""
-    url = f"ws://127.0.0.1:{port}/ws?width=100&height=30"
     async with aiohttp.ClientSession() as session:
-        first = await session.ws_connect(url)
-        second = await session.ws_connect(url)
+        first = await connect(session, port, own_origin(port))
+        second = await connect(session, port, f"http://localhost:{port}")
         deadline = time.monotonic() + 20
         while True:  # each tab: an app, and the app's own engine process (its own sockets)
             engines = [pid for pid, cmd in descendants(server_pid)
@@ -130,3 +193,94 @@ def test_serve_misuse_is_one_line_and_exit_2():
                               capture_output=True, text=True, timeout=30)
         assert proc.returncode == 2, args
         assert expected in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_the_origins_allowed_are_the_served_page_and_on_loopback_its_other_spellings():
+    assert allowed_origins("127.0.0.1", 8000) == {
+        "http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"}
+    assert allowed_origins("::1", 8767) == allowed_origins("localhost", 8767)
+    assert allowed_origins("192.0.2.7", 8000) == {"http://192.0.2.7:8000"}
+    assert "http://localhost" in allowed_origins("127.0.0.1", 80)  # browsers drop :80
+    assert url_host("::1") == "[::1]" and url_host("fd00::2") == "[fd00::2]"
+    assert url_host("127.0.0.1") == "127.0.0.1" and url_host("localhost") == "localhost"
+
+
+def test_a_page_from_another_origin_or_none_is_refused_and_starts_no_process(server):
+    proc, port = server
+
+    async def attempt(origin):
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await connect(session, port, origin)
+            return refused.value.status
+
+    for origin in ("http://evil.example", f"http://evil.example:{port}", "null",
+                   f"https://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}", None):
+        assert asyncio.run(attempt(origin)) == 403, origin
+    time.sleep(0.5)  # a process started anyway would be there by now
+    assert descendants(proc.pid) == []
+
+
+def test_tabs_are_capped_and_a_closed_tab_frees_its_slot(server):
+    proc, port = server
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            tabs = [await connect(session, port, own_origin(port)) for _ in range(MAX_TABS)]
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await connect(session, port, own_origin(port))
+            assert refused.value.status == 503
+            await asyncio.sleep(1.0)  # a process started for the refused one would show
+            assert len(tab_apps(proc.pid)) == MAX_TABS
+            engines = [p for p, cmd in descendants(proc.pid) if b"sockviz.engine.remote" in cmd]
+            assert len(engines) <= MAX_TABS
+            await tabs.pop().close()
+            deadline = time.monotonic() + 10
+            while True:  # the slot is free once that tab's app has ended
+                try:
+                    tabs.append(await connect(session, port, own_origin(port)))
+                    break
+                except aiohttp.WSServerHandshakeError as exc:
+                    assert exc.status == 503
+                    assert time.monotonic() < deadline, "a closed tab kept its slot"
+                    await asyncio.sleep(0.2)
+            assert len(tab_apps(proc.pid)) <= MAX_TABS
+            for tab in tabs:
+                await tab.close()
+
+    asyncio.run(scenario())
+
+
+def test_sigterm_with_tabs_open_ends_every_tab_app():
+    """The server ends its tabs' apps (and their engines) before it exits; none is orphaned."""
+    proc, port = start_server()
+    try:
+        async def open_and_hold():
+            async with aiohttp.ClientSession() as session:
+                tabs = [await connect(session, port, own_origin(port)) for _ in range(3)]
+                wait_until(lambda: len([p for p, cmd in descendants(proc.pid)
+                                        if b"sockviz.engine.remote" in cmd]) == 3,
+                           20, "three tabs did not start three apps and engines")
+                tree = descendants(proc.pid)
+                proc.send_signal(signal.SIGTERM)  # the tabs stay open in the browser
+                wait_until(lambda: not any(alive(pid) for pid, _ in tree), 3,
+                           "a tab's app or engine outlived the server's SIGTERM by 3 s")
+                for tab in tabs:
+                    await tab.close()
+                return tree
+
+        tree = asyncio.run(open_and_hold())
+        assert len(tree) == 6
+        assert proc.wait(15) == 0
+    finally:
+        stop_server(proc)
+
+
+@pytest.mark.skipif(not IPV6, reason="no IPv6 loopback here")
+def test_an_ipv6_host_is_shown_in_brackets():
+    proc, port = start_server("--host", "::1")
+    try:
+        line = proc.stderr.readline().decode()
+        assert f"serving at http://[::1]:{port} " in line, line
+    finally:
+        stop_server(proc)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import errno
 import os
 import signal
 import threading
@@ -482,10 +483,12 @@ class SockvizApp(App):
         from sockviz.engine.recording import Recorder
 
         try:
+            # (the command line made the file, refusing one already there unless told to
+            # overwrite it; each run writes it afresh, never through a symlink)
             self.recorder = Recorder(self.config.record,
                                      self.config.scenario_file or self.scenario.name,
                                      self.config.family,
-                                     self.config.closer, self.config.size)
+                                     self.config.closer, self.config.size, replace=True)
         except OSError as exc:
             self.notify(f"cannot write {self.config.record}: {exc.strerror or exc}",
                         title="not recording", severity="error", timeout=8)
@@ -1333,14 +1336,29 @@ class SockvizApp(App):
             )
         self._refresh_panels()
 
-    def _free_name(self, suffixes: tuple[str, ...]) -> str:
-        """``sockviz-<scenario>-<n>`` in the working folder, with no file of it there yet."""
-        n = 1
-        while True:
-            stem = os.path.abspath(f"sockviz-{self.config.scenario}-{n}")
-            if not any(os.path.exists(stem + suffix) for suffix in suffixes):
-                return stem
-            n += 1
+    def _create_free(self, suffixes: tuple[str, ...]) -> tuple[str, list]:
+        """New files ``sockviz-<scenario>-<n><suffix>`` in the working folder, for the first
+        ``n`` none of them exists at; each created exclusively, never through a symlink (a
+        name planted there is skipped, its target untouched). OSError if none can be."""
+        from sockviz.engine.userfile import create
+
+        for n in range(1, 10_000):
+            stem = os.path.abspath(inert(f"sockviz-{self.config.scenario}-{n}", 120))
+            files: list = []
+            try:
+                for suffix in suffixes:
+                    files.append(create(stem + suffix))
+            except FileExistsError:
+                for f in files:  # (a later suffix was taken: this n is not free after all)
+                    f.close()
+                    os.unlink(f.name)
+                continue
+            except OSError:
+                for f in files:
+                    f.close()
+                raise
+            return stem, files
+        raise OSError(errno.EEXIST, "no free file name left", stem)
 
     def action_export(self) -> None:
         """Write the run so far as a Mermaid sequenceDiagram and as plain text."""
@@ -1350,13 +1368,13 @@ class SockvizApp(App):
             self.notify("No call has been made yet: nothing to draw.", timeout=3)
             return
         title = f"sockviz {self.config.scenario} · {self.config.family}"
-        stem = self._free_name(tuple(suffix for _, suffix in FORMATS.values()))
         try:
-            for draw, suffix in FORMATS.values():
-                with open(stem + suffix, "w", encoding="utf-8") as f:
+            stem, files = self._create_free(tuple(suffix for _, suffix in FORMATS.values()))
+            for (draw, _suffix), f in zip(FORMATS.values(), files, strict=True):
+                with f:
                     f.write(draw(self.trace_events, title))
         except OSError as exc:
-            self.notify(f"{exc.strerror or exc}: {exc.filename or stem}", title="not exported",
+            self.notify(f"{exc.strerror or exc}: {exc.filename or ''}", title="not exported",
                         severity="error", timeout=8)
             return
         self.notify(f"{stem}.mmd (Mermaid: paste it into a ```mermaid block) and {stem}.txt",
@@ -1364,14 +1382,15 @@ class SockvizApp(App):
 
     def action_save_svg(self) -> None:
         """An SVG screenshot of the screen as it is."""
-        stem = self._free_name((".svg",))
         try:
-            path = self.save_screenshot(os.path.basename(stem) + ".svg", os.path.dirname(stem))
+            stem, (f,) = self._create_free((".svg",))
+            with f:
+                f.write(self.export_screenshot())
         except OSError as exc:
             self.notify(f"{exc.strerror or exc}", title="no screenshot", severity="error",
                         timeout=8)
             return
-        self.notify(path, title="screenshot written", timeout=8)
+        self.notify(stem + ".svg", title="screenshot written", timeout=8)
 
     def action_help(self) -> None:
         from sockviz.app.screens.help import HelpScreen

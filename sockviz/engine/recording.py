@@ -57,14 +57,17 @@ def header(scenario: str, family: str, closer: str | None = None,
 class Recorder:
     """A consumer that writes a run to a file: the header, then each trace event's line.
 
-    Opening the file may raise OSError (the caller says so to the user). Lines are written
+    Opening the file may raise OSError (the caller says so to the user): FileExistsError
+    when it exists and ``replace`` is not given. Lines are written
     as the events come, from whichever thread emits them; :meth:`close` flushes and closes.
     """
 
     def __init__(self, path: str, scenario: str, family: str, closer: str | None = None,
-                 size: int | None = None) -> None:
+                 size: int | None = None, replace: bool = False) -> None:
+        from sockviz.engine.userfile import create
+
         self.path = path
-        self._file = open(path, "w", encoding="ascii")  # noqa: SIM115 - closed by close()
+        self._file = create(path, replace)  # (never through a symlink; see create)
         self._lock = threading.Lock()
         self.failed: OSError | None = None
         self._file.write(header(scenario, family, closer, size) + "\n")

@@ -8,6 +8,7 @@ only.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -48,3 +49,24 @@ def read_bounded(path: str, cap: int, what: str = "file") -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def create(path: str, replace: bool = False):
+    """A new file at ``path`` for writing text, never through a symlink.
+
+    Without ``replace`` it must not exist yet (``O_EXCL``: FileExistsError, even for a
+    dangling symlink planted there, whose target would otherwise be created); with it an
+    existing regular file is emptied, but a symlink is still refused (ELOOP). Either way
+    no other file than the one named is ever touched.
+    """
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK  # (a FIFO there: ENXIO, not a wait)
+             | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    flags |= os.O_TRUNC if replace else os.O_EXCL
+    fd = os.open(path, flags, 0o644)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        return os.fdopen(fd, "w", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise

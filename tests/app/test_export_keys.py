@@ -37,3 +37,24 @@ async def test_ctrl_s_saves_an_svg_screenshot(tmp_path, monkeypatch):
     svg = (tmp_path / "sockviz-tcp-echo-1.svg").read_text()
     assert svg.startswith("<svg") and "listen" in svg
     assert any("sockviz-tcp-echo-1.svg" in m for m in said)
+
+
+async def test_x_and_ctrl_s_never_follow_a_planted_symlink(tmp_path, monkeypatch):
+    """A dangling symlink under the name x or ctrl+s would write is skipped: its target is
+    never created, and the files go under the next free name."""
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(work)
+    for suffix in (".mmd", ".svg"):
+        (work / f"sockviz-tcp-echo-1{suffix}").symlink_to(elsewhere / f"owned{suffix}")
+    app = replay_app("tcp-echo-ipv4", "tcp-echo")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await jump(pilot, 4)
+        await pilot.press("x", "ctrl+s")
+        await pilot.pause()
+    assert list(elsewhere.iterdir()) == []
+    assert (work / "sockviz-tcp-echo-2.mmd").read_text().startswith("sequenceDiagram")
+    assert (work / "sockviz-tcp-echo-2.txt").exists()
+    assert not (work / "sockviz-tcp-echo-1.txt").exists()  # (.mmd's n was taken: n+1 for both)
+    assert (work / "sockviz-tcp-echo-2.svg").read_text().startswith("<svg")
