@@ -234,15 +234,23 @@ class Tracer:
 
     def close_all(self) -> None:
         """Close, with an event each, every socket still open (used when a run stops)."""
+        closed = False
         for ts in self.sockets:
             if ts.state is not State.CLOSED and ts.sock is not None:
                 ts.close()
+                closed = True
+        if closed and self._stopped.is_set() and self._watched and kernel.available():
+            # Stopping, each close skipped the kernel (a reading of /proc per close cost
+            # seconds with hundreds of connections): one reading now says where each went.
+            with self.lock:
+                self.kernel_changes(self._read_kernel())
 
-    def _read_kernel(self) -> dict[str, tuple]:
-        """The kernel's view of every watched socket: name -> (state, timer, source, queue)."""
+    def _read_kernel(self, only: TracedSocket | None = None) -> dict[str, tuple]:
+        """The kernel's view of every watched socket (or of ``only``): name -> (state,
+        timer, source, queue)."""
         out: dict[str, tuple] = {}
         entries: list[kernel.ProcEntry] | None = None
-        for ts in self._watched:
+        for ts in self._watched if only is None else [only]:
             if ts.state is not State.CLOSED and ts.sock is not None:
                 state = kernel.held_state(ts.sock)
                 queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
@@ -258,18 +266,21 @@ class Tracer:
             out[ts.name] = (st, timer, "proc", None)
         return out
 
-    def _settled_kernel(self) -> dict[str, tuple]:
+    def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[str, tuple]:
         """Read the kernel until it has settled: no watched socket in a transient state,
         and two readings a moment apart agree (bounded by :attr:`SETTLE_LIMIT`).
 
         The second reading matters: a client is ESTABLISHED as soon as its kernel handles
         the SYN-ACK, a moment before the server's kernel handles the last ACK and queues
-        the connection. When the run is stopping, one reading is enough: quitting must
-        not wait.
+        the connection. When the run is stopping, quitting must not wait: one reading of
+        the ``caller`` alone, and none for a socket just closed (:meth:`close_all` reads
+        once for all of them; closing each of 200 connections used to read all 200 again).
         """
-        reading = self._read_kernel()
         if self._stopped.is_set():
-            return reading
+            if caller is not None and caller.state is State.CLOSED:
+                return {}  # (read once for all of them, after close_all's last close)
+            return self._read_kernel(caller)
+        reading = self._read_kernel()
         def states(r: dict) -> dict:  # what must agree: not the timers, which tick
             return {name: (v[0], v[3]) for name, v in r.items()}
 
@@ -454,7 +465,7 @@ class TracedSocket:
         reading = {}
         kernel_state = queue = None
         if self.watchable and kernel.available():
-            reading = tracer._settled_kernel()
+            reading = tracer._settled_kernel(self)
             kernel_state, _, _, queue = reading.get(self.name, (None, None, None, None))
         event = CallEvent(
             seq=tracer.next_seq(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 from textual.css.query import NoMatches
 
@@ -178,3 +179,32 @@ async def test_connect_listener_closed_while_client_queues():
         finish(server)
     assert engine_threads() == []
     assert open_fds() <= fds
+
+
+HOLDERS = (
+    "import socket, sys\n"
+    "held = [socket.create_connection(('127.0.0.1', int(sys.argv[1]))) for _ in range(200)]\n"
+    "print('held', flush=True)\n"
+    "sys.stdin.read()\n"  # hold them until the test is done
+)
+
+
+async def test_quit_with_200_peers_connected_takes_under_a_second():
+    """q ends a --listen session with 200 real peers holding connections within a second:
+    each close is traced, and the kernel is read once for all of them, not once each."""
+    app = outside_app(listen=("127.0.0.1", 0))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "server" in app.models
+                    and app.models["server"].kernel == "LISTEN")
+        port = app.models["server"].local.rsplit(":", 1)[1]
+        holders = python(HOLDERS, port)
+        try:
+            await until(pilot, lambda: app.calls_seen >= 3 + 200, timeout=60)  # 200 accepts
+            started = time.monotonic()
+            await pilot.press("q")
+            elapsed = time.monotonic() - started
+        finally:
+            finish(holders)
+    assert app.return_code == 0 and app.stopped_cleanly
+    assert app.stop_seconds < 1.0 and elapsed < 1.0, (app.stop_seconds, elapsed)
+    assert engine_threads() == []
