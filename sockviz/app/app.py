@@ -33,6 +33,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, Static
 
 from sockviz.app.messages import EngineEvents
+from sockviz.app.terminal import TerminalGone, driver_class
 from sockviz.app.widgets.explain import (
     ExplainPanel,
     NextPanel,
@@ -240,7 +241,7 @@ class SockvizApp(App):
         clock: Callable[[], float] = time.monotonic,
         theme: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=driver_class())
         self.config = config or AppConfig()
         self._engine = None if runner_factory is not None else EngineProcess()
         """The engine process for live runs, when the app runs its own (closed on quit)."""
@@ -433,6 +434,12 @@ class SockvizApp(App):
             except (NotImplementedError, RuntimeError, ValueError):
                 continue
             self._signals.append(signum)
+
+    def on_terminal_gone(self, message: TerminalGone) -> None:
+        """The terminal went away (a closed window, a killed tmux session): quit as on
+        SIGHUP, which does not always come (the app is not always the session leader)."""
+        if not self._quitting:
+            self._quit_soon()
 
     def _quit_soon(self) -> None:
         # The signals are given back at once: should quitting ever stall, a second one
