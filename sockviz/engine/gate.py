@@ -67,8 +67,13 @@ class Gate:
 
     @property
     def waiting(self) -> int:
-        """How many threads are waiting at the gate right now."""
-        return self._waiting
+        """How many threads are waiting at the gate right now with nothing to let them
+        through: a step granted but not yet taken by its thread does not count, so "the
+        engine waits" is never seen between a key press and the call it lets through."""
+        return self._held()
+
+    def _held(self) -> int:
+        return 0 if self._mode is Mode.STEP and self._permits > 0 else self._waiting
 
     def set_mode(self, mode: Mode) -> None:
         """Switch mode; threads waiting at the gate re-check at once."""
@@ -90,6 +95,8 @@ class Gate:
             if self._mode is Mode.STEP:
                 self._permits += 1
                 self._cond.notify_all()
+                if self.on_waiting is not None:
+                    self.on_waiting(self._held())
 
     def close(self) -> None:
         """Release every waiting thread with :class:`GateClosed`, now and from now on."""
@@ -103,7 +110,7 @@ class Gate:
         with self._cond:
             self._waiting += 1
             if self.on_waiting is not None:
-                self.on_waiting(self._waiting)
+                self.on_waiting(self._held())
             try:
                 while True:
                     if self._closed:
@@ -123,4 +130,4 @@ class Gate:
             finally:
                 self._waiting -= 1
                 if self.on_waiting is not None:
-                    self.on_waiting(self._waiting)
+                    self.on_waiting(self._held())

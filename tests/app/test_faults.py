@@ -38,8 +38,12 @@ RESET_SERVER = textwrap.dedent("""
     print(server.getsockname()[1], flush=True)
     while True:
         conn, _ = server.accept()
+        got = b""
+        while len(got) < 5:  # the client's "hello": from here on it only receives
+            got += conn.recv(5 - len(got))
         conn.sendall(b"part of an answer")
-        time.sleep(0.3)  # the client is back in recv(), waiting for the rest
+        time.sleep(0.1)  # (most likely back in recv(), waiting for the rest; if not, the
+        # RST is found by the recv() that reads the part)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()     # linger 0: RST, not FIN
 """)

@@ -101,6 +101,7 @@ async def test_going_back_pauses_a_playing_run():
         await until(pilot, lambda: app.steps_done >= 3)
         await press(pilot, "left")
         assert app.mode is Mode.STEP and app.position is not None
+        await settle(pilot)  # (a call let through just before ← may still be on its way)
         made = app.live_position
         await pilot.pause(0.5)
         assert app.live_position == made

@@ -101,7 +101,12 @@ def test_too_late_for_a_message():
         for n in range(1, 12):  # up to and including the client's last recv
             runner.step()
             assert collector.wait_for(lambda c, n=n: len(c.calls) >= n, 2)
-        time.sleep(0.05)  # the client's close is now waiting at the gate
+        # the client's close is now next: wait until its thread has claimed it
+        assert collector.wait_for(lambda c: c.pending and c.pending[-1].step == 11, 2)
+        deadline = time.monotonic() + 2
+        while runner.gate.waiting == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
         with pytest.raises(ValueError, match="too late"):
             runner.queue_message(b"late")
         with pytest.raises(ValueError, match="empty"):
