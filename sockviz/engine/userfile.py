@@ -25,7 +25,7 @@ def read_bounded(path: str, cap: int, what: str = "file") -> bytes:
     """
     # O_NONBLOCK: opening a FIFO for reading would wait for a writer; with it, open
     # returns at once and fstat tells what it is.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

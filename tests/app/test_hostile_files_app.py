@@ -9,6 +9,7 @@ or a link.
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 import json
 
 from sockviz.app.app import AppConfig, make_app, replay_factory
@@ -93,6 +94,35 @@ async def test_a_recordings_free_text_is_drawn_inert(tmp_path):
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await jump(pilot, 15)
         await settle(pilot)
+        await look_everywhere(pilot)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_a_scenario_files_markup_is_shown_as_text(tmp_path):
+    """Markup in a scenario file's summary, about and explanations passes the file checks as
+    text (an author may write brackets); the TUI shows it and draws no action or link. The
+    data a step sends goes out for real and is shown escaped."""
+    from sockviz.app.app import SockvizApp
+    from sockviz.engine.scenarios.files import loads
+
+    markup = HOSTILE["click"] + " " + HOSTILE["link"] + " " + HOSTILE["close-tag"]
+    text = (pathlib.Path(__file__).resolve().parents[2] / "examples" / "echo.toml").read_text()
+    text = text.replace('summary = "a TCP echo', f'summary = "{markup} a TCP echo')
+    text = text.replace('explain = "The server asks', f'explain = "{markup} The server asks')
+    text = text.replace('data = "ping\\n"', 'data = "\\u001b]2;PWNED\\u0007[/]"')
+    scenario = loads(text, "hostile.toml")
+    app = SockvizApp(AppConfig(scenario=scenario.name, step=True),
+                     scenarios={scenario.name: scenario}, theme=THEME)
+    app.animation_level = "none"
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 9)  # ... the client's message sent and received
+        await pilot.press("s")  # the picker shows the summary
+        await pilot.pause()
+        text_shown, actions = drawn(app)
+        assert actions == [] and not raw_in(text_shown)
+        assert "[@click=app.screenshot" in text_shown
+        await pilot.press("escape")
         await look_everywhere(pilot)
         await pilot.press("q")
     assert app.return_code == 0

@@ -27,6 +27,7 @@ from sockviz.engine.states import (
     BIRTH,
     INITIAL,
     Call,
+    IllegalTransition,
     Role,
     State,
     Transport,
@@ -218,29 +219,40 @@ class Scenario:
             self._walk(steps[:at] + self.exchange + steps[at:])
 
     def _walk(self, steps: tuple[Step, ...]) -> None:
+        """Walk ``steps`` through the lifecycle table. The first that cannot come where it is
+        raises ValueError or IllegalTransition with ``step_index``, its place in ``steps``:
+        a scenario file names that step's line after one walk, not one walk per prefix."""
         states: dict[str, State] = {}
         names = {spec.name for spec in self.sockets}
         for index, step in enumerate(steps):
-            where = f"{self.name} step {index} ({step.socket}.{step.call.value})"
-            if step.actor not in self.actors:
-                raise ValueError(f"{where}: unknown actor {step.actor!r}")
-            if step.socket not in names:
-                raise ValueError(f"{where}: unknown socket {step.socket!r}")
-            spec = self.socket_spec(step.socket)
-            if step.call is Call.SOCKET:
-                if step.socket in states or BIRTH[spec.role] is not Call.SOCKET:
-                    raise ValueError(f"{where}: this socket cannot be created here")
-                if step.expect_error is None:
-                    states[step.socket] = INITIAL[spec.role]
-                continue
-            if step.socket not in states:
-                raise ValueError(f"{where}: the socket does not exist yet")
-            after = next_state(spec.transport, spec.role, states[step.socket], step.call)
-            if step.expect_error is not None:
-                continue
-            states[step.socket] = after
-            if step.call is Call.ACCEPT:
-                (new_name,) = step.args
-                if new_name not in names:
-                    raise ValueError(f"{where}: unknown connection {new_name!r}")
-                states[new_name] = INITIAL[Role.CONNECTION]
+            try:
+                self._walk_step(index, step, states, names)
+            except (ValueError, IllegalTransition) as exc:
+                exc.step_index = index
+                raise
+
+    def _walk_step(self, index: int, step: Step, states: dict[str, State],
+                   names: set[str]) -> None:
+        where = f"{self.name} step {index} ({step.socket}.{step.call.value})"
+        if step.actor not in self.actors:
+            raise ValueError(f"{where}: unknown actor {step.actor!r}")
+        if step.socket not in names:
+            raise ValueError(f"{where}: unknown socket {step.socket!r}")
+        spec = self.socket_spec(step.socket)
+        if step.call is Call.SOCKET:
+            if step.socket in states or BIRTH[spec.role] is not Call.SOCKET:
+                raise ValueError(f"{where}: this socket cannot be created here")
+            if step.expect_error is None:
+                states[step.socket] = INITIAL[spec.role]
+            return
+        if step.socket not in states:
+            raise ValueError(f"{where}: the socket does not exist yet")
+        after = next_state(spec.transport, spec.role, states[step.socket], step.call)
+        if step.expect_error is not None:
+            return
+        states[step.socket] = after
+        if step.call is Call.ACCEPT:
+            (new_name,) = step.args
+            if new_name not in names:
+                raise ValueError(f"{where}: unknown connection {new_name!r}")
+            states[new_name] = INITIAL[Role.CONNECTION]
