@@ -170,7 +170,7 @@ class TabApp(AppService):
         try:
             await self._download_manager.cancel_app_downloads(
                 app_service_id=self.app_service_id)
-        except Exception:  # noqa: BLE001 - the process ends whatever the downloads do
+        except Exception:  # (the process ends whatever the downloads do)
             log.exception("cancelling a tab's downloads")
         if process.returncode is None:
             await self.send_meta({"type": "quit"})  # False if its stdin is gone: no matter
@@ -181,14 +181,14 @@ class TabApp(AppService):
             try:
                 await asyncio.wait_for(process.wait(), grace)
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
         # The app is gone; an engine it had no time to end would be its group's last member.
         _signal_group(process.pid, signal.SIGKILL)
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, TERM_GRACE)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass  # wait_for has cancelled the relay
             self._task = None
 
@@ -258,7 +258,7 @@ class SockvizServer(Server):
                 raise browser.exception()  # a message textual-serve could not read
         except (ConnectionAbortedError, ConnectionResetError):
             pass
-        except Exception:  # noqa: BLE001 - one tab's trouble is logged, not the server's end
+        except Exception:  # (one tab's trouble is logged, not the server's end)
             log.exception("a tab failed")
         finally:
             await tab.stop()

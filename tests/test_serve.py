@@ -22,7 +22,7 @@ from tests.helpers import processes
 aiohttp = pytest.importorskip("aiohttp")
 pytest.importorskip("textual_serve")
 
-from sockviz.serve import MAX_TABS, allowed_origins, url_host  # noqa: E402 - after the skip
+from sockviz.serve import MAX_TABS, allowed_origins, url_host
 
 
 def free_port() -> int:

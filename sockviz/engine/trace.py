@@ -172,7 +172,8 @@ def from_record(record: object) -> CallEvent | KernelEvent:
     from sockviz.engine.states import Call, Role, State
 
     if not isinstance(record, dict):
-        raise ValueError("expected a JSON object with the trace format's keys")
+        # (ValueError, as every other refusal here: a bad value in a file, not a bug)
+        raise ValueError("expected a JSON object with the trace format's keys")  # noqa: TRY004
     missing = [key for key in CORE_KEYS if key not in record]
     if missing:
         raise ValueError(f"missing keys: {', '.join(missing)}")

@@ -9,8 +9,8 @@ or a link.
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 import json
+import pathlib
 
 from sockviz.app.app import AppConfig, make_app, replay_factory
 from sockviz.engine.events import CallEvent, KernelEvent
