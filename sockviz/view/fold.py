@@ -1,0 +1,297 @@
+"""Folding the engine's events into a :class:`~sockviz.view.model.RunView`, one at a time.
+
+``apply(view, event, arrived)`` is the only place the view of a run changes. It is pure in
+the way that matters: the same events, arriving at the same times, give the same view, so a
+moment of the run can be made again from its events (:mod:`sockviz.view.history`). It says
+what it changed (:class:`Changes`) so that a screen redraws only that.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sockviz.engine.events import (
+    CallEvent,
+    Checked,
+    Elided,
+    Event,
+    KernelEvent,
+    Progress,
+    RunFinished,
+    StepPending,
+)
+from sockviz.engine.states import Call, Role, State, Transport
+from sockviz.view import words
+from sockviz.view.model import MAX_CARDS, CardModel, Row, RunView, plan_path
+
+#: Sends kept waiting for their reader, per connection: an outside peer's reads are not
+#: seen, so its sends would wait for ever.
+INFLIGHT_KEPT = 300
+
+
+@dataclass
+class Changes:
+    """What folding some events changed, for a screen to redraw just that."""
+
+    added: list[str] = field(default_factory=list)
+    """Cards made, in order."""
+    removed: list[str] = field(default_factory=list)
+    """Cards let go (the oldest closed ones, past the cap)."""
+    changed: set[str] = field(default_factory=set)
+    """Cards whose socket changed in any way."""
+    moved: set[str] = field(default_factory=set)
+    """Cards whose socket moved into another lifecycle state."""
+    scroll: dict[str, str] = field(default_factory=dict)
+    """Each lane's socket that did something last: lane -> name."""
+    rows: int = 0
+    """Ladder rows added."""
+    delivered: list[Row] = field(default_factory=list)
+    """Rows whose bytes the peer has now read."""
+    lines: list[str] = field(default_factory=list)
+    """Log lines added."""
+    panels: bool = False
+    """The call just made, the pending one, the outcome or a check changed."""
+
+
+def apply(view: RunView, event: Event, arrived: float, changes: Changes | None = None) -> Changes:
+    """Fold ``event``, which arrived at ``arrived``, into ``view``; say what changed (into
+    ``changes``, when given: a batch of events collects into one)."""
+    changes = changes if changes is not None else Changes()
+    view.folded += 1
+    view.time = arrived
+    kind = type(event)
+    if kind is Progress:
+        _progress(view, event, changes)
+        return changes
+    changes.panels = True
+    if kind is CallEvent:
+        _call(view, event, changes)
+    elif kind is KernelEvent:
+        _kernel(view, event, changes)
+    elif kind is StepPending:
+        view.pending = event
+        view.notes.setdefault(event.step, (event.explain, event.expect_error))
+    elif kind is Elided:
+        _elided(view, event, changes)
+    elif kind is RunFinished:
+        view.outcome = event
+        view.pending = None
+    elif kind is Checked:
+        view.checks[event.step] = event
+    return changes
+
+
+# --- cards ------------------------------------------------------------------------------
+def _model_for(view: RunView, event: CallEvent | KernelEvent, changes: Changes) -> CardModel:
+    model = view.models.get(event.socket)
+    if model is not None:
+        return model
+    model = CardModel(
+        name=event.socket, role=event.role, family=event.family, type=event.type,
+        path=plan_path(view.scenario, event.socket, event.role, Transport(event.type)),
+    )
+    view.models[event.socket] = model
+    changes.added.append(event.socket)
+    closed = [n for n, m in view.models.items() if m.state is State.CLOSED]
+    for name in closed[: max(0, len(view.models) - MAX_CARDS)]:
+        del view.models[name]
+        view.connecting.discard(name)
+        changes.removed.append(name)
+    return model
+
+
+def _touched(view: RunView, name: str, changes: Changes, moving: bool = False,
+             scroll: bool = True) -> None:
+    changes.changed.add(name)
+    if moving:
+        changes.moved.add(name)
+    model = view.models.get(name)
+    if scroll and model is not None:
+        changes.scroll[model.lane] = name
+
+
+def _set_kernel(view: RunView, model: CardModel, state: str, timer: float | None) -> None:
+    if state == "TIME_WAIT" and model.kernel != "TIME_WAIT":
+        model.kernel_deadline = view.time + (timer if timer is not None else 60.0)
+    elif state != "TIME_WAIT":
+        model.kernel_deadline = None
+    model.kernel = state
+
+
+def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
+    model = _model_for(view, event, changes)
+    before = model.state
+    if event.state is not None:
+        model.previous = before if event.state is not before else model.previous
+        model.state = event.state
+        model.visited.add(event.state)
+    if event.implicit_bind:
+        model.visited.add(State.BOUND)
+        model.implicit_bind = True
+    model.local = event.local or model.local
+    model.remote = event.remote or model.remote
+    model.sent, model.received = event.sent_total, event.recv_total
+    if event.kernel is not None:
+        _set_kernel(view, model, event.kernel, None)
+    if event.queue is not None:
+        model.queue = event.queue
+    planned = view.planned_error(event.step)
+    if event.error:
+        model.error, model.error_text, model.error_call = (
+            event.error, event.error_text, event.call.value)
+        model.expected = event.step is not None and planned == event.error
+    elif event.step is not None and model.error and model.expected:
+        model.error = None  # a planned failure is only news until the next call
+    if event.parts and (event.nbytes or 0) > 1 << 20:
+        model.transfer = None  # the bulk transfer is over; keep its sparkline
+    _touched(view, event.socket, changes, moving=event.state is not None
+             and event.state is not before)
+    _ladder(view, event, before, planned, changes)
+    if event.step is not None:
+        view.steps_done = max(view.steps_done, event.step + 1)
+        view.last_done = (event, before)
+        if view.pending is not None and view.pending.step == event.step:
+            view.pending = None
+    _log(view, words.log_line(event), changes)
+
+
+def _progress(view: RunView, event: Progress, changes: Changes) -> None:
+    model = view.models.get(event.socket)
+    if model is None:
+        return
+    last = model.last_progress
+    if last is not None and event.elapsed > last[1]:
+        model.rates.append((event.done - last[0]) / (event.elapsed - last[1]))
+        del model.rates[:-60]
+    model.last_progress = (event.done, event.elapsed)
+    model.transfer = (event.done, event.total)
+    if event.call is Call.SENDALL:
+        model.sent = event.done
+    else:
+        model.received = event.done
+    _touched(view, event.socket, changes, scroll=False)
+
+
+def _kernel(view: RunView, event: KernelEvent, changes: Changes) -> None:
+    model = _model_for(view, event, changes)
+    if event.queue is not None:
+        model.queue = event.queue
+    _set_kernel(view, model, event.kernel, event.timer)
+    _touched(view, event.socket, changes)
+    _log(view, words.kernel_log_line(event), changes)
+
+
+def _elided(view: RunView, event: Elided, changes: Changes) -> None:
+    """Calls too many to draw one by one: one row for them all (the next call event brings
+    the socket's true totals)."""
+    model = view.models.get(event.socket)
+    if model is None:
+        return
+    side = "left" if model.role is Role.CLIENT else "right"
+    _row(view, changes, side, words.elided(event), socket=event.socket,
+         call=event.call.value, over=event.socket)
+    _log(view, words.elided_log_line(event), changes)
+
+
+def _log(view: RunView, line: str, changes: Changes) -> None:
+    view.lines.put(view.line_count, line)
+    view.line_count += 1
+    changes.lines.append(line)
+
+
+# --- the ladder ---------------------------------------------------------------------------
+def _row(view: RunView, changes: Changes, side: str, label: str, **fields) -> Row:
+    """The next row of the ladder (the one already in the shared store, when this moment
+    of the run is being folded again)."""
+    row = view.rows.put(view.row_count, Row(view.row_count, view.folded, side, label,
+                                            **fields))
+    view.row_count += 1
+    changes.rows += 1
+    if row.data is not None:
+        view.newest_data = row.index
+    return row
+
+
+def _port(address: str | None) -> str:
+    if not address:
+        return ""
+    _head, sep, tail = address.rpartition(":")
+    return tail if sep and tail.isdigit() else address
+
+
+def _peer(view: RunView, event: CallEvent) -> str | None:
+    """The socket of this run an arrow from ``event`` goes to (found by address: a TCP
+    connection by both ends, a listener or a UDP socket by its own), or the outside
+    address itself."""
+    remote = event.remote
+    if remote is None:
+        return None
+    both = own = None
+    for name, model in view.models.items():
+        if model.local != remote or name == event.socket:
+            continue
+        if model.remote == event.local and both is None:
+            both = name
+        if own is None and (model.role is Role.LISTENER) == (event.call is Call.CONNECT):
+            own = name
+    return both or own or remote
+
+
+def _ladder(view: RunView, event: CallEvent, before: State | None, planned: str | None,
+            changes: Changes) -> None:
+    side = "left" if event.role is Role.CLIENT else "right"
+    call = event.call
+    stream = event.type == Transport.STREAM.value
+    said = words.said(event, before, planned is not None and planned == event.error,
+                      event.socket in view.connecting)
+    base = {"socket": event.socket, "call": call.value, "seq": event.seq,
+            "over": (event.parent if call is Call.ACCEPT and event.parent else event.socket)}
+    if call is Call.CONNECT and event.error == "EINPROGRESS" and stream:
+        view.connecting.add(event.socket)
+    if call in words.SENDS and not event.error:
+        row = _row(view, changes, side, said.label, arrow=True, data=event.data or b"",
+                   nbytes=event.nbytes or 0, delivered_at=None, to=_peer(view, event),
+                   peer=f"→ {event.remote}" if event.remote else "", **base)
+        waiting = view.inflight.setdefault((_port(event.remote), _port(event.local)), [])
+        waiting.append([row, event.nbytes or 0])
+        del waiting[:-INFLIGHT_KEPT]
+        return
+    if call in words.RECEIVES and not event.error:
+        matched = _deliver(view, event, stream, changes)
+        if event.nbytes and not matched and event.data is not None:
+            # bytes from a peer that is not sockviz (curl, nc, a browser): drawn arriving
+            # from the other side, with their escaped preview
+            _row(view, changes, "right" if side == "left" else "left",
+                 words.from_outside(event), arrow=True, data=event.data, nbytes=event.nbytes,
+                 peer=f"← {event.remote}" if event.remote else "",
+                 **{**base, "over": event.remote or "peer", "to": event.socket})
+    _row(view, changes, side, said.label, arrow=said.arrow, error=said.error,
+         delivered_at=None if said.in_flight else view.folded,
+         to=_peer(view, event) if said.arrow else None, **base)
+
+
+def _deliver(view: RunView, event: CallEvent, stream: bool, changes: Changes) -> bool:
+    """Mark the sends this receive took bytes from as delivered (solid arrows). False when
+    no send of ours was waiting: the bytes came from an outside program."""
+    queue = view.inflight.get((_port(event.local), _port(event.remote)), [])
+    matched = bool(queue)
+    remaining = event.nbytes or 0
+    while queue and (remaining > 0 or not stream):
+        item = queue[0]
+        if stream:
+            took = min(remaining, item[1])
+            item[1] -= took
+            remaining -= took
+        else:
+            item[1] = 0
+        if item[1] == 0:
+            queue.pop(0)
+            row = item[0]
+            if row.delivered_at is None or row.delivered_at > view.folded:
+                row.delivered_at = view.folded
+            changes.delivered.append(row)
+        if not stream:
+            break
+    return matched

@@ -1,0 +1,86 @@
+"""Predict mode's bookkeeping: the question put, the guess, what really happened, the score.
+
+The questions themselves and how a real outcome answers one live in
+:mod:`sockviz.engine.quiz`; this keeps what a session of guessing has been through, so the
+app only asks it what to put and shows what it says. Standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sockviz.engine.events import CallEvent
+from sockviz.engine.quiz import Question, ask
+from sockviz.view.model import RunView
+
+
+@dataclass
+class Reveal:
+    """What a guess met: the step, the guess, and the truth."""
+
+    step: int
+    guess: str
+    truth: str
+
+    @property
+    def right(self) -> bool:
+        return self.guess == self.truth
+
+
+@dataclass
+class Predictions:
+    """One session of predict mode (it outlives restarts: the score is the session's)."""
+
+    on: bool = False
+    asked: tuple[Question, str] | None = None
+    """The question whose call is being made, and the guess."""
+    call: CallEvent | None = None
+    """That call's event, once it has come."""
+    said: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Step -> (guess, what really happened), for the explanation of that step."""
+    right: int = 0
+    answered: int = 0
+
+    @property
+    def score(self) -> tuple[int, int]:
+        return (self.right, self.answered)
+
+    def question(self, view: RunView) -> Question | None:
+        """The question to put before the pending call, if predict mode is on and the call
+        has something to guess."""
+        if not self.on or view.pending is None:
+            return None
+        return ask(view.pending, view.models)
+
+    def guessed(self, question: Question, choice: int) -> None:
+        self.asked = (question, question.choices[choice])
+        self.call = None
+
+    def saw(self, event: CallEvent) -> None:
+        """A call was made: the asked one's event is kept for the reveal."""
+        if self.asked is not None and event.step == self.asked[0].step:
+            self.call = event
+
+    def reveal(self, view: RunView) -> Reveal | None:
+        """Once the asked call has been made and the run has moved on (the next call is
+        pending, or the run is over): what it was, the score kept. None until then."""
+        if self.asked is None:
+            return None
+        question, guess = self.asked
+        moved_on = view.outcome is not None or (
+            view.pending is not None and view.pending.step > question.step)
+        if not moved_on:
+            return None
+        truth = question.answer(self.call, view.models)
+        self.asked = None
+        self.right += guess == truth
+        self.answered += 1
+        self.said[question.step] = (guess, truth)
+        return Reveal(question.step, guess, truth)
+
+    def forget_run(self) -> None:
+        """A new run: no question under way, no guesses to explain (the score stays: it is
+        the session's)."""
+        self.asked = None
+        self.call = None
+        self.said = {}

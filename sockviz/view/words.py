@@ -1,0 +1,135 @@
+"""The ladder's words: how each call, kernel change and summed flood is said, in one place.
+
+The TUI's ladder and log and ``--export mermaid|text`` all say a run with these functions,
+so a call reads the same on the screen and in a diagram kept for later. Standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sockviz.engine.events import CallEvent, Elided, KernelEvent
+from sockviz.engine.states import Call, State
+
+SENDS = frozenset({Call.SEND, Call.SENDALL, Call.SENDTO})
+RECEIVES = frozenset({Call.RECV, Call.RECVFROM})
+
+
+@dataclass(frozen=True)
+class Said:
+    """What one call puts on the ladder: its label, and whether it crosses to the peer."""
+
+    label: str
+    arrow: bool = False
+    error: bool = False
+    in_flight: bool = False
+    """An arrow whose bytes (or handshake) the peer has not taken yet: drawn dashed."""
+
+
+def human_bytes(n: int) -> str:
+    """``14 B``, ``1.5 KiB``, ``64.0 MiB``: short, exact below a KiB."""
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+    return f"{value:.1f} PiB"
+
+
+def short_option(args: str | None) -> str:
+    """``socket.SOL_SOCKET, socket.SO_REUSEADDR, 1`` -> ``SO_REUSEADDR=1``."""
+    parts = [p.strip().removeprefix("socket.") for p in (args or "").split(",")]
+    return f"{parts[1]}={parts[2]}" if len(parts) == 3 else (args or "")
+
+
+def sends_fin(event: CallEvent) -> bool:
+    """Whether a shutdown() sends a FIN: a stream socket's SHUT_WR or SHUT_RDWR."""
+    return (event.type == "SOCK_STREAM"
+            and "SHUT_RD" not in (event.args or "").replace("SHUT_RDWR", ""))
+
+
+def said(event: CallEvent, before: State | None, planned: bool, was_connecting: bool) -> Said:
+    """The words for one call (``planned``: its error is the scenario's lesson;
+    ``was_connecting``: an earlier connect() of this socket returned "in progress")."""
+    call = event.call
+    stream = event.type == "SOCK_STREAM"
+    if event.error == "EINPROGRESS" and call is Call.CONNECT and stream:
+        # a non-blocking connect: the SYN went out; the answer comes later
+        return Said("SYN · in progress", arrow=True, in_flight=True)
+    if event.error:
+        return Said(f"{'→' if planned else '✗'} {call.value}: {event.error}",
+                    error=not planned)
+    if call is Call.SOCKET:
+        return Said(f"{event.socket} = socket()")
+    if call is Call.SETSOCKOPT:
+        return Said(short_option(event.args))
+    if call is Call.BIND:
+        return Said(f"bind {event.local}")
+    if call is Call.LISTEN:
+        return Said(f"listen({event.args})")
+    if call is Call.ACCEPT:
+        return Said(f"accept() → {event.socket}")
+    if call is Call.CONNECT and before is State.CREATED and was_connecting:
+        return Said("connect() → connected")
+    if call is Call.CONNECT:
+        return Said("connect() · handshake", arrow=True) if stream \
+            else Said("connect() · no packet sent")
+    if call in SENDS:
+        return Said(f"{call.value} {event.nbytes} B", arrow=True, in_flight=True)
+    if call in RECEIVES:
+        if event.nbytes == 0 and stream:
+            return Said(f"{call.value}() → 0 B (EOF)")
+        return Said(f"{call.value}() → {event.nbytes} B")
+    if call is Call.SHUTDOWN:
+        if sends_fin(event):
+            return Said(f"shutdown({event.args}) · FIN", arrow=True)
+        return Said(f"shutdown({event.args})")
+    if call is Call.CLOSE and stream and before is State.CONNECTED:
+        return Said("close() · FIN", arrow=True)
+    return Said("close()")
+
+
+def from_outside(event: CallEvent) -> str:
+    """An arrow for bytes a program outside sockviz sent (curl, nc, a browser)."""
+    return f"{event.nbytes} B from {event.remote or 'the peer'}"
+
+
+def elided(event: Elided) -> str:
+    return (f"… {event.count:,} more {event.call.value}() calls, "
+            f"{human_bytes(event.nbytes)} (too many to draw; all counted)")
+
+
+def kernel_note(event: KernelEvent) -> str:
+    """A kernel change, as a diagram's note: ``kernel: TIME_WAIT (60 s)``."""
+    timer = f" ({event.timer:.0f} s)" if event.timer and event.kernel == "TIME_WAIT" else ""
+    queue = f" · queue {event.queue[0]}/{event.queue[1]}" if event.queue else ""
+    return f"kernel: {event.kernel}{timer}{queue}"
+
+
+def log_line(event: CallEvent) -> str:
+    """One line of the log for a call: number, socket, call(args), outcome."""
+    args = event.args or ""
+    if len(args) > 40:
+        args = args[:39] + "…"
+    parts = [f"{event.seq:>4}  {event.socket:<8} {event.call.value}({args})"]
+    if event.error:
+        parts.append(f"✗ {event.error} ({event.error_text})")
+    else:
+        outcome = [event.state.value if event.state else "—"]
+        if event.nbytes is not None:
+            outcome.append(f"{event.nbytes} B")
+        if event.kernel:
+            outcome.append(event.kernel)
+        parts.append("→ " + " · ".join(outcome))
+    return "  ".join(parts)
+
+
+def kernel_log_line(event: KernelEvent) -> str:
+    return (f"{event.seq:>4}  {event.socket:<8} kernel: {event.previous or '—'} → "
+            f"{event.kernel}" + (f" ({event.timer:.0f} s on its timer)" if event.timer else ""))
+
+
+def elided_log_line(event: Elided) -> str:
+    return f"      {event.socket:<8} {elided(event)}"
