@@ -11,7 +11,15 @@ import pytest
 
 from sockviz.view.fold import Changes, apply
 from sockviz.view.model import RunView
-from tests.view.helpers import FROZEN, RUNS, events_of, golden, history_of, scenario_of, shown
+from tests.view.helpers import (
+    FROZEN,
+    RUNS,
+    events_of,
+    golden,
+    history_of,
+    scenario_of,
+    shown,
+)
 
 
 @pytest.mark.parametrize("run", list(RUNS))
