@@ -163,7 +163,7 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
             while "accepted" not in times:
                 assert time.monotonic() < deadline, "bulk never connected"
                 await pilot.pause(0.005)
-            batches, cpu = app.batcher.batches, time.thread_time()
+            batches, cpu = app.session.batcher.batches, time.thread_time()
             presses: list[tuple[float, str]] = []
             keys = {"l": "tab-log", "p": "tab-payload"}
             while "received" not in times:
@@ -175,7 +175,7 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
                 presses.append((time.perf_counter(), keys[key]))
                 app.post_message(textual_events.Key(key, key))
                 await asyncio.sleep(press_every)
-            batches, cpu = app.batcher.batches - batches, time.thread_time() - cpu
+            batches, cpu = app.session.batcher.batches - batches, time.thread_time() - cpu
             await pilot.pause(0.2)
             await pilot.press("q")
         begun, ended = times["begun"], times["ended"]

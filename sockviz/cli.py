@@ -331,11 +331,11 @@ def run_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_FAILED
     result = runner.result
     if args.export:
-        from sockviz.engine.export import FORMATS
+        from sockviz.view.export import FORMATS
 
         draw = FORMATS[args.export][0]
         try:
-            out.write(draw(exported, f"sockviz {scenario.name} · {args.family}"))
+            out.write(draw(exported, f"sockviz {scenario.name} · {args.family}", scenario))
             out.flush()
         except BrokenPipeError:
             pass
@@ -497,7 +497,7 @@ def _raise_interrupt(signum, frame) -> NoReturn:
 
 def run_tui(args: argparse.Namespace, err: TextIO) -> int:
     try:
-        from sockviz.app.app import run_app
+        from sockviz.launch import run_app
     except ImportError as exc:  # only a missing Textual is the user's to fix; not our bugs
         if not (exc.name or "").startswith(("textual", "rich")):
             raise

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sockviz.cli import main
-from sockviz.engine.export import to_mermaid, to_text
 from sockviz.engine.trace import MAX_EVENTS_PER_STEP, read_trace
+from sockviz.view.export import to_mermaid, to_text
 from tests.hostile import (
     HOSTILE,
     STRING_FIELDS,

@@ -33,7 +33,7 @@ async def test_restarting_the_app_many_times_leaves_nothing_behind():
     app = live_app("tcp-echo", step=True, pace=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        engine = app._engine.pid  # the run's sockets and threads are in the engine process
+        engine = app.session.engine.pid  # the run's sockets and threads are in the engine process
         engine_fds, engine_thread_count = set(process_fds(engine)), process_threads(engine)
         for i in range(16):
             await pilot.press(*["right"] * (i % 8))  # restart from a different step each time
@@ -46,7 +46,7 @@ async def test_restarting_the_app_many_times_leaves_nothing_behind():
             await pilot.pause(0.05)
         await settle(pilot)
         assert app.outcome.outcome == "done"
-        assert app._engine.pid == engine  # one engine process served every restart
+        assert app.session.engine.pid == engine  # one engine process served every restart
         # (The kernel watcher may hold /proc/net/tcp open for a moment: give it one.)
         deadline = time.monotonic() + 2
         while not set(process_fds(engine)) <= engine_fds and time.monotonic() < deadline:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from sockviz.app.app import AppConfig, make_app, replay_factory
+from sockviz.app.app import AppConfig, make_app
 from sockviz.engine.gate import Mode
 from sockviz.engine.recording import (
     HEADER_KEY,
@@ -18,6 +18,7 @@ from sockviz.engine.recording import (
     RecordingError,
     read_recording,
 )
+from sockviz.engine.replay import replay_factory
 from sockviz.engine.runner import Runner
 from sockviz.engine.scenarios import get
 from tests.app.helpers import THEME, live_app, settle, steps, until
@@ -138,7 +139,7 @@ async def test_the_tui_replays_a_recording_with_its_controls_and_no_engine(tmp_p
         await steps(pilot, 6)
         assert app.steps_done == 6
         assert "replay of r.jsonl" in app.sub_title
-        assert app._engine is None and engine_processes() == []
+        assert app.session.engine is None and engine_processes() == []
         await pilot.press("s")  # another scenario: not in a replay
         await pilot.pause()
         assert app.screen is app.default_screen and app.config.scenario == "tcp-echo"

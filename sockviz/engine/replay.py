@@ -124,3 +124,14 @@ class ReplayRunner(RunControls):
             self._consumer(outcome)
         finally:
             self._finished.set()  # (whatever happened: nothing may wait on a dead thread)
+
+
+def replay_factory(events):
+    """A runner factory (as the app takes one) that plays recorded events (``--replay``,
+    the tests' recorded runs): no socket is opened."""
+
+    def factory(scenario, consumer, *, family, port, mode, pace, size=None):
+        return ReplayRunner(scenario, consumer, events, family=family, port=port, mode=mode,
+                            pace=pace)
+
+    return factory

@@ -110,6 +110,7 @@ def _touched(view: RunView, name: str, changes: Changes, moving: bool = False,
     model = view.models.get(name)
     if scroll and model is not None:
         changes.scroll[model.lane] = name
+        view.lane_last[model.lane] = name
 
 
 def _set_kernel(view: RunView, model: CardModel, state: str, timer: float | None) -> None:

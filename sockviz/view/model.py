@@ -219,6 +219,8 @@ class RunView:
     """A scenario file's expectations, checked: step -> the verdict."""
     newest_data: int | None = None
     """The newest row that carries bytes (what the payload view follows)."""
+    lane_last: dict[str, str] = field(default_factory=dict)
+    """Each lane's socket that did something last (the one to keep in sight): lane -> name."""
 
     def copy(self) -> RunView:
         """A view to fold on from here without changing this one (the shared stores stay
@@ -229,6 +231,7 @@ class RunView:
                          for key, queue in self.inflight.items()}
         twin.connecting = set(self.connecting)
         twin.checks = dict(self.checks)
+        twin.lane_last = dict(self.lane_last)
         return twin
 
     def shown_rows(self) -> list[Row]:

@@ -38,6 +38,16 @@ def human_bytes(n: int) -> str:
     return f"{value:.1f} PiB"
 
 
+def preview(data: bytes, width: int) -> str:
+    """A short escaped preview of bytes, in quotes, cut to ``width`` with an ellipsis."""
+    from sockviz.engine.trace import escape_bytes
+
+    text = escape_bytes(data)
+    if len(text) + 2 > width:
+        text = text[: max(0, width - 3)] + "…"
+    return f'"{text}"'
+
+
 def short_option(args: str | None) -> str:
     """``socket.SOL_SOCKET, socket.SO_REUSEADDR, 1`` -> ``SO_REUSEADDR=1``."""
     parts = [p.strip().removeprefix("socket.") for p in (args or "").split(",")]

@@ -116,9 +116,9 @@ async def test_listen_client_killed_mid_transfer():
         assert received > 4 << 20
         assert app.return_code is None  # still running...
         assert app.models["server"].state is State.LISTENING  # ...and still listening
-        generation = app.generation
+        generation = app.session.generation
         await pilot.press("r")
-        assert app.stopped_cleanly and app.generation == generation + 1
+        assert app.session.stopped_cleanly and app.session.generation == generation + 1
         await until(pilot, lambda: "server" in app.models
                     and app.models["server"].kernel == "LISTEN")
         assert "conn-1" not in app.models and "conn-1" not in app.cards
@@ -142,7 +142,7 @@ async def test_connect_server_resets_while_client_waits_in_recv():
             assert app.return_code is None
             first_calls = app.calls_seen
             await pilot.press("r")  # connects again, and is reset again
-            assert app.stopped_cleanly
+            assert app.session.stopped_cleanly
             await until(pilot, lambda: app.calls_seen >= 5 and "client" in app.models
                         and app.models["client"].state is State.CLOSED)
             assert app.calls_seen == first_calls  # the same calls, from scratch
@@ -172,7 +172,7 @@ async def test_connect_listener_closed_while_client_queues():
             await assert_shows_reset(pilot, app, "client", "recv")
             assert app.return_code is None
             await pilot.press("r")  # nothing listens there now: refused, shown, no crash
-            assert app.stopped_cleanly
+            assert app.session.stopped_cleanly
             await until(pilot, lambda: app.outcome is not None)
             assert app.outcome.outcome == "aborted"
             assert app.models["client"].error == "ECONNREFUSED"
@@ -209,6 +209,10 @@ async def test_quit_with_200_peers_connected_takes_under_a_second():
             elapsed = time.monotonic() - started
         finally:
             finish(holders)
-    assert app.return_code == 0 and app.stopped_cleanly
-    assert app.stop_seconds < 1.0 and elapsed < 1.0, (app.stop_seconds, elapsed)
+    assert app.return_code == 0 and app.session.stopped_cleanly
+    # Closing the 200 sockets (traced, the kernel read once) is sockviz's part: it took
+    # 5-7 s when each close read /proc whole. The rest is Textual ending (and, here, the
+    # test harness): together well under a second on a quiet machine.
+    assert app.session.stop_seconds < 0.5, app.session.stop_seconds
+    assert elapsed < 1.5, elapsed
     assert engine_threads() == []

@@ -40,7 +40,7 @@ async def test_random_keys_never_crash_and_q_quits(scenario, keys):
             await pilot.press("escape")
         started = time.monotonic()
         await pilot.press("q")
-    assert app.stop_seconds < 1.0 and app.stopped_cleanly, (keys, app.stop_seconds)
+    assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly, (keys, app.session.stop_seconds)
     assert time.monotonic() - started < 5.0  # the test harness's own teardown included
     assert app.return_code == 0
     assert engine_threads() == []

@@ -12,9 +12,10 @@ import dataclasses
 import json
 import pathlib
 
-from sockviz.app.app import AppConfig, make_app, replay_factory
+from sockviz.app.app import AppConfig, make_app
 from sockviz.engine.events import CallEvent, KernelEvent
 from sockviz.engine.recording import read_recording
+from sockviz.engine.replay import replay_factory
 from sockviz.engine.trace import read_trace
 from tests.app.helpers import THEME, jump, settle
 from tests.hostile import HOSTILE, fixture_lines, raw_in, with_field, write_recording

@@ -24,7 +24,7 @@ async def test_a_card_made_in_the_batch_that_moves_it_is_scrolled_to():
         await pilot.pause()
         events = read_trace((DATA / "multi-client-ipv4.jsonl").read_text().splitlines())
         upto = next(i for i, e in enumerate(events) if getattr(e, "socket", "") == "conn-3")
-        app.on_engine_events(EngineEvents(events[: upto + 1], app.generation))
+        app.on_engine_events(EngineEvents(events[: upto + 1], app.session.generation))
         await pilot.pause()
         await pilot.pause()
         assert app.query_one("#client-lane").scroll_y > 0

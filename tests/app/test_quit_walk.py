@@ -35,7 +35,7 @@ async def quit_after(name: str, k: int, how) -> tuple[float, object]:
             # started blocks on full buffers until the reader's step comes)
             await until(pilot, lambda: app.outcome is not None or (
                 app.pending is not None and app.pending.step >= k
-                and app.runner.gate.waiting > 0 and app.batcher.idle))
+                and app.runner.gate.waiting > 0 and app.session.batcher.idle))
             started = time.monotonic()
             if isinstance(how, str):
                 await pilot.press(how)
@@ -59,7 +59,7 @@ async def test_quit_from_every_step(name):
         label = f"{name}: {how!s} at step {k}"
         assert app.return_code == 0, label
         assert elapsed < 1.0, f"{label} took {elapsed:.2f} s"
-        assert app.stopped_cleanly and app.stop_seconds < 1.0, label
+        assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0, label
         assert engine_threads() == threads, label
         assert engine_processes() == [], f"{label}: the engine process outlived the app"
         assert open_fds() <= fds, f"{label}: {sorted(open_fds() - fds)} left open"

@@ -15,7 +15,7 @@ SIZE = (100, 30)
 
 def quiz_app():
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
-    app.quiz = True
+    app.predictions.on = True
     return app
 
 
@@ -25,7 +25,7 @@ async def answer(pilot, *keys: str) -> None:
     assert isinstance(app.screen, QuizScreen), "no question is open"
     before = app.steps_done
     await pilot.press(*keys)
-    await until(pilot, lambda: app.steps_done > before and app.asked is None)
+    await until(pilot, lambda: app.steps_done > before and app.predictions.asked is None)
     await settle(pilot)
 
 
@@ -38,7 +38,7 @@ async def test_a_question_before_the_call_then_the_reveal_and_the_score():
         assert app.screen.question.text.endswith("After server.bind(), what will its state be?")
         assert app.steps_done == 2, "the call waits for the answer"
         await answer(pilot, "1")  # bound
-        assert app.predictions[2] == ("bound", "bound") and app.quiz_score == (1, 1)
+        assert app.predictions.said[2] == ("bound", "bound") and app.predictions.score == (1, 1)
         assert "You predicted: bound ✓ right" in "\n".join(crop(app, "#explain"))
         assert "quiz 1/1" in crop(app, "#status")[0]
 
@@ -46,7 +46,7 @@ async def test_a_question_before_the_call_then_the_reveal_and_the_score():
         await until(pilot, lambda: isinstance(app.screen, QuizScreen))
         choices = app.screen.question.choices
         await answer(pilot, str(choices.index("closed") + 1))
-        assert app.quiz_score == (1, 2)
+        assert app.predictions.score == (1, 2)
         assert "closed ✗ - it was listening" in "\n".join(crop(app, "#explain"))
 
 
@@ -59,11 +59,11 @@ async def test_escape_makes_no_call_and_arrows_and_enter_answer():
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert not isinstance(app.screen, QuizScreen)
-        assert app.steps_done == 2 and app.calls_seen == 2 and app.quiz_score == (0, 0)
+        assert app.steps_done == 2 and app.calls_seen == 2 and app.predictions.score == (0, 0)
         await pilot.press("right")
         await until(pilot, lambda: isinstance(app.screen, QuizScreen))
         await answer(pilot, "down", "enter")  # the second choice: listening
-        assert app.predictions[2] == ("listening", "bound") and app.quiz_score == (0, 1)
+        assert app.predictions.said[2] == ("listening", "bound") and app.predictions.score == (0, 1)
 
 
 async def test_the_time_wait_question_is_answered_by_the_kernel():
@@ -82,12 +82,12 @@ async def test_the_time_wait_question_is_answered_by_the_kernel():
                 pick = "client" if question.kind == "time-wait" else question.choices[0]
                 await answer(pilot, str(question.choices.index(pick) + 1))
             await settle(pilot)
-        kinds = {app.predictions[s][1] for s in app.predictions}
+        kinds = {app.predictions.said[s][1] for s in app.predictions.said}
         assert "client" in kinds  # the time-wait question's true answer
-        step = next(s for s, (guess, truth) in app.predictions.items() if truth == "client")
-        assert app.predictions[step] == ("client", "client")
-        right, asked = app.quiz_score
-        assert asked == len(app.predictions) == 9 and right >= 1
+        step = next(s for s, (guess, truth) in app.predictions.said.items() if truth == "client")
+        assert app.predictions.said[step] == ("client", "client")
+        right, asked = app.predictions.score
+        assert asked == len(app.predictions.said) == 9 and right >= 1
 
 
 async def test_g_turns_predict_mode_on_and_pauses():
@@ -95,19 +95,19 @@ async def test_g_turns_predict_mode_on_and_pauses():
     app.pace = 5.0
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.mode is Mode.PLAY and not app.quiz
+        assert app.mode is Mode.PLAY and not app.predictions.on
         await pilot.press("g")
-        assert app.quiz and app.mode is Mode.STEP
+        assert app.predictions.on and app.mode is Mode.STEP
         await pilot.press("g")
-        assert not app.quiz
+        assert not app.predictions.on
 
 
 async def test_quiz_from_the_command_line_starts_in_step_mode():
     args = build_parser().parse_args(["--quiz"])
     assert args.quiz
     app = make_app(AppConfig(quiz=True), runner_factory=replay_app(
-        "tcp-echo-ipv4", "tcp-echo").runner_factory, clock=lambda: FROZEN, theme=THEME)
-    assert app.quiz and app.mode is Mode.STEP
+        "tcp-echo-ipv4", "tcp-echo").session.factory, clock=lambda: FROZEN, theme=THEME)
+    assert app.predictions.on and app.mode is Mode.STEP
     assert "--quiz" in serve_command(build_parser().parse_args(["--serve", "--quiz"]))
 
 

@@ -23,7 +23,7 @@ async def test_a_met_expectation_is_shown_with_the_step():
     app = file_app(load(EXAMPLE))
     async with app.run_test(size=(100, 30)) as pilot:
         await steps(pilot, 8)  # ... client.sendall(b"ping\n")
-        assert app.checks[7].met
+        assert app.view.checks[7].met
         assert "Expected: 5 bytes ✓" in "\n".join(crop(app, "#explain"))
 
 
@@ -32,7 +32,7 @@ async def test_an_unmet_expectation_says_what_really_happened():
     app = file_app(loads(text, "wrong.toml"))
     async with app.run_test(size=(100, 30)) as pilot:
         await steps(pilot, 8)
-        assert not app.checks[7].met
+        assert not app.view.checks[7].met
         assert "Expected: 5 bytes ✗ - got 6 bytes" in "\n".join(crop(app, "#explain"))
         toasts = [str(n.message) for n in app._notifications]
         assert any("expected 5 bytes, got 6 bytes" in t for t in toasts), toasts

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from sockviz.app import app as app_module
 from sockviz.engine.events import CallEvent
 from sockviz.engine.gate import Mode
+from sockviz.view import history as history_module
 from tests.app.helpers import crop, jump, live_app, replay_app, settle, steps, until
 
 SIZE = (100, 30)
@@ -29,8 +29,10 @@ def moment(app) -> dict:
         "cards": {name: (m.state, m.kernel, m.local, m.remote, m.sent, m.received, m.error)
                   for name, m in app.models.items()},
         "card classes": {name: sorted(card.classes) for name, card in app.cards.items()},
-        "ladder": [(e.label, e.delivered, e.data) for e in app.query_one("#ladder").entries],
-        "selected": getattr(app._payload_entry, "label", None),
+        "ladder": [(e.label, e.delivered(app.view.folded), e.data)
+                   for e in app.view.shown_rows()],
+        "ladder drawn": crop(app, "#ladder"),
+        "selected": getattr(app._payload, "label", None),
         "calls made": app.steps_done,
         "lanes scrolled": [app.query_one(f"#{lane}").scroll_y
                            for lane in ("client-lane", "server-lane")],
@@ -166,39 +168,41 @@ async def test_restart_while_looking_back_starts_afresh():
 async def test_a_run_past_the_history_kept_cannot_be_gone_back_through(monkeypatch):
     """History is bounded: past HISTORY_KEPT events the run goes on but ← says why it
     cannot go back; outgrowing it while looking back returns to the live edge."""
-    monkeypatch.setattr(app_module, "HISTORY_KEPT", 12)
+    monkeypatch.setattr(history_module, "HISTORY_KEPT", 12)  # (moment 4 is 9 events in)
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await jump(pilot, 4)
-        assert not app.history_dropped
+        assert not app.history.dropped
         await press(pilot, "left")
         assert app.position == 3
-        await jump(pilot, 0)
-        app._drop_history()
-        await pilot.pause()
-        assert app.position is None and app.steps_done == 4 and not app.history
-        await steps(pilot, 4)
-        assert app.history_dropped and not app.history
+        app.session.step()  # the run goes on while we look back: 11 events ...
+        app.session.step()  # ... then 14
+        await until(pilot, lambda: app.history.dropped)
+        await settle(pilot)
+        assert app.position is None and app.steps_done == 6 and not app.history.events
+        assert any("going back through it is off" in n.message for n in app._notifications)
         await press(pilot, "left")
-        assert app.position is None and app.steps_done == 8
-        calls = [e for e in app.trace_events if isinstance(e, CallEvent)]
+        assert app.position is None
+        await steps(pilot, 2)
+        assert app.steps_done == 8 and app.live_position == 8
+        calls = [e for e in app.history.trace if isinstance(e, CallEvent)]
         assert len(calls) == 8  # export still has the whole run
 
 
-async def test_going_back_keeps_the_cards_and_rows_it_still_has():
-    """Drawing a moment again keeps the widgets both moments have (no flicker, and cheap
-    for a long run): the listener's card and the first rows are the same objects."""
+async def test_going_back_keeps_the_cards_it_still_has():
+    """Drawing a moment again keeps the card widgets both moments have (no flicker, and
+    cheap for a long run); the ladder is drawn from the same rows, none made again."""
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
     async with app.run_test(size=SIZE) as pilot:
         await jump(pilot, 8)
-        card, rows = app.cards["server"], list(app.query_one("#ladder").rows)
+        card, rows = app.cards["server"], app.view.shown_rows()
         await press(pilot, "left", "left", "left")
         assert app.cards["server"] is card and "conn-1" not in app.cards
-        kept = app.query_one("#ladder").rows
-        assert kept == rows[: len(kept)] and len(kept) < len(rows)
-        assert all(row.is_attached for row in kept) and not rows[-1].is_attached
+        kept = app.view.shown_rows()
+        assert all(a is b for a, b in zip(kept, rows, strict=False)) and len(kept) < len(rows)
         await press(pilot, "right", "right", "right")
         assert app.position is None and app.cards["server"] is card
+        assert all(a is b for a, b in zip(app.view.shown_rows(), rows, strict=True))
 
 
 async def test_one_step_forward_moves_its_card_as_it_did_live():

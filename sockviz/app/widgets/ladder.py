@@ -5,134 +5,73 @@ Calls that send something across are arrows; calls that stay on one side (``bind
 dashed while its bytes sit in the peer's receive buffer, and solid once a ``recv`` on the
 other side has taken them: the bytes really wait in the kernel until the program reads.
 
-The ladder keeps the newest :data:`MAX_ROWS` rows (a peer can make calls faster than anyone
-can read them; the log and the cards' totals still count everything). Rows added while a
-batch of events is applied are mounted together by :meth:`Ladder.flush`.
-
-Rows that carry bytes can be selected (click, or ↑/↓ when the ladder has focus); the
-payload view shows the selected one. Peer bytes arrive here already escaped.
+A line-API widget, as Textual's ``Log`` and ``DataTable`` are: it draws the rows of a
+:class:`~sockviz.view.model.RunView` one screen line at a time, only those in sight, with no
+widget per row - so a run of thousands of rows scrolls back to its first as cheaply as a
+short one. Rows that carry bytes can be selected (click, or ↑/↓ when the ladder has focus);
+the payload view shows the selected one. The selection is this widget's own state; the rows
+are the view's. Peer bytes are shown escaped.
 """
 
 from __future__ import annotations
 
-import collections
-from dataclasses import dataclass
+import bisect
 from typing import ClassVar
 
+from rich.style import Style as RichStyle
+from textual import events
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
-from textual.widget import Widget
-from textual.widgets import Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import Visual
 
-from sockviz.app.widgets.mounting import mount_in_order
-from sockviz.engine.trace import escape_bytes
-
-#: Rows kept on the ladder; older ones scroll away for good.
-MAX_ROWS = 300
+from sockviz.view.model import Row, RunView
+from sockviz.view.words import preview
 
 
-@dataclass
-class LadderEntry:
-    """One row of the ladder."""
-
-    index: int
-    side: str
-    """``left`` (the client's side) or ``right`` (the server's)."""
-    label: str
-    arrow: bool = False
-    """True: drawn from ``side`` to the other side. False: a note on ``side``."""
-    data: bytes | None = None
-    nbytes: int = 0
-    delivered: bool = True
-    error: bool = False
-    socket: str = ""
-    call: str = ""
-    peer: str = ""
-
-
-def preview(data: bytes, width: int) -> str:
-    """A short escaped preview in quotes, cut to ``width`` with an ellipsis."""
-    text = escape_bytes(data)
-    if len(text) + 2 > width:
-        text = text[: max(0, width - 3)] + "…"
-    return f'"{text}"'
-
-
-class LadderRow(Widget):
-    """One entry, drawn to the width it is given."""
-
-    DEFAULT_CSS = "LadderRow { height: auto; }"
-
-    class Selected(Message):
-        def __init__(self, row: LadderRow) -> None:
-            super().__init__()
-            self.row = row
-
-    def __init__(self, entry: LadderEntry) -> None:
-        super().__init__(classes="ladder-row")
-        self.entry = entry
-        self.set_class(entry.data is not None, "-data")
-        self.set_class(entry.error, "-error")
-
-    def get_content_height(self, container, viewport, width: int) -> int:
-        return 2 if self.entry.data is not None else 1
-
-    def render(self) -> Content:
-        width = max(12, self.size.width)
-        inner = width - 2
-        e = self.entry
-        line = "╌" if not e.delivered else "─"
-        style = "$text-error" if e.error else ("$accent" if e.arrow else "$foreground")
-        if e.arrow:
-            label = f" {e.label} "
-            body = inner - 1
-            label = label[:body]
-            left = (body - len(label)) // 2
-            right = body - len(label) - left
-            if e.side == "left":
-                middle = Content.assemble((line * left, style), (label, "bold"),
-                                          (line * right + "▶", style))
-            else:
-                middle = Content.assemble(("◀" + line * left, style), (label, "bold"),
-                                          (line * right, style))
+def row_content(row: Row, width: int, delivered: bool) -> Content:
+    """A row's one or two lines (a row of data shows a preview of its bytes under it)."""
+    width = max(12, width)
+    inner = width - 2
+    line = "─" if delivered else "╌"
+    style = "$text-error" if row.error else ("$accent" if row.arrow else "$foreground")
+    if row.arrow:
+        label = f" {row.label} "[: inner - 1]
+        body = inner - 1
+        left = (body - len(label)) // 2
+        right = body - len(label) - left
+        if row.side == "left":
+            middle = Content.assemble((line * left, style), (label, "bold"),
+                                      (line * right + "▶", style))
         else:
-            text = e.label[: inner - 2]
-            pad = inner - len(text) - 2
-            if e.side == "left":
-                middle = Content.assemble(" ", (text, style), " " * (pad + 1))
-            else:
-                middle = Content.assemble(" " * (pad + 1), (text, style), " ")
-        rows = [Content.assemble(("│", "$state-future"), middle, ("│", "$state-future"))]
-        if e.data is not None:
-            shown = preview(e.data, inner - 2)
-            pad = inner - len(shown)
-            left_pad = pad // 2
-            rows.append(
-                Content.assemble(
-                    ("│", "$state-future"),
-                    " " * left_pad,
-                    (shown, "italic"),
-                    " " * (pad - left_pad),
-                    ("│", "$state-future"),
-                )
-            )
-        return Content("\n").join(rows)
-
-    def on_click(self) -> None:
-        if self.entry.data is not None:
-            self.post_message(self.Selected(self))
+            middle = Content.assemble(("◀" + line * left, style), (label, "bold"),
+                                      (line * right, style))
+    else:
+        text = row.label[: inner - 2]
+        pad = inner - len(text) - 2
+        if row.side == "left":
+            middle = Content.assemble(" ", (text, style), " " * (pad + 1))
+        else:
+            middle = Content.assemble(" " * (pad + 1), (text, style), " ")
+    edge = ("│", "$state-future")
+    lines = [Content.assemble(edge, middle, edge)]
+    if row.data is not None:
+        shown = preview(row.data, inner - 2)
+        pad = inner - len(shown)
+        lines.append(Content.assemble(edge, " " * (pad // 2), (shown, "italic"),
+                                      " " * (pad - pad // 2), edge))
+    return Content("\n").join(lines)
 
 
-def _key(entry: LadderEntry) -> tuple:
-    """What makes two drawings of a run's row the same row."""
-    return entry.index, entry.side, entry.label, entry.socket
+class Ladder(ScrollView, can_focus=True):
+    """The sequence diagram of the view it is shown. See the module docstring."""
 
-
-class Ladder(VerticalScroll, can_focus=True):
-    """The sequence diagram. The app adds entries; the ladder keeps its own selection."""
-
+    DEFAULT_CSS = "Ladder { overflow-x: hidden; }"
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"ladder--head", "ladder--selected",
+                                             "ladder--hover"}
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("up", "select(-1)", "Previous message", show=False),
         Binding("down", "select(1)", "Next message", show=False),
@@ -141,139 +80,168 @@ class Ladder(VerticalScroll, can_focus=True):
     class MessageChosen(Message):
         """A row with bytes was selected (by the user, or by following the newest)."""
 
-        def __init__(self, entry: LadderEntry, by_user: bool) -> None:
+        def __init__(self, row: Row, by_user: bool) -> None:
             super().__init__()
-            self.entry = entry
+            self.row = row
             self.by_user = by_user
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.entries: list[LadderEntry] = []
-        """The rows kept (the newest :data:`MAX_ROWS`), drawn or about to be."""
-        self.rows: list[LadderRow] = []
-        """The drawn rows, oldest first."""
-        self.selected: LadderRow | None = None
+        self.view: RunView | None = None
+        self.rows: list[Row] = []
+        """The rows shown (the view's, those still kept), oldest first."""
+        self._starts: list[int] = []
+        """The screen line each row starts on (line 0 is the client/server heading)."""
+        self.selected: Row | None = None
         self.follow = True
         """Select each new message as it comes, until the user picks one."""
-        self.count = 0
-        """Entries ever added (the next entry's index)."""
-        self._new: collections.deque[LadderEntry] = collections.deque()
-        self._newest_data: LadderEntry | None = None
-        self._reusable: dict[tuple, LadderRow] | None = None
+        self._hover: Row | None = None
+        self._newest: int | None = None
+        """The newest message seen (the selection follows it when it changes)."""
+        self._cache: dict[tuple, list[Strip]] = {}
 
-    def compose(self):
-        yield Static(Content.assemble(("client", "bold"), ""), id="ladder-head")
-
-    def on_resize(self) -> None:
-        head = self.query_one("#ladder-head", Static)
-        width = max(12, self.size.width - 1)
-        gap = max(1, width - len("client") - len("server"))
-        head.update(Content.assemble(("client", "bold"), " " * gap, ("server", "bold")))
-
-    def clear(self, redraw: bool = False) -> None:
-        """Forget every row. ``redraw``: the same run is about to be drawn again (another
-        moment of it) - rows that come back are kept on screen, not made anew."""
-        if redraw:
-            self._reusable = {_key(row.entry): row for row in self.rows}
-        else:
-            for row in self.rows:
-                if row.is_mounted:
-                    row.remove()
-        self.entries.clear()
-        self.rows.clear()
-        self._new.clear()
-        self._newest_data = None
-        self.selected = None
-        self.follow = True
-        self.count = 0
-
-    def add(self, entry: LadderEntry) -> None:
-        """Add a row; it is drawn at the next :meth:`flush` (if it is still kept then: a
-        flood's rows that scroll away before they are drawn cost no widget)."""
-        self.count += 1
-        self.entries.append(entry)
-        self._new.append(entry)
-        if entry.data is not None and self.follow:
-            self._newest_data = entry
-        while len(self.entries) > MAX_ROWS:
-            old = self.entries.pop(0)
-            if self.rows and self.rows[0].entry is old:
-                row = self.rows.pop(0)
-                row.remove()
-                if row is self.selected:
-                    self.selected = None
-            elif self._new and self._new[0] is old:
-                self._new.popleft()
-            if self._newest_data is old:
-                self._newest_data = None
-
-    def flush(self) -> None:
-        """Draw the rows added since the last flush, newest in view."""
-        if self._reusable is not None:
-            self._redraw()
-        new = [LadderRow(entry) for entry in self._new]
-        self._new.clear()
-        if new:
-            self.rows.extend(new)
-            self.mount(*new)
-            self.scroll_end(animate=False)
-        newest, self._newest_data = self._newest_data, None
-        if newest is not None:
-            row = next((r for r in reversed(self.rows) if r.entry is newest), None)
+    # --- what is shown ----------------------------------------------------------------
+    def show(self, view: RunView, again: bool = True) -> None:
+        """Show ``view``'s rows. ``again``: another moment of the run (or another run) -
+        the selection follows the newest message afresh; else the view has grown from the
+        one shown, and what it added is drawn."""
+        rows = view.shown_rows()
+        # Every view of a run shows a beginning of the same rows: the lines worked out for
+        # the rows both show stand.
+        keep = 0
+        if self.rows and rows and rows[0] is self.rows[0]:
+            keep = min(len(self.rows), len(rows))
+        del self._starts[keep:]
+        line = self._starts[-1] + self._height(rows[keep - 1]) if keep else 1
+        for row in rows[keep:]:
+            self._starts.append(line)
+            line += self._height(row)
+        added = again or len(rows) > len(self.rows)
+        self.view, self.rows = view, rows
+        if again:
+            self.selected, self.follow, self._hover = None, True, None
+        elif self.selected is not None and not self._is_shown(self.selected):
+            self.selected = None
+        self.virtual_size = Size(self.scrollable_content_region.width, line)
+        if added:
+            self.scroll_end(animate=False, x_axis=False)
+        newest = view.newest_data
+        if again or newest != self._newest:
+            self._newest = newest
+            row = self._row(newest) if newest is not None and self.follow else None
             if row is not None:
                 self._select(row, by_user=False)
+        self.refresh()
 
-    def _redraw(self) -> None:
-        """After ``clear(redraw=True)``: keep the rows that are drawn already (updated to
-        their entry now), make the others, and put each in its place."""
-        reusable, self._reusable = self._reusable, None
-        rows: list[LadderRow] = []
-        for entry in self._new:
-            row = reusable.pop(_key(entry), None)
-            if row is None:
-                row = LadderRow(entry)
-            else:
-                row.entry = entry
-                row.set_class(entry.error, "-error")
-                row.remove_class("-selected")
-                row.refresh()
-            rows.append(row)
-        self._new.clear()
-        for row in reusable.values():
-            row.remove()
-        mount_in_order(self, rows)
-        self.rows = rows
-        self.scroll_end(animate=False)
+    def _is_shown(self, row: Row) -> bool:
+        return bool(self.rows) and self.rows[0].index <= row.index <= self.rows[-1].index
 
-    def refresh_entry(self, entry: LadderEntry) -> None:
-        for row in self.rows:
-            if row.entry is entry:
-                row.set_class(entry.error, "-error")
-                row.refresh()
+    def _row(self, index: int) -> Row | None:
+        if not self.rows or not self.rows[0].index <= index <= self.rows[-1].index:
+            return None
+        return self.rows[index - self.rows[0].index]
 
-    def _select(self, row: LadderRow, by_user: bool) -> None:
-        if self.selected is not None:
-            self.selected.remove_class("-selected")
+    @staticmethod
+    def _height(row: Row) -> int:
+        return 2 if row.data is not None else 1
+
+    def _at_line(self, line: int) -> tuple[Row, int] | None:
+        """The row drawn on screen line ``line``, and which of its lines."""
+        if line < 1 or not self._starts:
+            return None
+        i = bisect.bisect_right(self._starts, line) - 1
+        row = self.rows[i]
+        sub = line - self._starts[i]
+        return (row, sub) if sub < self._height(row) else None
+
+    # --- drawing ------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = self.scroll_offset.y + y
+        if line == 0:
+            return self._strips(("head", width), self._heading(), "ladder--head", width)[0]
+        found = self._at_line(line)
+        if found is None or self.view is None:
+            return Strip.blank(width, self._background())
+        row, sub = found
+        delivered = row.delivered(self.view.folded)
+        look = ("ladder--selected" if row is self.selected
+                else "ladder--hover" if row is self._hover else "")
+        key = (row.index, width, delivered, look, row.error)
+        return self._strips(key, row_content(row, width, delivered), look, width)[sub]
+
+    def _heading(self) -> Content:
+        width = max(12, self.size.width - 1)
+        gap = " " * max(1, width - len("client") - len("server"))
+        return Content.assemble(("client", "bold"), gap, ("server", "bold"))
+
+    def _strips(self, key: tuple, content: Content, look: str, width: int) -> list[Strip]:
+        strips = self._cache.get(key)
+        if strips is None:
+            style = self.get_visual_style(look) if look else self.get_visual_style()
+            pad = self._background(style.rich_style)
+            strips = [strip.extend_cell_length(width, pad)
+                      for strip in Visual.to_strips(self, content, width, None, style)]
+            if len(self._cache) > 2000:
+                self._cache.clear()
+            self._cache[key] = strips
+        return strips
+
+    def _background(self, style: RichStyle | None = None) -> RichStyle:
+        """What an empty cell is drawn with: the background alone (as the screen draws the
+        space a widget leaves), so blank cells merge with their neighbours'."""
+        return RichStyle.from_color(bgcolor=(style or self.rich_style).bgcolor)
+
+    def notify_style_update(self) -> None:
+        self._cache.clear()
+        super().notify_style_update()
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        if self.view is not None:
+            self.virtual_size = Size(self.scrollable_content_region.width,
+                                     self.virtual_size.height)
+
+    # --- choosing a message -----------------------------------------------------------
+    def _select(self, row: Row, by_user: bool) -> None:
         self.selected = row
-        row.add_class("-selected")
         if by_user:
-            self.follow = row is self._data_rows()[-1]
-        self.post_message(self.MessageChosen(row.entry, by_user))
+            data = [r for r in self.rows if r.data is not None]
+            self.follow = bool(data) and row is data[-1]
+        self.refresh()
+        self.post_message(self.MessageChosen(row, by_user))
 
-    def _data_rows(self) -> list[LadderRow]:
-        return [r for r in self.rows if r.entry.data is not None]
+    def on_click(self, event: events.Click) -> None:
+        found = self._at_line(event.y + int(self.scroll_offset.y))
+        if found is not None and found[0].data is not None:
+            self._select(found[0], by_user=True)
 
-    def on_ladder_row_selected(self, message: LadderRow.Selected) -> None:
-        message.stop()
-        self._select(message.row, by_user=True)
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        found = self._at_line(event.y + int(self.scroll_offset.y))
+        hover = found[0] if found is not None else None
+        if hover is not self._hover:
+            self._hover = hover
+            self.refresh()
+
+    def on_leave(self, event: events.Leave) -> None:
+        if self._hover is not None:
+            self._hover = None
+            self.refresh()
 
     def action_select(self, delta: int) -> None:
-        rows = self._data_rows()
-        if not rows:
+        data = [r for r in self.rows if r.data is not None]
+        if not data:
             return
-        if self.selected in rows:
-            i = max(0, min(len(rows) - 1, rows.index(self.selected) + delta))
+        if self.selected in data:
+            i = max(0, min(len(data) - 1, data.index(self.selected) + delta))
         else:
-            i = len(rows) - 1
-        self._select(rows[i], by_user=True)
-        self.scroll_to_widget(rows[i], animate=False)
+            i = len(data) - 1
+        self._select(data[i], by_user=True)
+        top = self._starts[self.rows.index(data[i])]
+        self.scroll_to_region_lines(top)
+
+    def scroll_to_region_lines(self, top: int) -> None:
+        """Bring the screen lines from ``top`` (a row of data: two) into sight."""
+        from textual.geometry import Region
+
+        self.scroll_to_region(Region(0, top, 1, 2), animate=False)

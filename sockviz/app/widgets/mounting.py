@@ -13,11 +13,12 @@ from textual.widget import Widget
 
 
 def mount_in_order(parent: Widget, widgets: Sequence[Widget]) -> None:
-    """Mount the ones of ``widgets`` not mounted yet so that ``parent`` holds them all in
-    this order (the mounted ones are ``parent``'s children already, in this order)."""
+    """Mount the ones of ``widgets`` not in ``parent`` yet so that it holds them all in
+    this order (the others are ``parent``'s children already, in this order; a widget
+    counts as in it from its mount call, before Textual has finished mounting it)."""
     waiting: list[Widget] = []
     for widget in widgets:
-        if not widget.is_mounted:
+        if widget.parent is not parent:
             waiting.append(widget)
         elif waiting:
             parent.mount(*waiting, before=widget)

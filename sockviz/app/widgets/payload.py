@@ -7,8 +7,8 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from sockviz.app.widgets.ladder import LadderEntry
 from sockviz.engine.trace import escape_bytes
+from sockviz.view.model import Row
 
 #: How many bytes the hex view shows; the event keeps up to 4096, the totals count all.
 SHOWN = 512
@@ -66,7 +66,7 @@ class PayloadView(VerticalScroll):
     decode_websocket = False
     """Set by the app for the websocket scenario: describe frames above the hex."""
 
-    def show(self, entry: LadderEntry | None) -> None:
+    def show(self, entry: Row | None) -> None:
         self._entry = entry
         head = self.query_one("#payload-head", Static)
         body = self.query_one("#payload-hex", HexBody)

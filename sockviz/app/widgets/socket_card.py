@@ -1,7 +1,7 @@
 """A socket card: one socket's name, kind, addresses, lifecycle strip, kernel badge, bytes.
 
-The card is a plain view of :class:`CardModel`; the app updates the model from events and
-calls :meth:`SocketCard.show`. Colours come from the stylesheet: the card swaps CSS classes
+The card is a plain view of a :class:`~sockviz.view.model.CardModel` (the view of the run
+keeps it; the stage calls :meth:`SocketCard.show`). Colours come from the stylesheet: the card swaps CSS classes
 (``-state-bound``, ``-kernel-time-wait``, ``-error``), never sets a colour itself.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
 from textual.content import Content
@@ -19,17 +18,9 @@ from textual.widgets import Static
 
 from sockviz.app.widgets.lines import update_if_changed
 from sockviz.engine.explain import errno_help, kernel_meaning
-from sockviz.engine.states import Role, State
-
-#: The lifecycle states in the order a strip shows them.
-ORDER = (
-    State.CREATED,
-    State.BOUND,
-    State.LISTENING,
-    State.CONNECTED,
-    State.HALF_CLOSED,
-    State.CLOSED,
-)
+from sockviz.engine.states import State
+from sockviz.view.model import CardModel
+from sockviz.view.words import human_bytes
 
 KERNEL_CLASS = {
     "LISTEN": "listen",
@@ -88,54 +79,6 @@ def bytes_line(m: CardModel, width: int) -> str:
         if len(text) <= width:
             return text
     return text
-
-
-def human_bytes(n: int) -> str:
-    """``14 B``, ``1.5 KiB``, ``64.0 MiB``: short, exact below a KiB."""
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-    return f"{value:.1f} PiB"
-
-
-@dataclass
-class CardModel:
-    """What a card shows, kept by the app (UI thread only)."""
-
-    name: str
-    role: Role
-    family: str
-    type: str
-    path: tuple[State, ...]
-    """The states this socket's strip shows, in order."""
-    state: State | None = None
-    previous: State | None = None
-    visited: set[State] = field(default_factory=set)
-    local: str | None = None
-    remote: str | None = None
-    implicit_bind: bool = False
-    sent: int = 0
-    received: int = 0
-    kernel: str | None = None
-    kernel_deadline: float | None = None
-    """When the kernel's timer (TIME_WAIT) runs out, on the app's clock."""
-    error: str | None = None
-    error_text: str | None = None
-    error_call: str | None = None
-    expected: bool = False
-    """The error is the scenario's lesson (e.g. ECONNREFUSED in refused), not a fault."""
-    queue: tuple[int, int] | None = None
-    """A listener's accept queue: (waiting, backlog)."""
-    rates: list[float] = field(default_factory=list)
-    """Recent throughput samples of a bulk transfer, bytes per second."""
-    transfer: tuple[int, int] | None = None
-    """A bulk transfer under way: (bytes so far, bytes in all)."""
-    last_progress: tuple[int, float] | None = None
-    """The last progress seen: (bytes, seconds), to turn the next one into a rate."""
 
 
 def strip_content(model: CardModel, moving: bool = False, width: int = 999) -> Content:

@@ -8,8 +8,8 @@ import sys
 from dataclasses import replace
 
 from sockviz.engine.events import CallEvent
-from sockviz.engine.export import WIDTH, to_mermaid, to_text
 from sockviz.engine.scenarios import get
+from sockviz.view.export import WIDTH, to_mermaid, to_text
 from tests.helpers import run_scenario
 
 # Every line a sequenceDiagram of ours may have: words hold no bare ; # < > (Mermaid's

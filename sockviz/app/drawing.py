@@ -1,0 +1,232 @@
+"""Drawing the view on screen: the one path for the live run and for any moment of it.
+
+:class:`Drawing` is the part of the app that puts a :class:`~sockviz.view.model.RunView`
+on the widgets - the stage's cards and ladder, the log, the payload, the status line, the
+explanation panels, the titles - whole (another moment, another run) or only as far as a
+batch of events changed it. It reads the view and the app's own settings (mode, pace,
+position); it keeps no fact of the run.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from textual.content import Content
+
+from sockviz.app.widgets.explain import (
+    ExplainPanel,
+    NextPanel,
+    done_content,
+    next_content,
+)
+from sockviz.app.widgets.ladder import Ladder
+from sockviz.app.widgets.payload import PayloadView
+from sockviz.app.widgets.stage import Stage
+from sockviz.app.widgets.status import Position, StatusBar
+from sockviz.engine.gate import Mode
+from sockviz.engine.inert import inert
+from sockviz.view.model import LOG_LINES
+
+if TYPE_CHECKING:
+    from textual.widgets import Log
+
+    from sockviz.app.widgets.lower import MessageInput
+    from sockviz.view.fold import Changes
+    from sockviz.view.model import Row
+
+FAMILY_LABEL = {"ipv4": "IPv4", "ipv6": "IPv6", "unix": "Unix"}
+
+#: One colour per lifecycle state and per kernel state family (used by the stylesheet).
+STATE_COLOURS = {
+    "state-created": "#9e9e9e",
+    "state-bound": "#5fafff",
+    "state-listening": "#af87ff",
+    "state-connected": "#5fd787",
+    "state-half-closed": "#ffaf5f",
+    "state-closed": "#d75f5f",
+    "state-future": "#6c6c6c",
+    "kernel-listen": "#af87ff",
+    "kernel-syn": "#ffd75f",
+    "kernel-established": "#5fd787",
+    "kernel-fin-wait": "#ffaf5f",
+    "kernel-close-wait": "#ff875f",
+    "kernel-time-wait": "#ffd700",
+    "kernel-close": "#808080",
+}
+
+
+class Drawing:
+    """The app's drawing, as a part of :class:`~sockviz.app.app.SockvizApp` (which it is
+    mixed into). See the module docstring."""
+
+    _payload: Row | None = None
+    """The message the payload view shows (the ladder's choice)."""
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(STATE_COLOURS)
+
+    # --- the whole screen ---------------------------------------------------------------
+    def _draw(self, changes: Changes | None = None, moved: set[str] = frozenset()) -> None:
+        """Show :attr:`view`: whole (``changes`` None: the cards in ``moved`` move into
+        their state as they did live), or as far as ``changes`` says it changed."""
+        view = self.view
+        self.query_one(Stage).show(view, self._now(), self._flash, changes, moved)
+        if changes is None or changes.rows or changes.delivered:
+            self.query_one(Ladder).show(view, again=changes is None)
+        if changes is None:
+            self._payload = None
+        if self._lower == "ready":
+            log = self._log()
+            if changes is None:
+                log.clear()
+                log.write_lines(view.log())
+                self.query_one(PayloadView).show(self._payload)
+            elif changes.lines:
+                log.write_lines(changes.lines[-LOG_LINES:])
+        if changes is None or changes.panels:
+            self._draw_panels()
+
+    def _log(self) -> Log:
+        return self.query_one("#log")  # (mounted with the lower panels)
+
+    def _draw_panels(self) -> None:
+        """The status line, and the panels that say what was done and what comes next."""
+        view = self.view
+        total = self.session.total_steps(self.scenario)
+        live = self.history.moments
+        self.query_one(StatusBar).show(
+            mode=self.mode.value, pace=self.pace, done=view.steps_done, total=total,
+            outcome=view.outcome.outcome if view.outcome else None,
+            replay=bool(self.config.replay),
+            position=Position(live if self.position is None else self.position, live, total),
+            quiz=(self.predictions.score if self.predictions.on or self.predictions.answered
+                  else None),
+        )
+        if self._lower != "ready":
+            return  # drawn once they are mounted
+        done = None
+        if view.last_done is not None:
+            event, before = view.last_done
+            planned = event.error is not None and view.planned_error(event.step) == event.error
+            done = done_content(event, before, view.explain(event.step), total, planned,
+                                self.predictions.said.get(event.step),
+                                view.checks.get(event.step))
+        self.query_one(ExplainPanel).show(done)
+        self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
+        for panel in self.query(NextPanel):
+            panel.show(self._upcoming(total))
+        self._leave_next_tab_when_wide()
+
+    def _upcoming(self, total: int) -> Content:
+        view = self.view
+        if view.pending is not None:
+            hint = "press → to make this call" if self.mode is Mode.STEP else ""
+            if self.position is not None:
+                hint = "made already: → shows it"
+            return next_content(view.pending, total, hint, explain=not self.predictions.on)
+        if view.outcome is not None and view.outcome.outcome == "done":
+            return Content("Nothing: every call has been made and every socket is "
+                           "closed. Watch the kernel badges; press r to run it again.")
+        if view.outcome is not None:
+            return Content("Nothing: the run stopped. Press r to run it again.")
+        if self.config.outside:
+            return Content("Waiting for the other end - a real program - to do something "
+                           "(connect, send, close)…")
+        return Content("Waiting for the first call…")
+
+    def _update_titles(self) -> None:
+        family = FAMILY_LABEL.get(self.config.family, self.config.family)
+        mode = {"step": "step mode", "play": "playing", "fast": "fast"}[self.mode.value]
+        where = "Unix sockets" if self.config.family == "unix" else f"{family} loopback"
+        if self.config.outside:
+            where = self.config.where or ""
+        if self.config.replay:
+            where = f"replay of {os.path.basename(self.config.replay)}"
+        self.sub_title = inert(f"{self.config.scenario} · {where} · {mode}", 200)
+        set_terminal_title(self, inert(f"sockviz · {self.config.scenario} · {family}", 80))
+
+    # --- the lower panels ---------------------------------------------------------------
+    def _mount_lower(self) -> None:
+        """Mount the lower panels, after the first frame - unless the app is quitting."""
+        if self._quitting or not self._view_open():
+            return
+        self._lower = "mounting"
+        from sockviz.app.widgets.lower import LowerPanels
+
+        self.default_screen.mount(LowerPanels(LOG_LINES, id="lower"), after="#stage")
+        self._message_input()
+
+    def _message_input(self) -> MessageInput:
+        """The message line, mounted (hidden in its bar) the first time it is needed."""
+        from sockviz.app.app import MESSAGE_LIMIT
+        from sockviz.app.widgets.lower import MessageInput
+
+        existing = self.query(MessageInput)
+        if existing:
+            return existing.first()
+        line = MessageInput(
+            placeholder="a message for the client to send · Enter sends · Escape leaves",
+            id="message", max_length=MESSAGE_LIMIT)
+        self.query_one("#message-bar").mount(line)
+        return line
+
+    def on_lower_panels_ready(self) -> None:
+        """The lower panels are mounted: bring them up to what the view shows."""
+        if self._exit_when_ready:
+            self.exit(0)  # a quit waited for this (see action_quit)
+            return
+        if self._quitting or not self._view_open():
+            return
+        self._lower = "ready"
+        self.query_one("#explain").border_title = "what just happened"
+        self.query_one("#next-wide").border_title = "next"
+        for tabs in self.query("Tabs"):
+            tabs.can_focus = False  # → must always step, never move between tabs
+        self.query_one(PayloadView).show(self._payload)
+        self._log().write_lines(self.view.log())
+        self._draw_panels()
+
+    def on_ladder_message_chosen(self, message: Ladder.MessageChosen) -> None:
+        self._payload = message.row
+        if self._lower != "ready" or not self._view_open():
+            return
+        self.query_one(PayloadView).show(message.row)
+        if message.by_user:
+            self.action_show_tab("tab-payload")
+
+    def action_show_tab(self, tab: str) -> None:
+        if tab == "tab-next" and self.screen.has_class("-wide"):
+            return  # the next call has its own column on a wide screen
+        if self._lower == "ready":
+            self.query_one("#tabs").active = tab
+
+    def _leave_next_tab_when_wide(self) -> None:
+        tabs = self.query_one("#tabs")
+        if self.screen.has_class("-wide") and tabs.active == "tab-next":
+            tabs.active = "tab-payload"
+
+
+# --- the terminal's title -----------------------------------------------------------------
+def set_terminal_title(app, title: str) -> None:
+    """Name the terminal window; the first time, save the old title (xterm's stack)."""
+    if not getattr(app, "_title_pushed", False):
+        app._title_pushed = _write_terminal(app, "\x1b[22;0t")
+    _write_terminal(app, f"\x1b]2;{title}\x07")
+
+
+def give_title_back(app) -> None:
+    if getattr(app, "_title_pushed", False):
+        _write_terminal(app, "\x1b[23;0t")
+
+
+def _write_terminal(app, sequence: str) -> bool:
+    driver = getattr(app, "_driver", None)
+    if driver is None or app.is_headless:
+        return False
+    try:
+        driver.write(sequence)
+        driver.flush()
+    except Exception:  # noqa: BLE001 - a title is a nicety; never fail over it
+        return False
+    return True

@@ -1,0 +1,126 @@
+"""The app's link to its runs: the runner, the batcher that brings its events, the recorder.
+
+One :class:`Session` per app. It starts a run of a scenario (in the app's own engine process
+unless a runner factory was given: a replay, an outside peer, a test's recorded run), stops
+it, and says whether the engine waits with every event delivered (:meth:`settled`). It
+knows nothing of Textual: the app hands it a function that posts a batch of events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sockviz.app.config import AppConfig, RunnerFactory
+from sockviz.engine.gate import Mode
+from sockviz.engine.remote import EngineProcess
+from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.sink import Batcher, Tee
+
+#: Batches of engine events the UI takes a second, at most: enough to follow a run call by
+#: call, and a frame at least every 150 ms while a bulk transfer's counters move. Every
+#: frame drawn is time the engine's threads wait for the GIL: at 10 a second a 4 GiB
+#: transfer ran measurably slower (python -m sockviz.bench).
+UI_BATCH_RATE = 7
+
+
+class Session:
+    """Runs, one after another. See the module docstring."""
+
+    def __init__(self, runner_factory: RunnerFactory | None = None) -> None:
+        self.engine = None if runner_factory is not None else EngineProcess()
+        """The engine process for live runs, when the app runs its own (closed on quit)."""
+        self.factory = runner_factory or self.engine
+        self.runner = None
+        self.batcher: Batcher | None = None
+        self.recorder = None
+        """The --record file's writer for the run on screen, if recording."""
+        self.generation = 0
+        """Which run is on: batches from a run that was restarted are dropped."""
+        self.stop_seconds = 0.0
+        """How long the last stop took (the tests hold it under a second)."""
+        self.stopped_cleanly = True
+        self._running = False
+
+    def start(self, scenario: Scenario, config: AppConfig, mode: Mode, pace: float,
+              post: Callable[[list, int], object]) -> str | None:
+        """Start a run of ``scenario``; its events go to ``post(events, generation)``.
+        What went wrong, in one line, or None."""
+        self.generation += 1
+        self._running = True
+        generation = self.generation
+        self.batcher = Batcher(lambda events: post(events, generation), rate=UI_BATCH_RATE,
+                               acknowledge=True)
+        consumer, problem = self.batcher, None
+        if config.record:
+            consumer, problem = self._recording_to(self.batcher, scenario, config)
+        try:
+            options = {"size": config.size} if config.size else {}
+            self.runner = self.factory(scenario, consumer, family=config.family,
+                                       port=config.port, mode=mode, pace=pace, **options)
+            self.runner.start()
+        except (ValueError, OSError) as exc:
+            self.runner = None
+            return str(exc)
+        return problem
+
+    def _recording_to(self, batcher: Batcher, scenario: Scenario, config: AppConfig):
+        """A consumer that writes the run to the --record file, then hands it on."""
+        from sockviz.engine.recording import Recorder
+
+        try:
+            # (the command line made the file, refusing one already there unless told to
+            # overwrite it; each run writes it afresh, never through a symlink)
+            self.recorder = Recorder(config.record, config.scenario_file or scenario.name,
+                                     config.family, config.closer, config.size, replace=True)
+        except OSError as exc:
+            return batcher, f"not recording: cannot write {config.record}: {exc.strerror or exc}"
+        return Tee(self.recorder, batcher), None
+
+    def stop(self, quitting: bool = False) -> None:
+        """Stop the run (every socket closed), and on quitting the engine process too."""
+        if not self._running and not (quitting and self.engine is not None):
+            return  # (stopped already: the time it took stands)
+        self._running = False
+        started = time.monotonic()
+        if self.runner is not None:
+            self.stopped_cleanly = self.runner.stop(0.5)
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+        if self.batcher is not None:
+            self.batcher.close(0.5)
+        if quitting and self.engine is not None:
+            self.engine.close(0.5)
+            self.engine = None
+        self.stop_seconds = time.monotonic() - started
+
+    # --- the run's controls -------------------------------------------------------------
+    def step(self) -> None:
+        if self.runner is not None:
+            self.runner.step()
+
+    def set_mode(self, mode: Mode) -> None:
+        if self.runner is not None:
+            self.runner.gate.set_mode(mode)
+
+    def set_pace(self, pace: float) -> None:
+        if self.runner is not None:
+            self.runner.gate.set_pace(pace)
+
+    def ack(self) -> None:
+        """The UI is ready for the next batch."""
+        if self.batcher is not None:
+            self.batcher.ack()
+
+    def total_steps(self, scenario: Scenario) -> int:
+        return self.runner.total_steps if self.runner is not None else len(scenario.steps)
+
+    def settled(self, applied: int) -> bool:
+        """True when the engine waits (at the gate, or finished) and the UI has applied
+        ``applied`` events - every one the batcher delivered."""
+        runner, batcher = self.runner, self.batcher
+        if runner is None or batcher is None:
+            return True
+        engine_waits = runner.finished or runner.gate.waiting > 0
+        return engine_waits and batcher.idle and applied == batcher.delivered

@@ -1,0 +1,138 @@
+"""The stage: the client's lane of socket cards, the ladder, and the server's lane.
+
+It draws the cards of a :class:`~sockviz.view.model.RunView`: all of them for a moment
+shown afresh (keeping the cards both moments have: no flicker, and cheap for a long run), or
+only what a batch of events changed. The cards' facts are the view's; the stage keeps only
+Textual's own state - which card widget stands for which socket, and where each lane is
+scrolled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
+
+from sockviz.app.widgets.ladder import Ladder
+from sockviz.app.widgets.mounting import mount_in_order
+from sockviz.app.widgets.socket_card import SocketCard
+from sockviz.view.fold import Changes
+from sockviz.view.model import RunView
+
+LANES = ("client", "server")
+
+
+class Stage(Horizontal):
+    """Lanes and ladder. See the module docstring."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.cards: dict[str, SocketCard] = {}
+        """The card drawn for each socket of the view shown."""
+        self._in_view: dict[str, SocketCard] = {}
+        """The card each lane is (being) scrolled to: a newer one stops an older's retry."""
+
+    def compose(self) -> ComposeResult:
+        for lane in LANES:
+            with VerticalScroll(id=f"{lane}-lane", classes="lane") as box:
+                box.border_title = lane
+                yield Static(f"The {lane}'s sockets appear here as they are created.",
+                             classes="lane-empty")
+            if lane == "client":
+                yield Ladder(id="ladder")
+
+    def lane(self, name: str) -> VerticalScroll:
+        return self.query_one(f"#{name}-lane", VerticalScroll)
+
+    # --- drawing a view -------------------------------------------------------------------
+    def show(self, view: RunView, now: float | None, flash: Callable[[SocketCard], None],
+             changes: Changes | None = None, moved: Iterable[str] = ()) -> None:
+        """Draw ``view``'s cards at time ``now``: afresh (``changes`` None; the cards in
+        ``moved`` moving into their state), or what ``changes`` says changed. ``flash``
+        draws a card that moved into a new state."""
+        if changes is None:
+            self._again(view, now)
+            for name in moved:
+                if name in self.cards:
+                    flash(self.cards[name])
+            return
+        for name in changes.removed:
+            card = self.cards.pop(name, None)
+            if card is not None:
+                card.remove()
+        self._make(view, [n for n in changes.added if n in view.models], now)
+        for name in changes.changed:
+            card = self.cards.get(name)
+            if card is None:
+                continue
+            if name in changes.moved:
+                flash(card)
+            else:
+                card.show(now)
+        self._scroll(changes.scroll.values())
+
+    def _again(self, view: RunView, now: float | None) -> None:
+        gone = [name for name in self.cards if name not in view.models]
+        for name in gone:
+            self.cards.pop(name).remove()
+        for name, model in view.models.items():
+            card = self.cards.get(name)
+            if card is not None:
+                card.model = model
+                card.still(now)
+        self._make(view, list(view.models), now)
+        for lane in LANES:
+            self._hint(lane, any(m.lane == lane for m in view.models.values()))
+        self._scroll(view.lane_last.values())
+
+    def _make(self, view: RunView, names: list[str], now: float | None) -> None:
+        """Cards for these sockets, each mounted in its lane in the view's order."""
+        made = False
+        for name in names:
+            if name not in self.cards:
+                card = SocketCard(view.models[name])
+                card.show(now)
+                self.cards[name] = card
+                made = True
+        if not made:
+            return
+        for lane in LANES:
+            cards = [self.cards[n] for n, m in view.models.items()
+                     if m.lane == lane and n in self.cards]
+            if any(card.parent is None for card in cards):
+                mount_in_order(self.lane(lane), cards)
+                self._hint(lane, True)
+
+    def _hint(self, lane: str, has_cards: bool) -> None:
+        for hint in self.lane(lane).query(".lane-empty"):
+            hint.display = not has_cards
+
+    def tick(self, now: float | None, names: Iterable[str]) -> None:
+        """Redraw these cards' countdowns for time ``now``."""
+        for name in names:
+            card = self.cards.get(name)
+            if card is not None:
+                card.show(now)
+
+    # --- keeping the newest in sight -------------------------------------------------------
+    def _scroll(self, names: Iterable[str]) -> None:
+        for name in names:
+            card = self.cards.get(name)
+            if card is not None:
+                lane = card.parent
+                if isinstance(lane, VerticalScroll) and lane.id is not None:
+                    self._in_view[lane.id] = card
+                    self._scroll_when_placed(lane, card, tries=5)
+
+    def _scroll_when_placed(self, lane: VerticalScroll, card: SocketCard, tries: int) -> None:
+        """A card mounted in this batch has no place in its lane yet (Textual's
+        scroll_to_widget does nothing then): scroll to it once it has one, after a refresh
+        or a few - unless a newer card was asked for meanwhile."""
+        if self._in_view.get(lane.id) is not card:
+            return
+        if card.virtual_region.size:
+            lane.scroll_to_widget(card, animate=False)
+        elif tries:
+            self.call_after_refresh(self._scroll_when_placed, lane, card, tries - 1)
