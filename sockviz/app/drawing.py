@@ -159,7 +159,7 @@ class Drawing:
 
     def _message_input(self) -> MessageInput:
         """The message line, mounted (hidden in its bar) the first time it is needed."""
-        from sockviz.app.app import MESSAGE_LIMIT
+        from sockviz.app.choices import MESSAGE_LIMIT
         from sockviz.app.widgets.lower import MessageInput
 
         existing = self.query(MessageInput)
