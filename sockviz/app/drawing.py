@@ -22,15 +22,13 @@ from sockviz.app.widgets.explain import (
 )
 from sockviz.app.widgets.ladder import Ladder
 from sockviz.app.widgets.payload import PayloadView
+from sockviz.app.widgets.runlog import RunLog
 from sockviz.app.widgets.stage import Stage
 from sockviz.app.widgets.status import Position, StatusBar
 from sockviz.engine.gate import Mode
 from sockviz.engine.inert import inert
-from sockviz.view.model import LOG_LINES
 
 if TYPE_CHECKING:
-    from textual.widgets import Log
-
     from sockviz.app.widgets.lower import MessageInput
     from sockviz.view.fold import Changes
     from sockviz.view.model import Row
@@ -71,24 +69,24 @@ class Drawing:
         """Show :attr:`view`: whole (``changes`` None: the cards in ``moved`` move into
         their state as they did live), or as far as ``changes`` says it changed."""
         view = self.view
-        self.query_one(Stage).show(view, self._now(), self._flash, changes, moved)
+        stage = self.query_one(Stage)
+        stage.show(view, self._now(), self._flash, changes, moved)
+        if changes is None and self.position is None:
+            stage.keep_only(view)  # (back at the live edge: cards of sockets long gone go)
+        chosen = False
         if changes is None or changes.rows or changes.delivered:
-            self.query_one(Ladder).show(view, again=changes is None)
-        if changes is None:
-            self._payload = None
+            ladder = self.query_one(Ladder)
+            chosen = ladder.show(view, again=changes is None)
+            self._payload = ladder.selected
         if self._lower == "ready":
-            log = self._log()
-            if changes is None:
-                log.clear()
-                log.write_lines(view.log())
+            self._log().show(view, None if changes is None else changes.lines)
+            if chosen:
                 self.query_one(PayloadView).show(self._payload)
-            elif changes.lines:
-                log.write_lines(changes.lines[-LOG_LINES:])
         if changes is None or changes.panels:
             self._draw_panels()
 
-    def _log(self) -> Log:
-        return self.query_one("#log")  # (mounted with the lower panels)
+    def _log(self) -> RunLog:
+        return self.query_one(RunLog)  # (mounted with the lower panels)
 
     def _draw_panels(self) -> None:
         """The status line, and the panels that say what was done and what comes next."""
@@ -154,7 +152,7 @@ class Drawing:
         self._lower = "mounting"
         from sockviz.app.widgets.lower import LowerPanels
 
-        self.default_screen.mount(LowerPanels(LOG_LINES, id="lower"), after="#stage")
+        self.default_screen.mount(LowerPanels(id="lower"), after="#stage")
         self._message_input()
 
     def _message_input(self) -> MessageInput:
@@ -184,7 +182,7 @@ class Drawing:
         for tabs in self.query("Tabs"):
             tabs.can_focus = False  # → must always step, never move between tabs
         self.query_one(PayloadView).show(self._payload)
-        self._log().write_lines(self.view.log())
+        self._log().show(self.view)
         self._draw_panels()
 
     def on_ladder_message_chosen(self, message: Ladder.MessageChosen) -> None:

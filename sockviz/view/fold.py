@@ -91,6 +91,7 @@ def _model_for(view: RunView, event: CallEvent | KernelEvent, changes: Changes) 
     model = CardModel(
         name=event.socket, role=event.role, family=event.family, type=event.type,
         path=plan_path(view.scenario, event.socket, event.role, Transport(event.type)),
+        born=view.folded,
     )
     view.models[event.socket] = model
     changes.added.append(event.socket)

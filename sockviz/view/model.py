@@ -51,6 +51,8 @@ class CardModel:
     type: str
     path: tuple[State, ...]
     """The states this socket's strip shows, in order."""
+    born: int = 0
+    """Events folded when the socket first showed: cards stand in this order."""
     state: State | None = None
     previous: State | None = None
     visited: set[State] = field(default_factory=set)

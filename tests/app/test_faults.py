@@ -78,7 +78,7 @@ def card_error(app, name: str) -> str:
     """The error line the card shows, as text ('' while the card is still being mounted)."""
     card = app.cards.get(name)
     try:
-        return str(card.query_one("#error").render()) if card is not None else ""
+        return str(card.render()).splitlines()[-1] if card is not None else ""
     except NoMatches:
         return ""
 

@@ -101,10 +101,11 @@ class Ladder(ScrollView, can_focus=True):
         self._cache: dict[tuple, list[Strip]] = {}
 
     # --- what is shown ----------------------------------------------------------------
-    def show(self, view: RunView, again: bool = True) -> None:
+    def show(self, view: RunView, again: bool = True) -> bool:
         """Show ``view``'s rows. ``again``: another moment of the run (or another run) -
         the selection follows the newest message afresh; else the view has grown from the
-        one shown, and what it added is drawn."""
+        one shown, and what it added is drawn. True if the selection changed (to
+        :attr:`selected`: the caller shows it; no message is posted for it)."""
         rows = view.shown_rows()
         # Every view of a run shows a beginning of the same rows: the lines worked out for
         # the rows both show stand.
@@ -125,13 +126,14 @@ class Ladder(ScrollView, can_focus=True):
         self.virtual_size = Size(self.scrollable_content_region.width, line)
         if added:
             self.scroll_end(animate=False, x_axis=False)
-        newest = view.newest_data
+        newest, chosen = view.newest_data, again
         if again or newest != self._newest:
             self._newest = newest
             row = self._row(newest) if newest is not None and self.follow else None
             if row is not None:
-                self._select(row, by_user=False)
+                self.selected, chosen = row, True
         self.refresh()
+        return chosen
 
     def _is_shown(self, row: Row) -> bool:
         return bool(self.rows) and self.rows[0].index <= row.index <= self.rows[-1].index

@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Input, Log, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from sockviz.app.widgets.explain import ExplainPanel, NextPanel
 from sockviz.app.widgets.payload import PayloadView
+from sockviz.app.widgets.runlog import RunLog
 
 
 class LowerPanels(Horizontal):
@@ -28,10 +29,6 @@ class LowerPanels(Horizontal):
     class Ready(Message):
         """The panels and everything in them are mounted."""
 
-    def __init__(self, log_lines: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.log_lines = log_lines
-
     def compose(self) -> ComposeResult:
         yield ExplainPanel(id="explain")
         yield NextPanel(id="next-wide")
@@ -41,7 +38,7 @@ class LowerPanels(Horizontal):
             with TabPane("Payload", id="tab-payload"):
                 yield PayloadView(id="payload")
             with TabPane("Log", id="tab-log"):
-                yield Log(id="log", max_lines=self.log_lines)
+                yield RunLog(id="log")
 
     def on_mount(self) -> None:
         # after a refresh: by then the tabs inside the TabbedContent exist too

@@ -10,13 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from textual.app import ComposeResult
 from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Static
 
-from sockviz.app.widgets.lines import update_if_changed
 from sockviz.engine.explain import errno_help, kernel_meaning
 from sockviz.engine.states import State
 from sockviz.view.model import CardModel
@@ -121,6 +118,38 @@ def kernel_badge(model: CardModel, now: float | None) -> str:
     return f" {model.kernel} "
 
 
+def card_content(m: CardModel, moving: bool, width: int, tall: bool,
+                 muted: str = "$text-muted") -> Content:
+    """The card's lines: kind, addresses, the lifecycle strip, bytes (and their rate while a
+    bulk transfer runs), on a tall screen what the kernel state means, and an error.
+    (``muted``: the colour of muted text on the card's background.)"""
+    lines = [
+        Content.styled(f"{m.family} · {m.type}", muted),
+        Content.assemble((m.local or "no address yet", "bold"), " ↔ ", m.remote or "—"),
+        strip_content(m, moving, width),
+        _first_line(Content(bytes_line(m, width)), width),
+    ]
+    if m.rates:
+        lines.append(Content.styled(rate_line(m.rates, width), "$accent"))
+    if tall:
+        lines.append(Content.styled(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else "",
+                                    "italic $foreground 70%"))
+    if m.error:
+        help_text = errno_help(m.error)
+        text = f"{'→' if m.expected else '✗'} {m.error_call}(): {m.error} — {m.error_text or ''}"
+        if help_text:
+            text += f". {help_text}"
+        lines.append(Content.styled(text, "bold $text-warning" if m.expected
+                                    else "bold $text-error"))
+    return Content("\n").join(lines)
+
+
+def _first_line(content: Content, width: int) -> Content:
+    """What a one-line-high widget shows of ``content``: its first wrapped line."""
+    wrapped = content.wrap(max(1, width))
+    return wrapped[0] if wrapped else content
+
+
 class SocketCard(Widget):
     """One socket. See the module docstring."""
 
@@ -128,30 +157,23 @@ class SocketCard(Widget):
 
     def __init__(self, model: CardModel, **kwargs) -> None:
         # No id: a socket's card can be drawn again (going back) while its old one is still
-        # being removed; the app keeps its cards by socket name.
+        # being removed; the stage keeps its cards by socket name.
         super().__init__(**kwargs)
         self.model = model
-        self._ready = False
         self._now: float | None = None
         self._flashing: Timer | None = None
         self._titles: tuple[str, str] | None = None
-
-    def compose(self) -> ComposeResult:
-        # Held, not queried: a timer may redraw the card while the app tears it down,
-        # after its lines are already gone (updating a removed line does nothing).
-        self._lines = {
-            name: Static(id=name, classes="card-line")
-            for name in ("kind", "address", "strip", "bytes", "rate", "meaning", "error")
-        }
-        yield from self._lines.values()
-
-    def on_mount(self) -> None:
-        self._ready = True
-        self.show(self._now)
+        self._content = Content("")
+        self._shown: tuple | None = None
+        """What the card shows (its text and styles), to redraw only when that changes."""
+        self._width = 0
+        """The content width last laid out (hidden, the card keeps drawing for it)."""
 
     def on_resize(self) -> None:
-        if self._ready:
-            self.show(self._now)
+        # After the refresh: a layout asked for while Textual is still handing out the
+        # sizes of this one can be lost, and a card whose height changes with its width
+        # (the strip wraps) would keep the old height.
+        self.call_after_refresh(lambda: self.show(self._now))
 
     def flash(self, now: float | None, seconds: float, clock: Callable[[], float | None]) -> None:
         """Show the card moving into its new state (the lit arrow and border) for
@@ -180,10 +202,9 @@ class SocketCard(Widget):
 
     def show(self, now: float | None) -> None:
         """Redraw from the model, at time ``now`` (the TIME_WAIT countdown); a flash under
-        way goes on."""
+        way goes on. The card is one widget drawing all its lines (a card of widgets, one a
+        line, made every layout of a screen of cards several times dearer)."""
         self._now = now
-        if not self._ready:
-            return  # drawn from on_mount, once the lines exist
         moving = self._flashing is not None
         m = self.model
         role = "" if m.role.value == m.name else f" · {m.role.value}"
@@ -194,34 +215,35 @@ class SocketCard(Widget):
             self._titles = (title, badge)
             self.border_title = Content(title)
             self.border_subtitle = Content(badge)
-        self._line("kind", Content(f"{m.family} · {m.type}"))
-        local = m.local or "no address yet"
-        address = Content.assemble((local, "bold"), " ↔ ", m.remote or "—")
-        self._line("address", address)
-        strip = self._lines["strip"]
-        self._line("strip", strip_content(m, moving, strip.size.width or self.size.width - 4))
-        self._line("bytes", Content(bytes_line(m, self.content_size.width or 99)), fixed=True)
-        chart = self._lines["rate"]
-        if chart.display != bool(m.rates):
-            chart.display = bool(m.rates)
-        if m.rates:
-            self._line("rate", Content(rate_line(m.rates, chart.size.width or 30)), fixed=True)
-        self._line("meaning", Content(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else ""))
-        error = self._lines["error"]
-        if m.error:
-            help_text = errno_help(m.error)
-            mark = "→" if m.expected else "✗"
-            text = f"{mark} {m.error_call}(): {m.error} — {m.error_text or ''}"
-            if help_text:
-                text += f". {help_text}"
-            self._line("error", Content(text))
-        if error.display != bool(m.error):
-            error.display = bool(m.error)
+        if self.content_size.width:  # (hidden or not laid out yet: the width it had stands)
+            self._width = self.content_size.width
+        content = card_content(m, moving, self._width or 99, self._tall(), self._muted())
+        key = (content.plain, tuple(content.spans))  # Content's == compares the text only
+        if key != self._shown:
+            # A layout only when the card's height changes at the width it is laid out at
+            # (the byte counters tick many times a second: never a layout for them).
+            laid = self.content_size
+            height = len(content.wrap(laid.width)) if laid.width else -1
+            self._shown, self._content = key, content
+            self.refresh(layout=height != laid.height)
         self._classes_for(m, moving)
 
-    def _line(self, name: str, content: Content, fixed: bool = False) -> None:
-        """Update one line of the card, only if it changed (an update costs a layout)."""
-        update_if_changed(self._lines[name], content, fixed=fixed)
+    def _muted(self) -> str:
+        """Muted text as the stylesheet's ``$text-muted`` gives it here: the background's
+        contrasting text colour at 60% (a Content span cannot say "contrast with what is
+        underneath")."""
+        background = self.background_colors[1]
+        return (background + background.get_contrast_text(0.6)).hex
+
+    def _tall(self) -> bool:
+        """The screen is tall enough for each card's line about the kernel state."""
+        try:
+            return self.screen.has_class("-tall")
+        except Exception:  # noqa: BLE001 - not on a screen yet
+            return False
+
+    def render(self) -> Content:
+        return self._content
 
     def _classes_for(self, m: CardModel, moving: bool) -> None:
         """Swap the state/kernel/error classes in one go: each change restyles the card

@@ -31,6 +31,10 @@ class Stage(Horizontal):
         super().__init__(**kwargs)
         self.cards: dict[str, SocketCard] = {}
         """The card drawn for each socket of the view shown."""
+        self._made: dict[str, SocketCard] = {}
+        """Every card made for this run, shown or not: going back hides the cards of
+        sockets not born yet, and coming forward shows them again (mounting a card costs
+        far more than showing it)."""
         self._in_view: dict[str, SocketCard] = {}
         """The card each lane is (being) scrolled to: a newer one stops an older's retry."""
 
@@ -59,9 +63,7 @@ class Stage(Horizontal):
                     flash(self.cards[name])
             return
         for name in changes.removed:
-            card = self.cards.pop(name, None)
-            if card is not None:
-                card.remove()
+            self._forget(name)
         self._make(view, [n for n in changes.added if n in view.models], now)
         for name in changes.changed:
             card = self.cards.get(name)
@@ -73,19 +75,31 @@ class Stage(Horizontal):
                 card.show(now)
         self._scroll(changes.scroll.values())
 
+    def _forget(self, name: str) -> None:
+        self.cards.pop(name, None)
+        card = self._made.pop(name, None)
+        if card is not None:
+            card.remove()
+
     def _again(self, view: RunView, now: float | None) -> None:
-        gone = [name for name in self.cards if name not in view.models]
-        for name in gone:
-            self.cards.pop(name).remove()
-        for name, model in view.models.items():
-            card = self.cards.get(name)
-            if card is not None:
-                card.model = model
-                card.still(now)
+        for name, card in self._made.items():
+            if name not in view.models and card.display:
+                card.display = False
+        self.cards = {name: self._made[name] for name in view.models if name in self._made}
+        for name, card in self.cards.items():
+            card.model = view.models[name]
+            if not card.display:
+                card.display = True
+            card.still(now)
         self._make(view, list(view.models), now)
         for lane in LANES:
             self._hint(lane, any(m.lane == lane for m in view.models.values()))
         self._scroll(view.lane_last.values())
+
+    def keep_only(self, view: RunView) -> None:
+        """Let go of the cards ``view`` (the live one) has no socket for."""
+        for name in [n for n in self._made if n not in view.models]:
+            self._forget(name)
 
     def _make(self, view: RunView, names: list[str], now: float | None) -> None:
         """Cards for these sockets, each mounted in its lane in the view's order."""
@@ -94,15 +108,15 @@ class Stage(Horizontal):
             if name not in self.cards:
                 card = SocketCard(view.models[name])
                 card.show(now)
-                self.cards[name] = card
+                self.cards[name] = self._made[name] = card
                 made = True
         if not made:
             return
         for lane in LANES:
-            cards = [self.cards[n] for n, m in view.models.items()
-                     if m.lane == lane and n in self.cards]
+            cards = sorted((card for card in self._made.values() if card.model.lane == lane),
+                           key=lambda card: card.model.born)
             if any(card.parent is None for card in cards):
-                mount_in_order(self.lane(lane), cards)
+                mount_in_order(self.lane(lane), cards)  # (in the order the sockets were born)
                 self._hint(lane, True)
 
     def _hint(self, lane: str, has_cards: bool) -> None:
