@@ -18,7 +18,10 @@ an absolute time alone (a slow machine slows both sides):
   flow (target <= 150 ms);
 * memory: peak RSS of a big ``bulk`` run minus that of a 64 MiB one - target <= 40 MiB;
 * startup: process start to the first frame drawn, sockviz against a bare Textual app, in a
-  pseudo-terminal - lower is better, target <= 1.3.
+  pseudo-terminal - lower is better, target <= 1.3;
+* time travel and history: going back to the start of a long ``--listen`` session and
+  forward to its live edge, and the memory a history of 50,000 events takes (see
+  :mod:`sockviz.benchview`).
 
 ``--quick`` uses smaller transfers so the whole run takes well under a minute. The
 engine, TUI and startup rows run sockviz and its plain twin turn about several times and
@@ -362,6 +365,19 @@ def main(argv: list[str] | None = None) -> int:
     ratio = 1 / speed  # sockviz's time over the bare app's
     rows.append(("startup, first frame: sockviz vs bare Textual app",
                  f"{ratio:.2f}x", "<= 1.30", "ok" if ratio <= 1.30 else "ABOVE"))
+
+    from sockviz.benchview import history_rss, time_travel
+
+    connections = 100 if args.quick else 400
+    travel = time_travel(connections)
+    for key, words in (("home", "Home: back to the first moment"),
+                       ("end", "End: forward to the live edge")):
+        rows.append((f"time travel, {words}, UI thread CPU ({connections} connections, "
+                     f"{travel['events']:,} events)", f"{travel[key]:.2f} s", "<= 0.2 s",
+                     "ok" if travel[key] <= 0.2 else "ABOVE"))
+    extra = history_rss(50_000)
+    rows.append(("memory, RSS of a run's history of 50,000 events", f"+{extra:.1f} MiB",
+                 "<= 30 MiB", "ok" if extra <= 30 else "ABOVE"))
 
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'ratio':>10}  {'target':>9}")

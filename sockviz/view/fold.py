@@ -49,8 +49,8 @@ class Changes:
     """Ladder rows added."""
     delivered: list[Row] = field(default_factory=list)
     """Rows whose bytes the peer has now read."""
-    lines: list[str] = field(default_factory=list)
-    """Log lines added."""
+    lines: list = field(default_factory=list)
+    """Log lines added (the events they say: :func:`sockviz.view.words.log_text`)."""
     panels: bool = False
     """The call just made, the pending one, the outcome or a check changed."""
 
@@ -156,7 +156,7 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
         view.last_done = (event, before)
         if view.pending is not None and view.pending.step == event.step:
             view.pending = None
-    _log(view, words.log_line(event), changes)
+    _log(view, event, changes)
 
 
 def _progress(view: RunView, event: Progress, changes: Changes) -> None:
@@ -182,7 +182,7 @@ def _kernel(view: RunView, event: KernelEvent, changes: Changes) -> None:
         model.queue = event.queue
     _set_kernel(view, model, event.kernel, event.timer)
     _touched(view, event.socket, changes)
-    _log(view, words.kernel_log_line(event), changes)
+    _log(view, event, changes)
 
 
 def _elided(view: RunView, event: Elided, changes: Changes) -> None:
@@ -194,13 +194,15 @@ def _elided(view: RunView, event: Elided, changes: Changes) -> None:
     side = "left" if model.role is Role.CLIENT else "right"
     _row(view, changes, side, words.elided(event), socket=event.socket,
          call=event.call.value, over=event.socket)
-    _log(view, words.elided_log_line(event), changes)
+    _log(view, event, changes)
 
 
-def _log(view: RunView, line: str, changes: Changes) -> None:
-    view.lines.put(view.line_count, line)
+def _log(view: RunView, event: Event, changes: Changes) -> None:
+    """A line of the log, kept as the event it says (the history holds the event anyway:
+    a line costs a reference until it is drawn)."""
+    view.lines.put(view.line_count, event)
     view.line_count += 1
-    changes.lines.append(line)
+    changes.lines.append(event)
 
 
 # --- the ladder ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ then. Standard library only.
 
 from __future__ import annotations
 
+import array
 import bisect
 import collections
 from dataclasses import replace
@@ -28,7 +29,7 @@ from sockviz.view.model import LOG_LINES, RunView
 HISTORY_KEPT = 60_000
 
 #: Events between two kept copies of the view: going back folds at most this many.
-CHECKPOINT_EVERY = 500
+CHECKPOINT_EVERY = 1000
 
 #: Ladder rows kept once a run has outgrown its history (the screen shows the newest).
 ROWS_KEPT = 5_000
@@ -49,8 +50,10 @@ class History:
                  every: int = CHECKPOINT_EVERY) -> None:
         self.live = RunView(scenario)
         """The run as it stands now, every event folded in."""
-        self.events: list[tuple[float, Event]] = []
-        self.step_starts: list[int] = []
+        self.events: list[Event] = []
+        self.times = array.array("d")
+        """When each event arrived (a TIME_WAIT countdown counts from it)."""
+        self.step_starts = array.array("q")
         """Where each step's call is in :attr:`events`: moment ``p`` is ``events[:step_starts[p]]``."""
         self.trace: collections.deque = collections.deque(maxlen=TRACE_KEPT)
         """The run's calls and kernel changes, for export; past the cap the oldest go."""
@@ -80,7 +83,8 @@ class History:
             self.trace.append(event)
         changes = apply(self.live, event, arrived, changes)
         if not self.dropped:
-            self.events.append((arrived, event))
+            self.events.append(event)
+            self.times.append(arrived)
             if len(self.events) > self.limit:
                 self.drop()
             elif len(self.events) % self.every == 0:
@@ -92,7 +96,8 @@ class History:
         """Let the history go: the live view goes on, bounded."""
         self.dropped = True
         self.events = []
-        self.step_starts = []
+        self.times = array.array("d")
+        self.step_starts = array.array("q")
         self._checkpoints = []
         self._marks = []
         self.live.rows.trim(ROWS_KEPT)
@@ -115,14 +120,14 @@ class History:
             return self.live.copy()
         start, kept = self._checkpoints[bisect.bisect_right(self._marks, end) - 1]
         view = kept.copy()
-        for arrived, event in self.events[start:end]:
-            apply(view, event, arrived)
+        for index in range(start, end):
+            apply(view, self.events[index], self.times[index])
         return view
 
     def after(self, view: RunView, moment: int) -> Changes:
         """Fold into ``view`` (at an earlier moment) what came until ``moment``; what
         changed (one step forward: the cards that moved, as they moved live)."""
         changes = Changes()
-        for arrived, event in self.events[view.folded: self.cut(moment)]:
-            apply(view, event, arrived, changes)
+        for index in range(view.folded, self.cut(moment)):
+            apply(view, self.events[index], self.times[index], changes)
         return changes

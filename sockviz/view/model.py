@@ -194,7 +194,8 @@ class RunView:
     rows: Store = field(default_factory=Store)
     """The run's ladder rows (shared); this view shows the first :attr:`row_count`."""
     lines: Store = field(default_factory=Store)
-    """The run's log lines (shared); this view shows the first :attr:`line_count`."""
+    """The run's log lines, as the events they say (shared; :func:`sockviz.view.words.log_text`
+    makes their text); this view shows the first :attr:`line_count`."""
     notes: dict = field(default_factory=dict)
     """What steps said before they ran (shared, set once each): step ->
     (explanation, the errno it is meant to fail with)."""
@@ -240,8 +241,8 @@ class RunView:
         """The ladder rows this view shows that are still kept, oldest first."""
         return self.rows.window(self.row_count, self.row_count)
 
-    def log(self, count: int = LOG_LINES) -> list[str]:
-        """The last ``count`` log lines this view shows."""
+    def log(self, count: int = LOG_LINES) -> list:
+        """The last ``count`` log lines this view shows, as the events they say."""
         return self.lines.window(self.line_count, count)
 
     def explain(self, step: int | None) -> str:

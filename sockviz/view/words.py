@@ -143,3 +143,12 @@ def kernel_log_line(event: KernelEvent) -> str:
 
 def elided_log_line(event: Elided) -> str:
     return f"      {event.socket:<8} {elided(event)}"
+
+
+def log_text(event) -> str:
+    """The log's line for an event the fold logged (a call, a kernel change, a sum)."""
+    if isinstance(event, CallEvent):
+        return log_line(event)
+    if isinstance(event, KernelEvent):
+        return kernel_log_line(event)
+    return elided_log_line(event)

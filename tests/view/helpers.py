@@ -11,6 +11,7 @@ from sockviz.engine.replay import ReplayRunner
 from sockviz.engine.trace import read_trace
 from sockviz.view.history import History
 from sockviz.view.model import RunView
+from sockviz.view.words import log_text
 from tests.helpers import Collector
 
 DATA = pathlib.Path(__file__).parents[1] / "app" / "data"
@@ -88,7 +89,7 @@ def shown(view: RunView) -> dict:
         "ladder": [[r.index, r.side, r.label, r.arrow, r.delivered(at),
                     r.data.hex() if r.data is not None else None, r.error, r.socket, r.call,
                     r.peer] for r in view.shown_rows()],
-        "log": view.log(),
+        "log": [log_text(event) for event in view.log()],
         "steps_done": view.steps_done,
         "pending": view.pending.step if view.pending else None,
         "last_done": view.last_done[0].seq if view.last_done else None,

@@ -25,8 +25,8 @@ def whole(view: RunView) -> dict:
 
 def folded_live(run: str, history: History, moment: int) -> RunView:
     view = RunView(scenario_of(run))
-    for arrived, event in history.events[: history.cut(moment)]:
-        apply(view, event, arrived)
+    for index in range(history.cut(moment)):
+        apply(view, history.events[index], history.times[index])
     return view
 
 

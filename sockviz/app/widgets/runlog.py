@@ -14,6 +14,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from sockviz.view.model import LOG_LINES, RunView
+from sockviz.view.words import log_text
 
 
 class RunLog(ScrollView, can_focus=True):
@@ -32,26 +33,48 @@ class RunLog(ScrollView, can_focus=True):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.lines: list[str] = []
-        """The lines shown, oldest first (at most :data:`LOG_LINES`)."""
+        self._events: list = []
+        """The lines shown, as the events they say, oldest first (at most
+        :data:`LOG_LINES`)."""
+        self._texts: list[str | None] = []
+        """Their text, made when first needed (drawn, or measured)."""
         self._width = 0
 
     @property
     def line_count(self) -> int:
-        return len(self.lines)
+        return len(self._events)
 
-    def show(self, view: RunView, added: list[str] | None = None) -> None:
+    @property
+    def lines(self) -> list[str]:
+        """The lines shown, as text."""
+        return [self._text(i) for i in range(len(self._events))]
+
+    def _text(self, index: int) -> str:
+        text = self._texts[index]
+        if text is None:
+            text = self._texts[index] = log_text(self._events[index]).expandtabs()
+        return text
+
+    def show(self, view: RunView, added: list | None = None) -> None:
         """Show ``view``'s log: whole (``added`` None), or with the lines it just added."""
         if added is None:
-            self.lines = view.log()
-            self._width = max(map(cell_len, self.lines), default=0)
+            self._events = view.log()
+            self._texts = [None] * len(self._events)
+            self._width = max((cell_len(self._text(i)) for i in range(len(self._events))),
+                              default=0)
         elif added:
-            self.lines.extend(added)
-            del self.lines[:-LOG_LINES]
-            self._width = max(self._width, *map(cell_len, added))
+            self._events.extend(added[-LOG_LINES:])
+            self._texts.extend([None] * min(len(added), LOG_LINES))
+            extra = len(self._events) - LOG_LINES
+            if extra > 0:
+                del self._events[:extra]
+                del self._texts[:extra]
+            start = len(self._events) - min(len(added), LOG_LINES)
+            self._width = max(self._width, *(cell_len(self._text(i))
+                                             for i in range(start, len(self._events))))
         else:
             return
-        self.virtual_size = Size(self._width, len(self.lines))
+        self.virtual_size = Size(self._width, len(self._events))
         self.scroll_end(animate=False, x_axis=False)
         self.refresh()
 
@@ -60,8 +83,8 @@ class RunLog(ScrollView, can_focus=True):
         width = self.size.width
         style = self.rich_style
         line = scroll_y + y
-        if line >= len(self.lines):
+        if line >= len(self._events):
             return Strip.blank(width, style)
-        text = self.lines[line].expandtabs()
+        text = self._text(line)
         strip = Strip([Segment(text, style)], cell_len(text))
         return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, line)
