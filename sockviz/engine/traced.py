@@ -730,36 +730,11 @@ class TracedSocket:
         """
         after = self._check(Call.SENDALL)
         pattern = memoryview(_pattern(chunk))
-        sock, tracer = self.sock, self.tracer
-        sent = calls = partial = 0
-        error: OSError | None = None
-        started = last = time.monotonic()
-        while sent < total:
-            if tracer.stopped:
-                raise Stopped()
-            want = min(chunk, total - sent)
-            try:
-                n = sock.send(pattern[:want])
-            except BlockingIOError:
-                if not tracer.wait_ready(sock, WRITE, timeout):
-                    error = OSError(errno.EAGAIN, "the receiver stopped reading")
-                    break
-                continue
-            except OSError as err:
-                error = err
-                break
-            calls += 1
-            sent += n
-            if n < want:
-                partial += 1
-            now = time.monotonic()
-            if now - last >= PROGRESS_EVERY:
-                last = now
-                tracer.deliver(Progress(self.name, Call.SENDALL, sent, total, calls, now - started))
+        sent, calls, partial, error = self._bulk(
+            Call.SENDALL, total, chunk, lambda want: self.sock.send(pattern[:want]), WRITE,
+            "the receiver stopped reading", timeout)
         self.sent_total += sent
-        tracer.deliver(Progress(self.name, Call.SENDALL, sent, total, calls,
-                                time.monotonic() - started))
-        with tracer.lock:
+        with self.tracer.lock:
             return self._emit(
                 Call.SENDALL, f"<{total} bytes, {chunk} at a time>", step=step,
                 after=None if error else after, error=error, nbytes=sent,
@@ -777,46 +752,63 @@ class TracedSocket:
         :meth:`send_stream`. ``before_emit`` runs between the last call and the event.
         """
         after = self._check(Call.RECV)
-        buffer = bytearray(bufsize)
-        view = memoryview(buffer)
-        sock, tracer = self.sock, self.tracer
-        got = calls = 0
-        first = b""
+        view = memoryview(bytearray(bufsize))
+        first: list[bytes] = []
+
+        def receive(want: int) -> int:
+            n = self.sock.recv_into(view, want)
+            if n and not first:
+                first.append(bytes(view[: min(n, 64)]))
+            return n
+
+        got, calls, _, error = self._bulk(Call.RECV, total, bufsize, receive, READ,
+                                          "the sender stopped sending", timeout)
+        self.recv_total += got
+        if before_emit is not None:
+            before_emit()  # e.g. let the sender that ran alongside report first
+        with self.tracer.lock:
+            return self._emit(
+                Call.RECV, f"{bufsize}  # until {total} bytes", step=step,
+                after=None if error else after, error=error, nbytes=got,
+                data=first[0] if first else b"", parts=calls,
+            )
+
+    def _bulk(self, call: Call, total: int, chunk: int, move: Callable[[int], int],
+              ready: int, stalled: str, timeout: float | None):
+        """The loop of a bulk transfer: ``move(n)`` makes one real system call for at
+        most ``n`` bytes and says how many it moved (0 from a receive: the peer closed).
+        Every call is counted, and every one that moved fewer bytes than asked; progress
+        goes out at most every :data:`PROGRESS_EVERY` seconds. Returns (bytes moved,
+        calls, short calls, the error that ended it or None)."""
+        tracer = self.tracer
+        done = calls = partial = 0
         error: OSError | None = None
         started = last = time.monotonic()
-        while got < total:
+        while done < total:
             if tracer.stopped:
                 raise Stopped()
+            want = min(chunk, total - done)
             try:
-                n = sock.recv_into(view, min(bufsize, total - got))
+                n = move(want)
             except BlockingIOError:
-                if not tracer.wait_ready(sock, READ, timeout):
-                    error = OSError(errno.EAGAIN, "the sender stopped sending")
+                if not tracer.wait_ready(self.sock, ready, timeout):
+                    error = OSError(errno.EAGAIN, stalled)
                     break
                 continue
             except OSError as err:
                 error = err
                 break
             calls += 1
-            if n == 0:
+            if n == 0 and call is Call.RECV:
                 break
-            if not first:
-                first = bytes(view[: min(n, 64)])
-            got += n
+            done += n
+            partial += n < want
             now = time.monotonic()
             if now - last >= PROGRESS_EVERY:
                 last = now
-                tracer.deliver(Progress(self.name, Call.RECV, got, total, calls, now - started))
-        self.recv_total += got
-        tracer.deliver(Progress(self.name, Call.RECV, got, total, calls,
-                                time.monotonic() - started))
-        if before_emit is not None:
-            before_emit()  # e.g. let the sender that ran alongside report first
-        with tracer.lock:
-            return self._emit(
-                Call.RECV, f"{bufsize}  # until {total} bytes", step=step,
-                after=None if error else after, error=error, nbytes=got, data=first, parts=calls,
-            )
+                tracer.deliver(Progress(self.name, call, done, total, calls, now - started))
+        tracer.deliver(Progress(self.name, call, done, total, calls, time.monotonic() - started))
+        return done, calls, partial, error
 
 
 #: What a bulk transfer sends, over and over: readable in a preview, cheap to repeat.
