@@ -372,8 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     travel = time_travel(connections)
     for key, words in (("home", "Home: back to the first moment"),
                        ("end", "End: forward to the live edge")):
-        rows.append((f"time travel, {words}, UI thread CPU ({connections} connections, "
-                     f"{travel['events']:,} events)", f"{travel[key]:.2f} s", "<= 0.2 s",
+        measure = (f"time travel, {words}, UI thread CPU ({connections} connections, "
+                   f"{travel['events']:,} events)")
+        rows.append((measure, f"{travel[key]:.2f} s", "<= 0.2 s",
                      "ok" if travel[key] <= 0.2 else "ABOVE"))
     extra = history_rss(50_000)
     rows.append(("memory, RSS of a run's history of 50,000 events", f"+{extra:.1f} MiB",
