@@ -11,7 +11,8 @@ from sockviz.engine.events import Event
 
 @dataclass
 class EngineEvents(Message):
-    """A batch of engine events, in order (at most ~30 batches a second)."""
+    """A batch of engine events, in order (at most
+    :data:`~sockviz.app.session.UI_BATCH_RATE` batches a second: 7)."""
 
     events: list[Event]
     """The events, oldest first."""

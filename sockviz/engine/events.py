@@ -203,7 +203,6 @@ class Checked:
     met: bool
 
 
-TraceEvent = CallEvent | KernelEvent
 Event = CallEvent | KernelEvent | StepPending | Progress | RunFinished | Elided | Checked
 
 #: How many bytes of each message an event keeps. Totals always count everything.

@@ -6,7 +6,7 @@ quiz can all say the same thing the same way.
 
 from __future__ import annotations
 
-from sockviz.engine.events import CallEvent, KernelEvent
+from sockviz.engine.events import CallEvent
 from sockviz.engine.states import Call, State
 
 
@@ -119,13 +119,6 @@ def kernel_meaning(state: str | None) -> str:
     if state is None:
         return "no kernel TCP state (UDP, or not Linux)"
     return _KERNEL_MEANING.get(state, state)
-
-
-def kernel_change(event: KernelEvent) -> str:
-    """A kernel state change, in a sentence."""
-    return f"Kernel: {event.socket} went {event.previous or '—'} → {event.kernel}: " + (
-        kernel_meaning(event.kernel)
-    )
 
 
 _ERRNO_HELP = {
