@@ -38,7 +38,7 @@ from sockviz.app.widgets.stage import Stage
 from sockviz.app.widgets.status import StatusBar
 from sockviz.engine import scenarios as scenario_registry
 from sockviz.engine.events import CallEvent, Checked, RunFinished
-from sockviz.engine.gate import Mode
+from sockviz.engine.gate import Gate, Mode
 from sockviz.engine.inert import inert, inert_event, inert_lines
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.view import history as history_module
@@ -380,7 +380,7 @@ class SockvizApp(drawing.Drawing, Choices, App):
         self._draw_panels()
 
     def _set_pace(self, pace: float) -> None:
-        self.pace = min(10.0, max(0.1, pace))
+        self.pace = Gate.clamp(pace)
         self.session.set_pace(self.pace)
         self._draw_panels()
 

@@ -41,7 +41,7 @@ class Gate:
     def __init__(self, mode: Mode = Mode.FAST, pace: float = 1.0) -> None:
         self._cond = threading.Condition()
         self._mode = mode
-        self._pace = self._clamp(pace)
+        self._pace = self.clamp(pace)
         self._permits = 0
         self._closed = False
         self._waiting = 0
@@ -50,7 +50,8 @@ class Gate:
         must be quick): the engine process reports it to the UI's process."""
 
     @classmethod
-    def _clamp(cls, pace: float) -> float:
+    def clamp(cls, pace: float) -> float:
+        """Seconds between calls in play mode, within what the gate (and every screen) takes."""
         return min(cls.MAX_PACE, max(cls.MIN_PACE, float(pace)))
 
     @property
@@ -86,7 +87,7 @@ class Gate:
     def set_pace(self, pace: float) -> None:
         """Seconds between calls in play mode, clamped to a sane range."""
         with self._cond:
-            self._pace = self._clamp(pace)
+            self._pace = self.clamp(pace)
             self._cond.notify_all()
 
     def step(self) -> None:

@@ -231,7 +231,7 @@ class RemoteGate:
     def __init__(self, runner: RemoteRunner, mode: Mode, pace: float) -> None:
         self._runner = runner
         self._mode = mode
-        self._pace = Gate._clamp(pace)
+        self._pace = Gate.clamp(pace)
 
     @property
     def mode(self) -> Mode:
@@ -253,7 +253,7 @@ class RemoteGate:
         self._runner._control(("mode", mode))
 
     def set_pace(self, pace: float) -> None:
-        self._pace = Gate._clamp(pace)
+        self._pace = Gate.clamp(pace)
         self._runner._control(("pace", self._pace))
 
     def step(self) -> None:
