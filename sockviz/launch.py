@@ -1,47 +1,49 @@
-"""Building the TUI from the command line: its configuration and its runner, then running it.
+"""From checked options to something running: the TUI (its configuration and its runner),
+a real outside peer's runner, and ``--serve``.
 
-(Temporary home while the command line moves to a typed options object.)
+The one place that knows both the command line's options and the app: the app imports
+nothing from here or from the command line, and Textual is imported only when the TUI or
+the browser mode starts (``--list`` and ``--trace`` never load it).
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
+import socket
+import sys
+from typing import TextIO
+
+from sockviz.engine.gate import Mode
+from sockviz.options import EXIT_OK, EXIT_USAGE, SERVE_PORT, Options, UsageError, say
+from sockviz.peers import outside_runner_factory
 
 
-def run_app(args: argparse.Namespace) -> int:
-    """Run the TUI for the parsed command line; returns the exit status."""
-    from sockviz.app.app import AppConfig, SockvizApp
-    from sockviz.cli import (
-        is_scenario_file,
-        outside_runner_factory,
-        resolve_scenario,
-        scenario_file,
-    )
-    from sockviz.engine import scenarios as scenario_registry
-    from sockviz.engine.gate import Mode
+def run_tui(options: Options, err: TextIO) -> int:
+    """The TUI for the options; its exit status."""
+    try:
+        from sockviz.app.app import AppConfig, SockvizApp
+    except ImportError as exc:  # only a missing Textual is the user's to fix; not our bugs
+        if not (exc.name or "").startswith(("textual", "rich")):
+            raise
+        say(err, "error: the TUI needs Textual, which is not installed here (pip install "
+                 "'textual==8.2.8'); --trace and --list work without it")
+        return EXIT_USAGE
+    from sockviz.engine import scenarios as registry
     from sockviz.engine.replay import replay_factory
 
-    config = AppConfig(
-        scenario=args.scenario, family=args.family, port=args.port, step=args.step,
-        closer=getattr(args, "closer", None), size=getattr(args, "size", None),
-    )
-    factory = None  # the app's own engine process
-    scenarios = None
-    config.record = getattr(args, "record", None)
-    config.quiz = bool(getattr(args, "quiz", False))
-    if is_scenario_file(args.scenario):
-        scenario = resolve_scenario(args)
-        scenarios = collections.ChainMap({scenario.name: scenario}, scenario_registry.REGISTRY)
-        config.scenario, config.scenario_file = scenario.name, scenario_file(args)
-    recording = getattr(args, "replay_of", None)
-    if recording is not None:
-        factory = replay_factory(recording.events)
-        config.replay = args.replay
-    if getattr(args, "listen", None) is not None or getattr(args, "connect", None) is not None:
-        factory = outside_runner_factory(args)
-        config.scenario = factory.scenario.name
-        config.outside = "listen" if args.listen is not None else "connect"
+    config = AppConfig(scenario=options.scenario, family=options.family, port=options.port,
+                       step=options.step, closer=options.closer, size=options.size,
+                       record=options.record, quiz=options.quiz)
+    factory, scenarios = None, None  # (None: the app's own engine process)
+    if options.scenario_file:
+        scenario = options.loaded
+        scenarios = collections.ChainMap({scenario.name: scenario}, registry.REGISTRY)
+        config.scenario, config.scenario_file = scenario.name, options.scenario_file
+    if options.recording is not None:
+        factory, config.replay = replay_factory(options.recording.events), options.replay
+    if options.outside:
+        factory = outside_runner_factory(options)
+        config.scenario, config.outside = factory.scenario.name, options.outside
         config.where = str(factory.endpoint)
         scenarios = {factory.scenario.name: factory.scenario}
     app = SockvizApp(config, runner_factory=factory, scenarios=scenarios)
@@ -49,3 +51,50 @@ def run_app(args: argparse.Namespace) -> int:
         app.mode = Mode.FAST  # a real peer should not wait a classroom pace for each call
     app.run()
     return app.return_code or 0
+
+
+def serve_command(options: Options) -> list[str]:
+    """The command each browser tab runs: this sockviz's TUI with the scenario options given."""
+    command = [sys.executable, "-m", "sockviz"]
+    if options.scenario_given:
+        command += ["--scenario", options.scenario_file or options.scenario]
+    if options.family != "ipv4":
+        command += ["--family", options.family]
+    for option, value in (("--closer", options.closer), ("--size", options.size)):
+        if value is not None:
+            command += [option, str(value)]
+    command += [flag for flag, on in (("--step", options.step), ("--quiz", options.quiz)) if on]
+    return command
+
+
+def run_serve(options: Options, err: TextIO) -> int:
+    """``--serve``: the TUI in this machine's web browser, through textual-serve (the
+    Origin check, the cap on tabs and the ending of tab apps live in :mod:`sockviz.serve`)."""
+    import shlex
+
+    host = options.host or "127.0.0.1"
+    port = options.port if options.port_given else SERVE_PORT
+    try:
+        from sockviz import serve
+    except ImportError as exc:  # only a missing textual-serve is the user's to fix
+        if not (exc.name or "").startswith(("textual_serve", "aiohttp", "jinja2")):
+            raise
+        raise UsageError("--serve needs textual-serve (pip install textual-serve)") from None
+    try:  # a clear word now, rather than a traceback from the web server later
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except socket.gaierror:
+        raise UsageError(f"--host {host!r} does not resolve") from None
+    except OSError as exc:
+        raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    url = serve.server_url(host, port)
+    if not serve.is_loopback(host):
+        say(err, f"warning: serving on {url}: anyone who can reach it can run sockviz on "
+                 "this machine")
+    argv = serve_command(options)
+    say(err, f"serving at {url} for this machine's browser (at most {serve.MAX_TABS} tabs "
+             f"at once; each runs: {shlex.join(argv)}); Ctrl+C stops")
+    serve.SockvizServer(argv, host=host, port=port).serve()
+    return EXIT_OK

@@ -92,10 +92,10 @@ def test_port_in_use_one_line_exit_2():
 
 def test_ipv6_unavailable_is_explained():
     """A failure to use ::1 becomes one line naming IPv6 (checked on a real failed bind)."""
-    from sockviz.cli import explain_abort
     from sockviz.engine.events import RunFinished
     from sockviz.engine.states import Role, Transport
     from sockviz.engine.traced import TracedSocket, Tracer
+    from sockviz.headless import explain
 
     events = []
     tracer = Tracer(events.append)
@@ -107,7 +107,7 @@ def test_ipv6_unavailable_is_explained():
         tracer.close_all()
         tracer.close()
     assert failed.error == "EADDRNOTAVAIL"
-    message, status = explain_abort(RunFinished("aborted", "x", failed), "ipv6", 0)
+    message, status = explain(RunFinished("aborted", "x", failed), family="ipv6", port=0)
     assert status == 2 and "IPv6 is not available" in message
 
 

@@ -23,20 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from sockviz.cli import (
-    EXIT_FAILED,
-    EXIT_USAGE,
-    build_parser,
-    escaped_text,
-    explain_outside_abort,
-    host_port,
-    outside_endpoint,
-    outside_runner_factory,
-)
+from sockviz.cli import build_parser, escaped_text, host_port
 from sockviz.engine.events import CallEvent, RunFinished
 from sockviz.engine.gate import Mode
 from sockviz.engine.outside import resolve
 from sockviz.engine.states import Call, Role, State
+from sockviz.headless import explain
+from sockviz.options import EXIT_FAILED, EXIT_USAGE, from_arguments
+from sockviz.peers import outside_endpoint, outside_runner_factory
 from tests.helpers import Collector
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -307,7 +301,7 @@ def test_escaped_text():
 
 
 def test_listening_beyond_loopback_warns_once():
-    args = build_parser().parse_args(["--listen", "192.0.2.1:0"])  # resolved, never bound
+    args = from_arguments(build_parser().parse_args(["--listen", "192.0.2.1:0"]))  # never bound
     err = io.StringIO()
     endpoint = outside_endpoint(args, err)
     assert not endpoint.loopback
@@ -315,12 +309,13 @@ def test_listening_beyond_loopback_warns_once():
     assert len(lines) == 1
     assert lines[0].startswith("sockviz: warning:") and "reachable from other machines" in lines[0]
     quiet = io.StringIO()
-    outside_endpoint(build_parser().parse_args(["--listen", "0"]), quiet)
+    outside_endpoint(from_arguments(build_parser().parse_args(["--listen", "0"])), quiet)
     assert quiet.getvalue() == ""
 
 
 def test_the_runner_factory_has_the_apps_signature():
-    args = build_parser().parse_args(["--listen", "127.0.0.1:0", "--reply", "ok"])
+    args = from_arguments(build_parser().parse_args(["--listen", "127.0.0.1:0", "--reply",
+                                                     "ok"]))
     factory = outside_runner_factory(args)
     assert factory.scenario.name == "listen"
     collector = Collector()
@@ -334,7 +329,8 @@ def test_the_runner_factory_has_the_apps_signature():
         assert runner.stop()
     assert runner.result == RunFinished("stopped")
 
-    args = build_parser().parse_args(["--connect", "localhost:9", "--send", r"hi\n"])
+    args = from_arguments(build_parser().parse_args(["--connect", "localhost:9", "--send",
+                                                     r"hi\n"]))
     factory = outside_runner_factory(args)
     runner = factory(None, Collector(), family="ipv4", port=0, mode=Mode.STEP, pace=1.0)
     assert factory.scenario.name == "connect" and runner.send == b"hi\n"
@@ -371,6 +367,8 @@ def test_each_failure_is_explained_in_one_line(call, error, words, status):
         sent_total=0, recv_total=0, error=error, error_text="words", args="('127.0.0.1', 8080)",
     )
     result = RunFinished("aborted", f"client.{call.value}(...) failed: {error}", event)
-    message, got = explain_outside_abort(result, resolve("127.0.0.1", 8080), 5.0)
+    endpoint = resolve("127.0.0.1", 8080)
+    message, got = explain(result, family=endpoint.family.name, port=endpoint.port,
+                           host=endpoint.ip, where=str(endpoint), timeout=5.0)
     assert words in message and got == status
     assert "\n" not in message

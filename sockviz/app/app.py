@@ -27,8 +27,8 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Header
 
 from sockviz.app import drawing
-from sockviz.app.choices import MESSAGE_LIMIT, Choices
-from sockviz.app.config import AppConfig, RunnerFactory
+from sockviz.app.choices import Choices
+from sockviz.app.config import MESSAGE_LIMIT, AppConfig, RunnerFactory
 from sockviz.app.messages import EngineEvents
 from sockviz.app.session import Session
 from sockviz.app.terminal import TerminalGone, driver_class

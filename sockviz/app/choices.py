@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sockviz.app.drawing import FAMILY_LABEL
+from sockviz.app.config import FAMILY_LABEL, MESSAGE_LIMIT
 from sockviz.engine.gate import Mode
 
 if TYPE_CHECKING:
     from textual.widgets import Input
-
-#: The longest message the client may send: what the scenario's receive takes in one call.
-MESSAGE_LIMIT = 65536
 
 
 class Choices:

@@ -11,6 +11,11 @@ from sockviz.engine import scenarios as scenario_registry
 #: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
 CLASSROOM_PACE = 1.5
 
+#: The longest message the client may send: what the scenario's receive takes in one call.
+MESSAGE_LIMIT = 65536
+
+FAMILY_LABEL = {"ipv4": "IPv4", "ipv6": "IPv6", "unix": "Unix"}
+
 
 @dataclass
 class AppConfig:

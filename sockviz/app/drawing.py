@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from textual.content import Content
 
+from sockviz.app.config import FAMILY_LABEL, MESSAGE_LIMIT
 from sockviz.app.widgets.explain import (
     ExplainPanel,
     NextPanel,
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
     from sockviz.app.widgets.lower import MessageInput
     from sockviz.view.fold import Changes
     from sockviz.view.model import Row
-
-FAMILY_LABEL = {"ipv4": "IPv4", "ipv6": "IPv6", "unix": "Unix"}
 
 #: One colour per lifecycle state and per kernel state family (used by the stylesheet).
 STATE_COLOURS = {
@@ -157,7 +156,6 @@ class Drawing:
 
     def _message_input(self) -> MessageInput:
         """The message line, mounted (hidden in its bar) the first time it is needed."""
-        from sockviz.app.choices import MESSAGE_LIMIT
         from sockviz.app.widgets.lower import MessageInput
 
         existing = self.query(MessageInput)

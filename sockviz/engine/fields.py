@@ -18,6 +18,7 @@ import math
 import re
 
 from sockviz.engine.events import PREVIEW_CAP
+from sockviz.engine.preview import unescape_bytes
 
 #: A socket's name: ``server``, ``client-2``, ``conn-1234``, ``udp_client``.
 SOCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z")
@@ -172,8 +173,6 @@ def _is_address(value: str, family: str) -> bool:
 def data(record: dict, key: str) -> bytes | None:
     """The escaped preview (see :func:`sockviz.engine.trace.escape_bytes`), at most
     :data:`PREVIEW_CAP` bytes once unescaped."""
-    from sockviz.engine.trace import unescape_bytes
-
     value = record.get(key)
     if value is None:
         return None

@@ -9,9 +9,11 @@ be recovered exactly with :func:`unescape_bytes`.
 
 from __future__ import annotations
 
-import re
-
 from sockviz.engine.events import CallEvent, KernelEvent
+from sockviz.engine.preview import escape_bytes, unescape_bytes
+
+__all__ = ["escape_bytes", "from_record", "read_trace", "to_line", "to_record",
+           "unescape_bytes"]
 
 #: The keys every trace line has, in order (null where they do not apply).
 CORE_KEYS = (
@@ -48,44 +50,6 @@ EXTRA_KEYS = (
 )
 
 ALL_KEYS = CORE_KEYS + EXTRA_KEYS
-
-
-_HEX = re.compile(r"[0-9a-fA-F]{2}")
-
-
-def escape_bytes(data: bytes) -> str:
-    """Printable ASCII as itself, everything else as ``\\xNN``; reversible, terminal-safe."""
-    out = []
-    for byte in data:
-        if byte == 0x5C:
-            out.append("\\\\")
-        elif 0x20 <= byte < 0x7F:
-            out.append(chr(byte))
-        else:
-            out.append(f"\\x{byte:02x}")
-    return "".join(out)
-
-
-def unescape_bytes(text: str) -> bytes:
-    """The inverse of :func:`escape_bytes`; ValueError for text it could not have made."""
-    out = bytearray()
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch != "\\":
-            if not (0x20 <= ord(ch) < 0x7F):
-                raise ValueError(f"unexpected character {ch!r} at {i}")
-            out.append(ord(ch))
-            i += 1
-        elif text[i + 1 : i + 2] == "\\":
-            out.append(0x5C)
-            i += 2
-        elif text[i + 1 : i + 2] == "x" and _HEX.fullmatch(text[i + 2 : i + 4]):
-            out.append(int(text[i + 2 : i + 4], 16))
-            i += 4
-        else:
-            raise ValueError(f"bad escape at {i}")
-    return bytes(out)
 
 
 def to_record(event: CallEvent | KernelEvent) -> dict:

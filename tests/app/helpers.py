@@ -97,14 +97,12 @@ def outside_app(*, listen: tuple | None = None, connect: tuple | None = None,
                 send: bytes | None = None, reply: bytes | None = None) -> SockvizApp:
     """The app as ``sockviz --listen``/``--connect`` builds it, playing fast: the other end
     is a real program the test starts."""
-    import argparse
-
-    from sockviz.cli import outside_runner_factory
     from sockviz.engine.gate import Mode
+    from sockviz.options import Options
+    from sockviz.peers import outside_runner_factory
 
-    args = argparse.Namespace(listen=listen, connect=connect, family="ipv4", send=send,
-                              reply=reply, timeout=None, trace=False)
-    factory = outside_runner_factory(args)
+    factory = outside_runner_factory(Options(listen=listen, connect=connect, send=send,
+                                             reply=reply))
     config = AppConfig(scenario=factory.scenario.name,
                        outside="listen" if listen is not None else "connect",
                        where=str(factory.endpoint))

@@ -7,7 +7,6 @@ markup. The screen must show them as visible text and contain none of them raw.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import subprocess
 import sys
@@ -16,8 +15,9 @@ import time
 from sockviz.app.app import AppConfig, SockvizApp
 from sockviz.app.widgets.ladder import row_content
 from sockviz.app.widgets.payload import PayloadView
-from sockviz.cli import outside_runner_factory
 from sockviz.engine.states import State
+from sockviz.options import Options
+from sockviz.peers import outside_runner_factory
 from tests.helpers import engine_threads
 
 HOSTILE = (
@@ -38,9 +38,7 @@ CLIENT = (
 
 
 async def test_hostile_bytes_from_a_real_client_are_only_shown():
-    args = argparse.Namespace(listen=("127.0.0.1", 0), connect=None, family="ipv4", send=None,
-                              reply=None, timeout=None, trace=False)
-    factory = outside_runner_factory(args)
+    factory = outside_runner_factory(Options(listen=("127.0.0.1", 0)))
     config = AppConfig(scenario=factory.scenario.name, outside="listen",
                        where=str(factory.endpoint))
     app = SockvizApp(config, runner_factory=factory,

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from sockviz.app.app import AppConfig, make_app
 from sockviz.app.screens.quiz import QuizScreen
-from sockviz.cli import build_parser, main, serve_command
+from sockviz.cli import build_parser, main
 from sockviz.engine.gate import Mode
+from sockviz.launch import serve_command
+from sockviz.options import check, from_arguments
 from tests.app.helpers import FROZEN, THEME, crop, jump, replay_app, settle, until
 
 SIZE = (100, 30)
@@ -108,7 +110,8 @@ async def test_quiz_from_the_command_line_starts_in_step_mode():
     app = make_app(AppConfig(quiz=True), runner_factory=replay_app(
         "tcp-echo-ipv4", "tcp-echo").session.factory, clock=lambda: FROZEN, theme=THEME)
     assert app.predictions.on and app.mode is Mode.STEP
-    assert "--quiz" in serve_command(build_parser().parse_args(["--serve", "--quiz"]))
+    served = check(from_arguments(build_parser().parse_args(["--serve", "--quiz"])))
+    assert "--quiz" in serve_command(served)
 
 
 def test_quiz_is_for_the_tui(capsys):

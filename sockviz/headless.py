@@ -1,0 +1,234 @@
+"""``--trace``: a run printed as JSON Lines (or, with ``--export``, as a diagram) - a
+scenario's, a recording's, or one with a real outside peer.
+
+The run plays as fast as it goes; SIGINT and SIGTERM end it cleanly (every socket closed,
+each close a line). A run that fails ends in one line on stderr that says why in the user's
+terms, with exit status 2 when it is something the user can change (a port in use, a host
+that does not answer) and 1 otherwise. Standard library only.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from sockviz.engine.events import CallEvent, Checked, Event, KernelEvent, RunFinished
+from sockviz.engine.families import FAMILIES, OUTSIDE_TIMEOUT
+from sockviz.engine.gate import Mode
+from sockviz.options import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Options, UsageError, say
+
+if TYPE_CHECKING:
+    from sockviz.engine.outside import Endpoint
+
+
+# --- what a failure means to the user ------------------------------------------------------
+#: (call, errno) -> what to say; ``None`` as the call: any call. Filled in with the port,
+#: host, family and advice of the run (``--port`` for a scenario, a port for a peer's).
+_FAILURES = {
+    ("bind", "EADDRINUSE"): "port {port} is already in use on {host} (EADDRINUSE); pick "
+                            "another{with_port}, or {zero} to let the kernel choose",
+    ("bind", "EACCES"): "port {port} needs special privileges (EACCES); use a port above "
+                        "1023, or {zero}",
+    ("connect", "ECONNREFUSED"): "connection refused by {where} (ECONNREFUSED): nothing is "
+                                 "listening on that port",
+    ("connect", "ETIMEDOUT"): "no answer from {where} within {timeout:g} s ({error}); check "
+                              "the host and port, or wait longer with --timeout",
+    ("connect", "EHOSTUNREACH"): "{where} cannot be reached ({error}): no route to it",
+    ("connect", "EINVAL"): "{where} cannot be connected to from here ({error}); a link-local "
+                           "address (fe80::...) is not supported: use a global or loopback one",
+}
+_SAME = {("connect", "EINPROGRESS"): ("connect", "ETIMEDOUT"),
+         ("connect", "EAGAIN"): ("connect", "ETIMEDOUT"),
+         ("connect", "ENETUNREACH"): ("connect", "EHOSTUNREACH"),
+         ("connect", "EADDRNOTAVAIL"): ("connect", "EINVAL")}
+#: Only where the address is the user's own choice (--listen HOST).
+_OUTSIDE_ONLY = {
+    ("bind", "EADDRNOTAVAIL"): "{host} is not an address of this machine (EADDRNOTAVAIL); "
+                               "listen on one of its own addresses, or leave HOST out for "
+                               "loopback",
+    (None, "EAFNOSUPPORT"): "{family} is not available on this machine ({call}() failed: "
+                            "{error})",
+}
+
+
+def explain(result: RunFinished, *, family: str, port: int, host: str | None = None,
+            where: str | None = None, timeout: float = OUTSIDE_TIMEOUT) -> tuple[str, int]:
+    """An aborted run as one line for the user and an exit status. ``where``: the outside
+    peer's address (a --listen/--connect run), None for a scenario."""
+    event = result.failed
+    if event is None or event.error is None:
+        return f"the run stopped early: {result.reason}", EXIT_FAILED
+    call, error = event.call.value, event.error
+    if where is None and family == "ipv6" and error in ("EAFNOSUPPORT", "EADDRNOTAVAIL"):
+        return (f"IPv6 is not available on this machine ({call}() failed: {error}); try "
+                "--family ipv4"), EXIT_USAGE
+    key = _SAME.get((call, error), (call, error))
+    template = _FAILURES.get(key)
+    if where is not None:
+        template = template or _OUTSIDE_ONLY.get(key) or _OUTSIDE_ONLY.get((None, error))
+    elif key[0] == "connect":
+        template = None  # (a scenario's connects fail as the lesson, or as a fault)
+    if template is None:
+        return f"the run stopped early: {result.reason}", EXIT_FAILED
+    outside = where is not None
+    return template.format(
+        port=port, host=host or FAMILIES[family].loopback, where=where, timeout=timeout,
+        call=call, error=error, family=family,
+        with_port=" port" if outside else " with --port", zero="port 0" if outside else
+        "--port 0"), EXIT_USAGE
+
+
+# --- running to the end --------------------------------------------------------------------
+class TraceWriter:
+    """The ``--trace`` consumer: one JSON line per trace event, flushed as it happens."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+        self.broken = False
+
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, (CallEvent, KernelEvent)) or self.broken:
+            return
+        from sockviz.engine.trace import to_line  # (imported once; then a dict lookup)
+
+        with self.lock:
+            try:
+                self.out.write(to_line(event) + "\n")
+                self.out.flush()
+            except OSError:  # e.g. `sockviz --trace | head`: stop writing, keep going
+                self.broken = True
+
+
+class Checks:
+    """Counts a scenario file's expectations as the run checks them; keeps the unmet."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.unmet: list[Checked] = []
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Checked):
+            self.count += 1
+            if not event.met:
+                self.unmet.append(event)
+
+
+def _interrupt(signum, frame) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def run_to_the_end(runner, signals: tuple[int, ...]) -> None:
+    """Start ``runner`` and wait for its end; these signals (and Ctrl-C) end it early.
+    Signals that come while it closes its sockets are ignored, so a trace always ends
+    whole."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.getsignal(sig) for sig in signals} if main_thread else {}
+    try:
+        for sig in previous:
+            signal.signal(sig, _interrupt)
+        runner.start()
+        while not runner.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        runner.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def open_recorder(options: Options, scenario: str):
+    """The --record file, created with its header (UsageError if it cannot be: it exists
+    and --overwrite was not given, it is a symlink, or it cannot be written)."""
+    import errno
+
+    from sockviz.engine.recording import Recorder
+
+    try:
+        return Recorder(options.record, scenario, options.family, options.closer,
+                        options.size, replace=options.overwrite)
+    except FileExistsError:
+        raise UsageError(f"{options.record} exists already: --record will not overwrite it "
+                         "(add --overwrite, or name a new file)") from None
+    except OSError as exc:
+        reason = ("it is a symlink, which --record never follows" if exc.errno == errno.ELOOP
+                  else exc.strerror or exc)
+        raise UsageError(f"cannot write the recording {options.record}: {reason}") from None
+
+
+def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
+    """``--trace`` of a scenario (or of a recording: ``--replay``)."""
+    from sockviz.engine.runner import Runner
+    from sockviz.engine.sink import Tee
+
+    scenario = options.loaded
+    exported: list = []
+    checks, recorder = Checks(), None
+    consumers = [checks, TraceWriter(out) if not options.export else exported.append]
+    if options.record:
+        recorder = open_recorder(options, options.scenario_file or scenario.name)
+        consumers.insert(0, recorder)
+    if options.recording is not None:
+        from sockviz.engine.replay import ReplayRunner
+
+        runner = ReplayRunner(scenario, Tee(*consumers), options.recording.events,
+                              family=options.family, mode=Mode.FAST)
+    else:
+        runner = Runner(scenario, Tee(*consumers), family=options.family, port=options.port,
+                        mode=Mode.FAST, size=options.size)
+    try:
+        run_to_the_end(runner, (signal.SIGTERM,))
+    finally:
+        if recorder is not None:
+            recorder.close()
+    if recorder is not None and recorder.failed is not None:
+        say(err, f"error: the recording {options.record} is incomplete: "
+                 f"{recorder.failed.strerror or recorder.failed}")
+        return EXIT_FAILED
+    if options.export:
+        from sockviz.view.export import FORMATS
+
+        try:
+            out.write(FORMATS[options.export][0](
+                exported, f"sockviz {scenario.name} · {options.family}", scenario))
+            out.flush()
+        except BrokenPipeError:
+            pass
+    for check in checks.unmet:
+        say(err, f"expectation not met: step {check.step + 1} ({check.socket}."
+                 f"{check.call.value}): expected {check.expected}, got {check.got}")
+    result = runner.result
+    if result is not None and result.outcome == "aborted":
+        message, status = explain(result, family=options.family, port=options.port)
+        say(err, f"error: {message}")
+        return status
+    if checks.unmet:
+        return EXIT_FAILED
+    if checks.count and result is not None and result.outcome == "done" \
+            and options.scenario_file:
+        say(err, f"{'the' if checks.count == 1 else f'all {checks.count}'} "
+                 f"expectation{'s' * (checks.count > 1)} of {options.scenario} met")
+    return EXIT_OK
+
+
+def run_outside_trace(options: Options, out: TextIO, err: TextIO, endpoint: Endpoint) -> int:
+    """--listen/--connect with --trace: JSON Lines until the peer is done or Ctrl-C/SIGTERM;
+    a listener runs until interrupted, and its every socket's close is a line too."""
+    from sockviz.peers import outside_runner_factory
+
+    runner = outside_runner_factory(options, endpoint)(
+        None, TraceWriter(out), family=options.family, port=endpoint.port, mode=Mode.FAST,
+        pace=1.0)
+    run_to_the_end(runner, (signal.SIGINT, signal.SIGTERM))
+    result = runner.result
+    if result is not None and result.outcome == "aborted":
+        message, status = explain(result, family=endpoint.family.name, port=endpoint.port,
+                                  host=endpoint.ip, where=str(endpoint),
+                                  timeout=options.timeout or OUTSIDE_TIMEOUT)
+        say(err, f"error: {message}")
+        return status
+    return EXIT_OK

@@ -1,0 +1,244 @@
+"""What the command line asks for, as one typed value, checked once.
+
+:func:`from_arguments` turns argparse's namespace into :class:`Options`; :func:`check`
+refuses every combination that cannot run (a :class:`UsageError`: one line for the user,
+exit status 2) and resolves what the options name - the scenario (built in, or read from a
+file), the recording to replay. Whatever runs next (``--trace``, the TUI, ``--serve``)
+takes the checked options and nothing else. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from dataclasses import dataclass, field, fields
+from typing import TextIO
+
+from sockviz.engine import scenarios
+from sockviz.engine.families import FAMILIES
+from sockviz.engine.inert import inert
+from sockviz.engine.scenarios.model import Scenario
+
+#: The port ``--serve`` listens on when no --port is given.
+SERVE_PORT = 8000
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for: reported in one line, exit status 2."""
+
+
+def say(err: TextIO, line: str) -> None:
+    """One line to the user on stderr, made inert: it can quote a file, an argument or a
+    peer (every message sockviz prints goes through here)."""
+    err.write(f"sockviz: {inert(line)}\n")
+    err.flush()
+
+
+@dataclass
+class Options:
+    """The command line, typed. See the module docstring."""
+
+    scenario: str = scenarios.DEFAULT
+    """A built-in scenario's name, or a scenario file's path."""
+    scenario_given: bool = False
+    family: str = "ipv4"
+    port: int = 0
+    port_given: bool = False
+    closer: str | None = None
+    size: int | None = None
+    step: bool = False
+    quiz: bool = False
+    trace: bool = False
+    list: bool = False
+    record: str | None = None
+    overwrite: bool = False
+    replay: str | None = None
+    serve: bool = False
+    host: str | None = None
+    export: str | None = None
+    listen: tuple[str | None, int] | None = None
+    connect: tuple[str | None, int] | None = None
+    send: bytes | None = None
+    reply: bytes | None = None
+    timeout: float | None = None
+    loaded: Scenario | None = field(default=None, repr=False)
+    """The scenario, once :func:`check` has resolved it."""
+    recording: object = field(default=None, repr=False)
+    """With ``--replay``: the recording read (a :class:`~sockviz.engine.recording.Recording`)."""
+
+    @property
+    def outside(self) -> str | None:
+        """``listen`` or ``connect`` when the other end is a real program, else None."""
+        if self.listen is not None:
+            return "listen"
+        return "connect" if self.connect is not None else None
+
+    @property
+    def scenario_file(self) -> str | None:
+        """The absolute path of the scenario file ``--scenario`` names, if it names one."""
+        return os.path.abspath(self.scenario) if is_scenario_file(self.scenario) else None
+
+
+def is_scenario_file(name: str) -> bool:
+    """``--scenario`` names a file (``path/to/file.toml``) rather than a built-in."""
+    return name.endswith(".toml") or os.sep in name
+
+
+def from_arguments(namespace: argparse.Namespace) -> Options:
+    """The parsed command line as :class:`Options` (not checked yet)."""
+    values = {f.name: getattr(namespace, f.name) for f in fields(Options)
+              if hasattr(namespace, f.name)}
+    options = Options(**{k: v for k, v in values.items() if v is not None
+                         and k not in ("scenario", "port")})
+    if namespace.scenario is not None:
+        options.scenario, options.scenario_given = namespace.scenario, True
+    if namespace.port is not None:
+        options.port, options.port_given = namespace.port, True
+    return options
+
+
+def check(options: Options) -> Options:
+    """Refuse what cannot run, resolve what the options name; the options, ready."""
+    _record_replay(options)
+    if options.export and not options.trace:
+        raise UsageError("--export needs --trace (in the TUI, press x to export)")
+    if options.quiz and options.trace:
+        raise UsageError("--quiz asks questions in the TUI; leave out --trace")
+    if options.export and options.outside:
+        raise UsageError("--export draws scenario runs; not --listen/--connect")
+    if options.serve or options.host is not None:
+        if not options.outside:
+            _choices(options)  # before serving, not in every tab
+        _serve(options)
+        return options
+    _choices(options)
+    if options.list:
+        return options
+    _outside(options)
+    return options
+
+
+def resolve_scenario(options: Options) -> Scenario:
+    """The scenario the options ask for, built with its options (``--closer``), or read
+    from the scenario file ``--scenario`` names (once)."""
+    if options.loaded is not None:
+        return options.loaded
+    if is_scenario_file(options.scenario):
+        from sockviz.engine.scenarios.files import ScenarioFileError, load
+
+        if options.closer is not None:
+            raise UsageError("--closer applies to time-wait, not to a scenario file")
+        try:
+            loaded = load(options.scenario)
+        except ScenarioFileError as exc:
+            raise UsageError(f"scenario file {exc}") from None
+    else:
+        try:
+            loaded = scenarios.get(options.scenario, closer=options.closer)
+        except (scenarios.UnknownScenario, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+    if options.size is not None and not loaded.bulk:
+        raise UsageError(f"--size applies to bulk, not to {loaded.name}")
+    options.loaded = loaded
+    return loaded
+
+
+def _choices(options: Options) -> None:
+    scenario = resolve_scenario(options)
+    if options.family not in FAMILIES:
+        raise UsageError(f"unknown family {options.family!r} (use: {', '.join(FAMILIES)})")
+    if options.family not in scenario.families:
+        raise UsageError(f"{scenario.name} cannot run on {options.family}")
+    if options.family == "ipv6" and not socket.has_ipv6 and options.recording is None:
+        raise UsageError("IPv6 is not available in this Python; try --family ipv4")
+
+
+def _record_replay(options: Options) -> None:
+    """--record and --replay misused; with --replay, read the file and take the scenario
+    and family from it."""
+    if options.overwrite and not options.record:
+        raise UsageError("--overwrite applies to --record")
+    if options.record and options.outside:
+        raise UsageError("--record keeps scenario runs; it does not apply to --listen/--connect")
+    if options.replay is None:
+        return
+    if options.record:
+        raise UsageError("--replay plays a recording; it cannot --record one at the same time")
+    if options.outside:
+        raise UsageError("--replay plays a recording; leave out --listen/--connect")
+    for option, given in (("--scenario", options.scenario_given),
+                          ("--port", options.port_given),
+                          ("--family", options.family != "ipv4"),
+                          ("--closer", options.closer is not None),
+                          ("--size", options.size is not None)):
+        if given:
+            raise UsageError(f"--replay plays what the recording says: leave out {option}")
+    from sockviz.engine.recording import RecordingError, read_recording
+
+    try:
+        recording = read_recording(options.replay)
+    except RecordingError as exc:
+        raise UsageError(f"not a recording sockviz can play: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {options.replay}: {exc.strerror or exc}") from None
+    if is_scenario_file(recording.scenario):  # recorded from a scenario file: read it again
+        if not os.path.isfile(recording.scenario):
+            raise UsageError(f"{options.replay}, line 1: it was recorded from the scenario "
+                             f"file {recording.scenario}, which is not there any more")
+    elif recording.scenario not in scenarios.REGISTRY:
+        raise UsageError(f"{options.replay}, line 1: unknown scenario {recording.scenario!r} "
+                         "(see --list)")
+    options.scenario, options.family = recording.scenario, recording.family
+    options.closer, options.size = recording.closer, recording.size
+    options.recording = recording
+
+
+def _serve(options: Options) -> None:
+    if not options.serve:
+        raise UsageError("--host applies to --serve")
+    for option, given in (("--trace", options.trace), ("--record", options.record),
+                          ("--replay", options.replay), ("--export", options.export),
+                          ("--list", options.list), ("--listen/--connect", options.outside)):
+        if given:
+            raise UsageError(f"--serve serves the TUI; it does not go with {option}")
+    if options.port_given and options.port == 0:
+        raise UsageError("--serve needs a port a browser can be told: 1-65535")
+
+
+def _outside(options: Options) -> None:
+    """Options that do not go together with (or without) --listen/--connect."""
+    listen, connect = options.listen, options.connect
+    if listen is not None and connect is not None:
+        raise UsageError("--listen and --connect cannot be used together")
+    if not options.outside:
+        for option, value, needs in (("--send", options.send, "--connect"),
+                                     ("--reply", options.reply, "--listen"),
+                                     ("--timeout", options.timeout, "--connect")):
+            if value is not None:
+                raise UsageError(f"{option} needs {needs}")
+        return
+    given = f"--{options.outside}"
+    if options.scenario_given:
+        raise UsageError(f"{given} runs no scenario: leave out --scenario")
+    if options.port_given:
+        raise UsageError(f"--port applies to scenarios; give the port with {given} "
+                         f"{'[HOST:]PORT' if listen is not None else 'HOST:PORT'}")
+    for option, value in (("--closer", options.closer), ("--size", options.size)):
+        if value is not None:
+            raise UsageError(f"{option} applies to scenarios, not to {given}")
+    if listen is not None and (options.send is not None or options.timeout is not None):
+        raise UsageError(f"{'--send' if options.send is not None else '--timeout'} applies "
+                         "to --connect; --listen answers with --reply")
+    if connect is not None and options.reply is not None:
+        raise UsageError("--reply applies to --listen; --connect sends with --send")
+    if connect is not None and connect[1] == 0:
+        raise UsageError("argument --connect: port 0 cannot be connected to (use 1-65535)")
+    if options.family not in ("ipv4", "ipv6"):
+        raise UsageError(f"{given} uses TCP over ipv4 or ipv6, not {options.family!r}")
+    if options.family == "ipv6" and not socket.has_ipv6:
+        raise UsageError("IPv6 is not available in this Python; try --family ipv4")

@@ -1,0 +1,58 @@
+"""Runs with a real outside peer (``--listen``, ``--connect``), built from the options:
+where the peer is, and the runner that meets it - for ``--trace`` and for the TUI alike."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TextIO
+
+from sockviz.engine.families import OUTSIDE_TIMEOUT
+from sockviz.engine.gate import Mode
+from sockviz.options import Options, UsageError, say
+
+if TYPE_CHECKING:
+    from sockviz.engine import outside
+
+
+def outside_endpoint(options: Options, err: TextIO | None = None) -> outside.Endpoint:
+    """Resolve --listen/--connect's HOST (UsageError if it does not resolve). With ``err``,
+    a listener on an address other than loopback gets one warning line there."""
+    from sockviz.engine import outside
+
+    host, port = options.listen if options.listen is not None else options.connect
+    try:
+        endpoint = outside.resolve(host, port, options.family)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if err is not None and options.listen is not None and not endpoint.loopback:
+        say(err, f"warning: listening on {endpoint}: it is reachable from other machines, "
+                 "and whatever they send will be shown")
+    return endpoint
+
+
+def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None = None):
+    """A runner factory for the app, ``factory(scenario, consumer, *, family, port, mode,
+    pace)``, that builds a :class:`~sockviz.engine.outside.ListenRunner` or
+    :class:`~sockviz.engine.outside.ConnectRunner` from the options (the factory's own
+    scenario, family and port are ignored: the address given decides). In the TUI a client
+    reads until the server closes, so a user can keep typing lines; with ``--trace`` it
+    stops after ``--timeout`` quiet seconds. ``factory.scenario`` and ``factory.endpoint``
+    describe the run before it starts. UsageError if the host does not resolve."""
+    from sockviz.engine import outside
+
+    if endpoint is None:
+        endpoint = outside_endpoint(options)
+    timeout = options.timeout or OUTSIDE_TIMEOUT
+    listening = options.listen is not None
+
+    def factory(scenario, consumer, *, family=None, port=None, mode=Mode.PLAY, pace=1.0):
+        if listening:
+            return outside.ListenRunner(consumer, endpoint.ip, endpoint.port, endpoint.family,
+                                        reply=options.reply, mode=mode, pace=pace)
+        return outside.ConnectRunner(
+            consumer, endpoint.ip, endpoint.port, endpoint.family, send=options.send,
+            timeout=timeout, idle=timeout if options.trace else None, mode=mode, pace=pace)
+
+    factory.endpoint = endpoint
+    factory.scenario = (outside.listen_scenario(endpoint) if listening
+                        else outside.connect_scenario(endpoint))
+    return factory
