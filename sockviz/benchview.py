@@ -34,7 +34,8 @@ def time_travel(connections: int) -> dict:
         from sockviz.app.app import AppConfig, SockvizApp
         from sockviz.engine.families import FAMILIES
         from sockviz.engine.gate import Mode
-        from sockviz.engine.outside import ListenRunner, listen_scenario, resolve
+        from sockviz.engine.listen import ListenRunner
+        from sockviz.engine.outside import listen_scenario, resolve
 
         endpoint = resolve(None, 0, "ipv4")
 
@@ -93,7 +94,8 @@ def history_memory(count: int) -> float:
     process of its own: see :func:`history_rss`)."""
     from sockviz.engine.families import FAMILIES
     from sockviz.engine.gate import Mode
-    from sockviz.engine.outside import ListenRunner, listen_scenario, resolve
+    from sockviz.engine.listen import ListenRunner
+    from sockviz.engine.outside import listen_scenario, resolve
     from sockviz.view.history import History
 
     got: list = []

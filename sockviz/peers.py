@@ -31,13 +31,15 @@ def outside_endpoint(options: Options, err: TextIO | None = None) -> outside.End
 
 def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None = None):
     """A runner factory for the app, ``factory(scenario, consumer, *, family, port, mode,
-    pace)``, that builds a :class:`~sockviz.engine.outside.ListenRunner` or
-    :class:`~sockviz.engine.outside.ConnectRunner` from the options (the factory's own
+    pace)``, that builds a :class:`~sockviz.engine.listen.ListenRunner` or
+    :class:`~sockviz.engine.connect.ConnectRunner` from the options (the factory's own
     scenario, family and port are ignored: the address given decides). In the TUI a client
     reads until the server closes, so a user can keep typing lines; with ``--trace`` it
     stops after ``--timeout`` quiet seconds. ``factory.scenario`` and ``factory.endpoint``
     describe the run before it starts. UsageError if the host does not resolve."""
     from sockviz.engine import outside
+    from sockviz.engine.connect import ConnectRunner
+    from sockviz.engine.listen import ListenRunner
 
     if endpoint is None:
         endpoint = outside_endpoint(options)
@@ -46,9 +48,9 @@ def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None =
 
     def factory(scenario, consumer, *, family=None, port=None, mode=Mode.PLAY, pace=1.0):
         if listening:
-            return outside.ListenRunner(consumer, endpoint.ip, endpoint.port, endpoint.family,
+            return ListenRunner(consumer, endpoint.ip, endpoint.port, endpoint.family,
                                         reply=options.reply, mode=mode, pace=pace)
-        return outside.ConnectRunner(
+        return ConnectRunner(
             consumer, endpoint.ip, endpoint.port, endpoint.family, send=options.send,
             timeout=timeout, idle=timeout if options.trace else None, mode=mode, pace=pace)
 

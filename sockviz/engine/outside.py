@@ -9,11 +9,11 @@ fast) and a :class:`~sockviz.engine.traced.TracedSocket`, so it is still one eve
 every wait is a ``poll()`` on the tracer's wake-up pipe, so :meth:`stop` still ends the
 run from any point within half a second.
 
-* :class:`ListenRunner` - ``socket``, ``setsockopt``, ``bind``, ``listen``, then ``accept``
+* :class:`~sockviz.engine.listen.ListenRunner` - ``socket``, ``setsockopt``, ``bind``, ``listen``, then ``accept``
   each client (``conn-1``, ``conn-2`` ...), ``recv`` what each sends and ``close`` each one
   its peer is done with, until stopped.
-* :class:`ConnectRunner` - ``socket``, ``connect``, ``sendall`` the text to send (and any
-  typed later, :meth:`ConnectRunner.queue_message`), ``recv`` until the server closes or
+* :class:`~sockviz.engine.connect.ConnectRunner` - ``socket``, ``connect``, ``sendall`` the text to send (and any
+  typed later, :meth:`~sockviz.engine.connect.ConnectRunner.queue_message`), ``recv`` until the server closes or
   goes quiet, ``close``.
 
 Hosts are resolved by :func:`resolve` *before* a runner is made, so a host that does not
@@ -23,22 +23,19 @@ resolve is a clean error (:class:`ResolveError`), not a failed run.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import EllipsisType
 
 from sockviz.engine.controls import RunControls
 from sockviz.engine.events import CallEvent, Event, RunFinished, StepPending
 from sockviz.engine.families import FAMILIES, OUTSIDE_TIMEOUT, Family
 from sockviz.engine.gate import Gate, GateClosed, Mode
 from sockviz.engine.scenarios.model import Scenario
-from sockviz.engine.states import Call, Role, State, Transport
+from sockviz.engine.states import Call, Role, Transport
 from sockviz.engine.traced import (
     Stopped,
     TracedSocket,
@@ -49,9 +46,7 @@ from sockviz.engine.traced import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "ConnectRunner",
     "Endpoint",
-    "ListenRunner",
     "ResolveError",
     "connect_scenario",
     "listen_scenario",
@@ -321,309 +316,3 @@ class _OutsideRunner(RunControls):
 
     def _release(self) -> None:
         """Free what a subclass holds beyond the tracer (after the thread has gone)."""
-
-
-class ListenRunner(_OutsideRunner):
-    """A listener on this machine for real outside clients, until :meth:`stop`.
-
-    ``host`` and ``port`` are where to listen (``host`` an address or a name, resolved
-    here; None for the loopback of ``family``). With ``reply``, each connection is answered
-    once, after the first bytes it sends: ``sendall(reply)``, then ``shutdown(SHUT_WR)``,
-    and closed when the client has closed too. (Closing at once, with the client's bytes
-    maybe still unread, would make the kernel send a reset, which can destroy the answer
-    before the client reads it.)
-    """
-
-    actor = "server"
-
-    def __init__(
-        self,
-        consumer: Callable[[Event], None],
-        host: str | None = None,
-        port: int = 0,
-        family: str | Family = "ipv4",
-        reply: bytes | None = None,
-        *,
-        mode: Mode = Mode.FAST,
-        pace: float = 1.0,
-    ) -> None:
-        endpoint = resolve(host, port, family)
-        super().__init__(consumer, endpoint, listen_scenario(endpoint), mode=mode, pace=pace)
-        self.reply = bytes(reply) if reply else None
-        self._accepted = 0
-
-    def queue_message(self, data: bytes) -> int:
-        """A listener has nobody to send to of its own accord: always ValueError."""
-        raise ValueError(
-            "the listener only answers its clients: type in the client (curl, nc ...), "
-            "or give --reply TEXT to answer each connection"
-        )
-
-    def _run(self) -> None:
-        listener = self._create(
-            "server", Role.LISTENER,
-            "The server asks the kernel for a new TCP socket, to be the listener that "
-            "outside clients connect to.",
-        )
-        if listener is None:
-            return
-        setup = (
-            (Call.SETSOCKOPT, call_args(Call.SETSOCKOPT, "SOL_SOCKET", "SO_REUSEADDR", 1),
-             ("SO_REUSEADDR lets the port be bound again at once, even while old connections "
-             "on it still wait in TIME_WAIT."),
-             lambda i: listener.setsockopt("SOL_SOCKET", "SO_REUSEADDR", 1, step=i)),
-            (Call.BIND, call_args(Call.BIND, self.endpoint.address),
-             (f"bind() gives the listener its address, {self._where()}: where curl, nc or a "
-             "browser will connect. Port 0 asks the kernel to pick a free port."),
-             lambda i: listener.bind(self.endpoint.address, step=i)),
-            (Call.LISTEN, repr(BACKLOG),
-             ("listen() makes it a listener: from now on the kernel answers outside clients' "
-             f"handshakes by itself and queues up to {BACKLOG} connections for accept()."),
-             lambda i: listener.listen(BACKLOG, step=i)),
-        )
-        for call, args, explain, perform in setup:
-            event = self._make("server", call, args, explain, perform)
-            if not event.ok:
-                self._abort(_reason(event), event)
-                return
-        connections: dict[socket.socket, TracedSocket] = {}
-        answered: set[str] = set()
-        while True:
-            watched = [listener.sock, *connections]
-            for sock in self.tracer.wait_any(watched, None):
-                if sock is listener.sock:
-                    if not self._accept(listener, connections):
-                        return
-                elif sock in connections:
-                    self._read(connections, connections[sock], answered)
-
-    def _where(self) -> str:
-        return format_address(self.family.af, self.endpoint.address) or self.endpoint.ip
-
-    def _accept(self, listener: TracedSocket, connections: dict) -> bool:
-        """Accept the waiting client; False when the listener itself is failing."""
-        name = f"conn-{self._accepted + 1}"
-        event, conn = self._make(
-            name, Call.ACCEPT, "",
-            "A client has connected: the kernel finished the handshake and queued the "
-            f"connection. accept() takes it off the queue as a new socket, {name}; the "
-            "listener goes on listening.",
-            lambda i: listener.accept(name, step=i, timeout=0.0),
-        )
-        if conn is not None:
-            self._accepted += 1
-            self.sockets[name] = conn
-            connections[conn.sock] = conn
-            return True
-        if event.error in _ACCEPT_TRANSIENT:
-            return True  # the client gave up before we took it: nothing to do
-        self._abort(_reason(event), event)  # e.g. EMFILE: it would fail again at once
-        return False
-
-    def _read(self, connections: dict, conn: TracedSocket, answered: set[str]) -> None:
-        event = self._make(
-            conn.name, Call.RECV, repr(BUFSIZE),
-            f"{conn.name}'s client has sent bytes, or closed its side: recv() takes what "
-            "has arrived (up to 65536 bytes). 0 bytes means the client is done sending.",
-            lambda i: conn.recv(BUFSIZE, step=i, timeout=0.0),
-        )
-        if event.error in _WOULD_BLOCK:
-            return  # woken for nothing after all
-        if event.error is not None or event.nbytes == 0:
-            connections.pop(conn.sock, None)
-            self._close(conn, f"{conn.name}'s client is gone: close() releases the connection."
-                        if event.error else
-                        f"{conn.name}'s client has closed its side (end of stream): close() "
-                        "ends ours too.")
-            return
-        if self.reply is None or conn.name in answered or conn.state is not State.CONNECTED:
-            return
-        answered.add(conn.name)
-        reply = self.reply
-        sent = self._make(
-            conn.name, Call.SENDALL, call_args(Call.SENDALL, reply),
-            f"Answer {conn.name}'s client with the --reply text ({len(reply)} bytes).",
-            lambda i: conn.sendall(reply, step=i),
-        )
-        if not sent.ok:
-            connections.pop(conn.sock, None)
-            self._close(conn, f"{conn.name}'s client is gone: close() releases the connection.")
-            return
-        self._make(
-            conn.name, Call.SHUTDOWN, call_args(Call.SHUTDOWN, socket.SHUT_WR),
-            "shutdown(SHUT_WR): the answer is complete, so send FIN. The connection is kept "
-            "until the client closes too, so no unread byte makes the kernel reset it.",
-            lambda i: conn.shutdown(socket.SHUT_WR, step=i),
-        )
-
-
-class ConnectRunner(_OutsideRunner):
-    """A client on this machine for a real server elsewhere (or here, outside sockviz).
-
-    It connects to ``host``:``port`` (waiting at most ``timeout`` seconds for the
-    handshake), sends ``send`` if given, then reads until the server closes its side, or
-    until nothing has arrived for ``idle`` seconds (default ``timeout``; None: read until
-    the server closes or the run is stopped), and closes. While connected,
-    :meth:`queue_message` hands it more bytes to send.
-    """
-
-    actor = "client"
-
-    def __init__(
-        self,
-        consumer: Callable[[Event], None],
-        host: str | None = None,
-        port: int = 0,
-        family: str | Family = "ipv4",
-        send: bytes | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        *,
-        idle: float | None | EllipsisType = ...,
-        mode: Mode = Mode.FAST,
-        pace: float = 1.0,
-    ) -> None:
-        endpoint = resolve(host, port, family)
-        if endpoint.port == 0:
-            raise ValueError("port 0 cannot be connected to (use 1-65535)")
-        if timeout is None or timeout <= 0:
-            raise ValueError("the timeout must be a number of seconds above 0")
-        super().__init__(consumer, endpoint, connect_scenario(endpoint), mode=mode, pace=pace)
-        self.send = bytes(send) if send else None
-        self.timeout = float(timeout)
-        self.idle: float | None = self.timeout if idle is ... else idle
-        self._lock = threading.Lock()
-        self._outbox: deque[bytes] = deque()
-        self._connected = False
-        self._closing = False
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self._pipe_open = True
-
-    def queue_message(self, data: bytes) -> int:
-        """Send ``data`` on the connection as soon as possible, as one ``sendall``.
-
-        Returns the index the send will have if nothing from the server is read first.
-        ValueError, with a reason a user can read, when not connected (yet or any more).
-        """
-        if not data:
-            raise ValueError("the message is empty")
-        with self._lock:
-            if self._closing or self._halt.is_set() or self.finished:
-                raise ValueError("the connection is closed; press r to connect again")
-            if not self._connected:
-                raise ValueError("not connected yet: the message can go once connect() "
-                                 "has succeeded")
-            self._outbox.append(bytes(data))
-            at = self._next + len(self._outbox) - 1
-            if self._pipe_open:
-                try:
-                    os.write(self._wake_w, b"!")
-                except OSError:  # full: the thread is awake anyway
-                    pass
-        return at
-
-    def _release(self) -> None:
-        with self._lock:
-            if not self._pipe_open:
-                return
-            self._pipe_open = False
-            for fd in (self._wake_r, self._wake_w):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-
-    def _drain_wake(self) -> None:
-        try:
-            while os.read(self._wake_r, 512):
-                pass
-        except OSError:
-            pass
-
-    def _run(self) -> None:
-        client = self._create(
-            "client", Role.CLIENT,
-            "The client asks the kernel for a new TCP socket, to connect to the real server.",
-        )
-        if client is None:
-            return
-        address = self.endpoint.address
-        event = self._make(
-            "client", Call.CONNECT, call_args(Call.CONNECT, address),
-            f"connect() starts the three-way handshake with the real server at "
-            f"{self.endpoint}, waiting at most {self.timeout:g} s. The kernel gives the "
-            "client an address of its own choosing (an ephemeral port).",
-            lambda i: client.connect(address, step=i, timeout=self.timeout),
-        )
-        if not event.ok:
-            self._abort(_reason(event), event)
-            return
-        with self._lock:
-            self._connected = True
-        if self.send and not self._sendall(client, self.send, "the --send text"):
-            return
-        self._read_until_done(client)
-        with self._lock:
-            self._closing = True
-            self._connected = False
-        self._close(client, "The conversation is over: close() releases the client's socket "
-                    "(the side that closes first keeps the connection in TIME_WAIT).")
-
-    def _sendall(self, client: TracedSocket, data: bytes, what: str) -> bool:
-        event = self._make(
-            "client", Call.SENDALL, call_args(Call.SENDALL, data),
-            f"sendall() sends {what} ({len(data)} bytes) to the server, with as many "
-            "send() calls as it takes.",
-            lambda i: client.sendall(data, step=i, timeout=self.timeout),
-        )
-        if not event.ok:
-            self._abort(_reason(event), event)
-            return False
-        return True
-
-    def _send_queued(self, client: TracedSocket) -> bool:
-        while True:
-            with self._lock:
-                if not self._outbox:
-                    return True
-                data = self._outbox.popleft()
-            if not self._sendall(client, data, "the typed message"):
-                return False
-
-    def _read_until_done(self, client: TracedSocket) -> None:
-        """recv() until the server closes, resets, or goes quiet for ``idle`` seconds."""
-        quiet_since = time.monotonic()
-        while True:
-            if not self._send_queued(client):
-                return
-            remaining = None
-            if self.idle is not None:
-                remaining = max(0.0, quiet_since + self.idle - time.monotonic())
-            ready = self.tracer.wait_any([client.sock, self._wake_r], remaining)
-            if self._wake_r in ready:
-                self._drain_wake()
-            if ready and client.sock not in ready:
-                continue  # only a message to send
-            quiet = not ready
-            explain = (
-                f"Nothing has arrived for {self.idle:g} s: this recv() finds nothing to "
-                "take (EAGAIN), so the client stops reading."
-                if quiet else
-                "The server has sent bytes, or closed its side: recv() takes what has "
-                "arrived (up to 65536 bytes). 0 bytes means the server is done."
-            )
-            event = self._make("client", Call.RECV, repr(BUFSIZE), explain,
-                               lambda i: client.recv(BUFSIZE, step=i, timeout=0.0))
-            if event.error in _WOULD_BLOCK:
-                if quiet:
-                    return  # idle: stop reading
-                continue
-            if event.error in ("ECONNRESET", "EPIPE"):
-                return  # the server reset the connection: that ends it too
-            if event.error is not None:
-                self._abort(_reason(event), event)
-                return
-            if event.nbytes == 0:
-                return
-            quiet_since = time.monotonic()

@@ -19,15 +19,21 @@ from __future__ import annotations
 
 import errno
 import os
-import select
 import socket
 import struct
-import threading
-import time
 from collections.abc import Callable
 
 from sockviz.engine import kernel
-from sockviz.engine.events import PREVIEW_CAP, CallEvent, Event, KernelEvent, Progress
+from sockviz.engine.bulk import BulkCalls
+from sockviz.engine.callwords import (
+    bytes_arg,
+    call_args,
+    constant,
+    errno_name,
+    family_name,
+    format_address,
+)
+from sockviz.engine.events import PREVIEW_CAP, CallEvent
 from sockviz.engine.states import (
     INITIAL,
     Call,
@@ -37,6 +43,7 @@ from sockviz.engine.states import (
     Transport,
     next_state,
 )
+from sockviz.engine.tracer import READ, WRITE, Stopped, Tracer
 
 __all__ = [
     "IllegalTransition",
@@ -46,304 +53,10 @@ __all__ = [
     "format_address",
 ]
 
-READ = select.POLLIN
-WRITE = select.POLLOUT
 _WOULD_BLOCK = (errno.EAGAIN, errno.EWOULDBLOCK)
 
 
-class Stopped(Exception):
-    """The run was stopped while this thread waited; the call was not made."""
-
-
-def errno_name(err: OSError) -> str:
-    """``ECONNREFUSED`` for an OSError, or a stand-in name when there is no errno."""
-    if err.errno is not None:
-        return errno.errorcode.get(err.errno, f"E{err.errno}")
-    if isinstance(err, TimeoutError):
-        return "ETIMEDOUT"
-    return type(err).__name__
-
-
-def format_address(family: int, addr) -> str | None:
-    """``127.0.0.1:5000``, ``[::1]:5000`` or a Unix path; None for "no address"."""
-    if addr is None:
-        return None
-    if family == getattr(socket, "AF_UNIX", None):
-        if isinstance(addr, bytes):
-            addr = addr.decode("utf-8", "backslashreplace")
-        return addr or None
-    host, port = addr[0], addr[1]
-    if port == 0 and host in ("0.0.0.0", "::"):
-        return None
-    if family == socket.AF_INET6:
-        return f"[{host}]:{port}"
-    return f"{host}:{port}"
-
-
-def _family_name(family: int) -> str:
-    try:
-        return socket.AddressFamily(family).name
-    except ValueError:
-        return str(family)
-
-
-def _bytes_arg(data: bytes, cap: int = 40) -> str:
-    shown = repr(bytes(data[:cap]))
-    return shown if len(data) <= cap else f"{shown}…  # {len(data)} bytes"
-
-
-_SHUT_NAMES = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
-
-
-def call_args(call: Call, *args) -> str:
-    """A call's arguments written as a learner would write them in Python."""
-    if call is Call.SOCKET:
-        family, transport = args
-        return f"socket.{_family_name(family)}, socket.{transport.value}"
-    if call is Call.SETSOCKOPT:
-        level, option, value = args
-        if isinstance(value, tuple):  # a struct, e.g. SO_LINGER's (on, seconds)
-            value = f"struct.pack('ii', {', '.join(str(v) for v in value)})"
-            return f"socket.{level}, socket.{option}, {value}"
-        return f"socket.{level}, socket.{option}, {value!r}"
-    if call is Call.SHUTDOWN:
-        (how,) = args
-        return f"socket.{_SHUT_NAMES.get(how, how)}"
-    if call in (Call.SEND, Call.SENDALL):
-        return _bytes_arg(args[0])
-    if call is Call.SENDTO:
-        return f"{_bytes_arg(args[0])}, {args[1]!r}"
-    if call in (Call.ACCEPT, Call.CLOSE):
-        return ""
-    return ", ".join(repr(a) for a in args)
-
-
-class Tracer:
-    """What every socket of one run shares: clock, numbering, consumer, wake-up, kernel watch.
-
-    ``consumer`` is called with each event, in order, from whichever thread made the call;
-    calls and their events are serialised by one lock, so ``seq`` follows real time.
-    """
-
-    #: How long a call waits for the kernel to leave a transient state (FIN_WAIT1 ...)
-    #: before its event is emitted. On loopback it takes microseconds.
-    SETTLE_LIMIT = 0.25
-
-    def __init__(self, consumer: Callable[[Event], None]) -> None:
-        self._consumer = consumer
-        self.lock = threading.RLock()
-        self.started = time.monotonic()
-        self._seq = 0
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._stopped = threading.Event()
-        self._sockets: list[TracedSocket] = []
-        self._kernel_last: dict[str, tuple | None] = {}
-        self._watched: list[TracedSocket] = []
-        self._closed = False
-
-    # --- numbering and delivery -------------------------------------------------------
-    def now(self) -> float:
-        return round(time.monotonic() - self.started, 6)
-
-    def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def deliver(self, event: Event) -> None:
-        """Hand an event to the consumer (callers hold :attr:`lock` for trace events)."""
-        self._consumer(event)
-
-    # --- stopping ---------------------------------------------------------------------
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
-    def stop(self) -> None:
-        """Wake every thread waiting in :meth:`wait_ready`; they raise :class:`Stopped`."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        try:
-            os.write(self._wake_w, b"!")
-        except OSError:
-            pass
-
-    def _poll(self, interest: dict[int, int], timeout: float | None) -> list[int]:
-        """poll() the descriptors in ``interest`` (fd -> events) and the wake-up pipe.
-
-        Returns the ready descriptors ([] on timeout); :class:`Stopped` on stop.
-        """
-        if self._stopped.is_set():
-            raise Stopped()
-        poller = select.poll()
-        for fd, events in interest.items():
-            poller.register(fd, events)
-        poller.register(self._wake_r, READ)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait_ms = None
-            if deadline is not None:
-                wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            ready = poller.poll(wait_ms)
-            if self._stopped.is_set():
-                raise Stopped()
-            found = [fd for fd, _ in ready if fd in interest]
-            if found:
-                return found
-            if deadline is not None and time.monotonic() >= deadline:
-                return []
-
-    def wait_ready(self, sock: socket.socket, events: int, timeout: float | None) -> bool:
-        """Wait until ``sock`` is ready; False on timeout; :class:`Stopped` on stop."""
-        return bool(self._poll({sock.fileno(): events}, timeout))
-
-    def wait_any(self, socks, timeout: float | None) -> list:
-        """Wait until any of ``socks`` can be read; return those that can ([] on timeout).
-
-        For a thread that watches several sockets at once (a listener and its connections).
-        ``socks`` are sockets or raw descriptors; hang-ups and errors count as readable, so
-        the ``recv`` that follows reports them. :class:`Stopped` on stop, as
-        :meth:`wait_ready`.
-        """
-        by_fd = {(s if isinstance(s, int) else s.fileno()): s for s in socks}
-        return [by_fd[fd] for fd in self._poll(dict.fromkeys(by_fd, READ), timeout)]
-
-    def close(self) -> None:
-        """Close the wake-up pipe (after every thread has gone)."""
-        if self._closed:
-            return
-        self._closed = True
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    # --- sockets and the kernel watch ------------------------------------------------
-    @property
-    def sockets(self) -> list[TracedSocket]:
-        """Every socket of the run, in order of birth."""
-        return list(self._sockets)
-
-    def adopt(self, ts: TracedSocket) -> None:
-        self._sockets.append(ts)
-        if ts.watchable:
-            self._watched.append(ts)
-            self._kernel_last[ts.name] = None
-
-    def close_all(self) -> None:
-        """Close, with an event each, every socket still open (used when a run stops)."""
-        closed = False
-        for ts in self.sockets:
-            if ts.state is not State.CLOSED and ts.sock is not None:
-                ts.close()
-                closed = True
-        if closed and self._stopped.is_set() and self._watched and kernel.available():
-            # Stopping, each close skipped the kernel (a reading of /proc per close cost
-            # seconds with hundreds of connections): one reading now says where each went.
-            with self.lock:
-                self.kernel_changes(self._read_kernel())
-
-    def _read_kernel(self, only: TracedSocket | None = None) -> dict[str, tuple]:
-        """The kernel's view of every watched socket (or of ``only``): name -> (state,
-        timer, source, queue)."""
-        out: dict[str, tuple] = {}
-        entries: list[kernel.ProcEntry] | None = None
-        for ts in self._watched if only is None else [only]:
-            if ts.state is not State.CLOSED and ts.sock is not None:
-                state = kernel.held_state(ts.sock)
-                queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
-                out[ts.name] = (state, None, "tcp_info", queue)
-                continue
-            if ts.last_local is None:
-                out[ts.name] = ("CLOSE", None, "proc", None)
-                continue
-            if entries is None:
-                files = ("tcp6",) if ts.family == socket.AF_INET6 else ("tcp",)
-                entries = kernel.read_proc(files)
-            st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
-            out[ts.name] = (st, timer, "proc", None)
-        return out
-
-    def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[str, tuple]:
-        """Read the kernel until it has settled: no watched socket in a transient state,
-        and two readings a moment apart agree (bounded by :attr:`SETTLE_LIMIT`).
-
-        The second reading matters: a client is ESTABLISHED as soon as its kernel handles
-        the SYN-ACK, a moment before the server's kernel handles the last ACK and queues
-        the connection. When the run is stopping, quitting must not wait: one reading of
-        the ``caller`` alone, and none for a socket just closed (:meth:`close_all` reads
-        once for all of them; closing each of 200 connections used to read all 200 again).
-        """
-        if self._stopped.is_set():
-            if caller is not None and caller.state is State.CLOSED:
-                return {}  # (read once for all of them, after close_all's last close)
-            return self._read_kernel(caller)
-        reading = self._read_kernel()
-        def states(r: dict) -> dict:  # what must agree: not the timers, which tick
-            return {name: (v[0], v[3]) for name, v in r.items()}
-
-        deadline = time.monotonic() + self.SETTLE_LIMIT
-        while time.monotonic() < deadline:
-            time.sleep(0.002)
-            again = self._read_kernel()
-            settled = states(again) == states(reading) and not any(
-                v[0] in kernel.TRANSIENT for v in again.values()
-            )
-            reading = again
-            if settled:
-                break
-        return reading
-
-    def kernel_changes(self, reading, exclude: str | None = None) -> list[KernelEvent]:
-        """Emit a :class:`KernelEvent` for each watched socket whose state changed."""
-        emitted = []
-        for ts in list(self._watched):
-            state, timer, source, queue = reading.get(ts.name, (None, None, "", None))
-            previous, previous_queue = self._kernel_last.get(ts.name) or (None, None)
-            if ts.name == exclude:
-                self._kernel_last[ts.name] = (state, queue)
-            elif state is not None and (state, queue) != (previous, previous_queue):
-                self._kernel_last[ts.name] = (state, queue)
-                event = KernelEvent(
-                    seq=self.next_seq(),
-                    t=self.now(),
-                    socket=ts.name,
-                    role=ts.role,
-                    state=ts.state,
-                    family=ts.family_name,
-                    type=ts.transport.value,
-                    local=ts.local,
-                    remote=ts.remote,
-                    sent_total=ts.sent_total,
-                    recv_total=ts.recv_total,
-                    kernel=state,
-                    previous=previous,
-                    timer=None if timer is None else round(timer, 2),
-                    source=source,
-                    queue=queue,
-                )
-                emitted.append(event)
-                self.deliver(event)
-            if ts.state is State.CLOSED and state == "CLOSE":
-                self._watched.remove(ts)
-        return emitted
-
-    def poll_kernel(self) -> list[KernelEvent]:
-        """Look at the kernel now (the background watch, at most 10 times a second)."""
-        with self.lock:
-            if not self._watched or not kernel.available():
-                return []
-            return self.kernel_changes(self._read_kernel())
-
-    @property
-    def watching(self) -> bool:
-        """True while some socket's kernel state may still change."""
-        return bool(self._watched)
-
-
-class TracedSocket:
+class TracedSocket(BulkCalls):
     """One real socket; every method is one real call and one event. See the module doc."""
 
     def __init__(
@@ -360,7 +73,7 @@ class TracedSocket:
         self.name = name
         self.role = role
         self.family = family
-        self.family_name = _family_name(family)
+        self.family_name = family_name(family)
         self.transport = transport
         self.sock = sock
         self.parent = parent
@@ -517,7 +230,7 @@ class TracedSocket:
 
         ``value`` is an int or the packed bytes of a struct (``SO_LINGER``).
         """
-        lvl, opt = _constant(level), _constant(option)
+        lvl, opt = constant(level), constant(option)
         args = call_args(Call.SETSOCKOPT, level, option, value)
         if isinstance(value, tuple):
             value = struct.pack("ii", *value)
@@ -617,10 +330,10 @@ class TracedSocket:
             try:
                 n = self.sock.send(data)
             except OSError as err:
-                return self._emit(Call.SEND, _bytes_arg(data), step=step, error=err)
+                return self._emit(Call.SEND, bytes_arg(data), step=step, error=err)
             self.sent_total += n
             return self._emit(
-                Call.SEND, _bytes_arg(data), step=step, after=after, nbytes=n, data=data[:n]
+                Call.SEND, bytes_arg(data), step=step, after=after, nbytes=n, data=data[:n]
             )
 
     def sendall(
@@ -648,7 +361,7 @@ class TracedSocket:
         with self.tracer.lock:
             return self._emit(
                 Call.SENDALL,
-                _bytes_arg(data),
+                bytes_arg(data),
                 step=step,
                 after=None if error else after,
                 error=error,
@@ -715,116 +428,3 @@ class TracedSocket:
             return self._emit(
                 Call.RECVFROM, repr(bufsize), step=step, after=after, nbytes=len(chunk), data=chunk
             )
-
-    # --- bulk transfers: many system calls, one event ------------------------------------
-    def send_stream(
-        self, total: int, chunk: int = 256 * 1024, step: int | None = None,
-        timeout: float | None = None,
-    ) -> CallEvent:
-        """``sendall`` of ``total`` bytes in ``chunk``-sized ``send()`` calls, one event at the end.
-
-        Nothing of that size is ever held in memory: one chunk of a repeating pattern is sent
-        again and again. Every ``send()`` is real and counted (``parts``), and so is every one
-        that took fewer bytes than offered (``partial``). :class:`Progress` notices go out
-        at most ten times a second while it runs.
-        """
-        after = self._check(Call.SENDALL)
-        pattern = memoryview(_pattern(chunk))
-        sent, calls, partial, error = self._bulk(
-            Call.SENDALL, total, chunk, lambda want: self.sock.send(pattern[:want]), WRITE,
-            "the receiver stopped reading", timeout)
-        self.sent_total += sent
-        with self.tracer.lock:
-            return self._emit(
-                Call.SENDALL, f"<{total} bytes, {chunk} at a time>", step=step,
-                after=None if error else after, error=error, nbytes=sent,
-                data=bytes(pattern[: min(sent, 64)]), parts=calls, partial=partial,
-            )
-
-    def recv_exact(
-        self, total: int, bufsize: int = 256 * 1024, step: int | None = None,
-        timeout: float | None = None, before_emit: Callable[[], None] | None = None,
-    ) -> CallEvent:
-        """``recv()`` again and again until ``total`` bytes have come (or the peer closed).
-
-        One event at the end, with every call counted (``parts``) and every byte in
-        ``nbytes``; the first bytes are kept as the preview. Progress as for
-        :meth:`send_stream`. ``before_emit`` runs between the last call and the event.
-        """
-        after = self._check(Call.RECV)
-        view = memoryview(bytearray(bufsize))
-        first: list[bytes] = []
-
-        def receive(want: int) -> int:
-            n = self.sock.recv_into(view, want)
-            if n and not first:
-                first.append(bytes(view[: min(n, 64)]))
-            return n
-
-        got, calls, _, error = self._bulk(Call.RECV, total, bufsize, receive, READ,
-                                          "the sender stopped sending", timeout)
-        self.recv_total += got
-        if before_emit is not None:
-            before_emit()  # e.g. let the sender that ran alongside report first
-        with self.tracer.lock:
-            return self._emit(
-                Call.RECV, f"{bufsize}  # until {total} bytes", step=step,
-                after=None if error else after, error=error, nbytes=got,
-                data=first[0] if first else b"", parts=calls,
-            )
-
-    def _bulk(self, call: Call, total: int, chunk: int, move: Callable[[int], int],
-              ready: int, stalled: str, timeout: float | None):
-        """The loop of a bulk transfer: ``move(n)`` makes one real system call for at
-        most ``n`` bytes and says how many it moved (0 from a receive: the peer closed).
-        Every call is counted, and every one that moved fewer bytes than asked; progress
-        goes out at most every :data:`PROGRESS_EVERY` seconds. Returns (bytes moved,
-        calls, short calls, the error that ended it or None)."""
-        tracer = self.tracer
-        done = calls = partial = 0
-        error: OSError | None = None
-        started = last = time.monotonic()
-        while done < total:
-            if tracer.stopped:
-                raise Stopped()
-            want = min(chunk, total - done)
-            try:
-                n = move(want)
-            except BlockingIOError:
-                if not tracer.wait_ready(self.sock, ready, timeout):
-                    error = OSError(errno.EAGAIN, stalled)
-                    break
-                continue
-            except OSError as err:
-                error = err
-                break
-            calls += 1
-            if n == 0 and call is Call.RECV:
-                break
-            done += n
-            partial += n < want
-            now = time.monotonic()
-            if now - last >= PROGRESS_EVERY:
-                last = now
-                tracer.deliver(Progress(self.name, call, done, total, calls, now - started))
-        tracer.deliver(Progress(self.name, call, done, total, calls, time.monotonic() - started))
-        return done, calls, partial, error
-
-
-#: What a bulk transfer sends, over and over: readable in a preview, cheap to repeat.
-BULK_PATTERN = b"sockviz bulk data, "
-#: Bulk transfers report progress at most this often (seconds).
-PROGRESS_EVERY = 0.1
-
-
-def _pattern(size: int) -> bytes:
-    reps = size // len(BULK_PATTERN) + 1
-    return (BULK_PATTERN * reps)[:size]
-
-
-def _constant(name: str) -> int:
-    """``"SO_REUSEADDR"`` -> ``socket.SO_REUSEADDR``; ValueError for a name it does not have."""
-    value = getattr(socket, name, None)
-    if not name.isupper() or not isinstance(value, int):
-        raise ValueError(f"socket has no constant named {name!r}")
-    return value

@@ -130,7 +130,7 @@ def test_a_slow_consumer_gets_one_batch_at_a_time_and_every_byte_counted():
     import socket
 
     from sockviz.engine.events import CallEvent, Elided, RunFinished
-    from sockviz.engine.outside import ListenRunner
+    from sockviz.engine.listen import ListenRunner
     from sockviz.engine.states import Call, State
 
     batches: list[list] = []

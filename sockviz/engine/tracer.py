@@ -1,0 +1,257 @@
+"""The tracer every socket of a run shares: the clock, the numbering of events, the consumer
+they go to, the wake-up pipe that ends any wait at once, and the kernel watch.
+
+A call that would block waits in ``poll()`` on its socket *and* on the wake-up pipe, so
+:meth:`Tracer.stop` ends a wait in ``accept``, ``connect`` or ``recv`` at once. After each
+call the kernel's view of the run's TCP sockets is read (``kernel.py``) until it settles,
+and every change of state becomes a :class:`~sockviz.engine.events.KernelEvent`.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sockviz.engine import kernel
+from sockviz.engine.events import Event, KernelEvent
+from sockviz.engine.states import State
+
+if TYPE_CHECKING:
+    from sockviz.engine.traced import TracedSocket
+
+READ = select.POLLIN
+WRITE = select.POLLOUT
+
+
+class Stopped(Exception):
+    """The run was stopped while this thread waited; the call was not made."""
+
+
+class Tracer:
+    """What every socket of one run shares: clock, numbering, consumer, wake-up, kernel watch.
+
+    ``consumer`` is called with each event, in order, from whichever thread made the call;
+    calls and their events are serialised by one lock, so ``seq`` follows real time.
+    """
+
+    #: How long a call waits for the kernel to leave a transient state (FIN_WAIT1 ...)
+    #: before its event is emitted. On loopback it takes microseconds.
+    SETTLE_LIMIT = 0.25
+
+    def __init__(self, consumer: Callable[[Event], None]) -> None:
+        self._consumer = consumer
+        self.lock = threading.RLock()
+        self.started = time.monotonic()
+        self._seq = 0
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._stopped = threading.Event()
+        self._sockets: list[TracedSocket] = []
+        self._kernel_last: dict[str, tuple | None] = {}
+        self._watched: list[TracedSocket] = []
+        self._closed = False
+
+    # --- numbering and delivery -------------------------------------------------------
+    def now(self) -> float:
+        return round(time.monotonic() - self.started, 6)
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def deliver(self, event: Event) -> None:
+        """Hand an event to the consumer (callers hold :attr:`lock` for trace events)."""
+        self._consumer(event)
+
+    # --- stopping ---------------------------------------------------------------------
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def stop(self) -> None:
+        """Wake every thread waiting in :meth:`wait_ready`; they raise :class:`Stopped`."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        try:
+            os.write(self._wake_w, b"!")
+        except OSError:
+            pass
+
+    def _poll(self, interest: dict[int, int], timeout: float | None) -> list[int]:
+        """poll() the descriptors in ``interest`` (fd -> events) and the wake-up pipe.
+
+        Returns the ready descriptors ([] on timeout); :class:`Stopped` on stop.
+        """
+        if self._stopped.is_set():
+            raise Stopped()
+        poller = select.poll()
+        for fd, events in interest.items():
+            poller.register(fd, events)
+        poller.register(self._wake_r, READ)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait_ms = None
+            if deadline is not None:
+                wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            ready = poller.poll(wait_ms)
+            if self._stopped.is_set():
+                raise Stopped()
+            found = [fd for fd, _ in ready if fd in interest]
+            if found:
+                return found
+            if deadline is not None and time.monotonic() >= deadline:
+                return []
+
+    def wait_ready(self, sock: socket.socket, events: int, timeout: float | None) -> bool:
+        """Wait until ``sock`` is ready; False on timeout; :class:`Stopped` on stop."""
+        return bool(self._poll({sock.fileno(): events}, timeout))
+
+    def wait_any(self, socks, timeout: float | None) -> list:
+        """Wait until any of ``socks`` can be read; return those that can ([] on timeout).
+
+        For a thread that watches several sockets at once (a listener and its connections).
+        ``socks`` are sockets or raw descriptors; hang-ups and errors count as readable, so
+        the ``recv`` that follows reports them. :class:`Stopped` on stop, as
+        :meth:`wait_ready`.
+        """
+        by_fd = {(s if isinstance(s, int) else s.fileno()): s for s in socks}
+        return [by_fd[fd] for fd in self._poll(dict.fromkeys(by_fd, READ), timeout)]
+
+    def close(self) -> None:
+        """Close the wake-up pipe (after every thread has gone)."""
+        if self._closed:
+            return
+        self._closed = True
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # --- sockets and the kernel watch ------------------------------------------------
+    @property
+    def sockets(self) -> list[TracedSocket]:
+        """Every socket of the run, in order of birth."""
+        return list(self._sockets)
+
+    def adopt(self, ts: TracedSocket) -> None:
+        self._sockets.append(ts)
+        if ts.watchable:
+            self._watched.append(ts)
+            self._kernel_last[ts.name] = None
+
+    def close_all(self) -> None:
+        """Close, with an event each, every socket still open (used when a run stops)."""
+        closed = False
+        for ts in self.sockets:
+            if ts.state is not State.CLOSED and ts.sock is not None:
+                ts.close()
+                closed = True
+        if closed and self._stopped.is_set() and self._watched and kernel.available():
+            # Stopping, each close skipped the kernel (a reading of /proc per close cost
+            # seconds with hundreds of connections): one reading now says where each went.
+            with self.lock:
+                self.kernel_changes(self._read_kernel())
+
+    def _read_kernel(self, only: TracedSocket | None = None) -> dict[str, tuple]:
+        """The kernel's view of every watched socket (or of ``only``): name -> (state,
+        timer, source, queue)."""
+        out: dict[str, tuple] = {}
+        entries: list[kernel.ProcEntry] | None = None
+        for ts in self._watched if only is None else [only]:
+            if ts.state is not State.CLOSED and ts.sock is not None:
+                state = kernel.held_state(ts.sock)
+                queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
+                out[ts.name] = (state, None, "tcp_info", queue)
+                continue
+            if ts.last_local is None:
+                out[ts.name] = ("CLOSE", None, "proc", None)
+                continue
+            if entries is None:
+                files = ("tcp6",) if ts.family == socket.AF_INET6 else ("tcp",)
+                entries = kernel.read_proc(files)
+            st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
+            out[ts.name] = (st, timer, "proc", None)
+        return out
+
+    def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[str, tuple]:
+        """Read the kernel until it has settled: no watched socket in a transient state,
+        and two readings a moment apart agree (bounded by :attr:`SETTLE_LIMIT`).
+
+        The second reading matters: a client is ESTABLISHED as soon as its kernel handles
+        the SYN-ACK, a moment before the server's kernel handles the last ACK and queues
+        the connection. When the run is stopping, quitting must not wait: one reading of
+        the ``caller`` alone, and none for a socket just closed (:meth:`close_all` reads
+        once for all of them; closing each of 200 connections used to read all 200 again).
+        """
+        if self._stopped.is_set():
+            if caller is not None and caller.state is State.CLOSED:
+                return {}  # (read once for all of them, after close_all's last close)
+            return self._read_kernel(caller)
+        reading = self._read_kernel()
+        def states(r: dict) -> dict:  # what must agree: not the timers, which tick
+            return {name: (v[0], v[3]) for name, v in r.items()}
+
+        deadline = time.monotonic() + self.SETTLE_LIMIT
+        while time.monotonic() < deadline:
+            time.sleep(0.002)
+            again = self._read_kernel()
+            settled = states(again) == states(reading) and not any(
+                v[0] in kernel.TRANSIENT for v in again.values()
+            )
+            reading = again
+            if settled:
+                break
+        return reading
+
+    def kernel_changes(self, reading, exclude: str | None = None) -> list[KernelEvent]:
+        """Emit a :class:`KernelEvent` for each watched socket whose state changed."""
+        emitted = []
+        for ts in list(self._watched):
+            state, timer, source, queue = reading.get(ts.name, (None, None, "", None))
+            previous, previous_queue = self._kernel_last.get(ts.name) or (None, None)
+            if ts.name == exclude:
+                self._kernel_last[ts.name] = (state, queue)
+            elif state is not None and (state, queue) != (previous, previous_queue):
+                self._kernel_last[ts.name] = (state, queue)
+                event = KernelEvent(
+                    seq=self.next_seq(),
+                    t=self.now(),
+                    socket=ts.name,
+                    role=ts.role,
+                    state=ts.state,
+                    family=ts.family_name,
+                    type=ts.transport.value,
+                    local=ts.local,
+                    remote=ts.remote,
+                    sent_total=ts.sent_total,
+                    recv_total=ts.recv_total,
+                    kernel=state,
+                    previous=previous,
+                    timer=None if timer is None else round(timer, 2),
+                    source=source,
+                    queue=queue,
+                )
+                emitted.append(event)
+                self.deliver(event)
+            if ts.state is State.CLOSED and state == "CLOSE":
+                self._watched.remove(ts)
+        return emitted
+
+    def poll_kernel(self) -> list[KernelEvent]:
+        """Look at the kernel now (the background watch, at most 10 times a second)."""
+        with self.lock:
+            if not self._watched or not kernel.available():
+                return []
+            return self.kernel_changes(self._read_kernel())
+
+    @property
+    def watching(self) -> bool:
+        """True while some socket's kernel state may still change."""
+        return bool(self._watched)
