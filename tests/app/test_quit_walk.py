@@ -2,8 +2,8 @@
 
 For each step index k of a scenario the live app (real sockets on loopback) makes k calls,
 then is told to quit - by a key, or by a real signal sent to this process, which the app
-handles while it runs. It must be gone within a second with every engine thread ended and
-every socket closed. (That the terminal is given back is checked on the real command line
+handles while it runs. Its run must be stopped within a second, every engine thread ended
+and every socket closed, and the app gone soon after. (That the terminal is given back is checked on the real command line
 in a pseudo-terminal: tests/app/test_signals.py.)
 """
 
