@@ -7,15 +7,15 @@ app only asks it what to put and shows what it says. Standard library only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
-from sockviz.engine.events import CallEvent
-from sockviz.engine.quiz import Question, ask
-from sockviz.view.model import RunView
+if TYPE_CHECKING:
+    from sockviz.engine.events import CallEvent
+    from sockviz.engine.quiz import Question
+    from sockviz.view.model import RunView
 
 
-@dataclass
-class Reveal:
+class Reveal(NamedTuple):
     """What a guess met: the step, the guess, and the truth."""
 
     step: int
@@ -27,19 +27,20 @@ class Reveal:
         return self.guess == self.truth
 
 
-@dataclass
 class Predictions:
-    """One session of predict mode (it outlives restarts: the score is the session's)."""
+    """One session of predict mode (it outlives restarts: the score is the session's).
+    (A plain class: made at every start, and a dataclass costs its import a millisecond.)"""
 
-    on: bool = False
-    asked: tuple[Question, str] | None = None
-    """The question whose call is being made, and the guess."""
-    call: CallEvent | None = None
-    """That call's event, once it has come."""
-    said: dict[int, tuple[str, str]] = field(default_factory=dict)
-    """Step -> (guess, what really happened), for the explanation of that step."""
-    right: int = 0
-    answered: int = 0
+    def __init__(self, on: bool = False) -> None:
+        self.on = on
+        self.asked: tuple[Question, str] | None = None
+        """The question whose call is being made, and the guess."""
+        self.call: CallEvent | None = None
+        """That call's event, once it has come."""
+        self.said: dict[int, tuple[str, str]] = {}
+        """Step -> (guess, what really happened), for the explanation of that step."""
+        self.right = 0
+        self.answered = 0
 
     @property
     def score(self) -> tuple[int, int]:
@@ -50,6 +51,8 @@ class Predictions:
         has something to guess."""
         if not self.on or view.pending is None:
             return None
+        from sockviz.engine.quiz import ask  # (predict mode only: not at every start)
+
         return ask(view.pending, view.models)
 
     def guessed(self, question: Question, choice: int) -> None:
