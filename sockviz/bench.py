@@ -366,10 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("startup, first frame: sockviz vs bare Textual app",
                  f"{ratio:.2f}x", "<= 1.30", "ok" if ratio <= 1.30 else "ABOVE"))
 
-    from sockviz.benchview import history_rss, time_travel
+    from sockviz.benchview import history_rss, time_travel_alone
 
     connections = 100 if args.quick else 400
-    travel = time_travel(connections)
+    travel = time_travel_alone(connections)
     for key, words in (("home", "Home: back to the first moment"),
                        ("end", "End: forward to the live edge")):
         measure = (f"time travel, {words}, UI thread CPU ({connections} connections, "
