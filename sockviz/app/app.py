@@ -198,10 +198,13 @@ class SockvizApp(drawing.Drawing, Choices, App):
             loop.remove_signal_handler(signum)
 
     # --- running ------------------------------------------------------------------------
-    def _start_run(self) -> None:
+    def _start_run(self, again: bool = False) -> None:
+        """A run of the scenario, on a history of its own (``again``: the screen showed
+        another run, which it now forgets; the first run starts on an empty screen)."""
         self.history = History(self.scenario, limit=history_module.HISTORY_KEPT)
         self.view, self.position, self.events_applied = self.history.live, None, 0
-        self._draw()
+        if again:
+            self._draw()
         problem = self.session.start(
             self.scenario, self.config, self.mode, self.pace,
             lambda events, generation: self.post_message(EngineEvents(events, generation)))
@@ -214,7 +217,7 @@ class SockvizApp(drawing.Drawing, Choices, App):
         """Stop the run (closing every socket) and start the scenario afresh."""
         self.session.stop()
         self.predictions.forget_run()
-        self._start_run()
+        self._start_run(again=True)
 
     def on_engine_events(self, message: EngineEvents) -> None:
         if (message.generation != self.session.generation or self._quitting
