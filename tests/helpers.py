@@ -137,3 +137,27 @@ def threads_after(pid: int, at_most: int, within: float = 1.0) -> int:
     while (count := process_threads(pid)) > at_most and time.monotonic() < deadline:
         time.sleep(0.01)
     return count
+
+
+def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
+    """What a pseudo-terminal's program wrote until ``needle`` (or the timeout, or its end)."""
+    import select
+
+    data = b""
+    deadline = time.monotonic() + timeout
+    while needle not in data and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
+def session(sid: int) -> list[int]:
+    """The processes of a session, zombies included (the app must reap its engine)."""
+    return [pid for pid, _, session_id, _ in processes() if session_id == sid]

@@ -25,6 +25,7 @@ from sockviz.engine.scenarios.files import ScenarioFileError, load, loads
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.states import Call
 from tests.helpers import Collector
+from tests.test_scenario_files import GOOD
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCES = sorted([*(ROOT / "examples").glob("*.toml"),
@@ -37,23 +38,6 @@ NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,23}\Z")
 UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
                         "\u2066-\u2069]")
 
-GOOD = """\
-[scenario]
-name = "tiny"
-summary = "a listener that closes"
-
-[[socket]]
-name = "server"
-role = "listener"
-
-[[step]]
-socket = "server"
-call = "socket"
-
-[[step]]
-socket = "server"
-call = "close"
-"""
 
 
 def _at_most_a_gibibyte() -> None:

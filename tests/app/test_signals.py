@@ -8,39 +8,17 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import signal
 import sys
 import time
 
 import pytest
 
-from tests.helpers import processes
+from tests.helpers import read_until, session
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a pty")
 
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
-
-
-def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while needle not in data and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.05)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
-    return data
-
-
-def session(sid: int) -> list[int]:
-    """The processes in a session (pty.fork makes the app a session's leader)."""
-    return [pid for pid, _, session_id, _ in processes() if session_id == sid]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],

@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import os
 import pty
-import select
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import pytest
 from textual.drivers._writer_thread import MAX_QUEUED_WRITES, WriterThread
 
 from sockviz.app.terminal import _Output
-from tests.helpers import process_threads, processes
+from tests.helpers import process_threads, read_until, session
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a pty")
 
@@ -42,27 +41,6 @@ LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 FIRST_FRAME = b"calls made"
 MODES = {"step": ["--step"], "listen": ["--listen", "127.0.0.1:0"]}
 ENV = {"TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
-
-
-def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while needle not in data and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.05)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
-    return data
-
-
-def session(sid: int) -> list[int]:
-    """The processes of a session, zombies included (the app must reap its engine)."""
-    return [pid for pid, _, session_id, _ in processes() if session_id == sid]
 
 
 def controlling_tty(pid: int) -> int:
