@@ -158,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", metavar="HOST", default=None,
         help="with --serve: the address to serve on (default 127.0.0.1: this machine only)",
     )
+    group = parser.add_argument_group(
+        "the wire", "the real TCP segments and UDP datagrams under the calls",
+    )
+    group.add_argument(
+        "--wire", choices=("auto", "host", "private", "off"), default=None,
+        help="where to watch them: host (this machine's loopback; needs root or "
+        "CAP_NET_RAW), private (a network of the run's own: no privilege needed), off; "
+        "default auto: host where allowed, else private, else off (saying why)",
+    )
+    group.add_argument(
+        "--pcap", metavar="FILE",
+        help="with --trace: also write the run's frames to FILE, a pcap that tcpdump and "
+        "Wireshark open (a new file, unless --overwrite)",
+    )
     parser.add_argument(
         "--export", choices=("mermaid", "text"),
         help="with --trace: print the run's ladder as a Mermaid sequenceDiagram or as plain "

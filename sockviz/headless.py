@@ -13,7 +13,14 @@ import signal
 import threading
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from sockviz.engine.events import CallEvent, Checked, Event, KernelEvent, RunFinished
+from sockviz.engine.events import (
+    CallEvent,
+    Checked,
+    Event,
+    KernelEvent,
+    RunFinished,
+    Segment,
+)
 from sockviz.engine.families import FAMILIES, OUTSIDE_TIMEOUT
 from sockviz.engine.gate import Mode
 from sockviz.options import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Options, UsageError, say
@@ -89,7 +96,7 @@ class TraceWriter:
         self.broken = False
 
     def __call__(self, event: Event) -> None:
-        if not isinstance(event, (CallEvent, KernelEvent)) or self.broken:
+        if not isinstance(event, (CallEvent, KernelEvent, Segment)) or self.broken:
             return
         from sockviz.engine.trace import to_line  # (imported once; then a dict lookup)
 
@@ -160,6 +167,54 @@ def open_recorder(options: Options, scenario: str):
         raise UsageError(f"cannot write the recording {options.record}: {reason}") from None
 
 
+def open_wire(mode: str, err: TextIO, outside: bool = False, family: str = "ipv4"):
+    """A capture of the run's segments, as ``--wire`` asks: None when not watched (``auto``
+    then says why in one line; ``host`` and ``private`` asked for by name are a usage error
+    when they cannot be had). ``private`` moves this process into a network of its own:
+    it must come before any thread starts. An AF_UNIX run has no wire: the kernel copies
+    the bytes from one socket to the other."""
+    if mode == "off" or family == "unix":
+        return None
+    from sockviz.engine.netns import NoPrivateNetwork, enter_private
+    from sockviz.engine.wire import Capture, WireUnavailable
+
+    reason = ""
+    if mode in ("host", "auto"):
+        try:
+            return Capture()
+        except WireUnavailable as exc:
+            if mode == "host":
+                raise UsageError(f"--wire host: {exc}") from None
+            reason = str(exc)
+    if outside:  # (a real peer lives in this machine's network: no private one for it)
+        say(err, f"note: the wire is not watched: {reason}; the run goes on without it")
+        return None
+    try:
+        enter_private()
+        return Capture()
+    except (NoPrivateNetwork, WireUnavailable) as exc:
+        if mode == "private":
+            raise UsageError(f"--wire private: {exc}") from None
+        say(err, f"note: the wire is not watched ({exc}); the run goes on without it")
+        return None
+
+
+def write_pcap(options: Options, runner) -> None:
+    """The run's frames into the --pcap file (a new one, unless --overwrite)."""
+    from sockviz.engine.userfile import create
+    from sockviz.engine.wire import write_pcap as write
+
+    wire = runner.tracer.wire
+    try:
+        with create(options.pcap, options.overwrite) as text:
+            write(text.buffer, wire.frames if wire is not None else [])
+    except FileExistsError:
+        raise UsageError(f"{options.pcap} exists already: --pcap will not overwrite it (add "
+                         "--overwrite, or name a new file)") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {options.pcap}: {exc.strerror or exc}") from None
+
+
 def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
     """``--trace`` of a scenario (or of a recording: ``--replay``)."""
     from sockviz.engine.runner import Runner
@@ -178,8 +233,11 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
         runner = ReplayRunner(scenario, Tee(*consumers), options.recording.events,
                               family=options.family, mode=Mode.FAST)
     else:
+        capture = open_wire(options.wire, err, family=options.family)
         runner = Runner(scenario, Tee(*consumers), family=options.family, port=options.port,
-                        mode=Mode.FAST, size=options.size)
+                        mode=Mode.FAST, size=options.size, capture=capture)
+        if capture is not None and options.pcap:
+            runner.tracer.wire.keep = True
     try:
         run_to_the_end(runner, (signal.SIGTERM,))
     finally:
@@ -189,6 +247,8 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
         say(err, f"error: the recording {options.record} is incomplete: "
                  f"{recorder.failed.strerror or recorder.failed}")
         return EXIT_FAILED
+    if options.pcap:
+        write_pcap(options, runner)
     if options.export:
         from sockviz.view.export import FORMATS
 

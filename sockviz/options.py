@@ -66,6 +66,9 @@ class Options:
     send: bytes | None = None
     reply: bytes | None = None
     timeout: float | None = None
+    wire: str = "auto"
+    """``auto``, ``host``, ``private`` or ``off``: where (and whether) to watch the wire."""
+    pcap: str | None = None
     loaded: Scenario | None = field(default=None, repr=False)
     """The scenario, once :func:`check` has resolved it."""
     recording: object = field(default=None, repr=False)
@@ -105,6 +108,7 @@ def from_arguments(namespace: argparse.Namespace) -> Options:
 def check(options: Options) -> Options:
     """Refuse what cannot run, resolve what the options name; the options, ready."""
     _record_replay(options)
+    _wire(options)
     if options.export and not options.trace:
         raise UsageError("--export needs --trace (in the TUI, press x to export)")
     if options.quiz and options.trace:
@@ -158,11 +162,26 @@ def _choices(options: Options) -> None:
         raise UsageError("IPv6 is not available in this Python; try --family ipv4")
 
 
+def _wire(options: Options) -> None:
+    if options.pcap and not options.trace:
+        raise UsageError("--pcap keeps the frames of a --trace run (the TUI's come later)")
+    if options.pcap and options.wire == "off":
+        raise UsageError("--pcap needs the wire watched: leave out --wire off")
+    if options.pcap and options.replay:
+        raise UsageError("--pcap keeps captured frames; a replay captures none")
+    if options.pcap and options.family == "unix":
+        raise UsageError("--pcap: Unix-domain sockets have no wire (the kernel copies the "
+                         "bytes from one socket to the other); use --family ipv4 or ipv6")
+    if options.outside and options.wire == "private":
+        raise UsageError(f"--{options.outside} meets a real peer on this machine's network: "
+                         "--wire private cannot see it (use host, or auto)")
+
+
 def _record_replay(options: Options) -> None:
     """--record and --replay misused; with --replay, read the file and take the scenario
     and family from it."""
-    if options.overwrite and not options.record:
-        raise UsageError("--overwrite applies to --record")
+    if options.overwrite and not options.record and not options.pcap:
+        raise UsageError("--overwrite applies to --record and --pcap")
     if options.record and options.outside:
         raise UsageError("--record keeps scenario runs; it does not apply to --listen/--connect")
     if options.replay is None:

@@ -33,16 +33,22 @@ class BulkCalls:
         """
         after = self._check(Call.SENDALL)
         pattern = memoryview(_pattern(chunk))
-        sent, calls, partial, error = self._bulk(
-            Call.SENDALL, total, chunk, lambda want: self.sock.send(pattern[:want]), WRITE,
-            "the receiver stopped reading", timeout)
-        self.sent_total += sent
-        with self.tracer.lock:
-            return self._emit(
-                Call.SENDALL, f"<{total} bytes, {chunk} at a time>", step=step,
-                after=None if error else after, error=error, nbytes=sent,
-                data=bytes(pattern[: min(sent, 64)]), parts=calls, partial=partial,
-            )
+        event = None
+        self.tracer.bulk_begin()
+        try:
+            sent, calls, partial, error = self._bulk(
+                Call.SENDALL, total, chunk, lambda want: self.sock.send(pattern[:want]),
+                WRITE, "the receiver stopped reading", timeout)
+            self.sent_total += sent
+            with self.tracer.lock:
+                event = self._emit(
+                    Call.SENDALL, f"<{total} bytes, {chunk} at a time>", step=step,
+                    after=None if error else after, error=error, nbytes=sent,
+                    data=bytes(pattern[: min(sent, 64)]), parts=calls, partial=partial,
+                )
+        finally:
+            self.tracer.bulk_end(event)
+        return event
 
     def recv_exact(
         self, total: int, bufsize: int = 256 * 1024, step: int | None = None,
@@ -64,17 +70,23 @@ class BulkCalls:
                 first.append(bytes(view[: min(n, 64)]))
             return n
 
-        got, calls, _, error = self._bulk(Call.RECV, total, bufsize, receive, READ,
-                                          "the sender stopped sending", timeout)
-        self.recv_total += got
-        if before_emit is not None:
-            before_emit()  # e.g. let the sender that ran alongside report first
-        with self.tracer.lock:
-            return self._emit(
-                Call.RECV, f"{bufsize}  # until {total} bytes", step=step,
-                after=None if error else after, error=error, nbytes=got,
-                data=first[0] if first else b"", parts=calls,
-            )
+        event = None
+        self.tracer.bulk_begin()
+        try:
+            got, calls, _, error = self._bulk(Call.RECV, total, bufsize, receive, READ,
+                                              "the sender stopped sending", timeout)
+            self.recv_total += got
+            if before_emit is not None:
+                before_emit()  # e.g. let the sender that ran alongside report first
+            with self.tracer.lock:
+                event = self._emit(
+                    Call.RECV, f"{bufsize}  # until {total} bytes", step=step,
+                    after=None if error else after, error=error, nbytes=got,
+                    data=first[0] if first else b"", parts=calls,
+                )
+        finally:
+            self.tracer.bulk_end(event)
+        return event
 
     def _bulk(self, call: Call, total: int, chunk: int, move: Callable[[int], int],
               ready: int, stalled: str, timeout: float | None):
@@ -86,7 +98,7 @@ class BulkCalls:
         tracer = self.tracer
         done = calls = partial = 0
         error: OSError | None = None
-        started = last = time.monotonic()
+        started = last = drained = time.monotonic()
         while done < total:
             if tracer.stopped:
                 raise Stopped()
@@ -107,6 +119,9 @@ class BulkCalls:
             done += n
             partial += n < want
             now = time.monotonic()
+            if now - drained >= DRAIN_EVERY:
+                drained = now
+                tracer.bulk_drain()
             if now - last >= PROGRESS_EVERY:
                 last = now
                 tracer.deliver(Progress(self.name, call, done, total, calls, now - started))
@@ -118,6 +133,9 @@ class BulkCalls:
 BULK_PATTERN = b"sockviz bulk data, "
 #: Bulk transfers report progress at most this often (seconds).
 PROGRESS_EVERY = 0.1
+#: ... and read the wire's frames into their sums this often: at several GB/s a tenth of
+#: a second of loopback segments is about what the capture's ring holds.
+DRAIN_EVERY = 0.03
 
 
 def _pattern(size: int) -> bytes:

@@ -1,9 +1,10 @@
 """What the engine tells the world: one frozen dataclass per kind of event.
 
-Two kinds are *trace events*, written one a line by ``--trace`` and kept by a recording:
+Three kinds are *trace events*, written one a line by ``--trace`` and kept by a recording:
 
 * :class:`CallEvent` - a real socket call was made (and succeeded or failed);
-* :class:`KernelEvent` - the kernel's TCP state of a socket changed.
+* :class:`KernelEvent` - the kernel's TCP state of a socket changed;
+* :class:`Segment` - a TCP segment or UDP datagram crossed the wire (when it is watched).
 
 The others are notices about the run itself, never written to a trace because no socket
 call stands behind them: :class:`StepPending` (the call about to run, so a teacher can
@@ -119,7 +120,67 @@ class KernelEvent:
     """For a listener: (connections waiting in its accept queue, the backlog it allows)."""
 
     call = "kernel"
-    """Not a field: lets code treat both trace events alike (``event.call``)."""
+    """Not a field: lets code treat every trace event alike (``event.call``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A TCP segment or UDP datagram that crossed the wire - captured as it went, not drawn
+    from what a textbook says a call sends (see :mod:`sockviz.engine.segments`)."""
+
+    seq: int
+    """Position in the run, shared with the calls and kernel changes."""
+    t: float
+    """Seconds since the run started, when it was read."""
+    proto: str
+    """``TCP`` or ``UDP``."""
+    flags: str | None
+    """TCP flags, joined by commas as a capture tool shows them: ``SYN,ACK``; None for UDP."""
+    source: str
+    """Who sent it: a socket of the run (``client``, ``server``, ``conn-1``), or the address
+    of a real outside peer. (``from`` in the trace.)"""
+    target: str
+    """Who it went to, named the same way. (``to`` in the trace.)"""
+    seq_rel: int | None
+    """The sequence number relative to the sender's first (its SYN's); None for UDP."""
+    ack_rel: int | None
+    """The acknowledgement number relative to the receiver's first; None without ACK."""
+    window: int | None
+    """The receive window it offers, in bytes (scaled); None for UDP."""
+    nbytes: int
+    """Bytes of payload it carried."""
+    options: str | None
+    """TCP options: ``mss=65495,sack_ok,ts,wscale=7``; None when it had none."""
+    cause: int | None
+    """The ``seq`` of the call whose return revealed it; None when the kernel sent it on
+    its own, later (a delayed ACK, a retransmission, a keepalive)."""
+    family: str
+    """``AF_INET`` or ``AF_INET6``."""
+    local: str
+    """The sender's address."""
+    remote: str
+    """The receiver's address."""
+    count: int = 1
+    """How many segments this is: more than one for a bulk transfer's, summed (each field
+    then says what the first one had, and ``flags`` every flag any of them had)."""
+    largest: int | None = None
+    """For a sum: the largest payload of one segment (None: not a sum)."""
+    retransmissions: int = 0
+    """For a sum: how many carried bytes already sent (the kernel sending them again)."""
+
+    call = "packet"
+    """Not a field: lets code treat every trace event alike (``event.call``)."""
+
+    @property
+    def summed(self) -> bool:
+        """A bulk transfer's segments in one (``"call": "packets"`` in the trace)."""
+        return self.largest is not None
+
+    @property
+    def socket(self) -> str:
+        """The run's socket it belongs to: its sender, or its receiver when an outside
+        peer sent it (addresses have a colon; socket names never do)."""
+        return self.source if ":" not in self.source else self.target
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +264,8 @@ class Checked:
     met: bool
 
 
-Event = CallEvent | KernelEvent | StepPending | Progress | RunFinished | Elided | Checked
+Event = (CallEvent | KernelEvent | Segment | StepPending | Progress | RunFinished | Elided
+         | Checked)
 
 #: How many bytes of each message an event keeps. Totals always count everything.
 PREVIEW_CAP = 4096

@@ -197,3 +197,56 @@ def queue(record: dict, key: str) -> tuple[int, int] | None:
             or any(type(n) is not int or not 0 <= n <= MAX_QUEUE for n in value):
         raise _fail(key, value, "[waiting, backlog]: two whole numbers, or null")
     return (value[0], value[1])
+
+
+#: TCP flags a segment can carry, as capture tools name them.
+TCP_FLAGS = frozenset({"SYN", "FIN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"})
+_OPTIONS = re.compile(r"[a-z_]{1,10}(=[0-9]{1,6})?(,[a-z_]{1,10}(=[0-9]{1,6})?){0,9}\Z")
+_FAMILY_OF = {"TCP": "SOCK_STREAM", "UDP": "SOCK_DGRAM"}
+
+
+def peer(record: dict, key: str, family: str) -> str:
+    """A segment's end: a socket name of the run, or an address of the line's family."""
+    value = record.get(key)
+    if isinstance(value, str) and (SOCKET_NAME.match(value) or _is_address(value, family)):
+        return value
+    raise _fail(key, value, "a socket name, or an address such as 127.0.0.1:5000")
+
+
+def segment(record: dict, summed: bool = False):
+    """A ``"call": "packet"`` line (or ``"packets"``: ``summed``), every field checked, as a
+    Segment."""
+    from sockviz.engine.events import Segment
+
+    family = one_of(record, "family", {"AF_INET", "AF_INET6"}, "AF_INET or AF_INET6")
+    proto = one_of(record, "proto", {"TCP", "UDP"}, "TCP or UDP")
+    if record.get("type") != _FAMILY_OF[proto]:
+        raise _fail("type", record.get("type"), f"{_FAMILY_OF[proto]} for {proto}")
+    flags = record.get("flags")
+    if proto == "UDP" and flags is not None or proto == "TCP" and (
+            not isinstance(flags, str) or not flags
+            or not set(flags.split(",")) <= TCP_FLAGS):
+        raise _fail("flags", flags, "TCP flags such as SYN,ACK (null for UDP)")
+    options = text(record, "options", 120)
+    if options is not None and not _OPTIONS.match(options):
+        raise _fail("options", options, "TCP options such as mss=65495,sack_ok,ts,wscale=7")
+    for key in ("role", "state", "error", "kernel", "args", "data", "parent", "step"):
+        if record.get(key) is not None:
+            raise _fail(key, record.get(key), "null on a packet line")
+    local, remote = address(record, "local", family), address(record, "remote", family)
+    if local is None or remote is None:
+        raise FieldError("local and remote: a packet line has both addresses")
+    seq = integer(record, "seq_rel", (1 << 32) - 1, optional=True)
+    ack = integer(record, "ack_rel", (1 << 32) - 1, optional=True)
+    sums = {}
+    if summed:
+        sums = {"count": integer(record, "count", MAX_COUNT),
+                "largest": integer(record, "largest", 1 << 20),
+                "retransmissions": integer(record, "retransmissions", MAX_COUNT)}
+    return Segment(**sums,
+        seq=integer(record, "seq", MAX_SEQ), t=seconds(record, "t"), proto=proto, flags=flags,
+        source=peer(record, "from", family), target=peer(record, "to", family),
+        seq_rel=seq, ack_rel=ack, window=integer(record, "window", 1 << 32, optional=True),
+        nbytes=integer(record, "nbytes", MAX_COUNT if summed else 1 << 20), options=options,
+        cause=integer(record, "cause", MAX_SEQ, optional=True), family=family,
+        local=local, remote=remote)

@@ -89,7 +89,10 @@ class Runner(RunControls):
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
         size: int | None = None,
+        capture=None,
     ) -> None:
+        """``capture``: a :class:`~sockviz.engine.wire.Capture` to read the run's segments
+        from (None: the wire is not watched)."""
         scenario.validate()
         if family not in scenario.families:
             raise ValueError(f"{scenario.name} does not run on {family}")
@@ -102,6 +105,8 @@ class Runner(RunControls):
         self.gate = Gate(mode, pace)
         self._consumer = consumer
         self.tracer = Tracer(consumer)
+        if capture is not None:
+            self.tracer.watch_wire(capture)
         self.sockets: dict[str, TracedSocket] = {}
         self.steps: list[Step] = list(scenario.steps_for(family))
         """The steps this run will make: the scenario's, plus any queued messages."""

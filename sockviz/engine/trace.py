@@ -9,7 +9,10 @@ be recovered exactly with :func:`unescape_bytes`.
 
 from __future__ import annotations
 
-from sockviz.engine.events import CallEvent, KernelEvent
+from sockviz.engine.events import CallEvent, KernelEvent, Segment
+
+TraceEvent = CallEvent | KernelEvent | Segment
+"""What a trace line holds."""
 from sockviz.engine.preview import escape_bytes, unescape_bytes
 
 __all__ = ["escape_bytes", "from_record", "read_trace", "to_line", "to_record",
@@ -51,9 +54,34 @@ EXTRA_KEYS = (
 
 ALL_KEYS = CORE_KEYS + EXTRA_KEYS
 
+#: Further keys of a ``"call": "packet"`` line (a segment that crossed the wire), after the
+#: others (which it has too, null where they do not apply: ``socket`` is the run's socket
+#: that sent it, or got it from an outside peer; ``local`` and ``remote`` are the sender's
+#: and the receiver's addresses).
+PACKET_KEYS = ("proto", "flags", "from", "to", "seq_rel", "ack_rel", "window", "options",
+               "cause")
+#: Further keys of a ``"call": "packets"`` line (a bulk transfer's segments one way, summed),
+#: after :data:`PACKET_KEYS`.
+SUM_KEYS = ("count", "largest", "retransmissions")
 
-def to_record(event: CallEvent | KernelEvent) -> dict:
-    """The trace line of an event, as a dict with :data:`ALL_KEYS` in order."""
+
+def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
+    """The trace line of an event, as a dict with :data:`ALL_KEYS` in order (and, for a
+    segment, :data:`PACKET_KEYS` after them)."""
+    if isinstance(event, Segment):
+        record = dict.fromkeys(ALL_KEYS)
+        record.update(seq=event.seq, t=event.t, socket=event.socket,
+                      call="packets" if event.summed else "packet",
+                      family=event.family,
+                      type="SOCK_STREAM" if event.proto == "TCP" else "SOCK_DGRAM",
+                      local=event.local, remote=event.remote, nbytes=event.nbytes)
+        record.update(zip(PACKET_KEYS, (event.proto, event.flags, event.source, event.target,
+                                        event.seq_rel, event.ack_rel, event.window,
+                                        event.options, event.cause)))
+        if event.summed:
+            record.update(zip(SUM_KEYS, (event.count, event.largest,
+                                         event.retransmissions)))
+        return record
     if isinstance(event, KernelEvent):
         return {
             "seq": event.seq,
@@ -113,7 +141,7 @@ def to_record(event: CallEvent | KernelEvent) -> dict:
     }
 
 
-def to_line(event: CallEvent | KernelEvent) -> str:
+def to_line(event: CallEvent | KernelEvent | Segment) -> str:
     """One JSON Lines line (no newline), ASCII only."""
     import json  # here, not at the top: the TUI imports this module for escape_bytes alone
 
@@ -129,7 +157,7 @@ class TraceFormatError(ValueError):
         super().__init__(f"line {line_number}: {reason}")
 
 
-def from_record(record: object) -> CallEvent | KernelEvent:
+def from_record(record: object) -> TraceEvent:
     """The event a trace line was made from (the inverse of :func:`to_record`), every field
     checked first (:mod:`sockviz.engine.fields`): ValueError says which and why."""
     from sockviz.engine import fields as f
@@ -141,6 +169,8 @@ def from_record(record: object) -> CallEvent | KernelEvent:
     missing = [key for key in CORE_KEYS if key not in record]
     if missing:
         raise ValueError(f"missing keys: {', '.join(missing)}")
+    if record["call"] in ("packet", "packets"):
+        return f.segment(record, summed=record["call"] == "packets")
     role = Role(f.one_of(record, "role", {r.value for r in Role}, "a role such as client"))
     state_name = f.one_of(record, "state", {s.value for s in State},
                           "a lifecycle state such as connected", optional=True)
@@ -188,7 +218,7 @@ MAX_EVENTS = 200_000
 MAX_EVENTS_PER_STEP = 1_000
 
 
-def read_trace(lines, max_events: int = MAX_EVENTS) -> list[CallEvent | KernelEvent]:
+def read_trace(lines, max_events: int = MAX_EVENTS) -> list[TraceEvent]:
     """Parse JSON Lines into events; :class:`TraceFormatError` names the first bad line.
 
     Besides each line's fields, the file as a whole must make sense: an ``accept`` names a
@@ -197,8 +227,9 @@ def read_trace(lines, max_events: int = MAX_EVENTS) -> list[CallEvent | KernelEv
     """
     import json
 
-    events: list[CallEvent | KernelEvent] = []
+    events: list[TraceEvent] = []
     sockets: set[str] = set()
+    calls: set[int] = set()  # the seqs of the calls so far, that a packet's cause names
     since_step = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -213,6 +244,12 @@ def read_trace(lines, max_events: int = MAX_EVENTS) -> list[CallEvent | KernelEv
         if parent is not None and parent not in sockets:
             raise TraceFormatError(number, f"parent = {parent!r}: no socket of that name "
                                    "came before this line")
+        cause = getattr(event, "cause", None)
+        if cause is not None and cause not in calls:
+            raise TraceFormatError(number, f"cause = {cause}: no call with that seq came "
+                                   "before this line")
+        if isinstance(event, CallEvent):
+            calls.add(event.seq)
         if isinstance(event, CallEvent) and event.step is not None:
             since_step = 0
         else:

@@ -207,6 +207,7 @@ class TracedSocket(BulkCalls):
             queue=queue,
         )
         tracer.deliver(event)
+        tracer.segments(event.seq)
         if reading:
             tracer.kernel_changes(reading, exclude=self.name)
         return event

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 
 from sockviz.engine import kernel
 from sockviz.engine.events import Event, KernelEvent
-from sockviz.engine.states import State
+from sockviz.engine.states import Role, State
 
 if TYPE_CHECKING:
+    from sockviz.engine.segments import Wire
     from sockviz.engine.traced import TracedSocket
+    from sockviz.engine.wire import Capture
 
 READ = select.POLLIN
 WRITE = select.POLLOUT
@@ -55,6 +57,10 @@ class Tracer:
         self._kernel_last: dict[str, tuple | None] = {}
         self._watched: list[TracedSocket] = []
         self._closed = False
+        self.wire: Wire | None = None
+        """The run's segments, when the wire is watched (:meth:`watch_wire`)."""
+        self._bulk = 0
+        self._bulk_calls: dict[str, int] = {}
 
     # --- numbering and delivery -------------------------------------------------------
     def now(self) -> float:
@@ -67,6 +73,55 @@ class Tracer:
     def deliver(self, event: Event) -> None:
         """Hand an event to the consumer (callers hold :attr:`lock` for trace events)."""
         self._consumer(event)
+
+    # --- the wire ---------------------------------------------------------------------
+    def watch_wire(self, capture: Capture) -> Wire:
+        """Read the run's segments from ``capture`` after every call (and on the watch)."""
+        from sockviz.engine.segments import Wire
+
+        def known():
+            for ts in self._sockets:
+                yield (ts.name, ts.local, ts.remote,
+                       ts.state is State.LISTENING or ts.role is Role.LISTENER)
+
+        self.wire = Wire(capture, known)
+        return self.wire
+
+    def segments(self, cause: int | None) -> None:
+        """Deliver the segments waiting now (``cause``: the call just made, or None). The
+        caller holds :attr:`lock`, so they come right after that call's event."""
+        if self.wire is not None:
+            for segment in self.wire.read(cause, self.next_seq, self.now):
+                self.deliver(segment)
+
+    def bulk_begin(self) -> None:
+        """A bulk transfer starts: from now until the last one running ends, its segments
+        are summed, not delivered one by one (thousands of 64 KiB segments a second)."""
+        with self.lock:
+            self._bulk += 1
+            if self.wire is not None and not self.wire.summing:
+                self.segments(None)  # (what came before is not the transfer's)
+                self.wire.summing = True
+
+    def bulk_drain(self) -> None:
+        """Read the wire into the sums now (the capture's ring holds 16,384 frames)."""
+        with self.lock:
+            self.segments(None)
+
+    def bulk_end(self, event: Event | None) -> None:
+        """A bulk transfer ended with ``event`` (None: it was stopped). When it was the last
+        one running, each direction's sum is delivered, caused by its sender's bulk call."""
+        with self.lock:
+            if event is not None:
+                self._bulk_calls[event.socket] = event.seq
+            self._bulk -= 1
+            if self._bulk or self.wire is None or not self.wire.summing:
+                return
+            self.segments(None)
+            self.wire.summing = False
+            for total in self.wire.sums(self._bulk_calls, self.next_seq):
+                self.deliver(total)
+            self._bulk_calls.clear()
 
     # --- stopping ---------------------------------------------------------------------
     @property
@@ -124,10 +179,12 @@ class Tracer:
         return [by_fd[fd] for fd in self._poll(dict.fromkeys(by_fd, READ), timeout)]
 
     def close(self) -> None:
-        """Close the wake-up pipe (after every thread has gone)."""
+        """Close the wake-up pipe and the capture (after every thread has gone)."""
         if self._closed:
             return
         self._closed = True
+        if self.wire is not None:
+            self.wire.close()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -158,6 +215,8 @@ class Tracer:
             # seconds with hundreds of connections): one reading now says where each went.
             with self.lock:
                 self.kernel_changes(self._read_kernel())
+        with self.lock:
+            self.segments(None)
 
     def _read_kernel(self, only: TracedSocket | None = None) -> dict[str, tuple]:
         """The kernel's view of every watched socket (or of ``only``): name -> (state,
@@ -245,8 +304,10 @@ class Tracer:
         return emitted
 
     def poll_kernel(self) -> list[KernelEvent]:
-        """Look at the kernel now (the background watch, at most 10 times a second)."""
+        """Look at the kernel (and the wire) now: the background watch, at most 10 times a
+        second. What it finds no call caused."""
         with self.lock:
+            self.segments(None)
             if not self._watched or not kernel.available():
                 return []
             return self.kernel_changes(self._read_kernel())

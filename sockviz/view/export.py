@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sockviz.engine.events import CallEvent, KernelEvent
+from sockviz.engine.events import CallEvent, KernelEvent, Segment
 from sockviz.engine.inert import inert
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.states import Call, Role
@@ -43,6 +43,12 @@ class _Ladder:
         for event in events:
             if isinstance(event, (CallEvent, KernelEvent)):
                 self._meet(event.socket, "left" if event.role is Role.CLIENT else "right")
+            if isinstance(event, Segment):  # the wire, as it crossed: an arrow each
+                self._meet(event.source, self._across(event.target) if ":" in event.source
+                           else ("left" if self.side.get(event.source) != "right" else "right"))
+                self._meet(event.target, self._across(event.source))
+                self.rows.append((event.source, event.target, words.segment_label(event)))
+                continue
             first = view.row_count
             apply(view, event, 0.0)
             if isinstance(event, KernelEvent):

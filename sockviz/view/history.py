@@ -19,7 +19,7 @@ import bisect
 import collections
 from dataclasses import replace
 
-from sockviz.engine.events import CallEvent, Elided, Event, KernelEvent
+from sockviz.engine.events import CallEvent, Elided, Event, KernelEvent, Segment
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.view.fold import Changes, apply
 from sockviz.view.model import LOG_LINES, RunView
@@ -79,7 +79,7 @@ class History:
                 self.moments += 1
                 if not self.dropped:
                     self.step_starts.append(len(self.events))
-        if type(event) in (CallEvent, KernelEvent, Elided):
+        if type(event) in (CallEvent, KernelEvent, Segment, Elided):
             self.trace.append(event)
         changes = apply(self.live, event, arrived, changes)
         if not self.dropped:

@@ -111,6 +111,29 @@ def elided(event: Elided) -> str:
             f"{human_bytes(event.nbytes)} (too many to draw; all counted)")
 
 
+def segment_label(segment) -> str:
+    """A segment as a thin arrow says it: ``SYN seq 0``, ``SYN,ACK seq 0 ack 1``, ``ACK 1``,
+    ``PSH,ACK 14 B``, ``FIN,ACK``, ``RST,ACK``, ``UDP 14 B`` - relative numbers only."""
+    if segment.summed:
+        again = f", {segment.retransmissions:,} sent again" if segment.retransmissions else ""
+        name = f"{segment.flags or segment.proto} x{segment.count:,}"
+        if not segment.nbytes:
+            return name + again
+        return (f"{name}, {human_bytes(segment.nbytes)} (largest "
+                f"{human_bytes(segment.largest)}{again})")
+    if segment.proto != "TCP":
+        return f"{segment.proto} {segment.nbytes} B"
+    flags = segment.flags or ""
+    if "SYN" in flags:
+        ack = f" ack {segment.ack_rel}" if segment.ack_rel is not None else ""
+        return f"{flags} seq {segment.seq_rel}{ack}"
+    if segment.nbytes:
+        return f"{flags} {segment.nbytes} B"
+    if flags == "ACK":
+        return f"ACK {segment.ack_rel}"
+    return flags
+
+
 def kernel_note(event: KernelEvent) -> str:
     """A kernel change, as a diagram's note: ``kernel: TIME_WAIT (60 s)``."""
     timer = f" ({event.timer:.0f} s)" if event.timer and event.kernel == "TIME_WAIT" else ""

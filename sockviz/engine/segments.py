@@ -1,0 +1,186 @@
+"""From captured frames to the run's own segments: who sent each, to whom, and its numbers.
+
+:class:`Wire` reads a :class:`~sockviz.engine.wire.Capture` and turns each frame that one of
+the run's sockets sent or got into a :class:`~sockviz.engine.events.Segment` event:
+
+* *who*: the socket names the trace already uses - the connection both of whose addresses
+  match, else the socket that owns the address (a listener answers a SYN with SYN-ACK before
+  ``accept()`` has made the connection's socket; a UDP socket sends from its own address);
+  an address that is none of the run's is a real outside peer, named by its address;
+* *numbers*: sequence and acknowledgement numbers relative to each side's initial sequence
+  number, as Wireshark shows them (the same every run, where the raw ones are random); the
+  window in bytes, scaled by the sender's window-scale option once both sides offered one;
+* *cause*: the ``seq`` of the call whose return revealed it (the frames are read right after
+  each call), or None for one read later, that the kernel sent on its own.
+
+Frames none of whose addresses belong to the run are left out (on the host's loopback other
+programs talk too). Standard library only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+
+from sockviz.engine.events import Segment
+from sockviz.engine.wire import FLAG_ORDER, Capture, Frame
+
+#: A socket of the run as attribution needs it: (name, local address, remote address,
+#: it listens); addresses as the trace writes them.
+Known = tuple[str, str | None, str | None, bool]
+
+
+def address(ip: str, port: int, version: int) -> str:
+    return f"[{ip}]:{port}" if version == 6 else f"{ip}:{port}"
+
+
+def options_text(options: tuple[tuple[str, int | None], ...]) -> str | None:
+    """``mss=65495,sack_ok,ts,wscale=7``, or None for no options worth naming."""
+    if not options:
+        return None
+    return ",".join(name if value is None else f"{name}={value}" for name, value in options)
+
+
+class Wire:
+    """The run's segments, numbered and named. See the module docstring."""
+
+    def __init__(self, capture: Capture, sockets: Callable[[], Iterable[Known]]) -> None:
+        self.capture = capture
+        self._sockets = sockets
+        self._isn: dict[tuple[str, str], int] = {}
+        """(from, to) address -> the sender's initial sequence number."""
+        self._scale: dict[tuple[str, str], int] = {}
+        """(from, to) address -> the window-scale shift the sender offered in its SYN."""
+        self.frames: list[Frame] = []
+        """Every frame of the run's (kept for --pcap, when asked: see :attr:`keep`)."""
+        self.keep = False
+        self.summing = False
+        """While True (a bulk transfer), segments are summed per direction, not delivered:
+        :meth:`sums` gives them at the end."""
+        self._sums: dict[tuple[str, str], _Sum] = {}
+
+    def fileno(self) -> int:
+        return self.capture.fileno()
+
+    def close(self) -> None:
+        self.capture.close()
+
+    def read(self, cause: int | None, number: Callable[[], int],
+             now: Callable[[], float]) -> list[Segment]:
+        """The run's segments waiting now, as events (``number()`` gives each its ``seq``)."""
+        frames = self.capture.read()
+        if not frames:
+            return []
+        known = list(self._sockets())
+        segments = []
+        wall, base = time.time(), now()
+        for frame in frames:
+            # (t: the kernel's timestamp of the frame, on the run's clock)
+            t = max(0.0, round(base - (wall - frame.t), 6))
+            segment = self._segment(frame, known, cause, number if not self.summing
+                                    else _unnumbered, t)
+            if segment is None:
+                continue
+            if self.keep:
+                self.frames.append(frame)
+            if self.summing:
+                key = (segment.source, segment.target)
+                self._sums.setdefault(key, _Sum(segment)).add(segment)
+            else:
+                segments.append(segment)
+        return segments
+
+    def sums(self, causes: dict[str, int], number: Callable[[], int]) -> list[Segment]:
+        """The segments summed since :attr:`summing` began, one event per direction, in
+        the order each direction first spoke (``causes``: socket name -> the seq of its
+        bulk call, which caused what that socket sent)."""
+        out = [total.segment(number(), causes.get(source))
+               for (source, _target), total in self._sums.items()]
+        self._sums.clear()
+        return out
+
+    def _name(self, own: str, other: str, known: list[Known]) -> str | None:
+        """The run's socket at ``own`` talking to ``other``, or None if it is not the run's.
+        (A socket bound to the wildcard address - a UDP client's, once it sent - owns its
+        port on every address.)"""
+        exact = owner = None
+        port = own.rpartition(":")[2]
+        for name, local, remote, listening in known:
+            if local != own and local not in (f"0.0.0.0:{port}", f"[::]:{port}"):
+                continue
+            if remote == other:
+                exact = name
+            elif owner is None or listening:
+                owner = name
+        return exact or owner
+
+    def _segment(self, frame: Frame, known: list[Known], cause: int | None,
+                 number: Callable[[], int], t: float) -> Segment | None:
+        src = address(*frame.src, frame.version)
+        dst = address(*frame.dst, frame.version)
+        sender, receiver = self._name(src, dst, known), self._name(dst, src, known)
+        if sender is None and receiver is None:
+            return None  # somebody else's traffic
+        seq_rel = ack_rel = window = None
+        if frame.proto == "TCP":
+            forward, backward = (src, dst), (dst, src)
+            if "SYN" in frame.flags:
+                self._isn[forward] = frame.seq
+                scale = dict(frame.options).get("wscale")
+                if scale is not None:
+                    self._scale[forward] = scale
+            isn = self._isn.setdefault(forward, frame.seq)
+            seq_rel = (frame.seq - isn) % (1 << 32)
+            if "ACK" in frame.flags and backward in self._isn:
+                ack_rel = (frame.ack - self._isn[backward]) % (1 << 32)
+            window = frame.window
+            if "SYN" not in frame.flags and forward in self._scale and backward in self._scale:
+                window <<= self._scale[forward]
+        return Segment(
+            seq=number(), t=t, proto=frame.proto,
+            flags=",".join(frame.flags) if frame.proto == "TCP" else None,
+            source=sender or src, target=receiver or dst, seq_rel=seq_rel, ack_rel=ack_rel,
+            window=window, nbytes=frame.nbytes, options=options_text(frame.options),
+            cause=cause, family="AF_INET6" if frame.version == 6 else "AF_INET",
+            local=src, remote=dst,
+        )
+
+
+def _unnumbered() -> int:
+    return 0  # (a segment that goes into a sum: the sum gets the number)
+
+
+class _Sum:
+    """One direction's segments of a bulk transfer, added up."""
+
+    __slots__ = ("count", "first", "flags", "high", "largest", "last", "nbytes",
+                 "retransmissions")
+
+    def __init__(self, first: Segment) -> None:
+        self.first = self.last = first
+        self.count = self.nbytes = self.largest = self.retransmissions = 0
+        self.flags: set[str] = set()
+        self.high: int | None = None
+
+    def add(self, segment: Segment) -> None:
+        self.count += 1
+        self.nbytes += segment.nbytes
+        self.largest = max(self.largest, segment.nbytes)
+        self.last = segment
+        if segment.flags:
+            self.flags.update(segment.flags.split(","))
+        if segment.seq_rel is not None and segment.nbytes:
+            end = segment.seq_rel + segment.nbytes
+            if self.high is not None and end <= self.high:
+                self.retransmissions += 1
+            self.high = end if self.high is None else max(self.high, end)
+
+    def segment(self, seq: int, cause: int | None) -> Segment:
+        flags = None
+        if self.first.proto == "TCP":
+            flags = ",".join(name for name in FLAG_ORDER if name in self.flags)
+        return dataclasses.replace(
+            self.first, seq=seq, t=self.last.t, flags=flags, ack_rel=self.last.ack_rel,
+            window=self.last.window, nbytes=self.nbytes, options=None, cause=cause,
+            count=self.count, largest=self.largest, retransmissions=self.retransmissions)

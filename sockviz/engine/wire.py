@@ -1,0 +1,300 @@
+"""The wire: the TCP segments and UDP datagrams a run's sockets really put on loopback.
+
+A :class:`Capture` is a packet socket (``AF_PACKET``, ``SOCK_RAW``) bound to ``lo``. Loopback
+hands a packet socket every frame twice - once going out, once coming in - so a classic BPF
+filter, attached before the socket is bound, keeps only the outgoing copy of IPv4 and IPv6
+TCP and UDP, and nothing else wakes it. Frames are read without blocking and parsed with
+``struct`` (:func:`parse`): the fixed IP and TCP/UDP headers, and the TCP options a learner
+meets in a handshake (MSS, window scale, SACK permitted, timestamps).
+
+What a frame *means* in a run - which socket sent it, to which, its sequence numbers relative
+to each side's first - is :mod:`sockviz.engine.segments`'s work. This module only captures
+and parses. Opening a capture needs ``CAP_NET_RAW`` in the network namespace it watches: as
+root on the host's loopback, or as anyone inside a namespace of its own
+(:mod:`sockviz.engine.netns`); :class:`WireUnavailable` says why when it cannot.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import mmap
+import socket
+import struct
+from dataclasses import dataclass
+
+ETH_P_ALL = 0x0003
+ETH_HEADER = 14
+PACKET_OUTGOING = 4
+SO_ATTACH_FILTER = 26
+SOL_PACKET = 263
+PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION, TPACKET_V2 = 5, 6, 10, 1
+TP_STATUS_USER = 1
+_KERNEL_OWNS = bytes(4)  # TP_STATUS_KERNEL
+#: struct tpacket2_hdr: status, len, snaplen, mac, net, sec, nsec (then vlan and padding);
+#: the sockaddr_ll after it (at 32) has the frame's direction 10 bytes in.
+_TPACKET2_HDR = struct.Struct("IIIHHII")
+_PKTTYPE_AT = 32 + 10
+
+_TCP, _UDP = 6, 17
+_FLAG_NAMES = (("FIN", 0x01), ("SYN", 0x02), ("RST", 0x04), ("PSH", 0x08), ("ACK", 0x10),
+               ("URG", 0x20), ("ECE", 0x40), ("CWR", 0x80))
+#: The order flags are written in, as tcpdump and Wireshark readers expect: SYN,ACK not ACK,SYN.
+FLAG_ORDER = ("SYN", "FIN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
+
+#: Bytes of a frame kept (for --pcap and the payload view): every header and a preview.
+SNAPLEN = 384
+#: The capture ring: frames of FRAME_SIZE bytes (the kernel's header, the address, a frame
+#: of SNAPLEN), RING_FRAMES of them (8 MiB), in blocks of RING_BLOCK.
+FRAME_SIZE, RING_FRAMES, RING_BLOCK = 512, 16384, 1 << 16
+
+
+class WireUnavailable(Exception):
+    """The wire cannot be watched here; the message says why, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One TCP segment or UDP datagram as it crossed loopback."""
+
+    t: float
+    """When the kernel handed it to the capture (wall-clock time, as a pcap keeps it)."""
+    version: int
+    """4 or 6."""
+    src: tuple[str, int]
+    dst: tuple[str, int]
+    proto: str
+    """``TCP`` or ``UDP``."""
+    flags: tuple[str, ...]
+    """TCP flags set (``SYN``, ``ACK`` ...); empty for UDP."""
+    seq: int
+    """TCP sequence number as sent (0 for UDP)."""
+    ack: int
+    """TCP acknowledgement number as sent (0 for UDP, or without ACK)."""
+    window: int
+    """The TCP window field as sent (before any window scaling)."""
+    nbytes: int
+    """Payload length."""
+    options: tuple[tuple[str, int | None], ...]
+    """TCP options: (``mss``, 65495), (``wscale``, 7), (``sack_ok``, None), (``ts``, None)."""
+    raw: bytes
+    """The frame, at most :data:`SNAPLEN` bytes of it (for a pcap file)."""
+    length: int
+    """The frame's whole length."""
+
+
+def _options(data: bytes) -> tuple[tuple[str, int | None], ...]:
+    out: list[tuple[str, int | None]] = []
+    i = 0
+    while i < len(data):
+        kind = data[i]
+        if kind == 0:  # end of options
+            break
+        if kind == 1:  # no-op
+            i += 1
+            continue
+        if i + 1 >= len(data):
+            break
+        size = data[i + 1]
+        if size < 2 or i + size > len(data):
+            break
+        body = data[i + 2: i + size]
+        if kind == 2 and len(body) == 2:
+            out.append(("mss", struct.unpack("!H", body)[0]))
+        elif kind == 3 and len(body) == 1:
+            out.append(("wscale", body[0]))
+        elif kind == 4:
+            out.append(("sack_ok", None))
+        elif kind == 8:
+            out.append(("ts", None))
+        elif kind == 5:
+            out.append(("sack", None))
+        i += size
+    return tuple(out)
+
+
+def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | None:
+    """The TCP segment or UDP datagram in an Ethernet-framed loopback frame; None for
+    anything else (or a frame too short to be one). ``length``: the frame's whole length,
+    when ``frame`` is only its first bytes (payload lengths come from the IP header)."""
+    whole = len(frame) if length is None else length
+    if len(frame) < ETH_HEADER + 20:
+        return None
+    ethertype = struct.unpack_from("!H", frame, 12)[0]
+    offset = ETH_HEADER
+    if ethertype == 0x0800:
+        first = frame[offset]
+        if first >> 4 != 4:
+            return None
+        header = (first & 0x0F) * 4
+        total = struct.unpack_from("!H", frame, offset + 2)[0]
+        proto = frame[offset + 9]
+        src_ip = socket.inet_ntop(socket.AF_INET, frame[offset + 12: offset + 16])
+        dst_ip = socket.inet_ntop(socket.AF_INET, frame[offset + 16: offset + 20])
+        version, end = 4, offset + total
+        offset += header
+    elif ethertype == 0x86DD:
+        if len(frame) < offset + 40:
+            return None
+        payload = struct.unpack_from("!H", frame, offset + 4)[0]
+        proto = frame[offset + 6]  # (no extension headers on a loopback TCP/UDP packet)
+        src_ip = socket.inet_ntop(socket.AF_INET6, frame[offset + 8: offset + 24])
+        dst_ip = socket.inet_ntop(socket.AF_INET6, frame[offset + 24: offset + 40])
+        version, end = 6, offset + 40 + payload
+        offset += 40
+    else:
+        return None
+    end = min(end, whole)
+    if proto == _TCP and end >= offset + 20 and len(frame) >= offset + 20:
+        sport, dport, seq, ack, off_flags, window = struct.unpack_from("!HHIIHH", frame, offset)
+        header = (off_flags >> 12) * 4
+        bits = off_flags & 0xFF
+        names = {name for name, bit in _FLAG_NAMES if bits & bit}
+        flags = tuple(name for name in FLAG_ORDER if name in names)
+        options = _options(frame[offset + 20: min(offset + header, len(frame))])
+        nbytes = max(0, end - offset - header)
+        return Frame(t, version, (src_ip, sport), (dst_ip, dport), "TCP", flags, seq,
+                     ack if "ACK" in names else 0, window, nbytes, options,
+                     bytes(frame[:SNAPLEN]), whole)
+    if proto == _UDP and end >= offset + 8 and len(frame) >= offset + 8:
+        sport, dport, length = struct.unpack_from("!HHH", frame, offset)
+        return Frame(t, version, (src_ip, sport), (dst_ip, dport), "UDP", (), 0, 0, 0,
+                     max(0, length - 8), (), bytes(frame[:SNAPLEN]), whole)
+    return None
+
+
+def _filter() -> bytes:
+    """A classic BPF program: keep outgoing IPv4/IPv6 frames that carry TCP or UDP.
+
+    (``SKF_AD_PKTTYPE`` is the frame's direction; on loopback each packet is seen going out
+    and coming in, and only one copy is wanted. Classic BPF jumps only forward: the two
+    verdicts come last.)
+    """
+    ld_b, ld_h, jeq, ja, ret = 0x30, 0x28, 0x15, 0x05, 0x06
+    pkttype = 0xFFFFF000 + 4  # SKF_AD_OFF + SKF_AD_PKTTYPE
+    program = [
+        (ld_b, 0, 0, pkttype),              # 0  A = the frame's direction
+        (jeq, 0, 9, PACKET_OUTGOING),       # 1  incoming copy -> drop (11)
+        (ld_h, 0, 0, 12),                   # 2  A = ethertype
+        (jeq, 0, 2, 0x0800),                # 3  IPv4 -> 4, else -> 6
+        (ld_b, 0, 0, ETH_HEADER + 9),       # 4  A = IPv4 protocol
+        (ja, 0, 0, 2),                      # 5  -> 8
+        (jeq, 0, 4, 0x86DD),                # 6  IPv6 -> 7, else drop (11)
+        (ld_b, 0, 0, ETH_HEADER + 6),       # 7  A = IPv6 next header
+        (jeq, 1, 0, _TCP),                  # 8  TCP -> keep (10)
+        (jeq, 0, 1, _UDP),                  # 9  UDP -> keep (10), else drop (11)
+        (ret, 0, 0, SNAPLEN),               # 10 keep
+        (ret, 0, 0, 0),                     # 11 drop
+    ]
+    return b"".join(struct.pack("HBBI", *op) for op in program)
+
+
+class Capture:
+    """A packet socket on loopback, reading the run's segments. See the module docstring.
+
+    Frames come through a ring the kernel writes into and this reads from memory
+    (``PACKET_RX_RING``, ``TPACKET_V2``): :data:`RING_FRAMES` of them wait there without a
+    system call each and without the socket's receive-buffer limit - a bulk transfer's
+    thousands of 64 KiB segments would overflow that in a millisecond. Each frame keeps its
+    first :data:`SNAPLEN` bytes (every header, and a preview of the payload) and the kernel's
+    timestamp.
+    """
+
+    def __init__(self, interface: str = "lo") -> None:
+        if not hasattr(socket, "AF_PACKET"):
+            raise WireUnavailable("this system has no packet sockets (Linux only)")
+        try:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        except PermissionError:
+            raise WireUnavailable("watching the wire needs CAP_NET_RAW (root, or a network "
+                                  "namespace of sockviz's own)") from None
+        except OSError as exc:
+            raise WireUnavailable(f"no packet socket here: {exc.strerror or exc}") from None
+        try:
+            program = bytearray(_filter())  # (the kernel copies it when it is attached)
+            fprog = struct.pack("HL", len(program) // 8, _address_of(program))
+            sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+            sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
+            sock.setsockopt(SOL_PACKET, PACKET_RX_RING, struct.pack(
+                "IIII", RING_BLOCK, RING_FRAMES * FRAME_SIZE // RING_BLOCK, FRAME_SIZE,
+                RING_FRAMES))
+            ring = mmap.mmap(sock.fileno(), RING_FRAMES * FRAME_SIZE)
+            sock.bind((interface, 0))
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise WireUnavailable(f"cannot watch {interface}: {exc.strerror or exc}") from None
+        self.sock, self._ring, self._next = sock, ring, 0
+        self.missed = 0
+        """Frames the kernel could not put in the ring because it was full (counted)."""
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def read(self) -> list[Frame]:
+        """Every frame waiting now, parsed (the ones that are not TCP/UDP left out)."""
+        frames: list[Frame] = []
+        ring = self._ring
+        if ring.closed:
+            return frames
+        header = _TPACKET2_HDR
+        while True:
+            base = self._next * FRAME_SIZE
+            status, length, snaplen, mac, _net, sec, nsec = header.unpack_from(ring, base)
+            if not status & TP_STATUS_USER:
+                break
+            outgoing = ring[base + _PKTTYPE_AT] == PACKET_OUTGOING
+            data = ring[base + mac: base + mac + min(snaplen, FRAME_SIZE - mac)]
+            ring[base: base + 4] = _KERNEL_OWNS  # (the frame back to the kernel)
+            self._next = (self._next + 1) % RING_FRAMES
+            if not outgoing:
+                continue  # (the filter keeps these out; a filter-less kernel would not)
+            frame = parse(data, sec + nsec / 1e9, length)
+            if frame is not None:
+                frames.append(frame)
+        return frames
+
+    def missed_now(self) -> int:
+        """Frames lost so far because the ring was full (the kernel's own count)."""
+        try:
+            _packets, drops = struct.unpack(
+                "II", self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+        except OSError:
+            return self.missed
+        self.missed += drops  # (reading the statistics resets them)
+        return self.missed
+
+    def close(self) -> None:
+        try:
+            self._ring.close()
+        except BufferError:  # (a view of it still alive: the socket's close frees it)
+            pass
+        self.sock.close()
+
+
+def _address_of(buffer: bytearray) -> int:
+    """The address of ``buffer`` in memory, for the ``sock_fprog`` the kernel reads once."""
+    import ctypes
+
+    return ctypes.addressof((ctypes.c_char * len(buffer)).from_buffer(buffer))
+
+
+def is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def write_pcap(out, frames: list[Frame]) -> None:
+    """The frames as a classic pcap file (what tcpdump and Wireshark open): Ethernet
+    link type, each frame with its real time, at most :data:`SNAPLEN` bytes of it."""
+    out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, 1))
+    for frame in frames:
+        seconds = int(frame.t)
+        micros = round((frame.t - seconds) * 1_000_000)
+        if micros == 1_000_000:
+            seconds, micros = seconds + 1, 0
+        out.write(struct.pack("<IIII", seconds, micros, len(frame.raw), frame.length))
+        out.write(frame.raw)

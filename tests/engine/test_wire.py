@@ -1,0 +1,287 @@
+"""The wire: the real segments of each scenario, captured as they crossed - in a private
+network of the run's own (any user), and on this machine's loopback (as root) - the same
+every run, and the same as tcpdump sees.
+
+Each run is a real ``sockviz --trace`` process (a private network can only be entered by a
+process with one thread: the command line's own way in).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IPV6
+
+ROOT = Path(__file__).resolve().parents[2]
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def trace(*args: str, python: str = sys.executable, cwd=None) -> tuple[list[dict], str]:
+    proc = subprocess.run([python, "-m", "sockviz", "--trace", *args], check=False,
+                          capture_output=True, text=True, timeout=90, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr
+
+
+def wire(lines: list[dict]) -> list[tuple]:
+    """What must be the same every run: who to whom, flags, relative numbers, bytes."""
+    return [(r["from"], r["to"], r["flags"] or r["proto"], r["seq_rel"], r["ack_rel"],
+             r["nbytes"]) for r in lines if r["call"] == "packet"]
+
+
+def private_supported() -> bool:
+    proc = subprocess.run([sys.executable, "-c", ("from sockviz.engine.netns import "
+                                                  "enter_private; enter_private()")],
+                          check=False, capture_output=True)
+    return proc.returncode == 0
+
+
+needs_private = pytest.mark.skipif(not private_supported(),
+                                   reason="no user namespaces here")
+FAMILIES = ["ipv4", pytest.param("ipv6", marks=pytest.mark.skipif(not IPV6, reason="no ::1"))]
+
+HANDSHAKE = [("client", "server", "SYN", 0, None, 0), ("server", "client", "SYN,ACK", 0, 1, 0),
+             ("client", "server", "ACK", 1, 1, 0)]
+
+
+@needs_private
+@pytest.mark.parametrize("family", FAMILIES)
+def test_tcp_echo_handshake_data_and_both_fins(family):
+    lines, _ = trace("--wire", "private", "--family", family)
+    segments = wire(lines)
+    assert segments == HANDSHAKE + [
+        ("client", "conn-1", "PSH,ACK", 1, 1, 14), ("conn-1", "client", "ACK", 1, 15, 0),
+        ("conn-1", "client", "PSH,ACK", 1, 15, 14), ("client", "conn-1", "ACK", 15, 15, 0),
+        ("client", "conn-1", "FIN,ACK", 15, 15, 0), ("conn-1", "client", "ACK", 15, 16, 0),
+        ("conn-1", "client", "FIN,ACK", 15, 16, 0), ("client", "conn-1", "ACK", 16, 16, 0),
+    ]
+    by_seq = {r["seq"]: r for r in lines}
+    connect = next(r for r in lines if r["call"] == "connect")
+    causes = {r["cause"] for r in lines if r["call"] == "packet" and r["flags"] in
+              ("SYN", "SYN,ACK")}
+    assert causes == {connect["seq"]}  # the handshake is under the connect() that made it
+    accept = next(r for r in lines if r["call"] == "accept")
+    assert not any(r.get("cause") == accept["seq"] for r in lines)  # accept sends nothing
+    syn = next(r for r in lines if r.get("flags") == "SYN")
+    assert "mss=" in syn["options"] and "wscale=" in syn["options"]
+    assert by_seq[syn["seq"]]["socket"] == "client"
+
+
+@needs_private
+def test_the_same_segments_every_run():
+    first, _ = trace("--wire", "private", "--scenario", "half-close")
+    again, _ = trace("--wire", "private", "--scenario", "half-close")
+    assert wire(first) == wire(again) and len(wire(first)) == 11
+
+
+@needs_private
+@pytest.mark.parametrize(("scenario", "lesson"), [
+    ("refused", [("client", "server", "SYN", 0, None, 0),
+                 ("server", "client", "RST,ACK", 0, 1, 0)]),
+    ("reset", [("conn-1", "client", "RST,ACK", 1, 15, 0)]),
+    ("half-close", [("client", "conn-1", "FIN,ACK", 18, 1, 0),
+                    ("conn-1", "client", "PSH,ACK", 1, 19, 9),
+                    ("conn-1", "client", "FIN,ACK", 10, 19, 0)]),
+    ("backlog-full", [("client-3", "server", "SYN", 0, None, 0),
+                      ("client-3", "server", "SYN", 0, None, 0)]),
+    ("message-boundaries", [("client", "conn-1", "PSH,ACK", 1, 1, 4),
+                            ("client", "conn-1", "PSH,ACK", 5, 1, 4),
+                            ("client", "conn-1", "PSH,ACK", 9, 1, 6),
+                            ("udp-client", "udp-server", "UDP", None, None, 4),
+                            ("udp-client", "udp-server", "UDP", None, None, 4),
+                            ("udp-client", "udp-server", "UDP", None, None, 6)]),
+    ("udp-echo", [("client", "server", "UDP", None, None, 14),
+                  ("server", "client", "UDP", None, None, 14)]),
+])
+def test_each_lesson_is_on_the_wire(scenario, lesson):
+    """The segments each scenario's lesson is about, in order (other segments between)."""
+    segments = iter(wire(trace("--wire", "private", "--scenario", scenario)[0]))
+    for wanted in lesson:
+        assert any(segment == wanted for segment in segments), (scenario, wanted)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="watching the host's loopback needs root")
+def test_host_mode_sees_what_the_private_one_does_and_tcpdump_agrees(tmp_path):
+    with socket.socket() as probe:  # a port free now, for tcpdump's filter
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dump, tcpdump = tmp_path / "seen.pcap", shutil.which("tcpdump")
+    watcher = None
+    if tcpdump:
+        # (--immediate-mode: each frame is handed over as it comes, not when a block fills)
+        watcher = subprocess.Popen([tcpdump, "-i", "lo", "--immediate-mode", "-U", "-w",
+                                    str(dump), "-nn", f"tcp port {port}"],
+                                   stderr=subprocess.PIPE)
+        assert b"listening on lo" in watcher.stderr.readline()
+    try:
+        lines, _ = trace("--wire", "host", "--port", str(port), "--pcap",
+                         str(tmp_path / "ours.pcap"))
+    finally:
+        if watcher is not None:
+            deadline = time.monotonic() + 10  # until tcpdump has written all it saw
+            while len(read_partial(dump)) < 11 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            watcher.send_signal(signal.SIGINT)
+            watcher.wait(10)
+    assert wire(lines)[:3] == HANDSHAKE and len(wire(lines)) == 11
+    ours = read_pcap(tmp_path / "ours.pcap")
+    assert ours == [(r["flags"], r["nbytes"]) for r in lines if r["call"] == "packet"]
+    if tcpdump:
+        assert read_pcap(dump) == ours  # tcpdump saw just these, in this order
+
+
+def read_pcap(path: Path) -> list[tuple[str, int]]:
+    """(flags, payload bytes) of each TCP frame of a pcap file, read by dpkt."""
+    dpkt = pytest.importorskip("dpkt")
+    names = [("SYN", dpkt.tcp.TH_SYN), ("FIN", dpkt.tcp.TH_FIN), ("RST", dpkt.tcp.TH_RST),
+             ("PSH", dpkt.tcp.TH_PUSH), ("ACK", dpkt.tcp.TH_ACK)]
+    out = []
+    with open(path, "rb") as f:
+        for _t, frame in dpkt.pcap.Reader(f):
+            ip = dpkt.ethernet.Ethernet(frame).data
+            tcp = ip.data
+            if isinstance(tcp, dpkt.tcp.TCP):
+                out.append((",".join(n for n, bit in names if tcp.flags & bit), len(tcp.data)))
+    return out
+
+
+def read_partial(path: Path) -> list[tuple[str, int]]:
+    """What a pcap file still being written holds so far."""
+    try:
+        return read_pcap(path)
+    except (OSError, ValueError, EOFError):
+        return []
+    except Exception as error:  # dpkt's NeedData: a frame half written
+        if type(error).__name__ == "NeedData":
+            return []
+        raise
+
+
+@needs_private
+def test_pcap_is_read_back_by_an_independent_reader(tmp_path):
+    lines, _ = trace("--wire", "private", "--pcap", str(tmp_path / "run.pcap"))
+    assert read_pcap(tmp_path / "run.pcap") == [(r["flags"], r["nbytes"]) for r in lines
+                                                 if r["call"] == "packet"]
+    if shutil.which("tcpdump"):
+        proc = subprocess.run(["tcpdump", "-nn", "-r", str(tmp_path / "run.pcap")],
+                              check=True, capture_output=True, text=True, timeout=30)
+        assert len(proc.stdout.splitlines()) == len(wire(lines))
+    again = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--wire", "private",
+                            "--pcap", str(tmp_path / "run.pcap")], capture_output=True,
+                           text=True, timeout=60, check=False)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+@pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv") or not private_supported()
+                    or not os.path.exists("/usr/bin/python3"),
+                    reason="needs root to become another user, setpriv and user namespaces")
+def test_an_unprivileged_user_sees_the_same_segments():
+    """As uid 65534 (nobody), --wire auto cannot watch the host's loopback, so it watches a
+    private network of its own: the same segments."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as place:  # (a place nobody can read)
+        copy = Path(place)
+        shutil.copytree(ROOT / "sockviz", copy / "sockviz",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for path in [copy, *copy.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               "/usr/bin/python3", "-B", "-m", "sockviz", "--trace"],
+                              cwd=copy, check=False, capture_output=True, text=True,
+                              timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert wire(lines) == wire(trace("--wire", "private")[0])
+    assert proc.stderr == ""  # (auto found its way without a word)
+
+
+def test_off_watches_nothing_and_a_replay_keeps_the_recorded_wire(tmp_path):
+    lines, _ = trace("--wire", "off")
+    assert not wire(lines)
+    if not private_supported():
+        return
+    recorded = tmp_path / "r.jsonl"
+    live, _ = trace("--wire", "private", "--record", str(recorded))
+    replayed, _ = trace("--replay", str(recorded))
+    assert replayed == live and wire(replayed)
+
+
+def test_wire_options_misused_are_one_line():
+    for args, words in ((["--pcap", "x.pcap"], "--pcap keeps the frames of a --trace run"),
+                        (["--trace", "--pcap", "x", "--wire", "off"], "needs the wire"),
+                        (["--trace", "--listen", "0", "--wire", "private"], "private cannot")):
+        proc = subprocess.run([sys.executable, "-m", "sockviz", *args], check=False,
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+        assert len(proc.stderr.splitlines()) == 1
+
+
+def test_frames_are_parsed_as_capture_tools_read_them():
+    """parse() on a frame made by hand, the way loopback frames are laid out."""
+    from sockviz.engine.wire import parse
+
+    tcp = bytes.fromhex("c350138800000064000000c8" "8012ffff" "0000" "0000"
+                        "020405b4" "0402" "0101" "01030307")
+    ip = (bytes.fromhex("4500") + (20 + len(tcp)).to_bytes(2, "big") + bytes(5) + b"\x06"
+          + bytes(2) + socket.inet_aton("127.0.0.1") * 2)
+    frame = parse(bytes(12) + b"\x08\x00" + ip + tcp)
+    assert frame.proto == "TCP" and frame.flags == ("SYN", "ACK")
+    assert (frame.src, frame.dst) == (("127.0.0.1", 50000), ("127.0.0.1", 5000))
+    assert frame.seq == 100 and frame.ack == 200 and frame.nbytes == 0
+    assert dict(frame.options) == {"mss": 1460, "sack_ok": None, "wscale": 7}
+    assert parse(b"\x00" * 20) is None and parse(bytes(12) + b"\x08\x06" + bytes(40)) is None
+
+
+@needs_private
+def test_a_bulk_transfer_is_summed_not_drawn_one_by_one():
+    lines, _ = trace("--wire", "private", "--scenario", "bulk", "--size", "16M")
+    sums = [r for r in lines if r["call"] == "packets"]
+    calls = {r["seq"]: r for r in lines if r["call"] in ("sendall", "recv")}
+    data, acks = sums
+    assert (data["from"], data["to"], data["flags"]) == ("client", "conn-1", "PSH,ACK")
+    assert data["nbytes"] == 16 << 20 and data["retransmissions"] == 0  # every byte, once
+    assert data["count"] >= (16 << 20) // data["largest"] and data["largest"] <= 65535
+    assert calls[data["cause"]]["call"] == "sendall"
+    assert (acks["from"], acks["to"], acks["nbytes"]) == ("conn-1", "client", 0)
+    assert acks["ack_rel"] == (16 << 20) + 1 and calls[acks["cause"]]["call"] == "recv"
+    singles = [r for r in lines if r["call"] == "packet"]
+    assert len(singles) < 20  # the handshake and the teardown, one by one
+
+
+def test_packet_lines_from_a_file_are_checked_like_every_other(tmp_path):
+    from sockviz.engine.trace import TraceFormatError, read_trace
+
+    good = ('{"seq": 1, "t": 0.1, "socket": "client", "role": "client", "call": "socket", '
+            '"state": "created", "family": "AF_INET", "type": "SOCK_STREAM", "local": null, '
+            '"remote": null, "sent_total": 0, "recv_total": 0, "nbytes": null, '
+            '"error": null, "kernel": null}')
+    packet = {"seq": 2, "t": 0.2, "socket": "client", "role": None, "call": "packet",
+              "state": None, "family": "AF_INET", "type": "SOCK_STREAM",
+              "local": "127.0.0.1:5000", "remote": "127.0.0.1:6000", "sent_total": None,
+              "recv_total": None, "nbytes": 0, "error": None, "kernel": None,
+              "proto": "TCP", "flags": "SYN", "from": "client", "to": "server",
+              "seq_rel": 0, "ack_rel": None, "window": 65495, "options": "mss=65495",
+              "cause": 1}
+    assert len(read_trace([good, json.dumps(packet)])) == 2
+    for change, words in (({"flags": "SYN,\x1b[2J"}, "flags"), ({"cause": 9}, "cause = 9"),
+                          ({"from": "x\x07"}, "from"), ({"options": "a" * 200}, "options"),
+                          ({"proto": "SCTP"}, "proto"), ({"seq_rel": -1}, "seq_rel"),
+                          ({"local": "::1:80"}, "local"), ({"args": "x"}, "args")):
+        with pytest.raises(TraceFormatError, match=r"line 2") as caught:
+            read_trace([good, json.dumps({**packet, **change})])
+        assert words in str(caught.value)
+    summed = {**packet, "call": "packets", "count": 3, "largest": 10, "retransmissions": 0,
+              "nbytes": 30}
+    assert read_trace([good, json.dumps(summed)])[1].summed
+    with pytest.raises(TraceFormatError, match="count"):
+        read_trace([good, json.dumps({**summed, "count": "3"})])
