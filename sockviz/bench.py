@@ -123,7 +123,7 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
 
     times: dict[str, float] = {}
     finished: list = []  # [loop, asyncio.Event], once the app runs
-    engine = EngineProcess()  # as the app's own would be, with the bench's tee in between
+    engine = EngineProcess("auto")  # as the app's own would be, with the bench's tee in between
 
     def factory(scenario, consumer, **options):
         def tee(event):

@@ -167,36 +167,25 @@ def open_recorder(options: Options, scenario: str):
         raise UsageError(f"cannot write the recording {options.record}: {reason}") from None
 
 
-def open_wire(mode: str, err: TextIO, outside: bool = False, family: str = "ipv4"):
-    """A capture of the run's segments, as ``--wire`` asks: None when not watched (``auto``
-    then says why in one line; ``host`` and ``private`` asked for by name are a usage error
-    when they cannot be had). ``private`` moves this process into a network of its own:
-    it must come before any thread starts. An AF_UNIX run has no wire: the kernel copies
-    the bytes from one socket to the other."""
-    if mode == "off" or family == "unix":
-        return None
-    from sockviz.engine.netns import NoPrivateNetwork, enter_private
-    from sockviz.engine.wire import Capture, WireUnavailable
+def open_wire(options: Options, err: TextIO, outside: bool = False):
+    """Where the run's segments are watched, as ``--wire`` asks, and its capture:
+    ``(watch, capture)``; capture None when not watched (``auto`` then says why in one
+    line). ``host`` and ``private`` asked for by name are a usage error when they cannot be
+    had. ``private`` moves this process into a network of its own: it must come before any
+    thread starts."""
+    from sockviz.engine.watching import decide
+    from sockviz.engine.wire import WireUnavailable
 
-    reason = ""
-    if mode in ("host", "auto"):
-        try:
-            return Capture()
-        except WireUnavailable as exc:
-            if mode == "host":
-                raise UsageError(f"--wire host: {exc}") from None
-            reason = str(exc)
-    if outside:  # (a real peer lives in this machine's network: no private one for it)
-        say(err, f"note: the wire is not watched: {reason}; the run goes on without it")
-        return None
+    if options.family == "unix":
+        return None, None  # (the kernel copies the bytes: no wire to watch)
     try:
-        enter_private()
-        return Capture()
-    except (NoPrivateNetwork, WireUnavailable) as exc:
-        if mode == "private":
-            raise UsageError(f"--wire private: {exc}") from None
-        say(err, f"note: the wire is not watched ({exc}); the run goes on without it")
-        return None
+        watch = decide(options.wire, outside)
+    except WireUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    capture = watch.capture(options.family)
+    if capture is None and watch.note:
+        say(err, f"note: {watch.note}; the run goes on without it")
+    return watch, capture
 
 
 def write_pcap(options: Options, runner) -> None:
@@ -233,7 +222,7 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
         runner = ReplayRunner(scenario, Tee(*consumers), options.recording.events,
                               family=options.family, mode=Mode.FAST)
     else:
-        capture = open_wire(options.wire, err, family=options.family)
+        _watch, capture = open_wire(options, err)
         runner = Runner(scenario, Tee(*consumers), family=options.family, port=options.port,
                         mode=Mode.FAST, size=options.size, capture=capture)
         if capture is not None and options.pcap:

@@ -33,7 +33,8 @@ def run_tui(options: Options, err: TextIO) -> int:
 
     config = AppConfig(scenario=options.scenario, family=options.family, port=options.port,
                        step=options.step, closer=options.closer, size=options.size,
-                       record=options.record, quiz=options.quiz)
+                       record=options.record, quiz=options.quiz, wire=options.wire,
+                       pcap=options.pcap)
     factory, scenarios = None, None  # (None: the app's own engine process)
     if options.scenario_file:
         scenario = options.loaded

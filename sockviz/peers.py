@@ -29,6 +29,19 @@ def outside_endpoint(options: Options, err: TextIO | None = None) -> outside.End
     return endpoint
 
 
+def outside_watch(options: Options):
+    """Where an outside peer's segments are watched: this machine's loopback or nowhere (a
+    real peer lives in this machine's network, not in a private one). UsageError when
+    ``--wire host`` cannot be had."""
+    from sockviz.engine.watching import decide
+    from sockviz.engine.wire import WireUnavailable
+
+    try:
+        return decide(options.wire, outside=True)
+    except WireUnavailable as exc:
+        raise UsageError(str(exc)) from None
+
+
 def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None = None):
     """A runner factory for the app, ``factory(scenario, consumer, *, family, port, mode,
     pace)``, that builds a :class:`~sockviz.engine.listen.ListenRunner` or
@@ -45,14 +58,19 @@ def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None =
         endpoint = outside_endpoint(options)
     timeout = options.timeout or OUTSIDE_TIMEOUT
     listening = options.listen is not None
+    watch = outside_watch(options)
 
     def factory(scenario, consumer, *, family=None, port=None, mode=Mode.PLAY, pace=1.0):
+        capture = watch.capture(endpoint.family.name)
+        wire = {"capture": capture, "wire": watch.status(endpoint.family.name,
+                                                         capture is not None)}
         if listening:
             return ListenRunner(consumer, endpoint.ip, endpoint.port, endpoint.family,
-                                        reply=options.reply, mode=mode, pace=pace)
+                                reply=options.reply, mode=mode, pace=pace, **wire)
         return ConnectRunner(
             consumer, endpoint.ip, endpoint.port, endpoint.family, send=options.send,
-            timeout=timeout, idle=timeout if options.trace else None, mode=mode, pace=pace)
+            timeout=timeout, idle=timeout if options.trace else None, mode=mode, pace=pace,
+            **wire)
 
     factory.endpoint = endpoint
     factory.scenario = (outside.listen_scenario(endpoint) if listening

@@ -86,6 +86,7 @@ class SockvizApp(drawing.Drawing, Choices, App):
         Binding("l", "show_tab('tab-log')", "Log", show=False),
         Binding("x", "export", "Export", show=False),
         Binding("g", "toggle_quiz", "Predict", show=False),
+        Binding("w", "toggle_wire", "Wire", show=False),
         Binding("ctrl+s", "save_svg", "SVG screenshot", show=False),
     ]
 
@@ -99,7 +100,7 @@ class SockvizApp(drawing.Drawing, Choices, App):
     ) -> None:
         super().__init__(driver_class=driver_class())
         self.config = config or AppConfig()
-        self.session = Session(runner_factory)
+        self.session = Session(runner_factory, wire=self.config.wire)
         self.scenarios = scenarios or collections.ChainMap({}, scenario_registry.REGISTRY)
         """Name -> scenario (a ChainMap: a scenario file's built-ins are read when asked for)."""
         if self.config.closer and self.config.scenario == "time-wait":

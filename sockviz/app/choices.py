@@ -51,6 +51,15 @@ class Choices:
             self.notify(f"You said {reveal.guess}; it was {reveal.truth}.",
                         title=f"step {reveal.step + 1}", severity="warning", timeout=6)
 
+    def action_toggle_wire(self) -> None:
+        """Show or hide the wire's rows on the ladder (the segments stay in the run)."""
+        from sockviz.app.widgets.ladder import Ladder
+
+        ladder = self.query_one(Ladder)
+        ladder.wire_rows(not ladder.show_wire, self.view)
+        shown = "shown" if ladder.show_wire else "hidden (w shows them again)"
+        self.notify(f"The wire's segments on the ladder: {shown}.", timeout=3)
+
     def action_toggle_quiz(self) -> None:
         self.predictions.on = not self.predictions.on
         if self.predictions.on and self.mode is not Mode.STEP:

@@ -43,6 +43,10 @@ class AppConfig:
     """``--scenario path.toml``: the file the scenario was read from (a recording names it)."""
     quiz: bool = False
     """``--quiz``: predict mode (a question before each call; starts in step mode)."""
+    wire: str = "auto"
+    """``--wire``: where the engine process watches the segments (auto, host, private, off)."""
+    pcap: str | None = None
+    """``--pcap``: the file each live run's frames are written to (afresh at each run)."""
 
 
 RunnerFactory = Callable[..., object]

@@ -50,6 +50,7 @@ STATE_COLOURS = {
     "kernel-close-wait": "#ff875f",
     "kernel-time-wait": "#ffd700",
     "kernel-close": "#808080",
+    "wire": "#5fafd7",
 }
 
 
@@ -106,14 +107,29 @@ class Drawing:
         if view.last_done is not None:
             event, before = view.last_done
             planned = event.error is not None and view.planned_error(event.step) == event.error
+            wire = None
+            if view.wire is not None and view.wire.where is not None:
+                from sockviz.view.wirewords import story
+
+                wire = story(event, view.caused, view.models)
             done = done_content(event, before, view.explain(event.step), total, planned,
                                 self.predictions.said.get(event.step),
-                                view.checks.get(event.step))
+                                view.checks.get(event.step), wire)
         self.query_one(ExplainPanel).show(done)
+        self._say_wire_once()
         self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
         for panel in self.query(NextPanel):
             panel.show(self._upcoming(total))
         self._leave_next_tab_when_wide()
+
+    def _say_wire_once(self) -> None:
+        """When the wire is not watched, say why - once a session, not at every run."""
+        status = self.view.wire
+        if status is None or status.where is not None or not status.note \
+                or getattr(self, "_wire_said", False):
+            return
+        self._wire_said = True
+        self.notify(inert(f"The wire is not shown: {status.note}.", 300), timeout=8)
 
     def _upcoming(self, total: int) -> Content:
         view = self.view

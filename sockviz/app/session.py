@@ -27,8 +27,8 @@ UI_BATCH_RATE = 7
 class Session:
     """Runs, one after another. See the module docstring."""
 
-    def __init__(self, runner_factory: RunnerFactory | None = None) -> None:
-        self.engine = None if runner_factory is not None else EngineProcess()
+    def __init__(self, runner_factory: RunnerFactory | None = None, wire: str = "off") -> None:
+        self.engine = None if runner_factory is not None else EngineProcess(wire)
         """The engine process for live runs, when the app runs its own (closed on quit)."""
         self.factory = runner_factory or self.engine
         self.runner = None

@@ -52,13 +52,16 @@ class ConnectRunner(_OutsideRunner):
         idle: float | None | EllipsisType = ...,
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
+        capture=None,
+        wire=None,
     ) -> None:
         endpoint = resolve(host, port, family)
         if endpoint.port == 0:
             raise ValueError("port 0 cannot be connected to (use 1-65535)")
         if timeout is None or timeout <= 0:
             raise ValueError("the timeout must be a number of seconds above 0")
-        super().__init__(consumer, endpoint, connect_scenario(endpoint), mode=mode, pace=pace)
+        super().__init__(consumer, endpoint, connect_scenario(endpoint), mode=mode, pace=pace,
+                         capture=capture, wire=wire)
         self.send = bytes(send) if send else None
         self.timeout = float(timeout)
         self.idle: float | None = self.timeout if idle is ... else idle

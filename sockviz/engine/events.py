@@ -250,6 +250,18 @@ class Elided:
 
 
 @dataclass(frozen=True, slots=True)
+class WireStatus:
+    """Where the run's segments are watched, said once before its first event (not a trace
+    event: the packet lines are)."""
+
+    where: str | None
+    """``host`` (this machine's loopback), ``private`` (a network of the run's own),
+    ``recorded`` (a replay's recorded segments), or None: the wire is not watched."""
+    note: str | None = None
+    """When not watched: why, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
 class Checked:
     """A step's expected outcome (a scenario file's ``expect``) against what its call really
     did (not a trace event: the call event beside it is)."""
@@ -265,7 +277,7 @@ class Checked:
 
 
 Event = (CallEvent | KernelEvent | Segment | StepPending | Progress | RunFinished | Elided
-         | Checked)
+         | Checked | WireStatus)
 
 #: How many bytes of each message an event keeps. Totals always count everything.
 PREVIEW_CAP = 4096

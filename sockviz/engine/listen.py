@@ -50,9 +50,12 @@ class ListenRunner(_OutsideRunner):
         *,
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
+        capture=None,
+        wire=None,
     ) -> None:
         endpoint = resolve(host, port, family)
-        super().__init__(consumer, endpoint, listen_scenario(endpoint), mode=mode, pace=pace)
+        super().__init__(consumer, endpoint, listen_scenario(endpoint), mode=mode, pace=pace,
+                         capture=capture, wire=wire)
         self.reply = bytes(reply) if reply else None
         self._accepted = 0
 

@@ -191,7 +191,11 @@ class _OutsideRunner(RunControls):
         *,
         mode: Mode,
         pace: float,
+        capture=None,
+        wire=None,
     ) -> None:
+        """``capture``: where to read the run's segments (None: not watched); ``wire``: a
+        :class:`~sockviz.engine.events.WireStatus` said first (None: nothing said)."""
         self.endpoint = endpoint
         self.scenario = scenario
         self.family = endpoint.family
@@ -201,6 +205,9 @@ class _OutsideRunner(RunControls):
         """Always empty: what an outside peer does is not known in advance."""
         self._consumer = consumer
         self.tracer = Tracer(consumer)
+        if capture is not None:
+            self.tracer.watch_wire(capture)
+        self._wire = wire
         self.sockets: dict[str, TracedSocket] = {}
         self.result: RunFinished | None = None
         self._next = 0
@@ -218,6 +225,8 @@ class _OutsideRunner(RunControls):
         if self._started:
             raise RuntimeError("a runner runs once; make a new one to run again")
         self._started = True
+        if self._wire is not None:
+            self._consumer(self._wire)
         self._thread = threading.Thread(
             target=self._main, name=f"sockviz-{self.scenario.name}", daemon=True
         )

@@ -98,7 +98,10 @@ class EngineProcess:
     runs after it (a restart costs no new process); :meth:`close` ends it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, wire: str = "off") -> None:
+        self.wire = wire
+        """``--wire``: where the child watches its runs' segments (it decides as it starts,
+        before it has a thread)."""
         self._proc = None
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -136,7 +139,7 @@ class EngineProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "sockviz.engine.remote"],
+            [sys.executable, "-m", "sockviz.engine.remote", self.wire],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, close_fds=True,
         )
@@ -371,8 +374,11 @@ class _ChildRun:
         self._last: tuple[int, int, int] | None = None
         self.batcher = Batcher(self._deliver, rate=CHILD_BATCH_RATE, acknowledge=True)
         self.runner = None
+        family = options.get("family", "ipv4")
         try:
-            self.runner = Runner(scenario, self.batcher, **options)
+            capture = child.watch.capture(family)
+            self.runner = Runner(scenario, self.batcher, **options, capture=capture,
+                                 wire=child.watch.status(family, capture is not None))
         except (ValueError, OSError, KeyError) as exc:
             self.batcher(RunFinished("aborted", f"cannot start: {exc}"))
             return
@@ -429,7 +435,9 @@ class _ChildRun:
 class _Child:
     """The engine process: reads controls from stdin, writes events to stdout."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, watch) -> None:
+        self.watch = watch
+        """Where the wire is watched (:mod:`sockviz.engine.watching`)."""
         self._out = out
         self._lock = threading.Lock()
         self.runs: dict[int, _ChildRun] = {}
@@ -466,6 +474,18 @@ class _Child:
         self.runs.clear()
 
 
+def _watch(mode: str):
+    """Where this process watches the wire: decided first, while it has one thread (a
+    private network can only be entered then). What cannot be had is said by each run."""
+    from sockviz.engine.watching import MODES, Watch, decide
+    from sockviz.engine.wire import WireUnavailable
+
+    try:
+        return decide(mode if mode in MODES else "off")
+    except WireUnavailable as exc:
+        return Watch(None, f"the wire is not watched: {exc}")
+
+
 def main() -> int:
     """The child: serve controls until the parent says exit or goes away."""
     import signal
@@ -474,7 +494,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # the pipe carries frames only
-    child = _Child(stdout)
+    child = _Child(stdout, _watch(sys.argv[1] if len(sys.argv) > 1 else "off"))
     try:
         while not child.gone:
             message = _read_frame(stdin)

@@ -9,6 +9,7 @@ while every value on it still comes from a system call that really happened once
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Sequence
 
@@ -17,7 +18,9 @@ from sockviz.engine.events import (
     Event,
     KernelEvent,
     RunFinished,
+    Segment,
     StepPending,
+    WireStatus,
 )
 from sockviz.engine.gate import Gate, GateClosed, Mode
 from sockviz.engine.runner import (
@@ -27,6 +30,7 @@ from sockviz.engine.runner import (
     is_unexpected_failure,
 )
 from sockviz.engine.scenarios.model import Scenario, Step
+from sockviz.engine.wire import UNIX_NO_WIRE
 
 
 class ReplayRunner(RunControls):
@@ -94,6 +98,10 @@ class ReplayRunner(RunControls):
     # --- the thread -------------------------------------------------------------------------
     def _run(self) -> None:
         outcome = RunFinished("done")
+        recorded = any(type(e) is Segment for _index, events in self._groups for e in events)
+        self._consumer(WireStatus("recorded") if recorded else WireStatus(
+            None, UNIX_NO_WIRE if self.family.af == getattr(socket, "AF_UNIX", None)
+            else "this recording has no packets: it was made with the wire off"))
         try:
             for index, events in self._groups:
                 if self._stopped.is_set():

@@ -26,7 +26,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from sockviz.engine.controls import KERNEL_POLL_INTERVAL, RunControls  # noqa: F401 - also from here
-from sockviz.engine.events import CallEvent, Checked, Event, RunFinished, StepPending
+from sockviz.engine.events import (
+    CallEvent,
+    Checked,
+    Event,
+    RunFinished,
+    StepPending,
+    WireStatus,
+)
 from sockviz.engine.families import FAMILIES, Family  # noqa: F401 - also from here
 from sockviz.engine.gate import Gate, GateClosed, Mode
 from sockviz.engine.scenarios.model import AddressOf, Marker, Produce, Scenario, Step
@@ -90,9 +97,11 @@ class Runner(RunControls):
         pace: float = 1.0,
         size: int | None = None,
         capture=None,
+        wire: WireStatus | None = None,
     ) -> None:
         """``capture``: a :class:`~sockviz.engine.wire.Capture` to read the run's segments
-        from (None: the wire is not watched)."""
+        from (None: the wire is not watched); ``wire``: where it watches, said to the
+        consumer first (None: nothing said)."""
         scenario.validate()
         if family not in scenario.families:
             raise ValueError(f"{scenario.name} does not run on {family}")
@@ -107,6 +116,7 @@ class Runner(RunControls):
         self.tracer = Tracer(consumer)
         if capture is not None:
             self.tracer.watch_wire(capture)
+        self._wire = wire
         self.sockets: dict[str, TracedSocket] = {}
         self.steps: list[Step] = list(scenario.steps_for(family))
         """The steps this run will make: the scenario's, plus any queued messages."""
@@ -132,6 +142,8 @@ class Runner(RunControls):
         if self._started:
             raise RuntimeError("a Runner runs once; make a new one to run again")
         self._started = True
+        if self._wire is not None:
+            self._consumer(self._wire)
         if self.family.af == getattr(socket, "AF_UNIX", None):
             self._unix_dir = tempfile.mkdtemp(prefix="sockviz-")
         self._live = len(self.scenario.actors)

@@ -67,8 +67,9 @@ class Wire:
         self.capture.close()
 
     def read(self, cause: int | None, number: Callable[[], int],
-             now: Callable[[], float]) -> list[Segment]:
-        """The run's segments waiting now, as events (``number()`` gives each its ``seq``)."""
+             now: Callable[[], float], since: float | None = None) -> list[Segment]:
+        """The run's segments waiting now, as events (``number()`` gives each its ``seq``);
+        ``cause`` is put on those sent at ``since`` or later (the wall clock's seconds)."""
         frames = self.capture.read()
         if not frames:
             return []
@@ -78,7 +79,8 @@ class Wire:
         for frame in frames:
             # (t: the kernel's timestamp of the frame, on the run's clock)
             t = max(0.0, round(base - (wall - frame.t), 6))
-            segment = self._segment(frame, known, cause, number if not self.summing
+            why = cause if since is None or frame.t >= since else None
+            segment = self._segment(frame, known, why, number if not self.summing
                                     else _unnumbered, t)
             if segment is None:
                 continue
@@ -100,10 +102,12 @@ class Wire:
         self._sums.clear()
         return out
 
-    def _name(self, own: str, other: str, known: list[Known]) -> str | None:
+    def _name(self, own: str, other: str, known: list[Known],
+              handshake: bool = False) -> str | None:
         """The run's socket at ``own`` talking to ``other``, or None if it is not the run's.
         (A socket bound to the wildcard address - a UDP client's, once it sent - owns its
-        port on every address.)"""
+        port on every address.) ``handshake``: a SYN or SYN-ACK, which a listener receives
+        or sends even when ``accept()`` has made the connection's socket since."""
         exact = owner = None
         port = own.rpartition(":")[2]
         for name, local, remote, listening in known:
@@ -113,13 +117,17 @@ class Wire:
                 exact = name
             elif owner is None or listening:
                 owner = name
+        if handshake and owner is not None and any(
+                name == owner and listening for name, _l, _r, listening in known):
+            return owner
         return exact or owner
 
     def _segment(self, frame: Frame, known: list[Known], cause: int | None,
                  number: Callable[[], int], t: float) -> Segment | None:
         src = address(*frame.src, frame.version)
         dst = address(*frame.dst, frame.version)
-        sender, receiver = self._name(src, dst, known), self._name(dst, src, known)
+        syn = "SYN" in frame.flags
+        sender, receiver = self._name(src, dst, known, syn), self._name(dst, src, known, syn)
         if sender is None and receiver is None:
             return None  # somebody else's traffic
         seq_rel = ack_rel = window = None

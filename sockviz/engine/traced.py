@@ -152,7 +152,9 @@ class TracedSocket(BulkCalls):
     def _check(self, call: Call) -> State:
         if self.state is None:
             raise IllegalTransition(self.transport, self.role, State.CLOSED, call)
-        return next_state(self.transport, self.role, self.state, call)
+        after = next_state(self.transport, self.role, self.state, call)
+        self.tracer.begins()
+        return after
 
     # --- the one place events are made -----------------------------------------------
     def _emit(
@@ -224,6 +226,7 @@ class TracedSocket(BulkCalls):
     def _wait(self, events: int, timeout: float | None) -> None:
         """Wait for readiness; on timeout return anyway so the real call reports EAGAIN."""
         self.tracer.wait_ready(self.sock, events, timeout)
+        self.tracer.begins()  # (what the peer did meanwhile was not this call's doing)
 
     # --- the calls --------------------------------------------------------------------
     def setsockopt(self, level: str, option: str, value, step: int | None = None) -> CallEvent:

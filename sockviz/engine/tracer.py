@@ -61,6 +61,9 @@ class Tracer:
         """The run's segments, when the wire is watched (:meth:`watch_wire`)."""
         self._bulk = 0
         self._bulk_calls: dict[str, int] = {}
+        self._began: dict[int, float] = {}
+        """Thread -> when its call began (after any wait for the peer): a segment sent
+        before it was not that call's doing."""
 
     # --- numbering and delivery -------------------------------------------------------
     def now(self) -> float:
@@ -87,11 +90,18 @@ class Tracer:
         self.wire = Wire(capture, known)
         return self.wire
 
-    def segments(self, cause: int | None) -> None:
-        """Deliver the segments waiting now (``cause``: the call just made, or None). The
-        caller holds :attr:`lock`, so they come right after that call's event."""
+    def begins(self) -> None:
+        """The calling thread's call begins now (its wait for the peer, if any, is over)."""
         if self.wire is not None:
-            for segment in self.wire.read(cause, self.next_seq, self.now):
+            self._began[threading.get_ident()] = time.time()
+
+    def segments(self, cause: int | None) -> None:
+        """Deliver the segments waiting now (``cause``: the call just made, or None: what
+        was sent before that call began is put down to the kernel alone). The caller holds
+        :attr:`lock`, so they come right after that call's event."""
+        if self.wire is not None:
+            since = self._began.get(threading.get_ident()) if cause is not None else None
+            for segment in self.wire.read(cause, self.next_seq, self.now, since):
                 self.deliver(segment)
 
     def bulk_begin(self) -> None:

@@ -20,7 +20,9 @@ from sockviz.engine.events import (
     KernelEvent,
     Progress,
     RunFinished,
+    Segment,
     StepPending,
+    WireStatus,
 )
 from sockviz.engine.states import Call, Role, State, Transport
 from sockviz.view import words
@@ -80,6 +82,10 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
         view.pending = None
     elif kind is Checked:
         view.checks[event.step] = event
+    elif kind is Segment:
+        _segment(view, event, changes)
+    elif kind is WireStatus:
+        view.wire = event
     return changes
 
 
@@ -154,6 +160,7 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
     if event.step is not None:
         view.steps_done = max(view.steps_done, event.step + 1)
         view.last_done = (event, before)
+        view.caused, view.caused_since = (), event.seq
         if view.pending is not None and view.pending.step == event.step:
             view.pending = None
     _log(view, event, changes)
@@ -194,6 +201,30 @@ def _elided(view: RunView, event: Elided, changes: Changes) -> None:
     side = "left" if model.role is Role.CLIENT else "right"
     _row(view, changes, side, words.elided(event), socket=event.socket,
          call=event.call.value, over=event.socket)
+    _log(view, event, changes)
+
+
+def _segment(view: RunView, event: Segment, changes: Changes) -> None:
+    """A segment that crossed the wire: a thin arrow from its sender's side, counted on
+    both cards, and kept for the explanation when the last call caused it."""
+    sender, receiver = view.models.get(event.source), view.models.get(event.target)
+    if sender is not None:
+        sender.segments_out += event.count
+        _touched(view, sender.name, changes, scroll=False)
+        side = "left" if sender.role is Role.CLIENT else "right"
+    elif receiver is not None:  # (from an outside peer: from the other side)
+        side = "right" if receiver.role is Role.CLIENT else "left"
+    else:
+        side = "left"
+    if receiver is not None:
+        receiver.segments_in += event.count
+        _touched(view, receiver.name, changes, scroll=False)
+    _row(view, changes, side, words.segment_label(event), arrow=True, packet=event,
+         socket=event.source, call="packet", over=event.source, to=event.target,
+         seq=event.seq)
+    if event.cause is not None and view.caused_since is not None \
+            and event.cause >= view.caused_since:
+        view.caused = (*view.caused, event)
     _log(view, event, changes)
 
 

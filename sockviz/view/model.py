@@ -19,7 +19,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from sockviz.engine.events import CallEvent, Checked, RunFinished, StepPending
+from sockviz.engine.events import (
+    CallEvent,
+    Checked,
+    RunFinished,
+    Segment,
+    StepPending,
+    WireStatus,
+)
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
 
@@ -77,6 +84,10 @@ class CardModel:
     """A bulk transfer under way: (bytes so far, bytes in all)."""
     last_progress: tuple[int, float] | None = None
     """The last progress seen: (bytes, seconds), to turn the next one into a rate."""
+    segments_out: int = 0
+    """Segments (or datagrams) seen on the wire from this socket."""
+    segments_in: int = 0
+    """... and to it."""
 
     @property
     def lane(self) -> str:
@@ -144,6 +155,13 @@ class Row:
     buffer). A note is delivered from the start."""
     seq: int = 0
     """The trace event it came from."""
+    packet: Segment | None = None
+    """For a row of the wire: the segment (or a bulk transfer's sum of them) it shows."""
+
+    @property
+    def selectable(self) -> bool:
+        """A row the payload view can show: bytes a call moved, or a segment."""
+        return self.data is not None or self.packet is not None
 
     def delivered(self, at: int) -> bool:
         """Whether the peer had read all of its bytes once ``at`` events were folded."""
@@ -224,6 +242,12 @@ class RunView:
     """The newest row that carries bytes (what the payload view follows)."""
     lane_last: dict[str, str] = field(default_factory=dict)
     """Each lane's socket that did something last (the one to keep in sight): lane -> name."""
+    wire: WireStatus | None = None
+    """Where the run's segments are watched (None: not said)."""
+    caused: tuple[Segment, ...] = ()
+    """The segments the last step's call caused (it, or a call made alongside it)."""
+    caused_since: int | None = None
+    """The ``seq`` of that call: segments caused by it or a later call are its."""
 
     def copy(self) -> RunView:
         """A view to fold on from here without changing this one (the shared stores stay

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sockviz.engine.events import CallEvent, Elided, KernelEvent
+from sockviz.engine.events import CallEvent, Elided, KernelEvent, Segment
 from sockviz.engine.states import Call, State
 
 SENDS = frozenset({Call.SEND, Call.SENDALL, Call.SENDTO})
@@ -174,4 +174,8 @@ def log_text(event) -> str:
         return log_line(event)
     if isinstance(event, KernelEvent):
         return kernel_log_line(event)
+    if isinstance(event, Segment):
+        cause = f"  (after call {event.cause})" if event.cause is not None else "  (kernel)"
+        return f"{event.seq:>4}  {event.source:<8} wire → {event.target}: " \
+               f"{segment_label(event)}{cause}"
     return elided_log_line(event)

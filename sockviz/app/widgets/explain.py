@@ -34,9 +34,10 @@ def _code_line(socket: str, call, args: str | None, parent: str | None = None) -
 
 def done_content(event: CallEvent, before: State | None, explain: str, total: int,
                  planned: bool = False, prediction: tuple[str, str] | None = None,
-                 checked: Checked | None = None) -> Content:
+                 checked: Checked | None = None, wire: str | None = None) -> Content:
     """The block for a call that has just been made (``planned``: its error is the lesson;
-    ``prediction``: predict mode's guess and what really happened)."""
+    ``prediction``: predict mode's guess and what really happened; ``wire``: what crossed
+    the wire because of it, when the wire is watched)."""
     of = f"/{total}" if total else ""
     step = "" if event.step is None else f"Step {event.step + 1}{of} · "
     if event.error and planned:
@@ -66,6 +67,8 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
             (f"{checked.expected} ✗ - got {checked.got}", "bold $text-error"))))
     if explain:
         lines.append(Content(explain))
+    if wire:
+        lines.append(Content.assemble(("Wire: ", "bold $wire"), wire))
     lines.append(Content.assemble(("State: ", "bold"), state_reason(event, before)))
     if event.error and errno_help(event.error):
         lines.append(Content.assemble(("Why: ", "bold"), errno_help(event.error)))

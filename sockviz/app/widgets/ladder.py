@@ -5,10 +5,12 @@ Calls that send something across are arrows; calls that stay on one side (``bind
 dashed while its bytes sit in the peer's receive buffer, and solid once a ``recv`` on the
 other side has taken them: the bytes really wait in the kernel until the program reads.
 
-A line-API widget, as Textual's ``Log`` and ``DataTable`` are: it draws the rows of a
+The wire's segments, when watched, are thin arrows in a colour of their own under the call
+that caused them (``w`` hides and shows them). A line-API widget, as Textual's ``Log`` and
+``DataTable`` are: it draws the rows of a
 :class:`~sockviz.view.model.RunView` one screen line at a time, only those in sight, with no
 widget per row - so a run of thousands of rows scrolls back to its first as cheaply as a
-short one. Rows that carry bytes can be selected (click, or ↑/↓ when the ladder has focus);
+short one. Rows that carry bytes, and segments, can be selected (click, or ↑/↓ when the ladder has focus);
 the payload view shows the selected one. The selection is this widget's own state; the rows
 are the view's. Peer bytes are shown escaped.
 """
@@ -38,16 +40,19 @@ def row_content(row: Row, width: int, delivered: bool) -> Content:
     inner = width - 2
     line = "─" if delivered else "╌"
     style = "$text-error" if row.error else ("$accent" if row.arrow else "$foreground")
+    bold, head = "bold", ("▶", "◀")
+    if row.packet is not None:  # the wire: a thin arrow in a colour of its own
+        line, style, bold, head = "┄", "$wire", "$wire", ("›", "‹")
     if row.arrow:
         label = f" {row.label} "[: inner - 1]
         body = inner - 1
         left = (body - len(label)) // 2
         right = body - len(label) - left
         if row.side == "left":
-            middle = Content.assemble((line * left, style), (label, "bold"),
-                                      (line * right + "▶", style))
+            middle = Content.assemble((line * left, style), (label, bold),
+                                      (line * right + head[0], style))
         else:
-            middle = Content.assemble(("◀" + line * left, style), (label, "bold"),
+            middle = Content.assemble((head[1] + line * left, style), (label, bold),
                                       (line * right, style))
     else:
         text = row.label[: inner - 2]
@@ -99,6 +104,8 @@ class Ladder(ScrollView, can_focus=True):
         self._newest: int | None = None
         """The newest message seen (the selection follows it when it changes)."""
         self._cache: dict[tuple, list[Strip]] = {}
+        self.show_wire = True
+        """Draw the wire's rows (w hides and shows them)."""
 
     # --- what is shown ----------------------------------------------------------------
     def show(self, view: RunView, again: bool = True) -> bool:
@@ -107,6 +114,8 @@ class Ladder(ScrollView, can_focus=True):
         one shown, and what it added is drawn. True if the selection changed (to
         :attr:`selected`: the caller shows it; no message is posted for it)."""
         rows = view.shown_rows()
+        if not self.show_wire:
+            rows = [row for row in rows if row.packet is None]
         # Every view of a run shows a beginning of the same rows: the lines worked out for
         # the rows both show stand.
         keep = 0
@@ -121,7 +130,8 @@ class Ladder(ScrollView, can_focus=True):
         self.view, self.rows = view, rows
         if again:
             self.selected, self.follow, self._hover = None, True, None
-        elif self.selected is not None and not self._is_shown(self.selected):
+        elif self.selected is not None and (not self._is_shown(self.selected)
+                                            or self.selected not in rows):
             self.selected = None
         self.virtual_size = Size(self.scrollable_content_region.width, line)
         if added:
@@ -135,13 +145,23 @@ class Ladder(ScrollView, can_focus=True):
         self.refresh()
         return chosen
 
+    def wire_rows(self, on: bool, view: RunView) -> None:
+        """Show the wire's rows, or hide them; ``view`` drawn again either way."""
+        self.show_wire = on
+        self.rows, self._starts = [], []  # (another set of rows: every line worked out anew)
+        self._cache.clear()
+        self.show(view, again=False)
+
     def _is_shown(self, row: Row) -> bool:
         return bool(self.rows) and self.rows[0].index <= row.index <= self.rows[-1].index
 
     def _row(self, index: int) -> Row | None:
         if not self.rows or not self.rows[0].index <= index <= self.rows[-1].index:
             return None
-        return self.rows[index - self.rows[0].index]
+        if self.show_wire:
+            return self.rows[index - self.rows[0].index]
+        at = bisect.bisect_left(self.rows, index, key=lambda row: row.index)
+        return self.rows[at] if at < len(self.rows) and self.rows[at].index == index else None
 
     @staticmethod
     def _height(row: Row) -> int:
@@ -215,7 +235,7 @@ class Ladder(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         found = self._at_line(event.y + int(self.scroll_offset.y))
-        if found is not None and found[0].data is not None:
+        if found is not None and found[0].selectable:
             self._select(found[0], by_user=True)
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
@@ -231,7 +251,7 @@ class Ladder(ScrollView, can_focus=True):
             self.refresh()
 
     def action_select(self, delta: int) -> None:
-        data = [r for r in self.rows if r.data is not None]
+        data = [r for r in self.rows if r.selectable]
         if not data:
             return
         if self.selected in data:

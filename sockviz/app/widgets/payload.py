@@ -45,7 +45,10 @@ class HexBody(Widget):
         if self.data is None:
             return ""
         per_row = 16 if width >= WIDE_ROW else 8
-        return self.before + (hexdump(self.data, per_row=per_row) or "(no bytes)")
+        dump = hexdump(self.data, per_row=per_row)
+        if not dump and self.before:  # (a segment: its header, spelled out)
+            return self.before
+        return self.before + (dump or "(no bytes)")
 
     def get_content_height(self, container, viewport, width: int) -> int:
         text = self.text(width)
@@ -70,6 +73,14 @@ class PayloadView(VerticalScroll):
         self._entry = entry
         head = self.query_one("#payload-head", Static)
         body = self.query_one("#payload-hex", HexBody)
+        if entry is not None and entry.packet is not None:
+            from sockviz.view.wirewords import header_lines
+
+            head.update(Content.styled(f"{entry.packet.source} → {entry.packet.target} · "
+                                       f"on the wire · {entry.label}", "bold $wire"))
+            body.data, body.before = b"", "\n".join(header_lines(entry.packet))
+            body.refresh(layout=True)
+            return
         if entry is None or entry.data is None:
             head.update("Select a message in the ladder to see its bytes.")
             body.data, body.before = None, ""

@@ -66,6 +66,11 @@ def bytes_line(m: CardModel, width: int) -> str:
     sent, received = human_bytes(m.sent), human_bytes(m.received)
     if m.transfer is None:
         text = f"↑ sent {sent} · ↓ received {received}"
+        if m.segments_out or m.segments_in:  # the wire: segments out and in, where it fits
+            for wire in (f" · segments {m.segments_out} out, {m.segments_in} in",
+                         f" · seg ↑{m.segments_out} ↓{m.segments_in}"):
+                if len(text + wire) <= width:
+                    return text + wire
         return text if len(text) <= width else f"sent {sent} · recv {received}"
     done, total = m.transfer
     rate = f" {human_bytes(int(m.rates[-1]))}/s" if m.rates else ""
