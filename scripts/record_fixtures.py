@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pathlib
 import socket
+import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -43,8 +44,20 @@ def record(name: str, family: str, out: pathlib.Path, **options) -> None:
     print(f"{out.relative_to(ROOT)}: {len(lines)} events, {runner.result.outcome}")
 
 
+def record_wire(name: str, out: pathlib.Path) -> None:
+    """A run with its segments, watched in a private network of its own (a process of its
+    own: only a process with one thread can enter one)."""
+    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--wire", "private",
+                           "--port", str(PORT), "--scenario", name], cwd=ROOT, check=True,
+                          capture_output=True, text=True, timeout=60)
+    out.write_text(proc.stdout)
+    print(f"{out.relative_to(ROOT)}: {len(proc.stdout.splitlines())} events (with the wire)")
+
+
 def main() -> int:
     DATA.mkdir(parents=True, exist_ok=True)
+    record_wire("tcp-echo", DATA / "tcp-echo-wire-ipv4.jsonl")
+    record_wire("refused", DATA / "refused-wire-ipv4.jsonl")
     record("tcp-echo", "ipv4", DATA / "tcp-echo-ipv4.jsonl")
     record("tcp-echo", "ipv6", DATA / "tcp-echo-ipv6.jsonl")
     record("udp-echo", "ipv4", DATA / "udp-echo-ipv4.jsonl")

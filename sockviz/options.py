@@ -163,8 +163,11 @@ def _choices(options: Options) -> None:
 
 
 def _wire(options: Options) -> None:
-    if options.pcap and not options.trace:
-        raise UsageError("--pcap keeps the frames of a --trace run (the TUI's come later)")
+    if options.pcap and options.serve:
+        raise UsageError("--pcap keeps one run's frames; --serve starts many (leave it out)")
+    if options.pcap and options.outside:
+        raise UsageError("--pcap keeps a scenario run's frames; for a real peer use tcpdump "
+                         "-i lo")
     if options.pcap and options.wire == "off":
         raise UsageError("--pcap needs the wire watched: leave out --wire off")
     if options.pcap and options.replay:
@@ -172,6 +175,9 @@ def _wire(options: Options) -> None:
     if options.pcap and options.family == "unix":
         raise UsageError("--pcap: Unix-domain sockets have no wire (the kernel copies the "
                          "bytes from one socket to the other); use --family ipv4 or ipv6")
+    if options.pcap and not options.overwrite and os.path.lexists(options.pcap):
+        raise UsageError(f"{options.pcap} exists already: --pcap will not overwrite it (add "
+                         "--overwrite, or name a new file)")
     if options.outside and options.wire == "private":
         raise UsageError(f"--{options.outside} meets a real peer on this machine's network: "
                          "--wire private cannot see it (use host, or auto)")

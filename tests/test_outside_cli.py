@@ -128,8 +128,22 @@ def client(port: int, body_file: str, wait: float) -> tuple[str, int]:
     return body, int(size)
 
 
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def _records(text: str) -> list[dict]:
+    """The calls and kernel changes of a trace (its packet lines: :func:`_packets`)."""
+    return [r for r in _all(text) if not r["call"].startswith("packet")]
+
+
+def _all(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _packets(text: str) -> list[tuple]:
+    """(from, to, flags, cause) of each packet line."""
+    return [(r["from"], r["to"], r["flags"], r["cause"]) for r in _all(text)
+            if r["call"] == "packet"]
 
 
 def _listening_port(proc: Process) -> int:
@@ -183,6 +197,13 @@ def test_listen_reply_answers_the_client_and_ctrl_c_ends_cleanly(tmp_path):
     assert [r["call"] for r in conn][:4] == ["accept", "recv", "sendall", "shutdown"]
     assert [(r["call"], r["nbytes"]) for r in conn][-2:] == [("recv", 0), ("close", None)]
     _assert_every_socket_closed(records)
+    if IS_ROOT:  # the wire, watched on this machine's loopback (a real peer lives there)
+        wire = _packets(out)
+        peer = wire[0][0]
+        assert wire[:3] == [(peer, "server", "SYN", None), ("server", peer, "SYN,ACK", None),
+                            (peer, "conn-1", "ACK", None)]  # before accept(): no call's doing
+        assert (peer, "conn-1", "FIN,ACK", None) in wire or any(
+            w[:3] == ("conn-1", peer, "FIN,ACK") for w in wire)
 
 
 # --- (b) --connect to an outside server ------------------------------------------------------

@@ -28,6 +28,7 @@ from sockviz.app.widgets.stage import Stage
 from sockviz.app.widgets.status import Position, StatusBar
 from sockviz.engine.gate import Mode
 from sockviz.engine.inert import inert
+from sockviz.engine.wire import UNIX_NO_WIRE
 
 if TYPE_CHECKING:
     from sockviz.app.widgets.lower import MessageInput
@@ -108,10 +109,11 @@ class Drawing:
             event, before = view.last_done
             planned = event.error is not None and view.planned_error(event.step) == event.error
             wire = None
-            if view.wire is not None and view.wire.where is not None:
+            if view.wire is not None and (view.wire.where is not None
+                                          or view.wire.note == UNIX_NO_WIRE):
                 from sockviz.view.wirewords import story
 
-                wire = story(event, view.caused, view.models)
+                wire = story(event, view.caused, view.models, view.wire)
             done = done_content(event, before, view.explain(event.step), total, planned,
                                 self.predictions.said.get(event.step),
                                 view.checks.get(event.step), wire)
@@ -125,11 +127,16 @@ class Drawing:
     def _say_wire_once(self) -> None:
         """When the wire is not watched, say why - once a session, not at every run."""
         status = self.view.wire
-        if status is None or status.where is not None or not status.note \
-                or getattr(self, "_wire_said", False):
+        if status is None or not status.note or status.where not in (None, "pcap") \
+                or status.note == UNIX_NO_WIRE:  # (said where it matters: under each send)
             return
-        self._wire_said = True
-        self.notify(inert(f"The wire is not shown: {status.note}.", 300), timeout=8)
+        said = self.__dict__.setdefault("_wire_said", set())
+        if status.note in said:
+            return
+        said.add(status.note)
+        words = "The wire is not shown" if status.where is None else "--pcap"
+        self.notify(inert(f"{words}: {status.note}.", 300), timeout=8,
+                    severity="information" if status.where is None else "error")
 
     def _upcoming(self, total: int) -> Content:
         view = self.view

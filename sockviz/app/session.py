@@ -56,6 +56,8 @@ class Session:
             consumer, problem = self._recording_to(self.batcher, scenario, config)
         try:
             options = {"size": config.size} if config.size else {}
+            if config.pcap and self.engine is not None:
+                options["pcap"] = config.pcap
             self.runner = self.factory(scenario, consumer, family=config.family,
                                        port=config.port, mode=mode, pace=pace, **options)
             self.runner.start()

@@ -11,11 +11,11 @@ Standard library only, like the rest of the engine: the app asks and shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sockviz.engine.events import CallEvent, StepPending
+from sockviz.engine.events import CallEvent, Segment, StepPending
 from sockviz.engine.states import Call, Role, State, Transport
 
 SUCCEEDS = "it succeeds"
@@ -57,6 +57,15 @@ SAME_SOCKET = "the listener itself, now connected"
 NEITHER = "neither"
 BOTH = "both"
 
+# Questions the wire answers (asked when the run's segments are watched).
+HANDSHAKE = "SYN, SYN-ACK and ACK: the whole handshake"
+SYN_ONLY = "only a SYN: the rest waits for accept()"
+SYN_RST = "a SYN, answered by a reset"
+NOTHING = "nothing yet"
+NO_ANSWER = "nothing: the SYN is sent again later"
+ICMP = "an ICMP 'port unreachable'"
+NO_FIN = "nobody yet: a FIN waits for both to close"
+
 
 class Facts(Protocol):
     """What the question needs of a socket (the app's card models have it)."""
@@ -83,10 +92,14 @@ class Question:
     peer: str | None = None
     """For ``time-wait``: the other end of the connection."""
 
-    def answer(self, event: CallEvent | None, sockets: Mapping[str, Facts]) -> str:
-        """The true choice, from the step's call event and the sockets once it settled."""
+    def answer(self, event: CallEvent | None, sockets: Mapping[str, Facts],
+               caused: Sequence[Segment] = ()) -> str:
+        """The true choice, from the step's call event, the sockets once it settled, and
+        the segments the call caused (for the wire's questions)."""
         if event is None:
             return "the call was not made"
+        if self.kind.startswith("wire-"):
+            return _wire_answer(self.kind, self.socket, caused)
         if self.kind == "outcome":
             return event.error or SUCCEEDS
         if event.error:
@@ -109,6 +122,24 @@ class Question:
         return "?"
 
 
+def _wire_answer(kind: str, asker: str, caused: Sequence[Segment]) -> str:
+    """The true choice of a wire question, from the segments the call caused."""
+    flags = [segment.flags or "" for segment in caused]
+    if kind == "wire-connect":
+        if flags[:3] == ["SYN", "SYN,ACK", "ACK"]:
+            return HANDSHAKE
+        if flags[:1] == ["SYN"]:
+            return SYN_RST if any(f.startswith("RST") for f in flags[1:]) else SYN_ONLY
+        return NOTHING
+    if kind == "wire-refused":
+        back = [f for segment, f in zip(caused, flags, strict=True) if segment.source != asker]
+        return back[0] if back else NO_ANSWER
+    if kind == "wire-fin":
+        return next((segment.source for segment in caused if "FIN" in (segment.flags or "")),
+                    NO_FIN)
+    return "?"
+
+
 def _peer(facts: Facts, sockets: Mapping[str, Facts]) -> Facts | None:
     """The socket at the other end of a connection (ours too: both are in the run)."""
     if not facts.remote:
@@ -120,12 +151,18 @@ def _peer(facts: Facts, sockets: Mapping[str, Facts]) -> Facts | None:
     return None
 
 
-def ask(pending: StepPending, sockets: Mapping[str, Facts]) -> Question | None:
+def ask(pending: StepPending, sockets: Mapping[str, Facts],
+        wire: bool = False) -> Question | None:
     """A question about the pending step, or None when it has nothing to guess
-    (``socket()``, ``setsockopt()``, a plain send)."""
+    (``socket()``, ``setsockopt()``, a plain send). ``wire``: the run's segments are
+    watched, so the wire can answer questions of its own."""
     call, name = pending.call, pending.socket
     facts = sockets.get(name)
     who = f"{name}.{call.value}()"
+    if wire and facts is not None:
+        question = _ask_wire(pending, facts, sockets, who)
+        if question is not None:
+            return question
     if pending.expect_error:
         others = [e for e in ERRORS.get(call, ()) if e != pending.expect_error]
         choices = (SUCCEEDS, *sorted([pending.expect_error, *others[:2]]))
@@ -159,4 +196,29 @@ def ask(pending: StepPending, sockets: Mapping[str, Facts]) -> Question | None:
                             (ONE_DATAGRAM, "part of a datagram", MERGED, AN_ERROR))
         return Question(pending.step, "recv", name, f"What will {who} return?",
                         (RECV_BYTES, RECV_EOF, AN_ERROR))
+    return None
+
+
+def _ask_wire(pending: StepPending, facts: Facts, sockets: Mapping[str, Facts],
+              who: str) -> Question | None:
+    """The wire's questions: what connect() sends, what a SYN to a closed port gets back,
+    who sends the first FIN."""
+    if facts.type != Transport.STREAM.value:
+        return None
+    name = facts.name
+    if pending.call is Call.CONNECT and pending.expect_error == "ECONNREFUSED":
+        return Question(pending.step, "wire-refused", name,
+                        f"{who} sends a SYN to a port where nothing listens. What comes back "
+                        "on the wire?", ("SYN,ACK", "RST,ACK", NO_ANSWER, ICMP))
+    if pending.call is Call.CONNECT and not pending.expect_error:
+        return Question(pending.step, "wire-connect", name,
+                        f"What will {who} put on the wire before it returns?",
+                        (SYN_ONLY, HANDSHAKE, SYN_RST, NOTHING))
+    if pending.call in (Call.CLOSE, Call.SHUTDOWN) and facts.state is State.CONNECTED:
+        peer = _peer(facts, sockets)
+        if peer is not None and peer.state is State.CONNECTED:
+            return Question(pending.step, "wire-fin", name,
+                            f"Both ends are connected. Once {who} returns, which socket's "
+                            "kernel will have sent the first FIN?",
+                            (name, peer.name, NO_FIN))
     return None

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from sockviz.engine.controls import RunControls
-from sockviz.engine.events import Event, RunFinished
+from sockviz.engine.events import Event, RunFinished, WireStatus
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.gate import Gate, Mode
 from sockviz.engine.scenarios.model import Scenario
@@ -268,7 +268,8 @@ class RemoteRunner(RunControls):
 
     def __init__(self, engine: EngineProcess, scenario: Scenario,
                  consumer: Callable[[Event], None], *, family: str = "ipv4", port: int = 0,
-                 mode: Mode = Mode.FAST, pace: float = 1.0, size: int | None = None) -> None:
+                 mode: Mode = Mode.FAST, pace: float = 1.0, size: int | None = None,
+                 pcap: str | None = None) -> None:
         # What the child's Runner would refuse, refused here and now, as a Runner does.
         scenario.validate()
         if family not in scenario.families:
@@ -280,6 +281,8 @@ class RemoteRunner(RunControls):
         self._consumer = consumer
         self._options = {"family": family, "port": port, "mode": mode, "pace": pace,
                          "size": size}
+        if pcap:
+            self._options["pcap"] = pcap  # (the child writes the run's frames there)
         self.gate = RemoteGate(self, mode, pace)
         self.steps = list(scenario.steps_for(family))
         self._total = len(self.steps)
@@ -375,10 +378,13 @@ class _ChildRun:
         self.batcher = Batcher(self._deliver, rate=CHILD_BATCH_RATE, acknowledge=True)
         self.runner = None
         family = options.get("family", "ipv4")
+        self.pcap = options.pop("pcap", None)
         try:
             capture = child.watch.capture(family)
             self.runner = Runner(scenario, self.batcher, **options, capture=capture,
                                  wire=child.watch.status(family, capture is not None))
+            if capture is not None and self.pcap:
+                self.runner.tracer.wire.keep = True
         except (ValueError, OSError, KeyError) as exc:
             self.batcher(RunFinished("aborted", f"cannot start: {exc}"))
             return
@@ -428,8 +434,25 @@ class _ChildRun:
 
     def stop(self, timeout: float) -> bool:
         joined = self.runner.stop(timeout) if self.runner is not None else True
+        self._write_pcap()
         self.batcher.close(0.5)  # the run's last events go out before the answer
         return joined
+
+    def _write_pcap(self) -> None:
+        """The run's frames into the --pcap file (each run writes it afresh; the command
+        line refused a file already there unless --overwrite). Never through a symlink."""
+        wire = self.runner.tracer.wire if self.runner is not None else None
+        if not self.pcap or wire is None:
+            return
+        from sockviz.engine.userfile import create
+        from sockviz.engine.wire import write_pcap
+
+        try:
+            with create(self.pcap, True) as text:
+                write_pcap(text.buffer, wire.frames)
+        except OSError as exc:
+            self.batcher(WireStatus("pcap", f"cannot write {self.pcap}: "
+                                            f"{exc.strerror or exc}"))
 
 
 class _Child:

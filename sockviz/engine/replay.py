@@ -99,9 +99,10 @@ class ReplayRunner(RunControls):
     def _run(self) -> None:
         outcome = RunFinished("done")
         recorded = any(type(e) is Segment for _index, events in self._groups for e in events)
+        # (a recording made without the wire has nothing to say of it)
         self._consumer(WireStatus("recorded") if recorded else WireStatus(
             None, UNIX_NO_WIRE if self.family.af == getattr(socket, "AF_UNIX", None)
-            else "this recording has no packets: it was made with the wire off"))
+            else None))
         try:
             for index, events in self._groups:
                 if self._stopped.is_set():

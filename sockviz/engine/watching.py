@@ -18,7 +18,10 @@ MODES = ("auto", "host", "private", "off")
 class Watch:
     """Where the wire is watched, decided once for every run of a process."""
 
-    def __init__(self, where: str | None, note: str | None = None) -> None:
+    def __init__(self, where: str | None, note: str | None = None,
+                 spare: Capture | None = None) -> None:
+        self._spare = spare
+        """The capture that proved the wire can be watched, for the first run to use."""
         self.where = where
         """``host``, ``private``, or None (not watched)."""
         self.note = note
@@ -28,6 +31,9 @@ class Watch:
         """A new capture for a run on ``family`` (None: not watched, or AF_UNIX)."""
         if self.where is None or family == "unix":
             return None
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            return spare
         try:
             return Capture()
         except WireUnavailable as exc:  # (it worked when decided: a limit reached since)
@@ -55,8 +61,7 @@ def decide(mode: str, outside: bool = False) -> Watch:
     reason = ""
     if mode in ("host", "auto"):
         try:
-            Capture().close()
-            return Watch("host")
+            return Watch("host", spare=Capture())
         except WireUnavailable as exc:
             if mode == "host":
                 raise WireUnavailable(f"--wire host: {exc}") from None
@@ -65,8 +70,7 @@ def decide(mode: str, outside: bool = False) -> Watch:
         return Watch(None, f"the wire is not watched: {reason}")
     try:
         enter_private()
-        Capture().close()
-        return Watch("private")
+        return Watch("private", spare=Capture())
     except (NoPrivateNetwork, WireUnavailable) as exc:
         if mode == "private":
             raise WireUnavailable(f"--wire private: {exc}") from None

@@ -53,7 +53,8 @@ class Predictions:
             return None
         from sockviz.engine.quiz import ask  # (predict mode only: not at every start)
 
-        return ask(view.pending, view.models)
+        return ask(view.pending, view.models,
+                   wire=view.wire is not None and view.wire.where is not None)
 
     def guessed(self, question: Question, choice: int) -> None:
         self.asked = (question, question.choices[choice])
@@ -74,7 +75,7 @@ class Predictions:
             view.pending is not None and view.pending.step > question.step)
         if not moved_on:
             return None
-        truth = question.answer(self.call, view.models)
+        truth = question.answer(self.call, view.models, view.caused)
         self.asked = None
         self.right += guess == truth
         self.answered += 1

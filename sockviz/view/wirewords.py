@@ -39,9 +39,14 @@ def _says(segment: Segment) -> str:
 
 
 def story(call: CallEvent, caused: tuple[Segment, ...],
-          models: Mapping[str, CardModel]) -> str:
-    """What crossed the wire because of ``call``, in a sentence or three."""
+          models: Mapping[str, CardModel], status: WireStatus | None = None) -> str | None:
+    """What crossed the wire because of ``call``, in a sentence or three (None: nothing to
+    say; for a run on Unix-domain sockets, said under the calls that move bytes)."""
     name = f"{call.call.value}()"
+    if status is not None and status.where is None:
+        if call.call in (Call.SEND, Call.SENDALL, Call.SENDTO) and not call.error:
+            return f"none. {status.note}."
+        return None
     if not caused:
         if call.call is Call.ACCEPT and not call.error:
             return (f"{name} sent nothing: the kernel had finished the handshake before it, "

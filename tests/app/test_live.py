@@ -56,8 +56,12 @@ async def test_tcp_echo_one_real_call_per_press():
             if n == 12:
                 assert app.models["conn-1"].kernel == "CLOSE_WAIT"
             if n == 8:
-                sent_row = app.view.shown_rows()[-1]
+                rows = app.view.shown_rows()
+                sent_row = next(row for row in reversed(rows) if row.packet is None)
                 assert sent_row.data == b"hello, sockviz"
+                if app.view.wire.where is not None:  # and under it, what crossed the wire
+                    after = [row.label for row in rows[rows.index(sent_row) + 1:]]
+                    assert after == ["PSH,ACK 14 B", "ACK 15"]
                 assert not sent_row.delivered(app.view.folded)
             if n == 9:
                 assert app.view.shown_rows()[-2].delivered(app.view.folded)
@@ -265,8 +269,13 @@ async def test_log_numbers_every_call_with_its_outcome():
     app = live_app("tcp-echo", step=True)
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot, 7)
-        lines = [line for line in app.query_one("#log").lines if " kernel:" not in line]
+        every = list(app.query_one("#log").lines)
+        lines = [line for line in every if " kernel:" not in line and " wire → " not in line]
         assert len(lines) == 7
+        if app.view.wire.where is not None:
+            wire = [line.split(": ", 1)[1] for line in every if " wire → " in line]
+            assert wire == ["SYN seq 0  (after call 6)", "SYN,ACK seq 0 ack 1  (after call 6)",
+                            "ACK 1  (after call 6)"]
         assert lines[0].split()[0] == "1" and "server" in lines[0] and "socket(" in lines[0]
         assert "bind(('127.0.0.1', 0))" in lines[2] and "→ bound" in lines[2]
         assert "accept()" in lines[6] and "ESTABLISHED" in lines[6]

@@ -164,3 +164,31 @@ def test_predict_question(snap_compare):
     in TIME_WAIT, with numbered choices; the call waits for the answer."""
     assert snap_compare(replay_app("tcp-echo-ipv4", "tcp-echo"), terminal_size=SIZE,
                         run_before=at_step(13, "g", "right"))
+
+
+def test_wire_handshake(snap_compare):
+    """After connect() with the wire recorded: SYN, SYN-ACK and ACK as thin arrows under it,
+    and what crossed in 'what just happened'."""
+    assert snap_compare(replay_app("tcp-echo-wire-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=at_step(6))
+
+
+def test_wire_segment_header(snap_compare):
+    """A segment chosen on the ladder: its header spelled out in the payload view."""
+    async def choose_syn_ack(pilot) -> None:
+        from sockviz.app.widgets.ladder import Ladder
+
+        await at_step(6)(pilot)
+        pilot.app.query_one(Ladder).focus()
+        for key in ("up", "up"):  # the newest segment (ACK 1), then the one before it
+            await pilot.press(key)
+            await pilot.pause()
+
+    assert snap_compare(replay_app("tcp-echo-wire-ipv4", "tcp-echo"), terminal_size=SIZE,
+                        run_before=choose_syn_ack)
+
+
+def test_wire_projector_160x45(snap_compare):
+    """The whole tcp-echo on a projector-sized terminal, every segment under its call."""
+    assert snap_compare(replay_app("tcp-echo-wire-ipv4", "tcp-echo"),
+                        terminal_size=(160, 45), run_before=at_step(15))

@@ -51,14 +51,17 @@ needs_private = pytest.mark.skipif(not private_supported(),
                                    reason="no user namespaces here")
 FAMILIES = ["ipv4", pytest.param("ipv6", marks=pytest.mark.skipif(not IPV6, reason="no ::1"))]
 
+MODES = [pytest.param("private", marks=needs_private),
+         pytest.param("host", marks=pytest.mark.skipif(not IS_ROOT, reason="needs root"))]
+
 HANDSHAKE = [("client", "server", "SYN", 0, None, 0), ("server", "client", "SYN,ACK", 0, 1, 0),
              ("client", "server", "ACK", 1, 1, 0)]
 
 
-@needs_private
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_tcp_echo_handshake_data_and_both_fins(family):
-    lines, _ = trace("--wire", "private", "--family", family)
+def test_tcp_echo_handshake_data_and_both_fins(family, mode):
+    lines, _ = trace("--wire", mode, "--family", family)
     segments = wire(lines)
     assert segments == HANDSHAKE + [
         ("client", "conn-1", "PSH,ACK", 1, 1, 14), ("conn-1", "client", "ACK", 1, 15, 0),
@@ -85,7 +88,8 @@ def test_the_same_segments_every_run():
     assert wire(first) == wire(again) and len(wire(first)) == 11
 
 
-@needs_private
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize(("scenario", "lesson"), [
     ("refused", [("client", "server", "SYN", 0, None, 0),
                  ("server", "client", "RST,ACK", 0, 1, 0)]),
@@ -104,9 +108,10 @@ def test_the_same_segments_every_run():
     ("udp-echo", [("client", "server", "UDP", None, None, 14),
                   ("server", "client", "UDP", None, None, 14)]),
 ])
-def test_each_lesson_is_on_the_wire(scenario, lesson):
-    """The segments each scenario's lesson is about, in order (other segments between)."""
-    segments = iter(wire(trace("--wire", "private", "--scenario", scenario)[0]))
+def test_each_lesson_is_on_the_wire(scenario, lesson, family, mode):
+    """The segments each scenario's lesson is about, in order (other segments between), on
+    IPv4 and IPv6, watched in a private network and on this machine's loopback."""
+    segments = iter(wire(trace("--wire", mode, "--scenario", scenario, "--family", family)[0]))
     for wanted in lesson:
         assert any(segment == wanted for segment in segments), (scenario, wanted)
 
@@ -216,14 +221,20 @@ def test_off_watches_nothing_and_a_replay_keeps_the_recorded_wire(tmp_path):
     assert replayed == live and wire(replayed)
 
 
-def test_wire_options_misused_are_one_line():
-    for args, words in ((["--pcap", "x.pcap"], "--pcap keeps the frames of a --trace run"),
+def test_wire_options_misused_are_one_line(tmp_path):
+    (tmp_path / "there.pcap").write_bytes(b"")
+    for args, words in ((["--serve", "--pcap", "x.pcap"], "--serve starts many"),
+                        (["--listen", "0", "--pcap", "x.pcap"], "use tcpdump"),
                         (["--trace", "--pcap", "x", "--wire", "off"], "needs the wire"),
+                        (["--trace", "--pcap", "x", "--family", "unix"], "have no wire"),
+                        (["--trace", "--pcap", "there.pcap"], "exists already"),
                         (["--trace", "--listen", "0", "--wire", "private"], "private cannot")):
         proc = subprocess.run([sys.executable, "-m", "sockviz", *args], check=False,
-                              capture_output=True, text=True, timeout=30)
-        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+                              capture_output=True, text=True, timeout=30, cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 2 and words in proc.stderr, (args, proc.stderr)
         assert len(proc.stderr.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["there.pcap"]  # nothing written
 
 
 def test_frames_are_parsed_as_capture_tools_read_them():
@@ -285,3 +296,23 @@ def test_packet_lines_from_a_file_are_checked_like_every_other(tmp_path):
     assert read_trace([good, json.dumps(summed)])[1].summed
     with pytest.raises(TraceFormatError, match="count"):
         read_trace([good, json.dumps({**summed, "count": "3"})])
+
+
+@pytest.mark.skipif(not shutil.which("unshare") or not shutil.which("sh"),
+                    reason="needs unshare(1)")
+def test_auto_says_why_where_user_namespaces_are_off():
+    """In a user namespace of its own whose limit of user namespaces is 0 (as where an
+    administrator turned them off), and without CAP_NET_RAW on this machine's network, auto
+    can watch nothing: it says why in one line and the run completes, every call made."""
+    script = ("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" -m sockviz "
+              "--trace")
+    proc = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", script,
+                           sys.executable], check=False, capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    if proc.returncode != 0 and "sockviz" not in proc.stderr:
+        pytest.skip(f"cannot make such a namespace here: {proc.stderr.strip()[:100]}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("sockviz: note: the wire is not watched (")
+    assert "user namespaces" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert not wire(lines) and sum(r["call"] == "close" for r in lines) == 3

@@ -65,10 +65,10 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
         lines.append(Content.assemble(("Expected: ", "bold"), (
             (f"{checked.expected} ✓", "bold $text-success") if checked.met else
             (f"{checked.expected} ✗ - got {checked.got}", "bold $text-error"))))
+    if wire:  # (what really crossed comes before what the scenario says of the call)
+        lines.append(Content.assemble(("Wire: ", "bold $wire"), wire))
     if explain:
         lines.append(Content(explain))
-    if wire:
-        lines.append(Content.assemble(("Wire: ", "bold $wire"), wire))
     lines.append(Content.assemble(("State: ", "bold"), state_reason(event, before)))
     if event.error and errno_help(event.error):
         lines.append(Content.assemble(("Why: ", "bold"), errno_help(event.error)))

@@ -60,17 +60,18 @@ def rate_line(rates: list[float], width: int) -> str:
     return "".join(BARS[max(1, round(last * r / top)) if r > 0 else 0] for r in shown)
 
 
-def bytes_line(m: CardModel, width: int) -> str:
+def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
     """``↑ sent 14 B · ↓ received 14 B``, shortened to fit ``width``; while a bulk
-    transfer runs, its share done and its rate come first among what is kept."""
+    transfer runs, its share done and its rate come first among what is kept. ``wire``:
+    the segments out and in too, where they fit."""
     sent, received = human_bytes(m.sent), human_bytes(m.received)
     if m.transfer is None:
         text = f"↑ sent {sent} · ↓ received {received}"
-        if m.segments_out or m.segments_in:  # the wire: segments out and in, where it fits
-            for wire in (f" · segments {m.segments_out} out, {m.segments_in} in",
+        if wire and (m.segments_out or m.segments_in):  # the wire, where it fits
+            for tail in (f" · segments {m.segments_out} out, {m.segments_in} in",
                          f" · seg ↑{m.segments_out} ↓{m.segments_in}"):
-                if len(text + wire) <= width:
-                    return text + wire
+                if len(text + tail) <= width:
+                    return text + tail
         return text if len(text) <= width else f"sent {sent} · recv {received}"
     done, total = m.transfer
     rate = f" {human_bytes(int(m.rates[-1]))}/s" if m.rates else ""
@@ -132,13 +133,17 @@ def card_content(m: CardModel, moving: bool, width: int, tall: bool,
         Content.styled(f"{m.family} · {m.type}", muted),
         Content.assemble((m.local or "no address yet", "bold"), " ↔ ", m.remote or "—"),
         strip_content(m, moving, width),
-        _first_line(Content(bytes_line(m, width)), width),
+        _first_line(Content(bytes_line(m, width, wire=not tall)), width),
     ]
     if m.rates:
         lines.append(Content.styled(rate_line(m.rates, width), "$accent"))
     if tall:
         lines.append(Content.styled(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else "",
                                     "italic $foreground 70%"))
+        if m.segments_out or m.segments_in:
+            noun = "segment" if m.segments_out == 1 else "segments"
+            lines.append(Content.styled(f"on the wire: {m.segments_out} {noun} out, "
+                                        f"{m.segments_in} in", "$wire"))
     if m.error:
         help_text = errno_help(m.error)
         text = f"{'→' if m.expected else '✗'} {m.error_call}(): {m.error} — {m.error_text or ''}"

@@ -1,0 +1,105 @@
+"""The wire in the view: rows under the calls, counts on the cards, what crossed in words, the
+wire's quiz questions - folded from real runs recorded with their segments (tests/app/data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sockviz.engine import quiz
+from sockviz.engine.events import CallEvent, StepPending, WireStatus
+from sockviz.engine.scenarios import get
+from sockviz.engine.trace import read_trace
+from sockviz.view.fold import apply
+from sockviz.view.model import RunView
+from sockviz.view.wirewords import header_lines, story, wire_note
+
+DATA = Path(__file__).resolve().parents[1] / "app" / "data"
+
+
+def events(name: str) -> list:
+    return read_trace((DATA / f"{name}.jsonl").read_text().splitlines())
+
+
+def fold_until(name: str, scenario: str, stop=None) -> RunView:
+    """Fold a recorded run (until the call ``stop`` says to stop after, and what followed
+    it before the next call)."""
+    view = RunView(get(scenario))
+    apply(view, WireStatus("recorded"), 0.0)
+    seen = False
+    for event in events(name):
+        if seen and isinstance(event, CallEvent):
+            break
+        apply(view, event, 0.0)
+        seen = seen or (stop is not None and isinstance(event, CallEvent) and stop(event))
+    return view
+
+
+def test_segments_are_thin_rows_under_the_call_that_caused_them():
+    view = fold_until("tcp-echo-wire-ipv4", "tcp-echo")
+    rows = view.shown_rows()
+    wire = [row for row in rows if row.packet is not None]
+    assert [row.label for row in wire[:3]] == ["SYN seq 0", "SYN,ACK seq 0 ack 1", "ACK 1"]
+    assert [row.side for row in wire[:3]] == ["left", "right", "left"]
+    connect = next(i for i, row in enumerate(rows) if row.call == "connect")
+    assert [row.packet is not None for row in rows[connect + 1: connect + 4]] == [True] * 3
+    assert all(row.selectable for row in wire) and len(wire) == 11
+    assert view.models["client"].segments_out == 6 and view.models["client"].segments_in == 5
+    assert view.models["server"].segments_out == 1  # the SYN-ACK, before accept()
+
+
+def test_what_crossed_is_said_from_what_was_captured():
+    connect = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "connect")
+    said = story(connect.last_done[0], connect.caused, connect.models)
+    assert said.startswith("connect() sent SYN; server's kernel answered SYN-ACK before "
+                           "accept() was called - the connection waited in the accept queue")
+    assert "client's kernel sent the ACK" in said
+    accept = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "accept")
+    assert accept.caused == ()
+    assert story(accept.last_done[0], (), accept.models).startswith("accept() sent nothing")
+    send = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "sendall")
+    assert "sent PSH,ACK 14 B" in story(send.last_done[0], send.caused, send.models)
+    assert "acknowledged at once" in story(send.last_done[0], send.caused, send.models)
+    refused = fold_until("refused-wire-ipv4", "refused", lambda e: e.call.value == "connect")
+    assert "answered RST,ACK" in story(refused.last_done[0], refused.caused, refused.models)
+
+
+def test_a_segments_header_spelled_out():
+    view = fold_until("tcp-echo-wire-ipv4", "tcp-echo")
+    syn_ack = next(row.packet for row in view.shown_rows() if row.label.startswith("SYN,ACK"))
+    lines = header_lines(syn_ack)
+    assert lines[1] == "from server to client" and "flags: SYN,ACK" in lines
+    assert "seq 0 (relative)   ack 1 (relative)" in lines
+    assert any(line.startswith("options: mss=") for line in lines)
+    assert lines[-1].startswith("caused by call ")
+
+
+def test_the_wire_asks_its_own_questions():
+    """Before connect() and before the first close, predict mode asks about the wire."""
+    steps = get("tcp-echo").steps_for("ipv4")
+    kinds = []
+    for call in ("connect", "close"):
+        index = next(i for i, s in enumerate(steps) if s.call.value == call)
+        step = steps[index]
+        view = fold_until("tcp-echo-wire-ipv4", "tcp-echo",
+                          lambda e, i=index: e.step == i - 1)
+        pending = StepPending(index, step.actor, step.socket, step.call, None, "", None)
+        kinds.append(quiz.ask(pending, view.models, wire=True).kind)
+        assert quiz.ask(pending, view.models, wire=False).kind in ("state", "kernel")
+    assert kinds == ["wire-connect", "wire-fin"]
+
+
+def test_connect_and_first_close_answers():
+    view = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "connect")
+    question = quiz.Question(5, "wire-connect", "client", "?", ())
+    assert question.answer(view.last_done[0], view.models, view.caused) == quiz.HANDSHAKE
+    closing = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "close")
+    question = quiz.Question(13, "wire-fin", "client", "?", ())
+    assert question.answer(closing.last_done[0], closing.models, closing.caused) == "client"
+    refused = fold_until("refused-wire-ipv4", "refused", lambda e: e.call.value == "connect")
+    question = quiz.Question(1, "wire-refused", "client", "?", ())
+    assert question.answer(refused.last_done[0], refused.models, refused.caused) == "RST,ACK"
+
+
+def test_a_run_without_the_wire_says_why_once():
+    assert wire_note(WireStatus("host")) is None
+    assert wire_note(WireStatus(None, "no user namespaces here")) == "no user namespaces here"
