@@ -169,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--pcap", metavar="FILE",
-        help="with --trace: also write the run's frames to FILE, a pcap that tcpdump and "
-        "Wireshark open (a new file, unless --overwrite)",
+        help="also write the run's frames to FILE, a pcap that tcpdump and Wireshark open "
+        "(with --trace when the run ends; in the TUI each run's when it stops); a new file, "
+        "unless --overwrite",
     )
     parser.add_argument(
         "--export", choices=("mermaid", "text"),

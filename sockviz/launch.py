@@ -31,6 +31,13 @@ def run_tui(options: Options, err: TextIO) -> int:
     from sockviz.engine import scenarios as registry
     from sockviz.engine.replay import replay_factory
 
+    if not options.replay and not options.outside:
+        try:
+            check_wire(options.wire, options.family)
+        except UsageError as exc:
+            say(err, f"error: {exc}")
+            return EXIT_USAGE
+
     config = AppConfig(scenario=options.scenario, family=options.family, port=options.port,
                        step=options.step, closer=options.closer, size=options.size,
                        record=options.record, quiz=options.quiz, wire=options.wire,
@@ -52,6 +59,30 @@ def run_tui(options: Options, err: TextIO) -> int:
         app.mode = Mode.FAST  # a real peer should not wait a classroom pace for each call
     app.run()
     return app.return_code or 0
+
+
+def check_wire(mode: str, family: str) -> None:
+    """``--wire host`` or ``private`` asked for by name in the TUI: UsageError now, in one
+    line, when it cannot be had (the engine process decides for itself later, and ``auto``
+    says why in the app when it falls back)."""
+    if mode not in ("host", "private") or family == "unix":
+        return
+    if mode == "host":
+        from sockviz.engine.wire import Capture, WireUnavailable
+
+        try:
+            Capture().close()
+        except WireUnavailable as exc:
+            raise UsageError(f"--wire host: {exc}") from None
+        return
+    import subprocess  # (a private network can only be tried in a process of its own)
+
+    probe = subprocess.run(
+        [sys.executable, "-c", "from sockviz.engine.netns import enter_private as e; e()"],
+        check=False, capture_output=True, text=True, timeout=10)
+    if probe.returncode != 0:
+        reason = (probe.stderr.strip().splitlines() or ["it failed"])[-1].split(": ", 1)[-1]
+        raise UsageError(f"--wire private: {reason}")
 
 
 def serve_command(options: Options) -> list[str]:

@@ -298,21 +298,39 @@ def test_packet_lines_from_a_file_are_checked_like_every_other(tmp_path):
         read_trace([good, json.dumps({**summed, "count": "3"})])
 
 
-@pytest.mark.skipif(not shutil.which("unshare") or not shutil.which("sh"),
-                    reason="needs unshare(1)")
-def test_auto_says_why_where_user_namespaces_are_off():
-    """In a user namespace of its own whose limit of user namespaces is 0 (as where an
-    administrator turned them off), and without CAP_NET_RAW on this machine's network, auto
-    can watch nothing: it says why in one line and the run completes, every call made."""
-    script = ("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" -m sockviz "
-              "--trace")
+def without_user_namespaces(*args: str) -> subprocess.CompletedProcess:
+    """``sockviz ARGS`` in a user namespace of its own whose limit of user namespaces is 0
+    (as where an administrator turned them off), without CAP_NET_RAW on this machine's
+    network."""
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1)")
+    script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -m sockviz "$@"'
     proc = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", script,
-                           sys.executable], check=False, capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
-    if proc.returncode != 0 and "sockviz" not in proc.stderr:
+                           sys.executable, *args], check=False, capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    if proc.returncode not in (0, 2) or "sockviz" not in proc.stderr + proc.stdout:
         pytest.skip(f"cannot make such a namespace here: {proc.stderr.strip()[:100]}")
+    return proc
+
+
+def test_auto_says_why_where_user_namespaces_are_off():
+    """auto can watch nothing there: it says why in one line and the run completes, every
+    call made."""
+    proc = without_user_namespaces("--trace")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith("sockviz: note: the wire is not watched (")
     assert "user namespaces" in proc.stderr and len(proc.stderr.splitlines()) == 1
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert not wire(lines) and sum(r["call"] == "close" for r in lines) == 3
+
+
+@pytest.mark.parametrize("args", [("--wire", "private"), ("--wire", "host"),
+                                  ("--wire", "private", "--trace"),
+                                  ("--wire", "host", "--trace")])
+def test_a_wire_asked_for_by_name_that_cannot_be_had_is_one_line(args):
+    """In the TUI too, before anything starts (the engine process would only find out
+    later)."""
+    proc = without_user_namespaces(*args)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith(f"sockviz: error: --wire {args[1]}: ")
+    assert len(proc.stderr.splitlines()) == 1

@@ -23,7 +23,9 @@ KEYS = (
     ("s", "choose a scenario"),
     ("f", "switch between IPv4 and IPv6 (and restart)"),
     ("i", "type a message for the client to send; Enter sends, Escape leaves"),
-    ("↑  /  ↓", "in the ladder (click it first): choose the message shown as bytes"),
+    ("↑  /  ↓", ("in the ladder (click it first): choose the message (or the segment) shown "
+                 "in Payload")),
+    ("w", "show / hide the wire: the real segments under each call"),
     ("e / p / l", "show the next call / the payload bytes / the log of every call"),
     ("g", ("predict mode on/off: before each call, guess what it will do (1-6, or ↑↓ "
            "and enter); escape goes back without making the call")),
@@ -41,6 +43,9 @@ READING = (
     ("The ladder is the story between client and server. A dashed arrow means the bytes "
     "are waiting in the receiver's kernel buffer; it turns solid when the program calls "
     "recv() and takes them."),
+    ("The thin arrows in their own colour under a call are the wire: real TCP segments "
+    "and UDP datagrams, captured as they crossed (SYN, SYN-ACK, ACK under connect(); FIN "
+    "and its ACK under close()). Relative numbers, as Wireshark shows them."),
     ("Nothing here is simulated: each line in the log is a system call that this "
     "program really made, in the same order every run."),
 )
