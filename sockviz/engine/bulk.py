@@ -34,7 +34,7 @@ class BulkCalls:
         after = self._check(Call.SENDALL)
         pattern = memoryview(_pattern(chunk))
         event = None
-        self.tracer.bulk_begin()
+        self.tracer.bulk_begin(self)
         try:
             sent, calls, partial, error = self._bulk(
                 Call.SENDALL, total, chunk, lambda want: self.sock.send(pattern[:want]),
@@ -71,7 +71,7 @@ class BulkCalls:
             return n
 
         event = None
-        self.tracer.bulk_begin()
+        self.tracer.bulk_begin(self)
         try:
             got, calls, _, error = self._bulk(Call.RECV, total, bufsize, receive, READ,
                                               "the sender stopped sending", timeout)
@@ -119,8 +119,8 @@ class BulkCalls:
             done += n
             partial += n < want
             now = time.monotonic()
-            if now - drained >= DRAIN_EVERY:
-                drained = now
+            if now - drained >= DRAIN_EVERY and call is not Call.RECV:
+                drained = now  # (the sender reads the wire: one thread is enough)
                 tracer.bulk_drain()
             if now - last >= PROGRESS_EVERY:
                 last = now
@@ -133,8 +133,9 @@ class BulkCalls:
 BULK_PATTERN = b"sockviz bulk data, "
 #: Bulk transfers report progress at most this often (seconds).
 PROGRESS_EVERY = 0.1
-#: ... and read the wire's frames into their sums this often: at several GB/s a tenth of
-#: a second of loopback segments is about what the capture's ring holds.
+#: ... and read the wire's frames this often (when each is read: a --pcap run's transfer;
+#: at several GB/s a tenth of a second of loopback segments is about what the capture's
+#: ring holds).
 DRAIN_EVERY = 0.03
 
 

@@ -19,6 +19,7 @@ import socket
 import struct
 import sys
 from dataclasses import dataclass
+from typing import NamedTuple
 
 #: The kernel's TCP states by number, as in include/net/tcp_states.h.
 TCP_STATES: dict[int, str] = {
@@ -61,6 +62,36 @@ def held_state(sock: socket.socket) -> str | None:
     except (OSError, ValueError):
         return None
     return TCP_STATES.get(info[0]) if info else None
+
+
+class Counts(NamedTuple):
+    """What the kernel has counted of one TCP socket's traffic (``TCP_INFO``)."""
+
+    segments_out: int
+    """Segments it sent (``tcpi_segs_out``), data or not."""
+    bytes_sent: int
+    """Payload bytes it sent, sent again ones included (``tcpi_bytes_sent``)."""
+    retransmissions: int
+    """Segments it sent again (``tcpi_total_retrans``)."""
+    largest_in: int
+    """The largest segment it has received, up to the MSS it offered (``tcpi_rcv_mss``)."""
+
+
+def counts(sock: socket.socket) -> Counts | None:
+    """The kernel's counts of ``sock``'s traffic; None where ``TCP_INFO`` has them not
+    (before Linux 4.19, or not TCP)."""
+    if not _IS_LINUX:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 216)
+    except (OSError, ValueError):
+        return None
+    if len(info) < 216:
+        return None
+    rcv_mss, retrans, segs_out, sent = (
+        struct.unpack_from("=I", info, 20)[0], struct.unpack_from("=I", info, 100)[0],
+        struct.unpack_from("=I", info, 136)[0], struct.unpack_from("=Q", info, 200)[0])
+    return Counts(segs_out, sent, retrans, rcv_mss)
 
 
 def listen_queue(sock: socket.socket) -> tuple[int, int] | None:

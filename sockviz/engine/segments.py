@@ -59,6 +59,13 @@ class Wire:
         """While True (a bulk transfer), segments are summed per direction, not delivered:
         :meth:`sums` gives them at the end."""
         self._sums: dict[tuple[str, str], _Sum] = {}
+        self._pair: tuple[str, str] | None = None
+        """A bulk transfer's connection while the kernel counts its segments."""
+        self._before: dict = {}
+        self._counted_at: float | None = None
+        self._last_pair: tuple[str, str] | None = None
+        """When the kernel's counts of the last bulk transfer were read: frames of its
+        connection captured before that are in them."""
 
     def fileno(self) -> int:
         return self.capture.fileno()
@@ -86,6 +93,11 @@ class Wire:
                 continue
             if self.keep:
                 self.frames.append(frame)
+            if self._counted_at is not None and frame.t <= self._counted_at \
+                    and self._last_pair is not None \
+                    and (segment.local, segment.remote) in (self._last_pair,
+                                                            self._last_pair[::-1]):
+                continue  # (in the kernel's counts of the transfer already)
             if self.summing:
                 key = (segment.source, segment.target)
                 self._sums.setdefault(key, _Sum(segment)).add(segment)
@@ -93,13 +105,74 @@ class Wire:
                 segments.append(segment)
         return segments
 
-    def sums(self, causes: dict[str, int], number: Callable[[], int]) -> list[Segment]:
-        """The segments summed since :attr:`summing` began, one event per direction, in
-        the order each direction first spoke (``causes``: socket name -> the seq of its
-        bulk call, which caused what that socket sent)."""
-        out = [total.segment(number(), causes.get(source))
+    def begin_sum(self, pair: tuple[str, str] | None = None,
+                  before: dict | None = None) -> None:
+        """Sum from now on (:attr:`summing`). ``pair``, the connection (local, remote) of a
+        bulk transfer whose two ends are both the run's, and ``before``, the kernel's
+        counts of each end now ((from, to) -> :class:`~sockviz.engine.kernel.Counts`): the
+        transfer's segments are counted by the kernel, and the capture stops taking
+        frames until it ends - unless they are kept for a pcap file (then each is read)."""
+        self.summing = True
+        if self.keep or pair is None or not before:
+            return
+        from sockviz.engine.wire import WireUnavailable
+
+        try:
+            self.capture.pause()
+        except (WireUnavailable, OSError):
+            return
+        self._pair, self._before = pair, before
+
+    def drain(self) -> None:
+        """(Nothing to read while the kernel counts.)"""
+
+    def sums(self, causes: dict[str, int], number: Callable[[], int],
+             after: Callable[[], dict] | None = None) -> list[Segment]:
+        """The segments summed since :attr:`summing` began, one event per direction, the
+        one that carried more bytes first (``causes``: socket name -> the seq of its bulk
+        call, which caused what that socket sent; ``after``: the kernel's counts now, for a
+        transfer the kernel counted). Summing ends."""
+        out = [total.segment(0, causes.get(source))
                for (source, _target), total in self._sums.items()]
         self._sums.clear()
+        if self._pair is not None:
+            out += self._counted(causes, after() if after is not None else {})
+        self.summing = False
+        out.sort(key=lambda segment: -segment.nbytes)
+        return [dataclasses.replace(segment, seq=number()) for segment in out]
+
+    def _counted(self, causes: dict[str, int], now: dict) -> list[Segment]:
+        """A bulk transfer's two directions, from the kernel's counts of its two ends; the
+        capture takes frames again (those it saw of the connection before the counts were
+        read are in them: :attr:`_counted_at`)."""
+        from sockviz.engine.wire import WireUnavailable
+
+        local, remote = self._pair
+        known = list(self._sockets())
+        try:
+            self.capture.resume()
+        except (WireUnavailable, OSError):
+            pass
+        now = {key: value for key, value in now.items() if value is not None} or now
+        self._counted_at = time.time()
+        out = []
+        for src, dst in ((local, remote), (remote, local)):
+            start, end = self._before.get((src, dst)), now.get((src, dst))
+            into = now.get((dst, src))
+            if start is None or end is None or end.segments_out <= start.segments_out:
+                continue
+            sender = self._name(src, dst, known) or src
+            sent = end.bytes_sent - start.bytes_sent
+            out.append(Segment(
+                seq=0, t=0.0, proto="TCP", flags="ACK", source=sender,
+                target=self._name(dst, src, known) or dst, seq_rel=None, ack_rel=None,
+                window=None, nbytes=sent, options=None, cause=causes.get(sender),
+                family="AF_INET6" if src.startswith("[") else "AF_INET", local=src,
+                remote=dst, count=end.segments_out - start.segments_out,
+                largest=(into.largest_in if into is not None else 0) if sent else 0,
+                retransmissions=end.retransmissions - start.retransmissions))
+        self._last_pair = self._pair
+        self._pair, self._before = None, {}
         return out
 
     def _name(self, own: str, other: str, known: list[Known],

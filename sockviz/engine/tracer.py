@@ -61,6 +61,8 @@ class Tracer:
         """The run's segments, when the wire is watched (:meth:`watch_wire`)."""
         self._bulk = 0
         self._bulk_calls: dict[str, int] = {}
+        self._bulk_ends: tuple = ()
+        """The two ends of the bulk transfer whose segments the kernel counts."""
         self._began: dict[int, float] = {}
         """Thread -> when its call began (after any wait for the peer): a segment sent
         before it was not that call's doing."""
@@ -104,17 +106,38 @@ class Tracer:
             for segment in self.wire.read(cause, self.next_seq, self.now, since):
                 self.deliver(segment)
 
-    def bulk_begin(self) -> None:
-        """A bulk transfer starts: from now until the last one running ends, its segments
-        are summed, not delivered one by one (thousands of 64 KiB segments a second)."""
+    def bulk_begin(self, ts: TracedSocket | None = None) -> None:
+        """A bulk transfer starts on ``ts``'s connection: from now until the last one
+        running ends, its segments are summed, not delivered one by one (tens of thousands
+        of 64 KiB segments a second) - counted by the kernel at both ends when both are
+        the run's."""
         with self.lock:
             self._bulk += 1
-            if self.wire is not None and not self.wire.summing:
-                self.segments(None)  # (what came before is not the transfer's)
-                self.wire.summing = True
+            if self.wire is None or self.wire.summing:
+                return
+            self.segments(None)  # (what came before is not the transfer's)
+            ends = self._ends(ts)
+            if ends is None:
+                self.wire.begin_sum()
+                return
+            self._bulk_ends = ends
+            self.wire.begin_sum((ends[0].local, ends[0].remote), self._counts())
+
+    def _ends(self, ts: TracedSocket | None) -> tuple[TracedSocket, TracedSocket] | None:
+        """``ts`` and the run's socket at the other end of its connection, if there is one."""
+        if ts is None or not ts.local or not ts.remote:
+            return None
+        for other in self._sockets:
+            if other is not ts and other.local == ts.remote and other.remote == ts.local:
+                return ts, other
+        return None
+
+    def _counts(self) -> dict:
+        """The kernel's counts of the bulk transfer's two ends: (from, to) -> Counts."""
+        return {(end.local, end.remote): kernel.counts(end.sock) for end in self._bulk_ends}
 
     def bulk_drain(self) -> None:
-        """Read the wire into the sums now (the capture's ring holds 16,384 frames)."""
+        """Read the wire now (what the kernel does not count for the transfer)."""
         with self.lock:
             self.segments(None)
 
@@ -128,10 +151,11 @@ class Tracer:
             if self._bulk or self.wire is None or not self.wire.summing:
                 return
             self.segments(None)
-            self.wire.summing = False
-            for total in self.wire.sums(self._bulk_calls, self.next_seq):
+            after = self._counts if self._bulk_ends else None
+            for total in self.wire.sums(self._bulk_calls, self.next_seq, after):
                 self.deliver(total)
             self._bulk_calls.clear()
+            self._bulk_ends = ()
 
     # --- stopping ---------------------------------------------------------------------
     @property

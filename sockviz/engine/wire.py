@@ -24,10 +24,13 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from sockviz.engine import bpf
+
 ETH_P_ALL = 0x0003
 ETH_HEADER = 14
 PACKET_OUTGOING = 4
 SO_ATTACH_FILTER = 26
+_NO_SUCH_PROTOCOL = 0x88B5  # (IEEE's ethertype for local experiments: never on loopback)
 SOL_PACKET = 263
 PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION, TPACKET_V2 = 5, 6, 10, 1
 TP_STATUS_USER = 1
@@ -169,32 +172,6 @@ def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | No
     return None
 
 
-def _filter() -> bytes:
-    """A classic BPF program: keep outgoing IPv4/IPv6 frames that carry TCP or UDP.
-
-    (``SKF_AD_PKTTYPE`` is the frame's direction; on loopback each packet is seen going out
-    and coming in, and only one copy is wanted. Classic BPF jumps only forward: the two
-    verdicts come last.)
-    """
-    ld_b, ld_h, jeq, ja, ret = 0x30, 0x28, 0x15, 0x05, 0x06
-    pkttype = 0xFFFFF000 + 4  # SKF_AD_OFF + SKF_AD_PKTTYPE
-    program = [
-        (ld_b, 0, 0, pkttype),              # 0  A = the frame's direction
-        (jeq, 0, 9, PACKET_OUTGOING),       # 1  incoming copy -> drop (11)
-        (ld_h, 0, 0, 12),                   # 2  A = ethertype
-        (jeq, 0, 2, 0x0800),                # 3  IPv4 -> 4, else -> 6
-        (ld_b, 0, 0, ETH_HEADER + 9),       # 4  A = IPv4 protocol
-        (ja, 0, 0, 2),                      # 5  -> 8
-        (jeq, 0, 4, 0x86DD),                # 6  IPv6 -> 7, else drop (11)
-        (ld_b, 0, 0, ETH_HEADER + 6),       # 7  A = IPv6 next header
-        (jeq, 1, 0, _TCP),                  # 8  TCP -> keep (10)
-        (jeq, 0, 1, _UDP),                  # 9  UDP -> keep (10), else drop (11)
-        (ret, 0, 0, SNAPLEN),               # 10 keep
-        (ret, 0, 0, 0),                     # 11 drop
-    ]
-    return b"".join(struct.pack("HBBI", *op) for op in program)
-
-
 class Capture:
     """A packet socket on loopback, reading the run's segments. See the module docstring.
 
@@ -206,31 +183,35 @@ class Capture:
     timestamp.
     """
 
-    def __init__(self, interface: str = "lo") -> None:
+    def __init__(self, interface: str = "lo", program: bytes | None = None,
+                 frame_size: int = FRAME_SIZE, frames: int = RING_FRAMES) -> None:
+        """``program``: the BPF filter (default: every TCP/UDP frame, :data:`SNAPLEN` bytes
+        of each); ``frame_size`` and ``frames``: the ring's."""
         if not hasattr(socket, "AF_PACKET"):
             raise WireUnavailable("this system has no packet sockets (Linux only)")
         try:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            # (no protocol yet: frames start at bind - binding a socket that already took
+            # frames makes the kernel wait for every CPU to let go of it, ~10 ms)
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except PermissionError:
             raise WireUnavailable("watching the wire needs CAP_NET_RAW (root, or a network "
                                   "namespace of sockviz's own)") from None
         except OSError as exc:
             raise WireUnavailable(f"no packet socket here: {exc.strerror or exc}") from None
         try:
-            program = bytearray(_filter())  # (the kernel copies it when it is attached)
-            fprog = struct.pack("HL", len(program) // 8, _address_of(program))
-            sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+            _attach(sock, program if program is not None else bpf.capture(SNAPLEN))
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
             sock.setsockopt(SOL_PACKET, PACKET_RX_RING, struct.pack(
-                "IIII", RING_BLOCK, RING_FRAMES * FRAME_SIZE // RING_BLOCK, FRAME_SIZE,
-                RING_FRAMES))
-            ring = mmap.mmap(sock.fileno(), RING_FRAMES * FRAME_SIZE)
-            sock.bind((interface, 0))
+                "IIII", RING_BLOCK, frames * frame_size // RING_BLOCK, frame_size, frames))
+            ring = mmap.mmap(sock.fileno(), frames * frame_size)
+            sock.bind((interface, ETH_P_ALL))  # (Python turns it to network order here)
             sock.setblocking(False)
         except OSError as exc:
             sock.close()
             raise WireUnavailable(f"cannot watch {interface}: {exc.strerror or exc}") from None
         self.sock, self._ring, self._next = sock, ring, 0
+        self.frame_size, self.frames = frame_size, frames
+        self.interface = interface
         self.missed = 0
         """Frames the kernel could not put in the ring because it was full (counted)."""
 
@@ -243,22 +224,32 @@ class Capture:
         ring = self._ring
         if ring.closed:
             return frames
-        header = _TPACKET2_HDR
+        header, size = _TPACKET2_HDR, self.frame_size
         while True:
-            base = self._next * FRAME_SIZE
+            base = self._next * size
             status, length, snaplen, mac, _net, sec, nsec = header.unpack_from(ring, base)
             if not status & TP_STATUS_USER:
                 break
             outgoing = ring[base + _PKTTYPE_AT] == PACKET_OUTGOING
-            data = ring[base + mac: base + mac + min(snaplen, FRAME_SIZE - mac)]
+            data = ring[base + mac: base + mac + min(snaplen, size - mac)]
             ring[base: base + 4] = _KERNEL_OWNS  # (the frame back to the kernel)
-            self._next = (self._next + 1) % RING_FRAMES
+            self._next = (self._next + 1) % self.frames
             if not outgoing:
                 continue  # (the filter keeps these out; a filter-less kernel would not)
             frame = parse(data, sec + nsec / 1e9, length)
             if frame is not None:
                 frames.append(frame)
         return frames
+
+    def pause(self) -> None:
+        """Take no frames until :meth:`resume` (a bulk transfer's are counted by the
+        kernel instead): the socket listens for a protocol loopback never carries, so the
+        kernel stops handing it a copy of every frame."""
+        self.sock.bind((self.interface, _NO_SUCH_PROTOCOL))
+
+    def resume(self) -> None:
+        """Take every frame again."""
+        self.sock.bind((self.interface, ETH_P_ALL))
 
     def missed_now(self) -> int:
         """Frames lost so far because the ring was full (the kernel's own count)."""
@@ -276,6 +267,13 @@ class Capture:
         except BufferError:  # (a view of it still alive: the socket's close frees it)
             pass
         self.sock.close()
+
+
+def _attach(sock: socket.socket, program: bytes) -> None:
+    """Attach a classic BPF ``program`` to ``sock`` (the kernel copies it)."""
+    code = bytearray(program)
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
+                    struct.pack("HL", len(code) // 8, _address_of(code)))
 
 
 def _address_of(buffer: bytearray) -> int:

@@ -31,12 +31,13 @@ _FAMILY = {"AF_INET": "ipv4", "AF_INET6": "ipv6", "AF_UNIX": "unix"}
 
 class _Ladder:
     """Who is who (sockets in order of appearance, each on a side) and the rows, in order:
-    (lifeline, the lifeline an arrow goes to or None, words)."""
+    (lifeline, the lifeline an arrow goes to or None, words, it is a segment on the
+    wire)."""
 
     def __init__(self, events: list, scenario: Scenario | None) -> None:
         self.order: list[str] = []
         self.side: dict[str, str] = {}
-        self.rows: list[tuple[str, str | None, str]] = []
+        self.rows: list[tuple[str, str | None, str, bool]] = []
         view = RunView(scenario or Scenario("run", "", sockets=(), steps=()))
         self._expectations(view, events)
         kernel: dict[str, str] = {}  # socket: its kernel state as last seen
@@ -47,12 +48,13 @@ class _Ladder:
                 self._meet(event.source, self._across(event.target) if ":" in event.source
                            else ("left" if self.side.get(event.source) != "right" else "right"))
                 self._meet(event.target, self._across(event.source))
-                self.rows.append((event.source, event.target, words.segment_label(event)))
+                self.rows.append((event.source, event.target, words.segment_label(event),
+                                  True))
                 continue
             first = view.row_count
             apply(view, event, 0.0)
             if isinstance(event, KernelEvent):
-                self.rows.append((event.socket, None, words.kernel_note(event)))
+                self.rows.append((event.socket, None, words.kernel_note(event), False))
                 kernel[event.socket] = event.kernel
                 continue
             for row in view.rows.window(view.row_count, view.row_count - first):
@@ -66,7 +68,8 @@ class _Ladder:
                 self._meet(row.over, self._across(row.to) if row.to else "right")
                 if row.to is not None:
                     self._meet(row.to, self._across(row.over))
-                self.rows.append((row.over, row.to if row.arrow else None, inert(text)))
+                self.rows.append((row.over, row.to if row.arrow else None, inert(text),
+                                  False))
             if isinstance(event, CallEvent) and event.kernel:
                 kernel[event.socket] = event.kernel
 
@@ -111,9 +114,10 @@ def to_mermaid(events: Iterable, title: str | None = None,
     if title:
         lines.append(f"    title {_mermaid_text(title)}")
     lines += [f"    participant {ids[name]} as {_mermaid_text(name)}" for name in left + right]
-    for socket, peer, text in ladder.rows:
-        if peer is not None and peer in ids:
-            lines.append(f"    {ids[socket]}->>{ids[peer]}: {_mermaid_text(text)}")
+    for socket, peer, text, wire in ladder.rows:
+        if peer is not None and peer in ids:  # (a segment on the wire: a dotted arrow)
+            arrow = "-->>" if wire else "->>"
+            lines.append(f"    {ids[socket]}{arrow}{ids[peer]}: {_mermaid_text(text)}")
         else:
             lines.append(f"    Note over {ids[socket]}: {_mermaid_text(text)}")
     return "\n".join(lines) + "\n"
@@ -127,14 +131,15 @@ def to_text(events: Iterable, title: str | None = None, scenario: Scenario | Non
     lines = [inert(title)] if title else []
     lines.append("client".ljust(half) + "server".rjust(WIDTH - half))
     lines.append("─" * WIDTH)
-    for socket, peer, text in ladder.rows:
+    for socket, peer, text, wire in ladder.rows:
         side = ladder.side.get(socket, "left")
         if peer is not None:
             label = f" {socket}: {text} "
             room = WIDTH - 2
             label = label if len(label) <= room - 4 else label[: room - 5] + "… "
             dashes = room - len(label)
-            body = "─" * (dashes // 2) + label + "─" * (dashes - dashes // 2)
+            line = "┄" if wire else "─"  # (a segment on the wire: a thin arrow)
+            body = line * (dashes // 2) + label + line * (dashes - dashes // 2)
             lines.append("◀" + body + "─" if side == "right" else "─" + body + "▶")
         else:
             line = f"{socket}: {text}" if not text.startswith(f"{socket} =") else text
