@@ -269,9 +269,11 @@ def run_outside_trace(options: Options, out: TextIO, err: TextIO, endpoint: Endp
     a listener runs until interrupted, and its every socket's close is a line too."""
     from sockviz.peers import outside_runner_factory
 
-    runner = outside_runner_factory(options, endpoint)(
-        None, TraceWriter(out), family=options.family, port=endpoint.port, mode=Mode.FAST,
-        pace=1.0)
+    factory = outside_runner_factory(options, endpoint)
+    if factory.watch.note:
+        say(err, f"note: {factory.watch.note}; the run goes on without it")
+    runner = factory(None, TraceWriter(out), family=options.family, port=endpoint.port,
+                     mode=Mode.FAST, pace=1.0)
     run_to_the_end(runner, (signal.SIGINT, signal.SIGTERM))
     result = runner.result
     if result is not None and result.outcome == "aborted":

@@ -73,6 +73,7 @@ def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None =
             **wire)
 
     factory.endpoint = endpoint
+    factory.watch = watch
     factory.scenario = (outside.listen_scenario(endpoint) if listening
                         else outside.connect_scenario(endpoint))
     return factory

@@ -26,9 +26,9 @@ from sockviz.app.widgets.payload import PayloadView
 from sockviz.app.widgets.runlog import RunLog
 from sockviz.app.widgets.stage import Stage
 from sockviz.app.widgets.status import Position, StatusBar
+from sockviz.engine.events import UNIX_NO_WIRE
 from sockviz.engine.gate import Mode
 from sockviz.engine.inert import inert
-from sockviz.engine.wire import UNIX_NO_WIRE
 
 if TYPE_CHECKING:
     from sockviz.app.widgets.lower import MessageInput

@@ -249,6 +249,11 @@ class Elided:
     """Bytes those calls moved."""
 
 
+#: What an AF_UNIX run shows instead of a wire.
+UNIX_NO_WIRE = ("Unix-domain sockets have no wire: the kernel copies the bytes from one "
+                "socket's buffer to the other's, no segments, no ports")
+
+
 @dataclass(frozen=True, slots=True)
 class WireStatus:
     """Where the run's segments are watched, said once before its first event (not a trace

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from sockviz.engine.events import (
+    UNIX_NO_WIRE,
     CallEvent,
     Event,
     KernelEvent,
@@ -30,7 +31,6 @@ from sockviz.engine.runner import (
     is_unexpected_failure,
 )
 from sockviz.engine.scenarios.model import Scenario, Step
-from sockviz.engine.wire import UNIX_NO_WIRE
 
 
 class ReplayRunner(RunControls):

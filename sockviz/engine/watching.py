@@ -9,8 +9,8 @@ the loopback will do. Standard library only.
 
 from __future__ import annotations
 
-from sockviz.engine.events import WireStatus
-from sockviz.engine.wire import UNIX_NO_WIRE, Capture, WireUnavailable
+from sockviz.engine.events import UNIX_NO_WIRE, WireStatus
+from sockviz.engine.wire import Capture, WireUnavailable
 
 MODES = ("auto", "host", "private", "off")
 

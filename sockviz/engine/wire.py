@@ -53,11 +53,6 @@ SNAPLEN = 384
 FRAME_SIZE, RING_FRAMES, RING_BLOCK = 512, 16384, 1 << 16
 
 
-#: What an AF_UNIX run shows instead of a wire.
-UNIX_NO_WIRE = ("Unix-domain sockets have no wire: the kernel copies the bytes from one "
-                "socket's buffer to the other's, no segments, no ports")
-
-
 class WireUnavailable(Exception):
     """The wire cannot be watched here; the message says why, in one line."""
 

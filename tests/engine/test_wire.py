@@ -356,3 +356,21 @@ def test_a_wire_asked_for_by_name_that_cannot_be_had_is_one_line(args):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith(f"sockviz: error: --wire {args[1]}: ")
     assert len(proc.stderr.splitlines()) == 1
+
+
+def test_an_outside_peer_without_the_privilege_goes_on_without_the_wire():
+    """A real peer lives in this machine's network: only its loopback will do, which needs
+    CAP_NET_RAW there. Without it: one note, and the run as before."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        proc = without_user_namespaces("--connect", f"127.0.0.1:{port}", "--send", "hi",
+                                       "--trace", "--timeout", "0.5")
+        peer, _ = server.accept()
+        assert peer.recv(10) == b"hi"
+        peer.close()
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("sockviz: note: the wire is not watched: ")
+    assert "CAP_NET_RAW" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["call"] for r in lines][:3] == ["socket", "connect", "sendall"]
+    assert not wire(lines)
