@@ -96,6 +96,8 @@ def serve_command(options: Options) -> list[str]:
         if value is not None:
             command += [option, str(value)]
     command += [flag for flag, on in (("--step", options.step), ("--quiz", options.quiz)) if on]
+    if options.wire not in (None, "auto"):
+        command += ["--wire", options.wire]
     return command
 
 

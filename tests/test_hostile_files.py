@@ -157,11 +157,12 @@ def test_deeply_nested_json_is_refused(tmp_path):
 # --- mutated real recordings ------------------------------------------------------------
 
 FIXTURES = ("tcp-echo-ipv4", "udp-echo-ipv4", "multi-client-ipv4", "websocket-ipv4",
-            "refused-ipv4", "tcp-echo-unix", "tcp-echo-ipv6")
+            "refused-ipv4", "tcp-echo-unix", "tcp-echo-ipv6", "tcp-echo-wire-ipv4")
 SCENARIO = {"tcp-echo-ipv4": ("tcp-echo", "ipv4"), "udp-echo-ipv4": ("udp-echo", "ipv4"),
             "multi-client-ipv4": ("multi-client", "ipv4"),
             "websocket-ipv4": ("websocket", "ipv4"), "refused-ipv4": ("refused", "ipv4"),
-            "tcp-echo-unix": ("tcp-echo", "unix"), "tcp-echo-ipv6": ("tcp-echo", "ipv6")}
+            "tcp-echo-unix": ("tcp-echo", "unix"), "tcp-echo-ipv6": ("tcp-echo", "ipv6"),
+            "tcp-echo-wire-ipv4": ("tcp-echo", "ipv4")}
 
 values = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(1 << 70), max_value=1 << 70),

@@ -120,3 +120,16 @@ async def test_a_wire_that_cannot_be_watched_is_said_once():
         assert said == ["The wire is not shown: user namespaces are turned off here."]
         assert not any(row.packet for row in app.view.shown_rows())
         assert "Wire:" not in explained(app)
+
+
+def test_every_served_tab_watches_the_wire_where_it_was_asked():
+    from sockviz.cli import build_parser
+    from sockviz.launch import serve_command
+    from sockviz.options import check, from_arguments
+
+    def served(*args: str) -> list[str]:
+        return serve_command(check(from_arguments(build_parser().parse_args(
+            ["--serve", *args]))))
+
+    assert "--wire" not in served()
+    assert served("--wire", "off")[-2:] == ["--wire", "off"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,10 +83,14 @@ def test_tcp_echo_handshake_data_and_both_fins(family, mode):
 
 
 @needs_private
-def test_the_same_segments_every_run():
-    first, _ = trace("--wire", "private", "--scenario", "half-close")
-    again, _ = trace("--wire", "private", "--scenario", "half-close")
-    assert wire(first) == wire(again) and len(wire(first)) == 11
+@pytest.mark.parametrize("scenario", sorted(REGISTRY))
+def test_the_same_segments_every_run_in_every_mode(scenario):
+    """Who sent what to whom, its flags, relative numbers and bytes: the same in a private
+    network and on this machine's loopback (as root; else in two private runs)."""
+    args = ("--scenario", scenario, *(["--size", "1M"] if scenario == "bulk" else []))
+    first, _ = trace("--wire", "private", *args)
+    again, _ = trace("--wire", "host" if IS_ROOT else "private", *args)
+    assert wire(first) == wire(again) and wire(first)
 
 
 @pytest.mark.parametrize("mode", MODES)
