@@ -35,6 +35,9 @@ SHOTS = [
     ("websocket", "websocket-ipv4", "websocket", "ipv4", 13, ("p",), (100, 30)),
     ("rewind", "tcp-echo-ipv4", "tcp-echo", "ipv4", 11, ("left", "left", "left"), (100, 30)),
     ("predict", "tcp-echo-ipv4", "tcp-echo", "ipv4", 13, ("g", "right"), (100, 30)),
+    ("wire", "tcp-echo-wire-ipv4", "tcp-echo", "ipv4", 6, (), (100, 30)),
+    ("wire-refused", "refused-wire-ipv4", "refused", "ipv4", 4, (), (100, 30)),
+    ("wire-projector", "tcp-echo-wire-ipv4", "tcp-echo", "ipv4", 15, (), (160, 45)),
 ]
 
 
