@@ -49,24 +49,37 @@ def assemble(ops: list[Op]) -> bytes:
     return b"".join(struct.pack("HBBI", *op) for op in out)
 
 
-def _head(tcp_v4: str, tcp_v6: str, udp: str, other: str) -> list[Op]:
-    """Outgoing frames only; then to ``tcp_v4``/``tcp_v6`` with X set to the IP header's
-    length (so a filter can go on to the TCP ports, at X + 14 and X + 16), to ``udp``, or
-    to ``other``."""
+def _head(ports: str, other: str) -> list[Op]:
+    """Outgoing IPv4/IPv6 TCP or UDP frames on to ``ports`` with X set to the IP header's
+    length (both carry their ports at X + 14 and X + 16); anything else to ``other``."""
     return [
         (LD_B, PKTTYPE), (JEQ, OUTGOING, "out", other), "out",
         (LD_H, 12), (JEQ, 0x0800, "v4", "v6?"),
-        "v4", (LD_B, ETH + 9), (JEQ, TCP, "v4tcp", "v4udp?"),
-        "v4udp?", (JEQ, UDP, udp, other),
-        "v4tcp", (LDX_MSH, ETH), (JA, tcp_v4),
+        "v4", (LD_B, ETH + 9), (JEQ, TCP, "v4 ports", "v4 udp?"),
+        "v4 udp?", (JEQ, UDP, "v4 ports", other),
+        "v4 ports", (LDX_MSH, ETH), (JA, ports),
         "v6?", (JEQ, 0x86DD, "v6", other),
-        "v6", (LD_B, ETH + 6), (JEQ, TCP, "v6tcp", "v6udp?"),
-        "v6udp?", (JEQ, UDP, udp, other),
-        "v6tcp", (LDX_IMM, 40), (JA, tcp_v6),
+        "v6", (LD_B, ETH + 6), (JEQ, TCP, "v6 ports", "v6 udp?"),
+        "v6 udp?", (JEQ, UDP, "v6 ports", other),
+        "v6 ports", (LDX_IMM, 40), (JA, ports),
     ]
 
 
-def capture(snaplen: int) -> bytes:
-    """Keep the first ``snaplen`` bytes of every outgoing IPv4/IPv6 TCP or UDP frame."""
-    return assemble([*_head("keep", "keep", "keep", "drop"),
-                     "keep", (RET, snaplen), "drop", (RET, 0)])
+#: Ports a filter names at most (a run's sockets share a few: a listener's connections
+#: have its port); past that it keeps every TCP/UDP frame and the reader sorts them.
+MAX_PORTS = 60
+
+
+def capture(snaplen: int, ports: frozenset[int] | set[int] = frozenset()) -> bytes:
+    """Keep the first ``snaplen`` bytes of every outgoing IPv4/IPv6 TCP or UDP frame from
+    or to one of ``ports`` (none named, or more than :data:`MAX_PORTS`: every one)."""
+    if not ports or len(ports) > MAX_PORTS:
+        return assemble([*_head("keep", "drop"), "keep", (RET, snaplen), "drop", (RET, 0)])
+    ops: list[Op] = [*_head("ports", "drop"), "ports", (LD_H_IND, ETH)]
+    ordered = sorted(ports)
+    for i, port in enumerate(ordered):  # the source port, then the destination port
+        ops += [(JEQ, port, "keep", f"s{i + 1}"), f"s{i + 1}"]
+    ops.append((LD_H_IND, ETH + 2))
+    for i, port in enumerate(ordered):
+        ops += [(JEQ, port, "keep", f"d{i + 1}"), f"d{i + 1}"]
+    return assemble([*ops, (JA, "drop"), "keep", (RET, snaplen), "drop", (RET, 0)])

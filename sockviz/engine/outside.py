@@ -205,8 +205,8 @@ class _OutsideRunner(RunControls):
         """Always empty: what an outside peer does is not known in advance."""
         self._consumer = consumer
         self.tracer = Tracer(consumer)
-        if capture is not None:
-            self.tracer.watch_wire(capture)
+        if capture is not None:  # (the peer's port, for a client's first SYN to it)
+            self.tracer.watch_wire(capture).watch(f"{endpoint.ip}:{endpoint.port}")
         self._wire = wire
         self.sockets: dict[str, TracedSocket] = {}
         self.result: RunFinished | None = None

@@ -59,6 +59,9 @@ class Wire:
         """While True (a bulk transfer), segments are summed per direction, not delivered:
         :meth:`sums` gives them at the end."""
         self._sums: dict[tuple[str, str], _Sum] = {}
+        self._ports: set[int] = set()
+        """The run's ports the capture takes frames of (none yet: every frame)."""
+        self._seen: set[str | None] = {None}
         self._pair: tuple[str, str] | None = None
         """A bulk transfer's connection while the kernel counts its segments."""
         self._before: dict = {}
@@ -69,6 +72,22 @@ class Wire:
 
     def fileno(self) -> int:
         return self.capture.fileno()
+
+    def watch(self, *addresses: str | None) -> None:
+        """The run has a socket at these addresses: take their ports' frames (the capture
+        takes only the run's ports' once it knows one)."""
+        if all(address in self._seen for address in addresses):
+            return
+        self._seen.update(addresses)
+        ports = set(self._ports)
+        for address in addresses:
+            if address and address.rpartition(":")[2].isdigit():
+                port = int(address.rpartition(":")[2])
+                if port:
+                    ports.add(port)
+        if ports != self._ports:
+            self._ports = ports
+            self.capture.watch_ports(ports)
 
     def close(self) -> None:
         self.capture.close()

@@ -209,6 +209,8 @@ class TracedSocket(BulkCalls):
             queue=queue,
         )
         tracer.deliver(event)
+        if tracer.wire is not None:
+            tracer.wire.watch(self.local, self.remote)
         tracer.segments(event.seq)
         if reading:
             tracer.kernel_changes(reading, exclude=self.name)

@@ -236,6 +236,11 @@ class Capture:
                 frames.append(frame)
         return frames
 
+    def watch_ports(self, ports: set[int]) -> None:
+        """Take only frames from or to one of ``ports`` from now on (the run's own: other
+        programs' loopback traffic stays in the kernel)."""
+        _attach(self.sock, bpf.capture(SNAPLEN, ports))
+
     def pause(self) -> None:
         """Take no frames until :meth:`resume` (a bulk transfer's are counted by the
         kernel instead): the socket listens for a protocol loopback never carries, so the

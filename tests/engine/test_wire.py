@@ -379,3 +379,30 @@ def test_an_outside_peer_without_the_privilege_goes_on_without_the_wire():
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["call"] for r in lines][:3] == ["socket", "connect", "sendall"]
     assert not wire(lines)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="watching the host's loopback needs root")
+def test_the_capture_takes_only_the_runs_ports():
+    """On this machine's loopback other programs talk too: once the run's ports are known,
+    the kernel's filter keeps their frames out of the capture (and out of its ring)."""
+    from sockviz.engine.wire import Capture
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ours, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as theirs:
+        ours.bind(("127.0.0.1", 0))
+        theirs.bind(("127.0.0.1", 0))
+        port = ours.getsockname()[1]
+        capture = Capture()
+        try:
+            capture.watch_ports({port})
+            for _ in range(3):
+                theirs.sendto(b"not ours", theirs.getsockname())
+            ours.sendto(b"ours", ours.getsockname())
+            deadline = time.monotonic() + 2
+            frames = []
+            while not frames and time.monotonic() < deadline:
+                frames = capture.read()
+                time.sleep(0.01)
+        finally:
+            capture.close()
+    assert [(f.dst[1], f.nbytes) for f in frames] == [(port, 4)]
