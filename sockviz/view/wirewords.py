@@ -53,9 +53,12 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
                     "and the connection waited in the accept queue.")
         if call.call in (Call.SOCKET, Call.BIND, Call.LISTEN, Call.SETSOCKOPT):
             return f"{name} sent nothing: it only sets up the socket in this machine's kernel."
+        if call.call in (Call.RECV, Call.RECVFROM) and call.nbytes == 0 and not call.error:
+            return (f"{name} sent nothing: the peer's FIN had already arrived; {name} only "
+                    "reports it (end of stream).")
         if call.call in (Call.RECV, Call.RECVFROM):
             return (f"{name} sent nothing: the bytes were already in {call.socket}'s receive "
-                    "buffer.")
+                    "buffer, acknowledged by its kernel when they came.")
         return f"Nothing crossed the wire because of {name}."
     if caused[0].summed:
         parts = [f"{_who(s.source, models)} sent {s.count:,} segments, "
@@ -110,12 +113,16 @@ def wire_note(status: WireStatus | None) -> str | None:
 def header_lines(segment: Segment) -> list[str]:
     """A segment's header, field by field, as the payload view shows it."""
     if segment.summed:
+        how = ("counted by the kernel at both ends (TCP_INFO) while the transfer ran: "
+               "reading each would have slowed it" if segment.seq_rel is None
+               else "each one captured (--pcap keeps them all)")
         return [(f"{segment.count:,} {segment.proto} segments from {segment.source} to "
-                f"{segment.target}, summed (a bulk transfer's are never drawn one by one)"),
-                f"payload: {segment.nbytes:,} bytes in all; the largest {segment.largest:,}",
-                f"flags seen: {segment.flags or '-'}",
+                 f"{segment.target}: a bulk transfer's, summed, never drawn one by one"),
+                how,
+                f"payload: {segment.nbytes:,} bytes in all",
+                f"largest segment: {segment.largest:,} B",
                 f"sent again (retransmissions): {segment.retransmissions:,}",
-                f"last ack: {segment.ack_rel}   last window: {segment.window} B"]
+                f"flags: {segment.flags or '-'}"]
     lines = [(f"{segment.proto} {'segment' if segment.proto == 'TCP' else 'datagram'}  "
              f"{segment.local} → {segment.remote}"),
              f"from {segment.source} to {segment.target}"]

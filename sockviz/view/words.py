@@ -114,13 +114,10 @@ def elided(event: Elided) -> str:
 def segment_label(segment) -> str:
     """A segment as a thin arrow says it: ``SYN seq 0``, ``SYN,ACK seq 0 ack 1``, ``ACK 1``,
     ``PSH,ACK 14 B``, ``FIN,ACK``, ``RST,ACK``, ``UDP 14 B`` - relative numbers only."""
-    if segment.summed:
-        again = f", {segment.retransmissions:,} sent again" if segment.retransmissions else ""
-        name = f"{segment.flags or segment.proto} x{segment.count:,}"
-        if not segment.nbytes:
-            return name + again
-        return (f"{name}, {human_bytes(segment.nbytes)} (largest "
-                f"{human_bytes(segment.largest)}{again})")
+    if segment.summed:  # (short: the ladder is narrow; the payload view has the rest)
+        again = f", {segment.retransmissions:,} again" if segment.retransmissions else ""
+        size = f" {human_bytes(segment.nbytes)}" if segment.nbytes else ""
+        return f"{segment.flags or segment.proto} ×{segment.count:,}{size}{again}"
     if segment.proto != "TCP":
         return f"{segment.proto} {segment.nbytes} B"
     flags = segment.flags or ""

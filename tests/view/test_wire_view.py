@@ -103,3 +103,21 @@ def test_connect_and_first_close_answers():
 def test_a_run_without_the_wire_says_why_once():
     assert wire_note(WireStatus("host")) is None
     assert wire_note(WireStatus(None, "no user namespaces here")) == "no user namespaces here"
+
+
+def test_a_bulk_transfers_sums_in_words():
+    from sockviz.engine.events import Segment
+    from sockviz.view.words import segment_label
+
+    data = Segment(seq=15, t=0.1, proto="TCP", flags="ACK", source="client", target="conn-1",
+                   seq_rel=None, ack_rel=None, window=None, nbytes=1 << 30, options=None,
+                   cause=13, family="AF_INET", local="127.0.0.1:40000",
+                   remote="127.0.0.1:5000", count=19890, largest=65483, retransmissions=2)
+    assert segment_label(data) == "ACK ×19,890 1.0 GiB, 2 again"
+    lines = header_lines(data)
+    assert "counted by the kernel at both ends" in lines[1]
+    assert "largest segment: 65,483 B" in lines
+    call = next(e for e in events("tcp-echo-wire-ipv4") if isinstance(e, CallEvent)
+                and e.call.value == "sendall")
+    assert story(call, (data,), {}) == ("The transfer on the wire: client sent 19,890 "
+                                        "segments, 1.0 GiB (largest 63.9 KiB), 2 sent again.")
