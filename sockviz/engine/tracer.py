@@ -63,6 +63,9 @@ class Tracer:
         self._bulk_calls: dict[str, int] = {}
         self._bulk_ends: tuple = ()
         """The two ends of the bulk transfer whose segments the kernel counts."""
+        self._diag = None
+        """Socket diagnostics over netlink (opened at the first closed socket), or False
+        where the kernel refuses it (then /proc is read)."""
         self._began: dict[int, float] = {}
         """Thread -> when its call began (after any wait for the peer): a segment sent
         before it was not that call's doing."""
@@ -219,6 +222,8 @@ class Tracer:
         self._closed = True
         if self.wire is not None:
             self.wire.close()
+        if self._diag:
+            self._diag.close()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -256,7 +261,7 @@ class Tracer:
         """The kernel's view of every watched socket (or of ``only``): name -> (state,
         timer, source, queue)."""
         out: dict[str, tuple] = {}
-        entries: list[kernel.ProcEntry] | None = None
+        entries: dict | None = None
         for ts in self._watched if only is None else [only]:
             if ts.state is not State.CLOSED and ts.sock is not None:
                 state = kernel.held_state(ts.sock)
@@ -266,12 +271,35 @@ class Tracer:
             if ts.last_local is None:
                 out[ts.name] = ("CLOSE", None, "proc", None)
                 continue
-            if entries is None:
+            found = self._diagnose(ts)
+            if found is not None:
+                out[ts.name] = (*found, "proc", None)
+                continue
+            if entries is None:  # (no netlink here: one reading of /proc for all of them)
                 files = ("tcp6",) if ts.family == socket.AF_INET6 else ("tcp",)
-                entries = kernel.read_proc(files)
+                entries = kernel.index(kernel.read_proc(files))
             st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
             out[ts.name] = (st, timer, "proc", None)
         return out
+
+    def _diagnose(self, ts: TracedSocket) -> tuple[str, float | None] | None:
+        """A closed socket's connection as the kernel has it, asked by its addresses over
+        socket diagnostics (netlink; what ``ss`` uses): (state, timer); ``CLOSE`` when the
+        kernel has let it go. None where netlink is refused: then ``/proc`` is read."""
+        if self._diag is False:
+            return None
+        if self._diag is None:
+            from sockviz.engine.diag import open_diag
+
+            self._diag = open_diag() or False
+            if self._diag is False:
+                return None
+        remote = ts.last_remote or ("::" if ts.family == socket.AF_INET6 else "0.0.0.0", 0)
+        try:
+            found = self._diag.lookup(ts.last_local, remote)
+        except (OSError, ValueError):
+            return None
+        return ("CLOSE", None) if found is None else (found.state, found.timer)
 
     def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[str, tuple]:
         """Read the kernel until it has settled: no watched socket in a transient state,
