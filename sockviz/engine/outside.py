@@ -205,6 +205,7 @@ class _OutsideRunner(RunControls):
         """Always empty: what an outside peer does is not known in advance."""
         self._consumer = consumer
         self.tracer = Tracer(consumer)
+        self.tracer.settle = False  # (a real peer's calls: no order to protect)
         if capture is not None:  # (the peer's port, for a client's first SYN to it)
             self.tracer.watch_wire(capture).watch(f"{endpoint.ip}:{endpoint.port}")
         self._wire = wire

@@ -63,6 +63,11 @@ class Tracer:
         self._bulk_calls: dict[str, int] = {}
         self._bulk_ends: tuple = ()
         """The two ends of the bulk transfer whose segments the kernel counts."""
+        self.settle = True
+        """Read the kernel after each call until it settles, so that a scenario's trace is
+        the same every run. A real outside peer's run does not: nothing fixes its order,
+        and a settle after every call of a busy peer costs milliseconds each; the state
+        right after the call, and later changes from the watcher, are what it gets."""
         self._diag = None
         """Socket diagnostics over netlink (opened at the first closed socket), or False
         where the kernel refuses it (then /proc is read)."""
@@ -303,7 +308,8 @@ class Tracer:
 
     def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[str, tuple]:
         """Read the kernel until it has settled: no watched socket in a transient state,
-        and two readings a moment apart agree (bounded by :attr:`SETTLE_LIMIT`).
+        and two readings a moment apart agree (bounded by :attr:`SETTLE_LIMIT`) - where
+        :attr:`settle` asks for it (a scenario's order); else one reading of ``caller``.
 
         The second reading matters: a client is ESTABLISHED as soon as its kernel handles
         the SYN-ACK, a moment before the server's kernel handles the last ACK and queues
@@ -314,6 +320,8 @@ class Tracer:
         if self._stopped.is_set():
             if caller is not None and caller.state is State.CLOSED:
                 return {}  # (read once for all of them, after close_all's last close)
+            return self._read_kernel(caller)
+        if not self.settle:  # (a real peer: no order to protect; the watcher sees the rest)
             return self._read_kernel(caller)
         reading = self._read_kernel()
         def states(r: dict) -> dict:  # what must agree: not the timers, which tick

@@ -70,8 +70,8 @@ def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
         if wire and (m.segments_out or m.segments_in):  # the wire, where it fits
             for line in (f"{text} · segments {m.segments_out} out, {m.segments_in} in",
                          f"{text} · seg ↑{m.segments_out} ↓{m.segments_in}",
-                         (f"↑ {sent} · ↓ {received} · segments ↑{m.segments_out} "
-                         f"↓{m.segments_in}")):
+                         (f"sent {sent} · recv {received} · seg ↑{m.segments_out} "
+                          f"↓{m.segments_in}")):
                 if len(line) <= width:
                     return line
         return text if len(text) <= width else f"sent {sent} · recv {received}"
