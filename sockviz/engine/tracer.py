@@ -68,9 +68,9 @@ class Tracer:
         the same every run. A real outside peer's run does not: nothing fixes its order,
         and a settle after every call of a busy peer costs milliseconds each; the state
         right after the call, and later changes from the watcher, are what it gets."""
-        self._diag = None
-        """Socket diagnostics over netlink (opened at the first closed socket), or False
-        where the kernel refuses it (then /proc is read)."""
+        self._diag: bool | None = None
+        """False where the kernel refuses socket diagnostics over netlink (then /proc is
+        read); each reading opens its own (a run holds no descriptor between them)."""
         self._began: dict[int, float] = {}
         """Thread -> when its call began (after any wait for the peer): a segment sent
         before it was not that call's doing."""
@@ -227,8 +227,6 @@ class Tracer:
         self._closed = True
         if self.wire is not None:
             self.wire.close()
-        if self._diag:
-            self._diag.close()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -267,41 +265,52 @@ class Tracer:
         timer, source, queue)."""
         out: dict[str, tuple] = {}
         entries: dict | None = None
-        for ts in self._watched if only is None else [only]:
-            if ts.state is not State.CLOSED and ts.sock is not None:
-                state = kernel.held_state(ts.sock)
-                queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
-                out[ts.name] = (state, None, "tcp_info", queue)
-                continue
-            if ts.last_local is None:
-                out[ts.name] = ("CLOSE", None, "proc", None)
-                continue
-            found = self._diagnose(ts)
-            if found is not None:
-                out[ts.name] = (*found, "proc", None)
-                continue
-            if entries is None:  # (no netlink here: one reading of /proc for all of them)
-                files = ("tcp6",) if ts.family == socket.AF_INET6 else ("tcp",)
-                entries = kernel.index(kernel.read_proc(files))
-            st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
-            out[ts.name] = (st, timer, "proc", None)
+        diag = None
+        try:
+            for ts in self._watched if only is None else [only]:
+                if ts.state is not State.CLOSED and ts.sock is not None:
+                    state = kernel.held_state(ts.sock)
+                    queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
+                    out[ts.name] = (state, None, "tcp_info", queue)
+                    continue
+                if ts.last_local is None:
+                    out[ts.name] = ("CLOSE", None, "proc", None)
+                    continue
+                if diag is None and self._diag is not False:
+                    diag = self._open_diag()
+                found = self._diagnose(diag, ts) if diag else None
+                if found is not None:
+                    out[ts.name] = (*found, "proc", None)
+                    continue
+                if entries is None:  # (no netlink here: one reading of /proc for all)
+                    files = ("tcp6",) if ts.family == socket.AF_INET6 else ("tcp",)
+                    entries = kernel.index(kernel.read_proc(files))
+                st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
+                out[ts.name] = (st, timer, "proc", None)
+        finally:
+            if diag:
+                diag.close()  # (a run keeps no descriptor between readings)
         return out
 
-    def _diagnose(self, ts: TracedSocket) -> tuple[str, float | None] | None:
-        """A closed socket's connection as the kernel has it, asked by its addresses over
-        socket diagnostics (netlink; what ``ss`` uses): (state, timer); ``CLOSE`` when the
-        kernel has let it go. None where netlink is refused: then ``/proc`` is read."""
-        if self._diag is False:
-            return None
-        if self._diag is None:
-            from sockviz.engine.diag import open_diag
+    def _open_diag(self):
+        """Socket diagnostics over netlink for one reading, or False where the kernel
+        refuses it (then /proc is read, this run on)."""
+        from sockviz.engine.diag import open_diag
 
-            self._diag = open_diag() or False
-            if self._diag is False:
-                return None
+        diag = open_diag()
+        if diag is None:
+            self._diag = False
+            return False
+        return diag
+
+    @staticmethod
+    def _diagnose(diag, ts: TracedSocket) -> tuple[str, float | None] | None:
+        """A closed socket's connection as the kernel has it, asked by its addresses over
+        socket diagnostics (what ``ss`` uses): (state, timer); ``CLOSE`` when the kernel
+        has let it go. None when the kernel would not answer: then ``/proc`` is read."""
         remote = ts.last_remote or ("::" if ts.family == socket.AF_INET6 else "0.0.0.0", 0)
         try:
-            found = self._diag.lookup(ts.last_local, remote)
+            found = diag.lookup(ts.last_local, remote)
         except (OSError, ValueError):
             return None
         return ("CLOSE", None) if found is None else (found.state, found.timer)
