@@ -200,8 +200,14 @@ def test_listen_reply_answers_the_client_and_ctrl_c_ends_cleanly(tmp_path):
     if IS_ROOT:  # the wire, watched on this machine's loopback (a real peer lives there)
         wire = _packets(out)
         peer = wire[0][0]
+        # The handshake, before accept() (no call's doing: the kernel answered the peer
+        # while the listener waited), to the listener: conn-1 is not made until accept().
         assert wire[:3] == [(peer, "server", "SYN", None), ("server", peer, "SYN,ACK", None),
-                            (peer, "conn-1", "ACK", None)]  # before accept(): no call's doing
+                            (peer, "server", "ACK", None)]
+        records_all = _all(out)
+        accept = next(r["seq"] for r in records_all if r["call"] == "accept")
+        handshake = [r["seq"] for r in records_all if r["call"] == "packet"][:3]
+        assert max(handshake) < accept
         assert (peer, "conn-1", "FIN,ACK", None) in wire or any(
             w[:3] == ("conn-1", peer, "FIN,ACK") for w in wire)
 

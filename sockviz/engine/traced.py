@@ -227,8 +227,14 @@ class TracedSocket(BulkCalls):
 
     def _wait(self, events: int, timeout: float | None) -> None:
         """Wait for readiness; on timeout return anyway so the real call reports EAGAIN."""
-        self.tracer.wait_ready(self.sock, events, timeout)
-        self.tracer.begins()  # (what the peer did meanwhile was not this call's doing)
+        tracer = self.tracer
+        tracer.wait_ready(self.sock, events, timeout)
+        tracer.begins()  # (what the peer did meanwhile was not this call's doing)
+        if not tracer.settle and tracer.wire is not None:
+            # A real peer's segments, read now: they come before the call that takes what
+            # they brought (a scenario's are read under the call that sent them).
+            with tracer.lock:
+                tracer.segments(None)
 
     # --- the calls --------------------------------------------------------------------
     def setsockopt(self, level: str, option: str, value, step: int | None = None) -> CallEvent:
