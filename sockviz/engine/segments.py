@@ -142,9 +142,6 @@ class Wire:
             return
         self._pair, self._before = pair, before
 
-    def drain(self) -> None:
-        """(Nothing to read while the kernel counts.)"""
-
     def sums(self, causes: dict[str, int], number: Callable[[], int],
              after: Callable[[], dict] | None = None) -> list[Segment]:
         """The segments summed since :attr:`summing` began, one event per direction, the

@@ -18,7 +18,6 @@ Standard library only.
 
 from __future__ import annotations
 
-import ipaddress
 import mmap
 import socket
 import struct
@@ -32,7 +31,7 @@ PACKET_OUTGOING = 4
 SO_ATTACH_FILTER = 26
 _NO_SUCH_PROTOCOL = 0x88B5  # (IEEE's ethertype for local experiments: never on loopback)
 SOL_PACKET = 263
-PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION, TPACKET_V2 = 5, 6, 10, 1
+PACKET_RX_RING, PACKET_VERSION, TPACKET_V2 = 5, 10, 1
 TP_STATUS_USER = 1
 _KERNEL_OWNS = bytes(4)  # TP_STATUS_KERNEL
 #: struct tpacket2_hdr: status, len, snaplen, mac, net, sec, nsec (then vlan and padding);
@@ -178,10 +177,7 @@ class Capture:
     timestamp.
     """
 
-    def __init__(self, interface: str = "lo", program: bytes | None = None,
-                 frame_size: int = FRAME_SIZE, frames: int = RING_FRAMES) -> None:
-        """``program``: the BPF filter (default: every TCP/UDP frame, :data:`SNAPLEN` bytes
-        of each); ``frame_size`` and ``frames``: the ring's."""
+    def __init__(self, interface: str = "lo") -> None:
         if not hasattr(socket, "AF_PACKET"):
             raise WireUnavailable("this system has no packet sockets (Linux only)")
         try:
@@ -194,21 +190,19 @@ class Capture:
         except OSError as exc:
             raise WireUnavailable(f"no packet socket here: {exc.strerror or exc}") from None
         try:
-            _attach(sock, program if program is not None else bpf.capture(SNAPLEN))
+            _attach(sock, bpf.capture(SNAPLEN))
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
             sock.setsockopt(SOL_PACKET, PACKET_RX_RING, struct.pack(
-                "IIII", RING_BLOCK, frames * frame_size // RING_BLOCK, frame_size, frames))
-            ring = mmap.mmap(sock.fileno(), frames * frame_size)
+                "IIII", RING_BLOCK, RING_FRAMES * FRAME_SIZE // RING_BLOCK, FRAME_SIZE,
+                RING_FRAMES))
+            ring = mmap.mmap(sock.fileno(), RING_FRAMES * FRAME_SIZE)
             sock.bind((interface, ETH_P_ALL))  # (Python turns it to network order here)
             sock.setblocking(False)
         except OSError as exc:
             sock.close()
             raise WireUnavailable(f"cannot watch {interface}: {exc.strerror or exc}") from None
         self.sock, self._ring, self._next = sock, ring, 0
-        self.frame_size, self.frames = frame_size, frames
         self.interface = interface
-        self.missed = 0
-        """Frames the kernel could not put in the ring because it was full (counted)."""
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -219,7 +213,7 @@ class Capture:
         ring = self._ring
         if ring.closed:
             return frames
-        header, size = _TPACKET2_HDR, self.frame_size
+        header, size = _TPACKET2_HDR, FRAME_SIZE
         while True:
             base = self._next * size
             status, length, snaplen, mac, _net, sec, nsec = header.unpack_from(ring, base)
@@ -228,7 +222,7 @@ class Capture:
             outgoing = ring[base + _PKTTYPE_AT] == PACKET_OUTGOING
             data = ring[base + mac: base + mac + min(snaplen, size - mac)]
             ring[base: base + 4] = _KERNEL_OWNS  # (the frame back to the kernel)
-            self._next = (self._next + 1) % self.frames
+            self._next = (self._next + 1) % RING_FRAMES
             if not outgoing:
                 continue  # (the filter keeps these out; a filter-less kernel would not)
             frame = parse(data, sec + nsec / 1e9, length)
@@ -251,16 +245,6 @@ class Capture:
         """Take every frame again."""
         self.sock.bind((self.interface, ETH_P_ALL))
 
-    def missed_now(self) -> int:
-        """Frames lost so far because the ring was full (the kernel's own count)."""
-        try:
-            _packets, drops = struct.unpack(
-                "II", self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
-        except OSError:
-            return self.missed
-        self.missed += drops  # (reading the statistics resets them)
-        return self.missed
-
     def close(self) -> None:
         try:
             self._ring.close()
@@ -281,13 +265,6 @@ def _address_of(buffer: bytearray) -> int:
     import ctypes
 
     return ctypes.addressof((ctypes.c_char * len(buffer)).from_buffer(buffer))
-
-
-def is_loopback(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def write_pcap(out, frames: list[Frame]) -> None:
