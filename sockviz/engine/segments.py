@@ -65,10 +65,10 @@ class Wire:
         self._pair: tuple[str, str] | None = None
         """A bulk transfer's connection while the kernel counts its segments."""
         self._before: dict = {}
-        self._counted_at: float | None = None
         self._last_pair: tuple[str, str] | None = None
-        """When the kernel's counts of the last bulk transfer were read: frames of its
-        connection captured before that are in them."""
+        self._counted_at: float | None = None
+        """When the kernel's counts of the last bulk transfer (:attr:`_last_pair`) were
+        read: frames of its connection captured before that are in them."""
 
     def fileno(self) -> int:
         return self.capture.fileno()
@@ -81,10 +81,9 @@ class Wire:
         self._seen.update(addresses)
         ports = set(self._ports)
         for address in addresses:
-            if address and address.rpartition(":")[2].isdigit():
-                port = int(address.rpartition(":")[2])
-                if port:
-                    ports.add(port)
+            port = (address or "").rpartition(":")[2]
+            if port.isdigit() and int(port):
+                ports.add(int(port))
         if ports != self._ports:
             self._ports = ports
             self.capture.watch_ports(ports)
@@ -169,7 +168,6 @@ class Wire:
             self.capture.resume()
         except (WireUnavailable, OSError):
             pass
-        now = {key: value for key, value in now.items() if value is not None} or now
         self._counted_at = time.time()
         out = []
         for src, dst in ((local, remote), (remote, local)):
