@@ -100,7 +100,7 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
         text += " A reset: the peer's next call fails with ECONNRESET or EPIPE."
     if first.proto == "UDP":
         text += " UDP has no handshake and no acknowledgements: one datagram per call."
-    return text[0].upper() + text[1:]
+    return text  # (it begins with a call or a socket name: as written, not capitalised)
 
 
 def wire_note(status: WireStatus | None) -> str | None:

@@ -121,3 +121,9 @@ def test_a_bulk_transfers_sums_in_words():
                 and e.call.value == "sendall")
     assert story(call, (data,), {}) == ("The transfer on the wire: client sent 19,890 "
                                         "segments, 1.0 GiB (largest 63.9 KiB), 2 sent again.")
+
+
+def test_a_call_keeps_its_name_at_the_start_of_a_sentence():
+    closing = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "close")
+    said = story(closing.last_done[0], closing.caused, closing.models)
+    assert said.startswith("close() sent FIN,ACK; conn-1's kernel acknowledged it")
