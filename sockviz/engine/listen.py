@@ -119,7 +119,6 @@ class ListenRunner(_OutsideRunner):
         )
         if conn is not None:
             self._accepted += 1
-            self.sockets[name] = conn
             connections[conn.sock] = conn
             return True
         if event.error in _ACCEPT_TRANSIENT:

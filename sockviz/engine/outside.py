@@ -206,10 +206,12 @@ class _OutsideRunner(RunControls):
         self._consumer = consumer
         self.tracer = Tracer(consumer)
         self.tracer.settle = False  # (a real peer's calls: no order to protect)
+        self.tracer.registry.forget = True  # (a session may see millions of connections)
         if capture is not None:  # (the peer's port, for a client's first SYN to it)
             self.tracer.watch_wire(capture).watch(f"{endpoint.ip}:{endpoint.port}")
         self._wire = wire
         self.sockets: dict[str, TracedSocket] = {}
+        """The run's own sockets by name (a listener's connections are the tracer's)."""
         self.result: RunFinished | None = None
         self._next = 0
         self._halt = threading.Event()

@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from sockviz.engine.events import Segment
+from sockviz.engine.registry import Known
 from sockviz.engine.wire import FLAG_ORDER, Capture, Frame
-
-#: A socket of the run as attribution needs it: (name, local address, remote address,
-#: it listens); addresses as the trace writes them.
-Known = tuple[str, str | None, str | None, bool]
 
 
 def address(ip: str, port: int, version: int) -> str:
@@ -45,9 +42,11 @@ def options_text(options: tuple[tuple[str, int | None], ...]) -> str | None:
 class Wire:
     """The run's segments, numbered and named. See the module docstring."""
 
-    def __init__(self, capture: Capture, sockets: Callable[[], Iterable[Known]]) -> None:
+    def __init__(self, capture: Capture, sockets: Callable[[str], list[Known]]) -> None:
+        """``sockets(address)``: the run's sockets at that local address (or its port's
+        wildcard address), one lookup whatever the number of sockets."""
         self.capture = capture
-        self._sockets = sockets
+        self._at = sockets
         self._isn: dict[tuple[str, str], int] = {}
         """(from, to) address -> the sender's initial sequence number."""
         self._scale: dict[tuple[str, str], int] = {}
@@ -61,7 +60,6 @@ class Wire:
         self._sums: dict[tuple[str, str], _Sum] = {}
         self._ports: set[int] = set()
         """The run's ports the capture takes frames of (none yet: every frame)."""
-        self._seen: set[str | None] = {None}
         self._pair: tuple[str, str] | None = None
         """A bulk transfer's connection while the kernel counts its segments."""
         self._before: dict = {}
@@ -74,19 +72,21 @@ class Wire:
         return self.capture.fileno()
 
     def watch(self, *addresses: str | None) -> None:
-        """The run has a socket at these addresses: take their ports' frames (the capture
-        takes only the run's ports' once it knows one)."""
-        if all(address in self._seen for address in addresses):
+        """The run has a socket at these addresses (its local one first): take their
+        frames. The capture takes a frame when either of its ports is one it watches, so a
+        connection to a port already watched (every client of a listener) adds nothing."""
+        ports = [int(port) for address in addresses if address
+                 for port in (address.rpartition(":")[2],) if port.isdigit() and int(port)]
+        if not ports or any(port in self._ports for port in ports):
             return
-        self._seen.update(addresses)
-        ports = set(self._ports)
-        for address in addresses:
-            port = (address or "").rpartition(":")[2]
-            if port.isdigit() and int(port):
-                ports.add(int(port))
-        if ports != self._ports:
-            self._ports = ports
-            self.capture.watch_ports(ports)
+        self._ports = self._ports | {ports[0]}
+        self.capture.watch_ports(self._ports)
+
+    def forget(self, local: str | None, remote: str | None) -> None:
+        """The connection (``local``, ``remote``) is gone: forget its numbers."""
+        for pair in ((local, remote), (remote, local)):
+            self._isn.pop(pair, None)
+            self._scale.pop(pair, None)
 
     def close(self) -> None:
         self.capture.close()
@@ -98,14 +98,13 @@ class Wire:
         frames = self.capture.read()
         if not frames:
             return []
-        known = list(self._sockets())
         segments = []
         wall, base = time.time(), now()
         for frame in frames:
             # (t: the kernel's timestamp of the frame, on the run's clock)
             t = max(0.0, round(base - (wall - frame.t), 6))
             why = cause if since is None or frame.t >= since else None
-            segment = self._segment(frame, known, why, number if not self.summing
+            segment = self._segment(frame, why, number if not self.summing
                                     else _unnumbered, t)
             if segment is None:
                 continue
@@ -163,7 +162,6 @@ class Wire:
         from sockviz.engine.wire import WireUnavailable
 
         local, remote = self._pair
-        known = list(self._sockets())
         try:
             self.capture.resume()
         except (WireUnavailable, OSError):
@@ -175,11 +173,11 @@ class Wire:
             into = now.get((dst, src))
             if start is None or end is None or end.segments_out <= start.segments_out:
                 continue
-            sender = self._name(src, dst, known) or src
+            sender = self._name(src, dst) or src
             sent = end.bytes_sent - start.bytes_sent
             out.append(Segment(
                 seq=0, t=0.0, proto="TCP", flags="ACK", source=sender,
-                target=self._name(dst, src, known) or dst, seq_rel=None, ack_rel=None,
+                target=self._name(dst, src) or dst, seq_rel=None, ack_rel=None,
                 window=None, nbytes=sent, options=None, cause=causes.get(sender),
                 family="AF_INET6" if src.startswith("[") else "AF_INET", local=src,
                 remote=dst, count=end.segments_out - start.segments_out,
@@ -189,17 +187,14 @@ class Wire:
         self._pair, self._before = None, {}
         return out
 
-    def _name(self, own: str, other: str, known: list[Known],
-              handshake: bool = False) -> str | None:
+    def _name(self, own: str, other: str, handshake: bool = False) -> str | None:
         """The run's socket at ``own`` talking to ``other``, or None if it is not the run's.
         (A socket bound to the wildcard address - a UDP client's, once it sent - owns its
         port on every address.) ``handshake``: a SYN or SYN-ACK, which a listener receives
         or sends even when ``accept()`` has made the connection's socket since."""
         exact = owner = None
-        port = own.rpartition(":")[2]
-        for name, local, remote, listening in known:
-            if local != own and local not in (f"0.0.0.0:{port}", f"[::]:{port}"):
-                continue
+        known = self._at(own)
+        for name, _local, remote, listening in known:
             if remote == other:
                 exact = name
             elif owner is None or listening:
@@ -209,12 +204,12 @@ class Wire:
             return owner
         return exact or owner
 
-    def _segment(self, frame: Frame, known: list[Known], cause: int | None,
+    def _segment(self, frame: Frame, cause: int | None,
                  number: Callable[[], int], t: float) -> Segment | None:
         src = address(*frame.src, frame.version)
         dst = address(*frame.dst, frame.version)
         syn = "SYN" in frame.flags
-        sender, receiver = self._name(src, dst, known, syn), self._name(dst, src, known, syn)
+        sender, receiver = self._name(src, dst, syn), self._name(dst, src, syn)
         if sender is None and receiver is None:
             return None  # somebody else's traffic
         seq_rel = ack_rel = window = None

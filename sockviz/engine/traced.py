@@ -82,6 +82,8 @@ class TracedSocket(BulkCalls):
         self.recv_total = 0
         self.last_local = None
         self.last_remote = None
+        self._local: tuple = (None, None)
+        self._remote: tuple = (None, None)
         self.last_received = b""
         """Every byte the last ``recv``/``recvfrom`` returned (not capped): for echoing."""
         self.last_peer = None
@@ -127,11 +129,17 @@ class TracedSocket(BulkCalls):
 
     @property
     def local(self) -> str | None:
-        return format_address(self.family, self.last_local)
+        """The local address as the trace writes it (worked out once per address)."""
+        if self._local[0] != self.last_local:
+            self._local = (self.last_local, format_address(self.family, self.last_local))
+        return self._local[1]
 
     @property
     def remote(self) -> str | None:
-        return format_address(self.family, self.last_remote)
+        """The remote address as the trace writes it (worked out once per address)."""
+        if self._remote[0] != self.last_remote:
+            self._remote = (self.last_remote, format_address(self.family, self.last_remote))
+        return self._remote[1]
 
     def _refresh_addresses(self) -> None:
         if self.sock is None or self.state is State.CLOSED:
@@ -177,11 +185,12 @@ class TracedSocket(BulkCalls):
         if error is None and after is not None:
             self.state = after
         self._refresh_addresses()
+        tracer.registry.place(self)
         reading = {}
         kernel_state = queue = None
         if self.watchable and kernel.available():
             reading = tracer._settled_kernel(self)
-            kernel_state, _, _, queue = reading.get(self.name, (None, None, None, None))
+            kernel_state, _, _, queue = reading.get(self, (None, None, None, None))
         event = CallEvent(
             seq=tracer.next_seq(),
             t=tracer.now(),
@@ -213,7 +222,7 @@ class TracedSocket(BulkCalls):
             tracer.wire.watch(self.local, self.remote)
         tracer.segments(event.seq)
         if reading:
-            tracer.kernel_changes(reading, exclude=self.name)
+            tracer.kernel_changes(reading, exclude=self)
         return event
 
     def _simple(self, call: Call, args: str, fn: Callable[[], object], step: int | None):

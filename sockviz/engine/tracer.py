@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from sockviz.engine import kernel
 from sockviz.engine.events import Event, KernelEvent
-from sockviz.engine.states import Role, State
+from sockviz.engine.registry import Registry
+from sockviz.engine.states import State
 
 if TYPE_CHECKING:
     from sockviz.engine.segments import Wire
@@ -53,9 +54,9 @@ class Tracer:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._stopped = threading.Event()
-        self._sockets: list[TracedSocket] = []
-        self._kernel_last: dict[str, tuple | None] = {}
-        self._watched: list[TracedSocket] = []
+        self.registry = Registry()
+        """The run's sockets, by address and by what the kernel may still do with them."""
+        self._kernel_last: dict[TracedSocket, tuple | None] = {}
         self._closed = False
         self.wire: Wire | None = None
         """The run's segments, when the wire is watched (:meth:`watch_wire`)."""
@@ -92,13 +93,9 @@ class Tracer:
         """Read the run's segments from ``capture`` after every call (and on the watch)."""
         from sockviz.engine.segments import Wire
 
-        def known():
-            for ts in self._sockets:
-                yield (ts.name, ts.local, ts.remote,
-                       ts.state is State.LISTENING or ts.role is Role.LISTENER)
-
-        self.wire = Wire(capture, known)
-        return self.wire
+        self.wire = wire = Wire(capture, self.registry.at)
+        self.registry.forgotten = lambda ts: wire.forget(ts.local, ts.remote)
+        return wire
 
     def begins(self) -> None:
         """The calling thread's call begins now (its wait for the peer, if any, is over)."""
@@ -135,7 +132,7 @@ class Tracer:
         """``ts`` and the run's socket at the other end of its connection, if there is one."""
         if ts is None or not ts.local or not ts.remote:
             return None
-        for other in self._sockets:
+        for other in self.registry.all:
             if other is not ts and other.local == ts.remote and other.remote == ts.local:
                 return ts, other
         return None
@@ -237,13 +234,12 @@ class Tracer:
     @property
     def sockets(self) -> list[TracedSocket]:
         """Every socket of the run, in order of birth."""
-        return list(self._sockets)
+        return list(self.registry.all)
 
     def adopt(self, ts: TracedSocket) -> None:
-        self._sockets.append(ts)
+        self.registry.add(ts)
         if ts.watchable:
-            self._watched.append(ts)
-            self._kernel_last[ts.name] = None
+            self._kernel_last[ts] = None
 
     def close_all(self) -> None:
         """Close, with an event each, every socket still open (used when a run stops)."""
@@ -252,7 +248,7 @@ class Tracer:
             if ts.state is not State.CLOSED and ts.sock is not None:
                 ts.close()
                 closed = True
-        if closed and self._stopped.is_set() and self._watched and kernel.available():
+        if closed and self._stopped.is_set() and self.registry.watched and kernel.available():
             # Stopping, each close skipped the kernel (a reading of /proc per close cost
             # seconds with hundreds of connections): one reading now says where each went.
             with self.lock:
@@ -260,33 +256,41 @@ class Tracer:
         with self.lock:
             self.segments(None)
 
-    def _read_kernel(self, only: TracedSocket | None = None) -> dict[str, tuple]:
-        """The kernel's view of every watched socket (or of ``only``): name -> (state,
-        timer, source, queue)."""
-        out: dict[str, tuple] = {}
+    def _read_kernel(self, only: TracedSocket | None = None,
+                     caller: TracedSocket | None = None) -> dict[TracedSocket, tuple]:
+        """The kernel's view of every watched socket and ``caller`` (or of ``only``): socket
+        -> (state, timer, source, queue)."""
+        out: dict[TracedSocket, tuple] = {}
         entries: dict | None = None
         diag = None
+        if only is None:
+            self.registry.wake()
+            read = list(self.registry.watched)
+            if caller is not None and caller not in self.registry.watched:
+                read.append(caller)
+        else:
+            read = [only]
         try:
-            for ts in self._watched if only is None else [only]:
+            for ts in read:
                 if ts.state is not State.CLOSED and ts.sock is not None:
                     state = kernel.held_state(ts.sock)
                     queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
-                    out[ts.name] = (state, None, "tcp_info", queue)
+                    out[ts] = (state, None, "tcp_info", queue)
                     continue
                 if ts.last_local is None:
-                    out[ts.name] = ("CLOSE", None, "proc", None)
+                    out[ts] = ("CLOSE", None, "proc", None)
                     continue
                 if diag is None and self._diag is not False:
                     diag = self._open_diag()
                 found = self._diagnose(diag, ts) if diag else None
                 if found is not None:
-                    out[ts.name] = (*found, "proc", None)
+                    out[ts] = (*found, "proc", None)
                     continue
                 if entries is None:  # (no netlink here: one reading of /proc for all)
                     files = ("tcp6",) if ts.family == socket.AF_INET6 else ("tcp",)
                     entries = kernel.index(kernel.read_proc(files))
                 st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
-                out[ts.name] = (st, timer, "proc", None)
+                out[ts] = (st, timer, "proc", None)
         finally:
             if diag:
                 diag.close()  # (a run keeps no descriptor between readings)
@@ -315,7 +319,7 @@ class Tracer:
             return None
         return ("CLOSE", None) if found is None else (found.state, found.timer)
 
-    def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[str, tuple]:
+    def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[TracedSocket, tuple]:
         """Read the kernel until it has settled: no watched socket in a transient state,
         and two readings a moment apart agree (bounded by :attr:`SETTLE_LIMIT`) - where
         :attr:`settle` asks for it (a scenario's order); else one reading of ``caller``.
@@ -332,14 +336,14 @@ class Tracer:
             return self._read_kernel(caller)
         if not self.settle:  # (a real peer: no order to protect; the watcher sees the rest)
             return self._read_kernel(caller)
-        reading = self._read_kernel()
+        reading = self._read_kernel(caller=caller)
         def states(r: dict) -> dict:  # what must agree: not the timers, which tick
-            return {name: (v[0], v[3]) for name, v in r.items()}
+            return {ts: (v[0], v[3]) for ts, v in r.items()}
 
         deadline = time.monotonic() + self.SETTLE_LIMIT
         while time.monotonic() < deadline:
             time.sleep(0.002)
-            again = self._read_kernel()
+            again = self._read_kernel(caller=caller)
             settled = states(again) == states(reading) and not any(
                 v[0] in kernel.TRANSIENT for v in again.values()
             )
@@ -348,16 +352,17 @@ class Tracer:
                 break
         return reading
 
-    def kernel_changes(self, reading, exclude: str | None = None) -> list[KernelEvent]:
-        """Emit a :class:`KernelEvent` for each watched socket whose state changed."""
+    def kernel_changes(self, reading: dict[TracedSocket, tuple],
+                       exclude: TracedSocket | None = None) -> list[KernelEvent]:
+        """Emit a :class:`KernelEvent` for each socket read whose state changed (not for
+        ``exclude``, whose call event carries it)."""
         emitted = []
-        for ts in list(self._watched):
-            state, timer, source, queue = reading.get(ts.name, (None, None, "", None))
-            previous, previous_queue = self._kernel_last.get(ts.name) or (None, None)
-            if ts.name == exclude:
-                self._kernel_last[ts.name] = (state, queue)
+        for ts, (state, timer, source, queue) in reading.items():
+            previous, previous_queue = self._kernel_last.get(ts) or (None, None)
+            if ts is exclude:
+                self._kernel_last[ts] = (state, queue)
             elif state is not None and (state, queue) != (previous, previous_queue):
-                self._kernel_last[ts.name] = (state, queue)
+                self._kernel_last[ts] = (state, queue)
                 event = KernelEvent(
                     seq=self.next_seq(),
                     t=self.now(),
@@ -378,8 +383,12 @@ class Tracer:
                 )
                 emitted.append(event)
                 self.deliver(event)
-            if ts.state is State.CLOSED and state == "CLOSE":
-                self._watched.remove(ts)
+            if ts.state is State.CLOSED:
+                if state == "CLOSE":
+                    self._kernel_last.pop(ts, None)
+                    self.registry.released(ts)
+                elif state == "TIME_WAIT" and timer is not None:
+                    self.registry.sleep(ts, timer)  # (nothing changes it until the timer ends)
         return emitted
 
     def poll_kernel(self) -> list[KernelEvent]:
@@ -387,11 +396,11 @@ class Tracer:
         second. What it finds no call caused."""
         with self.lock:
             self.segments(None)
-            if not self._watched or not kernel.available():
+            if not self.registry.watching or not kernel.available():
                 return []
             return self.kernel_changes(self._read_kernel())
 
     @property
     def watching(self) -> bool:
         """True while some socket's kernel state may still change."""
-        return bool(self._watched)
+        return self.registry.watching
