@@ -141,11 +141,17 @@ def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
     }
 
 
+_encoder = None
+
+
 def to_line(event: CallEvent | KernelEvent | Segment) -> str:
     """One JSON Lines line (no newline), ASCII only."""
-    import json  # here, not at the top: the TUI imports this module for escape_bytes alone
+    global _encoder
+    if _encoder is None:  # (json imported here: the TUI imports this module for escape_bytes)
+        import json
 
-    return json.dumps(to_record(event), ensure_ascii=True, separators=(", ", ": "))
+        _encoder = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+    return _encoder(to_record(event))
 
 
 class TraceFormatError(ValueError):

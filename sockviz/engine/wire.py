@@ -44,6 +44,12 @@ _FLAG_NAMES = (("FIN", 0x01), ("SYN", 0x02), ("RST", 0x04), ("PSH", 0x08), ("ACK
                ("URG", 0x20), ("ECE", 0x40), ("CWR", 0x80))
 #: The order flags are written in, as tcpdump and Wireshark readers expect: SYN,ACK not ACK,SYN.
 FLAG_ORDER = ("SYN", "FIN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
+#: The options of almost every segment after the handshake: two NOPs and a timestamp.
+_NOP_NOP_TS, _TS_ONLY = b"\x01\x01\x08\x0a", (("ts", None),)
+#: The flags byte -> its flags' names in :data:`FLAG_ORDER` (worked out once, not per frame).
+_FLAGS = tuple(
+    tuple(name for name in FLAG_ORDER if bits & dict(_FLAG_NAMES)[name]) for bits in range(256)
+)
 
 #: Bytes of a frame kept (for --pcap and the payload view): every header and a preview.
 SNAPLEN = 384
@@ -151,13 +157,12 @@ def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | No
     if proto == _TCP and end >= offset + 20 and len(frame) >= offset + 20:
         sport, dport, seq, ack, off_flags, window = struct.unpack_from("!HHIIHH", frame, offset)
         header = (off_flags >> 12) * 4
-        bits = off_flags & 0xFF
-        names = {name for name, bit in _FLAG_NAMES if bits & bit}
-        flags = tuple(name for name in FLAG_ORDER if name in names)
-        options = _options(frame[offset + 20: min(offset + header, len(frame))])
+        flags = _FLAGS[off_flags & 0xFF]
+        raw = frame[offset + 20: min(offset + header, len(frame))]
+        options = _TS_ONLY if raw[:4] == _NOP_NOP_TS and len(raw) == 12 else _options(raw)
         nbytes = max(0, end - offset - header)
         return Frame(t, version, (src_ip, sport), (dst_ip, dport), "TCP", flags, seq,
-                     ack if "ACK" in names else 0, window, nbytes, options,
+                     ack if off_flags & 0x10 else 0, window, nbytes, options,
                      bytes(frame[:SNAPLEN]), whole)
     if proto == _UDP and end >= offset + 8 and len(frame) >= offset + 8:
         sport, dport, length = struct.unpack_from("!HHH", frame, offset)

@@ -1,0 +1,191 @@
+"""The benchmark's rows about a flood of real connections into ``sockviz --listen`` (what a
+load generator, or a browser fetching a page's thirty resources, does to it).
+
+One client process (:func:`flood`, stdlib only) keeps :data:`IN_FLIGHT` connections going at
+once; each connects, sends :data:`REQUEST`, shuts its side, reads the answer to the end and
+closes. The server it talks to is, turn about:
+
+* **plain**: :func:`plain_server`, a selector server doing the same work as ``--listen
+  --reply`` (accept, read, answer, shut down, read to EOF, close), nothing else;
+* **sockviz --trace**: ``sockviz --listen 127.0.0.1:P --trace --reply ...`` writing its trace;
+* **the TUI**: the app, headless, on the same listener, a key pressed every 100 ms.
+
+Each row is a ratio of connections a second, by wall time and by CPU time (of the server's
+whole process tree and the client's: a shared VM's steal disturbs CPU time far less).
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+#: Connections the client keeps going at once.
+IN_FLIGHT = 8
+REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
+REPLY = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+CLIENT = "import sys\nfrom sockviz.benchflood import flood\nflood(int(sys.argv[1]), int(sys.argv[2]))\n"
+PLAIN = "import sys\nfrom sockviz.benchflood import plain_server\nplain_server(int(sys.argv[1]))\n"
+
+
+def flood(port: int, count: int, in_flight: int = IN_FLIGHT) -> None:
+    """Make ``count`` connections to ``port``, ``in_flight`` at a time, once one exchange has
+    worked (the server is up); print the seconds they took and the bytes they got."""
+    reply = REPLY.encode()
+    deadline = time.monotonic() + 30
+    while True:  # (wait for the server: it may still be starting)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as probe:
+                probe.sendall(REQUEST)
+                probe.shutdown(socket.SHUT_WR)
+                while probe.recv(4096):
+                    pass
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+    print("ready", flush=True)
+    sys.stdin.readline()  # (the bench reads the CPU spent so far, then says go)
+    sel = selectors.DefaultSelector()
+    started = finished = received = 0
+    began = time.perf_counter()
+
+    def open_one() -> None:
+        nonlocal started
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+        sel.register(sock, selectors.EVENT_WRITE, None)
+        started += 1
+
+    while started < min(in_flight, count):
+        open_one()
+    while finished < count:
+        for key, _events in sel.select(30):
+            sock = key.fileobj
+            if key.data is None:  # connected: ask, and say that is all
+                sock.sendall(REQUEST)
+                sock.shutdown(socket.SHUT_WR)
+                sel.modify(sock, selectors.EVENT_READ, [])
+                continue
+            data = sock.recv(65536)
+            if data:
+                key.data.append(data)
+                continue
+            got = b"".join(key.data)
+            if got != reply:
+                raise SystemExit(f"connection {finished + 1} got {got[:80]!r}")
+            received += len(got)
+            sel.unregister(sock)
+            sock.close()
+            finished += 1
+            if started < count:
+                open_one()
+    print(time.perf_counter() - began, received, flush=True)
+
+
+def plain_server(port: int) -> None:
+    """What ``--listen --reply`` does, as a plain selector server would, until SIGINT."""
+    reply = REPLY.encode()
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+    listener.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, None)
+    while True:
+        for key, _events in sel.select():
+            if key.data is None:
+                try:
+                    conn, _ = listener.accept()
+                except BlockingIOError:
+                    continue
+                conn.setblocking(False)
+                sel.register(conn, selectors.EVENT_READ, [False])
+                continue
+            conn = key.fileobj
+            if conn.recv(65536):
+                if not key.data[0]:
+                    key.data[0] = True
+                    conn.sendall(reply)
+                    conn.shutdown(socket.SHUT_WR)
+                continue
+            sel.unregister(conn)
+            conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user and system, every thread) of process ``pid`` and its descendants
+    so far, from ``/proc``."""
+    parents: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        spent[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        one = todo.pop()
+        total += spent.get(one, 0.0)
+        todo += [child for child, parent in parents.items() if parent == one]
+    return total
+
+
+def run_flood(server: list[str] | int, count: int, port: int) -> dict[str, float]:
+    """Flood a server listening on ``port`` with ``count`` connections: ``server`` is a
+    command to start (and stop with SIGINT after), or the pid of one already running.
+    Returns the flood's wall seconds, the CPU seconds server and client spent on it, and a
+    started server's peak RSS in bytes."""
+    proc = None
+    if isinstance(server, list):
+        proc = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
+    pid = proc.pid if proc is not None else server
+    client = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    done = False
+    try:
+        if client.stdout.readline().strip() != "ready":
+            raise RuntimeError("the flood client could not reach the server")
+        before = tree_cpu(pid), tree_cpu(client.pid)
+        client.stdin.write("go\n")
+        client.stdin.flush()
+        line = client.stdout.readline().split()
+        after = tree_cpu(pid), tree_cpu(client.pid)
+        if len(line) != 2:
+            raise RuntimeError("the flood client failed")
+        wall, received = float(line[0]), int(line[1])
+        done = True
+    finally:
+        if not done:
+            client.kill()
+        client.wait()
+        rss = 0
+        if proc is not None:
+            proc.send_signal(signal.SIGINT)
+            rss = os.wait4(proc.pid, 0)[2].ru_maxrss * 1024
+    if received != count * len(REPLY):
+        raise RuntimeError(f"the client got {received} bytes, not {count * len(REPLY)}")
+    return {"seconds": wall, "server_cpu": after[0] - before[0],
+            "client_cpu": after[1] - before[1], "rss": rss}
