@@ -249,6 +249,28 @@ class Elided:
     """Bytes those calls moved."""
 
 
+@dataclass(frozen=True, slots=True)
+class Condensed:
+    """Whole connections of a flood a display could not keep up with - each accepted,
+    served and closed while the display was still drawing earlier ones - summed into one
+    line (not a trace event: a trace writes every call and segment)."""
+
+    first: str
+    """The first of them (``conn-12``)."""
+    last: str
+    """The last of them (``conn-487``)."""
+    count: int
+    """How many connections."""
+    calls: int
+    """The calls made on them."""
+    segments: int
+    """The segments they sent and got."""
+    received: int
+    """Bytes they received, all told."""
+    sent: int
+    """Bytes they sent, all told."""
+
+
 #: What an AF_UNIX run shows instead of a wire.
 UNIX_NO_WIRE = ("Unix-domain sockets have no wire: the kernel copies the bytes from one "
                 "socket's buffer to the other's, no segments, no ports")
@@ -282,7 +304,7 @@ class Checked:
 
 
 Event = (CallEvent | KernelEvent | Segment | StepPending | Progress | RunFinished | Elided
-         | Checked | WireStatus)
+         | Condensed | Checked | WireStatus)
 
 #: How many bytes of each message an event keeps. Totals always count everything.
 PREVIEW_CAP = 4096

@@ -11,7 +11,10 @@ queue. With ``acknowledge=True`` the batcher hands on the next list only after
 while it waits, a backlog over ``backlog`` events is compacted: successful data calls that
 changed nothing but the byte counts (a ``recv`` among thousands) are summed into one
 :class:`~sockviz.engine.events.Elided` per socket and call, keeping the last of each run -
-whose totals are the socket's true totals. Everything else is kept, in order.
+whose totals are the socket's true totals. And a flood of whole connections (a load
+generator's: each accepted, served and closed within the backlog) becomes one
+:class:`~sockviz.engine.events.Condensed` for all but the newest :data:`KEEP_CONNECTIONS`
+of them, with their calls, segments and bytes counted. Everything else is kept, in order.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from sockviz.engine.events import CallEvent, Elided, Event, Progress, StepPending
+from sockviz.engine.events import (
+    CallEvent,
+    Condensed,
+    Elided,
+    Event,
+    KernelEvent,
+    Progress,
+    Segment,
+    StepPending,
+)
 from sockviz.engine.states import Call
 
 #: Calls a compacted backlog may sum rather than keep one by one.
@@ -28,14 +40,66 @@ ROUTINE = frozenset({Call.SEND, Call.SENDALL, Call.SENDTO, Call.RECV, Call.RECVF
 #: Events a waiting backlog may hold before it is compacted.
 BACKLOG = 2000
 
+#: Whole connections of a compacted backlog kept one by one (the newest: the lanes show them).
+KEEP_CONNECTIONS = 4
+
+#: Whole connections in one batch that make it a flood, condensed even with no backlog (no
+#: scenario makes so many; a load generator makes thousands a second).
+FLOOD = 16
+
 
 def _routine(event: Event) -> bool:
     return (isinstance(event, CallEvent) and event.call in ROUTINE and event.error is None
             and bool(event.nbytes) and not event.parts)
 
 
+def condense(events: list[Event], keep: int = KEEP_CONNECTIONS,
+             least: int = 2) -> list[Event]:
+    """Whole connections in ``events`` - accepted and closed within them - but the newest
+    ``keep``, as one :class:`Condensed` where the last of them closed, when there are at
+    least ``least`` to condense; the rest in order."""
+    opened: dict[str, int] = {}
+    whole: list[str] = []
+    for event in events:
+        if type(event) is CallEvent and event.ok:
+            if event.call is Call.ACCEPT and event.parent is not None:
+                opened[event.socket] = 1
+            elif event.call is Call.CLOSE and event.socket in opened:
+                whole.append(event.socket)
+    gone = set(whole[:-keep] if keep else whole)
+    if len(gone) < max(least, 2):
+        return events
+    pairs: set[frozenset] = set()
+    last: dict[str, CallEvent] = {}
+    calls = segments = 0
+    for event in events:
+        if type(event) is CallEvent and event.socket in gone:
+            calls += 1
+            last[event.socket] = event
+            if event.local and event.remote:
+                pairs.add(frozenset((event.local, event.remote)))
+    out: list[Event] = []
+    for event in events:
+        kind = type(event)
+        if kind is Segment and frozenset((event.local, event.remote)) in pairs:
+            segments += event.count
+            continue
+        if kind in (CallEvent, KernelEvent, StepPending, Elided, Progress) \
+                and event.socket in gone:
+            if kind is CallEvent and event.call is Call.CLOSE and event.socket == whole[
+                    len(gone) - 1]:
+                out.append(Condensed(
+                    first=whole[0], last=event.socket, count=len(gone), calls=calls,
+                    segments=segments, received=sum(e.recv_total for e in last.values()),
+                    sent=sum(e.sent_total for e in last.values())))
+            continue
+        out.append(event)
+    return out
+
+
 def compact(events: list[Event]) -> list[Event]:
-    """Sum routine data calls (see the module docstring); keep everything else in order.
+    """Sum routine data calls and condense whole connections (see the module docstring);
+    keep everything else in order.
 
     Per socket and call, the last routine event is kept as it is (it carries the totals);
     the ones before it become one :class:`Elided` in its place, and the steps they were
@@ -71,7 +135,7 @@ def compact(events: list[Event]) -> list[Event]:
                 count, nbytes = summed[key]
                 out.append(Elided(event.socket, event.call, count, nbytes))
         out.append(event)
-    return out
+    return condense(out)
 
 
 class Batcher:
@@ -122,6 +186,10 @@ class Batcher:
     def _take(self) -> list[Event]:
         with self._lock:
             batch, self._pending = self._pending, []
+        if self._acknowledge and len(batch) > FLOOD:  # (a display: a flood of connections)
+            before = len(batch)
+            batch = condense(batch, least=FLOOD - KEEP_CONNECTIONS)
+            self.elided += before - len(batch)
         return batch
 
     def _run(self) -> None:

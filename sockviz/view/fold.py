@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sockviz.engine.events import (
     CallEvent,
     Checked,
+    Condensed,
     Elided,
     Event,
     KernelEvent,
@@ -77,6 +78,8 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
         view.notes.setdefault(event.step, (event.explain, event.expect_error))
     elif kind is Elided:
         _elided(view, event, changes)
+    elif kind is Condensed:
+        _condensed(view, event, changes)
     elif kind is RunFinished:
         view.outcome = event
         view.pending = None
@@ -184,6 +187,8 @@ def _progress(view: RunView, event: Progress, changes: Changes) -> None:
 
 
 def _kernel(view: RunView, event: KernelEvent, changes: Changes) -> None:
+    if event.socket not in view.models and event.state is State.CLOSED:
+        return  # (a closed socket whose card has gone - or was never drawn, in a flood)
     model = _model_for(view, event, changes)
     if event.queue is not None:
         model.queue = event.queue
@@ -201,6 +206,12 @@ def _elided(view: RunView, event: Elided, changes: Changes) -> None:
     side = "left" if model.role is Role.CLIENT else "right"
     _row(view, changes, side, words.elided(event), socket=event.socket,
          call=event.call.value, over=event.socket)
+    _log(view, event, changes)
+
+
+def _condensed(view: RunView, event: Condensed, changes: Changes) -> None:
+    """Whole connections too many to draw: one row and one log line for them all."""
+    _row(view, changes, "right", words.condensed(event))
     _log(view, event, changes)
 
 

@@ -41,8 +41,9 @@ ORDER = (
 )
 
 #: Cards kept at most (closed ones go first): a listener flooded with clients must not grow
-#: cards for ever.
-MAX_CARDS = 40
+#: cards for ever, and each card kept is laid out again on every frame. A scenario has
+#: at most 7 sockets; a lane shows about 5 cards on a projector.
+MAX_CARDS = 12
 
 #: Lines the log shows at most.
 LOG_LINES = 2000

@@ -165,6 +165,14 @@ def elided_log_line(event: Elided) -> str:
     return f"      {event.socket:<8} {elided(event)}"
 
 
+def condensed(event) -> str:
+    """Whole connections of a flood, summed (a :class:`~sockviz.engine.events.Condensed`)."""
+    return (f"… {event.count:,} connections, {event.first} to {event.last}: accepted, "
+            f"served, closed - {event.calls:,} calls, {event.segments:,} segments, "
+            f"↓{human_bytes(event.received)} ↑{human_bytes(event.sent)} (too many to "
+            "draw; all counted)")
+
+
 def log_text(event) -> str:
     """The log's line for an event the fold logged (a call, a kernel change, a sum)."""
     if isinstance(event, CallEvent):
@@ -175,4 +183,6 @@ def log_text(event) -> str:
         cause = f"  (after call {event.cause})" if event.cause is not None else "  (kernel)"
         return f"{event.seq:>4}  {event.source:<8} wire → {event.target}: " \
                f"{segment_label(event)}{cause}"
-    return elided_log_line(event)
+    if isinstance(event, Elided):
+        return elided_log_line(event)
+    return f"      {condensed(event)}"

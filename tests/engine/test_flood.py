@@ -1,0 +1,146 @@
+"""A flood of real connections: ``sockviz --listen --trace`` keeps every one, and a display
+that falls behind gets whole connections condensed, every call and byte still counted.
+
+The client is a real process of its own (``sockviz.benchflood.flood``, what the benchmark
+uses): it keeps eight connections going, each sending a request, shutting its side,
+reading the answer to the end and closing.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from sockviz.benchflood import CLIENT, REPLY, REQUEST, free_port
+from sockviz.engine.events import (
+    CallEvent,
+    Condensed,
+    KernelEvent,
+    Segment,
+    StepPending,
+)
+from sockviz.engine.gate import Mode
+from sockviz.engine.listen import ListenRunner
+from sockviz.engine.sink import KEEP_CONNECTIONS, condense
+from sockviz.engine.states import Call
+from tests.helpers import Collector
+
+
+def _client(port: int, count: int) -> subprocess.Popen:
+    client = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert client.stdout.readline().strip() == "ready"
+    client.stdin.write("go\n")
+    client.stdin.flush()
+    return client
+
+
+def test_five_thousand_connections_into_listen_trace_each_one_seen(tmp_path):
+    count, port = 5000, free_port()
+    trace = tmp_path / "trace.jsonl"
+    with trace.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sockviz", "--listen", f"127.0.0.1:{port}", "--trace",
+             "--reply", REPLY], stdout=out, stderr=subprocess.PIPE, text=True)
+        try:
+            client = _client(port, count)
+            _took, received = client.stdout.readline().split()
+            assert client.wait(60) == 0
+        finally:
+            time.sleep(0.3)  # (the last close's line)
+            server.send_signal(signal.SIGINT)
+            _, err = server.communicate(timeout=10)
+    assert server.returncode == 0, err
+    assert int(received) == (count + 1) * len(REPLY) - len(REPLY)  # (the probe is apart)
+    calls: dict[str, list[str]] = {}
+    got = sent = 0
+    for line in trace.read_text().splitlines():
+        record = json.loads(line)
+        if record["call"] in ("packet", "packets", "kernel") or record["socket"] == "server":
+            continue
+        calls.setdefault(record["socket"], []).append(record["call"])
+        if record["call"] == "recv":
+            got += record["nbytes"] or 0
+        if record["call"] == "sendall":
+            sent += record["nbytes"]
+    # every connection (the client's probe first) accepted, read, answered and closed
+    assert len(calls) == count + 1
+    assert all(seen == ["accept", "recv", "sendall", "shutdown", "recv", "close"]
+               for seen in calls.values())
+    assert got == (count + 1) * len(REQUEST)
+    assert sent == (count + 1) * len(REPLY)
+
+
+def test_a_flood_condensed_for_a_display_keeps_the_newest_and_counts_the_rest():
+    collector = Collector()
+    runner = ListenRunner(collector, "127.0.0.1", 0, "ipv4", reply=REPLY.encode(),
+                          mode=Mode.FAST)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(e.call is Call.LISTEN for e in collector.calls):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        port = int(next(e for e in collector.calls if e.call is Call.BIND).local.rsplit(":")[1])
+        client = _client(port, 40)
+        assert client.wait(30) == 0
+        client.stdout.close()
+        client.stdin.close()
+        deadline = time.monotonic() + 10
+        while sum(e.call is Call.CLOSE for e in collector.calls) < 41:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        runner.stop()
+    events = list(collector.events)
+    out = condense(events)
+    summed = [e for e in out if isinstance(e, Condensed)]
+    assert len(summed) == 1
+    whole = [e.socket for e in events if isinstance(e, CallEvent) and e.call is Call.CLOSE
+             and e.socket.startswith("conn-")]
+    kept, gone = whole[-KEEP_CONNECTIONS:], set(whole[:-KEEP_CONNECTIONS])
+    total = summed[0]
+    assert (total.count, total.first, total.last) == (len(gone), whole[0],
+                                                       whole[-KEEP_CONNECTIONS - 1])
+    gone_calls = [e for e in events if isinstance(e, CallEvent) and e.socket in gone]
+    assert total.calls == len(gone_calls) == 6 * len(gone)
+    assert total.received == len(gone) * len(REQUEST)
+    assert total.sent == len(gone) * len(REPLY)
+    # nothing of theirs is left; the newest connections and the listener are kept whole
+    assert not [e for e in out if isinstance(e, (CallEvent, KernelEvent, StepPending))
+                and e.socket in gone]
+    for name in ("server", *kept):
+        assert [e for e in out if getattr(e, "socket", None) == name] == \
+            [e for e in events if getattr(e, "socket", None) == name]
+    assert [e for e in out if isinstance(e, Segment)] == [
+        e for e in events if isinstance(e, Segment)]  # (no wire watched in this run)
+    # a batch with no more whole connections than are kept is left as it is
+    closes = [i for i, e in enumerate(events) if isinstance(e, CallEvent)
+              and e.call is Call.CLOSE and e.socket.startswith("conn-")]
+    few = events[: closes[KEEP_CONNECTIONS] + 1]
+    assert condense(few) == few
+
+
+def test_condensed_connections_are_one_row_and_one_log_line_and_late_news_of_them_no_card():
+    from sockviz.engine.outside import listen_scenario, resolve
+    from sockviz.engine.states import Role, State
+    from sockviz.view.history import History
+    from sockviz.view.words import log_text
+
+    history = History(listen_scenario(resolve(None, 0, "ipv4")))
+    summed = Condensed(first="conn-2", last="conn-40", count=39, calls=234, segments=390,
+                       received=39 * 31, sent=39 * 40)
+    history.add(0.0, summed)
+    view = history.live
+    assert view.rows[0].label.startswith("… 39 connections, conn-2 to conn-40")
+    assert "234 calls" in log_text(summed) and "390 segments" in log_text(summed)
+    # the kernel letting one of them go, a minute later: no card comes back for it
+    history.add(60.0, KernelEvent(seq=9, t=60.0, socket="conn-7", role=Role.CONNECTION,
+                                  state=State.CLOSED, family="AF_INET", type="SOCK_STREAM",
+                                  local=None, remote=None, sent_total=40, recv_total=31,
+                                  kernel="CLOSE", previous="TIME_WAIT", timer=None,
+                                  source="proc"))
+    assert "conn-7" not in view.models
