@@ -21,7 +21,13 @@ an absolute time alone (a slow machine slows both sides):
   pseudo-terminal - lower is better, target <= 1.3;
 * time travel and history: going back to the start of a long ``--listen`` session and
   forward to its live edge, and the memory a history of 50,000 events takes (see
-  :mod:`sockviz.benchview`).
+  :mod:`sockviz.benchview`);
+* floods of real connections (see :mod:`sockviz.benchflood` and :mod:`sockviz.benchtui`):
+  connections a second through ``--listen --trace`` and through the TUI against a plain
+  selector server, by wall time and by CPU time (targets >= 0.3 and >= 0.2), key press to
+  frame during the TUI's flood (p95 <= 100 ms), the cost of a call with 10,000
+  connections in TIME_WAIT against none (<= 1.2), and peak RSS of a 100,000-connection
+  flood over a 1,000-connection one (<= 40 MiB).
 
 ``--quick`` uses smaller transfers so the whole run takes well under a minute. The
 engine, TUI and startup rows run sockviz and its plain twin turn about several times and
@@ -379,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     extra = history_rss(50_000)
     rows.append(("memory, RSS of a run's history of 50,000 events", f"+{extra:.1f} MiB",
                  "<= 30 MiB", "ok" if extra <= 30 else "ABOVE"))
+
+    from sockviz.benchtui import flood_rows
+
+    rows += flood_rows(args.quick)
 
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'ratio':>10}  {'target':>9}")

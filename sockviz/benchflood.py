@@ -189,3 +189,63 @@ def run_flood(server: list[str] | int, count: int, port: int) -> dict[str, float
         raise RuntimeError(f"the client got {received} bytes, not {count * len(REPLY)}")
     return {"seconds": wall, "server_cpu": after[0] - before[0],
             "client_cpu": after[1] - before[1], "rss": rss}
+
+
+def sockviz_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "sockviz", "--listen", f"127.0.0.1:{port}", "--trace",
+            "--reply", REPLY]
+
+
+def plain_command(port: int) -> list[str]:
+    return [sys.executable, "-c", PLAIN, str(port)]
+
+
+def ratios(plain: dict, ours: dict) -> tuple[float, float]:
+    """(wall, CPU) ratios of connections a second, ours against plain (higher is better)."""
+    wall = plain["seconds"] / ours["seconds"]
+    cpu = (plain["server_cpu"] + plain["client_cpu"]) / max(
+        ours["server_cpu"] + ours["client_cpu"], 1e-9)
+    return wall, cpu
+
+
+def trace_flood(count: int, turns: int) -> tuple[float, float, float]:
+    """``sockviz --listen --trace`` against the plain server, turn about: the median turn's
+    (wall ratio, CPU ratio, sockviz's connections a second)."""
+    results = []
+    for _ in range(turns):
+        port = free_port()
+        plain = run_flood(plain_command(port), count, port)
+        port = free_port()
+        ours = run_flood(sockviz_command(port), count, port)
+        results.append((*ratios(plain, ours), count / ours["seconds"]))
+    results.sort()
+    return results[len(results) // 2]
+
+
+def timewait_cost(before: int, count: int = 1000) -> float:
+    """CPU a connection costs ``sockviz --listen --trace`` once ``before`` connections
+    have closed into TIME_WAIT, against once 200 have: the ratio (lower is better)."""
+    costs = []
+    for warm in (200, before):
+        port = free_port()
+        server = subprocess.Popen(sockviz_command(port), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            run_flood(server.pid, warm, port)
+            # (several rounds, the cheapest kept: one unlucky spell does not decide it)
+            costs.append(min(run_flood(server.pid, count, port)["server_cpu"]
+                             for _ in range(3)))
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait()
+    return costs[1] / max(costs[0], 1e-9)
+
+
+def flood_rss(small: int, big: int) -> float:
+    """MiB of peak RSS a ``big`` flood into ``sockviz --listen --trace`` takes over a
+    ``small`` one."""
+    sizes = []
+    for count in (small, big):
+        port = free_port()
+        sizes.append(run_flood(sockviz_command(port), count, port)["rss"])
+    return (sizes[1] - sizes[0]) / (1 << 20)

@@ -75,9 +75,12 @@ def time_travel(connections: int) -> dict:
                 check=True)
             del client
 
-            def closed() -> int:  # connections the listener has closed (after the peer)
-                return sum(1 for e in app.history.trace if type(e).__name__ == "CallEvent"
-                           and e.call.value == "close" and e.socket.startswith("conn-"))
+            def closed() -> int:  # connections the listener has closed (after the peer),
+                # one by one or condensed (a batch of many: see sockviz.engine.sink)
+                return sum(e.count if type(e).__name__ == "Condensed" else
+                           e.call.value == "close" and e.socket.startswith("conn-")
+                           for e in app.history.events
+                           if type(e).__name__ in ("CallEvent", "Condensed"))
 
             deadline = time.monotonic() + 30 + connections
             while closed() < connections and time.monotonic() < deadline:

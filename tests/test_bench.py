@@ -13,6 +13,8 @@ def test_quick_benchmark_prints_every_ratio():
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     for measure in ("throughput, engine", "throughput, sockviz --trace", "memory, peak RSS",
-                    "startup, first frame"):
+                    "startup, first frame", "connections/s, --listen --trace",
+                    "connections/s, TUI headless", "responsiveness during that flood",
+                    "cost of a traced call", "memory, peak RSS 5,000-connection flood"):
         row = next(line for line in lines if line.startswith(measure))
         assert row.split()[-1] in ("ok", "BELOW", "ABOVE")
