@@ -98,11 +98,11 @@ class TraceWriter:
     def __call__(self, event: Event) -> None:
         if not isinstance(event, (CallEvent, KernelEvent, Segment)) or self.broken:
             return
-        from sockviz.engine.trace import to_line  # (imported once; then a dict lookup)
+        from sockviz.engine.lines import line  # (imported once; then a dict lookup)
 
         with self.lock:
             try:
-                self.out.write(to_line(event) + "\n")
+                self.out.write(line(event) + "\n")
                 self.out.flush()
             except OSError:  # e.g. `sockviz --trace | head`: stop writing, keep going
                 self.broken = True

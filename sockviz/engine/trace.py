@@ -141,17 +141,12 @@ def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
     }
 
 
-_encoder = None
-
-
 def to_line(event: CallEvent | KernelEvent | Segment) -> str:
-    """One JSON Lines line (no newline), ASCII only."""
-    global _encoder
-    if _encoder is None:  # (json imported here: the TUI imports this module for escape_bytes)
-        import json
+    """One JSON Lines line (no newline), ASCII only: ``json.dumps(to_record(event))``, made
+    without the dict (see :mod:`sockviz.engine.lines`)."""
+    from sockviz.engine.lines import line
 
-        _encoder = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
-    return _encoder(to_record(event))
+    return line(event)
 
 
 class TraceFormatError(ValueError):
