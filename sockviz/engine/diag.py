@@ -13,7 +13,6 @@ reading ``/proc``. Standard library only.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import socket
 import struct
 import threading
@@ -119,12 +118,21 @@ def _found(data: bytes, at: int) -> Found:
 
 def _packed(local: tuple, remote: tuple) -> tuple[int, bytes, bytes]:
     """The family and the two addresses as the request carries them (16 bytes each)."""
-    a = ipaddress.ip_address(str(local[0]).split("%")[0])
-    b = ipaddress.ip_address(str(remote[0]).split("%")[0])
-    if a.version != b.version:
+    (fa, a), (fb, b) = _pton(local[0]), _pton(remote[0])
+    if fa != fb:
         raise ValueError("the two ends of one connection have one family")
-    family = socket.AF_INET if a.version == 4 else socket.AF_INET6
-    return family, a.packed.ljust(16, b"\0"), b.packed.ljust(16, b"\0")
+    return fa, a.ljust(16, b"\0"), b.ljust(16, b"\0")
+
+
+def _pton(host) -> tuple[int, bytes]:
+    """(family, packed address) of an IPv4 or IPv6 address; ValueError for anything else."""
+    text = str(host).split("%")[0]
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return family, socket.inet_pton(family, text)
+        except OSError:
+            continue
+    raise ValueError(f"{text!r} is not an IP address")
 
 
 def open_diag() -> Diag | None:

@@ -33,7 +33,7 @@ def _n(value) -> str:
     if type(value) is float:
         if math.isfinite(value):
             return float.__repr__(value)
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return int.__repr__(value)
 
 
@@ -42,27 +42,35 @@ def _queue(queue) -> str:
 
 
 def call_line(e: CallEvent) -> str:
+    n, q = "null", _quote
     return (
-        f'{{"seq": {_n(e.seq)}, "t": {_n(e.t)}, "socket": {_s(e.socket)}, '
-        f'"role": {_quote(e.role.value)}, "call": {_quote(e.call.value)}, '
-        f'"state": {_s(e.state.value if e.state else None)}, "family": {_s(e.family)}, '
-        f'"type": {_s(e.type)}, "local": {_s(e.local)}, "remote": {_s(e.remote)}, '
+        f'{{"seq": {_n(e.seq)}, "t": {_n(e.t)}, "socket": {q(e.socket)}, '
+        f'"role": {q(e.role._value_)}, "call": {q(e.call._value_)}, '
+        f'"state": {n if e.state is None else q(e.state._value_)}, '
+        f'"family": {n if e.family is None else q(e.family)}, '
+        f'"type": {n if e.type is None else q(e.type)}, '
+        f'"local": {n if e.local is None else q(e.local)}, '
+        f'"remote": {n if e.remote is None else q(e.remote)}, '
         f'"nbytes": {_n(e.nbytes)}, "sent_total": {_n(e.sent_total)}, '
-        f'"recv_total": {_n(e.recv_total)}, "error": {_s(e.error)}, '
-        f'"kernel": {_s(e.kernel)}, "error_text": {_s(e.error_text)}, '
-        f'"args": {_s(e.args)}, '
-        f'"data": {"null" if e.data is None else _quote(escape_bytes(e.data))}, '
-        f'"implicit_bind": {_n(e.implicit_bind)}, "parent": {_s(e.parent)}, '
-        f'"parts": {_n(e.parts)}, "step": {_n(e.step)}, "previous": null, "timer": null, '
-        f'"partial": {_n(e.partial)}, "queue": {_queue(e.queue)}}}'
+        f'"recv_total": {_n(e.recv_total)}, "error": {n if e.error is None else q(e.error)}, '
+        f'"kernel": {n if e.kernel is None else q(e.kernel)}, '
+        f'"error_text": {n if e.error_text is None else q(e.error_text)}, '
+        f'"args": {n if e.args is None else q(e.args)}, '
+        f'"data": {n if e.data is None else q(escape_bytes(e.data))}, '
+        f'"implicit_bind": {_n(e.implicit_bind)}, '
+        f'"parent": {n if e.parent is None else q(e.parent)}, '
+        f'"parts": {n if e.parts is None else _n(e.parts)}, '
+        f'"step": {n if e.step is None else _n(e.step)}, "previous": null, "timer": null, '
+        f'"partial": {n if e.partial is None else _n(e.partial)}, '
+        f'"queue": {_queue(e.queue)}}}'
     )
 
 
 def kernel_line(e: KernelEvent) -> str:
     return (
         f'{{"seq": {_n(e.seq)}, "t": {_n(e.t)}, "socket": {_s(e.socket)}, '
-        f'"role": {_quote(e.role.value)}, "call": "kernel", '
-        f'"state": {_s(e.state.value if e.state else None)}, "family": {_s(e.family)}, '
+        f'"role": {_quote(e.role._value_)}, "call": "kernel", '
+        f'"state": {_s(e.state._value_ if e.state else None)}, "family": {_s(e.family)}, '
         f'"type": {_s(e.type)}, "local": {_s(e.local)}, "remote": {_s(e.remote)}, '
         f'"nbytes": null, "sent_total": {_n(e.sent_total)}, '
         f'"recv_total": {_n(e.recv_total)}, "error": null, "kernel": {_s(e.kernel)}, '
@@ -73,20 +81,28 @@ def kernel_line(e: KernelEvent) -> str:
 
 
 def segment_line(e: Segment) -> str:
+    n, q = "null", _quote
     summed = e.summed
     call = '"packets"' if summed else '"packet"'
     kind = '"SOCK_STREAM"' if e.proto == "TCP" else '"SOCK_DGRAM"'
     line = (
-        f'{{"seq": {_n(e.seq)}, "t": {_n(e.t)}, "socket": {_s(e.socket)}, "role": null, '
-        f'"call": {call}, "state": null, "family": {_s(e.family)}, "type": {kind}, '
-        f'"local": {_s(e.local)}, "remote": {_s(e.remote)}, "nbytes": {_n(e.nbytes)}, '
+        f'{{"seq": {_n(e.seq)}, "t": {_n(e.t)}, "socket": {n if e.socket is None else q(e.socket)}, '
+        f'"role": null, "call": {call}, "state": null, '
+        f'"family": {n if e.family is None else q(e.family)}, "type": {kind}, '
+        f'"local": {n if e.local is None else q(e.local)}, '
+        f'"remote": {n if e.remote is None else q(e.remote)}, "nbytes": {_n(e.nbytes)}, '
         f'"sent_total": null, "recv_total": null, "error": null, "kernel": null, '
         f'"error_text": null, "args": null, "data": null, "implicit_bind": null, '
         f'"parent": null, "parts": null, "step": null, "previous": null, "timer": null, '
-        f'"partial": null, "queue": null, "proto": {_s(e.proto)}, "flags": {_s(e.flags)}, '
-        f'"from": {_s(e.source)}, "to": {_s(e.target)}, "seq_rel": {_n(e.seq_rel)}, '
-        f'"ack_rel": {_n(e.ack_rel)}, "window": {_n(e.window)}, '
-        f'"options": {_s(e.options)}, "cause": {_n(e.cause)}'
+        f'"partial": null, "queue": null, "proto": {n if e.proto is None else q(e.proto)}, '
+        f'"flags": {n if e.flags is None else q(e.flags)}, '
+        f'"from": {n if e.source is None else q(e.source)}, '
+        f'"to": {n if e.target is None else q(e.target)}, '
+        f'"seq_rel": {n if e.seq_rel is None else _n(e.seq_rel)}, '
+        f'"ack_rel": {n if e.ack_rel is None else _n(e.ack_rel)}, '
+        f'"window": {n if e.window is None else _n(e.window)}, '
+        f'"options": {n if e.options is None else q(e.options)}, '
+        f'"cause": {n if e.cause is None else _n(e.cause)}'
     )
     if summed:
         line += (f', "count": {_n(e.count)}, "largest": {_n(e.largest)}, '

@@ -12,17 +12,18 @@ import re
 _HEX = re.compile(r"[0-9a-fA-F]{2}")
 
 
+#: Each byte as a preview writes it.
+_ESCAPED = tuple("\\\\" if b == 0x5C else chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}"
+                 for b in range(256))
+#: The bytes that stand for themselves.
+_PLAIN = bytes(b for b in range(0x20, 0x7F) if b != 0x5C)
+
+
 def escape_bytes(data: bytes) -> str:
     """Printable ASCII as itself, everything else as ``\\xNN``; reversible, terminal-safe."""
-    out = []
-    for byte in data:
-        if byte == 0x5C:
-            out.append("\\\\")
-        elif 0x20 <= byte < 0x7F:
-            out.append(chr(byte))
-        else:
-            out.append(f"\\x{byte:02x}")
-    return "".join(out)
+    if not bytes(data).translate(None, _PLAIN):  # (all printable: as it is)
+        return bytes(data).decode("ascii")
+    return "".join(map(_ESCAPED.__getitem__, data))
 
 
 def unescape_bytes(text: str) -> bytes:

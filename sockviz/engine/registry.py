@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 Known = tuple[str, str | None, str | None, bool]
 
 
+_WILDCARDS = ("0.0.0.0:", "[::]:")
+
+
 class Registry:
     """Every socket of one run that still matters. See the module docstring."""
 
@@ -41,6 +44,8 @@ class Registry:
         self._by_local: dict[str, list[TracedSocket]] = {}
         self._placed: dict[TracedSocket, str] = {}
         """Socket -> the local address it is filed under in :attr:`_by_local`."""
+        self._wildcards = 0
+        """How many of them are filed under a wildcard address (``0.0.0.0:P``)."""
         self._asleep: list[tuple[float, int, TracedSocket]] = []
         """(when to look again, tie-break, socket): TIME_WAIT sockets, soonest first."""
         self._order = itertools.count()
@@ -67,6 +72,8 @@ class Registry:
         if key is not None:
             self._by_local.setdefault(key, []).append(ts)
             self._placed[ts] = key
+            if key.startswith(_WILDCARDS):
+                self._wildcards += 1
 
     def _unfile(self, ts: TracedSocket, key: str) -> None:
         filed = self._by_local.get(key)
@@ -75,6 +82,8 @@ class Registry:
             if not filed:
                 del self._by_local[key]
         self._placed.pop(ts, None)
+        if key.startswith(_WILDCARDS):
+            self._wildcards -= 1
 
     def released(self, ts: TracedSocket) -> None:
         """The kernel has let ``ts`` go (it is closed, and its connection is gone): no
@@ -92,9 +101,12 @@ class Registry:
     def at(self, own: str) -> list[Known]:
         """The run's sockets at address ``own``, and those bound to the wildcard address
         on its port (a UDP client's, once it sent, owns its port on every address)."""
-        port = own.rpartition(":")[2]
+        keys: tuple = (own,)
+        if self._wildcards:
+            port = own.rpartition(":")[2]
+            keys = (own, f"0.0.0.0:{port}", f"[::]:{port}")
         out = []
-        for key in (own, f"0.0.0.0:{port}", f"[::]:{port}"):
+        for key in keys:
             for ts in self._by_local.get(key, ()):
                 out.append((ts.name, key, ts.remote,
                             ts.state is State.LISTENING or ts.role is Role.LISTENER))

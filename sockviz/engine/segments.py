@@ -36,7 +36,16 @@ def options_text(options: tuple[tuple[str, int | None], ...]) -> str | None:
     """``mss=65495,sack_ok,ts,wscale=7``, or None for no options worth naming."""
     if not options:
         return None
-    return ",".join(name if value is None else f"{name}={value}" for name, value in options)
+    text = _OPTIONS.get(options)
+    if text is None:
+        if len(_OPTIONS) > 256:
+            _OPTIONS.clear()
+        text = _OPTIONS[options] = ",".join(
+            name if value is None else f"{name}={value}" for name, value in options)
+    return text
+
+
+_OPTIONS: dict[tuple, str] = {}
 
 
 class Wire:
@@ -60,6 +69,8 @@ class Wire:
         self._sums: dict[tuple[str, str], _Sum] = {}
         self._ports: set[int] = set()
         """The run's ports the capture takes frames of (none yet: every frame)."""
+        self._watched: set[str] = set()
+        """The same, as text (what an address ends with)."""
         self._pair: tuple[str, str] | None = None
         """A bulk transfer's connection while the kernel counts its segments."""
         self._before: dict = {}
@@ -75,12 +86,14 @@ class Wire:
         """The run has a socket at these addresses (its local one first): take their
         frames. The capture takes a frame when either of its ports is one it watches, so a
         connection to a port already watched (every client of a listener) adds nothing."""
-        ports = [int(port) for address in addresses if address
-                 for port in (address.rpartition(":")[2],) if port.isdigit() and int(port)]
-        if not ports or any(port in self._ports for port in ports):
+        texts = [address.rpartition(":")[2] for address in addresses if address]
+        if any(text in self._watched for text in texts):
             return
-        self._ports = self._ports | {ports[0]}
-        self.capture.watch_ports(self._ports)
+        ports = [int(text) for text in texts if text.isdigit() and int(text)]
+        if ports:
+            self._ports = self._ports | {ports[0]}
+            self._watched.add(str(ports[0]))
+            self.capture.watch_ports(self._ports)
 
     def forget(self, local: str | None, remote: str | None) -> None:
         """The connection (``local``, ``remote``) is gone: forget its numbers."""

@@ -144,6 +144,8 @@ class TracedSocket(BulkCalls):
     def _refresh_addresses(self) -> None:
         if self.sock is None or self.state is State.CLOSED:
             return
+        if self.last_remote is not None and self.transport is Transport.STREAM:
+            return  # (a TCP connection's two addresses never change)
         try:
             self.last_local = self.sock.getsockname()
         except OSError:
@@ -237,7 +239,11 @@ class TracedSocket(BulkCalls):
     def _wait(self, events: int, timeout: float | None) -> None:
         """Wait for readiness; on timeout return anyway so the real call reports EAGAIN."""
         tracer = self.tracer
-        tracer.wait_ready(self.sock, events, timeout)
+        if timeout == 0:  # (the caller knows it is ready: the call says EAGAIN if not)
+            if tracer.stopped:
+                raise Stopped()
+        else:
+            tracer.wait_ready(self.sock, events, timeout)
         tracer.begins()  # (what the peer did meanwhile was not this call's doing)
         if not tracer.settle and tracer.wire is not None:
             # A real peer's segments, read now: they come before the call that takes what

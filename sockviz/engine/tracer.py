@@ -71,7 +71,10 @@ class Tracer:
         right after the call, and later changes from the watcher, are what it gets."""
         self._diag: bool | None = None
         """False where the kernel refuses socket diagnostics over netlink (then /proc is
-        read); each reading opens its own (a run holds no descriptor between them)."""
+        read); each reading opens its own (a run holds no descriptor between them) - but
+        a real peer's run, whose every connection's close is read, keeps one open until
+        :meth:`close`."""
+        self._kept = None
         self._began: dict[int, float] = {}
         """Thread -> when its call began (after any wait for the peer): a segment sent
         before it was not that call's doing."""
@@ -224,6 +227,10 @@ class Tracer:
         self._closed = True
         if self.wire is not None:
             self.wire.close()
+        with self.lock:
+            if self._kept:
+                self._kept.close()
+                self._kept = None
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -281,7 +288,9 @@ class Tracer:
                     out[ts] = ("CLOSE", None, "proc", None)
                     continue
                 if diag is None and self._diag is not False:
-                    diag = self._open_diag()
+                    diag = self._kept or self._open_diag()
+                    if diag and not self.settle:
+                        self._kept = diag
                 found = self._diagnose(diag, ts) if diag else None
                 if found is not None:
                     out[ts] = (*found, "proc", None)
@@ -292,8 +301,8 @@ class Tracer:
                 st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
                 out[ts] = (st, timer, "proc", None)
         finally:
-            if diag:
-                diag.close()  # (a run keeps no descriptor between readings)
+            if diag and diag is not self._kept:
+                diag.close()  # (a scenario's run keeps no descriptor between readings)
         return out
 
     def _open_diag(self):

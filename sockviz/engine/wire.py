@@ -21,7 +21,7 @@ from __future__ import annotations
 import mmap
 import socket
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sockviz.engine import bpf
 
@@ -62,9 +62,9 @@ class WireUnavailable(Exception):
     """The wire cannot be watched here; the message says why, in one line."""
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One TCP segment or UDP datagram as it crossed loopback."""
+class Frame(NamedTuple):
+    """One TCP segment or UDP datagram as it crossed loopback (a named tuple: a bulk
+    transfer with ``--pcap`` makes hundreds of thousands)."""
 
     t: float
     """When the kernel handed it to the capture (wall-clock time, as a pcap keeps it)."""
@@ -122,6 +122,19 @@ def _options(data: bytes) -> tuple[tuple[str, int | None], ...]:
     return tuple(out)
 
 
+_IPS: dict[bytes, str] = {}
+
+
+def _ip(family: int, packed: bytes) -> str:
+    """An address as text, worked out once for each (a run sees a handful)."""
+    text = _IPS.get(packed)
+    if text is None:
+        if len(_IPS) > 4096:
+            _IPS.clear()
+        text = _IPS[packed] = socket.inet_ntop(family, packed)
+    return text
+
+
 def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | None:
     """The TCP segment or UDP datagram in an Ethernet-framed loopback frame; None for
     anything else (or a frame too short to be one). ``length``: the frame's whole length,
@@ -138,8 +151,8 @@ def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | No
         header = (first & 0x0F) * 4
         total = struct.unpack_from("!H", frame, offset + 2)[0]
         proto = frame[offset + 9]
-        src_ip = socket.inet_ntop(socket.AF_INET, frame[offset + 12: offset + 16])
-        dst_ip = socket.inet_ntop(socket.AF_INET, frame[offset + 16: offset + 20])
+        src_ip = _ip(socket.AF_INET, frame[offset + 12: offset + 16])
+        dst_ip = _ip(socket.AF_INET, frame[offset + 16: offset + 20])
         version, end = 4, offset + total
         offset += header
     elif ethertype == 0x86DD:
@@ -147,8 +160,8 @@ def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | No
             return None
         payload = struct.unpack_from("!H", frame, offset + 4)[0]
         proto = frame[offset + 6]  # (no extension headers on a loopback TCP/UDP packet)
-        src_ip = socket.inet_ntop(socket.AF_INET6, frame[offset + 8: offset + 24])
-        dst_ip = socket.inet_ntop(socket.AF_INET6, frame[offset + 24: offset + 40])
+        src_ip = _ip(socket.AF_INET6, frame[offset + 8: offset + 24])
+        dst_ip = _ip(socket.AF_INET6, frame[offset + 24: offset + 40])
         version, end = 6, offset + 40 + payload
         offset += 40
     else:
