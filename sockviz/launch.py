@@ -15,7 +15,7 @@ from typing import TextIO
 
 from sockviz.engine.gate import Mode
 from sockviz.options import EXIT_OK, EXIT_USAGE, SERVE_PORT, Options, UsageError, say
-from sockviz.peers import outside_runner_factory
+from sockviz.peers import outside_engine_factory
 
 
 def run_tui(options: Options, err: TextIO) -> int:
@@ -50,7 +50,7 @@ def run_tui(options: Options, err: TextIO) -> int:
     if options.recording is not None:
         factory, config.replay = replay_factory(options.recording.events), options.replay
     if options.outside:
-        factory = outside_runner_factory(options)
+        factory = outside_engine_factory(options)
         config.scenario, config.outside = factory.scenario.name, options.outside
         config.where = str(factory.endpoint)
         scenarios = {factory.scenario.name: factory.scenario}

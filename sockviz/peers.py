@@ -77,3 +77,30 @@ def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None =
     factory.scenario = (outside.listen_scenario(endpoint) if listening
                         else outside.connect_scenario(endpoint))
     return factory
+
+
+def outside_engine_factory(options: Options, endpoint: outside.Endpoint | None = None):
+    """:func:`outside_runner_factory`'s twin for the TUI: the same runner, played in an
+    engine process of its own (``factory.engine``, closed with the app), so that a flood's
+    calls never wait for the app's frames - each process has its own interpreter lock.
+    Checked here as there: UsageError for a host that does not resolve, or ``--wire host``
+    where the wire cannot be watched (the engine process then decides for itself)."""
+    from sockviz.engine.remote import EngineProcess, RemoteRunner
+
+    local = outside_runner_factory(options, endpoint)
+    local.watch.close()
+    endpoint = local.endpoint
+    spec = {"listen": options.listen is not None, "ip": endpoint.ip, "port": endpoint.port,
+            "family": endpoint.family.name, "reply": options.reply, "send": options.send,
+            "timeout": options.timeout or OUTSIDE_TIMEOUT}
+    engine = EngineProcess(options.wire, outside=True)
+
+    def factory(scenario, consumer, *, family=None, port=None, mode=Mode.PLAY, pace=1.0,
+                pcap=None, **_):
+        return RemoteRunner(engine, local.scenario, consumer, family=endpoint.family.name,
+                            port=endpoint.port, mode=mode, pace=pace, pcap=pcap,
+                            outside=spec)
+
+    factory.endpoint, factory.watch, factory.scenario = endpoint, local.watch, local.scenario
+    factory.engine = engine
+    return factory

@@ -28,8 +28,10 @@ class Session:
     """Runs, one after another. See the module docstring."""
 
     def __init__(self, runner_factory: RunnerFactory | None = None, wire: str = "off") -> None:
-        self.engine = None if runner_factory is not None else EngineProcess(wire)
-        """The engine process for live runs, when the app runs its own (closed on quit)."""
+        self.engine = EngineProcess(wire) if runner_factory is None else getattr(
+            runner_factory, "engine", None)
+        """The engine process for live runs - the app's own, or an outside peer's runner
+        factory's (closed on quit)."""
         self.factory = runner_factory or self.engine
         self.runner = None
         self.batcher: Batcher | None = None

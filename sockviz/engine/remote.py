@@ -98,10 +98,12 @@ class EngineProcess:
     runs after it (a restart costs no new process); :meth:`close` ends it.
     """
 
-    def __init__(self, wire: str = "off") -> None:
+    def __init__(self, wire: str = "off", outside: bool = False) -> None:
         self.wire = wire
         """``--wire``: where the child watches its runs' segments (it decides as it starts,
         before it has a thread)."""
+        self.outside = outside
+        """Its runs meet real outside peers: it stays in this machine's network."""
         self._proc = None
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -139,7 +141,8 @@ class EngineProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "sockviz.engine.remote_child", self.wire],
+            [sys.executable, "-m", "sockviz.engine.remote_child", self.wire,
+             *(["outside"] if self.outside else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, close_fds=True,
         )
@@ -269,7 +272,9 @@ class RemoteRunner(RunControls):
     def __init__(self, engine: EngineProcess, scenario: Scenario,
                  consumer: Callable[[Event], None], *, family: str = "ipv4", port: int = 0,
                  mode: Mode = Mode.FAST, pace: float = 1.0, size: int | None = None,
-                 pcap: str | None = None) -> None:
+                 pcap: str | None = None, outside: dict | None = None) -> None:
+        """``outside``: a real outside peer's run - where it listens or connects, and what
+        it answers or sends (see :func:`sockviz.peers.outside_engine_factory`)."""
         # What the child's Runner would refuse, refused here and now, as a Runner does.
         scenario.validate()
         if family not in scenario.families:
@@ -283,6 +288,8 @@ class RemoteRunner(RunControls):
                          "size": size}
         if pcap:
             self._options["pcap"] = pcap  # (the child writes the run's frames there)
+        if outside:
+            self._options["outside"] = outside
         self.gate = RemoteGate(self, mode, pace)
         self.steps = list(scenario.steps_for(family))
         self._total = len(self.steps)

@@ -32,10 +32,15 @@ class _ChildRun:
         self.runner = None
         family = options.get("family", "ipv4")
         self.pcap = options.pop("pcap", None)
+        outside = options.pop("outside", None)
         try:
             capture = child.watch.capture(family)
-            self.runner = Runner(scenario, self.batcher, **options, capture=capture,
-                                 wire=child.watch.status(family, capture is not None))
+            wire = child.watch.status(family, capture is not None)
+            if outside is not None:
+                self.runner = _outside(outside, self.batcher, options, capture, wire)
+            else:
+                self.runner = Runner(scenario, self.batcher, **options, capture=capture,
+                                     wire=wire)
             if capture is not None and self.pcap:
                 self.runner.tracer.wire.keep = True
         except (ValueError, OSError, KeyError) as exc:
@@ -150,14 +155,33 @@ class _Child:
         self.runs.clear()
 
 
-def _watch(mode: str):
+def _outside(spec: dict, consumer, options: dict, capture, wire):
+    """The runner that meets a real outside peer (``--listen``/``--connect``), as the app
+    asked for it (see :func:`sockviz.peers.outside_engine_factory`)."""
+    from sockviz.engine.families import FAMILIES
+
+    family, mode, pace = FAMILIES[spec["family"]], options["mode"], options["pace"]
+    if spec["listen"]:
+        from sockviz.engine.listen import ListenRunner
+
+        return ListenRunner(consumer, spec["ip"], spec["port"], family, reply=spec["reply"],
+                            mode=mode, pace=pace, capture=capture, wire=wire)
+    from sockviz.engine.connect import ConnectRunner
+
+    return ConnectRunner(consumer, spec["ip"], spec["port"], family, send=spec["send"],
+                         timeout=spec["timeout"], idle=None, mode=mode, pace=pace,
+                         capture=capture, wire=wire)
+
+
+def _watch(mode: str, outside: bool = False):
     """Where this process watches the wire: decided first, while it has one thread (a
-    private network can only be entered then). What cannot be had is said by each run."""
+    private network can only be entered then; ``outside``: runs that meet real peers stay
+    in this machine's network). What cannot be had is said by each run."""
     from sockviz.engine.watching import MODES, Watch, decide
     from sockviz.engine.wire import WireUnavailable
 
     try:
-        return decide(mode if mode in MODES else "off")
+        return decide(mode if mode in MODES else "off", outside=outside)
     except WireUnavailable as exc:
         return Watch(None, f"the wire is not watched: {exc}")
 
@@ -170,7 +194,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # the pipe carries frames only
-    child = _Child(stdout, _watch(sys.argv[1] if len(sys.argv) > 1 else "off"))
+    child = _Child(stdout, _watch(sys.argv[1] if len(sys.argv) > 1 else "off",
+                                  sys.argv[2:3] == ["outside"]))
     try:
         while not child.gone:
             message = read_frame(stdin)

@@ -40,6 +40,12 @@ class Watch:
             self.note = str(exc)
             return None
 
+    def close(self) -> None:
+        """Let the spare capture go (the wire is watched by another process)."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.close()
+
     def status(self, family: str, watching: bool = True) -> WireStatus:
         """What a run on ``family`` says of its wire first."""
         if family == "unix":
