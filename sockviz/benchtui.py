@@ -3,9 +3,10 @@ sockviz.bench`` prints it; see :mod:`sockviz.benchflood` for the client and the 
 server it is measured against).
 
 The app runs headless in this process, listening as ``sockviz --listen 127.0.0.1:P --reply
-...`` does (its runner in the app's process, fast), while the flood client - a process of
-its own - makes its connections; a key (switching the lower tab) is pressed every 100 ms,
-and each press is timed until a frame shows it.
+...`` does (its runner in an engine process of its own, fast), while the flood client - a
+process of its own - makes its connections; a key (switching the lower tab) is pressed
+every 100 ms, and each press is timed until a frame shows it. CPU time is this process's
+and the engine process's.
 """
 
 from __future__ import annotations
@@ -26,19 +27,16 @@ def tui_flood(count: int) -> dict[str, float]:
     from textual import events as textual_events
 
     from sockviz.app.app import AppConfig, SockvizApp
-    from sockviz.engine.families import FAMILIES
+    from sockviz.cli import build_parser
     from sockviz.engine.gate import Mode
-    from sockviz.engine.listen import ListenRunner
-    from sockviz.engine.outside import listen_scenario, resolve
+    from sockviz.options import check, from_arguments
+    from sockviz.peers import outside_engine_factory
 
     port = free_port()
-    endpoint = resolve(None, port, "ipv4")
-
-    def factory(scenario, consumer, *, mode, pace, **_):
-        return ListenRunner(consumer, endpoint.ip, port, FAMILIES["ipv4"],
-                            reply=REPLY.encode(), mode=mode, pace=pace)
-
-    scenario = listen_scenario(endpoint)
+    options = check(from_arguments(build_parser().parse_args(
+        ["--listen", f"127.0.0.1:{port}", "--reply", REPLY])))
+    factory = outside_engine_factory(options)
+    scenario = factory.scenario
     app = SockvizApp(AppConfig(scenario=scenario.name, outside="listen"),
                      runner_factory=factory, scenarios={scenario.name: scenario})
     app.mode = Mode.FAST

@@ -43,6 +43,9 @@ BACKLOG = 2000
 #: Whole connections of a compacted backlog kept one by one (the newest: the lanes show them).
 KEEP_CONNECTIONS = 4
 
+#: How many times longer the wait between batches is while a flood is condensed.
+FLOOD_SLOWER = 3
+
 #: Whole connections in one batch that make it a flood, condensed even with no backlog (no
 #: scenario makes so many; a load generator makes thousands a second).
 FLOOD = 16
@@ -159,6 +162,8 @@ class Batcher:
         """How many events have been handed on (for tests and the benchmark)."""
         self.batches = 0
         """How many lists have been handed on."""
+        self.flooded = False
+        """The last list had whole connections condensed: a flood is on."""
         self._thread = threading.Thread(target=self._run, name="sockviz-batcher", daemon=True)
         self._thread.start()
 
@@ -186,10 +191,12 @@ class Batcher:
     def _take(self) -> list[Event]:
         with self._lock:
             batch, self._pending = self._pending, []
+        self.flooded = False
         if self._acknowledge and len(batch) > FLOOD:  # (a display: a flood of connections)
             before = len(batch)
             batch = condense(batch, least=FLOOD - KEEP_CONNECTIONS)
             self.elided += before - len(batch)
+            self.flooded = len(batch) < before
         return batch
 
     def _run(self) -> None:
@@ -205,7 +212,9 @@ class Batcher:
             if batch:
                 self._hand_on(batch)
                 # At most `rate` batches a second: whatever arrives meanwhile waits its turn.
-                if self._closing.wait(self._interval):
+                # In a flood, FLOOD_SLOWER times fewer: each batch then costs a display its
+                # most (cards come and go), and keys pressed meanwhile must not wait.
+                if self._closing.wait(self._interval * (FLOOD_SLOWER if self.flooded else 1)):
                     break
         batch = self._take()
         if batch:
