@@ -3,7 +3,8 @@ suite holds the two to each other on every scenario's events), built for each ki
 event from its fields in the trace's order, without the dict in between.
 
 A flood into ``--listen --trace`` writes sixteen lines a connection; through a dict and the
-general encoder a line cost ~12 µs here, this way ~4. Every string that may come from
+general encoder a line cost ~12 µs here, this way ~4. Numbers that are always there are
+written with ``repr`` (what the encoder uses for an int or a finite float). Every string that may come from
 outside (socket names from a scenario file, addresses, error texts, arguments, an escaped
 preview of a peer's bytes) goes through the standard library's JSON string encoder, so a
 line is ASCII and well formed whatever it holds.
@@ -44,36 +45,36 @@ def _queue(queue) -> str:
 def call_line(e: CallEvent) -> str:
     n, q = "null", _quote
     return (
-        f'{{"seq": {_n(e.seq)}, "t": {_n(e.t)}, "socket": {q(e.socket)}, '
+        f'{{"seq": {e.seq!r}, "t": {e.t!r}, "socket": {q(e.socket)}, '
         f'"role": {q(e.role._value_)}, "call": {q(e.call._value_)}, '
         f'"state": {n if e.state is None else q(e.state._value_)}, '
         f'"family": {n if e.family is None else q(e.family)}, '
         f'"type": {n if e.type is None else q(e.type)}, '
         f'"local": {n if e.local is None else q(e.local)}, '
         f'"remote": {n if e.remote is None else q(e.remote)}, '
-        f'"nbytes": {_n(e.nbytes)}, "sent_total": {_n(e.sent_total)}, '
-        f'"recv_total": {_n(e.recv_total)}, "error": {n if e.error is None else q(e.error)}, '
+        f'"nbytes": {"null" if e.nbytes is None else repr(e.nbytes)}, "sent_total": {e.sent_total!r}, '
+        f'"recv_total": {e.recv_total!r}, "error": {n if e.error is None else q(e.error)}, '
         f'"kernel": {n if e.kernel is None else q(e.kernel)}, '
         f'"error_text": {n if e.error_text is None else q(e.error_text)}, '
         f'"args": {n if e.args is None else q(e.args)}, '
         f'"data": {n if e.data is None else q(escape_bytes(e.data))}, '
-        f'"implicit_bind": {_n(e.implicit_bind)}, '
+        f'"implicit_bind": {"true" if e.implicit_bind else "false"}, '
         f'"parent": {n if e.parent is None else q(e.parent)}, '
-        f'"parts": {n if e.parts is None else _n(e.parts)}, '
-        f'"step": {n if e.step is None else _n(e.step)}, "previous": null, "timer": null, '
-        f'"partial": {n if e.partial is None else _n(e.partial)}, '
+        f'"parts": {n if e.parts is None else repr(e.parts)}, '
+        f'"step": {n if e.step is None else repr(e.step)}, "previous": null, "timer": null, '
+        f'"partial": {n if e.partial is None else repr(e.partial)}, '
         f'"queue": {_queue(e.queue)}}}'
     )
 
 
 def kernel_line(e: KernelEvent) -> str:
     return (
-        f'{{"seq": {_n(e.seq)}, "t": {_n(e.t)}, "socket": {_s(e.socket)}, '
+        f'{{"seq": {e.seq!r}, "t": {e.t!r}, "socket": {_s(e.socket)}, '
         f'"role": {_quote(e.role._value_)}, "call": "kernel", '
         f'"state": {_s(e.state._value_ if e.state else None)}, "family": {_s(e.family)}, '
         f'"type": {_s(e.type)}, "local": {_s(e.local)}, "remote": {_s(e.remote)}, '
-        f'"nbytes": null, "sent_total": {_n(e.sent_total)}, '
-        f'"recv_total": {_n(e.recv_total)}, "error": null, "kernel": {_s(e.kernel)}, '
+        f'"nbytes": null, "sent_total": {e.sent_total!r}, '
+        f'"recv_total": {e.recv_total!r}, "error": null, "kernel": {_s(e.kernel)}, '
         f'"error_text": null, "args": null, "data": null, "implicit_bind": null, '
         f'"parent": null, "parts": null, "step": null, "previous": {_s(e.previous)}, '
         f'"timer": {_n(e.timer)}, "partial": null, "queue": {_queue(e.queue)}}}'
@@ -86,11 +87,11 @@ def segment_line(e: Segment) -> str:
     call = '"packets"' if summed else '"packet"'
     kind = '"SOCK_STREAM"' if e.proto == "TCP" else '"SOCK_DGRAM"'
     line = (
-        f'{{"seq": {_n(e.seq)}, "t": {_n(e.t)}, "socket": {n if e.socket is None else q(e.socket)}, '
+        f'{{"seq": {e.seq!r}, "t": {e.t!r}, "socket": {n if e.socket is None else q(e.socket)}, '
         f'"role": null, "call": {call}, "state": null, '
         f'"family": {n if e.family is None else q(e.family)}, "type": {kind}, '
         f'"local": {n if e.local is None else q(e.local)}, '
-        f'"remote": {n if e.remote is None else q(e.remote)}, "nbytes": {_n(e.nbytes)}, '
+        f'"remote": {n if e.remote is None else q(e.remote)}, "nbytes": {"null" if e.nbytes is None else repr(e.nbytes)}, '
         f'"sent_total": null, "recv_total": null, "error": null, "kernel": null, '
         f'"error_text": null, "args": null, "data": null, "implicit_bind": null, '
         f'"parent": null, "parts": null, "step": null, "previous": null, "timer": null, '
@@ -98,11 +99,11 @@ def segment_line(e: Segment) -> str:
         f'"flags": {n if e.flags is None else q(e.flags)}, '
         f'"from": {n if e.source is None else q(e.source)}, '
         f'"to": {n if e.target is None else q(e.target)}, '
-        f'"seq_rel": {n if e.seq_rel is None else _n(e.seq_rel)}, '
-        f'"ack_rel": {n if e.ack_rel is None else _n(e.ack_rel)}, '
-        f'"window": {n if e.window is None else _n(e.window)}, '
+        f'"seq_rel": {n if e.seq_rel is None else repr(e.seq_rel)}, '
+        f'"ack_rel": {n if e.ack_rel is None else repr(e.ack_rel)}, '
+        f'"window": {n if e.window is None else repr(e.window)}, '
         f'"options": {n if e.options is None else q(e.options)}, '
-        f'"cause": {n if e.cause is None else _n(e.cause)}'
+        f'"cause": {n if e.cause is None else repr(e.cause)}'
     )
     if summed:
         line += (f', "count": {_n(e.count)}, "largest": {_n(e.largest)}, '
