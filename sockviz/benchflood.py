@@ -29,14 +29,23 @@ IN_FLIGHT = 8
 REQUEST = b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n"
 REPLY = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
-CLIENT = "import sys\nfrom sockviz.benchflood import flood\nflood(int(sys.argv[1]), int(sys.argv[2]))\n"
+#: The client flag that leaves each connection's server side in TIME_WAIT.
+TIME_WAIT = "server-closes-first"
+
+CLIENT = ("import sys\nfrom sockviz.benchflood import flood\n"
+          "flood(int(sys.argv[1]), int(sys.argv[2]), answered='quiet' not in sys.argv[3:],\n"
+          "      half_close='server-closes-first' not in sys.argv[3:])\n")
 PLAIN = "import sys\nfrom sockviz.benchflood import plain_server\nplain_server(int(sys.argv[1]))\n"
 
 
-def flood(port: int, count: int, in_flight: int = IN_FLIGHT) -> None:
+def flood(port: int, count: int, in_flight: int = IN_FLIGHT, answered: bool = True,
+          half_close: bool = True) -> None:
     """Make ``count`` connections to ``port``, ``in_flight`` at a time, once one exchange has
-    worked (the server is up); print the seconds they took and the bytes they got."""
-    reply = REPLY.encode()
+    worked (the server is up); print the seconds they took and the bytes they got. Each
+    must get :data:`REPLY` (``answered``) or nothing. With ``half_close`` the client says
+    it is done sending at once (its FIN goes first, so its own side waits in TIME_WAIT);
+    without, it waits for the server's FIN before closing (the server's side waits)."""
+    reply = REPLY.encode() if answered else b""
     deadline = time.monotonic() + 30
     while True:  # (wait for the server: it may still be starting)
         try:
@@ -69,9 +78,10 @@ def flood(port: int, count: int, in_flight: int = IN_FLIGHT) -> None:
     while finished < count:
         for key, _events in sel.select(30):
             sock = key.fileobj
-            if key.data is None:  # connected: ask, and say that is all
+            if key.data is None:  # connected: ask, and (half_close) say that is all
                 sock.sendall(REQUEST)
-                sock.shutdown(socket.SHUT_WR)
+                if half_close:
+                    sock.shutdown(socket.SHUT_WR)
                 sel.modify(sock, selectors.EVENT_READ, [])
                 continue
             data = sock.recv(65536)
@@ -152,17 +162,19 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def run_flood(server: list[str] | int, count: int, port: int) -> dict[str, float]:
+def run_flood(server: list[str] | int, count: int, port: int,
+              *flags: str) -> dict[str, float]:
     """Flood a server listening on ``port`` with ``count`` connections: ``server`` is a
     command to start (and stop with SIGINT after), or the pid of one already running.
     Returns the flood's wall seconds, the CPU seconds server and client spent on it, and a
-    started server's peak RSS in bytes."""
+    started server's peak RSS in bytes. ``flags`` go to the client (``server-closes-first``:
+    the server's side of each connection ends in TIME_WAIT)."""
     proc = None
     if isinstance(server, list):
         proc = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 stdin=subprocess.DEVNULL)
     pid = proc.pid if proc is not None else server
-    client = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count)],
+    client = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count), *flags],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     done = False
     try:
@@ -231,9 +243,9 @@ def timewait_cost(before: int, count: int = 1000) -> float:
         server = subprocess.Popen(sockviz_command(port), stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         try:
-            run_flood(server.pid, warm, port)
+            run_flood(server.pid, warm, port, TIME_WAIT)
             # (several rounds, the cheapest kept: one unlucky spell does not decide it)
-            costs.append(min(run_flood(server.pid, count, port)["server_cpu"]
+            costs.append(min(run_flood(server.pid, count, port, TIME_WAIT)["server_cpu"]
                              for _ in range(3)))
         finally:
             server.send_signal(signal.SIGINT)
@@ -247,5 +259,5 @@ def flood_rss(small: int, big: int) -> float:
     sizes = []
     for count in (small, big):
         port = free_port()
-        sizes.append(run_flood(sockviz_command(port), count, port)["rss"])
+        sizes.append(run_flood(sockviz_command(port), count, port, TIME_WAIT)["rss"])
     return (sizes[1] - sizes[0]) / (1 << 20)

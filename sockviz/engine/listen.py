@@ -95,14 +95,20 @@ class ListenRunner(_OutsideRunner):
                 return
         connections: dict[socket.socket, TracedSocket] = {}
         answered: set[str] = set()
-        while True:
-            watched = [listener.sock, *connections]
-            for sock in self.tracer.wait_any(watched, None):
-                if sock is listener.sock:
-                    if not self._accept(listener, connections):
-                        return
-                elif sock in connections:
-                    self._read(connections, connections[sock], answered)
+        # One selector over the listener and every open connection, as a real server has:
+        # each socket registered once, however many are open.
+        self._waiter = waiter = self.tracer.waiter()
+        waiter.add(listener.sock)
+        try:
+            while True:
+                for sock in waiter.wait():
+                    if sock is listener.sock:
+                        if not self._accept(listener, connections):
+                            return
+                    elif sock in connections:
+                        self._read(connections, connections[sock], answered)
+        finally:
+            waiter.close()
 
     def _where(self) -> str:
         return format_address(self.family.af, self.endpoint.address) or self.endpoint.ip
@@ -120,6 +126,7 @@ class ListenRunner(_OutsideRunner):
         if conn is not None:
             self._accepted += 1
             connections[conn.sock] = conn
+            self._waiter.add(conn.sock)
             return True
         if event.error in _ACCEPT_TRANSIENT:
             return True  # the client gave up before we took it: nothing to do
@@ -137,6 +144,7 @@ class ListenRunner(_OutsideRunner):
             return  # woken for nothing after all
         if event.error is not None or event.nbytes == 0:
             connections.pop(conn.sock, None)
+            self._waiter.discard(conn.sock)
             self._close(conn, f"{conn.name}'s client is gone: close() releases the connection."
                         if event.error else
                         f"{conn.name}'s client has closed its side (end of stream): close() "
@@ -153,6 +161,7 @@ class ListenRunner(_OutsideRunner):
         )
         if not sent.ok:
             connections.pop(conn.sock, None)
+            self._waiter.discard(conn.sock)
             self._close(conn, f"{conn.name}'s client is gone: close() releases the connection.")
             return
         self._make(

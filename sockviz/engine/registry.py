@@ -1,8 +1,9 @@
 """The run's sockets as the tracer and the wire look them up: by address, and by what the
 kernel may still do with them - so that no lookup costs more with 10,000 sockets than with 10.
 
-* **By local address**: a captured segment is named after the run's socket at its address
-  (:meth:`Registry.at`), one dictionary lookup, not a scan of every socket the run made.
+* **By address**: a captured segment is named after the run's socket at its addresses
+  (:meth:`Registry.at`): a few dictionary lookups, not a scan of every socket the run made
+  - nor of every connection a listener has accepted on its one address.
 * **Watched**: a socket whose kernel state may still change is read by the kernel watch.
   One that the kernel holds in TIME_WAIT changes only when its timer runs out, so it
   *sleeps* until then (:meth:`Registry.sleep`) and no reading looks at it meanwhile - a
@@ -25,11 +26,6 @@ from sockviz.engine.states import Role, State
 if TYPE_CHECKING:
     from sockviz.engine.traced import TracedSocket
 
-#: (socket name, its local address, its remote address, whether it is a listener), as
-#: the wire names a segment's sender and receiver; addresses as the trace writes them.
-Known = tuple[str, str | None, str | None, bool]
-
-
 _WILDCARDS = ("0.0.0.0:", "[::]:")
 
 
@@ -41,9 +37,14 @@ class Registry:
         """The run's sockets in order of birth (less those forgotten)."""
         self.watched: dict[TracedSocket, None] = {}
         """Sockets whose kernel state the watch reads (TCP over IPv4/IPv6, not asleep)."""
-        self._by_local: dict[str, list[TracedSocket]] = {}
-        self._placed: dict[TracedSocket, str] = {}
-        """Socket -> the local address it is filed under in :attr:`_by_local`."""
+        self._pairs: dict[tuple[str, str], dict[TracedSocket, None]] = {}
+        """(local, remote) -> the connected sockets at that pair of addresses."""
+        self._paired_at: dict[str, dict[TracedSocket, None]] = {}
+        """Local address -> the connected sockets there (a listener's every connection)."""
+        self._alone: dict[str, dict[TracedSocket, None]] = {}
+        """Local address -> the sockets there with no remote (a listener, a bound socket)."""
+        self._placed: dict[TracedSocket, tuple] = {}
+        """Socket -> the (local, remote) it is filed under."""
         self._wildcards = 0
         """How many of them are filed under a wildcard address (``0.0.0.0:P``)."""
         self._asleep: list[tuple[float, int, TracedSocket]] = []
@@ -62,27 +63,37 @@ class Registry:
         self.place(ts)
 
     def place(self, ts: TracedSocket) -> None:
-        """File ``ts`` under its local address now (after a call that may have changed it)."""
-        key = ts.local
+        """File ``ts`` under its addresses now (after a call that may have changed them)."""
+        where = (ts.local, ts.remote)
         old = self._placed.get(ts)
-        if old == key or ts not in self.all:
+        if old == where or ts not in self.all:
             return
         if old is not None:
             self._unfile(ts, old)
-        if key is not None:
-            self._by_local.setdefault(key, []).append(ts)
-            self._placed[ts] = key
-            if key.startswith(_WILDCARDS):
-                self._wildcards += 1
+        local, remote = where
+        if local is None:
+            return
+        self._placed[ts] = where
+        if remote is None:
+            self._alone.setdefault(local, {})[ts] = None
+        else:
+            self._pairs.setdefault(where, {})[ts] = None
+            self._paired_at.setdefault(local, {})[ts] = None
+        if local.startswith(_WILDCARDS):
+            self._wildcards += 1
 
-    def _unfile(self, ts: TracedSocket, key: str) -> None:
-        filed = self._by_local.get(key)
-        if filed is not None:
-            filed.remove(ts)
-            if not filed:
-                del self._by_local[key]
+    def _unfile(self, ts: TracedSocket, where: tuple) -> None:
+        local, remote = where
+        filed = [(self._alone, local)] if remote is None else [
+            (self._pairs, where), (self._paired_at, local)]
+        for index, key in filed:
+            sockets = index.get(key)
+            if sockets is not None:
+                sockets.pop(ts, None)
+                if not sockets:
+                    del index[key]
         self._placed.pop(ts, None)
-        if key.startswith(_WILDCARDS):
+        if local.startswith(_WILDCARDS):
             self._wildcards -= 1
 
     def released(self, ts: TracedSocket) -> None:
@@ -91,26 +102,39 @@ class Registry:
         self.watched.pop(ts, None)
         if self.forget and ts.state is State.CLOSED:
             self.all.pop(ts, None)
-            key = self._placed.get(ts)
-            if key is not None:
-                self._unfile(ts, key)
+            where = self._placed.get(ts)
+            if where is not None:
+                self._unfile(ts, where)
             if self.forgotten is not None:
                 self.forgotten(ts)
 
     # --- lookups ----------------------------------------------------------------------
-    def at(self, own: str) -> list[Known]:
-        """The run's sockets at address ``own``, and those bound to the wildcard address
-        on its port (a UDP client's, once it sent, owns its port on every address)."""
+    def at(self, own: str, other: str) -> tuple[str | None, str | None, bool]:
+        """Who is at address ``own`` talking to ``other``: (the socket connected exactly
+        so, the socket that owns ``own`` otherwise - a listener first - and whether that
+        one listens). Sockets bound to the wildcard address count on its port (a UDP
+        client's, once it sent, owns its port on every address). A few dictionary lookups,
+        however many connections share a listener's address."""
         keys: tuple = (own,)
         if self._wildcards:
             port = own.rpartition(":")[2]
             keys = (own, f"0.0.0.0:{port}", f"[::]:{port}")
-        out = []
+        exact = owner = None
+        listens = False
         for key in keys:
-            for ts in self._by_local.get(key, ()):
-                out.append((ts.name, key, ts.remote,
-                            ts.state is State.LISTENING or ts.role is Role.LISTENER))
-        return out
+            pair = self._pairs.get((key, other))
+            if pair:
+                exact = next(reversed(pair)).name  # (the newest, as the kernel's lookup)
+            for ts in self._alone.get(key, ()):
+                listening = ts.state is State.LISTENING or ts.role is Role.LISTENER
+                if owner is None or listening:
+                    owner, listens = ts.name, listening
+        if owner is None:
+            for key in keys:
+                for ts in self._paired_at.get(key, ()):
+                    if ts.name != exact:
+                        return exact, ts.name, False
+        return exact, owner, listens
 
     # --- sleeping through TIME_WAIT ---------------------------------------------------
     def sleep(self, ts: TracedSocket, seconds: float) -> None:

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 
 from sockviz.engine.events import Segment
-from sockviz.engine.registry import Known
 from sockviz.engine.wire import FLAG_ORDER, Capture, Frame
 
 
@@ -51,9 +50,10 @@ _OPTIONS: dict[tuple, str] = {}
 class Wire:
     """The run's segments, numbered and named. See the module docstring."""
 
-    def __init__(self, capture: Capture, sockets: Callable[[str], list[Known]]) -> None:
-        """``sockets(address)``: the run's sockets at that local address (or its port's
-        wildcard address), one lookup whatever the number of sockets."""
+    def __init__(self, capture: Capture,
+                 sockets: Callable[[str, str], tuple[str | None, str | None, bool]]) -> None:
+        """``sockets(own, other)``: who of the run is at ``own`` talking to ``other`` (see
+        :meth:`~sockviz.engine.registry.Registry.at`), whatever the number of sockets."""
         self.capture = capture
         self._at = sockets
         self._isn: dict[tuple[str, str], int] = {}
@@ -202,18 +202,10 @@ class Wire:
 
     def _name(self, own: str, other: str, handshake: bool = False) -> str | None:
         """The run's socket at ``own`` talking to ``other``, or None if it is not the run's.
-        (A socket bound to the wildcard address - a UDP client's, once it sent - owns its
-        port on every address.) ``handshake``: a SYN or SYN-ACK, which a listener receives
-        or sends even when ``accept()`` has made the connection's socket since."""
-        exact = owner = None
-        known = self._at(own)
-        for name, _local, remote, listening in known:
-            if remote == other:
-                exact = name
-            elif owner is None or listening:
-                owner = name
-        if handshake and owner is not None and any(
-                name == owner and listening for name, _l, _r, listening in known):
+        ``handshake``: a SYN or SYN-ACK, which a listener receives or sends even when
+        ``accept()`` has made the connection's socket since."""
+        exact, owner, listens = self._at(own, other)
+        if handshake and owner is not None and listens:
             return owner
         return exact or owner
 

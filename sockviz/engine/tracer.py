@@ -220,6 +220,11 @@ class Tracer:
         by_fd = {(s if isinstance(s, int) else s.fileno()): s for s in socks}
         return [by_fd[fd] for fd in self._poll(dict.fromkeys(by_fd, READ), timeout)]
 
+    def waiter(self) -> Waiter:
+        """A lasting set of sockets to wait on together (a listener and its connections):
+        one ``epoll`` the kernel keeps, not a list handed over at every wait."""
+        return Waiter(self)
+
     def close(self) -> None:
         """Close the wake-up pipe and the capture (after every thread has gone)."""
         if self._closed:
@@ -413,3 +418,44 @@ class Tracer:
     def watching(self) -> bool:
         """True while some socket's kernel state may still change."""
         return self.registry.watching
+
+
+class Waiter:
+    """Sockets waited on together, as a real server's event loop does: each registered once
+    (:meth:`add`, :meth:`discard`); :meth:`wait` gives those that can be read. The tracer's
+    wake-up pipe is one of them, so :meth:`Tracer.stop` ends a wait at once
+    (:class:`Stopped`). Close it when done."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        import selectors
+
+        self._tracer = tracer
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(tracer._wake_r, selectors.EVENT_READ, None)
+        self._read = selectors.EVENT_READ
+
+    def add(self, sock: socket.socket) -> None:
+        self._selector.register(sock, self._read, sock)
+
+    def discard(self, sock: socket.socket) -> None:
+        try:
+            self._selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+
+    def wait(self, timeout: float | None = None) -> list[socket.socket]:
+        """The sockets that can be read (hang-ups and errors count: the ``recv`` that
+        follows reports them); [] on timeout; :class:`Stopped` on stop."""
+        tracer = self._tracer
+        while True:
+            if tracer._stopped.is_set():
+                raise Stopped()
+            ready = [key.data for key, _ in self._selector.select(timeout)
+                     if key.data is not None]
+            if tracer._stopped.is_set():
+                raise Stopped()
+            if ready or timeout is not None:
+                return ready
+
+    def close(self) -> None:
+        self._selector.close()

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from sockviz.benchflood import CLIENT, REPLY, REQUEST, free_port
+from sockviz.benchflood import CLIENT, REPLY, REQUEST, TIME_WAIT, free_port
 from sockviz.engine.events import (
     CallEvent,
     Condensed,
@@ -29,13 +29,16 @@ from sockviz.engine.states import Call
 from tests.helpers import Collector
 
 
-def _client(port: int, count: int) -> subprocess.Popen:
-    client = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert client.stdout.readline().strip() == "ready"
-    client.stdin.write("go\n")
-    client.stdin.flush()
-    return client
+def client(port: int, count: int, *flags: str) -> subprocess.Popen:
+    """The flood client (a process of its own), started: ``count`` connections, each
+    answered with :data:`REPLY` (``quiet``: with nothing; ``TIME_WAIT``: the server's side
+    closes first and waits in TIME_WAIT)."""
+    proc = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count), *flags],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    return proc
 
 
 def test_five_thousand_connections_into_listen_trace_each_one_seen(tmp_path):
@@ -46,9 +49,9 @@ def test_five_thousand_connections_into_listen_trace_each_one_seen(tmp_path):
             [sys.executable, "-m", "sockviz", "--listen", f"127.0.0.1:{port}", "--trace",
              "--reply", REPLY], stdout=out, stderr=subprocess.PIPE, text=True)
         try:
-            client = _client(port, count)
-            _took, received = client.stdout.readline().split()
-            assert client.wait(60) == 0
+            peer = client(port, count)
+            _took, received = peer.stdout.readline().split()
+            assert peer.wait(60) == 0
         finally:
             time.sleep(0.3)  # (the last close's line)
             server.send_signal(signal.SIGINT)
@@ -85,10 +88,10 @@ def test_a_flood_condensed_for_a_display_keeps_the_newest_and_counts_the_rest():
             assert time.monotonic() < deadline
             time.sleep(0.01)
         port = int(next(e for e in collector.calls if e.call is Call.BIND).local.rsplit(":")[1])
-        client = _client(port, 40)
-        assert client.wait(30) == 0
-        client.stdout.close()
-        client.stdin.close()
+        peer = client(port, 40)
+        assert peer.wait(30) == 0
+        peer.stdout.close()
+        peer.stdin.close()
         deadline = time.monotonic() + 10
         while sum(e.call is Call.CLOSE for e in collector.calls) < 41:
             assert time.monotonic() < deadline
@@ -144,3 +147,61 @@ def test_condensed_connections_are_one_row_and_one_log_line_and_late_news_of_the
                                   kernel="CLOSE", previous="TIME_WAIT", timer=None,
                                   source="proc"))
     assert "conn-7" not in view.models
+
+
+def _listen(reply: bytes | None) -> tuple[ListenRunner, Collector, int]:
+    collector = Collector()
+    runner = ListenRunner(collector, "127.0.0.1", 0, "ipv4", reply=reply, mode=Mode.FAST)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not any(e.call is Call.LISTEN for e in collector.calls):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    port = int(next(e for e in collector.calls if e.call is Call.BIND).local.rsplit(":")[1])
+    return runner, collector, port
+
+
+def _closed(collector: Collector) -> int:
+    return sum(e.call is Call.CLOSE and e.socket.startswith("conn-") for e in collector.calls)
+
+
+def test_time_wait_sleeps_and_the_watch_reads_only_what_may_change():
+    """The server closes after answering (its side ends in TIME_WAIT): those sockets are not
+    read again until their minute is up; the listener and open connections still are."""
+    runner, collector, port = _listen(REPLY.encode())
+    try:
+        assert client(port, 60, TIME_WAIT).wait(30) == 0
+        deadline = time.monotonic() + 10
+        while _closed(collector) < 61 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        registry = runner.tracer.registry
+        asleep = [ts for _, _, ts in registry._asleep]
+        assert len(asleep) >= 60
+        assert all(ts.name.startswith("conn-") for ts in asleep)
+        assert [ts.name for ts in registry.watched] == ["server"]
+        # a segment of one of them is still named after it (filed by its two addresses),
+        # and one from a new client to the listener's address after the listener
+        last = asleep[-1]
+        assert registry.at(last.local, last.remote) == (last.name, "server", True)
+        assert registry.at(last.local, "127.0.0.1:9") == (None, "server", True)
+    finally:
+        runner.stop()
+
+
+def test_an_outside_run_forgets_each_connection_once_the_kernel_lets_it_go():
+    """With no reply the client closes first: the server's side goes through LAST_ACK to
+    CLOSE at once, and the run keeps nothing of it after the next look at the kernel."""
+    runner, collector, port = _listen(None)
+    try:
+        assert client(port, 200, "quiet").wait(30) == 0
+        deadline = time.monotonic() + 10
+        registry = runner.tracer.registry
+        while time.monotonic() < deadline and (
+                _closed(collector) < 201 or len(registry.all) > 1):
+            time.sleep(0.05)
+        assert _closed(collector) == 201
+        assert [ts.name for ts in registry.all] == ["server"]
+        assert not registry._pairs and not registry._paired_at
+        assert list(registry._alone) == [f"127.0.0.1:{port}"]
+    finally:
+        runner.stop()

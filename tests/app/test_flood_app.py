@@ -1,0 +1,97 @@
+"""A flood of real connections into the TUI's ``--listen``: every connection counted, the
+newest drawn, the rest condensed, the lanes bounded, and ``q`` quits in the middle of it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from sockviz.app.app import AppConfig, SockvizApp
+from sockviz.benchflood import CLIENT, REPLY, REQUEST, free_port
+from sockviz.engine.events import CallEvent, Condensed
+from sockviz.engine.gate import Mode
+from sockviz.engine.states import Call
+from sockviz.options import Options
+from sockviz.peers import outside_engine_factory
+from sockviz.view.model import MAX_CARDS
+from tests.app.helpers import THEME
+from tests.helpers import engine_processes
+
+SIZE = (120, 40)
+
+
+def flood_app(port: int) -> SockvizApp:
+    """The app exactly as ``sockviz --listen 127.0.0.1:PORT --reply ...`` builds it: the
+    listener in an engine process of its own."""
+    factory = outside_engine_factory(Options(listen=("127.0.0.1", port),
+                                             reply=REPLY.encode()))
+    app = SockvizApp(AppConfig(scenario=factory.scenario.name, outside="listen",
+                               where=str(factory.endpoint)),
+                     runner_factory=factory,
+                     scenarios={factory.scenario.name: factory.scenario}, theme=THEME)
+    app.mode = Mode.FAST
+    app.animation_level = "none"
+    return app
+
+
+def client(port: int, count: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    return proc
+
+
+def served(app) -> int:
+    """Connections the listener has closed, drawn one by one or condensed."""
+    return sum(e.count if isinstance(e, Condensed) else
+               e.call is Call.CLOSE and e.socket.startswith("conn-")
+               for e in app.history.events if isinstance(e, (CallEvent, Condensed)))
+
+
+async def test_a_flood_is_counted_whole_drawn_newest_first_and_bounded():
+    port, count = free_port(), 1500
+    app = flood_app(port)
+    async with app.run_test(size=SIZE) as pilot:
+        while "server" not in app.models or not app.models["server"].local:
+            await pilot.pause(0.05)
+        peer = client(port, count)
+        deadline = time.monotonic() + 60
+        while served(app) < count + 1 and time.monotonic() < deadline:  # (+ the probe)
+            await pilot.pause(0.1)
+        assert peer.wait(10) == 0
+        assert served(app) == count + 1
+        condensed = [e for e in app.history.events if isinstance(e, Condensed)]
+        assert condensed, "1,500 connections at full speed were all drawn one by one"
+        drawn = [e for e in app.history.events if isinstance(e, CallEvent)
+                 and e.socket.startswith("conn-")]
+        # every byte counted: the ones drawn plus the ones condensed
+        received = sum(e.nbytes or 0 for e in drawn if e.call is Call.RECV)
+        received += sum(e.received for e in condensed)
+        assert received == (count + 1) * len(REQUEST)
+        assert sum(e.calls for e in condensed) + len(drawn) == 6 * (count + 1)
+        assert len(app.models) <= MAX_CARDS
+        assert any("connections, conn-" in row.label for row in app.view.shown_rows())
+
+
+async def test_q_quits_in_the_middle_of_a_flood_within_a_second():
+    port = free_port()
+    app = flood_app(port)
+    async with app.run_test(size=SIZE) as pilot:
+        while "server" not in app.models or not app.models["server"].local:
+            await pilot.pause(0.05)
+        peer = client(port, 100_000)
+        try:
+            while served(app) < 500:
+                await pilot.pause(0.05)
+            started = time.monotonic()
+            await pilot.press("q")
+            await pilot.pause(0.05)
+        finally:
+            peer.kill()
+            peer.wait()
+    assert time.monotonic() - started < 1.0
+    assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly
+    assert engine_processes() == []
