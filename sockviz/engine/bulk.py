@@ -20,6 +20,8 @@ class BulkCalls:
     """See the module docstring (mixed into TracedSocket: it uses its socket, tracer and
     event making)."""
 
+    __slots__ = ()
+
     def send_stream(
         self, total: int, chunk: int = 256 * 1024, step: int | None = None,
         timeout: float | None = None,

@@ -144,6 +144,7 @@ class ListenRunner(_OutsideRunner):
             return  # woken for nothing after all
         if event.error is not None or event.nbytes == 0:
             connections.pop(conn.sock, None)
+            answered.discard(conn.name)
             self._waiter.discard(conn.sock)
             self._close(conn, f"{conn.name}'s client is gone: close() releases the connection."
                         if event.error else
@@ -161,6 +162,7 @@ class ListenRunner(_OutsideRunner):
         )
         if not sent.ok:
             connections.pop(conn.sock, None)
+            answered.discard(conn.name)
             self._waiter.discard(conn.sock)
             self._close(conn, f"{conn.name}'s client is gone: close() releases the connection.")
             return

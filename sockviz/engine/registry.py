@@ -19,7 +19,7 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sockviz.engine.states import Role, State
 
@@ -27,6 +27,23 @@ if TYPE_CHECKING:
     from sockviz.engine.traced import TracedSocket
 
 _WILDCARDS = ("0.0.0.0:", "[::]:")
+
+
+class Asleep(NamedTuple):
+    """A forgotten socket waiting out TIME_WAIT: what its ``kernel`` line will say when the
+    kernel lets it go (all that is kept of it: a flood leaves tens of thousands)."""
+
+    when: float
+    """When to look at it again (``time.monotonic()``)."""
+    order: int
+    name: str
+    role: Role
+    family: str
+    type: str
+    local: str
+    remote: str
+    sent: int
+    received: int
 
 
 class Registry:
@@ -37,8 +54,8 @@ class Registry:
         """The run's sockets in order of birth (less those forgotten)."""
         self.watched: dict[TracedSocket, None] = {}
         """Sockets whose kernel state the watch reads (TCP over IPv4/IPv6, not asleep)."""
-        self._pairs: dict[tuple[str, str], dict[TracedSocket, None]] = {}
-        """(local, remote) -> the connected sockets at that pair of addresses."""
+        self._pairs: dict[tuple[str, str], TracedSocket] = {}
+        """(local, remote) -> the (newest) connected socket at that pair of addresses."""
         self._paired_at: dict[str, dict[TracedSocket, None]] = {}
         """Local address -> the connected sockets there (a listener's every connection)."""
         self._alone: dict[str, dict[TracedSocket, None]] = {}
@@ -49,11 +66,14 @@ class Registry:
         """How many of them are filed under a wildcard address (``0.0.0.0:P``)."""
         self._asleep: list[tuple[float, int, TracedSocket]] = []
         """(when to look again, tie-break, socket): TIME_WAIT sockets, soonest first."""
+        self._let_go: list[Asleep] = []
+        """Forgotten sockets in TIME_WAIT (:attr:`forget`), soonest first."""
         self._order = itertools.count()
         self.forget = False
         """Drop a socket once it is closed and the kernel has let it go (outside peers)."""
         self.forgotten: Callable[[TracedSocket], None] | None = None
-        """Told of each socket dropped (the wire forgets its connection's numbers)."""
+        """Told of each socket dropped or asleep in TIME_WAIT, where :attr:`forget` says
+        so (the wire forgets its connection's numbers)."""
 
     # --- membership -------------------------------------------------------------------
     def add(self, ts: TracedSocket) -> None:
@@ -77,15 +97,16 @@ class Registry:
         if remote is None:
             self._alone.setdefault(local, {})[ts] = None
         else:
-            self._pairs.setdefault(where, {})[ts] = None
+            self._pairs[where] = ts  # (the newest at a pair, as the kernel's lookup)
             self._paired_at.setdefault(local, {})[ts] = None
         if local.startswith(_WILDCARDS):
             self._wildcards += 1
 
     def _unfile(self, ts: TracedSocket, where: tuple) -> None:
         local, remote = where
-        filed = [(self._alone, local)] if remote is None else [
-            (self._pairs, where), (self._paired_at, local)]
+        if remote is not None and self._pairs.get(where) is ts:
+            del self._pairs[where]
+        filed = [(self._alone, local)] if remote is None else [(self._paired_at, local)]
         for index, key in filed:
             sockets = index.get(key)
             if sockets is not None:
@@ -101,12 +122,15 @@ class Registry:
         longer watched, and forgotten where :attr:`forget` says so."""
         self.watched.pop(ts, None)
         if self.forget and ts.state is State.CLOSED:
-            self.all.pop(ts, None)
-            where = self._placed.get(ts)
-            if where is not None:
-                self._unfile(ts, where)
-            if self.forgotten is not None:
-                self.forgotten(ts)
+            self._drop(ts)
+
+    def _drop(self, ts: TracedSocket) -> None:
+        self.all.pop(ts, None)
+        where = self._placed.get(ts)
+        if where is not None:
+            self._unfile(ts, where)
+        if self.forgotten is not None:
+            self.forgotten(ts)
 
     # --- lookups ----------------------------------------------------------------------
     def at(self, own: str, other: str) -> tuple[str | None, str | None, bool]:
@@ -123,8 +147,8 @@ class Registry:
         listens = False
         for key in keys:
             pair = self._pairs.get((key, other))
-            if pair:
-                exact = next(reversed(pair)).name  # (the newest, as the kernel's lookup)
+            if pair is not None:
+                exact = pair.name
             for ts in self._alone.get(key, ()):
                 listening = ts.state is State.LISTENING or ts.role is Role.LISTENER
                 if owner is None or listening:
@@ -138,10 +162,20 @@ class Registry:
 
     # --- sleeping through TIME_WAIT ---------------------------------------------------
     def sleep(self, ts: TracedSocket, seconds: float) -> None:
-        """Nothing changes ``ts`` for ``seconds`` (its TIME_WAIT timer): read it again then."""
-        if ts in self.watched:
-            del self.watched[ts]
-            heapq.heappush(self._asleep, (time.monotonic() + seconds, next(self._order), ts))
+        """Nothing changes ``ts`` for ``seconds`` (its TIME_WAIT timer): read it again then.
+        Where :attr:`forget` says so, the socket itself is let go now and only an
+        :class:`Asleep` is kept (:meth:`due` gives it back when its time is up)."""
+        if ts not in self.watched:
+            return
+        del self.watched[ts]
+        when = time.monotonic() + seconds
+        if not self.forget:
+            heapq.heappush(self._asleep, (when, next(self._order), ts))
+            return
+        heapq.heappush(self._let_go, Asleep(
+            when, next(self._order), ts.name, ts.role, ts.family_name, ts.transport.value,
+            ts.local, ts.remote, ts.sent_total, ts.recv_total))
+        self._drop(ts)
 
     def wake(self) -> None:
         """Watch again every socket whose time asleep is over."""
@@ -151,7 +185,28 @@ class Registry:
             if ts in self.all:
                 self.watched[ts] = None
 
+    def due(self) -> list[Asleep]:
+        """The forgotten sockets whose TIME_WAIT should be over by now (taken out)."""
+        now, out = time.monotonic(), []
+        while self._let_go and self._let_go[0].when <= now:
+            out.append(heapq.heappop(self._let_go))
+        return out
+
+    def again(self, asleep: Asleep, seconds: float) -> None:
+        """Still in TIME_WAIT: look again in ``seconds``."""
+        heapq.heappush(self._let_go, asleep._replace(when=time.monotonic() + seconds,
+                                                     order=next(self._order)))
+
     @property
     def watching(self) -> bool:
         """True while some socket's kernel state may still change."""
-        return bool(self.watched) or bool(self._asleep)
+        return bool(self.watched) or bool(self._asleep) or bool(self._let_go)
+
+
+def address_of(text: str) -> tuple[str, int]:
+    """``127.0.0.1:5000`` or ``[::1]:5000`` as a socket address."""
+    if text.startswith("["):
+        host, _, port = text[1:].rpartition("]:")
+    else:
+        host, _, port = text.rpartition(":")
+    return host, int(port)

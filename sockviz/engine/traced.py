@@ -56,8 +56,27 @@ __all__ = [
 _WOULD_BLOCK = (errno.EAGAIN, errno.EWOULDBLOCK)
 
 
+_SHARED: dict = {}
+
+
+def _shared(value):
+    """One object for equal local addresses (every connection a listener accepts has the
+    listener's): a flood keeps thousands of sockets waiting out TIME_WAIT."""
+    if value is None:
+        return None
+    if len(_SHARED) > 1024:
+        _SHARED.clear()
+    return _SHARED.setdefault(value, value)
+
+
 class TracedSocket(BulkCalls):
     """One real socket; every method is one real call and one event. See the module doc."""
+
+    # (slots: a flood leaves thousands of them waiting out TIME_WAIT in the kernel watch)
+    __slots__ = ("__weakref__", "_local", "_local_of", "_peer_hint", "_remote", "_remote_of",
+                 "family", "family_name",
+                 "last_local", "last_peer", "last_received", "last_remote", "name", "parent",
+                 "recv_total", "role", "sent_total", "sock", "state", "tracer", "transport")
 
     def __init__(
         self,
@@ -82,8 +101,7 @@ class TracedSocket(BulkCalls):
         self.recv_total = 0
         self.last_local = None
         self.last_remote = None
-        self._local: tuple = (None, None)
-        self._remote: tuple = (None, None)
+        self._local = self._remote = self._local_of = self._remote_of = None
         self.last_received = b""
         """Every byte the last ``recv``/``recvfrom`` returned (not capped): for echoing."""
         self.last_peer = None
@@ -130,16 +148,18 @@ class TracedSocket(BulkCalls):
     @property
     def local(self) -> str | None:
         """The local address as the trace writes it (worked out once per address)."""
-        if self._local[0] != self.last_local:
-            self._local = (self.last_local, format_address(self.family, self.last_local))
-        return self._local[1]
+        if self._local_of is not self.last_local:
+            self._local_of = self.last_local
+            self._local = _shared(format_address(self.family, self.last_local))
+        return self._local
 
     @property
     def remote(self) -> str | None:
         """The remote address as the trace writes it (worked out once per address)."""
-        if self._remote[0] != self.last_remote:
-            self._remote = (self.last_remote, format_address(self.family, self.last_remote))
-        return self._remote[1]
+        if self._remote_of is not self.last_remote:
+            self._remote_of = self.last_remote
+            self._remote = format_address(self.family, self.last_remote)
+        return self._remote
 
     def _refresh_addresses(self) -> None:
         if self.sock is None or self.state is State.CLOSED:
@@ -147,7 +167,7 @@ class TracedSocket(BulkCalls):
         if self.last_remote is not None and self.transport is Transport.STREAM:
             return  # (a TCP connection's two addresses never change)
         try:
-            self.last_local = self.sock.getsockname()
+            self.last_local = _shared(self.sock.getsockname())
         except OSError:
             pass
         if self.transport is Transport.DGRAM and self.state is not State.CONNECTED:

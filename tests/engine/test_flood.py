@@ -166,8 +166,13 @@ def _closed(collector: Collector) -> int:
 
 
 def test_time_wait_sleeps_and_the_watch_reads_only_what_may_change():
-    """The server closes after answering (its side ends in TIME_WAIT): those sockets are not
-    read again until their minute is up; the listener and open connections still are."""
+    """The server closes first (its side ends in TIME_WAIT): an outside run keeps only a
+    small record of each such socket, not read again until its minute is up; then the
+    kernel is asked, and a ``kernel`` line says it let the connection go."""
+    import heapq
+
+    from sockviz.engine.events import KernelEvent
+
     runner, collector, port = _listen(REPLY.encode())
     try:
         assert client(port, 60, TIME_WAIT).wait(30) == 0
@@ -175,15 +180,25 @@ def test_time_wait_sleeps_and_the_watch_reads_only_what_may_change():
         while _closed(collector) < 61 and time.monotonic() < deadline:
             time.sleep(0.01)
         registry = runner.tracer.registry
-        asleep = [ts for _, _, ts in registry._asleep]
+        asleep = sorted(registry._let_go)
         assert len(asleep) >= 60
-        assert all(ts.name.startswith("conn-") for ts in asleep)
+        assert all(a.name.startswith("conn-") and a.sent == len(REPLY) for a in asleep)
+        assert [ts.name for ts in registry.all] == ["server"]
         assert [ts.name for ts in registry.watched] == ["server"]
-        # a segment of one of them is still named after it (filed by its two addresses),
-        # and one from a new client to the listener's address after the listener
-        last = asleep[-1]
-        assert registry.at(last.local, last.remote) == (last.name, "server", True)
-        assert registry.at(last.local, "127.0.0.1:9") == (None, "server", True)
+        # a late segment on one of their addresses is the listener's now
+        assert registry.at(asleep[0].local, asleep[0].remote) == (None, "server", True)
+        # their time comes: the kernel still holds them (TIME_WAIT lasts 60 s) - they wait
+        # on; one whose connection the kernel has let go gets its line
+        gone = asleep[0]._replace(remote="127.0.0.1:1")
+        registry._let_go = [a._replace(when=0.0) for a in asleep[1:]] + [gone._replace(
+            when=0.0)]
+        heapq.heapify(registry._let_go)
+        lines = runner.tracer.poll_kernel()
+        assert [(e.socket, e.previous, e.kernel) for e in lines] == [
+            (gone.name, "TIME_WAIT", "CLOSE")]
+        assert isinstance(lines[0], KernelEvent) and lines[0].remote == "127.0.0.1:1"
+        assert len(registry._let_go) == len(asleep) - 1
+        assert all(a.when > time.monotonic() + 30 for a in registry._let_go)
     finally:
         runner.stop()
 

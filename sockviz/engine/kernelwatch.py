@@ -1,0 +1,241 @@
+"""The tracer's kernel watch: each watched socket's TCP state as the kernel has it, read
+after a call (until it settles, where a scenario's order needs it) and by the watcher
+thread, and every change a :class:`~sockviz.engine.events.KernelEvent`.
+
+Mixed into :class:`~sockviz.engine.tracer.Tracer` (it uses the tracer's lock, numbering,
+consumer and :class:`~sockviz.engine.registry.Registry`). Open sockets are read with
+``TCP_INFO``; closed ones by their addresses over socket diagnostics (``diag.py``), or from
+``/proc`` where netlink is refused.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import TYPE_CHECKING
+
+from sockviz.engine import kernel
+from sockviz.engine.events import KernelEvent
+from sockviz.engine.states import State
+
+if TYPE_CHECKING:
+    from sockviz.engine.traced import TracedSocket
+
+
+_SEEN: dict = {}
+
+
+def _seen(state: str | None, queue) -> tuple:
+    """(state, queue) as last seen, one object for each that recurs (thousands of sockets in
+    TIME_WAIT were each keeping a tuple of their own)."""
+    key = (state, queue)
+    return _SEEN.setdefault(key, key) if queue is None else key
+
+
+
+class KernelWatch:
+    """The kernel watch of a :class:`~sockviz.engine.tracer.Tracer` (see the module
+    docstring)."""
+
+    #: How long a call waits for the kernel to leave a transient state (FIN_WAIT1 ...)
+    #: before its event is emitted. On loopback it takes microseconds.
+    SETTLE_LIMIT = 0.25
+
+    def _read_kernel(self, only: TracedSocket | None = None,
+                     caller: TracedSocket | None = None) -> dict[TracedSocket, tuple]:
+        """The kernel's view of every watched socket and ``caller`` (or of ``only``): socket
+        -> (state, timer, source, queue)."""
+        out: dict[TracedSocket, tuple] = {}
+        entries: dict | None = None
+        diag = None
+        if only is None:
+            self.registry.wake()
+            read = list(self.registry.watched)
+            if caller is not None and caller not in self.registry.watched:
+                read.append(caller)
+        else:
+            read = [only]
+        try:
+            for ts in read:
+                if ts.state is not State.CLOSED and ts.sock is not None:
+                    state = kernel.held_state(ts.sock)
+                    queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
+                    out[ts] = (state, None, "tcp_info", queue)
+                    continue
+                if ts.last_local is None:
+                    out[ts] = ("CLOSE", None, "proc", None)
+                    continue
+                if diag is None and self._diag is not False:
+                    diag = self._kept or self._open_diag()
+                    if diag and not self.settle:
+                        self._kept = diag
+                found = self._diagnose(diag, ts) if diag else None
+                if found is not None:
+                    out[ts] = (*found, "proc", None)
+                    continue
+                if entries is None:  # (no netlink here: one reading of /proc for all)
+                    files = ("tcp6",) if ts.family == socket.AF_INET6 else ("tcp",)
+                    entries = kernel.index(kernel.read_proc(files))
+                st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
+                out[ts] = (st, timer, "proc", None)
+        finally:
+            if diag and diag is not self._kept:
+                diag.close()  # (a scenario's run keeps no descriptor between readings)
+        return out
+
+    def _open_diag(self):
+        """Socket diagnostics over netlink for one reading, or False where the kernel
+        refuses it (then /proc is read, this run on)."""
+        from sockviz.engine.diag import open_diag
+
+        diag = open_diag()
+        if diag is None:
+            self._diag = False
+            return False
+        return diag
+
+    @staticmethod
+    def _diagnose(diag, ts: TracedSocket) -> tuple[str, float | None] | None:
+        """A closed socket's connection as the kernel has it, asked by its addresses over
+        socket diagnostics (what ``ss`` uses): (state, timer); ``CLOSE`` when the kernel
+        has let it go. None when the kernel would not answer: then ``/proc`` is read."""
+        remote = ts.last_remote or ("::" if ts.family == socket.AF_INET6 else "0.0.0.0", 0)
+        try:
+            found = diag.lookup(ts.last_local, remote)
+        except (OSError, ValueError):
+            return None
+        if found is None or found.inode:  # (a socket with a file is a new connection on
+            return ("CLOSE", None)        # the same addresses: ours was let go)
+        return (found.state, found.timer)
+
+    def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[TracedSocket, tuple]:
+        """Read the kernel until it has settled: no watched socket in a transient state,
+        and two readings a moment apart agree (bounded by :attr:`SETTLE_LIMIT`) - where
+        :attr:`settle` asks for it (a scenario's order); else one reading of ``caller``.
+
+        The second reading matters: a client is ESTABLISHED as soon as its kernel handles
+        the SYN-ACK, a moment before the server's kernel handles the last ACK and queues
+        the connection. When the run is stopping, quitting must not wait: one reading of
+        the ``caller`` alone, and none for a socket just closed (:meth:`close_all` reads
+        once for all of them; closing each of 200 connections used to read all 200 again).
+        """
+        if self._stopped.is_set():
+            if caller is not None and caller.state is State.CLOSED:
+                return {}  # (read once for all of them, after close_all's last close)
+            return self._read_kernel(caller)
+        if not self.settle:  # (a real peer: no order to protect; the watcher sees the rest)
+            return self._read_kernel(caller)
+        reading = self._read_kernel(caller=caller)
+        def states(r: dict) -> dict:  # what must agree: not the timers, which tick
+            return {ts: (v[0], v[3]) for ts, v in r.items()}
+
+        deadline = time.monotonic() + self.SETTLE_LIMIT
+        while time.monotonic() < deadline:
+            time.sleep(0.002)
+            again = self._read_kernel(caller=caller)
+            settled = states(again) == states(reading) and not any(
+                v[0] in kernel.TRANSIENT for v in again.values()
+            )
+            reading = again
+            if settled:
+                break
+        return reading
+
+    def kernel_changes(self, reading: dict[TracedSocket, tuple],
+                       exclude: TracedSocket | None = None) -> list[KernelEvent]:
+        """Emit a :class:`KernelEvent` for each socket read whose state changed (not for
+        ``exclude``, whose call event carries it)."""
+        emitted = []
+        for ts, (state, timer, source, queue) in reading.items():
+            previous, previous_queue = self._kernel_last.get(ts) or (None, None)
+            if ts is exclude:
+                self._kernel_last[ts] = _seen(state, queue)
+            elif state is not None and (state, queue) != (previous, previous_queue):
+                self._kernel_last[ts] = _seen(state, queue)
+                event = KernelEvent(
+                    seq=self.next_seq(),
+                    t=self.now(),
+                    socket=ts.name,
+                    role=ts.role,
+                    state=ts.state,
+                    family=ts.family_name,
+                    type=ts.transport.value,
+                    local=ts.local,
+                    remote=ts.remote,
+                    sent_total=ts.sent_total,
+                    recv_total=ts.recv_total,
+                    kernel=state,
+                    previous=previous,
+                    timer=None if timer is None else round(timer, 2),
+                    source=source,
+                    queue=queue,
+                )
+                emitted.append(event)
+                self.deliver(event)
+            if ts.state is State.CLOSED:
+                if state == "CLOSE":
+                    self._kernel_last.pop(ts, None)
+                    self.registry.released(ts)
+                elif state == "TIME_WAIT" and timer is not None:
+                    self.registry.sleep(ts, timer)  # (nothing changes it until the timer ends)
+        return emitted
+
+    def poll_kernel(self) -> list[KernelEvent]:
+        """Look at the kernel (and the wire) now: the background watch, at most 10 times a
+        second. What it finds no call caused."""
+        with self.lock:
+            self.segments(None)
+            if not self.registry.watching or not kernel.available():
+                return []
+            return self.kernel_changes(self._read_kernel()) + self._let_go()
+
+    def _forgotten(self, ts: TracedSocket) -> None:
+        """The registry let ``ts`` go: so does what was kept beside it."""
+        self._kernel_last.pop(ts, None)
+        if self.wire is not None:
+            self.wire.forget(ts.local, ts.remote)
+
+    def _let_go(self) -> list[KernelEvent]:
+        """The forgotten sockets whose TIME_WAIT should be over: a ``kernel`` line for each
+        the kernel has let go (those still waiting are looked at again later)."""
+        due = self.registry.due()
+        if not due:
+            return []
+        from sockviz.engine.registry import address_of
+
+        emitted, entries = [], None
+        diag = (self._kept or self._open_diag()) if self._diag is not False else None
+        if diag and not self.settle:
+            self._kept = diag
+        try:
+            for asleep in due:
+                local, remote = address_of(asleep.local), address_of(asleep.remote)
+                found = None
+                if diag:
+                    try:
+                        got = diag.lookup(local, remote)
+                        found = ("CLOSE", None) if got is None or got.inode else (
+                            got.state, got.timer)
+                    except (OSError, ValueError):
+                        found = None
+                if found is None:
+                    if entries is None:
+                        entries = kernel.index(kernel.read_proc(("tcp", "tcp6")))
+                    found = kernel.closed_state(local, remote, entries)
+                state, timer = found
+                if state == "TIME_WAIT":
+                    self.registry.again(asleep, timer or 1.0)
+                    continue
+                event = KernelEvent(
+                    seq=self.next_seq(), t=self.now(), socket=asleep.name, role=asleep.role,
+                    state=State.CLOSED, family=asleep.family, type=asleep.type,
+                    local=asleep.local, remote=asleep.remote, sent_total=asleep.sent,
+                    recv_total=asleep.received, kernel=state, previous="TIME_WAIT",
+                    timer=None if timer is None else round(timer, 2), source="proc",
+                    queue=None)
+                emitted.append(event)
+                self.deliver(event)
+        finally:
+            if diag and diag is not self._kept:
+                diag.close()
+        return emitted
