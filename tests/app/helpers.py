@@ -99,9 +99,9 @@ def outside_app(*, listen: tuple | None = None, connect: tuple | None = None,
     is a real program the test starts."""
     from sockviz.engine.gate import Mode
     from sockviz.options import Options
-    from sockviz.peers import outside_runner_factory
+    from sockviz.peers import outside_engine_factory
 
-    factory = outside_runner_factory(Options(listen=listen, connect=connect, send=send,
+    factory = outside_engine_factory(Options(listen=listen, connect=connect, send=send,
                                              reply=reply))
     config = AppConfig(scenario=factory.scenario.name,
                        outside="listen" if listen is not None else "connect",

@@ -7,32 +7,20 @@ import subprocess
 import sys
 import time
 
-from sockviz.app.app import AppConfig, SockvizApp
 from sockviz.benchflood import CLIENT, REPLY, REQUEST, free_port
 from sockviz.engine.events import CallEvent, Condensed
-from sockviz.engine.gate import Mode
 from sockviz.engine.states import Call
-from sockviz.options import Options
-from sockviz.peers import outside_engine_factory
 from sockviz.view.model import MAX_CARDS
-from tests.app.helpers import THEME
+from tests.app.helpers import outside_app
 from tests.helpers import engine_processes
 
 SIZE = (120, 40)
 
 
-def flood_app(port: int) -> SockvizApp:
+def flood_app(port: int):
     """The app exactly as ``sockviz --listen 127.0.0.1:PORT --reply ...`` builds it: the
     listener in an engine process of its own."""
-    factory = outside_engine_factory(Options(listen=("127.0.0.1", port),
-                                             reply=REPLY.encode()))
-    app = SockvizApp(AppConfig(scenario=factory.scenario.name, outside="listen",
-                               where=str(factory.endpoint)),
-                     runner_factory=factory,
-                     scenarios={factory.scenario.name: factory.scenario}, theme=THEME)
-    app.mode = Mode.FAST
-    app.animation_level = "none"
-    return app
+    return outside_app(listen=("127.0.0.1", port), reply=REPLY.encode())
 
 
 def client(port: int, count: int) -> subprocess.Popen:
