@@ -88,24 +88,48 @@ def explain(result: RunFinished, *, family: str, port: int, host: str | None = N
 
 # --- running to the end --------------------------------------------------------------------
 class TraceWriter:
-    """The ``--trace`` consumer: one JSON line per trace event, flushed as it happens."""
+    """The ``--trace`` consumer: one JSON line per trace event. On a terminal each line is
+    flushed as it happens; into a pipe or a file the lines are flushed by :meth:`flush`,
+    which the run's main thread calls ten times a second and at the end (a flood's sixteen
+    lines a connection were sixteen system calls)."""
+
+    wants_steps = False
+    """No :class:`~sockviz.engine.events.StepPending` announcements: a trace has no use."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.lock = threading.Lock()
         self.broken = False
+        try:
+            self._each = out.isatty()
+        except (AttributeError, ValueError, OSError):
+            self._each = True
 
     def __call__(self, event: Event) -> None:
-        if not isinstance(event, (CallEvent, KernelEvent, Segment)) or self.broken:
+        if type(event) not in _TRACED or self.broken:
             return
         from sockviz.engine.lines import line  # (imported once; then a dict lookup)
 
         with self.lock:
             try:
                 self.out.write(line(event) + "\n")
-                self.out.flush()
+                if self._each:
+                    self.out.flush()
             except OSError:  # e.g. `sockviz --trace | head`: stop writing, keep going
                 self.broken = True
+
+    def flush(self) -> None:
+        """Write out the lines written so far."""
+        with self.lock:
+            if self.broken:
+                return
+            try:
+                self.out.flush()
+            except (OSError, ValueError):
+                self.broken = True
+
+
+_TRACED = frozenset({CallEvent, KernelEvent, Segment})
 
 
 class Checks:
@@ -126,10 +150,10 @@ def _interrupt(signum, frame) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def run_to_the_end(runner, signals: tuple[int, ...]) -> None:
+def run_to_the_end(runner, signals: tuple[int, ...], tick=None) -> None:
     """Start ``runner`` and wait for its end; these signals (and Ctrl-C) end it early.
     Signals that come while it closes its sockets are ignored, so a trace always ends
-    whole."""
+    whole. ``tick`` (a trace's flush) is called ten times a second and at the end."""
     main_thread = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.getsignal(sig) for sig in signals} if main_thread else {}
     try:
@@ -137,13 +161,16 @@ def run_to_the_end(runner, signals: tuple[int, ...]) -> None:
             signal.signal(sig, _interrupt)
         runner.start()
         while not runner.wait(0.1):
-            pass
+            if tick is not None:
+                tick()
     except KeyboardInterrupt:
         pass
     finally:
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
         runner.stop()
+        if tick is not None:
+            tick()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -212,7 +239,8 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
     scenario = options.loaded
     exported: list = []
     checks, recorder = Checks(), None
-    consumers = [checks, TraceWriter(out) if not options.export else exported.append]
+    writer = TraceWriter(out) if not options.export else None
+    consumers = [checks, writer if writer is not None else exported.append]
     if options.record:
         recorder = open_recorder(options, options.scenario_file or scenario.name)
         consumers.insert(0, recorder)
@@ -228,7 +256,7 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
         if capture is not None and options.pcap:
             runner.tracer.wire.keep = True
     try:
-        run_to_the_end(runner, (signal.SIGTERM,))
+        run_to_the_end(runner, (signal.SIGTERM,), writer.flush if writer else None)
     finally:
         if recorder is not None:
             recorder.close()
@@ -272,9 +300,10 @@ def run_outside_trace(options: Options, out: TextIO, err: TextIO, endpoint: Endp
     factory = outside_runner_factory(options, endpoint)
     if factory.watch.note:
         say(err, f"note: {factory.watch.note}; the run goes on without it")
-    runner = factory(None, TraceWriter(out), family=options.family, port=endpoint.port,
+    writer = TraceWriter(out)
+    runner = factory(None, writer, family=options.family, port=endpoint.port,
                      mode=Mode.FAST, pace=1.0)
-    run_to_the_end(runner, (signal.SIGINT, signal.SIGTERM))
+    run_to_the_end(runner, (signal.SIGINT, signal.SIGTERM), writer.flush)
     result = runner.result
     if result is not None and result.outcome == "aborted":
         message, status = explain(result, family=endpoint.family.name, port=endpoint.port,

@@ -107,6 +107,10 @@ class Gate:
 
     def wait(self) -> None:
         """Block until the gate lets one call through, or raise :class:`GateClosed`."""
+        if self._mode is Mode.FAST:  # (straight through: nothing to wait for or to tell -
+            if self._closed:         # a flood's calls were each reporting a wait)
+                raise GateClosed()
+            return
         started = time.monotonic()
         with self._cond:
             self._waiting += 1

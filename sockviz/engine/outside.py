@@ -204,6 +204,8 @@ class _OutsideRunner(RunControls):
         self.steps = []
         """Always empty: what an outside peer does is not known in advance."""
         self._consumer = consumer
+        self._announce = getattr(consumer, "wants_steps", True)
+        """Each call is announced first (a StepPending), unless the consumer has no use."""
         self.tracer = Tracer(consumer)
         self.tracer.settle = False  # (a real peer's calls: no order to protect)
         self.tracer.registry.forget = True  # (a session may see millions of connections)
@@ -287,8 +289,9 @@ class _OutsideRunner(RunControls):
               perform: Callable[[int], object]):
         """Announce the next call, wait at the gate, make it; numbered in order of making."""
         index = self._next
-        self._consumer(StepPending(step=index, actor=self.actor, socket=ts_name, call=call,
-                                   args=args, explain=explain))
+        if self._announce:
+            self._consumer(StepPending(step=index, actor=self.actor, socket=ts_name,
+                                       call=call, args=args, explain=explain))
         self.gate.wait()
         outcome = perform(index)
         self._next = index + 1
