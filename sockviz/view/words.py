@@ -157,10 +157,6 @@ def log_line(event: CallEvent) -> str:
 
 
 def kernel_log_line(event: KernelEvent) -> str:
-    if event.previous == event.kernel and event.queue:  # (only a listener's queue moved)
-        waiting, backlog = event.queue
-        return (f"{event.seq:>4}  {event.socket:<8} kernel: {event.kernel}, accept queue "
-                f"{waiting}/{backlog}")
     return (f"{event.seq:>4}  {event.socket:<8} kernel: {event.previous or '—'} → "
             f"{event.kernel}" + (f" ({event.timer:.0f} s on its timer)" if event.timer else ""))
 

@@ -220,15 +220,3 @@ def test_an_outside_run_forgets_each_connection_once_the_kernel_lets_it_go():
         assert list(registry._alone) == [f"127.0.0.1:{port}"]
     finally:
         runner.stop()
-
-
-def test_a_listener_whose_queue_moved_is_logged_as_such_not_as_a_change_of_state():
-    from sockviz.engine.states import Role, State
-    from sockviz.view.words import kernel_log_line
-
-    moved = KernelEvent(seq=12, t=0.5, socket="server", role=Role.LISTENER,
-                        state=State.LISTENING, family="AF_INET", type="SOCK_STREAM",
-                        local="127.0.0.1:8080", remote=None, sent_total=0, recv_total=0,
-                        kernel="LISTEN", previous="LISTEN", timer=None, source="tcp_info",
-                        queue=(3, 16))
-    assert kernel_log_line(moved).endswith("server   kernel: LISTEN, accept queue 3/16")
