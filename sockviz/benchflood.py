@@ -193,14 +193,31 @@ def run_flood(server: list[str] | int, count: int, port: int,
         if not done:
             client.kill()
         client.wait()
+        client.stdin.close()
+        client.stdout.close()
         rss = 0
         if proc is not None:
             proc.send_signal(signal.SIGINT)
-            rss = os.wait4(proc.pid, 0)[2].ru_maxrss * 1024
+            rss = _reaped(proc) * 1024
     if received != count * len(REPLY):
         raise RuntimeError(f"the client got {received} bytes, not {count * len(REPLY)}")
     return {"seconds": wall, "server_cpu": after[0] - before[0],
             "client_cpu": after[1] - before[1], "rss": rss}
+
+
+def _reaped(proc: subprocess.Popen, timeout: float = 10.0) -> int:
+    """Wait for ``proc`` to end (killed if it takes over ``timeout`` seconds); its peak
+    RSS in KiB, from the kernel's accounting."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, _status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = 0  # (reaped here: Popen must not wait for it again)
+            return usage.ru_maxrss
+        if time.monotonic() > deadline:
+            proc.kill()
+            deadline = float("inf")
+        time.sleep(0.01)
 
 
 def sockviz_command(port: int) -> list[str]:
