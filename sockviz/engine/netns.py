@@ -34,10 +34,11 @@ class NoPrivateNetwork(Exception):
     """No private network here; the message says why, in one line."""
 
 
-def _unshare(flags: int) -> None:
-    unshare = getattr(os, "unshare", None)  # (Python 3.12 has it)
-    if unshare is not None:
-        unshare(flags)
+def unshare(flags: int) -> None:
+    """``unshare(2)``: this process (or thread) into new namespaces of these kinds."""
+    call = getattr(os, "unshare", None)  # (Python 3.12 has it)
+    if call is not None:
+        call(flags)
         return
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     if libc.unshare(ctypes.c_int(flags)) != 0:
@@ -50,7 +51,7 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def _loopback_up() -> None:
+def loopback_up() -> None:
     """Bring ``lo`` up (a new network namespace starts with it down)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         request = struct.pack("16sH14s", b"lo", 0, b"")
@@ -65,7 +66,7 @@ def enter_private() -> None:
         raise NoPrivateNetwork("a private network must be entered before any thread starts")
     uid, gid = os.getuid(), os.getgid()
     try:
-        _unshare(CLONE_NEWUSER | CLONE_NEWNET)
+        unshare(CLONE_NEWUSER | CLONE_NEWNET)
     except OSError as exc:
         if exc.errno in (errno.EPERM, errno.ENOSPC, errno.EUSERS):
             raise NoPrivateNetwork("user namespaces are turned off here, so the wire cannot "
@@ -78,7 +79,7 @@ def enter_private() -> None:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
-        _loopback_up()
+        loopback_up()
     except OSError as exc:
         raise NoPrivateNetwork(f"the private network would not start: {exc.strerror or exc}") \
             from None
