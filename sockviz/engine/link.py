@@ -8,9 +8,10 @@ late, slowly, or not at all, as the :class:`LinkSpec` says. Every retransmission
 window the two kernels show is theirs; only the link is sockviz's.
 
 * :class:`Hosts` makes the two namespaces (a user namespace first, so no root is needed:
-  call it while the process has one thread) and a TUN device with an address in each:
-  ``10.217.0.1`` (server) and ``10.217.0.2`` (client), a /24 that exists inside those
-  namespaces only - nothing is routed to or from this machine's own network.
+  call it while the process has one thread) and a TUN device with addresses in each:
+  ``10.217.0.1`` and ``fd17:217::1`` (server), ``10.217.0.2`` and ``fd17:217::2``
+  (client), a /24 and a /64 that exist inside those namespaces only - nothing is routed
+  to or from this machine's own network.
   :meth:`Hosts.inside` runs a block in one host's namespace (``setns`` is per thread):
   sockets made there stay there.
 * :class:`Link` is the thread between the two devices: delay, jitter, rate, seeded random
@@ -50,8 +51,10 @@ SIOCSIFADDR, SIOCSIFNETMASK = 0x8916, 0x891C
 SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
 IFF_UP, IFF_RUNNING = 0x1, 0x40
 
-#: The two hosts' addresses (a /24 that exists only inside their namespaces).
+#: The two hosts' addresses (a /24 and a unique-local /64 that exist only inside their
+#: namespaces).
 SERVER_IP, CLIENT_IP, NETMASK = "10.217.0.1", "10.217.0.2", "255.255.255.0"
+SERVER_IP6, CLIENT_IP6 = "fd17:217::1", "fd17:217::2"
 #: Each host's TUN device.
 DEVICE = "sv0"
 #: The largest packet a TUN device hands over (its default MTU, and headroom).
@@ -142,10 +145,14 @@ def _value(key: str, text: str, part: str):
 
 def kind_of(packet: bytes) -> str | None:
     """What a packet is for the faults: ``syn``, ``syn-ack``, ``fin``, ``data``, ``ack``
-    (IPv4 TCP), or None."""
-    if len(packet) < 20 or packet[0] >> 4 != 4 or packet[9] != socket.IPPROTO_TCP:
+    (TCP over IPv4 or IPv6), or None for anything else (neighbour discovery ...)."""
+    if len(packet) >= 20 and packet[0] >> 4 == 4 and packet[9] == socket.IPPROTO_TCP:
+        header = (packet[0] & 0x0F) * 4
+        length = struct.unpack_from("!H", packet, 2)[0] - header
+    elif len(packet) >= 40 and packet[0] >> 4 == 6 and packet[6] == socket.IPPROTO_TCP:
+        header, length = 40, struct.unpack_from("!H", packet, 4)[0]
+    else:
         return None
-    header = (packet[0] & 0x0F) * 4
     if len(packet) < header + 14:
         return None
     flags = packet[header + 13]
@@ -153,9 +160,7 @@ def kind_of(packet: bytes) -> str | None:
         return "syn-ack" if flags & 0x10 else "syn"
     if flags & 0x01:
         return "fin"
-    total = struct.unpack_from("!H", packet, 2)[0]
-    data = total - header - (packet[header + 12] >> 4) * 4
-    return "data" if data > 0 else "ack"
+    return "data" if length - (packet[header + 12] >> 4) * 4 > 0 else "ack"
 
 
 # --- the two hosts --------------------------------------------------------------------
@@ -178,8 +183,9 @@ def _ifreq_address(name: str, ip: str) -> bytes:
                        socket.inet_aton(ip), b"")
 
 
-def _tun(ip: str) -> int:
-    """A TUN device with ``ip``/24, up, in this thread's network namespace; its fd."""
+def _tun(ip: str, ip6: str) -> int:
+    """A TUN device with ``ip``/24 and ``ip6``/64, up, in this thread's network namespace;
+    its fd."""
     try:
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
     except OSError as exc:
@@ -195,6 +201,14 @@ def _tun(ip: str) -> int:
             flags = struct.unpack("16sH14s", fcntl.ioctl(s, SIOCGIFFLAGS, request))[1]
             fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14s", DEVICE.encode(),
                                                       flags | IFF_UP | IFF_RUNNING, b""))
+        # IPv6: no duplicate-address detection (the other end is ours; it would hold the
+        # address back a second or two), then the address by its in6_ifreq
+        with open(f"/proc/sys/net/ipv6/conf/{DEVICE}/accept_dad", "w") as f:
+            f.write("0")
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s6:
+            fcntl.ioctl(s6, SIOCSIFADDR, struct.pack(
+                "16sIi", socket.inet_pton(socket.AF_INET6, ip6), 64,
+                socket.if_nametoindex(DEVICE)))
     except OSError as exc:
         os.close(fd)
         raise NoLink(f"a TUN device would not start: {exc.strerror or exc}") from None
@@ -212,7 +226,7 @@ class Hosts:
         except NoPrivateNetwork as exc:
             raise NoLink(str(exc)) from None
         self._ns = {"server": os.open("/proc/thread-self/ns/net", os.O_RDONLY)}
-        self.tun = {"server": _tun(SERVER_IP)}
+        self.tun = {"server": _tun(SERVER_IP, SERVER_IP6)}
         try:
             unshare(CLONE_NEWNET)  # (root of the user namespace: a second network)
             loopback_up()
@@ -220,9 +234,10 @@ class Hosts:
             self.close()
             raise NoLink(f"a second host would not start: {exc.strerror or exc}") from None
         self._ns["client"] = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        self.tun["client"] = _tun(CLIENT_IP)
+        self.tun["client"] = _tun(CLIENT_IP, CLIENT_IP6)
         _setns(self._ns["server"])  # (the process goes on in the server's network)
         self.address = {"server": SERVER_IP, "client": CLIENT_IP}
+        self.address6 = {"server": SERVER_IP6, "client": CLIENT_IP6}
 
     @contextlib.contextmanager
     def inside(self, host: str):

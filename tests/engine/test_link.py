@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 RUN = r"""
 import json, os, socket, sys, time
-from sockviz.engine.link import Hosts, Link, LinkSpec, NoLink, SERVER_IP
-spec = LinkSpec.parse(sys.argv[1], tuple(sys.argv[2:]))
+from sockviz.engine.link import Hosts, Link, LinkSpec, NoLink, SERVER_IP, SERVER_IP6
+family = socket.AF_INET6 if sys.argv[1] == "ipv6" else socket.AF_INET
+address = SERVER_IP6 if family == socket.AF_INET6 else SERVER_IP
+spec = LinkSpec.parse(sys.argv[2], tuple(sys.argv[3:]))
 before = sorted(os.listdir("/proc/self/fd"))
 try:
     hosts = Hosts()
@@ -37,13 +39,13 @@ except NoLink as exc:
 link = Link(hosts, spec)
 link.start()
 with hosts.inside("server"):
-    server = socket.socket()
-    server.bind((SERVER_IP, 5000))
+    server = socket.socket(family)
+    server.bind((address, 5000))
     server.listen(4)
 with hosts.inside("client"):
-    client = socket.socket()
+    client = socket.socket(family)
     client.settimeout(15)
-client.connect((SERVER_IP, 5000))
+client.connect((address, 5000))
 conn, peer = server.accept()
 conn.settimeout(15)
 client.sendall(b"hello over the link" * 200)
@@ -65,10 +67,10 @@ print(json.dumps({"peer": peer[0], "back": back.decode(), "stopped": stopped,
 """
 
 
-def run(spec: str, *drops: str, python: str = sys.executable, cwd=ROOT,
-        user: list[str] | None = None) -> dict:
-    proc = subprocess.run([*(user or []), python, "-B", "-c", RUN, spec, *drops], cwd=cwd,
-                          capture_output=True, text=True, timeout=60, check=False)
+def run(spec: str, *drops: str, family: str = "ipv4", python: str = sys.executable,
+        cwd=ROOT, user: list[str] | None = None) -> dict:
+    proc = subprocess.run([*(user or []), python, "-B", "-c", RUN, family, spec, *drops],
+                          cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -100,9 +102,11 @@ def test_link_specs_and_drops_are_read_or_refused_in_one_line():
 
 
 @needs_hosts
-def test_the_handshake_and_the_bytes_cross_the_link_in_order():
-    got = run("delay=20ms")
-    assert got["peer"] == "10.217.0.2" and got["back"] == "HELLO OVER THE LINK"
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
+def test_the_handshake_and_the_bytes_cross_the_link_in_order(family):
+    got = run("delay=20ms", family=family)
+    assert got["peer"] == {"ipv4": "10.217.0.2", "ipv6": "fd17:217::2"}[family]
+    assert got["back"] == "HELLO OVER THE LINK"
     sent, delivered, dropped = got["counters"]
     assert sent == delivered and dropped == 0 and got["stopped"] and not got["fds_left"]
     kinds = [(side, kind) for side, kind, _ in got["log"]]
@@ -112,8 +116,9 @@ def test_the_handshake_and_the_bytes_cross_the_link_in_order():
 
 
 @needs_hosts
-def test_a_dropped_syn_is_retried_by_the_client_kernel():
-    got = run("", "syn")
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
+def test_a_dropped_syn_is_retried_by_the_client_kernel(family):
+    got = run("", "syn", family=family)
     assert got["back"] == "HELLO OVER THE LINK"
     assert got["counters"][2] == 1
     first, again = [entry for entry in got["log"] if entry[1] == "syn"][:2]
