@@ -111,8 +111,7 @@ class KernelWatch:
     def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[TracedSocket, tuple]:
         """Read the kernel until it has settled: no watched socket in a transient state,
         and two readings a moment apart agree (bounded by :attr:`SETTLE_LIMIT`) - where
-        :attr:`settle` asks for it (a scenario's order); else one reading of ``caller`` (and
-        one reading of all, for a bulk transfer's own calls).
+        :attr:`settle` asks for it (a scenario's order); else one reading of ``caller``.
 
         The second reading matters: a client is ESTABLISHED as soon as its kernel handles
         the SYN-ACK, a moment before the server's kernel handles the last ACK and queues
@@ -126,8 +125,6 @@ class KernelWatch:
             return self._read_kernel(caller)
         if not self.settle:  # (a real peer: no order to protect; the watcher sees the rest)
             return self._read_kernel(caller)
-        if self._bulk:  # (a bulk transfer's own calls: its connection stays ESTABLISHED
-            return self._read_kernel(caller=caller)  # throughout; nothing to wait for)
         reading = self._read_kernel(caller=caller)
         def states(r: dict) -> dict:  # what must agree: not the timers, which tick
             return {ts: (v[0], v[3]) for ts, v in r.items()}
