@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sockviz.engine import kernel
 from sockviz.engine.events import KernelEvent
+from sockviz.engine.registry import address_of
 from sockviz.engine.states import State
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ class KernelWatch:
         """The kernel's view of every watched socket and ``caller`` (or of ``only``): socket
         -> (state, timer, source, queue)."""
         out: dict[TracedSocket, tuple] = {}
-        entries: dict | None = None
-        diag = None
         if only is None:
             self.registry.wake()
             read = list(self.registry.watched)
@@ -55,58 +54,67 @@ class KernelWatch:
                 read.append(caller)
         else:
             read = [only]
+        diag, proc = None, []
         try:
             for ts in read:
                 if ts.state is not State.CLOSED and ts.sock is not None:
                     state = kernel.held_state(ts.sock)
                     queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
                     out[ts] = (state, None, "tcp_info", queue)
-                    continue
-                if ts.last_local is None:
+                elif ts.last_local is None:
                     out[ts] = ("CLOSE", None, "proc", None)
-                    continue
-                if diag is None and self._diag is not False:
-                    diag = self._kept or self._open_diag()
-                    if diag and not self.settle:
-                        self._kept = diag
-                found = self._diagnose(diag, ts) if diag else None
-                if found is not None:
-                    out[ts] = (*found, "proc", None)
-                    continue
-                if entries is None:  # (no netlink here: one reading of /proc for all)
-                    files = ("tcp6",) if ts.family == socket.AF_INET6 else ("tcp",)
-                    entries = kernel.index(kernel.read_proc(files))
-                st, timer = kernel.closed_state(ts.last_local, ts.last_remote, entries)
-                out[ts] = (st, timer, "proc", None)
+                else:
+                    if diag is None:
+                        diag = self._diag_open()
+                    wildcard = "::" if ts.family == socket.AF_INET6 else "0.0.0.0"
+                    remote = ts.last_remote or (wildcard, 0)
+                    state, timer = self._closed_state(diag, ts.last_local, remote, proc)
+                    out[ts] = (state, timer, "proc", None)
         finally:
-            if diag and diag is not self._kept:
-                diag.close()  # (a scenario's run keeps no descriptor between readings)
+            self._diag_done(diag)
         return out
 
-    def _open_diag(self):
-        """Socket diagnostics over netlink for one reading, or False where the kernel
-        refuses it (then /proc is read, this run on)."""
-        from sockviz.engine.diag import open_diag
-
-        diag = open_diag()
-        if diag is None:
-            self._diag = False
+    def _diag_open(self):
+        """Socket diagnostics over netlink for one reading (a real peer's run keeps it to
+        its end: every connection's close is read), or False where the kernel refuses it
+        (then /proc is read, this run on)."""
+        if self._diag is False:
             return False
+        diag = self._kept
+        if diag is None:
+            from sockviz.engine.diag import open_diag
+
+            diag = open_diag()
+            if diag is None:
+                self._diag = False
+                return False
+            if not self.settle:
+                self._kept = diag
         return diag
 
+    def _diag_done(self, diag) -> None:
+        if diag and diag is not self._kept:
+            diag.close()  # (a scenario's run keeps no descriptor between readings)
+
     @staticmethod
-    def _diagnose(diag, ts: TracedSocket) -> tuple[str, float | None] | None:
+    def _closed_state(diag, local: tuple, remote: tuple,
+                      proc: list) -> tuple[str, float | None]:
         """A closed socket's connection as the kernel has it, asked by its addresses over
-        socket diagnostics (what ``ss`` uses): (state, timer); ``CLOSE`` when the kernel
-        has let it go. None when the kernel would not answer: then ``/proc`` is read."""
-        remote = ts.last_remote or ("::" if ts.family == socket.AF_INET6 else "0.0.0.0", 0)
-        try:
-            found = diag.lookup(ts.last_local, remote)
-        except (OSError, ValueError):
-            return None
-        if found is None or found.inode:  # (a socket with a file is a new connection on
-            return ("CLOSE", None)        # the same addresses: ours was let go)
-        return (found.state, found.timer)
+        socket diagnostics (what ``ss`` uses): (state, timer); ``CLOSE`` when the kernel has
+        let it go. Where netlink will not answer, ``/proc`` (read once per reading: kept
+        in ``proc``)."""
+        if diag:
+            try:
+                found = diag.lookup(local, remote)
+            except (OSError, ValueError):
+                found = False
+            if found is None or (found and found.inode):  # (a socket with a file is a new
+                return ("CLOSE", None)                   # connection on those addresses)
+            if found:
+                return (found.state, found.timer)
+        if not proc:
+            proc.append(kernel.index(kernel.read_proc(("tcp", "tcp6"))))
+        return kernel.closed_state(local, remote, proc[0])
 
     def _settled_kernel(self, caller: TracedSocket | None = None) -> dict[TracedSocket, tuple]:
         """Read the kernel until it has settled: no watched socket in a transient state,
@@ -201,28 +209,11 @@ class KernelWatch:
         due = self.registry.due()
         if not due:
             return []
-        from sockviz.engine.registry import address_of
-
-        emitted, entries = [], None
-        diag = (self._kept or self._open_diag()) if self._diag is not False else None
-        if diag and not self.settle:
-            self._kept = diag
+        emitted, diag, proc = [], self._diag_open(), []
         try:
             for asleep in due:
-                local, remote = address_of(asleep.local), address_of(asleep.remote)
-                found = None
-                if diag:
-                    try:
-                        got = diag.lookup(local, remote)
-                        found = ("CLOSE", None) if got is None or got.inode else (
-                            got.state, got.timer)
-                    except (OSError, ValueError):
-                        found = None
-                if found is None:
-                    if entries is None:
-                        entries = kernel.index(kernel.read_proc(("tcp", "tcp6")))
-                    found = kernel.closed_state(local, remote, entries)
-                state, timer = found
+                state, timer = self._closed_state(diag, address_of(asleep.local),
+                                            address_of(asleep.remote), proc)
                 if state == "TIME_WAIT":
                     self.registry.again(asleep, timer or 1.0)
                     continue
@@ -236,6 +227,5 @@ class KernelWatch:
                 emitted.append(event)
                 self.deliver(event)
         finally:
-            if diag and diag is not self._kept:
-                diag.close()
+            self._diag_done(diag)
         return emitted

@@ -94,8 +94,8 @@ class Tracer(KernelWatch):
         """Read the run's segments from ``capture`` after every call (and on the watch)."""
         from sockviz.engine.segments import Wire
 
-        self.wire = wire = Wire(capture, self.registry.at)
-        return wire
+        self.wire = Wire(capture, self.registry.at)
+        return self.wire
 
     def begins(self) -> None:
         """The calling thread's call begins now (its wait for the peer, if any, is over)."""
