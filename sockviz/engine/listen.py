@@ -94,7 +94,6 @@ class ListenRunner(_OutsideRunner):
                 self._abort(_reason(event), event)
                 return
         connections: dict[socket.socket, TracedSocket] = {}
-        answered: set[str] = set()
         # One selector over the listener and every open connection, as a real server has:
         # each socket registered once, however many are open.
         self._waiter = waiter = self.tracer.waiter()
@@ -106,7 +105,7 @@ class ListenRunner(_OutsideRunner):
                         if not self._accept(listener, connections):
                             return
                     elif sock in connections:
-                        self._read(connections, connections[sock], answered)
+                        self._read(connections, connections[sock])
         finally:
             waiter.close()
 
@@ -133,7 +132,13 @@ class ListenRunner(_OutsideRunner):
         self._abort(_reason(event), event)  # e.g. EMFILE: it would fail again at once
         return False
 
-    def _read(self, connections: dict, conn: TracedSocket, answered: set[str]) -> None:
+    def _end(self, connections: dict, conn: TracedSocket, explain: str) -> None:
+        """The connection is done with: out of the selector, then closed."""
+        connections.pop(conn.sock, None)
+        self._waiter.discard(conn.sock)
+        self._close(conn, explain)
+
+    def _read(self, connections: dict, conn: TracedSocket) -> None:
         event = self._make(
             conn.name, Call.RECV, repr(BUFSIZE),
             f"{conn.name}'s client has sent bytes, or closed its side: recv() takes what "
@@ -143,17 +148,14 @@ class ListenRunner(_OutsideRunner):
         if event.error in _WOULD_BLOCK:
             return  # woken for nothing after all
         if event.error is not None or event.nbytes == 0:
-            connections.pop(conn.sock, None)
-            answered.discard(conn.name)
-            self._waiter.discard(conn.sock)
-            self._close(conn, f"{conn.name}'s client is gone: close() releases the connection."
-                        if event.error else
-                        f"{conn.name}'s client has closed its side (end of stream): close() "
-                        "ends ours too.")
+            self._end(connections, conn, f"{conn.name}'s client is gone: close() releases "
+                      "the connection." if event.error else
+                      f"{conn.name}'s client has closed its side (end of stream): close() "
+                      "ends ours too.")
             return
-        if self.reply is None or conn.name in answered or conn.state is not State.CONNECTED:
+        # (answered once: the reply is all a connection ever sends)
+        if self.reply is None or conn.sent_total or conn.state is not State.CONNECTED:
             return
-        answered.add(conn.name)
         reply = self.reply
         sent = self._make(
             conn.name, Call.SENDALL, call_args(Call.SENDALL, reply),
@@ -161,10 +163,8 @@ class ListenRunner(_OutsideRunner):
             lambda i: conn.sendall(reply, step=i),
         )
         if not sent.ok:
-            connections.pop(conn.sock, None)
-            answered.discard(conn.name)
-            self._waiter.discard(conn.sock)
-            self._close(conn, f"{conn.name}'s client is gone: close() releases the connection.")
+            self._end(connections, conn,
+                      f"{conn.name}'s client is gone: close() releases the connection.")
             return
         self._make(
             conn.name, Call.SHUTDOWN, call_args(Call.SHUTDOWN, socket.SHUT_WR),

@@ -67,10 +67,9 @@ class Wire:
         """While True (a bulk transfer), segments are summed per direction, not delivered:
         :meth:`sums` gives them at the end."""
         self._sums: dict[tuple[str, str], _Sum] = {}
-        self._ports: set[int] = set()
-        """The run's ports the capture takes frames of (none yet: every frame)."""
         self._watched: set[str] = set()
-        """The same, as text (what an address ends with)."""
+        """The run's ports the capture takes frames of, as an address ends with them (none
+        yet: every frame)."""
         self._pair: tuple[str, str] | None = None
         """A bulk transfer's connection while the kernel counts its segments."""
         self._before: dict = {}
@@ -89,11 +88,10 @@ class Wire:
         texts = [address.rpartition(":")[2] for address in addresses if address]
         if any(text in self._watched for text in texts):
             return
-        ports = [int(text) for text in texts if text.isdigit() and int(text)]
+        ports = [text for text in texts if text.isdigit() and int(text)]
         if ports:
-            self._ports = self._ports | {ports[0]}
-            self._watched.add(str(ports[0]))
-            self.capture.watch_ports(self._ports)
+            self._watched.add(ports[0])
+            self.capture.watch_ports({int(port) for port in self._watched})
 
     def forget(self, local: str | None, remote: str | None) -> None:
         """The connection (``local``, ``remote``) is gone: forget its numbers."""
