@@ -51,32 +51,33 @@ def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None =
     stops after ``--timeout`` quiet seconds. ``factory.scenario`` and ``factory.endpoint``
     describe the run before it starts. UsageError if the host does not resolve."""
     from sockviz.engine import outside
-    from sockviz.engine.connect import ConnectRunner
-    from sockviz.engine.listen import ListenRunner
+    from sockviz.engine.meet import outside_runner
 
     if endpoint is None:
         endpoint = outside_endpoint(options)
-    timeout = options.timeout or OUTSIDE_TIMEOUT
-    listening = options.listen is not None
     watch = outside_watch(options)
+    spec = _spec(options, endpoint, idle=bool(options.trace))
 
     def factory(scenario, consumer, *, family=None, port=None, mode=Mode.PLAY, pace=1.0):
         capture = watch.capture(endpoint.family.name)
-        wire = {"capture": capture, "wire": watch.status(endpoint.family.name,
-                                                         capture is not None)}
-        if listening:
-            return ListenRunner(consumer, endpoint.ip, endpoint.port, endpoint.family,
-                                reply=options.reply, mode=mode, pace=pace, **wire)
-        return ConnectRunner(
-            consumer, endpoint.ip, endpoint.port, endpoint.family, send=options.send,
-            timeout=timeout, idle=timeout if options.trace else None, mode=mode, pace=pace,
-            **wire)
+        return outside_runner(
+            spec, consumer, mode=mode, pace=pace, capture=capture,
+            wire=watch.status(endpoint.family.name, capture is not None))
 
     factory.endpoint = endpoint
     factory.watch = watch
-    factory.scenario = (outside.listen_scenario(endpoint) if listening
+    factory.scenario = (outside.listen_scenario(endpoint) if spec["listen"]
                         else outside.connect_scenario(endpoint))
     return factory
+
+
+def _spec(options: Options, endpoint: outside.Endpoint, idle: bool) -> dict:
+    """What :func:`~sockviz.engine.outside.outside_runner` builds the runner from (``idle``:
+    a client stops after ``--timeout`` quiet seconds, as ``--trace`` wants)."""
+    timeout = options.timeout or OUTSIDE_TIMEOUT
+    return {"listen": options.listen is not None, "ip": endpoint.ip, "port": endpoint.port,
+            "family": endpoint.family.name, "reply": options.reply, "send": options.send,
+            "timeout": timeout, "idle": timeout if idle else None}
 
 
 def outside_engine_factory(options: Options, endpoint: outside.Endpoint | None = None):
@@ -90,9 +91,7 @@ def outside_engine_factory(options: Options, endpoint: outside.Endpoint | None =
     local = outside_runner_factory(options, endpoint)
     local.watch.close()
     endpoint = local.endpoint
-    spec = {"listen": options.listen is not None, "ip": endpoint.ip, "port": endpoint.port,
-            "family": endpoint.family.name, "reply": options.reply, "send": options.send,
-            "timeout": options.timeout or OUTSIDE_TIMEOUT}
+    spec = _spec(options, endpoint, idle=False)
     engine = EngineProcess(options.wire, outside=True)
 
     def factory(scenario, consumer, *, family=None, port=None, mode=Mode.PLAY, pace=1.0,

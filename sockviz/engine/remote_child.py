@@ -37,7 +37,10 @@ class _ChildRun:
             capture = child.watch.capture(family)
             wire = child.watch.status(family, capture is not None)
             if outside is not None:
-                self.runner = _outside(outside, self.batcher, options, capture, wire)
+                from sockviz.engine.meet import outside_runner
+
+                self.runner = outside_runner(outside, self.batcher, mode=options["mode"],
+                                             pace=options["pace"], capture=capture, wire=wire)
             else:
                 self.runner = Runner(scenario, self.batcher, **options, capture=capture,
                                      wire=wire)
@@ -153,24 +156,6 @@ class _Child:
         for child_run in list(self.runs.values()):
             child_run.stop(0.5)
         self.runs.clear()
-
-
-def _outside(spec: dict, consumer, options: dict, capture, wire):
-    """The runner that meets a real outside peer (``--listen``/``--connect``), as the app
-    asked for it (see :func:`sockviz.peers.outside_engine_factory`)."""
-    from sockviz.engine.families import FAMILIES
-
-    family, mode, pace = FAMILIES[spec["family"]], options["mode"], options["pace"]
-    if spec["listen"]:
-        from sockviz.engine.listen import ListenRunner
-
-        return ListenRunner(consumer, spec["ip"], spec["port"], family, reply=spec["reply"],
-                            mode=mode, pace=pace, capture=capture, wire=wire)
-    from sockviz.engine.connect import ConnectRunner
-
-    return ConnectRunner(consumer, spec["ip"], spec["port"], family, send=spec["send"],
-                         timeout=spec["timeout"], idle=None, mode=mode, pace=pace,
-                         capture=capture, wire=wire)
 
 
 def _watch(mode: str, outside: bool = False):
