@@ -173,6 +173,26 @@ def build_parser() -> argparse.ArgumentParser:
         "(with --trace when the run ends; in the TUI each run's when it stops); a new file, "
         "unless --overwrite",
     )
+    group = parser.add_argument_group(
+        "two hosts and a link",
+        "the client and the server on two hosts of their own (network namespaces: two real "
+        "TCP/IP stacks) joined by a link sockviz carries, that you can slow down or break",
+    )
+    group.add_argument(
+        "--link", metavar="SPEC",
+        help="what the link does: delay=50ms, jitter=5ms, rate=1mbit, loss=2%%, seed=N "
+        "(the same seed loses the same segments), joined by commas: delay=50ms,loss=2%%",
+    )
+    group.add_argument(
+        "--drop", metavar="WHAT", action="append",
+        help="lose one segment on the link: syn, syn-ack, ack, data or fin, :N for the Nth "
+        "(--drop data:2); may be given more than once; implies two hosts",
+    )
+    group.add_argument(
+        "--hold", action="store_true",
+        help="TUI, step mode: hold each segment at its sending side until a key lets it "
+        "cross (implies two hosts)",
+    )
     parser.add_argument(
         "--export", choices=("mermaid", "text"),
         help="with --trace: print the run's ladder as a Mermaid sequenceDiagram or as plain "

@@ -18,6 +18,7 @@ from sockviz.engine.events import (
     Checked,
     Event,
     KernelEvent,
+    LinkEvent,
     RunFinished,
     Segment,
 )
@@ -129,7 +130,7 @@ class TraceWriter:
                 self.broken = True
 
 
-_TRACED = frozenset({CallEvent, KernelEvent, Segment})
+_TRACED = frozenset({CallEvent, KernelEvent, Segment, LinkEvent})
 
 
 class Checks:
@@ -215,6 +216,27 @@ def open_wire(options: Options, err: TextIO, outside: bool = False):
     return watch, capture
 
 
+def open_link(options: Options, err: TextIO):
+    """The run's :class:`~sockviz.engine.link.Link` between two hosts, when the command
+    line or the scenario asks for one (None: loopback). The hosts are made now, before any
+    thread; where they cannot be, one line says why and the run goes on loopback."""
+    from sockviz.options import link_of
+
+    link = link_of(options)
+    if link is None:
+        return None
+    from sockviz.engine.hosts import Hosts, NoLink
+    from sockviz.engine.link import Link, LinkSpec
+
+    settings, drops, _hold = link  # (holding is for the TUI's step mode)
+    try:
+        hosts = Hosts()
+    except NoLink as exc:
+        say(err, f"note: no two hosts here ({exc}); the run goes on loopback, with no link")
+        return None
+    return Link(hosts, LinkSpec.parse(settings, drops), hold=False)
+
+
 def write_pcap(options: Options, runner) -> None:
     """The run's frames into the --pcap file (a new one, unless --overwrite)."""
     from sockviz.engine.userfile import create
@@ -250,7 +272,9 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
         runner = ReplayRunner(scenario, Tee(*consumers), options.recording.events,
                               family=options.family, mode=Mode.FAST)
     else:
-        _watch, capture = open_wire(options, err)
+        capture = open_link(options, err)
+        if capture is None:
+            _watch, capture = open_wire(options, err)
         runner = Runner(scenario, Tee(*consumers), family=options.family, port=options.port,
                         mode=Mode.FAST, size=options.size, capture=capture)
         if capture is not None and options.pcap:

@@ -69,6 +69,12 @@ class Options:
     wire: str = "auto"
     """``auto``, ``host``, ``private`` or ``off``: where (and whether) to watch the wire."""
     pcap: str | None = None
+    link: str | None = None
+    """``--link``: what the link between two hosts does (``delay=50ms,loss=2%``)."""
+    drop: list[str] | None = None
+    """``--drop``: segments lost on the link (``syn``, ``data:2``)."""
+    hold: bool = False
+    """``--hold``: each segment waits at its sender until a key lets it cross."""
     loaded: Scenario | None = field(default=None, repr=False)
     """The scenario, once :func:`check` has resolved it."""
     recording: object = field(default=None, repr=False)
@@ -124,7 +130,46 @@ def check(options: Options) -> Options:
     if options.list:
         return options
     _outside(options)
+    _link(options)
     return options
+
+
+def link_of(options: Options, scenario: Scenario | None = None) -> tuple | None:
+    """The run's link - (settings, drops, hold), the command line's over the scenario's
+    ``[link]`` - or None: loopback."""
+    scenario = scenario if scenario is not None else options.loaded
+    if options.link is not None or options.drop or options.hold:
+        return (options.link or "", tuple(options.drop or ()), options.hold)
+    return getattr(scenario, "link", None)
+
+
+def _link(options: Options) -> None:
+    """--link, --drop, --hold: read now (one line for a bad one), and refused where no
+    two hosts can be."""
+    given = options.link is not None or options.drop or options.hold
+    if not given and (options.replay or getattr(options.loaded, "link", None) is None):
+        return
+    what = "--link" if options.link is not None else "--drop" if options.drop else "--hold"
+    if not given:
+        what = f"{options.loaded.name}'s link"
+    if options.outside:
+        raise UsageError(f"{what} joins two hosts of sockviz's own; a real peer is on this "
+                         f"machine's network (leave out --{options.outside})")
+    if options.replay and given:
+        raise UsageError(f"--replay plays what the recording says: leave out {what}")
+    if options.family == "unix":
+        raise UsageError(f"{what}: Unix-domain sockets have no link (use --family ipv4 or "
+                         "ipv6)")
+    if options.hold and options.trace:
+        raise UsageError("--hold waits for a key at each segment: it is for the TUI's step "
+                         "mode, not --trace")
+    from sockviz.engine.link import LinkSpec
+
+    settings, drops, _hold = link_of(options)
+    try:
+        LinkSpec.parse(settings, drops)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def resolve_scenario(options: Options) -> Scenario:

@@ -118,6 +118,13 @@ class KernelEvent:
     """Where the state was read: ``tcp_info`` (a socket we hold) or ``proc`` (one we closed)."""
     queue: tuple[int, int] | None = None
     """For a listener: (connections waiting in its accept queue, the backlog it allows)."""
+    rtt: float | None = None
+    """On a two-host run: the kernel's smoothed round-trip time, in milliseconds
+    (``tcpi_rtt``); None elsewhere."""
+    cwnd: int | None = None
+    """On a two-host run: the congestion window, in segments (``tcpi_snd_cwnd``)."""
+    retrans: int | None = None
+    """On a two-host run: segments the kernel has sent again (``tcpi_total_retrans``)."""
 
     call = "kernel"
     """Not a field: lets code treat every trace event alike (``event.call``)."""
@@ -167,6 +174,15 @@ class Segment:
     """For a sum: the largest payload of one segment (None: not a sum)."""
     retransmissions: int = 0
     """For a sum: how many carried bytes already sent (the kernel sending them again)."""
+    link: str | None = None
+    """On a two-host run's link, what the link did with it: ``crossed``, ``dropped`` (a
+    ``--drop`` fault), ``lost`` (random loss) or ``held`` (until a key lets it cross); None
+    on loopback."""
+    delay: float | None = None
+    """On a link: seconds it spends crossing (None: it has not set off)."""
+    retry: float | None = None
+    """The kernel sending it again: seconds since it first sent the same (a SYN, a FIN or
+    the same bytes); None for a first sending."""
 
     call = "packet"
     """Not a field: lets code treat every trace event alike (``event.call``)."""
@@ -289,6 +305,50 @@ class WireStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """A two-host run's link, said once before its first event (the packet lines carry
+    what it did to each segment)."""
+
+    settings: str
+    """What the link does, in a few words: ``delay 50 ms · drop syn``."""
+    server: str
+    """The server's host address (IPv4 or IPv6, as the run's family)."""
+    client: str
+    """The client's host address."""
+    hold: bool = False
+    """Each segment waits at its sending side until a key lets it cross."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    """The link let a held segment cross (a ``"call": "link"`` line in the trace)."""
+
+    seq: int
+    t: float
+    what: str
+    """``released``."""
+    segment: int
+    """The ``seq`` of the segment's packet line (when it was held)."""
+    source: str
+    """Who sent it (``from``)."""
+    target: str
+    """Who it goes to (``to``)."""
+    flags: str | None
+    family: str
+    local: str
+    remote: str
+    delay: float | None = None
+    """Seconds it spends crossing from now."""
+
+    call = "link"
+    """Not a field: lets code treat every trace event alike (``event.call``)."""
+
+    @property
+    def socket(self) -> str:
+        return self.source if ":" not in self.source else self.target
+
+
+@dataclass(frozen=True, slots=True)
 class Checked:
     """A step's expected outcome (a scenario file's ``expect``) against what its call really
     did (not a trace event: the call event beside it is)."""
@@ -304,7 +364,7 @@ class Checked:
 
 
 Event = (CallEvent | KernelEvent | Segment | StepPending | Progress | RunFinished | Elided
-         | Condensed | Checked | WireStatus)
+         | Condensed | Checked | WireStatus | LinkStatus | LinkEvent)
 
 #: How many bytes of each message an event keeps. Totals always count everything.
 PREVIEW_CAP = 4096

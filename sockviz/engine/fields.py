@@ -249,4 +249,42 @@ def segment(record: dict, summed: bool = False):
         seq_rel=seq, ack_rel=ack, window=integer(record, "window", 1 << 32, optional=True),
         nbytes=integer(record, "nbytes", MAX_COUNT if summed else 1 << 20), options=options,
         cause=integer(record, "cause", MAX_SEQ, optional=True), family=family,
-        local=local, remote=remote)
+        local=local, remote=remote, **link_fields(record))
+
+
+LINK_WORDS = {"crossed", "dropped", "lost", "held"}
+
+
+def link_fields(record: dict) -> dict:
+    """A packet line's link keys (a two-host run's), checked: {} when it has none."""
+    if record.get("link") is None:
+        return {}
+    return {"link": one_of(record, "link", LINK_WORDS, "crossed, dropped, lost or held"),
+            "delay": seconds(record, "delay", optional=True),
+            "retry": seconds(record, "retry", optional=True)}
+
+
+def flow_fields(record: dict) -> dict:
+    """A kernel line's TCP_INFO keys (a two-host run's), checked: {} when it has none."""
+    if record.get("cwnd") is None:
+        return {}
+    rtt = seconds(record, "rtt", optional=True)
+    return {"rtt": rtt, "cwnd": integer(record, "cwnd", 1 << 31),
+            "retrans": integer(record, "retrans", MAX_COUNT, optional=True)}
+
+
+def link_event(record: dict):
+    """A ``"call": "link"`` line (a held segment let cross), every field checked."""
+    from sockviz.engine.events import LinkEvent
+
+    family = one_of(record, "family", {"AF_INET", "AF_INET6"}, "AF_INET or AF_INET6")
+    local, remote = address(record, "local", family), address(record, "remote", family)
+    if local is None or remote is None:
+        raise FieldError("local and remote: a link line has both addresses")
+    return LinkEvent(
+        seq=integer(record, "seq", MAX_SEQ), t=seconds(record, "t"),
+        what=one_of(record, "what", {"released"}, "released"),
+        segment=integer(record, "segment", MAX_SEQ), source=peer(record, "from", family),
+        target=peer(record, "to", family), flags=text(record, "flags", 40),
+        family=family, local=local, remote=remote,
+        delay=seconds(record, "delay", optional=True))

@@ -94,6 +94,24 @@ def counts(sock: socket.socket) -> Counts | None:
     return Counts(segs_out, sent, retrans, rcv_mss)
 
 
+def flow(sock: socket.socket) -> tuple[float, int, int] | None:
+    """What the kernel knows of a connection's path: (smoothed RTT in milliseconds,
+    congestion window in segments, segments sent again), from ``TCP_INFO``
+    (``tcpi_rtt``, ``tcpi_snd_cwnd``, ``tcpi_total_retrans``); None where unknowable."""
+    if not _IS_LINUX:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 104)
+    except (OSError, ValueError):
+        return None
+    if len(info) < 104 or TCP_STATES.get(info[0]) in (None, "LISTEN", "CLOSE", "SYN_SENT"):
+        return None
+    rtt, = struct.unpack_from("=I", info, 68)
+    cwnd, = struct.unpack_from("=I", info, 80)
+    retrans, = struct.unpack_from("=I", info, 100)
+    return round(rtt / 1000, 1), cwnd, retrans
+
+
 def listen_queue(sock: socket.socket) -> tuple[int, int] | None:
     """A listener's accept queue: (connections waiting, backlog), from ``TCP_INFO``.
 
@@ -159,13 +177,14 @@ def parse_proc_line(line: str) -> ProcEntry | None:
 
 
 def read_proc(families: tuple[str, ...] = ("tcp", "tcp6")) -> list[ProcEntry]:
-    """Every TCP socket the kernel lists for this network namespace."""
+    """Every TCP socket the kernel lists for the calling thread's network namespace."""
     entries: list[ProcEntry] = []
     if not _IS_LINUX:
         return entries
+    base = "/proc/thread-self/net" if os.path.exists("/proc/thread-self/net") else "/proc/net"
     for name in families:
         try:
-            with open(f"/proc/net/{name}", encoding="ascii") as f:
+            with open(f"{base}/{name}", encoding="ascii") as f:
                 lines = f.read().splitlines()
         except OSError:
             continue

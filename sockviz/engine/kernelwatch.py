@@ -64,11 +64,14 @@ class KernelWatch:
                 elif ts.last_local is None:
                     out[ts] = ("CLOSE", None, "proc", None)
                 else:
-                    if diag is None:
-                        diag = self._diag_open()
                     wildcard = "::" if ts.family == socket.AF_INET6 else "0.0.0.0"
                     remote = ts.last_remote or (wildcard, 0)
-                    state, timer = self._closed_state(diag, ts.last_local, remote, proc)
+                    if self.hosts is not None:
+                        state, timer = self._closed_on_host(ts.last_local, remote)
+                    else:
+                        if diag is None:
+                            diag = self._diag_open()
+                        state, timer = self._closed_state(diag, ts.last_local, remote, proc)
                     out[ts] = (state, timer, "proc", None)
         finally:
             self._diag_done(diag)
@@ -95,6 +98,21 @@ class KernelWatch:
     def _diag_done(self, diag) -> None:
         if diag and diag is not self._kept:
             diag.close()  # (a scenario's run keeps no descriptor between readings)
+
+    def _closed_on_host(self, local: tuple, remote: tuple) -> tuple[str, float | None]:
+        """A closed socket's state on a two-host run: asked in the network of the host
+        whose address it had (the client's TIME_WAIT is in the client's kernel)."""
+        from sockviz.engine.diag import open_diag
+        from sockviz.engine.hosts import CLIENT_IP, CLIENT_IP6
+
+        host = "client" if str(local[0]) in (CLIENT_IP, CLIENT_IP6) else "server"
+        with self.hosts.inside(host):
+            diag = open_diag() if self._diag is not False else None
+            try:
+                return self._closed_state(diag or False, local, remote, [])
+            finally:
+                if diag:
+                    diag.close()
 
     @staticmethod
     def _closed_state(diag, local: tuple, remote: tuple,
@@ -152,14 +170,16 @@ class KernelWatch:
     def kernel_changes(self, reading: dict[TracedSocket, tuple],
                        exclude: TracedSocket | None = None) -> list[KernelEvent]:
         """Emit a :class:`KernelEvent` for each socket read whose state changed (not for
-        ``exclude``, whose call event carries it)."""
+        ``exclude``, whose call event carries it) - or, on a two-host run
+        (:attr:`flows`), whose congestion window or retransmissions did."""
         emitted = []
         for ts, (state, timer, source, queue) in reading.items():
             previous, previous_queue = self._kernel_last.get(ts) or (None, None)
-            if ts is exclude:
+            flow = self._flow(ts) if self.flows else None
+            changed = state is not None and (state, queue) != (previous, previous_queue)
+            if ts is exclude or changed:
                 self._kernel_last[ts] = _seen(state, queue)
-            elif state is not None and (state, queue) != (previous, previous_queue):
-                self._kernel_last[ts] = _seen(state, queue)
+            if ts is not exclude and changed or flow is not None and state is not None:
                 event = KernelEvent(
                     seq=self.next_seq(),
                     t=self.now(),
@@ -173,10 +193,11 @@ class KernelWatch:
                     sent_total=ts.sent_total,
                     recv_total=ts.recv_total,
                     kernel=state,
-                    previous=previous,
+                    previous=previous if ts is not exclude else state,
                     timer=None if timer is None else round(timer, 2),
                     source=source,
                     queue=queue,
+                    **({} if flow is None else dict(zip(("rtt", "cwnd", "retrans"), flow))),
                 )
                 emitted.append(event)
                 self.deliver(event)
@@ -197,6 +218,18 @@ class KernelWatch:
                 return []
             return self.kernel_changes(self._read_kernel()) + self._let_go()
 
+    def _flow(self, ts: TracedSocket) -> tuple | None:
+        """``ts``'s (RTT, congestion window, retransmissions) when the window or the
+        retransmissions changed since last read (the RTT alone moves with every ACK)."""
+        if ts.sock is None or ts.state is State.CLOSED or ts.transport.value != "SOCK_STREAM":
+            self._flow_last.pop(ts, None)
+            return None
+        flow = kernel.flow(ts.sock)
+        if flow is None or self._flow_last.get(ts) == flow[1:]:
+            return None
+        self._flow_last[ts] = flow[1:]
+        return flow
+
     def _forgotten(self, ts: TracedSocket) -> None:
         """The registry let ``ts`` go: so does what was kept beside it."""
         self._kernel_last.pop(ts, None)
@@ -209,11 +242,12 @@ class KernelWatch:
         due = self.registry.due()
         if not due:
             return []
-        emitted, diag, proc = [], self._diag_open(), []
+        emitted, diag, proc = [], self._diag_open() if self.hosts is None else None, []
         try:
             for asleep in due:
-                state, timer = self._closed_state(diag, address_of(asleep.local),
-                                            address_of(asleep.remote), proc)
+                local, remote = address_of(asleep.local), address_of(asleep.remote)
+                state, timer = (self._closed_on_host(local, remote) if self.hosts is not None
+                                else self._closed_state(diag, local, remote, proc))
                 if state == "TIME_WAIT":
                     self.registry.again(asleep, timer or 1.0)
                     continue

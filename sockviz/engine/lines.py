@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from json.encoder import encode_basestring_ascii as _quote
 
-from sockviz.engine.events import CallEvent, KernelEvent, Segment
+from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment
 from sockviz.engine.preview import escape_bytes
 
 
@@ -78,7 +78,9 @@ def kernel_line(e: KernelEvent) -> str:
         f'"recv_total": {e.recv_total!r}, "error": null, "kernel": {_s(e.kernel)}, '
         f'"error_text": null, "args": null, "data": null, "implicit_bind": null, '
         f'"parent": null, "parts": null, "step": null, "previous": {_s(e.previous)}, '
-        f'"timer": {_n(e.timer)}, "partial": null, "queue": {_queue(e.queue)}}}'
+        f'"timer": {_n(e.timer)}, "partial": null, "queue": {_queue(e.queue)}'
+        + ("}" if e.cwnd is None else
+           f', "rtt": {_n(e.rtt)}, "cwnd": {_n(e.cwnd)}, "retrans": {_n(e.retrans)}}}')
     )
 
 
@@ -110,10 +112,27 @@ def segment_line(e: Segment) -> str:
     if summed:
         line += (f', "count": {_n(e.count)}, "largest": {_n(e.largest)}, '
                  f'"retransmissions": {_n(e.retransmissions)}')
+    if e.link is not None:
+        line += f', "link": {q(e.link)}, "delay": {_n(e.delay)}, "retry": {_n(e.retry)}'
     return line + "}"
 
 
-_LINES = {CallEvent: call_line, KernelEvent: kernel_line, Segment: segment_line}
+def link_line(e: LinkEvent) -> str:
+    return (
+        f'{{"seq": {e.seq!r}, "t": {e.t!r}, "socket": {_s(e.socket)}, "role": null, '
+        f'"call": "link", "state": null, "family": {_s(e.family)}, "type": "SOCK_STREAM", '
+        f'"local": {_s(e.local)}, "remote": {_s(e.remote)}, "nbytes": null, '
+        f'"sent_total": null, "recv_total": null, "error": null, "kernel": null, '
+        f'"error_text": null, "args": null, "data": null, "implicit_bind": null, '
+        f'"parent": null, "parts": null, "step": null, "previous": null, "timer": null, '
+        f'"partial": null, "queue": null, "what": {_s(e.what)}, "segment": {e.segment!r}, '
+        f'"from": {_s(e.source)}, "to": {_s(e.target)}, "flags": {_s(e.flags)}, '
+        f'"delay": {_n(e.delay)}}}'
+    )
+
+
+_LINES = {CallEvent: call_line, KernelEvent: kernel_line, Segment: segment_line,
+          LinkEvent: link_line}
 
 
 def line(event: CallEvent | KernelEvent | Segment) -> str:

@@ -1,32 +1,26 @@
-"""Two hosts joined by a link sockviz carries (issue 17's foundation: not yet on the
-command line).
+"""The link between a run's two hosts (:mod:`sockviz.engine.hosts`): the one part of a
+two-host run that is sockviz's own.
 
-The client and the server each get a network namespace of their own - two real TCP/IP
-stacks of this machine's kernel - joined by nothing but a TUN device in each and a thread
-of this process that reads every IP packet one host sends and writes it into the other,
-late, slowly, or not at all, as the :class:`LinkSpec` says. Every retransmission, timer and
-window the two kernels show is theirs; only the link is sockviz's.
+:class:`Link` is a thread that reads every IP packet one host's TUN device hands over and
+writes it into the other's - late, slowly, or not at all, as the :class:`LinkSpec` says:
+delay, jitter (never reordering), rate, seeded random loss, and exact faults
+(:class:`Drop`: the Nth SYN, SYN-ACK, ACK, data or FIN). In step mode it can *hold* each
+TCP segment at its sending side until :meth:`Link.release` lets it cross. Every
+retransmission, timer and window the two kernels show is theirs.
 
-* :class:`Hosts` makes the two namespaces (a user namespace first, so no root is needed:
-  call it while the process has one thread) and a TUN device with addresses in each:
-  ``10.217.0.1`` and ``fd17:217::1`` (server), ``10.217.0.2`` and ``fd17:217::2``
-  (client), a /24 and a /64 that exist inside those namespaces only - nothing is routed
-  to or from this machine's own network.
-  :meth:`Hosts.inside` runs a block in one host's namespace (``setns`` is per thread):
-  sockets made there stay there.
-* :class:`Link` is the thread between the two devices: delay, jitter, rate, seeded random
-  loss, and exact faults (:class:`Drop`: the Nth SYN, SYN-ACK, ACK, data or FIN), with
-  counters (sent, delivered, dropped, in flight) and a log of what it did to which packet.
+The link is also the run's wire: it sees each segment the moment a kernel sends it, so it
+serves :class:`~sockviz.engine.segments.Wire` as a capture does (``read``, ``fileno``),
+each frame saying what the link did with it (``crossed``, ``dropped``, ``lost``, ``held``)
+and when it arrives. Counters (sent, delivered, dropped, held) and a log of what it did to
+each packet are kept.
 
-Standard library only (``ctypes`` for ``setns``, which Python's ``os`` has from 3.12).
+Standard library only.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import ctypes
-import ctypes.util
-import fcntl
 import heapq
 import os
 import random
@@ -37,34 +31,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from sockviz.engine.netns import (
-    CLONE_NEWNET,
-    NoPrivateNetwork,
-    enter_private,
-    loopback_up,
-    unshare,
-)
+from sockviz.engine.hosts import NoLink  # noqa: F401 - (re-exported: what the CLI catches)
+from sockviz.engine.wire import Frame, parse
 
-TUNSETIFF = 0x400454CA
-IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
-SIOCSIFADDR, SIOCSIFNETMASK = 0x8916, 0x891C
-SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
-IFF_UP, IFF_RUNNING = 0x1, 0x40
-
-#: The two hosts' addresses (a /24 and a unique-local /64 that exist only inside their
-#: namespaces).
-SERVER_IP, CLIENT_IP, NETMASK = "10.217.0.1", "10.217.0.2", "255.255.255.0"
-SERVER_IP6, CLIENT_IP6 = "fd17:217::1", "fd17:217::2"
-#: Each host's TUN device.
-DEVICE = "sv0"
 #: The largest packet a TUN device hands over (its default MTU, and headroom).
 PACKET_MAX = 65535
+#: Bytes of each frame kept for the wire (as the loopback capture's SNAPLEN).
+SNAPLEN = 384
+#: What a TUN frame gets in front to read as the loopback capture's Ethernet frames do
+#: (no addresses, the IP version's ethertype), for the parser and for pcap files.
+_ETHER = {4: bytes(12) + b"\x08\x00", 6: bytes(12) + b"\x86\xdd"}
 
 KINDS = ("syn", "syn-ack", "ack", "data", "fin")
-
-
-class NoLink(Exception):
-    """Two hosts cannot be made here; the message says why, in one line."""
 
 
 # --- what the link does ---------------------------------------------------------------
@@ -163,144 +141,71 @@ def kind_of(packet: bytes) -> str | None:
     return "data" if length - (packet[header + 12] >> 4) * 4 > 0 else "ack"
 
 
-# --- the two hosts --------------------------------------------------------------------
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def _setns(fd: int) -> None:
-    setns = getattr(os, "setns", None)  # (Python 3.12)
-    if setns is not None:
-        setns(fd, CLONE_NEWNET)
-        return
-    if _libc().setns(ctypes.c_int(fd), ctypes.c_int(CLONE_NEWNET)) != 0:
-        number = ctypes.get_errno()
-        raise OSError(number, os.strerror(number))
-
-
-def _ifreq_address(name: str, ip: str) -> bytes:
-    return struct.pack("16sH2s4s8s", name.encode(), socket.AF_INET, b"\0\0",
-                       socket.inet_aton(ip), b"")
-
-
-def _tun(ip: str, ip6: str) -> int:
-    """A TUN device with ``ip``/24 and ``ip6``/64, up, in this thread's network namespace;
-    its fd."""
-    try:
-        fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
-    except OSError as exc:
-        raise NoLink(f"/dev/net/tun cannot be opened ({exc.strerror}): two hosts need it "
-                     "readable and writable") from None
-    try:
-        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH14s", DEVICE.encode(),
-                                               IFF_TUN | IFF_NO_PI, b""))
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            fcntl.ioctl(s, SIOCSIFADDR, _ifreq_address(DEVICE, ip))
-            fcntl.ioctl(s, SIOCSIFNETMASK, _ifreq_address(DEVICE, NETMASK))
-            request = struct.pack("16sH14s", DEVICE.encode(), 0, b"")
-            flags = struct.unpack("16sH14s", fcntl.ioctl(s, SIOCGIFFLAGS, request))[1]
-            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14s", DEVICE.encode(),
-                                                      flags | IFF_UP | IFF_RUNNING, b""))
-        # IPv6: no duplicate-address detection (the other end is ours; it would hold the
-        # address back a second or two), then the address by its in6_ifreq
-        with open(f"/proc/sys/net/ipv6/conf/{DEVICE}/accept_dad", "w") as f:
-            f.write("0")
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s6:
-            fcntl.ioctl(s6, SIOCSIFADDR, struct.pack(
-                "16sIi", socket.inet_pton(socket.AF_INET6, ip6), 64,
-                socket.if_nametoindex(DEVICE)))
-    except OSError as exc:
-        os.close(fd)
-        raise NoLink(f"a TUN device would not start: {exc.strerror or exc}") from None
-    return fd
-
-
-class Hosts:
-    """The server's and the client's network namespaces, each with its TUN device. Make it
-    while the process has one thread; :meth:`close` lets every descriptor go (the
-    namespaces end with the last of them and with the process)."""
-
-    def __init__(self) -> None:
-        try:
-            enter_private()  # (the user namespace, and the server's network namespace)
-        except NoPrivateNetwork as exc:
-            raise NoLink(str(exc)) from None
-        self._ns = {"server": os.open("/proc/thread-self/ns/net", os.O_RDONLY)}
-        self.tun = {"server": _tun(SERVER_IP, SERVER_IP6)}
-        try:
-            unshare(CLONE_NEWNET)  # (root of the user namespace: a second network)
-            loopback_up()
-        except OSError as exc:
-            self.close()
-            raise NoLink(f"a second host would not start: {exc.strerror or exc}") from None
-        self._ns["client"] = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        self.tun["client"] = _tun(CLIENT_IP, CLIENT_IP6)
-        _setns(self._ns["server"])  # (the process goes on in the server's network)
-        self.address = {"server": SERVER_IP, "client": CLIENT_IP}
-        self.address6 = {"server": SERVER_IP6, "client": CLIENT_IP6}
-
-    @contextlib.contextmanager
-    def inside(self, host: str):
-        """Run the block in ``host``'s network namespace (this thread only)."""
-        here = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        try:
-            _setns(self._ns[host])
-            yield self.address[host]
-        finally:
-            _setns(here)
-            os.close(here)
-
-    def close(self) -> None:
-        for fd in [*self.tun.values(), *self._ns.values()]:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.tun, self._ns = {}, {}
-
-
 # --- the link between them ------------------------------------------------------------
 @dataclass
 class Counters:
     sent: int = 0
     delivered: int = 0
     dropped: int = 0
+    held: int = 0
 
     @property
     def in_flight(self) -> int:
-        return self.sent - self.delivered - self.dropped
+        return self.sent - self.delivered - self.dropped - self.held
 
 
 class Link:
-    """The thread that carries packets between the two hosts' devices (see the module
-    docstring). ``log`` keeps (time, from, kind, what happened) for each packet."""
+    """The thread that carries packets between the two hosts' devices, and the run's wire
+    (see the module docstring). ``log`` keeps (time, from, kind, what happened) for each
+    packet."""
 
-    def __init__(self, hosts: Hosts, spec: LinkSpec) -> None:
+    def __init__(self, hosts, spec: LinkSpec, hold: bool = False) -> None:
         self.hosts, self.spec = hosts, spec
+        self.hold = hold
+        """Hold each TCP segment at its sending side until :meth:`release`."""
         self.counters = Counters()
         self.log: list[tuple[float, str, str | None, str]] = []
         self._random = random.Random(spec.seed)
         self._seen: dict[str, int] = {}
         self._due: list[tuple[float, int, str, bytes]] = []
+        self._held: collections.deque[tuple[int, str, bytes, str | None]] = collections.deque()
         self._free = {"server": 0.0, "client": 0.0}  # when each direction's wire is free
         self._last = {"server": 0.0, "client": 0.0}  # (no reordering by jitter)
         self._order = 0
-        self._wake_r, self._wake_w = os.pipe()
+        self._lock = threading.Lock()
+        self._frames: list[Frame] = []
+        self._released: list[tuple[int, float, float]] = []
+        self._paused = False
+        self._wake_r, self._wake_w = os.pipe()  # (the link thread: a release, a stop)
+        self._ready_r, self._ready_w = os.pipe()  # (readers: frames are waiting)
+        for fd in (self._wake_r, self._ready_r, self._ready_w):
+            os.set_blocking(fd, False)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sockviz-link", daemon=True)
         self.started = time.monotonic()
 
+    # --- the thread ----------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float = 0.5) -> bool:
         """End the thread (the packets still on the link are lost with it)."""
         self._stop.set()
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"!")
-        self._thread.join(timeout)
-        for fd in (self._wake_r, self._wake_w):
+        self._poke(self._wake_w)
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        for fd in (self._wake_r, self._wake_w, self._ready_r, self._ready_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self._wake_r = self._wake_w = self._ready_r = self._ready_w = -1
         return not self._thread.is_alive()
+
+    close = stop
+
+    @staticmethod
+    def _poke(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            os.write(fd, b"!")
 
     def _run(self) -> None:
         fds = {self.hosts.tun["server"]: "server", self.hosts.tun["client"]: "client"}
@@ -308,34 +213,51 @@ class Link:
         for fd in (*fds, self._wake_r):
             poller.register(fd, select.POLLIN)
         while not self._stop.is_set():
-            now = time.monotonic()
-            wait = None if not self._due else max(0.0, self._due[0][0] - now)
+            with self._lock:
+                wait = None if not self._due else max(0.0, self._due[0][0] - time.monotonic())
             for fd, _ in poller.poll(None if wait is None else wait * 1000):
                 if fd in fds:
                     self._take(fds[fd], fd)
+                elif fd == self._wake_r:
+                    with contextlib.suppress(OSError):
+                        os.read(fd, 512)
             self._deliver(time.monotonic())
 
     def _take(self, side: str, fd: int) -> None:
         while True:
             try:
                 packet = os.read(fd, PACKET_MAX)
-            except BlockingIOError:
+            except OSError:  # (BlockingIOError: none left)
                 return
-            except OSError:
-                return
-            self._carry(side, packet, time.monotonic())
+            with self._lock:
+                self._carry(side, packet, time.monotonic())
 
     def _carry(self, side: str, packet: bytes, now: float) -> None:
         spec, kind = self.spec, kind_of(packet)
         self.counters.sent += 1
+        self._order += 1
+        number = self._order
         if kind is not None:
             self._seen[kind] = self._seen.get(kind, 0) + 1
         if any(d.kind == kind and d.nth == self._seen.get(kind) for d in spec.drops):
-            self._lost(now, side, kind, "dropped (as asked)")
+            self._lost(now, side, kind, "dropped", packet, number)
             return
         if spec.loss and self._random.random() < spec.loss:
-            self._lost(now, side, kind, "lost at random")
+            self._lost(now, side, kind, "lost", packet, number)
             return
+        if self.hold and kind is not None:
+            self.counters.held += 1
+            self._held.append((number, side, packet, kind))
+            self.log.append((now - self.started, side, kind, "held"))
+            self._note(packet, "held", None, number)
+            return
+        arrives = self._schedule(side, packet, now, number)
+        self.log.append((now - self.started, side, kind, "delayed" if arrives > now
+                         else "passed"))
+        self._note(packet, "crossed", arrives, number)
+
+    def _schedule(self, side: str, packet: bytes, now: float, number: int) -> float:
+        spec = self.spec
         leaves = now
         if spec.rate:
             leaves = max(now, self._free[side]) + len(packet) * 8 / spec.rate
@@ -345,16 +267,36 @@ class Link:
             arrives += self._random.uniform(-spec.jitter, spec.jitter)
         arrives = max(arrives, self._last[side], now)
         self._last[side] = arrives
-        self._order += 1
-        heapq.heappush(self._due, (arrives, self._order, side, packet))
-        self.log.append((now - self.started, side, kind, "delayed" if arrives > now
-                         else "passed"))
+        heapq.heappush(self._due, (arrives, number, side, packet))
+        return arrives
 
-    def _lost(self, now: float, side: str, kind: str | None, why: str) -> None:
+    def _lost(self, now: float, side: str, kind: str | None, why: str, packet: bytes,
+              number: int) -> None:
         self.counters.dropped += 1
         self.log.append((now - self.started, side, kind, why))
+        self._note(packet, why, None, number)
+
+    def _note(self, packet: bytes, what: str, arrives: float | None, number: int) -> None:
+        """A frame for the wire's readers: what the link did with ``packet``."""
+        if self._paused or self._ready_w < 0:
+            return
+        version = packet[0] >> 4 if packet else 0
+        if version not in _ETHER:
+            return
+        wall = time.time()
+        frame = parse(_ETHER[version] + packet[:SNAPLEN - 14], wall, len(packet) + 14)
+        if frame is None:
+            return
+        later = None if arrives is None else wall + (arrives - time.monotonic())
+        self._frames.append(frame._replace(link=what, arrives=later, packet=number))
+        if len(self._frames) == 1:
+            self._poke(self._ready_w)
 
     def _deliver(self, now: float) -> None:
+        with self._lock:
+            self._deliver_due(now)
+
+    def _deliver_due(self, now: float) -> None:
         while self._due and self._due[0][0] <= now:
             _, _, side, packet = heapq.heappop(self._due)
             other = "client" if side == "server" else "server"
@@ -364,3 +306,91 @@ class Link:
                 self.counters.dropped += 1
                 continue
             self.counters.delivered += 1
+
+    # --- holding --------------------------------------------------------------------
+    def waiting(self) -> tuple[str, str] | None:
+        """The oldest held segment's (sending host, kind), or None when none is held."""
+        with self._lock:
+            if not self._held:
+                return None
+            _, side, _, kind = self._held[0]
+            return side, kind
+
+    def release(self) -> bool:
+        """Let the oldest held segment cross (from now, as the spec says); False when none
+        is held."""
+        with self._lock:
+            if not self._held:
+                return False
+            number, side, packet, kind = self._held.popleft()
+            self.counters.held -= 1
+            now = time.monotonic()
+            arrives = self._schedule(side, packet, now, number)
+            self.log.append((now - self.started, side, kind, "released"))
+            self._released.append((number, time.time(), arrives - now))
+            if not self._paused and len(self._frames) + len(self._released) == 1:
+                self._poke(self._ready_w)
+        self._poke(self._wake_w)
+        return True
+
+    def let_all_go(self) -> None:
+        """Hold nothing from now on (every held segment crosses)."""
+        self.hold = False
+        while self.release():
+            pass
+
+    # --- as the run's wire (what Wire asks of a capture) --------------------------
+    def fileno(self) -> int:
+        return self._ready_r
+
+    def read(self) -> list[Frame]:
+        """Every frame the link saw since the last read, in the order it saw them."""
+        with self._lock:
+            frames, self._frames = self._frames, []
+            with contextlib.suppress(OSError):
+                os.read(self._ready_r, 4096)
+        return frames
+
+    def released(self) -> list[tuple[int, float, float]]:
+        """(packet number, wall time, seconds it takes to cross) of each held segment let
+        cross since the last call."""
+        with self._lock:
+            out, self._released = self._released, []
+        return out
+
+    def watch_ports(self, ports: set[int]) -> None:
+        """(Every packet on the link is the run's: nothing to filter.)"""
+
+    def pause(self) -> None:
+        """No frames for readers until :meth:`resume` (a bulk transfer is counted by the
+        kernels); the link goes on carrying every packet."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+
+def describe(spec: LinkSpec, hold: bool = False) -> str:
+    """The link's settings in a few words: ``delay 50 ms · loss 2% (seed 7) · drop syn``."""
+    parts = []
+    if spec.delay:
+        parts.append(f"delay {_ms(spec.delay)}")
+    if spec.jitter:
+        parts.append(f"jitter ±{_ms(spec.jitter)}")
+    if spec.rate:
+        rate = spec.rate
+        unit = next(((n, u) for n, u in ((1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s"))
+                     if rate >= n), (1, "bit/s"))
+        parts.append(f"rate {rate / unit[0]:g} {unit[1]}")
+    if spec.loss:
+        parts.append(f"loss {spec.loss * 100:g}% (seed {spec.seed})")
+    if spec.drops:
+        parts.append("drop " + ", ".join(
+            d.kind if d.nth == 1 else f"{d.kind}:{d.nth}" for d in spec.drops))
+    if hold:
+        parts.append("holding each segment")
+    return " · ".join(parts) or "no delay, no loss"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:g} ms" if seconds < 10 else f"{seconds:g} s"

@@ -30,6 +30,7 @@ from sockviz.engine.events import (
     CallEvent,
     Checked,
     Event,
+    LinkStatus,
     RunFinished,
     StepPending,
     WireStatus,
@@ -114,8 +115,15 @@ class Runner(RunControls):
         self.gate = Gate(mode, pace)
         self._consumer = consumer
         self.tracer = Tracer(consumer)
+        self.link = capture if getattr(capture, "hosts", None) is not None else None
+        """A two-host run's :class:`~sockviz.engine.link.Link` (its capture too)."""
+        self.hosts = None if self.link is None else self.link.hosts
+        if self.hosts is not None and self.family.af not in (socket.AF_INET,
+                                                             socket.AF_INET6):
+            raise ValueError("two hosts and a link need --family ipv4 or ipv6")
         if capture is not None:
             self.tracer.watch_wire(capture)
+        self.tracer.hosts, self.tracer.flows = self.hosts, self.hosts is not None
         self._wire = wire
         self.sockets: dict[str, TracedSocket] = {}
         self.steps: list[Step] = list(scenario.steps_for(family))
@@ -144,6 +152,14 @@ class Runner(RunControls):
         self._started = True
         if self._wire is not None:
             self._consumer(self._wire)
+        if self.link is not None:
+            from sockviz.engine.link import describe
+
+            self._consumer(LinkStatus(describe(self.link.spec, self.link.hold),
+                                      self.hosts.ip("server", self.family.af),
+                                      self.hosts.ip("client", self.family.af),
+                                      self.link.hold))
+            self.link.start()
         if self.family.af == getattr(socket, "AF_UNIX", None):
             self._unix_dir = tempfile.mkdtemp(prefix="sockviz-")
         self._live = len(self.scenario.actors)
@@ -161,6 +177,13 @@ class Runner(RunControls):
     def next_step(self) -> int:
         """The index of the step holding the baton (``len(steps)`` when all have run)."""
         return self._baton
+
+    def step(self) -> None:
+        """Let exactly one call happen (in step mode) - or, on a link that holds segments,
+        let the oldest held one cross when one is held."""
+        if self.link is not None and self.link.hold and self.link.release():
+            return
+        self.gate.step()
 
     def stop(self, timeout: float = 0.5) -> bool:
         """End the run now, close every socket, join every thread. True if all ended in time."""
@@ -188,6 +211,10 @@ class Runner(RunControls):
     # --- the threads ------------------------------------------------------------------
     def _actor(self, actor: str) -> None:
         try:
+            if self.hosts is not None:  # (every socket this thread makes is its host's)
+                from sockviz.engine.hosts import host_of
+
+                self.hosts.enter(host_of(actor))
             while True:
                 with self._baton_cond:
                     while not self._halt.is_set() and self._baton < len(self.steps) and (
@@ -299,15 +326,25 @@ class Runner(RunControls):
 
     # --- one step -----------------------------------------------------------------------
     def _own_address(self, name: str):
-        """A bind address for socket ``name``: a path for Unix sockets, else loopback."""
+        """A bind address for socket ``name``: a path for Unix sockets, else loopback (on
+        two hosts: the address of the host whose thread makes its calls)."""
         if self._unix_dir is not None:
             return os.path.join(self._unix_dir, f"{name}.sock")
-        return (self.family.loopback, 0)
+        return (self._ip(name), 0)
+
+    def _ip(self, name: str) -> str:
+        """Loopback, or on two hosts the address of socket ``name``'s host."""
+        if self.hosts is None:
+            return self.family.loopback
+        from sockviz.engine.hosts import host_of
+
+        actor = next((s.actor for s in self.steps if s.socket == name), "server")
+        return self.hosts.ip(host_of(actor), self.family.af)
 
     def _address_of(self, name: str):
         ts = self.sockets.get(name)
         if ts is None or ts.last_local is None:
-            return self._own_address(name) if self._unix_dir else (self.family.loopback, self.port)
+            return self._own_address(name) if self._unix_dir else (self._ip(name), self.port)
         if isinstance(ts.last_local, (str, bytes)):
             return ts.last_local
         return tuple(ts.last_local[:2])
@@ -324,7 +361,7 @@ class Runner(RunControls):
         if value is Marker.BIND_ADDRESS:
             if self._unix_dir is not None:
                 return self._own_address(step.socket)
-            return (self.family.loopback, self.port)
+            return (self._ip(step.socket), self.port)
         if value is Marker.OWN_ADDRESS:
             return self._own_address(step.socket)
         if value is Marker.SERVER_ADDRESS:

@@ -23,7 +23,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from sockviz.engine.events import Segment
+from sockviz.engine.events import LinkEvent, Segment
 from sockviz.engine.wire import FLAG_ORDER, Capture, Frame
 
 
@@ -77,6 +77,11 @@ class Wire:
         self._counted_at: float | None = None
         """When the kernel's counts of the last bulk transfer (:attr:`_last_pair`) were
         read: frames of its connection captured before that are in them."""
+        self._first: dict[tuple, float] = {}
+        """On a link: (from, to, what) -> when it was first sent (SYN, FIN, or the bytes
+        from a sequence number on), so that the kernel's sending it again is seen."""
+        self._held: dict[int, Segment] = {}
+        """On a link: the link's packet number -> the held segment's event."""
 
     def fileno(self) -> int:
         return self.capture.fileno()
@@ -98,6 +103,9 @@ class Wire:
         for pair in ((local, remote), (remote, local)):
             self._isn.pop(pair, None)
             self._scale.pop(pair, None)
+        if self._first:
+            self._first = {key: t for key, t in self._first.items()
+                           if key[:2] not in ((local, remote), (remote, local))}
 
     def close(self) -> None:
         self.capture.close()
@@ -107,9 +115,10 @@ class Wire:
         """The run's segments waiting now, as events (``number()`` gives each its ``seq``);
         ``cause`` is put on those sent at ``since`` or later (the wall clock's seconds)."""
         frames = self.capture.read()
-        if not frames:
+        released = self.capture.released() if hasattr(self.capture, "released") else ()
+        if not frames and not released:
             return []
-        segments = []
+        segments: list = []
         wall, base = time.time(), now()
         for frame in frames:
             # (t: the kernel's timestamp of the frame, on the run's clock)
@@ -130,7 +139,17 @@ class Wire:
                 key = (segment.source, segment.target)
                 self._sums.setdefault(key, _Sum(segment)).add(segment)
             else:
+                if frame.link == "held":
+                    self._held[frame.packet] = segment
                 segments.append(segment)
+        for packet, when, crossing in released:
+            held = self._held.pop(packet, None)
+            if held is not None:
+                segments.append(LinkEvent(
+                    seq=number(), t=max(0.0, round(base - (wall - when), 6)),
+                    what="released", segment=held.seq, source=held.source,
+                    target=held.target, flags=held.flags, family=held.family,
+                    local=held.local, remote=held.remote, delay=round(crossing, 6)))
         return segments
 
     def begin_sum(self, pair: tuple[str, str] | None = None,
@@ -230,14 +249,41 @@ class Wire:
             window = frame.window
             if "SYN" not in frame.flags and forward in self._scale and backward in self._scale:
                 window <<= self._scale[forward]
+        link = delay = retry = None
+        if frame.link is not None:
+            link = frame.link
+            delay = None if frame.arrives is None else round(max(0.0, frame.arrives - frame.t),
+                                                            6)
+            retry = self._retry(frame, src, dst, seq_rel)
         return Segment(
             seq=number(), t=t, proto=frame.proto,
             flags=",".join(frame.flags) if frame.proto == "TCP" else None,
             source=sender or src, target=receiver or dst, seq_rel=seq_rel, ack_rel=ack_rel,
             window=window, nbytes=frame.nbytes, options=options_text(frame.options),
             cause=cause, family="AF_INET6" if frame.version == 6 else "AF_INET",
-            local=src, remote=dst,
+            local=src, remote=dst, link=link, delay=delay, retry=retry,
         )
+
+    def _retry(self, frame: Frame, src: str, dst: str, seq_rel: int | None) -> float | None:
+        """Seconds since the kernel first sent what ``frame`` carries (its SYN, its FIN, or
+        its bytes from ``seq_rel`` on), or None when this is the first time."""
+        if frame.proto != "TCP" or seq_rel is None:
+            return None
+        flags = frame.flags
+        if "SYN" in flags:
+            what = "SYN,ACK" if "ACK" in flags else "SYN"
+        elif frame.nbytes:
+            what = seq_rel
+        elif "FIN" in flags:
+            what = ("FIN", seq_rel)
+        else:
+            return None  # (a bare ACK is never sent again as such)
+        key = (src, dst, what)
+        first = self._first.get(key)
+        if first is None:
+            self._first[key] = frame.t
+            return None
+        return round(frame.t - first, 3)
 
 
 def _unnumbered() -> int:

@@ -9,9 +9,9 @@ be recovered exactly with :func:`unescape_bytes`.
 
 from __future__ import annotations
 
-from sockviz.engine.events import CallEvent, KernelEvent, Segment
+from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment
 
-TraceEvent = CallEvent | KernelEvent | Segment
+TraceEvent = CallEvent | KernelEvent | Segment | LinkEvent
 """What a trace line holds."""
 from sockviz.engine.preview import escape_bytes, unescape_bytes
 
@@ -63,6 +63,15 @@ PACKET_KEYS = ("proto", "flags", "from", "to", "seq_rel", "ack_rel", "window", "
 #: Further keys of a ``"call": "packets"`` line (a bulk transfer's segments one way, summed),
 #: after :data:`PACKET_KEYS`.
 SUM_KEYS = ("count", "largest", "retransmissions")
+#: Further keys of a packet line on a two-host run's link, last: what the link did with it
+#: (``crossed``, ``dropped``, ``lost``, ``held``), the seconds it takes to cross, and for
+#: the kernel's sending it again, the seconds since it first sent it.
+LINK_KEYS = ("link", "delay", "retry")
+#: Further keys of a ``kernel`` line on a two-host run, last: the kernel's smoothed RTT in
+#: milliseconds, congestion window in segments, and segments sent again (``TCP_INFO``).
+FLOW_KEYS = ("rtt", "cwnd", "retrans")
+#: Further keys of a ``"call": "link"`` line (a held segment let cross), after the others.
+RELEASE_KEYS = ("what", "segment", "from", "to", "flags", "delay")
 
 
 def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
@@ -81,6 +90,20 @@ def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
         if event.summed:
             record.update(zip(SUM_KEYS, (event.count, event.largest,
                                          event.retransmissions)))
+        if event.link is not None:
+            record.update(zip(LINK_KEYS, (event.link, event.delay, event.retry)))
+        return record
+    if isinstance(event, LinkEvent):
+        record = dict.fromkeys(ALL_KEYS)
+        record.update(seq=event.seq, t=event.t, socket=event.socket, call="link",
+                      family=event.family, type="SOCK_STREAM", local=event.local,
+                      remote=event.remote)
+        record.update(zip(RELEASE_KEYS, (event.what, event.segment, event.source,
+                                         event.target, event.flags, event.delay)))
+        return record
+    if isinstance(event, KernelEvent) and event.cwnd is not None:
+        record = to_record(_plain_kernel(event))
+        record.update(zip(FLOW_KEYS, (event.rtt, event.cwnd, event.retrans)))
         return record
     if isinstance(event, KernelEvent):
         return {
@@ -141,6 +164,12 @@ def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
     }
 
 
+def _plain_kernel(event: KernelEvent) -> KernelEvent:
+    import dataclasses
+
+    return dataclasses.replace(event, rtt=None, cwnd=None, retrans=None)
+
+
 def to_line(event: CallEvent | KernelEvent | Segment) -> str:
     """One JSON Lines line (no newline), ASCII only: ``json.dumps(to_record(event))``, made
     without the dict (see :mod:`sockviz.engine.lines`)."""
@@ -172,6 +201,8 @@ def from_record(record: object) -> TraceEvent:
         raise ValueError(f"missing keys: {', '.join(missing)}")
     if record["call"] in ("packet", "packets"):
         return f.segment(record, summed=record["call"] == "packets")
+    if record["call"] == "link":
+        return f.link_event(record)
     role = Role(f.one_of(record, "role", {r.value for r in Role}, "a role such as client"))
     state_name = f.one_of(record, "state", {s.value for s in State},
                           "a lifecycle state such as connected", optional=True)
@@ -196,7 +227,7 @@ def from_record(record: object) -> TraceEvent:
             **common, kernel=f.kernel_state(record, "kernel", optional=False),
             previous=previous, timer=timer,
             source=f.one_of(record, "source", f.SOURCES, "tcp_info or proc", optional=True)
-            or "tcp_info",
+            or "tcp_info", **f.flow_fields(record),
         )
     call = Call(f.one_of(record, "call", {c.value for c in Call} | {"kernel"},
                          "a socket call such as connect, or kernel"))

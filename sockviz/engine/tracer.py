@@ -55,6 +55,13 @@ class Tracer(KernelWatch):
         """The run's sockets, by address and by what the kernel may still do with them."""
         self.registry.forgotten = self._forgotten
         self._kernel_last: dict[TracedSocket, tuple | None] = {}
+        self.flows = False
+        """Read each connection's RTT, congestion window and retransmissions too (a
+        two-host run: on loopback they say nothing)."""
+        self._flow_last: dict[TracedSocket, tuple] = {}
+        self.hosts = None
+        """A two-host run's :class:`~sockviz.engine.hosts.Hosts` (closed sockets are looked
+        up in their own host's network)."""
         self._closed = False
         self.wire: Wire | None = None
         """The run's segments, when the wire is watched (:meth:`watch_wire`)."""

@@ -90,6 +90,13 @@ class Frame(NamedTuple):
     """The frame, at most :data:`SNAPLEN` bytes of it (for a pcap file)."""
     length: int
     """The frame's whole length."""
+    link: str | None = None
+    """On a two-host run's link: what the link did with it (``crossed``, ``dropped``,
+    ``lost``, ``held``); None on loopback."""
+    arrives: float | None = None
+    """On a link: when it reaches the other host (wall-clock time; None: it does not, yet)."""
+    packet: int = 0
+    """On a link: the link's number for it (its order on the link, from 1)."""
 
 
 def _options(data: bytes) -> tuple[tuple[str, int | None], ...]:

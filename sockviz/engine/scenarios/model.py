@@ -176,6 +176,9 @@ class Scenario:
     """A callable returning a fresh object per run whose methods :class:`Produce` names."""
     bulk: bool = False
     """True when the scenario moves ``--size`` bytes (``bulk``)."""
+    link: tuple[str, tuple[str, ...], bool] | None = None
+    """Two hosts and a link (a scenario file's ``[link]`` table): (settings as ``--link``
+    takes them, ``--drop`` faults, hold each segment in step mode); None: loopback."""
 
     def socket_spec(self, name: str) -> SocketSpec:
         for spec in self.sockets:
