@@ -109,7 +109,7 @@ class Runner(RunControls):
         self.scenario = scenario
         self.family = FAMILIES[family]
         self.port = port
-        self.size = size or DEFAULT_BULK_SIZE
+        self.size = size or scenario.default_size or DEFAULT_BULK_SIZE
         self.protocol = scenario.protocol() if callable(scenario.protocol) else None
         self._unix_dir: str | None = None
         self.gate = Gate(mode, pace)

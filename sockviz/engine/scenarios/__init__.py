@@ -19,6 +19,7 @@ from sockviz.engine.scenarios import (
     bulk,
     message_boundaries,
     multi_client,
+    slow_link,
     tcp_echo,
     time_wait,
     udp_echo,
@@ -71,6 +72,10 @@ REGISTRY = Registry(
         message_boundaries.SCENARIO,
         bulk.SCENARIO,
         websocket.SCENARIO,
+        _file("lost-syn"),
+        _file("lost-data"),
+        slow_link.SCENARIO,
+        _file("lost-fin"),
     )
 )
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.inert import inert
+from sockviz.engine.scenarios.linktable import link_table
 from sockviz.engine.scenarios.model import (
     BIND_ADDRESS,
     ECHO,
@@ -296,7 +297,7 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
     for kind, count in read.lines.counts.items():  # before tomllib, which takes its time
         read.at_most(kind, count)
     data = _parse(text, path)
-    read.only_keys((), data, {"scenario", "socket", "step", "exchange"})
+    read.only_keys((), data, {"scenario", "socket", "step", "exchange", "link"})
     head = data.get("scenario")
     if not isinstance(head, dict):
         read.fail((), None, "no [scenario] table: it needs at least name and summary")
@@ -314,7 +315,7 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
     scenario = Scenario(
         name=name, summary=summary, about=read.text(table, head, "about", MAX_TEXT),
         families=families, sockets=tuple(sockets.values()), steps=steps, exchange=exchange,
-        exchange_at=exchange_at,
+        exchange_at=exchange_at, link=link_table(read, data, families),
     )
     _check_order(read, scenario)
     return scenario

@@ -176,6 +176,9 @@ class Scenario:
     """A callable returning a fresh object per run whose methods :class:`Produce` names."""
     bulk: bool = False
     """True when the scenario moves ``--size`` bytes (``bulk``)."""
+    default_size: int | None = None
+    """For a bulk scenario: the bytes it moves when ``--size`` is not given (None: the
+    runner's default)."""
     link: tuple[str, tuple[str, ...], bool] | None = None
     """Two hosts and a link (a scenario file's ``[link]`` table): (settings as ``--link``
     takes them, ``--drop`` faults, hold each segment in step mode); None: loopback."""

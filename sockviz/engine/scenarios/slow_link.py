@@ -1,0 +1,44 @@
+"""``slow-link``: a bulk transfer over a long, thin link - slow start, drawn by the kernel."""
+
+from sockviz.engine.scenarios.bulk import CHUNK
+from sockviz.engine.scenarios.common import IP, client_connects, listener
+from sockviz.engine.scenarios.model import Scenario, SocketSpec, Step
+from sockviz.engine.states import Call, Role, Transport
+
+SCENARIO = Scenario(
+    name="slow-link",
+    summary="1 MiB over a 40 ms, 8 Mbit/s link: slow start and the congestion window growing",
+    about=(
+        "Two hosts joined by a long, thin link: 40 ms each way, 8 Mbit/s. A new connection "
+        "does not know how much the path can carry, so the sender's kernel starts with a "
+        "congestion window of 10 segments and may have only that many unacknowledged at "
+        "once; each round trip's ACKs let it grow (slow start: about doubling every round "
+        "trip) until the link is full. Over this link 10 segments take 80 ms to come back "
+        "acknowledged, so the first round trips move little: that is why the first request "
+        "over a long link is slow. The client card shows the kernel's RTT, congestion "
+        "window and retransmissions (TCP_INFO) as they change."
+    ),
+    families=IP,
+    bulk=True,
+    default_size=1 << 20,
+    link=("delay=40ms,rate=8mbit", (), False),
+    sockets=(
+        SocketSpec("server", Role.LISTENER, Transport.STREAM),
+        SocketSpec("client", Role.CLIENT, Transport.STREAM),
+        SocketSpec("conn-1", Role.CONNECTION, Transport.STREAM),
+    ),
+    steps=(
+        *listener(),
+        *client_connects(),
+        Step("client", "client", Call.SENDALL, (CHUNK,), size=0, together=True, timeout=60,
+             explain="sendall() of the whole size. The kernel takes what fits its buffers; "
+             "what it may put on the link is bounded by the congestion window, which starts "
+             "at 10 segments and grows with each round trip's ACKs (slow start)."),
+        Step("server", "conn-1", Call.RECV, (CHUNK,), size=0, timeout=60,
+             explain="The server reads until every byte has come - at the link's pace."),
+        Step("client", "client", Call.CLOSE, explain="The client closes."),
+        Step("server", "conn-1", Call.RECV, (1024,), explain="End of stream for the server."),
+        Step("server", "conn-1", Call.CLOSE, explain="The server's connection closes."),
+        Step("server", "server", Call.CLOSE, explain="The listener closes."),
+    ),
+)
