@@ -14,7 +14,15 @@ import sys
 from typing import TextIO
 
 from sockviz.engine.gate import Mode
-from sockviz.options import EXIT_OK, EXIT_USAGE, SERVE_PORT, Options, UsageError, say
+from sockviz.options import (
+    EXIT_OK,
+    EXIT_USAGE,
+    SERVE_PORT,
+    Options,
+    UsageError,
+    link_of,
+    say,
+)
 from sockviz.peers import outside_engine_factory
 
 
@@ -31,7 +39,7 @@ def run_tui(options: Options, err: TextIO) -> int:
     from sockviz.engine import scenarios as registry
     from sockviz.engine.replay import replay_factory
 
-    if not options.replay and not options.outside:
+    if not options.replay and not options.outside and link_of(options) is None:
         try:
             check_wire(options.wire, options.family)
         except UsageError as exc:
@@ -42,6 +50,8 @@ def run_tui(options: Options, err: TextIO) -> int:
                        step=options.step, closer=options.closer, size=options.size,
                        record=options.record, quiz=options.quiz, wire=options.wire,
                        pcap=options.pcap)
+    if options.link is not None or options.drop or options.hold:
+        config.link = link_of(options)
     factory, scenarios = None, None  # (None: the app's own engine process)
     if options.scenario_file:
         scenario = options.loaded

@@ -33,6 +33,7 @@ from sockviz.app.messages import EngineEvents
 from sockviz.app.session import Session
 from sockviz.app.terminal import TerminalGone, driver_class
 from sockviz.app.widgets.ladder import Ladder
+from sockviz.app.widgets.linkstrip import LinkStrip
 from sockviz.app.widgets.socket_card import SocketCard
 from sockviz.app.widgets.stage import Stage
 from sockviz.app.widgets.status import StatusBar
@@ -137,6 +138,7 @@ class SockvizApp(drawing.Drawing, Choices, App):
     def compose(self) -> ComposeResult:
         yield Header()
         yield StatusBar(id="status")
+        yield LinkStrip(id="link-strip")
         yield Stage(id="stage")
         # The lower panels, and the message line in its bar, are mounted just after the
         # first frame (see _mount_lower).

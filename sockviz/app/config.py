@@ -47,6 +47,9 @@ class AppConfig:
     """``--wire``: where the engine process watches the segments (auto, host, private, off)."""
     pcap: str | None = None
     """``--pcap``: the file each live run's frames are written to (afresh at each run)."""
+    link: tuple | None = None
+    """``--link``/``--drop``/``--hold``: (settings, drops, hold) for every run, over any
+    scenario's own ``[link]``; None: each scenario's own (loopback for most)."""
 
 
 RunnerFactory = Callable[..., object]

@@ -22,6 +22,7 @@ from sockviz.app.widgets.explain import (
     next_content,
 )
 from sockviz.app.widgets.ladder import Ladder
+from sockviz.app.widgets.linkstrip import LinkStrip
 from sockviz.app.widgets.payload import PayloadView
 from sockviz.app.widgets.runlog import RunLog
 from sockviz.app.widgets.stage import Stage
@@ -29,6 +30,7 @@ from sockviz.app.widgets.status import Position, StatusBar
 from sockviz.engine.events import UNIX_NO_WIRE
 from sockviz.engine.gate import Mode
 from sockviz.engine.inert import inert
+from sockviz.view import linkview
 
 if TYPE_CHECKING:
     from sockviz.app.widgets.lower import MessageInput
@@ -101,7 +103,9 @@ class Drawing:
             position=Position(live if self.position is None else self.position, live, total),
             quiz=(self.predictions.score if self.predictions.on or self.predictions.answered
                   else None),
+            held=linkview.next_key(view.link) if self.position is None else None,
         )
+        self.query_one(LinkStrip).show(view.link)
         if self._lower != "ready":
             return  # drawn once they are mounted
         done = None
@@ -114,6 +118,10 @@ class Drawing:
                 from sockviz.view.wirewords import story
 
                 wire = story(event, view.caused, view.models, view.wire)
+                if view.link is not None:
+                    from sockviz.view.linkview import link_story
+
+                    wire = link_story(view.link, view.link_from, wire)
             done = done_content(event, before, view.explain(event.step), total, planned,
                                 self.predictions.said.get(event.step),
                                 view.checks.get(event.step), wire)
@@ -140,6 +148,10 @@ class Drawing:
 
     def _upcoming(self, total: int) -> Content:
         view = self.view
+        held = linkview.next_key(view.link) if self.position is None else None
+        if held and self.mode is Mode.STEP:
+            return Content(f"→ {held}: the link holds it at the sending side, and "
+                           "the next call waits for it (the kernels' timers keep running).")
         if view.pending is not None:
             hint = "press → to make this call" if self.mode is Mode.STEP else ""
             if self.position is not None:
@@ -159,6 +171,9 @@ class Drawing:
         family = FAMILY_LABEL.get(self.config.family, self.config.family)
         mode = {"step": "step mode", "play": "playing", "fast": "fast"}[self.mode.value]
         where = "Unix sockets" if self.config.family == "unix" else f"{family} loopback"
+        if (self.config.link or self.scenario.link) and self.config.family != "unix" \
+                and not self.config.outside:
+            where = f"{family} · two hosts and a link"
         if self.config.outside:
             where = self.config.where or ""
         if self.config.replay:

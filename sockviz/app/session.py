@@ -60,6 +60,9 @@ class Session:
             options = {"size": config.size} if config.size else {}
             if config.pcap and self.engine is not None:
                 options["pcap"] = config.pcap
+            link = config.link or scenario.link
+            if link is not None and self.factory is self.engine and config.family != "unix":
+                options["link"] = link
             self.runner = self.factory(scenario, consumer, family=config.family,
                                        port=config.port, mode=mode, pace=pace, **options)
             self.runner.start()

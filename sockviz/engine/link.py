@@ -30,6 +30,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sockviz.engine.hosts import NoLink  # noqa: F401 - (re-exported: what the CLI catches)
 from sockviz.engine.wire import Frame, parse
@@ -142,6 +143,18 @@ def kind_of(packet: bytes) -> str | None:
 
 
 # --- the link between them ------------------------------------------------------------
+class Released(NamedTuple):
+    """The link let a held segment cross (among the frames :meth:`Link.read` gives)."""
+
+    packet: int
+    """The link's number for it (the held frame's ``packet``)."""
+    t: float
+    """When (wall-clock time)."""
+    crossing: float
+    """Seconds it takes to cross from then."""
+
+
+
 @dataclass
 class Counters:
     sent: int = 0
@@ -174,8 +187,8 @@ class Link:
         self._order = 0
         self._lock = threading.Lock()
         self._frames: list[Frame] = []
-        self._released: list[tuple[int, float, float]] = []
         self._paused = False
+        self._credits = 0
         self._wake_r, self._wake_w = os.pipe()  # (the link thread: a release, a stop)
         self._ready_r, self._ready_w = os.pipe()  # (readers: frames are waiting)
         for fd in (self._wake_r, self._ready_r, self._ready_w):
@@ -250,6 +263,9 @@ class Link:
             self._held.append((number, side, packet, kind))
             self.log.append((now - self.started, side, kind, "held"))
             self._note(packet, "held", None, number)
+            if self._credits:  # (a key pressed for it before it came)
+                self._credits -= 1
+                self._release_oldest()
             return
         arrives = self._schedule(side, packet, now, number)
         self.log.append((now - self.started, side, kind, "delayed" if arrives > now
@@ -322,20 +338,36 @@ class Link:
         with self._lock:
             if not self._held:
                 return False
-            number, side, packet, kind = self._held.popleft()
-            self.counters.held -= 1
-            now = time.monotonic()
-            arrives = self._schedule(side, packet, now, number)
-            self.log.append((now - self.started, side, kind, "released"))
-            self._released.append((number, time.time(), arrives - now))
-            if not self._paused and len(self._frames) + len(self._released) == 1:
-                self._poke(self._ready_w)
+            self._release_oldest()
         self._poke(self._wake_w)
         return True
+
+    def credit(self) -> None:
+        """A key pressed while a call is under way and nothing is held yet: the next segment
+        held crosses as it comes (the key was for it)."""
+        with self._lock:
+            if self._held:
+                self._release_oldest()
+            else:
+                self._credits = min(self._credits + 1, 1)
+        self._poke(self._wake_w)
+
+    def _release_oldest(self) -> None:
+        """(Holding the lock.) The oldest held segment sets off now."""
+        number, side, packet, kind = self._held.popleft()
+        self.counters.held -= 1
+        now = time.monotonic()
+        arrives = self._schedule(side, packet, now, number)
+        self.log.append((now - self.started, side, kind, "released"))
+        if not self._paused and self._ready_w >= 0:
+            self._frames.append(Released(number, time.time(), arrives - now))
+            if len(self._frames) == 1:
+                self._poke(self._ready_w)
 
     def let_all_go(self) -> None:
         """Hold nothing from now on (every held segment crosses)."""
         self.hold = False
+        self._credits = 0
         while self.release():
             pass
 
@@ -343,20 +375,14 @@ class Link:
     def fileno(self) -> int:
         return self._ready_r
 
-    def read(self) -> list[Frame]:
-        """Every frame the link saw since the last read, in the order it saw them."""
+    def read(self) -> list[Frame | Released]:
+        """Every frame the link saw since the last read, and each held one it let cross
+        (:class:`Released`), in the order they happened."""
         with self._lock:
             frames, self._frames = self._frames, []
             with contextlib.suppress(OSError):
                 os.read(self._ready_r, 4096)
         return frames
-
-    def released(self) -> list[tuple[int, float, float]]:
-        """(packet number, wall time, seconds it takes to cross) of each held segment let
-        cross since the last call."""
-        with self._lock:
-            out, self._released = self._released, []
-        return out
 
     def watch_ports(self, ports: set[int]) -> None:
         """(Every packet on the link is the run's: nothing to filter.)"""
@@ -388,7 +414,7 @@ def describe(spec: LinkSpec, hold: bool = False) -> str:
         parts.append("drop " + ", ".join(
             d.kind if d.nth == 1 else f"{d.kind}:{d.nth}" for d in spec.drops))
     if hold:
-        parts.append("holding each segment")
+        parts.append("each segment waits for →")
     return " · ".join(parts) or "no delay, no loss"
 
 

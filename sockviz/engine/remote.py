@@ -113,6 +113,8 @@ class EngineProcess:
         """The reader has seen the child's end (it may not have been reaped yet)."""
         self._counter = 0
         self._closed = False
+        self._link = False
+        """The child was started with two hosts (runs with a link need them made first)."""
 
     def __call__(self, scenario: Scenario, consumer: Callable[[Event], None], **options) -> RemoteRunner:
         return RemoteRunner(self, scenario, consumer, **options)
@@ -128,12 +130,17 @@ class EngineProcess:
             self._counter += 1
             return self._counter
 
-    def _ensure(self) -> None:
-        """Start the child if it is not running."""
+    def _ensure(self, link: bool = False) -> None:
+        """Start the child if it is not running - with two hosts when ``link`` (a child
+        that has them, or lacks them when needed, is ended and started again: they can only
+        be made while it has one thread)."""
         if self._closed:
             raise OSError("the engine process was closed")
         if self._proc is not None and self._proc.poll() is None:
-            return
+            if link == self._link:
+                return
+            self._end_child(0.5)
+        self._link = link
         import subprocess
 
         # The child must import this very sockviz, installed or not.
@@ -142,7 +149,7 @@ class EngineProcess:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "sockviz.engine.remote_child", self.wire,
-             *(["outside"] if self.outside else [])],
+             *(["outside"] if self.outside else ["link"] if link else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, close_fds=True,
         )
@@ -203,6 +210,9 @@ class EngineProcess:
     def close(self, timeout: float = 0.5) -> None:
         """End the child (its runs stop, its sockets close) and the reader thread."""
         self._closed = True
+        self._end_child(timeout)
+
+    def _end_child(self, timeout: float) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -272,9 +282,12 @@ class RemoteRunner(RunControls):
     def __init__(self, engine: EngineProcess, scenario: Scenario,
                  consumer: Callable[[Event], None], *, family: str = "ipv4", port: int = 0,
                  mode: Mode = Mode.FAST, pace: float = 1.0, size: int | None = None,
-                 pcap: str | None = None, outside: dict | None = None) -> None:
+                 pcap: str | None = None, outside: dict | None = None,
+                 link: tuple | None = None) -> None:
         """``outside``: a real outside peer's run - where it listens or connects, and what
-        it answers or sends (see :func:`sockviz.peers.outside_engine_factory`)."""
+        it answers or sends (see :func:`sockviz.peers.outside_engine_factory`); ``link``:
+        two hosts and a link, (settings, drops, hold) as ``--link``, ``--drop`` and
+        ``--hold`` give them."""
         # What the child's Runner would refuse, refused here and now, as a Runner does.
         scenario.validate()
         if family not in scenario.families:
@@ -290,6 +303,8 @@ class RemoteRunner(RunControls):
             self._options["pcap"] = pcap  # (the child writes the run's frames there)
         if outside:
             self._options["outside"] = outside
+        if link is not None:
+            self._options["link"] = link
         self.gate = RemoteGate(self, mode, pace)
         self.steps = list(scenario.steps_for(family))
         self._total = len(self.steps)
@@ -312,7 +327,7 @@ class RemoteRunner(RunControls):
         if self._started:
             raise RuntimeError("a Runner runs once; make a new one to run again")
         self._started = True
-        self.engine._ensure()
+        self.engine._ensure(link="link" in self._options)
         self.engine._runs[self._id] = self
         if not self.engine._send(("start", self._id, self.scenario, self._options)):
             self.engine._runs.pop(self._id, None)

@@ -33,9 +33,12 @@ class _ChildRun:
         family = options.get("family", "ipv4")
         self.pcap = options.pop("pcap", None)
         outside = options.pop("outside", None)
+        link = options.pop("link", None)
         try:
-            capture = child.watch.capture(family)
-            wire = child.watch.status(family, capture is not None)
+            capture, wire = self._link(link, family, options["mode"])
+            if capture is None:
+                capture = child.watch.capture(family)
+                wire = child.watch.status(family, capture is not None)
             if outside is not None:
                 from sockviz.engine.meet import outside_runner
 
@@ -51,6 +54,24 @@ class _ChildRun:
             return
         self.runner.gate.on_waiting = self.report
         self.runner.start()
+
+    def _link(self, link: tuple | None, family: str, mode):
+        """The run's link between the child's two hosts, and what the run says of its
+        wire: (None, None) for a run on loopback; where the hosts could not be made, the
+        run says why and goes on loopback."""
+        if link is None:
+            return None, None
+        hosts = self.child.hosts
+        if not hasattr(hosts, "tun"):
+            self.batcher(WireStatus(None, f"no two hosts here ({hosts}); the run goes on "
+                                          "loopback, with no link"))
+            return None, None
+        from sockviz.engine.gate import Mode
+        from sockviz.engine.link import Link, LinkSpec
+
+        settings, drops, hold = link
+        return (Link(hosts, LinkSpec.parse(settings, drops), hold=hold and mode is Mode.STEP),
+                WireStatus("link"))
 
     def _deliver(self, events: list) -> None:
         self.child.send(("events", self.run, events))
@@ -88,6 +109,9 @@ class _ChildRun:
                 runner.step()
             elif kind == "mode":
                 runner.gate.set_mode(args[0])
+                link = getattr(runner, "link", None)
+                if link is not None and link.hold and args[0].name != "STEP":
+                    link.let_all_go()  # (holding is for step mode: play lets all cross)
             elif kind == "pace":
                 runner.gate.set_pace(args[0])
         self.done += 1
@@ -119,8 +143,11 @@ class _ChildRun:
 class _Child:
     """The engine process: reads controls from stdin, writes events to stdout."""
 
-    def __init__(self, out: BinaryIO, watch) -> None:
+    def __init__(self, out: BinaryIO, watch, hosts=None) -> None:
         self.watch = watch
+        self.hosts = hosts
+        """Two hosts (:class:`~sockviz.engine.hosts.Hosts`) for runs with a link, made as
+        the process started; or why they could not be (a :class:`NoLink`); or None."""
         """Where the wire is watched (:mod:`sockviz.engine.watching`)."""
         self._out = out
         self._lock = threading.Lock()
@@ -179,8 +206,17 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # the pipe carries frames only
-    child = _Child(stdout, _watch(sys.argv[1] if len(sys.argv) > 1 else "off",
-                                  sys.argv[2:3] == ["outside"]))
+    hosts = None
+    if sys.argv[2:3] == ["link"]:  # (first: two hosts are made while it has one thread)
+        from sockviz.engine.hosts import Hosts, NoLink
+
+        try:
+            hosts = Hosts()
+        except NoLink as exc:
+            hosts = exc
+    watch = _watch("off" if hosts is not None else
+                   sys.argv[1] if len(sys.argv) > 1 else "off", sys.argv[2:3] == ["outside"])
+    child = _Child(stdout, watch, hosts)
     try:
         while not child.gone:
             message = read_frame(stdin)

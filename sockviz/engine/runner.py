@@ -181,8 +181,13 @@ class Runner(RunControls):
     def step(self) -> None:
         """Let exactly one call happen (in step mode) - or, on a link that holds segments,
         let the oldest held one cross when one is held."""
-        if self.link is not None and self.link.hold and self.link.release():
-            return
+        link = self.link
+        if link is not None and link.hold:
+            if link.release():
+                return
+            if self.gate.waiting == 0 and self._started and not self.finished:
+                link.credit()  # (a call is under way: the key is for its next segment)
+                return
         self.gate.step()
 
     def stop(self, timeout: float = 0.5) -> bool:

@@ -115,12 +115,14 @@ class Wire:
         """The run's segments waiting now, as events (``number()`` gives each its ``seq``);
         ``cause`` is put on those sent at ``since`` or later (the wall clock's seconds)."""
         frames = self.capture.read()
-        released = self.capture.released() if hasattr(self.capture, "released") else ()
-        if not frames and not released:
+        if not frames:
             return []
         segments: list = []
         wall, base = time.time(), now()
         for frame in frames:
+            if type(frame) is not Frame:  # (a link's held segment let cross)
+                self._released(frame, segments, number, base - wall)
+                continue
             # (t: the kernel's timestamp of the frame, on the run's clock)
             t = max(0.0, round(base - (wall - frame.t), 6))
             why = cause if since is None or frame.t >= since else None
@@ -142,15 +144,18 @@ class Wire:
                 if frame.link == "held":
                     self._held[frame.packet] = segment
                 segments.append(segment)
-        for packet, when, crossing in released:
-            held = self._held.pop(packet, None)
-            if held is not None:
-                segments.append(LinkEvent(
-                    seq=number(), t=max(0.0, round(base - (wall - when), 6)),
-                    what="released", segment=held.seq, source=held.source,
-                    target=held.target, flags=held.flags, family=held.family,
-                    local=held.local, remote=held.remote, delay=round(crossing, 6)))
         return segments
+
+    def _released(self, released, segments: list, number: Callable[[], int],
+                  offset: float) -> None:
+        """A link's held segment let cross: a :class:`LinkEvent` naming its packet line."""
+        held = self._held.pop(released.packet, None)
+        if held is not None:
+            segments.append(LinkEvent(
+                seq=number(), t=max(0.0, round(released.t + offset, 6)), what="released",
+                segment=held.seq, source=held.source, target=held.target, flags=held.flags,
+                family=held.family, local=held.local, remote=held.remote,
+                delay=round(released.crossing, 6)))
 
     def begin_sum(self, pair: tuple[str, str] | None = None,
                   before: dict | None = None) -> None:

@@ -358,6 +358,11 @@ class TracedSocket(BulkCalls):
                 implicit = unbound and code == errno.EINPROGRESS and self.local is not None
                 return self._emit(Call.CONNECT, args, step=step, error=err,
                                   implicit_bind=implicit)
+            if unbound and self.tracer.wire is not None:
+                # (the kernel gave it an address as the SYN left: what the wire shows of
+                # the handshake while connect() waits - a lost SYN - is this socket's)
+                self._refresh_addresses()
+                self.tracer.registry.place(self)
         ready = self.tracer.wait_ready(self.sock, WRITE, timeout)
         with self.tracer.lock:
             if not ready:

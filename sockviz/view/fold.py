@@ -10,7 +10,7 @@ Standard library only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sockviz.engine.events import (
     CallEvent,
@@ -19,6 +19,8 @@ from sockviz.engine.events import (
     Elided,
     Event,
     KernelEvent,
+    LinkEvent,
+    LinkStatus,
     Progress,
     RunFinished,
     Segment,
@@ -26,7 +28,7 @@ from sockviz.engine.events import (
     WireStatus,
 )
 from sockviz.engine.states import Call, Role, State, Transport
-from sockviz.view import words
+from sockviz.view import linkview, words
 from sockviz.view.model import MAX_CARDS, CardModel, Row, RunView, plan_path
 
 #: Sends kept waiting for their reader, per connection: an outside peer's reads are not
@@ -89,6 +91,10 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
         _segment(view, event, changes)
     elif kind is WireStatus:
         view.wire = event
+    elif kind is LinkStatus:
+        view.link = linkview.started(event)
+    elif kind is LinkEvent:
+        _released(view, event, changes)
     return changes
 
 
@@ -163,6 +169,7 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
     if event.step is not None:
         view.steps_done = max(view.steps_done, event.step + 1)
         view.last_done = (event, before)
+        view.link_from = view.caused_since or 0
         view.caused, view.caused_since = (), event.seq
         if view.pending is not None and view.pending.step == event.step:
             view.pending = None
@@ -192,6 +199,9 @@ def _kernel(view: RunView, event: KernelEvent, changes: Changes) -> None:
     model = _model_for(view, event, changes)
     if event.queue is not None:
         model.queue = event.queue
+    if event.cwnd is not None:
+        model.flow = (event.rtt, event.cwnd, event.retrans or 0)
+        model.cwnds = (*model.cwnds[-59:], event.cwnd)
     _set_kernel(view, model, event.kernel, event.timer)
     _touched(view, event.socket, changes)
     _log(view, event, changes)
@@ -230,12 +240,34 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
     if receiver is not None:
         receiver.segments_in += event.count
         _touched(view, receiver.name, changes, scroll=False)
-    _row(view, changes, side, words.segment_label(event), arrow=True, packet=event,
+    label = words.segment_label(event)
+    if event.link is not None and view.link is not None:
+        view.link, gap = linkview.took(view.link, event)
+        if gap is not None:
+            _row(view, changes, side, linkview.gap_label(gap))
+        label = linkview.label(event)
+    _row(view, changes, side, label, arrow=True, packet=event,
          socket=event.source, call="packet", over=event.source, to=event.target,
          seq=event.seq)
     if event.cause is not None and view.caused_since is not None \
             and event.cause >= view.caused_since:
         view.caused = (*view.caused, event)
+    _log(view, event, changes)
+
+
+def _released(view: RunView, event: LinkEvent, changes: Changes) -> None:
+    """A held segment let cross: its arrow, now whole."""
+    if view.link is None:
+        return
+    held = next((s for s in view.link.held if s.seq == event.segment), None)
+    view.link = linkview.released(view.link, event)
+    if held is not None:
+        sender = view.models.get(held.source)
+        side = "left" if sender is None or sender.role is Role.CLIENT else "right"
+        crossing = replace(held, link="crossed", delay=event.delay)
+        _row(view, changes, side, f"{words.segment_label(held)} crosses", arrow=True,
+             packet=crossing, socket=held.source, call="packet", over=held.source,
+             to=held.target, seq=event.seq)
     _log(view, event, changes)
 
 

@@ -89,6 +89,10 @@ class CardModel:
     """Segments (or datagrams) seen on the wire from this socket."""
     segments_in: int = 0
     """... and to it."""
+    flow: tuple[float | None, int, int] | None = None
+    """On a two-host run: the kernel's (RTT in ms, congestion window, segments sent again)."""
+    cwnds: tuple[int, ...] = ()
+    """... the congestion windows seen, oldest first (the newest 60)."""
 
     @property
     def lane(self) -> str:
@@ -249,6 +253,11 @@ class RunView:
     """The segments the last step's call caused (it, or a call made alongside it)."""
     caused_since: int | None = None
     """The ``seq`` of that call: segments caused by it or a later call are its."""
+    link: object = None
+    """A two-host run's link (:class:`~sockviz.view.linkview.LinkView`, immutable)."""
+    link_from: int = 0
+    """The ``seq`` of the step's call before the last: the link's doings since are the
+    last step's story."""
 
     def copy(self) -> RunView:
         """A view to fold on from here without changing this one (the shared stores stay

@@ -157,8 +157,15 @@ def log_line(event: CallEvent) -> str:
 
 
 def kernel_log_line(event: KernelEvent) -> str:
+    flow = ""
+    if event.cwnd is not None:
+        flow = (f" · RTT {event.rtt:g} ms, cwnd {event.cwnd}, sent again {event.retrans}"
+                if event.rtt is not None else f" · cwnd {event.cwnd}")
+        if event.previous == event.kernel:
+            return f"{event.seq:>4}  {event.socket:<8} kernel: {event.kernel}{flow}"
     return (f"{event.seq:>4}  {event.socket:<8} kernel: {event.previous or '—'} → "
-            f"{event.kernel}" + (f" ({event.timer:.0f} s on its timer)" if event.timer else ""))
+            f"{event.kernel}" + (f" ({event.timer:.0f} s on its timer)" if event.timer else "")
+            + flow)
 
 
 def elided_log_line(event: Elided) -> str:
@@ -173,6 +180,11 @@ def condensed(event) -> str:
             "draw; all counted)")
 
 
+_LINK_SAID = {"dropped": "  ✗ lost on the link (as asked)",
+              "lost": "  ✗ lost on the link (at random)",
+              "held": "  ⏸ held at the sending side"}
+
+
 def log_text(event) -> str:
     """The log's line for an event the fold logged (a call, a kernel change, a sum)."""
     if isinstance(event, CallEvent):
@@ -181,8 +193,14 @@ def log_text(event) -> str:
         return kernel_log_line(event)
     if isinstance(event, Segment):
         cause = f"  (after call {event.cause})" if event.cause is not None else "  (kernel)"
+        link = _LINK_SAID.get(event.link, "")
+        if event.retry is not None:
+            link += f"  (sent again, {event.retry:g} s after the first)"
         return f"{event.seq:>4}  {event.source:<8} wire → {event.target}: " \
-               f"{segment_label(event)}{cause}"
+               f"{segment_label(event)}{cause}{link}"
+    if getattr(event, "call", None) == "link":
+        return (f"{event.seq:>4}  {event.source:<8} link: lets {event.flags or 'it'} "
+                f"(packet {event.segment}) cross to {event.target}")
     if isinstance(event, Elided):
         return elided_log_line(event)
     return f"      {condensed(event)}"

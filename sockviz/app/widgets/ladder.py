@@ -41,19 +41,24 @@ def row_content(row: Row, width: int, delivered: bool) -> Content:
     line = "─" if delivered else "╌"
     style = "$text-error" if row.error else ("$accent" if row.arrow else "$foreground")
     bold, head = "bold", ("▶", "◀")
+    cut = 0  # (cells of a link's arrow not drawn: it was lost, or waits at its sender)
     if row.packet is not None:  # the wire: a thin arrow in a colour of its own
         line, style, bold, head = "┄", "$wire", "$wire", ("›", "‹")
+        if row.packet.link in ("dropped", "lost"):
+            style, bold, head, cut = "$text-error", "$text-error", ("✗", "✗"), inner // 4
+        elif row.packet.link == "held":
+            head, cut = ("⏸", "⏸"), inner // 3
     if row.arrow:
-        label = f" {row.label} "[: inner - 1]
-        body = inner - 1
+        label = f" {row.label} "[: inner - 1 - cut]
+        body = inner - 1 - cut
         left = (body - len(label)) // 2
         right = body - len(label) - left
         if row.side == "left":
             middle = Content.assemble((line * left, style), (label, bold),
-                                      (line * right + head[0], style))
+                                      (line * right + head[0], style), " " * cut)
         else:
-            middle = Content.assemble((head[1] + line * left, style), (label, bold),
-                                      (line * right, style))
+            middle = Content.assemble(" " * cut, (head[1] + line * left, style),
+                                      (label, bold), (line * right, style))
     else:
         text = row.label[: inner - 2]
         pad = inner - len(text) - 2

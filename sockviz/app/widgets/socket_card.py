@@ -86,6 +86,20 @@ def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
     return text
 
 
+def flow_line(m: CardModel, width: int) -> str:
+    """The kernel's view of the path (TCP_INFO, on a two-host run): ``RTT 41 ms · cwnd 10
+    · again 1``, and the congestion window's growth as bars where it fits."""
+    rtt, cwnd, again = m.flow
+    text = f"RTT {rtt:g} ms · cwnd {cwnd} · sent again {again}" if rtt is not None \
+        else f"cwnd {cwnd} · sent again {again}"
+    if len(text) > width:
+        text = f"RTT {rtt:g}ms cwnd {cwnd} again {again}"
+    room = width - len(text) - 2
+    if len(m.cwnds) > 1 and room >= 4:
+        text += "  " + rate_line([float(c) for c in m.cwnds], room)
+    return text[:width]
+
+
 def strip_content(model: CardModel, moving: bool = False, width: int = 999) -> Content:
     """``created › bound › listening › closed`` with the current state lit.
 
@@ -139,6 +153,8 @@ def card_content(m: CardModel, moving: bool, width: int, tall: bool,
     ]
     if m.rates:
         lines.append(Content.styled(rate_line(m.rates, width), "$accent"))
+    if m.flow is not None:
+        lines.append(Content.styled(flow_line(m, width), "$wire"))
     if tall:
         lines.append(Content.styled(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else "",
                                     "italic $foreground 70%"))

@@ -93,9 +93,12 @@ class StatusBar(Static):
 
     def show(self, *, mode: str, pace: float, done: int, total: int,
              outcome: str | None, replay: bool = False,
-             position: Position | None = None, quiz: tuple[int, int] | None = None) -> None:
+             position: Position | None = None, quiz: tuple[int, int] | None = None,
+             held: str | None = None) -> None:
+        """``held``: what → does instead of a call while the link holds a segment."""
         self._last = {"mode": mode, "pace": pace, "done": done, "total": total,
-                      "outcome": outcome, "replay": replay, "position": position, "quiz": quiz}
+                      "outcome": outcome, "replay": replay, "position": position, "quiz": quiz,
+                      "held": held}
         back = position is not None and position.looking_back
         if back:
             left = ("⏪ looking back", "bold $text-warning")
@@ -104,6 +107,8 @@ class StatusBar(Static):
             left = ("⏸ step mode", "bold $text-warning")
             # A replay makes no call: each key shows the next one it recorded.
             hint = f" · → one {'recorded' if replay else 'real'} call · space plays"
+            if held:
+                hint = f" · → {held} · space plays"
         elif mode == "play":
             left = ("▶ playing", "bold $text-success")
             hint = f" · a call every {pace:.2g} s · space pauses"

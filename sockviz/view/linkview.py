@@ -1,0 +1,193 @@
+"""A two-host run's link, as the view keeps it and says it: its settings, its counters, the
+segments it holds, and what it and the two kernels did, in words.
+
+Everything here comes from the engine's events: the :class:`LinkStatus` said first, each
+packet line's ``link`` (crossed, dropped, lost, held), ``delay`` and ``retry``, and the
+``link`` lines that say a held segment was let cross. The link is sockviz's; every retry,
+timer and window is a kernel's, and the words say whose. Standard library only.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, replace
+
+from sockviz.engine.events import LinkEvent, LinkStatus, Segment
+from sockviz.view.words import segment_label
+
+#: A gap between two of the link's segments worth a row of its own ("1.0 s pass").
+GAP_SHOWN = 0.05
+#: Segments kept for the story of a step (a step moves a few dozen; a bulk is summed).
+RECENT = 64
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """The link at one moment of the run (immutable: a view's copy shares it)."""
+
+    status: LinkStatus
+    sent: int = 0
+    """Segments put on the link (by either kernel)."""
+    dropped: int = 0
+    """... lost on it: a ``--drop`` fault or random loss."""
+    held: tuple[Segment, ...] = ()
+    """... waiting at their sending side for a key (oldest first)."""
+    arrivals: tuple[float, ...] = ()
+    """When each segment on its way arrives (run time, sorted; those still to come)."""
+    now: float = 0.0
+    """The newest run time the link has seen."""
+    last: float | None = None
+    """When the link last took a segment (run time)."""
+    recent: tuple[Segment, ...] = ()
+    """The newest segments it took (for the story of the last step)."""
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.arrivals)
+
+    @property
+    def delivered(self) -> int:
+        return self.sent - self.dropped - len(self.held) - self.in_flight
+
+    def counters(self) -> str:
+        held = f" · held {len(self.held)}" if self.status.hold or self.held else ""
+        return (f"sent {self.sent} · delivered {self.delivered} · dropped {self.dropped} · "
+                f"in flight {self.in_flight}{held}")
+
+
+def started(status: LinkStatus) -> LinkView:
+    return LinkView(status)
+
+
+def took(link: LinkView, segment: Segment) -> tuple[LinkView, float | None]:
+    """The link after ``segment`` was put on it, and the gap since the segment before
+    (seconds, when worth a row: :data:`GAP_SHOWN`)."""
+    now = max(link.now, segment.t)
+    arrivals = _arrived(link.arrivals, now)
+    gap = None
+    if link.last is not None and segment.t - link.last >= GAP_SHOWN:
+        gap = segment.t - link.last
+    held, dropped = link.held, link.dropped
+    if segment.link in ("dropped", "lost"):
+        dropped += 1
+    elif segment.link == "held":
+        held = (*held, segment)
+    elif segment.delay is not None:
+        arrivals = _put(arrivals, segment.t + segment.delay, now)
+    return replace(link, sent=link.sent + 1, dropped=dropped, held=held, arrivals=arrivals,
+                   now=now, last=max(segment.t, link.last or 0.0),
+                   recent=(*link.recent[-(RECENT - 1):], segment)), gap
+
+
+def released(link: LinkView, event: LinkEvent) -> LinkView:
+    """The link after it let a held segment cross."""
+    now = max(link.now, event.t)
+    held = tuple(s for s in link.held if s.seq != event.segment)
+    arrivals = _put(_arrived(link.arrivals, now), event.t + (event.delay or 0.0), now)
+    return replace(link, held=held, arrivals=arrivals, now=now)
+
+
+def _arrived(arrivals: tuple[float, ...], now: float) -> tuple[float, ...]:
+    return arrivals[bisect.bisect_right(arrivals, now):] if arrivals else arrivals
+
+
+def _put(arrivals: tuple[float, ...], when: float, now: float) -> tuple[float, ...]:
+    if when <= now:
+        return arrivals
+    items = list(arrivals)
+    bisect.insort(items, when)
+    return tuple(items)
+
+
+# --- words --------------------------------------------------------------------------------
+def seconds(value: float) -> str:
+    """``20 ms``, ``1.01 s``."""
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def label(segment: Segment) -> str:
+    """A link segment as its arrow says it: ``SYN seq 0 ✗ lost``, ``↻ SYN seq 0`` (the
+    arrow of a held one stops short, at a ⏸)."""
+    base = segment_label(segment)
+    if segment.link in ("dropped", "lost"):
+        return f"{base} ✗ lost"
+    if segment.retry is not None:
+        base = f"↻ {base}"
+    return base
+
+
+def gap_label(gap: float) -> str:
+    return f"┊ {seconds(gap)} pass ┊"
+
+
+def next_key(link: LinkView | None) -> str | None:
+    """What the step key does while a segment is held: ``lets client's SYN cross``."""
+    if link is None or not link.held:
+        return None
+    segment = link.held[0]
+    return f"lets {segment.source}'s {segment_label(segment).split(' ')[0]} cross"
+
+
+def said(segment: Segment) -> str | None:
+    """What the link or the sender's kernel did with ``segment``, in a sentence (None for a
+    plain crossing)."""
+    what = segment_label(segment)
+    if segment.link == "dropped":
+        return (f"The link lost {segment.source}'s {what}, as asked (--drop): "
+                f"{segment.target} never hears of it.")
+    if segment.link == "lost":
+        return f"The link lost {segment.source}'s {what} at random (loss, seeded)."
+    if segment.link == "held":
+        return f"The link holds {segment.source}'s {what} until → lets it cross."
+    if segment.retry is not None:
+        return retry_words(segment)
+    return None
+
+
+def retry_words(segment: Segment, dup_acks: int = 0) -> str:
+    """The kernel's sending a segment again, and which of its mechanisms chose to."""
+    what = segment_label(segment)
+    after = seconds(segment.retry or 0.0)
+    flags = segment.flags or ""
+    if "SYN" in flags:
+        why = ("its retransmission timer ran out (a handshake's first RTO is about 1 s, "
+               "doubling each time)")
+    elif dup_acks >= 1:
+        why = (f"{dup_acks} duplicate ACK{'s' * (dup_acks > 1)} showed the hole - fast "
+               "retransmit, without waiting for the timer")
+    else:
+        why = "its retransmission timer (or a tail-loss probe) ran out"
+    return f"{segment.source}'s kernel sent {what} again, {after} after the first: {why}."
+
+
+def settings_line(link: LinkView | None) -> str | None:
+    """The link strip: ``link 10.217.0.2 ⇄ 10.217.0.1 · delay 20 ms · drop syn │ sent …``."""
+    if link is None:
+        return None
+    status = link.status
+    return (f"link {status.client} ⇄ {status.server} · {status.settings} │ "
+            f"{link.counters()}")
+
+
+def link_story(link: LinkView, since: int, wire: str | None) -> str | None:
+    """The wire's story of the last step with what the link and the kernels did about it
+    added: each segment lost, held, or sent again since the call before (seq ``since``)."""
+    said_now = []
+    recent = [s for s in link.recent if s.seq > since]
+    for segment in recent:
+        if segment.retry is not None and segment.nbytes:
+            dup = sum(1 for s in recent if s.source == segment.target and not s.nbytes
+                      and s.ack_rel == segment.seq_rel and s.t < segment.t
+                      and s.flags == "ACK")
+            said_now.append(retry_words(segment, max(0, dup - 1)))
+        else:
+            words = said(segment)
+            if words:
+                said_now.append(words)
+    if not said_now:
+        return wire
+    if any(s.link == "held" for s in recent):
+        said_now.append("The kernels' timers keep running while a segment waits: hold one "
+                        "too long and its sender sends it again (↻).")
+    extra = " ".join(dict.fromkeys(said_now))
+    return f"{wire} {extra}" if wire else extra
