@@ -70,6 +70,14 @@ class Collector:
             time.sleep(quiet)
 
 
+def on_loopback() -> list[str]:
+    """The built-in scenarios that run on loopback (the labs run on two hosts and a link:
+    tests/test_lab.py)."""
+    from sockviz.engine.scenarios import REGISTRY
+
+    return [name for name in REGISTRY if REGISTRY[name].link is None]
+
+
 def run_scenario(scenario: Scenario, family: str = "ipv4", timeout: float = 10.0) -> Collector:
     """Run a scenario to the end in fast mode; return everything it emitted."""
     collector = Collector()

@@ -42,7 +42,10 @@ def kernel_states(c, socket):
 
 
 def test_every_scenario_has_a_test():
-    tested = {name.removeprefix("test_").replace("_", "-") for name in globals()
+    from tests import test_lab  # (the labs on two hosts)
+
+    tested = {name.removeprefix("test_").replace("_", "-")
+              for name in [*globals(), *vars(test_lab)]
               if name.startswith("test_") and name != "test_every_scenario_has_a_test"}
     assert set(REGISTRY) <= tested | {"tcp-echo", "udp-echo"}  # those two: tests/test_trace.py
 

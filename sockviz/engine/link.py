@@ -270,7 +270,7 @@ class Link:
         arrives = self._schedule(side, packet, now, number)
         self.log.append((now - self.started, side, kind, "delayed" if arrives > now
                          else "passed"))
-        self._note(packet, "crossed", arrives, number)
+        self._note(packet, "crossed", arrives - now, number)
 
     def _schedule(self, side: str, packet: bytes, now: float, number: int) -> float:
         spec = self.spec
@@ -292,8 +292,9 @@ class Link:
         self.log.append((now - self.started, side, kind, why))
         self._note(packet, why, None, number)
 
-    def _note(self, packet: bytes, what: str, arrives: float | None, number: int) -> None:
-        """A frame for the wire's readers: what the link did with ``packet``."""
+    def _note(self, packet: bytes, what: str, crossing: float | None, number: int) -> None:
+        """A frame for the wire's readers: what the link did with ``packet`` (``crossing``:
+        the seconds it takes to arrive, when it set off)."""
         if self._paused or self._ready_w < 0:
             return
         version = packet[0] >> 4 if packet else 0
@@ -303,7 +304,7 @@ class Link:
         frame = parse(_ETHER[version] + packet[:SNAPLEN - 14], wall, len(packet) + 14)
         if frame is None:
             return
-        later = None if arrives is None else wall + (arrives - time.monotonic())
+        later = None if crossing is None else wall + crossing
         self._frames.append(frame._replace(link=what, arrives=later, packet=number))
         if len(self._frames) == 1:
             self._poke(self._ready_w)

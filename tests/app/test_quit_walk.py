@@ -17,7 +17,7 @@ import pytest
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.app.helpers import live_app, until
-from tests.helpers import engine_processes, engine_threads, open_fds
+from tests.helpers import engine_processes, engine_threads, on_loopback, open_fds
 
 QUITS = ("q", "ctrl+q", signal.SIGTERM, signal.SIGINT)
 
@@ -48,7 +48,7 @@ async def quit_after(name: str, k: int, how) -> tuple[float, object]:
     return elapsed, app
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize("name", on_loopback())
 async def test_quit_from_every_step(name):
     fds, threads = open_fds(), engine_threads()
     steps = len(REGISTRY[name].steps)

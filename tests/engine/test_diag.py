@@ -17,14 +17,15 @@ from sockviz.engine.diag import open_diag
 from sockviz.engine.events import CallEvent
 from sockviz.engine.gate import Mode
 from sockviz.engine.runner import Runner
-from sockviz.engine.scenarios import REGISTRY, get
+from sockviz.engine.scenarios import get
 from sockviz.engine.states import State
 from sockviz.engine.trace import to_record
 from tests.conftest import FAMILIES
+from tests.helpers import on_loopback
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or open_diag() is None,
                                 reason="needs netlink socket diagnostics (Linux)")
-TCP = sorted(name for name in REGISTRY if name not in ("udp-echo", "bulk"))
+TCP = sorted(name for name in on_loopback() if name not in ("udp-echo", "bulk"))
 
 
 def both_sources(runner: Runner, diag) -> list[tuple]:

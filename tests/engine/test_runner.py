@@ -10,7 +10,7 @@ import pytest
 from sockviz.engine.events import CallEvent, RunFinished
 from sockviz.engine.gate import Mode
 from sockviz.engine.runner import Runner
-from sockviz.engine.scenarios import REGISTRY, get
+from sockviz.engine.scenarios import get
 from sockviz.engine.scenarios.model import (
     BIND_ADDRESS,
     SERVER_ADDRESS,
@@ -19,9 +19,9 @@ from sockviz.engine.scenarios.model import (
     Step,
 )
 from sockviz.engine.states import Call, Role, State, Transport
-from tests.helpers import Collector, engine_threads, open_fds, run_scenario
+from tests.helpers import Collector, engine_threads, on_loopback, open_fds, run_scenario
 
-SCENARIOS = sorted(REGISTRY)
+SCENARIOS = sorted(on_loopback())
 
 
 def shape(collector: Collector) -> tuple:

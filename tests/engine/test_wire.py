@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
+from tests.helpers import on_loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -124,7 +124,7 @@ def test_each_lesson_is_on_the_wire_the_same_in_every_mode(scenario, family):
         assert any(segment == wanted for segment in segments), (scenario, wanted)
 
 
-@pytest.mark.parametrize("scenario", sorted(set(REGISTRY) - set(LESSONS) - {"tcp-echo"}))
+@pytest.mark.parametrize("scenario", sorted(set(on_loopback()) - set(LESSONS) - {"tcp-echo"}))
 def test_the_same_segments_every_run_in_every_mode(scenario):
     """The other scenarios: the same segments in a private network and on this machine's
     loopback (as root; else in two private runs)."""

@@ -1,0 +1,81 @@
+"""Two hosts and a link in the TUI, with its real engine process: the link strip, the lost
+SYN on the ladder and in what just happened, the kernel's RTT and window on the card, a
+held segment crossing on →, and quitting mid-run leaving nothing behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockviz.app.app import AppConfig, make_app
+from sockviz.app.widgets.ladder import Ladder
+from sockviz.app.widgets.linkstrip import LinkStrip
+from tests.app.helpers import THEME, settle, steps, until
+from tests.helpers import engine_processes, engine_threads
+from tests.test_lab import needs_hosts
+
+pytestmark = needs_hosts
+SIZE = (110, 40)
+
+
+def link_app(**config) -> object:
+    return make_app(AppConfig(step=True, **config), theme=THEME)
+
+
+async def test_the_lost_syn_lab_on_screen():
+    app = link_app(scenario="lost-syn")
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 6)  # up to the client's connect(), a second long
+        await until(pilot, lambda: app.view.link is not None
+                    and any(m.flow for m in app.view.models.values()))
+        await settle(pilot)
+        strip = str(app.query_one(LinkStrip).visual)
+        assert "10.217.0.2 ⇄ 10.217.0.1 · delay 20 ms · drop syn" in strip
+        assert "dropped 1" in strip
+        labels = [row.label for row in app.query_one(Ladder).rows if row.packet is not None]
+        assert labels[0] == "SYN seq 0 ✗ lost" and labels[1] == "↻ SYN seq 0"
+        said = str(app.query_one("#explain-done").visual).replace("\n", " ")
+        assert "The link lost client's SYN seq 0, as asked (--drop)" in said
+        assert "client's kernel sent SYN seq 0 again" in said
+        client = app.view.models["client"]
+        rtt, cwnd, again = client.flow
+        assert rtt >= 40 and cwnd == 10 and again == 1  # (the kernel's own counts)
+        assert "two hosts and a link" in app.sub_title
+        await pilot.press("q")
+    assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0
+    assert engine_processes() == []
+
+
+async def test_held_segments_cross_one_key_at_a_time():
+    app = link_app(link=("delay=10ms", (), True))
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 5)
+        await pilot.press("right")  # connect(): its SYN waits at the client's side
+        await until(pilot, lambda: app.view.link is not None and app.view.link.held)
+        assert app.view.steps_done == 5
+        held = app.view.link.held[0]
+        assert (held.source, held.flags) == ("client", "SYN")
+        await until(pilot, lambda: "lets client's SYN cross"
+                    in str(app.query_one("#status").visual))
+        await pilot.press("right")  # the SYN crosses; the server's SYN-ACK waits in turn
+        await until(pilot, lambda: app.view.link.held
+                    and app.view.link.held[0].flags == "SYN,ACK")
+        await pilot.press("right")  # the SYN-ACK crosses: connect() returns
+        await until(pilot, lambda: app.view.steps_done == 6)
+        rows = [row.label for row in app.query_one(Ladder).rows if row.packet is not None]
+        assert rows[:2] == ["SYN seq 0", "SYN seq 0 crosses"]
+        await pilot.press("q")
+    assert engine_processes() == []
+
+
+@pytest.mark.parametrize("held", [False, True])
+async def test_quitting_while_connect_waits_on_the_link_leaves_nothing(held):
+    threads = engine_threads()
+    app = link_app(scenario="lost-syn", link=("delay=20ms", ("syn",), held) if held else None)
+    async with app.run_test(size=SIZE) as pilot:
+        await steps(pilot, 5)
+        await pilot.press("right")  # connect(): blocked a second on the lost SYN
+        await until(pilot, lambda: app.view.link is not None and app.view.link.sent)
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0
+    assert engine_threads() == threads and engine_processes() == []

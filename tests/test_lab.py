@@ -1,0 +1,248 @@
+"""Two hosts and a link: the built-in labs and every --drop kind, on real kernels.
+
+Each run is ``sockviz --trace`` in a process of its own (two hosts are made while a process
+has one thread). What is checked is what the kernels did about the link - the lost
+segment, then the sender's kernel sending it again, then the call that waited for it - in
+order and in counts; the only times asserted are the kernel's own timers (a SYN's first
+retransmission is a second later), never sockviz's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sockviz.engine.lines import line as trace_line
+from sockviz.engine.trace import from_record
+from tests.conftest import IPV6
+
+ROOT = Path(__file__).resolve().parents[1]
+FAMILIES = ["ipv4", pytest.param("ipv6", marks=pytest.mark.skipif(not IPV6,
+                                                                   reason="no IPv6"))]
+
+
+def trace(*args: str, user: list[str] | None = None, python: str = sys.executable,
+          cwd=ROOT) -> tuple[list[dict], str]:
+    proc = subprocess.run([*(user or []), python, "-m", "sockviz", "--trace", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    for text in lines:  # every line reads back as the event it was written from
+        assert trace_line(from_record(json.loads(text))) == text
+    return [json.loads(text) for text in lines], proc.stderr
+
+
+def two_hosts_here() -> bool:
+    _records, err = trace("--link", "delay=1ms", "--scenario", "udp-echo")
+    return "no two hosts here" not in err
+
+
+needs_hosts = pytest.mark.skipif(not two_hosts_here(), reason="two hosts cannot be made here")
+
+
+def packets(records: list[dict], **match) -> list[dict]:
+    return [r for r in records if r["call"] == "packet"
+            and all(r.get(k) == v for k, v in match.items())]
+
+
+def index(records: list[dict], record: dict) -> int:
+    return records.index(record)
+
+
+def call(records: list[dict], socket: str, name: str, n: int = 0) -> dict:
+    return [r for r in records if r["socket"] == socket and r["call"] == name][n]
+
+
+def lost_then_sent_again(records: list[dict], sender: str, flags: str) -> tuple[dict, dict]:
+    """The first ``flags`` segment from ``sender``: dropped on the link; and its retry."""
+    lost = packets(records, **{"from": sender, "flags": flags})[0]
+    assert lost["link"] == "dropped" and lost["retry"] is None
+    again = [r for r in packets(records, **{"from": sender, "flags": flags})
+             if r["seq_rel"] == lost["seq_rel"] and r["retry"] is not None]
+    assert again and again[0]["link"] == "crossed", "the sender's kernel never sent it again"
+    assert index(records, again[0]) > index(records, lost)
+    return lost, again[0]
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
+def test_lost_syn(family):
+    records, _ = trace("--scenario", "lost-syn", "--family", family)
+    lost, again = lost_then_sent_again(records, "client", "SYN")
+    assert again["retry"] >= 0.9  # (the kernel's first SYN retransmission: one second)
+    connect = call(records, "client", "connect")
+    assert connect["error"] is None and connect["t"] >= lost["t"] + 0.9
+    handshake = packets(records)[1:4]
+    assert [p["flags"] for p in handshake] == ["SYN", "SYN,ACK", "ACK"]
+    local = "10.217.0.2" if family == "ipv4" else "[fd17:217::2]"
+    assert connect["local"].startswith(local)
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
+def test_lost_data(family):
+    records, _ = trace("--scenario", "lost-data", "--family", family)
+    lost = packets(records, **{"from": "client", "link": "dropped"})[0]
+    assert lost["nbytes"] > 0 and lost["seq_rel"] == 1
+    again = [p for p in packets(records, **{"from": "client"})
+             if p["seq_rel"] == 1 and p["nbytes"] and p["retry"] is not None]
+    assert again, "the lost data was never sent again"
+    recv = call(records, "conn-1", "recv")
+    assert recv["nbytes"] == 8192  # (every byte, once the hole was filled)
+    assert index(records, recv) > index(records, lost)
+    # The server's kernel answered what came after the hole with ACKs that point at it.
+    duplicates = [p for p in packets(records, **{"from": "conn-1", "flags": "ACK"})
+                  if p["ack_rel"] == 1 and index(records, p) < index(records, again[0])]
+    assert len(duplicates) >= 2
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
+def test_lost_fin(family):
+    records, _ = trace("--scenario", "lost-fin", "--family", family)
+    lost, again = lost_then_sent_again(records, "client", "FIN,ACK")
+    end = call(records, "conn-1", "recv", 1)
+    assert end["nbytes"] == 0  # end of stream: once the FIN came again
+    assert end["t"] >= again["t"]
+    states = [r["kernel"] for r in records if r["call"] == "kernel" and r["socket"] == "client"]
+    assert "FIN_WAIT2" in states and states[-1] == "TIME_WAIT"
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
+def test_slow_link(family):
+    records, _ = trace("--scenario", "slow-link", "--family", family)
+    windows = [r for r in records if r["call"] == "kernel" and r["socket"] == "client"
+               and r.get("cwnd") is not None]
+    assert windows and windows[0]["cwnd"] == 10  # (Linux's initial window)
+    assert max(w["cwnd"] for w in windows) > 10  # slow start: it grew
+    assert all(w["rtt"] >= 80 for w in windows)  # 40 ms each way, at least
+    sums = [r for r in records if r["call"] == "packets"]
+    assert sums and sum(s["nbytes"] for s in sums if s["from"] == "client") == 1 << 20
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(("kind", "sender", "flags", "again"), [
+    ("syn", "client", "SYN", "SYN"),
+    ("syn-ack", "server", "SYN,ACK", "SYN,ACK"),
+    ("ack", "client", "ACK", "SYN,ACK"),  # the server never heard: it sends SYN-ACK again
+    ("data", "client", "PSH,ACK", "PSH,ACK"),
+    ("fin", "client", "FIN,ACK", "FIN,ACK"),
+])
+def test_each_drop_kind_and_the_kernel_reaction(family, kind, sender, flags, again):
+    records, _ = trace("--drop", kind, "--family", family)
+    dropped = [p for p in packets(records) if p["link"] == "dropped"]
+    assert len(dropped) == 1 and dropped[0]["flags"] == flags
+    assert dropped[0]["from"] == sender
+    retried = [p for p in packets(records) if p["retry"] is not None
+               and index(records, p) > index(records, dropped[0])]
+    assert retried and retried[0]["flags"] == again
+    assert call(records, "server", "close")["error"] is None  # the run went to its end
+
+
+@needs_hosts
+def test_the_same_seed_loses_the_same_segments():
+    def lost(records):
+        return [(p["from"], p["flags"], p["seq_rel"], p["nbytes"])
+                for p in packets(records) if p["link"] == "lost"]
+
+    first, _ = trace("--link", "loss=30%,seed=4")
+    second, _ = trace("--link", "loss=30%,seed=4")
+    assert lost(first) and lost(first)[:4] == lost(second)[:4]
+
+
+@needs_hosts
+def test_a_delay_makes_the_handshake_a_round_trip():
+    records, _ = trace("--link", "delay=30ms")
+    syn, syn_ack, ack = packets(records)[:3]
+    assert [syn["flags"], syn_ack["flags"], ack["flags"]] == ["SYN", "SYN,ACK", "ACK"]
+    assert all(p["link"] == "crossed" and p["delay"] >= 0.03 for p in (syn, syn_ack, ack))
+    flow = [r for r in records if r["call"] == "kernel" and r.get("rtt") is not None]
+    assert flow and flow[0]["rtt"] >= 60  # (the kernel's own measure: two crossings)
+
+
+def test_bad_link_options_are_refused_in_one_line():
+    for args, words in ((["--link", "delay=soon"], "delay should look like delay=50ms"),
+                        (["--drop", "rst"], "expected one of syn, syn-ack, ack, data, fin"),
+                        (["--link", "delay=5ms", "--family", "unix"], "no link"),
+                        (["--link", "delay=5ms", "--listen", "0"], "a real peer"),
+                        (["--hold", "--trace"], "not --trace")):
+        proc = subprocess.run([sys.executable, "-m", "sockviz", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=30, check=False)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert words in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
+                    or not Path("/usr/bin/python3").exists(),
+                    reason="needs root to become another user, and the system's python3")
+def test_an_unprivileged_user_gets_the_lab_or_one_line_why():
+    """As uid 65534: the lab on two hosts where /dev/net/tun lets that user open it, else
+    one line saying why and the same calls on loopback (the engine is standard library
+    only, so the system's python3 runs a copy of it)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as place:
+        copy = Path(place)
+        shutil.copytree(ROOT / "sockviz", copy / "sockviz",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for path in [copy, *copy.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        records, err = trace("--scenario", "lost-syn", cwd=copy, python="/usr/bin/python3",
+                             user=["setpriv", "--reuid=65534", "--regid=65534",
+                                   "--clear-groups"])
+    assert call(records, "client", "connect")["error"] is None
+    mode = os.stat("/dev/net/tun").st_mode
+    if mode & stat.S_IROTH and mode & stat.S_IWOTH:
+        lost_then_sent_again(records, "client", "SYN")
+    else:
+        assert err == ("sockviz: note: no two hosts here (/dev/net/tun cannot be opened "
+                       "(Permission denied): two hosts need it readable and writable); "
+                       "the run goes on loopback, with no link\n")
+
+
+STOP = r"""
+import json, os, threading, time
+from sockviz.engine.gate import Mode
+from sockviz.engine.hosts import Hosts
+from sockviz.engine.link import Link, LinkSpec
+from sockviz.engine.runner import Runner
+from sockviz.engine.scenarios import get
+before = sorted(os.listdir("/proc/self/fd"))
+hosts = Hosts()
+seen = []
+link = Link(hosts, LinkSpec.parse("delay=20ms", ("syn",)))
+runner = Runner(get("lost-syn"), seen.append, mode=Mode.FAST, capture=link)
+runner.start()
+deadline = time.monotonic() + 5
+while not any(getattr(e, "link", None) == "dropped" for e in seen):
+    assert time.monotonic() < deadline
+    time.sleep(0.01)
+started = time.monotonic()
+stopped = runner.stop(0.5)
+took = time.monotonic() - started
+hosts.close()
+print(json.dumps({"stopped": stopped, "took": took, "threads": threading.active_count(),
+                  "fds_left": sorted(os.listdir("/proc/self/fd")) != before,
+                  "outcome": runner.result.outcome}))
+"""
+
+
+@needs_hosts
+def test_stopping_mid_run_leaves_no_thread_descriptor_or_device():
+    """Stopped while connect() waits out the lost SYN: every thread ends (the link's too),
+    and once the hosts are let go no descriptor is left - the namespaces and their devices
+    end with the last of them."""
+    proc = subprocess.run([sys.executable, "-c", STOP], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.splitlines()[-1])
+    assert got["stopped"] and got["took"] < 1.0 and got["outcome"] == "stopped"
+    assert got["threads"] == 1 and not got["fds_left"]
