@@ -314,11 +314,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sockviz.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small transfers: under a minute")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny transfers, one turn each: that every row runs (the test "
+                        "suite's); its ratios say little")
     args = parser.parse_args(argv)
+    args.quick = args.quick or args.smoke
     big = 512 * MiB if args.quick else 4096 * MiB
     engine_size = 256 * MiB if args.quick else 2048 * MiB
     repeats = 3
     turns = 3 if args.quick else 5
+    if args.smoke:
+        big, engine_size, repeats, turns = 128 * MiB, 64 * MiB, 1, 1
     rows: list[tuple[str, str, str, str]] = []
     cpu_before = cpu_times()
 
@@ -331,13 +337,14 @@ def main(argv: list[str] | None = None) -> int:
     # process leaves objects behind (~15,000 for sockviz's; a bare Textual app with tabs
     # and a log leaves ~6,000), and after nine a full garbage collection took ~100 ms - a
     # frame gap that a real session, one app in its process, does not have.
-    keys = tui_transfer(big if not args.quick else 1024 * MiB, press_every=PRESS_EVERY)
+    keys = tui_transfer(big if not args.quick else 1024 * MiB if not args.smoke else big,
+                        press_every=PRESS_EVERY)
 
     # The size of the whole-process row: what is measured is a flood's steady flow, and
     # the app's one-off work as the connection arrives (a card mounted, ~0.15 s of layout
     # here) would weigh twice as much in a transfer half as long. More turns than the
     # engine row: a TUI turn also starts an app, and its ratio moves more turn to turn.
-    tui_size = 256 * MiB if args.quick else big
+    tui_size = (64 * MiB if args.smoke else 256 * MiB) if args.quick else big
     tui_turns = turns if args.quick else 2 * turns - 1
     ratio, tui = paired(lambda: plain_transfer(tui_size), lambda: tui_transfer(tui_size),
                         tui_turns)
@@ -367,14 +374,14 @@ def main(argv: list[str] | None = None) -> int:
     marker = b"\x1b[1;1H"  # the first frame: the first render moves the cursor home
     speed, _ = paired(lambda: first_frame([sys.executable, "-c", BARE_APP], marker),
                       lambda: first_frame([sys.executable, "-m", "sockviz", "--step"], marker),
-                      2 * turns + 1)
+                      startup_turns := 1 if args.smoke else 2 * turns + 1)
     ratio = 1 / speed  # sockviz's time over the bare app's
     rows.append(("startup, first frame: sockviz vs bare Textual app",
                  f"{ratio:.2f}x", "<= 1.30", "ok" if ratio <= 1.30 else "ABOVE"))
 
     from sockviz.benchview import history_rss, time_travel_alone
 
-    connections = 100 if args.quick else 400
+    connections = 30 if args.smoke else 100 if args.quick else 400
     travel = time_travel_alone(connections)
     for key, words in (("home", "Home: back to the first moment"),
                        ("end", "End: forward to the live edge")):
@@ -382,19 +389,24 @@ def main(argv: list[str] | None = None) -> int:
                    f"{travel['events']:,} events)")
         rows.append((measure, f"{travel[key]:.2f} s", "<= 0.2 s",
                      "ok" if travel[key] <= 0.2 else "ABOVE"))
-    extra = history_rss(50_000)
-    rows.append(("memory, RSS of a run's history of 50,000 events", f"+{extra:.1f} MiB",
+    events = 10_000 if args.smoke else 50_000
+    extra = history_rss(events)
+    rows.append((f"memory, RSS of a run's history of {events:,} events", f"+{extra:.1f} MiB",
                  "<= 30 MiB", "ok" if extra <= 30 else "ABOVE"))
 
     from sockviz.benchtui import flood_rows
 
     rows += flood_rows(args.quick)
 
+    from sockviz.benchlink import link_rows
+
+    rows += link_rows(args.quick)
+
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'ratio':>10}  {'target':>9}")
     for name, value, target, verdict in rows:
         print(f"{name:<{width}}  {value:>10}  {target:>9}  {verdict}")
-    print(f"(engine, TUI, startup: median of {turns}, {tui_turns} and {2 * turns + 1} turns run "
+    print(f"(engine, TUI, startup: median of {turns}, {tui_turns} and {startup_turns} turns run "
           f"turn about with the plain side; the rest best of {repeats}; {os.cpu_count()} "
           f"CPUs; Python {sys.version.split()[0]})")
     steal = stolen(cpu_before, cpu_times())

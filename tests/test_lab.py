@@ -108,7 +108,7 @@ def test_lost_data(family):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_lost_fin(family):
     records, _ = trace("--scenario", "lost-fin", "--family", family)
-    lost, again = lost_then_sent_again(records, "client", "FIN,ACK")
+    _lost, again = lost_then_sent_again(records, "client", "FIN,ACK")
     end = call(records, "conn-1", "recv", 1)
     assert end["nbytes"] == 0  # end of stream: once the FIN came again
     assert end["t"] >= again["t"]
