@@ -54,8 +54,21 @@ def record_wire(name: str, out: pathlib.Path) -> None:
     print(f"{out.relative_to(ROOT)}: {len(proc.stdout.splitlines())} events (with the wire)")
 
 
+def record_lab(name: str, out: pathlib.Path) -> None:
+    """A lab on two hosts joined by a link (a process of its own: the hosts are made while
+    it has one thread); the link is its wire."""
+    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--port", str(PORT),
+                           "--scenario", name], cwd=ROOT, check=True, capture_output=True,
+                          text=True, timeout=60)
+    if "no two hosts here" in proc.stderr:
+        raise SystemExit(f"{name}: {proc.stderr.strip()}")
+    out.write_text(proc.stdout)
+    print(f"{out.relative_to(ROOT)}: {len(proc.stdout.splitlines())} events (on two hosts)")
+
+
 def main() -> int:
     DATA.mkdir(parents=True, exist_ok=True)
+    record_lab("lost-syn", DATA / "lost-syn-ipv4.jsonl")
     record_wire("tcp-echo", DATA / "tcp-echo-wire-ipv4.jsonl")
     record_wire("refused", DATA / "refused-wire-ipv4.jsonl")
     record("tcp-echo", "ipv4", DATA / "tcp-echo-ipv4.jsonl")

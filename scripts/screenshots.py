@@ -38,6 +38,7 @@ SHOTS = [
     ("wire", "tcp-echo-wire-ipv4", "tcp-echo", "ipv4", 6, (), (100, 30)),
     ("wire-refused", "refused-wire-ipv4", "refused", "ipv4", 4, (), (100, 30)),
     ("wire-projector", "tcp-echo-wire-ipv4", "tcp-echo", "ipv4", 15, (), (160, 45)),
+    ("lost-syn", "lost-syn-ipv4", "lost-syn", "ipv4", 6, (), (120, 40)),
 ]
 
 

@@ -18,6 +18,7 @@ from sockviz.engine.events import (
     CallEvent,
     Event,
     KernelEvent,
+    LinkStatus,
     RunFinished,
     Segment,
     StepPending,
@@ -95,6 +96,21 @@ class ReplayRunner(RunControls):
             return not self._thread.is_alive()
         return True
 
+    def _link_status(self) -> LinkStatus:
+        """What a recording made on two hosts says of its link: the scenario's own settings
+        (a lab's), or that it was recorded (``--link`` given on a command line is not in
+        the recording)."""
+        from sockviz.engine.hosts import CLIENT_IP, CLIENT_IP6, SERVER_IP, SERVER_IP6
+        from sockviz.engine.link import LinkSpec, describe
+
+        six = self.family.af == socket.AF_INET6
+        settings = "as recorded"
+        if self.scenario.link is not None:
+            text, drops, _hold = self.scenario.link
+            settings = describe(LinkSpec.parse(text, drops))
+        return LinkStatus(settings, SERVER_IP6 if six else SERVER_IP,
+                          CLIENT_IP6 if six else CLIENT_IP)
+
     # --- the thread -------------------------------------------------------------------------
     def _run(self) -> None:
         outcome = RunFinished("done")
@@ -103,6 +119,9 @@ class ReplayRunner(RunControls):
         self._consumer(WireStatus("recorded") if recorded else WireStatus(
             None, UNIX_NO_WIRE if self.family.af == getattr(socket, "AF_UNIX", None)
             else None))
+        if any(type(e) is Segment and e.link is not None
+               for _index, events in self._groups for e in events):
+            self._consumer(self._link_status())
         try:
             for index, events in self._groups:
                 if self._stopped.is_set():

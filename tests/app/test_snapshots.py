@@ -192,3 +192,11 @@ def test_wire_projector_160x45(snap_compare):
     """The whole tcp-echo on a projector-sized terminal, every segment under its call."""
     assert snap_compare(replay_app("tcp-echo-wire-ipv4", "tcp-echo"),
                         terminal_size=(160, 45), run_before=at_step(15))
+
+
+def test_lost_syn_on_two_hosts(snap_compare):
+    """The lost-syn lab, recorded on two hosts, after connect(): the link strip with its
+    settings and counters, the SYN cut short at ✗, a second passing, the kernel's retry ↻,
+    the card's RTT and retransmission, and the story in 'what just happened'."""
+    assert snap_compare(replay_app("lost-syn-ipv4", "lost-syn"), terminal_size=(120, 40),
+                        run_before=at_step(6))
