@@ -108,6 +108,12 @@ def serve_command(options: Options) -> list[str]:
     command += [flag for flag, on in (("--step", options.step), ("--quiz", options.quiz)) if on]
     if options.wire not in (None, "auto"):
         command += ["--wire", options.wire]
+    if options.link is not None:
+        command += ["--link", options.link]
+    for drop in options.drop or ():
+        command += ["--drop", drop]
+    if options.hold:
+        command.append("--hold")
     return command
 
 

@@ -169,3 +169,16 @@ def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
 def session(sid: int) -> list[int]:
     """The processes of a session, zombies included (the app must reap its engine)."""
     return [pid for pid, _, session_id, _ in processes() if session_id == sid]
+
+
+def copy_for_nobody(place, root) -> None:
+    """A copy of ``root``'s sockviz package in ``place`` that any user may read (the
+    engine is standard library only: the system's python3 runs it as uid 65534)."""
+    import shutil
+    from pathlib import Path
+
+    copy = Path(place)
+    shutil.copytree(Path(root) / "sockviz", copy / "sockviz",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [copy, *copy.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)

@@ -23,6 +23,7 @@ import pytest
 from sockviz.engine.lines import line as trace_line
 from sockviz.engine.trace import from_record
 from tests.conftest import IPV6
+from tests.helpers import copy_for_nobody
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ["ipv4", pytest.param("ipv6", marks=pytest.mark.skipif(not IPV6,
@@ -75,7 +76,10 @@ def lost_then_sent_again(records: list[dict], sender: str, flags: str) -> tuple[
 @needs_hosts
 @pytest.mark.parametrize("family", FAMILIES)
 def test_lost_syn(family):
-    records, _ = trace("--scenario", "lost-syn", "--family", family)
+    check_lost_syn(trace("--scenario", "lost-syn", "--family", family)[0], family)
+
+
+def check_lost_syn(records: list[dict], family: str) -> None:
     lost, again = lost_then_sent_again(records, "client", "SYN")
     assert again["retry"] >= 0.9  # (the kernel's first SYN retransmission: one second)
     connect = call(records, "client", "connect")
@@ -89,7 +93,10 @@ def test_lost_syn(family):
 @needs_hosts
 @pytest.mark.parametrize("family", FAMILIES)
 def test_lost_data(family):
-    records, _ = trace("--scenario", "lost-data", "--family", family)
+    check_lost_data(trace("--scenario", "lost-data", "--family", family)[0], family)
+
+
+def check_lost_data(records: list[dict], family: str) -> None:
     lost = packets(records, **{"from": "client", "link": "dropped"})[0]
     assert lost["nbytes"] > 0 and lost["seq_rel"] == 1
     again = [p for p in packets(records, **{"from": "client"})
@@ -107,7 +114,10 @@ def test_lost_data(family):
 @needs_hosts
 @pytest.mark.parametrize("family", FAMILIES)
 def test_lost_fin(family):
-    records, _ = trace("--scenario", "lost-fin", "--family", family)
+    check_lost_fin(trace("--scenario", "lost-fin", "--family", family)[0], family)
+
+
+def check_lost_fin(records: list[dict], family: str) -> None:
     _lost, again = lost_then_sent_again(records, "client", "FIN,ACK")
     end = call(records, "conn-1", "recv", 1)
     assert end["nbytes"] == 0  # end of stream: once the FIN came again
@@ -119,7 +129,10 @@ def test_lost_fin(family):
 @needs_hosts
 @pytest.mark.parametrize("family", FAMILIES)
 def test_slow_link(family):
-    records, _ = trace("--scenario", "slow-link", "--family", family)
+    check_slow_link(trace("--scenario", "slow-link", "--family", family)[0], family)
+
+
+def check_slow_link(records: list[dict], family: str) -> None:
     windows = [r for r in records if r["call"] == "kernel" and r["socket"] == "client"
                and r.get("cwnd") is not None]
     assert windows and windows[0]["cwnd"] == 10  # (Linux's initial window)
@@ -182,30 +195,34 @@ def test_bad_link_options_are_refused_in_one_line():
         assert words in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
 
 
+LABS = {"lost-syn": check_lost_syn, "lost-data": check_lost_data,
+        "lost-fin": check_lost_fin, "slow-link": check_slow_link}
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
                     or not Path("/usr/bin/python3").exists(),
                     reason="needs root to become another user, and the system's python3")
-def test_an_unprivileged_user_gets_the_lab_or_one_line_why():
-    """As uid 65534: the lab on two hosts where /dev/net/tun lets that user open it, else
-    one line saying why and the same calls on loopback (the engine is standard library
-    only, so the system's python3 runs a copy of it)."""
+@pytest.mark.parametrize("family", FAMILIES)
+def test_an_unprivileged_user_gets_the_labs_or_one_line_why(family):
+    """As uid 65534, every lab: on two hosts where /dev/net/tun lets that user open it
+    (then checked as root's are), else one line saying why and the same calls on loopback
+    (the engine is standard library only, so the system's python3 runs a copy of it)."""
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    mode = os.stat("/dev/net/tun").st_mode
+    open_to_all = bool(mode & stat.S_IROTH and mode & stat.S_IWOTH)
     with tempfile.TemporaryDirectory(dir="/tmp") as place:
         copy = Path(place)
-        shutil.copytree(ROOT / "sockviz", copy / "sockviz",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        for path in [copy, *copy.rglob("*")]:
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        records, err = trace("--scenario", "lost-syn", cwd=copy, python="/usr/bin/python3",
-                             user=["setpriv", "--reuid=65534", "--regid=65534",
-                                   "--clear-groups"])
-    assert call(records, "client", "connect")["error"] is None
-    mode = os.stat("/dev/net/tun").st_mode
-    if mode & stat.S_IROTH and mode & stat.S_IWOTH:
-        lost_then_sent_again(records, "client", "SYN")
-    else:
-        assert err == ("sockviz: note: no two hosts here (/dev/net/tun cannot be opened "
-                       "(Permission denied): two hosts need it readable and writable); "
-                       "the run goes on loopback, with no link\n")
+        copy_for_nobody(copy, ROOT)
+        for name, check in LABS.items():
+            records, err = trace("--scenario", name, "--family", family, cwd=copy,
+                                 python="/usr/bin/python3", user=nobody)
+            assert call(records, "server", "close")["error"] is None, name
+            if open_to_all:
+                check(records, family)
+            else:
+                assert err == ("sockviz: note: no two hosts here (/dev/net/tun cannot be "
+                               "opened (Permission denied): two hosts need it readable and "
+                               "writable); the run goes on loopback, with no link\n"), name
 
 
 STOP = r"""

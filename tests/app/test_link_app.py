@@ -79,3 +79,13 @@ async def test_quitting_while_connect_waits_on_the_link_leaves_nothing(held):
     assert app.return_code == 0
     assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0
     assert engine_threads() == threads and engine_processes() == []
+
+
+def test_every_served_tab_gets_the_link_it_was_asked_for():
+    from sockviz.cli import build_parser
+    from sockviz.launch import serve_command
+    from sockviz.options import check, from_arguments
+
+    command = serve_command(check(from_arguments(build_parser().parse_args(
+        ["--serve", "--link", "delay=50ms", "--drop", "syn", "--drop", "fin", "--hold"]))))
+    assert command[-7:] == ["--link", "delay=50ms", "--drop", "syn", "--drop", "fin", "--hold"]

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from sockviz.engine.link import Drop, LinkSpec, kind_of
+from tests.helpers import copy_for_nobody
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,10 +145,7 @@ def test_an_unprivileged_user_gets_two_hosts_or_one_line_why_not():
     is not, one line says so."""
     with tempfile.TemporaryDirectory(dir="/tmp") as place:
         copy = Path(place)
-        shutil.copytree(ROOT / "sockviz", copy / "sockviz",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        for path in [copy, *copy.rglob("*")]:
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        copy_for_nobody(copy, ROOT)
         got = run("delay=10ms", python="/usr/bin/python3", cwd=copy,
                   user=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
     mode = os.stat("/dev/net/tun").st_mode

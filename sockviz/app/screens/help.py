@@ -13,7 +13,8 @@ from textual.widgets import Static
 
 KEYS = (
     ("→  or  n", ("one step: exactly one real socket call (pauses if playing); looking "
-                  "back, the next recorded call instead")),
+                  "back, the next recorded call instead; on a link that holds segments "
+                  "(--hold), the held one crosses first")),
     ("←  or  b", "back one call: the screen as it was then (no call is made; pauses)"),
     ("home / end", ("back to the start of the run / forward to the live edge (or click a "
                     "mark of the timeline on the status line: that moment)")),
@@ -46,6 +47,10 @@ READING = (
     ("The thin arrows in their own colour under a call are the wire: real TCP segments "
     "and UDP datagrams, captured as they crossed (SYN, SYN-ACK, ACK under connect(); FIN "
     "and its ACK under close()). Relative numbers, as Wireshark shows them."),
+    ("On two hosts (--link, --drop, the lost-* and slow-link labs) the strip under the "
+    "status line is the link between them - the one part sockviz carries. ✗ marks a "
+    "segment lost on it, ⏸ one held for a key, ↻ the kernel sending one again; the cards "
+    "show each kernel's RTT and congestion window (TCP_INFO)."),
     ("Nothing here is simulated: each line in the log is a system call that this "
     "program really made, in the same order every run."),
 )

@@ -6,6 +6,23 @@ from sockviz.engine.states import Call, Role, Transport
 
 CHUNK = 256 * 1024
 
+
+def transfer(send: str, receive: str, timeout: float) -> tuple[Step, ...]:
+    """The data phase and the goodbyes of a bulk scenario: the client's sendall of
+    ``--size`` bytes running together with the server's reading (explained by ``send`` and
+    ``receive``; each may wait ``timeout`` seconds for the other), then both close."""
+    return (
+        Step("client", "client", Call.SENDALL, (CHUNK,), size=0, together=True,
+             timeout=timeout, explain=send),
+        Step("server", "conn-1", Call.RECV, (CHUNK,), size=0, timeout=timeout,
+             explain=receive),
+        Step("client", "client", Call.CLOSE, explain="The client closes."),
+        Step("server", "conn-1", Call.RECV, (1024,), explain="End of stream for the server."),
+        Step("server", "conn-1", Call.CLOSE, explain="The server's connection closes."),
+        Step("server", "server", Call.CLOSE, explain="The listener closes."),
+    )
+
+
 SCENARIO = Scenario(
     name="bulk",
     summary="--size bytes (e.g. 64M, 4G) over TCP with a live throughput sparkline",
@@ -25,14 +42,9 @@ SCENARIO = Scenario(
     steps=(
         *listener(),
         *client_connects(),
-        Step("client", "client", Call.SENDALL, (CHUNK,), size=0, together=True, timeout=30,
-             explain="sendall() of the whole size: send() after send(), as fast as the "
-             "server's reading frees buffer space. Runs together with the server's reading."),
-        Step("server", "conn-1", Call.RECV, (CHUNK,), size=0, timeout=30,
-             explain="The server reads until every byte has come: recv() after recv()."),
-        Step("client", "client", Call.CLOSE, explain="The client closes."),
-        Step("server", "conn-1", Call.RECV, (1024,), explain="End of stream for the server."),
-        Step("server", "conn-1", Call.CLOSE, explain="The server's connection closes."),
-        Step("server", "server", Call.CLOSE, explain="The listener closes."),
+        *transfer(
+            "sendall() of the whole size: send() after send(), as fast as the server's "
+            "reading frees buffer space. Runs together with the server's reading.",
+            "The server reads until every byte has come: recv() after recv().", 30),
     ),
 )

@@ -1,9 +1,9 @@
 """``slow-link``: a bulk transfer over a long, thin link - slow start, drawn by the kernel."""
 
-from sockviz.engine.scenarios.bulk import CHUNK
+from sockviz.engine.scenarios.bulk import transfer
 from sockviz.engine.scenarios.common import IP, client_connects, listener
-from sockviz.engine.scenarios.model import Scenario, SocketSpec, Step
-from sockviz.engine.states import Call, Role, Transport
+from sockviz.engine.scenarios.model import Scenario, SocketSpec
+from sockviz.engine.states import Role, Transport
 
 SCENARIO = Scenario(
     name="slow-link",
@@ -30,15 +30,10 @@ SCENARIO = Scenario(
     steps=(
         *listener(),
         *client_connects(),
-        Step("client", "client", Call.SENDALL, (CHUNK,), size=0, together=True, timeout=60,
-             explain="sendall() of the whole size. The kernel takes what fits its buffers; "
-             "what it may put on the link is bounded by the congestion window, which starts "
-             "at 10 segments and grows with each round trip's ACKs (slow start)."),
-        Step("server", "conn-1", Call.RECV, (CHUNK,), size=0, timeout=60,
-             explain="The server reads until every byte has come - at the link's pace."),
-        Step("client", "client", Call.CLOSE, explain="The client closes."),
-        Step("server", "conn-1", Call.RECV, (1024,), explain="End of stream for the server."),
-        Step("server", "conn-1", Call.CLOSE, explain="The server's connection closes."),
-        Step("server", "server", Call.CLOSE, explain="The listener closes."),
+        *transfer(
+            "sendall() of the whole size. The kernel takes what fits its buffers; what it "
+            "may put on the link is bounded by the congestion window, which starts at 10 "
+            "segments and grows with each round trip's ACKs (slow start).",
+            "The server reads until every byte has come - at the link's pace.", 60),
     ),
 )
