@@ -160,6 +160,9 @@ def _link(options: Options) -> None:
     if options.family == "unix":
         raise UsageError(f"{what}: Unix-domain sockets have no link (use --family ipv4 or "
                          "ipv6)")
+    reason = getattr(options.loaded, "loopback_only", None)
+    if reason:
+        raise UsageError(f"{what}: {options.loaded.name} runs on loopback only: {reason}")
     if options.hold and options.trace:
         raise UsageError("--hold waits for a key at each segment: it is for the TUI's step "
                          "mode, not --trace")

@@ -188,7 +188,9 @@ def test_bad_link_options_are_refused_in_one_line():
                         (["--drop", "rst"], "expected one of syn, syn-ack, ack, data, fin"),
                         (["--link", "delay=5ms", "--family", "unix"], "no link"),
                         (["--link", "delay=5ms", "--listen", "0"], "a real peer"),
-                        (["--hold", "--trace"], "not --trace")):
+                        (["--hold", "--trace"], "not --trace"),
+                        (["--drop", "syn", "--scenario", "backlog-full"],
+                         "backlog-full runs on loopback only")):
         proc = subprocess.run([sys.executable, "-m", "sockviz", *args], cwd=ROOT,
                               capture_output=True, text=True, timeout=30, check=False)
         assert proc.returncode == 2, (args, proc.stderr)
@@ -263,3 +265,38 @@ def test_stopping_mid_run_leaves_no_thread_descriptor_or_device():
     got = json.loads(proc.stdout.splitlines()[-1])
     assert got["stopped"] and got["took"] < 1.0 and got["outcome"] == "stopped"
     assert got["threads"] == 1 and not got["fds_left"]
+
+
+def test_link_lines_read_back_and_bad_ones_are_refused():
+    """The trace's link keys, link lines and TCP_INFO keys: written as the general encoder
+    would, read back as the same events; a recording's bad ones named in one line."""
+    from sockviz.engine.events import KernelEvent, LinkEvent, Segment
+    from sockviz.engine.states import Role, State
+    from sockviz.engine.trace import TraceFormatError, read_trace, to_record
+
+    segment = Segment(seq=7, t=0.5, proto="TCP", flags="SYN", source="client",
+                      target="server", seq_rel=0, ack_rel=None, window=64240, nbytes=0,
+                      options="mss=1460", cause=None, family="AF_INET",
+                      local="10.217.0.2:40000", remote="10.217.0.1:5000", link="held")
+    released = LinkEvent(seq=8, t=0.9, what="released", segment=7, source="client",
+                         target="server", flags="SYN", family="AF_INET",
+                         local="10.217.0.2:40000", remote="10.217.0.1:5000", delay=0.05)
+    flow = KernelEvent(seq=9, t=1.0, socket="client", role=Role.CLIENT,
+                       state=State.CONNECTED, family="AF_INET", type="SOCK_STREAM",
+                       local="10.217.0.2:40000", remote="10.217.0.1:5000", sent_total=0,
+                       recv_total=0, kernel="ESTABLISHED", previous="ESTABLISHED",
+                       rtt=100.4, cwnd=10, retrans=1)
+    for event in (segment, released, flow):
+        text = trace_line(event)
+        assert text == json.dumps(to_record(event))
+        assert from_record(json.loads(text)) == event
+    good = [json.loads(trace_line(e)) for e in (segment, released)]
+    for key, value, words in (("link", "teleported", "crossed, dropped, lost or held"),
+                              ("what", "vanished", "released"),
+                              ("segment", -1, "segment")):
+        record = good[0 if key == "link" else 1] | {key: value}
+        lines = [json.dumps(good[0]), json.dumps(record)] if key != "link" \
+            else [json.dumps(record)]
+        with pytest.raises(TraceFormatError, match=words) as caught:
+            read_trace(lines)
+        assert "\n" not in str(caught.value)

@@ -213,6 +213,8 @@ class SockvizApp(drawing.Drawing, Choices, App):
             lambda events, generation: self.post_message(EngineEvents(events, generation)))
         if problem is not None:
             self.notify(problem, title="cannot start", severity="error", timeout=8)
+        if self.session.note is not None:
+            self.notify(self.session.note, title="on loopback", timeout=8)
         self._update_titles()
         self._draw_panels()
 

@@ -43,6 +43,9 @@ class Session:
         """How long the last stop took (the tests hold it under a second)."""
         self.stopped_cleanly = True
         self._running = False
+        self.note: str | None = None
+        """Something to tell of the last run started, that is not a failure (a scenario
+        that runs on loopback only, though a link was asked for)."""
 
     def start(self, scenario: Scenario, config: AppConfig, mode: Mode, pace: float,
               post: Callable[[list, int], object]) -> str | None:
@@ -61,7 +64,11 @@ class Session:
             if config.pcap and self.engine is not None:
                 options["pcap"] = config.pcap
             link = config.link or scenario.link
-            if link is not None and self.factory is self.engine and config.family != "unix":
+            self.note = None
+            if link is not None and scenario.loopback_only:
+                self.note = f"{scenario.name} runs on loopback: {scenario.loopback_only}"
+            elif link is not None and self.factory is self.engine \
+                    and config.family != "unix":
                 options["link"] = link
             self.runner = self.factory(scenario, consumer, family=config.family,
                                        port=config.port, mode=mode, pace=pace, **options)

@@ -106,13 +106,14 @@ def seconds(value: float) -> str:
 
 
 def label(segment: Segment) -> str:
-    """A link segment as its arrow says it: ``SYN seq 0 ✗ lost``, ``↻ SYN seq 0`` (the
-    arrow of a held one stops short, at a ⏸)."""
+    """A link segment as its arrow says it: ``SYN seq 0 ✗ lost``, ``↻ SYN seq 0 · 1.00 s``
+    (the kernel's retry, and how long after the first sending; the arrow of a held one
+    stops short, at a ⏸)."""
     base = segment_label(segment)
     if segment.link in ("dropped", "lost"):
         return f"{base} ✗ lost"
     if segment.retry is not None:
-        base = f"↻ {base}"
+        base = f"↻ {base} · {seconds(segment.retry)}"
     return base
 
 

@@ -179,6 +179,9 @@ class Scenario:
     default_size: int | None = None
     """For a bulk scenario: the bytes it moves when ``--size`` is not given (None: the
     runner's default)."""
+    loopback_only: str | None = None
+    """Why the scenario's lesson needs loopback (it is refused two hosts and a link), or
+    None."""
     link: tuple[str, tuple[str, ...], bool] | None = None
     """Two hosts and a link (a scenario file's ``[link]`` table): (settings as ``--link``
     takes them, ``--drop`` faults, hold each segment in step mode); None: loopback."""
