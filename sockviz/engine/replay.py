@@ -62,19 +62,32 @@ class ReplayRunner(RunControls):
         self._next = 0
 
     @staticmethod
-    def _group(events: list) -> list[tuple[int | None, list]]:
-        """Split into one group per step: its call, then what followed it before the next."""
-        groups: list[tuple[int | None, list]] = []
+    def _group(events: list) -> list[tuple[int | None, list, list]]:
+        """Split into one group per step: what came while it waited to be made, its call,
+        then what followed it before the next. (What a link carried with no call behind it
+        just before a call - a lost SYN while ``connect()`` waited - was read while that
+        call was under way: it goes with it, after the step is announced, as it came.)"""
+        groups: list[tuple[int | None, list, list]] = []
         for event in events:
             if isinstance(event, CallEvent) and event.step is not None:
-                groups.append((event.step, [event]))
+                before: list = []
+                if groups:
+                    trailing = groups[-1][2]
+                    at = len(trailing)
+                    while at > 1 and (type(trailing[at - 1]) is KernelEvent or _unasked(
+                            trailing[at - 1])):
+                        at -= 1
+                    while at < len(trailing) and not _unasked(trailing[at]):
+                        at += 1  # (the last call's own kernel changes stay with it)
+                    before = trailing[at:]
+                    del trailing[at:]
+                groups.append((event.step, before, [event]))
             elif groups:
-                groups[-1][1].append(event)
+                groups[-1][2].append(event)
             else:
-                groups.append((None, [event]))
+                groups.append((None, [], [event]))
         return groups
 
-    # --- the Runner interface -----------------------------------------------------------
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("a ReplayRunner runs once")
@@ -114,16 +127,17 @@ class ReplayRunner(RunControls):
     # --- the thread -------------------------------------------------------------------------
     def _run(self) -> None:
         outcome = RunFinished("done")
-        recorded = any(type(e) is Segment for _index, events in self._groups for e in events)
+        recorded = any(type(e) is Segment for _index, before, events in self._groups
+                       for e in (*before, *events))
         # (a recording made without the wire has nothing to say of it)
         self._consumer(WireStatus("recorded") if recorded else WireStatus(
             None, UNIX_NO_WIRE if self.family.af == getattr(socket, "AF_UNIX", None)
             else None))
         if any(type(e) is Segment and e.link is not None
-               for _index, events in self._groups for e in events):
+               for _index, before, events in self._groups for e in (*before, *events)):
             self._consumer(self._link_status())
         try:
-            for index, events in self._groups:
+            for index, before, events in self._groups:
                 if self._stopped.is_set():
                     outcome = RunFinished("stopped")
                     break
@@ -136,7 +150,7 @@ class ReplayRunner(RunControls):
                                     step.explain, step.expect_error)
                     )
                     self.gate.wait()
-                for event in events:
+                for event in (*before, *events):
                     self._consumer(event)
                 if index is not None and index < len(self.steps):
                     step = self.steps[index]
@@ -152,6 +166,12 @@ class ReplayRunner(RunControls):
             self._consumer(outcome)
         finally:
             self._finished.set()  # (whatever happened: nothing may wait on a dead thread)
+
+
+def _unasked(event) -> bool:
+    """A segment a link carried that no call had caused yet (read while one was under
+    way)."""
+    return type(event) is Segment and event.link is not None and event.cause is None
 
 
 def replay_factory(events):

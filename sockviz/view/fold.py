@@ -77,6 +77,8 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
         _kernel(view, event, changes)
     elif kind is StepPending:
         view.pending = event
+        if view.link is not None:
+            view.link = linkview.waiting(view.link)
         view.notes.setdefault(event.step, (event.explain, event.expect_error))
     elif kind is Elided:
         _elided(view, event, changes)

@@ -79,6 +79,12 @@ def took(link: LinkView, segment: Segment) -> tuple[LinkView, float | None]:
                    recent=(*link.recent[-(RECENT - 1):], segment)), gap
 
 
+def waiting(link: LinkView) -> LinkView:
+    """The link as a call waits at the gate: the time until the next segment is the
+    teacher's or the pace's, not the kernels' - no gap row for it."""
+    return replace(link, last=None) if link.last is not None else link
+
+
 def released(link: LinkView, event: LinkEvent) -> LinkView:
     """The link after it let a held segment cross."""
     now = max(link.now, event.t)
@@ -134,7 +140,7 @@ def said(segment: Segment) -> str | None:
     plain crossing)."""
     what = segment_label(segment)
     if segment.link == "dropped":
-        return (f"The link lost {segment.source}'s {what}, as asked (--drop): "
+        return (f"The link lost {segment.source}'s {what} on purpose (a drop fault): "
                 f"{segment.target} never hears of it.")
     if segment.link == "lost":
         return f"The link lost {segment.source}'s {what} at random (loss, seeded)."

@@ -34,7 +34,7 @@ async def test_the_lost_syn_lab_on_screen():
         labels = [row.label for row in app.query_one(Ladder).rows if row.packet is not None]
         assert labels[0] == "SYN seq 0 ✗ lost" and labels[1].startswith("↻ SYN seq 0 · 1.0")
         said = str(app.query_one("#explain-done").visual).replace("\n", " ")
-        assert "The link lost client's SYN seq 0, as asked (--drop)" in said
+        assert "The link lost client's SYN seq 0 on purpose (a drop fault)" in said
         assert "client's kernel sent SYN seq 0 again" in said
         client = app.view.models["client"]
         rtt, cwnd, again = client.flow
