@@ -51,7 +51,7 @@ class RunControls:
     def _watch(self) -> None:
         """The kernel watcher thread: read the kernel at most 1/KERNEL_POLL_INTERVAL a second
         until the run halts (needs ``tracer`` and ``_halt``)."""
-        while not self._halt.wait(KERNEL_POLL_INTERVAL):
+        while not self._halt.wait(getattr(self, "poll_interval", KERNEL_POLL_INTERVAL)):
             try:
                 self.tracer.poll_kernel()
             except Exception:  # noqa: BLE001, S112 - the kernel view is a bonus: never end the run

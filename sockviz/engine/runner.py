@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import replace
 
-from sockviz.engine.controls import KERNEL_POLL_INTERVAL, RunControls  # noqa: F401 - also from here
+from sockviz.engine.controls import KERNEL_POLL_INTERVAL, RunControls
 from sockviz.engine.events import (
     CallEvent,
     Checked,
@@ -124,6 +124,9 @@ class Runner(RunControls):
         if capture is not None:
             self.tracer.watch_wire(capture)
         self.tracer.hosts, self.tracer.flows = self.hosts, self.hosts is not None
+        self.poll_interval = KERNEL_POLL_INTERVAL if self.hosts is None else 0.1
+        """How often the watcher reads the kernel: on a link ten times a second (the
+        congestion window of a transfer over it grows round trip by round trip)."""
         self._wire = wire
         self.sockets: dict[str, TracedSocket] = {}
         self.steps: list[Step] = list(scenario.steps_for(family))

@@ -88,16 +88,18 @@ def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
 
 def flow_line(m: CardModel, width: int) -> str:
     """The kernel's view of the path (TCP_INFO, on a two-host run): ``RTT 41 ms · cwnd 10
-    · again 1``, and the congestion window's growth as bars where it fits."""
+    · sent again 1``."""
     rtt, cwnd, again = m.flow
     text = f"RTT {rtt:g} ms · cwnd {cwnd} · sent again {again}" if rtt is not None \
         else f"cwnd {cwnd} · sent again {again}"
     if len(text) > width:
         text = f"RTT {rtt:g}ms cwnd {cwnd} again {again}"
-    room = width - len(text) - 2
-    if len(m.cwnds) > 1 and room >= 4:
-        text += "  " + rate_line([float(c) for c in m.cwnds], room)
     return text[:width]
+
+
+def window_line(m: CardModel, width: int) -> str:
+    """The congestion window as it was read, oldest first, as bars (slow start's growth)."""
+    return "cwnd " + rate_line([float(c) for c in m.cwnds], max(1, width - 5))
 
 
 def strip_content(model: CardModel, moving: bool = False, width: int = 999) -> Content:
@@ -155,6 +157,8 @@ def card_content(m: CardModel, moving: bool, width: int, tall: bool,
         lines.append(Content.styled(rate_line(m.rates, width), "$accent"))
     if m.flow is not None:
         lines.append(Content.styled(flow_line(m, width), "$wire"))
+        if len(m.cwnds) > 2:
+            lines.append(Content.styled(window_line(m, width), "$wire"))
     if tall:
         lines.append(Content.styled(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else "",
                                     "italic $foreground 70%"))

@@ -13,10 +13,12 @@ SCENARIO = Scenario(
         "does not know how much the path can carry, so the sender's kernel starts with a "
         "congestion window of 10 segments and may have only that many unacknowledged at "
         "once; each round trip's ACKs let it grow (slow start: about doubling every round "
-        "trip) until the link is full. Over this link 10 segments take 80 ms to come back "
-        "acknowledged, so the first round trips move little: that is why the first request "
-        "over a long link is slow. The client card shows the kernel's RTT, congestion "
-        "window and retransmissions (TCP_INFO) as they change."
+        "trip). Over this link 10 segments take 80 ms to come back acknowledged, so the "
+        "first round trips move little: that is why the first request over a long link is "
+        "slow. Once the window is larger than the link carries, segments wait in the link's "
+        "queue (it has no limit) and the kernel's measured RTT grows with the queue. The "
+        "client card shows the kernel's RTT, congestion window and retransmissions "
+        "(TCP_INFO) as they change, ten times a second."
     ),
     families=IP,
     bulk=True,
