@@ -142,17 +142,24 @@ def check_slow_link(records: list[dict], family: str) -> None:
     assert sums and sum(s["nbytes"] for s in sums if s["from"] == "client") == 1 << 20
 
 
+DROPS = {  # kind: (who sends it, its flags, what the kernels send again)
+    "syn": ("client", "SYN", "SYN"),
+    "syn-ack": ("server", "SYN,ACK", "SYN,ACK"),
+    "ack": ("client", "ACK", "SYN,ACK"),  # the server never heard: it sends SYN-ACK again
+    "data": ("client", "PSH,ACK", "PSH,ACK"),
+    "fin": ("client", "FIN,ACK", "FIN,ACK"),
+}
+
+
 @needs_hosts
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize(("kind", "sender", "flags", "again"), [
-    ("syn", "client", "SYN", "SYN"),
-    ("syn-ack", "server", "SYN,ACK", "SYN,ACK"),
-    ("ack", "client", "ACK", "SYN,ACK"),  # the server never heard: it sends SYN-ACK again
-    ("data", "client", "PSH,ACK", "PSH,ACK"),
-    ("fin", "client", "FIN,ACK", "FIN,ACK"),
-])
-def test_each_drop_kind_and_the_kernel_reaction(family, kind, sender, flags, again):
-    records, _ = trace("--drop", kind, "--family", family)
+@pytest.mark.parametrize("kind", DROPS)
+def test_each_drop_kind_and_the_kernel_reaction(family, kind):
+    check_drop(trace("--drop", kind, "--family", family)[0], kind)
+
+
+def check_drop(records: list[dict], kind: str) -> None:
+    sender, flags, again = DROPS[kind]
     dropped = [p for p in packets(records) if p["link"] == "dropped"]
     assert len(dropped) == 1 and dropped[0]["flags"] == flags
     assert dropped[0]["from"] == sender
@@ -206,25 +213,29 @@ LABS = {"lost-syn": check_lost_syn, "lost-data": check_lost_data,
                     reason="needs root to become another user, and the system's python3")
 @pytest.mark.parametrize("family", FAMILIES)
 def test_an_unprivileged_user_gets_the_labs_or_one_line_why(family):
-    """As uid 65534, every lab: on two hosts where /dev/net/tun lets that user open it
-    (then checked as root's are), else one line saying why and the same calls on loopback
-    (the engine is standard library only, so the system's python3 runs a copy of it)."""
+    """As uid 65534, every lab and every --drop kind: on two hosts where /dev/net/tun lets
+    that user open it (then checked as root's are), else one line saying why and the same
+    calls on loopback (the engine is standard library only, so the system's python3 runs
+    a copy of it)."""
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     mode = os.stat("/dev/net/tun").st_mode
     open_to_all = bool(mode & stat.S_IROTH and mode & stat.S_IWOTH)
     with tempfile.TemporaryDirectory(dir="/tmp") as place:
         copy = Path(place)
         copy_for_nobody(copy, ROOT)
-        for name, check in LABS.items():
-            records, err = trace("--scenario", name, "--family", family, cwd=copy,
+        runs = [(("--scenario", name), check) for name, check in LABS.items()]
+        runs += [(("--drop", kind), lambda records, _family, kind=kind: check_drop(
+            records, kind)) for kind in DROPS]
+        for args, check in runs:
+            records, err = trace(*args, "--family", family, cwd=copy,
                                  python="/usr/bin/python3", user=nobody)
-            assert call(records, "server", "close")["error"] is None, name
+            assert call(records, "server", "close")["error"] is None, args
             if open_to_all:
                 check(records, family)
             else:
                 assert err == ("sockviz: note: no two hosts here (/dev/net/tun cannot be "
                                "opened (Permission denied): two hosts need it readable and "
-                               "writable); the run goes on loopback, with no link\n"), name
+                               "writable); the run goes on loopback, with no link\n"), args
 
 
 STOP = r"""
