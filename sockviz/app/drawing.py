@@ -106,6 +106,13 @@ class Drawing:
             held=linkview.next_key(view.link) if self.position is None else None,
         )
         self.query_one(LinkStrip).show(view.link)
+        said = self.__dict__.setdefault("_wire_said", set())
+        if view.link_missing and view.link_missing not in said:
+            said.add(view.link_missing)
+            self._update_titles()
+            self.notify(f"No two hosts here ({view.link_missing}): the run goes on "
+                        "loopback, with no link.", title="two hosts", timeout=10,
+                        severity="warning")
         if self._lower != "ready":
             return  # drawn once they are mounted
         done = None
@@ -172,8 +179,10 @@ class Drawing:
         mode = {"step": "step mode", "play": "playing", "fast": "fast"}[self.mode.value]
         where = "Unix sockets" if self.config.family == "unix" else f"{family} loopback"
         if (self.config.link or self.scenario.link) and self.config.family != "unix" \
-                and not self.config.outside:
+                and not self.config.outside and not self.scenario.loopback_only:
             where = f"{family} · two hosts and a link"
+            if self.view.link_missing:
+                where = f"{family} loopback (no two hosts here)"
         if self.config.outside:
             where = self.config.where or ""
         if self.config.replay:

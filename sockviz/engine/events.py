@@ -317,6 +317,9 @@ class LinkStatus:
     """The client's host address."""
     hold: bool = False
     """Each segment waits at its sending side until a key lets it cross."""
+    missing: str | None = None
+    """Two hosts were asked for and cannot be made here: why, in one line (the run goes on
+    loopback; the other fields are empty)."""
 
 
 @dataclass(frozen=True, slots=True)

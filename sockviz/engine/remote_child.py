@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import BinaryIO
 
-from sockviz.engine.events import RunFinished, WireStatus
+from sockviz.engine.events import LinkStatus, RunFinished, WireStatus
 from sockviz.engine.remote import CHILD_BATCH_RATE, Status, read_frame, write_frame
 from sockviz.engine.scenarios.model import Scenario
 
@@ -63,8 +63,7 @@ class _ChildRun:
             return None, None
         hosts = self.child.hosts
         if not hasattr(hosts, "tun"):
-            self.batcher(WireStatus(None, f"no two hosts here ({hosts}); the run goes on "
-                                          "loopback, with no link"))
+            self.batcher(LinkStatus("", "", "", missing=str(hosts)))
             return None, None
         from sockviz.engine.gate import Mode
         from sockviz.engine.link import Link, LinkSpec
@@ -214,8 +213,9 @@ def main() -> int:
             hosts = Hosts()
         except NoLink as exc:
             hosts = exc
-    watch = _watch("off" if hosts is not None else
-                   sys.argv[1] if len(sys.argv) > 1 else "off", sys.argv[2:3] == ["outside"])
+    made = hosts is not None and not isinstance(hosts, Exception)
+    watch = _watch("off" if made else sys.argv[1] if len(sys.argv) > 1 else "off",
+                   sys.argv[2:3] == ["outside"])  # (no two hosts: the wire as asked)
     child = _Child(stdout, watch, hosts)
     try:
         while not child.gone:

@@ -94,7 +94,10 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
     elif kind is WireStatus:
         view.wire = event
     elif kind is LinkStatus:
-        view.link = linkview.started(event)
+        if event.missing is None:
+            view.link = linkview.started(event)
+        else:
+            view.link_missing = event.missing
     elif kind is LinkEvent:
         _released(view, event, changes)
     return changes

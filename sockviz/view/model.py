@@ -255,6 +255,8 @@ class RunView:
     """The ``seq`` of that call: segments caused by it or a later call are its."""
     link: object = None
     """A two-host run's link (:class:`~sockviz.view.linkview.LinkView`, immutable)."""
+    link_missing: str | None = None
+    """Two hosts were asked for and cannot be made here: why (the run is on loopback)."""
     link_from: int = 0
     """The ``seq`` of the step's call before the last: the link's doings since are the
     last step's story."""

@@ -1,0 +1,62 @@
+"""The link as the view folds it, without Textual: counters, held segments, gap rows, the
+kernel's retry in words, and a run whose two hosts could not be made."""
+
+from __future__ import annotations
+
+from sockviz.engine.events import LinkEvent, LinkStatus, Segment, StepPending
+from sockviz.engine.scenarios import get
+from sockviz.engine.states import Call
+from sockviz.view import linkview
+from sockviz.view.fold import apply
+from sockviz.view.model import RunView
+
+
+def segment(seq: int, t: float, flags: str, link: str, **more) -> Segment:
+    return Segment(seq=seq, t=t, proto="TCP", flags=flags, source="client", target="server",
+                   seq_rel=0, ack_rel=None, window=64240, nbytes=0, options=None, cause=None,
+                   family="AF_INET", local="10.217.0.2:40000", remote="10.217.0.1:5000",
+                   link=link, **more)
+
+
+def folded(*events) -> RunView:
+    view = RunView(get("lost-syn"))
+    for n, event in enumerate(events):
+        apply(view, event, float(n))
+    return view
+
+
+STATUS = LinkStatus("delay 20 ms · drop syn", "10.217.0.1", "10.217.0.2")
+PENDING = StepPending(step=5, actor="client", socket="client", call=Call.CONNECT, args=None,
+                      explain="")
+
+
+def test_a_lost_syn_and_its_retry_counted_drawn_and_said():
+    lost = segment(6, 0.02, "SYN", "dropped")
+    again = segment(8, 1.04, "SYN", "crossed", delay=0.02, retry=1.02)
+    view = folded(STATUS, PENDING, lost, again)
+    link = view.link
+    assert (link.sent, link.dropped, link.in_flight, link.delivered) == (2, 1, 1, 0)
+    labels = [row.label for row in view.shown_rows()]
+    assert labels == ["SYN seq 0 ✗ lost", "┊ 1.02 s pass ┊", "↻ SYN seq 0 · 1.02 s"]
+    said = linkview.link_story(link, 0, None)
+    assert said.startswith("The link lost client's SYN seq 0 on purpose (a drop fault)")
+    assert "client's kernel sent SYN seq 0 again, 1.02 s after the first" in said
+    assert "10.217.0.2 ⇄ 10.217.0.1 · delay 20 ms · drop syn │ sent 2" in \
+        linkview.settings_line(link)
+
+
+def test_a_key_wait_is_not_a_gap_and_a_held_segment_crosses_on_release():
+    held = segment(6, 0.02, "SYN", "held")
+    crossed = LinkEvent(seq=7, t=3.0, what="released", segment=6, source="client",
+                        target="server", flags="SYN", family="AF_INET",
+                        local="10.217.0.2:40000", remote="10.217.0.1:5000", delay=0.02)
+    view = folded(STATUS, held, PENDING, crossed)
+    assert view.link.held == () and view.link.in_flight == 1
+    assert [row.label for row in view.shown_rows()] == ["SYN seq 0", "SYN seq 0 crosses"]
+    before = folded(STATUS, held)
+    assert linkview.next_key(before.link) == "lets client's SYN cross"
+
+
+def test_two_hosts_missing_leave_the_view_on_loopback_with_the_reason():
+    view = folded(LinkStatus("", "", "", missing="/dev/net/tun cannot be opened"))
+    assert view.link is None and view.link_missing == "/dev/net/tun cannot be opened"
