@@ -16,7 +16,7 @@ from sockviz.engine.events import CallEvent, KernelEvent, Segment
 from sockviz.engine.inert import inert
 from sockviz.engine.scenarios.model import Scenario
 from sockviz.engine.states import Call, Role
-from sockviz.view import words
+from sockviz.view import linkview, words
 from sockviz.view.fold import apply
 from sockviz.view.model import RunView
 
@@ -32,7 +32,7 @@ _FAMILY = {"AF_INET": "ipv4", "AF_INET6": "ipv6", "AF_UNIX": "unix"}
 class _Ladder:
     """Who is who (sockets in order of appearance, each on a side) and the rows, in order:
     (lifeline, the lifeline an arrow goes to or None, words, it is a segment on the
-    wire)."""
+    wire: True, or ``"lost"`` for one lost on a two-host run's link)."""
 
     def __init__(self, events: list, scenario: Scenario | None) -> None:
         self.order: list[str] = []
@@ -48,8 +48,10 @@ class _Ladder:
                 self._meet(event.source, self._across(event.target) if ":" in event.source
                            else ("left" if self.side.get(event.source) != "right" else "right"))
                 self._meet(event.target, self._across(event.source))
-                self.rows.append((event.source, event.target, words.segment_label(event),
-                                  True))
+                lost = event.link in ("dropped", "lost")
+                self.rows.append((event.source, event.target,
+                                  words.segment_label(event) if event.link is None
+                                  else linkview.label(event), "lost" if lost else True))
                 continue
             first = view.row_count
             apply(view, event, 0.0)
@@ -116,7 +118,7 @@ def to_mermaid(events: Iterable, title: str | None = None,
     lines += [f"    participant {ids[name]} as {_mermaid_text(name)}" for name in left + right]
     for socket, peer, text, wire in ladder.rows:
         if peer is not None and peer in ids:  # (a segment on the wire: a dotted arrow)
-            arrow = "-->>" if wire else "->>"
+            arrow = "--x" if wire == "lost" else "-->>" if wire else "->>"
             lines.append(f"    {ids[socket]}{arrow}{ids[peer]}: {_mermaid_text(text)}")
         else:
             lines.append(f"    Note over {ids[socket]}: {_mermaid_text(text)}")

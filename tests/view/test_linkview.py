@@ -60,3 +60,17 @@ def test_a_key_wait_is_not_a_gap_and_a_held_segment_crosses_on_release():
 def test_two_hosts_missing_leave_the_view_on_loopback_with_the_reason():
     view = folded(LinkStatus("", "", "", missing="/dev/net/tun cannot be opened"))
     assert view.link is None and view.link_missing == "/dev/net/tun cannot be opened"
+
+
+def test_a_lab_exported_marks_the_lost_segment_and_the_retry():
+    from pathlib import Path
+
+    from sockviz.engine.trace import read_trace
+    from sockviz.view.export import to_mermaid, to_text
+
+    data = Path(__file__).parents[1] / "app" / "data" / "lost-syn-ipv4.jsonl"
+    events = read_trace(data.read_text().splitlines())
+    mermaid = to_mermaid(events, "lost-syn", get("lost-syn"))
+    assert "P1--xP2: SYN seq 0 ✗ lost" in mermaid
+    assert "P1-->>P2: ↻ SYN seq 0 · 1.00 s" in mermaid
+    assert "SYN seq 0 ✗ lost" in to_text(events, "lost-syn", get("lost-syn"))
