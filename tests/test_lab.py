@@ -311,3 +311,73 @@ def test_link_lines_read_back_and_bad_ones_are_refused():
         with pytest.raises(TraceFormatError, match=words) as caught:
             read_trace(lines)
         assert "\n" not in str(caught.value)
+
+
+EXERCISE = """
+[scenario]
+name = "my-lost-syn"
+summary = "the lost SYN, as an exercise"
+
+[link]
+delay = "10ms"
+drop = ["syn"]
+
+[[socket]]
+name = "server"
+role = "listener"
+
+[[socket]]
+name = "client"
+role = "client"
+
+[[step]]
+socket = "server"
+call = "socket"
+
+[[step]]
+socket = "server"
+call = "bind"
+
+[[step]]
+socket = "server"
+call = "listen"
+
+[[step]]
+socket = "client"
+call = "socket"
+
+[[step]]
+socket = "client"
+call = "connect"
+expect = { state = "connected", min_seconds = SECONDS, retries = 1 }
+
+[[step]]
+socket = "client"
+call = "close"
+
+[[step]]
+socket = "server"
+call = "close"
+"""
+
+
+@needs_hosts
+def test_a_teacher_writes_the_lost_syn_as_an_exercise(tmp_path):
+    """A scenario file with a [link] and what the lost SYN costs as expectations: met, and
+    said so; a wrong one is said as unmet (exit 1); a bad value refused with its line."""
+    lesson = tmp_path / "lesson.toml"
+    lesson.write_text(EXERCISE.replace("SECONDS", "0.9"))
+    _records, err = trace("--scenario", str(lesson))
+    assert err == "sockviz: the expectation of " + str(lesson) + " met\n"
+    lesson.write_text(EXERCISE.replace("SECONDS", "5"))
+    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--scenario",
+                           str(lesson)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 1
+    assert "expected state connected, at least 5 s, 1 sent again, got state connected, 1." \
+        in proc.stderr
+    lesson.write_text(EXERCISE.replace("SECONDS", '"soon"'))
+    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--scenario",
+                           str(lesson)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 2 and "line 37: min_seconds = 'soon'" in proc.stderr

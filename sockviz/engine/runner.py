@@ -21,6 +21,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
@@ -44,25 +45,42 @@ from sockviz.engine.traced import Stopped, TracedSocket, Tracer, call_args
 #: The size a bulk transfer moves when nobody said (``--size``).
 DEFAULT_BULK_SIZE = 64 * 1024 * 1024
 
-def check_expectation(index: int, step: Step, event: CallEvent) -> Checked:
-    """Compare what a step's call did with what its scenario file expects of it."""
+def check_expectation(index: int, step: Step, event: CallEvent, took: float = 0.0,
+                      retries: int | None = None) -> Checked | None:
+    """Compare what a step's call did with what its scenario file expects of it (``took``:
+    the seconds it took; ``retries``: segments of its connection sent again meanwhile, or
+    None off a link - then what is about a link is not checked, and None is returned
+    when nothing else was expected)."""
     expect = step.expect
     expected, got, met = [], [], True
+    on_link = retries is not None
     for wanted, actual, word in (
         (expect.state and expect.state.value, event.state and event.state.value, "state"),
         (expect.error, event.error or "no error", None),
         (expect.nbytes, event.nbytes, "bytes"),
         (expect.kernel, event.kernel, "kernel"),
+        (expect.seconds if on_link else None, round(took, 2), "seconds"),
+        (expect.retries if on_link else None, retries, "retries"),
     ):
         if wanted is None:
             continue
         if word == "bytes":
             expected.append(f"{wanted} bytes")
             got.append(f"{actual if actual is not None else 'no'} bytes")
+        elif word == "seconds":
+            expected.append(f"at least {wanted:g} s")
+            got.append(f"{actual:g} s")
+            met = met and actual >= wanted
+            continue
+        elif word == "retries":
+            expected.append(f"{wanted} sent again")
+            got.append(f"{actual} sent again")
         else:
             expected.append(f"{word} {wanted}" if word else str(wanted))
             got.append(f"{word} {actual}" if word else str(actual))
         met = met and wanted == actual
+    if not expected:
+        return None
     return Checked(step=index, socket=step.socket, call=step.call, expected=", ".join(expected),
                    got=", ".join(got), met=met)
 
@@ -209,8 +227,6 @@ class Runner(RunControls):
         return joined
 
     def _join(self, timeout: float) -> bool:
-        import time
-
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -250,9 +266,14 @@ class Runner(RunControls):
                     )
                 )
                 self.gate.wait()
+                began, retried = time.monotonic(), self._retried(step.socket)
                 event = self._perform(index, step)
                 if event is not None and step.expect is not None:
-                    self._consumer(check_expectation(index, step, event))
+                    checked = check_expectation(
+                        index, step, event, time.monotonic() - began,
+                        self._retried(step.socket) - retried if self.hosts else None)
+                    if checked is not None:
+                        self._consumer(checked)
                 if event is not None and is_unexpected_failure(step, event):
                     self._abort(abort_reason(step, event), event)
                     return
@@ -271,6 +292,13 @@ class Runner(RunControls):
             self._abort(f"internal error in the {actor} thread: {detail}", None)
         finally:
             self._thread_done()
+
+    def _retried(self, name: str) -> int:
+        """Segments of socket ``name``'s connection sent again so far (on a link)."""
+        ts = self.sockets.get(name)
+        if ts is None or not ts.local or not ts.remote:
+            return 0
+        return self.tracer.retried.get(frozenset((ts.local, ts.remote)), 0)
 
     def queue_message(self, data: bytes) -> int:
         """Have the client send ``data`` (and the server answer) at the scenario's exchange point.

@@ -59,6 +59,8 @@ class Tracer(KernelWatch):
         """Read each connection's RTT, congestion window and retransmissions too (a
         two-host run: on loopback they say nothing)."""
         self._flow_last: dict[TracedSocket, tuple] = {}
+        self.retried: dict[frozenset, int] = {}
+        """On a link: segments sent again, by connection (its two addresses)."""
         self.hosts = None
         """A two-host run's :class:`~sockviz.engine.hosts.Hosts` (closed sockets are looked
         up in their own host's network)."""
@@ -117,6 +119,9 @@ class Tracer(KernelWatch):
             since = self._began.get(threading.get_ident()) if cause is not None else None
             for segment in self.wire.read(cause, self.next_seq, self.now, since):
                 self.deliver(segment)
+                if getattr(segment, "retry", None) is not None:  # (a link's: see retried)
+                    pair = frozenset((segment.local, segment.remote))
+                    self.retried[pair] = self.retried.get(pair, 0) + 1
 
     def bulk_begin(self, ts: TracedSocket | None = None) -> None:
         """A bulk transfer starts on ``ts``'s connection: from now until the last one

@@ -20,6 +20,7 @@ A file names its sockets and lists their calls in the one order they always run:
     address = "loopback"              # the call's arguments (see CALL_KEYS)
     explain = "what it does, in plain words"
     expect = { state = "bound" }      # checked when it runs: state, error, bytes, kernel
+                                      # (on a link also min_seconds, retries)
 
 Every problem is reported, before anything runs, as one :class:`ScenarioFileError` naming the
 file, the line and what was expected there. A file is untrusted: each number must fit the
@@ -29,7 +30,6 @@ are identifiers; shown text is bounded and plain. Standard library only (``tomll
 
 from __future__ import annotations
 
-import errno
 import re
 import reprlib
 import socket as socket_module
@@ -39,6 +39,7 @@ from pathlib import Path
 
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.inert import inert
+from sockviz.engine.scenarios.expect import EXPECT_KEYS, expectation
 from sockviz.engine.scenarios.linktable import link_table
 from sockviz.engine.scenarios.model import (
     BIND_ADDRESS,
@@ -48,12 +49,11 @@ from sockviz.engine.scenarios.model import (
     OWN_ADDRESS,
     SERVER_ADDRESS,
     AddressOf,
-    Expect,
     Scenario,
     SocketSpec,
     Step,
 )
-from sockviz.engine.states import Call, IllegalTransition, Role, State, Transport
+from sockviz.engine.states import Call, IllegalTransition, Role, Transport
 
 #: The keys each call takes besides the common ones, with what they mean.
 CALL_KEYS: dict[Call, dict[str, str]] = {
@@ -79,13 +79,8 @@ CALL_KEYS: dict[Call, dict[str, str]] = {
 CALL_KEYS[Call.SENDALL] = CALL_KEYS[Call.SEND]
 
 STEP_KEYS = {"socket", "call", "actor", "explain", "only", "timeout", "expect"}
-EXPECT_KEYS = {"state": "a lifecycle state", "error": "an errno name, e.g. \"ECONNREFUSED\"",
-               "bytes": "how many bytes the call moves", "kernel": "a TCP state, e.g. "
-               "\"FIN_WAIT2\""}
 SCENARIO_KEYS = {"name", "summary", "about", "families", "exchange_at"}
 SOCKET_KEYS = {"name", "role", "type"}
-KERNEL_STATES = ("LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2",
-                 "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSE")
 #: Scenario and socket names: they end up in titles, events, recordings and file names.
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,23}\Z")
 #: Words that ``address`` and ``to`` take with a meaning of their own: not socket names.
@@ -372,37 +367,13 @@ def _steps(read: _Reader, tables: list, kind: str, sockets: dict[str, SocketSpec
                             "client" if sockets[name].role is Role.CLIENT else "server")
         only = read.families(table, data, "only", [])
         timeout = float(read.number(table, data, "timeout", 10.0, *TIMEOUT, (int, float)))
-        expect, expect_error = _expect(read, table, data.get("expect"))
+        expect, expect_error = expectation(read, table, data.get("expect"), MAX_RECV)
         args, wait = _arguments(read, table, data, call, sockets, exchange)
         steps.append(Step(
             actor, name, call, args, explain=read.text(table, data, "explain", MAX_TEXT),
             expect_error=expect_error, timeout=timeout, only=only, wait=wait, expect=expect,
         ))
     return tuple(steps)
-
-
-def _expect(read: _Reader, table: tuple, data) -> tuple[Expect | None, str | None]:
-    if data is None:
-        return None, None
-    if not isinstance(data, dict) or not data:
-        read.fail(table, "expect", "expect must be a table: { state = \"...\", error = "
-                                   "\"...\", bytes = N, kernel = \"...\" }")
-    read.only_keys(table, data, EXPECT_KEYS)
-    state = data.get("state")
-    if state is not None:
-        state = State(read.choice(table, data, "state", [s.value for s in State]))
-    error = data.get("error")
-    if error is not None and (not read.string(table, data, "error").startswith("E")
-                              or not hasattr(errno, error)):
-        read.fail(table, "error", f"error = {_shown(error)}: expected an errno name such "
-                                  "as \"ECONNREFUSED\" or \"EADDRINUSE\"")
-    nbytes = data.get("bytes")
-    if nbytes is not None:  # no call moves more than a recv may take
-        nbytes = read.number(table, data, "bytes", 0, high=MAX_RECV)
-    kernel = data.get("kernel")
-    if kernel is not None:
-        read.choice(table, data, "kernel", KERNEL_STATES)
-    return Expect(state=state, error=error, nbytes=nbytes, kernel=kernel), error
 
 
 def _option_value(read: _Reader, table: tuple, data: dict, option: str):

@@ -101,6 +101,11 @@ class Expect:
     """How many bytes it moves."""
     kernel: str | None = None
     """The kernel's TCP state for the socket right after the call."""
+    seconds: float | None = None
+    """On two hosts: the call takes at least this many seconds (a lost SYN: about 1)."""
+    retries: int | None = None
+    """On two hosts: segments of the call's connection its kernels send again while it
+    runs."""
 
     def describe(self) -> str:
         parts = []
@@ -112,6 +117,10 @@ class Expect:
             parts.append(f"{self.nbytes} bytes")
         if self.kernel is not None:
             parts.append(f"kernel {self.kernel}")
+        if self.seconds is not None:
+            parts.append(f"at least {self.seconds:g} s")
+        if self.retries is not None:
+            parts.append(f"{self.retries} sent again")
         return ", ".join(parts)
 
 
