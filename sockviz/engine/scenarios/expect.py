@@ -20,8 +20,8 @@ from sockviz.engine.states import State
 EXPECT_KEYS = {"state": "a lifecycle state", "error": "an errno name, e.g. \"ECONNREFUSED\"",
                "bytes": "how many bytes the call moves", "kernel": "a TCP state, e.g. "
                "\"FIN_WAIT2\"", "min_seconds": "on two hosts: the call takes at least this "
-               "long", "retries": "on two hosts: segments of its connection sent again while "
-               "it runs"}
+               "long", "retries": "on two hosts: at least this many segments of its "
+               "connection sent again by the time it returns"}
 KERNEL_STATES = ("LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2",
                  "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSE")
 

@@ -104,8 +104,8 @@ class Expect:
     seconds: float | None = None
     """On two hosts: the call takes at least this many seconds (a lost SYN: about 1)."""
     retries: int | None = None
-    """On two hosts: segments of the call's connection its kernels send again while it
-    runs."""
+    """On two hosts: at least this many segments of the call's connection sent again by
+    the time it returns (which call a retry falls under is the kernel's timers' doing)."""
 
     def describe(self) -> str:
         parts = []
@@ -120,7 +120,7 @@ class Expect:
         if self.seconds is not None:
             parts.append(f"at least {self.seconds:g} s")
         if self.retries is not None:
-            parts.append(f"{self.retries} sent again")
+            parts.append(f"at least {self.retries} sent again")
         return ", ".join(parts)
 
 
