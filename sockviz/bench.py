@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sockviz.benchtui import flood_rows
 
-    rows += flood_rows(args.quick)
+    rows += flood_rows(args.quick, args.smoke)
 
     from sockviz.benchlink import link_rows
 

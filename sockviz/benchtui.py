@@ -102,8 +102,9 @@ def tui_flood_alone(count: int) -> dict[str, float]:
     return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
 
 
-def flood_rows(quick: bool) -> list[tuple[str, str, str, str]]:
-    """The benchmark's rows about floods of connections (name, value, target, verdict)."""
+def flood_rows(quick: bool, smoke: bool = False) -> list[tuple[str, str, str, str]]:
+    """The benchmark's rows about floods of connections (name, value, target, verdict);
+    ``smoke``: a few hundred connections each, that every row runs."""
     from sockviz.benchflood import (
         flood_rss,
         plain_command,
@@ -113,13 +114,13 @@ def flood_rows(quick: bool) -> list[tuple[str, str, str, str]]:
     )
 
     rows = []
-    count, turns = (1000, 1) if quick else (5000, 5)
+    count, turns = (300, 1) if smoke else (1000, 1) if quick else (5000, 5)
     wall, cpu, rate = trace_flood(count, turns)
     for kind, ratio in (("wall", wall), ("CPU", cpu)):
         rows.append(((f"connections/s, --listen --trace vs plain selector server, {kind} "
                      f"({count:,}; sockviz {rate:,.0f}/s)"), f"{ratio:.3f}x", ">= 0.3",
                      "ok" if ratio >= 0.3 else "BELOW"))
-    tui_count = 500 if quick else 3000
+    tui_count = 200 if smoke else 500 if quick else 3000
     port = free_port()
     plain = run_flood(plain_command(port), tui_count, port)
     tui = tui_flood_alone(tui_count)
@@ -133,12 +134,12 @@ def flood_rows(quick: bool) -> list[tuple[str, str, str, str]]:
     rows.append(((f"responsiveness during that flood, key press to frame, p95 of "
                  f"{tui['presses']:.0f}"), f"{ms:.0f} ms", "<= 100 ms",
                  "ok" if ms <= 100 else "ABOVE"))
-    before = 2000 if quick else 10_000
-    ratio = timewait_cost(before, 300 if quick else 1000)
+    before = 500 if smoke else 2000 if quick else 10_000
+    ratio = timewait_cost(before, 100 if smoke else 300 if quick else 1000)
     rows.append(((f"cost of a traced call, {before:,} connections in TIME_WAIT vs none "
                  "(CPU)"), f"{ratio:.2f}x", "<= 1.2", "ok" if ratio <= 1.2 else "ABOVE"))
-    big = 5000 if quick else 100_000
-    extra = flood_rss(1000, big)
-    rows.append((f"memory, peak RSS {big:,}-connection flood minus 1,000-connection one",
+    big, small = (2000, 500) if smoke else (5000, 1000) if quick else (100_000, 1000)
+    extra = flood_rss(small, big)
+    rows.append((f"memory, peak RSS {big:,}-connection flood minus {small:,}-connection one",
                  f"{extra:+.1f} MiB", "<= 40 MiB", "ok" if extra <= 40 else "ABOVE"))
     return rows
