@@ -79,6 +79,7 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
         view.pending = event
         if view.link is not None:
             view.link = linkview.waiting(view.link)
+            view.during = ()
         view.notes.setdefault(event.step, (event.explain, event.expect_error))
     elif kind is Elided:
         _elided(view, event, changes)
@@ -175,7 +176,8 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
         view.steps_done = max(view.steps_done, event.step + 1)
         view.last_done = (event, before)
         view.link_from = view.caused_since or 0
-        view.caused, view.caused_since = (), event.seq
+        view.caused, view.caused_since = linkview.own(view.during, event.socket), event.seq
+        view.during = ()
         if view.pending is not None and view.pending.step == event.step:
             view.pending = None
     _log(view, event, changes)
@@ -257,6 +259,8 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
     if event.cause is not None and view.caused_since is not None \
             and event.cause >= view.caused_since:
         view.caused = (*view.caused, event)
+    elif event.link is not None and event.cause is None and view.pending is not None:
+        view.during = (*view.during[-(linkview.RECENT - 1):], event)
     _log(view, event, changes)
 
 

@@ -85,6 +85,14 @@ def waiting(link: LinkView) -> LinkView:
     return replace(link, last=None) if link.last is not None else link
 
 
+def own(during: tuple[Segment, ...], socket: str) -> tuple[Segment, ...]:
+    """Of what the link carried while a call was under way, what belongs to that call's
+    story: its socket's segments and the answers to it - not those lost on the way (the
+    link's own story says them)."""
+    return tuple(s for s in during if socket in (s.source, s.target)
+                 and s.link not in ("dropped", "lost"))
+
+
 def released(link: LinkView, event: LinkEvent) -> LinkView:
     """The link after it let a held segment cross."""
     now = max(link.now, event.t)
@@ -167,6 +175,20 @@ def retry_words(segment: Segment, dup_acks: int = 0) -> str:
     return f"{segment.source}'s kernel sent {what} again, {after} after the first: {why}."
 
 
+def _round_trip(recent: list[Segment]) -> list[str]:
+    """A handshake across the link, timed: the SYN that crossed, and the SYN-ACK's
+    arrival back (the link's delay both ways, and the server kernel's moment between)."""
+    syn = next((s for s in reversed(recent) if s.flags == "SYN" and s.link == "crossed"),
+               None)
+    back = next((s for s in recent if syn is not None and s.flags == "SYN,ACK"
+                 and s.link == "crossed" and s.t >= syn.t and s.delay is not None), None)
+    if syn is None or back is None:
+        return []
+    took = back.t + back.delay - syn.t
+    return [(f"One round trip: the SYN-ACK was back {seconds(took)} after the SYN crossing "
+             "set off.")]
+
+
 def settings_line(link: LinkView | None) -> str | None:
     """The link strip: ``link 10.217.0.2 ⇄ 10.217.0.1 · delay 20 ms · drop syn │ sent …``."""
     if link is None:
@@ -191,6 +213,7 @@ def link_story(link: LinkView, since: int, wire: str | None) -> str | None:
             words = said(segment)
             if words:
                 said_now.append(words)
+    said_now += _round_trip(recent)
     if not said_now:
         return wire
     if any(s.link == "held" for s in recent):

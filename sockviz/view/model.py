@@ -255,6 +255,10 @@ class RunView:
     """The ``seq`` of that call: segments caused by it or a later call are its."""
     link: object = None
     """A two-host run's link (:class:`~sockviz.view.linkview.LinkView`, immutable)."""
+    during: tuple[Segment, ...] = ()
+    """On a link: what it carried while the pending step's call was under way (read before
+    the call returned, so no call is named as their cause): the call's own, when it
+    returns."""
     link_missing: str | None = None
     """Two hosts were asked for and cannot be made here: why (the run is on loopback)."""
     link_from: int = 0

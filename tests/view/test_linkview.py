@@ -74,3 +74,32 @@ def test_a_lab_exported_marks_the_lost_segment_and_the_retry():
     assert "P1--xP2: SYN seq 0 ✗ lost" in mermaid
     assert "P1-->>P2: ↻ SYN seq 0 · 1.00 s" in mermaid
     assert "SYN seq 0 ✗ lost" in to_text(events, "lost-syn", get("lost-syn"))
+
+
+def test_a_handshake_read_while_connect_waited_is_still_connects_story():
+    """Over a 100 ms link the SYN and SYN-ACK are seen while connect() still waits (no
+    call to name as their cause yet): they are the call's all the same, and the round trip
+    is said."""
+    from sockviz.engine.events import CallEvent
+    from sockviz.engine.states import Role, State
+    from sockviz.view.wirewords import story
+
+    def sent(seq, t, flags, source, target, cause=None):
+        return Segment(seq=seq, t=t, proto="TCP", flags=flags, source=source, target=target,
+                       seq_rel=0, ack_rel=1 if "ACK" in flags else None, window=64240,
+                       nbytes=0, options=None, cause=cause, family="AF_INET",
+                       local="10.217.0.2:40000", remote="10.217.0.1:5000", link="crossed",
+                       delay=0.1)
+
+    connect = CallEvent(seq=9, t=0.21, socket="client", role=Role.CLIENT, call=Call.CONNECT,
+                        state=State.CONNECTED, family="AF_INET", type="SOCK_STREAM",
+                        local="10.217.0.2:40000", remote="10.217.0.1:5000", nbytes=None,
+                        sent_total=0, recv_total=0, step=5)
+    view = folded(STATUS, PENDING, sent(6, 0.0, "SYN", "client", "server"),
+                  sent(7, 0.1, "SYN,ACK", "server", "client"), connect,
+                  sent(10, 0.2, "ACK", "client", "server", cause=9))
+    assert [s.flags for s in view.caused] == ["SYN", "SYN,ACK", "ACK"]
+    said = story(connect, view.caused, view.models, None)
+    assert said.startswith("connect() sent SYN; server's kernel answered SYN-ACK")
+    assert "One round trip: the SYN-ACK was back 200 ms after the SYN crossing set off." in \
+        linkview.link_story(view.link, view.link_from, said)
