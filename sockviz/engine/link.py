@@ -142,6 +142,20 @@ def kind_of(packet: bytes) -> str | None:
     return "data" if length - (packet[header + 12] >> 4) * 4 > 0 else "ack"
 
 
+def flow_of(packet: bytes) -> tuple | None:
+    """A TCP packet's connection, the same both ways (its two addresses and ports, in
+    order), or None for anything else."""
+    if len(packet) >= 24 and packet[0] >> 4 == 4 and packet[9] == socket.IPPROTO_TCP:
+        header = (packet[0] & 0x0F) * 4
+        ends = (packet[12:16] + packet[header:header + 2],
+                packet[16:20] + packet[header + 2:header + 4])
+    elif len(packet) >= 44 and packet[0] >> 4 == 6 and packet[6] == socket.IPPROTO_TCP:
+        ends = (packet[8:24] + packet[40:42], packet[24:40] + packet[42:44])
+    else:
+        return None
+    return tuple(sorted(ends))
+
+
 # --- the link between them ------------------------------------------------------------
 class Released(NamedTuple):
     """The link let a held segment cross (among the frames :meth:`Link.read` gives)."""
@@ -189,6 +203,8 @@ class Link:
         self._frames: list[Frame] = []
         self._paused = False
         self._credits = 0
+        self._flows: set[tuple] = set()
+        """The TCP connections this link saw begin (by their SYN): the run's own."""
         self._wake_r, self._wake_w = os.pipe()  # (the link thread: a release, a stop)
         self._ready_r, self._ready_w = os.pipe()  # (readers: frames are waiting)
         for fd in (self._wake_r, self._ready_r, self._ready_w):
@@ -199,6 +215,10 @@ class Link:
 
     # --- the thread ----------------------------------------------------------------
     def start(self) -> None:
+        for fd in self.hosts.tun.values():  # (what an earlier run left in the devices)
+            with contextlib.suppress(OSError):
+                while os.read(fd, PACKET_MAX):
+                    pass
         self._thread.start()
 
     def stop(self, timeout: float = 0.5) -> bool:
@@ -251,11 +271,18 @@ class Link:
         self._order += 1
         number = self._order
         if kind is not None:
+            flow = flow_of(packet)
+            if kind == "syn":
+                self._flows.add(flow)
+            elif flow not in self._flows:  # (a connection of an earlier run on these hosts,
+                kind = None                # its last packets: no fault, no hold is for it)
+        if kind is not None:
             self._seen[kind] = self._seen.get(kind, 0) + 1
         if any(d.kind == kind and d.nth == self._seen.get(kind) for d in spec.drops):
             self._lost(now, side, kind, "dropped", packet, number)
             return
-        if spec.loss and self._random.random() < spec.loss:
+        if spec.loss and (kind is not None or flow_of(packet) is None) \
+                and self._random.random() < spec.loss:
             self._lost(now, side, kind, "lost", packet, number)
             return
         if self.hold and kind is not None:

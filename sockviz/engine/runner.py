@@ -26,10 +26,10 @@ import traceback
 from collections.abc import Callable
 from dataclasses import replace
 
+from sockviz.engine.checks import check_expectation
 from sockviz.engine.controls import KERNEL_POLL_INTERVAL, RunControls
 from sockviz.engine.events import (
     CallEvent,
-    Checked,
     Event,
     LinkStatus,
     RunFinished,
@@ -44,48 +44,6 @@ from sockviz.engine.traced import Stopped, TracedSocket, Tracer, call_args
 
 #: The size a bulk transfer moves when nobody said (``--size``).
 DEFAULT_BULK_SIZE = 64 * 1024 * 1024
-
-def check_expectation(index: int, step: Step, event: CallEvent, took: float = 0.0,
-                      retries: int | None = None) -> Checked | None:
-    """Compare what a step's call did with what its scenario file expects of it (``took``:
-    the seconds it took; ``retries``: segments of its connection sent again by the time it
-    returned, or None off a link - then what is about a link is not checked, and None is returned
-    when nothing else was expected)."""
-    expect = step.expect
-    expected, got, met = [], [], True
-    on_link = retries is not None
-    for wanted, actual, word in (
-        (expect.state and expect.state.value, event.state and event.state.value, "state"),
-        (expect.error, event.error or "no error", None),
-        (expect.nbytes, event.nbytes, "bytes"),
-        (expect.kernel, event.kernel, "kernel"),
-        (expect.seconds if on_link else None, round(took, 2), "seconds"),
-        (expect.retries if on_link else None, retries, "retries"),
-    ):
-        if wanted is None:
-            continue
-        if word == "bytes":
-            expected.append(f"{wanted} bytes")
-            got.append(f"{actual if actual is not None else 'no'} bytes")
-        elif word == "seconds":
-            expected.append(f"at least {wanted:g} s")
-            got.append(f"{actual:g} s")
-            met = met and actual >= wanted
-            continue
-        elif word == "retries":
-            expected.append(f"at least {wanted} sent again")
-            got.append(f"{actual} sent again")
-            met = met and actual >= wanted
-            continue
-        else:
-            expected.append(f"{word} {wanted}" if word else str(wanted))
-            got.append(f"{word} {actual}" if word else str(actual))
-        met = met and wanted == actual
-    if not expected:
-        return None
-    return Checked(step=index, socket=step.socket, call=step.call, expected=", ".join(expected),
-                   got=", ".join(got), met=met)
-
 
 def is_unexpected_failure(step: Step, event: CallEvent) -> bool:
     """True when a step failed in a way the scenario did not plan: the run must end."""
@@ -166,6 +124,8 @@ class Runner(RunControls):
         self._teardown_lock = threading.Lock()
         self._torn_down = False
         self._started = False
+        self._calling = 0
+        """Calls under way (let through the gate, not returned yet)."""
 
     # --- control ----------------------------------------------------------------------
     def start(self) -> None:
@@ -208,7 +168,7 @@ class Runner(RunControls):
         if link is not None and link.hold:
             if link.release():
                 return
-            if self.gate.waiting == 0 and self._started and not self.finished:
+            if self._calling:
                 link.credit()  # (a call is under way: the key is for its next segment)
                 return
         self.gate.step()
@@ -269,7 +229,11 @@ class Runner(RunControls):
                 )
                 self.gate.wait()
                 began = time.monotonic()
-                event = self._perform(index, step)
+                self._calling += 1
+                try:
+                    event = self._perform(index, step)
+                finally:
+                    self._calling -= 1
                 if event is not None and step.expect is not None:
                     checked = check_expectation(
                         index, step, event, time.monotonic() - began,
