@@ -124,7 +124,7 @@ def check_lost_data(records: list[dict], family: str) -> None:
     # The server's kernel answered what came after the hole with ACKs that point at it.
     duplicates = [p for p in packets(records, **{"from": "conn-1", "flags": "ACK"})
                   if p["ack_rel"] == 1 and index(records, p) < index(records, again[0])]
-    assert len(duplicates) >= 2
+    assert duplicates  # (how many before the retry is the kernels' timing)
 
 
 @needs_hosts
@@ -158,12 +158,13 @@ def check_slow_link(records: list[dict], family: str) -> None:
     assert sums and sum(s["nbytes"] for s in sums if s["from"] == "client") == 1 << 20
 
 
-DROPS = {  # kind: (who sends it, its flags, what the kernels send again)
-    "syn": ("client", "SYN", "SYN"),
-    "syn-ack": ("server", "SYN,ACK", "SYN,ACK"),
-    "ack": ("client", "ACK", "SYN,ACK"),  # the server never heard: it sends SYN-ACK again
-    "data": ("client", "PSH,ACK", "PSH,ACK"),
-    "fin": ("client", "FIN,ACK", "FIN,ACK"),
+DROPS = {  # kind: (who sends it, its flags, what a kernel sends again first)
+    "syn": ("client", "SYN", {"SYN"}),
+    # (both kernels wait about a second: the server's SYN-ACK or the client's SYN comes first)
+    "syn-ack": ("server", "SYN,ACK", {"SYN,ACK", "SYN"}),
+    "ack": ("client", "ACK", {"SYN,ACK"}),  # the server never heard: it sends SYN-ACK again
+    "data": ("client", "PSH,ACK", {"PSH,ACK"}),
+    "fin": ("client", "FIN,ACK", {"FIN,ACK"}),
 }
 
 
@@ -182,7 +183,7 @@ def check_drop(records: list[dict], kind: str) -> None:
     assert dropped[0]["from"] == sender
     retried = [p for p in packets(records) if p["retry"] is not None
                and index(records, p) > index(records, dropped[0])]
-    assert retried and retried[0]["flags"] == again
+    assert retried and retried[0]["flags"] in again
     assert call(records, "server", "close")["error"] is None  # the run went to its end
 
 
