@@ -55,6 +55,13 @@ class LinkView:
                 f"in flight {self.in_flight}{held}")
 
 
+def short_counters(link: LinkView) -> str:
+    """The counters where room is short: ``↑4 ✓2 ✗1 ⇢1`` (sent, delivered, dropped, in
+    flight; ``⏸`` held)."""
+    held = f" ⏸{len(link.held)}" if link.status.hold or link.held else ""
+    return f"↑{link.sent} ✓{link.delivered} ✗{link.dropped} ⇢{link.in_flight}{held}"
+
+
 def started(status: LinkStatus) -> LinkView:
     return LinkView(status)
 

@@ -22,8 +22,18 @@ class LinkStrip(Static):
             self.display = link is not None
         if link is None:
             return
+        self._link = link
         status = link.status
-        parts = [("link ", "bold"), (f"{status.client} ⇄ {status.server}", ""),
-                 (f" · {status.settings}", "")]
-        counters = f"  │ {link.counters()}"
-        update_if_changed(self, Content.assemble(*parts, (counters, "")), fixed=True)
+        room = (self.size.width or self.app.size.width) - 2
+        ends = f"{status.client} ⇄ {status.server} · "
+        for where, counters in ((ends, link.counters()), ("", link.counters()),
+                                ("", linkview.short_counters(link))):
+            text = f"{where}{status.settings}  │ {counters}"
+            if len(text) + 5 <= room:
+                break
+        update_if_changed(self, Content.assemble(("link ", "bold"), (text, "")), fixed=True)
+
+    def on_resize(self) -> None:
+        link = getattr(self, "_link", None)
+        if link is not None:
+            self.show(link)
