@@ -9,7 +9,7 @@ TCP segment at its sending side until :meth:`Link.release` lets it cross. Every
 retransmission, timer and window the two kernels show is theirs.
 
 The link is also the run's wire: it sees each segment the moment a kernel sends it, so it
-serves :class:`~sockviz.engine.segments.Wire` as a capture does (``read``, ``fileno``),
+serves :class:`~sockviz.engine.segments.Wire` as a capture does (``read``),
 each frame saying what the link did with it (``crossed``, ``dropped``, ``lost``, ``held``)
 and when it arrives. Counters (sent, delivered, dropped, held) and a log of what it did to
 each packet are kept.
@@ -206,9 +206,7 @@ class Link:
         self._flows: set[tuple] = set()
         """The TCP connections this link saw begin (by their SYN): the run's own."""
         self._wake_r, self._wake_w = os.pipe()  # (the link thread: a release, a stop)
-        self._ready_r, self._ready_w = os.pipe()  # (readers: frames are waiting)
-        for fd in (self._wake_r, self._ready_r, self._ready_w):
-            os.set_blocking(fd, False)
+        os.set_blocking(self._wake_r, False)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sockviz-link", daemon=True)
         self.started = time.monotonic()
@@ -227,10 +225,10 @@ class Link:
         self._poke(self._wake_w)
         if self._thread.ident is not None:
             self._thread.join(timeout)
-        for fd in (self._wake_r, self._wake_w, self._ready_r, self._ready_w):
+        for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._wake_r = self._wake_w = self._ready_r = self._ready_w = -1
+        self._wake_r = self._wake_w = -1
         return not self._thread.is_alive()
 
     close = stop
@@ -266,23 +264,21 @@ class Link:
                 self._carry(side, packet, time.monotonic())
 
     def _carry(self, side: str, packet: bytes, now: float) -> None:
-        spec, kind = self.spec, kind_of(packet)
+        spec, kind, flow = self.spec, kind_of(packet), flow_of(packet)
         self.counters.sent += 1
         self._order += 1
         number = self._order
-        if kind is not None:
-            flow = flow_of(packet)
-            if kind == "syn":
-                self._flows.add(flow)
-            elif flow not in self._flows:  # (a connection of an earlier run on these hosts,
-                kind = None                # its last packets: no fault, no hold is for it)
+        if kind == "syn":
+            self._flows.add(flow)
+        stale = flow is not None and flow not in self._flows
+        if stale:  # (a connection of an earlier run on these hosts, its last packets: no
+            kind = None  # fault, no hold is for it)
         if kind is not None:
             self._seen[kind] = self._seen.get(kind, 0) + 1
         if any(d.kind == kind and d.nth == self._seen.get(kind) for d in spec.drops):
             self._lost(now, side, kind, "dropped", packet, number)
             return
-        if spec.loss and (kind is not None or flow_of(packet) is None) \
-                and self._random.random() < spec.loss:
+        if spec.loss and not stale and self._random.random() < spec.loss:
             self._lost(now, side, kind, "lost", packet, number)
             return
         if self.hold and kind is not None:
@@ -322,7 +318,7 @@ class Link:
     def _note(self, packet: bytes, what: str, crossing: float | None, number: int) -> None:
         """A frame for the wire's readers: what the link did with ``packet`` (``crossing``:
         the seconds it takes to arrive, when it set off)."""
-        if self._paused or self._ready_w < 0:
+        if self._paused or self._stop.is_set():
             return
         version = packet[0] >> 4 if packet else 0
         if version not in _ETHER:
@@ -333,8 +329,6 @@ class Link:
             return
         later = None if crossing is None else wall + crossing
         self._frames.append(frame._replace(link=what, arrives=later, packet=number))
-        if len(self._frames) == 1:
-            self._poke(self._ready_w)
 
     def _deliver(self, now: float) -> None:
         with self._lock:
@@ -387,10 +381,8 @@ class Link:
         now = time.monotonic()
         arrives = self._schedule(side, packet, now, number)
         self.log.append((now - self.started, side, kind, "released"))
-        if not self._paused and self._ready_w >= 0:
+        if not self._paused and not self._stop.is_set():
             self._frames.append(Released(number, time.time(), arrives - now))
-            if len(self._frames) == 1:
-                self._poke(self._ready_w)
 
     def let_all_go(self) -> None:
         """Hold nothing from now on (every held segment crosses)."""
@@ -400,16 +392,11 @@ class Link:
             pass
 
     # --- as the run's wire (what Wire asks of a capture) --------------------------
-    def fileno(self) -> int:
-        return self._ready_r
-
     def read(self) -> list[Frame | Released]:
         """Every frame the link saw since the last read, and each held one it let cross
         (:class:`Released`), in the order they happened."""
         with self._lock:
             frames, self._frames = self._frames, []
-            with contextlib.suppress(OSError):
-                os.read(self._ready_r, 4096)
         return frames
 
     def watch_ports(self, ports: set[int]) -> None:

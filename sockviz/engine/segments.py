@@ -83,9 +83,6 @@ class Wire:
         self._held: dict[int, Segment] = {}
         """On a link: the link's packet number -> the held segment's event."""
 
-    def fileno(self) -> int:
-        return self.capture.fileno()
-
     def watch(self, *addresses: str | None) -> None:
         """The run has a socket at these addresses (its local one first): take their
         frames. The capture takes a frame when either of its ports is one it watches, so a
