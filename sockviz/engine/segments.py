@@ -77,9 +77,11 @@ class Wire:
         self._counted_at: float | None = None
         """When the kernel's counts of the last bulk transfer (:attr:`_last_pair`) were
         read: frames of its connection captured before that are in them."""
-        self._first: dict[tuple, float] = {}
-        """On a link: (from, to, what) -> when it was first sent (SYN, FIN, or the bytes
-        from a sequence number on), so that the kernel's sending it again is seen."""
+        self._first: dict[tuple[str, str], dict] = {}
+        """On a link, for each direction (from, to): what it sent that is not acknowledged
+        yet (its SYN, its FIN, or the bytes from a sequence number on) -> when it was first
+        sent, so that the kernel's sending it again is seen. An acknowledgement lets go of
+        what it covers: the size is a window's, not a transfer's."""
         self._held: dict[int, Segment] = {}
         """On a link: the link's packet number -> the held segment's event."""
 
@@ -100,9 +102,8 @@ class Wire:
         for pair in ((local, remote), (remote, local)):
             self._isn.pop(pair, None)
             self._scale.pop(pair, None)
-        if self._first:
-            self._first = {key: t for key, t in self._first.items()
-                           if key[:2] not in ((local, remote), (remote, local))}
+        self._first.pop((local, remote), None)
+        self._first.pop((remote, local), None)
 
     def close(self) -> None:
         self.capture.close()
@@ -256,7 +257,7 @@ class Wire:
             link = frame.link
             delay = None if frame.arrives is None else round(max(0.0, frame.arrives - frame.t),
                                                             6)
-            retry = self._retry(frame, src, dst, seq_rel)
+            retry = self._retry(frame, src, dst, seq_rel, ack_rel)
         return Segment(
             seq=number(), t=t, proto=frame.proto,
             flags=",".join(frame.flags) if frame.proto == "TCP" else None,
@@ -266,26 +267,38 @@ class Wire:
             local=src, remote=dst, link=link, delay=delay, retry=retry,
         )
 
-    def _retry(self, frame: Frame, src: str, dst: str, seq_rel: int | None) -> float | None:
+    def _retry(self, frame: Frame, src: str, dst: str, seq_rel: int | None,
+               ack_rel: int | None) -> float | None:
         """Seconds since the kernel first sent what ``frame`` carries (its SYN, its FIN, or
         its bytes from ``seq_rel`` on), or None when this is the first time."""
         if frame.proto != "TCP" or seq_rel is None:
             return None
+        if ack_rel is not None and frame.link == "crossed":  # (the other way's sending,
+            # up to ack, has arrived - an acknowledgement lost or held tells its sender nothing)
+            unacked = self._first.get((dst, src))
+            while unacked and _before(next(iter(unacked)), ack_rel):
+                del unacked[next(iter(unacked))]
         flags = frame.flags
         if "SYN" in flags:
-            what = "SYN,ACK" if "ACK" in flags else "SYN"
+            what = ("SYN,ACK" if "ACK" in flags else "SYN", 0)
         elif frame.nbytes:
-            what = seq_rel
+            what = ("data", seq_rel)
         elif "FIN" in flags:
             what = ("FIN", seq_rel)
         else:
             return None  # (a bare ACK is never sent again as such)
-        key = (src, dst, what)
-        first = self._first.get(key)
+        sent = self._first.setdefault((src, dst), {})
+        first = sent.get(what)
         if first is None:
-            self._first[key] = frame.t
+            sent[what] = frame.t
             return None
         return round(frame.t - first, 3)
+
+
+def _before(key: tuple, ack: int) -> bool:
+    """Whether the sending ``key`` (kind, seq) names is wholly acknowledged by ``ack``
+    (a SYN is once anything is: it takes sequence number 0)."""
+    return key[1] < ack
 
 
 def _unnumbered() -> int:
