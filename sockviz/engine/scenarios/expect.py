@@ -13,8 +13,8 @@ from __future__ import annotations
 import errno
 import math
 
-from sockviz.engine.scenarios.linktable import _shown
 from sockviz.engine.scenarios.model import Expect
+from sockviz.engine.scenarios.shown import shown as _shown
 from sockviz.engine.states import State
 
 EXPECT_KEYS = {"state": "a lifecycle state", "error": "an errno name, e.g. \"ECONNREFUSED\"",

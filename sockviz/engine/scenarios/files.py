@@ -31,7 +31,6 @@ are identifiers; shown text is bounded and plain. Standard library only (``tomll
 from __future__ import annotations
 
 import re
-import reprlib
 import socket as socket_module
 import tomllib
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from sockviz.engine.scenarios.model import (
     SocketSpec,
     Step,
 )
+from sockviz.engine.scenarios.shown import shown as _shown
 from sockviz.engine.states import Call, IllegalTransition, Role, Transport
 
 #: The keys each call takes besides the common ones, with what they mean.
@@ -101,16 +101,6 @@ MAX_DEPTH = 32  # nested arrays and inline tables (a scenario uses two levels)
 #: Refused in text shown to the user (the display would escape them; this names the line):
 #: C0 controls but tab and newline, DEL, C1, bidi controls, line and paragraph separators.
 UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 40
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 4, 4
-
-
-def _shown(value: object) -> str:
-    """A value from the file, as a message quotes it: short, one line and inert."""
-    return inert(_REPR.repr(value))
-
 
 class ScenarioFileError(ValueError):
     """A scenario file that cannot be run: where, and what was expected."""

@@ -11,19 +11,7 @@ file's line). Standard library only.
 
 from __future__ import annotations
 
-import reprlib
-
-from sockviz.engine.inert import inert
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 40
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 3, 4, 4
-
-
-def _shown(value: object) -> str:
-    """A value from the file, short, one line and inert."""
-    return inert(_REPR.repr(value))
-
+from sockviz.engine.scenarios.shown import shown as _shown
 
 LINK_KEYS = {"delay": "50ms", "jitter": "5ms", "rate": "1mbit", "loss": "2%", "seed": 7}
 
