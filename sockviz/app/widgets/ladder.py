@@ -118,6 +118,10 @@ class Ladder(ScrollView, can_focus=True):
         the selection follows the newest message afresh; else the view has grown from the
         one shown, and what it added is drawn. True if the selection changed (to
         :attr:`selected`: the caller shows it; no message is posted for it)."""
+        if self.view is not None and view.rows is not self.view.rows:
+            # another run: its rows are numbered from 0 again, with other words (the lines
+            # drawn are kept by row number - an IPv6 run must not show IPv4's addresses)
+            self._cache.clear()
         rows = view.shown_rows()
         if not self.show_wire:
             rows = [row for row in rows if row.packet is None]
