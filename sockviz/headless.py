@@ -299,6 +299,9 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
             out.flush()
         except BrokenPipeError:
             pass
+    from sockviz.options import say_missed_drops
+
+    say_missed_drops(options, getattr(runner, "link", None), err)  # (a --drop not made)
     for check in checks.unmet:
         say(err, f"expectation not met: step {check.step + 1} ({check.socket}."
                  f"{check.call.value}): expected {check.expected}, got {check.got}")

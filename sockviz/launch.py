@@ -20,6 +20,7 @@ from sockviz.options import (
     SERVE_PORT,
     Options,
     UsageError,
+    command_link,
     link_of,
     say,
 )
@@ -50,8 +51,8 @@ def run_tui(options: Options, err: TextIO) -> int:
                        step=options.step, closer=options.closer, size=options.size,
                        record=options.record, quiz=options.quiz, wire=options.wire,
                        pcap=options.pcap)
-    if options.link is not None or options.drop or options.hold:
-        config.link = link_of(options)
+    # (only what the command line says: each run lays it over its own scenario's [link])
+    config.link = command_link(options)
     factory, scenarios = None, None  # (None: the app's own engine process)
     if options.scenario_file:
         scenario = options.loaded

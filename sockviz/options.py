@@ -134,13 +134,22 @@ def check(options: Options) -> Options:
     return options
 
 
-def link_of(options: Options, scenario: Scenario | None = None) -> tuple | None:
-    """The run's link - (settings, drops, hold), the command line's over the scenario's
-    ``[link]`` - or None: loopback."""
-    scenario = scenario if scenario is not None else options.loaded
+def command_link(options: Options) -> tuple | None:
+    """What the command line says of the link - (settings, drops, hold), with "" and ()
+    for what it does not say - or None: nothing."""
     if options.link is not None or options.drop or options.hold:
         return (options.link or "", tuple(options.drop or ()), options.hold)
-    return getattr(scenario, "link", None)
+    return None
+
+
+def link_of(options: Options, scenario: Scenario | None = None) -> tuple | None:
+    """The run's link - (settings, drops, hold), the command line's laid over the
+    scenario's ``[link]`` key by key (:func:`~sockviz.engine.scenarios.linktable.merge_link`)
+    - or None: loopback."""
+    from sockviz.engine.scenarios.linktable import merge_link
+
+    scenario = scenario if scenario is not None else options.loaded
+    return merge_link(command_link(options), getattr(scenario, "link", None))
 
 
 def _link(options: Options) -> None:
@@ -173,6 +182,75 @@ def _link(options: Options) -> None:
         LinkSpec.parse(settings, drops)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if options.replay is None:
+        never = never_dropped(options.loaded, drops)
+        if never:
+            where = "--drop" if options.drop else f"{options.loaded.name}'s [link] drop"
+            raise UsageError(f"{where} {never[0]}: {never[1]}")
+
+
+#: The kinds of segment --drop names, as they are said in a sentence.
+_SAID = {"syn": "SYN", "syn-ack": "SYN-ACK", "ack": "bare ACK", "data": "data segment",
+         "fin": "FIN"}
+
+
+def never_dropped(scenario: Scenario, drops: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first drop that can never happen in ``scenario``, and why - known before it
+    runs from its sockets and calls alone: UDP only (no TCP segment at all), no connect()
+    that is meant to succeed (no SYN-ACK, no data, no FIN: only a SYN and what answers it),
+    nothing ever sent (no data). None: each may happen (whether the Nth one comes is known
+    at the end of the run)."""
+    from sockviz.engine.states import Call, Transport
+
+    stream = {s.name for s in scenario.sockets if s.transport is Transport.STREAM}
+    steps = [s for s in (*scenario.steps, *scenario.exchange) if s.socket in stream]
+    connects = [s for s in steps if s.call is Call.CONNECT]
+    sends = scenario.bulk or any(s.call in (Call.SEND, Call.SENDALL, Call.SENDTO)
+                                 for s in steps)
+    for text in drops:
+        kind = text.strip().lower().partition(":")[0]
+        if not stream:
+            return (text, f"{scenario.name} sends UDP datagrams only, and --drop loses TCP "
+                          "segments (syn, syn-ack, ack, data, fin); --link loss=N% loses "
+                          "datagrams too")
+        if not connects:
+            return (text, f"{scenario.name} never calls connect() on a TCP socket, so no "
+                          "TCP segment crosses the link")
+        if kind in ("syn-ack", "data", "fin") and all(s.expect_error for s in connects):
+            return (text, f"{scenario.name}'s connect() is meant to fail, so no {_SAID[kind]} "
+                          "crosses the link: only a SYN and what answers it")
+        if kind == "data" and not sends:
+            return (text, f"{scenario.name} sends no bytes over TCP, so no data segment "
+                          "crosses the link")
+    return None
+
+
+def say_missed_drops(options: Options, link, err: TextIO) -> None:
+    """At the end of a two-host run: one line for each drop asked for that never happened
+    (its kind came fewer times than N: ``--drop data:5`` where 3 data segments crossed)."""
+    if link is None:
+        return
+    drops = (link_of(options) or ("", (), False))[1]
+    log = [(kind, what) for _t, _side, kind, what in link.log if what != "released"]
+    for drop in drops_missed(drops, [kind for kind, what in log if what == "dropped"]):
+        kind = drop.strip().lower().partition(":")[0]
+        seen = sum(1 for k, _what in log if k == kind)
+        say(err, f"note: --drop {drop} never happened: the link saw {seen} "
+                 f"{_SAID[kind]}{'s' * (seen != 1)} in this run")
+
+
+def drops_missed(drops: tuple[str, ...], dropped: list[str | None]) -> list[str]:
+    """The drops asked for that did not happen, given the kinds of the segments the link
+    did drop, in order (``Link.log``'s ``dropped``): a kind's Nth drop happened only if
+    that many of its kind were dropped."""
+    from sockviz.engine.link import Drop
+
+    missed = []
+    for kind in dict.fromkeys(Drop.parse(d).kind for d in drops):
+        asked = sorted((d for d in drops if Drop.parse(d).kind == kind),
+                       key=lambda d: Drop.parse(d).nth)
+        missed += asked[dropped.count(kind):]
+    return missed
 
 
 def resolve_scenario(options: Options) -> Scenario:

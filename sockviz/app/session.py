@@ -63,7 +63,9 @@ class Session:
             options = {"size": config.size} if config.size else {}
             if config.pcap and self.engine is not None:
                 options["pcap"] = config.pcap
-            link = config.link or scenario.link
+            from sockviz.engine.scenarios.linktable import merge_link
+
+            link = merge_link(config.link, scenario.link)  # (key by key: see there)
             self.note = None
             if link is not None and scenario.loopback_only:
                 self.note = f"{scenario.name} runs on loopback: {scenario.loopback_only}"

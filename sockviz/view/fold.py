@@ -25,6 +25,7 @@ from sockviz.engine.events import (
     RunFinished,
     Segment,
     StepPending,
+    TcpSettings,
     WireStatus,
 )
 from sockviz.engine.states import Call, Role, State, Transport
@@ -101,6 +102,10 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
             view.link_missing = event.missing
     elif kind is LinkEvent:
         _released(view, event, changes)
+    elif kind is TcpSettings:
+        view.tcp = {**view.tcp, event.host: event}
+        if view.link is not None:
+            view.link = linkview.with_tcp(view.link, view.tcp)
     return changes
 
 
@@ -208,6 +213,8 @@ def _kernel(view: RunView, event: KernelEvent, changes: Changes) -> None:
         model.queue = event.queue
     if event.cwnd is not None:
         model.flow = (event.rtt, event.cwnd, event.retrans or 0)
+        if view.link is not None and event.rtt is not None:
+            view.link = linkview.measured(view.link, event.socket, event.rtt)
         model.cwnds = (*model.cwnds[-59:], event.cwnd)
     _set_kernel(view, model, event.kernel, event.timer)
     _touched(view, event.socket, changes)

@@ -6,7 +6,9 @@
     hold = true           # in step mode, each segment waits for a key to cross
 
 Read by :mod:`sockviz.engine.scenarios.files` (its reader reports a bad value with the
-file's line). Standard library only.
+file's line). :func:`merge_link` lays the command line's ``--link``/``--drop``/``--hold``
+over such a table key by key, so ``--drop data:5`` on a scenario whose link is 20 ms long
+keeps the 20 ms. Standard library only.
 """
 
 from __future__ import annotations
@@ -57,3 +59,25 @@ def link_table(read, data: dict, families: tuple[str, ...]):
                     or k == "drop" and "--drop" in str(exc)), None)
         read.fail(table, key, str(exc).replace("--link ", "").replace("--drop ", "drop "))
     return (settings, tuple(drops), hold)
+
+
+def _keys(settings: str) -> dict[str, str]:
+    """``delay=20ms,loss=2%`` as {key: part}, in order (a key given twice: the last)."""
+    keys: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in settings.split(","))):
+        keys[part.partition("=")[0].strip().lower()] = part
+    return keys
+
+
+def merge_link(command: tuple | None, scenario: tuple | None) -> tuple | None:
+    """The run's link, (settings, drops, hold): the scenario's ``[link]`` with what the
+    command line gave laid over it key by key - each ``--link`` key replaces the same key
+    (``delay``, ``loss`` ...) and keeps the others, ``--drop`` replaces the list of drops,
+    ``--hold`` turns holding on. ``command`` holds only what was given ("" and () for what
+    was not); None for either: the other as it is (both None: loopback)."""
+    if command is None or scenario is None:
+        return command if scenario is None else scenario
+    settings, drops, hold = command
+    keys = {**_keys(scenario[0]), **_keys(settings)}
+    return (",".join(keys.values()), tuple(drops) or tuple(scenario[1]),
+            bool(hold or scenario[2]))
