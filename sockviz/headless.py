@@ -21,6 +21,7 @@ from sockviz.engine.events import (
     LinkEvent,
     RunFinished,
     Segment,
+    TcpSettings,
 )
 from sockviz.engine.families import FAMILIES, OUTSIDE_TIMEOUT
 from sockviz.engine.gate import Mode
@@ -130,7 +131,7 @@ class TraceWriter:
                 self.broken = True
 
 
-_TRACED = frozenset({CallEvent, KernelEvent, Segment, LinkEvent})
+_TRACED = frozenset({CallEvent, KernelEvent, Segment, LinkEvent, TcpSettings})
 
 
 class Checks:

@@ -37,7 +37,8 @@ def test_trace_through_a_real_process():
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert lines[0]["call"] == "socket" and lines[-1]["call"] == "close"
+    assert lines[0]["call"] == "tcp" and lines[0]["seq"] == 0  # (the kernel's TCP settings)
+    assert lines[1]["call"] == "socket" and lines[-1]["call"] == "close"
     assert any(r["kernel"] == "TIME_WAIT" for r in lines)
 
 
@@ -47,7 +48,7 @@ def test_trace_on_a_chosen_port(capsys):
         port = probe.getsockname()[1]
     assert main(["--trace", "--port", str(port), "--scenario", "udp-echo"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert lines[1]["call"] == "bind" and lines[1]["local"] == f"127.0.0.1:{port}"
+    assert lines[2]["call"] == "bind" and lines[2]["local"] == f"127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize(

@@ -352,6 +352,26 @@ class LinkEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class TcpSettings:
+    """The kernel's TCP settings for the run, read once at its start (``/proc/sys/net/ipv4``
+    in the run's network namespace: :mod:`sockviz.engine.tcpsettings`), so that what is said
+    of retries, timers and congestion control is this kernel's. A trace writes it as a
+    ``"call": "tcp"`` line with ``seq`` 0 before the run's first line; a recording keeps it."""
+
+    host: str | None
+    """``client`` or ``server`` on two hosts (each is read inside its own); None: the run's
+    one network."""
+    values: tuple[tuple[str, str | None], ...]
+    """(sysctl name, its value as the kernel writes it, or None when this kernel lacks it)."""
+
+    seq = 0
+    """Not a field: before every trace event (the run's own start at 1)."""
+    t = 0.0
+    socket = None
+    """Not a field: the settings are no socket's."""
+
+
+@dataclass(frozen=True, slots=True)
 class Checked:
     """A step's expected outcome (a scenario file's ``expect``) against what its call really
     did (not a trace event: the call event beside it is)."""
@@ -367,7 +387,7 @@ class Checked:
 
 
 Event = (CallEvent | KernelEvent | Segment | StepPending | Progress | RunFinished | Elided
-         | Condensed | Checked | WireStatus | LinkStatus | LinkEvent)
+         | Condensed | Checked | WireStatus | LinkStatus | LinkEvent | TcpSettings)
 
 #: How many bytes of each message an event keeps. Totals always count everything.
 PREVIEW_CAP = 4096

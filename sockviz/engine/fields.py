@@ -288,3 +288,41 @@ def link_event(record: dict):
         target=peer(record, "to", family), flags=text(record, "flags", 40),
         family=family, local=local, remote=remote,
         delay=seconds(record, "delay", optional=True))
+
+
+#: A ``"call": "tcp"`` line's setting names and values (``/proc/sys/net/ipv4``'s words).
+_SYSCTL_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
+_SYSCTL_VALUE = re.compile(r"[A-Za-z0-9_.-][A-Za-z0-9_. -]{0,39}\Z")
+MAX_SETTINGS = 32
+
+
+def tcp_settings(record: dict):
+    """A ``"call": "tcp"`` line (the kernel's TCP settings at the run's start), every field
+    checked, as a TcpSettings."""
+    from sockviz.engine.events import TcpSettings
+
+    if record.get("seq") != 0:
+        raise _fail("seq", record.get("seq"), "0 on a tcp line (it comes before the run's)")
+    host = one_of(record, "host", {"client", "server"}, "client, server", optional=True)
+    for key in CORE_AND_EXTRA_NULL:
+        if record.get(key) is not None:
+            raise _fail(key, record.get(key), "null on a tcp line")
+    settings = record.get("settings")
+    if not isinstance(settings, dict) or not 0 < len(settings) <= MAX_SETTINGS:
+        raise _fail("settings", settings, f"an object of at most {MAX_SETTINGS} sysctl "
+                    "names and their values")
+    values = []
+    for name, text in settings.items():
+        if not _SYSCTL_NAME.match(name):
+            raise _fail("settings", name, "a sysctl's name such as tcp_syn_retries")
+        if text is not None and (not isinstance(text, str) or not _SYSCTL_VALUE.match(text)):
+            raise _fail(f"settings.{name}", text, "a sysctl's value such as 6 or bbr, or null")
+        values.append((name, text))
+    return TcpSettings(host, tuple(values))
+
+
+#: Keys a tcp line has null (it is no socket's).
+CORE_AND_EXTRA_NULL = ("socket", "role", "state", "family", "type", "local", "remote",
+                       "nbytes", "sent_total", "recv_total", "error", "kernel", "error_text",
+                       "args", "data", "parent", "parts", "step", "previous", "timer",
+                       "partial", "queue")

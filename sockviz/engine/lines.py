@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from json.encoder import encode_basestring_ascii as _quote
 
-from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment
+from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment, TcpSettings
 from sockviz.engine.preview import escape_bytes
 
 
@@ -131,8 +131,20 @@ def link_line(e: LinkEvent) -> str:
     )
 
 
+def tcp_line(e: TcpSettings) -> str:
+    settings = ", ".join(f"{_quote(name)}: {_s(value)}" for name, value in e.values)
+    return (
+        '{"seq": 0, "t": 0.0, "socket": null, "role": null, "call": "tcp", "state": null, '
+        '"family": null, "type": null, "local": null, "remote": null, "nbytes": null, '
+        '"sent_total": null, "recv_total": null, "error": null, "kernel": null, '
+        '"error_text": null, "args": null, "data": null, "implicit_bind": null, '
+        '"parent": null, "parts": null, "step": null, "previous": null, "timer": null, '
+        f'"partial": null, "queue": null, "host": {_s(e.host)}, "settings": {{{settings}}}}}'
+    )
+
+
 _LINES = {CallEvent: call_line, KernelEvent: kernel_line, Segment: segment_line,
-          LinkEvent: link_line}
+          LinkEvent: link_line, TcpSettings: tcp_line}
 
 
 def line(event: CallEvent | KernelEvent | Segment) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from sockviz.engine.events import CallEvent, Event, KernelEvent, LinkEvent, Segment
+from sockviz.engine.events import CallEvent, Event, KernelEvent, LinkEvent, Segment, TcpSettings
 
 #: The largest recording read: a classroom run takes a few KB; a long multi-client one,
 #: with every kernel change, well under this.
@@ -73,7 +73,7 @@ class Recorder:
         self._file.write(header(scenario, family, closer, size) + "\n")
 
     def __call__(self, event: Event) -> None:
-        if not isinstance(event, (CallEvent, KernelEvent, Segment, LinkEvent)) \
+        if not isinstance(event, (CallEvent, KernelEvent, Segment, LinkEvent, TcpSettings)) \
                 or self._file is None:
             return
         from sockviz.engine.trace import to_line

@@ -143,6 +143,10 @@ class Runner(RunControls):
                                       self.hosts.ip("client", self.family.af),
                                       self.link.hold))
             self.link.start()
+        from sockviz.engine.tcpsettings import read as read_tcp
+
+        for settings in read_tcp(self.hosts):  # (this run's kernel's: words depend on them)
+            self._consumer(settings)
         if self.family.af == getattr(socket, "AF_UNIX", None):
             self._unix_dir = tempfile.mkdtemp(prefix="sockviz-")
         self._live = len(self.scenario.actors)

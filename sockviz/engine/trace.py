@@ -9,9 +9,9 @@ be recovered exactly with :func:`unescape_bytes`.
 
 from __future__ import annotations
 
-from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment
+from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment, TcpSettings
 
-TraceEvent = CallEvent | KernelEvent | Segment | LinkEvent
+TraceEvent = CallEvent | KernelEvent | Segment | LinkEvent | TcpSettings
 """What a trace line holds."""
 from sockviz.engine.preview import escape_bytes, unescape_bytes
 
@@ -72,6 +72,10 @@ LINK_KEYS = ("link", "delay", "retry")
 FLOW_KEYS = ("rtt", "cwnd", "retrans")
 #: Further keys of a ``"call": "link"`` line (a held segment let cross), after the others.
 RELEASE_KEYS = ("what", "segment", "from", "to", "flags", "delay")
+#: Further keys of a ``"call": "tcp"`` line (the kernel's TCP settings at the run's start,
+#: ``seq`` 0, before the run's first line; one a host on two hosts): the host read (null:
+#: the run's one network) and ``{sysctl name: value or null}``.
+TCP_KEYS = ("host", "settings")
 
 
 def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
@@ -92,6 +96,10 @@ def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
                                          event.retransmissions)))
         if event.link is not None:
             record.update(zip(LINK_KEYS, (event.link, event.delay, event.retry)))
+        return record
+    if isinstance(event, TcpSettings):
+        record = dict.fromkeys(ALL_KEYS)
+        record.update(seq=0, t=0.0, call="tcp", host=event.host, settings=dict(event.values))
         return record
     if isinstance(event, LinkEvent):
         record = dict.fromkeys(ALL_KEYS)
@@ -203,6 +211,8 @@ def from_record(record: object) -> TraceEvent:
         return f.segment(record, summed=record["call"] == "packets")
     if record["call"] == "link":
         return f.link_event(record)
+    if record["call"] == "tcp":
+        return f.tcp_settings(record)
     role = Role(f.one_of(record, "role", {r.value for r in Role}, "a role such as client"))
     state_name = f.one_of(record, "state", {s.value for s in State},
                           "a lifecycle state such as connected", optional=True)

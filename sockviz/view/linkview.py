@@ -10,9 +10,10 @@ timer and window is a kernel's, and the words say whose. Standard library only.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from sockviz.engine.events import LinkEvent, LinkStatus, Segment
+from sockviz.engine import tcpsettings
+from sockviz.engine.events import LinkEvent, LinkStatus, Segment, TcpSettings
 from sockviz.view.words import segment_label
 
 #: A gap between two of the link's segments worth a row of its own ("1.0 s pass").
@@ -40,6 +41,11 @@ class LinkView:
     """When the link last took a segment (run time)."""
     recent: tuple[Segment, ...] = ()
     """The newest segments it took (for the story of the last step)."""
+    tcp: dict = field(default_factory=dict)
+    """Each host's kernel TCP settings (``client``/``server`` -> :class:`TcpSettings`), as
+    the run said them: the words of a retry are that kernel's. Replaced, never changed."""
+    rtts: dict = field(default_factory=dict)
+    """Each socket's smoothed RTT in ms as its kernel last said it (TCP_INFO). Replaced."""
 
     @property
     def in_flight(self) -> int:
@@ -84,6 +90,18 @@ def took(link: LinkView, segment: Segment) -> tuple[LinkView, float | None]:
     return replace(link, sent=link.sent + 1, dropped=dropped, held=held, arrivals=arrivals,
                    now=now, last=max(segment.t, link.last or 0.0),
                    recent=(*link.recent[-(RECENT - 1):], segment)), gap
+
+
+def with_tcp(link: LinkView, tcp: dict) -> LinkView:
+    """The link, knowing the kernels' TCP settings (host -> TcpSettings)."""
+    return replace(link, tcp=dict(tcp))
+
+
+def measured(link: LinkView, socket: str, rtt: float) -> LinkView:
+    """The link, knowing ``socket``'s kernel's newest smoothed RTT (ms)."""
+    if link.rtts.get(socket) == rtt:
+        return link
+    return replace(link, rtts={**link.rtts, socket: rtt})
 
 
 def waiting(link: LinkView) -> LinkView:
@@ -150,7 +168,7 @@ def next_key(link: LinkView | None) -> str | None:
     return f"lets {segment.source}'s {segment_label(segment).split(' ')[0]} cross"
 
 
-def said(segment: Segment) -> str | None:
+def said(segment: Segment, link: LinkView | None = None) -> str | None:
     """What the link or the sender's kernel did with ``segment``, in a sentence (None for a
     plain crossing)."""
     what = segment_label(segment)
@@ -162,24 +180,71 @@ def said(segment: Segment) -> str | None:
     if segment.link == "held":
         return f"The link holds {segment.source}'s {what} until → lets it cross."
     if segment.retry is not None:
-        return retry_words(segment)
+        return retry_words(segment, link=link)
     return None
 
 
-def retry_words(segment: Segment, dup_acks: int = 0) -> str:
-    """The kernel's sending a segment again, and which of its mechanisms chose to."""
+def _settings(link: LinkView | None, segment: Segment) -> TcpSettings | None:
+    """The sending kernel's settings: its host is the one whose address sent it."""
+    if link is None:
+        return None
+    sender = (segment.local or "").rpartition(":")[0].strip("[]")
+    host = "client" if sender == link.status.client else "server"
+    return link.tcp.get(host) or link.tcp.get(None)
+
+
+def _carries_sack(segment: Segment) -> bool:
+    return "sack" in (segment.options or "").split(",")
+
+
+def retry_words(segment: Segment, recent=(), link: LinkView | None = None) -> str:
+    """The kernel's sending a segment again, in words (see :func:`retry_parts`)."""
+    return " ".join(retry_parts(segment, recent, link))
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def retry_parts(segment: Segment, recent=(), link: LinkView | None = None) -> list[str]:
+    """The kernel's sending a segment again, and what the segments show of why: for a SYN
+    or SYN-ACK, that kernel's timer and its settings; for data, whether the receiver's
+    SACKs had shown the hole before it (a recovery before the timer) or nothing had (a
+    timer ran out), with the time since the first sending against the kernel's RTT - what
+    was seen, not a textbook rule (Linux decides by SACK and time, RACK, not by counting
+    duplicate ACKs)."""
     what = segment_label(segment)
-    after = seconds(segment.retry or 0.0)
-    flags = segment.flags or ""
+    took = segment.retry or 0.0
+    after = seconds(took)
+    flags = (segment.flags or "").split(",")
+    settings = _settings(link, segment)
+    said = f"{segment.source}'s kernel sent {what} again, {after} after the first"
+    if "SYN" in flags and "ACK" not in flags:
+        return [f"{said}: its retransmission timer ran out.",
+                _sentence(tcpsettings.syn_words(settings))]
     if "SYN" in flags:
-        why = ("its retransmission timer ran out (a handshake's first RTO is about 1 s, "
-               "doubling each time)")
-    elif dup_acks >= 1:
-        why = (f"{dup_acks} duplicate ACK{'s' * (dup_acks > 1)} showed the hole - fast "
-               "retransmit, without waiting for the timer")
-    else:
-        why = "its retransmission timer (or a tail-loss probe) ran out"
-    return f"{segment.source}'s kernel sent {what} again, {after} after the first: {why}."
+        before = max((s.t for s in recent if s.source == segment.source
+                      and s.flags == segment.flags and s.t < segment.t),
+                     default=segment.t - took)
+        asked = any(s.source == segment.target and s.flags == "SYN" and s.link == "crossed"
+                    and before < s.t + (s.delay or 0.0) <= segment.t for s in recent)
+        why = (f"{segment.target}'s SYN had come again, and a listener's kernel answers a "
+               "repeated SYN at once" if asked else "its timer ran out")
+        return [f"{said}: {why}.",
+                _sentence(f"{segment.source}'s kernel: {tcpsettings.synack_words(settings)}")]
+    rtt = link.rtts.get(segment.source) if link is not None else None
+    against = (f"the RTT {segment.source}'s kernel measured was {rtt:.0f} ms" if rtt
+               else f"{segment.source}'s kernel's RTT was not read")
+    first = segment.t - took
+    sacks = [s for s in recent if s.source == segment.target and _carries_sack(s)
+             and first <= s.t and s.t + (s.delay or 0.0) <= segment.t]
+    if sacks:
+        n = len(sacks)
+        return [f"{said}, after {n} ACK{'s' * (n > 1)} from {segment.target} with SACK "
+                f"blocks had shown the hole: a recovery before the retransmission timer "
+                f"({against})."]
+    return [f"{said}, with no SACK from {segment.target} showing a hole before it: a timer "
+            f"ran out (a tail-loss probe or the retransmission timer; {against})."]
 
 
 def _round_trip(recent: list[Segment]) -> list[str]:
@@ -194,6 +259,17 @@ def _round_trip(recent: list[Segment]) -> list[str]:
     took = back.t + back.delay - syn.t
     return [(f"One round trip: the SYN-ACK was back {seconds(took)} after the SYN crossing "
              "set off.")]
+
+
+def _congestion(link: LinkView, recent: list[Segment]) -> list[str]:
+    """For a bulk transfer's step: the congestion control of the kernel that sent it, named
+    from the run's settings, and what it does."""
+    bulk = next((s for s in recent if s.summed and s.nbytes), None)
+    if bulk is None:
+        return []
+    name = tcpsettings.value(_settings(link, bulk), "tcp_congestion_control")
+    return [f"{bulk.source}'s kernel paced this with its congestion control, "
+            f"{tcpsettings.congestion_words(name)}."]
 
 
 def settings_line(link: LinkView | None) -> str | None:
@@ -211,15 +287,13 @@ def link_story(link: LinkView, since: int, wire: str | None) -> str | None:
     said_now = []
     recent = [s for s in link.recent if s.seq > since]
     for segment in recent:
-        if segment.retry is not None and segment.nbytes:
-            dup = sum(1 for s in recent if s.source == segment.target and not s.nbytes
-                      and s.ack_rel == segment.seq_rel and s.t < segment.t
-                      and s.flags == "ACK")
-            said_now.append(retry_words(segment, max(0, dup - 1)))
+        if segment.retry is not None and segment.link not in ("dropped", "lost", "held"):
+            said_now += retry_parts(segment, link.recent, link)
         else:
-            words = said(segment)
+            words = said(segment, link)
             if words:
                 said_now.append(words)
+    said_now += _congestion(link, recent)
     said_now += _round_trip(recent)
     if not said_now:
         return wire

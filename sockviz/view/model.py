@@ -264,6 +264,11 @@ class RunView:
     link_from: int = 0
     """The ``seq`` of the step's call before the last: the link's doings since are the
     last step's story."""
+    tcp: dict = field(default_factory=dict)
+    """The kernel's TCP settings for the run (host, None for the run's one network ->
+    :class:`~sockviz.engine.events.TcpSettings`); empty when the run did not say them (an
+    older recording): words that need them say they are not known. Replaced, never changed
+    in place (a copy shares it)."""
 
     def copy(self) -> RunView:
         """A view to fold on from here without changing this one (the shared stores stay
