@@ -65,7 +65,8 @@ class Choices:
         if self.predictions.on and self.mode is not Mode.STEP:
             self._set_mode(Mode.STEP)
         self.notify("Predict mode on: before each call → asks what it will do; answer with "
-                    "1-6 or ↑↓ Enter." if self.predictions.on else "Predict mode off.",
+                    "the choice's number or ↑↓ Enter." if self.predictions.on
+                    else "Predict mode off.",
                     timeout=4)
         self._draw_panels()
 
@@ -169,4 +170,4 @@ class Choices:
     def action_help(self) -> None:
         from sockviz.app.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(getattr(self.view, "tcp", None)))

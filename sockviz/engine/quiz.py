@@ -2,9 +2,13 @@
 
 Before a step, :func:`ask` turns what is known - the pending call and the sockets as they
 are now - into a question with a few choices. Nothing here knows the answer: it is read off
-the run once the call has been made and the kernel has settled (:meth:`Question.answer`),
-from the call's event and the sockets as they are then. So a question can be "wrong" only in
-the way the real system surprises you, and then the reveal says what really happened.
+the run once the call has been made (:meth:`Question.answer`) - from the call's own event
+(its error, its state, the kernel state read when it returned, the socket it gave back, the
+bytes it read), the sockets' latest kernel readings (for what happens to the other end
+after the call), the segments it caused, and the size of the datagram a ``recvfrom`` read
+as its sender's own ``sendto`` reported it (:class:`Datagrams`). So a question can be
+"wrong" only in the way the real system surprises you, and then the reveal says what really
+happened; where the run does not show the answer, the reveal says so rather than guess.
 
 Standard library only, like the rest of the engine: the app asks and shows.
 """
@@ -45,8 +49,14 @@ ROLE_STATES: dict[Role, tuple[State, ...]] = {
     Role.CONNECTION: (State.CONNECTED, State.HALF_CLOSED, State.CLOSED),
 }
 
-#: The kernel states a TCP socket can show right after it closes or shuts down.
-AFTER_FIN = ("FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE")
+#: The kernel states a TCP socket can show when close() returns: its FIN not acknowledged
+#: yet (FIN_WAIT1; LAST_ACK when the peer's FIN came first; CLOSING when both FINs crossed),
+#: acknowledged (FIN_WAIT2), the peer's FIN in too (TIME_WAIT), or no connection left
+#: (CLOSE: a reset, or unread bytes that made close() send one). Never CLOSE_WAIT: close()
+#: sends the FIN that ends it.
+AFTER_FIN = ("FIN_WAIT1", "FIN_WAIT2", "CLOSING", "LAST_ACK", "TIME_WAIT", "CLOSE")
+#: States in which a FIN is still on its way or unanswered: what comes next is not known yet.
+UNSETTLED = ("FIN_WAIT1", "LAST_ACK", "CLOSING")
 
 RECV_BYTES = "the bytes waiting in its buffer"
 RECV_EOF = "0 bytes: end of stream"
@@ -56,6 +66,8 @@ NEW_SOCKET = "a new socket, connected to the client"
 SAME_SOCKET = "the listener itself, now connected"
 NEITHER = "neither"
 BOTH = "both"
+PART = "part of a datagram"
+NOT_READ = "not known: the kernel state was not read when it returned"
 
 # Questions the wire answers (asked when the run's segments are watched).
 HANDSHAKE = "SYN, SYN-ACK and ACK: the whole handshake"
@@ -93,9 +105,11 @@ class Question:
     """For ``time-wait``: the other end of the connection."""
 
     def answer(self, event: CallEvent | None, sockets: Mapping[str, Facts],
-               caused: Sequence[Segment] = ()) -> str:
-        """The true choice, from the step's call event, the sockets once it settled, and
-        the segments the call caused (for the wire's questions)."""
+               caused: Sequence[Segment] = (), datagram: int | None = None) -> str:
+        """The true choice, from the step's call event, the sockets as the kernel last
+        reported them, the segments the call caused (for the wire's questions) and, for a
+        ``recvfrom``, the size of the datagram it read as its ``sendto`` reported it (None:
+        not seen)."""
         if event is None:
             return "the call was not made"
         if self.kind.startswith("wire-"):
@@ -107,19 +121,80 @@ class Question:
         if self.kind == "state":
             return event.state.value if event.state else "?"
         if self.kind == "kernel":
-            facts = sockets.get(self.socket)
-            return (facts.kernel if facts else None) or event.kernel or "?"
+            # The call's own reading, taken when it returned: a later kernel line (its FIN
+            # acknowledged a moment after) is news of another moment.
+            return event.kernel or NOT_READ
         if self.kind == "recv":
             if event.type == Transport.DGRAM.value:
-                return ONE_DATAGRAM
+                return _datagram_answer(event.nbytes, datagram)
             return RECV_EOF if event.nbytes == 0 else RECV_BYTES
         if self.kind == "accept":
-            return NEW_SOCKET
+            if event.socket == self.socket:
+                return SAME_SOCKET
+            return NEW_SOCKET if event.parent == self.socket else f"{event.socket}, from " \
+                f"{event.parent or 'no listener said'}"
         if self.kind == "time-wait":
-            waiting = [name for name in (self.socket, self.peer)
-                       if name in sockets and sockets[name].kernel == "TIME_WAIT"]
-            return BOTH if len(waiting) == 2 else (waiting[0] if waiting else NEITHER)
+            return self._time_wait(event, sockets)
         return "?"
+
+    def _time_wait(self, event: CallEvent, sockets: Mapping[str, Facts]) -> str:
+        """Which end the kernel keeps in TIME_WAIT: each end's latest reading (an open
+        socket whose connection is in TIME_WAIT reads TIME_WAIT too), or "not known yet"
+        while a FIN is still unanswered."""
+        states = {}
+        for name in (self.socket, self.peer):
+            facts = sockets.get(name) if name else None
+            kernel = facts.kernel if facts is not None else None
+            if name == self.socket:
+                kernel = kernel or event.kernel
+            states[name] = kernel
+        unsettled = [f"{name} in {kernel}" for name, kernel in states.items()
+                     if kernel in UNSETTLED or (name == self.peer and kernel == "FIN_WAIT2")]
+        if unsettled:
+            return f"not known yet: {', '.join(unsettled)} when the run moved on"
+        waiting = [name for name, kernel in states.items() if kernel == "TIME_WAIT"]
+        return BOTH if len(waiting) == 2 else (waiting[0] if waiting else NEITHER)
+
+
+def _datagram_answer(nbytes: int | None, datagram: int | None) -> str:
+    """What a ``recvfrom`` read, from its byte count and the datagram's size as sent."""
+    if datagram is None or nbytes is None:
+        return "not known: the datagram's sending was not seen"
+    if nbytes == datagram:
+        return ONE_DATAGRAM
+    return PART if nbytes < datagram else MERGED
+
+
+def _port(address: str | None) -> str | None:
+    return address.rpartition(":")[2] if address else None
+
+
+class Datagrams:
+    """The datagrams sent in a run, by where they went, so a ``recvfrom`` can be matched
+    with the ``sendto`` that sent what it read (by the two ports, then by the bytes: one
+    lost on the way is passed over). Fed every call event in order."""
+
+    def __init__(self) -> None:
+        self.sent: dict[tuple, list[tuple[int, bytes]]] = {}
+
+    def seen(self, event: CallEvent) -> int | None:
+        """Keep a datagram sent; for one read, the size it was sent with (None: not seen)."""
+        if event.type != Transport.DGRAM.value or event.error or event.nbytes is None:
+            return None
+        if event.call in (Call.SEND, Call.SENDTO):
+            key = (_port(event.remote), _port(event.local))
+            self.sent.setdefault(key, []).append((event.nbytes, event.data or b""))
+            return None
+        if event.call not in (Call.RECV, Call.RECVFROM):
+            return None
+        queue = self.sent.get((_port(event.local), _port(event.remote)), [])
+        got = event.data or b""
+        while queue:
+            size, data = queue.pop(0)
+            common = min(len(data), len(got))
+            if data[:common] == got[:common]:
+                return size
+        return None
 
 
 def _wire_answer(kind: str, asker: str, caused: Sequence[Segment]) -> str:
@@ -173,11 +248,12 @@ def ask(pending: StepPending, sockets: Mapping[str, Facts],
     if call is Call.CLOSE and stream and facts.state in (State.CONNECTED, State.HALF_CLOSED):
         peer = _peer(facts, sockets)
         if peer is not None and peer.state in (State.CLOSED, State.HALF_CLOSED):
-            done = "closed" if peer.state is State.CLOSED else "shut down its sending side"
+            done = ("has already closed" if peer.state is State.CLOSED else
+                    "has shut down its sending side, and its socket is still open")
             return Question(
                 pending.step, "time-wait", name,
-                f"{peer.name} has already {done}. After {who}, which of the two sockets "
-                "will the kernel keep in TIME_WAIT?",
+                f"{peer.name} {done}. After {who}, which end of the connection will the "
+                "kernel keep in TIME_WAIT (an open socket's end too)?",
                 (name, peer.name, BOTH, NEITHER), peer=peer.name)
         return Question(pending.step, "kernel", name,
                         f"After {who}, which TCP state will the kernel show for {name}?",
@@ -193,7 +269,7 @@ def ask(pending: StepPending, sockets: Mapping[str, Facts],
     if call in (Call.RECV, Call.RECVFROM):
         if not stream:
             return Question(pending.step, "recv", name, f"What will {who} return?",
-                            (ONE_DATAGRAM, "part of a datagram", MERGED, AN_ERROR))
+                            (ONE_DATAGRAM, PART, MERGED, AN_ERROR))
         return Question(pending.step, "recv", name, f"What will {who} return?",
                         (RECV_BYTES, RECV_EOF, AN_ERROR))
     return None

@@ -37,6 +37,10 @@ class Predictions:
         """The question whose call is being made, and the guess."""
         self.call: CallEvent | None = None
         """That call's event, once it has come."""
+        self.datagram: int | None = None
+        """For a ``recvfrom`` asked about: the size its datagram was sent with."""
+        self.datagrams = None
+        """The run's datagrams so far (an engine ``Datagrams``, made at the first call)."""
         self.said: dict[int, tuple[str, str]] = {}
         """Step -> (guess, what really happened), for the explanation of that step."""
         self.right = 0
@@ -58,12 +62,18 @@ class Predictions:
 
     def guessed(self, question: Question, choice: int) -> None:
         self.asked = (question, question.choices[choice])
-        self.call = None
+        self.call = self.datagram = None
 
     def saw(self, event: CallEvent) -> None:
-        """A call was made: the asked one's event is kept for the reveal."""
+        """A call was made: the asked one's event is kept for the reveal (and every
+        datagram sent, so a ``recvfrom`` can be told what it read was whole)."""
+        if self.datagrams is None:
+            from sockviz.engine.quiz import Datagrams
+
+            self.datagrams = Datagrams()
+        size = self.datagrams.seen(event)
         if self.asked is not None and event.step == self.asked[0].step:
-            self.call = event
+            self.call, self.datagram = event, size
 
     def reveal(self, view: RunView) -> Reveal | None:
         """Once the asked call has been made and the run has moved on (the next call is
@@ -75,7 +85,7 @@ class Predictions:
             view.pending is not None and view.pending.step > question.step)
         if not moved_on:
             return None
-        truth = question.answer(self.call, view.models, view.caused)
+        truth = question.answer(self.call, view.models, view.caused, self.datagram)
         self.asked = None
         self.right += guess == truth
         self.answered += 1
@@ -87,4 +97,6 @@ class Predictions:
         the session's)."""
         self.asked = None
         self.call = None
+        self.datagram = None
+        self.datagrams = None
         self.said = {}

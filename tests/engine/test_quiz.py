@@ -10,7 +10,7 @@ import pytest
 from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, KernelEvent, RunFinished, StepPending
 from sockviz.engine.gate import Mode
-from sockviz.engine.quiz import BOTH, NEITHER, SUCCEEDS, ask
+from sockviz.engine.quiz import BOTH, NEITHER, SUCCEEDS, Datagrams, ask
 from sockviz.engine.runner import Runner
 from sockviz.engine.states import Role, State
 from tests.helpers import Collector
@@ -41,9 +41,10 @@ def quiz_run(scenario, **options) -> list[tuple]:
         assert runner.stop()
     sockets: dict[str, Seen] = {}
     asked, made, results = None, None, []
+    datagrams, size = Datagrams(), None  # (a recvfrom's answer: the size it was sent with)
     for event in collector.events:
         if isinstance(event, StepPending | RunFinished) and asked is not None:
-            results.append((asked, asked.answer(made, sockets)))
+            results.append((asked, asked.answer(made, sockets, (), size)))
             asked = None
         if isinstance(event, StepPending):
             asked, made = ask(event, sockets), None
@@ -51,10 +52,11 @@ def quiz_run(scenario, **options) -> list[tuple]:
             seen = sockets.setdefault(event.socket, Seen(event.socket, event.role, event.type))
             seen.kernel = event.kernel or seen.kernel
             if isinstance(event, CallEvent):
+                sent = datagrams.seen(event)
                 seen.state = event.state or seen.state
                 seen.local, seen.remote = event.local or seen.local, event.remote or seen.remote
                 if asked is not None and event.step == asked.step:
-                    made = event
+                    made, size = event, sent
     return results
 
 

@@ -28,8 +28,8 @@ KEYS = (
                  "in Payload")),
     ("w", "show / hide the wire: the real segments under each call"),
     ("e / p / l", "show the next call / the payload bytes / the log of every call"),
-    ("g", ("predict mode on/off: before each call, guess what it will do (1-6, or ↑↓ "
-           "and enter); escape goes back without making the call")),
+    ("g", ("predict mode on/off: before each call, guess what it will do (a choice's "
+           "number, or ↑↓ and enter); escape goes back without making the call")),
     ("x", "export the ladder: Mermaid (.mmd) and plain text (.txt)"),
     ("ctrl+s", "save an SVG screenshot"),
     ("?", "this help"),

@@ -1,7 +1,8 @@
 """Predict mode's question: asked before a step's call is made, answered with the keyboard.
 
-1-6 (or ↑/↓ and Enter) choose; the choice comes back to the app, which makes the call and,
-once it has settled, reveals what really happened. Escape goes back without making it.
+A digit from 1 to the number of choices (or ↑/↓ and Enter) chooses; the choice comes back
+to the app, which makes the call and, once it has settled, reveals what really happened.
+Escape goes back without making it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class QuizScreen(ModalScreen[int | None]):
 
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape", "cancel", "Back, no call"),
-        *(Binding(str(n), f"choose({n - 1})", show=False) for n in range(1, 7)),
+        *(Binding(str(n), f"choose({n - 1})", show=False) for n in range(1, 10)),
     ]
 
     def __init__(self, question: Question, score: tuple[int, int]) -> None:
@@ -36,8 +37,9 @@ class QuizScreen(ModalScreen[int | None]):
         right, asked = self.score
         with Vertical(id="quiz-box") as box:
             box.border_title = f"predict · step {self.question.step + 1}"
+            # (the keys said are the keys that answer: as many digits as choices)
             box.border_subtitle = (f"score {right}/{asked} · " if asked else "") + \
-                "1-6 or enter answers · escape: back, no call"
+                f"1-{len(self.question.choices)} or enter answers · escape: back, no call"
             yield Static(Content.assemble((self.question.text, "bold")), id="quiz-question")
             yield OptionList(*(Option(Content(f"{n}. {choice}"), id=str(n - 1))
                                for n, choice in enumerate(self.question.choices, start=1)),
@@ -52,7 +54,7 @@ class QuizScreen(ModalScreen[int | None]):
         self.dismiss(int(event.option.id))
 
     def action_choose(self, index: int) -> None:
-        if index < len(self.question.choices):
+        if index < min(len(self.question.choices), 9):
             self.dismiss(index)
 
     def action_cancel(self) -> None:

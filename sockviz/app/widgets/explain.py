@@ -49,7 +49,9 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
     else:
         outcome = ("✓", "bold $text-success")
     lines = [
-        Content.assemble((f"{step}{event.socket}.{event.call.value}()", "bold"), "  ", outcome),
+        # (named as the Python line does: accept() is called on the listener, its parent)
+        Content.assemble((f"{step}{event.parent or event.socket}.{event.call.value}()",
+                          "bold"), "  ", outcome),
         _code_line(event.socket, event.call, event.args, event.parent),
     ]
     if prediction is not None:

@@ -1,0 +1,75 @@
+"""Issue 23, findings 9 and 12 on screen: what was just done is named as the Python line
+names it (``server.accept()``, which gives back conn-1), predict mode's dialog offers the
+keys there are, and its reveal is the kernel's word - on real runs."""
+
+from __future__ import annotations
+
+from sockviz.app.screens.quiz import QuizScreen
+from tests.app.helpers import crop, jump, live_app, settle, until
+
+SIZE = (100, 30)
+
+
+async def test_accept_is_named_as_the_python_line_names_it():
+    app = live_app("tcp-echo")
+    async with app.run_test(size=SIZE) as pilot:
+        await jump(pilot, 7)  # socket, setsockopt, bind, listen, socket, connect, accept
+        event, _before = app.view.last_done
+        assert event.call.value == "accept" and event.socket == "conn-1" \
+            and event.parent == "server"
+        text = "\n".join(crop(app, "#explain"))
+        assert "Step 7/" in text and "server.accept()" in text, text
+        assert "conn-1.accept()" not in text
+        assert "conn_1, address = server.accept()" in text  # (the Python line agrees)
+
+
+async def walk_to(pilot, kind: str) -> QuizScreen:
+    """Answer every question with its first choice until one of ``kind`` is open."""
+    app = pilot.app
+    await settle(pilot)
+    while app.outcome is None:
+        before = app.steps_done
+        await pilot.press("right")
+        await until(pilot, lambda before=before: isinstance(app.screen, QuizScreen)
+                    or app.steps_done > before or app.outcome is not None)
+        if isinstance(app.screen, QuizScreen):
+            if app.screen.question.kind == kind:
+                return app.screen
+            done = app.steps_done
+            await pilot.press("1")
+            await until(pilot, lambda done=done: app.steps_done > done
+                        and app.predictions.asked is None)
+        await settle(pilot)
+    raise AssertionError(f"no {kind} question came")
+
+
+async def test_the_dialogs_keys_are_as_many_as_its_choices():
+    app = live_app("tcp-echo")
+    app.predictions.on = True
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await walk_to(pilot, "accept")
+        assert len(screen.question.choices) == 3
+        assert "1-3 or enter answers" in str(screen.query_one("#quiz-box").border_subtitle)
+        await pilot.press("4")  # no fourth choice: nothing is chosen, nothing is called
+        await pilot.pause(0.2)
+        assert app.screen is screen and app.predictions.asked is None
+
+
+async def test_half_close_the_client_end_is_in_time_wait_though_its_socket_is_open():
+    """half-close step 14: conn-1 closes after the client only shut down its sending side;
+    the kernel keeps the client's end in TIME_WAIT (ss shows it so), and the reveal says
+    "client" is right."""
+    app = live_app("half-close")
+    app.predictions.on = True
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await walk_to(pilot, "time-wait")
+        question = screen.question
+        assert question.step == 13 and question.peer == "client"
+        assert "still open" in question.text and "end of the connection" in question.text
+        assert "1-4 or enter answers" in str(screen.query_one("#quiz-box").border_subtitle)
+        done = app.steps_done
+        await pilot.press(str(question.choices.index("client") + 1))
+        await until(pilot, lambda: app.steps_done > done and app.predictions.asked is None)
+        await settle(pilot)
+        assert app.predictions.said[13] == ("client", "client")
+        assert app.view.models["client"].kernel == "TIME_WAIT"
