@@ -85,7 +85,7 @@ def state_reason(event: CallEvent, before: State | None) -> str:
     if call is Call.SENDTO and event.implicit_bind:
         return f"The first sendto() made the kernel bind it to {local}, so it is now bound."
     if call is Call.SHUTDOWN:
-        return f"shutdown({event.args}) ended one direction: the socket is half-closed."
+        return shutdown_reason(event.args)
     if call is Call.CLOSE:
         return "close() released the descriptor: the socket is closed for good."
     if call is Call.RECV and event.nbytes == 0:
@@ -99,6 +99,23 @@ def state_reason(event: CallEvent, before: State | None) -> str:
     return f"{before.value if before else '—'} → {after.value if after else '—'}."
 
 
+def shutdown_reason(args: str | None) -> str:
+    """What a shutdown() ended, from the ``how`` it was given (its args)."""
+    how = (args or "").replace("socket.", "")
+    if "SHUT_RDWR" in how:
+        return ("shutdown(SHUT_RDWR) ended both directions: no more sending (on TCP a FIN "
+                "goes out) and recv() no longer waits (it returns what has arrived, then 0); "
+                "the descriptor stays open until close().")
+    if "SHUT_RD" in how:
+        return ("shutdown(SHUT_RD) ended our receiving as the program sees it: recv() returns "
+                "what has arrived, then 0 instead of waiting (Linux still takes in what the "
+                "peer sends, and tells it nothing). We can still send.")
+    if "SHUT_WR" in how:
+        return ("shutdown(SHUT_WR) ended our sending (on TCP a FIN goes out); we can still "
+                "receive. The socket is half-closed.")
+    return f"shutdown({args or ''}) ended the direction it names."
+
+
 _KERNEL_MEANING = {
     "LISTEN": "waiting for connection requests",
     "SYN_SENT": "SYN sent, waiting for the server's SYN-ACK",
@@ -108,8 +125,10 @@ _KERNEL_MEANING = {
     "FIN_WAIT2": "our FIN was acknowledged; waiting for the peer's FIN",
     "CLOSE_WAIT": "the peer sent FIN; waiting for this program to close",
     "LAST_ACK": "we sent our FIN after the peer's; waiting for the last ACK",
-    "TIME_WAIT": "closed first; the kernel keeps the connection 60 s so late packets die out",
-    "CLOSING": "both sides sent FIN at once; waiting for the ACK",
+    "TIME_WAIT": ("closed first; Linux keeps the connection a fixed 60 s (TCP_TIMEWAIT_LEN) "
+                  "to ACK the peer's FIN again if our last ACK is lost, and so late segments "
+                  "die out"),
+    "CLOSING": "both sides sent FIN at once; waiting for the ACK (both then go TIME_WAIT)",
     "CLOSE": "no connection: the kernel holds no TCP state for it",
 }
 
@@ -123,14 +142,16 @@ def kernel_meaning(state: str | None) -> str:
 
 _ERRNO_HELP = {
     "ECONNREFUSED": "Nothing is listening at that address: the peer's kernel answered with RST.",
-    "EADDRINUSE": "Another socket already holds this address and port.",
+    "EADDRINUSE": ("This address and port are taken: by another socket, or by a connection "
+                   "the kernel still keeps in TIME_WAIT after its socket was closed."),
     "EADDRNOTAVAIL": "That address is not one of this machine's.",
     "EAFNOSUPPORT": "This machine does not support that address family.",
     "ECONNRESET": "The peer reset the connection (RST): it closed abruptly.",
     "EPIPE": "The connection is closed for writing: the peer has gone, or we shut it down.",
     "ENOTCONN": "The socket is not connected.",
     "EAGAIN": "Nothing was ready: the call would have had to wait.",
-    "EINPROGRESS": "The handshake had not finished when we stopped waiting.",
+    "EINPROGRESS": ("A non-blocking connect() returns at once: the SYN is sent and the "
+                    "handshake goes on in the kernel without the program."),
     "ETIMEDOUT": "The peer did not answer in time.",
     "EACCES": "Ports below 1024 need special privileges.",
     "EHOSTUNREACH": "There is no route to that host.",

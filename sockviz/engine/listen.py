@@ -76,8 +76,8 @@ class ListenRunner(_OutsideRunner):
             return
         setup = (
             (Call.SETSOCKOPT, call_args(Call.SETSOCKOPT, "SOL_SOCKET", "SO_REUSEADDR", 1),
-             ("SO_REUSEADDR lets the port be bound again at once, even while old connections "
-             "on it still wait in TIME_WAIT."),
+             ("SO_REUSEADDR lets the port be bound again while old connections on it still "
+             "wait in TIME_WAIT (on Linux, those left by a listener that had it set too)."),
              lambda i: listener.setsockopt("SOL_SOCKET", "SO_REUSEADDR", 1, step=i)),
             (Call.BIND, call_args(Call.BIND, self.endpoint.address),
              (f"bind() gives the listener its address, {self._where()}: where curl, nc or a "
@@ -85,7 +85,8 @@ class ListenRunner(_OutsideRunner):
              lambda i: listener.bind(self.endpoint.address, step=i)),
             (Call.LISTEN, repr(BACKLOG),
              ("listen() makes it a listener: from now on the kernel answers outside clients' "
-             f"handshakes by itself and queues up to {BACKLOG} connections for accept()."),
+             f"handshakes by itself and queues up to {BACKLOG + 1} connections for accept() "
+             f"(Linux admits one more than the backlog, {BACKLOG})."),
              lambda i: listener.listen(BACKLOG, step=i)),
         )
         for call, args, explain, perform in setup:

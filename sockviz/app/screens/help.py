@@ -1,4 +1,6 @@
-"""The ``?`` help screen: the keys, and how to read the screen."""
+"""The ``?`` help screen: the keys, how to read the screen, and this machine's TCP settings
+(as the run said them: folded from its :class:`~sockviz.engine.events.TcpSettings`, never
+read here - so a replay shows the recorded machine's)."""
 
 from __future__ import annotations
 
@@ -39,8 +41,9 @@ KEYS = (
 READING = (
     ("Every card is one real socket. Its strip shows our lifecycle state "
     "(created → bound → listening → connected → closed); the badge on its lower edge is "
-    "the kernel's own TCP state, read from the kernel (TCP_INFO, or /proc/net/tcp once "
-    "the program has closed the socket)."),
+    "the kernel's own TCP state, read from the kernel: TCP_INFO for a socket the program "
+    "holds; once it has closed it, the kernel's socket diagnostics over netlink (what ss "
+    "uses), or /proc/net/tcp where netlink is refused."),
     ("The ladder is the story between client and server. A dashed arrow means the bytes "
     "are waiting in the receiver's kernel buffer; it turns solid when the program calls "
     "recv() and takes them."),
@@ -63,6 +66,12 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close", show=True),
     ]
 
+    def __init__(self, settings: dict | None = None) -> None:
+        """``settings``: the run's kernel TCP settings as the view folded them (host ->
+        TcpSettings); None or empty: not known."""
+        super().__init__()
+        self.settings = settings or {}
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box") as box:
             box.border_title = "sockviz · help"
@@ -76,6 +85,13 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.assemble(("\nHow to read the screen", "bold $text-accent")))
             for paragraph in READING:
                 yield Static(Content(paragraph), classes="help-paragraph")
+            from sockviz.engine.tcpsettings import lines
+
+            yield Static(Content.assemble(("This machine's TCP", "bold $text-accent")))
+            yield Static(Content("Read from /proc/sys/net/ipv4 at the run's start, in its "
+                                 "own network: what the retry, timer and congestion words "
+                                 "say comes from these."), classes="help-paragraph")
+            yield Static(Content("\n".join(lines(self.settings))), classes="help-paragraph")
 
     def action_dismiss(self) -> None:
         self.dismiss(None)

@@ -13,7 +13,9 @@ SCENARIO = Scenario(
         "A port can have one listener. A second socket's bind() fails with EADDRINUSE, even "
         "with SO_REUSEADDR. Then the server closes a connection first, leaving TIME_WAIT on "
         "its port: after the listener is gone, a new bind() still fails without "
-        "SO_REUSEADDR, and succeeds with it. That is what SO_REUSEADDR is for."
+        "SO_REUSEADDR, and succeeds with it - on Linux because the listener that "
+        "connection came from had SO_REUSEADDR too (a connection inherits it); had it not, "
+        "the new bind() would fail even with the option. That is what SO_REUSEADDR is for."
     ),
     families=IP,
     sockets=(
@@ -50,7 +52,9 @@ SCENARIO = Scenario(
              explain="Without SO_REUSEADDR, bind() fails: the TIME_WAIT connection still "
              "holds the port. (This is the 'address already in use' after a restart.)"),
         Step("server", "third", Call.SETSOCKOPT, ("SOL_SOCKET", "SO_REUSEADDR", 1),
-             explain="SO_REUSEADDR allows binding a port whose only users are in TIME_WAIT."),
+             explain="SO_REUSEADDR allows binding a port whose only users are in TIME_WAIT "
+             "- on Linux only when they had it set as well: the old listener did, and its "
+             "connection inherited it."),
         Step("server", "third", Call.BIND, (SERVER,),
              explain="Now bind() succeeds, while the old connection is still in TIME_WAIT."),
         Step("server", "third", Call.LISTEN, (5,), explain="And the new server listens."),

@@ -29,7 +29,9 @@ SCENARIO = Scenario(
     about=(
         "A bulk transfer: the client sends --size bytes while the server reads them. "
         "sendall() is many send() calls, each taking what fits in the kernel's buffers - "
-        "often less than offered (a partial send). The data phase is one step on each side; "
+        "often less than offered (a partial send), because sockviz keeps its sockets "
+        "non-blocking (a blocking send() would wait until it had taken it all). The data "
+        "phase is one step on each side; "
         "the counters and the sparkline follow it live."
     ),
     families=ALL,

@@ -23,14 +23,16 @@ def listener(name: str = "server", backlog: int = 5, reuse: bool = True) -> tupl
     if reuse:
         steps.append(Step(
             "server", name, Call.SETSOCKOPT, ("SOL_SOCKET", "SO_REUSEADDR", 1), only=IP,
-            explain="SO_REUSEADDR lets a restarted server bind its port again even while "
-            "old connections on it wait in TIME_WAIT."))
+            explain="SO_REUSEADDR lets a restarted server bind its port again while old "
+            "connections on it wait in TIME_WAIT - on Linux only if the sockets that left "
+            "them had it set too (the listener they were accepted from)."))
     steps += [
         Step("server", name, Call.BIND, (BIND_ADDRESS,),
              explain="bind() gives the socket its address, so clients know where to find it."),
         Step("server", name, Call.LISTEN, (backlog,),
              explain=f"listen({backlog}) makes it a listener: the kernel now completes "
-             f"handshakes for it and queues finished connections until accept() takes them."),
+             f"handshakes for it and queues finished connections until accept() takes them "
+             f"(Linux admits one more than the backlog: {backlog + 1})."),
     ]
     return tuple(steps)
 

@@ -19,8 +19,10 @@ SCENARIO = Scenario(
     about=(
         "TCP carries a stream of bytes: three send() calls are not three messages, and one "
         "recv() returns whatever has arrived - here, all three run together. UDP carries "
-        "datagrams: each recvfrom() returns exactly one, never more, never part. A protocol "
-        "on TCP must mark its own message boundaries (a length, a newline...)."
+        "datagrams: each recvfrom() returns at most one, never more; given a buffer smaller "
+        "than the datagram, it returns the first bytes and the kernel discards the rest "
+        "(MSG_TRUNC) - a datagram never arrives in two parts. A protocol on TCP must mark "
+        "its own message boundaries (a length, a newline...)."
     ),
     families=ALL,
     sockets=(

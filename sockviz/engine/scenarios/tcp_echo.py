@@ -27,7 +27,7 @@ SCENARIO = Scenario(
     about=(
         "The classic echo: the server makes a listening socket, the client connects, sends "
         "a short text and reads it back. Both close; the side that closed first keeps the "
-        "connection in TIME_WAIT for a minute."
+        "connection in TIME_WAIT for 60 s (Linux's fixed TCP_TIMEWAIT_LEN)."
     ),
     families=ALL,
     sockets=(
@@ -43,8 +43,10 @@ SCENARIO = Scenario(
         ),
         Step(
             "server", "server", Call.SETSOCKOPT, ("SOL_SOCKET", "SO_REUSEADDR", 1), only=IP,
-            explain="SO_REUSEADDR lets a restarted server bind its port again at once, even "
-            "while old connections on that port still wait in TIME_WAIT.",
+            explain="SO_REUSEADDR lets a restarted server bind its port again while old "
+            "connections on it wait in TIME_WAIT - on Linux only if the sockets that left "
+            "them had it set too (this listener, which its connections inherit it from); "
+            "a listener still open on the port makes bind() fail all the same.",
         ),
         Step(
             "server", "server", Call.BIND, (BIND_ADDRESS,),
@@ -55,7 +57,8 @@ SCENARIO = Scenario(
         Step(
             "server", "server", Call.LISTEN, (5,),
             explain="listen() makes it a listener: from now on the kernel answers handshakes "
-            "for it and queues up to 5 finished connections until accept() takes them.",
+            "for it and queues finished connections until accept() takes them: Linux "
+            "admits one more than the backlog, 6 for listen(5).",
         ),
         Step(
             "client", "client", Call.SOCKET,
@@ -105,8 +108,10 @@ SCENARIO = Scenario(
         Step(
             "server", "conn-1", Call.CLOSE,
             explain="The server closes its connection socket. Its FIN reaches the client, "
-            "which enters TIME_WAIT for 60 seconds so that late packets of this connection "
-            "cannot be mistaken for a new one with the same addresses.",
+            "which ACKs it and enters TIME_WAIT: Linux holds it a fixed 60 s "
+            "(TCP_TIMEWAIT_LEN; RFC 9293 says 2 MSL), to send that ACK again if it is lost "
+            "and the server's FIN comes again, and so late segments of this connection "
+            "die out before a new one with the same addresses.",
         ),
         Step(
             "server", "server", Call.CLOSE,

@@ -14,12 +14,15 @@ def build(closer: str = "client") -> Scenario:
     second_actor = "server" if closer == "client" else "client"
     return Scenario(
         name="time-wait",
-        summary="TIME_WAIT (60 s) appears only on the side that closes first (--closer)",
+        summary="TIME_WAIT (60 s) appears on the side that closes first (--closer)",
         about=(
             f"Here the {closer} closes first. The side that sends the first FIN ends in "
-            "TIME_WAIT for 60 seconds, so that late packets of this connection cannot be "
-            "taken for part of a new one with the same addresses. The other side goes "
-            "CLOSE_WAIT -> LAST_ACK -> gone. Run again with --closer "
+            "TIME_WAIT, which Linux holds a fixed 60 s (TCP_TIMEWAIT_LEN, not the 2 MSL of "
+            "RFC 9293, and not tcp_fin_timeout): to ACK the peer's FIN again if that last "
+            "ACK is lost, and so that late segments of this connection die out before a "
+            "new one with the same addresses. The other side goes CLOSE_WAIT -> LAST_ACK -> "
+            "gone. (Were both to close at once, both would pass CLOSING to TIME_WAIT.) Run "
+            "again with --closer "
             f"{'server' if closer == 'client' else 'client'} to see it move."
         ),
         families=IP,
@@ -33,7 +36,8 @@ def build(closer: str = "client") -> Scenario:
             *client_connects(),
             Step(first_actor, first, Call.CLOSE,
                  explain=f"{first} closes first: its kernel sends FIN. {first} waits in "
-                 f"FIN_WAIT2; {second} is in CLOSE_WAIT."),
+                 f"FIN_WAIT2 (closed by its program, it waits at most tcp_fin_timeout for "
+                 f"the peer's FIN: help shows this machine's); {second} is in CLOSE_WAIT."),
             Step(second_actor, second, Call.RECV, (1024,),
                  explain=f"{second} reads 0 bytes: the peer has closed."),
             Step(second_actor, second, Call.CLOSE,
