@@ -126,18 +126,41 @@ class Drawing:
 
                 wire = story(event, view.caused, view.models, view.wire)
                 if view.link is not None:
+                    from dataclasses import replace
+
                     from sockviz.view.linkview import link_story
 
-                    wire = link_story(view.link, view.link_from, wire)
+                    link = view.link
+                    if view.under_way is not None:  # (the pending call's since: its own)
+                        link = replace(link, recent=tuple(
+                            s for s in link.recent if s.seq < view.under_way))
+                    wire = link_story(link, view.link_from, wire)
             done = done_content(event, before, view.explain(event.step), total, planned,
                                 self.predictions.said.get(event.step),
-                                view.checks.get(event.step), wire)
+                                view.checks.get(event.step), wire,
+                                self._kernel_since(event.socket))
         self.query_one(ExplainPanel).show(done)
         self._say_wire_once()
         self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
         for panel in self.query(NextPanel):
             panel.show(self._upcoming(total))
         self._leave_next_tab_when_wide()
+
+    def _kernel_since(self, socket: str) -> str | None:
+        """What the kernel lines read since the call say of its socket: an orphaned
+        FIN_WAIT2 and the time its timer had left (None: nothing to add)."""
+        import math
+
+        from sockviz.app.widgets.socket_card import orphaned_fin_wait2
+
+        model = self.view.models.get(socket)
+        if model is None or not orphaned_fin_wait2(model):
+            return None
+        left = max(0, math.ceil(model.kernel_deadline - self._now()))
+        return (f"{socket} is in FIN_WAIT2, orphaned: its program closed it, so no call can "
+                "read the peer's FIN. Its kernel drops the connection when its timer runs "
+                f"out - {left} s left, as the kernel's timer was read (ss shows it too; "
+                "net.ipv4.tcp_fin_timeout sets it).")
 
     def _say_wire_once(self) -> None:
         """When the wire is not watched, say why - once a session, not at every run."""
@@ -163,7 +186,14 @@ class Drawing:
             hint = "press → to make this call" if self.mode is Mode.STEP else ""
             if self.position is not None:
                 hint = "made already: → shows it"
-            return next_content(view.pending, total, hint, explain=not self.predictions.on)
+            under_way = None
+            if view.under_way is not None and self.position is None:
+                from sockviz.view.wirewords import under_way_story
+
+                under_way = under_way_story(view.pending, view.during)
+                hint = ""  # (made already: it runs)
+            return next_content(view.pending, total, hint, explain=not self.predictions.on,
+                                under_way=under_way)
         if view.outcome is not None and view.outcome.outcome == "done":
             return Content("Nothing: every call has been made and every socket is "
                            "closed. Watch the kernel badges; press r to run it again.")

@@ -137,12 +137,15 @@ def to_text(events: Iterable, title: str | None = None, scenario: Scenario | Non
         side = ladder.side.get(socket, "left")
         if peer is not None:
             label = f" {socket}: {text} "
-            room = WIDTH - 2
+            short = WIDTH // 4 if wire == "lost" else 0  # (lost: it never got there)
+            room = WIDTH - 2 - short
             label = label if len(label) <= room - 4 else label[: room - 5] + "… "
             dashes = room - len(label)
             line = "┄" if wire else "─"  # (a segment on the wire: a thin arrow)
             body = line * (dashes // 2) + label + line * (dashes - dashes // 2)
-            lines.append("◀" + body + "─" if side == "right" else "─" + body + "▶")
+            head = ("✗", "✗") if short else ("◀", "▶")
+            lines.append(" " * short + head[0] + body + "─" if side == "right"
+                         else "─" + body + head[1])
         else:
             line = f"{socket}: {text}" if not text.startswith(f"{socket} =") else text
             line = line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"

@@ -78,6 +78,7 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
         _kernel(view, event, changes)
     elif kind is StepPending:
         view.pending = event
+        view.under_way = None
         if view.link is not None:
             view.link = linkview.waiting(view.link)
             view.during = ()
@@ -141,8 +142,15 @@ def _touched(view: RunView, name: str, changes: Changes, moving: bool = False,
 
 
 def _set_kernel(view: RunView, model: CardModel, state: str, timer: float | None) -> None:
+    """The kernel state, and when its timer runs out: TIME_WAIT's, and an orphaned
+    FIN_WAIT2's (its program closed it; the kernel line carries the timer ``ss`` shows,
+    net.ipv4.tcp_fin_timeout's) - only from a timer read, never assumed."""
     if state == "TIME_WAIT" and model.kernel != "TIME_WAIT":
         model.kernel_deadline = view.time + (timer if timer is not None else 60.0)
+    elif state == "FIN_WAIT2" and timer is not None:
+        model.kernel_deadline = view.time + timer
+    elif state == "FIN_WAIT2" and model.kernel == "FIN_WAIT2":
+        pass  # (a line with no timer read: the one seen stands)
     elif state != "TIME_WAIT":
         model.kernel_deadline = None
     model.kernel = state
@@ -184,7 +192,7 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
         view.caused, view.caused_since = linkview.own(view.during, event.socket), event.seq
         view.during = ()
         if view.pending is not None and view.pending.step == event.step:
-            view.pending = None
+            view.pending, view.under_way = None, None
     _log(view, event, changes)
 
 
@@ -209,6 +217,7 @@ def _kernel(view: RunView, event: KernelEvent, changes: Changes) -> None:
     if event.socket not in view.models and event.state is State.CLOSED:
         return  # (a closed socket whose card has gone - or was never drawn, in a flood)
     model = _model_for(view, event, changes)
+    model.local = model.local or event.local  # (the kernel gives a connecting socket one)
     if event.queue is not None:
         model.queue = event.queue
     if event.cwnd is not None:
@@ -245,6 +254,8 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
     sender, receiver = view.models.get(event.source), view.models.get(event.target)
     if sender is not None:
         sender.segments_out += event.count
+        if sender.local is None and not event.summed:
+            sender.local = event.local  # (its kernel chose it: the segment carries it)
         _touched(view, sender.name, changes, scroll=False)
         side = "left" if sender.role is Role.CLIENT else "right"
     elif receiver is not None:  # (from an outside peer: from the other side)
@@ -254,6 +265,15 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
     if receiver is not None:
         receiver.segments_in += event.count
         _touched(view, receiver.name, changes, scroll=False)
+    if view.under_way is None and _begun(view, event):
+        # The pending call is under way (only it sends this): its row comes first, so
+        # what crossed while it ran stands under it, not under the call before.
+        view.under_way = event.seq
+        pending = view.pending
+        model = view.models.get(pending.socket)
+        _row(view, changes, "right" if model is not None and model.role is not Role.CLIENT
+             else "left", words.under_way(pending), socket=pending.socket,
+             call=pending.call.value, over=pending.socket)
     label = words.segment_label(event)
     if event.link is not None and view.link is not None:
         view.link, gap = linkview.took(view.link, event)
@@ -266,9 +286,31 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
     if event.cause is not None and view.caused_since is not None \
             and event.cause >= view.caused_since:
         view.caused = (*view.caused, event)
-    elif event.link is not None and event.cause is None and view.pending is not None:
+    elif event.cause is None and view.pending is not None and view.under_way is not None:
         view.during = (*view.during[-(linkview.RECENT - 1):], event)
+    elif event.cause is None and view.caused_since is not None:
+        # the kernels' own after the last call (a delayed ACK, a retransmission): its
+        # story says them as theirs, never as the call's
+        view.caused = (*view.caused[-(linkview.RECENT - 1):], event)
     _log(view, event, changes)
+
+
+def _begun(view: RunView, event: Segment) -> bool:
+    """Whether ``event`` shows the pending call has begun: a segment from its socket, sent
+    for the first time, with no call of before as its cause, of a kind only that call
+    sends (a connect()'s SYN, a send's bytes, a close()'s or shutdown()'s FIN or RST)."""
+    pending = view.pending
+    if pending is None or event.source != pending.socket or event.retry is not None \
+            or event.summed or (event.cause is not None and event.cause < event.seq):
+        return False
+    flags = event.flags or ""
+    if pending.call is Call.CONNECT:
+        return event.proto == "TCP" and flags == "SYN"
+    if pending.call in words.SENDS:
+        return event.nbytes > 0
+    if pending.call in (Call.CLOSE, Call.SHUTDOWN):
+        return "FIN" in flags or "RST" in flags
+    return False
 
 
 def _released(view: RunView, event: LinkEvent, changes: Changes) -> None:

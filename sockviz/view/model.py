@@ -264,6 +264,10 @@ class RunView:
     link_from: int = 0
     """The ``seq`` of the step's call before the last: the link's doings since are the
     last step's story."""
+    under_way: int | None = None
+    """The ``seq`` of the first segment only the pending call could have sent (its SYN,
+    its bytes, its FIN): that call has begun and not returned. None: not known to have
+    begun (a call waiting at the gate sends nothing)."""
     tcp: dict = field(default_factory=dict)
     """The kernel's TCP settings for the run (host, None for the run's one network ->
     :class:`~sockviz.engine.events.TcpSettings`); empty when the run did not say them (an

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sockviz.engine.events import CallEvent, Segment, WireStatus
+from sockviz.engine.events import CallEvent, Segment, StepPending, WireStatus
 from sockviz.engine.states import Call, Role
+from sockviz.view.linkview import seconds
 from sockviz.view.model import CardModel
 from sockviz.view.words import human_bytes, segment_label
 
@@ -24,6 +25,11 @@ FLAG_MEANING = {
 }
 
 
+#: A bare ACK that left this long (or longer) after the segment it answers reached its
+#: kernel was held by that kernel's delayed-ACK timer; sooner, it was sent at once.
+DELAYED = 0.010
+
+
 def _who(name: str, models: Mapping[str, CardModel]) -> str:
     """``the server's kernel``-style naming: a socket of the run, or an outside peer."""
     model = models.get(name)
@@ -32,16 +38,107 @@ def _who(name: str, models: Mapping[str, CardModel]) -> str:
     return name
 
 
+def _kernel_of(name: str, models: Mapping[str, CardModel]) -> str:
+    """``client's kernel``, or ``the kernel at 127.0.0.1:5000`` (a segment named by its
+    address: an outside peer, or a kernel with no socket of the run behind it)."""
+    if name not in models and ":" in name:
+        return f"the kernel at {name}"
+    return f"{name}'s kernel"
+
+
 def _says(segment: Segment) -> str:
     if segment.proto != "TCP":
         return f"a datagram of {segment.nbytes} B"
     return segment_label(segment)
 
 
+def _bare_ack(segment: Segment) -> bool:
+    """An acknowledgement and nothing else: no payload, no SYN, FIN or RST."""
+    return segment.proto == "TCP" and segment.flags == "ACK" and not segment.nbytes
+
+
+def _calls_own(call: CallEvent, segment: Segment) -> bool:
+    """Whether ``segment`` is one ``call`` itself sent: from its socket, while it ran (its
+    cause, or - come before the call's own event - none), sent for the first time, and of
+    the kind the call sends (a SYN for connect(), bytes for a send, a FIN or an RST for
+    close() and shutdown()). Everything else is a kernel's own doing."""
+    if segment.source != call.socket or segment.retry is not None:
+        return False
+    if segment.cause != call.seq and not (segment.cause is None and segment.seq < call.seq):
+        return False
+    if segment.proto != "TCP":
+        return call.call in (Call.SEND, Call.SENDALL, Call.SENDTO)
+    flags = segment.flags or ""
+    if call.call is Call.CONNECT:
+        return flags == "SYN"
+    if call.call in (Call.SEND, Call.SENDALL, Call.SENDTO):
+        return segment.nbytes > 0
+    if call.call in (Call.CLOSE, Call.SHUTDOWN):
+        return "FIN" in flags or "RST" in flags
+    return False
+
+
+def _trigger(ack: Segment, before: tuple[Segment, ...]) -> Segment | None:
+    """What ``ack`` answers: the newest segment from the other end carrying something
+    (bytes, a SYN, a FIN) that had reached ``ack``'s kernel when ``ack`` left (its capture
+    plus its time on a link)."""
+    for earlier in reversed(before):
+        flags = earlier.flags or ""
+        if (earlier.source == ack.target and earlier.seq_rel is not None
+                and (earlier.nbytes or "SYN" in flags or "FIN" in flags)
+                and earlier.link not in ("dropped", "lost", "held")
+                and earlier.t + (earlier.delay or 0.0) <= ack.t + 0.001):
+            return earlier
+    return None
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _ack_words(call: CallEvent, segment: Segment, before: tuple[Segment, ...],
+               models: Mapping[str, CardModel]) -> str:
+    """A bare ACK, said with what it answers and how long after that reached its kernel
+    (measured: the answered segment's capture plus its time on the link, to this one's
+    capture)."""
+    kernel, said = _kernel_of(segment.source, models), _says(segment)
+    own = ", on its own" if segment.cause is None else ""
+    answered = _trigger(segment, before)
+    if answered is None or segment.ack_rel is None:
+        return f"{kernel} acknowledged ({said}){own}"
+    if answered.seq_rel >= segment.ack_rel:  # (bytes came after a gap: it asks again)
+        return (f"{kernel} acknowledged only up to {segment.ack_rel} ({said}){own}: bytes "
+                "after a gap came - a duplicate ACK")
+    late = segment.t - (answered.t + (answered.delay or 0.0))
+    flags = answered.flags or ""
+    what = "the FIN" if "FIN" in flags else "the SYN-ACK" if "SYN" in flags else "the bytes"
+    if late >= DELAYED:
+        return (f"{kernel} acknowledged {what} {_ms(late)} later, on its own: a delayed "
+                f"ACK ({said})")
+    if answered.nbytes and call.call in (Call.SEND, Call.SENDALL, Call.SENDTO):
+        return (f"{kernel} acknowledged at once ({said}) - before any recv(): the "
+                "kernel, not the program, answers")
+    return f"{kernel} acknowledged {what} ({said}){own}"
+
+
+def _runs(sentences: list[str]) -> list[str]:
+    """Sentences said again one after another, said once with how many times."""
+    out: list[list] = []
+    for sentence in sentences:
+        if out and out[-1][0] == sentence:
+            out[-1][1] += 1
+        else:
+            out.append([sentence, 1])
+    return [text if n == 1 else f"{text} ({n} times)" for text, n in out]
+
+
 def story(call: CallEvent, caused: tuple[Segment, ...],
           models: Mapping[str, CardModel], status: WireStatus | None = None) -> str | None:
-    """What crossed the wire because of ``call``, in a sentence or three (None: nothing to
-    say; for a run on Unix-domain sockets, said under the calls that move bytes)."""
+    """What crossed the wire because of ``call``, and what the kernels sent on their own
+    after it, in a sentence or three (None: nothing to say; for a run on Unix-domain
+    sockets, said under the calls that move bytes). A call is said to have sent only what
+    it sent itself (:func:`_calls_own`): a retransmission, a delayed ACK, an answer are
+    the kernels'."""
     name = f"{call.call.value}()"
     if status is not None and status.where is None:
         if call.call in (Call.SEND, Call.SENDALL, Call.SENDTO) and not call.error:
@@ -68,11 +165,12 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
         return "The transfer on the wire: " + "; ".join(parts) + "."
     flags = [s.flags or "" for s in caused]
     first = caused[0]
-    if call.call is Call.CONNECT and flags[:1] == ["SYN"]:
+    if call.call is Call.CONNECT and flags[:1] == ["SYN"] and _calls_own(call, first):
         if len(flags) > 1 and flags[1].startswith("RST"):
             return (f"{name} sent SYN; nothing listens on that port, so the kernel there "
                     f"answered {flags[1]}: the connection is refused.")
-        if flags[1:3] == ["SYN,ACK", "ACK"]:
+        if flags[1:3] == ["SYN,ACK", "ACK"] and len(flags) == 3 \
+                and all(s.retry is None for s in caused):
             listener = models.get(caused[1].source)
             waited = (" before accept() was called - the connection waited in the accept "
                       "queue" if listener is not None and listener.role is Role.LISTENER
@@ -81,26 +179,49 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
                     f"SYN-ACK{waited}; {call.socket}'s kernel sent the ACK that completes "
                     "the handshake.")
     sentences = []
-    carried = False  # (the segment before carried bytes)
-    for segment in caused:
-        who = _who(segment.source, models)
-        said = _says(segment)
-        if segment.source == call.socket:
+    for at, segment in enumerate(caused):
+        kernel, said = _kernel_of(segment.source, models), _says(segment)
+        if segment.retry is not None:
+            sentences.append(f"{kernel} sent {said} again, on its own "
+                             f"({seconds(segment.retry)} after the first)")
+        elif _calls_own(call, segment):
             sentences.append(f"{name} sent {said}")
-        elif segment.flags == "ACK" and carried:
-            sentences.append(f"{who}'s kernel acknowledged at once ({said}) - before any "
-                             "recv(): the kernel, not the program, answers")
-        elif segment.flags == "ACK":
-            sentences.append(f"{who}'s kernel acknowledged it ({said})")
+        elif _bare_ack(segment):
+            sentences.append(_ack_words(call, segment, caused[:at], models))
+        elif segment.cause is None:
+            sentences.append(f"{kernel} sent {said} on its own")
         else:
-            sentences.append(f"{who}'s kernel sent {said}")
-        carried = segment.nbytes > 0
-    text = "; ".join(sentences) + "."
-    if first.flags and first.flags.startswith("RST") and first.source == call.socket:
+            sentences.append(f"{kernel} sent {said}")
+    text = "; ".join(_runs(sentences)) + "."
+    if first.flags and first.flags.startswith("RST") and _calls_own(call, first):
         text += " A reset: the peer's next call fails with ECONNRESET or EPIPE."
     if first.proto == "UDP":
         text += " UDP has no handshake and no acknowledgements: one datagram per call."
     return text  # (it begins with a call or a socket name: as written, not capitalised)
+
+
+def under_way_story(pending: StepPending, seen: tuple[Segment, ...]) -> str:
+    """What a call that has begun (its first segment was seen) and not returned is
+    waiting for, from its socket's segments seen since: one lost or held on the link, and
+    whether its kernel has sent it again."""
+    name, mine = f"{pending.call.value}()", [s for s in seen if s.source == pending.socket]
+    kernel = f"{pending.socket}'s kernel"
+    stuck = [s for s in mine if s.link in ("dropped", "lost", "held")]
+    if not stuck:
+        first = f" (its {segment_label(mine[0])} went out)" if mine else ""
+        return f"{name} has begun{first} and has not returned yet."
+    last = stuck[-1]
+    what = segment_label(last)
+    if last.link == "held":
+        return (f"{name} is waiting: its {what} is held at {pending.socket}'s side of the "
+                "link (→ lets it cross).")
+    again = [s for s in mine if s.seq > last.seq and s.retry is not None
+             and s.flags == last.flags and s.link not in ("dropped", "lost")]
+    if again:
+        return (f"{name} is waiting: its {what} was lost on the link; {kernel} sent it "
+                f"again, {seconds(again[0].retry)} after the first.")
+    return (f"{name} is waiting: its {what} was lost on the link; {kernel} will send it "
+            "again when its retransmission timer runs out.")
 
 
 def wire_note(status: WireStatus | None) -> str | None:

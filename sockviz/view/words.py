@@ -54,20 +54,15 @@ def short_option(args: str | None) -> str:
     return f"{parts[1]}={parts[2]}" if len(parts) == 3 else (args or "")
 
 
-def sends_fin(event: CallEvent) -> bool:
-    """Whether a shutdown() sends a FIN: a stream socket's SHUT_WR or SHUT_RDWR."""
-    return (event.type == "SOCK_STREAM"
-            and "SHUT_RD" not in (event.args or "").replace("SHUT_RDWR", ""))
-
-
 def said(event: CallEvent, before: State | None, planned: bool, was_connecting: bool) -> Said:
     """The words for one call (``planned``: its error is the scenario's lesson;
     ``was_connecting``: an earlier connect() of this socket returned "in progress")."""
     call = event.call
     stream = event.type == "SOCK_STREAM"
     if event.error == "EINPROGRESS" and call is Call.CONNECT and stream:
-        # a non-blocking connect: the SYN went out; the answer comes later
-        return Said("SYN · in progress", arrow=True, in_flight=True)
+        # a non-blocking connect: the handshake is under way (what crossed is the wire's
+        # own rows to say: a call's label says only what its return revealed)
+        return Said("connect() · in progress", arrow=True, in_flight=True)
     if event.error:
         return Said(f"{'→' if planned else '✗'} {call.value}: {event.error}",
                     error=not planned)
@@ -93,12 +88,16 @@ def said(event: CallEvent, before: State | None, planned: bool, was_connecting: 
             return Said(f"{call.value}() → 0 B (EOF)")
         return Said(f"{call.value}() → {event.nbytes} B")
     if call is Call.SHUTDOWN:
-        if sends_fin(event):
-            return Said(f"shutdown({event.args}) · FIN", arrow=True)
+        # (no "· FIN": its return does not say what its kernel sent - a FIN, an RST, or
+        # nothing; the wire's rows under it say what was seen)
         return Said(f"shutdown({event.args})")
-    if call is Call.CLOSE and stream and before is State.CONNECTED:
-        return Said("close() · FIN", arrow=True)
-    return Said("close()")
+    return Said("close()")  # (the same: an RST goes out with SO_LINGER 0, nothing after one)
+
+
+def under_way(pending) -> str:
+    """A call seen to have begun (its first segment went out) that has not returned: its
+    row on the ladder, above what crossed while it ran (its return gets a row of its own)."""
+    return f"{pending.call.value}() begins"
 
 
 def from_outside(event: CallEvent) -> str:

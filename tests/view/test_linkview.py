@@ -37,7 +37,8 @@ def test_a_lost_syn_and_its_retry_counted_drawn_and_said():
     link = view.link
     assert (link.sent, link.dropped, link.in_flight, link.delivered) == (2, 1, 1, 0)
     labels = [row.label for row in view.shown_rows()]
-    assert labels == ["SYN seq 0 ✗ lost", "┊ 1.02 s pass ┊", "↻ SYN seq 0 · 1.02 s"]
+    assert labels == ["connect() begins", "SYN seq 0 ✗ lost", "┊ 1.02 s pass ┊",
+                      "↻ SYN seq 0 · 1.02 s"]
     said = linkview.link_story(link, 0, None)
     assert said.startswith("The link lost client's SYN seq 0 on purpose (a drop fault)")
     assert "client's kernel sent SYN seq 0 again, 1.02 s after the first" in said

@@ -34,10 +34,12 @@ def _code_line(socket: str, call, args: str | None, parent: str | None = None) -
 
 def done_content(event: CallEvent, before: State | None, explain: str, total: int,
                  planned: bool = False, prediction: tuple[str, str] | None = None,
-                 checked: Checked | None = None, wire: str | None = None) -> Content:
+                 checked: Checked | None = None, wire: str | None = None,
+                 since: str | None = None) -> Content:
     """The block for a call that has just been made (``planned``: its error is the lesson;
     ``prediction``: predict mode's guess and what really happened; ``wire``: what crossed
-    the wire because of it, when the wire is watched)."""
+    the wire because of it, when the wire is watched; ``since``: what the kernel line
+    read after the call says of its socket now, e.g. an orphaned FIN_WAIT2's timer)."""
     of = f"/{total}" if total else ""
     step = "" if event.step is None else f"Step {event.step + 1}{of} · "
     if event.error and planned:
@@ -77,13 +79,16 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
     if event.kernel:
         lines.append(Content.assemble(("Kernel: ", "bold"), f"{event.kernel}, "
                                       f"{kernel_meaning(event.kernel)}"))
+    if since:
+        lines.append(Content.assemble(("Since: ", "bold"), since))
     return Content("\n").join(lines)
 
 
 def next_content(pending: StepPending, total: int, key_hint: str,
-                 explain: bool = True) -> Content:
+                 explain: bool = True, under_way: str | None = None) -> Content:
     """The block for the call about to run (``explain``: with what it will do - predict
-    mode keeps that for after the guess)."""
+    mode keeps that for after the guess; ``under_way``: the call has begun - its first
+    segment was seen - and not returned, and what was seen of it)."""
     lines = [
         Content.assemble(
             ((f"Next → step {pending.step + 1}{f'/{total}' if total else ''} · "
@@ -93,6 +98,8 @@ def next_content(pending: StepPending, total: int, key_hint: str,
         ),
         _code_line(pending.socket, pending.call, pending.args),
     ]
+    if under_way:
+        lines.append(Content.assemble(("Under way: ", "bold $text-warning"), under_way))
     if pending.explain and explain:
         lines.append(Content(pending.explain))
     elif pending.explain:

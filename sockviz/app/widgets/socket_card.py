@@ -129,17 +129,45 @@ def strip_content(model: CardModel, moving: bool = False, width: int = 999) -> C
     return Content.assemble(*parts)
 
 
+def no_connection(model: CardModel) -> bool:
+    """A socket not yet connecting, listening or connected: TCP_INFO says CLOSE of it, ``ss``
+    does not list it at all - there is no connection, and a CLOSE badge would say one was
+    closed."""
+    return model.kernel == "CLOSE" and model.state in (State.CREATED, State.BOUND)
+
+
+def orphaned_fin_wait2(model: CardModel) -> bool:
+    """A FIN_WAIT2 whose program has closed its socket, with the kernel's timer read: the
+    kernel drops it when that runs out (net.ipv4.tcp_fin_timeout)."""
+    return (model.kernel == "FIN_WAIT2" and model.kernel_deadline is not None
+            and model.state is State.CLOSED)
+
+
 def kernel_badge(model: CardModel, now: float | None) -> str:
-    """The kernel state, with TIME_WAIT's countdown when the timer is known."""
-    if model.kernel is None:
+    """The kernel state, with TIME_WAIT's countdown when the timer is known (and an orphaned
+    FIN_WAIT2's, from the timer the kernel showed); none for a socket with no connection."""
+    if model.kernel is None or no_connection(model):
         return ""
-    if model.kernel == "TIME_WAIT" and model.kernel_deadline is not None and now is not None:
+    if model.kernel in ("TIME_WAIT", "FIN_WAIT2") and model.kernel_deadline is not None \
+            and now is not None:
         left = max(0, math.ceil(model.kernel_deadline - now))
-        return f" TIME_WAIT {left}s "
+        return f" {model.kernel} {left}s "
     if model.kernel == "LISTEN" and model.queue is not None:
         waiting, backlog = model.queue
         return f" LISTEN · queue {waiting}/{backlog} "
     return f" {model.kernel} "
+
+
+def kernel_line(m: CardModel) -> str:
+    """What the kernel state means, on a tall card."""
+    if m.kernel is None:
+        return ""
+    if no_connection(m):
+        return "kernel: no connection yet (ss does not list it; TCP_INFO says CLOSE)"
+    if orphaned_fin_wait2(m):
+        return (f"kernel: {kernel_meaning(m.kernel)} - orphaned (closed by its program): "
+                "the kernel drops it when its timer runs out (net.ipv4.tcp_fin_timeout)")
+    return f"kernel: {kernel_meaning(m.kernel)}"
 
 
 def card_content(m: CardModel, moving: bool, width: int, tall: bool,
@@ -160,8 +188,7 @@ def card_content(m: CardModel, moving: bool, width: int, tall: bool,
         if len(m.cwnds) > 2:
             lines.append(Content.styled(window_line(m, width), "$wire"))
     if tall:
-        lines.append(Content.styled(f"kernel: {kernel_meaning(m.kernel)}" if m.kernel else "",
-                                    "italic $foreground 70%"))
+        lines.append(Content.styled(kernel_line(m), "italic $foreground 70%"))
         if m.segments_out or m.segments_in:
             noun = "segment" if m.segments_out == 1 else "segments"
             lines.append(Content.styled(f"on the wire: {m.segments_out} {noun} out, "

@@ -1,0 +1,140 @@
+"""The wire's words and the ladder's labels are what the run's own segments say (issue 23,
+"Every word true"): a retransmission, a delayed ACK, an answer are the kernels', never a
+call's; a call row names no segment it was not seen to send; a lost segment's arrow in the
+.txt export stops short. Each run is real (``sockviz --trace`` in a process of its own, on
+loopback or two hosts and a link), checked against tshark on the run's --pcap where a time
+is said."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sockviz.engine.events import CallEvent, LinkStatus, Segment, WireStatus
+from sockviz.engine.scenarios import get
+from sockviz.engine.trace import read_trace
+from sockviz.view.fold import apply
+from sockviz.view.model import RunView
+from sockviz.view.wirewords import story
+from tests.test_lab import needs_hosts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sockviz(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "sockviz", "--trace", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def stories(scenario: str, *args: str) -> tuple[dict[str, list[str]], RunView]:
+    """Each step's call (``socket.call``) -> what the wire's words said of it, once the
+    segments that came before the next step's call were folded; and the view at the end."""
+    events = read_trace(sockviz("--scenario", scenario, *args).splitlines())
+    view = RunView(get(scenario))
+    apply(view, WireStatus("recorded"), 0.0)
+    if any(isinstance(e, Segment) and e.link for e in events):
+        apply(view, LinkStatus("as recorded", "10.217.0.1", "10.217.0.2"), 0.0)
+    said: dict[str, list[str]] = {}
+
+    def say() -> None:
+        if view.last_done is not None:
+            call = view.last_done[0]
+            said.setdefault(f"{call.socket}.{call.call.value}", []).append(
+                story(call, view.caused, view.models, view.wire) or "")
+
+    for event in events:
+        if isinstance(event, CallEvent) and event.step is not None:
+            say()
+        apply(view, event, event.t)
+    say()
+    return said, view
+
+
+@needs_hosts
+def test_a_fin_sent_again_is_the_kernels_not_close():
+    said, _view = stories("tcp-echo", "--drop", "fin")
+    close = said["client.close"][0]
+    assert close.count("close() sent FIN,ACK") == 1
+    assert re.search(r"client's kernel sent FIN,ACK again, on its own \(\d+ ms after the "
+                     r"first\)", close), close
+
+
+@needs_hosts
+def test_data_sent_again_is_not_called_an_acknowledgement():
+    said, view = stories("lost-data")
+    send = said["client.sendall"][0]
+    again = [s for s in view.caused if s.retry is not None] or [
+        row.packet for row in view.shown_rows()
+        if row.packet is not None and row.packet.retry is not None]
+    assert again and again[0].nbytes > 0 and again[0].flags == "ACK"  # (bytes, flags ACK)
+    assert f"client's kernel sent ACK {again[0].nbytes} B again, on its own" in send
+    # an acknowledgement is an ACK with no payload: never one that carries bytes
+    assert not re.search(r"acknowledged[^;]*\(\S*ACK \d+ B\)", send), send
+    assert "sendall() sent ACK 1448 B again" not in send
+
+
+@pytest.mark.skipif(not shutil.which("tshark"), reason="no tshark here")
+def test_the_delayed_ack_of_a_fin_is_named_with_the_time_tshark_measures(tmp_path):
+    pcap = tmp_path / "run.pcap"
+    said, view = stories("tcp-echo", "--pcap", str(pcap))
+    close = said["client.close"][0]
+    client = view.models["client"].local.rpartition(":")[2]
+    rows = subprocess.run(
+        ["tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.time_relative",
+         "-e", "tcp.srcport", "-e", "tcp.flags.fin", "-e", "tcp.len", "-e", "tcp.seq",
+         "-e", "tcp.ack"], capture_output=True, text=True, timeout=60).stdout.split("\n")
+    frames = [r.split("\t") for r in rows if r.count("\t") == 5]
+    fin = next(f for f in frames if f[1] == client and f[2] in ("1", "True"))
+    ack = next(f for f in frames if f[1] != client and float(f[0]) > float(fin[0])
+               and f[3] == "0" and int(f[5]) == int(fin[4]) + 1)
+    late = (float(ack[0]) - float(fin[0])) * 1000
+    found = re.search(r"conn-1's kernel acknowledged the FIN (\d+) ms later, on its own: "
+                      r"a delayed ACK", close)
+    if late >= 10:  # (the delayed-ACK timer held it: it must be said, with its time)
+        assert found, close
+        assert abs(int(found.group(1)) - late) <= 1.0, (close, late)
+    else:
+        assert found is None and "delayed" not in close
+
+
+def test_a_call_row_names_no_segment_it_was_not_seen_to_send():
+    """reset: the server's close() sends RST,ACK (SO_LINGER 0), the client's close() after
+    the reset sends nothing: neither row says FIN, and the wire's rows under them say what
+    crossed."""
+    _said, view = stories("reset")
+    rows = view.shown_rows()
+    closes = [i for i, row in enumerate(rows) if row.call == "close" and row.packet is None]
+    labels = [row.label for row in rows]
+    assert not [label for label in labels if "FIN" in label]
+    conn = next(i for i in closes if rows[i].socket == "conn-1")
+    assert labels[conn] == "close()" and not rows[conn].arrow
+    assert labels[conn + 1] == "RST,ACK"
+    client = next(i for i in closes if rows[i].socket == "client")
+    assert labels[client] == "close()"
+    assert all(row.packet is None or row.packet.source != "client" for row in rows[client:])
+    text = sockviz("--scenario", "reset", "--export", "text")
+    assert "· FIN" not in text and "conn-1: RST,ACK" in text
+
+
+def test_with_no_wire_watched_a_call_row_says_nothing_of_the_wire():
+    text = sockviz("--scenario", "half-close", "--wire", "off", "--export", "text")
+    assert "shutdown(socket.SHUT_WR)" in text
+    # (a segment's name, not a kernel state's: FIN_WAIT2 is what the kernel said)
+    assert not re.search(r"\b(FIN|SYN|RST)\b(?!_)", text), text
+
+
+@needs_hosts
+def test_a_lost_segments_arrow_stops_short_in_the_text_export():
+    text = sockviz("--scenario", "lost-syn", "--export", "text")
+    lost = [line for line in text.splitlines() if "✗ lost" in line]
+    crossed = [line for line in text.splitlines() if "client: ↻ SYN" in line]
+    assert lost and crossed
+    assert lost[0].endswith("✗") and "▶" not in lost[0]
+    assert len(lost[0]) < len(crossed[0]) and crossed[0].endswith("▶")
