@@ -371,7 +371,10 @@ class SockvizApp(drawing.Drawing, Choices, App):
             self._set_mode(Mode.STEP)
         self.action_show_tab("tab-next")
         if self.predictions.asked is not None:
-            return  # the call just guessed at is still being made
+            # The call just guessed at is still being made - or made, its answer waiting
+            # for the kernel to settle: told now as it stands.
+            self._reveal(now=True)
+            return
         if self._ask():
             return  # the call is made once the question is answered
         self.session.step()

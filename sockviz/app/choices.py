@@ -38,10 +38,10 @@ class Choices:
         self.push_screen(QuizScreen(question, self.predictions.score), answered)
         return True
 
-    def _reveal(self) -> None:
+    def _reveal(self, now: bool = False) -> None:
         """Once the asked call has been made and the run has moved on, say what really
-        happened and keep the score."""
-        reveal = self.predictions.reveal(self.history.live)
+        happened and keep the score (``now``: even if the kernel has not settled it yet)."""
+        reveal = self.predictions.reveal(self.history.live, now)
         if reveal is None:
             return
         self._draw_panels()

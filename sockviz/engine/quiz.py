@@ -67,6 +67,8 @@ SAME_SOCKET = "the listener itself, now connected"
 NEITHER = "neither"
 BOTH = "both"
 PART = "part of a datagram"
+NOT_YET = "not known yet"
+"""How an answer the kernel has not settled yet begins (a FIN still on its way)."""
 NOT_READ = "not known: the kernel state was not read when it returned"
 
 # Questions the wire answers (asked when the run's segments are watched).
@@ -151,7 +153,7 @@ class Question:
         unsettled = [f"{name} in {kernel}" for name, kernel in states.items()
                      if kernel in UNSETTLED or (name == self.peer and kernel == "FIN_WAIT2")]
         if unsettled:
-            return f"not known yet: {', '.join(unsettled)} when the run moved on"
+            return f"{NOT_YET}: {', '.join(unsettled)} when the run moved on"
         waiting = [name for name, kernel in states.items() if kernel == "TIME_WAIT"]
         return BOTH if len(waiting) == 2 else (waiting[0] if waiting else NEITHER)
 

@@ -75,9 +75,11 @@ class Predictions:
         if self.asked is not None and event.step == self.asked[0].step:
             self.call, self.datagram = event, size
 
-    def reveal(self, view: RunView) -> Reveal | None:
+    def reveal(self, view: RunView, now: bool = False) -> Reveal | None:
         """Once the asked call has been made and the run has moved on (the next call is
-        pending, or the run is over): what it was, the score kept. None until then."""
+        pending, or the run is over): what it was, the score kept. None until then - and
+        while the kernel has not settled the answer yet (a FIN still on its way over a slow
+        link: each new event asks again), unless ``now`` (→ pressed: told as it stands)."""
         if self.asked is None:
             return None
         question, guess = self.asked
@@ -86,6 +88,10 @@ class Predictions:
         if not moved_on:
             return None
         truth = question.answer(self.call, view.models, view.caused, self.datagram)
+        from sockviz.engine.quiz import NOT_YET
+
+        if truth.startswith(NOT_YET) and not now and view.outcome is None:
+            return None
         self.asked = None
         self.right += guess == truth
         self.answered += 1

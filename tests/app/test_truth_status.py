@@ -73,3 +73,26 @@ async def test_half_close_the_client_end_is_in_time_wait_though_its_socket_is_op
         await settle(pilot)
         assert app.predictions.said[13] == ("client", "client")
         assert app.view.models["client"].kernel == "TIME_WAIT"
+
+
+async def test_a_time_wait_answer_waits_for_the_kernel_over_a_slow_link():
+    """lost-fin, two hosts: when conn-1 closes, the client's lost FIN has not been sent
+    again yet - nothing is settled when the next call comes. The reveal waits for the
+    kernels (each new event asks again) and then names the end they put in TIME_WAIT."""
+    app = live_app("lost-fin")
+    app.predictions.on = True
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await walk_to(pilot, "time-wait")
+        step = screen.question.step
+        done = app.steps_done
+        await pilot.press(str(screen.question.choices.index("client") + 1))
+        await until(pilot, lambda: app.steps_done > done)
+        await until(pilot, lambda: app.predictions.asked is None, timeout=15)
+        guess, truth = app.predictions.said[step]
+        assert not truth.startswith("not known"), truth
+        ends = {name: app.view.models[name].kernel
+                for name in (screen.question.socket, screen.question.peer)}
+        waiting = [name for name, kernel in ends.items() if kernel == "TIME_WAIT"]
+        assert truth == (waiting[0] if len(waiting) == 1 else "both" if waiting
+                         else "neither"), (truth, ends)
+        assert truth == guess == "client"
