@@ -1,0 +1,225 @@
+"""The trace's packet lines against tshark's reading of the same run's ``--pcap``.
+
+Every scenario on both families (``bulk`` and ``slow-link`` at 256 KiB, ``time-wait`` with
+each closer), every lab and every ``--drop`` kind: the lines and the frames in order, same
+count, and field by field - addresses, flags, relative seq/ack as Wireshark computes them,
+payload length, the kernel's timestamps, ``retry`` exactly where tshark marks a
+retransmission (two hosts; on loopback tshark must mark none). A bulk transfer's summed
+lines against the frames they stand for. And what the trace says of who sent a segment and
+which call caused it must fit those facts: a ``cause`` only for a segment sent while that
+call was under way (between the call before it returning and it returning), never for one
+sent again; a ``from`` only a socket that owns a connection or listens.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from sockviz.engine.scenarios import REGISTRY
+from tests.conftest import IPV6
+from tests.witness.witnesses import Frame, Run, flag_set, frames, need, run_all, scratch
+
+FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
+
+#: Seconds two clocks of one machine may disagree by: the trace's call times (monotonic)
+#: and the frames' (the kernel's wall-clock stamps, mapped onto the run's clock once).
+SLACK = 0.0005
+#: The same on two hosts, where a frame's time is the link's reading of it.
+LINK_SLACK = 0.010
+
+
+def runs() -> list[tuple[str, ...]]:
+    out = []
+    for family in FAMS:
+        for name, scenario in REGISTRY.items():
+            if family not in scenario.families:
+                continue
+            base = ("--scenario", name, "--family", family)
+            if name in ("bulk", "slow-link"):
+                out.append((*base, "--size", "256K"))
+            elif name == "time-wait":
+                out += [(*base, "--closer", "client"), (*base, "--closer", "server")]
+            else:
+                out.append(base)
+        for kind in ("syn", "syn-ack", "ack", "data", "fin"):
+            out.append(("--scenario", "tcp-echo", "--drop", kind, "--family", family))
+    return out
+
+
+@need("tshark")
+def test_every_packet_line_is_the_frame_tshark_reads():
+    with scratch() as place:
+        done = run_all(runs(), Path(place))
+        problems = []
+        for run in done:
+            problems += [f"[{run.name}] {p}" for p in compare(run, frames(run.pcap))]
+    print("\n".join(problems))
+    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
+
+
+def compare(run: Run, seen: list[Frame]) -> list[str]:
+    """Every way the run's packet lines differ from tshark's frames."""
+    lines = [r for r in run.records if r["call"] in ("packet", "packets")]
+    singles = [r for r in lines if r["call"] == "packet"]
+    sums = [r for r in lines if r["call"] == "packets"]
+    problems: list[str] = []
+    if sums:
+        first = lines.index(sums[0])
+        if lines[first:first + len(sums)] != sums:
+            return [f"the summed lines are not together: cannot align {len(lines)} lines"]
+        head, tail = lines[:first], lines[first + len(sums):]
+        block = seen[len(head):len(seen) - len(tail)]
+        pairs = list(zip(head, seen[:len(head)])) + list(zip(tail, seen[len(seen) - len(tail):]))
+        problems += compare_sums(sums, block)
+    else:
+        if len(singles) != len(seen):
+            problems.append(f"count: the trace has {len(singles)} packet lines, tshark "
+                            f"{len(seen)} frames")
+        pairs = list(zip(singles, seen))
+    linked = any("link" in r for r in lines)
+    for line, frame in pairs:
+        problems += compare_one(line, frame, seen, linked)
+    problems += compare_times(pairs)
+    problems += check_causes(run.records, pairs)
+    problems += check_senders(run.records, pairs)
+    return problems
+
+
+def say(line: dict, frame: Frame, field: str, want, got) -> str:
+    return (f"frame {frame.number} / line seq {line['seq']} ({line.get('flags')} "
+            f"{line.get('from')}->{line.get('to')}): {field}: tshark {want!r}, trace {got!r}")
+
+
+def compare_one(line: dict, frame: Frame, seen: list[Frame], linked: bool) -> list[str]:
+    out = []
+    checks = [("proto", frame.proto, line["proto"]), ("source", frame.src, line["local"]),
+              ("destination", frame.dst, line["remote"]),
+              ("payload length", frame.nbytes, line["nbytes"])]
+    if frame.proto == "TCP":
+        checks += [("flags", sorted(frame.flags), sorted(flag_set(line["flags"]))),
+                   ("seq_rel", frame.seq, line["seq_rel"]),
+                   ("ack_rel", frame.ack, line["ack_rel"])]
+    for field, want, got in checks:
+        if want != got:
+            out.append(say(line, frame, field, want, got))
+    retry = line.get("retry")
+    if linked:
+        if frame.retransmission != (retry is not None):
+            out.append(say(line, frame, "retransmission (tshark's mark "
+                           f"{frame.marked})", frame.retransmission, retry))
+        elif retry is not None:
+            first = first_sending(frame, seen)
+            if first is not None and abs((frame.epoch - first.epoch) - retry) > 0.002:
+                out.append(say(line, frame, "retry (s since first sent, frame "
+                               f"{first.number})", round(frame.epoch - first.epoch, 4), retry))
+    elif frame.retransmission:
+        out.append(say(line, frame, "retransmission (loopback line has no retry key)",
+                       True, retry))
+    return out
+
+
+def first_sending(frame: Frame, seen: list[Frame]) -> Frame | None:
+    """The earliest frame carrying the same thing from the same sender (same seq, and
+    bytes, a SYN or a FIN)."""
+    for other in seen:
+        if (other.src, other.dst, other.seq) == (frame.src, frame.dst, frame.seq) \
+                and other.number < frame.number \
+                and (other.nbytes or other.flags & {"SYN", "FIN"}) \
+                and (other.flags & {"SYN", "FIN"}) == (frame.flags & {"SYN", "FIN"}):
+            return other
+    return None
+
+
+def compare_sums(sums: list[dict], block: list[Frame]) -> list[str]:
+    """A bulk transfer's summed lines, one a direction, against the frames they stand for."""
+    out = []
+    for source in dict.fromkeys(line["local"] for line in sums):
+        lines = [line for line in sums if line["local"] == source]
+        mine = [f for f in block if f.src == source]
+        want = {"count": len(mine), "nbytes": sum(f.nbytes for f in mine),
+                "largest": max((f.nbytes for f in mine), default=0),
+                "retransmissions": sum(f.retransmission for f in mine),
+                "flags": sorted(set().union(*(f.flags for f in mine)))}
+        got = {"count": sum(line["count"] for line in lines),
+               "nbytes": sum(line["nbytes"] for line in lines),
+               "largest": max(line["largest"] for line in lines),
+               "retransmissions": sum(line["retransmissions"] for line in lines),
+               "flags": sorted(set().union(*(flag_set(line["flags"]) for line in lines)))}
+        for key in want:
+            if want[key] != got[key]:
+                out.append(f"summed line(s) seq {[line['seq'] for line in lines]} "
+                           f"({lines[0]['from']}->{lines[0]['to']}, frames "
+                           f"{block[0].number if block else '-'}-"
+                           f"{block[-1].number if block else '-'}): {key}: tshark "
+                           f"{want[key]!r}, trace {got[key]!r}")
+    others = [f for f in block if f.src not in {line["local"] for line in sums}]
+    if others:
+        out.append(f"{len(others)} frames among the summed ones belong to no summed line "
+                   f"(first: frame {others[0].number})")
+    return out
+
+
+def compare_times(pairs: list[tuple[dict, Frame]]) -> list[str]:
+    """``t`` is the kernel's timestamp of the frame: the same gaps as the pcap's stamps."""
+    if not pairs:
+        return []
+    offset = statistics.median(frame.epoch - line["t"] for line, frame in pairs)
+    return [say(line, frame, "t (kernel's stamp on the run's clock)",
+                round(frame.epoch - offset, 6), line["t"])
+            for line, frame in pairs if abs(frame.epoch - offset - line["t"]) > SLACK]
+
+
+def step_calls(records: list[dict]) -> list[dict]:
+    return [r for r in records if r.get("step") is not None
+            and r["call"] not in ("packet", "packets", "kernel", "link")]
+
+
+def check_causes(records: list[dict], pairs: list[tuple[dict, Frame]]) -> list[str]:
+    """A segment's ``cause`` names the call during which its kernel sent it: sent after the
+    call before it had returned, and by the time it returned; a retransmission has none."""
+    out = []
+    calls = step_calls(records)
+    by_seq = {c["seq"]: n for n, c in enumerate(calls)}
+    # On two hosts a frame's t is when the link read it from the sender's device, a little
+    # after the kernel put it there (seen: up to ~2 ms); the pcap has the same stamps.
+    slack = LINK_SLACK if any("link" in line for line, _ in pairs) else SLACK
+    for line, frame in pairs:
+        cause = line.get("cause")
+        if cause is None:
+            continue
+        if frame.retransmission or line.get("retry") is not None:
+            out.append(say(line, frame, "cause of a retransmission", None, cause))
+            continue
+        if cause not in by_seq:
+            out.append(say(line, frame, "cause (no such call)", None, cause))
+            continue
+        n = by_seq[cause]
+        call = calls[n]
+        before = calls[n - 1]["t"] if n > 0 else 0.0
+        together = n > 0 and calls[n - 1]["call"] in ("sendall", "recv") and call["call"] in (
+            "sendall", "recv") and (call.get("parts") or calls[n - 1].get("parts"))
+        if line["t"] > call["t"] + slack or (line["t"] < before - slack and not together):
+            out.append(say(line, frame, f"cause: sent at t={line['t']}, but "
+                           f"{call['socket']}.{call['call']}() ran from after t={before} to "
+                           f"t={call['t']}", "a call under way then", cause))
+    return out
+
+
+def check_senders(records: list[dict], pairs: list[tuple[dict, Frame]]) -> list[str]:
+    """``from`` names a socket with the frame's source address that can send a segment: one
+    that listens, connects or was accepted - not one only bound (its kernel answers a SYN
+    with RST for nobody's connection)."""
+    owners: dict[str, set[str]] = {}
+    for r in step_calls(records):
+        if r["call"] in ("listen", "connect", "accept", "sendto", "send", "sendall") \
+                or r.get("state") in ("listening", "connected", "half-closed"):
+            owners.setdefault(r["socket"], set()).add(r["call"])
+    names = {r["socket"] for r in step_calls(records)}
+    out = []
+    for line, frame in pairs:
+        sender = line.get("from")
+        if sender in names and frame.proto == "TCP" and sender not in owners:
+            out.append(say(line, frame, "from: a socket that never listened, connected or "
+                           "was accepted", "the kernel, for no socket", sender))
+    return out

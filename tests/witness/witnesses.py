@@ -1,0 +1,245 @@
+"""The witnesses, read: sockviz's own trace beside tshark's reading of the run's pcap,
+``ss -tanoi`` and ``strace -f -ttt -T``.
+
+Each reader turns a tool's text into plain records, so a test compares fields and collects
+every mismatch (it never stops at the first: the report is the list). Nothing here knows
+what a scenario means to do - only what the tools saw.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Runs side by side (2 CPUs: most of a lab's time is a kernel's timer running out).
+WORKERS = 4
+
+
+def need(*tools: str):
+    """Skip (with the reason) where a witness is not installed."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"not installed here: {', '.join(missing)}")
+
+
+def two_hosts_here() -> bool:
+    """Two hosts need a user and network namespace and /dev/net/tun (root here)."""
+    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--link", "delay=1ms",
+                           "--scenario", "udp-echo"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)
+    return proc.returncode == 0 and "no two hosts here" not in proc.stderr
+
+
+@dataclass
+class Run:
+    """One ``sockviz --trace`` run: its arguments, its lines, stderr and its files."""
+
+    args: tuple[str, ...]
+    records: list[dict]
+    stderr: str
+    pcap: Path | None = None
+    strace: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.args)
+
+
+def run_all(runs: list[tuple[str, ...]], place: Path, pcap: bool = True,
+            strace: bool = False) -> list[Run]:
+    """``sockviz --trace`` with each of ``runs``' arguments, ``WORKERS`` at a time, each with
+    its own pcap (and strace log) in ``place``."""
+
+    def one(numbered: tuple[int, tuple[str, ...]]) -> Run:
+        n, args = numbered
+        command = [sys.executable, "-m", "sockviz", "--trace", *args]
+        pcap_path = place / f"run{n}.pcap" if pcap else None
+        strace_path = place / f"run{n}.strace" if strace else None
+        if pcap_path is not None:
+            command += ["--pcap", str(pcap_path), "--overwrite"]
+        if strace_path is not None:
+            command = ["strace", "-f", "-ttt", "-T", "-o", str(strace_path), "-e",
+                       "trace=network,close,poll,ppoll", *command]
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert proc.returncode == 0, f"sockviz --trace {' '.join(args)}: {proc.stderr[-2000:]}"
+        records = [json.loads(line) for line in proc.stdout.splitlines()]
+        return Run(args, records, proc.stderr, pcap_path, strace_path)
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        return list(pool.map(one, enumerate(runs)))
+
+
+def scratch() -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="sockviz-witness-", dir="/tmp")
+
+
+# --- tshark ------------------------------------------------------------------------------
+FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10, "URG": 0x20,
+             "ECE": 0x40, "CWR": 0x80}
+
+FIELDS = ("frame.number", "frame.time_epoch", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
+          "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "tcp.flags", "tcp.seq",
+          "tcp.ack", "tcp.len", "udp.length", "tcp.analysis.retransmission",
+          "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission")
+
+
+@dataclass
+class Frame:
+    """One frame as tshark reads it (relative sequence numbers, as Wireshark shows them)."""
+
+    number: int
+    epoch: float
+    proto: str
+    src: str
+    dst: str
+    flags: frozenset[str]
+    seq: int | None
+    ack: int | None
+    """None when the ACK flag is not set (tshark prints 0 there)."""
+    nbytes: int
+    retransmission: bool
+    """Sent again: tshark marks it (retransmission, fast or spurious), or an earlier frame
+    from the same sender carried the same sequence number with bytes, a SYN or a FIN
+    (tshark calls some of those "out-of-order": a hole filled sooner than its RTT)."""
+    marked: bool = False
+    """tshark's own mark alone."""
+
+
+def address(ip: str, port: str) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def frames(pcap: Path) -> list[Frame]:
+    """Every TCP/UDP frame of ``pcap``, in order, as tshark dissects it."""
+    command = ["tshark", "-n", "-r", str(pcap), "-o", "tcp.relative_sequence_numbers:TRUE",
+               "-o", "tcp.analyze_sequence_numbers:TRUE", "-Y", "tcp or udp", "-T", "fields",
+               "-E", "separator=,", "-E", "occurrence=f"]
+    for field in FIELDS:
+        command += ["-e", field]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = []
+    for line in proc.stdout.splitlines():
+        (number, epoch, ip_src, ip_dst, ip6_src, ip6_dst, tsport, tdport, usport, udport,
+         flags, seq, ack, tcp_len, udp_len, retrans, fast, spurious) = line.split(",")
+        src_ip, dst_ip = ip_src or ip6_src, ip_dst or ip6_dst
+        if tsport:
+            bits = int(flags, 16)
+            named = frozenset(name for name, bit in FLAG_BITS.items() if bits & bit)
+            out.append(Frame(int(number), float(epoch), "TCP", address(src_ip, tsport),
+                             address(dst_ip, tdport), named, int(seq),
+                             int(ack) if "ACK" in named else None, int(tcp_len),
+                             bool(retrans or fast or spurious), bool(retrans or fast or spurious)))
+        else:
+            out.append(Frame(int(number), float(epoch), "UDP", address(src_ip, usport),
+                             address(dst_ip, udport), frozenset(), None, None,
+                             int(udp_len) - 8, False))
+    sent: set[tuple[str, str, int, frozenset[str]]] = set()
+    for frame in out:
+        ends = frame.flags & {"SYN", "FIN"}
+        if frame.proto == "TCP" and (frame.nbytes or ends):
+            key = (frame.src, frame.dst, frame.seq, ends)
+            frame.retransmission = frame.retransmission or key in sent
+            sent.add(key)
+    return out
+
+
+def flag_set(flags: str | None) -> frozenset[str]:
+    """A trace's ``flags`` (``PSH,ACK``) as a set of names."""
+    return frozenset(f.strip().upper() for f in (flags or "").split(",") if f.strip())
+
+
+# --- ss -------------------------------------------------------------------------------------
+SS_STATES = {"ESTAB": "ESTABLISHED", "LISTEN": "LISTEN", "TIME-WAIT": "TIME_WAIT",
+             "FIN-WAIT-1": "FIN_WAIT1", "FIN-WAIT-2": "FIN_WAIT2", "CLOSE-WAIT": "CLOSE_WAIT",
+             "LAST-ACK": "LAST_ACK", "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_RECV",
+             "CLOSING": "CLOSING", "UNCONN": "CLOSE", "CLOSED": "CLOSE"}
+
+
+def ss() -> list[tuple[str, str, str]]:
+    """Every TCP socket ``ss -tanoi`` lists: (kernel state name, local, peer)."""
+    proc = subprocess.run(["ss", "-tanoi"], capture_output=True, text=True, timeout=20,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = []
+    for line in proc.stdout.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 5 and parts[0] in SS_STATES:
+            out.append((SS_STATES[parts[0]], normal(parts[3]), normal(parts[4])))
+    return out
+
+
+def normal(addr: str) -> str:
+    """ss's ``[::ffff:...]``/``*`` forms as sockviz writes addresses."""
+    return addr.replace("%lo", "")
+
+
+def ss_state(table: list[tuple[str, str, str]], local: str | None,
+             remote: str | None) -> str:
+    """The kernel's state for a socket's addresses as ss shows it: a connection by its
+    four addresses, a listener by its local address; ``CLOSE`` where ss lists nothing (a
+    socket the kernel has let go, or one bound and not listening). Where a tuple shows
+    twice (an open socket the kernel has put in CLOSE while its connection waits in
+    TIME_WAIT), the connection's state wins."""
+    if local is None:
+        return "CLOSE"
+    found = [state for state, here, there in table if here == local
+             and (there == remote if remote else there.endswith(":*") and state == "LISTEN")]
+    found = [s for s in found if s != "CLOSE"] or found
+    return found[0] if found else "CLOSE"
+
+
+# --- strace --------------------------------------------------------------------------------
+@dataclass
+class Syscall:
+    """One system call strace saw: when it started and returned (``-ttt`` plus ``-T``)."""
+
+    pid: int
+    name: str
+    args: str
+    result: str
+    start: float
+    end: float
+
+
+LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(.*)$")
+DONE = re.compile(r"^(\w+)\((.*)\)\s+=\s+(.*?)\s+<(\d+\.\d+)>$")
+UNFINISHED = re.compile(r"^(\w+)\((.*?)\s*<unfinished \.\.\.>$")
+RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)\)\s+=\s+(.*?)\s+<(\d+\.\d+)>$")
+
+
+def syscalls(path: Path) -> list[Syscall]:
+    """Every finished system call of an ``strace -f -ttt -T`` log, ordered by start."""
+    out, open_calls = [], {}
+    for line in path.read_text().splitlines():
+        match = LINE.match(line)
+        if not match:
+            continue
+        pid, when, rest = int(match[1]), float(match[2]), match[3]
+        if (done := DONE.match(rest)) is not None:
+            out.append(Syscall(pid, done[1], done[2], done[3], when, when + float(done[4])))
+        elif (begun := UNFINISHED.match(rest)) is not None:
+            open_calls[pid] = (begun[1], begun[2], when)
+        elif (resumed := RESUMED.match(rest)) is not None and pid in open_calls:
+            name, args, start = open_calls.pop(pid)
+            out.append(Syscall(pid, name, args + resumed[2], resumed[3], start,
+                               start + float(resumed[4])))
+    out.sort(key=lambda call: call.start)
+    return out
+
+
+def fd_of(call: Syscall) -> int | None:
+    head = call.args.split(",", 1)[0].strip()
+    return int(head) if head.isdigit() else None
+
