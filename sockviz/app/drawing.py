@@ -151,15 +151,21 @@ class Drawing:
         FIN_WAIT2 and the time its timer had left (None: nothing to add)."""
         import math
 
-        from sockviz.app.widgets.socket_card import orphaned_fin_wait2
+        from sockviz.engine.states import Role, State
+        from sockviz.engine.tcpsettings import fin_timeout_words
 
         model = self.view.models.get(socket)
-        if model is None or not orphaned_fin_wait2(model):
+        if model is None or model.kernel != "FIN_WAIT2" or model.state is not State.CLOSED:
             return None
+        said = (f"{socket} is in FIN_WAIT2, orphaned: its program closed it, so no call can "
+                "read the peer's FIN. Its kernel drops the connection when its timer runs out")
+        if model.kernel_deadline is None:  # (no kernel line with its timer came)
+            tcp = self.view.tcp
+            settings = tcp.get(None) or tcp.get("client" if model.role is Role.CLIENT
+                                                else "server")
+            return f"{said}; its timer was not read here ({fin_timeout_words(settings)})."
         left = max(0, math.ceil(model.kernel_deadline - self._now()))
-        return (f"{socket} is in FIN_WAIT2, orphaned: its program closed it, so no call can "
-                "read the peer's FIN. Its kernel drops the connection when its timer runs "
-                f"out - {left} s left, as the kernel's timer was read (ss shows it too; "
+        return (f"{said} - {left} s left, as the kernel's timer was read (ss shows it too; "
                 "net.ipv4.tcp_fin_timeout sets it).")
 
     def _say_wire_once(self) -> None:
