@@ -34,13 +34,16 @@ MEANING = {
     "tcp_congestion_control": "how new connections pace and grow their sending",
     "tcp_syn_retries": "times a connect() sends its SYN again before giving up",
     "tcp_synack_retries": "times a listener's kernel sends a SYN-ACK again",
-    "tcp_syn_linear_timeouts": "SYN retries kept 1 s apart before the wait doubles",
+    "tcp_syn_linear_timeouts": "a SYN's wait stays 1 s for this many retries and one more, "
+                               "then doubles",
     "tcp_fin_timeout": "seconds an orphaned FIN_WAIT2 waits for the peer's FIN",
     "tcp_sack": "selective acknowledgements (1: on)",
     "tcp_recovery": "loss detection by time (1: RACK)",
     "tcp_early_retrans": "tail-loss probes (3 or 4: on)",
-    "tcp_retries2": "times data is sent again before the connection is given up",
-    "tcp_tw_reuse": "reuse of TIME_WAIT ports by new outgoing connections",
+    "tcp_retries2": ("how long unacknowledged data is sent again before the connection is "
+                     "given up (as that many doubling timeouts)"),
+    "tcp_tw_reuse": ("new outgoing connections may reuse a TIME_WAIT's port (0 no, 1 yes, "
+                     "2 on loopback only)"),
 }
 _ROOT = "/proc/sys/net/ipv4/"
 #: A value kept: a sysctl's text is short (a name or a number); longer is not one.
