@@ -78,7 +78,8 @@ SYN_RST = "a SYN, answered by a reset"
 NOTHING = "nothing yet"
 NO_ANSWER = "nothing: the SYN is sent again later"
 ICMP = "an ICMP 'port unreachable'"
-NO_FIN = "nobody yet: a FIN waits for both to close"
+NO_FIN = "nobody yet: no FIN has left by the time it returns"
+RST_NOT_FIN = "nobody: a reset (RST) ends the connection instead"
 
 
 class Facts(Protocol):
@@ -212,8 +213,11 @@ def _wire_answer(kind: str, asker: str, caused: Sequence[Segment]) -> str:
         back = [f for segment, f in zip(caused, flags, strict=True) if segment.source != asker]
         return back[0] if back else NO_ANSWER
     if kind == "wire-fin":
-        return next((segment.source for segment in caused if "FIN" in (segment.flags or "")),
-                    NO_FIN)
+        fin = next((segment.source for segment in caused if "FIN" in (segment.flags or "")),
+                   None)
+        if fin is None and any("RST" in (segment.flags or "") for segment in caused):
+            return RST_NOT_FIN  # (SO_LINGER 0, or bytes left unread: close() resets)
+        return fin or NO_FIN
     return "?"
 
 
@@ -298,5 +302,5 @@ def _ask_wire(pending: StepPending, facts: Facts, sockets: Mapping[str, Facts],
             return Question(pending.step, "wire-fin", name,
                             f"Both ends are connected. Once {who} returns, which socket's "
                             "kernel will have sent the first FIN?",
-                            (name, peer.name, NO_FIN))
+                            (name, peer.name, NO_FIN, RST_NOT_FIN))
     return None
