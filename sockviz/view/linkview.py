@@ -144,6 +144,11 @@ def seconds(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
+def milliseconds(value: float) -> str:
+    """A kernel's RTT (ms) as said: ``41 ms``, ``0.05 ms`` (a link with no delay)."""
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.2g} ms"
+
+
 def label(segment: Segment) -> str:
     """A link segment as its arrow says it: ``SYN seq 0 ✗ lost``, ``↻ SYN seq 0 · 1.00 s``
     (the kernel's retry, and how long after the first sending; the arrow of a held one
@@ -233,7 +238,7 @@ def retry_parts(segment: Segment, recent=(), link: LinkView | None = None) -> li
         return [f"{said}: {why}.",
                 _sentence(f"{segment.source}'s kernel: {tcpsettings.synack_words(settings)}")]
     rtt = link.rtts.get(segment.source) if link is not None else None
-    against = (f"the RTT {segment.source}'s kernel measured was {rtt:.0f} ms" if rtt
+    against = (f"the RTT {segment.source}'s kernel measured was {milliseconds(rtt)}" if rtt
                else f"{segment.source}'s kernel's RTT was not read")
     first = segment.t - took
     sacks = [s for s in recent if s.source == segment.target and _carries_sack(s)

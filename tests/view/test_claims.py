@@ -262,5 +262,34 @@ def test_lost_data_says_the_sacks_it_saw_not_a_duplicate_ack_count(tmp_path):
     assert "with SACK blocks had shown the hole" in said
     assert "duplicate ACK" not in said and "fast retransmit" not in said
     rtt = view.link.rtts["client"]
-    assert f"measured was {rtt:.0f} ms" in said
+    assert f"measured was {linkview.milliseconds(rtt)}" in said
     assert json.loads(proc.stdout.splitlines()[0])["call"] == "tcp"
+
+
+@pytest.mark.skipif(not shutil.which("tshark"), reason="needs tshark")
+def test_a_lone_lost_segment_is_said_sent_again_by_a_timer_with_no_sack_seen(tmp_path):
+    """Finding 14, the other case: tcp-echo's one data segment lost; nothing after it can be
+    SACKed (tshark: no SACK block before the retransmission), so the words say a timer ran
+    out, and how long after the first sending."""
+    pcap = tmp_path / "run.pcap"
+    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--drop", "data",
+                           "--pcap", str(pcap)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    if "no two hosts here" in proc.stderr:
+        pytest.skip("two hosts cannot be made here")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [f.split("\t") for f in subprocess.run(
+        ["tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.time_relative",
+         "-e", "tcp.options.sack_le", "-e", "tcp.analysis.retransmission"],
+        capture_output=True, text=True, timeout=60).stdout.splitlines()]
+    again = [float(r[0]) for r in rows if r[2]]
+    assert again and not any(r[1] for r in rows if float(r[0]) < again[0])
+    events = read_trace(proc.stdout.splitlines())
+    view = RunView(get("tcp-echo"))
+    apply(view, LinkStatus("drop data", "10.217.0.1", "10.217.0.2"), 0.0)
+    for n, event in enumerate(events):
+        apply(view, event, float(n))
+    said = linkview.link_story(view.link, 0, None)
+    retry = next(e for e in events if isinstance(e, Segment) and e.retry and e.nbytes)
+    assert f"again, {linkview.seconds(retry.retry)} after the first, with no SACK" in said
+    assert "a timer ran out" in said and "duplicate ACK" not in said
