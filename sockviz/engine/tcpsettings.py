@@ -171,8 +171,9 @@ def lines(settings: dict) -> list[str]:
     """Help's "This machine's TCP": one line a setting, for each host read (``settings``:
     host -> :class:`TcpSettings`, as the view folds them)."""
     if not settings:
-        return ["Not known: this run (an older recording?) did not carry the kernel's TCP "
-                "settings."]
+        return ["Not known: this run did not say the kernel's TCP settings (a recording "
+                "made before sockviz read them, or a run with an outside peer, which does "
+                "not read them)."]
     out = []
     for host, event in settings.items():
         if host is not None:
