@@ -262,8 +262,8 @@ def ask(pending: StepPending, sockets: Mapping[str, Facts],
                 "kernel keep in TIME_WAIT (an open socket's end too)?",
                 (name, peer.name, BOTH, NEITHER), peer=peer.name)
         return Question(pending.step, "kernel", name,
-                        f"After {who}, which TCP state will the kernel show for {name}?",
-                        AFTER_FIN)
+                        f"When {who} returns, which TCP state does the kernel show for "
+                        f"{name}?", AFTER_FIN)
     if call in (Call.BIND, Call.LISTEN, Call.CONNECT, Call.SHUTDOWN):
         choices = tuple(s.value for s in ROLE_STATES[facts.role] if s is not facts.state)
         return Question(pending.step, "state", name,

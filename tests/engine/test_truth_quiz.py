@@ -287,3 +287,9 @@ def test_a_close_that_resets_is_not_said_to_wait_for_a_fin():
     assert made.socket == "conn-1" and any("RST" in f for f in flags), flags
     assert not any("FIN" in f for f in flags)
     assert answer == RST_NOT_FIN and answer in question.choices
+
+
+def test_the_kernel_question_asks_for_the_moment_it_is_answered_at():
+    """The answer is the reading taken when close() returned: the question says so."""
+    (entry,) = of_kind(asked(run(scenarios.get("tcp-echo"))), "kernel")
+    assert entry["question"].text.startswith("When client.close() returns, which TCP state")
