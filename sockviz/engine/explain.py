@@ -122,7 +122,8 @@ _KERNEL_MEANING = {
     "SYN_RECV": "SYN received, SYN-ACK sent, waiting for the final ACK",
     "ESTABLISHED": "the connection is open both ways",
     "FIN_WAIT1": "we sent FIN, waiting for it to be acknowledged",
-    "FIN_WAIT2": "our FIN was acknowledged; waiting for the peer's FIN",
+    "FIN_WAIT2": ("our FIN was acknowledged; waiting for the peer's FIN (once its program "
+                  "has closed it, at most net.ipv4.tcp_fin_timeout: help shows this run's)"),
     "CLOSE_WAIT": "the peer sent FIN; waiting for this program to close",
     "LAST_ACK": "we sent our FIN after the peer's; waiting for the last ACK",
     "TIME_WAIT": ("closed first; Linux keeps the connection a fixed 60 s (TCP_TIMEWAIT_LEN) "
@@ -133,10 +134,16 @@ _KERNEL_MEANING = {
 }
 
 
-def kernel_meaning(state: str | None) -> str:
-    """What a kernel TCP state means, in a few words."""
+def kernel_meaning(state: str | None, settings=None) -> str:
+    """What a kernel TCP state means, in a few words; with the run's kernel settings
+    (:class:`~sockviz.engine.events.TcpSettings`), FIN_WAIT2's says its tcp_fin_timeout."""
     if state is None:
         return "no kernel TCP state (UDP, or not Linux)"
+    if state == "FIN_WAIT2" and settings is not None:
+        from sockviz.engine.tcpsettings import fin_timeout_words
+
+        return ("our FIN was acknowledged; waiting for the peer's FIN ("
+                f"{fin_timeout_words(settings)})")
     return _KERNEL_MEANING.get(state, state)
 
 

@@ -140,9 +140,9 @@ def synack_words(settings: TcpSettings | None) -> str:
 def fin_timeout_words(settings: TcpSettings | None) -> str:
     seconds = number(settings, "tcp_fin_timeout")
     if seconds is None:
-        return "an orphaned FIN_WAIT2 gives up after tcp_fin_timeout (not known for this run)"
-    return (f"once its program has closed it, it waits at most tcp_fin_timeout = {seconds} s "
-            "for the peer's FIN")
+        return ("once its program has closed it, at most tcp_fin_timeout, not known for this "
+                "run")
+    return f"once its program has closed it, at most tcp_fin_timeout = {seconds} s"
 
 
 _CONGESTION = {

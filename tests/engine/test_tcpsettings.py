@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -131,3 +132,34 @@ def test_the_syn_schedule_and_words_are_what_this_kernel_does_on_a_link():
     assert [float(x) for x in re.findall(r"([0-9.]+) s", stated)][:5] == \
         [round(r) for r in retries]
     assert f"tcp_syn_retries = {tcpsettings.number(client, 'tcp_syn_retries')}" in said
+
+
+FIN_WAIT2_PROBE = r"""
+import json, re, socket, subprocess, time
+open("/proc/sys/net/ipv4/tcp_fin_timeout", "w").write("7")
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+from sockviz.engine import tcpsettings
+from sockviz.engine.explain import kernel_meaning
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+c = socket.create_connection(l.getsockname(), timeout=2); a, _ = l.accept()
+c.close(); time.sleep(0.1)
+ss = subprocess.run(["ss", "-tanoH", "state", "fin-wait-2"], capture_output=True,
+                    text=True).stdout
+print(json.dumps({"timer": float(re.search(r"timewait,([0-9.]+)", ss).group(1)),
+                  "read": dict(tcpsettings.read()[0].values)["tcp_fin_timeout"],
+                  "said": kernel_meaning("FIN_WAIT2", tcpsettings.read()[0])}))
+"""
+
+
+@pytest.mark.skipif(not shutil.which("unshare") or not shutil.which("ss"),
+                    reason="needs unshare and ss")
+def test_the_settings_are_read_in_the_runs_own_network_and_fin_wait2_says_its_timeout():
+    """In a network of its own with tcp_fin_timeout = 7 (this machine's is not), the
+    reading is 7, ss shows the orphaned FIN_WAIT2's timer under 7 s, and the words say 7 s."""
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", FIN_WAIT2_PROBE], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        pytest.skip(f"no network namespace here: {proc.stderr.strip()[-200:]}")
+    seen = json.loads(proc.stdout)
+    assert seen["read"] == "7" and 0 < seen["timer"] <= 7
+    assert "tcp_fin_timeout = 7 s" in seen["said"]
