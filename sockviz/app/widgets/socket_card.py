@@ -98,7 +98,8 @@ def flow_line(m: CardModel, width: int) -> str:
 
 
 def window_line(m: CardModel, width: int) -> str:
-    """The congestion window as it was read, oldest first, as bars (slow start's growth)."""
+    """The congestion window as it was read, oldest first, as bars (its growth is the
+    kernel's congestion control's: the run's settings name it)."""
     return "cwnd " + rate_line([float(c) for c in m.cwnds], max(1, width - 5))
 
 
