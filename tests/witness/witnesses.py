@@ -243,3 +243,51 @@ def fd_of(call: Syscall) -> int | None:
     head = call.args.split(",", 1)[0].strip()
     return int(head) if head.isdigit() else None
 
+
+
+# --- a run stepped from Python ---------------------------------------------------------------
+def step_through(scenario, family: str, at_pause, capture=None, wire=None,
+                 quiet: float = 0.3, timeout: float = 60.0) -> list:
+    """Run ``scenario`` in step mode, one call per step; at every pause - before each call,
+    and once the run has finished - wait until no event has come for ``quiet`` seconds
+    (longer than the kernel watcher's interval: what the kernel did has been read), then
+    ``at_pause(runner, events, pending)`` (``pending`` the step waiting, None at the end).
+    Returns every event."""
+    import time
+
+    from sockviz.engine.gate import Mode
+    from sockviz.engine.runner import Runner
+    from tests.helpers import Collector
+
+    collector = Collector()
+    runner = Runner(scenario, collector, family=family, mode=Mode.STEP, capture=capture,
+                    wire=wire)
+    runner.start()
+    deadline = time.monotonic() + timeout
+    try:
+        seen = 0
+        while time.monotonic() < deadline:
+            assert collector.wait_for(lambda c, n=seen: len(c.pending) > n or c.finished, 20), \
+                f"{scenario.name}: no step came after {seen}"
+            collector.wait_quiet(quiet, 10)
+            if collector.finished:
+                at_pause(runner, list(collector.events), None)
+                return list(collector.events)
+            pending = collector.pending[-1]
+            at_pause(runner, list(collector.events), pending)
+            seen = len(collector.pending)
+            runner.step()
+        raise AssertionError(f"{scenario.name} did not finish in {timeout} s")
+    finally:
+        assert runner.stop(), "a thread outlived stop()"
+
+
+def fold(scenario, events: list):
+    """The run's view after ``events``, as the app folds it (no Textual)."""
+    from sockviz.view.fold import apply
+    from sockviz.view.model import RunView
+
+    view = RunView(scenario)
+    for event in events:
+        apply(view, event, 0.0)
+    return view

@@ -1,0 +1,57 @@
+"""The kernel state sockviz shows for each TCP socket, at every paused step, against
+``ss -tanoi`` read at that moment.
+
+Each scenario is stepped from Python on loopback (the wire off), one call per step; at each
+pause, once the engine has gone quiet, ``ss`` is read and the view of the run - folded from
+its events as the app folds them - is compared socket by socket: a connection by its four
+addresses (TIME_WAIT's included: a closed socket, or an open one, whose connection the
+kernel holds in TIME_WAIT shows TIME_WAIT), a listener by its address, and ``CLOSE`` where
+ss lists nothing for the socket's addresses.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sockviz.engine import scenarios
+from tests.conftest import IPV6
+from tests.witness.witnesses import fold, need, ss, ss_state, step_through
+
+FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
+
+CASES = [("tcp-echo", {}), ("half-close", {}), ("time-wait", {"closer": "client"}),
+         ("time-wait", {"closer": "server"}), ("reset", {}), ("broken-pipe", {}),
+         ("refused", {}), ("multi-client", {})]
+
+
+@need("ss")
+def test_every_paused_step_shows_the_kernel_state_ss_shows():
+    jobs = [(name, options, family) for name, options in CASES for family in FAMS]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        found = list(pool.map(lambda job: check(*job), jobs))
+    problems = [p for some in found for p in some]
+    print("\n".join(problems))
+    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
+
+
+def check(name: str, options: dict, family: str) -> list[str]:
+    scenario = scenarios.get(name, **options)
+    label = f"[{name} {' '.join(f'--{k} {v}' for k, v in options.items())} {family}]"
+    problems: list[str] = []
+
+    def at_pause(_runner, events, pending):
+        table = ss()
+        view = fold(scenario, events)
+        moment = (f"before step {pending.step} ({pending.socket}.{pending.call.value}())"
+                  if pending else "at the end")
+        for model in view.models.values():
+            if model.type != "SOCK_STREAM" or model.family == "AF_UNIX":
+                continue
+            want = ss_state(table, model.local, model.remote)
+            got = model.kernel
+            if got != want and not (got is None and want == "CLOSE"):
+                problems.append(f"{label} {moment}: {model.name} ({model.local} <-> "
+                                f"{model.remote}): ss {want}, sockviz {got}")
+
+    step_through(scenario, family, at_pause)
+    return problems
