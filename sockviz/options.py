@@ -125,6 +125,8 @@ def check(options: Options) -> Options:
         if not options.outside:
             _choices(options)  # before serving, not in every tab
         _serve(options)
+        if not options.outside:
+            _link(options)  # (a bad --link or a --drop that cannot match: not in each tab)
         return options
     _choices(options)
     if options.list:

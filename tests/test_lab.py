@@ -138,8 +138,12 @@ def check_lost_fin(records: list[dict], family: str) -> None:
     end = call(records, "conn-1", "recv", 1)
     assert end["nbytes"] == 0  # end of stream: once the FIN came again
     assert end["t"] >= again["t"]
+    # (right after close() the FIN is lost: FIN_WAIT1, whatever the timing; whether the
+    # client is seen in FIN_WAIT2 before TIME_WAIT depends on whether the server's kernel
+    # acknowledged the FIN on its own or with its own FIN - not asserted)
+    assert call(records, "client", "close")["kernel"] == "FIN_WAIT1"
     states = [r["kernel"] for r in records if r["call"] == "kernel" and r["socket"] == "client"]
-    assert "FIN_WAIT2" in states and states[-1] == "TIME_WAIT"
+    assert states[-1] == "TIME_WAIT"
 
 
 @needs_hosts
@@ -198,7 +202,7 @@ def test_the_same_seed_loses_the_same_segments():
     def lost(records):
         return [n for n, p in enumerate(packets(records)[:both]) if p["link"] == "lost"]
 
-    assert len(lost(first)) >= 2 and lost(first) == lost(second)
+    assert lost(first) and lost(first) == lost(second)
     n = lost(first)[0]
     assert packets(first)[n]["flags"] == packets(second)[n]["flags"]
 

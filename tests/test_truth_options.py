@@ -110,3 +110,13 @@ def test_a_drop_that_happened_says_nothing():
     assert "never happened" not in proc.stderr
     assert [p["flags"] for p in link_packets(proc.stdout) if p["link"] == "dropped"] \
         and proc.returncode == 0, proc.stderr
+
+
+def test_serve_refuses_what_every_tab_would_refuse():
+    """--serve checks the link once, before serving, as the TUI and --trace do."""
+    for args, words in ((("--link", "delay=soon"), "delay should look like delay=50ms"),
+                        (("--scenario", "udp-echo", "--drop", "data"),
+                         "udp-echo sends UDP datagrams only")):
+        proc = sockviz("--serve", "--port", "65432", *args)  # (refused before it binds)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and words in proc.stderr, proc.stderr

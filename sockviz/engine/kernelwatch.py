@@ -34,6 +34,11 @@ def _seen(state: str | None, queue) -> tuple:
 
 
 
+_WENT_ON = frozenset(("FIN_WAIT1", "FIN_WAIT2", "CLOSING", "LAST_ACK", "TIME_WAIT"))
+"""States after which a socket still held may read CLOSE while its connection lives on in
+the kernel as a TIME_WAIT socket of its own (``ss`` shows it; ``TCP_INFO`` cannot)."""
+
+
 class KernelWatch:
     """The kernel watch of a :class:`~sockviz.engine.tracer.Tracer` (see the module
     docstring)."""
@@ -41,6 +46,9 @@ class KernelWatch:
     #: How long a call waits for the kernel to leave a transient state (FIN_WAIT1 ...)
     #: before its event is emitted. On loopback it takes microseconds.
     SETTLE_LIMIT = 0.25
+
+    #: How long a two-host run's end waits for what is still in flight (:meth:`in_flight`).
+    END_LIMIT = 1.5
 
     def _read_kernel(self, only: TracedSocket | None = None,
                      caller: TracedSocket | None = None) -> dict[TracedSocket, tuple]:
@@ -60,6 +68,16 @@ class KernelWatch:
                 if ts.state is not State.CLOSED and ts.sock is not None:
                     state = kernel.held_state(ts.sock)
                     queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
+                    if state == "CLOSE" and ts.last_remote is not None and (
+                            self._kernel_last.get(ts) or (None,))[0] in _WENT_ON:
+                        # (the kernel moved the connection to a TIME_WAIT socket of its
+                        # own; the one still held reads CLOSE - look it up as ss does)
+                        if diag is None and self.hosts is None:
+                            diag = self._diag_open()
+                        state, timer = self._moved(diag, ts, proc)
+                        out[ts] = (state, timer, "tcp_info" if timer is None else "proc",
+                                   None)
+                        continue
                     out[ts] = (state, None, "tcp_info", queue)
                 elif ts.last_local is None:
                     out[ts] = ("CLOSE", None, "proc", None)
@@ -76,6 +94,16 @@ class KernelWatch:
         finally:
             self._diag_done(diag)
         return out
+
+    def _moved(self, diag, ts: TracedSocket, proc: list) -> tuple[str, float | None]:
+        """The connection of a socket still held whose ``TCP_INFO`` reads CLOSE after a
+        closing state: by its addresses, TIME_WAIT and its timer if the kernel keeps it so,
+        else CLOSE."""
+        if self.hosts is not None:
+            state, timer = self._closed_on_host(ts.last_local, ts.last_remote)
+        else:
+            state, timer = self._closed_state(diag, ts.last_local, ts.last_remote, proc)
+        return ("TIME_WAIT", timer) if state == "TIME_WAIT" else ("CLOSE", None)
 
     def _diag_open(self):
         """Socket diagnostics over netlink for one reading (a real peer's run keeps it to
@@ -151,6 +179,13 @@ class KernelWatch:
             return self._read_kernel(caller)
         if not self.settle:  # (a real peer: no order to protect; the watcher sees the rest)
             return self._read_kernel(caller)
+        if self.hosts is not None:
+            # Two hosts: a transient state lasts as long as the link and the kernels'
+            # timers make it (FIN_WAIT1 until the FIN's ACK crosses, or its retry's), not
+            # microseconds - waiting it out would be a race with SETTLE_LIMIT. The state
+            # right after the call is what the call left; later changes are kernel lines
+            # with their own times (the watcher, the next call's reading).
+            return self._read_kernel(caller=caller)
         reading = self._read_kernel(caller=caller)
         def states(r: dict) -> dict:  # what must agree: not the timers, which tick
             return {ts: (v[0], v[3]) for ts, v in r.items()}
@@ -166,6 +201,22 @@ class KernelWatch:
             if settled:
                 break
         return reading
+
+    def in_flight(self) -> None:
+        """A two-host run's calls are done: let what the link still carries arrive (a FIN,
+        its ACK) - read the kernels and the wire until no watched socket is in a transient
+        state, at most :attr:`END_LIMIT` - so that the end of the story is told, each change
+        a kernel line with its own time (after each call only one reading was made)."""
+        deadline = time.monotonic() + self.END_LIMIT
+        while not self._stopped.is_set():
+            with self.lock:
+                self.segments(None)
+                reading = self._read_kernel()
+                self.kernel_changes(reading)
+            if time.monotonic() >= deadline or not any(
+                    v[0] in kernel.TRANSIENT for v in reading.values()):
+                return
+            time.sleep(0.01)
 
     def kernel_changes(self, reading: dict[TracedSocket, tuple],
                        exclude: TracedSocket | None = None) -> list[KernelEvent]:

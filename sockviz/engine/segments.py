@@ -10,8 +10,15 @@ the run's sockets sent or got into a :class:`~sockviz.engine.events.Segment` eve
 * *numbers*: sequence and acknowledgement numbers relative to each side's initial sequence
   number, as Wireshark shows them (the same every run, where the raw ones are random); the
   window in bytes, scaled by the sender's window-scale option once both sides offered one;
-* *cause*: the ``seq`` of the call whose return revealed it (the frames are read right after
-  each call), or None for one read later, that the kernel sent on its own.
+* *cause*: the ``seq`` of the call during which it was sent - after the call began (after
+  any wait for the peer: the segment that ended the wait, and the ACK its arrival made the
+  kernel send, came before) and no later than its return, the ``t`` of the call's line -
+  by either kernel (on loopback the handshake's SYN, SYN-ACK and ACK all cross before
+  ``connect()`` returns). None for whatever a kernel sent on its own: between calls or after
+  one returned (a delayed ACK, a window update), and any resending of sequence space already
+  sent (a SYN or FIN retried, bytes retransmitted, a keepalive), even one sent while a call
+  was waiting. The only rule; the README's "The wire" says the same.
+
 
 Frames none of whose addresses belong to the run are left out (on the host's loopback other
 programs talk too). Standard library only.
@@ -84,6 +91,10 @@ class Wire:
         what it covers: the size is a window's, not a transfer's."""
         self._held: dict[int, Segment] = {}
         """On a link: the link's packet number -> the held segment's event."""
+        self._sent: dict[tuple, list[int]] = {}
+        """(from, to) as the frames give them -> [initial number, the highest sent past
+        it]: what each direction has sent, so that a resending is known (:meth:`_resends`)."""
+
 
     def watch(self, *addresses: str | None) -> None:
         """The run has a socket at these addresses (its local one first): take their
@@ -104,14 +115,31 @@ class Wire:
             self._scale.pop(pair, None)
         self._first.pop((local, remote), None)
         self._first.pop((remote, local), None)
+        if local and remote:
+            from sockviz.engine.registry import address_of
+
+            ends = address_of(local), address_of(remote)
+            self._sent.pop(ends, None)
+            self._sent.pop(ends[::-1], None)
+
 
     def close(self) -> None:
         self.capture.close()
 
     def read(self, cause: int | None, number: Callable[[], int],
-             now: Callable[[], float], since: float | None = None) -> list[Segment]:
-        """The run's segments waiting now, as events (``number()`` gives each its ``seq``);
-        ``cause`` is put on those sent at ``since`` or later (the wall clock's seconds)."""
+             now: Callable[[], float], since: float | None = None,
+             until: float | None = None, own: str | None = None,
+             drained: float | None = None) -> list[Segment]:
+        """The run's segments waiting now, as events (``number()`` gives each its ``seq``).
+
+        ``cause`` (the call just made) is put only on what the kernel sent while that call
+        was under way - from ``since`` (when it began, after any wait for the peer) to
+        ``until`` (when it returned), the wall clock's seconds - and that re-sends nothing
+        already sent (:meth:`_resends`): see the module docstring. On a link a frame's time
+        is when the link took it from its sender's kernel, a moment after it was sent:
+        what the calling socket's own kernel (``own``, its address) sent there counts up
+        to ``drained``, when the link had taken everything its host had queued at the
+        call's return."""
         frames = self.capture.read()
         if not frames:
             return []
@@ -123,11 +151,20 @@ class Wire:
                 continue
             # (t: the kernel's timestamp of the frame, on the run's clock)
             t = max(0.0, round(base - (wall - frame.t), 6))
-            why = cause if since is None or frame.t >= since else None
+            again = self._resends(frame)
+            why = cause
+            if why is not None and (again or since is not None and frame.t < since):
+                why = None
+            elif why is not None and until is not None and frame.t > until and not (
+                    drained is not None and frame.t <= drained
+                    and address(*frame.src, frame.version) == own):
+                why = None
             segment = self._segment(frame, why, number if not self.summing
                                     else _unnumbered, t)
             if segment is None:
                 continue
+            if segment.cause is not None and getattr(segment, "retry", None) is not None:
+                segment = dataclasses.replace(segment, cause=None)  # (the link saw it again)
             if self.keep:
                 self.frames.append(frame)
             if self._counted_at is not None and frame.t <= self._counted_at \
@@ -143,6 +180,31 @@ class Wire:
                     self._held[frame.packet] = segment
                 segments.append(segment)
         return segments
+
+    def _resends(self, frame: Frame) -> bool:
+        """Whether ``frame`` re-sends sequence space its sender has sent before (its SYN
+        again, or bytes or a FIN from below the highest it sent): the kernel's
+        retransmission, on loopback as on a link. A SYN with a new initial number is a new
+        connection on the same addresses and starts afresh. (Only what it read: a bulk
+        transfer the kernel counted is not seen, so nothing after it is taken for a
+        resending.)"""
+        if frame.proto != "TCP":
+            return False
+        flags = frame.flags
+        syn = "SYN" in flags
+        length = frame.nbytes + syn + ("FIN" in flags)
+        if not length:
+            return False
+        key = (frame.src, frame.dst)
+        mark = self._sent.get(key)
+        if mark is None or syn and mark[0] != frame.seq:
+            mark = self._sent[key] = [frame.seq, 0]
+        start = (frame.seq - mark[0]) & _MASK
+        end = (start + length) & _MASK
+        again = (start - mark[1]) & _MASK >= _HALF  # (it starts below the highest sent)
+        if (end - mark[1]) & _MASK < _HALF:
+            mark[1] = end
+        return again
 
     def _released(self, released, segments: list, number: Callable[[], int],
                   offset: float) -> None:
@@ -299,6 +361,10 @@ def _before(key: tuple, ack: int) -> bool:
     """Whether the sending ``key`` (kind, seq) names is wholly acknowledged by ``ack``
     (a SYN is once anything is: it takes sequence number 0)."""
     return key[1] < ack
+
+
+_MASK, _HALF = (1 << 32) - 1, 1 << 31
+"""Sequence numbers are compared modulo 2**32 (:meth:`Wire._resends`)."""
 
 
 def _unnumbered() -> int:

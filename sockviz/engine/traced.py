@@ -183,7 +183,7 @@ class TracedSocket(BulkCalls):
         if self.state is None:
             raise IllegalTransition(self.transport, self.role, State.CLOSED, call)
         after = next_state(self.transport, self.role, self.state, call)
-        self.tracer.begins()
+        self.tracer.begins(self)
         return after
 
     # --- the one place events are made -----------------------------------------------
@@ -204,10 +204,12 @@ class TracedSocket(BulkCalls):
     ) -> CallEvent:
         """Build and deliver the call's event (the caller holds the tracer's lock)."""
         tracer = self.tracer
+        t = tracer.returns()  # (the call's time is its return, not the kernel's settling)
         if error is None and after is not None:
             self.state = after
         self._refresh_addresses()
         tracer.registry.place(self)
+        tracer.drain(self.local)  # (on a link: what this call's kernel queued, stamped now)
         reading = {}
         kernel_state = queue = None
         if self.watchable and kernel.available():
@@ -215,7 +217,7 @@ class TracedSocket(BulkCalls):
             kernel_state, _, _, queue = reading.get(self, (None, None, None, None))
         event = CallEvent(
             seq=tracer.next_seq(),
-            t=tracer.now(),
+            t=t,
             socket=self.name,
             role=self.role,
             call=call,
@@ -256,18 +258,26 @@ class TracedSocket(BulkCalls):
                 return self._emit(call, args, step=step, error=err)
             return self._emit(call, args, step=step, after=after)
 
-    def _wait(self, events: int, timeout: float | None) -> None:
-        """Wait for readiness; on timeout return anyway so the real call reports EAGAIN."""
+    def _wait(self, events: int, timeout: float | None, first: bool = True) -> None:
+        """Wait for readiness; on timeout return anyway so the real call reports EAGAIN.
+        ``first``: the call begins now (False: a later wait of a ``sendall`` under way)."""
         tracer = self.tracer
         if timeout == 0:  # (the caller knows it is ready: the call says EAGAIN if not)
             if tracer.stopped:
                 raise Stopped()
         else:
             tracer.wait_ready(self.sock, events, timeout)
-        tracer.begins()  # (what the peer did meanwhile was not this call's doing)
-        if not tracer.settle and tracer.wire is not None:
-            # A real peer's segments, read now: they come before the call that takes what
-            # they brought (a scenario's are read under the call that sent them).
+        if not first:
+            return
+        link = tracer.hosts is not None and tracer.wire is not None
+        if link and self.local:
+            # (the ACK this kernel sent on receiving what ended the wait: the link stamps
+            # it a moment later - it is the kernel's, before the call)
+            tracer._drain_link(self.local)
+        tracer.begins(self)  # (what the peer did meanwhile was not this call's doing)
+        if tracer.wire is not None and (link or not tracer.settle):
+            # What the peer's segments brought, read now: they come before the call that
+            # takes it (on loopback a scenario's are read under the call that sent them).
             with tracer.lock:
                 tracer.segments(None)
 
@@ -398,7 +408,7 @@ class TracedSocket(BulkCalls):
         parts = 0
         error: OSError | None = None
         while sent < len(view) or parts == 0:
-            self._wait(WRITE, timeout)
+            self._wait(WRITE, timeout, first=parts == 0)
             with self.tracer.lock:
                 try:
                     n = self.sock.send(view[sent:])

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 READ = select.POLLIN
 WRITE = select.POLLOUT
 
+LINK_DRAIN = 0.02
+"""At most this long (seconds) a call's reading waits for the link to take what the call's
+kernel queued before it returned (it takes microseconds; a loaded machine, more)."""
+
 
 class Stopped(Exception):
     """The run was stopped while this thread waited; the call was not made."""
@@ -85,6 +89,13 @@ class Tracer(KernelWatch):
         self._began: dict[int, float] = {}
         """Thread -> when its call began (after any wait for the peer): a segment sent
         before it was not that call's doing."""
+        self._drained: dict[int, tuple[str, float]] = {}
+        """Thread -> (its call's socket address, when the link had taken what that call's
+        kernel queued before it returned): on a link, frames are stamped as the link
+        takes them."""
+        self._ended: dict[int, float] = {}
+        """Thread -> when its last call returned: a segment sent after it was not that
+        call's doing either."""
 
     # --- numbering and delivery -------------------------------------------------------
     def now(self) -> float:
@@ -106,22 +117,75 @@ class Tracer(KernelWatch):
         self.wire = Wire(capture, self.registry.at)
         return self.wire
 
-    def begins(self) -> None:
-        """The calling thread's call begins now (its wait for the peer, if any, is over)."""
+    def begins(self, ts: TracedSocket | None = None) -> None:
+        """The calling thread's call on ``ts`` begins now (its wait for the peer, if any, is
+        over). On a link, where a call's reading is not settled, ``ts``'s kernel state is
+        read first: what changed before the call (the ACK of its FIN came, the peer's FIN)
+        is a kernel line before it, not the call's doing."""
         if self.wire is not None:
             self._began[threading.get_ident()] = time.time()
+        if ts is not None and self.hosts is not None and self.settle and ts.watchable \
+                and ts.sock is not None and ts.state is not State.CLOSED \
+                and not self._stopped.is_set() and kernel.available():
+            with self.lock:
+                self.kernel_changes(self._read_kernel(ts))
+
+    def returns(self) -> float:
+        """The calling thread's call has just returned: its time on the run's clock (the
+        ``t`` of its line - not after the kernel settled, which comes later as the kernel's
+        own lines). What the kernels send after it is not that call's (see ``segments.py``)."""
+        if self.wire is not None:
+            self._ended[threading.get_ident()] = time.time()
+        return self.now()
+
+    def drain(self, own: str | None) -> None:
+        """The calling thread's call, from ``own`` (its socket's address), has just
+        returned: on a link, wait for the link to have taken what that host's kernel had
+        queued by then (see :meth:`_drain_link`); its frames up to that moment are the
+        call's."""
+        if self.wire is not None and self.hosts is not None and own:
+            self._drained[threading.get_ident()] = (own, self._drain_link(own))
 
     def segments(self, cause: int | None) -> None:
-        """Deliver the segments waiting now (``cause``: the call just made, or None: what
-        was sent before that call began is put down to the kernel alone). The caller holds
-        :attr:`lock`, so they come right after that call's event."""
+        """Deliver the segments waiting now. ``cause``: the call just made, whose seq goes on
+        what was sent between its start and its return (``segments.py`` says exactly what);
+        None: nothing read now is a call's. The caller holds :attr:`lock`, so they come
+        right after that call's event."""
         if self.wire is not None:
-            since = self._began.get(threading.get_ident()) if cause is not None else None
-            for segment in self.wire.read(cause, self.next_seq, self.now, since):
+            since = until = None
+            own, drained = None, None
+            if cause is not None:
+                thread = threading.get_ident()
+                since, until = self._began.get(thread), self._ended.get(thread)
+                own, drained = self._drained.pop(thread, (None, None))
+            for segment in self.wire.read(cause, self.next_seq, self.now, since, until,
+                                          own, drained):
                 self.deliver(segment)
                 if getattr(segment, "retry", None) is not None:  # (a link's: see retried)
                     pair = frozenset((segment.local, segment.remote))
                     self.retried[pair] = self.retried.get(pair, 0) + 1
+
+    def _drain_link(self, own: str) -> float:
+        """On a link, wait until the link has taken from ``own``'s host every packet its
+        kernel had queued when the call returned (the link stamps a frame when it takes it,
+        a moment after the kernel sent it; bounded by :data:`LINK_DRAIN`); then the wall
+        clock's time, up to which that host's frames are the call's."""
+        from sockviz.engine.hosts import CLIENT_IP, CLIENT_IP6
+        from sockviz.engine.registry import address_of
+
+        host = "client" if address_of(own)[0] in (CLIENT_IP, CLIENT_IP6) else "server"
+        fd = getattr(self.hosts, "tun", {}).get(host)
+        if fd is not None:
+            poller = select.poll()
+            poller.register(fd, READ)
+            deadline = time.monotonic() + LINK_DRAIN
+            try:
+                while poller.poll(0) and time.monotonic() < deadline:
+                    time.sleep(0.0002)
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.0005)  # (the link thread stamps what it has just taken)
+        return time.time()
 
     def bulk_begin(self, ts: TracedSocket | None = None) -> None:
         """A bulk transfer starts on ``ts``'s connection: from now until the last one
@@ -274,6 +338,8 @@ class Tracer(KernelWatch):
             # seconds with hundreds of connections): one reading now says where each went.
             with self.lock:
                 self.kernel_changes(self._read_kernel())
+        if self.hosts is not None and not self._stopped.is_set() and kernel.available():
+            self.in_flight()
         with self.lock:
             self.segments(None)
 
