@@ -107,8 +107,10 @@ def _ack_words(call: CallEvent, segment: Segment, before: tuple[Segment, ...],
     if answered is None or segment.ack_rel is None:
         return f"{kernel} acknowledged ({said}){own}"
     if answered.seq_rel >= segment.ack_rel:  # (bytes came after a gap: it asks again)
+        sack = (" - its SACK blocks name what came" if "sack" in
+                (segment.options or "").split(",") else "")
         return (f"{kernel} acknowledged only up to {segment.ack_rel} ({said}){own}: bytes "
-                "after a gap came - a duplicate ACK")
+                f"after a gap came{sack}")
     late = segment.t - (answered.t + (answered.delay or 0.0))
     flags = answered.flags or ""
     what = "the FIN" if "FIN" in flags else "the SYN-ACK" if "SYN" in flags else "the bytes"
@@ -129,7 +131,8 @@ def _runs(sentences: list[str]) -> list[str]:
             out[-1][1] += 1
         else:
             out.append([sentence, 1])
-    return [text if n == 1 else f"{text} ({n} times)" for text, n in out]
+    return [text if n == 1 else text.replace(": ", f", {n} times: ", 1) if ": " in text
+            else f"{text} ({n} times)" for text, n in out]
 
 
 def story(call: CallEvent, caused: tuple[Segment, ...],
