@@ -132,6 +132,9 @@ def test_the_syn_schedule_and_words_are_what_this_kernel_does_on_a_link():
     assert [float(x) for x in re.findall(r"([0-9.]+) s", stated)][:5] == \
         [round(r) for r in retries]
     assert f"tcp_syn_retries = {tcpsettings.number(client, 'tcp_syn_retries')}" in said
+    # (a scenario's fixed text cannot know the machine: it names the setting, as measured)
+    assert "tcp_syn_linear_timeouts" in get("backlog-full").about
+    assert "retries (after 1 s, 3 s, 7 s" not in get("backlog-full").about
 
 
 FIN_WAIT2_PROBE = r"""

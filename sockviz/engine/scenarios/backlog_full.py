@@ -14,8 +14,11 @@ SCENARIO = Scenario(
     about=(
         "The kernel completes handshakes for a listener before the program calls accept(), "
         "and queues them - up to the backlog (Linux allows one more). When the queue is "
-        "full, new SYNs are dropped: that client waits in SYN_SENT and retries (after 1 s, "
-        "3 s, 7 s ...). Once accept() makes room, its next try gets in. The listener's badge "
+        "full, new SYNs are dropped: that client waits in SYN_SENT and sends its SYN again "
+        "1 s later, then as this kernel's tcp_syn_linear_timeouts says (help shows it: with "
+        "4, five retries 1 s apart, then the wait doubles; a kernel without the setting "
+        "doubles from the first: 1 s, 3 s, 7 s ...). Once accept() makes room, its next try "
+        "gets in. The listener's badge "
         "shows the queue: waiting/backlog. The clients connect without blocking, so you can "
         "watch them wait."
     ),
