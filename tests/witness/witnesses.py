@@ -247,12 +247,12 @@ def fd_of(call: Syscall) -> int | None:
 
 # --- a run stepped from Python ---------------------------------------------------------------
 def step_through(scenario, family: str, at_pause, capture=None, wire=None,
-                 quiet: float = 0.3, timeout: float = 60.0) -> list:
+                 quiet: float = 0.3, timeout: float = 60.0, **options) -> list:
     """Run ``scenario`` in step mode, one call per step; at every pause - before each call,
     and once the run has finished - wait until no event has come for ``quiet`` seconds
     (longer than the kernel watcher's interval: what the kernel did has been read), then
     ``at_pause(runner, events, pending)`` (``pending`` the step waiting, None at the end).
-    Returns every event."""
+    Returns every event. ``options``: the Runner's own (``size``)."""
     import time
 
     from sockviz.engine.gate import Mode
@@ -261,7 +261,7 @@ def step_through(scenario, family: str, at_pause, capture=None, wire=None,
 
     collector = Collector()
     runner = Runner(scenario, collector, family=family, mode=Mode.STEP, capture=capture,
-                    wire=wire)
+                    wire=wire, **options)
     runner.start()
     deadline = time.monotonic() + timeout
     try:
@@ -276,7 +276,12 @@ def step_through(scenario, family: str, at_pause, capture=None, wire=None,
             pending = collector.pending[-1]
             at_pause(runner, list(collector.events), pending)
             seen = len(collector.pending)
-            runner.step()
+            made = {call.step for call in collector.calls}
+            waiting = {p.step for p in collector.pending} - made
+            for n in range(len(waiting)):  # (steps run together wait at the gate together)
+                if n:
+                    time.sleep(0.05)
+                runner.step()
         raise AssertionError(f"{scenario.name} did not finish in {timeout} s")
     finally:
         assert runner.stop(), "a thread outlived stop()"
