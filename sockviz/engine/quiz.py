@@ -292,7 +292,9 @@ def _ask_wire(pending: StepPending, facts: Facts, sockets: Mapping[str, Facts],
         return Question(pending.step, "wire-refused", name,
                         f"{who} sends a SYN to a port where nothing listens. What comes back "
                         "on the wire?", ("SYN,ACK", "RST,ACK", NO_ANSWER, ICMP))
-    if pending.call is Call.CONNECT and not pending.expect_error:
+    if pending.call is Call.CONNECT and not pending.expect_error \
+            and facts.kernel not in ("SYN_SENT", "ESTABLISHED"):
+        # (a connect() that ends one begun with EINPROGRESS sends no SYN of its own)
         return Question(pending.step, "wire-connect", name,
                         f"What will {who} put on the wire before it returns?",
                         (SYN_ONLY, HANDSHAKE, SYN_RST, NOTHING))

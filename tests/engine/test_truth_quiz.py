@@ -250,6 +250,48 @@ def wire_capture():
         pytest.skip(f"the wire cannot be watched here: {exc}")
 
 
+def wire_questions(name: str, kind: str) -> list[tuple]:
+    """(question, call event, segments it caused, answer) for each ``kind`` question of a
+    real run of ``name`` with the wire watched."""
+    from sockviz.engine.events import Segment
+
+    events = run(scenarios.get(name), capture=wire_capture())
+    sockets: dict[str, Seen] = {}
+    found, current = [], None
+    for event in events:
+        if isinstance(event, StepPending | RunFinished) and current is not None:
+            question, made = current
+            caused = [s for s in events if isinstance(s, Segment) and made is not None
+                      and s.cause == made.seq]
+            found.append((question, made, caused, question.answer(made, sockets, caused)))
+            current = None
+        if isinstance(event, StepPending):
+            question = ask(event, sockets, wire=True)
+            current = (question, None) if question and question.kind == kind else None
+        elif isinstance(event, CallEvent | KernelEvent):
+            seen = sockets.setdefault(event.socket, Seen(event.socket, event.role, event.type))
+            seen.kernel = event.kernel or seen.kernel
+            if isinstance(event, CallEvent):
+                seen.state = event.state or seen.state
+                seen.local, seen.remote = event.local or seen.local, event.remote or seen.remote
+                if current is not None and event.step == current[0].step:
+                    current = (current[0], event)
+    return found
+
+
+@pytest.mark.parametrize("name", ["backlog-full", "tcp-echo"])
+def test_connect_is_asked_what_it_sends_only_when_it_sends_the_syn(name):
+    """backlog-full: each client's second connect() ends a handshake its first connect()
+    (EINPROGRESS) began - client-3's waits a second for the kernel's retried SYN. Those
+    calls put no SYN of their own on the wire, so they are not asked what they put there;
+    every connect() asked sent its SYN itself."""
+    found = wire_questions(name, "wire-connect")
+    assert len(found) == (0 if name == "backlog-full" else 1)
+    for question, made, caused, answer in found:
+        assert caused and caused[0].flags == "SYN" and caused[0].source == made.socket
+        assert answer in question.choices
+
+
 def test_a_close_that_resets_is_not_said_to_wait_for_a_fin():
     """reset: conn-1 closes with SO_LINGER 0 - its kernel sends RST, never a FIN. The
     wire-fin question's answer says a reset ended it (among the choices), not that a FIN
