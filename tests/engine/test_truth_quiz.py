@@ -296,34 +296,9 @@ def test_a_close_that_resets_is_not_said_to_wait_for_a_fin():
     """reset: conn-1 closes with SO_LINGER 0 - its kernel sends RST, never a FIN. The
     wire-fin question's answer says a reset ended it (among the choices), not that a FIN
     "waits for both to close"."""
-    from sockviz.engine.events import Segment
     from sockviz.engine.quiz import RST_NOT_FIN
 
-    capture = wire_capture()
-    if capture is None:
-        pytest.skip("the wire cannot be watched here")
-    events = run(scenarios.get("reset"), capture=capture)
-    sockets: dict[str, Seen] = {}
-    found = []
-    current = None
-    for event in events:
-        if isinstance(event, StepPending | RunFinished) and current is not None:
-            question, made = current
-            caused = [s for s in events if isinstance(s, Segment) and made is not None
-                      and s.cause == made.seq]
-            found.append((question, made, caused, question.answer(made, sockets, caused)))
-            current = None
-        if isinstance(event, StepPending):
-            question = ask(event, sockets, wire=True)
-            current = (question, None) if question and question.kind == "wire-fin" else None
-        elif isinstance(event, CallEvent | KernelEvent):
-            seen = sockets.setdefault(event.socket, Seen(event.socket, event.role, event.type))
-            seen.kernel = event.kernel or seen.kernel
-            if isinstance(event, CallEvent):
-                seen.state = event.state or seen.state
-                seen.local, seen.remote = event.local or seen.local, event.remote or seen.remote
-                if current is not None and event.step == current[0].step:
-                    current = (current[0], event)
+    found = wire_questions("reset", "wire-fin")
     (question, made, caused, answer), = found
     flags = [s.flags or "" for s in caused]
     assert made.socket == "conn-1" and any("RST" in f for f in flags), flags
