@@ -122,13 +122,13 @@ class Tracer(KernelWatch):
         over). On a link, where a call's reading is not settled, ``ts``'s kernel state is
         read first: what changed before the call (the ACK of its FIN came, the peer's FIN)
         is a kernel line before it, not the call's doing."""
-        if self.wire is not None:
-            self._began[threading.get_ident()] = time.time()
         if ts is not None and self.hosts is not None and self.settle and ts.watchable \
                 and ts.sock is not None and ts.state is not State.CLOSED \
                 and not self._stopped.is_set() and kernel.available():
             with self.lock:
                 self.kernel_changes(self._read_kernel(ts))
+        if self.wire is not None:
+            self._began[threading.get_ident()] = time.time()
 
     def returns(self) -> float:
         """The calling thread's call has just returned: its time on the run's clock (the
