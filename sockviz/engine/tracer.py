@@ -2,9 +2,11 @@
 they go to, the wake-up pipe that ends any wait at once, and the kernel watch.
 
 A call that would block waits in ``poll()`` on its socket *and* on the wake-up pipe, so
-:meth:`Tracer.stop` ends a wait in ``accept``, ``connect`` or ``recv`` at once. After each
-call the kernel's view of the run's TCP sockets is read (``kernel.py``) until it settles,
-and every change of state becomes a :class:`~sockviz.engine.events.KernelEvent`.
+:meth:`Tracer.stop` ends a wait in ``accept``, ``connect`` or ``recv`` at once. A call's
+time is its return (:meth:`Tracer.returns`). After each call the kernel's view of the run's
+TCP sockets is read (``kernel.py``) - on loopback until it settles, on two hosts once (see
+``kernelwatch.py``) - and every change of state becomes a
+:class:`~sockviz.engine.events.KernelEvent`. Which segments a call caused: ``segments.py``.
 """
 
 from __future__ import annotations
