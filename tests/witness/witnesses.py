@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: Runs side by side (2 CPUs: most of a lab's time is a kernel's timer running out).
 WORKERS = 4
+#: Stepped runs side by side in this process (they mostly wait; more, and the engines'
+#: watchers, sharing one interpreter, read the kernel later than a pause's quiet).
+STEPPERS = 8
 
 
 def need(*tools: str):
@@ -186,16 +189,22 @@ def normal(addr: str) -> str:
 
 
 def ss_state(table: list[tuple[str, str, str]], local: str | None,
-             remote: str | None) -> str:
+             remote: str | None, listener: bool = False) -> str:
     """The kernel's state for a socket's addresses as ss shows it: a connection by its
-    four addresses, a listener by its local address; ``CLOSE`` where ss lists nothing (a
-    socket the kernel has let go, or one bound and not listening). Where a tuple shows
+    four addresses (one whose peer is not known yet - a connect() in progress - by its
+    own address alone), a listener by its local address; ``CLOSE`` where ss lists nothing
+    (a socket the kernel has let go, or one bound and not listening). Where a tuple shows
     twice (an open socket the kernel has put in CLOSE while its connection waits in
     TIME_WAIT), the connection's state wins."""
     if local is None:
         return "CLOSE"
-    found = [state for state, here, there in table if here == local
-             and (there == remote if remote else there.endswith(":*") and state == "LISTEN")]
+    if listener:
+        found = [state for state, here, there in table if here == local
+                 and state == "LISTEN" and there.endswith(":*")]
+    elif remote:
+        found = [state for state, here, there in table if here == local and there == remote]
+    else:
+        found = [state for state, here, there in table if here == local and state != "LISTEN"]
     found = [s for s in found if s != "CLOSE"] or found
     return found[0] if found else "CLOSE"
 
@@ -247,7 +256,7 @@ def fd_of(call: Syscall) -> int | None:
 
 # --- a run stepped from Python ---------------------------------------------------------------
 def step_through(scenario, family: str, at_pause, capture=None, wire=None,
-                 quiet: float = 0.3, timeout: float = 60.0, **options) -> list:
+                 quiet: float = 0.5, timeout: float = 90.0, **options) -> list:
     """Run ``scenario`` in step mode, one call per step; at every pause - before each call,
     and once the run has finished - wait until no event has come for ``quiet`` seconds
     (longer than the kernel watcher's interval: what the kernel did has been read), then
