@@ -75,6 +75,10 @@ class CallEvent:
     """For ``sendall``: how many of those ``send()`` calls took fewer bytes than offered."""
     queue: tuple[int, int] | None = None
     """For a listener: (connections waiting in its accept queue, the backlog it allows)."""
+    timer: float | None = None
+    """Seconds left on the kernel's timer for this socket's connection right after the call,
+    as ``ss`` shows it: an orphaned FIN_WAIT2's (``close()`` on loopback leaves it there at
+    once, so no ``kernel`` line follows to carry it) or TIME_WAIT's; None when none was read."""
 
     @property
     def ok(self) -> bool:

@@ -62,8 +62,8 @@ def call_line(e: CallEvent) -> str:
         f'"implicit_bind": {"true" if e.implicit_bind else "false"}, '
         f'"parent": {n if e.parent is None else q(e.parent)}, '
         f'"parts": {n if e.parts is None else repr(e.parts)}, '
-        f'"step": {n if e.step is None else repr(e.step)}, "previous": null, "timer": null, '
-        f'"partial": {n if e.partial is None else repr(e.partial)}, '
+        f'"step": {n if e.step is None else repr(e.step)}, "previous": null, '
+        f'"timer": {_n(e.timer)}, "partial": {n if e.partial is None else repr(e.partial)}, '
         f'"queue": {_queue(e.queue)}}}'
     )
 

@@ -166,7 +166,7 @@ def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
         "parts": event.parts,
         "step": event.step,
         "previous": None,
-        "timer": None,
+        "timer": event.timer,
         "partial": event.partial,
         "queue": list(event.queue) if event.queue else None,
     }
@@ -249,7 +249,7 @@ def from_record(record: object) -> TraceEvent:
         parent=f.socket_name(record, "parent", optional=True),
         step=f.integer(record, "step", f.MAX_STEP, optional=True),
         parts=f.integer(record, "parts", f.MAX_COUNT, optional=True),
-        partial=f.integer(record, "partial", f.MAX_COUNT, optional=True),
+        partial=f.integer(record, "partial", f.MAX_COUNT, optional=True), timer=timer,
     )
 
 

@@ -211,10 +211,10 @@ class TracedSocket(BulkCalls):
         tracer.registry.place(self)
         tracer.drain(self.local)  # (on a link: what this call's kernel queued, stamped now)
         reading = {}
-        kernel_state = queue = None
+        kernel_state = queue = timer = None
         if self.watchable and kernel.available():
             reading = tracer._settled_kernel(self)
-            kernel_state, _, _, queue = reading.get(self, (None, None, None, None))
+            kernel_state, timer, _, queue = reading.get(self, (None, None, None, None))
         event = CallEvent(
             seq=tracer.next_seq(),
             t=t,
@@ -240,6 +240,7 @@ class TracedSocket(BulkCalls):
             parts=parts,
             partial=partial,
             queue=queue,
+            timer=None if timer is None else round(timer, 2),
         )
         tracer.deliver(event)
         if tracer.wire is not None:

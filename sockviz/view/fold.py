@@ -170,7 +170,7 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
     model.remote = event.remote or model.remote
     model.sent, model.received = event.sent_total, event.recv_total
     if event.kernel is not None:
-        _set_kernel(view, model, event.kernel, None)
+        _set_kernel(view, model, event.kernel, event.timer)
     if event.queue is not None:
         model.queue = event.queue
     planned = view.planned_error(event.step)
