@@ -1,5 +1,6 @@
 """The classic BPF programs the wire's packet sockets run in the kernel, before a frame is
-copied anywhere: which loopback frames a capture keeps, and how many bytes of each.
+copied anywhere: which loopback frames a capture keeps, and how many bytes of each; which
+a frame counter counts.
 
 Loopback hands a packet socket every frame twice (going out and coming in): every program
 keeps the outgoing copy only. Classic BPF jumps only forward and by counts of
@@ -83,3 +84,22 @@ def capture(snaplen: int, ports: frozenset[int] | set[int] = frozenset()) -> byt
     for i, port in enumerate(ordered):
         ops += [(JEQ, port, "keep", f"d{i + 1}"), f"d{i + 1}"]
     return assemble([*ops, (JA, "drop"), "keep", (RET, snaplen), "drop", (RET, 0)])
+
+
+def one_way(source: int, destination: int) -> bytes:
+    """Accept (one byte of) every outgoing IPv4/IPv6 TCP frame from port ``source`` to port
+    ``destination`` - one way of one connection - and nothing else: a socket that never
+    reads, whose kernel counts what it accepts, counts that way's frames (see
+    :class:`~sockviz.engine.wire.FrameCounter`)."""
+    return assemble([
+        (LD_B, PKTTYPE), (JEQ, OUTGOING, "out", "drop"), "out",
+        (LD_H, 12), (JEQ, 0x0800, "v4", "v6?"),
+        "v4", (LD_B, ETH + 9), (JEQ, TCP, "v4 ports", "drop"),
+        "v4 ports", (LDX_MSH, ETH), (JA, "ports"),
+        "v6?", (JEQ, 0x86DD, "v6", "drop"),
+        "v6", (LD_B, ETH + 6), (JEQ, TCP, "v6 ports", "drop"),
+        "v6 ports", (LDX_IMM, 40),
+        "ports", (LD_H_IND, ETH), (JEQ, source, "to?", "drop"),
+        "to?", (LD_H_IND, ETH + 2), (JEQ, destination, "keep", "drop"),
+        "keep", (RET, 1), "drop", (RET, 0),
+    ])

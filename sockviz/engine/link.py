@@ -156,6 +156,25 @@ def flow_of(packet: bytes) -> tuple | None:
     return tuple(sorted(ends))
 
 
+def ends_of(packet: bytes) -> tuple[str, str] | None:
+    """A TCP packet's sender and receiver as the wire names them (``10.217.0.2:58038``,
+    ``[fd00::2]:58038``), or None for anything else."""
+    if len(packet) >= 24 and packet[0] >> 4 == 4 and packet[9] == socket.IPPROTO_TCP:
+        header = (packet[0] & 0x0F) * 4
+        if len(packet) < header + 4:
+            return None
+        src, dst = (socket.inet_ntop(socket.AF_INET, packet[12:16]),
+                    socket.inet_ntop(socket.AF_INET, packet[16:20]))
+        ports = struct.unpack_from("!HH", packet, header)
+        return f"{src}:{ports[0]}", f"{dst}:{ports[1]}"
+    if len(packet) >= 44 and packet[0] >> 4 == 6 and packet[6] == socket.IPPROTO_TCP:
+        src, dst = (socket.inet_ntop(socket.AF_INET6, packet[8:24]),
+                    socket.inet_ntop(socket.AF_INET6, packet[24:40]))
+        ports = struct.unpack_from("!HH", packet, 40)
+        return f"[{src}]:{ports[0]}", f"[{dst}]:{ports[1]}"
+    return None
+
+
 # --- the link between them ------------------------------------------------------------
 class Released(NamedTuple):
     """The link let a held segment cross (among the frames :meth:`Link.read` gives)."""
@@ -202,6 +221,9 @@ class Link:
         self._lock = threading.Lock()
         self._frames: list[Frame] = []
         self._paused = False
+        self._counting: dict[tuple[str, str], int] = {}
+        """While paused: a connection's two directions (from, to) -> the packets the link
+        took that way (:meth:`pause`)."""
         self._credits = 0
         self._flows: set[tuple] = set()
         """The TCP connections this link saw begin (by their SYN): the run's own."""
@@ -266,6 +288,10 @@ class Link:
     def _carry(self, side: str, packet: bytes, now: float) -> None:
         spec, kind, flow = self.spec, kind_of(packet), flow_of(packet)
         self.counters.sent += 1
+        if self._counting:
+            ends = ends_of(packet)
+            if ends in self._counting:
+                self._counting[ends] += 1
         self._order += 1
         number = self._order
         if kind == "syn":
@@ -402,13 +428,22 @@ class Link:
     def watch_ports(self, ports: set[int]) -> None:
         """(Every packet on the link is the run's: nothing to filter.)"""
 
-    def pause(self) -> None:
-        """No frames for readers until :meth:`resume` (a bulk transfer is counted by the
-        kernels); the link goes on carrying every packet."""
-        self._paused = True
+    def pause(self, count: tuple[str, str] | None = None) -> None:
+        """No frames for readers until :meth:`resume` (a bulk transfer is counted
+        instead); the link goes on carrying every packet. ``count``, a TCP connection's two
+        addresses: the packets it takes each way meanwhile are counted (lost ones too: a
+        kernel sent them)."""
+        with self._lock:
+            self._counting = {} if count is None else {count: 0, count[::-1]: 0}
+            self._paused = True
 
-    def resume(self) -> None:
-        self._paused = False
+    def resume(self) -> dict[tuple[str, str], int]:
+        """Frames for readers again; the packets counted each way since :meth:`pause`,
+        (from, to) -> count (empty when none were asked for)."""
+        with self._lock:
+            counted, self._counting = self._counting, {}
+            self._paused = False
+        return counted
 
 
 def describe(spec: LinkSpec, hold: bool = False) -> str:

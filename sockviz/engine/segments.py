@@ -19,13 +19,13 @@ the run's sockets sent or got into a :class:`~sockviz.engine.events.Segment` eve
   sent (a SYN or FIN retried, bytes retransmitted, a keepalive), even one sent while a call
   was waiting. The only rule; the README's "The wire" says the same.
 
-
 Frames none of whose addresses belong to the run are left out (on the host's loopback other
 programs talk too). Standard library only.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import time
 from collections.abc import Callable
@@ -84,17 +84,25 @@ class Wire:
         self._counted_at: float | None = None
         """When the kernel's counts of the last bulk transfer (:attr:`_last_pair`) were
         read: frames of its connection captured before that are in them."""
+        self._high: dict[tuple[str, str], int] = {}
+        """On a link, for each direction (from, to): the sequence number just past the
+        highest it sent. What starts below it is the kernel sending it again (as Wireshark
+        marks a retransmission), however the link and the ACKs have fared."""
         self._first: dict[tuple[str, str], dict] = {}
-        """On a link, for each direction (from, to): what it sent that is not acknowledged
-        yet (its SYN, its FIN, or the bytes from a sequence number on) -> when it was first
-        sent, so that the kernel's sending it again is seen. An acknowledgement lets go of
-        what it covers: the size is a window's, not a transfer's."""
+        """On a link, for each direction: what it sent that is not acknowledged yet (its
+        SYN, its FIN, or the bytes from a sequence number on) -> (when it was first sent,
+        the sequence number just past it), for the seconds since. An acknowledgement that
+        crossed lets go of what it covers, into :attr:`_acked`: the size is a window's, not
+        a transfer's."""
+        self._acked: dict[tuple[str, str], collections.deque] = {}
+        """On a link, for each direction: the last :data:`ACKED_KEPT` sendings let go of
+        (key, (when, past)) - a kernel may send again what an ACK already on its way
+        covers (a SYN retried while the SYN-ACK crosses)."""
         self._held: dict[int, Segment] = {}
         """On a link: the link's packet number -> the held segment's event."""
         self._sent: dict[tuple, list[int]] = {}
         """(from, to) as the frames give them -> [initial number, the highest sent past
         it]: what each direction has sent, so that a resending is known (:meth:`_resends`)."""
-
 
     def watch(self, *addresses: str | None) -> None:
         """The run has a socket at these addresses (its local one first): take their
@@ -113,15 +121,16 @@ class Wire:
         for pair in ((local, remote), (remote, local)):
             self._isn.pop(pair, None)
             self._scale.pop(pair, None)
-        self._first.pop((local, remote), None)
-        self._first.pop((remote, local), None)
+        for pair in ((local, remote), (remote, local)):
+            self._first.pop(pair, None)
+            self._high.pop(pair, None)
+            self._acked.pop(pair, None)
         if local and remote:
             from sockviz.engine.registry import address_of
 
             ends = address_of(local), address_of(remote)
             self._sent.pop(ends, None)
             self._sent.pop(ends[::-1], None)
-
 
     def close(self) -> None:
         self.capture.close()
@@ -211,6 +220,8 @@ class Wire:
         """A link's held segment let cross: a :class:`LinkEvent` naming its packet line."""
         held = self._held.pop(released.packet, None)
         if held is not None:
+            if held.ack_rel is not None and held.proto == "TCP":  # (its ACK on its way now)
+                self._let_go((held.remote, held.local), held.ack_rel)
             segments.append(LinkEvent(
                 seq=number(), t=max(0.0, round(released.t + offset, 6)), what="released",
                 segment=held.seq, source=held.source, target=held.target, flags=held.flags,
@@ -222,15 +233,16 @@ class Wire:
         """Sum from now on (:attr:`summing`). ``pair``, the connection (local, remote) of a
         bulk transfer whose two ends are both the run's, and ``before``, the kernel's
         counts of each end now ((from, to) -> :class:`~sockviz.engine.kernel.Counts`): the
-        transfer's segments are counted by the kernel, and the capture stops taking
-        frames until it ends - unless they are kept for a pcap file (then each is read)."""
+        transfer's bytes are counted by the kernel, its frames each way by the capture
+        without reading them (``pause(pair)``), and the capture stops taking frames until
+        it ends - unless they are kept for a pcap file (then each is read)."""
         self.summing = True
         if self.keep or pair is None or not before:
             return
         from sockviz.engine.wire import WireUnavailable
 
         try:
-            self.capture.pause()
+            self.capture.pause(pair)
         except (WireUnavailable, OSError):
             return
         self._pair, self._before = pair, before
@@ -251,22 +263,28 @@ class Wire:
         return [dataclasses.replace(segment, seq=number()) for segment in out]
 
     def _counted(self, causes: dict[str, int], now: dict) -> list[Segment]:
-        """A bulk transfer's two directions, from the kernel's counts of its two ends; the
-        capture takes frames again (those it saw of the connection before the counts were
-        read are in them: :attr:`_counted_at`)."""
+        """A bulk transfer's two directions: the frames each way as the capture counted
+        them (what tcpdump shows), the bytes and retransmissions from the kernel's counts
+        of its two ends (the segments it counted, where the capture counted none: a
+        loopback frame can carry several of those, GSO). The capture takes frames again
+        (those it saw of the connection before the frames were counted are in the counts:
+        :attr:`_counted_at`)."""
         from sockviz.engine.wire import WireUnavailable
 
         local, remote = self._pair
         try:
-            self.capture.resume()
+            frames = self.capture.resume()
         except (WireUnavailable, OSError):
-            pass
+            frames = {}
         self._counted_at = time.time()
         out = []
         for src, dst in ((local, remote), (remote, local)):
             start, end = self._before.get((src, dst)), now.get((src, dst))
             into = now.get((dst, src))
-            if start is None or end is None or end.segments_out <= start.segments_out:
+            if start is None or end is None:
+                continue
+            count = frames[(src, dst)] if frames else end.segments_out - start.segments_out
+            if count <= 0:
                 continue
             sender = self._name(src, dst) or src
             sent = end.bytes_sent - start.bytes_sent
@@ -275,18 +293,25 @@ class Wire:
                 target=self._name(dst, src) or dst, seq_rel=None, ack_rel=None,
                 window=None, nbytes=sent, options=None, cause=causes.get(sender),
                 family="AF_INET6" if src.startswith("[") else "AF_INET", local=src,
-                remote=dst, count=end.segments_out - start.segments_out,
+                remote=dst, count=count,
                 largest=(into.largest_in if into is not None else 0) if sent else 0,
                 retransmissions=end.retransmissions - start.retransmissions))
         self._last_pair = self._pair
         self._pair, self._before = None, {}
         return out
 
-    def _name(self, own: str, other: str, handshake: bool = False) -> str | None:
+    def _name(self, own: str, other: str, handshake: bool = False,
+              reset: bool = False) -> str | None:
         """The run's socket at ``own`` talking to ``other``, or None if it is not the run's.
         ``handshake``: a SYN or SYN-ACK, which a listener receives or sends even when
-        ``accept()`` has made the connection's socket since."""
+        ``accept()`` has made the connection's socket since. ``reset``: an RST from ``own``
+        where no connection to ``other`` ever began on the wire (no SYN or SYN-ACK from
+        there): unless a socket there is connected to ``other``, no socket sent it - the
+        kernel answered for a port where nothing listens (``refused``), and a socket merely
+        bound there (or a listener, whose role the registry goes by) is not its sender."""
         exact, owner, listens = self._at(own, other)
+        if reset:
+            return exact
         if handshake and owner is not None and listens:
             return owner
         return exact or owner
@@ -296,21 +321,30 @@ class Wire:
         src = address(*frame.src, frame.version)
         dst = address(*frame.dst, frame.version)
         syn = "SYN" in frame.flags
-        sender, receiver = self._name(src, dst, syn), self._name(dst, src, syn)
+        sender = self._name(src, dst, syn, reset="RST" in frame.flags
+                            and (src, dst) not in self._isn)
+        receiver = self._name(dst, src, syn)
         if sender is None and receiver is None:
             return None  # somebody else's traffic
         seq_rel = ack_rel = window = None
         if frame.proto == "TCP":
             forward, backward = (src, dst), (dst, src)
             if "SYN" in frame.flags:
+                if self._isn.get(forward, frame.seq) != frame.seq:  # (a new connection on
+                    for kept in (self._first, self._high, self._acked):  # the same addresses)
+                        kept.pop(forward, None)
                 self._isn[forward] = frame.seq
                 scale = dict(frame.options).get("wscale")
                 if scale is not None:
                     self._scale[forward] = scale
-            isn = self._isn.setdefault(forward, frame.seq)
+            # (a direction first seen without its SYN - the kernel's RST for a port where
+            # nothing listens - counts from one before its first number, and the other way
+            # from one before what it acknowledges: Seq=1, Ack=1, as Wireshark shows them)
+            isn = self._isn.setdefault(forward, (frame.seq - 1) % (1 << 32))
             seq_rel = (frame.seq - isn) % (1 << 32)
-            if "ACK" in frame.flags and backward in self._isn:
-                ack_rel = (frame.ack - self._isn[backward]) % (1 << 32)
+            if "ACK" in frame.flags:
+                start = self._isn.setdefault(backward, (frame.ack - 1) % (1 << 32))
+                ack_rel = (frame.ack - start) % (1 << 32)
             window = frame.window
             if "SYN" not in frame.flags and forward in self._scale and backward in self._scale:
                 window <<= self._scale[forward]
@@ -332,14 +366,13 @@ class Wire:
     def _retry(self, frame: Frame, src: str, dst: str, seq_rel: int | None,
                ack_rel: int | None) -> float | None:
         """Seconds since the kernel first sent what ``frame`` carries (its SYN, its FIN, or
-        its bytes from ``seq_rel`` on), or None when this is the first time."""
+        its bytes from ``seq_rel`` on, in whatever segments they went first), or None when
+        this is the first time: a SYN, FIN or bytes that start below the highest its sender
+        had sent, as Wireshark's ``tcp.analysis.retransmission`` marks them."""
         if frame.proto != "TCP" or seq_rel is None:
             return None
-        if ack_rel is not None and frame.link == "crossed":  # (the other way's sending,
-            # up to ack, has arrived - an acknowledgement lost or held tells its sender nothing)
-            unacked = self._first.get((dst, src))
-            while unacked and _before(next(iter(unacked)), ack_rel):
-                del unacked[next(iter(unacked))]
+        if ack_rel is not None and frame.link == "crossed":
+            self._let_go((dst, src), ack_rel)
         flags = frame.flags
         if "SYN" in flags:
             what = ("SYN,ACK" if "ACK" in flags else "SYN", 0)
@@ -349,20 +382,38 @@ class Wire:
             what = ("FIN", seq_rel)
         else:
             return None  # (a bare ACK is never sent again as such)
-        sent = self._first.setdefault((src, dst), {})
-        first = sent.get(what)
-        if first is None:
-            sent[what] = frame.t
+        end = (seq_rel + frame.nbytes + ("SYN" in flags) + ("FIN" in flags)) & _MASK
+        pair = (src, dst)
+        sent = self._first.setdefault(pair, {})
+        high = self._high.get(pair)
+        again = high is not None and (seq_rel - high) & _MASK >= _HALF
+        if high is None or (end - high) & _MASK < _HALF:
+            self._high[pair] = end
+        if not again:
+            sent[what] = (frame.t, end)
             return None
+        kept = (*sent.items(), *self._acked.get(pair, ()))
+        first = next((when for key, (when, past) in kept if key == what or (
+            key[0] == what[0] == "data"
+            and (seq_rel - key[1]) & _MASK < (past - key[1]) & _MASK)), None)
+        if first is None:  # (first sent before the oldest sending kept: at least that long)
+            first = min((when for _key, (when, _past) in kept), default=frame.t)
         return round(frame.t - first, 3)
 
+    def _let_go(self, pair: tuple[str, str], ack: int) -> None:
+        """What ``pair`` sent that ``ack`` (from the other way) wholly covers is let go of
+        (kept a while in :attr:`_acked`)."""
+        unacked = self._first.get(pair)
+        while unacked:
+            key = next(iter(unacked))
+            if (ack - unacked[key][1]) & _MASK >= _HALF:
+                break  # (not wholly acknowledged yet)
+            self._acked.setdefault(pair, collections.deque(maxlen=ACKED_KEPT)).append(
+                (key, unacked.pop(key)))
 
-def _before(key: tuple, ack: int) -> bool:
-    """Whether the sending ``key`` (kind, seq) names is wholly acknowledged by ``ack``
-    (a SYN is once anything is: it takes sequence number 0)."""
-    return key[1] < ack
 
-
+#: Sendings kept per direction after an ACK let go of them (:attr:`Wire._acked`).
+ACKED_KEPT = 64
 _MASK, _HALF = (1 << 32) - 1, 1 << 31
 """Sequence numbers are compared modulo 2**32 (:meth:`Wire._resends`)."""
 

@@ -31,7 +31,7 @@ PACKET_OUTGOING = 4
 SO_ATTACH_FILTER = 26
 _NO_SUCH_PROTOCOL = 0x88B5  # (IEEE's ethertype for local experiments: never on loopback)
 SOL_PACKET = 263
-PACKET_RX_RING, PACKET_VERSION, TPACKET_V2 = 5, 10, 1
+PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION, TPACKET_V2 = 5, 6, 10, 1
 TP_STATUS_USER = 1
 _KERNEL_OWNS = bytes(4)  # TP_STATUS_KERNEL
 #: struct tpacket2_hdr: status, len, snaplen, mac, net, sec, nsec (then vlan and padding);
@@ -228,6 +228,7 @@ class Capture:
             raise WireUnavailable(f"cannot watch {interface}: {exc.strerror or exc}") from None
         self.sock, self._ring, self._next = sock, ring, 0
         self.interface = interface
+        self._counters: dict[tuple[str, str], FrameCounter] = {}
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -260,21 +261,76 @@ class Capture:
         programs' loopback traffic stays in the kernel)."""
         _attach(self.sock, bpf.capture(SNAPLEN, ports))
 
-    def pause(self) -> None:
-        """Take no frames until :meth:`resume` (a bulk transfer's are counted by the
-        kernel instead): the socket listens for a protocol loopback never carries, so the
-        kernel stops handing it a copy of every frame."""
+    def pause(self, count: tuple[str, str] | None = None) -> None:
+        """Take no frames until :meth:`resume` (a bulk transfer's are counted instead):
+        the socket listens for a protocol loopback never carries, so the kernel stops
+        handing it a copy of every frame. ``count``, a TCP connection's two addresses
+        (``127.0.0.1:PORT``): its frames each way are counted meanwhile, by the kernel
+        (:class:`FrameCounter`) - from before the capture stops, so none goes uncounted."""
+        self._counters = {}
+        if count is not None:
+            ports = tuple(int(text.rpartition(":")[2]) for text in count)
+            try:
+                for ends, (src, dst) in ((count, ports), (count[::-1], ports[::-1])):
+                    self._counters[ends] = FrameCounter(self.interface, src, dst)
+            except OSError:
+                self._close_counters()
         self.sock.bind((self.interface, _NO_SUCH_PROTOCOL))
 
-    def resume(self) -> None:
-        """Take every frame again."""
+    def resume(self) -> dict[tuple[str, str], int]:
+        """Take every frame again. The frames counted each way since :meth:`pause`,
+        (from, to) -> count, read after the capture has started again (those it takes
+        meanwhile are in both: their time says so); empty when none were counted."""
         self.sock.bind((self.interface, ETH_P_ALL))
+        try:
+            return {ends: counter.read() for ends, counter in self._counters.items()}
+        except OSError:
+            return {}
+        finally:
+            self._close_counters()
+
+    def _close_counters(self) -> None:
+        for counter in self._counters.values():
+            counter.close()
+        self._counters = {}
 
     def close(self) -> None:
+        self._close_counters()
         try:
             self._ring.close()
         except BufferError:  # (a view of it still alive: the socket's close frees it)
             pass
+        self.sock.close()
+
+
+class FrameCounter:
+    """The frames one way of one TCP connection crosses loopback, counted by the kernel:
+    a packet socket whose filter (:func:`~sockviz.engine.bpf.one_way`) accepts just those,
+    that is never read. Its receive buffer holds one; the kernel counts every one it
+    accepts, kept or dropped for want of room (``PACKET_STATISTICS``) - nothing is copied,
+    nothing wakes a thread. What tcpdump shows, frame for frame: a loopback frame can carry
+    several segments' worth (GSO), which the kernel's own counts (``tcpi_segs_out``) count
+    as several."""
+
+    def __init__(self, interface: str, source: int, destination: int) -> None:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        try:
+            _attach(sock, bpf.one_way(source, destination))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # (the least there is)
+            sock.bind((interface, ETH_P_ALL))
+        except OSError:
+            sock.close()
+            raise
+        self.sock, self._total = sock, 0
+
+    def read(self) -> int:
+        """The frames counted so far (the kernel reports the ones it dropped among them)."""
+        packets, _drops = struct.unpack("II", self.sock.getsockopt(SOL_PACKET,
+                                                                  PACKET_STATISTICS, 8))
+        self._total += packets  # (each report starts the kernel's count afresh)
+        return self._total
+
+    def close(self) -> None:
         self.sock.close()
 
 
