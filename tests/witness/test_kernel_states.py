@@ -38,7 +38,8 @@ def test_every_paused_step_shows_the_kernel_state_ss_shows():
     assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
 
 
-def check(name: str, options: dict, family: str) -> list[str]:
+def check(name: str, options: dict, family: str, capture=None, wire=None) -> list[str]:
+    """Every mismatch of one stepped run (``capture``/``wire``: a lab's link)."""
     scenario = scenarios.get(name, **options)
     label = f"[{name} {' '.join(f'--{k} {v}' for k, v in options.items())} {family}]"
     problems: list[str] = []
@@ -62,5 +63,5 @@ def check(name: str, options: dict, family: str) -> list[str]:
                 problems.append(f"{label} {moment}: {model.name} ({model.local} <-> "
                                 f"{model.remote}): ss {want}, sockviz {got}")
 
-    step_through(scenario, family, at_pause)
+    step_through(scenario, family, at_pause, capture=capture, wire=wire)
     return problems

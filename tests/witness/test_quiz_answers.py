@@ -62,7 +62,9 @@ def test_every_quiz_answer_is_the_runs_fact():
     assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
 
 
-def check(name: str, options: dict, family: str) -> list[str]:
+def check(name: str, options: dict, family: str, capture=None, wire=None) -> list[str]:
+    """Every mismatch of one stepped run with the wire watched (``capture``/``wire``: a
+    lab's link; None: this machine's loopback)."""
     from sockviz.view.quiz import Predictions
 
     options = {k: (int(v) if k == "size" else v) for k, v in options.items()}
@@ -96,9 +98,10 @@ def check(name: str, options: dict, family: str) -> list[str]:
             predictions.guessed(question, 0)
             asked[question.step] = (question, time.monotonic() - runner.tracer.started)
 
-    step_through(scenario, family, at_pause, capture=capture_or_skip(),
-                 wire=WireStatus("host"), **({"size": options["size"]} if "size" in options
-                                              else {}))
+    if capture is None:
+        capture, wire = capture_or_skip(), WireStatus("host")
+    step_through(scenario, family, at_pause, capture=capture, wire=wire,
+                 **({"size": options["size"]} if "size" in options else {}))
     return problems
 
 
@@ -190,9 +193,10 @@ def wire_truth(question, call, segments, view, pressed) -> tuple[str | None, str
     norm = {"SYN": "SYN", "ACK,SYN": "SYN,ACK", "ACK": "ACK"}
     names = [norm.get(f, f) for f in flags]
     if question.kind == "wire-connect":
-        if names[:3] == ["SYN", "SYN,ACK", "ACK"]:
+        once = [n for k, n in enumerate(names) if n not in names[:k]]  # (a SYN sent again
+        if once[:3] == ["SYN", "SYN,ACK", "ACK"]:                      # is the same SYN)
             return quiz.HANDSHAKE, said
-        if names[:1] == ["SYN"]:
+        if once[:1] == ["SYN"]:
             return (quiz.SYN_RST if any("RST" in f for f in flags[1:]) else quiz.SYN_ONLY), said
         return quiz.NOTHING, said
     if question.kind == "wire-refused":

@@ -1,0 +1,25 @@
+"""The labs stepped on two hosts: the kernel state shown at every pause against each
+host's ``ss`` (read in its own network namespace), and every predict-mode answer against
+the run's facts - the same checks as the loopback ones (``test_kernel_states``,
+``test_quiz_answers``), each lab in a process of its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockviz.engine.scenarios import REGISTRY
+from tests.conftest import IPV6
+from tests.witness.witnesses import labs_checked, need, two_hosts_here
+
+FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
+LABS = [name for name, scenario in REGISTRY.items()
+        if scenario.link is not None and name != "slow-link"]
+"""(slow-link's lesson is a transfer's window; its calls ask what tcp-echo's do)"""
+
+
+@need("ss", "nsenter")
+@pytest.mark.skipif(not two_hosts_here(), reason="two hosts cannot be made here")
+def test_every_lab_step_against_each_hosts_ss_and_the_wire():
+    problems = labs_checked([(name, family) for name in LABS for family in FAMS])
+    print("\n".join(problems))
+    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
