@@ -138,7 +138,8 @@ class Drawing:
             done = done_content(event, before, view.explain(event.step), total, planned,
                                 self.predictions.said.get(event.step),
                                 view.checks.get(event.step), wire,
-                                self._kernel_since(event.socket))
+                                self._kernel_since(event.socket),
+                                self._settings_of(event.socket))
         self.query_one(ExplainPanel).show(done)
         self._say_wire_once()
         self.query_one(PayloadView).decode_websocket = self.scenario.protocol is not None
@@ -146,12 +147,21 @@ class Drawing:
             panel.show(self._upcoming(total))
         self._leave_next_tab_when_wide()
 
+    def _settings_of(self, socket: str):
+        """The kernel TCP settings the run read for ``socket``'s host (None: not said)."""
+        from sockviz.engine.states import Role
+
+        model, tcp = self.view.models.get(socket), self.view.tcp
+        if model is None:
+            return tcp.get(None)
+        return tcp.get(None) or tcp.get("client" if model.role is Role.CLIENT else "server")
+
     def _kernel_since(self, socket: str) -> str | None:
         """What the kernel lines read since the call say of its socket: an orphaned
         FIN_WAIT2 and the time its timer had left (None: nothing to add)."""
         import math
 
-        from sockviz.engine.states import Role, State
+        from sockviz.engine.states import State
         from sockviz.engine.tcpsettings import fin_timeout_words
 
         model = self.view.models.get(socket)
@@ -160,9 +170,7 @@ class Drawing:
         said = (f"{socket} is in FIN_WAIT2, orphaned: its program closed it, so no call can "
                 "read the peer's FIN. Its kernel drops the connection when its timer runs out")
         if model.kernel_deadline is None:  # (no kernel line with its timer came)
-            tcp = self.view.tcp
-            settings = tcp.get(None) or tcp.get("client" if model.role is Role.CLIENT
-                                                else "server")
+            settings = self._settings_of(socket)
             return f"{said}; its timer was not read here ({fin_timeout_words(settings)})."
         left = max(0, math.ceil(model.kernel_deadline - self._now()))
         return (f"{said} - {left} s left, as the kernel's timer was read (ss shows it too; "

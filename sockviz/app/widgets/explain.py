@@ -35,7 +35,7 @@ def _code_line(socket: str, call, args: str | None, parent: str | None = None) -
 def done_content(event: CallEvent, before: State | None, explain: str, total: int,
                  planned: bool = False, prediction: tuple[str, str] | None = None,
                  checked: Checked | None = None, wire: str | None = None,
-                 since: str | None = None) -> Content:
+                 since: str | None = None, settings=None) -> Content:
     """The block for a call that has just been made (``planned``: its error is the lesson;
     ``prediction``: predict mode's guess and what really happened; ``wire``: what crossed
     the wire because of it, when the wire is watched; ``since``: what the kernel line
@@ -78,7 +78,7 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
         lines.append(Content.assemble(("Why: ", "bold"), errno_help(event.error)))
     if event.kernel:
         lines.append(Content.assemble(("Kernel: ", "bold"), f"{event.kernel}, "
-                                      f"{kernel_meaning(event.kernel)}"))
+                                      f"{kernel_meaning(event.kernel, settings)}"))
     if since:
         lines.append(Content.assemble(("Since: ", "bold"), since))
     return Content("\n").join(lines)
