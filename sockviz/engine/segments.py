@@ -283,7 +283,8 @@ class Wire:
             into = now.get((dst, src))
             if start is None or end is None:
                 continue
-            count = frames[(src, dst)] if frames else end.segments_out - start.segments_out
+            # (none counted where the kernel sent some: the capture could not count)
+            count = frames.get((src, dst)) or end.segments_out - start.segments_out
             if count <= 0:
                 continue
             sender = self._name(src, dst) or src
