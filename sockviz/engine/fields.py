@@ -256,9 +256,13 @@ LINK_WORDS = {"crossed", "dropped", "lost", "held"}
 
 
 def link_fields(record: dict) -> dict:
-    """A packet line's link keys (a two-host run's), checked: {} when it has none."""
+    """A packet line's link keys, checked: ``link`` and ``delay`` a two-host run's, ``retry``
+    any run's (a loopback line has ``link`` null; an older recording none of them)."""
     if record.get("link") is None:
-        return {}
+        if record.get("delay") is not None:
+            raise FieldError("delay: a segment's crossing time needs its link (link is null)")
+        return {"retry": seconds(record, "retry", optional=True)} \
+            if record.get("retry") is not None else {}
     return {"link": one_of(record, "link", LINK_WORDS, "crossed, dropped, lost or held"),
             "delay": seconds(record, "delay", optional=True),
             "retry": seconds(record, "retry", optional=True)}

@@ -112,8 +112,9 @@ def segment_line(e: Segment) -> str:
     if summed:
         line += (f', "count": {_n(e.count)}, "largest": {_n(e.largest)}, '
                  f'"retransmissions": {_n(e.retransmissions)}')
-    if e.link is not None:
-        line += f', "link": {q(e.link)}, "delay": {_n(e.delay)}, "retry": {_n(e.retry)}'
+    else:
+        line += (f', "link": {n if e.link is None else q(e.link)}, "delay": {_n(e.delay)}, '
+                 f'"retry": {_n(e.retry)}')
     return line + "}"
 
 

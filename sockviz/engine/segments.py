@@ -349,12 +349,13 @@ class Wire:
             window = frame.window
             if "SYN" not in frame.flags and forward in self._scale and backward in self._scale:
                 window <<= self._scale[forward]
-        link = delay = retry = None
+        link = delay = None
         if frame.link is not None:
             link = frame.link
             delay = None if frame.arrives is None else round(max(0.0, frame.arrives - frame.t),
                                                             6)
-            retry = self._retry(frame, src, dst, seq_rel, ack_rel)
+        retry = self._retry(frame, src, dst, seq_rel, ack_rel)  # (on loopback too: backlog-
+        # full's SYN sent again while the queue is full, a FIN resent before its ACK came)
         return Segment(
             seq=number(), t=t, proto=frame.proto,
             flags=",".join(frame.flags) if frame.proto == "TCP" else None,
@@ -372,7 +373,7 @@ class Wire:
         had sent, as Wireshark's ``tcp.analysis.retransmission`` marks them."""
         if frame.proto != "TCP" or seq_rel is None:
             return None
-        if ack_rel is not None and frame.link == "crossed":
+        if ack_rel is not None and frame.link in (None, "crossed"):
             self._let_go((dst, src), ack_rel)
         flags = frame.flags
         if "SYN" in flags:

@@ -94,7 +94,7 @@ def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
         if event.summed:
             record.update(zip(SUM_KEYS, (event.count, event.largest,
                                          event.retransmissions)))
-        if event.link is not None:
+        else:  # (every packet line: on loopback link and delay are null; retry is anyone's)
             record.update(zip(LINK_KEYS, (event.link, event.delay, event.retry)))
         return record
     if isinstance(event, TcpSettings):
