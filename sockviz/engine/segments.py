@@ -80,6 +80,13 @@ class Wire:
         self._pair: tuple[str, str] | None = None
         """A bulk transfer's connection while the kernel counts its segments."""
         self._before: dict = {}
+        self._paused_at: float | None = None
+        """When the capture was asked to count :attr:`_pair`'s frames (the wall clock): a
+        frame of it taken before then is not in the counts (:attr:`_early`); one taken
+        after is."""
+        self._early: collections.Counter = collections.Counter()
+        """Frames of :attr:`_pair` each way that the capture took before the counting began
+        (a transfer already under way when it was summed): added to the counts."""
         self._last_pair: tuple[str, str] | None = None
         self._counted_at: float | None = None
         """When the kernel's counts of the last bulk transfer (:attr:`_last_pair`) were
@@ -181,6 +188,11 @@ class Wire:
                     and (segment.local, segment.remote) in (self._last_pair,
                                                             self._last_pair[::-1]):
                 continue  # (in the kernel's counts of the transfer already)
+            if self._pair is not None and (segment.local, segment.remote) in (
+                    self._pair, self._pair[::-1]):
+                if frame.t < self._paused_at:  # (taken before the counting began)
+                    self._early[(segment.local, segment.remote)] += 1
+                continue  # (else in the counts: never a sum of its own beside them)
             if self.summing:
                 key = (segment.source, segment.target)
                 self._sums.setdefault(key, _Sum(segment)).add(segment)
@@ -241,11 +253,13 @@ class Wire:
             return
         from sockviz.engine.wire import WireUnavailable
 
+        paused_at = time.time()
         try:
             self.capture.pause(pair)
         except (WireUnavailable, OSError):
             return
-        self._pair, self._before = pair, before
+        self._pair, self._before, self._paused_at = pair, before, paused_at
+        self._early.clear()
 
     def sums(self, causes: dict[str, int], number: Callable[[], int],
              after: Callable[[], dict] | None = None) -> list[Segment]:
@@ -284,7 +298,8 @@ class Wire:
             if start is None or end is None:
                 continue
             # (none counted where the kernel sent some: the capture could not count)
-            count = frames.get((src, dst)) or end.segments_out - start.segments_out
+            count = (frames.get((src, dst), 0) + self._early[(src, dst)]
+                     if frames.get((src, dst)) else end.segments_out - start.segments_out)
             if count <= 0:
                 continue
             sender = self._name(src, dst) or src
