@@ -11,12 +11,13 @@ ss lists nothing for the socket's addresses.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sockviz.engine import scenarios
 from sockviz.engine.states import Role, State
 from tests.conftest import IPV6
-from tests.witness.witnesses import STEPPERS, fold, need, ss, ss_state, step_through
+from tests.witness.witnesses import AGAIN, STEPPERS, fold, need, ss, ss_state, step_through
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 
@@ -44,11 +45,11 @@ def check(name: str, options: dict, family: str, capture=None, wire=None) -> lis
     label = f"[{name} {' '.join(f'--{k} {v}' for k, v in options.items())} {family}]"
     problems: list[str] = []
 
-    def at_pause(_runner, events, pending):
-        table = ss()
+    def mismatches(events, table, pending) -> list[str]:
         view = fold(scenario, events)
         moment = (f"before step {pending.step} ({pending.socket}.{pending.call.value}())"
                   if pending else "at the end")
+        out = []
         for model in view.models.values():
             if model.type != "SOCK_STREAM" or model.family == "AF_UNIX":
                 continue
@@ -60,8 +61,15 @@ def check(name: str, options: dict, family: str, capture=None, wire=None) -> lis
                                 listener=model.role is Role.LISTENER)
             got = model.kernel
             if got != want and not (got is None and want == "CLOSE"):
-                problems.append(f"{label} {moment}: {model.name} ({model.local} <-> "
-                                f"{model.remote}): ss {want}, sockviz {got}")
+                out.append(f"{label} {moment}: {model.name} ({model.local} <-> "
+                           f"{model.remote}): ss {want}, sockviz {got}")
+        return out
+
+    def at_pause(_runner, latest, pending):
+        found = mismatches(latest(), ss(), pending)
+        if found:  # the same after a second look: not a change caught halfway
+            time.sleep(AGAIN)
+            problems.extend(p for p in mismatches(latest(), ss(), pending) if p in found)
 
     step_through(scenario, family, at_pause, capture=capture, wire=wire)
     return problems

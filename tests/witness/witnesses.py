@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: Runs side by side (2 CPUs: most of a lab's time is a kernel's timer running out).
 WORKERS = 4
+#: Seconds to look again when ss and sockviz disagree: more than the kernel watcher's
+#: interval, so a change the kernel made on its own timer (a SYN retried) during the
+#: look is either read by then or shows as ss changing (then the moment proves nothing).
+AGAIN = 0.6
 #: Stepped runs side by side in this process (they mostly wait; more, and the engines'
 #: watchers, sharing one interpreter, read the kernel later than a pause's quiet).
 STEPPERS = 8
@@ -307,7 +311,8 @@ def step_through(scenario, family: str, at_pause, capture=None, wire=None,
     """Run ``scenario`` in step mode, one call per step; at every pause - before each call,
     and once the run has finished - wait until no event has come for ``quiet`` seconds
     (longer than the kernel watcher's interval: what the kernel did has been read), then
-    ``at_pause(runner, events, pending)`` (``pending`` the step waiting, None at the end).
+    ``at_pause(runner, latest, pending)`` (``latest()``: the events so far, read when
+    called; ``pending`` the step waiting, None at the end).
     Returns every event. ``options``: the Runner's own (``size``)."""
     import time
 
@@ -326,11 +331,12 @@ def step_through(scenario, family: str, at_pause, capture=None, wire=None,
             assert collector.wait_for(lambda c, n=seen: len(c.pending) > n or c.finished, 20), \
                 f"{scenario.name}: no step came after {seen}"
             collector.wait_quiet(quiet, 10)
+            latest = lambda: list(collector.events)  # noqa: E731
             if collector.finished:
-                at_pause(runner, list(collector.events), None)
+                at_pause(runner, latest, None)
                 return list(collector.events)
             pending = collector.pending[-1]
-            at_pause(runner, list(collector.events), pending)
+            at_pause(runner, latest, pending)
             seen = len(collector.pending)
             made = {call.step for call in collector.calls}
             waiting = {p.step for p in collector.pending} - made
