@@ -175,7 +175,8 @@ class Segment:
     """How many segments this is: more than one for a bulk transfer's, summed (each field
     then says what the first one had, and ``flags`` every flag any of them had)."""
     largest: int | None = None
-    """For a sum: the largest payload of one segment (None: not a sum)."""
+    """For a sum: the largest payload of one segment; None where the frames were counted by
+    the kernel, not read (then nobody saw their sizes), and for a single segment."""
     retransmissions: int = 0
     """For a sum: how many carried bytes already sent (the kernel sending them again)."""
     link: str | None = None
@@ -188,13 +189,16 @@ class Segment:
     """The kernel sending it again: seconds since it first sent the same (a SYN, a FIN or
     the same bytes); None for a first sending."""
 
+    is_sum: bool = False
+    """A bulk transfer's segments in one (``"call": "packets"`` in the trace)."""
+
     call = "packet"
     """Not a field: lets code treat every trace event alike (``event.call``)."""
 
     @property
     def summed(self) -> bool:
         """A bulk transfer's segments in one (``"call": "packets"`` in the trace)."""
-        return self.largest is not None
+        return self.is_sum
 
     @property
     def socket(self) -> str:

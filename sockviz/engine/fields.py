@@ -240,8 +240,8 @@ def segment(record: dict, summed: bool = False):
     ack = integer(record, "ack_rel", (1 << 32) - 1, optional=True)
     sums = {}
     if summed:
-        sums = {"count": integer(record, "count", MAX_COUNT),
-                "largest": integer(record, "largest", 1 << 20),
+        sums = {"count": integer(record, "count", MAX_COUNT), "is_sum": True,
+                "largest": integer(record, "largest", 1 << 20, optional=True),
                 "retransmissions": integer(record, "retransmissions", MAX_COUNT)}
     return Segment(**sums,
         seq=integer(record, "seq", MAX_SEQ), t=seconds(record, "t"), proto=proto, flags=flags,

@@ -305,12 +305,13 @@ class Wire:
             sender = self._name(src, dst) or src
             sent = end.bytes_sent - start.bytes_sent
             out.append(Segment(
-                seq=0, t=0.0, proto="TCP", flags="ACK", source=sender,
+                seq=0, t=0.0, proto="TCP", flags=None, source=sender,
                 target=self._name(dst, src) or dst, seq_rel=None, ack_rel=None,
                 window=None, nbytes=sent, options=None, cause=causes.get(sender),
                 family="AF_INET6" if src.startswith("[") else "AF_INET", local=src,
-                remote=dst, count=count,
-                largest=(into.largest_in if into is not None else 0) if sent else 0,
+                remote=dst, count=count, is_sum=True,
+                largest=None if sent else 0,  # (the frames were counted, never read: their
+                # flags and sizes were seen by nobody; a direction with no bytes had none)
                 retransmissions=end.retransmissions - start.retransmissions))
         self._last_pair = self._pair
         self._pair, self._before = None, {}
@@ -471,4 +472,5 @@ class _Sum:
         return dataclasses.replace(
             self.first, seq=seq, t=self.last.t, flags=flags, ack_rel=self.last.ack_rel,
             window=self.last.window, nbytes=self.nbytes, options=None, cause=cause,
-            count=self.count, largest=self.largest, retransmissions=self.retransmissions)
+            count=self.count, largest=self.largest, retransmissions=self.retransmissions,
+            is_sum=True)

@@ -162,7 +162,8 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
         return f"Nothing crossed the wire because of {name}."
     if caused[0].summed:
         parts = [f"{_who(s.source, models)} sent {s.count:,} segments, "
-                 f"{human_bytes(s.nbytes)} (largest {human_bytes(s.largest or 0)})"
+                 f"{human_bytes(s.nbytes)}"
+                 + (f" (largest {human_bytes(s.largest)})" if s.largest is not None else "")
                  + (f", {s.retransmissions:,} sent again" if s.retransmissions else "")
                  for s in caused]
         return "The transfer on the wire: " + "; ".join(parts) + "."
@@ -237,16 +238,19 @@ def wire_note(status: WireStatus | None) -> str | None:
 def header_lines(segment: Segment) -> list[str]:
     """A segment's header, field by field, as the payload view shows it."""
     if segment.summed:
-        how = ("counted by the kernel at both ends (TCP_INFO) while the transfer ran: "
-               "reading each would have slowed it" if segment.seq_rel is None
-               else "each one captured (--pcap keeps them all)")
+        counted = segment.seq_rel is None
+        how = ("frames counted by the kernel as they crossed, never read (reading each would "
+               "have slowed the transfer); bytes and retransmissions from TCP_INFO at both "
+               "ends" if counted else "each one captured (--pcap keeps them all)")
+        unread = "not seen: the frames were counted, not read"
         return [(f"{segment.count:,} {segment.proto} segments from {segment.source} to "
                  f"{segment.target}: a bulk transfer's, summed, never drawn one by one"),
                 how,
                 f"payload: {segment.nbytes:,} bytes in all",
-                f"largest segment: {segment.largest:,} B",
+                "largest segment: " + (f"{segment.largest:,} B" if segment.largest is not None
+                                       else unread),
                 f"sent again (retransmissions): {segment.retransmissions:,}",
-                f"flags: {segment.flags or '-'}"]
+                "flags: " + (segment.flags or (unread if counted else "-"))]
     lines = [(f"{segment.proto} {'segment' if segment.proto == 'TCP' else 'datagram'}  "
              f"{segment.local} → {segment.remote}"),
              f"from {segment.source} to {segment.target}"]

@@ -55,7 +55,7 @@ def test_hostile_text_and_odd_numbers_are_written_as_json_writes_them():
                       seq_rel=None, ack_rel=None, window=None, nbytes=5, options=None,
                       cause=None, family="AF_INET", local="1", remote="2")
     summed = dataclasses.replace(segment, proto="TCP", flags="ACK", count=19890,
-                                 largest=65483, retransmissions=2, nbytes=2**31)
+                                 largest=65483, retransmissions=2, nbytes=2**31, is_sum=True)
     for event in (call, kernel, segment, summed):
         assert line(event) == general(event)
         json.loads(line(event))

@@ -283,10 +283,11 @@ def test_a_bulk_transfer_is_summed_not_drawn_one_by_one(mode):
     sums = [r for r in lines if r["call"] == "packets"]
     calls = {r["seq"]: r for r in lines if r["call"] in ("sendall", "recv")}
     data, acks = sums
-    assert (data["from"], data["to"], data["flags"]) == ("client", "conn-1", "ACK")
+    # (counted, not read: the frames' flags and sizes were seen by nobody, and say so)
+    assert (data["from"], data["to"], data["flags"], data["largest"]) == (
+        "client", "conn-1", None, None)
     assert data["nbytes"] == 16 << 20 and data["retransmissions"] == 0  # every byte, once
-    assert 1000 < data["largest"] <= 65535
-    assert data["count"] >= (16 << 20) // data["largest"]
+    assert data["count"] >= (16 << 20) // 65535
     assert calls[data["cause"]]["call"] == "sendall"
     assert (acks["from"], acks["to"], acks["nbytes"], acks["largest"]) == (
         "conn-1", "client", 0, 0)

@@ -216,7 +216,7 @@ def test_a_bulk_on_a_link_names_the_kernels_congestion_control():
     bulk = Segment(seq=20, t=0.5, proto="TCP", flags="ACK", source="client",
                    target="conn-1", seq_rel=1, ack_rel=1, window=502, nbytes=1 << 20,
                    options=None, cause=None, family="AF_INET", local="10.217.0.2:40000",
-                   remote="10.217.0.1:5000", count=700, largest=1448, retransmissions=0,
+                   remote="10.217.0.1:5000", count=700, largest=1448, retransmissions=0, is_sum=True,
                    link="crossed", delay=0.04)
     view = RunView(get("slow-link"))
     apply(view, LinkStatus("delay 40 ms", "10.217.0.1", "10.217.0.2"), 0.0)

@@ -3,6 +3,8 @@ wire's quiz questions - folded from real runs recorded with their segments (test
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pathlib import Path
 
 from sockviz.engine import quiz
@@ -109,17 +111,26 @@ def test_a_bulk_transfers_sums_in_words():
     from sockviz.engine.events import Segment
     from sockviz.view.words import segment_label
 
-    data = Segment(seq=15, t=0.1, proto="TCP", flags="ACK", source="client", target="conn-1",
+    # (as the kernel counted it, frames never read: flags and sizes were seen by nobody)
+    data = Segment(seq=15, t=0.1, proto="TCP", flags=None, source="client", target="conn-1",
                    seq_rel=None, ack_rel=None, window=None, nbytes=1 << 30, options=None,
                    cause=13, family="AF_INET", local="127.0.0.1:40000",
-                   remote="127.0.0.1:5000", count=19890, largest=65483, retransmissions=2)
-    assert segment_label(data) == "ACK ×19,890 1.0 GiB, 2 again"
+                   remote="127.0.0.1:5000", count=19890, largest=None, retransmissions=2,
+                   is_sum=True)
+    assert segment_label(data) == "TCP ×19,890 1.0 GiB, 2 again"
     lines = header_lines(data)
-    assert "counted by the kernel at both ends" in lines[1]
-    assert "largest segment: 65,483 B" in lines
+    assert "frames counted by the kernel as they crossed, never read" in lines[1]
+    assert "largest segment: not seen: the frames were counted, not read" in lines
+    assert "flags: not seen: the frames were counted, not read" in lines
     call = next(e for e in events("tcp-echo-wire-ipv4") if isinstance(e, CallEvent)
                 and e.call.value == "sendall")
     assert story(call, (data,), {}) == ("The transfer on the wire: client sent 19,890 "
+                                        "segments, 1.0 GiB, 2 sent again.")
+    # (read frame by frame, as --pcap does: then what was seen is said)
+    read = replace(data, flags="PSH,ACK", seq_rel=1, largest=65483)
+    assert segment_label(read) == "PSH,ACK ×19,890 1.0 GiB, 2 again"
+    assert "largest segment: 65,483 B" in header_lines(read)
+    assert story(call, (read,), {}) == ("The transfer on the wire: client sent 19,890 "
                                         "segments, 1.0 GiB (largest 63.9 KiB), 2 sent again.")
 
 
