@@ -17,7 +17,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sockviz.engine.events import CallEvent, KernelEvent
+from sockviz.engine.events import CallEvent, KernelEvent, TcpSettings
 from sockviz.engine.gate import Mode
 from sockviz.engine.runner import Runner
 from sockviz.engine.scenarios import get
@@ -31,7 +31,7 @@ def record(name: str, family: str, out: pathlib.Path, **options) -> None:
     lines: list[str] = []
 
     def keep(event) -> None:
-        if isinstance(event, (CallEvent, KernelEvent)):
+        if isinstance(event, (TcpSettings, CallEvent, KernelEvent)):
             lines.append(to_line(event))
 
     size = options.pop("size", None)

@@ -185,6 +185,8 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
     sentences = []
     for at, segment in enumerate(caused):
         kernel, said = _kernel_of(segment.source, models), _says(segment)
+        if segment.retry is not None and segment.link is not None:
+            continue  # (on a link, the link's story says each retry, and why: linkview)
         if segment.retry is not None:
             sentences.append(f"{kernel} sent {said} again, on its own "
                              f"({seconds(segment.retry)} after the first)")
@@ -196,6 +198,8 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
             sentences.append(f"{kernel} sent {said} on its own")
         else:
             sentences.append(f"{kernel} sent {said}")
+    if not sentences:
+        return None  # (all of it the link's story)
     text = "; ".join(_runs(sentences)) + "."
     if first.flags and first.flags.startswith("RST") and _calls_own(call, first):
         text += " A reset: the peer's next call fails with ECONNRESET or EPIPE."

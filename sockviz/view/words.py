@@ -50,8 +50,13 @@ def preview(data: bytes, width: int) -> str:
 
 def short_option(args: str | None) -> str:
     """``socket.SOL_SOCKET, socket.SO_REUSEADDR, 1`` -> ``SO_REUSEADDR=1``."""
-    parts = [p.strip().removeprefix("socket.") for p in (args or "").split(",")]
-    return f"{parts[1]}={parts[2]}" if len(parts) == 3 else (args or "")
+    parts = [p.strip().removeprefix("socket.") for p in (args or "").split(",", 2)]
+    if len(parts) != 3:
+        return args or ""
+    value = parts[2]
+    if value.startswith("struct.pack("):  # (SO_LINGER's (on, seconds): ``SO_LINGER=1,0``)
+        value = ",".join(v.strip() for v in value.rstrip(")").split(",")[1:])
+    return f"{parts[1]}={value}"
 
 
 def said(event: CallEvent, before: State | None, planned: bool, was_connecting: bool) -> Said:
@@ -90,7 +95,8 @@ def said(event: CallEvent, before: State | None, planned: bool, was_connecting: 
     if call is Call.SHUTDOWN:
         # (no "· FIN": its return does not say what its kernel sent - a FIN, an RST, or
         # nothing; the wire's rows under it say what was seen)
-        return Said(f"shutdown({event.args})")
+        how = (event.args or "").replace("socket.", "")  # (SHUT_WR: the ladder is narrow)
+        return Said(f"shutdown({how})")
     return Said("close()")  # (the same: an RST goes out with SO_LINGER 0, nothing after one)
 
 

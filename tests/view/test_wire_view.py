@@ -137,5 +137,5 @@ def test_a_bulk_transfers_sums_in_words():
 def test_a_call_keeps_its_name_at_the_start_of_a_sentence():
     closing = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "close")
     said = story(closing.last_done[0], closing.caused, closing.models)
-    assert said.startswith("close() sent FIN,ACK; conn-1's kernel acknowledged the FIN 46 ms "
+    assert said.startswith("close() sent FIN,ACK; conn-1's kernel acknowledged the FIN 40 ms "
                            "later, on its own: a delayed ACK")
