@@ -1,6 +1,8 @@
 """The fold, without Textual: every recorded real run, folded event by event, gives at each
-moment the cards, ladder rows and log lines the app showed then (tests/view/data was taken
-from the app before the view existed, one screen per step)."""
+moment the cards, ladder rows and log lines the app showed then (tests/view/data: one screen
+per step - first taken from the app before the view existed; since the fixtures were recorded
+again, folded from them and the differences read one by one: a fold that changes them says
+why in its commit)."""
 
 from __future__ import annotations
 
