@@ -72,6 +72,7 @@ def with_field(records: list[dict], field: str, value: str) -> list[dict]:
         out.append(record)
     if not changed:
         kernel_only = field in ("previous",)
-        first = next(i for i, r in enumerate(out) if (r["call"] == "kernel") == kernel_only)
+        first = next(i for i, r in enumerate(out) if (r["call"] == "kernel") == kernel_only
+                     and r["call"] != "tcp")  # (the settings line: its own checks, its own tests)
         out[first][field] = value
     return out

@@ -223,10 +223,12 @@ def segment(record: dict, summed: bool = False):
     if record.get("type") != _FAMILY_OF[proto]:
         raise _fail("type", record.get("type"), f"{_FAMILY_OF[proto]} for {proto}")
     flags = record.get("flags")
-    if proto == "UDP" and flags is not None or proto == "TCP" and (
+    unread = summed and flags is None  # (a sum the kernel counted: no frame was read)
+    if proto == "UDP" and flags is not None or proto == "TCP" and not unread and (
             not isinstance(flags, str) or not flags
             or not set(flags.split(",")) <= TCP_FLAGS):
-        raise _fail("flags", flags, "TCP flags such as SYN,ACK (null for UDP)")
+        raise _fail("flags", flags, "TCP flags such as SYN,ACK (null for UDP, or for a "
+                                    "packets line whose frames were counted, not read)")
     options = text(record, "options", 120)
     if options is not None and not _OPTIONS.match(options):
         raise _fail("options", options, "TCP options such as mss=65495,sack_ok,ts,wscale=7")
@@ -305,8 +307,10 @@ def tcp_settings(record: dict):
     checked, as a TcpSettings."""
     from sockviz.engine.events import TcpSettings
 
-    if record.get("seq") != 0:
+    if record.get("seq") != 0 or isinstance(record.get("seq"), bool):
         raise _fail("seq", record.get("seq"), "0 on a tcp line (it comes before the run's)")
+    if record.get("t") != 0 or isinstance(record.get("t"), bool):
+        raise _fail("t", record.get("t"), "0.0 on a tcp line (read at the run's start)")
     host = one_of(record, "host", {"client", "server"}, "client, server", optional=True)
     for key in CORE_AND_EXTRA_NULL:
         if record.get(key) is not None:

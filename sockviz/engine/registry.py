@@ -150,7 +150,8 @@ class Registry:
             if pair is not None:
                 exact = pair.name
             for ts in self._alone.get(key, ()):
-                listening = ts.state is State.LISTENING or ts.role is Role.LISTENER
+                listening = ts.state is State.LISTENING or (  # (or it did: frames read
+                    ts.role is Role.LISTENER and ts.state is State.CLOSED)  # after its close)
                 if owner is None or listening:
                     owner, listens = ts.name, listening
         if owner is None:

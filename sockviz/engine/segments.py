@@ -318,17 +318,21 @@ class Wire:
         return out
 
     def _name(self, own: str, other: str, handshake: bool = False,
-              reset: bool = False) -> str | None:
+              reset: bool = False, opening: bool = False) -> str | None:
         """The run's socket at ``own`` talking to ``other``, or None if it is not the run's.
         ``handshake``: a SYN or SYN-ACK, which a listener receives or sends even when
         ``accept()`` has made the connection's socket since. ``reset``: an RST from ``own``
         where no connection to ``other`` ever began on the wire (no SYN or SYN-ACK from
         there): unless a socket there is connected to ``other``, no socket sent it - the
         kernel answered for a port where nothing listens (``refused``), and a socket merely
-        bound there (or a listener, whose role the registry goes by) is not its sender."""
+        bound there (or a listener, whose role the registry goes by) is not its sender.
+        ``opening``: a SYN's receiver - a socket that listens there, or one connected to
+        ``other``; a socket merely bound there never takes it (its kernel answers RST)."""
         exact, owner, listens = self._at(own, other)
         if reset:
             return exact
+        if opening:
+            return exact or (owner if listens else None)
         if handshake and owner is not None and listens:
             return owner
         return exact or owner
@@ -340,7 +344,7 @@ class Wire:
         syn = "SYN" in frame.flags
         sender = self._name(src, dst, syn, reset="RST" in frame.flags
                             and (src, dst) not in self._isn)
-        receiver = self._name(dst, src, syn)
+        receiver = self._name(dst, src, syn, opening=syn and "ACK" not in frame.flags)
         if sender is None and receiver is None:
             return None  # somebody else's traffic
         seq_rel = ack_rel = window = None

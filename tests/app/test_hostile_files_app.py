@@ -13,7 +13,7 @@ import json
 import pathlib
 
 from sockviz.app.app import AppConfig, make_app
-from sockviz.engine.events import CallEvent, KernelEvent
+from sockviz.engine.events import CallEvent, KernelEvent, TcpSettings
 from sockviz.engine.recording import read_recording
 from sockviz.engine.replay import replay_factory
 from sockviz.engine.trace import read_trace
@@ -66,7 +66,7 @@ def hostile_events() -> list:
         if isinstance(event, CallEvent) and event.error is None and event.call.value == "send":
             changes["error"] = f"EPIPE{EVERYTHING}"
         out.append(dataclasses.replace(event, **changes))
-    assert all(isinstance(e, CallEvent | KernelEvent) for e in out)
+    assert all(isinstance(e, CallEvent | KernelEvent | TcpSettings) for e in out)
     return out
 
 

@@ -93,7 +93,7 @@ def test_tcp_echo_handshake_data_and_both_fins(family):
 
 
 LESSONS = {
-    "refused": [("client", "server", "SYN", 0, None, 0),
+    "refused": [("client", "ADDR", "SYN", 0, None, 0),
                 ("ADDR", "client", "RST,ACK", 1, 1, 0)],  # (the kernel: none listens)
     "reset": [("conn-1", "client", "RST,ACK", 1, 15, 0)],
     "half-close": [("client", "conn-1", "FIN,ACK", 18, 1, 0),
