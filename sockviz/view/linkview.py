@@ -286,11 +286,14 @@ def settings_line(link: LinkView | None) -> str | None:
             f"{link.counters()}")
 
 
-def link_story(link: LinkView, since: int, wire: str | None) -> str | None:
+def link_story(link: LinkView, since: int, wire: str | None,
+               after: float = 0.0) -> str | None:
     """The wire's story of the last step with what the link and the kernels did about it
-    added: each segment lost, held, or sent again since the call before (seq ``since``)."""
+    added: each segment lost, held, or sent again since the call before (seq ``since``)
+    returned (run time ``after``: one read at that call's return but sent before it is
+    that call's story)."""
     said_now = []
-    recent = [s for s in link.recent if s.seq > since]
+    recent = [s for s in link.recent if s.seq > since and s.t > after]
     for segment in recent:
         if segment.retry is not None and segment.link not in ("dropped", "lost", "held"):
             said_now += retry_parts(segment, link.recent, link)

@@ -263,7 +263,11 @@ class RunView:
     """Two hosts were asked for and cannot be made here: why (the run is on loopback)."""
     link_from: int = 0
     """The ``seq`` of the step's call before the last: the link's doings since are the
-    last step's story."""
+    last step's story ..."""
+    link_after: float = 0.0
+    """... those sent after that call returned (its run time): what was read at its
+    return but sent before (a SYN sent again while connect() waited) is its story, not the
+    next call's."""
     under_way: int | None = None
     """The ``seq`` of the first segment only the pending call could have sent (its SYN,
     its bytes, its FIN): that call has begun and not returned. None: not known to have

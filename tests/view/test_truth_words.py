@@ -49,7 +49,7 @@ def stories(scenario: str, *args: str) -> tuple[dict[str, list[str]], RunView]:
             call = view.last_done[0]
             wire = story(call, view.caused, view.models, view.wire)
             if view.link is not None:  # (as the app says it: with the link's own story)
-                wire = link_story(view.link, view.link_from, wire)
+                wire = link_story(view.link, view.link_from, wire, view.link_after)
             said.setdefault(f"{call.socket}.{call.call.value}", []).append(wire or "")
 
     for event in events:
@@ -140,3 +140,14 @@ def test_a_lost_segments_arrow_stops_short_in_the_text_export():
     assert lost and crossed
     assert lost[0].endswith("✗") and "▶" not in lost[0]
     assert len(lost[0]) < len(crossed[0]) and crossed[0].endswith("▶")
+
+
+@needs_hosts
+def test_what_was_read_at_a_calls_return_is_that_calls_story_not_the_next():
+    """lost-syn: the SYN sent again while connect() waited is read when connect() returns,
+    after its line; it is connect()'s story, and accept()'s (the next call) says nothing of
+    it - the link's doings in a step's story are those after the call before returned."""
+    said, _view = stories("lost-syn")
+    assert "SYN seq 0 again" in said["client.connect"][0], said["client.connect"]
+    assert "again" not in said["conn-1.accept"][0], said["conn-1.accept"]
+    assert "round trip" not in said["conn-1.accept"][0].lower()
