@@ -264,7 +264,7 @@ class RunView:
     link_from: int = 0
     """The ``seq`` of the step's call before the last: the link's doings since are the
     last step's story ..."""
-    link_after: float = 0.0
+    link_after: float | None = None
     """... those sent after that call returned (its run time): what was read at its
     return but sent before (a SYN sent again while connect() waited) is its story, not the
     next call's."""
