@@ -134,7 +134,7 @@ class Drawing:
                     if view.under_way is not None:  # (the pending call's since: its own)
                         link = replace(link, recent=tuple(
                             s for s in link.recent if s.seq < view.under_way))
-                    wire = link_story(link, view.link_from, wire, view.link_after)
+                    wire = link_story(link, view.link_from, wire, view.link_during)
             done = done_content(event, before, view.explain(event.step), total, planned,
                                 self.predictions.said.get(event.step),
                                 view.checks.get(event.step), wire,

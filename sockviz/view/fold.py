@@ -187,9 +187,8 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
     _ladder(view, event, before, planned, changes)
     if event.step is not None:
         view.steps_done = max(view.steps_done, event.step + 1)
-        view.link_after = view.last_done[0].t if view.last_done is not None else None
         view.last_done = (event, before)
-        view.link_from = view.caused_since or 0
+        view.link_from, view.link_during = event.seq, tuple(s.seq for s in view.during)
         view.caused, view.caused_since = linkview.own(view.during, event.socket), event.seq
         view.during = ()
         if view.pending is not None and view.pending.step == event.step:

@@ -287,13 +287,12 @@ def settings_line(link: LinkView | None) -> str | None:
 
 
 def link_story(link: LinkView, since: int, wire: str | None,
-               after: float | None = None) -> str | None:
+               during: tuple[int, ...] = ()) -> str | None:
     """The wire's story of the last step with what the link and the kernels did about it
-    added: each segment lost, held, or sent again since the call before (seq ``since``)
-    returned (run time ``after``: one read at that call's return but sent before it is
-    that call's story)."""
+    added: each segment lost, held, or sent again after its call's line (seq ``since``:
+    read at its return, or since) or while it was under way (``during``, their seqs)."""
     said_now = []
-    recent = [s for s in link.recent if s.seq > since and (after is None or s.t > after)]
+    recent = [s for s in link.recent if s.seq > since or s.seq in during]
     for segment in recent:
         if segment.retry is not None and segment.link not in ("dropped", "lost", "held"):
             said_now += retry_parts(segment, link.recent, link)

@@ -262,12 +262,12 @@ class RunView:
     link_missing: str | None = None
     """Two hosts were asked for and cannot be made here: why (the run is on loopback)."""
     link_from: int = 0
-    """The ``seq`` of the step's call before the last: the link's doings since are the
-    last step's story ..."""
-    link_after: float | None = None
-    """... those sent after that call returned (its run time): what was read at its
-    return but sent before (a SYN sent again while connect() waited) is its story, not the
-    next call's."""
+    """The ``seq`` of the last step's call: the link's doings after its line (read at its
+    return, or since, until the next call) are that step's story ..."""
+    link_during: tuple[int, ...] = ()
+    """... and those seen while it was under way, before its line (a SYN lost while
+    connect() waited). What came between the call before and this one's start is the call
+    before's story, never said again."""
     under_way: int | None = None
     """The ``seq`` of the first segment only the pending call could have sent (its SYN,
     its bytes, its FIN): that call has begun and not returned. None: not known to have

@@ -114,6 +114,8 @@ def _ack_words(call: CallEvent, segment: Segment, before: tuple[Segment, ...],
     late = segment.t - (answered.t + (answered.delay or 0.0))
     flags = answered.flags or ""
     what = "the FIN" if "FIN" in flags else "the SYN-ACK" if "SYN" in flags else "the bytes"
+    if answered.retry is not None:  # (the first sending was lost: this answers the next)
+        what += " sent again"
     if late >= DELAYED:
         return (f"{kernel} acknowledged {what} {_ms(late)} later, on its own: a delayed "
                 f"ACK ({said})")

@@ -103,4 +103,4 @@ def test_a_handshake_read_while_connect_waited_is_still_connects_story():
     said = story(connect, view.caused, view.models, None)
     assert said.startswith("connect() sent SYN; server's kernel answered SYN-ACK")
     assert "One round trip: the SYN-ACK was back 200 ms after the SYN crossing set off." in \
-        linkview.link_story(view.link, view.link_from, said)
+        linkview.link_story(view.link, view.link_from, said, view.link_during)

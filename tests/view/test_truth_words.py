@@ -49,7 +49,7 @@ def stories(scenario: str, *args: str) -> tuple[dict[str, list[str]], RunView]:
             call = view.last_done[0]
             wire = story(call, view.caused, view.models, view.wire)
             if view.link is not None:  # (as the app says it: with the link's own story)
-                wire = link_story(view.link, view.link_from, wire, view.link_after)
+                wire = link_story(view.link, view.link_from, wire, view.link_during)
             said.setdefault(f"{call.socket}.{call.call.value}", []).append(wire or "")
 
     for event in events:
@@ -151,3 +151,23 @@ def test_what_was_read_at_a_calls_return_is_that_calls_story_not_the_next():
     assert "SYN seq 0 again" in said["client.connect"][0], said["client.connect"]
     assert "again" not in said["conn-1.accept"][0], said["conn-1.accept"]
     assert "round trip" not in said["conn-1.accept"][0].lower()
+
+
+@needs_hosts
+def test_what_the_kernels_did_between_two_calls_is_said_once():
+    """lost-fin: the FIN lost and sent again after close() returned, before the server's
+    recv(), is close()'s story (the step on screen while it happened); recv() does not say
+    it again."""
+    said, _view = stories("lost-fin")
+    close, recv = said["client.close"][0], said["conn-1.recv"][-1]
+    assert "FIN,ACK again" in close and "lost" in close, close
+    assert "again" not in recv and "lost" not in recv, recv
+
+
+@needs_hosts
+def test_an_ack_of_a_fin_sent_again_says_so():
+    """lost-fin: the server's ACK answers the FIN the client's kernel sent again (the first
+    was lost), and the words say which FIN it answered."""
+    said, _view = stories("lost-fin")
+    close = said["client.close"][0]
+    assert re.search(r"acknowledged the FIN sent again( \d+ ms later)?", close), close
