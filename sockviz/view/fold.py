@@ -275,6 +275,8 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
              else "left", words.under_way(pending), socket=pending.socket,
              call=pending.call.value, over=pending.socket)
     label = words.segment_label(event)
+    if event.summed and view.link is not None:  # (a transfer the link counted, not read)
+        view.link = linkview.counted(view.link, event)
     if event.link is not None and view.link is not None:
         view.link, gap = linkview.took(view.link, event)
         if gap is not None:

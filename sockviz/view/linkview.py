@@ -104,6 +104,14 @@ def measured(link: LinkView, socket: str, rtt: float) -> LinkView:
     return replace(link, rtts={**link.rtts, socket: rtt})
 
 
+def counted(link: LinkView, total: Segment) -> LinkView:
+    """The link after a bulk transfer it counted, one way (its packets summed, not read one
+    by one): each of them was put on it. Which of them it lost was counted, not read, so
+    the strip takes them as crossed (the sum's retransmissions say how many its sender's
+    kernel sent again; a lossless link, as slow-link's, lost none)."""
+    return replace(link, sent=link.sent + total.count)
+
+
 def waiting(link: LinkView) -> LinkView:
     """The link as a call waits at the gate: the time until the next segment is the
     teacher's or the pace's, not the kernels' - no gap row for it."""

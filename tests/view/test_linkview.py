@@ -104,3 +104,22 @@ def test_a_handshake_read_while_connect_waited_is_still_connects_story():
     assert said.startswith("connect() sent SYN; server's kernel answered SYN-ACK")
     assert "One round trip: the SYN-ACK was back 200 ms after the SYN crossing set off." in \
         linkview.link_story(view.link, view.link_from, said, view.link_during)
+
+
+def test_a_bulk_transfer_the_link_counted_is_in_its_counters():
+    """slow-link's megabyte crosses as two summed lines (the link counted its packets
+    without reading them): the strip's 'sent' counts every one of them, not one a line."""
+    data = Segment(seq=20, t=1.0, proto="TCP", flags=None, source="client", target="conn-1",
+                   seq_rel=None, ack_rel=None, window=None, nbytes=1 << 20, options=None,
+                   cause=18, family="AF_INET", local="10.217.0.2:40000",
+                   remote="10.217.0.1:5000", count=725, largest=None, is_sum=True)
+    acks = Segment(seq=21, t=1.0, proto="TCP", flags=None, source="conn-1", target="client",
+                   seq_rel=None, ack_rel=None, window=None, nbytes=0, options=None,
+                   cause=19, family="AF_INET", local="10.217.0.1:5000",
+                   remote="10.217.0.2:40000", count=569, largest=0, is_sum=True)
+    view = RunView(get("slow-link"))
+    apply(view, LinkStatus("delay 40 ms · rate 8 Mbit/s", "10.217.0.1", "10.217.0.2"), 0.0)
+    before = view.link.sent
+    for event in (data, acks):
+        apply(view, event, 1.0)
+    assert view.link.sent == before + 725 + 569
