@@ -125,6 +125,17 @@ def _ack_words(call: CallEvent, segment: Segment, before: tuple[Segment, ...],
     return f"{kernel} acknowledged {what} ({said}){own}"
 
 
+def _data_words(name: str, data: list[Segment]) -> str:
+    """A call's own data segments one after another, said once: ``sendall() sent PSH,ACK
+    14 B`` for one, ``sendall() sent 6 segments, 8,192 B (1,448 B at most; flags ACK or
+    PSH,ACK)`` for several."""
+    if len(data) == 1:
+        return f"{name} sent {_says(data[0])}"
+    flags = " or ".join(dict.fromkeys(s.flags or "" for s in data))
+    return (f"{name} sent {len(data)} segments, {sum(s.nbytes for s in data):,} B "
+            f"({max(s.nbytes for s in data):,} B at most; flags {flags})")
+
+
 def _runs(sentences: list[str]) -> list[str]:
     """Sentences said again one after another, said once with how many times."""
     out: list[list] = []
@@ -184,15 +195,23 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
             return (f"{name} sent SYN; {_who(caused[1].source, models)}'s kernel answered "
                     f"SYN-ACK{waited}; {call.socket}'s kernel sent the ACK that completes "
                     "the handshake.")
-    sentences = []
+    sentences: list[str] = []
+    data: list[Segment] = []  # (the call's own data segments, one after another)
     for at, segment in enumerate(caused):
         kernel, said = _kernel_of(segment.source, models), _says(segment)
         if segment.retry is not None and segment.link is not None:
             continue  # (on a link, the link's story says each retry, and why: linkview)
+        mine = segment.retry is None and _calls_own(call, segment)
+        if mine and segment.nbytes and segment.proto == "TCP":
+            data.append(segment)
+            continue
+        if data:
+            sentences.append(_data_words(name, data))
+            data = []
         if segment.retry is not None:
             sentences.append(f"{kernel} sent {said} again, on its own "
                              f"({seconds(segment.retry)} after the first)")
-        elif _calls_own(call, segment):
+        elif mine:
             sentences.append(f"{name} sent {said}")
         elif _bare_ack(segment):
             sentences.append(_ack_words(call, segment, caused[:at], models))
@@ -200,6 +219,8 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
             sentences.append(f"{kernel} sent {said} on its own")
         else:
             sentences.append(f"{kernel} sent {said}")
+    if data:
+        sentences.append(_data_words(name, data))
     if not sentences:
         return None  # (all of it the link's story)
     text = "; ".join(_runs(sentences)) + "."

@@ -81,6 +81,8 @@ def test_data_sent_again_is_not_called_an_acknowledgement():
     # an acknowledgement is an ACK with no payload: never one that carries bytes
     assert not re.search(r"acknowledged[^;]*\(\S*ACK \d+ B\)", send), send
     assert "sendall() sent ACK 1448 B again" not in send
+    # (its own data segments said once, counted: 8 KiB in a few segments)
+    assert re.search(r"sendall\(\) sent \d+ segments, 8,192 B \(1,448 B at most", send), send
 
 
 @pytest.mark.skipif(not shutil.which("tshark"), reason="no tshark here")
