@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
-from tests.witness.witnesses import Syscall, fd_of, need, run_all, scratch, syscalls
+from tests.witness.witnesses import Syscall, fd_of, need, run_all, scratch, syscalls, no_mismatch
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 
@@ -56,8 +56,7 @@ def test_every_call_time_is_when_its_system_call_returned():
         for run in done:
             problems += [f"[{run.name}] {p}" for p in compare(run.records,
                                                              syscalls(run.strace))]
-    print("\n".join(problems))
-    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
+    no_mismatch(problems)
 
 
 def ours(calls: list[Syscall], records: list[dict]) -> dict[str, list[Syscall]]:

@@ -12,12 +12,20 @@ ss lists nothing for the socket's addresses.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from sockviz.engine import scenarios
 from sockviz.engine.states import Role, State
 from tests.conftest import IPV6
-from tests.witness.witnesses import AGAIN, STEPPERS, fold, need, ss, ss_state, step_through
+from tests.witness.witnesses import (
+    AGAIN,
+    fold,
+    need,
+    no_mismatch,
+    ss,
+    ss_state,
+    step_through,
+    stepped_mismatches,
+)
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 
@@ -31,12 +39,7 @@ CASES = [("tcp-echo", {}), ("half-close", {}), ("time-wait", {"closer": "client"
 
 @need("ss")
 def test_every_paused_step_shows_the_kernel_state_ss_shows():
-    jobs = [(name, options, family) for name, options in CASES for family in FAMS]
-    with ThreadPoolExecutor(STEPPERS) as pool:
-        found = list(pool.map(lambda job: check(*job), jobs))
-    problems = [p for some in found for p in some]
-    print("\n".join(problems))
-    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
+    no_mismatch(stepped_mismatches(check, CASES, FAMS))
 
 
 def check(name: str, options: dict, family: str, capture=None, wire=None) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
-from tests.witness.witnesses import labs_checked, need, two_hosts_here
+from tests.witness.witnesses import labs_checked, need, two_hosts_here, no_mismatch
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 LABS = [name for name, scenario in REGISTRY.items()
@@ -21,5 +21,4 @@ LABS = [name for name, scenario in REGISTRY.items()
 @pytest.mark.skipif(not two_hosts_here(), reason="two hosts cannot be made here")
 def test_every_lab_step_against_each_hosts_ss_and_the_wire():
     problems = labs_checked([(name, family) for name in LABS for family in FAMS])
-    print("\n".join(problems))
-    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
+    no_mismatch(problems)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
-from tests.witness.witnesses import Frame, Run, flag_set, frames, need, run_all, scratch
+from tests.witness.witnesses import Frame, Run, flag_set, frames, need, run_all, scratch, no_mismatch
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 
@@ -54,8 +54,7 @@ def test_every_packet_line_is_the_frame_tshark_reads():
         problems = []
         for run in done:
             problems += [f"[{run.name}] {p}" for p in compare(run, frames(run.pcap))]
-    print("\n".join(problems))
-    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
+    no_mismatch(problems)
 
 
 def compare(run: Run, seen: list[Frame]) -> list[str]:

@@ -20,7 +20,6 @@ held against what the run's witnesses show, not against the answer's own reasoni
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -28,7 +27,17 @@ from sockviz.engine import quiz, scenarios
 from sockviz.engine.events import CallEvent, Segment, WireStatus
 from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
-from tests.witness.witnesses import AGAIN, STEPPERS, flag_set, fold, need, ss, ss_state, step_through
+from tests.witness.witnesses import (
+    AGAIN,
+    flag_set,
+    fold,
+    need,
+    no_mismatch,
+    ss,
+    ss_state,
+    step_through,
+    stepped_mismatches,
+)
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 
@@ -54,12 +63,7 @@ def capture_or_skip():
 @need("ss")
 def test_every_quiz_answer_is_the_runs_fact():
     capture_or_skip().close()
-    jobs = [(name, options, family) for name, options in CASES for family in FAMS]
-    with ThreadPoolExecutor(STEPPERS) as pool:
-        found = list(pool.map(lambda job: check(*job), jobs))
-    problems = [p for some in found for p in some]
-    print("\n".join(problems))
-    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
+    no_mismatch(stepped_mismatches(check, CASES, FAMS))
 
 
 def check(name: str, options: dict, family: str, capture=None, wire=None) -> list[str]:

@@ -24,7 +24,7 @@ import pytest
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.witness.test_packets import compare
-from tests.witness.witnesses import ROOT, WORKERS, Run, frames, need, scratch
+from tests.witness.witnesses import ROOT, WORKERS, Run, frames, need, scratch, no_mismatch
 
 
 def runs() -> list[tuple[str, ...]]:
@@ -90,5 +90,4 @@ def test_every_packet_line_is_a_frame_tcpdump_saw():
         problems = []
         for run in done:
             problems += [f"[{run.name}] {p}" for p in compare(run, frames(run.pcap))]
-    print("\n".join(problems))
-    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
+    no_mismatch(problems)

@@ -358,3 +358,20 @@ def fold(scenario, events: list):
     for event in events:
         apply(view, event, 0.0)
     return view
+
+
+def no_mismatch(problems: list[str]) -> None:
+    """Every witness test ends the same way: each mismatch printed, none allowed."""
+    print("\n".join(problems))
+    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:200])
+
+
+def stepped_mismatches(check, cases, families) -> list[str]:
+    """``check(name, options, family)`` for every case on every family, ``STEPPERS`` runs
+    side by side (a stepped run mostly waits for its kernel to settle): every mismatch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(name, options, family) for name, options in cases for family in families]
+    with ThreadPoolExecutor(STEPPERS) as pool:
+        found = list(pool.map(lambda job: check(*job), jobs))
+    return [p for some in found for p in some]
