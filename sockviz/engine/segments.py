@@ -271,18 +271,21 @@ class Wire:
                for (source, _target), total in self._sums.items()]
         self._sums.clear()
         if self._pair is not None:
-            out += self._counted(causes, after() if after is not None else {})
+            out += self._counted(causes, after)
         self.summing = False
         out.sort(key=lambda segment: -segment.nbytes)
         return [dataclasses.replace(segment, seq=number()) for segment in out]
 
-    def _counted(self, causes: dict[str, int], now: dict) -> list[Segment]:
+    def _counted(self, causes: dict[str, int],
+                 after: Callable[[], dict] | None) -> list[Segment]:
         """A bulk transfer's two directions: the frames each way as the capture counted
         them (what tcpdump shows), the bytes and retransmissions from the kernel's counts
         of its two ends (the segments it counted, where the capture counted none: a
         loopback frame can carry several of those, GSO). The capture takes frames again
         (those it saw of the connection before the frames were counted are in the counts:
-        :attr:`_counted_at`)."""
+        :attr:`_counted_at`). The kernel's counts are read after the frames': a segment sent
+        again in between (a tail-loss probe) is then in its bytes and retransmissions as it
+        is in the frames counted, never in one and not the other."""
         from sockviz.engine.wire import WireUnavailable
 
         local, remote = self._pair
@@ -291,10 +294,10 @@ class Wire:
         except (WireUnavailable, OSError):
             frames = {}
         self._counted_at = time.time()
+        now = after() if after is not None else {}
         out = []
         for src, dst in ((local, remote), (remote, local)):
             start, end = self._before.get((src, dst)), now.get((src, dst))
-            into = now.get((dst, src))
             if start is None or end is None:
                 continue
             # (none counted where the kernel sent some: the capture could not count)
