@@ -73,8 +73,6 @@ class Counts(NamedTuple):
     """Payload bytes it sent, sent again ones included (``tcpi_bytes_sent``)."""
     retransmissions: int
     """Segments it sent again (``tcpi_total_retrans``)."""
-    largest_in: int
-    """The largest segment it has received, up to the MSS it offered (``tcpi_rcv_mss``)."""
 
 
 def counts(sock: socket.socket) -> Counts | None:
@@ -88,10 +86,10 @@ def counts(sock: socket.socket) -> Counts | None:
         return None
     if len(info) < 216:
         return None
-    rcv_mss, retrans, segs_out, sent = (
-        struct.unpack_from("=I", info, 20)[0], struct.unpack_from("=I", info, 100)[0],
-        struct.unpack_from("=I", info, 136)[0], struct.unpack_from("=Q", info, 200)[0])
-    return Counts(segs_out, sent, retrans, rcv_mss)
+    retrans, segs_out, sent = (
+        struct.unpack_from("=I", info, 100)[0], struct.unpack_from("=I", info, 136)[0],
+        struct.unpack_from("=Q", info, 200)[0])
+    return Counts(segs_out, sent, retrans)
 
 
 def flow(sock: socket.socket) -> tuple[float, int, int] | None:
