@@ -307,7 +307,7 @@ def fd_of(call: Syscall) -> int | None:
 
 # --- a run stepped from Python ---------------------------------------------------------------
 def step_through(scenario, family: str, at_pause, capture=None, wire=None,
-                 quiet: float = 0.5, timeout: float = 90.0, **options) -> list:
+                 quiet: float = 0.3, timeout: float = 90.0, **options) -> list:
     """Run ``scenario`` in step mode, one call per step; at every pause - before each call,
     and once the run has finished - wait until no event has come for ``quiet`` seconds
     (longer than the kernel watcher's interval: what the kernel did has been read), then
