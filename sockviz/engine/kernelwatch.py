@@ -84,12 +84,21 @@ class KernelWatch:
                 else:
                     wildcard = "::" if ts.family == socket.AF_INET6 else "0.0.0.0"
                     remote = ts.last_remote or (wildcard, 0)
-                    if self.hosts is not None:
-                        state, timer = self._closed_on_host(ts.last_local, remote)
-                    else:
-                        if diag is None:
-                            diag = self._diag_open()
-                        state, timer = self._closed_state(diag, ts.last_local, remote, proc)
+                    for again in range(2):
+                        if self.hosts is not None:
+                            state, timer = self._closed_on_host(ts.last_local, remote)
+                        else:
+                            if diag is None:
+                                diag = self._diag_open()
+                            state, timer = self._closed_state(diag, ts.last_local, remote,
+                                                              [] if again else proc)
+                        # (gone, just after a state that goes on to TIME_WAIT: the kernel
+                        # may have been swapping the socket for its TIME_WAIT one as it was
+                        # asked - a lookup then finds neither; ask once more before saying
+                        # the connection is gone, and forgetting it)
+                        if state != "CLOSE" or again or (self._kernel_last.get(ts)
+                                                         or (None,))[0] not in _WENT_ON:
+                            break
                     out[ts] = (state, timer, "proc", None)
         finally:
             self._diag_done(diag)
