@@ -286,7 +286,10 @@ def test_a_bulk_transfer_is_summed_not_drawn_one_by_one(mode):
     # (counted, not read: the frames' flags and sizes were seen by nobody, and say so)
     assert (data["from"], data["to"], data["flags"], data["largest"]) == (
         "client", "conn-1", None, None)
-    assert data["nbytes"] == 16 << 20 and data["retransmissions"] == 0  # every byte, once
+    # every byte, once - and any more are the kernel's sending again (a tail-loss probe on
+    # a loaded loopback: a clean-clone run had 17,435,226 B), counted as such
+    assert data["nbytes"] >= 16 << 20
+    assert (data["nbytes"] > 16 << 20) == (data["retransmissions"] > 0)
     assert data["count"] >= (16 << 20) // 65535
     assert calls[data["cause"]]["call"] == "sendall"
     assert (acks["from"], acks["to"], acks["nbytes"], acks["largest"]) == (
