@@ -72,6 +72,8 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
         _progress(view, event, changes)
         return changes
     changes.panels = True
+    if kind in (CallEvent, KernelEvent) and view.link is not None:
+        view.link = linkview.at(view.link, event.t)  # (the run's clock moved: what arrived)
     if kind is CallEvent:
         _call(view, event, changes)
     elif kind is KernelEvent:

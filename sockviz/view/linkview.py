@@ -112,6 +112,15 @@ def counted(link: LinkView, total: Segment) -> LinkView:
     return replace(link, sent=link.sent + total.count)
 
 
+def at(link: LinkView, t: float) -> LinkView:
+    """The link once the run's clock reads ``t`` (a call or a kernel line said so): what
+    was on its way and due by then has arrived - a segment is not in flight for ever
+    because nothing crossed after it."""
+    if t <= link.now:
+        return link
+    return replace(link, now=t, arrivals=_arrived(link.arrivals, t))
+
+
 def waiting(link: LinkView) -> LinkView:
     """The link as a call waits at the gate: the time until the next segment is the
     teacher's or the pace's, not the kernels' - no gap row for it."""

@@ -123,3 +123,26 @@ def test_a_bulk_transfer_the_link_counted_is_in_its_counters():
     for event in (data, acks):
         apply(view, event, 1.0)
     assert view.link.sent == before + 725 + 569
+
+
+def test_a_segment_is_not_in_flight_once_the_run_is_past_its_arrival():
+    """The last ACK of a run crosses in 20 ms; the listener's close() comes seconds later:
+    the strip says nothing is in flight then (it said 'in flight 1' to the end, seen in
+    tmux on lost-syn)."""
+    from sockviz.engine.events import CallEvent
+    from sockviz.engine.states import Role, State
+
+    ack = Segment(seq=30, t=5.0, proto="TCP", flags="ACK", source="client", target="conn-1",
+                  seq_rel=25, ack_rel=25, window=64240, nbytes=0, options="ts", cause=None,
+                  family="AF_INET", local="10.217.0.2:40000", remote="10.217.0.1:5000",
+                  link="crossed", delay=0.02)
+    close = CallEvent(seq=31, t=7.0, socket="server", role=Role.LISTENER, call=Call.CLOSE,
+                      state=State.CLOSED, family="AF_INET", type="SOCK_STREAM",
+                      local="10.217.0.1:5000", remote=None, nbytes=None, sent_total=0,
+                      recv_total=0, step=14)
+    view = RunView(get("lost-syn"))
+    apply(view, LinkStatus("delay 20 ms · drop syn", "10.217.0.1", "10.217.0.2"), 0.0)
+    apply(view, ack, 5.0)
+    assert view.link.in_flight == 1
+    apply(view, close, 7.0)
+    assert view.link.in_flight == 0 and view.link.delivered == view.link.sent
