@@ -92,24 +92,21 @@ class Wire:
         """When the kernel's counts of the last bulk transfer (:attr:`_last_pair`) were
         read: frames of its connection captured before that are in them."""
         self._high: dict[tuple[str, str], int] = {}
-        """On a link, for each direction (from, to): the sequence number just past the
+        """For each direction (from, to): the sequence number just past the
         highest it sent. What starts below it is the kernel sending it again (as Wireshark
         marks a retransmission), however the link and the ACKs have fared."""
         self._first: dict[tuple[str, str], dict] = {}
-        """On a link, for each direction: what it sent that is not acknowledged yet (its
+        """For each direction: what it sent that is not acknowledged yet (its
         SYN, its FIN, or the bytes from a sequence number on) -> (when it was first sent,
         the sequence number just past it), for the seconds since. An acknowledgement that
         crossed lets go of what it covers, into :attr:`_acked`: the size is a window's, not
         a transfer's."""
         self._acked: dict[tuple[str, str], collections.deque] = {}
-        """On a link, for each direction: the last :data:`ACKED_KEPT` sendings let go of
+        """For each direction: the last :data:`ACKED_KEPT` sendings let go of
         (key, (when, past)) - a kernel may send again what an ACK already on its way
         covers (a SYN retried while the SYN-ACK crosses)."""
         self._held: dict[int, Segment] = {}
         """On a link: the link's packet number -> the held segment's event."""
-        self._sent: dict[tuple, list[int]] = {}
-        """(from, to) as the frames give them -> [initial number, the highest sent past
-        it]: what each direction has sent, so that a resending is known (:meth:`_resends`)."""
 
     def watch(self, *addresses: str | None) -> None:
         """The run has a socket at these addresses (its local one first): take their
@@ -132,12 +129,6 @@ class Wire:
             self._first.pop(pair, None)
             self._high.pop(pair, None)
             self._acked.pop(pair, None)
-        if local and remote:
-            from sockviz.engine.registry import address_of
-
-            ends = address_of(local), address_of(remote)
-            self._sent.pop(ends, None)
-            self._sent.pop(ends[::-1], None)
 
     def close(self) -> None:
         self.capture.close()
@@ -151,7 +142,7 @@ class Wire:
         ``cause`` (the call just made) is put only on what the kernel sent while that call
         was under way - from ``since`` (when it began, after any wait for the peer) to
         ``until`` (when it returned), the wall clock's seconds - and that re-sends nothing
-        already sent (:meth:`_resends`): see the module docstring. On a link a frame's time
+        already sent (its ``retry``, :meth:`_retry`): see the module docstring. On a link a frame's time
         is when the link took it from its sender's kernel, a moment after it was sent:
         what the calling socket's own kernel (``own``, its address) sent there counts up
         to ``drained``, when the link had taken everything its host had queued at the
@@ -167,9 +158,8 @@ class Wire:
                 continue
             # (t: the kernel's timestamp of the frame, on the run's clock)
             t = max(0.0, round(base - (wall - frame.t), 6))
-            again = self._resends(frame)
             why = cause
-            if why is not None and (again or since is not None and frame.t < since):
+            if why is not None and since is not None and frame.t < since:
                 why = None
             elif why is not None and until is not None and frame.t > until and not (
                     drained is not None and frame.t <= drained
@@ -179,8 +169,8 @@ class Wire:
                                     else _unnumbered, t)
             if segment is None:
                 continue
-            if segment.cause is not None and getattr(segment, "retry", None) is not None:
-                segment = dataclasses.replace(segment, cause=None)  # (the link saw it again)
+            if segment.cause is not None and segment.retry is not None:
+                segment = dataclasses.replace(segment, cause=None)  # (its kernel's, again)
             if self.keep:
                 self.frames.append(frame)
             if self._counted_at is not None and frame.t <= self._counted_at \
@@ -201,31 +191,6 @@ class Wire:
                     self._held[frame.packet] = segment
                 segments.append(segment)
         return segments
-
-    def _resends(self, frame: Frame) -> bool:
-        """Whether ``frame`` re-sends sequence space its sender has sent before (its SYN
-        again, or bytes or a FIN from below the highest it sent): the kernel's
-        retransmission, on loopback as on a link. A SYN with a new initial number is a new
-        connection on the same addresses and starts afresh. (Only what it read: a bulk
-        transfer the kernel counted is not seen, so nothing after it is taken for a
-        resending.)"""
-        if frame.proto != "TCP":
-            return False
-        flags = frame.flags
-        syn = "SYN" in flags
-        length = frame.nbytes + syn + ("FIN" in flags)
-        if not length:
-            return False
-        key = (frame.src, frame.dst)
-        mark = self._sent.get(key)
-        if mark is None or syn and mark[0] != frame.seq:
-            mark = self._sent[key] = [frame.seq, 0]
-        start = (frame.seq - mark[0]) & _MASK
-        end = (start + length) & _MASK
-        again = (start - mark[1]) & _MASK >= _HALF  # (it starts below the highest sent)
-        if (end - mark[1]) & _MASK < _HALF:
-            mark[1] = end
-        return again
 
     def _released(self, released, segments: list, number: Callable[[], int],
                   offset: float) -> None:
@@ -440,7 +405,7 @@ class Wire:
 #: Sendings kept per direction after an ACK let go of them (:attr:`Wire._acked`).
 ACKED_KEPT = 64
 _MASK, _HALF = (1 << 32) - 1, 1 << 31
-"""Sequence numbers are compared modulo 2**32 (:meth:`Wire._resends`)."""
+"""Sequence numbers are compared modulo 2**32 (:meth:`Wire._retry`)."""
 
 
 def _unnumbered() -> int:
