@@ -195,4 +195,7 @@ def test_a_bulk_transfers_count_is_what_tcpdump_saw_each_way(family, tmp_path):
     for line in sums:
         summed[(line["local"], line["remote"])] += line["count"]
     for ends, count in summed.items():
-        assert count == seen[ends] - one_by_one[ends], (ends, count)
+        lines_that_way = sum(1 for r in sums if (r["local"], r["remote"]) == ends)
+        # (exact; a sum split in two may leave the frame at the split out: README)
+        assert 0 <= (seen[ends] - one_by_one[ends]) - count <= (lines_that_way > 1), (
+            ends, count)

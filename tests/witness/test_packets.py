@@ -150,7 +150,10 @@ def compare_sums(sums: list[dict], block: list[Frame]) -> list[str]:
         for key in want:
             # (None: the kernel counted the frames without reading them, and the line says
             # it did not see their flags or sizes - a claim of nothing to hold against them)
-            if got[key] is not None and want[key] != got[key]:
+            if got[key] is not None and want[key] != got[key] and not (
+                    key == "count" and len(lines) > 1 and want[key] - got[key] == 1):
+                # (a sum split in two - a sendall() that returned with bytes still buffered
+                # - may leave the one frame at the split out: the README says so)
                 out.append(f"summed line(s) seq {[line['seq'] for line in lines]} "
                            f"({lines[0]['from']}->{lines[0]['to']}, frames "
                            f"{block[0].number if block else '-'}-"
