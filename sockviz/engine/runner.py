@@ -38,6 +38,7 @@ from sockviz.engine.events import (
 )
 from sockviz.engine.families import FAMILIES, Family  # noqa: F401 - also from here
 from sockviz.engine.gate import Gate, GateClosed, Mode
+from sockviz.engine.outsiders import failure_reason, stranger
 from sockviz.engine.scenarios.model import AddressOf, Marker, Produce, Scenario, Step
 from sockviz.engine.states import Call
 from sockviz.engine.traced import Stopped, TracedSocket, Tracer, call_args
@@ -245,7 +246,11 @@ class Runner(RunControls):
                     if checked is not None:
                         self._consumer(checked)
                 if event is not None and is_unexpected_failure(step, event):
-                    self._abort(abort_reason(step, event), event)
+                    self._abort(failure_reason(abort_reason(step, event), event,
+                                               self.sockets), event)
+                    return
+                if event is not None and (intruder := stranger(event, self.sockets)):
+                    self._abort(intruder, event)
                     return
                 with self._baton_cond:
                     if step.together:
