@@ -3,10 +3,11 @@ two-host run that is sockviz's own.
 
 :class:`Link` is a thread that reads every IP packet one host's TUN device hands over and
 writes it into the other's - late, slowly, or not at all, as the :class:`LinkSpec` says:
-delay, jitter (never reordering), rate, seeded random loss, and exact faults
-(:class:`Drop`: the Nth SYN, SYN-ACK, ACK, data or FIN). In step mode it can *hold* each
-TCP segment at its sending side until :meth:`Link.release` lets it cross. Every
-retransmission, timer and window the two kernels show is theirs.
+delay, jitter (never reordering), rate, seeded random loss (decided per segment:
+:mod:`~sockviz.engine.linkpackets`), and exact faults (:class:`Drop`: the Nth SYN,
+SYN-ACK, ACK, data or FIN). In step mode it can *hold* each TCP segment at its sending
+side until :meth:`Link.release` lets it cross. Every retransmission, timer and window the
+two kernels show is theirs.
 
 The link is also the run's wire: it sees each segment the moment a kernel sends it, so it
 serves :class:`~sockviz.engine.segments.Wire` as a capture does (``read``),
@@ -22,17 +23,18 @@ from __future__ import annotations
 import collections
 import contextlib
 import heapq
+import math
 import os
 import random
 import select
 import socket
-import struct
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sockviz.engine.hosts import NoLink  # noqa: F401 - (re-exported: what the CLI catches)
+from sockviz.engine.linkpackets import Seen, ends_of, flow_of, kind_of  # noqa: F401
 from sockviz.engine.wire import Frame, parse
 
 #: The largest packet a TUN device hands over (its default MTU, and headroom).
@@ -105,13 +107,14 @@ def _value(key: str, text: str, part: str):
             return int(text)
         if key == "loss":
             share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-            if not 0 <= share <= 1:
+            if not math.isfinite(share) or not 0 <= share <= 1:
                 raise ValueError
             return share
         for unit, scale in sorted(units[key].items(), key=lambda u: -len(u[0])):
             if text.lower().endswith(unit):
                 number = float(text[: -len(unit)]) * scale
-                if number < 0 or number > (3600 if key != "rate" else 1e12) or (
+                high = 3600 if key != "rate" else 1e12
+                if not math.isfinite(number) or not 0 <= number <= high or (  # (NaN, inf: no)
                         key == "rate" and number <= 0):
                     raise ValueError
                 return number
@@ -120,59 +123,6 @@ def _value(key: str, text: str, part: str):
         example = {"delay": "50ms", "jitter": "5ms", "rate": "1mbit", "loss": "2%",
                    "seed": "7"}[key]
         raise ValueError(f"--link {part!r}: {key} should look like {key}={example}") from None
-
-
-def kind_of(packet: bytes) -> str | None:
-    """What a packet is for the faults: ``syn``, ``syn-ack``, ``fin``, ``data``, ``ack``
-    (TCP over IPv4 or IPv6), or None for anything else (neighbour discovery ...)."""
-    if len(packet) >= 20 and packet[0] >> 4 == 4 and packet[9] == socket.IPPROTO_TCP:
-        header = (packet[0] & 0x0F) * 4
-        length = struct.unpack_from("!H", packet, 2)[0] - header
-    elif len(packet) >= 40 and packet[0] >> 4 == 6 and packet[6] == socket.IPPROTO_TCP:
-        header, length = 40, struct.unpack_from("!H", packet, 4)[0]
-    else:
-        return None
-    if len(packet) < header + 14:
-        return None
-    flags = packet[header + 13]
-    if flags & 0x02:
-        return "syn-ack" if flags & 0x10 else "syn"
-    if flags & 0x01:
-        return "fin"
-    return "data" if length - (packet[header + 12] >> 4) * 4 > 0 else "ack"
-
-
-def flow_of(packet: bytes) -> tuple | None:
-    """A TCP packet's connection, the same both ways (its two addresses and ports, in
-    order), or None for anything else."""
-    if len(packet) >= 24 and packet[0] >> 4 == 4 and packet[9] == socket.IPPROTO_TCP:
-        header = (packet[0] & 0x0F) * 4
-        ends = (packet[12:16] + packet[header:header + 2],
-                packet[16:20] + packet[header + 2:header + 4])
-    elif len(packet) >= 44 and packet[0] >> 4 == 6 and packet[6] == socket.IPPROTO_TCP:
-        ends = (packet[8:24] + packet[40:42], packet[24:40] + packet[42:44])
-    else:
-        return None
-    return tuple(sorted(ends))
-
-
-def ends_of(packet: bytes) -> tuple[str, str] | None:
-    """A TCP packet's sender and receiver as the wire names them (``10.217.0.2:58038``,
-    ``[fd00::2]:58038``), or None for anything else."""
-    if len(packet) >= 24 and packet[0] >> 4 == 4 and packet[9] == socket.IPPROTO_TCP:
-        header = (packet[0] & 0x0F) * 4
-        if len(packet) < header + 4:
-            return None
-        src, dst = (socket.inet_ntop(socket.AF_INET, packet[12:16]),
-                    socket.inet_ntop(socket.AF_INET, packet[16:20]))
-        ports = struct.unpack_from("!HH", packet, header)
-        return f"{src}:{ports[0]}", f"{dst}:{ports[1]}"
-    if len(packet) >= 44 and packet[0] >> 4 == 6 and packet[6] == socket.IPPROTO_TCP:
-        src, dst = (socket.inet_ntop(socket.AF_INET6, packet[8:24]),
-                    socket.inet_ntop(socket.AF_INET6, packet[24:40]))
-        ports = struct.unpack_from("!HH", packet, 40)
-        return f"[{src}]:{ports[0]}", f"[{dst}]:{ports[1]}"
-    return None
 
 
 # --- the link between them ------------------------------------------------------------
@@ -211,7 +161,9 @@ class Link:
         """Hold each TCP segment at its sending side until :meth:`release`."""
         self.counters = Counters()
         self.log: list[tuple[float, str, str | None, str]] = []
-        self._random = random.Random(spec.seed)
+        self._random = random.Random(spec.seed)  # (jitter's)
+        self._loss = Seen(spec.seed, spec.loss)
+        """Random loss, decided per segment (:class:`~sockviz.engine.linkpackets.Seen`)."""
         self._seen: dict[str, int] = {}
         self._due: list[tuple[float, int, str, bytes]] = []
         self._held: collections.deque[tuple[int, str, bytes, str | None]] = collections.deque()
@@ -304,7 +256,7 @@ class Link:
         if any(d.kind == kind and d.nth == self._seen.get(kind) for d in spec.drops):
             self._lost(now, side, kind, "dropped", packet, number)
             return
-        if spec.loss and not stale and self._random.random() < spec.loss:
+        if spec.loss and not stale and self._loss.lost(side, packet, flow):
             self._lost(now, side, kind, "lost", packet, number)
             return
         if self.hold and kind is not None:

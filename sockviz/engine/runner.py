@@ -330,6 +330,8 @@ class Runner(RunControls):
                 return
             self._torn_down = True
         self.tracer.close_all()
+        if self.link is not None:  # (its last segments have arrived: it ends with the run)
+            self.link.stop()
         if self._unix_dir is not None:  # the socket files go with the run
             shutil.rmtree(self._unix_dir, ignore_errors=True)
         if self.result is None:
