@@ -18,6 +18,7 @@ from sockviz.engine import scenarios
 from sockviz.engine.families import OUTSIDE_TIMEOUT
 from sockviz.engine.inert import inert
 from sockviz.options import (
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     SERVE_PORT,
@@ -92,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--family",
         metavar="F",
         default="ipv4",
-        help="address family: ipv4 (127.0.0.1), ipv6 (::1) or unix (a socket file in a "
-        "private temporary folder, removed afterwards); default ipv4",
+        help="address family: ipv4 (127.0.0.1), ipv6 (::1) or unix (an abstract-namespace "
+        "name, @sockviz-<hex>/...: no socket file is left behind); default ipv4",
     )
     parser.add_argument(
         "--port",
@@ -170,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--pcap", metavar="FILE",
         help="also write the run's frames to FILE, a pcap that tcpdump and Wireshark open "
-        "(with --trace when the run ends; in the TUI each run's when it stops); a new file, "
-        "unless --overwrite",
+        "(with --trace when the run ends; in the TUI each run's when it stops); opened "
+        "before the run starts; a new file, unless --overwrite",
     )
     group = parser.add_argument_group(
         "two hosts and a link",
@@ -202,9 +203,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def list_scenarios(out: TextIO) -> None:
+def list_scenarios(out: TextIO | None, err: TextIO) -> int:
+    """``--list``: the scenarios, one a line; one line on ``err`` and exit status 1 when
+    standard output cannot take them (``--list > /dev/full``), never a traceback."""
+    from sockviz.output import Output
+
     width = max(len(name) for name in scenarios.REGISTRY)
-    out.writelines(f"{name:<{width}}  {scenario.summary}\n" for name, scenario in scenarios.REGISTRY.items())
+    output = Output(out)
+    output.write("".join(f"{name:<{width}}  {scenario.summary}\n"
+                         for name, scenario in scenarios.REGISTRY.items()))
+    return EXIT_FAILED if output.say_failed(err, "the list") else EXIT_OK
+
+
+class _Stderr:
+    """Standard error that cannot fail: closed (``2>&-``: Python has None there) or full,
+    a message is lost, but the exit status stays the one the message goes with."""
+
+    def __init__(self, err: TextIO | None) -> None:
+        self.err = err
+
+    def write(self, text: str) -> None:
+        try:
+            self.err.write(text)
+        except (AttributeError, OSError, ValueError):
+            pass
+
+    def flush(self) -> None:
+        try:
+            self.err.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
 
 
 # --- real outside peers: --listen, --connect -----------------------------------------------
@@ -318,7 +346,9 @@ def _add_outside_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``sockviz`` command; its exit status."""
-    out, err = sys.stdout, sys.stderr
+    if sys.stderr is None:  # (`2>&-`: argparse writes its usage errors there too)
+        sys.stderr = _Stderr(None)
+    out, err = sys.stdout, _Stderr(sys.stderr)
     arguments = build_parser().parse_args(argv)
     try:
         options = check(from_arguments(arguments))
@@ -327,8 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_serve(options, err)
         if options.list:
-            list_scenarios(out)
-            return EXIT_OK
+            return list_scenarios(out, err)
         if options.outside:
             from sockviz.peers import outside_endpoint
 
@@ -345,6 +374,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sockviz.headless import open_recorder
 
             open_recorder(options, options.scenario_file or options.scenario).close()
+        if options.pcap:  # (checked the same way, before the first call)
+            from sockviz.headless import open_pcap
+
+            open_pcap(options).close()
         from sockviz.launch import run_tui
 
         return run_tui(options, err)

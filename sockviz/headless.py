@@ -90,45 +90,47 @@ def explain(result: RunFinished, *, family: str, port: int, host: str | None = N
 
 # --- running to the end --------------------------------------------------------------------
 class TraceWriter:
-    """The ``--trace`` consumer: one JSON line per trace event. On a terminal each line is
-    flushed as it happens; into a pipe or a file the lines are flushed by :meth:`flush`,
-    which the run's main thread calls ten times a second and at the end (a flood's sixteen
-    lines a connection were sixteen system calls)."""
+    """The ``--trace`` consumer: one JSON line per trace event, through an
+    :class:`~sockviz.output.Output` (a failed write is never silent, a slow reader is
+    waited for). On a terminal each line is written as it happens; into a pipe or a file
+    the lines are written by :meth:`flush`, which the run's main thread calls ten times a
+    second and at the end (a flood's sixteen lines a connection were sixteen system
+    calls)."""
 
     wants_steps = False
     """No :class:`~sockviz.engine.events.StepPending` announcements: a trace has no use."""
 
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None) -> None:
+        from sockviz.output import Output
+
+        self.output = Output(out)
         self.lock = threading.Lock()
-        self.broken = False
-        try:
-            self._each = out.isatty()
-        except (AttributeError, ValueError, OSError):
-            self._each = True
+        self._pending: list[str] = []
+        self._each = self.output.isatty()
+
+    @property
+    def broken(self) -> bool:
+        """Nothing more is written (the reader went away, or the output failed)."""
+        return self.output.ended
 
     def __call__(self, event: Event) -> None:
-        if type(event) not in _TRACED or self.broken:
+        if type(event) not in _TRACED or self.output.ended:
             return
         from sockviz.engine.lines import line  # (imported once; then a dict lookup)
 
+        text = line(event) + "\n"
+        if self._each:
+            self.output.write(text)
+            return
         with self.lock:
-            try:
-                self.out.write(line(event) + "\n")
-                if self._each:
-                    self.out.flush()
-            except OSError:  # e.g. `sockviz --trace | head`: stop writing, keep going
-                self.broken = True
+            self._pending.append(text)
 
     def flush(self) -> None:
-        """Write out the lines written so far."""
+        """Write out the lines kept so far."""
         with self.lock:
-            if self.broken:
-                return
-            try:
-                self.out.flush()
-            except (OSError, ValueError):
-                self.broken = True
+            pending, self._pending = self._pending, []
+        if pending:
+            self.output.write("".join(pending))
 
 
 _TRACED = frozenset({CallEvent, KernelEvent, Segment, LinkEvent, TcpSettings})
@@ -238,18 +240,29 @@ def open_link(options: Options, err: TextIO):
     return Link(hosts, LinkSpec.parse(settings, drops), hold=False)
 
 
-def write_pcap(options: Options, runner) -> None:
-    """The run's frames into the --pcap file (a new one, unless --overwrite)."""
+def open_pcap(options: Options):
+    """The --pcap file, opened (and so checked) before the run's first call, as --record
+    is: a file that exists (without --overwrite), a folder that is missing, read-only or
+    not the user's is a UsageError before anything runs. Its binary stream."""
     from sockviz.engine.userfile import create
+
+    try:
+        return create(options.pcap, options.overwrite).detach()
+    except FileExistsError:
+        raise UsageError(f"{options.pcap} exists already: --pcap will not overwrite it (add "
+                         "--overwrite, or name a new file)") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {options.pcap}: {exc.strerror or exc}") from None
+
+
+def write_pcap(options: Options, runner, stream) -> None:
+    """The run's frames into the --pcap file opened by :func:`open_pcap`."""
     from sockviz.engine.wire import write_pcap as write
 
     wire = runner.tracer.wire
     try:
-        with create(options.pcap, options.overwrite) as text:
-            write(text.buffer, wire.frames if wire is not None else [])
-    except FileExistsError:
-        raise UsageError(f"{options.pcap} exists already: --pcap will not overwrite it (add "
-                         "--overwrite, or name a new file)") from None
+        with stream:
+            write(stream, wire.frames if wire is not None else [])
     except OSError as exc:
         raise UsageError(f"cannot write {options.pcap}: {exc.strerror or exc}") from None
 
@@ -259,14 +272,24 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
     from sockviz.engine.runner import Runner
     from sockviz.engine.sink import Tee
 
+    from sockviz.output import Output
+
     scenario = options.loaded
     exported: list = []
-    checks, recorder = Checks(), None
+    checks, recorder, pcap = Checks(), None, None
     writer = TraceWriter(out) if not options.export else None
+    output = writer.output if writer is not None else Output(out)
     consumers = [checks, writer if writer is not None else exported.append]
-    if options.record:
-        recorder = open_recorder(options, options.scenario_file or scenario.name)
-        consumers.insert(0, recorder)
+    if options.pcap:
+        pcap = open_pcap(options)
+    try:
+        if options.record:
+            recorder = open_recorder(options, options.scenario_file or scenario.name)
+            consumers.insert(0, recorder)
+    except BaseException:
+        if pcap is not None:
+            pcap.close()
+        raise
     if options.recording is not None:
         from sockviz.engine.replay import ReplayRunner
 
@@ -286,20 +309,20 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
         if recorder is not None:
             recorder.close()
     if recorder is not None and recorder.failed is not None:
+        if pcap is not None:
+            pcap.close()
         say(err, f"error: the recording {options.record} is incomplete: "
                  f"{recorder.failed.strerror or recorder.failed}")
         return EXIT_FAILED
-    if options.pcap:
-        write_pcap(options, runner)
+    if pcap is not None:
+        write_pcap(options, runner, pcap)
     if options.export:
         from sockviz.view.export import FORMATS
 
-        try:
-            out.write(FORMATS[options.export][0](
-                exported, f"sockviz {scenario.name} · {options.family}", scenario))
-            out.flush()
-        except BrokenPipeError:
-            pass
+        output.write(FORMATS[options.export][0](
+            exported, f"sockviz {scenario.name} · {options.family}", scenario))
+    if output.say_failed(err, "the trace" if writer is not None else "the export"):
+        return EXIT_FAILED
     from sockviz.options import say_missed_drops
 
     say_missed_drops(options, getattr(runner, "link", None), err)  # (a --drop not made)
@@ -332,6 +355,8 @@ def run_outside_trace(options: Options, out: TextIO, err: TextIO, endpoint: Endp
     runner = factory(None, writer, family=options.family, port=endpoint.port,
                      mode=Mode.FAST, pace=1.0)
     run_to_the_end(runner, (signal.SIGINT, signal.SIGTERM), writer.flush)
+    if writer.output.say_failed(err, "the trace"):
+        return EXIT_FAILED
     result = runner.result
     if result is not None and result.outcome == "aborted":
         message, status = explain(result, family=endpoint.family.name, port=endpoint.port,

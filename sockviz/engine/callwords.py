@@ -25,6 +25,8 @@ def format_address(family: int, addr) -> str | None:
     if family == getattr(socket, "AF_UNIX", None):
         if isinstance(addr, bytes):
             addr = addr.decode("utf-8", "backslashreplace")
+        if addr.startswith("\0"):  # (abstract namespace: written as ss writes it, "@name")
+            return "@" + addr[1:]
         return addr or None
     host, port = addr[0], addr[1]
     if port == 0 and host in ("0.0.0.0", "::"):

@@ -16,10 +16,8 @@ changes between calls (a TIME_WAIT running out) become events as well.
 
 from __future__ import annotations
 
-import os
-import shutil
+import secrets
 import socket
-import tempfile
 import threading
 import time
 import traceback
@@ -91,6 +89,8 @@ class Runner(RunControls):
         self.size = size or scenario.default_size or DEFAULT_BULK_SIZE
         self.protocol = scenario.protocol() if callable(scenario.protocol) else None
         self._unix_dir: str | None = None
+        """Unix sockets: the run's own abstract-namespace name (``"\\0sockviz-<random>"``):
+        no socket file, so a run killed with SIGKILL leaves nothing behind."""
         self.gate = Gate(mode, pace)
         self._consumer = consumer
         self.tracer = Tracer(consumer)
@@ -149,7 +149,7 @@ class Runner(RunControls):
         for settings in read_tcp(self.hosts):  # (this run's kernel's: words depend on them)
             self._consumer(settings)
         if self.family.af == getattr(socket, "AF_UNIX", None):
-            self._unix_dir = tempfile.mkdtemp(prefix="sockviz-")
+            self._unix_dir = f"\0sockviz-{secrets.token_hex(6)}"
         self._live = len(self.scenario.actors)
         for actor in self.scenario.actors:
             thread = threading.Thread(
@@ -329,22 +329,26 @@ class Runner(RunControls):
             if self._torn_down:
                 return
             self._torn_down = True
-        self.tracer.close_all()
-        if self.link is not None:  # (its last segments have arrived: it ends with the run)
-            self.link.stop()
-        if self._unix_dir is not None:  # the socket files go with the run
-            shutil.rmtree(self._unix_dir, ignore_errors=True)
-        if self.result is None:
-            self.result = RunFinished(outcome)
-        self._consumer(self.result)
-        self._finished.set()
+        try:
+            self.tracer.close_all()
+            if self.result is None:
+                self.result = RunFinished(outcome)
+            self._consumer(self.result)
+        except Exception as exc:  # noqa: BLE001 - a teardown that raises must still end the run
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.result = RunFinished("aborted", f"internal error while ending the run: "
+                                                 f"{detail}", None)
+        finally:
+            if self.link is not None:  # (its last segments have arrived: it ends with the run)
+                self.link.stop()
+            self._finished.set()  # (whatever happened: wait() returns, nothing hangs)
 
     # --- one step -----------------------------------------------------------------------
     def _own_address(self, name: str):
         """A bind address for socket ``name``: a path for Unix sockets, else loopback (on
         two hosts: the address of the host whose thread makes its calls)."""
         if self._unix_dir is not None:
-            return os.path.join(self._unix_dir, f"{name}.sock")
+            return f"{self._unix_dir}/{name}.sock"
         return (self._ip(name), 0)
 
     def _ip(self, name: str) -> str:
@@ -360,7 +364,9 @@ class Runner(RunControls):
         ts = self.sockets.get(name)
         if ts is None or ts.last_local is None:
             return self._own_address(name) if self._unix_dir else (self._ip(name), self.port)
-        if isinstance(ts.last_local, (str, bytes)):
+        if isinstance(ts.last_local, bytes):  # (an abstract name: written as it was bound)
+            return ts.last_local.decode("utf-8", "surrogateescape")
+        if isinstance(ts.last_local, str):
             return ts.last_local
         return tuple(ts.last_local[:2])
 
@@ -387,7 +393,9 @@ class Runner(RunControls):
             raise ValueError("MESSAGE is filled in when a message is queued")
         if value is Marker.LAST_PEER:
             peer = self.sockets[step.socket].last_peer
-            if peer is None or isinstance(peer, (str, bytes)):
+            if isinstance(peer, bytes):  # (an abstract name: as str, as it was bound)
+                return peer.decode("utf-8", "surrogateescape")
+            if peer is None or isinstance(peer, str):
                 return peer
             return tuple(peer[:2])
         raise ValueError(value)

@@ -247,3 +247,27 @@ def test_pending_announces_each_call_before_it_happens():
     pend = {p.step: p for p in collector.pending}
     assert pend[2].args.startswith("('127.0.0.1', 0)")
     assert pend[7].args == "b'hello, sockviz'" and pend[7].explain
+
+
+def test_a_teardown_that_raises_ends_the_run_all_the_same(monkeypatch):
+    """A consumer that raises as the run ends (``--trace >&-`` wrote to None): wait()
+    returns, the run is aborted with a reason, no thread dies with a traceback."""
+    import threading
+
+    died: list = []
+    monkeypatch.setattr(threading, "excepthook", died.append)
+
+    def consumer(event):
+        if isinstance(event, RunFinished):
+            raise AttributeError("'NoneType' object has no attribute 'write'")
+
+    runner = Runner(get("tcp-echo"), consumer, mode=Mode.FAST)
+    runner.start()
+    try:
+        assert runner.wait(5)
+    finally:
+        assert runner.stop(1)
+    assert runner.result.outcome == "aborted"
+    assert "internal error while ending the run" in runner.result.reason
+    assert "NoneType" in runner.result.reason
+    assert not died and not engine_threads()

@@ -44,7 +44,7 @@ SCENARIO = Scenario(
         ),
         Step(
             "client", "client", Call.BIND, (OWN_ADDRESS,), only=("unix",),
-            explain="A Unix datagram client binds a path of its own: the kernel gives an "
+            explain="A Unix datagram client binds an address of its own: the kernel gives an "
             "unbound Unix socket no address, and the server could not answer it.",
         ),
         Step(
