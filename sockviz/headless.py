@@ -154,10 +154,12 @@ def _interrupt(signum, frame) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def run_to_the_end(runner, signals: tuple[int, ...], tick=None) -> None:
+def run_to_the_end(runner, signals: tuple[int, ...], tick=None, give_up=None) -> None:
     """Start ``runner`` and wait for its end; these signals (and Ctrl-C) end it early.
     Signals that come while it closes its sockets are ignored, so a trace always ends
-    whole. ``tick`` (a trace's flush) is called ten times a second and at the end."""
+    whole. ``tick`` (a trace's flush) is called ten times a second and at the end;
+    ``give_up`` too, and when it is true the run ends early (its output cannot be
+    written: a listener would otherwise serve on, unseen, until Ctrl-C)."""
     main_thread = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.getsignal(sig) for sig in signals} if main_thread else {}
     try:
@@ -167,6 +169,8 @@ def run_to_the_end(runner, signals: tuple[int, ...], tick=None) -> None:
         while not runner.wait(0.1):
             if tick is not None:
                 tick()
+            if give_up is not None and give_up():
+                break
     except KeyboardInterrupt:
         pass
     finally:
@@ -304,7 +308,8 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
         if capture is not None and options.pcap:
             runner.tracer.wire.keep = True
     try:
-        run_to_the_end(runner, (signal.SIGTERM,), writer.flush if writer else None)
+        run_to_the_end(runner, (signal.SIGTERM,), writer.flush if writer else None,
+                       None if recorder is not None else lambda: output.failed is not None)
     finally:
         if recorder is not None:
             recorder.close()
@@ -354,7 +359,8 @@ def run_outside_trace(options: Options, out: TextIO, err: TextIO, endpoint: Endp
     writer = TraceWriter(out)
     runner = factory(None, writer, family=options.family, port=endpoint.port,
                      mode=Mode.FAST, pace=1.0)
-    run_to_the_end(runner, (signal.SIGINT, signal.SIGTERM), writer.flush)
+    run_to_the_end(runner, (signal.SIGINT, signal.SIGTERM), writer.flush,
+                   lambda: writer.output.failed is not None)
     if writer.output.say_failed(err, "the trace"):
         return EXIT_FAILED
     result = runner.result

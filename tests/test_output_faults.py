@@ -212,3 +212,19 @@ def test_a_killed_unix_run_leaves_no_socket_file(tmp_path):
     assert not list(tmpdir.iterdir())  # (a socket file's folder was made in TMPDIR)
     with open("/proc/net/unix") as table:  # (and the kernel let the names go with the process)
         assert bound["local"] not in table.read()
+
+
+def test_a_listener_whose_output_fails_ends_instead_of_serving_on_unseen():
+    with open("/dev/full", "w") as out:
+        proc = run("--listen", "0", "--trace", stdout=out, timeout=15)
+    assert proc.returncode == 1
+    one_line(proc.stderr, "the trace is incomplete", "ENOSPC")
+
+
+def test_a_long_run_whose_output_fails_ends_early():
+    """A 64 GiB transfer into /dev/full: over at the first failed write, not 64 GiB later."""
+    with open("/dev/full", "w") as out:
+        proc = run("--trace", "--scenario", "bulk", "--size", "64G", "--wire", "off",
+                   stdout=out, timeout=15)
+    assert proc.returncode == 1
+    one_line(proc.stderr, "the trace is incomplete", "ENOSPC")

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from sockviz.engine.checks import check_expectation
+from sockviz.engine.datagrams import never_came
 from sockviz.engine.controls import KERNEL_POLL_INTERVAL, RunControls
 from sockviz.engine.events import (
     CallEvent,
@@ -245,7 +246,8 @@ class Runner(RunControls):
                         self._retried(step.socket) if self.hosts else None)
                     if checked is not None:
                         self._consumer(checked)
-                if event is not None and is_unexpected_failure(step, event):
+                gone = never_came(self, index, step, event)  # (UDP on a link: see there)
+                if event is not None and is_unexpected_failure(step, event) and gone is None:
                     self._abort(failure_reason(abort_reason(step, event), event,
                                                self.sockets), event)
                     return
@@ -258,7 +260,7 @@ class Runner(RunControls):
                     else:
                         while self._running_together and not self._halt.is_set():
                             self._baton_cond.wait()
-                        self._baton = index + 1
+                        self._baton = index + 1 if gone is None else gone
                     self._baton_cond.notify_all()
         except (Stopped, GateClosed):
             return
