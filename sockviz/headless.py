@@ -241,6 +241,9 @@ def open_link(options: Options, err: TextIO):
     except NoLink as exc:
         say(err, f"note: no two hosts here ({exc}); the run goes on loopback, with no link")
         return None
+    from sockviz.options import say_merged_link
+
+    say_merged_link(options, err)  # (a lab's [link] with --link/--drop laid over it)
     return Link(hosts, LinkSpec.parse(settings, drops), hold=False)
 
 

@@ -154,6 +154,22 @@ def link_of(options: Options, scenario: Scenario | None = None) -> tuple | None:
     return merge_link(command_link(options), getattr(scenario, "link", None))
 
 
+def say_merged_link(options: Options, err: TextIO) -> None:
+    """When the command line's link settings were laid over the scenario's ``[link]`` (key
+    by key: :func:`link_of`): one line saying what the run's link does, so that what the
+    table said and the command line kept is seen, not guessed (the TUI's link strip shows
+    the same)."""
+    given, table = command_link(options), getattr(options.loaded, "link", None)
+    if given is None or table is None:
+        return
+    from sockviz.engine.link import LinkSpec, describe
+
+    settings, drops, _hold = link_of(options)
+    said = " ".join([f"--link {given[0]}"] * bool(given[0]) + [f"--drop {d}" for d in given[1]])
+    say(err, f"note: the link: {describe(LinkSpec.parse(settings, drops))} "
+             f"({options.loaded.name}'s [link], with {said} laid over it key by key)")
+
+
 def _link(options: Options) -> None:
     """--link, --drop, --hold: read now (one line for a bad one), and refused where no
     two hosts can be."""

@@ -57,6 +57,20 @@ def test_a_drop_on_the_command_line_keeps_the_scenarios_delay():
     assert data.index(dropped[0]) == 4  # the fifth data segment sent for the first time
 
 
+@needs_hosts
+def test_a_link_on_a_lab_keeps_its_drop_and_says_what_the_link_does():
+    """Issue 24, item 11: `--scenario lost-syn --link delay=30ms` keeps the lab's lost SYN
+    (the run meets its expectation: exit 0), and one line says the link the run used -
+    the table's drop and the command line's delay."""
+    proc = sockviz("--trace", "--scenario", "lost-syn", "--link", "delay=30ms")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ("sockviz: note: the link: delay 30 ms · drop syn (lost-syn's "
+                           "[link], with --link delay=30ms laid over it key by key)\n")
+    packets = link_packets(proc.stdout)
+    assert packets[0]["flags"] == "SYN" and packets[0]["link"] == "dropped"
+    assert min(p["delay"] for p in packets if p["link"] == "crossed") >= 0.03
+
+
 def test_link_keys_merge_one_by_one_and_the_command_line_wins():
     from sockviz.engine.scenarios.linktable import merge_link
     from sockviz.options import command_link
