@@ -140,12 +140,15 @@ def run_serve(options: Options, err: TextIO) -> int:
         raise UsageError(f"--host {host!r} does not resolve") from None
     except OSError as exc:
         raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-    url = serve.server_url(host, port)
-    if not serve.is_loopback(host):
-        say(err, f"warning: serving on {url}: anyone who can reach it can run sockviz on "
-                 "this machine")
+    access = serve.Access(host, port)
     argv = serve_command(options)
-    say(err, f"serving at {url} for this machine's browser (at most {serve.MAX_TABS} tabs "
-             f"at once; each runs: {shlex.join(argv)}); Ctrl+C stops")
-    serve.SockvizServer(argv, host=host, port=port).serve()
+    tabs = f"at most {serve.MAX_TABS} tabs at once; each runs: {shlex.join(argv)}"
+    if access.token is None:
+        say(err, f"serving at {access.urls()[0]} for this machine's browser ({tabs}); "
+                 "Ctrl+C stops")
+    else:  # (the token is printed here, once: whoever has this link can join)
+        say(err, f"warning: serving beyond this machine: whoever has the link below and "
+                 f"can reach {serve.url_host(host)}:{port} can run sockviz on this machine")
+        say(err, f"serving at {', '.join(access.urls())} ({tabs}); Ctrl+C stops")
+    serve.SockvizServer(argv, host=host, port=port, access=access).serve()
     return EXIT_OK

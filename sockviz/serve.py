@@ -11,35 +11,60 @@ tabs are open - leaves processes behind.
 :class:`SockvizServer` keeps textual-serve's page and protocol and changes who may start an
 app, how many run at once, and how they end:
 
-* a WebSocket upgrade whose ``Origin`` is not sockviz's own page is refused with 403 before
-  any process starts (:func:`allowed_origins`);
+* every request must name the server by one of its own addresses (``Host``), and bound
+  beyond loopback carry the join token; a WebSocket upgrade whose ``Origin`` is not
+  sockviz's own page is refused with 403 before any process starts
+  (:mod:`sockviz.serve_access`); the page points its WebSocket at the address the browser
+  used;
+* a message on a tab's WebSocket that is not textual-serve's (not JSON, the wrong shape)
+  closes that tab with one line on the console, never a traceback;
 * at most :data:`MAX_TABS` tab apps run at once; one more is refused with 503;
 * each tab's app runs in a session of its own and is ended as a group (quit, then SIGTERM,
   then SIGKILL, each after a short wait) when its WebSocket closes, when the app's output
-  ends, and for every tab when the server gets SIGTERM or SIGINT.
+  ends, and for every tab when the server gets SIGTERM or SIGINT; and a tab's app ends by
+  itself when the server dies any other way (``kill -9``): its input pipe ends and the
+  server process is watched (:class:`~sockviz.app.terminal.WebTabDriver`).
 
 Written against textual-serve 1.1.x: :class:`TabApp` replaces ``AppService``'s process start
-and stop, :class:`SockvizServer` its WebSocket handler and exit request.
+and stop, :class:`SockvizServer` its page, its WebSocket handler and message reader, its
+logging and its exit request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import json
 import logging
 import os
 import shlex
 import signal
+import sys
 from collections.abc import Callable, Sequence
 
-from aiohttp import web
+import aiohttp_jinja2
+from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.web_runner import GracefulExit
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from sockviz.engine.inert import inert
+from sockviz.engine.remote import PARENT_ENV
+from sockviz.serve_access import (  # noqa: F401 - (url_host, is_loopback: used by callers)
+    Access,
+    allowed_origins,
+    is_loopback,
+    server_url,
+    url_host,
+)
 
 log = logging.getLogger("textual-serve")
+
+#: The tab app's Textual driver: Textual's web driver, made to end with the server.
+TAB_DRIVER = "sockviz.app.terminal:WebTabDriver"
+
+#: The terminal size a tab may ask for, at most (columns, rows): a page asks for what its
+#: window holds; a size far beyond that would only make the app draw a screen nobody sees.
+MAX_SIZE = (1000, 500)
 
 #: Tab apps running at once, at most. ``--serve`` is for one machine's browser (a teacher's
 #: screen, a student's laptop): a few tabs are plenty, and each tab is two processes (the app
@@ -54,49 +79,6 @@ TERM_GRACE = 1.0
 
 #: Seconds a closing handshake may wait for a browser that no longer answers.
 WEBSOCKET_CLOSE_TIMEOUT = 2.0
-
-_LOOPBACK_ORIGIN_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-
-
-def url_host(host: str) -> str:
-    """``host`` as it goes in a URL: an IPv6 literal needs brackets (RFC 3986), or its
-    colons would read as a port: ``http://::1:8767`` is no address at all."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def server_url(host: str, port: int) -> str:
-    return f"http://{url_host(host)}:{port}"
-
-
-def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether serving on ``host`` reaches this machine only."""
-    address = _address(host)
-    return host.lower() == "localhost" if address is None else address.is_loopback
-
-
-def _is_wildcard(host: str) -> bool:
-    address = _address(host)
-    return host == "" or (address is not None and address.is_unspecified)
-
-
-def allowed_origins(host: str, port: int) -> frozenset[str]:
-    """The ``Origin`` values of pages that may open a tab: sockviz's own page, at the address
-    served. On loopback (or every address, which includes loopback) the same page may have
-    been opened as 127.0.0.1, localhost or [::1]; anything listening on those is this
-    machine's already. Browsers write an origin in lower case and leave out port 80."""
-    hosts = {url_host(host.lower())}
-    if is_loopback(host) or _is_wildcard(host):
-        hosts.update(_LOOPBACK_ORIGIN_HOSTS)
-    ports = (f":{port}", "") if port == 80 else (f":{port}",)
-    return frozenset(f"http://{name}{suffix}" for name in hosts for suffix in ports)
-
 
 def _signal_group(pgid: int, signum: int) -> None:
     try:
@@ -133,12 +115,62 @@ class TabApp(AppService):
 
     async def _open_app_process(self, width: int = 80, height: int = 24):
         pipe = asyncio.subprocess.PIPE
+        env = self._build_environment(width=width, height=height)
+        env["TEXTUAL_DRIVER"] = TAB_DRIVER
+        env[PARENT_ENV] = str(os.getpid())  # (the app ends with this server, however it dies)
         self._process = process = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=pipe, stdout=pipe, stderr=pipe,
-            env=self._build_environment(width=width, height=height), start_new_session=True,
+            *self.argv, stdin=pipe, stdout=pipe, stderr=pipe, env=env, start_new_session=True,
         )
         self._stdin = process.stdin
         return process
+
+    async def run(self) -> None:
+        """Relay the app's output to the browser until it ends (textual-serve's loop, but
+        for what the app wrote on stderr: textual-serve copied all of it, a traceback
+        too, onto the server's console, and said "failed to start" of an app it had
+        ended itself). Here an app that ends by itself, unstarted or failing, is one line
+        with its last line of stderr; an app the server ended is nothing."""
+        process = self._process
+        stdout, stderr = process.stdout, process.stderr
+        tail = bytearray()
+
+        async def read_stderr() -> None:
+            while data := await stderr.read(4096):
+                tail.extend(data)
+                del tail[:-4096]
+
+        stderr_task = asyncio.ensure_future(read_stderr())
+        started = False
+        try:
+            for _ in range(10):  # (the app's prelude, before its first packet)
+                line = await stdout.readline()
+                if not line or line == b"__GANGLION__\n":
+                    started = bool(line)
+                    break
+            handlers = {b"D": self.on_data, b"M": self.on_meta, b"P": self.on_packed}
+            while started:
+                kind = await stdout.readexactly(1)
+                payload = await stdout.readexactly(int.from_bytes(
+                    await stdout.readexactly(4), "big"))
+                if kind in handlers:
+                    await handlers[kind](payload)
+        except (asyncio.IncompleteReadError, ConnectionResetError, asyncio.CancelledError):
+            pass
+        except Exception as exc:  # (a packet the relay could not pass on: the tab ends)
+            log.error("a tab's output could not be relayed: %s", inert(exc, 200))
+        finally:
+            stderr_task.cancel()
+            await asyncio.gather(stderr_task, return_exceptions=True)
+        if self._ending is None:  # it ended by itself
+            try:
+                status = await asyncio.wait_for(process.wait(), QUIT_GRACE)
+            except TimeoutError:
+                status = None
+            lines = bytes(tail).decode("utf-8", "replace").strip().splitlines()
+            if not started or (status and lines):
+                log.error("a tab's app %s: %s", "did not start" if not started else
+                          f"ended with status {status}",
+                          inert(lines[-1] if lines else "(it said nothing)", 300))
 
     async def start(self, width: int, height: int) -> None:
         # A tab the server has already begun to end (it is shutting down) starts nothing.
@@ -199,32 +231,88 @@ class TabApp(AppService):
 
 
 class SockvizServer(Server):
-    """textual-serve's Server with an Origin check, a cap on tabs, and apps that end."""
+    """textual-serve's Server with access checks, a cap on tabs, and apps that end."""
 
     def __init__(self, argv: Sequence[str], host: str, port: int,
-                 max_tabs: int = MAX_TABS) -> None:
+                 max_tabs: int = MAX_TABS, access: Access | None = None) -> None:
         super().__init__(shlex.join(argv), host=host, port=port, title="sockviz",
                          public_url=server_url(host, port))
         self.argv = list(argv)
         self.max_tabs = max_tabs
-        self.origins = allowed_origins(host, port)
+        self.access = access if access is not None else Access(host, port)
         self.tabs: set[TabApp] = set()
         """Tabs whose app may still be running: a slot is free once its app has ended."""
         self._exiting = False
 
-    def _refusal(self, request: web.Request) -> web.Response | None:
-        """Why this upgrade may not start an app, as the HTTP answer; None if it may.
+    def initialize_logging(self) -> None:
+        """One plain line per event on stderr. (textual-serve logs through Rich, with
+        tracebacks that show every local variable: a malformed message from a browser
+        printed ~130 lines.) Nothing is logged per request."""
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_OneLine())
+        # (aiohttp's own loggers too: a request it cannot parse was a traceback on stderr)
+        for logger, level in ((log, logging.INFO), (logging.getLogger("aiohttp"),
+                                                    logging.WARNING)):
+            logger.handlers[:] = [handler]
+            logger.propagate = False
+            logger.setLevel(logging.DEBUG if self.debug else level)
 
-        A missing Origin is refused too: every browser sends one with a WebSocket upgrade,
-        so only a non-browser client lacks it, and such a client can send the right one.
-        Refusing keeps the rule one line long, with no case where a page gets in."""
+    async def on_startup(self, app: web.Application) -> None:
+        """(The command line has said where it serves; textual-serve's banner would name
+        the address bound, which for 0.0.0.0 is no address to open.)"""
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self._guard)
+        # The page's WebSocket URL carries the token in its path: textual-serve's script
+        # appends a query of its own to the URL it is given.
+        app.router.add_get("/ws/{token}", self.handle_websocket)
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
+        """Every request, before any handler: named by one of the server's own addresses,
+        and bound beyond loopback, carrying the token (query, ``/ws/TOKEN``, or the cookie
+        the first good page request left)."""
+        access = self.access
+        if not access.host_ok(request.headers.get("Host")):
+            log.warning("refused a request: Host %s is not an address this server listens "
+                        "on", inert(request.headers.get("Host", "(none)"), 200))
+            return _refused(f"refused: open {access.urls()[0]}" if access.token is None else
+                            "refused: not an address this server listens on")
+        token = request.match_info.get("token") or request.query.get("token")
+        from_cookie = token is None
+        if from_cookie:
+            token = request.cookies.get(access.cookie)
+        if not access.token_ok(token):
+            return _refused("refused: open the URL with the token that sockviz --serve "
+                            "printed")
+        response = await handler(request)
+        if access.token is not None and not from_cookie and not response.prepared:
+            response.set_cookie(access.cookie, access.token, httponly=True,
+                                samesite="Strict", path="/")
+        return response
+
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
+        """The page, pointing at the address the browser used (the guard has checked it
+        is this server's), with the token passed on to its WebSocket."""
+        host = request.headers["Host"]
+        token = self.access.token
+        context = {
+            "font_size": to_int(request.query.get("fontsize", "16"), 16),
+            "app_websocket_url": f"ws://{host}/ws" + (f"/{token}" if token else ""),
+            "config": {"static": {"url": "/static/"}},
+            "application": {"name": self.title},
+        }
+        return aiohttp_jinja2.render_template("app_index.html", request, context)
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        """Why this upgrade may not start an app, as the HTTP answer; None if it may."""
         origin = request.headers.get("Origin")
-        if origin is None or origin.lower() not in self.origins:
+        if not self.access.origin_ok(origin):
             log.warning("refused a tab: Origin %s is not this server's page",
                         inert(origin if origin is not None else "(none)", 200))
-            return web.Response(status=403, text=(
-                f"sockviz --serve: refused: only a page opened from {self.public_url} may "
-                "start a tab\n"))
+            return _refused("refused: only a page opened from this server may start a tab")
         if self._exiting:
             return web.Response(status=503, text="sockviz --serve: shutting down\n")
         if len(self.tabs) >= self.max_tabs:
@@ -240,14 +328,16 @@ class SockvizServer(Server):
         if refusal is not None:
             return refusal
         websocket = web.WebSocketResponse(heartbeat=15, timeout=WEBSOCKET_CLOSE_TIMEOUT)
+        if not websocket.can_prepare(request).ok:  # (else prepare() raises, twice)
+            return web.Response(status=400, text="sockviz --serve: not a WebSocket "
+                                                 "handshake\n")
         tab = TabApp(self.argv, ended=self.tabs.discard, write_bytes=websocket.send_bytes,
                      write_str=websocket.send_str, close=websocket.close,
                      download_manager=self.download_manager, debug=self.debug)
         self.tabs.add(tab)  # the slot is taken before the first await: no race past the cap
         try:
             await websocket.prepare(request)
-            await tab.start(to_int(request.query.get("width", "80"), 80),
-                            to_int(request.query.get("height", "24"), 24))
+            await tab.start(*_size(request.query.get("width"), request.query.get("height")))
             browser = asyncio.ensure_future(self._process_messages(websocket, tab))
             try:
                 done, _ = await asyncio.wait({browser, tab.output},
@@ -255,16 +345,42 @@ class SockvizServer(Server):
             finally:
                 browser.cancel()
             if browser in done and browser.exception() is not None:
-                raise browser.exception()  # a message textual-serve could not read
+                raise browser.exception()
         except (ConnectionAbortedError, ConnectionResetError):
             pass
-        except Exception:  # (one tab's trouble is logged, not the server's end)
-            log.exception("a tab failed")
+        except Exception as exc:  # (one tab's trouble is logged, not the server's end)
+            log.error("a tab failed: %s", inert(f"{type(exc).__name__}: {exc}", 300))
         finally:
             await tab.stop()
             if websocket.prepared and not websocket.closed:
                 await websocket.close()
         return websocket
+
+    async def _process_messages(self, websocket: web.WebSocketResponse,
+                                tab: AppService) -> None:
+        """The browser's messages to its tab (textual-serve's, each checked first). One
+        that is not what textual-serve's page sends closes the tab, in one line: the page
+        never sends one, so whoever did is not the page."""
+        async for message in websocket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            try:
+                kind, data = _message(message.data)
+            except ValueError as exc:
+                log.warning("closed a tab: it sent %s", exc)
+                await websocket.close(code=WSCloseCode.UNSUPPORTED_DATA,
+                                      message=b"not a textual-serve message")
+                return
+            if kind == "stdin":
+                await tab.send_bytes(data)
+            elif kind == "resize":
+                await tab.set_terminal_size(*data)
+            elif kind == "ping":
+                await websocket.send_json(["pong", data])
+            elif kind == "blur":
+                await tab.blur()
+            elif kind == "focus":
+                await tab.focus()
 
     def request_exit(self) -> None:
         """SIGTERM or SIGINT: every tab's app begins to end now; the server stops accepting
@@ -290,3 +406,56 @@ class SockvizServer(Server):
         finally:  # however the event loop ended, no tab's app outlives the server
             for tab in list(self.tabs):
                 tab.kill_now()
+
+
+class _OneLine(logging.Formatter):
+    """A log record as one line: its message, and its exception's type and words, never a
+    traceback (what a browser or a stranger sent is not this program's fault)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            text += f": {type(error).__name__}: {error}"
+        return "sockviz --serve: " + inert(" ".join(text.split()), 400)
+
+
+def _refused(reason: str) -> web.Response:
+    """403, with a one-line body saying why."""
+    return web.Response(status=403, text=f"sockviz --serve: {reason}\n")
+
+
+def _size(width: object, height: object) -> tuple[int, int]:
+    """A terminal size a tab asked for, as whole columns and rows within :data:`MAX_SIZE`."""
+    return (max(1, min(to_int(str(width), 80), MAX_SIZE[0])),
+            max(1, min(to_int(str(height), 24), MAX_SIZE[1])))
+
+
+def _message(text: str) -> tuple[str, object]:
+    """(kind, data) of one of textual-serve's page's messages (``["stdin", "q"]``,
+    ``["resize", {"width": 80, "height": 24}]``, ``["ping", ...]``, ``["blur"]``...);
+    ValueError saying what is wrong otherwise. Kinds it does not know pass, as in
+    textual-serve, with no data."""
+    try:
+        envelope = json.loads(text)
+    except ValueError:
+        raise ValueError(f"a message that is not JSON ({len(text)} characters)") from None
+    if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], str):
+        raise ValueError("a message that is not a list starting with its kind")
+    kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
+    if kind == "stdin":
+        if not isinstance(data, str):
+            raise ValueError("a 'stdin' message without text")
+        try:
+            return kind, data.encode("utf-8")
+        except UnicodeEncodeError:  # (a lone surrogate: "\ud800" is valid JSON)
+            raise ValueError("a 'stdin' message with text that is not Unicode") from None
+    if kind == "resize":
+        size = data if isinstance(data, dict) else {}
+        width, height = size.get("width"), size.get("height")
+        if not all(type(n) is int and n > 0 for n in (width, height)):
+            raise ValueError("a 'resize' message without a width and height")
+        return kind, _size(width, height)
+    if kind == "ping":
+        return kind, data
+    return kind, None

@@ -284,3 +284,83 @@ def test_an_ipv6_host_is_shown_in_brackets():
         assert f"serving at http://[::1]:{port} " in line, line
     finally:
         stop_server(proc)
+
+
+def _kill_all(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def test_kill_9_of_the_server_with_tabs_open_ends_every_tab_app_and_engine():
+    """No signal reaches the tabs: each app sees its input end (and its server gone) and
+    quits, closing its engine; nothing is left running under init."""
+    proc, port = start_server()
+    tree: list[tuple[int, bytes]] = []
+    try:
+        async def open_and_kill():
+            async with aiohttp.ClientSession() as session:
+                tabs = [await connect(session, port, own_origin(port)) for _ in range(3)]
+                wait_until(lambda: len([p for p, cmd in descendants(proc.pid)
+                                        if b"sockviz.engine.remote" in cmd]) == 3,
+                           20, "three tabs did not start three apps and engines")
+                tree.extend(descendants(proc.pid))  # (before the kill: then they are init's)
+                proc.kill()
+                proc.wait(5)
+                wait_until(lambda: not any(alive(pid) for pid, _ in tree), 4,
+                           "a tab's app or engine outlived its server's kill -9 by 4 s: "
+                           f"{[pid for pid, _ in tree if alive(pid)]}")
+                for tab in tabs:
+                    await tab.close()
+
+        asyncio.run(open_and_kill())
+        assert len(tree) == 6
+    finally:
+        _kill_all(pid for pid, _ in tree)
+        stop_server(proc)
+
+
+def test_a_malformed_message_closes_its_tab_in_one_line_and_the_server_keeps_serving():
+    port = free_port()
+    proc = subprocess.Popen(  # (stdout too: textual-serve logged its tracebacks there)
+        [sys.executable, "-m", "sockviz", "--serve", "--port", str(port), "--scenario",
+         "udp-echo", "--step"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    try:
+        async def scenario():
+            async with aiohttp.ClientSession() as session:
+                for bad in ("not json {", '["resize", "wide"]', "{}", '["stdin", 7]'):
+                    tab = await connect(session, port, own_origin(port))
+                    await tab.send_str(bad)
+                    message = await tab.receive(timeout=10)
+                    while message.type not in (aiohttp.WSMsgType.CLOSE,
+                                               aiohttp.WSMsgType.CLOSED):
+                        message = await tab.receive(timeout=10)  # (the app's output first)
+                    await tab.close()
+                good = await connect(session, port, own_origin(port))  # still serving
+                await good.send_str('["stdin", ""]')
+                message = await good.receive(timeout=10)
+                assert message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
+                await good.close()
+
+        asyncio.run(scenario())
+        for request in (  # what aiohttp cannot parse, and an upgrade that is no handshake
+                f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: x\r\n\r\n",
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {own_origin(port)}"
+                "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                raw.sendall(request.encode())
+                assert b" 400 " in raw.recv(100).split(b"\r\n")[0]
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=15)[0].decode()
+    finally:
+        stop_server(proc)
+    lines = output.splitlines()
+    closed = [line for line in lines if "closed a tab" in line]
+    assert len(closed) == 4, output
+    assert "not JSON" in closed[0] and "resize" in closed[1], closed
+    # one line each, and nothing else: the "serving at" line, and aiohttp's bad request
+    assert "Traceback" not in output and len(lines) == 6, output
+    assert all(line.startswith("sockviz") for line in lines), output

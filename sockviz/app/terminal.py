@@ -23,6 +23,9 @@ tell from input), marks the terminal gone once: the input thread is stopped and
 sockets and engine process closed). SIGCONT resumes only what SIGTSTP suspended. The
 hook names are Textual 8.2.8's (pinned); tests/app/test_terminal_gone.py fails if they
 drift.
+
+A ``--serve`` tab's terminal is two pipes to the server: :class:`WebTabDriver` (Textual's
+web driver) answers the same way when they end or the server process is gone.
 """
 
 from __future__ import annotations
@@ -211,6 +214,65 @@ if LinuxDriver is not None:
                 pass
 else:
     TerminalDriver = None  # type: ignore[assignment,misc]
+
+
+try:
+    from textual.drivers.web_driver import WebDriver
+except ImportError:  # (a Textual without it: --serve is then refused before it starts)
+    WebDriver = None  # type: ignore[assignment,misc]
+
+
+if WebDriver is not None:
+
+    class WebTabDriver(WebDriver):
+        """Textual's web driver for a ``--serve`` tab, made to end with its server.
+
+        The tab's "terminal" is two pipes to the server. When the server dies (``kill -9``
+        too), Textual's input thread reads end-of-file and just stops: the app ran on
+        forever, unseen, with its engine and sockets. Here the end of input (or the server
+        process ending, watched by :func:`~sockviz.engine.remote.end_with_parent`) tells
+        the app :class:`TerminalGone`, and it quits as on SIGHUP; output to a server that
+        is gone is dropped rather than failing inside the app.
+        """
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._gone_lock = threading.Lock()
+            self.gone: str | None = None
+            write = self._write
+
+            def write_or_drop(data: bytes) -> None:
+                if self.gone is not None:
+                    return
+                try:
+                    write(data)
+                except OSError as error:
+                    self._terminal_gone(f"writing to the server: {error.strerror or error}")
+
+            self._write = write_or_drop
+            from sockviz.engine.remote import end_with_parent
+
+            end_with_parent(lambda: self._terminal_gone("the server has gone"))
+
+        def run_input_thread(self) -> None:
+            super().run_input_thread()
+            if not self.exit_event.is_set():  # not the app stopping: the pipe ended
+                self._terminal_gone("the server closed the tab's input")
+
+        def _terminal_gone(self, reason: str) -> None:
+            with self._gone_lock:
+                if self.gone is not None:
+                    return
+                self.gone = reason
+            try:
+                self._app.post_message(TerminalGone(reason))
+            except RuntimeError:  # the app's event loop has closed: it has ended already
+                pass
+else:
+    WebTabDriver = None  # type: ignore[assignment,misc]
+
+#: ``TEXTUAL_DRIVER`` for a ``--serve`` tab (textual-serve names Textual's own driver).
+WEB_TAB_DRIVER = f"{__name__}:WebTabDriver"
 
 
 def driver_class() -> type | None:

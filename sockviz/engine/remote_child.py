@@ -14,7 +14,13 @@ import threading
 from typing import BinaryIO
 
 from sockviz.engine.events import LinkStatus, RunFinished, WireStatus
-from sockviz.engine.remote import CHILD_BATCH_RATE, Status, read_frame, write_frame
+from sockviz.engine.remote import (
+    CHILD_BATCH_RATE,
+    Status,
+    end_with_parent,
+    read_frame,
+    write_frame,
+)
 from sockviz.engine.scenarios.model import Scenario
 
 
@@ -216,6 +222,8 @@ def main() -> int:
     made = hosts is not None and not isinstance(hosts, Exception)
     watch = _watch("off" if made else sys.argv[1] if len(sys.argv) > 1 else "off",
                    sys.argv[2:3] == ["outside"])  # (no two hosts: the wire as asked)
+    # (only now a second thread: the choices above needed the process to have one)
+    end_with_parent()  # stdin's end says the app has gone; this, if that never comes
     child = _Child(stdout, watch, hosts)
     try:
         while not child.gone:
