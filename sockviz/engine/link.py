@@ -84,6 +84,13 @@ class LinkSpec:
     seed: int = 0
     drops: tuple[Drop, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        """Finite numbers only, however it is made: a NaN delay made the link thread poll
+        with no wait at all, forever."""
+        if not all(math.isfinite(v) for v in (self.delay, self.jitter, self.loss,
+                                               1.0 if self.rate is None else self.rate)):
+            raise ValueError("--link: delay, jitter, rate and loss must be finite numbers")
+
     @classmethod
     def parse(cls, text: str, drops: tuple[str, ...] = ()) -> LinkSpec:
         """``delay=50ms,jitter=5ms,rate=1mbit,loss=2%,seed=7``; ValueError in one line."""

@@ -209,3 +209,9 @@ def test_an_extra_retransmission_does_not_shift_later_loss_decisions():
     both = first.keys() & second.keys()
     assert len(both) == len(first) and "lost" in first.values()
     assert {k: first[k] for k in both} == {k: second[k] for k in both}
+
+
+def test_a_link_spec_made_without_parse_is_finite_too():
+    for key in ("delay", "jitter", "loss", "rate"):
+        with pytest.raises(ValueError, match="finite numbers"):
+            LinkSpec(**{key: float("nan")})
