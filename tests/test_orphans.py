@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 
-from tests.test_serve import alive, descendants, wait_until
+from tests.test_serve import alive, descendants, read_line, wait_until
 
 #: A parent that names itself to its child, as sockviz's parents do (in the environment:
 #: sockviz.engine.remote.PARENT_ENV), and says the child's pid.
@@ -35,7 +35,7 @@ def start_middle(*command: str, env: dict | None = None):
                               stderr=subprocess.PIPE, env=env, start_new_session=True)
     threading.Thread(target=lambda: [None for _ in iter(lambda: middle.stdout.read(65536),
                                                         b"")], daemon=True).start()
-    return middle, int(middle.stderr.readline())
+    return middle, int(read_line(middle.stderr))
 
 
 def kill_all(*pids: int) -> None:

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -124,6 +125,16 @@ async def connect(session, port: int, origin: str | None = None, deadline: float
         except aiohttp.ClientConnectorError:
             assert time.monotonic() < until, "the server never answered"
             await asyncio.sleep(0.2)
+
+
+def read_line(stream, within: float = 20) -> bytes:
+    """The next line a child process writes, waited for at most ``within`` seconds."""
+    line: list[bytes] = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(within)
+    assert line, f"no line from the process in {within} s"
+    return line[0]
 
 
 def wait_until(predicate, within: float, message: str) -> None:
@@ -280,7 +291,7 @@ def test_sigterm_with_tabs_open_ends_every_tab_app():
 def test_an_ipv6_host_is_shown_in_brackets():
     proc, port = start_server("--host", "::1")
     try:
-        line = proc.stderr.readline().decode()
+        line = read_line(proc.stderr).decode()
         assert f"serving at http://[::1]:{port} " in line, line
     finally:
         stop_server(proc)
