@@ -118,7 +118,8 @@ class Access:
             return [self.host.strip("[]")]
         try:
             found = interface_addresses()
-        except OSError:  # no routing netlink here: the loopback addresses at least
+        except (OSError, AttributeError):  # no routing netlink here (not Linux): the
+            # loopback addresses at least
             found = ["127.0.0.1", "::1"]
         family = _family_of(self.host)
         found = [a for a in found if family is None or _family_of(a) == family]

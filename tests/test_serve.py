@@ -7,7 +7,9 @@ own origin starts a tab, the tabs are capped, and no tab's app outlives its tab 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -375,3 +377,23 @@ def test_a_malformed_message_closes_its_tab_in_one_line_and_the_server_keeps_ser
     # one line each, and nothing else: the "serving at" line, and aiohttp's bad request
     assert "Traceback" not in output and len(lines) == 6, output
     assert all(line.startswith("sockviz") for line in lines), output
+
+
+@pytest.mark.skipif(shutil.which("ip") is None, reason="no iproute2 to compare with")
+def test_the_addresses_a_wildcard_answers_as_are_this_machines_as_ip_lists_them():
+    """0.0.0.0 listens on every IPv4 address of this machine: those are the Hosts (and
+    Origins) it answers to, read from the kernel as iproute2 reads them; :: the IPv6 ones
+    (link-local left out: a URL cannot name one without its interface)."""
+    from sockviz.serve_access import Access
+
+    listed = json.loads(subprocess.run(["ip", "-j", "addr", "show"], check=True,
+                                       capture_output=True, text=True, timeout=10).stdout)
+    addresses = [(a["family"], a["local"]) for link in listed for a in link.get("addr_info", [])
+                 if a.get("scope") != "link" or a["family"] == "inet"]
+    v4 = Access("0.0.0.0", 8123)
+    assert set(v4.addresses) == {local for family, local in addresses if family == "inet"}
+    assert {f"{url_host(a)}:8123" for a in v4.addresses} <= v4.authorities()
+    assert v4.token and all(url.endswith(f"/?token={v4.token}") for url in v4.urls())
+    v6 = {local for family, local in addresses if family == "inet6"}
+    assert set(Access("::", 8123).addresses) == v6
+    assert Access("127.0.0.1", 8123).token is None  # (loopback: no token)
