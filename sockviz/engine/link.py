@@ -27,7 +27,6 @@ import math
 import os
 import random
 import select
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
