@@ -211,3 +211,67 @@ def test_a_mutated_recording_plays_or_is_refused_in_one_line(tmp_path, case):
     path = tmp_path / "mutated.jsonl"
     path.write_bytes(raw)
     assert_played_or_refused(path)
+
+
+# --- the kernel's numbers, and numbers JSON does not have -------------------------------
+
+def slow_link(tmp_path, change, name: str = "r.jsonl"):
+    """A real slow-link recording with ``change(record)`` applied to each kernel line that
+    carries the path's numbers (rtt, cwnd, retrans): the path, and the first such line's
+    number in the file."""
+    lines = fixture_lines("slow-link-ipv4")
+    flows = [i for i, r in enumerate(lines) if r.get("cwnd") is not None]
+    for i in flows:
+        lines[i] = dict(lines[i])
+        change(lines[i])
+    return write_recording(tmp_path / name, lines, header("slow-link")), flows[0] + 2
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"rtt": None}, "rtt"), ({"retrans": None}, "retrans"), ({"cwnd": None}, "cwnd"),
+    ({"cwnd": 1 << 32}, "cwnd"), ({"retrans": 1 << 62}, "retrans"),
+    ({"cwnd": 2147483648, "retrans": 1 << 62}, "retrans"), ({"rtt": -1.0}, "rtt"),
+    ({"rtt": 5e9}, "rtt"), ({"rtt": "81 ms"}, "rtt"), ({"cwnd": 10.5}, "cwnd"),
+    ({"cwnd": -1}, "cwnd"), ({"rtt": True}, "rtt"),
+])
+def test_a_kernel_lines_path_numbers_out_of_the_kernels_range_are_refused(tmp_path, changes,
+                                                                          field):
+    """rtt, cwnd and retrans come from one TCP_INFO (u32s: tcpi_rtt in microseconds): all
+    three or none, each in the kernel's range - the issue's 'rtt: null' that crashed the
+    card at 80x24, and 'cwnd: 2147483648, retrans: 2**62' at 120 columns, are refused
+    with their line."""
+    path, line = slow_link(tmp_path, lambda r: r.update(changes))
+    status, out, err = run("--replay", str(path), "--trace")
+    assert status == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert f"line {line}: {field} = " in err
+
+
+def test_the_kernels_largest_path_numbers_play(tmp_path):
+    """The top of each range is a line the kernel could write: it plays."""
+    path, _line = slow_link(tmp_path, lambda r: r.update(rtt=4294967.3, cwnd=(1 << 32) - 1,
+                                                         retrans=(1 << 32) - 1))
+    status, out, err = run("--replay", str(path), "--trace")
+    assert status == 0 and err == "" and '"cwnd": 4294967295' in out
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "-1E400"])
+@pytest.mark.parametrize("where", ["t", "timer", "rtt", "an unread key"])
+def test_a_number_json_does_not_have_is_refused_with_its_line(tmp_path, number, where):
+    """Python's JSON parser takes NaN, Infinity and -Infinity (and reads 1e999 as
+    infinity); a recording's reader does not, wherever it stands - in a key a check reads or
+    in one no check looks at."""
+    key = {"an unread key": "extra"}.get(where, where)
+    path, line = slow_link(tmp_path, lambda r: r.update({key: "@@"}))
+    path.write_text(path.read_text().replace('"@@"', number))
+    status, out, err = run("--replay", str(path), "--trace")
+    assert status == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert f"line {line}: " in err and "finite" in err, err
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "1e999"])
+def test_a_header_with_a_number_json_does_not_have_is_refused(tmp_path, number):
+    path = write_recording(tmp_path / "r.jsonl", fixture_lines())
+    text = path.read_text().replace('"sockviz-recording": 1', f'"sockviz-recording": {number}')
+    path.write_text(text.replace('"size": null', f'"size": {number}', 1))
+    status, _out, err = run("--replay", str(path), "--trace")
+    assert status == 2 and len(err.splitlines()) == 1 and "line 1:" in err, err

@@ -56,6 +56,28 @@ class FieldError(ValueError):
     """A field that is not what sockviz writes: names the field and what it should be."""
 
 
+def _no_constant(name: str):
+    raise FieldError(f"{name}: not a number a recording can hold (JSON has no NaN or "
+                     "Infinity; sockviz writes only finite numbers)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise FieldError(f"{text[:20]}: a number too large to be finite (sockviz writes "
+                         "only finite numbers)")
+    return value
+
+
+def loads(line: str):
+    """``json.loads`` as a recording is read: the NaN, Infinity and -Infinity Python's
+    parser takes by default (and ``1e999``, which it reads as infinity) are refused with a
+    :class:`FieldError`, so no check after it has to think of them."""
+    import json
+
+    return json.loads(line, parse_constant=_no_constant, parse_float=_finite)
+
+
 def _fail(key: str, value: object, expected: str) -> FieldError:
     shown = repr(value)
     if len(shown) > 60:
@@ -270,13 +292,31 @@ def link_fields(record: dict) -> dict:
             "retry": seconds(record, "retry", optional=True)}
 
 
+MAX_U32 = (1 << 32) - 1
+"""``tcpi_snd_cwnd`` and ``tcpi_total_retrans`` are the kernel's u32s."""
+MAX_RTT_MS = round(MAX_U32 / 1000, 1)
+"""``tcpi_rtt`` is a u32 of microseconds; the line has it in milliseconds."""
+FLOW_KEYS = ("rtt", "cwnd", "retrans")
+
+
 def flow_fields(record: dict) -> dict:
-    """A kernel line's TCP_INFO keys (a two-host run's), checked: {} when it has none."""
-    if record.get("cwnd") is None:
+    """A kernel line's TCP_INFO keys (a two-host run's), checked: {} when it has none.
+
+    The engine reads the three from one ``TCP_INFO`` or not at all, so a line has all
+    three or none (null for none): an RTT that is not known beside a window that is,
+    or a window past the kernel's u32, is no line sockviz wrote."""
+    given = [key for key in FLOW_KEYS if record.get(key) is not None]
+    if not given:
         return {}
-    rtt = seconds(record, "rtt", optional=True)
-    return {"rtt": rtt, "cwnd": integer(record, "cwnd", 1 << 31),
-            "retrans": integer(record, "retrans", MAX_COUNT, optional=True)}
+    if len(given) < len(FLOW_KEYS):
+        missing = next(key for key in FLOW_KEYS if key not in given)
+        raise _fail(missing, record.get(missing), "a number: a kernel line has rtt, cwnd "
+                    "and retrans all three (read from one TCP_INFO), or none of them")
+    rtt = record["rtt"]
+    if type(rtt) not in (int, float) or not math.isfinite(rtt) or not 0 <= rtt <= MAX_RTT_MS:
+        raise _fail("rtt", rtt, f"milliseconds from 0 to {MAX_RTT_MS:,.1f} (tcpi_rtt)")
+    return {"rtt": float(rtt), "cwnd": integer(record, "cwnd", MAX_U32),
+            "retrans": integer(record, "retrans", MAX_U32)}
 
 
 def link_event(record: dict):

@@ -98,8 +98,7 @@ class Recorder:
 def read_recording(path: str) -> Recording:
     """Read a recording; :class:`RecordingError` naming the line for anything else
     (OSError if the file cannot be read at all)."""
-    import json
-
+    from sockviz.engine.fields import loads
     from sockviz.engine.trace import TraceFormatError, read_trace
     from sockviz.engine.userfile import NotReadable, read_bounded
 
@@ -113,14 +112,15 @@ def read_recording(path: str) -> Recording:
     if not lines or not lines[0].strip():
         raise RecordingError(path, 1, "empty: expected a sockviz recording's header line")
     try:
-        head = json.loads(lines[0])
+        head = loads(lines[0])
     except (ValueError, RecursionError):
         head = None
     if not isinstance(head, dict) or HEADER_KEY not in head:
         raise RecordingError(path, 1, f'expected the header {{"{HEADER_KEY}": {FORMAT}, '
                              '"scenario": ...} that sockviz --record writes')
-    if head[HEADER_KEY] != FORMAT:
-        raise RecordingError(path, 1, f"format {head[HEADER_KEY]!r}; this sockviz reads {FORMAT}")
+    if type(head[HEADER_KEY]) is not int or head[HEADER_KEY] != FORMAT:
+        raise RecordingError(path, 1, f"format {repr(head[HEADER_KEY])[:40]}; this sockviz "
+                             f"reads {FORMAT}")
     scenario, family = head.get("scenario"), head.get("family")
     if not isinstance(scenario, str) or not 0 < len(scenario) <= 4096:
         raise RecordingError(path, 1, "the header's scenario is not a scenario's name or file")

@@ -267,7 +267,7 @@ def read_trace(lines, max_events: int = MAX_EVENTS) -> list[TraceEvent]:
     listener seen before it, and there are at most ``max_events`` events, at most
     :data:`MAX_EVENTS_PER_STEP` of them after one step's call.
     """
-    import json
+    from sockviz.engine.fields import loads  # (json.loads, refusing NaN and Infinity)
 
     events: list[TraceEvent] = []
     sockets: set[str] = set()
@@ -277,7 +277,7 @@ def read_trace(lines, max_events: int = MAX_EVENTS) -> list[TraceEvent]:
         if not line.strip():
             continue
         try:
-            event = from_record(json.loads(line))
+            event = from_record(loads(line))
         except RecursionError:
             raise TraceFormatError(number, "JSON nested too deeply to be a trace line") from None
         except (ValueError, TypeError, KeyError) as exc:

@@ -127,3 +127,34 @@ async def test_a_scenario_files_markup_is_shown_as_text(tmp_path):
         await look_everywhere(pilot)
         await pilot.press("q")
     assert app.return_code == 0
+
+
+def slow_link_events(**flow) -> list:
+    """A real slow-link run with ``flow`` (rtt, cwnd, retrans) put on every kernel line
+    that carries the path's numbers - past the file checks, as if they had a hole."""
+    events = read_trace(json.dumps(r) for r in fixture_lines("slow-link-ipv4"))
+    return [dataclasses.replace(e, **flow) if getattr(e, "cwnd", None) is not None else e
+            for e in events]
+
+
+async def test_a_kernel_lines_unknown_or_huge_path_numbers_are_drawn(tmp_path):
+    """The socket card's path line copes with what no check lets through: an RTT not known
+    (the issue's TypeError at 80x24) and numbers wider than the card (at 120 columns), shown
+    as '—' and cut to the card, never a crash; → to the end, ←, Home, End and the panels."""
+    for size, flow in (((80, 24), {"rtt": None}),
+                       ((120, 40), {"rtt": None, "cwnd": 2147483648, "retrans": 1 << 62}),
+                       ((80, 24), {"rtt": 1e300, "cwnd": 1 << 70, "retrans": None})):
+        app = make_app(AppConfig(scenario="slow-link", step=True),
+                       runner_factory=replay_factory(slow_link_events(**flow)), theme=THEME)
+        app.animation_level = "none"
+        async with app.run_test(size=size) as pilot:
+            await jump(pilot, 13)
+            await settle(pilot)
+            shown = [card for card in app.cards.values() if card.model.flow is not None]
+            assert shown, "no card drew the path's numbers"
+            for key in ("left", "home", "end", "w", "p", "l"):
+                await pilot.press(key)
+                await pilot.pause()
+            assert app.is_running
+            await pilot.press("q")
+        assert app.return_code == 0, (size, flow)

@@ -90,10 +90,14 @@ def flow_line(m: CardModel, width: int) -> str:
     """The kernel's view of the path (TCP_INFO, on a two-host run): ``RTT 41 ms · cwnd 10
     · sent again 1``."""
     rtt, cwnd, again = m.flow
-    text = f"RTT {rtt:g} ms · cwnd {cwnd} · sent again {again}" if rtt is not None \
-        else f"cwnd {cwnd} · sent again {again}"
-    if len(text) > width:
-        text = f"RTT {rtt:g}ms cwnd {cwnd} again {again}"
+    # (any of the three may be unknown - "—" - or larger than a card: the file checks bound
+    # them, events from elsewhere need not be; the shorter forms come before cutting)
+    rtt = "—" if rtt is None else f"{rtt:g}"
+    cwnd, again = ("—" if n is None else str(n) for n in (cwnd, again))
+    for text in (f"RTT {rtt} ms · cwnd {cwnd} · sent again {again}",
+                 f"RTT {rtt}ms cwnd {cwnd} again {again}", f"{rtt}ms cwnd {cwnd}"):
+        if len(text) <= width:
+            return text
     return text[:width]
 
 
