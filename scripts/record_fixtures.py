@@ -18,10 +18,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sockviz.engine.events import CallEvent, KernelEvent, TcpSettings
-from sockviz.engine.gate import Mode
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
-from sockviz.engine.trace import to_line
+from sockviz.engine.record.trace_format import to_line
 
 DATA = ROOT / "tests" / "app" / "data"
 PORT = 5000

@@ -16,7 +16,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.app.helpers import replay_app, steps
+from tests.app.app_helpers import replay_app, steps
 
 OUT = ROOT / "screenshots"
 

@@ -16,7 +16,7 @@ from typing import NoReturn, TextIO
 from sockviz import __version__
 from sockviz.engine import scenarios
 from sockviz.engine.families import OUTSIDE_TIMEOUT
-from sockviz.engine.inert import inert
+from sockviz.engine.record.inert_text import inert
 from sockviz.options import (
     EXIT_FAILED,
     EXIT_OK,

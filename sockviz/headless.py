@@ -24,11 +24,11 @@ from sockviz.engine.events import (
     TcpSettings,
 )
 from sockviz.engine.families import FAMILIES, OUTSIDE_TIMEOUT
-from sockviz.engine.gate import Mode
+from sockviz.engine.run.gate import Mode
 from sockviz.options import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Options, UsageError, say
 
 if TYPE_CHECKING:
-    from sockviz.engine.outside import Endpoint
+    from sockviz.engine.run.outside_peers import Endpoint
 
 
 # --- what a failure means to the user ------------------------------------------------------
@@ -116,7 +116,7 @@ class TraceWriter:
     def __call__(self, event: Event) -> None:
         if type(event) not in _TRACED or self.output.ended:
             return
-        from sockviz.engine.lines import line  # (imported once; then a dict lookup)
+        from sockviz.engine.record.trace_lines import line  # (imported once; then a dict lookup)
 
         text = line(event) + "\n"
         if self._each:
@@ -188,7 +188,7 @@ def open_recorder(options: Options, scenario: str):
     and --overwrite was not given, it is a symlink, or it cannot be written)."""
     import errno
 
-    from sockviz.engine.recording import Recorder
+    from sockviz.engine.record.recordings import Recorder
 
     try:
         return Recorder(options.record, scenario, options.family, options.closer,
@@ -208,8 +208,8 @@ def open_wire(options: Options, err: TextIO, outside: bool = False):
     line). ``host`` and ``private`` asked for by name are a usage error when they cannot be
     had. ``private`` moves this process into a network of its own: it must come before any
     thread starts."""
-    from sockviz.engine.watching import decide
-    from sockviz.engine.wire import WireUnavailable
+    from sockviz.engine.wire.watch_point import decide
+    from sockviz.engine.wire.capture import WireUnavailable
 
     if options.family == "unix":
         return None, None  # (the kernel copies the bytes: no wire to watch)
@@ -224,7 +224,7 @@ def open_wire(options: Options, err: TextIO, outside: bool = False):
 
 
 def open_link(options: Options, err: TextIO):
-    """The run's :class:`~sockviz.engine.link.Link` between two hosts, when the command
+    """The run's :class:`~sockviz.engine.lab.link.Link` between two hosts, when the command
     line or the scenario asks for one (None: loopback). The hosts are made now, before any
     thread; where they cannot be, one line says why and the run goes on loopback."""
     from sockviz.options import link_of
@@ -232,8 +232,8 @@ def open_link(options: Options, err: TextIO):
     link = link_of(options)
     if link is None:
         return None
-    from sockviz.engine.hosts import Hosts, NoLink
-    from sockviz.engine.link import Link, LinkSpec
+    from sockviz.engine.lab.two_hosts import Hosts, NoLink
+    from sockviz.engine.lab.link import Link, LinkSpec
 
     settings, drops, _hold = link  # (holding is for the TUI's step mode)
     try:
@@ -251,7 +251,7 @@ def open_pcap(options: Options):
     """The --pcap file, opened (and so checked) before the run's first call, as --record
     is: a file that exists (without --overwrite), a folder that is missing, read-only or
     not the user's is a UsageError before anything runs. Its binary stream."""
-    from sockviz.engine.userfile import create
+    from sockviz.engine.record.user_files import create
 
     try:
         return create(options.pcap, options.overwrite).detach()
@@ -264,7 +264,7 @@ def open_pcap(options: Options):
 
 def write_pcap(options: Options, runner, stream) -> None:
     """The run's frames into the --pcap file opened by :func:`open_pcap`."""
-    from sockviz.engine.wire import write_pcap as write
+    from sockviz.engine.wire.capture import write_pcap as write
 
     wire = runner.tracer.wire
     try:
@@ -276,8 +276,8 @@ def write_pcap(options: Options, runner, stream) -> None:
 
 def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
     """``--trace`` of a scenario (or of a recording: ``--replay``)."""
-    from sockviz.engine.runner import Runner
-    from sockviz.engine.sink import Tee
+    from sockviz.engine.run.runner import Runner
+    from sockviz.engine.run.event_batcher import Tee
 
     from sockviz.output import Output
 
@@ -298,7 +298,7 @@ def run_trace(options: Options, out: TextIO, err: TextIO) -> int:
             pcap.close()
         raise
     if options.recording is not None:
-        from sockviz.engine.replay import ReplayRunner
+        from sockviz.engine.run.replay_runner import ReplayRunner
 
         runner = ReplayRunner(scenario, Tee(*consumers), options.recording.events,
                               family=options.family, mode=Mode.FAST)

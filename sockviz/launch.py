@@ -13,7 +13,7 @@ import socket
 import sys
 from typing import TextIO
 
-from sockviz.engine.gate import Mode
+from sockviz.engine.run.gate import Mode
 from sockviz.options import (
     EXIT_OK,
     EXIT_USAGE,
@@ -38,7 +38,7 @@ def run_tui(options: Options, err: TextIO) -> int:
                  "'textual==8.2.8'); --trace and --list work without it")
         return EXIT_USAGE
     from sockviz.engine import scenarios as registry
-    from sockviz.engine.replay import replay_factory
+    from sockviz.engine.run.replay_runner import replay_factory
 
     if not options.replay and not options.outside and link_of(options) is None:
         try:
@@ -79,7 +79,7 @@ def check_wire(mode: str, family: str) -> None:
     if mode not in ("host", "private") or family == "unix":
         return
     if mode == "host":
-        from sockviz.engine.wire import Capture, WireUnavailable
+        from sockviz.engine.wire.capture import Capture, WireUnavailable
 
         try:
             Capture().close()
@@ -89,7 +89,7 @@ def check_wire(mode: str, family: str) -> None:
     import subprocess  # (a private network can only be tried in a process of its own)
 
     probe = subprocess.run(
-        [sys.executable, "-c", "from sockviz.engine.netns import enter_private as e; e()"],
+        [sys.executable, "-c", "from sockviz.engine.lab.namespaces import enter_private as e; e()"],
         check=False, capture_output=True, text=True, timeout=10)
     if probe.returncode != 0:
         reason = (probe.stderr.strip().splitlines() or ["it failed"])[-1].split(": ", 1)[-1]

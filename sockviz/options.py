@@ -17,8 +17,8 @@ from typing import TextIO
 
 from sockviz.engine import scenarios
 from sockviz.engine.families import FAMILIES
-from sockviz.engine.inert import inert
-from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.record.inert_text import inert
+from sockviz.engine.scenarios.scenario_types import Scenario
 
 #: The port ``--serve`` listens on when no --port is given.
 SERVE_PORT = 8000
@@ -78,7 +78,7 @@ class Options:
     loaded: Scenario | None = field(default=None, repr=False)
     """The scenario, once :func:`check` has resolved it."""
     recording: object = field(default=None, repr=False)
-    """With ``--replay``: the recording read (a :class:`~sockviz.engine.recording.Recording`)."""
+    """With ``--replay``: the recording read (a :class:`~sockviz.engine.record.recordings.Recording`)."""
 
     @property
     def outside(self) -> str | None:
@@ -162,7 +162,7 @@ def say_merged_link(options: Options, err: TextIO) -> None:
     given, table = command_link(options), getattr(options.loaded, "link", None)
     if given is None or table is None:
         return
-    from sockviz.engine.link import LinkSpec, describe
+    from sockviz.engine.lab.link import LinkSpec, describe
 
     settings, drops, _hold = link_of(options)
     said = " ".join([f"--link {given[0]}"] * bool(given[0]) + [f"--drop {d}" for d in given[1]])
@@ -193,7 +193,7 @@ def _link(options: Options) -> None:
     if options.hold and options.trace:
         raise UsageError("--hold waits for a key at each segment: it is for the TUI's step "
                          "mode, not --trace")
-    from sockviz.engine.link import LinkSpec
+    from sockviz.engine.lab.link import LinkSpec
 
     settings, drops, _hold = link_of(options)
     try:
@@ -261,7 +261,7 @@ def drops_missed(drops: tuple[str, ...], dropped: list[str | None]) -> list[str]
     """The drops asked for that did not happen, given the kinds of the segments the link
     did drop, in order (``Link.log``'s ``dropped``): a kind's Nth drop happened only if
     that many of its kind were dropped."""
-    from sockviz.engine.link import Drop
+    from sockviz.engine.lab.link import Drop
 
     missed = []
     for kind in dict.fromkeys(Drop.parse(d).kind for d in drops):
@@ -277,7 +277,7 @@ def resolve_scenario(options: Options) -> Scenario:
     if options.loaded is not None:
         return options.loaded
     if is_scenario_file(options.scenario):
-        from sockviz.engine.scenarios.files import ScenarioFileError, load
+        from sockviz.engine.scenarios.scenario_files import ScenarioFileError, load
 
         if options.closer is not None:
             raise UsageError("--closer applies to time-wait, not to a scenario file")
@@ -347,7 +347,7 @@ def _record_replay(options: Options) -> None:
                           ("--size", options.size is not None)):
         if given:
             raise UsageError(f"--replay plays what the recording says: leave out {option}")
-    from sockviz.engine.recording import RecordingError, read_recording
+    from sockviz.engine.record.recordings import RecordingError, read_recording
 
     try:
         recording = read_recording(options.replay)

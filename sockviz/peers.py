@@ -6,18 +6,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 from sockviz.engine.families import OUTSIDE_TIMEOUT
-from sockviz.engine.gate import Mode
+from sockviz.engine.run.gate import Mode
 from sockviz.options import Options, UsageError, say
 
 if TYPE_CHECKING:
-    from sockviz.engine import outside
-
-
+    from sockviz.engine.run import outside_peers as outside
 def outside_endpoint(options: Options, err: TextIO | None = None) -> outside.Endpoint:
     """Resolve --listen/--connect's HOST (UsageError if it does not resolve). With ``err``,
     a listener on an address other than loopback gets one warning line there."""
-    from sockviz.engine import outside
-
+    from sockviz.engine.run import outside_peers as outside
     host, port = options.listen if options.listen is not None else options.connect
     try:
         endpoint = outside.resolve(host, port, options.family)
@@ -33,8 +30,8 @@ def outside_watch(options: Options):
     """Where an outside peer's segments are watched: this machine's loopback or nowhere (a
     real peer lives in this machine's network, not in a private one). UsageError when
     ``--wire host`` cannot be had."""
-    from sockviz.engine.watching import decide
-    from sockviz.engine.wire import WireUnavailable
+    from sockviz.engine.wire.watch_point import decide
+    from sockviz.engine.wire.capture import WireUnavailable
 
     try:
         return decide(options.wire, outside=True)
@@ -44,14 +41,14 @@ def outside_watch(options: Options):
 
 def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None = None):
     """A runner factory for the app, ``factory(scenario, consumer, *, family, port, mode,
-    pace)``, that builds a :class:`~sockviz.engine.listen.ListenRunner` or
-    :class:`~sockviz.engine.connect.ConnectRunner` from the options (the factory's own
+    pace)``, that builds a :class:`~sockviz.engine.run.listen_runner.ListenRunner` or
+    :class:`~sockviz.engine.run.connect_runner.ConnectRunner` from the options (the factory's own
     scenario, family and port are ignored: the address given decides). In the TUI a client
     reads until the server closes, so a user can keep typing lines; with ``--trace`` it
     stops after ``--timeout`` quiet seconds. ``factory.scenario`` and ``factory.endpoint``
     describe the run before it starts. UsageError if the host does not resolve."""
-    from sockviz.engine import outside
-    from sockviz.engine.meet import outside_runner
+    from sockviz.engine.run import outside_peers as outside
+    from sockviz.engine.run.outside_runner import outside_runner
 
     if endpoint is None:
         endpoint = outside_endpoint(options)
@@ -72,7 +69,7 @@ def outside_runner_factory(options: Options, endpoint: outside.Endpoint | None =
 
 
 def _spec(options: Options, endpoint: outside.Endpoint, idle: bool) -> dict:
-    """What :func:`~sockviz.engine.outside.outside_runner` builds the runner from (``idle``:
+    """What :func:`~sockviz.engine.run.outside_peers.outside_runner` builds the runner from (``idle``:
     a client stops after ``--timeout`` quiet seconds, as ``--trace`` wants)."""
     timeout = options.timeout or OUTSIDE_TIMEOUT
     return {"listen": options.listen is not None, "ip": endpoint.ip, "port": endpoint.port,
@@ -86,7 +83,7 @@ def outside_engine_factory(options: Options, endpoint: outside.Endpoint | None =
     calls never wait for the app's frames - each process has its own interpreter lock.
     Checked here as there: UsageError for a host that does not resolve, or ``--wire host``
     where the wire cannot be watched (the engine process then decides for itself)."""
-    from sockviz.engine.remote import EngineProcess, RemoteRunner
+    from sockviz.engine.run.engine_process import EngineProcess, RemoteRunner
 
     local = outside_runner_factory(options, endpoint)
     local.watch.close()

@@ -47,8 +47,8 @@ from aiohttp.web_runner import GracefulExit
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from sockviz.engine.inert import inert
-from sockviz.engine.remote import PARENT_ENV
+from sockviz.engine.record.inert_text import inert
+from sockviz.engine.run.engine_process import PARENT_ENV
 from sockviz.serve_access import (  # noqa: F401 - (url_host, is_loopback: used by callers)
     Access,
     allowed_origins,

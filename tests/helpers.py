@@ -10,9 +10,9 @@ import threading
 import time
 
 from sockviz.engine.events import CallEvent, KernelEvent, RunFinished, StepPending
-from sockviz.engine.gate import Mode
-from sockviz.engine.runner import Runner
-from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
+from sockviz.engine.scenarios.scenario_types import Scenario
 
 
 class Collector:
@@ -116,10 +116,10 @@ def processes() -> list[tuple[int, int, int, bytes]]:
 
 
 def engine_processes() -> list[int]:
-    """This process's engine children (``python -m sockviz.engine.remote``) still there,
+    """This process's engine children (``python -m sockviz.engine.run.engine_process``) still there,
     zombies included: a child that ended must also have been waited for."""
     return [pid for pid, ppid, _, cmdline in processes()
-            if ppid == os.getpid() and b"sockviz.engine.remote" in cmdline]
+            if ppid == os.getpid() and b"sockviz.engine.run.engine_process" in cmdline]
 
 
 def process_fds(pid: int) -> dict[int, str]:

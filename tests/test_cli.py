@@ -95,7 +95,7 @@ def test_ipv6_unavailable_is_explained():
     """A failure to use ::1 becomes one line naming IPv6 (checked on a real failed bind)."""
     from sockviz.engine.events import RunFinished
     from sockviz.engine.states import Role, Transport
-    from sockviz.engine.traced import TracedSocket, Tracer
+    from sockviz.engine.sockets.traced_socket import TracedSocket, Tracer
     from sockviz.headless import explain
 
     events = []

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sockviz.cli import main
-from sockviz.engine.trace import MAX_EVENTS_PER_STEP, read_trace
+from sockviz.engine.record.trace_format import MAX_EVENTS_PER_STEP, read_trace
 from sockviz.view.export import to_mermaid, to_text
 from tests.hostile import (
     HOSTILE,

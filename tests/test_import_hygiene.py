@@ -15,8 +15,8 @@ import pytest
     [
         "import sockviz",
         "import sockviz.engine",
-        "import sockviz.engine.runner, sockviz.engine.trace, sockviz.engine.scenarios",
-        "import sockviz.engine.remote",
+        "import sockviz.engine.run.runner, sockviz.engine.record.trace_format, sockviz.engine.scenarios",
+        "import sockviz.engine.run.engine_process",
         "import sockviz.cli",
         "import sockviz.view, sockviz.view.fold, sockviz.view.history, sockviz.view.export",
         "import sockviz.options, sockviz.headless, sockviz.peers, sockviz.launch",

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from sockviz.engine.lines import line as trace_line
-from sockviz.engine.trace import from_record
+from sockviz.engine.record.trace_lines import line as trace_line
+from sockviz.engine.record.trace_format import from_record
 from tests.conftest import IPV6
 from tests.helpers import copy_for_nobody
 
@@ -275,10 +275,10 @@ def test_an_unprivileged_user_gets_the_labs_or_one_line_why(family):
 
 STOP = r"""
 import json, os, threading, time
-from sockviz.engine.gate import Mode
-from sockviz.engine.hosts import Hosts
-from sockviz.engine.link import Link, LinkSpec
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.lab.two_hosts import Hosts
+from sockviz.engine.lab.link import Link, LinkSpec
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
 before = sorted(os.listdir("/proc/self/fd"))
 hosts = Hosts()
@@ -318,7 +318,7 @@ def test_link_lines_read_back_and_bad_ones_are_refused():
     would, read back as the same events; a recording's bad ones named in one line."""
     from sockviz.engine.events import KernelEvent, LinkEvent, Segment
     from sockviz.engine.states import Role, State
-    from sockviz.engine.trace import TraceFormatError, read_trace, to_record
+    from sockviz.engine.record.trace_format import TraceFormatError, read_trace, to_record
 
     segment = Segment(seq=7, t=0.5, proto="TCP", flags="SYN", source="client",
                       target="server", seq_rel=0, ack_rel=None, window=64240, nbytes=0,
@@ -420,10 +420,10 @@ def test_a_teacher_writes_the_lost_syn_as_an_exercise(tmp_path):
 
 AGAIN = r"""
 import json, time
-from sockviz.engine.gate import Mode
-from sockviz.engine.hosts import Hosts
-from sockviz.engine.link import Link, LinkSpec
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.lab.two_hosts import Hosts
+from sockviz.engine.lab.link import Link, LinkSpec
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
 hosts = Hosts()
 runs = []

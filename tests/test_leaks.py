@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from sockviz.engine.scenarios import get
-from tests.app.helpers import live_app, settle
+from tests.app.app_helpers import live_app, settle
 from tests.helpers import (
     engine_processes,
     engine_threads,

@@ -17,7 +17,7 @@ import threading
 from tests.test_serve import alive, descendants, read_line, wait_until
 
 #: A parent that names itself to its child, as sockviz's parents do (in the environment:
-#: sockviz.engine.remote.PARENT_ENV), and says the child's pid.
+#: sockviz.engine.run.engine_process.PARENT_ENV), and says the child's pid.
 MIDDLE = (
     "import os, subprocess, sys\n"
     "env = dict(os.environ, SOCKVIZ_PARENT_PID=str(os.getpid()))\n"
@@ -47,7 +47,7 @@ def kill_all(*pids: int) -> None:
 
 
 def test_an_engine_process_ends_when_its_app_is_killed_though_its_stdin_stays_open():
-    middle, child = start_middle(sys.executable, "-m", "sockviz.engine.remote_child", "off")
+    middle, child = start_middle(sys.executable, "-m", "sockviz.engine.run.engine_child", "off")
     try:
         wait_until(lambda: b"remote_child" in open(f"/proc/{child}/cmdline", "rb").read(),
                    10, "the engine process did not start")

@@ -25,8 +25,8 @@ import pytest
 
 from sockviz.cli import build_parser, escaped_text, host_port
 from sockviz.engine.events import CallEvent, RunFinished
-from sockviz.engine.gate import Mode
-from sockviz.engine.outside import resolve
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.outside_peers import resolve
 from sockviz.engine.states import Call, Role, State
 from sockviz.headless import explain
 from sockviz.options import EXIT_FAILED, EXIT_USAGE, from_arguments

@@ -11,17 +11,17 @@ import sys
 import pytest
 
 from sockviz.app.app import AppConfig, make_app
-from sockviz.engine.gate import Mode
-from sockviz.engine.recording import (
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.record.recordings import (
     HEADER_KEY,
     Recorder,
     RecordingError,
     read_recording,
 )
-from sockviz.engine.replay import replay_factory
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.replay_runner import replay_factory
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
-from tests.app.helpers import THEME, live_app, settle, steps, until
+from tests.app.app_helpers import THEME, live_app, settle, steps, until
 from tests.helpers import engine_processes
 
 

@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from sockviz.engine.events import Checked, RunFinished
-from sockviz.engine.gate import Mode
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import REGISTRY
-from sockviz.engine.scenarios.files import ScenarioFileError, load, loads
+from sockviz.engine.scenarios.scenario_files import ScenarioFileError, load, loads
 from tests.helpers import Collector
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sockviz.engine.events import RunFinished
-from sockviz.engine.gate import Mode
-from sockviz.engine.runner import Runner
-from sockviz.engine.scenarios.files import ScenarioFileError, load, loads
-from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
+from sockviz.engine.scenarios.scenario_files import ScenarioFileError, load, loads
+from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.states import Call
 from tests.helpers import Collector
 from tests.test_scenario_files import GOOD

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from sockviz.engine import kernel
+from sockviz.engine.kernel import tcp_state as kernel
 from sockviz.engine.scenarios import REGISTRY, get
 from sockviz.engine.states import Call, State
 from tests.conftest import IPV6
@@ -163,8 +163,8 @@ def test_message_boundaries(family):
 @pytest.mark.parametrize("family", families("bulk"))
 def test_bulk(family):
     size = 8 * 1024 * 1024
-    from sockviz.engine.gate import Mode
-    from sockviz.engine.runner import Runner
+    from sockviz.engine.run.gate import Mode
+    from sockviz.engine.run.runner import Runner
     from tests.helpers import Collector
 
     c = Collector()

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sockviz.engine.scenarios import get
-from sockviz.engine.trace import (
+from sockviz.engine.record.trace_format import (
     ALL_KEYS,
     CORE_KEYS,
     escape_bytes,

@@ -2,7 +2,7 @@
 
 The app holds none of the run's facts. Events come from the run's engine (see
 :mod:`sockviz.app.session`) in batches; each is kept in a :class:`~sockviz.view.history.History`,
-which folds it into the live :class:`~sockviz.view.model.RunView`. The screen shows one view:
+which folds it into the live :class:`~sockviz.view.run_view.RunView`. The screen shows one view:
 the live one, or the one of an earlier moment (time travel). Drawing has one path - "show
 this view" - done whole for another moment, or only as far as a batch changed it. The app
 owns the keys, the focus, the panels' mounting and the animation; it talks back to the
@@ -39,14 +39,14 @@ from sockviz.app.widgets.stage import Stage
 from sockviz.app.widgets.status import StatusBar
 from sockviz.engine import scenarios as scenario_registry
 from sockviz.engine.events import CallEvent, Checked, RunFinished
-from sockviz.engine.gate import Gate, Mode
-from sockviz.engine.inert import inert, inert_event, inert_lines
-from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.run.gate import Gate, Mode
+from sockviz.engine.record.inert_text import inert, inert_event, inert_lines
+from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.view import history as history_module
 from sockviz.view.fold import Changes
 from sockviz.view.history import History
-from sockviz.view.model import RunView
-from sockviz.view.quiz import Predictions
+from sockviz.view.run_view import RunView
+from sockviz.view.quiz_state import Predictions
 
 __all__ = ["MESSAGE_LIMIT", "AppConfig", "SockvizApp", "make_app"]
 

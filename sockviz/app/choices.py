@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sockviz.app.config import FAMILY_LABEL, MESSAGE_LIMIT
-from sockviz.engine.gate import Mode
+from sockviz.engine.run.gate import Mode
 
 if TYPE_CHECKING:
     from textual.widgets import Input
@@ -33,7 +33,7 @@ class Choices:
             self.predictions.guessed(question, index)
             self.session.step()
 
-        from sockviz.app.screens.quiz import QuizScreen
+        from sockviz.app.screens.quiz_screen import QuizScreen
 
         self.push_screen(QuizScreen(question, self.predictions.score), answered)
         return True
@@ -157,13 +157,13 @@ class Choices:
 
     def action_export(self) -> None:
         """Write the run so far as a Mermaid sequenceDiagram and as plain text."""
-        from sockviz.app.keep import export_run
+        from sockviz.app.saved_files import export_run
 
         export_run(self)
 
     def action_save_svg(self) -> None:
         """An SVG screenshot of the screen as it is."""
-        from sockviz.app.keep import save_svg
+        from sockviz.app.saved_files import save_svg
 
         save_svg(self)
 

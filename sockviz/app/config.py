@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sockviz.engine import scenarios as scenario_registry
-
 #: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
 CLASSROOM_PACE = 1.5
 

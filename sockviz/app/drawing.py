@@ -1,6 +1,6 @@
 """Drawing the view on screen: the one path for the live run and for any moment of it.
 
-:class:`Drawing` is the part of the app that puts a :class:`~sockviz.view.model.RunView`
+:class:`Drawing` is the part of the app that puts a :class:`~sockviz.view.run_view.RunView`
 on the widgets - the stage's cards and ladder, the log, the payload, the status line, the
 explanation panels, the titles - whole (another moment, another run) or only as far as a
 batch of events changed it. It reads the view and the app's own settings (mode, pace,
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 
 from sockviz.app.config import FAMILY_LABEL, MESSAGE_LIMIT
-from sockviz.app.widgets.explain import (
+from sockviz.app.widgets.explain_panel import (
     ExplainPanel,
     NextPanel,
     done_content,
@@ -28,14 +28,14 @@ from sockviz.app.widgets.runlog import RunLog
 from sockviz.app.widgets.stage import Stage
 from sockviz.app.widgets.status import Position, StatusBar
 from sockviz.engine.events import UNIX_NO_WIRE
-from sockviz.engine.gate import Mode
-from sockviz.engine.inert import inert
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.record.inert_text import inert
 from sockviz.view import linkview
 
 if TYPE_CHECKING:
-    from sockviz.app.widgets.lower import MessageInput
+    from sockviz.app.widgets.lower_row import MessageInput
     from sockviz.view.fold import Changes
-    from sockviz.view.model import Row
+    from sockviz.view.run_view import Row
 
 #: One colour per lifecycle state and per kernel state family (used by the stylesheet).
 STATE_COLOURS = {
@@ -162,7 +162,7 @@ class Drawing:
         import math
 
         from sockviz.engine.states import State
-        from sockviz.engine.tcpsettings import fin_timeout_words
+        from sockviz.engine.kernel.tcp_settings import fin_timeout_words
 
         model = self.view.models.get(socket)
         if model is None or model.kernel != "FIN_WAIT2" or model.state is not State.CLOSED:
@@ -240,14 +240,14 @@ class Drawing:
         if self._quitting or not self._view_open():
             return
         self._lower = "mounting"
-        from sockviz.app.widgets.lower import LowerPanels
+        from sockviz.app.widgets.lower_row import LowerPanels
 
         self.default_screen.mount(LowerPanels(id="lower"), after="#stage")
         self._message_input()
 
     def _message_input(self) -> MessageInput:
         """The message line, mounted (hidden in its bar) the first time it is needed."""
-        from sockviz.app.widgets.lower import MessageInput
+        from sockviz.app.widgets.lower_row import MessageInput
 
         existing = self.query(MessageInput)
         if existing:

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 
 from sockviz.app.config import AppConfig, RunnerFactory
-from sockviz.engine.gate import Mode
-from sockviz.engine.remote import EngineProcess
-from sockviz.engine.scenarios.model import Scenario
-from sockviz.engine.sink import Batcher, Tee
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.engine_process import EngineProcess
+from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.engine.run.event_batcher import Batcher, Tee
 
 #: Batches of engine events the UI takes a second, at most: enough to follow a run call by
 #: call, and a frame at least every 150 ms while a bulk transfer's counters move. Every
@@ -82,7 +82,7 @@ class Session:
 
     def _recording_to(self, batcher: Batcher, scenario: Scenario, config: AppConfig):
         """A consumer that writes the run to the --record file, then hands it on."""
-        from sockviz.engine.recording import Recorder
+        from sockviz.engine.record.recordings import Recorder
 
         try:
             # (the command line made the file, refusing one already there unless told to

@@ -230,7 +230,7 @@ if WebDriver is not None:
         The tab's "terminal" is two pipes to the server. When the server dies (``kill -9``
         too), Textual's input thread reads end-of-file and just stops: the app ran on
         forever, unseen, with its engine and sockets. Here the end of input (or the server
-        process ending, watched by :func:`~sockviz.engine.remote.end_with_parent`) tells
+        process ending, watched by :func:`~sockviz.engine.run.engine_process.end_with_parent`) tells
         the app :class:`TerminalGone`, and it quits as on SIGHUP; output to a server that
         is gone is dropped rather than failing inside the app.
         """
@@ -250,7 +250,7 @@ if WebDriver is not None:
                     self._terminal_gone(f"writing to the server: {error.strerror or error}")
 
             self._write = write_or_drop
-            from sockviz.engine.remote import end_with_parent
+            from sockviz.engine.run.engine_process import end_with_parent
 
             end_with_parent(lambda: self._terminal_gone("the server has gone"))
 

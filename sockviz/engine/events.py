@@ -137,7 +137,7 @@ class KernelEvent:
 @dataclass(frozen=True, slots=True)
 class Segment:
     """A TCP segment or UDP datagram that crossed the wire - captured as it went, not drawn
-    from what a textbook says a call sends (see :mod:`sockviz.engine.segments`)."""
+    from what a textbook says a call sends (see :mod:`sockviz.engine.wire.segments`)."""
 
     seq: int
     """Position in the run, shared with the calls and kernel changes."""
@@ -362,7 +362,7 @@ class LinkEvent:
 @dataclass(frozen=True, slots=True)
 class TcpSettings:
     """The kernel's TCP settings for the run, read once at its start (``/proc/sys/net/ipv4``
-    in the run's network namespace: :mod:`sockviz.engine.tcpsettings`), so that what is said
+    in the run's network namespace: :mod:`sockviz.engine.kernel.tcp_settings`), so that what is said
     of retries, timers and congestion control is this kernel's. A trace writes it as a
     ``"call": "tcp"`` line with ``seq`` 0 before the run's first line; a recording keeps it."""
 

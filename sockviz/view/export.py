@@ -1,7 +1,7 @@
 """The ladder of a run as a diagram to keep: Mermaid ``sequenceDiagram`` or plain text.
 
 Both are made from trace events (``--trace``'s, a recording's, or the app's own) folded
-into a :class:`~sockviz.view.model.RunView`, so a diagram says each call in the very words
+into a :class:`~sockviz.view.run_view.RunView`, so a diagram says each call in the very words
 of the TUI's ladder (:mod:`sockviz.view.words`): calls with no peer as notes on their
 socket, data and handshakes as arrows to the socket that got them (found by address), and
 kernel TCP states as notes. Peer bytes are previews, escaped as the trace escapes them,
@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sockviz.engine.events import CallEvent, KernelEvent, Segment
-from sockviz.engine.inert import inert
-from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.record.inert_text import inert
+from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.states import Call, Role
 from sockviz.view import linkview, words
 from sockviz.view.fold import apply
-from sockviz.view.model import RunView
+from sockviz.view.run_view import RunView
 
 #: Characters of a data preview shown on an arrow.
 PREVIEW = 24

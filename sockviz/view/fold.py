@@ -1,4 +1,4 @@
-"""Folding the engine's events into a :class:`~sockviz.view.model.RunView`, one at a time.
+"""Folding the engine's events into a :class:`~sockviz.view.run_view.RunView`, one at a time.
 
 ``apply(view, event, arrived)`` is the only place the view of a run changes. It is pure in
 the way that matters: the same events, arriving at the same times, give the same view, so a
@@ -30,7 +30,7 @@ from sockviz.engine.events import (
 )
 from sockviz.engine.states import Call, Role, State, Transport
 from sockviz.view import linkview, words
-from sockviz.view.model import MAX_CARDS, CardModel, Row, RunView, plan_path
+from sockviz.view.run_view import MAX_CARDS, CardModel, Row, RunView, plan_path
 
 #: Sends kept waiting for their reader, per connection: an outside peer's reads are not
 #: seen, so its sends would wait for ever.

@@ -20,9 +20,9 @@ import collections
 from dataclasses import replace
 
 from sockviz.engine.events import CallEvent, Elided, Event, KernelEvent, Segment
-from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.view.fold import Changes, apply
-from sockviz.view.model import LOG_LINES, RunView
+from sockviz.view.run_view import LOG_LINES, RunView
 
 #: Events kept for going back through a run. A classroom scenario makes a few dozen; a
 #: --listen session of 400 connections about 3,700.

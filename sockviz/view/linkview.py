@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field, replace
 
-from sockviz.engine import tcpsettings
+from sockviz.engine.kernel import tcp_settings as tcpsettings
 from sockviz.engine.events import LinkEvent, LinkStatus, Segment, TcpSettings
 from sockviz.view.words import segment_label
 

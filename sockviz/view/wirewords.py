@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from sockviz.engine.events import CallEvent, Segment, StepPending, WireStatus
 from sockviz.engine.states import Call, Role
 from sockviz.view.linkview import seconds
-from sockviz.view.model import CardModel
+from sockviz.view.run_view import CardModel
 from sockviz.view.words import human_bytes, segment_label
 
 #: What each TCP flag means, for the payload view.

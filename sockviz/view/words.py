@@ -40,7 +40,7 @@ def human_bytes(n: int) -> str:
 
 def preview(data: bytes, width: int) -> str:
     """A short escaped preview of bytes, in quotes, cut to ``width`` with an ellipsis."""
-    from sockviz.engine.trace import escape_bytes
+    from sockviz.engine.record.trace_format import escape_bytes
 
     text = escape_bytes(data)
     if len(text) + 2 > width:

@@ -7,8 +7,8 @@ reach for a widget that has gone (CI caught one: NoMatches for the status bar).
 
 from __future__ import annotations
 
-from sockviz.engine.gate import Mode
-from tests.app.helpers import replay_app
+from sockviz.engine.run.gate import Mode
+from tests.app.app_helpers import replay_app
 
 
 async def test_quitting_in_the_middle_of_a_fast_run_never_fails():

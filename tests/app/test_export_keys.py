@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.app.helpers import jump, replay_app, settle
+from tests.app.app_helpers import jump, replay_app, settle
 
 
 async def test_x_exports_the_run_so_far(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ import time
 from textual.css.query import NoMatches
 
 from sockviz.engine.states import State
-from tests.app.helpers import outside_app, until
+from tests.app.app_helpers import outside_app, until
 from tests.helpers import engine_threads, open_fds
 
 SIZE = (100, 30)

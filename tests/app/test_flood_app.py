@@ -7,11 +7,11 @@ import subprocess
 import sys
 import time
 
-from sockviz.benchflood import CLIENT, REPLY, REQUEST, free_port
+from sockviz.bench.flood_bench import CLIENT, REPLY, REQUEST, free_port
 from sockviz.engine.events import CallEvent, Condensed
 from sockviz.engine.states import Call
-from sockviz.view.model import MAX_CARDS
-from tests.app.helpers import outside_app
+from sockviz.view.run_view import MAX_CARDS
+from tests.app.app_helpers import outside_app
 from tests.helpers import engine_processes
 
 SIZE = (120, 40)

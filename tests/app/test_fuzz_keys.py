@@ -12,7 +12,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.app.helpers import live_app
+from tests.app.app_helpers import live_app
 from tests.helpers import engine_threads
 
 KEYS = [

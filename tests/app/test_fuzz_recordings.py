@@ -27,11 +27,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sockviz.app.app import AppConfig, make_app
-from sockviz.engine.gate import Mode
-from sockviz.engine.recording import RecordingError, read_recording
-from sockviz.engine.replay import ReplayRunner
-from sockviz.engine.trace import FLOW_KEYS
-from tests.app.helpers import THEME
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.record.recordings import RecordingError, read_recording
+from sockviz.engine.run.replay_runner import ReplayRunner
+from sockviz.engine.record.trace_format import FLOW_KEYS
+from tests.app.app_helpers import THEME
 from tests.hostile import HOSTILE, fixture_lines, header, raw_in
 
 #: Real runs, between them every line type: calls, kernel lines with and without the

@@ -14,10 +14,10 @@ import pathlib
 
 from sockviz.app.app import AppConfig, make_app
 from sockviz.engine.events import CallEvent, KernelEvent, TcpSettings
-from sockviz.engine.recording import read_recording
-from sockviz.engine.replay import replay_factory
-from sockviz.engine.trace import read_trace
-from tests.app.helpers import THEME, jump, settle
+from sockviz.engine.record.recordings import read_recording
+from sockviz.engine.run.replay_runner import replay_factory
+from sockviz.engine.record.trace_format import read_trace
+from tests.app.app_helpers import THEME, jump, settle
 from tests.hostile import HOSTILE, fixture_lines, raw_in, with_field, write_recording
 
 SIZE = (120, 40)
@@ -105,7 +105,7 @@ async def test_a_scenario_files_markup_is_shown_as_text(tmp_path):
     text (an author may write brackets); the TUI shows it and draws no action or link. The
     data a step sends goes out for real and is shown escaped."""
     from sockviz.app.app import SockvizApp
-    from sockviz.engine.scenarios.files import loads
+    from sockviz.engine.scenarios.scenario_files import loads
 
     markup = HOSTILE["click"] + " " + HOSTILE["link"] + " " + HOSTILE["close-tag"]
     text = (pathlib.Path(__file__).resolve().parents[2] / "examples" / "echo.toml").read_text()

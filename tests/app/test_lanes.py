@@ -5,8 +5,8 @@ or a moment of the run drawn again)."""
 from __future__ import annotations
 
 from sockviz.app.messages import EngineEvents
-from sockviz.engine.trace import read_trace
-from tests.app.helpers import DATA, jump, replay_app
+from sockviz.engine.record.trace_format import read_trace
+from tests.app.app_helpers import DATA, jump, replay_app
 
 SIZE = (100, 30)
 

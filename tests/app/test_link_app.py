@@ -9,7 +9,7 @@ import pytest
 from sockviz.app.app import AppConfig, make_app
 from sockviz.app.widgets.ladder import Ladder
 from sockviz.app.widgets.linkstrip import LinkStrip
-from tests.app.helpers import THEME, settle, steps, until
+from tests.app.app_helpers import THEME, settle, steps, until
 from tests.helpers import engine_processes, engine_threads
 from tests.test_lab import needs_hosts
 

@@ -12,7 +12,7 @@ from sockviz.app.screens.help import HelpScreen
 from sockviz.app.screens.picker import ScenarioPicker
 from sockviz.engine.events import CallEvent
 from sockviz.engine.states import Call, Role, State
-from tests.app.helpers import crop, live_app, outside_app, settle, steps, until
+from tests.app.app_helpers import crop, live_app, outside_app, settle, steps, until
 from tests.engine.test_runner import BLOCKED_IN_ACCEPT, BLOCKED_IN_RECV
 from tests.helpers import engine_processes, engine_threads, open_fds, process_fds
 

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from sockviz.engine.scenarios import REGISTRY
-from tests.app.helpers import live_app, until
+from tests.app.app_helpers import live_app, until
 from tests.helpers import engine_processes, engine_threads, on_loopback, open_fds
 
 QUITS = ("q", "ctrl+q", signal.SIGTERM, signal.SIGINT)

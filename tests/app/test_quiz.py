@@ -5,12 +5,12 @@ the call is made once it is answered, then the app says what really happened and
 from __future__ import annotations
 
 from sockviz.app.app import AppConfig, make_app
-from sockviz.app.screens.quiz import QuizScreen
+from sockviz.app.screens.quiz_screen import QuizScreen
 from sockviz.cli import build_parser, main
-from sockviz.engine.gate import Mode
+from sockviz.engine.run.gate import Mode
 from sockviz.launch import serve_command
 from sockviz.options import check, from_arguments
-from tests.app.helpers import FROZEN, THEME, crop, jump, replay_app, settle, until
+from tests.app.app_helpers import FROZEN, THEME, crop, jump, replay_app, settle, until
 
 SIZE = (100, 30)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pathlib
 
 from sockviz.app.app import AppConfig, SockvizApp
-from sockviz.engine.scenarios.files import load, loads
-from tests.app.helpers import THEME, crop, steps
+from sockviz.engine.scenarios.scenario_files import load, loads
+from tests.app.app_helpers import THEME, crop, steps
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "echo.toml"
 

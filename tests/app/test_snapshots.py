@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.helpers import jump, replay_app
+from tests.app.app_helpers import jump, replay_app
 
 SIZE = (100, 30)
 

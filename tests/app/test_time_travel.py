@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from sockviz.engine.events import CallEvent
-from sockviz.engine.gate import Mode
+from sockviz.engine.run.gate import Mode
 from sockviz.view import history as history_module
-from tests.app.helpers import crop, jump, live_app, replay_app, settle, steps, until
+from tests.app.app_helpers import crop, jump, live_app, replay_app, settle, steps, until
 
 SIZE = (100, 30)
 

@@ -10,7 +10,7 @@ import subprocess
 
 from sockviz.app.app import AppConfig, make_app
 from sockviz.app.widgets.ladder import Ladder
-from tests.app.helpers import live_app, steps, until
+from tests.app.app_helpers import live_app, steps, until
 from tests.test_lab import needs_hosts
 
 

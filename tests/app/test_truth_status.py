@@ -4,8 +4,8 @@ keys there are, and its reveal is the kernel's word - on real runs."""
 
 from __future__ import annotations
 
-from sockviz.app.screens.quiz import QuizScreen
-from tests.app.helpers import crop, jump, live_app, settle, until
+from sockviz.app.screens.quiz_screen import QuizScreen
+from tests.app.app_helpers import crop, jump, live_app, settle, until
 
 SIZE = (100, 30)
 

@@ -10,12 +10,12 @@ import struct
 import pytest
 
 from sockviz.app.app import AppConfig, make_app
-from sockviz.app.screens.quiz import QuizScreen
+from sockviz.app.screens.quiz_screen import QuizScreen
 from sockviz.app.widgets.ladder import Ladder
-from sockviz.engine import quiz
+from sockviz.engine import predict_questions as quiz
 from sockviz.engine.events import WireStatus
-from sockviz.engine.runner import Runner
-from tests.app.helpers import THEME, jump, replay_app, settle, steps, until
+from sockviz.engine.run.runner import Runner
+from tests.app.app_helpers import THEME, jump, replay_app, settle, steps, until
 
 SIZE = (100, 30)
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

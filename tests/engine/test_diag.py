@@ -12,14 +12,14 @@ import time
 
 import pytest
 
-from sockviz.engine import kernel
-from sockviz.engine.diag import open_diag
+from sockviz.engine.kernel import tcp_state as kernel
+from sockviz.engine.kernel.sock_diag import open_diag
 from sockviz.engine.events import CallEvent
-from sockviz.engine.gate import Mode
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
 from sockviz.engine.states import State
-from sockviz.engine.trace import to_record
+from sockviz.engine.record.trace_format import to_record
 from tests.conftest import FAMILIES
 from tests.helpers import on_loopback
 

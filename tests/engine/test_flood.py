@@ -1,7 +1,7 @@
 """A flood of real connections: ``sockviz --listen --trace`` keeps every one, and a display
 that falls behind gets whole connections condensed, every call and byte still counted.
 
-The client is a real process of its own (``sockviz.benchflood.flood``, what the benchmark
+The client is a real process of its own (``sockviz.bench.flood_bench.flood``, what the benchmark
 uses): it keeps eight connections going, each sending a request, shutting its side,
 reading the answer to the end and closing.
 """
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from sockviz.benchflood import CLIENT, REPLY, REQUEST, TIME_WAIT, free_port
+from sockviz.bench.flood_bench import CLIENT, REPLY, REQUEST, TIME_WAIT, free_port
 from sockviz.engine.events import (
     CallEvent,
     Condensed,
@@ -22,9 +22,9 @@ from sockviz.engine.events import (
     Segment,
     StepPending,
 )
-from sockviz.engine.gate import Mode
-from sockviz.engine.listen import ListenRunner
-from sockviz.engine.sink import KEEP_CONNECTIONS, condense
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.listen_runner import ListenRunner
+from sockviz.engine.run.event_batcher import KEEP_CONNECTIONS, condense
 from sockviz.engine.states import Call
 from tests.helpers import Collector
 
@@ -128,7 +128,7 @@ def test_a_flood_condensed_for_a_display_keeps_the_newest_and_counts_the_rest():
 
 
 def test_condensed_connections_are_one_row_and_one_log_line_and_late_news_of_them_no_card():
-    from sockviz.engine.outside import listen_scenario, resolve
+    from sockviz.engine.run.outside_peers import listen_scenario, resolve
     from sockviz.engine.states import Role, State
     from sockviz.view.history import History
     from sockviz.view.words import log_text

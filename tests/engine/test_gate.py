@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sockviz.engine.gate import Gate, GateClosed, Mode
+from sockviz.engine.run.gate import Gate, GateClosed, Mode
 
 
 def passer(gate: Gate, passed: list, count: int):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sockviz.engine import kernel
+from sockviz.engine.kernel import tcp_state as kernel
 from sockviz.engine.scenarios import get
 from tests.helpers import run_scenario
 

@@ -1,5 +1,5 @@
-"""The fast trace lines (``sockviz.engine.lines``) are, to the character, what the general
-JSON encoder makes of :func:`~sockviz.engine.trace.to_record` - for every event of every
+"""The fast trace lines (``sockviz.engine.record.trace_lines``) are, to the character, what the general
+JSON encoder makes of :func:`~sockviz.engine.record.trace_format.to_record` - for every event of every
 scenario, every recorded fixture (segments and bulk sums among them), and hostile text."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from sockviz.engine.events import CallEvent, KernelEvent, Segment
-from sockviz.engine.lines import line
+from sockviz.engine.record.trace_lines import line
 from sockviz.engine.scenarios import REGISTRY
 from sockviz.engine.states import Call, Role, State
-from sockviz.engine.trace import read_trace, to_record
+from sockviz.engine.record.trace_format import read_trace, to_record
 from tests.helpers import on_loopback, run_scenario
 
 FIXTURES = sorted((Path(__file__).parent.parent / "app" / "data").glob("*.jsonl"))

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from sockviz.engine.link import Drop, LinkSpec, kind_of
+from sockviz.engine.lab.link import Drop, LinkSpec, kind_of
 from tests.helpers import copy_for_nobody
 
 ROOT = Path(__file__).resolve().parents[2]
 
 RUN = r"""
 import json, os, socket, sys, time
-from sockviz.engine.hosts import Hosts, NoLink, SERVER_IP, SERVER_IP6
-from sockviz.engine.link import Link, LinkSpec
+from sockviz.engine.lab.two_hosts import Hosts, NoLink, SERVER_IP, SERVER_IP6
+from sockviz.engine.lab.link import Link, LinkSpec
 family = socket.AF_INET6 if sys.argv[1] == "ipv6" else socket.AF_INET
 address = SERVER_IP6 if family == socket.AF_INET6 else SERVER_IP
 spec = LinkSpec.parse(sys.argv[2], tuple(sys.argv[3:]))

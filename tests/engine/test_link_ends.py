@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sockviz.engine.link import Link, LinkSpec
+from sockviz.engine.lab.link import Link, LinkSpec
 from tests.engine.test_link import needs_hosts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,12 +53,12 @@ def test_a_scenario_files_link_that_is_not_finite_is_refused_in_one_line(tmp_pat
 
 ENDS = r'''
 import json, threading, time
-from sockviz.engine.gate import Mode
-from sockviz.engine.hosts import Hosts
-from sockviz.engine.link import Link, LinkSpec
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.lab.two_hosts import Hosts
+from sockviz.engine.lab.link import Link, LinkSpec
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
-from sockviz.engine.scenarios.files import loads
+from sockviz.engine.scenarios.scenario_files import loads
 
 WAITS = """
 [scenario]

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from sockviz.engine.gate import Mode
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
 from sockviz.engine.states import Call
 from sockviz.view.fold import apply
-from sockviz.view.model import RunView
+from sockviz.view.run_view import RunView
 from tests.helpers import Collector
 
 FIN_TIMEOUT = Path("/proc/sys/net/ipv4/tcp_fin_timeout")

@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from sockviz.engine.connect import ConnectRunner
+from sockviz.engine.run.connect_runner import ConnectRunner
 from sockviz.engine.events import RunFinished, StepPending
-from sockviz.engine.gate import Mode
-from sockviz.engine.listen import ListenRunner
-from sockviz.engine.outside import (
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.listen_runner import ListenRunner
+from sockviz.engine.run.outside_peers import (
     ResolveError,
     connect_scenario,
     listen_scenario,

@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from sockviz.engine.gate import Mode
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
 from sockviz.engine.states import Call
 from tests.helpers import Collector

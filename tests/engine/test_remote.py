@@ -9,8 +9,8 @@ import time
 import pytest
 
 from sockviz.engine.events import CallEvent, RunFinished
-from sockviz.engine.gate import Mode
-from sockviz.engine.remote import EngineProcess
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.engine_process import EngineProcess
 from sockviz.engine.scenarios import get
 from tests.helpers import (
     Collector,

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from sockviz.engine.events import CallEvent, RunFinished
-from sockviz.engine.gate import Mode
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
-from sockviz.engine.scenarios.model import (
+from sockviz.engine.scenarios.scenario_types import (
     BIND_ADDRESS,
     SERVER_ADDRESS,
     Scenario,

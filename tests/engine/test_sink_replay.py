@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from sockviz.engine.gate import Mode
-from sockviz.engine.replay import ReplayRunner
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.replay_runner import ReplayRunner
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
-from sockviz.engine.sink import Batcher
-from sockviz.engine.trace import TraceFormatError, read_trace, to_line, to_record
+from sockviz.engine.run.event_batcher import Batcher
+from sockviz.engine.record.trace_format import TraceFormatError, read_trace, to_line, to_record
 from tests.helpers import Collector, run_scenario
 
 
@@ -130,7 +130,7 @@ def test_a_slow_consumer_gets_one_batch_at_a_time_and_every_byte_counted():
     import socket
 
     from sockviz.engine.events import CallEvent, Elided, RunFinished
-    from sockviz.engine.listen import ListenRunner
+    from sockviz.engine.run.listen_runner import ListenRunner
     from sockviz.engine.states import Call, State
 
     batches: list[list] = []

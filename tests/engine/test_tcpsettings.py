@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from sockviz.engine import tcpsettings
+from sockviz.engine.kernel import tcp_settings as tcpsettings
 from sockviz.engine.events import LinkStatus, TcpSettings
-from sockviz.engine.lines import line
-from sockviz.engine.recording import RecordingError, read_recording
+from sockviz.engine.record.trace_lines import line
+from sockviz.engine.record.recordings import RecordingError, read_recording
 from sockviz.engine.scenarios import get
-from sockviz.engine.trace import from_record, read_trace, to_record
+from sockviz.engine.record.trace_format import from_record, read_trace, to_record
 from sockviz.view import linkview
 from sockviz.view.fold import apply
-from sockviz.view.model import RunView
+from sockviz.view.run_view import RunView
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,8 +141,8 @@ FIN_WAIT2_PROBE = r"""
 import json, re, socket, subprocess, time
 open("/proc/sys/net/ipv4/tcp_fin_timeout", "w").write("7")
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-from sockviz.engine import tcpsettings
-from sockviz.engine.explain import kernel_meaning
+from sockviz.engine.kernel import tcp_settings as tcpsettings
+from sockviz.engine.call_meanings import kernel_meaning
 l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
 c = socket.create_connection(l.getsockname(), timeout=2); a, _ = l.accept()
 c.close(); time.sleep(0.1)

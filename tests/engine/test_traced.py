@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from sockviz.engine.events import CallEvent, KernelEvent
-from sockviz.engine.runner import FAMILIES
+from sockviz.engine.run.runner import FAMILIES
 from sockviz.engine.states import Call, IllegalTransition, Role, State, Transport
-from sockviz.engine.traced import TracedSocket, Tracer
+from sockviz.engine.sockets.traced_socket import TracedSocket, Tracer
 from tests.helpers import Collector
 
 

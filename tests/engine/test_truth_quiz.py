@@ -13,8 +13,8 @@ import pytest
 
 from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, KernelEvent, RunFinished, StepPending
-from sockviz.engine.gate import Mode
-from sockviz.engine.quiz import (
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.predict_questions import (
     AFTER_FIN,
     NEW_SOCKET,
     ONE_DATAGRAM,
@@ -23,10 +23,10 @@ from sockviz.engine.quiz import (
     Datagrams,
     ask,
 )
-from sockviz.engine.runner import Runner
-from sockviz.engine.scenarios.files import load
+from sockviz.engine.run.runner import Runner
+from sockviz.engine.scenarios.scenario_files import load
 from sockviz.engine.states import Call
-from tests.engine.test_quiz import Seen
+from tests.engine.test_predict_questions import Seen
 from tests.helpers import Collector
 
 
@@ -241,8 +241,8 @@ def test_message_boundaries_each_recvfrom_reads_one_whole_datagram():
 
 
 def wire_capture():
-    from sockviz.engine.watching import decide
-    from sockviz.engine.wire import WireUnavailable
+    from sockviz.engine.wire.watch_point import decide
+    from sockviz.engine.wire.capture import WireUnavailable
 
     try:
         return decide("host", False).capture("ipv4")
@@ -296,7 +296,7 @@ def test_a_close_that_resets_is_not_said_to_wait_for_a_fin():
     """reset: conn-1 closes with SO_LINGER 0 - its kernel sends RST, never a FIN. The
     wire-fin question's answer says a reset ended it (among the choices), not that a FIN
     "waits for both to close"."""
-    from sockviz.engine.quiz import RST_NOT_FIN
+    from sockviz.engine.predict_questions import RST_NOT_FIN
 
     found = wire_questions("reset", "wire-fin")
     (question, made, caused, answer), = found

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from sockviz.engine.events import CallEvent, KernelEvent
-from sockviz.engine.gate import Mode
-from sockviz.engine.runner import Runner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
 from sockviz.engine.states import Call
 from tests.helpers import Collector

@@ -44,7 +44,7 @@ def wire(lines: list[dict]) -> list[tuple]:
 
 
 def private_supported() -> bool:
-    proc = subprocess.run([sys.executable, "-c", ("from sockviz.engine.netns import "
+    proc = subprocess.run([sys.executable, "-c", ("from sockviz.engine.lab.namespaces import "
                                                   "enter_private; enter_private()")],
                           check=False, capture_output=True)
     return proc.returncode == 0
@@ -261,7 +261,7 @@ def test_wire_options_misused_are_one_line(tmp_path):
 
 def test_frames_are_parsed_as_capture_tools_read_them():
     """parse() on a frame made by hand, the way loopback frames are laid out."""
-    from sockviz.engine.wire import parse
+    from sockviz.engine.wire.capture import parse
 
     tcp = bytes.fromhex("c350138800000064000000c8" "8012ffff" "0000" "0000"
                         "020405b4" "0402" "0101" "01030307")
@@ -320,7 +320,7 @@ def test_a_bulk_transfer_kept_in_a_pcap_is_read_frame_by_frame(tmp_path):
 
 
 def test_packet_lines_from_a_file_are_checked_like_every_other(tmp_path):
-    from sockviz.engine.trace import TraceFormatError, read_trace
+    from sockviz.engine.record.trace_format import TraceFormatError, read_trace
 
     good = ('{"seq": 1, "t": 0.1, "socket": "client", "role": "client", "call": "socket", '
             '"state": "created", "family": "AF_INET", "type": "SOCK_STREAM", "local": null, '
@@ -408,7 +408,7 @@ def test_an_outside_peer_without_the_privilege_goes_on_without_the_wire():
 def test_the_capture_takes_only_the_runs_ports():
     """On this machine's loopback other programs talk too: once the run's ports are known,
     the kernel's filter keeps their frames out of the capture (and out of its ring)."""
-    from sockviz.engine.wire import Capture
+    from sockviz.engine.wire.capture import Capture
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ours, \
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as theirs:

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from sockviz.engine.events import LinkStatus, Segment, TcpSettings
-from sockviz.engine.explain import errno_help, kernel_meaning, shutdown_reason
+from sockviz.engine.call_meanings import errno_help, kernel_meaning, shutdown_reason
 from sockviz.engine.scenarios import get
-from sockviz.engine.trace import read_trace
+from sockviz.engine.record.trace_format import read_trace
 from sockviz.view import linkview
 from sockviz.view.fold import apply
-from sockviz.view.model import RunView
+from sockviz.view.run_view import RunView
 
 ROOT = Path(__file__).resolve().parents[2]
 

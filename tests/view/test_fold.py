@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from sockviz.view.fold import Changes, apply
-from sockviz.view.model import RunView
-from tests.view.helpers import (
+from sockviz.view.run_view import RunView
+from tests.view.view_helpers import (
     FROZEN,
     RUNS,
     events_of,

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from sockviz.view.fold import apply
 from sockviz.view.history import History
-from sockviz.view.model import RunView
-from tests.view.helpers import FROZEN, RUNS, events_of, history_of, scenario_of, shown
+from sockviz.view.run_view import RunView
+from tests.view.view_helpers import FROZEN, RUNS, events_of, history_of, scenario_of, shown
 
 
 def whole(view: RunView) -> dict:

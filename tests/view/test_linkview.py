@@ -8,7 +8,7 @@ from sockviz.engine.scenarios import get
 from sockviz.engine.states import Call
 from sockviz.view import linkview
 from sockviz.view.fold import apply
-from sockviz.view.model import RunView
+from sockviz.view.run_view import RunView
 
 
 def segment(seq: int, t: float, flags: str, link: str, **more) -> Segment:
@@ -66,7 +66,7 @@ def test_two_hosts_missing_leave_the_view_on_loopback_with_the_reason():
 def test_a_lab_exported_marks_the_lost_segment_and_the_retry():
     from pathlib import Path
 
-    from sockviz.engine.trace import read_trace
+    from sockviz.engine.record.trace_format import read_trace
     from sockviz.view.export import to_mermaid, to_text
 
     data = Path(__file__).parents[1] / "app" / "data" / "lost-syn-ipv4.jsonl"

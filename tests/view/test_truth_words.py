@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from sockviz.engine.events import CallEvent, Segment
-from sockviz.engine.gate import Mode
-from sockviz.engine.replay import ReplayRunner
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.replay_runner import ReplayRunner
 from sockviz.engine.states import Call
 from sockviz.engine.scenarios import get
-from sockviz.engine.trace import read_trace
+from sockviz.engine.record.trace_format import read_trace
 from sockviz.view.fold import apply
-from sockviz.view.model import RunView
+from sockviz.view.run_view import RunView
 from sockviz.view.linkview import link_story
 from sockviz.view.wirewords import story
 from tests.test_lab import needs_hosts

@@ -7,12 +7,12 @@ from dataclasses import replace
 
 from pathlib import Path
 
-from sockviz.engine import quiz
+from sockviz.engine import predict_questions as quiz
 from sockviz.engine.events import CallEvent, StepPending, WireStatus
 from sockviz.engine.scenarios import get
-from sockviz.engine.trace import read_trace
+from sockviz.engine.record.trace_format import read_trace
 from sockviz.view.fold import apply
-from sockviz.view.model import RunView
+from sockviz.view.run_view import RunView
 from sockviz.view.wirewords import header_lines, story, wire_note
 
 DATA = Path(__file__).resolve().parents[1] / "app" / "data"

@@ -2,7 +2,7 @@
 wire watched.
 
 Each scenario is stepped from Python as the app plays predict mode: at each pause the
-question the app would put (:class:`sockviz.view.quiz.Predictions` over the view folded
+question the app would put (:class:`sockviz.view.quiz_state.Predictions` over the view folded
 from the events), a guess, the step, and at the next pause the reveal. Its truth is then
 held against what the run's witnesses show, not against the answer's own reasoning:
 
@@ -23,7 +23,9 @@ import time
 
 import pytest
 
-from sockviz.engine import quiz, scenarios
+from sockviz.engine import predict_questions as quiz
+
+from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, Segment, WireStatus
 from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
@@ -53,7 +55,7 @@ CASES += [("time-wait", {"closer": "client"}), ("time-wait", {"closer": "server"
 
 
 def capture_or_skip():
-    from sockviz.engine.wire import Capture, WireUnavailable
+    from sockviz.engine.wire.capture import Capture, WireUnavailable
 
     try:
         return Capture()
@@ -70,7 +72,7 @@ def test_every_quiz_answer_is_the_runs_fact():
 def check(name: str, options: dict, family: str, capture=None, wire=None) -> list[str]:
     """Every mismatch of one stepped run with the wire watched (``capture``/``wire``: a
     lab's link; None: this machine's loopback)."""
-    from sockviz.view.quiz import Predictions
+    from sockviz.view.quiz_state import Predictions
 
     options = {k: (int(v) if k == "size" else v) for k, v in options.items()}
     scenario = scenarios.get(name, **{k: v for k, v in options.items() if k != "size"})

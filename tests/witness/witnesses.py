@@ -197,10 +197,10 @@ def ss() -> list[tuple[str, str, str]]:
 #: own network (the namespaces' descriptors, as the engine keeps them).
 LAB = r"""
 import json, os, sys
-from sockviz.engine.hosts import Hosts
+from sockviz.engine.lab.two_hosts import Hosts
 hosts = Hosts()
 from sockviz.engine.events import WireStatus
-from sockviz.engine.link import Link, LinkSpec
+from sockviz.engine.lab.link import Link, LinkSpec
 from sockviz.engine.scenarios import get
 from tests.witness import witnesses
 from tests.witness import test_kernel_states, test_quiz_answers
@@ -316,8 +316,8 @@ def step_through(scenario, family: str, at_pause, capture=None, wire=None,
     Returns every event. ``options``: the Runner's own (``size``)."""
     import time
 
-    from sockviz.engine.gate import Mode
-    from sockviz.engine.runner import Runner
+    from sockviz.engine.run.gate import Mode
+    from sockviz.engine.run.runner import Runner
     from tests.helpers import Collector
 
     collector = Collector()
@@ -352,7 +352,7 @@ def step_through(scenario, family: str, at_pause, capture=None, wire=None,
 def fold(scenario, events: list):
     """The run's view after ``events``, as the app folds it (no Textual)."""
     from sockviz.view.fold import apply
-    from sockviz.view.model import RunView
+    from sockviz.view.run_view import RunView
 
     view = RunView(scenario)
     for event in events:

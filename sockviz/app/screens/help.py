@@ -85,7 +85,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.assemble(("\nHow to read the screen", "bold $text-accent")))
             for paragraph in READING:
                 yield Static(Content(paragraph), classes="help-paragraph")
-            from sockviz.engine.tcpsettings import lines
+            from sockviz.engine.kernel.tcp_settings import lines
 
             yield Static(Content.assemble(("This machine's TCP", "bold $text-accent")))
             yield Static(Content("Read from /proc/sys/net/ipv4 at the run's start, in its "

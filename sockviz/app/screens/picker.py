@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from sockviz.engine.inert import inert, inert_lines
-from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.record.inert_text import inert, inert_lines
+from sockviz.engine.scenarios.scenario_types import Scenario
 
 
 class ScenarioPicker(ModalScreen[str | None]):

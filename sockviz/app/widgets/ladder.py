@@ -8,7 +8,7 @@ other side has taken them: the bytes really wait in the kernel until the program
 The wire's segments, when watched, are thin arrows in a colour of their own under the call
 that caused them (``w`` hides and shows them). A line-API widget, as Textual's ``Log`` and
 ``DataTable`` are: it draws the rows of a
-:class:`~sockviz.view.model.RunView` one screen line at a time, only those in sight, with no
+:class:`~sockviz.view.run_view.RunView` one screen line at a time, only those in sight, with no
 widget per row - so a run of thousands of rows scrolls back to its first as cheaply as a
 short one. Rows that carry bytes, and segments, can be selected (click, or ↑/↓ when the ladder has focus);
 the payload view shows the selected one. The selection is this widget's own state; the rows
@@ -30,7 +30,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
 
-from sockviz.view.model import Row, RunView
+from sockviz.view.run_view import Row, RunView
 from sockviz.view.words import preview
 
 

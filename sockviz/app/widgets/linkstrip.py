@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from sockviz.app.widgets.lines import update_if_changed
+from sockviz.app.widgets.changed_static import update_if_changed
 from sockviz.view import linkview
 
 

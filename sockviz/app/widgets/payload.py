@@ -7,8 +7,8 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from sockviz.engine.trace import escape_bytes
-from sockviz.view.model import Row
+from sockviz.engine.record.trace_format import escape_bytes
+from sockviz.view.run_view import Row
 
 #: How many bytes the hex view shows; the event keeps up to 4096, the totals count all.
 SHOWN = 512
@@ -99,7 +99,7 @@ class PayloadView(VerticalScroll):
         )
         before = ""
         if self.decode_websocket:
-            from sockviz.engine import wsframe  # only a WebSocket run needs it
+            from sockviz.engine.wire import ws_frames as wsframe  # only a WebSocket run needs it
 
             lines = wsframe.describe(entry.data)
             frame = wsframe.parse(entry.data)

@@ -13,7 +13,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from sockviz.view.model import LOG_LINES, RunView
+from sockviz.view.run_view import LOG_LINES, RunView
 from sockviz.view.words import log_text
 
 

@@ -1,6 +1,6 @@
 """A socket card: one socket's name, kind, addresses, lifecycle strip, kernel badge, bytes.
 
-The card is a plain view of a :class:`~sockviz.view.model.CardModel` (the view of the run
+The card is a plain view of a :class:`~sockviz.view.run_view.CardModel` (the view of the run
 keeps it; the stage calls :meth:`SocketCard.show`). Colours come from the stylesheet: the card swaps CSS classes
 (``-state-bound``, ``-kernel-time-wait``, ``-error``), never sets a colour itself.
 """
@@ -14,9 +14,9 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
 
-from sockviz.engine.explain import errno_help, kernel_meaning
+from sockviz.engine.call_meanings import errno_help, kernel_meaning
 from sockviz.engine.states import State
-from sockviz.view.model import CardModel
+from sockviz.view.run_view import CardModel
 from sockviz.view.words import human_bytes
 
 KERNEL_CLASS = {

@@ -1,6 +1,6 @@
 """The stage: the client's lane of socket cards, the ladder, and the server's lane.
 
-It draws the cards of a :class:`~sockviz.view.model.RunView`: all of them for a moment
+It draws the cards of a :class:`~sockviz.view.run_view.RunView`: all of them for a moment
 shown afresh (keeping the cards both moments have: no flicker, and cheap for a long run), or
 only what a batch of events changed. The cards' facts are the view's; the stage keeps only
 Textual's own state - which card widget stands for which socket, and where each lane is
@@ -19,7 +19,7 @@ from sockviz.app.widgets.ladder import Ladder
 from sockviz.app.widgets.mounting import mount_in_order
 from sockviz.app.widgets.socket_card import SocketCard
 from sockviz.view.fold import Changes
-from sockviz.view.model import RunView
+from sockviz.view.run_view import RunView
 
 LANES = ("client", "server")
 

@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from sockviz.app.widgets.lines import update_if_changed
+from sockviz.app.widgets.changed_static import update_if_changed
 
 #: The timeline is left out below this many cells (a narrow terminal keeps the words).
 MIN_BAR = 6

@@ -1,8 +1,8 @@
 """The built-in scenarios, by name.
 
-Each is a :class:`~sockviz.engine.scenarios.model.Scenario`, data either way: a scenario
+Each is a :class:`~sockviz.engine.scenarios.scenario_types.Scenario`, data either way: a scenario
 file beside this module (``refused.toml``: the format a teacher writes, read by
-:mod:`~sockviz.engine.scenarios.files`) or, where it needs more than that format says (a
+:mod:`~sockviz.engine.scenarios.scenario_files`) or, where it needs more than that format says (a
 protocol object, steps run together, options, a typed message), a module. This registry
 lists them in the order ``--list`` shows them.
 """
@@ -25,10 +25,10 @@ from sockviz.engine.scenarios import (
     udp_echo,
     websocket,
 )
-from sockviz.engine.scenarios.model import Scenario
+from sockviz.engine.scenarios.scenario_types import Scenario
 
 
-class Registry(Mapping[str, Scenario]):
+class ScenarioRegistry(Mapping[str, Scenario]):
     """The built-ins by name, in ``--list`` order. A scenario file is read the first time
     its scenario is asked for: the TUI's first frame does not wait for a TOML parser."""
 
@@ -38,9 +38,9 @@ class Registry(Mapping[str, Scenario]):
     def __getitem__(self, name: str) -> Scenario:
         entry = self._entries[name]
         if isinstance(entry, Path):
-            from sockviz.engine.scenarios import files
+            from sockviz.engine.scenarios import scenario_files  # (TOML: read on first use)
 
-            entry = self._entries[name] = files.load(entry)
+            entry = self._entries[name] = scenario_files.load(entry)
         return entry
 
     def __iter__(self):
@@ -56,7 +56,7 @@ def _file(name: str) -> tuple[str, Path]:
 
 DEFAULT = "tcp-echo"
 
-REGISTRY = Registry(
+REGISTRY = ScenarioRegistry(
     (s.name, s) if isinstance(s, Scenario) else s
     for s in (
         tcp_echo.SCENARIO,

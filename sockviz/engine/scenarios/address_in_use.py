@@ -1,7 +1,7 @@
 """``address-in-use``: EADDRINUSE, and what SO_REUSEADDR does and does not allow."""
 
-from sockviz.engine.scenarios.common import IP, client_connects, listener
-from sockviz.engine.scenarios.model import AddressOf, Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.common_steps import IP, client_connects, listener
+from sockviz.engine.scenarios.scenario_types import AddressOf, Scenario, SocketSpec, Step
 from sockviz.engine.states import Call, Role, Transport
 
 SERVER = AddressOf("server")

@@ -1,7 +1,7 @@
 """``backlog-full``: listen(1), nobody accepting; the queue fills, a client waits in SYN_SENT."""
 
-from sockviz.engine.scenarios.common import IP, listener
-from sockviz.engine.scenarios.model import SERVER_ADDRESS, Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.common_steps import IP, listener
+from sockviz.engine.scenarios.scenario_types import SERVER_ADDRESS, Scenario, SocketSpec, Step
 from sockviz.engine.states import Call, Role, Transport
 
 N = 3

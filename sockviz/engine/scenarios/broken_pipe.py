@@ -1,7 +1,7 @@
 """``broken-pipe``: writing after the peer has gone -> EPIPE (and no death by SIGPIPE)."""
 
-from sockviz.engine.scenarios.common import IP, client_connects, listener
-from sockviz.engine.scenarios.model import Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.common_steps import IP, client_connects, listener
+from sockviz.engine.scenarios.scenario_types import Scenario, SocketSpec, Step
 from sockviz.engine.states import Call, Role, Transport
 
 SCENARIO = Scenario(

@@ -1,7 +1,7 @@
 """``bulk``: ``--size`` bytes over TCP, as fast as the kernel takes them."""
 
-from sockviz.engine.scenarios.common import ALL, client_connects, listener
-from sockviz.engine.scenarios.model import Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.common_steps import ALL, client_connects, listener
+from sockviz.engine.scenarios.scenario_types import Scenario, SocketSpec, Step
 from sockviz.engine.states import Call, Role, Transport
 
 CHUNK = 256 * 1024

@@ -5,7 +5,7 @@
     drop = ["syn"]        # the faults --drop takes: syn, syn-ack, ack, data, fin (:N)
     hold = true           # in step mode, each segment waits for a key to cross
 
-Read by :mod:`sockviz.engine.scenarios.files` (its reader reports a bad value with the
+Read by :mod:`sockviz.engine.scenarios.scenario_files` (its reader reports a bad value with the
 file's line). :func:`merge_link` lays the command line's ``--link``/``--drop``/``--hold``
 over such a table key by key, so ``--drop data:5`` on a scenario whose link is 20 ms long
 keeps the 20 ms. Standard library only.
@@ -13,7 +13,7 @@ keeps the 20 ms. Standard library only.
 
 from __future__ import annotations
 
-from sockviz.engine.scenarios.shown import shown as _shown
+from sockviz.engine.scenarios.quoted_values import shown as _shown
 
 LINK_KEYS = {"delay": "50ms", "jitter": "5ms", "rate": "1mbit", "loss": "2%", "seed": 7}
 
@@ -23,7 +23,7 @@ def link_table(read, data: dict, families: tuple[str, ...]):
     ``--link`` takes (``delay = "50ms"``), ``drop = ["syn"]`` and ``hold = true``."""
     if "link" not in data:
         return None
-    from sockviz.engine.link import LinkSpec
+    from sockviz.engine.lab.link import LinkSpec
 
     table, head = ("link",), data["link"]
     if not isinstance(head, dict):

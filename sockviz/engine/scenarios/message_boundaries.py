@@ -1,7 +1,7 @@
 """``message-boundaries``: three quick sends over TCP arrive merged; over UDP, one by one."""
 
-from sockviz.engine.scenarios.common import ALL, IP, client_connects, listener
-from sockviz.engine.scenarios.model import (
+from sockviz.engine.scenarios.common_steps import ALL, IP, client_connects, listener
+from sockviz.engine.scenarios.scenario_types import (
     BIND_ADDRESS,
     AddressOf,
     Scenario,

@@ -1,7 +1,7 @@
 """``multi-client``: one listener, three clients, a new connection socket for each."""
 
-from sockviz.engine.scenarios.common import IP, listener
-from sockviz.engine.scenarios.model import SERVER_ADDRESS, Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.common_steps import IP, listener
+from sockviz.engine.scenarios.scenario_types import SERVER_ADDRESS, Scenario, SocketSpec, Step
 from sockviz.engine.states import Call, Role, Transport
 
 N = 3

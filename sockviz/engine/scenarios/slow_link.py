@@ -2,8 +2,8 @@
 drawn by the kernel (which one is this machine's setting, named from the run's own reading)."""
 
 from sockviz.engine.scenarios.bulk import transfer
-from sockviz.engine.scenarios.common import IP, client_connects, listener
-from sockviz.engine.scenarios.model import Scenario, SocketSpec
+from sockviz.engine.scenarios.common_steps import IP, client_connects, listener
+from sockviz.engine.scenarios.scenario_types import Scenario, SocketSpec
 from sockviz.engine.states import Role, Transport
 
 SCENARIO = Scenario(

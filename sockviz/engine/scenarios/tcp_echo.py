@@ -7,8 +7,8 @@ connection), and every ``recv`` comes after the ``send`` it will read. The clien
 first, so the client is the side that ends in TIME_WAIT.
 """
 
-from sockviz.engine.scenarios.common import ALL, IP
-from sockviz.engine.scenarios.model import (
+from sockviz.engine.scenarios.common_steps import ALL, IP
+from sockviz.engine.scenarios.scenario_types import (
     BIND_ADDRESS,
     ECHO,
     MESSAGE,

@@ -1,7 +1,7 @@
 """``time-wait``: TIME_WAIT appears only on the side that closed first (``--closer``)."""
 
-from sockviz.engine.scenarios.common import IP, client_connects, listener
-from sockviz.engine.scenarios.model import Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.common_steps import IP, client_connects, listener
+from sockviz.engine.scenarios.scenario_types import Scenario, SocketSpec, Step
 from sockviz.engine.states import Call, Role, Transport
 
 

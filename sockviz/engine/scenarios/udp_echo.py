@@ -2,12 +2,12 @@
 
 On two hosts over a link that loses packets a datagram may never come: each receive waits
 at most :data:`RECEIVE_TIMEOUT` and returns EAGAIN, and the run goes on to its closes
-(:mod:`sockviz.engine.datagrams`) - UDP's lesson, not a failure. On loopback every
+(:mod:`sockviz.engine.run.lost_datagrams`) - UDP's lesson, not a failure. On loopback every
 datagram arrives at once.
 """
 
-from sockviz.engine.scenarios.common import ALL
-from sockviz.engine.scenarios.model import (
+from sockviz.engine.scenarios.common_steps import ALL
+from sockviz.engine.scenarios.scenario_types import (
     BIND_ADDRESS,
     ECHO,
     LAST_PEER,

@@ -2,15 +2,15 @@
 
 The protocol is spoken by wsproto, a sans-IO WebSocket implementation: one client and
 one server state machine per run, fed the bytes each side really received and asked what
-to send next (:class:`~sockviz.engine.scenarios.model.Produce`). sockviz only carries
+to send next (:class:`~sockviz.engine.scenarios.scenario_types.Produce`). sockviz only carries
 those bytes over real sockets, so every byte on screen is one a real WebSocket peer made.
 wsproto is imported when a run starts, not when the engine is imported.
 """
 
 from __future__ import annotations
 
-from sockviz.engine.scenarios.common import IP, client_connects, listener
-from sockviz.engine.scenarios.model import Produce, Scenario, SocketSpec, Step
+from sockviz.engine.scenarios.common_steps import IP, client_connects, listener
+from sockviz.engine.scenarios.scenario_types import Produce, Scenario, SocketSpec, Step
 from sockviz.engine.states import Call, Role, Transport
 
 GREETING = "hello, websocket"

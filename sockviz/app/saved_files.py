@@ -1,0 +1,71 @@
+"""Keeping what is on screen: x writes the run's ladder (Mermaid and plain text), ctrl+s an
+SVG screenshot - each into new files in the working folder, never over an existing file and
+never through a symlink."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from sockviz.engine.record.inert_text import inert
+from sockviz.engine.record.user_files import create
+
+
+def create_free(scenario: str, suffixes: tuple[str, ...]) -> tuple[str, list]:
+    """New files ``sockviz-<scenario>-<n><suffix>`` in the working folder, for the first
+    ``n`` none of them exists at; each created exclusively, never through a symlink (a name
+    planted there is skipped, its target untouched). OSError if none can be."""
+    stem = ""
+    for n in range(1, 10_000):
+        stem = os.path.abspath(inert(f"sockviz-{scenario}-{n}", 120))
+        files: list = []
+        try:
+            for suffix in suffixes:
+                files.append(create(stem + suffix))
+        except FileExistsError:
+            for f in files:  # (a later suffix was taken: this n is not free after all)
+                f.close()
+                os.unlink(f.name)
+            continue
+        except OSError:
+            for f in files:
+                f.close()
+            raise
+        return stem, files
+    raise OSError(errno.EEXIST, "no free file name left", stem)
+
+
+def export_run(app) -> None:
+    """Write the run so far as a Mermaid sequenceDiagram and as plain text; say where."""
+    from sockviz.view.export import FORMATS
+
+    trace = list(app.history.trace)
+    if not trace:
+        app.notify("No call has been made yet: nothing to draw.", timeout=3)
+        return
+    title = f"sockviz {app.config.scenario} · {app.config.family}"
+    try:
+        stem, files = create_free(app.config.scenario,
+                                  tuple(suffix for _, suffix in FORMATS.values()))
+        for (draw, _suffix), f in zip(FORMATS.values(), files, strict=True):
+            with f:
+                f.write(draw(trace, title, app.scenario))
+    except OSError as exc:
+        app.notify(f"{exc.strerror or exc}: {exc.filename or ''}", title="not exported",
+                   severity="error", timeout=8)
+        return
+    app.notify(f"{stem}.mmd (Mermaid: paste it into a ```mermaid block) and {stem}.txt",
+               title="ladder written", timeout=8)
+
+
+def save_svg(app) -> None:
+    """An SVG screenshot of the screen as it is; say where."""
+    try:
+        stem, (f,) = create_free(app.config.scenario, (".svg",))
+        with f:
+            f.write(app.export_screenshot())
+    except OSError as exc:
+        app.notify(f"{exc.strerror or exc}", title="no screenshot", severity="error",
+                   timeout=8)
+        return
+    app.notify(stem + ".svg", title="screenshot written", timeout=8)

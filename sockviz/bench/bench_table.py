@@ -1,0 +1,429 @@
+"""``python -m sockviz.bench``: sockviz against plain sockets, measured side by side.
+
+Every figure is a ratio of two things measured in the same run on the same machine, never
+an absolute time alone (a slow machine slows both sides):
+
+* throughput, engine: ``bulk`` through the engine, with an event consumer running, against
+  the same transfer over plain Python sockets (same size, same 256 KiB chunks) - higher is
+  better, target >= 0.90;
+* throughput, whole process: ``sockviz --trace --scenario bulk --size S`` against a plain
+  script moving the same bytes, each a fresh process - target >= 0.85;
+* throughput, TUI: the same ``bulk`` with the app running headless (drawing every frame
+  as it would on a terminal; the run itself in the app's engine process, as ``sockviz``
+  plays it) against plain sockets, the two run turn about - target >= 0.85; and how many
+  batches of events the UI was handed a second (target <= ~30);
+* responsiveness: ``bulk`` in the app again, now with a key pressed (switching the lower
+  tab) every 100 ms, faster than anyone types: how long until a frame shows each press
+  (95th percentile, target <= 100 ms) and the longest gap between frames while the bytes
+  flow (target <= 150 ms);
+* memory: peak RSS of a big ``bulk`` run minus that of a 64 MiB one - target <= 40 MiB;
+* startup: process start to the first frame drawn, sockviz against a bare Textual app, in a
+  pseudo-terminal - lower is better, target <= 1.3;
+* time travel and history: going back to the start of a long ``--listen`` session and
+  forward to its live edge, and the memory a history of 50,000 events takes (see
+  :mod:`sockviz.bench.view_bench`);
+* floods of real connections (see :mod:`sockviz.bench.flood_bench` and :mod:`sockviz.bench.tui_bench`):
+  connections a second through ``--listen --trace`` and through the TUI against a plain
+  selector server, by wall time and by CPU time (targets >= 0.3 and >= 0.2), key press to
+  frame during the TUI's flood (p95 <= 100 ms), the cost of a call with 10,000
+  connections in TIME_WAIT against none (<= 1.2), and peak RSS of a 100,000-connection
+  flood over a 1,000-connection one (<= 40 MiB).
+
+``--quick`` uses smaller transfers so the whole run takes well under a minute. The
+engine, TUI and startup rows run sockviz and its plain twin turn about several times and
+report the median of the turns' ratios (on a shared machine a spell of other work falls
+on both runs of a turn, and one lucky run does not decide the row); the whole-process and
+memory rows keep the best of three of each side, as timeit does.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+
+# Only what plain_transfer needs is imported here: the plain script imports this module,
+# and must not pay for the rest (argparse, subprocess, pty ...), imported where used.
+
+CHUNK = 256 * 1024
+#: How often the responsiveness run presses a key: faster than anyone types.
+PRESS_EVERY = 0.1
+MiB = 1024 * 1024
+
+# The plain side as a process of its own: the same function, nothing of sockviz's engine.
+PLAIN_SCRIPT = "import sys\nfrom sockviz.bench.bench_table import plain_transfer\nplain_transfer(int(sys.argv[1]))\n"
+
+
+def plain_transfer(total: int) -> float:
+    """Seconds to move ``total`` bytes over plain loopback sockets, once connected."""
+    pattern = (b"sockviz bulk data, " * (CHUNK // 19 + 1))[:CHUNK]
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    conn, _ = listener.accept()
+    started = time.perf_counter()
+
+    def send() -> None:
+        view, sent = memoryview(pattern), 0
+        while sent < total:
+            sent += client.send(view[: min(CHUNK, total - sent)])
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    buffer = bytearray(CHUNK)
+    got = 0
+    while got < total:
+        n = conn.recv_into(buffer, min(CHUNK, total - got))
+        if not n:
+            break
+        got += n
+    thread.join()
+    elapsed = time.perf_counter() - started
+    for s in (client, conn, listener):
+        s.close()
+    return elapsed
+
+
+def engine_transfer(total: int) -> float:
+    """Seconds for the data phase of ``bulk`` through the engine, events consumed.
+
+    Measured as plain_transfer is, once connected: from the ``accept`` event to the event
+    of the ``recv`` that took the last byte (the events carry the times of their calls).
+    """
+    from sockviz.engine.run.gate import Mode
+    from sockviz.engine.run.runner import Runner
+    from sockviz.engine.scenarios import get
+
+    events = []
+    started = time.perf_counter()
+    runner = Runner(get("bulk"), events.append, mode=Mode.FAST, size=total)
+    runner.start()
+    runner.wait(600)
+    runner.stop()
+    if runner.result is None or runner.result.outcome != "done":
+        raise RuntimeError(f"the bulk run did not finish: {runner.result}")
+    calls = [e for e in events if type(e).__name__ == "CallEvent"]
+    accepted = next(e.t for e in calls if e.call.value == "accept")
+    received = next(e.t for e in calls if e.call.value == "recv" and e.nbytes == total)
+    del started
+    return received - accepted
+
+
+def tui_transfer(total: int, press_every: float | None = None) -> dict[str, float]:
+    """``bulk`` in the app, headless, at full speed.
+
+    Returns the data phase in seconds (timed as :func:`engine_transfer` times it), the
+    share of that time the UI thread was busy, and the batches a second the app was handed.
+    With ``press_every``, a key (switching the lower tab) is pressed that often while the
+    bytes flow, and it also returns the key press latencies (seconds until a frame showed
+    the change; their 95th percentile and count) and the longest gap between frames.
+    """
+    import asyncio
+
+    from textual import events as textual_events
+
+    from sockviz.app.app import AppConfig, make_app
+    from sockviz.engine.run.gate import Mode
+    from sockviz.engine.run.engine_process import EngineProcess
+
+    times: dict[str, float] = {}
+    finished: list = []  # [loop, asyncio.Event], once the app runs
+    engine = EngineProcess("auto")  # as the app's own would be, with the bench's tee in between
+
+    def factory(scenario, consumer, **options):
+        def tee(event):
+            if type(event).__name__ == "CallEvent":
+                if event.call.value == "accept":
+                    times["accepted"] = event.t
+                    times["begun"] = time.perf_counter()
+                elif event.call.value == "recv" and event.nbytes == total:
+                    times["received"] = event.t
+                    times["ended"] = time.perf_counter()
+                    if finished:
+                        loop, done = finished
+                        loop.call_soon_threadsafe(done.set)
+            consumer(event)
+
+        return engine(scenario, tee, **options)
+
+    # Paused at first, so the transfer does not share the start with the app's first
+    # frames; then fast, as if the user had pressed a key.
+    app = make_app(AppConfig(scenario="bulk", size=total, step=True), runner_factory=factory)
+    frames: list[tuple[float, str]] = []
+    display = app._display
+    found: list = []  # the lower tabs, once mounted (they come after the first frame)
+
+    def timed_display(screen, renderable):
+        display(screen, renderable)
+        if renderable is not None:
+            if not found:  # query once: a query walks the whole DOM, ~3 ms a frame here
+                found.extend(app.query("#tabs"))
+            frames.append((time.perf_counter(), found[0].active if found else ""))
+
+    async def run() -> dict[str, float]:
+        finished[:] = [asyncio.get_running_loop(), asyncio.Event()]
+        async with app.run_test(size=(100, 30)) as pilot:
+            if press_every is not None:  # the throughput run carries no measuring of ours
+                app._display = timed_display
+            await pilot.pause(0.5)
+            app._set_mode(Mode.FAST)
+            deadline = time.monotonic() + 600
+            while "accepted" not in times:
+                assert time.monotonic() < deadline, "bulk never connected"
+                await pilot.pause(0.005)
+            batches, cpu = app.session.batcher.batches, time.thread_time()
+            presses: list[tuple[float, str]] = []
+            keys = {"l": "tab-log", "p": "tab-payload"}
+            while "received" not in times:
+                assert time.monotonic() < deadline, "bulk never finished"
+                if press_every is None:  # no polling: it would cost the UI thread
+                    await asyncio.wait_for(finished[1].wait(), deadline - time.monotonic())
+                    continue
+                key = "l" if len(presses) % 2 == 0 else "p"
+                presses.append((time.perf_counter(), keys[key]))
+                app.post_message(textual_events.Key(key, key))
+                await asyncio.sleep(press_every)
+            batches, cpu = app.session.batcher.batches - batches, time.thread_time() - cpu
+            await pilot.pause(0.2)
+            await pilot.press("q")
+        begun, ended = times["begun"], times["ended"]
+        latencies = []
+        for i, (pressed, tab) in enumerate(presses[:-1]):
+            shown = next((t for t, active in frames if t >= pressed and active == tab), None)
+            if shown is not None and shown < presses[i + 1][0] + 1.0:
+                latencies.append(shown - pressed)
+        during = [t for t, _ in frames if begun <= t <= ended]
+        gaps = [b - a for a, b in zip([begun, *during], [*during, ended])]
+        return {
+            "seconds": times["received"] - times["accepted"],
+            "p95": sorted(latencies)[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
+            "presses": float(len(latencies)),
+            "gap": max(gaps),
+            "batches": batches / max(ended - begun, 1e-9),
+            "ui_busy": cpu / max(ended - begun, 1e-9),
+        }
+
+    try:
+        return asyncio.run(run())
+    finally:
+        engine.close()
+
+
+def _child(argv: list[str]) -> tuple[float, int]:
+    """Run a command; (seconds, peak RSS in bytes) from the kernel's accounting."""
+    import subprocess
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {proc.stderr.read().decode()[:300]}")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def sockviz_process(size: int) -> tuple[float, int]:
+    return _child([sys.executable, "-m", "sockviz", "--trace", "--scenario", "bulk",
+                   "--size", str(size)])
+
+
+def plain_process(size: int) -> tuple[float, int]:
+    return _child([sys.executable, "-c", PLAIN_SCRIPT, str(size)])
+
+
+BARE_APP = "from textual.app import App\nApp().run()\n"
+
+
+def first_frame(argv: list[str], marker: bytes, timeout: float = 20.0) -> float:
+    """Seconds from starting ``argv`` in a pseudo-terminal until ``marker`` is drawn."""
+    import pty
+    import select
+    import signal
+
+    started = time.perf_counter()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(TERM="xterm-256color", COLUMNS="100", LINES="30")
+        # Both sides read compiled bytecode, as an installed program does (a checkout run
+        # with PYTHONDONTWRITEBYTECODE would compile sockviz afresh on every start).
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.execv(argv[0], argv)
+    seen = b""
+    try:
+        deadline = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.02)
+            if ready:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    break
+        elapsed = time.perf_counter() - started
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    if marker not in seen:
+        raise RuntimeError(f"{argv} drew no {marker!r} within {timeout} s")
+    return elapsed
+
+
+def paired(plain_fn, ours_fn, turns: int):
+    """Run the plain side and ours turn about, ``turns`` times (odd), and return the median
+    of the turns' ratios plain/ours (of seconds), with ours' result from that turn.
+
+    On a shared machine a spell of other work falls on both runs of a turn alike, and the
+    median of the turns is not swayed by one lucky or unlucky run, as a best-of on each
+    side is. ``ours_fn`` returns seconds, or a dict with ``seconds`` and more."""
+    results = []
+    for _ in range(turns):
+        plain = plain_fn()
+        ours = ours_fn()
+        results.append((plain / (ours["seconds"] if isinstance(ours, dict) else ours), ours))
+    results.sort(key=lambda r: r[0])
+    return results[len(results) // 2]
+
+
+def best(fn, repeats: int):
+    results = [fn() for _ in range(repeats)]
+    return min(results, key=lambda r: r[0] if isinstance(r, tuple) else r)
+
+
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time so far by kind (Linux ``/proc/stat``), or None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def stolen(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of CPU time a hypervisor took for other guests between two readings
+    (``steal``, the 8th field): what makes identical runs on a shared VM differ."""
+    if not before or not after or len(before) < 8:
+        return None
+    spent = [b - a for a, b in zip(before, after)]
+    return spent[7] / max(sum(spent), 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m sockviz.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small transfers: under a minute")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny transfers, one turn each: that every row runs (the test "
+                        "suite's); its ratios say little")
+    args = parser.parse_args(argv)
+    args.quick = args.quick or args.smoke
+    big = 512 * MiB if args.quick else 4096 * MiB
+    engine_size = 256 * MiB if args.quick else 2048 * MiB
+    repeats = 3
+    turns = 3 if args.quick else 5
+    if args.smoke:
+        big, engine_size, repeats, turns = 128 * MiB, 64 * MiB, 1, 1
+    rows: list[tuple[str, str, str, str]] = []
+    cpu_before = cpu_times()
+
+    ratio, _ = paired(lambda: plain_transfer(engine_size),
+                      lambda: engine_transfer(engine_size), turns)
+    rows.append((f"throughput, engine vs plain sockets ({engine_size // MiB} MiB)",
+                 f"{ratio:.2f}x", ">= 0.90", "ok" if ratio >= 0.90 else "BELOW"))
+
+    # Responsiveness first, in a process that has run no app yet: every app run in one
+    # process leaves objects behind (~15,000 for sockviz's; a bare Textual app with tabs
+    # and a log leaves ~6,000), and after nine a full garbage collection took ~100 ms - a
+    # frame gap that a real session, one app in its process, does not have.
+    keys = tui_transfer(big if not args.quick else 1024 * MiB if not args.smoke else big,
+                        press_every=PRESS_EVERY)
+
+    # The size of the whole-process row: what is measured is a flood's steady flow, and
+    # the app's one-off work as the connection arrives (a card mounted, ~0.15 s of layout
+    # here) would weigh twice as much in a transfer half as long. More turns than the
+    # engine row: a TUI turn also starts an app, and its ratio moves more turn to turn.
+    tui_size = (64 * MiB if args.smoke else 256 * MiB) if args.quick else big
+    tui_turns = turns if args.quick else 2 * turns - 1
+    ratio, tui = paired(lambda: plain_transfer(tui_size), lambda: tui_transfer(tui_size),
+                        tui_turns)
+    rows.append((f"throughput, TUI headless vs plain sockets ({tui_size // MiB} MiB)",
+                 f"{ratio:.2f}x", ">= 0.85", "ok" if ratio >= 0.85 else "BELOW"))
+    rate = tui["batches"]
+    rows.append(("responsiveness, batches of events handed to the UI a second",
+                 f"{rate:.1f}/s", "<= ~30/s", "ok" if rate <= 31 else "ABOVE"))
+    ms = 1000 * keys["p95"]
+    rows.append((f"responsiveness, key press to frame, p95 of {keys['presses']:.0f}",
+                 f"{ms:.0f} ms", "<= 100 ms", "ok" if ms <= 100 else "ABOVE"))
+    ms = 1000 * keys["gap"]
+    rows.append(("responsiveness, longest gap between frames (that run)",
+                 f"{ms:.0f} ms", "<= 150 ms", "ok" if ms <= 150 else "ABOVE"))
+
+    plain_p = best(lambda: plain_process(big), repeats)[0]
+    sockviz_p, big_rss = best(lambda: sockviz_process(big), repeats)
+    ratio = plain_p / sockviz_p
+    rows.append((f"throughput, sockviz --trace vs plain script ({big // MiB} MiB)",
+                 f"{ratio:.2f}x", ">= 0.85", "ok" if ratio >= 0.85 else "BELOW"))
+
+    small_rss = best(lambda: sockviz_process(64 * MiB), repeats)[1]
+    extra = (big_rss - small_rss) / MiB
+    rows.append((f"memory, peak RSS {big // MiB} MiB bulk minus 64 MiB bulk",
+                 f"{extra:+.1f} MiB", "<= 40 MiB", "ok" if extra <= 40 else "ABOVE"))
+
+    marker = b"\x1b[1;1H"  # the first frame: the first render moves the cursor home
+    speed, _ = paired(lambda: first_frame([sys.executable, "-c", BARE_APP], marker),
+                      lambda: first_frame([sys.executable, "-m", "sockviz", "--step"], marker),
+                      startup_turns := 1 if args.smoke else 2 * turns + 1)
+    ratio = 1 / speed  # sockviz's time over the bare app's
+    rows.append(("startup, first frame: sockviz vs bare Textual app",
+                 f"{ratio:.2f}x", "<= 1.30", "ok" if ratio <= 1.30 else "ABOVE"))
+
+    from sockviz.bench.view_bench import history_rss, time_travel_alone
+
+    connections = 30 if args.smoke else 100 if args.quick else 400
+    travel = time_travel_alone(connections)
+    for key, words in (("home", "Home: back to the first moment"),
+                       ("end", "End: forward to the live edge")):
+        measure = (f"time travel, {words}, UI thread CPU ({connections} connections, "
+                   f"{travel['events']:,} events)")
+        rows.append((measure, f"{travel[key]:.2f} s", "<= 0.2 s",
+                     "ok" if travel[key] <= 0.2 else "ABOVE"))
+    events = 10_000 if args.smoke else 50_000
+    extra = history_rss(events)
+    rows.append((f"memory, RSS of a run's history of {events:,} events", f"+{extra:.1f} MiB",
+                 "<= 30 MiB", "ok" if extra <= 30 else "ABOVE"))
+
+    from sockviz.bench.tui_bench import flood_rows
+
+    rows += flood_rows(args.quick, args.smoke)
+
+    from sockviz.bench.link_bench import link_rows
+
+    rows += link_rows(args.quick)
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'ratio':>10}  {'target':>9}")
+    for name, value, target, verdict in rows:
+        print(f"{name:<{width}}  {value:>10}  {target:>9}  {verdict}")
+    print(f"(engine, TUI, startup: median of {turns}, {tui_turns} and {startup_turns} turns run "
+          f"turn about with the plain side; the rest best of {repeats}; {os.cpu_count()} "
+          f"CPUs; Python {sys.version.split()[0]})")
+    steal = stolen(cpu_before, cpu_times())
+    if steal is not None:
+        print(f"(CPU time taken by the hypervisor during the run, steal: {100 * steal:.0f}%; "
+              "on a shared VM it slows one side of a turn more than the other)")
+    return 0
+
+
+def run_main() -> None:
+    """The table printed, for ``python -m sockviz.bench``."""
+    try:
+        raise SystemExit(main())
+    except BrokenPipeError:  # `python -m sockviz.bench | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
+
+
+if __name__ == "__main__":
+    run_main()

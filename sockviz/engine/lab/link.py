@@ -1,0 +1,430 @@
+"""The link between a run's two hosts (:mod:`sockviz.engine.lab.two_hosts`): the one part of a
+two-host run that is sockviz's own.
+
+:class:`Link` is a thread that reads every IP packet one host's TUN device hands over and
+writes it into the other's - late, slowly, or not at all, as the :class:`LinkSpec` says:
+delay, jitter (never reordering), rate, seeded random loss (decided per segment:
+:mod:`~sockviz.engine.lab.link_packets`), and exact faults (:class:`Drop`: the Nth SYN,
+SYN-ACK, ACK, data or FIN). In step mode it can *hold* each TCP segment at its sending
+side until :meth:`Link.release` lets it cross. Every retransmission, timer and window the
+two kernels show is theirs.
+
+The link is also the run's wire: it sees each segment the moment a kernel sends it, so it
+serves :class:`~sockviz.engine.wire.segments.SegmentReader` as a capture does (``read``),
+each frame saying what the link did with it (``crossed``, ``dropped``, ``lost``, ``held``)
+and when it arrives. Counters (sent, delivered, dropped, held) and a log of what it did to
+each packet are kept.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import heapq
+import math
+import os
+import random
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sockviz.engine.lab.two_hosts import NoLink  # noqa: F401 - (re-exported: what the CLI catches)
+from sockviz.engine.lab.link_packets import Seen, ends_of, flow_of, kind_of  # noqa: F401
+from sockviz.engine.wire.capture import Frame, parse
+
+#: The largest packet a TUN device hands over (its default MTU, and headroom).
+PACKET_MAX = 65535
+#: Bytes of each frame kept for the wire (as the loopback capture's SNAPLEN).
+SNAPLEN = 384
+#: What a TUN frame gets in front to read as the loopback capture's Ethernet frames do
+#: (no addresses, the IP version's ethertype), for the parser and for pcap files.
+_ETHER = {4: bytes(12) + b"\x08\x00", 6: bytes(12) + b"\x86\xdd"}
+
+KINDS = ("syn", "syn-ack", "ack", "data", "fin")
+
+
+# --- what the link does ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Drop:
+    """An exact fault: the ``nth`` packet of ``kind`` (counted over both directions, from 1)
+    is lost on the link."""
+
+    kind: str
+    nth: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Drop:
+        """``syn``, ``data:2`` ...; ValueError in one line for anything else."""
+        kind, _, nth = text.strip().lower().partition(":")
+        if kind not in KINDS:
+            raise ValueError(f"--drop {text!r}: expected one of {', '.join(KINDS)}, "
+                             "with :N for the Nth one (data:2)")
+        if nth and (not nth.isdigit() or not 1 <= int(nth) <= 1000):
+            raise ValueError(f"--drop {text!r}: N must be a whole number from 1 to 1000")
+        return cls(kind, int(nth) if nth else 1)
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """What the link does to every packet."""
+
+    delay: float = 0.0
+    """Seconds each packet takes to cross, each way."""
+    jitter: float = 0.0
+    """Up to this many seconds more or less, at random (seeded), never reordering."""
+    rate: float | None = None
+    """Bits a second (None: no limit): a packet waits its turn to be sent."""
+    loss: float = 0.0
+    """The share of packets lost at random (seeded), 0 to 1."""
+    seed: int = 0
+    drops: tuple[Drop, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        """Finite numbers only, however it is made: a NaN delay made the link thread poll
+        with no wait at all, forever."""
+        if not all(math.isfinite(v) for v in (self.delay, self.jitter, self.loss,
+                                               1.0 if self.rate is None else self.rate)):
+            raise ValueError("--link: delay, jitter, rate and loss must be finite numbers")
+
+    @classmethod
+    def parse(cls, text: str, drops: tuple[str, ...] = ()) -> LinkSpec:
+        """``delay=50ms,jitter=5ms,rate=1mbit,loss=2%,seed=7``; ValueError in one line."""
+        values: dict = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key, sep, value = part.partition("=")
+            key = key.strip().lower()
+            if not sep or key not in ("delay", "jitter", "rate", "loss", "seed"):
+                raise ValueError(f"--link {part!r}: expected delay=, jitter=, rate=, loss= "
+                                 "or seed=, as in delay=50ms,loss=2%")
+            values[key] = _value(key, value.strip(), part)
+        return cls(**values, drops=tuple(Drop.parse(d) for d in drops))
+
+
+def _value(key: str, text: str, part: str):
+    units = {"delay": {"ms": 1e-3, "s": 1.0, "us": 1e-6},
+             "jitter": {"ms": 1e-3, "s": 1.0, "us": 1e-6},
+             "rate": {"kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "bit": 1.0}}
+    try:
+        if key == "seed":
+            return int(text)
+        if key == "loss":
+            share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+            if not math.isfinite(share) or not 0 <= share <= 1:
+                raise ValueError
+            return share
+        for unit, scale in sorted(units[key].items(), key=lambda u: -len(u[0])):
+            if text.lower().endswith(unit):
+                number = float(text[: -len(unit)]) * scale
+                high = 3600 if key != "rate" else 1e12
+                if not math.isfinite(number) or not 0 <= number <= high or (  # (NaN, inf: no)
+                        key == "rate" and number <= 0):
+                    raise ValueError
+                return number
+        raise ValueError
+    except ValueError:
+        example = {"delay": "50ms", "jitter": "5ms", "rate": "1mbit", "loss": "2%",
+                   "seed": "7"}[key]
+        raise ValueError(f"--link {part!r}: {key} should look like {key}={example}") from None
+
+
+# --- the link between them ------------------------------------------------------------
+class Released(NamedTuple):
+    """The link let a held segment cross (among the frames :meth:`Link.read` gives)."""
+
+    packet: int
+    """The link's number for it (the held frame's ``packet``)."""
+    t: float
+    """When (wall-clock time)."""
+    crossing: float
+    """Seconds it takes to cross from then."""
+
+
+
+@dataclass
+class Counters:
+    sent: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    held: int = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self.sent - self.delivered - self.dropped - self.held
+
+
+class Link:
+    """The thread that carries packets between the two hosts' devices, and the run's wire
+    (see the module docstring). ``log`` keeps (time, from, kind, what happened) for each
+    packet."""
+
+    def __init__(self, hosts, spec: LinkSpec, hold: bool = False) -> None:
+        self.hosts, self.spec = hosts, spec
+        self.hold = hold
+        """Hold each TCP segment at its sending side until :meth:`release`."""
+        self.counters = Counters()
+        self.log: list[tuple[float, str, str | None, str]] = []
+        self._random = random.Random(spec.seed)  # (jitter's)
+        self._loss = Seen(spec.seed, spec.loss)
+        """Random loss, decided per segment (:class:`~sockviz.engine.lab.link_packets.Seen`)."""
+        self._seen: dict[str, int] = {}
+        self._due: list[tuple[float, int, str, bytes]] = []
+        self._held: collections.deque[tuple[int, str, bytes, str | None]] = collections.deque()
+        self._free = {"server": 0.0, "client": 0.0}  # when each direction's wire is free
+        self._last = {"server": 0.0, "client": 0.0}  # (no reordering by jitter)
+        self._order = 0
+        self._lock = threading.Lock()
+        self._frames: list[Frame] = []
+        self._paused = False
+        self._counting: dict[tuple[str, str], int] = {}
+        """While paused: a connection's two directions (from, to) -> the packets the link
+        took that way (:meth:`pause`)."""
+        self._credits = 0
+        self._flows: set[tuple] = set()
+        """The TCP connections this link saw begin (by their SYN): the run's own."""
+        self._wake_r, self._wake_w = os.pipe()  # (the link thread: a release, a stop)
+        os.set_blocking(self._wake_r, False)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sockviz-link", daemon=True)
+        self.started = time.monotonic()
+
+    # --- the thread ----------------------------------------------------------------
+    def start(self) -> None:
+        for fd in self.hosts.tun.values():  # (what an earlier run left in the devices)
+            with contextlib.suppress(OSError):
+                while os.read(fd, PACKET_MAX):
+                    pass
+        self._thread.start()
+
+    def stop(self, timeout: float = 0.5) -> bool:
+        """End the thread (the packets still on the link are lost with it)."""
+        self._stop.set()
+        self._poke(self._wake_w)
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+        return not self._thread.is_alive()
+
+    close = stop
+
+    @staticmethod
+    def _poke(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            os.write(fd, b"!")
+
+    def _run(self) -> None:
+        fds = {self.hosts.tun["server"]: "server", self.hosts.tun["client"]: "client"}
+        poller = select.poll()
+        for fd in (*fds, self._wake_r):
+            poller.register(fd, select.POLLIN)
+        while not self._stop.is_set():
+            with self._lock:
+                wait = None if not self._due else max(0.0, self._due[0][0] - time.monotonic())
+            for fd, _ in poller.poll(None if wait is None else wait * 1000):
+                if fd in fds:
+                    self._take(fds[fd], fd)
+                elif fd == self._wake_r:
+                    with contextlib.suppress(OSError):
+                        os.read(fd, 512)
+            self._deliver(time.monotonic())
+
+    def _take(self, side: str, fd: int) -> None:
+        while True:
+            try:
+                packet = os.read(fd, PACKET_MAX)
+            except OSError:  # (BlockingIOError: none left)
+                return
+            with self._lock:
+                self._carry(side, packet, time.monotonic())
+
+    def _carry(self, side: str, packet: bytes, now: float) -> None:
+        spec, kind, flow = self.spec, kind_of(packet), flow_of(packet)
+        self.counters.sent += 1
+        if self._counting:
+            ends = ends_of(packet)
+            if ends in self._counting:
+                self._counting[ends] += 1
+        self._order += 1
+        number = self._order
+        if kind == "syn":
+            self._flows.add(flow)
+        stale = flow is not None and flow not in self._flows
+        if stale:  # (a connection of an earlier run on these hosts, its last packets: no
+            kind = None  # fault, no hold is for it)
+        if kind is not None:
+            self._seen[kind] = self._seen.get(kind, 0) + 1
+        if any(d.kind == kind and d.nth == self._seen.get(kind) for d in spec.drops):
+            self._lost(now, side, kind, "dropped", packet, number)
+            return
+        if spec.loss and not stale and self._loss.lost(side, packet, flow):
+            self._lost(now, side, kind, "lost", packet, number)
+            return
+        if self.hold and kind is not None:
+            self.counters.held += 1
+            self._held.append((number, side, packet, kind))
+            self.log.append((now - self.started, side, kind, "held"))
+            self._note(packet, "held", None, number)
+            if self._credits:  # (a key pressed for it before it came)
+                self._credits -= 1
+                self._release_oldest()
+            return
+        arrives = self._schedule(side, packet, now, number)
+        self.log.append((now - self.started, side, kind, "delayed" if arrives > now
+                         else "passed"))
+        self._note(packet, "crossed", arrives - now, number)
+
+    def _schedule(self, side: str, packet: bytes, now: float, number: int) -> float:
+        spec = self.spec
+        leaves = now
+        if spec.rate:
+            leaves = max(now, self._free[side]) + len(packet) * 8 / spec.rate
+            self._free[side] = leaves
+        arrives = leaves + spec.delay
+        if spec.jitter:
+            arrives += self._random.uniform(-spec.jitter, spec.jitter)
+        arrives = max(arrives, self._last[side], now)
+        self._last[side] = arrives
+        heapq.heappush(self._due, (arrives, number, side, packet))
+        return arrives
+
+    def _lost(self, now: float, side: str, kind: str | None, why: str, packet: bytes,
+              number: int) -> None:
+        self.counters.dropped += 1
+        self.log.append((now - self.started, side, kind, why))
+        self._note(packet, why, None, number)
+
+    def _note(self, packet: bytes, what: str, crossing: float | None, number: int) -> None:
+        """A frame for the wire's readers: what the link did with ``packet`` (``crossing``:
+        the seconds it takes to arrive, when it set off)."""
+        if self._paused or self._stop.is_set():
+            return
+        version = packet[0] >> 4 if packet else 0
+        if version not in _ETHER:
+            return
+        wall = time.time()
+        frame = parse(_ETHER[version] + packet[:SNAPLEN - 14], wall, len(packet) + 14)
+        if frame is None:
+            return
+        later = None if crossing is None else wall + crossing
+        self._frames.append(frame._replace(link=what, arrives=later, packet=number))
+
+    def _deliver(self, now: float) -> None:
+        with self._lock:
+            self._deliver_due(now)
+
+    def _deliver_due(self, now: float) -> None:
+        while self._due and self._due[0][0] <= now:
+            _, _, side, packet = heapq.heappop(self._due)
+            other = "client" if side == "server" else "server"
+            try:
+                os.write(self.hosts.tun[other], packet)
+            except OSError:
+                self.counters.dropped += 1
+                continue
+            self.counters.delivered += 1
+
+    # --- holding --------------------------------------------------------------------
+    def waiting(self) -> tuple[str, str] | None:
+        """The oldest held segment's (sending host, kind), or None when none is held."""
+        with self._lock:
+            if not self._held:
+                return None
+            _, side, _, kind = self._held[0]
+            return side, kind
+
+    def release(self) -> bool:
+        """Let the oldest held segment cross (from now, as the spec says); False when none
+        is held."""
+        with self._lock:
+            if not self._held:
+                return False
+            self._release_oldest()
+        self._poke(self._wake_w)
+        return True
+
+    def credit(self) -> None:
+        """A key pressed while a call is under way and nothing is held yet: the next segment
+        held crosses as it comes (the key was for it)."""
+        with self._lock:
+            if self._held:
+                self._release_oldest()
+            else:
+                self._credits = min(self._credits + 1, 1)
+        self._poke(self._wake_w)
+
+    def _release_oldest(self) -> None:
+        """(Holding the lock.) The oldest held segment sets off now."""
+        number, side, packet, kind = self._held.popleft()
+        self.counters.held -= 1
+        now = time.monotonic()
+        arrives = self._schedule(side, packet, now, number)
+        self.log.append((now - self.started, side, kind, "released"))
+        if not self._paused and not self._stop.is_set():
+            self._frames.append(Released(number, time.time(), arrives - now))
+
+    def let_all_go(self) -> None:
+        """Hold nothing from now on (every held segment crosses)."""
+        self.hold = False
+        self._credits = 0
+        while self.release():
+            pass
+
+    # --- as the run's wire (what SegmentReader asks of a capture) -----------------
+    def read(self) -> list[Frame | Released]:
+        """Every frame the link saw since the last read, and each held one it let cross
+        (:class:`Released`), in the order they happened."""
+        with self._lock:
+            frames, self._frames = self._frames, []
+        return frames
+
+    def watch_ports(self, ports: set[int]) -> None:
+        """(Every packet on the link is the run's: nothing to filter.)"""
+
+    def pause(self, count: tuple[str, str] | None = None) -> None:
+        """No frames for readers until :meth:`resume` (a bulk transfer is counted
+        instead); the link goes on carrying every packet. ``count``, a TCP connection's two
+        addresses: the packets it takes each way meanwhile are counted (lost ones too: a
+        kernel sent them)."""
+        with self._lock:
+            self._counting = {} if count is None else {count: 0, count[::-1]: 0}
+            self._paused = True
+
+    def resume(self) -> dict[tuple[str, str], int]:
+        """Frames for readers again; the packets counted each way since :meth:`pause`,
+        (from, to) -> count (empty when none were asked for)."""
+        with self._lock:
+            counted, self._counting = self._counting, {}
+            self._paused = False
+        return counted
+
+
+def describe(spec: LinkSpec, hold: bool = False) -> str:
+    """The link's settings in a few words: ``delay 50 ms · loss 2% (seed 7) · drop syn``."""
+    parts = []
+    if spec.delay:
+        parts.append(f"delay {_ms(spec.delay)}")
+    if spec.jitter:
+        parts.append(f"jitter ±{_ms(spec.jitter)}")
+    if spec.rate:
+        rate = spec.rate
+        unit = next(((n, u) for n, u in ((1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s"))
+                     if rate >= n), (1, "bit/s"))
+        parts.append(f"rate {rate / unit[0]:g} {unit[1]}")
+    if spec.loss:
+        parts.append(f"loss {spec.loss * 100:g}% (seed {spec.seed})")
+    if spec.drops:
+        parts.append("drop " + ", ".join(
+            d.kind if d.nth == 1 else f"{d.kind}:{d.nth}" for d in spec.drops))
+    if hold:
+        parts.append("each segment waits for →")
+    return " · ".join(parts) or "no delay, no loss"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:g} ms" if seconds < 10 else f"{seconds:g} s"

@@ -1,0 +1,29 @@
+"""The runner that meets a real outside peer, built from plain data (a ``spec``): the same
+whether ``--trace`` builds it in its own process or the TUI's engine process is sent the
+spec. Apart from :mod:`sockviz.engine.run.outside_peers`, which the two runners import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sockviz.engine.run.connect_runner import ConnectRunner
+from sockviz.engine.events import Event
+from sockviz.engine.families import FAMILIES
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.listen_runner import ListenRunner
+
+
+def outside_runner(spec: dict, consumer: Callable[[Event], None], *, mode: Mode,
+                   pace: float, capture=None, wire=None):
+    """The runner that meets a real outside peer, from ``spec``: ``listen`` (True: a
+    :class:`~sockviz.engine.run.listen_runner.ListenRunner`, else a
+    :class:`~sockviz.engine.run.connect_runner.ConnectRunner`), ``ip``, ``port``, ``family`` (its
+    name), ``reply``, ``send``, ``timeout`` and ``idle`` - plain data, so the TUI's engine
+    process can be sent it."""
+    family = FAMILIES[spec["family"]]
+    if spec["listen"]:
+        return ListenRunner(consumer, spec["ip"], spec["port"], family, reply=spec["reply"],
+                            mode=mode, pace=pace, capture=capture, wire=wire)
+    return ConnectRunner(consumer, spec["ip"], spec["port"], family, send=spec["send"],
+                         timeout=spec["timeout"], idle=spec["idle"], mode=mode, pace=pace,
+                         capture=capture, wire=wire)

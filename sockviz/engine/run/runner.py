@@ -1,0 +1,485 @@
+"""Play a scenario on real sockets: one thread per actor, one baton, one gate.
+
+Each actor (``server``, ``client``) runs in its own thread and makes only its own calls.
+The steps are numbered; a thread waits for the baton to reach its step's number, waits at
+the gate (step / play / fast), makes the call through its :class:`TracedSocket`, then
+passes the baton on. So the calls always come in the scenario's order, whatever the mode.
+
+:meth:`Runner.stop` ends the run from any point within half a second: it closes the gate,
+drops the baton, and wakes every ``poll()`` through the tracer's wake-up pipe, so no thread
+stays in ``accept``, ``connect`` or ``recv``. Then it closes every socket still open (real
+``close()`` calls, so they are events too) and joins every thread.
+
+A small watcher thread reads the kernel's TCP states at most 10 times a second, so that
+changes between calls (a TIME_WAIT running out) become events as well.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+
+from sockviz.engine.run.expectations import check_expectation
+from sockviz.engine.run.lost_datagrams import never_came
+from sockviz.engine.run.run_controls import KERNEL_POLL_INTERVAL, RunControls
+from sockviz.engine.events import (
+    CallEvent,
+    Event,
+    LinkStatus,
+    RunFinished,
+    StepPending,
+    WireStatus,
+)
+from sockviz.engine.families import FAMILIES, Family  # noqa: F401 - also from here
+from sockviz.engine.run.gate import Gate, GateClosed, Mode
+from sockviz.engine.run.strangers import failure_reason, stranger
+from sockviz.engine.scenarios.scenario_types import AddressOf, Marker, Produce, Scenario, Step
+from sockviz.engine.states import Call
+from sockviz.engine.sockets.traced_socket import Stopped, TracedSocket, Tracer, call_args
+
+#: The size a bulk transfer moves when nobody said (``--size``).
+DEFAULT_BULK_SIZE = 64 * 1024 * 1024
+
+def is_unexpected_failure(step: Step, event: CallEvent) -> bool:
+    """True when a step failed in a way the scenario did not plan: the run must end."""
+    return event.error is not None and event.error != step.expect_error
+
+
+def abort_reason(step: Step, event: CallEvent) -> str:
+    """One line saying which call failed and why."""
+    return (
+        f"{step.socket}.{step.call.value}({event.args or ''}) failed: "
+        f"{event.error} ({event.error_text})"
+    )
+
+
+class Runner(RunControls):
+    """Runs one scenario once. Create, :meth:`start`, then :meth:`step` or wait; :meth:`stop`.
+
+    ``consumer`` gets every event, in order, from the engine's threads: it must be quick
+    and must not touch a UI directly (a Textual app posts a message; ``--trace`` writes a line).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        consumer: Callable[[Event], None],
+        *,
+        family: str = "ipv4",
+        port: int = 0,
+        mode: Mode = Mode.FAST,
+        pace: float = 1.0,
+        size: int | None = None,
+        capture=None,
+        wire: WireStatus | None = None,
+    ) -> None:
+        """``capture``: a :class:`~sockviz.engine.wire.capture.Capture` to read the run's segments
+        from (None: the wire is not watched); ``wire``: where it watches, said to the
+        consumer first (None: nothing said)."""
+        scenario.validate()
+        if family not in scenario.families:
+            raise ValueError(f"{scenario.name} does not run on {family}")
+        self.scenario = scenario
+        self.family = FAMILIES[family]
+        self.port = port
+        self.size = size or scenario.default_size or DEFAULT_BULK_SIZE
+        self.protocol = scenario.protocol() if callable(scenario.protocol) else None
+        self._unix_dir: str | None = None
+        """Unix sockets: the run's own abstract-namespace name (``"\\0sockviz-<random>"``):
+        no socket file, so a run killed with SIGKILL leaves nothing behind."""
+        self.gate = Gate(mode, pace)
+        self._consumer = consumer
+        self.tracer = Tracer(consumer)
+        self.link = capture if getattr(capture, "hosts", None) is not None else None
+        """A two-host run's :class:`~sockviz.engine.lab.link.Link` (its capture too)."""
+        self.hosts = None if self.link is None else self.link.hosts
+        if self.hosts is not None and self.family.af not in (socket.AF_INET,
+                                                             socket.AF_INET6):
+            raise ValueError("two hosts and a link need --family ipv4 or ipv6")
+        if capture is not None:
+            self.tracer.watch_wire(capture)
+        self.tracer.hosts, self.tracer.flows = self.hosts, self.hosts is not None
+        self.poll_interval = KERNEL_POLL_INTERVAL if self.hosts is None else 0.1
+        """How often the watcher reads the kernel: on a link ten times a second (the
+        congestion window of a transfer over it grows round trip by round trip)."""
+        self._wire = wire
+        self.sockets: dict[str, TracedSocket] = {}
+        self.steps: list[Step] = list(scenario.steps_for(family))
+        """The steps this run will make: the scenario's, plus any queued messages."""
+        self._exchange_at = scenario.exchange_at_for(family)
+        self._running_together: set[int] = set()
+        self._claimed: int | None = None
+        self._baton = 0
+        self._baton_cond = threading.Condition()
+        self._halt = threading.Event()
+        self._finished = threading.Event()
+        self.result: RunFinished | None = None
+        self._threads: list[threading.Thread] = []
+        self._watcher: threading.Thread | None = None
+        self._live = 0
+        self._live_lock = threading.Lock()
+        self._teardown_lock = threading.Lock()
+        self._torn_down = False
+        self._started = False
+        self._calling = 0
+        """Calls under way (let through the gate, not returned yet)."""
+
+    # --- control ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the actor threads and the kernel watcher."""
+        if self._started:
+            raise RuntimeError("a Runner runs once; make a new one to run again")
+        self._started = True
+        if self._wire is not None:
+            self._consumer(self._wire)
+        if self.link is not None:
+            from sockviz.engine.lab.link import describe
+
+            self._consumer(LinkStatus(describe(self.link.spec, self.link.hold),
+                                      self.hosts.ip("server", self.family.af),
+                                      self.hosts.ip("client", self.family.af),
+                                      self.link.hold))
+            self.link.start()
+        from sockviz.engine.kernel.tcp_settings import read as read_tcp
+
+        for settings in read_tcp(self.hosts):  # (this run's kernel's: words depend on them)
+            self._consumer(settings)
+        if self.family.af == getattr(socket, "AF_UNIX", None):
+            self._unix_dir = f"\0sockviz-{secrets.token_hex(6)}"
+        self._live = len(self.scenario.actors)
+        for actor in self.scenario.actors:
+            thread = threading.Thread(
+                target=self._actor, args=(actor,), name=f"sockviz-{actor}", daemon=True
+            )
+            self._threads.append(thread)
+        self._watcher = threading.Thread(target=self._watch, name="sockviz-kernel", daemon=True)
+        for thread in self._threads:
+            thread.start()
+        self._watcher.start()
+
+    @property
+    def next_step(self) -> int:
+        """The index of the step holding the baton (``len(steps)`` when all have run)."""
+        return self._baton
+
+    def step(self) -> None:
+        """Let exactly one call happen (in step mode) - or, on a link that holds segments,
+        let the oldest held one cross when one is held."""
+        link = self.link
+        if link is not None and link.hold:
+            if link.release():
+                return
+            if self._calling:
+                link.credit()  # (a call is under way: the key is for its next segment)
+                return
+        self.gate.step()
+
+    def stop(self, timeout: float = 0.5) -> bool:
+        """End the run now, close every socket, join every thread. True if all ended in time."""
+        self._halt.set()
+        self.gate.close()
+        self.tracer.stop()
+        with self._baton_cond:
+            self._baton_cond.notify_all()
+        joined = self._join(timeout)
+        self._teardown("stopped")
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+            joined = joined and not self._watcher.is_alive()
+        self.tracer.close()
+        return joined
+
+    def _join(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+    # --- the threads ------------------------------------------------------------------
+    def _actor(self, actor: str) -> None:
+        try:
+            if self.hosts is not None:  # (every socket this thread makes is its host's)
+                from sockviz.engine.lab.two_hosts import host_of
+
+                self.hosts.enter(host_of(actor))
+            while True:
+                with self._baton_cond:
+                    while not self._halt.is_set() and self._baton < len(self.steps) and (
+                        self.steps[self._baton].actor != actor
+                    ):
+                        self._baton_cond.wait()
+                    if self._halt.is_set() or self._baton >= len(self.steps):
+                        return
+                    index = self._baton
+                    step = self.steps[index]
+                    self._claimed = index
+                    if step.together:  # the next step starts without waiting for this one
+                        self._running_together.add(index)
+                        self._baton = index + 1
+                        self._baton_cond.notify_all()
+                self._consumer(
+                    StepPending(
+                        step=index,
+                        actor=actor,
+                        socket=step.socket,
+                        call=step.call,
+                        args=self._preview_args(step),
+                        explain=step.explain,
+                        expect_error=step.expect_error,
+                    )
+                )
+                self.gate.wait()
+                began = time.monotonic()
+                self._calling += 1
+                try:
+                    event = self._perform(index, step)
+                finally:
+                    self._calling -= 1
+                if event is not None and step.expect is not None:
+                    checked = check_expectation(
+                        index, step, event, time.monotonic() - began,
+                        self._retried(step.socket) if self.hosts else None)
+                    if checked is not None:
+                        self._consumer(checked)
+                gone = never_came(self, index, step, event)  # (UDP on a link: see there)
+                if event is not None and is_unexpected_failure(step, event) and gone is None:
+                    self._abort(failure_reason(abort_reason(step, event), event,
+                                               self.sockets), event)
+                    return
+                if event is not None and (intruder := stranger(event, self.sockets)):
+                    self._abort(intruder, event)
+                    return
+                with self._baton_cond:
+                    if step.together:
+                        self._running_together.discard(index)
+                    else:
+                        while self._running_together and not self._halt.is_set():
+                            self._baton_cond.wait()
+                        self._baton = index + 1 if gone is None else gone
+                    self._baton_cond.notify_all()
+        except (Stopped, GateClosed):
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug must end the run, never hang it or leak a traceback
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self._abort(f"internal error in the {actor} thread: {detail}", None)
+        finally:
+            self._thread_done()
+
+    def _retried(self, name: str) -> int:
+        """Segments of socket ``name``'s connection sent again so far (on a link): which
+        call a retry falls under depends on the kernel's timers, so a step's expectation
+        counts them all, by the time its call returns."""
+        ts = self.sockets.get(name)
+        if ts is None or not ts.local or not ts.remote:
+            return 0
+        return self.tracer.retried.get(frozenset((ts.local, ts.remote)), 0)
+
+    def queue_message(self, data: bytes) -> int:
+        """Have the client send ``data`` (and the server answer) at the scenario's exchange point.
+
+        The scenario's ``exchange`` steps, with ``data`` as the message, are inserted before
+        its ``exchange_at`` step (after any messages queued before), so they run in the
+        story where a conversation belongs, one gated call at a time. Returns the index of
+        the first inserted step; ValueError with a reason a user can read if it is too late
+        or the scenario has no conversation to join.
+        """
+        if not self.scenario.exchange:
+            raise ValueError(f"{self.scenario.name} has no conversation to add a message to")
+        if not data:
+            raise ValueError("the message is empty")
+        with self._baton_cond:
+            if self._halt.is_set() or self.finished:
+                raise ValueError("the run is over; press r to start again")
+            at = self._exchange_at
+            busy = self._claimed if self._claimed is not None else self._baton - 1
+            if at <= busy or at > len(self.steps):
+                raise ValueError("too late: the client is closing or closed; press r to start again")
+            inserted = tuple(
+                replace(step, args=tuple(data if a is Marker.MESSAGE else a for a in step.args))
+                for step in self.scenario.exchange
+            )
+            self.steps[at:at] = inserted
+            self._exchange_at = at + len(inserted)
+            self._baton_cond.notify_all()
+            return at
+
+    def _abort(self, reason: str, event: CallEvent | None) -> None:
+        if self.result is None:
+            self.result = RunFinished("aborted", reason, event)
+        self._halt.set()
+        with self._baton_cond:
+            self._baton_cond.notify_all()
+
+    def _thread_done(self) -> None:
+        with self._live_lock:
+            self._live -= 1
+            last = self._live == 0
+        if last and not self._halt.is_set():
+            self.result = RunFinished("done")
+            self._teardown("done")
+        elif last and self.result is not None:
+            self._teardown("aborted")
+
+    def _teardown(self, outcome: str) -> None:
+        """Close what is still open and announce the end, once."""
+        with self._teardown_lock:
+            if self._torn_down:
+                return
+            self._torn_down = True
+        try:
+            self.tracer.close_all()
+            if self.result is None:
+                self.result = RunFinished(outcome)
+            self._consumer(self.result)
+        except Exception as exc:  # noqa: BLE001 - a teardown that raises must still end the run
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.result = RunFinished("aborted", f"internal error while ending the run: "
+                                                 f"{detail}", None)
+        finally:
+            if self.link is not None:  # (its last segments have arrived: it ends with the run)
+                self.link.stop()
+            self._finished.set()  # (whatever happened: wait() returns, nothing hangs)
+
+    # --- one step -----------------------------------------------------------------------
+    def _own_address(self, name: str):
+        """A bind address for socket ``name``: a path for Unix sockets, else loopback (on
+        two hosts: the address of the host whose thread makes its calls)."""
+        if self._unix_dir is not None:
+            return f"{self._unix_dir}/{name}.sock"
+        return (self._ip(name), 0)
+
+    def _ip(self, name: str) -> str:
+        """Loopback, or on two hosts the address of socket ``name``'s host."""
+        if self.hosts is None:
+            return self.family.loopback
+        from sockviz.engine.lab.two_hosts import host_of
+
+        actor = next((s.actor for s in self.steps if s.socket == name), "server")
+        return self.hosts.ip(host_of(actor), self.family.af)
+
+    def _address_of(self, name: str):
+        ts = self.sockets.get(name)
+        if ts is None or ts.last_local is None:
+            return self._own_address(name) if self._unix_dir else (self._ip(name), self.port)
+        if isinstance(ts.last_local, bytes):  # (an abstract name: written as it was bound)
+            return ts.last_local.decode("utf-8", "surrogateescape")
+        if isinstance(ts.last_local, str):
+            return ts.last_local
+        return tuple(ts.last_local[:2])
+
+    def _resolve(self, step: Step, value):
+        if isinstance(value, AddressOf):
+            return self._address_of(value.socket)
+        if isinstance(value, Produce):
+            if self.protocol is None:
+                raise ValueError(f"{self.scenario.name} has no protocol to produce {value.name}")
+            return getattr(self.protocol, value.name)(self)
+        if not isinstance(value, Marker):
+            return value
+        if value is Marker.BIND_ADDRESS:
+            if self._unix_dir is not None:
+                return self._own_address(step.socket)
+            return (self._ip(step.socket), self.port)
+        if value is Marker.OWN_ADDRESS:
+            return self._own_address(step.socket)
+        if value is Marker.SERVER_ADDRESS:
+            return self._address_of("server")
+        if value is Marker.ECHO:
+            return self.sockets[step.socket].last_received
+        if value is Marker.MESSAGE:
+            raise ValueError("MESSAGE is filled in when a message is queued")
+        if value is Marker.LAST_PEER:
+            peer = self.sockets[step.socket].last_peer
+            if isinstance(peer, bytes):  # (an abstract name: as str, as it was bound)
+                return peer.decode("utf-8", "surrogateescape")
+            if peer is None or isinstance(peer, str):
+                return peer
+            return tuple(peer[:2])
+        raise ValueError(value)
+
+    def _wait_until_done(self, index: int | None) -> None:
+        """Wait until the step ``index`` that runs alongside this one has finished."""
+        if index is None:
+            return
+        with self._baton_cond:
+            while index in self._running_together and not self._halt.is_set():
+                self._baton_cond.wait(0.1)
+        if self._halt.is_set():
+            raise Stopped()
+
+    def _bulk_size(self, step: Step) -> int:
+        return self.size if step.size == 0 else step.size
+
+    def _preview_args(self, step: Step) -> str | None:
+        """The call's arguments as they will be written, without making anything happen."""
+        if any(isinstance(a, Produce) for a in step.args):
+            return ", ".join(repr(a) for a in step.args)  # made only when the step runs
+        if step.size is not None and self.scenario.bulk:
+            return (f"<{self._bulk_size(step)} bytes, {step.args[0]} at a time>"
+                    if step.call is Call.SENDALL else f"{step.args[0]}  # until "
+                    f"{self._bulk_size(step)} bytes")
+        try:
+            args = tuple(self._resolve(step, a) for a in step.args)
+            if step.call is Call.SOCKET:
+                spec = self.scenario.socket_spec(step.socket)
+                return call_args(Call.SOCKET, self.family.af, spec.transport)
+            if step.call is Call.ACCEPT:
+                return ""
+            if step.call is Call.SHUTDOWN:
+                return call_args(Call.SHUTDOWN, getattr(socket, args[0]))
+            return call_args(step.call, *args)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return None
+
+    def _perform(self, index: int, step: Step) -> CallEvent | None:
+        args = tuple(self._resolve(step, a) for a in step.args)
+        call = step.call
+        if call is Call.SOCKET:
+            spec = self.scenario.socket_spec(step.socket)
+            event, ts = TracedSocket.create(
+                self.tracer, step.socket, spec.role, self.family.af, spec.transport, step=index
+            )
+            self.sockets[step.socket] = ts
+            return event
+        ts = self.sockets[step.socket]
+        if call is Call.ACCEPT:
+            event, conn = ts.accept(args[0], step=index, timeout=step.timeout)
+            if conn is not None:
+                self.sockets[conn.name] = conn
+            return event
+        if call is Call.SETSOCKOPT:
+            return ts.setsockopt(*args, step=index)
+        if call is Call.BIND:
+            return ts.bind(args[0], step=index)
+        if call is Call.LISTEN:
+            return ts.listen(args[0], step=index)
+        if call is Call.CONNECT:
+            return ts.connect(args[0], step=index, timeout=step.timeout, wait=step.wait)
+        if call is Call.SEND:
+            return ts.send(args[0], step=index, timeout=step.timeout)
+        if call is Call.SENDALL and self.scenario.bulk and step.size is not None:
+            return ts.send_stream(self._bulk_size(step), args[0], step=index,
+                                  timeout=step.timeout)
+        if call is Call.SENDALL:
+            return ts.sendall(args[0], step=index, timeout=step.timeout)
+        if call is Call.RECV and self.scenario.bulk and step.size is not None:
+            partner = index - 1 if index and self.steps[index - 1].together else None
+            return ts.recv_exact(self._bulk_size(step), args[0], step=index,
+                                 timeout=step.timeout,
+                                 before_emit=lambda: self._wait_until_done(partner))
+        if call is Call.RECV:
+            return ts.recv(args[0], step=index, timeout=step.timeout)
+        if call is Call.SENDTO:
+            return ts.sendto(args[0], args[1], step=index, timeout=step.timeout)
+        if call is Call.RECVFROM:
+            return ts.recvfrom(args[0], step=index, timeout=step.timeout)
+        if call is Call.SHUTDOWN:
+            return ts.shutdown(getattr(socket, args[0]), step=index)
+        if call is Call.CLOSE:
+            return ts.close(step=index)
+        raise ValueError(f"no way to perform {call}")

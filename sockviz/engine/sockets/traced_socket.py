@@ -1,0 +1,493 @@
+"""A real socket whose every call becomes exactly one event.
+
+:class:`TracedSocket` wraps a real :class:`socket.socket`. Each method performs the one
+real system call it is named after and then emits one :class:`~sockviz.engine.events.CallEvent`
+with the lifecycle state after it, the real addresses (``getsockname``/``getpeername``),
+the bytes moved and, on failure, the errno name. A failed call is an event, not a crash.
+
+Sockets are kept non-blocking. A call that would block first waits for readiness in
+``poll()`` on the socket *and* on a wake-up pipe, so :meth:`Tracer.stop` can end any wait -
+in ``accept``, ``connect`` or ``recv`` - at once. No system call is ever made just to
+look: a call that was stopped before it ran emits nothing, because nothing happened.
+
+All sockets of one run share a :class:`Tracer`: the clock, the numbering of events, the
+consumer they go to, the wake-up pipe, and the kernel watch (``kernel.py``) that reports
+the kernel's TCP state after each call.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from collections.abc import Callable
+
+from sockviz.engine.kernel import tcp_state as kernel
+from sockviz.engine.sockets.bulk_calls import BulkCalls
+from sockviz.engine.sockets.call_words import (
+    bytes_arg,
+    call_args,
+    constant,
+    errno_name,
+    family_name,
+    format_address,
+)
+from sockviz.engine.events import PREVIEW_CAP, CallEvent
+from sockviz.engine.states import (
+    INITIAL,
+    Call,
+    IllegalTransition,
+    Role,
+    State,
+    Transport,
+    next_state,
+)
+from sockviz.engine.sockets.tracer import READ, WRITE, Stopped, Tracer
+
+__all__ = [
+    "IllegalTransition",
+    "Stopped",
+    "TracedSocket",
+    "Tracer",
+    "format_address",
+]
+
+_WOULD_BLOCK = (errno.EAGAIN, errno.EWOULDBLOCK)
+
+
+_SHARED: dict = {}
+
+
+def _shared(value):
+    """One object for equal local addresses (every connection a listener accepts has the
+    listener's): a flood keeps thousands of sockets waiting out TIME_WAIT."""
+    if value is None:
+        return None
+    if len(_SHARED) > 1024:
+        _SHARED.clear()
+    return _SHARED.setdefault(value, value)
+
+
+class TracedSocket(BulkCalls):
+    """One real socket; every method is one real call and one event. See the module doc."""
+
+    # (slots: a flood leaves thousands of them waiting out TIME_WAIT in the kernel watch)
+    __slots__ = ("__weakref__", "_local", "_local_of", "_peer_hint", "_remote", "_remote_of",
+                 "family", "family_name",
+                 "last_local", "last_peer", "last_received", "last_remote", "name", "parent",
+                 "recv_total", "role", "sent_total", "sock", "state", "tracer", "transport")
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        name: str,
+        role: Role,
+        family: int,
+        transport: Transport,
+        sock: socket.socket | None = None,
+        parent: str | None = None,
+    ) -> None:
+        self.tracer = tracer
+        self.name = name
+        self.role = role
+        self.family = family
+        self.family_name = family_name(family)
+        self.transport = transport
+        self.sock = sock
+        self.parent = parent
+        self.state: State | None = INITIAL[role] if sock is not None else None
+        self.sent_total = 0
+        self.recv_total = 0
+        self.last_local = None
+        self.last_remote = None
+        self._local = self._remote = self._local_of = self._remote_of = None
+        self.last_received = b""
+        """Every byte the last ``recv``/``recvfrom`` returned (not capped): for echoing."""
+        self.last_peer = None
+        """The address the last datagram came from (``recvfrom``)."""
+        self._peer_hint = None  # the datagram peer of the call in progress
+
+    # --- birth ------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        tracer: Tracer,
+        name: str,
+        role: Role,
+        family: int,
+        transport: Transport,
+        step: int | None = None,
+    ) -> tuple[CallEvent, TracedSocket]:
+        """``socket(family, type)``: the birth of a listener, client or UDP server.
+
+        Returns the event and the socket (whose ``state`` is None if the call failed).
+        """
+        sock_type = socket.SOCK_STREAM if transport is Transport.STREAM else socket.SOCK_DGRAM
+        ts = cls(tracer, name, role, family, transport)
+        args = call_args(Call.SOCKET, family, transport)
+        with tracer.lock:
+            try:
+                sock = socket.socket(family, sock_type)
+            except OSError as err:
+                return ts._emit(Call.SOCKET, args, step=step, error=err), ts
+            sock.setblocking(False)
+            ts.sock = sock
+            ts.state = INITIAL[role]
+            tracer.adopt(ts)
+            return ts._emit(Call.SOCKET, args, step=step), ts
+
+    # --- what is known about it -------------------------------------------------------
+    @property
+    def watchable(self) -> bool:
+        return self.transport is Transport.STREAM and self.family in (
+            socket.AF_INET,
+            socket.AF_INET6,
+        )
+
+    @property
+    def local(self) -> str | None:
+        """The local address as the trace writes it (worked out once per address)."""
+        if self._local_of is not self.last_local:
+            self._local_of = self.last_local
+            self._local = _shared(format_address(self.family, self.last_local))
+        return self._local
+
+    @property
+    def remote(self) -> str | None:
+        """The remote address as the trace writes it (worked out once per address)."""
+        if self._remote_of is not self.last_remote:
+            self._remote_of = self.last_remote
+            self._remote = format_address(self.family, self.last_remote)
+        return self._remote
+
+    def _refresh_addresses(self) -> None:
+        if self.sock is None or self.state is State.CLOSED:
+            return
+        if self.last_remote is not None and self.transport is Transport.STREAM:
+            return  # (a TCP connection's two addresses never change)
+        try:
+            self.last_local = _shared(self.sock.getsockname())
+        except OSError:
+            pass
+        if self.transport is Transport.DGRAM and self.state is not State.CONNECTED:
+            if self._peer_hint is not None:
+                self.last_remote = self._peer_hint
+            return
+        try:
+            self.last_remote = self.sock.getpeername()
+        except OSError:
+            pass
+
+    def _check(self, call: Call) -> State:
+        if self.state is None:
+            raise IllegalTransition(self.transport, self.role, State.CLOSED, call)
+        after = next_state(self.transport, self.role, self.state, call)
+        self.tracer.begins(self)
+        return after
+
+    # --- the one place events are made -----------------------------------------------
+    def _emit(
+        self,
+        call: Call,
+        args: str | None,
+        *,
+        step: int | None,
+        error: OSError | None = None,
+        after: State | None = None,
+        nbytes: int | None = None,
+        data: bytes | None = None,
+        implicit_bind: bool = False,
+        parent: str | None = None,
+        parts: int | None = None,
+        partial: int | None = None,
+    ) -> CallEvent:
+        """Build and deliver the call's event (the caller holds the tracer's lock)."""
+        tracer = self.tracer
+        t = tracer.returns()  # (the call's time is its return, not the kernel's settling)
+        if error is None and after is not None:
+            self.state = after
+        self._refresh_addresses()
+        tracer.registry.place(self)
+        tracer.drain(self.local)  # (on a link: what this call's kernel queued, stamped now)
+        reading = {}
+        kernel_state = queue = timer = None
+        if self.watchable and kernel.available():
+            reading = tracer._settled_kernel(self)
+            kernel_state, timer, _, queue = reading.get(self, (None, None, None, None))
+        event = CallEvent(
+            seq=tracer.next_seq(),
+            t=t,
+            socket=self.name,
+            role=self.role,
+            call=call,
+            state=self.state,
+            family=self.family_name,
+            type=self.transport.value,
+            local=self.local,
+            remote=self.remote,
+            nbytes=nbytes,
+            sent_total=self.sent_total,
+            recv_total=self.recv_total,
+            error=errno_name(error) if error is not None else None,
+            error_text=(error.strerror or str(error)) if error is not None else None,
+            kernel=kernel_state,
+            args=args,
+            data=None if data is None else bytes(data[:PREVIEW_CAP]),
+            implicit_bind=implicit_bind,
+            parent=parent,
+            step=step,
+            parts=parts,
+            partial=partial,
+            queue=queue,
+            timer=None if timer is None else round(timer, 2),
+        )
+        tracer.deliver(event)
+        if tracer.wire is not None:
+            tracer.wire.watch(self.local, self.remote)
+        tracer.segments(event.seq)
+        if reading:
+            tracer.kernel_changes(reading, exclude=self)
+        return event
+
+    def _simple(self, call: Call, args: str, fn: Callable[[], object], step: int | None):
+        after = self._check(call)
+        with self.tracer.lock:
+            try:
+                fn()
+            except OSError as err:
+                return self._emit(call, args, step=step, error=err)
+            return self._emit(call, args, step=step, after=after)
+
+    def _wait(self, events: int, timeout: float | None, first: bool = True) -> None:
+        """Wait for readiness; on timeout return anyway so the real call reports EAGAIN.
+        ``first``: the call begins now (False: a later wait of a ``sendall`` under way)."""
+        tracer = self.tracer
+        if timeout == 0:  # (the caller knows it is ready: the call says EAGAIN if not)
+            if tracer.stopped:
+                raise Stopped()
+        else:
+            tracer.wait_ready(self.sock, events, timeout)
+        if not first:
+            return
+        link = tracer.hosts is not None and tracer.wire is not None
+        if link and self.local:
+            # (the ACK this kernel sent on receiving what ended the wait: the link stamps
+            # it a moment later - it is the kernel's, before the call)
+            tracer._drain_link(self.local)
+        tracer.begins(self)  # (what the peer did meanwhile was not this call's doing)
+        if tracer.wire is not None and (link or not tracer.settle):
+            # What the peer's segments brought, read now: they come before the call that
+            # takes it (on loopback a scenario's are read under the call that sent them).
+            with tracer.lock:
+                tracer.segments(None)
+
+    # --- the calls --------------------------------------------------------------------
+    def setsockopt(self, level: str, option: str, value, step: int | None = None) -> CallEvent:
+        """``setsockopt(level, option, value)`` with the constants named as in ``socket``.
+
+        ``value`` is an int or the packed bytes of a struct (``SO_LINGER``).
+        """
+        lvl, opt = constant(level), constant(option)
+        args = call_args(Call.SETSOCKOPT, level, option, value)
+        if isinstance(value, tuple):
+            value = struct.pack("ii", *value)
+        return self._simple(
+            Call.SETSOCKOPT, args, lambda: self.sock.setsockopt(lvl, opt, value), step
+        )
+
+    def bind(self, address, step: int | None = None) -> CallEvent:
+        """``bind(address)``: give the socket its local address."""
+        return self._simple(Call.BIND, call_args(Call.BIND, address), lambda: self.sock.bind(address), step)
+
+    def listen(self, backlog: int, step: int | None = None) -> CallEvent:
+        """``listen(backlog)``: turn the socket into a listener with a queue of ``backlog``."""
+        return self._simple(Call.LISTEN, repr(backlog), lambda: self.sock.listen(backlog), step)
+
+    def shutdown(self, how: int, step: int | None = None) -> CallEvent:
+        """``shutdown(how)``: end one or both directions without releasing the socket."""
+        return self._simple(
+            Call.SHUTDOWN, call_args(Call.SHUTDOWN, how), lambda: self.sock.shutdown(how), step
+        )
+
+    def close(self, step: int | None = None) -> CallEvent:
+        """``close()``: release the descriptor. The kernel may keep the connection a while."""
+        after = self._check(Call.CLOSE)
+        with self.tracer.lock:
+            self._refresh_addresses()  # remember the addresses: /proc is matched by them
+            try:
+                self.sock.close()
+            except OSError as err:
+                return self._emit(Call.CLOSE, "", step=step, error=err)
+            self.state = after
+            return self._emit(Call.CLOSE, "", step=step)
+
+    def accept(
+        self, name: str, step: int | None = None, timeout: float | None = None
+    ) -> tuple[CallEvent, TracedSocket | None]:
+        """``accept()``: take the next connection off the queue as a new socket ``name``.
+
+        The event belongs to the new connection (its birth); its ``parent`` is this listener.
+        """
+        after = self._check(Call.ACCEPT)
+        self._wait(READ, timeout)
+        with self.tracer.lock:
+            try:
+                sock, _addr = self.sock.accept()
+            except OSError as err:
+                return self._emit(Call.ACCEPT, "", step=step, error=err), None
+            sock.setblocking(False)
+            self.state = after
+            conn = TracedSocket(
+                self.tracer, name, Role.CONNECTION, self.family, self.transport, sock, self.name
+            )
+            self.tracer.adopt(conn)
+            event = conn._emit(Call.ACCEPT, "", step=step, parent=self.name)
+            return event, conn
+
+    def connect(
+        self, address, step: int | None = None, timeout: float | None = None, wait: bool = True
+    ) -> CallEvent:
+        """``connect(address)``: TCP's three-way handshake, or a UDP socket's default peer.
+
+        If the socket had no address, the kernel picks one now (``implicit_bind``). With
+        ``wait=False`` the call returns as a non-blocking connect does: EINPROGRESS while
+        the handshake goes on in the kernel. Calling ``connect()`` again then reports how
+        it ended (EALREADY while it is still going; waited for here unless ``wait=False``).
+        """
+        after = self._check(Call.CONNECT)
+        unbound = self.state is State.CREATED and self.local is None
+        args = repr(address)
+        with self.tracer.lock:
+            code = self.sock.connect_ex(address)
+            if code in (0, errno.EISCONN):
+                return self._emit(Call.CONNECT, args, step=step, after=after,
+                                  implicit_bind=unbound)
+            if code not in (errno.EINPROGRESS, errno.EALREADY) or not wait:
+                err = OSError(code, os.strerror(code))
+                self._refresh_addresses()
+                implicit = unbound and code == errno.EINPROGRESS and self.local is not None
+                return self._emit(Call.CONNECT, args, step=step, error=err,
+                                  implicit_bind=implicit)
+            if unbound and self.tracer.wire is not None:
+                # (the kernel gave it an address as the SYN left: what the wire shows of
+                # the handshake while connect() waits - a lost SYN - is this socket's)
+                self._refresh_addresses()
+                self.tracer.registry.place(self)
+        ready = self.tracer.wait_ready(self.sock, WRITE, timeout)
+        with self.tracer.lock:
+            if not ready:
+                err = OSError(errno.EINPROGRESS, "the handshake had not finished in time")
+                return self._emit(Call.CONNECT, args, step=step, error=err)
+            code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                err = OSError(code, os.strerror(code))
+                return self._emit(Call.CONNECT, args, step=step, error=err)
+            return self._emit(Call.CONNECT, args, step=step, after=after, implicit_bind=unbound)
+
+    def send(self, data: bytes, step: int | None = None, timeout: float | None = None) -> CallEvent:
+        """``send(data)``: one system call; it may take fewer bytes than offered."""
+        after = self._check(Call.SEND)
+        self._wait(WRITE, timeout)
+        with self.tracer.lock:
+            try:
+                n = self.sock.send(data)
+            except OSError as err:
+                return self._emit(Call.SEND, bytes_arg(data), step=step, error=err)
+            self.sent_total += n
+            return self._emit(
+                Call.SEND, bytes_arg(data), step=step, after=after, nbytes=n, data=data[:n]
+            )
+
+    def sendall(
+        self, data: bytes, step: int | None = None, timeout: float | None = None
+    ) -> CallEvent:
+        """``sendall(data)``: ``send()`` again and again until every byte is taken."""
+        after = self._check(Call.SENDALL)
+        view = memoryview(data)
+        sent = 0
+        parts = 0
+        error: OSError | None = None
+        while sent < len(view) or parts == 0:
+            self._wait(WRITE, timeout, first=parts == 0)
+            with self.tracer.lock:
+                try:
+                    n = self.sock.send(view[sent:])
+                except BlockingIOError:
+                    continue
+                except OSError as err:
+                    error = err
+                    break
+                parts += 1
+                sent += n
+                self.sent_total += n
+        with self.tracer.lock:
+            return self._emit(
+                Call.SENDALL,
+                bytes_arg(data),
+                step=step,
+                after=None if error else after,
+                error=error,
+                nbytes=sent,
+                data=bytes(view[: min(sent, PREVIEW_CAP)]),
+                parts=parts,
+            )
+
+    def recv(self, bufsize: int, step: int | None = None, timeout: float | None = None) -> CallEvent:
+        """``recv(bufsize)``: whatever has arrived, up to ``bufsize``; b"" means the peer is done."""
+        after = self._check(Call.RECV)
+        self._wait(READ, timeout)
+        with self.tracer.lock:
+            try:
+                chunk = self.sock.recv(bufsize)
+            except OSError as err:
+                return self._emit(Call.RECV, repr(bufsize), step=step, error=err)
+            self.recv_total += len(chunk)
+            self.last_received = chunk
+            return self._emit(
+                Call.RECV, repr(bufsize), step=step, after=after, nbytes=len(chunk), data=chunk
+            )
+
+    def sendto(
+        self, data: bytes, address, step: int | None = None, timeout: float | None = None
+    ) -> CallEvent:
+        """``sendto(data, address)``: one datagram. The first one binds the socket implicitly."""
+        after = self._check(Call.SENDTO)
+        implicit = self.state is State.CREATED
+        args = call_args(Call.SENDTO, data, address)
+        self._wait(WRITE, timeout)
+        with self.tracer.lock:
+            self._peer_hint = address
+            try:
+                n = self.sock.sendto(data, address)
+            except OSError as err:
+                return self._emit(Call.SENDTO, args, step=step, error=err)
+            self.sent_total += n
+            return self._emit(
+                Call.SENDTO,
+                args,
+                step=step,
+                after=after,
+                nbytes=n,
+                data=data[:n],
+                implicit_bind=implicit,
+            )
+
+    def recvfrom(
+        self, bufsize: int, step: int | None = None, timeout: float | None = None
+    ) -> CallEvent:
+        """``recvfrom(bufsize)``: exactly one datagram, and who sent it."""
+        after = self._check(Call.RECVFROM)
+        self._wait(READ, timeout)
+        with self.tracer.lock:
+            try:
+                chunk, peer = self.sock.recvfrom(bufsize)
+            except OSError as err:
+                return self._emit(Call.RECVFROM, repr(bufsize), step=step, error=err)
+            self._peer_hint = peer
+            self.last_peer = peer
+            self.recv_total += len(chunk)
+            self.last_received = chunk
+            return self._emit(
+                Call.RECVFROM, repr(bufsize), step=step, after=after, nbytes=len(chunk), data=chunk
+            )

@@ -1,0 +1,134 @@
+"""Building the app for tests: replaying recorded real runs, or live on loopback."""
+
+from __future__ import annotations
+
+import pathlib
+import time
+
+from sockviz.app.app import AppConfig, SockvizApp, make_app
+from sockviz.engine.run.replay_runner import ReplayRunner
+from sockviz.engine.record.trace_format import read_trace
+
+DATA = pathlib.Path(__file__).parent / "data"
+THEME = "textual-dark"
+FROZEN = 1000.0
+
+
+def replay_app(fixture: str, scenario: str, family: str = "ipv4", step: bool = True,
+               closer: str | None = None) -> SockvizApp:
+    """The app fed a recorded real run, with a frozen clock and a fixed theme."""
+    events = read_trace((DATA / f"{fixture}.jsonl").read_text().splitlines())
+
+    def factory(sc, consumer, **kwargs):
+        return ReplayRunner(sc, consumer, events, **kwargs)
+
+    app = make_app(
+        AppConfig(scenario=scenario, family=family, port=5000, step=step, closer=closer),
+        runner_factory=factory,
+        clock=lambda: FROZEN,
+        theme=THEME,
+    )
+    app.animation_level = "none"
+    return app
+
+
+def live_app(scenario: str = "tcp-echo", family: str = "ipv4", step: bool = True,
+             scenarios=None, pace: float = 1.5) -> SockvizApp:
+    """The app on real sockets."""
+    app = make_app(AppConfig(scenario=scenario, family=family, step=step, pace=pace),
+                   theme=THEME)
+    if scenarios:
+        app.scenarios.update(scenarios)
+    app.animation_level = "none"
+    return app
+
+
+async def settle(pilot, timeout: float = 5.0) -> None:
+    """Wait until the engine waits and the UI has applied everything it emitted."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.02)
+        if app.settled:
+            await pilot.pause()
+            if app.settled:
+                return
+    raise AssertionError("the app did not settle")
+
+
+async def steps(pilot, n: int) -> None:
+    """Press → ``n`` times, each time waiting for its call to show."""
+    await settle(pilot)
+    for _ in range(n):
+        before = pilot.app.steps_done
+        await pilot.press("right")
+        deadline = time.monotonic() + 5
+        while pilot.app.steps_done <= before and pilot.app.outcome is None:
+            assert time.monotonic() < deadline, "a step did not happen"
+            await pilot.pause(0.02)
+        await settle(pilot)
+
+
+async def jump(pilot, n: int) -> None:
+    """Press → ``n`` times without waiting in between, then wait for the n-th call to show.
+
+    The gate counts the presses, so the engine makes exactly ``n`` calls; for a replay the
+    screen after it is the same as after pressing one at a time, only sooner.
+    """
+    await settle(pilot)
+    if n:
+        await pilot.press(*["right"] * n)
+    deadline = time.monotonic() + 10
+    while pilot.app.steps_done < n and pilot.app.outcome is None:
+        assert time.monotonic() < deadline, "the steps did not happen"
+        await pilot.pause(0.02)
+    await settle(pilot)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    """Wait (letting the app run) until ``condition()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await pilot.pause(0.01)
+
+
+def outside_app(*, listen: tuple | None = None, connect: tuple | None = None,
+                send: bytes | None = None, reply: bytes | None = None) -> SockvizApp:
+    """The app as ``sockviz --listen``/``--connect`` builds it, playing fast: the other end
+    is a real program the test starts."""
+    from sockviz.engine.run.gate import Mode
+    from sockviz.options import Options
+    from sockviz.peers import outside_engine_factory
+
+    factory = outside_engine_factory(Options(listen=listen, connect=connect, send=send,
+                                             reply=reply))
+    config = AppConfig(scenario=factory.scenario.name,
+                       outside="listen" if listen is not None else "connect",
+                       where=str(factory.endpoint))
+    app = SockvizApp(config, runner_factory=factory,
+                     scenarios={factory.scenario.name: factory.scenario}, theme=THEME)
+    app.mode = Mode.FAST
+    app.animation_level = "none"
+    return app
+
+
+def screen_text(app) -> list[str]:
+    """The screen as plain text, one string per row (what a snapshot shows, uncoloured)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False).splitlines()
+
+
+def crop(app, selector: str) -> list[str]:
+    """The rows and columns of the screen one widget covers, as plain text."""
+    region = app.query_one(selector).region
+    rows = screen_text(app)[region.y: region.y + region.height]
+    return [row[region.x: region.x + region.width] for row in rows]
