@@ -37,8 +37,7 @@ def test_there_are_examples():
     assert len(EXAMPLES) >= 4
 
 
-@pytest.mark.parametrize(("path", "family"), CASES,
-                         ids=[f"{p.stem}-{f}" for p, f in CASES])
+@pytest.mark.parametrize(("path", "family"), CASES, ids=[f"{p.stem}-{f}" for p, f in CASES])
 def test_every_example_runs_true(path, family):
     scenario = load(path)
     collector = run(scenario, family)
@@ -58,8 +57,11 @@ def test_a_wrong_expectation_is_caught():
     unmet = [e for e in collector.events if isinstance(e, Checked) and not e.met]
     # the client's send, and then every byte count that followed from it
     assert [(c.socket, c.expected, c.got) for c in unmet] == [
-        ("client", "5 bytes", "6 bytes"), ("conn-1", "5 bytes", "6 bytes"),
-        ("conn-1", "5 bytes", "6 bytes"), ("client", "5 bytes", "6 bytes")]
+        ("client", "5 bytes", "6 bytes"),
+        ("conn-1", "5 bytes", "6 bytes"),
+        ("conn-1", "5 bytes", "6 bytes"),
+        ("client", "5 bytes", "6 bytes"),
+    ]
 
 
 def test_builtins_defined_as_files_are_in_the_registry():
@@ -90,23 +92,38 @@ call = "close"
 
 BAD = [
     # (what is changed, the line the error names, words the message must have)
-    (("name = \"tiny\"", "name = \"tiny"), 2, "not valid TOML"),
-    (("call = \"close\"", "call = \"clsoe\""), 15, "expected one of socket, setsockopt"),
-    (("call = \"close\"", "call = \"close\"\nadress = \"x\""), 16, "unknown key 'adress'"),
-    (("socket = \"server\"\ncall = \"close\"", "socket = \"srv\"\ncall = \"close\""), 14,
-     "socket = 'srv': expected one of server"),
-    (("call = \"close\"", "call = \"listen\""), 13, "listen() cannot come here"),
-    (("call = \"close\"", "call = \"close\"\nexpect = { state = \"gone\" }"), 16,
-     "state = 'gone': expected one of created"),
-    (("call = \"close\"", "call = \"close\"\n\n[step.expect]\nerror = \"OOPS\""), 18,
-     "expected an errno name"),
-    (("call = \"close\"", "call = \"setsockopt\"\noption = \"SO_NOPE\"\nvalue = 1"), 16,
-     "option = 'SO_NOPE'"),
-    (("call = \"close\"", "call = \"listen\"\nbacklog = -1"), 16, "backlog must be a whole"),
-    (("role = \"listener\"", "role = \"listener\"\ntype = \"datagram\""), 8,
-     "a listener is a TCP socket"),
-    (("name = \"tiny\"", "name = \"Tiny One\""), 2, "lower-case letters"),
-    (("summary = \"a listener that closes\"\n", ""), 1, "needs summary"),
+    (('name = "tiny"', 'name = "tiny'), 2, "not valid TOML"),
+    (('call = "close"', 'call = "clsoe"'), 15, "expected one of socket, setsockopt"),
+    (('call = "close"', 'call = "close"\nadress = "x"'), 16, "unknown key 'adress'"),
+    (
+        ('socket = "server"\ncall = "close"', 'socket = "srv"\ncall = "close"'),
+        14,
+        "socket = 'srv': expected one of server",
+    ),
+    (('call = "close"', 'call = "listen"'), 13, "listen() cannot come here"),
+    (
+        ('call = "close"', 'call = "close"\nexpect = { state = "gone" }'),
+        16,
+        "state = 'gone': expected one of created",
+    ),
+    (
+        ('call = "close"', 'call = "close"\n\n[step.expect]\nerror = "OOPS"'),
+        18,
+        "expected an errno name",
+    ),
+    (
+        ('call = "close"', 'call = "setsockopt"\noption = "SO_NOPE"\nvalue = 1'),
+        16,
+        "option = 'SO_NOPE'",
+    ),
+    (('call = "close"', 'call = "listen"\nbacklog = -1'), 16, "backlog must be a whole"),
+    (
+        ('role = "listener"', 'role = "listener"\ntype = "datagram"'),
+        8,
+        "a listener is a TCP socket",
+    ),
+    (('name = "tiny"', 'name = "Tiny One"'), 2, "lower-case letters"),
+    (('summary = "a listener that closes"\n', ""), 1, "needs summary"),
 ]
 
 
@@ -127,8 +144,14 @@ def test_a_file_with_no_steps_says_what_it_needs():
 
 
 def sockviz(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sockviz", *args], capture_output=True,
-                          text=True, timeout=60, cwd=cwd, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sockviz", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+    )
 
 
 def test_the_command_line_refuses_a_bad_file_in_one_line(tmp_path):
@@ -146,12 +169,16 @@ def test_the_command_line_runs_a_file_and_reports_unmet_expectations(tmp_path):
     assert done.returncode == 0 and "all 12 expectations" in done.stderr
     assert {json.loads(line)["call"] for line in done.stdout.splitlines()} >= {"accept", "recv"}
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text((ROOT / "examples" / "echo.toml").read_text().replace(
-        'expect = { bytes = 0 }', 'expect = { bytes = 3 }'))
+    wrong.write_text(
+        (ROOT / "examples" / "echo.toml")
+        .read_text()
+        .replace("expect = { bytes = 0 }", "expect = { bytes = 3 }")
+    )
     done = sockviz("--trace", "--scenario", str(wrong))
     assert done.returncode == 1
-    assert "expectation not met: step 13 (conn-1.recv): expected 3 bytes, got 0 bytes" \
-        in done.stderr
+    assert (
+        "expectation not met: step 13 (conn-1.recv): expected 3 bytes, got 0 bytes" in done.stderr
+    )
 
 
 def test_record_and_replay_a_scenario_file(tmp_path):

@@ -28,16 +28,18 @@ from tests.helpers import Collector
 from tests.test_scenario_files import GOOD
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SOURCES = sorted([*(ROOT / "examples").glob("*.toml"),
-                  *(ROOT / "sockviz" / "engine" / "scenarios").glob("*.toml")])
+SOURCES = sorted(
+    [
+        *(ROOT / "examples").glob("*.toml"),
+        *(ROOT / "sockviz" / "engine" / "scenarios").glob("*.toml"),
+    ]
+)
 
 # What a scenario may hold, written out here rather than imported: what the calls take.
 C_INT = (-(2**31), 2**31 - 1)
 MIB = 1 << 20
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,23}\Z")
-UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
-                        "\u2066-\u2069]")
-
+UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def _at_most_a_gibibyte() -> None:
@@ -47,9 +49,14 @@ def _at_most_a_gibibyte() -> None:
 def sockviz(path) -> subprocess.CompletedProcess:
     """``sockviz --trace --scenario PATH`` in a child with a timeout and a memory limit, so a
     reading that hangs or grows without bound fails the test, not the machine."""
-    return subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--scenario", str(path)],
-                          capture_output=True, text=True, timeout=60, check=False,
-                          preexec_fn=_at_most_a_gibibyte)
+    return subprocess.run(
+        [sys.executable, "-m", "sockviz", "--trace", "--scenario", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_at_most_a_gibibyte,
+    )
 
 
 def assert_refused_in_one_line(path, line: int | None, words: str) -> None:
@@ -105,6 +112,7 @@ def test_every_shipped_file_loads_within_the_bounds(path):
 
 # --- what is read at all ---------------------------------------------------------------
 
+
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
 def test_a_device_is_refused_without_reading_it():
     assert_refused_in_one_line("/dev/zero", None, "a device, not a scenario file")
@@ -134,8 +142,9 @@ def test_a_file_over_a_mebibyte_is_refused_and_one_at_it_is_read(tmp_path):
 
 
 def test_missing_and_unreadable_files_keep_their_reason(tmp_path):
-    assert_refused_in_one_line(tmp_path / "none.toml", None,
-                               "cannot read it: No such file or directory")
+    assert_refused_in_one_line(
+        tmp_path / "none.toml", None, "cannot read it: No such file or directory"
+    )
     if os.geteuid() != 0:  # root reads anything
         locked = tmp_path / "locked.toml"
         locked.write_text(GOOD)
@@ -160,37 +169,50 @@ HOSTILE = [
     ((STEP, STEP + "\ntimeout = 0"), 16, "timeout must be"),
     ((STEP, 'call = "listen"\nbacklog = 9223372036854775807'), 16, "from 0 to 65535"),
     ((STEP, 'call = "recv"\nsize = 1000000000000'), 16, "from 1 to 67108864"),
-    ((STEP, 'call = "setsockopt"\noption = "SO_RCVBUF"\nvalue = 99999999999'), 17,
-     "from -2147483648 to 2147483647, not 99999999999"),
-    ((STEP, 'call = "setsockopt"\noption = "SO_LINGER"\nvalue = [1, 99999999999]'), 17,
-     "SO_LINGER takes value = [on, seconds]: on 0 or 1, seconds 0 to 60"),
+    (
+        (STEP, 'call = "setsockopt"\noption = "SO_RCVBUF"\nvalue = 99999999999'),
+        17,
+        "from -2147483648 to 2147483647, not 99999999999",
+    ),
+    (
+        (STEP, 'call = "setsockopt"\noption = "SO_LINGER"\nvalue = [1, 99999999999]'),
+        17,
+        "SO_LINGER takes value = [on, seconds]: on 0 or 1, seconds 0 to 60",
+    ),
     ((STEP, 'call = "setsockopt"\noption = "SO_LINGER"\nvalue = [2, 0]'), 17, "on 0 or 1"),
     ((STEP, 'call = "setsockopt"\noption = "SO_LINGER"\nvalue = 1'), 17, "[on, seconds]"),
-    ((STEP, 'call = "setsockopt"\noption = "SO_RCVBUF"\nvalue = [1, 2]'), 17,
-     "value must be a whole number"),
+    (
+        (STEP, 'call = "setsockopt"\noption = "SO_RCVBUF"\nvalue = [1, 2]'),
+        17,
+        "value must be a whole number",
+    ),
     ((STEP, STEP + "\nexpect = { bytes = 99999999999999 }"), 16, "bytes must be a whole"),
     (('name = "server"', 'name = "server[/]"'), 6, "expected 1 to 24 lower-case letters"),
     (('name = "server"', 'name = "ser\\u001bver"'), 6, "name = 'ser\\x1bver'"),
     (('name = "server"', 'name = "loopback"'), 6, "but not loopback"),
     (('name = "server"', 'name = "' + "s" * 25 + '"'), 6, "1 to 24"),
     (('name = "tiny"', 'name = "' + "t" * 25 + '"'), 2, "1 to 24"),
-    ((STEP, STEP + '\nexplain = "clear \\u001b]2;pwned\\u0007"'), 16,
-     "control character (U+001B) at character 7"),
+    (
+        (STEP, STEP + '\nexplain = "clear \\u001b]2;pwned\\u0007"'),
+        16,
+        "control character (U+001B) at character 7",
+    ),
     ((STEP, STEP + '\nexplain = "abc\\u202edef"'), 16, "(U+202E)"),
     ((STEP, STEP + '\nexplain = "csi \\u009b"'), 16, "(U+009B)"),
     ((STEP, STEP + '\nexplain = "' + "x" * 2001 + '"'), 16, "2001 characters long: at most 2000"),
-    (("summary = \"a listener that closes\"", 'summary = """two\nlines"""'), 3, "on one line"),
-    (("summary = \"a listener that closes\"", 'summary = "' + "s" * 201 + '"'), 3, "at most 200"),
+    (('summary = "a listener that closes"', 'summary = """two\nlines"""'), 3, "on one line"),
+    (('summary = "a listener that closes"', 'summary = "' + "s" * 201 + '"'), 3, "at most 200"),
     (("[scenario]", '[scenario]\nabout = "\\u2066isolated"'), 2, "(U+2066)"),
     ((STEP, STEP + "\nonly = " + "[" * 600 + "]" * 600), 16, "nested too deep"),
     ((STEP, STEP + "\ntimeout = 1" + "0" * 5000), 16, "thousands of digits"),
     (("[scenario]", "[scenario]\nfamilies = [[1], { a = 1 }]"), 2, "families must be a list"),
-    ((STEP, STEP + '\nunknown' + "k" * 5000 + ' = 1'), 16, "unknown key 'unknownkkkk"),
+    ((STEP, STEP + "\nunknown" + "k" * 5000 + " = 1"), 16, "unknown key 'unknownkkkk"),
 ]
 
 
-@pytest.mark.parametrize(("change", "line", "words"), HOSTILE,
-                         ids=[f"{i}-{h[2][:30]}" for i, h in enumerate(HOSTILE)])
+@pytest.mark.parametrize(
+    ("change", "line", "words"), HOSTILE, ids=[f"{i}-{h[2][:30]}" for i, h in enumerate(HOSTILE)]
+)
 def test_a_hostile_value_is_refused_in_one_line_naming_its_line(tmp_path, change, line, words):
     old, new = change
     assert old in GOOD
@@ -220,10 +242,13 @@ def test_lines_are_counted_as_toml_counts_them():
 
 def steps_file(count: int) -> str:
     """A good file of ``count`` steps: socket, setsockopt again and again, close."""
-    again = '\n[[step]]\nsocket = "server"\ncall = "setsockopt"\noption = "SO_REUSEADDR"\n' \
-            'value = 1\n'
-    return GOOD.replace("\n[[step]]\nsocket = \"server\"\ncall = \"close\"\n",
-                        again * (count - 2) + '\n[[step]]\nsocket = "server"\ncall = "close"\n')
+    again = (
+        '\n[[step]]\nsocket = "server"\ncall = "setsockopt"\noption = "SO_REUSEADDR"\nvalue = 1\n'
+    )
+    return GOOD.replace(
+        '\n[[step]]\nsocket = "server"\ncall = "close"\n',
+        again * (count - 2) + '\n[[step]]\nsocket = "server"\ncall = "close"\n',
+    )
 
 
 def test_a_thousand_steps_load_and_ten_thousand_are_refused(tmp_path):
@@ -236,20 +261,27 @@ def test_a_thousand_steps_load_and_ten_thousand_are_refused(tmp_path):
 
 
 def test_steps_written_as_an_inline_array_are_capped_too():
-    text = "step = [" + ", ".join(['{ socket = "server", call = "socket" }'] * 1001) + \
-        "]\n" + GOOD.split("[[step]]")[0]
+    text = (
+        "step = ["
+        + ", ".join(['{ socket = "server", call = "socket" }'] * 1001)
+        + "]\n"
+        + GOOD.split("[[step]]")[0]
+    )
     with pytest.raises(ScenarioFileError, match="1001 \\[\\[step\\]\\] tables: at most 1000"):
         loads(text, "inline.toml")
 
 
 def test_a_file_at_every_limit_runs_for_real():
     """The bounds are numbers the calls take: a file at them runs to the end."""
-    text = GOOD.replace('call = "socket"', 'call = "socket"\ntimeout = 3600\n\n'
-                        '[[step]]\nsocket = "server"\ncall = "setsockopt"\noption = "SO_RCVBUF"\n'
-                        'value = 2147483647\n\n[[step]]\nsocket = "server"\n'
-                        'call = "setsockopt"\noption = "SO_LINGER"\nvalue = [1, 60]\n\n'
-                        '[[step]]\nsocket = "server"\ncall = "bind"\n\n[[step]]\n'
-                        'socket = "server"\ncall = "listen"\nbacklog = 65535\ntimeout = 0.001')
+    text = GOOD.replace(
+        'call = "socket"',
+        'call = "socket"\ntimeout = 3600\n\n'
+        '[[step]]\nsocket = "server"\ncall = "setsockopt"\noption = "SO_RCVBUF"\n'
+        'value = 2147483647\n\n[[step]]\nsocket = "server"\n'
+        'call = "setsockopt"\noption = "SO_LINGER"\nvalue = [1, 60]\n\n'
+        '[[step]]\nsocket = "server"\ncall = "bind"\n\n[[step]]\n'
+        'socket = "server"\ncall = "listen"\nbacklog = 65535\ntimeout = 0.001',
+    )
     scenario = loads(text, "limits.toml")
     assert_within_bounds(scenario)
     collector = Collector()
@@ -266,12 +298,45 @@ def test_a_file_at_every_limit_runs_for_real():
 # --- anything at all -------------------------------------------------------------------
 
 TEXTS = [path.read_text(encoding="utf-8") for path in SOURCES]
-VALUES = ['"text"', "1", "-1", "0", "9223372036854775807", "-9223372036854775808", "1e300",
-          "inf", "-inf", "nan", "0.0001", "true", "[]", "[1, 2]", "[1, 99999999999]",
-          "[0, 61]", "{ a = 1 }", "{ bytes = 5 }", '"\\u001b[2J"', '"\\u202e"', '"a\\tb"',
-          '"' + "x" * 2500 + '"', "[" * 40 + "]" * 40, "[" * 700 + "]" * 700, "1" + "0" * 5000,
-          '""', '"server[/]"', '"own"', '"last-peer"', "2147483648", "65536", "3601",
-          "1979-05-27T07:32:00Z", '"SO_LINGER"', '"conn-1"', '"ECONNRESET"', '"listening"']
+VALUES = [
+    '"text"',
+    "1",
+    "-1",
+    "0",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1e300",
+    "inf",
+    "-inf",
+    "nan",
+    "0.0001",
+    "true",
+    "[]",
+    "[1, 2]",
+    "[1, 99999999999]",
+    "[0, 61]",
+    "{ a = 1 }",
+    "{ bytes = 5 }",
+    '"\\u001b[2J"',
+    '"\\u202e"',
+    '"a\\tb"',
+    '"' + "x" * 2500 + '"',
+    "[" * 40 + "]" * 40,
+    "[" * 700 + "]" * 700,
+    "1" + "0" * 5000,
+    '""',
+    '"server[/]"',
+    '"own"',
+    '"last-peer"',
+    "2147483648",
+    "65536",
+    "3601",
+    "1979-05-27T07:32:00Z",
+    '"SO_LINGER"',
+    '"conn-1"',
+    '"ECONNRESET"',
+    '"listening"',
+]
 CONTROLS = ["\x1b", "\x00", "\x85", "\u202e", "\u2028", "\r", "\x7f", "\t", "\x9b", '"', "["]
 
 
@@ -281,8 +346,9 @@ def mutated_files(draw) -> bytes:
     download or a hostile author would."""
     lines = draw(st.sampled_from(TEXTS)).split("\n")
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["drop", "duplicate", "swap", "value", "value",
-                                     "control", "deep"]))
+        kind = draw(
+            st.sampled_from(["drop", "duplicate", "swap", "value", "value", "control", "deep"])
+        )
         at = draw(st.integers(0, len(lines) - 1))
         if kind == "drop" and len(lines) > 1:
             del lines[at]

@@ -33,8 +33,11 @@ def run(name: str, family: str, **options):
 
 
 def calls(c, socket=None, call=None):
-    return [e for e in c.calls if (socket is None or e.socket == socket)
-            and (call is None or e.call is call)]
+    return [
+        e
+        for e in c.calls
+        if (socket is None or e.socket == socket) and (call is None or e.call is call)
+    ]
 
 
 def kernel_states(c, socket):
@@ -44,9 +47,11 @@ def kernel_states(c, socket):
 def test_every_scenario_has_a_test():
     from tests import test_lab  # (the labs on two hosts)
 
-    tested = {name.removeprefix("test_").replace("_", "-")
-              for name in [*globals(), *vars(test_lab)]
-              if name.startswith("test_") and name != "test_every_scenario_has_a_test"}
+    tested = {
+        name.removeprefix("test_").replace("_", "-")
+        for name in [*globals(), *vars(test_lab)]
+        if name.startswith("test_") and name != "test_every_scenario_has_a_test"
+    }
     assert set(REGISTRY) <= tested | {"tcp-echo", "udp-echo"}  # those two: tests/test_trace.py
 
 
@@ -69,7 +74,10 @@ def test_backlog_full(family):
     c = run("backlog-full", family)
     first = {e.socket: e for e in reversed(calls(c, call=Call.CONNECT))}
     assert {s: e.error for s, e in first.items()} == {
-        "client-1": "EINPROGRESS", "client-2": "EINPROGRESS", "client-3": "EINPROGRESS"}
+        "client-1": "EINPROGRESS",
+        "client-2": "EINPROGRESS",
+        "client-3": "EINPROGRESS",
+    }
     if LINUX:
         assert first["client-1"].kernel == first["client-2"].kernel == "ESTABLISHED"
         assert first["client-3"].kernel == "SYN_SENT"  # the queue was full: its SYN dropped

@@ -224,8 +224,9 @@ def _child(argv: list[str]) -> tuple[float, int]:
 
 
 def sockviz_process(size: int) -> tuple[float, int]:
-    return _child([sys.executable, "-m", "sockviz", "--trace", "--scenario", "bulk",
-                   "--size", str(size)])
+    return _child(
+        [sys.executable, "-m", "sockviz", "--trace", "--scenario", "bulk", "--size", str(size)]
+    )
 
 
 def plain_process(size: int) -> tuple[float, int]:
@@ -311,12 +312,18 @@ def stolen(before: list[int] | None, after: list[int] | None) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m sockviz.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m sockviz.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="small transfers: under a minute")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny transfers, one turn each: that every row runs (the test "
-                        "suite's); its ratios say little")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny transfers, one turn each: that every row runs (the test "
+        "suite's); its ratios say little",
+    )
     args = parser.parse_args(argv)
     args.quick = args.quick or args.smoke
     big = 512 * MiB if args.quick else 4096 * MiB
@@ -328,17 +335,25 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str, str, str]] = []
     cpu_before = cpu_times()
 
-    ratio, _ = paired(lambda: plain_transfer(engine_size),
-                      lambda: engine_transfer(engine_size), turns)
-    rows.append((f"throughput, engine vs plain sockets ({engine_size // MiB} MiB)",
-                 f"{ratio:.2f}x", ">= 0.90", "ok" if ratio >= 0.90 else "BELOW"))
+    ratio, _ = paired(
+        lambda: plain_transfer(engine_size), lambda: engine_transfer(engine_size), turns
+    )
+    rows.append(
+        (
+            f"throughput, engine vs plain sockets ({engine_size // MiB} MiB)",
+            f"{ratio:.2f}x",
+            ">= 0.90",
+            "ok" if ratio >= 0.90 else "BELOW",
+        )
+    )
 
     # Responsiveness first, in a process that has run no app yet: every app run in one
     # process leaves objects behind (~15,000 for sockviz's; a bare Textual app with tabs
     # and a log leaves ~6,000), and after nine a full garbage collection took ~100 ms - a
     # frame gap that a real session, one app in its process, does not have.
-    keys = tui_transfer(big if not args.quick else 1024 * MiB if not args.smoke else big,
-                        press_every=PRESS_EVERY)
+    keys = tui_transfer(
+        big if not args.quick else 1024 * MiB if not args.smoke else big, press_every=PRESS_EVERY
+    )
 
     # The size of the whole-process row: what is measured is a flood's steady flow, and
     # the app's one-off work as the connection arrives (a card mounted, ~0.15 s of layout
@@ -346,53 +361,107 @@ def main(argv: list[str] | None = None) -> int:
     # engine row: a TUI turn also starts an app, and its ratio moves more turn to turn.
     tui_size = (64 * MiB if args.smoke else 256 * MiB) if args.quick else big
     tui_turns = turns if args.quick else 2 * turns - 1
-    ratio, tui = paired(lambda: plain_transfer(tui_size), lambda: tui_transfer(tui_size),
-                        tui_turns)
-    rows.append((f"throughput, TUI headless vs plain sockets ({tui_size // MiB} MiB)",
-                 f"{ratio:.2f}x", ">= 0.85", "ok" if ratio >= 0.85 else "BELOW"))
+    ratio, tui = paired(lambda: plain_transfer(tui_size), lambda: tui_transfer(tui_size), tui_turns)
+    rows.append(
+        (
+            f"throughput, TUI headless vs plain sockets ({tui_size // MiB} MiB)",
+            f"{ratio:.2f}x",
+            ">= 0.85",
+            "ok" if ratio >= 0.85 else "BELOW",
+        )
+    )
     rate = tui["batches"]
-    rows.append(("responsiveness, batches of events handed to the UI a second",
-                 f"{rate:.1f}/s", "<= ~30/s", "ok" if rate <= 31 else "ABOVE"))
+    rows.append(
+        (
+            "responsiveness, batches of events handed to the UI a second",
+            f"{rate:.1f}/s",
+            "<= ~30/s",
+            "ok" if rate <= 31 else "ABOVE",
+        )
+    )
     ms = 1000 * keys["p95"]
-    rows.append((f"responsiveness, key press to frame, p95 of {keys['presses']:.0f}",
-                 f"{ms:.0f} ms", "<= 100 ms", "ok" if ms <= 100 else "ABOVE"))
+    rows.append(
+        (
+            f"responsiveness, key press to frame, p95 of {keys['presses']:.0f}",
+            f"{ms:.0f} ms",
+            "<= 100 ms",
+            "ok" if ms <= 100 else "ABOVE",
+        )
+    )
     ms = 1000 * keys["gap"]
-    rows.append(("responsiveness, longest gap between frames (that run)",
-                 f"{ms:.0f} ms", "<= 150 ms", "ok" if ms <= 150 else "ABOVE"))
+    rows.append(
+        (
+            "responsiveness, longest gap between frames (that run)",
+            f"{ms:.0f} ms",
+            "<= 150 ms",
+            "ok" if ms <= 150 else "ABOVE",
+        )
+    )
 
     plain_p = best(lambda: plain_process(big), repeats)[0]
     sockviz_p, big_rss = best(lambda: sockviz_process(big), repeats)
     ratio = plain_p / sockviz_p
-    rows.append((f"throughput, sockviz --trace vs plain script ({big // MiB} MiB)",
-                 f"{ratio:.2f}x", ">= 0.85", "ok" if ratio >= 0.85 else "BELOW"))
+    rows.append(
+        (
+            f"throughput, sockviz --trace vs plain script ({big // MiB} MiB)",
+            f"{ratio:.2f}x",
+            ">= 0.85",
+            "ok" if ratio >= 0.85 else "BELOW",
+        )
+    )
 
     small_rss = best(lambda: sockviz_process(64 * MiB), repeats)[1]
     extra = (big_rss - small_rss) / MiB
-    rows.append((f"memory, peak RSS {big // MiB} MiB bulk minus 64 MiB bulk",
-                 f"{extra:+.1f} MiB", "<= 40 MiB", "ok" if extra <= 40 else "ABOVE"))
+    rows.append(
+        (
+            f"memory, peak RSS {big // MiB} MiB bulk minus 64 MiB bulk",
+            f"{extra:+.1f} MiB",
+            "<= 40 MiB",
+            "ok" if extra <= 40 else "ABOVE",
+        )
+    )
 
     marker = b"\x1b[1;1H"  # the first frame: the first render moves the cursor home
-    speed, _ = paired(lambda: first_frame([sys.executable, "-c", BARE_APP], marker),
-                      lambda: first_frame([sys.executable, "-m", "sockviz", "--step"], marker),
-                      startup_turns := 1 if args.smoke else 2 * turns + 1)
+    speed, _ = paired(
+        lambda: first_frame([sys.executable, "-c", BARE_APP], marker),
+        lambda: first_frame([sys.executable, "-m", "sockviz", "--step"], marker),
+        startup_turns := 1 if args.smoke else 2 * turns + 1,
+    )
     ratio = 1 / speed  # sockviz's time over the bare app's
-    rows.append(("startup, first frame: sockviz vs bare Textual app",
-                 f"{ratio:.2f}x", "<= 1.30", "ok" if ratio <= 1.30 else "ABOVE"))
+    rows.append(
+        (
+            "startup, first frame: sockviz vs bare Textual app",
+            f"{ratio:.2f}x",
+            "<= 1.30",
+            "ok" if ratio <= 1.30 else "ABOVE",
+        )
+    )
 
     from sockviz.bench.view_bench import history_rss, time_travel_alone
 
     connections = 30 if args.smoke else 100 if args.quick else 400
     travel = time_travel_alone(connections)
-    for key, words in (("home", "Home: back to the first moment"),
-                       ("end", "End: forward to the live edge")):
-        measure = (f"time travel, {words}, UI thread CPU ({connections} connections, "
-                   f"{travel['events']:,} events)")
-        rows.append((measure, f"{travel[key]:.2f} s", "<= 0.2 s",
-                     "ok" if travel[key] <= 0.2 else "ABOVE"))
+    for key, words in (
+        ("home", "Home: back to the first moment"),
+        ("end", "End: forward to the live edge"),
+    ):
+        measure = (
+            f"time travel, {words}, UI thread CPU ({connections} connections, "
+            f"{travel['events']:,} events)"
+        )
+        rows.append(
+            (measure, f"{travel[key]:.2f} s", "<= 0.2 s", "ok" if travel[key] <= 0.2 else "ABOVE")
+        )
     events = 10_000 if args.smoke else 50_000
     extra = history_rss(events)
-    rows.append((f"memory, RSS of a run's history of {events:,} events", f"+{extra:.1f} MiB",
-                 "<= 30 MiB", "ok" if extra <= 30 else "ABOVE"))
+    rows.append(
+        (
+            f"memory, RSS of a run's history of {events:,} events",
+            f"+{extra:.1f} MiB",
+            "<= 30 MiB",
+            "ok" if extra <= 30 else "ABOVE",
+        )
+    )
 
     from sockviz.bench.tui_bench import flood_rows
 
@@ -406,13 +475,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'measure':<{width}}  {'ratio':>10}  {'target':>9}")
     for name, value, target, verdict in rows:
         print(f"{name:<{width}}  {value:>10}  {target:>9}  {verdict}")
-    print(f"(engine, TUI, startup: median of {turns}, {tui_turns} and {startup_turns} turns run "
-          f"turn about with the plain side; the rest best of {repeats}; {os.cpu_count()} "
-          f"CPUs; Python {sys.version.split()[0]})")
+    print(
+        f"(engine, TUI, startup: median of {turns}, {tui_turns} and {startup_turns} turns run "
+        f"turn about with the plain side; the rest best of {repeats}; {os.cpu_count()} "
+        f"CPUs; Python {sys.version.split()[0]})"
+    )
     steal = stolen(cpu_before, cpu_times())
     if steal is not None:
-        print(f"(CPU time taken by the hypervisor during the run, steal: {100 * steal:.0f}%; "
-              "on a shared VM it slows one side of a turn more than the other)")
+        print(
+            f"(CPU time taken by the hypervisor during the run, steal: {100 * steal:.0f}%; "
+            "on a shared VM it slows one side of a turn more than the other)"
+        )
     return 0
 
 

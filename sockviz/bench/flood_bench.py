@@ -32,14 +32,21 @@ REPLY = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
 #: The client flag that leaves each connection's server side in TIME_WAIT.
 TIME_WAIT = "server-closes-first"
 
-CLIENT = ("import sys\nfrom sockviz.bench.flood_bench import flood\n"
-          "flood(int(sys.argv[1]), int(sys.argv[2]), answered='quiet' not in sys.argv[3:],\n"
-          "      half_close='server-closes-first' not in sys.argv[3:])\n")
+CLIENT = (
+    "import sys\nfrom sockviz.bench.flood_bench import flood\n"
+    "flood(int(sys.argv[1]), int(sys.argv[2]), answered='quiet' not in sys.argv[3:],\n"
+    "      half_close='server-closes-first' not in sys.argv[3:])\n"
+)
 PLAIN = "import sys\nfrom sockviz.bench.flood_bench import plain_server\nplain_server(int(sys.argv[1]))\n"
 
 
-def flood(port: int, count: int, in_flight: int = IN_FLIGHT, answered: bool = True,
-          half_close: bool = True) -> None:
+def flood(
+    port: int,
+    count: int,
+    in_flight: int = IN_FLIGHT,
+    answered: bool = True,
+    half_close: bool = True,
+) -> None:
     """Make ``count`` connections to ``port``, ``in_flight`` at a time, once one exchange has
     worked (the server is up); print the seconds they took and the bytes they got. Each
     must get :data:`REPLY` (``answered``) or nothing. With ``half_close`` the client says
@@ -162,8 +169,7 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def run_flood(server: list[str] | int, count: int, port: int,
-              *flags: str) -> dict[str, float]:
+def run_flood(server: list[str] | int, count: int, port: int, *flags: str) -> dict[str, float]:
     """Flood a server listening on ``port`` with ``count`` connections: ``server`` is a
     command to start (and stop with SIGINT after), or the pid of one already running.
     Returns the flood's wall seconds, the CPU seconds server and client spent on it, and a
@@ -171,11 +177,16 @@ def run_flood(server: list[str] | int, count: int, port: int,
     the server's side of each connection ends in TIME_WAIT)."""
     proc = None
     if isinstance(server, list):
-        proc = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+        )
     pid = proc.pid if proc is not None else server
-    client = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count), *flags],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    client = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(port), str(count), *flags],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     done = False
     try:
         if client.stdout.readline().strip() != "ready":
@@ -201,8 +212,12 @@ def run_flood(server: list[str] | int, count: int, port: int,
             rss = _reaped(proc) * 1024
     if received != count * len(REPLY):
         raise RuntimeError(f"the client got {received} bytes, not {count * len(REPLY)}")
-    return {"seconds": wall, "server_cpu": after[0] - before[0],
-            "client_cpu": after[1] - before[1], "rss": rss}
+    return {
+        "seconds": wall,
+        "server_cpu": after[0] - before[0],
+        "client_cpu": after[1] - before[1],
+        "rss": rss,
+    }
 
 
 def _reaped(proc: subprocess.Popen, timeout: float = 10.0) -> int:
@@ -221,8 +236,16 @@ def _reaped(proc: subprocess.Popen, timeout: float = 10.0) -> int:
 
 
 def sockviz_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "sockviz", "--listen", f"127.0.0.1:{port}", "--trace",
-            "--reply", REPLY]
+    return [
+        sys.executable,
+        "-m",
+        "sockviz",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--trace",
+        "--reply",
+        REPLY,
+    ]
 
 
 def plain_command(port: int) -> list[str]:
@@ -233,7 +256,8 @@ def ratios(plain: dict, ours: dict) -> tuple[float, float]:
     """(wall, CPU) ratios of connections a second, ours against plain (higher is better)."""
     wall = plain["seconds"] / ours["seconds"]
     cpu = (plain["server_cpu"] + plain["client_cpu"]) / max(
-        ours["server_cpu"] + ours["client_cpu"], 1e-9)
+        ours["server_cpu"] + ours["client_cpu"], 1e-9
+    )
     return wall, cpu
 
 
@@ -257,13 +281,15 @@ def timewait_cost(before: int, count: int = 1000) -> float:
     costs = []
     for warm in (200, before):
         port = free_port()
-        server = subprocess.Popen(sockviz_command(port), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            sockviz_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             run_flood(server.pid, warm, port, TIME_WAIT)
             # (several rounds, the cheapest kept: one unlucky spell does not decide it)
-            costs.append(min(run_flood(server.pid, count, port, TIME_WAIT)["server_cpu"]
-                             for _ in range(3)))
+            costs.append(
+                min(run_flood(server.pid, count, port, TIME_WAIT)["server_cpu"] for _ in range(3))
+            )
         finally:
             server.send_signal(signal.SIGINT)
             server.wait()

@@ -25,16 +25,25 @@ def link_run(turns: int) -> tuple[float, float] | None:
     for _ in range(turns):
         proc = subprocess.run(
             [sys.executable, "-m", "sockviz", "--trace", "--link", f"delay={DELAY * 1000:g}ms"],
-            capture_output=True, text=True, timeout=60, check=False)
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         if proc.returncode != 0 or "no two hosts here" in proc.stderr:
             return None
         records = [json.loads(line) for line in proc.stdout.splitlines()]
-        began = next(r["t"] for r in records if r["socket"] == "client"
-                     and r["call"] == "packet")  # (the SYN leaves as connect() begins)
-        connect = next(r["t"] for r in records if r["socket"] == "client"
-                       and r["call"] == "connect")
-        rtt = next(r["rtt"] for r in records if r["call"] == "kernel"
-                   and r["socket"] == "client" and r.get("rtt") is not None)
+        began = next(
+            r["t"] for r in records if r["socket"] == "client" and r["call"] == "packet"
+        )  # (the SYN leaves as connect() begins)
+        connect = next(
+            r["t"] for r in records if r["socket"] == "client" and r["call"] == "connect"
+        )
+        rtt = next(
+            r["rtt"]
+            for r in records
+            if r["call"] == "kernel" and r["socket"] == "client" and r.get("rtt") is not None
+        )
         got = (connect - began, rtt / 1000)
         best = got if best is None else (min(best[0], got[0]), min(best[1], got[1]))
     return best
@@ -42,14 +51,22 @@ def link_run(turns: int) -> tuple[float, float] | None:
 
 def link_rows(quick: bool) -> list[tuple[str, str, str, str]]:
     got = link_run(1 if quick else 5)
-    names = ("link delay=50ms: connect() time vs one round trip",
-             "link delay=50ms: kernel's RTT (TCP_INFO) vs one round trip")
+    names = (
+        "link delay=50ms: connect() time vs one round trip",
+        "link delay=50ms: kernel's RTT (TCP_INFO) vs one round trip",
+    )
     if got is None:
         return [(f"{name} (no two hosts here)", "-", "1.00-1.10", "SKIPPED") for name in names]
     rows = []
     for name, seconds in zip(names, got):
         value = seconds / ROUND_TRIP
         name = f"{name} ({seconds * 1000:.1f} ms)"
-        rows.append((name, f"{value:.2f}x", "1.00-1.10",
-                     "ok" if 0.99 <= value <= 1.10 else "ABOVE" if value > 1.1 else "BELOW"))
+        rows.append(
+            (
+                name,
+                f"{value:.2f}x",
+                "1.00-1.10",
+                "ok" if 0.99 <= value <= 1.10 else "ABOVE" if value > 1.1 else "BELOW",
+            )
+        )
     return rows

@@ -33,12 +33,18 @@ def tui_flood(count: int) -> dict[str, float]:
     from sockviz.peers import outside_engine_factory
 
     port = free_port()
-    options = check(from_arguments(build_parser().parse_args(
-        ["--listen", f"127.0.0.1:{port}", "--reply", REPLY])))
+    options = check(
+        from_arguments(
+            build_parser().parse_args(["--listen", f"127.0.0.1:{port}", "--reply", REPLY])
+        )
+    )
     factory = outside_engine_factory(options)
     scenario = factory.scenario
-    app = SockvizApp(AppConfig(scenario=scenario.name, outside="listen"),
-                     runner_factory=factory, scenarios={scenario.name: scenario})
+    app = SockvizApp(
+        AppConfig(scenario=scenario.name, outside="listen"),
+        runner_factory=factory,
+        scenarios={scenario.name: scenario},
+    )
     app.mode = Mode.FAST
     frames: list[tuple[float, str]] = []
     display = app._display
@@ -56,8 +62,7 @@ def tui_flood(count: int) -> dict[str, float]:
             app._display = timed_display
             while "server" not in app.models or not app.models["server"].local:
                 await pilot.pause(0.05)
-            flood = asyncio.ensure_future(asyncio.to_thread(run_flood, os.getpid(), count,
-                                                            port))
+            flood = asyncio.ensure_future(asyncio.to_thread(run_flood, os.getpid(), count, port))
             presses: list[tuple[float, str]] = []
             keys = {"l": "tab-log", "p": "tab-payload"}
             while not flood.done():
@@ -97,8 +102,13 @@ def tui_flood_alone(count: int) -> dict[str, float]:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", ALONE, str(count)], check=True,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", ALONE, str(count)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
 
 
@@ -117,9 +127,17 @@ def flood_rows(quick: bool, smoke: bool = False) -> list[tuple[str, str, str, st
     count, turns = (300, 1) if smoke else (1000, 1) if quick else (5000, 5)
     wall, cpu, rate = trace_flood(count, turns)
     for kind, ratio in (("wall", wall), ("CPU", cpu)):
-        rows.append(((f"connections/s, --listen --trace vs plain selector server, {kind} "
-                     f"({count:,}; sockviz {rate:,.0f}/s)"), f"{ratio:.3f}x", ">= 0.3",
-                     "ok" if ratio >= 0.3 else "BELOW"))
+        rows.append(
+            (
+                (
+                    f"connections/s, --listen --trace vs plain selector server, {kind} "
+                    f"({count:,}; sockviz {rate:,.0f}/s)"
+                ),
+                f"{ratio:.3f}x",
+                ">= 0.3",
+                "ok" if ratio >= 0.3 else "BELOW",
+            )
+        )
     tui_count = 200 if smoke else 500 if quick else 3000
     port = free_port()
     plain = run_flood(plain_command(port), tui_count, port)
@@ -127,19 +145,44 @@ def flood_rows(quick: bool, smoke: bool = False) -> list[tuple[str, str, str, st
     wall, cpu = ratios(plain, tui)
     rate = tui_count / tui["seconds"]
     for kind, ratio in (("wall", wall), ("CPU", cpu)):
-        rows.append(((f"connections/s, TUI headless vs plain selector server, {kind} "
-                     f"({tui_count:,}; sockviz {rate:,.0f}/s)"), f"{ratio:.3f}x", ">= 0.2",
-                     "ok" if ratio >= 0.2 else "BELOW"))
+        rows.append(
+            (
+                (
+                    f"connections/s, TUI headless vs plain selector server, {kind} "
+                    f"({tui_count:,}; sockviz {rate:,.0f}/s)"
+                ),
+                f"{ratio:.3f}x",
+                ">= 0.2",
+                "ok" if ratio >= 0.2 else "BELOW",
+            )
+        )
     ms = 1000 * tui["p95"]
-    rows.append(((f"responsiveness during that flood, key press to frame, p95 of "
-                 f"{tui['presses']:.0f}"), f"{ms:.0f} ms", "<= 100 ms",
-                 "ok" if ms <= 100 else "ABOVE"))
+    rows.append(
+        (
+            (f"responsiveness during that flood, key press to frame, p95 of {tui['presses']:.0f}"),
+            f"{ms:.0f} ms",
+            "<= 100 ms",
+            "ok" if ms <= 100 else "ABOVE",
+        )
+    )
     before = 500 if smoke else 2000 if quick else 10_000
     ratio = timewait_cost(before, 100 if smoke else 300 if quick else 1000)
-    rows.append(((f"cost of a traced call, {before:,} connections in TIME_WAIT vs none "
-                 "(CPU)"), f"{ratio:.2f}x", "<= 1.2", "ok" if ratio <= 1.2 else "ABOVE"))
+    rows.append(
+        (
+            (f"cost of a traced call, {before:,} connections in TIME_WAIT vs none (CPU)"),
+            f"{ratio:.2f}x",
+            "<= 1.2",
+            "ok" if ratio <= 1.2 else "ABOVE",
+        )
+    )
     big, small = (2000, 500) if smoke else (5000, 1000) if quick else (100_000, 1000)
     extra = flood_rss(small, big)
-    rows.append((f"memory, peak RSS {big:,}-connection flood minus {small:,}-connection one",
-                 f"{extra:+.1f} MiB", "<= 40 MiB", "ok" if extra <= 40 else "ABOVE"))
+    rows.append(
+        (
+            f"memory, peak RSS {big:,}-connection flood minus {small:,}-connection one",
+            f"{extra:+.1f} MiB",
+            "<= 40 MiB",
+            "ok" if extra <= 40 else "ABOVE",
+        )
+    )
     return rows

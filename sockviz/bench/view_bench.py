@@ -37,8 +37,13 @@ def time_travel_alone(connections: int) -> dict:
     process that has leaves garbage whose collection can land in the measurement)."""
     import ast
 
-    proc = subprocess.run([sys.executable, "-c", TRAVEL, str(connections)], check=True,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", TRAVEL, str(connections)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
 
 
@@ -58,12 +63,14 @@ def time_travel(connections: int) -> dict:
         endpoint = resolve(None, 0, "ipv4")
 
         def factory(scenario, consumer, *, mode, pace, **_):
-            return ListenRunner(consumer, endpoint.ip, 0, FAMILIES["ipv4"], mode=mode,
-                                pace=pace)
+            return ListenRunner(consumer, endpoint.ip, 0, FAMILIES["ipv4"], mode=mode, pace=pace)
 
         scenario = listen_scenario(endpoint)
-        app = SockvizApp(AppConfig(scenario=scenario.name, outside="listen"),
-                         runner_factory=factory, scenarios={scenario.name: scenario})
+        app = SockvizApp(
+            AppConfig(scenario=scenario.name, outside="listen"),
+            runner_factory=factory,
+            scenarios={scenario.name: scenario},
+        )
         app.mode = Mode.FAST
         out = {}
         async with app.run_test(size=(120, 40)) as pilot:
@@ -71,16 +78,19 @@ def time_travel(connections: int) -> dict:
                 await pilot.pause(0.05)
             port = app.models["server"].local.rsplit(":", 1)[1]
             client = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-c", CLIENT, port, str(connections)],
-                check=True)
+                subprocess.run, [sys.executable, "-c", CLIENT, port, str(connections)], check=True
+            )
             del client
 
             def closed() -> int:  # connections the listener has closed (after the peer),
                 # one by one or condensed (a batch of many: see sockviz.engine.run.event_batcher)
-                return sum(e.count if type(e).__name__ == "Condensed" else
-                           e.call.value == "close" and e.socket.startswith("conn-")
-                           for e in app.history.events
-                           if type(e).__name__ in ("CallEvent", "Condensed"))
+                return sum(
+                    e.count
+                    if type(e).__name__ == "Condensed"
+                    else e.call.value == "close" and e.socket.startswith("conn-")
+                    for e in app.history.events
+                    if type(e).__name__ in ("CallEvent", "Condensed")
+                )
 
             deadline = time.monotonic() + 30 + connections
             while closed() < connections and time.monotonic() < deadline:
@@ -130,9 +140,11 @@ def history_memory(count: int) -> float:
     got: list = []
     runner = ListenRunner(got.append, "127.0.0.1", 0, FAMILIES["ipv4"], mode=Mode.FAST)
     runner.start()
+
     def listening():
-        return next((e for e in got if type(e).__name__ == "CallEvent"
-                     and e.call.value == "listen"), None)
+        return next(
+            (e for e in got if type(e).__name__ == "CallEvent" and e.call.value == "listen"), None
+        )
 
     while listening() is None:
         time.sleep(0.01)
@@ -141,8 +153,7 @@ def history_memory(count: int) -> float:
     subprocess.run([sys.executable, "-c", CLIENT, port, "40"], check=True)
     time.sleep(0.5)
     runner.stop()
-    sample = [e for e in got if type(e).__name__ in ("CallEvent", "KernelEvent",
-                                                      "StepPending")]
+    sample = [e for e in got if type(e).__name__ in ("CallEvent", "KernelEvent", "StepPending")]
     from dataclasses import replace
 
     before = rss()
@@ -166,6 +177,11 @@ def history_memory(count: int) -> float:
 
 
 def history_rss(count: int) -> float:
-    proc = subprocess.run([sys.executable, "-c", MEMORY, str(count)], check=True,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", MEMORY, str(count)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return float(proc.stdout.strip())

@@ -103,16 +103,22 @@ def shutdown_reason(args: str | None) -> str:
     """What a shutdown() ended, from the ``how`` it was given (its args)."""
     how = (args or "").replace("socket.", "")
     if "SHUT_RDWR" in how:
-        return ("shutdown(SHUT_RDWR) ended both directions: no more sending (on TCP a FIN "
-                "goes out) and recv() no longer waits (it returns what has arrived, then 0); "
-                "the descriptor stays open until close().")
+        return (
+            "shutdown(SHUT_RDWR) ended both directions: no more sending (on TCP a FIN "
+            "goes out) and recv() no longer waits (it returns what has arrived, then 0); "
+            "the descriptor stays open until close()."
+        )
     if "SHUT_RD" in how:
-        return ("shutdown(SHUT_RD) ended our receiving as the program sees it: recv() returns "
-                "what has arrived, then 0 instead of waiting (Linux still takes in what the "
-                "peer sends, and tells it nothing). We can still send.")
+        return (
+            "shutdown(SHUT_RD) ended our receiving as the program sees it: recv() returns "
+            "what has arrived, then 0 instead of waiting (Linux still takes in what the "
+            "peer sends, and tells it nothing). We can still send."
+        )
     if "SHUT_WR" in how:
-        return ("shutdown(SHUT_WR) ended our sending (on TCP a FIN goes out); we can still "
-                "receive. The socket is half-closed.")
+        return (
+            "shutdown(SHUT_WR) ended our sending (on TCP a FIN goes out); we can still "
+            "receive. The socket is half-closed."
+        )
     return f"shutdown({args or ''}) ended the direction it names."
 
 
@@ -122,13 +128,17 @@ _KERNEL_MEANING = {
     "SYN_RECV": "SYN received, SYN-ACK sent, waiting for the final ACK",
     "ESTABLISHED": "the connection is open both ways",
     "FIN_WAIT1": "we sent FIN, waiting for it to be acknowledged",
-    "FIN_WAIT2": ("our FIN was acknowledged; waiting for the peer's FIN (once its program "
-                  "has closed it, at most net.ipv4.tcp_fin_timeout: help shows this run's)"),
+    "FIN_WAIT2": (
+        "our FIN was acknowledged; waiting for the peer's FIN (once its program "
+        "has closed it, at most net.ipv4.tcp_fin_timeout: help shows this run's)"
+    ),
     "CLOSE_WAIT": "the peer sent FIN; waiting for this program to close",
     "LAST_ACK": "we sent our FIN after the peer's; waiting for the last ACK",
-    "TIME_WAIT": ("closed first; Linux keeps the connection a fixed 60 s (TCP_TIMEWAIT_LEN) "
-                  "to ACK the peer's FIN again if our last ACK is lost, and so late segments "
-                  "die out"),
+    "TIME_WAIT": (
+        "closed first; Linux keeps the connection a fixed 60 s (TCP_TIMEWAIT_LEN) "
+        "to ACK the peer's FIN again if our last ACK is lost, and so late segments "
+        "die out"
+    ),
     "CLOSING": "both sides sent FIN at once; waiting for the ACK (both then go TIME_WAIT)",
     "CLOSE": "no connection: the kernel holds no TCP state for it",
 }
@@ -142,23 +152,28 @@ def kernel_meaning(state: str | None, settings=None) -> str:
     if state == "FIN_WAIT2" and settings is not None:
         from sockviz.engine.kernel.tcp_settings import fin_timeout_words
 
-        return ("our FIN was acknowledged; waiting for the peer's FIN ("
-                f"{fin_timeout_words(settings)})")
+        return (
+            f"our FIN was acknowledged; waiting for the peer's FIN ({fin_timeout_words(settings)})"
+        )
     return _KERNEL_MEANING.get(state, state)
 
 
 _ERRNO_HELP = {
     "ECONNREFUSED": "Nothing is listening at that address: the peer's kernel answered with RST.",
-    "EADDRINUSE": ("This address and port are taken: by another socket, or by a connection "
-                   "the kernel still keeps in TIME_WAIT after its socket was closed."),
+    "EADDRINUSE": (
+        "This address and port are taken: by another socket, or by a connection "
+        "the kernel still keeps in TIME_WAIT after its socket was closed."
+    ),
     "EADDRNOTAVAIL": "That address is not one of this machine's.",
     "EAFNOSUPPORT": "This machine does not support that address family.",
     "ECONNRESET": "The peer reset the connection (RST): it closed abruptly.",
     "EPIPE": "The connection is closed for writing: the peer has gone, or we shut it down.",
     "ENOTCONN": "The socket is not connected.",
     "EAGAIN": "Nothing was ready: the call would have had to wait.",
-    "EINPROGRESS": ("A non-blocking connect() returns at once: the SYN is sent and the "
-                    "handshake goes on in the kernel without the program."),
+    "EINPROGRESS": (
+        "A non-blocking connect() returns at once: the SYN is sent and the "
+        "handshake goes on in the kernel without the program."
+    ),
     "ETIMEDOUT": "The peer did not answer in time.",
     "EACCES": "Ports below 1024 need special privileges.",
     "EHOSTUNREACH": "There is no route to that host.",

@@ -296,8 +296,10 @@ class Condensed:
 
 
 #: What an AF_UNIX run shows instead of a wire.
-UNIX_NO_WIRE = ("Unix-domain sockets have no wire: the kernel copies the bytes from one "
-                "socket's buffer to the other's, no segments, no ports")
+UNIX_NO_WIRE = (
+    "Unix-domain sockets have no wire: the kernel copies the bytes from one "
+    "socket's buffer to the other's, no segments, no ports"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,8 +396,21 @@ class Checked:
     met: bool
 
 
-Event = (CallEvent | KernelEvent | Segment | StepPending | Progress | RunFinished | Elided
-         | Condensed | Checked | WireStatus | LinkStatus | LinkEvent | TcpSettings)
+Event = (
+    CallEvent
+    | KernelEvent
+    | Segment
+    | StepPending
+    | Progress
+    | RunFinished
+    | Elided
+    | Condensed
+    | Checked
+    | WireStatus
+    | LinkStatus
+    | LinkEvent
+    | TcpSettings
+)
 
 #: How many bytes of each message an event keeps. Totals always count everything.
 PREVIEW_CAP = 4096

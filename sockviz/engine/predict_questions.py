@@ -44,8 +44,7 @@ ERRORS: dict[Call, tuple[str, ...]] = {
 ROLE_STATES: dict[Role, tuple[State, ...]] = {
     Role.LISTENER: (State.CREATED, State.BOUND, State.LISTENING, State.CLOSED),
     Role.SERVER: (State.CREATED, State.BOUND, State.CONNECTED, State.CLOSED),
-    Role.CLIENT: (State.CREATED, State.BOUND, State.CONNECTED, State.HALF_CLOSED,
-                  State.CLOSED),
+    Role.CLIENT: (State.CREATED, State.BOUND, State.CONNECTED, State.HALF_CLOSED, State.CLOSED),
     Role.CONNECTION: (State.CONNECTED, State.HALF_CLOSED, State.CLOSED),
 }
 
@@ -107,8 +106,13 @@ class Question:
     peer: str | None = None
     """For ``time-wait``: the other end of the connection."""
 
-    def answer(self, event: CallEvent | None, sockets: Mapping[str, Facts],
-               caused: Sequence[Segment] = (), datagram: int | None = None) -> str:
+    def answer(
+        self,
+        event: CallEvent | None,
+        sockets: Mapping[str, Facts],
+        caused: Sequence[Segment] = (),
+        datagram: int | None = None,
+    ) -> str:
         """The true choice, from the step's call event, the sockets as the kernel last
         reported them, the segments the call caused (for the wire's questions) and, for a
         ``recvfrom``, the size of the datagram it read as its ``sendto`` reported it (None:
@@ -134,8 +138,11 @@ class Question:
         if self.kind == "accept":
             if event.socket == self.socket:
                 return SAME_SOCKET
-            return NEW_SOCKET if event.parent == self.socket else f"{event.socket}, from " \
-                f"{event.parent or 'no listener said'}"
+            return (
+                NEW_SOCKET
+                if event.parent == self.socket
+                else f"{event.socket}, from {event.parent or 'no listener said'}"
+            )
         if self.kind == "time-wait":
             return self._time_wait(event, sockets)
         return "?"
@@ -151,8 +158,11 @@ class Question:
             if name == self.socket:
                 kernel = kernel or event.kernel
             states[name] = kernel
-        unsettled = [f"{name} in {kernel}" for name, kernel in states.items()
-                     if kernel in UNSETTLED or (name == self.peer and kernel == "FIN_WAIT2")]
+        unsettled = [
+            f"{name} in {kernel}"
+            for name, kernel in states.items()
+            if kernel in UNSETTLED or (name == self.peer and kernel == "FIN_WAIT2")
+        ]
         if unsettled:
             return f"{NOT_YET}: {', '.join(unsettled)} when the run moved on"
         waiting = [name for name, kernel in states.items() if kernel == "TIME_WAIT"]
@@ -213,8 +223,7 @@ def _wire_answer(kind: str, asker: str, caused: Sequence[Segment]) -> str:
         back = [f for segment, f in zip(caused, flags, strict=True) if segment.source != asker]
         return back[0] if back else NO_ANSWER
     if kind == "wire-fin":
-        fin = next((segment.source for segment in caused if "FIN" in (segment.flags or "")),
-                   None)
+        fin = next((segment.source for segment in caused if "FIN" in (segment.flags or "")), None)
         if fin is None and any("RST" in (segment.flags or "") for segment in caused):
             return RST_NOT_FIN  # (SO_LINGER 0, or bytes left unread: close() resets)
         return fin or NO_FIN
@@ -226,14 +235,12 @@ def _peer(facts: Facts, sockets: Mapping[str, Facts]) -> Facts | None:
     if not facts.remote:
         return None
     for other in sockets.values():
-        if other.name != facts.name and other.local == facts.remote \
-                and other.remote == facts.local:
+        if other.name != facts.name and other.local == facts.remote and other.remote == facts.local:
             return other
     return None
 
 
-def ask(pending: StepPending, sockets: Mapping[str, Facts],
-        wire: bool = False) -> Question | None:
+def ask(pending: StepPending, sockets: Mapping[str, Facts], wire: bool = False) -> Question | None:
     """A question about the pending step, or None when it has nothing to guess
     (``socket()``, ``setsockopt()``, a plain send). ``wire``: the run's segments are
     watched, so the wire can answer questions of its own."""
@@ -254,55 +261,98 @@ def ask(pending: StepPending, sockets: Mapping[str, Facts],
     if call is Call.CLOSE and stream and facts.state in (State.CONNECTED, State.HALF_CLOSED):
         peer = _peer(facts, sockets)
         if peer is not None and peer.state in (State.CLOSED, State.HALF_CLOSED):
-            done = ("has already closed" if peer.state is State.CLOSED else
-                    "has shut down its sending side, and its socket is still open")
+            done = (
+                "has already closed"
+                if peer.state is State.CLOSED
+                else "has shut down its sending side, and its socket is still open"
+            )
             return Question(
-                pending.step, "time-wait", name,
+                pending.step,
+                "time-wait",
+                name,
                 f"{peer.name} {done}. After {who}, which end of the connection will the "
                 "kernel keep in TIME_WAIT (an open socket's end too)?",
-                (name, peer.name, BOTH, NEITHER), peer=peer.name)
-        return Question(pending.step, "kernel", name,
-                        f"When {who} returns, which TCP state does the kernel show for "
-                        f"{name}?", AFTER_FIN)
+                (name, peer.name, BOTH, NEITHER),
+                peer=peer.name,
+            )
+        return Question(
+            pending.step,
+            "kernel",
+            name,
+            f"When {who} returns, which TCP state does the kernel show for {name}?",
+            AFTER_FIN,
+        )
     if call in (Call.BIND, Call.LISTEN, Call.CONNECT, Call.SHUTDOWN):
         choices = tuple(s.value for s in ROLE_STATES[facts.role] if s is not facts.state)
-        return Question(pending.step, "state", name,
-                        f"{name} is {facts.state.value if facts.state else 'new'}. "
-                        f"After {who}, what will its state be?", choices)
+        return Question(
+            pending.step,
+            "state",
+            name,
+            f"{name} is {facts.state.value if facts.state else 'new'}. "
+            f"After {who}, what will its state be?",
+            choices,
+        )
     if call is Call.ACCEPT:
-        return Question(pending.step, "accept", name, f"What will {who} give back?",
-                        (NEW_SOCKET, SAME_SOCKET, AN_ERROR))
+        return Question(
+            pending.step,
+            "accept",
+            name,
+            f"What will {who} give back?",
+            (NEW_SOCKET, SAME_SOCKET, AN_ERROR),
+        )
     if call in (Call.RECV, Call.RECVFROM):
         if not stream:
-            return Question(pending.step, "recv", name, f"What will {who} return?",
-                            (ONE_DATAGRAM, PART, MERGED, AN_ERROR))
-        return Question(pending.step, "recv", name, f"What will {who} return?",
-                        (RECV_BYTES, RECV_EOF, AN_ERROR))
+            return Question(
+                pending.step,
+                "recv",
+                name,
+                f"What will {who} return?",
+                (ONE_DATAGRAM, PART, MERGED, AN_ERROR),
+            )
+        return Question(
+            pending.step, "recv", name, f"What will {who} return?", (RECV_BYTES, RECV_EOF, AN_ERROR)
+        )
     return None
 
 
-def _ask_wire(pending: StepPending, facts: Facts, sockets: Mapping[str, Facts],
-              who: str) -> Question | None:
+def _ask_wire(
+    pending: StepPending, facts: Facts, sockets: Mapping[str, Facts], who: str
+) -> Question | None:
     """The wire's questions: what connect() sends, what a SYN to a closed port gets back,
     who sends the first FIN."""
     if facts.type != Transport.STREAM.value:
         return None
     name = facts.name
     if pending.call is Call.CONNECT and pending.expect_error == "ECONNREFUSED":
-        return Question(pending.step, "wire-refused", name,
-                        f"{who} sends a SYN to a port where nothing listens. What comes back "
-                        "on the wire?", ("SYN,ACK", "RST,ACK", NO_ANSWER, ICMP))
-    if pending.call is Call.CONNECT and not pending.expect_error \
-            and facts.kernel not in ("SYN_SENT", "ESTABLISHED"):
+        return Question(
+            pending.step,
+            "wire-refused",
+            name,
+            f"{who} sends a SYN to a port where nothing listens. What comes back on the wire?",
+            ("SYN,ACK", "RST,ACK", NO_ANSWER, ICMP),
+        )
+    if (
+        pending.call is Call.CONNECT
+        and not pending.expect_error
+        and facts.kernel not in ("SYN_SENT", "ESTABLISHED")
+    ):
         # (a connect() that ends one begun with EINPROGRESS sends no SYN of its own)
-        return Question(pending.step, "wire-connect", name,
-                        f"What will {who} put on the wire before it returns?",
-                        (SYN_ONLY, HANDSHAKE, SYN_RST, NOTHING))
+        return Question(
+            pending.step,
+            "wire-connect",
+            name,
+            f"What will {who} put on the wire before it returns?",
+            (SYN_ONLY, HANDSHAKE, SYN_RST, NOTHING),
+        )
     if pending.call in (Call.CLOSE, Call.SHUTDOWN) and facts.state is State.CONNECTED:
         peer = _peer(facts, sockets)
         if peer is not None and peer.state is State.CONNECTED:
-            return Question(pending.step, "wire-fin", name,
-                            f"Both ends are connected. Once {who} returns, which socket's "
-                            "kernel will have sent the first FIN?",
-                            (name, peer.name, NO_FIN, RST_NOT_FIN))
+            return Question(
+                pending.step,
+                "wire-fin",
+                name,
+                f"Both ends are connected. Once {who} returns, which socket's "
+                "kernel will have sent the first FIN?",
+                (name, peer.name, NO_FIN, RST_NOT_FIN),
+            )
     return None

@@ -13,8 +13,9 @@ _HEX = re.compile(r"[0-9a-fA-F]{2}")
 
 
 #: Each byte as a preview writes it.
-_ESCAPED = tuple("\\\\" if b == 0x5C else chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}"
-                 for b in range(256))
+_ESCAPED = tuple(
+    "\\\\" if b == 0x5C else chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in range(256)
+)
 #: The bytes that stand for themselves.
 _PLAIN = bytes(b for b in range(0x20, 0x7F) if b != 0x5C)
 

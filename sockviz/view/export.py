@@ -45,13 +45,22 @@ class _Ladder:
             if isinstance(event, (CallEvent, KernelEvent)):
                 self._meet(event.socket, "left" if event.role is Role.CLIENT else "right")
             if isinstance(event, Segment):  # the wire, as it crossed: an arrow each
-                self._meet(event.source, self._across(event.target) if ":" in event.source
-                           else ("left" if self.side.get(event.source) != "right" else "right"))
+                self._meet(
+                    event.source,
+                    self._across(event.target)
+                    if ":" in event.source
+                    else ("left" if self.side.get(event.source) != "right" else "right"),
+                )
                 self._meet(event.target, self._across(event.source))
                 lost = event.link in ("dropped", "lost")
-                self.rows.append((event.source, event.target,
-                                  words.segment_label(event) if event.link is None
-                                  else linkview.label(event), "lost" if lost else True))
+                self.rows.append(
+                    (
+                        event.source,
+                        event.target,
+                        words.segment_label(event) if event.link is None else linkview.label(event),
+                        "lost" if lost else True,
+                    )
+                )
                 continue
             first = view.row_count
             apply(view, event, 0.0)
@@ -63,15 +72,19 @@ class _Ladder:
                 text = row.label
                 if row.data:
                     text += " " + words.preview(row.data, PREVIEW + 2)
-                if (isinstance(event, CallEvent) and event.kernel and event.error is None
-                        and event.call is not Call.SOCKET  # (a new socket is CLOSE: nothing yet)
-                        and row.to != event.socket and kernel.get(event.socket) != event.kernel):
+                if (
+                    isinstance(event, CallEvent)
+                    and event.kernel
+                    and event.error is None
+                    and event.call is not Call.SOCKET  # (a new socket is CLOSE: nothing yet)
+                    and row.to != event.socket
+                    and kernel.get(event.socket) != event.kernel
+                ):
                     text += f" · {event.kernel}"  # what the call did in the kernel
                 self._meet(row.over, self._across(row.to) if row.to else "right")
                 if row.to is not None:
                     self._meet(row.to, self._across(row.over))
-                self.rows.append((row.over, row.to if row.arrow else None, inert(text),
-                                  False))
+                self.rows.append((row.over, row.to if row.arrow else None, inert(text), False))
             if isinstance(event, CallEvent) and event.kernel:
                 kernel[event.socket] = event.kernel
 
@@ -79,8 +92,9 @@ class _Ladder:
     def _expectations(view: RunView, events: list) -> None:
         """What each step means to fail with, from the scenario (a trace has no step
         announcements): so a planned error reads as the lesson, as on screen."""
-        family = next((_FAMILY.get(e.family) for e in events
-                       if isinstance(e, CallEvent | KernelEvent)), None)
+        family = next(
+            (_FAMILY.get(e.family) for e in events if isinstance(e, CallEvent | KernelEvent)), None
+        )
         if family is None or not view.scenario.steps:
             return
         for index, step in enumerate(view.scenario.steps_for(family)):
@@ -105,8 +119,7 @@ def _mermaid_text(text: str) -> str:
     return "".join(_MERMAID_CODES.get(ch, ch) for ch in inert(text))
 
 
-def to_mermaid(events: Iterable, title: str | None = None,
-               scenario: Scenario | None = None) -> str:
+def to_mermaid(events: Iterable, title: str | None = None, scenario: Scenario | None = None) -> str:
     """A Mermaid ``sequenceDiagram`` of the run (paste it in a ```` ```mermaid ```` block)."""
     ladder = _Ladder(list(events), scenario)
     left = [n for n in ladder.order if ladder.side[n] == "left"]
@@ -144,8 +157,9 @@ def to_text(events: Iterable, title: str | None = None, scenario: Scenario | Non
             line = "┄" if wire else "─"  # (a segment on the wire: a thin arrow)
             body = line * (dashes // 2) + label + line * (dashes - dashes // 2)
             head = ("✗", "✗") if short else ("◀", "▶")
-            lines.append(" " * short + head[0] + body + "─" if side == "right"
-                         else "─" + body + head[1])
+            lines.append(
+                " " * short + head[0] + body + "─" if side == "right" else "─" + body + head[1]
+            )
         else:
             line = f"{socket}: {text}" if not text.startswith(f"{socket} =") else text
             line = line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"

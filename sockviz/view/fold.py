@@ -118,7 +118,10 @@ def _model_for(view: RunView, event: CallEvent | KernelEvent, changes: Changes) 
     if model is not None:
         return model
     model = CardModel(
-        name=event.socket, role=event.role, family=event.family, type=event.type,
+        name=event.socket,
+        role=event.role,
+        family=event.family,
+        type=event.type,
         path=plan_path(view.scenario, event.socket, event.role, Transport(event.type)),
         born=view.folded,
     )
@@ -132,8 +135,9 @@ def _model_for(view: RunView, event: CallEvent | KernelEvent, changes: Changes) 
     return model
 
 
-def _touched(view: RunView, name: str, changes: Changes, moving: bool = False,
-             scroll: bool = True) -> None:
+def _touched(
+    view: RunView, name: str, changes: Changes, moving: bool = False, scroll: bool = True
+) -> None:
     changes.changed.add(name)
     if moving:
         changes.moved.add(name)
@@ -178,14 +182,18 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
     planned = view.planned_error(event.step)
     if event.error:
         model.error, model.error_text, model.error_call = (
-            event.error, event.error_text, event.call.value)
+            event.error,
+            event.error_text,
+            event.call.value,
+        )
         model.expected = event.step is not None and planned == event.error
     elif event.step is not None and model.error and model.expected:
         model.error = None  # a planned failure is only news until the next call
     if event.parts and (event.nbytes or 0) > 1 << 20:
         model.transfer = None  # the bulk transfer is over; keep its sparkline
-    _touched(view, event.socket, changes, moving=event.state is not None
-             and event.state is not before)
+    _touched(
+        view, event.socket, changes, moving=event.state is not None and event.state is not before
+    )
     _ladder(view, event, before, planned, changes)
     if event.step is not None:
         view.steps_done = max(view.steps_done, event.step + 1)
@@ -239,8 +247,15 @@ def _elided(view: RunView, event: Elided, changes: Changes) -> None:
     if model is None:
         return
     side = "left" if model.role is Role.CLIENT else "right"
-    _row(view, changes, side, words.elided(event), socket=event.socket,
-         call=event.call.value, over=event.socket)
+    _row(
+        view,
+        changes,
+        side,
+        words.elided(event),
+        socket=event.socket,
+        call=event.call.value,
+        over=event.socket,
+    )
     _log(view, event, changes)
 
 
@@ -273,9 +288,15 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
         view.under_way = event.seq
         pending = view.pending
         model = view.models.get(pending.socket)
-        _row(view, changes, "right" if model is not None and model.role is not Role.CLIENT
-             else "left", words.under_way(pending), socket=pending.socket,
-             call=pending.call.value, over=pending.socket)
+        _row(
+            view,
+            changes,
+            "right" if model is not None and model.role is not Role.CLIENT else "left",
+            words.under_way(pending),
+            socket=pending.socket,
+            call=pending.call.value,
+            over=pending.socket,
+        )
     label = words.segment_label(event)
     if event.summed and view.link is not None:  # (a transfer the link counted, not read)
         view.link = linkview.counted(view.link, event)
@@ -284,18 +305,31 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
         if gap is not None:
             _row(view, changes, side, linkview.gap_label(gap))
         label = linkview.label(event)
-    _row(view, changes, side, label, arrow=True, packet=event,
-         socket=event.source, call="packet", over=event.source, to=event.target,
-         seq=event.seq)
-    if event.cause is not None and view.caused_since is not None \
-            and event.cause >= view.caused_since:
+    _row(
+        view,
+        changes,
+        side,
+        label,
+        arrow=True,
+        packet=event,
+        socket=event.source,
+        call="packet",
+        over=event.source,
+        to=event.target,
+        seq=event.seq,
+    )
+    if (
+        event.cause is not None
+        and view.caused_since is not None
+        and event.cause >= view.caused_since
+    ):
         view.caused = (*view.caused, event)
     elif event.cause is None and view.pending is not None and view.under_way is not None:
-        view.during = (*view.during[-(linkview.RECENT - 1):], event)
+        view.during = (*view.during[-(linkview.RECENT - 1) :], event)
     elif event.cause is None and view.caused_since is not None:
         # the kernels' own after the last call (a delayed ACK, a retransmission): its
         # story says them as theirs, never as the call's
-        view.caused = (*view.caused[-(linkview.RECENT - 1):], event)
+        view.caused = (*view.caused[-(linkview.RECENT - 1) :], event)
     _log(view, event, changes)
 
 
@@ -304,8 +338,13 @@ def _begun(view: RunView, event: Segment) -> bool:
     for the first time, with no call of before as its cause, of a kind only that call
     sends (a connect()'s SYN, a send's bytes, a close()'s or shutdown()'s FIN or RST)."""
     pending = view.pending
-    if pending is None or event.source != pending.socket or event.retry is not None \
-            or event.summed or (event.cause is not None and event.cause < event.seq):
+    if (
+        pending is None
+        or event.source != pending.socket
+        or event.retry is not None
+        or event.summed
+        or (event.cause is not None and event.cause < event.seq)
+    ):
         return False
     flags = event.flags or ""
     if pending.call is Call.CONNECT:
@@ -327,9 +366,19 @@ def _released(view: RunView, event: LinkEvent, changes: Changes) -> None:
         sender = view.models.get(held.source)
         side = "left" if sender is None or sender.role is Role.CLIENT else "right"
         crossing = replace(held, link="crossed", delay=event.delay)
-        _row(view, changes, side, f"{words.segment_label(held)} crosses", arrow=True,
-             packet=crossing, socket=held.source, call="packet", over=held.source,
-             to=held.target, seq=event.seq)
+        _row(
+            view,
+            changes,
+            side,
+            f"{words.segment_label(held)} crosses",
+            arrow=True,
+            packet=crossing,
+            socket=held.source,
+            call="packet",
+            over=held.source,
+            to=held.target,
+            seq=event.seq,
+        )
     _log(view, event, changes)
 
 
@@ -345,8 +394,7 @@ def _log(view: RunView, event: Event, changes: Changes) -> None:
 def _row(view: RunView, changes: Changes, side: str, label: str, **fields) -> Row:
     """The next row of the ladder (the one already in the shared store, when this moment
     of the run is being folded again)."""
-    row = view.rows.put(view.row_count, Row(view.row_count, view.folded, side, label,
-                                            **fields))
+    row = view.rows.put(view.row_count, Row(view.row_count, view.folded, side, label, **fields))
     view.row_count += 1
     changes.rows += 1
     if row.data is not None:
@@ -379,21 +427,40 @@ def _peer(view: RunView, event: CallEvent) -> str | None:
     return both or own or remote
 
 
-def _ladder(view: RunView, event: CallEvent, before: State | None, planned: str | None,
-            changes: Changes) -> None:
+def _ladder(
+    view: RunView, event: CallEvent, before: State | None, planned: str | None, changes: Changes
+) -> None:
     side = "left" if event.role is Role.CLIENT else "right"
     call = event.call
     stream = event.type == Transport.STREAM.value
-    said = words.said(event, before, planned is not None and planned == event.error,
-                      event.socket in view.connecting)
-    base = {"socket": event.socket, "call": call.value, "seq": event.seq,
-            "over": (event.parent if call is Call.ACCEPT and event.parent else event.socket)}
+    said = words.said(
+        event,
+        before,
+        planned is not None and planned == event.error,
+        event.socket in view.connecting,
+    )
+    base = {
+        "socket": event.socket,
+        "call": call.value,
+        "seq": event.seq,
+        "over": (event.parent if call is Call.ACCEPT and event.parent else event.socket),
+    }
     if call is Call.CONNECT and event.error == "EINPROGRESS" and stream:
         view.connecting.add(event.socket)
     if call in words.SENDS and not event.error:
-        row = _row(view, changes, side, said.label, arrow=True, data=event.data or b"",
-                   nbytes=event.nbytes or 0, delivered_at=None, to=_peer(view, event),
-                   peer=f"→ {event.remote}" if event.remote else "", **base)
+        row = _row(
+            view,
+            changes,
+            side,
+            said.label,
+            arrow=True,
+            data=event.data or b"",
+            nbytes=event.nbytes or 0,
+            delivered_at=None,
+            to=_peer(view, event),
+            peer=f"→ {event.remote}" if event.remote else "",
+            **base,
+        )
         waiting = view.inflight.setdefault((_port(event.remote), _port(event.local)), [])
         waiting.append([row, event.nbytes or 0])
         del waiting[:-INFLIGHT_KEPT]
@@ -403,13 +470,28 @@ def _ladder(view: RunView, event: CallEvent, before: State | None, planned: str 
         if event.nbytes and not matched and event.data is not None:
             # bytes from a peer that is not sockviz (curl, nc, a browser): drawn arriving
             # from the other side, with their escaped preview
-            _row(view, changes, "right" if side == "left" else "left",
-                 words.from_outside(event), arrow=True, data=event.data, nbytes=event.nbytes,
-                 peer=f"← {event.remote}" if event.remote else "",
-                 **{**base, "over": event.remote or "peer", "to": event.socket})
-    _row(view, changes, side, said.label, arrow=said.arrow, error=said.error,
-         delivered_at=None if said.in_flight else view.folded,
-         to=_peer(view, event) if said.arrow else None, **base)
+            _row(
+                view,
+                changes,
+                "right" if side == "left" else "left",
+                words.from_outside(event),
+                arrow=True,
+                data=event.data,
+                nbytes=event.nbytes,
+                peer=f"← {event.remote}" if event.remote else "",
+                **{**base, "over": event.remote or "peer", "to": event.socket},
+            )
+    _row(
+        view,
+        changes,
+        side,
+        said.label,
+        arrow=said.arrow,
+        error=said.error,
+        delivered_at=None if said.in_flight else view.folded,
+        to=_peer(view, event) if said.arrow else None,
+        **base,
+    )
 
 
 def _deliver(view: RunView, event: CallEvent, stream: bool, changes: Changes) -> bool:

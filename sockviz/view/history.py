@@ -46,8 +46,9 @@ class History:
     """The events of one run, the live view, and the view at any moment. See the module
     docstring."""
 
-    def __init__(self, scenario: Scenario, limit: int = HISTORY_KEPT,
-                 every: int = CHECKPOINT_EVERY) -> None:
+    def __init__(
+        self, scenario: Scenario, limit: int = HISTORY_KEPT, every: int = CHECKPOINT_EVERY
+    ) -> None:
         self.live = RunView(scenario)
         """The run as it stands now, every event folded in."""
         self.events: list[Event] = []

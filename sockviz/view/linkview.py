@@ -57,8 +57,10 @@ class LinkView:
 
     def counters(self) -> str:
         held = f" · held {len(self.held)}" if self.status.hold or self.held else ""
-        return (f"sent {self.sent} · delivered {self.delivered} · dropped {self.dropped} · "
-                f"in flight {self.in_flight}{held}")
+        return (
+            f"sent {self.sent} · delivered {self.delivered} · dropped {self.dropped} · "
+            f"in flight {self.in_flight}{held}"
+        )
 
 
 def short_counters(link: LinkView) -> str:
@@ -87,9 +89,16 @@ def took(link: LinkView, segment: Segment) -> tuple[LinkView, float | None]:
         held = (*held, segment)
     elif segment.delay is not None:
         arrivals = _put(arrivals, segment.t + segment.delay, now)
-    return replace(link, sent=link.sent + 1, dropped=dropped, held=held, arrivals=arrivals,
-                   now=now, last=max(segment.t, link.last or 0.0),
-                   recent=(*link.recent[-(RECENT - 1):], segment)), gap
+    return replace(
+        link,
+        sent=link.sent + 1,
+        dropped=dropped,
+        held=held,
+        arrivals=arrivals,
+        now=now,
+        last=max(segment.t, link.last or 0.0),
+        recent=(*link.recent[-(RECENT - 1) :], segment),
+    ), gap
 
 
 def with_tcp(link: LinkView, tcp: dict) -> LinkView:
@@ -131,8 +140,9 @@ def own(during: tuple[Segment, ...], socket: str) -> tuple[Segment, ...]:
     """Of what the link carried while a call was under way, what belongs to that call's
     story: its socket's segments and the answers to it - not those lost on the way (the
     link's own story says them)."""
-    return tuple(s for s in during if socket in (s.source, s.target)
-                 and s.link not in ("dropped", "lost"))
+    return tuple(
+        s for s in during if socket in (s.source, s.target) and s.link not in ("dropped", "lost")
+    )
 
 
 def released(link: LinkView, event: LinkEvent) -> LinkView:
@@ -144,7 +154,7 @@ def released(link: LinkView, event: LinkEvent) -> LinkView:
 
 
 def _arrived(arrivals: tuple[float, ...], now: float) -> tuple[float, ...]:
-    return arrivals[bisect.bisect_right(arrivals, now):] if arrivals else arrivals
+    return arrivals[bisect.bisect_right(arrivals, now) :] if arrivals else arrivals
 
 
 def _put(arrivals: tuple[float, ...], when: float, now: float) -> tuple[float, ...]:
@@ -195,8 +205,10 @@ def said(segment: Segment, link: LinkView | None = None) -> str | None:
     plain crossing)."""
     what = segment_label(segment)
     if segment.link == "dropped":
-        return (f"The link lost {segment.source}'s {what} on purpose (a drop fault): "
-                f"{segment.target} never hears of it.")
+        return (
+            f"The link lost {segment.source}'s {what} on purpose (a drop fault): "
+            f"{segment.target} never hears of it."
+        )
     if segment.link == "lost":
         return f"The link lost {segment.source}'s {what} at random (loss, seeded)."
     if segment.link == "held":
@@ -242,45 +254,86 @@ def retry_parts(segment: Segment, recent=(), link: LinkView | None = None) -> li
     settings = _settings(link, segment)
     said = f"{segment.source}'s kernel sent {what} again, {after} after the first"
     if "SYN" in flags and "ACK" not in flags:
-        return [f"{said}: its retransmission timer ran out.",
-                _sentence(tcpsettings.syn_words(settings))]
+        return [
+            f"{said}: its retransmission timer ran out.",
+            _sentence(tcpsettings.syn_words(settings)),
+        ]
     if "SYN" in flags:
-        before = max((s.t for s in recent if s.source == segment.source
-                      and s.flags == segment.flags and s.t < segment.t),
-                     default=segment.t - took)
-        asked = any(s.source == segment.target and s.flags == "SYN" and s.link == "crossed"
-                    and before < s.t + (s.delay or 0.0) <= segment.t for s in recent)
-        why = (f"{segment.target}'s SYN had come again, and a listener's kernel answers a "
-               "repeated SYN at once" if asked else "its timer ran out")
-        return [f"{said}: {why}.",
-                _sentence(f"{segment.source}'s kernel: {tcpsettings.synack_words(settings)}")]
+        before = max(
+            (
+                s.t
+                for s in recent
+                if s.source == segment.source and s.flags == segment.flags and s.t < segment.t
+            ),
+            default=segment.t - took,
+        )
+        asked = any(
+            s.source == segment.target
+            and s.flags == "SYN"
+            and s.link == "crossed"
+            and before < s.t + (s.delay or 0.0) <= segment.t
+            for s in recent
+        )
+        why = (
+            f"{segment.target}'s SYN had come again, and a listener's kernel answers a "
+            "repeated SYN at once"
+            if asked
+            else "its timer ran out"
+        )
+        return [
+            f"{said}: {why}.",
+            _sentence(f"{segment.source}'s kernel: {tcpsettings.synack_words(settings)}"),
+        ]
     rtt = link.rtts.get(segment.source) if link is not None else None
-    against = (f"the RTT {segment.source}'s kernel measured was {milliseconds(rtt)}" if rtt
-               else f"{segment.source}'s kernel's RTT was not read")
+    against = (
+        f"the RTT {segment.source}'s kernel measured was {milliseconds(rtt)}"
+        if rtt
+        else f"{segment.source}'s kernel's RTT was not read"
+    )
     first = segment.t - took
-    sacks = [s for s in recent if s.source == segment.target and _carries_sack(s)
-             and first <= s.t and s.t + (s.delay or 0.0) <= segment.t]
+    sacks = [
+        s
+        for s in recent
+        if s.source == segment.target
+        and _carries_sack(s)
+        and first <= s.t
+        and s.t + (s.delay or 0.0) <= segment.t
+    ]
     if sacks:
         n = len(sacks)
-        return [f"{said}, after {n} ACK{'s' * (n > 1)} from {segment.target} with SACK "
-                f"blocks had shown the hole: a recovery before the retransmission timer "
-                f"({against})."]
-    return [f"{said}, with no SACK from {segment.target} showing a hole before it: a timer "
-            f"ran out (a tail-loss probe or the retransmission timer; {against})."]
+        return [
+            f"{said}, after {n} ACK{'s' * (n > 1)} from {segment.target} with SACK "
+            f"blocks had shown the hole: a recovery before the retransmission timer "
+            f"({against})."
+        ]
+    return [
+        f"{said}, with no SACK from {segment.target} showing a hole before it: a timer "
+        f"ran out (a tail-loss probe or the retransmission timer; {against})."
+    ]
 
 
 def _round_trip(recent: list[Segment]) -> list[str]:
     """A handshake across the link, timed: the SYN that crossed, and the SYN-ACK's
     arrival back (the link's delay both ways, and the server kernel's moment between)."""
-    syn = next((s for s in reversed(recent) if s.flags == "SYN" and s.link == "crossed"),
-               None)
-    back = next((s for s in recent if syn is not None and s.flags == "SYN,ACK"
-                 and s.link == "crossed" and s.t >= syn.t and s.delay is not None), None)
+    syn = next((s for s in reversed(recent) if s.flags == "SYN" and s.link == "crossed"), None)
+    back = next(
+        (
+            s
+            for s in recent
+            if syn is not None
+            and s.flags == "SYN,ACK"
+            and s.link == "crossed"
+            and s.t >= syn.t
+            and s.delay is not None
+        ),
+        None,
+    )
     if syn is None or back is None:
         return []
     took = back.t + back.delay - syn.t
-    return [(f"One round trip: the SYN-ACK was back {seconds(took)} after the SYN crossing "
-             "set off.")]
+    return [
+        (f"One round trip: the SYN-ACK was back {seconds(took)} after the SYN crossing set off.")
+    ]
 
 
 def _congestion(link: LinkView, recent: list[Segment]) -> list[str]:
@@ -290,8 +343,10 @@ def _congestion(link: LinkView, recent: list[Segment]) -> list[str]:
     if bulk is None:
         return []
     name = tcpsettings.value(_settings(link, bulk), "tcp_congestion_control")
-    return [f"{bulk.source}'s kernel paced this with its congestion control, "
-            f"{tcpsettings.congestion_words(name)}."]
+    return [
+        f"{bulk.source}'s kernel paced this with its congestion control, "
+        f"{tcpsettings.congestion_words(name)}."
+    ]
 
 
 def settings_line(link: LinkView | None) -> str | None:
@@ -299,12 +354,12 @@ def settings_line(link: LinkView | None) -> str | None:
     if link is None:
         return None
     status = link.status
-    return (f"link {status.client} ⇄ {status.server} · {status.settings} │ "
-            f"{link.counters()}")
+    return f"link {status.client} ⇄ {status.server} · {status.settings} │ {link.counters()}"
 
 
-def link_story(link: LinkView, since: int, wire: str | None,
-               during: tuple[int, ...] = ()) -> str | None:
+def link_story(
+    link: LinkView, since: int, wire: str | None, during: tuple[int, ...] = ()
+) -> str | None:
     """The wire's story of the last step with what the link and the kernels did about it
     added: each segment lost, held, or sent again after its call's line (seq ``since``:
     read at its return, or since) or while it was under way (``during``, their seqs)."""
@@ -322,7 +377,9 @@ def link_story(link: LinkView, since: int, wire: str | None,
     if not said_now:
         return wire
     if any(s.link == "held" for s in recent):
-        said_now.append("The kernels' timers keep running while a segment waits: hold one "
-                        "too long and its sender sends it again (↻).")
+        said_now.append(
+            "The kernels' timers keep running while a segment waits: hold one "
+            "too long and its sender sends it again (↻)."
+        )
     extra = " ".join(dict.fromkeys(said_now))
     return f"{wire} {extra}" if wire else extra

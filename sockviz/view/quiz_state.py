@@ -57,8 +57,9 @@ class Predictions:
             return None
         from sockviz.engine.predict_questions import ask  # (predict mode only: not at every start)
 
-        return ask(view.pending, view.models,
-                   wire=view.wire is not None and view.wire.where is not None)
+        return ask(
+            view.pending, view.models, wire=view.wire is not None and view.wire.where is not None
+        )
 
     def guessed(self, question: Question, choice: int) -> None:
         self.asked = (question, question.choices[choice])
@@ -84,7 +85,8 @@ class Predictions:
             return None
         question, guess = self.asked
         moved_on = view.outcome is not None or (
-            view.pending is not None and view.pending.step > question.step)
+            view.pending is not None and view.pending.step > question.step
+        )
         if not moved_on:
             return None
         truth = question.answer(self.call, view.models, view.caused, self.datagram)

@@ -199,7 +199,7 @@ class Store:
     def window(self, end: int, count: int) -> list:
         """The last ``count`` items before index ``end`` that are still kept."""
         start = max(self.first, end - count)
-        return self.items[start - self.first: max(0, end - self.first)]
+        return self.items[start - self.first : max(0, end - self.first)]
 
     def trim(self, keep: int) -> None:
         """Let go of all but the newest ``keep`` items."""
@@ -283,8 +283,9 @@ class RunView:
         shared)."""
         twin = copy.copy(self)
         twin.models = {name: model.copy() for name, model in self.models.items()}
-        twin.inflight = {key: [list(item) for item in queue]
-                         for key, queue in self.inflight.items()}
+        twin.inflight = {
+            key: [list(item) for item in queue] for key, queue in self.inflight.items()
+        }
         twin.connecting = set(self.connecting)
         twin.checks = dict(self.checks)
         twin.lane_last = dict(self.lane_last)

@@ -21,7 +21,9 @@ FLAG_MEANING = {
     "PSH": "push: hand the data to the program now",
     "FIN": "finished: the sender will send no more",
     "RST": "reset: the connection is refused or torn down at once",
-    "URG": "urgent data", "ECE": "congestion seen", "CWR": "congestion window reduced",
+    "URG": "urgent data",
+    "ECE": "congestion seen",
+    "CWR": "congestion window reduced",
 }
 
 
@@ -84,10 +86,13 @@ def _trigger(ack: Segment, before: tuple[Segment, ...]) -> Segment | None:
     plus its time on a link)."""
     for earlier in reversed(before):
         flags = earlier.flags or ""
-        if (earlier.source == ack.target and earlier.seq_rel is not None
-                and (earlier.nbytes or "SYN" in flags or "FIN" in flags)
-                and earlier.link not in ("dropped", "lost", "held")
-                and earlier.t + (earlier.delay or 0.0) <= ack.t + 0.001):
+        if (
+            earlier.source == ack.target
+            and earlier.seq_rel is not None
+            and (earlier.nbytes or "SYN" in flags or "FIN" in flags)
+            and earlier.link not in ("dropped", "lost", "held")
+            and earlier.t + (earlier.delay or 0.0) <= ack.t + 0.001
+        ):
             return earlier
     return None
 
@@ -96,8 +101,9 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
-def _ack_words(call: CallEvent, segment: Segment, before: tuple[Segment, ...],
-               models: Mapping[str, CardModel]) -> str:
+def _ack_words(
+    call: CallEvent, segment: Segment, before: tuple[Segment, ...], models: Mapping[str, CardModel]
+) -> str:
     """A bare ACK, said with what it answers and how long after that reached its kernel
     (measured: the answered segment's capture plus its time on the link, to this one's
     capture)."""
@@ -107,21 +113,27 @@ def _ack_words(call: CallEvent, segment: Segment, before: tuple[Segment, ...],
     if answered is None or segment.ack_rel is None:
         return f"{kernel} acknowledged ({said}){own}"
     if answered.seq_rel >= segment.ack_rel:  # (bytes came after a gap: it asks again)
-        sack = (" - its SACK blocks name what came" if "sack" in
-                (segment.options or "").split(",") else "")
-        return (f"{kernel} acknowledged only up to {segment.ack_rel} ({said}){own}: bytes "
-                f"after a gap came{sack}")
+        sack = (
+            " - its SACK blocks name what came"
+            if "sack" in (segment.options or "").split(",")
+            else ""
+        )
+        return (
+            f"{kernel} acknowledged only up to {segment.ack_rel} ({said}){own}: bytes "
+            f"after a gap came{sack}"
+        )
     late = segment.t - (answered.t + (answered.delay or 0.0))
     flags = answered.flags or ""
     what = "the FIN" if "FIN" in flags else "the SYN-ACK" if "SYN" in flags else "the bytes"
     if answered.retry is not None:  # (the first sending was lost: this answers the next)
         what += " sent again"
     if late >= DELAYED:
-        return (f"{kernel} acknowledged {what} {_ms(late)} later, on its own: a delayed "
-                f"ACK ({said})")
+        return f"{kernel} acknowledged {what} {_ms(late)} later, on its own: a delayed ACK ({said})"
     if answered.nbytes and call.call in (Call.SEND, Call.SENDALL, Call.SENDTO):
-        return (f"{kernel} acknowledged at once ({said}) - before any recv(): the "
-                "kernel, not the program, answers")
+        return (
+            f"{kernel} acknowledged at once ({said}) - before any recv(): the "
+            "kernel, not the program, answers"
+        )
     return f"{kernel} acknowledged {what} ({said}){own}"
 
 
@@ -132,8 +144,10 @@ def _data_words(name: str, data: list[Segment]) -> str:
     if len(data) == 1:
         return f"{name} sent {_says(data[0])}"
     flags = " or ".join(dict.fromkeys(s.flags or "" for s in data))
-    return (f"{name} sent {len(data)} segments, {sum(s.nbytes for s in data):,} B "
-            f"({max(s.nbytes for s in data):,} B at most; flags {flags})")
+    return (
+        f"{name} sent {len(data)} segments, {sum(s.nbytes for s in data):,} B "
+        f"({max(s.nbytes for s in data):,} B at most; flags {flags})"
+    )
 
 
 def _runs(sentences: list[str]) -> list[str]:
@@ -144,12 +158,22 @@ def _runs(sentences: list[str]) -> list[str]:
             out[-1][1] += 1
         else:
             out.append([sentence, 1])
-    return [text if n == 1 else text.replace(": ", f", {n} times: ", 1) if ": " in text
-            else f"{text} ({n} times)" for text, n in out]
+    return [
+        text
+        if n == 1
+        else text.replace(": ", f", {n} times: ", 1)
+        if ": " in text
+        else f"{text} ({n} times)"
+        for text, n in out
+    ]
 
 
-def story(call: CallEvent, caused: tuple[Segment, ...],
-          models: Mapping[str, CardModel], status: WireStatus | None = None) -> str | None:
+def story(
+    call: CallEvent,
+    caused: tuple[Segment, ...],
+    models: Mapping[str, CardModel],
+    status: WireStatus | None = None,
+) -> str | None:
     """What crossed the wire because of ``call``, and what the kernels sent on their own
     after it, in a sentence or three (None: nothing to say; for a run on Unix-domain
     sockets, said under the calls that move bytes). A call is said to have sent only what
@@ -162,39 +186,56 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
         return None
     if not caused:
         if call.call is Call.ACCEPT and not call.error:
-            return (f"{name} sent nothing: the kernel had finished the handshake before it, "
-                    "and the connection waited in the accept queue.")
+            return (
+                f"{name} sent nothing: the kernel had finished the handshake before it, "
+                "and the connection waited in the accept queue."
+            )
         if call.call in (Call.SOCKET, Call.BIND, Call.LISTEN, Call.SETSOCKOPT):
             return f"{name} sent nothing: it only sets up the socket in this machine's kernel."
         if call.call in (Call.RECV, Call.RECVFROM) and call.nbytes == 0 and not call.error:
-            return (f"{name} sent nothing: the peer's FIN had already arrived; {name} only "
-                    "reports it (end of stream).")
+            return (
+                f"{name} sent nothing: the peer's FIN had already arrived; {name} only "
+                "reports it (end of stream)."
+            )
         if call.call in (Call.RECV, Call.RECVFROM):
-            return (f"{name} sent nothing: the bytes were already in {call.socket}'s receive "
-                    "buffer, acknowledged by its kernel when they came.")
+            return (
+                f"{name} sent nothing: the bytes were already in {call.socket}'s receive "
+                "buffer, acknowledged by its kernel when they came."
+            )
         return f"Nothing crossed the wire because of {name}."
     if caused[0].summed:
-        parts = [f"{_who(s.source, models)} sent {s.count:,} segments, "
-                 f"{human_bytes(s.nbytes)}"
-                 + (f" (largest {human_bytes(s.largest)})" if s.largest is not None else "")
-                 + (f", {s.retransmissions:,} sent again" if s.retransmissions else "")
-                 for s in caused]
+        parts = [
+            f"{_who(s.source, models)} sent {s.count:,} segments, "
+            f"{human_bytes(s.nbytes)}"
+            + (f" (largest {human_bytes(s.largest)})" if s.largest is not None else "")
+            + (f", {s.retransmissions:,} sent again" if s.retransmissions else "")
+            for s in caused
+        ]
         return "The transfer on the wire: " + "; ".join(parts) + "."
     flags = [s.flags or "" for s in caused]
     first = caused[0]
     if call.call is Call.CONNECT and flags[:1] == ["SYN"] and _calls_own(call, first):
         if len(flags) > 1 and flags[1].startswith("RST"):
-            return (f"{name} sent SYN; nothing listens on that port, so the kernel there "
-                    f"answered {flags[1]}: the connection is refused.")
-        if flags[1:3] == ["SYN,ACK", "ACK"] and len(flags) == 3 \
-                and all(s.retry is None for s in caused):
+            return (
+                f"{name} sent SYN; nothing listens on that port, so the kernel there "
+                f"answered {flags[1]}: the connection is refused."
+            )
+        if (
+            flags[1:3] == ["SYN,ACK", "ACK"]
+            and len(flags) == 3
+            and all(s.retry is None for s in caused)
+        ):
             listener = models.get(caused[1].source)
-            waited = (" before accept() was called - the connection waited in the accept "
-                      "queue" if listener is not None and listener.role is Role.LISTENER
-                      else "")
-            return (f"{name} sent SYN; {_who(caused[1].source, models)}'s kernel answered "
-                    f"SYN-ACK{waited}; {call.socket}'s kernel sent the ACK that completes "
-                    "the handshake.")
+            waited = (
+                " before accept() was called - the connection waited in the accept queue"
+                if listener is not None and listener.role is Role.LISTENER
+                else ""
+            )
+            return (
+                f"{name} sent SYN; {_who(caused[1].source, models)}'s kernel answered "
+                f"SYN-ACK{waited}; {call.socket}'s kernel sent the ACK that completes "
+                "the handshake."
+            )
     sentences: list[str] = []
     data: list[Segment] = []  # (the call's own data segments, one after another)
     for at, segment in enumerate(caused):
@@ -209,8 +250,9 @@ def story(call: CallEvent, caused: tuple[Segment, ...],
             sentences.append(_data_words(name, data))
             data = []
         if segment.retry is not None:
-            sentences.append(f"{kernel} sent {said} again, on its own "
-                             f"({seconds(segment.retry)} after the first)")
+            sentences.append(
+                f"{kernel} sent {said} again, on its own ({seconds(segment.retry)} after the first)"
+            )
         elif mine:
             sentences.append(f"{name} sent {said}")
         elif _bare_ack(segment):
@@ -244,15 +286,27 @@ def under_way_story(pending: StepPending, seen: tuple[Segment, ...]) -> str:
     last = stuck[-1]
     what = segment_label(last)
     if last.link == "held":
-        return (f"{name} is waiting: its {what} is held at {pending.socket}'s side of the "
-                "link (→ lets it cross).")
-    again = [s for s in mine if s.seq > last.seq and s.retry is not None
-             and s.flags == last.flags and s.link not in ("dropped", "lost")]
+        return (
+            f"{name} is waiting: its {what} is held at {pending.socket}'s side of the "
+            "link (→ lets it cross)."
+        )
+    again = [
+        s
+        for s in mine
+        if s.seq > last.seq
+        and s.retry is not None
+        and s.flags == last.flags
+        and s.link not in ("dropped", "lost")
+    ]
     if again:
-        return (f"{name} is waiting: its {what} was lost on the link; {kernel} sent it "
-                f"again, {seconds(again[0].retry)} after the first.")
-    return (f"{name} is waiting: its {what} was lost on the link; {kernel} will send it "
-            "again when its retransmission timer runs out.")
+        return (
+            f"{name} is waiting: its {what} was lost on the link; {kernel} sent it "
+            f"again, {seconds(again[0].retry)} after the first."
+        )
+    return (
+        f"{name} is waiting: its {what} was lost on the link; {kernel} will send it "
+        "again when its retransmission timer runs out."
+    )
 
 
 def wire_note(status: WireStatus | None) -> str | None:
@@ -266,31 +320,49 @@ def header_lines(segment: Segment) -> list[str]:
     """A segment's header, field by field, as the payload view shows it."""
     if segment.summed:
         counted = segment.seq_rel is None
-        how = ("frames counted by the kernel as they crossed, never read (reading each would "
-               "have slowed the transfer); bytes and retransmissions from TCP_INFO at both "
-               "ends" if counted else "each one captured (--pcap keeps them all)")
+        how = (
+            "frames counted by the kernel as they crossed, never read (reading each would "
+            "have slowed the transfer); bytes and retransmissions from TCP_INFO at both "
+            "ends"
+            if counted
+            else "each one captured (--pcap keeps them all)"
+        )
         unread = "not seen: the frames were counted, not read"
-        return [(f"{segment.count:,} {segment.proto} segments from {segment.source} to "
-                 f"{segment.target}: a bulk transfer's, summed, never drawn one by one"),
-                how,
-                f"payload: {segment.nbytes:,} bytes in all",
-                "largest segment: " + (f"{segment.largest:,} B" if segment.largest is not None
-                                       else unread),
-                f"sent again (retransmissions): {segment.retransmissions:,}",
-                "flags: " + (segment.flags or (unread if counted else "-"))]
-    lines = [(f"{segment.proto} {'segment' if segment.proto == 'TCP' else 'datagram'}  "
-             f"{segment.local} → {segment.remote}"),
-             f"from {segment.source} to {segment.target}"]
+        return [
+            (
+                f"{segment.count:,} {segment.proto} segments from {segment.source} to "
+                f"{segment.target}: a bulk transfer's, summed, never drawn one by one"
+            ),
+            how,
+            f"payload: {segment.nbytes:,} bytes in all",
+            "largest segment: "
+            + (f"{segment.largest:,} B" if segment.largest is not None else unread),
+            f"sent again (retransmissions): {segment.retransmissions:,}",
+            "flags: " + (segment.flags or (unread if counted else "-")),
+        ]
+    lines = [
+        (
+            f"{segment.proto} {'segment' if segment.proto == 'TCP' else 'datagram'}  "
+            f"{segment.local} → {segment.remote}"
+        ),
+        f"from {segment.source} to {segment.target}",
+    ]
     if segment.proto == "TCP":
         lines.append(f"flags: {segment.flags}")
-        lines += [f"  {flag}: {FLAG_MEANING.get(flag, '')}"
-                  for flag in (segment.flags or "").split(",") if flag]
+        lines += [
+            f"  {flag}: {FLAG_MEANING.get(flag, '')}"
+            for flag in (segment.flags or "").split(",")
+            if flag
+        ]
         ack = f"   ack {segment.ack_rel} (relative)" if segment.ack_rel is not None else ""
         lines.append(f"seq {segment.seq_rel} (relative){ack}")
         lines.append(f"window: {segment.window} B")
         if segment.options:
             lines.append(f"options: {segment.options}")
     lines.append(f"payload: {segment.nbytes} B")
-    lines.append(f"caused by call {segment.cause}" if segment.cause is not None
-                 else "sent by the kernel on its own (no call made it)")
+    lines.append(
+        f"caused by call {segment.cause}"
+        if segment.cause is not None
+        else "sent by the kernel on its own (no call made it)"
+    )
     return lines

@@ -69,8 +69,7 @@ def said(event: CallEvent, before: State | None, planned: bool, was_connecting: 
         # own rows to say: a call's label says only what its return revealed)
         return Said("connect() · in progress", arrow=True, in_flight=True)
     if event.error:
-        return Said(f"{'→' if planned else '✗'} {call.value}: {event.error}",
-                    error=not planned)
+        return Said(f"{'→' if planned else '✗'} {call.value}: {event.error}", error=not planned)
     if call is Call.SOCKET:
         return Said(f"{event.socket} = socket()")
     if call is Call.SETSOCKOPT:
@@ -84,8 +83,11 @@ def said(event: CallEvent, before: State | None, planned: bool, was_connecting: 
     if call is Call.CONNECT and before is State.CREATED and was_connecting:
         return Said("connect() → connected")
     if call is Call.CONNECT:
-        return Said("connect() · handshake", arrow=True) if stream \
+        return (
+            Said("connect() · handshake", arrow=True)
+            if stream
             else Said("connect() · no packet sent")
+        )
     if call in SENDS:
         return Said(f"{call.value} {event.nbytes} B", arrow=True, in_flight=True)
     if call in RECEIVES:
@@ -112,8 +114,10 @@ def from_outside(event: CallEvent) -> str:
 
 
 def elided(event: Elided) -> str:
-    return (f"… {event.count:,} more {event.call.value}() calls, "
-            f"{human_bytes(event.nbytes)} (too many to draw; all counted)")
+    return (
+        f"… {event.count:,} more {event.call.value}() calls, "
+        f"{human_bytes(event.nbytes)} (too many to draw; all counted)"
+    )
 
 
 def segment_label(segment) -> str:
@@ -164,13 +168,17 @@ def log_line(event: CallEvent) -> str:
 def kernel_log_line(event: KernelEvent) -> str:
     flow = ""
     if event.cwnd is not None:
-        flow = (f" · RTT {event.rtt:g} ms, cwnd {event.cwnd}, sent again {event.retrans}"
-                if event.rtt is not None else f" · cwnd {event.cwnd}")
+        flow = (
+            f" · RTT {event.rtt:g} ms, cwnd {event.cwnd}, sent again {event.retrans}"
+            if event.rtt is not None
+            else f" · cwnd {event.cwnd}"
+        )
         if event.previous == event.kernel:
             return f"{event.seq:>4}  {event.socket:<8} kernel: {event.kernel}{flow}"
-    return (f"{event.seq:>4}  {event.socket:<8} kernel: {event.previous or '—'} → "
-            f"{event.kernel}" + (f" ({event.timer:.0f} s on its timer)" if event.timer else "")
-            + flow)
+    return (
+        f"{event.seq:>4}  {event.socket:<8} kernel: {event.previous or '—'} → "
+        f"{event.kernel}" + (f" ({event.timer:.0f} s on its timer)" if event.timer else "") + flow
+    )
 
 
 def elided_log_line(event: Elided) -> str:
@@ -179,15 +187,19 @@ def elided_log_line(event: Elided) -> str:
 
 def condensed(event) -> str:
     """Whole connections of a flood, summed (a :class:`~sockviz.engine.events.Condensed`)."""
-    return (f"… {event.count:,} connections, {event.first} to {event.last}: accepted, "
-            f"served, closed - {event.calls:,} calls, {event.segments:,} segments, "
-            f"↓{human_bytes(event.received)} ↑{human_bytes(event.sent)} (too many to "
-            "draw; all counted)")
+    return (
+        f"… {event.count:,} connections, {event.first} to {event.last}: accepted, "
+        f"served, closed - {event.calls:,} calls, {event.segments:,} segments, "
+        f"↓{human_bytes(event.received)} ↑{human_bytes(event.sent)} (too many to "
+        "draw; all counted)"
+    )
 
 
-_LINK_SAID = {"dropped": "  ✗ lost on the link (as asked)",
-              "lost": "  ✗ lost on the link (at random)",
-              "held": "  ⏸ held at the sending side"}
+_LINK_SAID = {
+    "dropped": "  ✗ lost on the link (as asked)",
+    "lost": "  ✗ lost on the link (at random)",
+    "held": "  ⏸ held at the sending side",
+}
 
 
 def log_text(event) -> str:
@@ -201,11 +213,15 @@ def log_text(event) -> str:
         link = _LINK_SAID.get(event.link, "")
         if event.retry is not None:
             link += f"  (sent again, {event.retry:g} s after the first)"
-        return f"{event.seq:>4}  {event.source:<8} wire → {event.target}: " \
-               f"{segment_label(event)}{cause}{link}"
+        return (
+            f"{event.seq:>4}  {event.source:<8} wire → {event.target}: "
+            f"{segment_label(event)}{cause}{link}"
+        )
     if getattr(event, "call", None) == "link":
-        return (f"{event.seq:>4}  {event.source:<8} link: lets {event.flags or 'it'} "
-                f"(packet {event.segment}) cross to {event.target}")
+        return (
+            f"{event.seq:>4}  {event.source:<8} link: lets {event.flags or 'it'} "
+            f"(packet {event.segment}) cross to {event.target}"
+        )
     if isinstance(event, Elided):
         return elided_log_line(event)
     return f"      {condensed(event)}"

@@ -78,15 +78,15 @@ def test_tcp_echo_asks_state_kernel_and_time_wait():
     results = quiz_run(scenarios.get("tcp-echo"))
     kinds = [q.kind for q, _ in results]
     assert {"state", "accept", "recv", "kernel", "time-wait"} <= set(kinds)
-    (question, answer), = [(q, a) for q, a in results if q.kind == "time-wait"]
+    ((question, answer),) = [(q, a) for q, a in results if q.kind == "time-wait"]
     assert question.socket == "conn-1" and answer == "client"
-    (question, answer), = [(q, a) for q, a in results if q.kind == "kernel"]
+    ((question, answer),) = [(q, a) for q, a in results if q.kind == "kernel"]
     assert question.socket == "client" and answer == "FIN_WAIT2"
 
 
 def test_time_wait_lands_on_the_server_when_it_closes_first():
     results = quiz_run(scenarios.get("time-wait", closer="server"))
-    (question, answer), = [(q, a) for q, a in results if q.kind == "time-wait"]
+    ((question, answer),) = [(q, a) for q, a in results if q.kind == "time-wait"]
     assert answer == question.peer and answer != "client"
 
 

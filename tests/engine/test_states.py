@@ -27,28 +27,43 @@ TALK = "send sendall recv setsockopt"
 SPEC = {
     ("SOCK_STREAM", "listener", "created"): "setsockopt>created bind>bound close>closed",
     ("SOCK_STREAM", "listener", "bound"): "setsockopt>bound listen>listening close>closed",
-    ("SOCK_STREAM", "listener", "listening"):
-        "setsockopt>listening listen>listening accept>listening close>closed",
-    ("SOCK_STREAM", "client", "created"):
-        "setsockopt>created bind>bound connect>connected close>closed",
+    (
+        "SOCK_STREAM",
+        "listener",
+        "listening",
+    ): "setsockopt>listening listen>listening accept>listening close>closed",
+    (
+        "SOCK_STREAM",
+        "client",
+        "created",
+    ): "setsockopt>created bind>bound connect>connected close>closed",
     ("SOCK_STREAM", "client", "bound"): "setsockopt>bound connect>connected close>closed",
-    ("SOCK_STREAM", "client", "connected"):
-        " ".join(f"{c}>connected" for c in TALK.split()) + " shutdown>half-closed close>closed",
-    ("SOCK_STREAM", "client", "half-closed"):
-        " ".join(f"{c}>half-closed" for c in TALK.split()) + " shutdown>half-closed close>closed",
-    ("SOCK_STREAM", "connection", "connected"):
-        " ".join(f"{c}>connected" for c in TALK.split()) + " shutdown>half-closed close>closed",
-    ("SOCK_STREAM", "connection", "half-closed"):
-        " ".join(f"{c}>half-closed" for c in TALK.split()) + " shutdown>half-closed close>closed",
+    ("SOCK_STREAM", "client", "connected"): " ".join(f"{c}>connected" for c in TALK.split())
+    + " shutdown>half-closed close>closed",
+    ("SOCK_STREAM", "client", "half-closed"): " ".join(f"{c}>half-closed" for c in TALK.split())
+    + " shutdown>half-closed close>closed",
+    ("SOCK_STREAM", "connection", "connected"): " ".join(f"{c}>connected" for c in TALK.split())
+    + " shutdown>half-closed close>closed",
+    ("SOCK_STREAM", "connection", "half-closed"): " ".join(f"{c}>half-closed" for c in TALK.split())
+    + " shutdown>half-closed close>closed",
     ("SOCK_DGRAM", "server", "created"): "setsockopt>created bind>bound close>closed",
     ("SOCK_DGRAM", "server", "bound"): "setsockopt>bound recvfrom>bound sendto>bound close>closed",
-    ("SOCK_DGRAM", "client", "created"):
-        "setsockopt>created bind>bound sendto>bound connect>connected close>closed",
-    ("SOCK_DGRAM", "client", "bound"):
-        "setsockopt>bound sendto>bound recvfrom>bound connect>connected close>closed",
-    ("SOCK_DGRAM", "client", "connected"):
-        "send>connected recv>connected sendto>connected recvfrom>connected "
-        "setsockopt>connected close>closed",
+    (
+        "SOCK_DGRAM",
+        "client",
+        "created",
+    ): "setsockopt>created bind>bound sendto>bound connect>connected close>closed",
+    (
+        "SOCK_DGRAM",
+        "client",
+        "bound",
+    ): "setsockopt>bound sendto>bound recvfrom>bound connect>connected close>closed",
+    (
+        "SOCK_DGRAM",
+        "client",
+        "connected",
+    ): "send>connected recv>connected sendto>connected recvfrom>connected "
+    "setsockopt>connected close>closed",
 }
 
 
@@ -63,13 +78,7 @@ def expected(transport: Transport, role: Role, state: State, call: Call) -> Stat
     return None
 
 
-ALL = [
-    (t, r, s, c)
-    for t, roles in ROLES.items()
-    for r in roles
-    for s in State
-    for c in Call
-]
+ALL = [(t, r, s, c) for t, roles in ROLES.items() for r in roles for s in State for c in Call]
 
 
 @pytest.mark.parametrize(("transport", "role", "state", "call"), ALL, ids=lambda v: v.value)
@@ -109,10 +118,15 @@ def test_closed_is_reachable_and_final(transport, role):
 
 def test_what_each_role_can_become():
     assert reachable_states(Transport.STREAM, Role.LISTENER) == {
-        State.CREATED, State.BOUND, State.LISTENING, State.CLOSED
+        State.CREATED,
+        State.BOUND,
+        State.LISTENING,
+        State.CLOSED,
     }
     assert reachable_states(Transport.STREAM, Role.CONNECTION) == {
-        State.CONNECTED, State.HALF_CLOSED, State.CLOSED
+        State.CONNECTED,
+        State.HALF_CLOSED,
+        State.CLOSED,
     }
     assert State.LISTENING not in reachable_states(Transport.STREAM, Role.CLIENT)
     assert State.LISTENING not in reachable_states(Transport.DGRAM, Role.SERVER)
@@ -139,7 +153,7 @@ def test_random_walks_stay_inside_the_table(transport_role, calls):
 
 
 def test_no_row_for_a_state_the_role_never_reaches():
-    for (t, r, s, _) in TRANSITIONS:
+    for t, r, s, _ in TRANSITIONS:
         assert s in reachable_states(t, r), (t, r, s)
 
 
@@ -152,6 +166,8 @@ def test_readme_diagram_is_generated_from_the_table():
     root = pathlib.Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, str(root / "scripts" / "state_diagram.py")],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert out in (root / "README.md").read_text(), "run scripts/state_diagram.py --write"

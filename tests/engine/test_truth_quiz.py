@@ -117,10 +117,18 @@ def test_the_kernel_choices_are_what_close_can_leave():
 
 def time_wait_tuples() -> set[tuple[str, str]]:
     """(local, peer) of every TCP connection ``ss`` shows in TIME-WAIT on this machine."""
-    text = subprocess.run(["ss", "-tanH", "state", "time-wait"], capture_output=True,
-                          text=True, timeout=10, check=True).stdout
-    return {(fields[-2], fields[-1]) for fields in (line.split() for line in
-                                                     text.splitlines()) if len(fields) >= 2}
+    text = subprocess.run(
+        ["ss", "-tanH", "state", "time-wait"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+    return {
+        (fields[-2], fields[-1])
+        for fields in (line.split() for line in text.splitlines())
+        if len(fields) >= 2
+    }
 
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="ss is not installed")
@@ -134,8 +142,11 @@ def test_the_time_wait_answer_is_the_end_ss_shows_in_time_wait(name):
     assert entries
     for entry in entries:
         question, reveal = entry["question"], entry["reveal"]
-        in_ss = [end for end in (question.socket, question.peer)
-                 if (reveal[end].local, reveal[end].remote) in waiting]
+        in_ss = [
+            end
+            for end in (question.socket, question.peer)
+            if (reveal[end].local, reveal[end].remote) in waiting
+        ]
         assert in_ss, f"ss shows neither end in TIME-WAIT: {waiting}"
         assert truth(entry) == (in_ss[0] if len(in_ss) == 1 else "both"), question.text
         assert "end of the connection" in question.text
@@ -231,8 +242,11 @@ def test_a_udp_recv_is_answered_by_the_datagram_it_read(tmp_path):
 
 
 def test_message_boundaries_each_recvfrom_reads_one_whole_datagram():
-    entries = [e for e in of_kind(asked(run(scenarios.get("message-boundaries"))), "recv")
-               if e["event"].type == "SOCK_DGRAM"]
+    entries = [
+        e
+        for e in of_kind(asked(run(scenarios.get("message-boundaries"))), "recv")
+        if e["event"].type == "SOCK_DGRAM"
+    ]
     assert [e["datagram"] for e in entries] == [4, 4, 6]
     assert [truth(e) for e in entries] == [ONE_DATAGRAM] * 3
 
@@ -261,8 +275,11 @@ def wire_questions(name: str, kind: str) -> list[tuple]:
     for event in events:
         if isinstance(event, StepPending | RunFinished) and current is not None:
             question, made = current
-            caused = [s for s in events if isinstance(s, Segment) and made is not None
-                      and s.cause == made.seq]
+            caused = [
+                s
+                for s in events
+                if isinstance(s, Segment) and made is not None and s.cause == made.seq
+            ]
             found.append((question, made, caused, question.answer(made, sockets, caused)))
             current = None
         if isinstance(event, StepPending):
@@ -299,7 +316,7 @@ def test_a_close_that_resets_is_not_said_to_wait_for_a_fin():
     from sockviz.engine.predict_questions import RST_NOT_FIN
 
     found = wire_questions("reset", "wire-fin")
-    (question, made, caused, answer), = found
+    ((question, made, caused, answer),) = found
     flags = [s.flags or "" for s in caused]
     assert made.socket == "conn-1" and any("RST" in f for f in flags), flags
     assert not any("FIN" in f for f in flags)

@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def explain_of(scenario: str, socket_name: str, call: str) -> str:
-    return next(s.explain for s in get(scenario).steps
-                if s.socket == socket_name and s.call.value == call)
+    return next(
+        s.explain for s in get(scenario).steps if s.socket == socket_name and s.call.value == call
+    )
 
 
 def listener(reuse: bool = False, backlog: int = 5) -> socket.socket:
@@ -106,17 +107,23 @@ def test_so_reuseaddr_over_time_wait_needs_it_on_both_sides_and_the_words_say_so
     TIME_WAIT on its port was left by a listener made without it."""
     assert bind_result(time_wait_port(reuse=False), reuse=True) == errno.EADDRINUSE
     assert bind_result(time_wait_port(reuse=True), reuse=True) == 0
-    for said in (explain_of("tcp-echo", "server", "setsockopt"),
-                 explain_of("time-wait", "server", "setsockopt"),
-                 get("address-in-use").about):
+    for said in (
+        explain_of("tcp-echo", "server", "setsockopt"),
+        explain_of("time-wait", "server", "setsockopt"),
+        get("address-in-use").about,
+    ):
         assert "had it set too" in said or "had SO_REUSEADDR too" in said, said
 
 
 def test_eaddrinuse_can_come_from_a_time_wait_with_no_socket_and_the_words_say_so():
     """Finding 17: no socket of ours holds the port, the kernel's TIME_WAIT does."""
     port = time_wait_port(reuse=False)
-    out = subprocess.run(["ss", "-tanH", "state", "time-wait", f"sport = :{port}"],
-                         capture_output=True, text=True, timeout=10).stdout
+    out = subprocess.run(
+        ["ss", "-tanH", "state", "time-wait", f"sport = :{port}"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout
     assert out.strip(), "no TIME_WAIT seen by ss"
     assert bind_result(port, reuse=False) == errno.EADDRINUSE
     assert "TIME_WAIT" in errno_help("EADDRINUSE")
@@ -133,8 +140,10 @@ def test_a_non_blocking_connect_returns_einprogress_at_once_and_the_words_say_so
 
 def test_recvfrom_with_a_small_buffer_truncates_and_the_words_say_so():
     """Finding 17: a datagram can arrive in part (its first bytes), the rest discarded."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b,
+    ):
         a.bind(("127.0.0.1", 0))
         a.settimeout(2)
         b.sendto(b"x" * 100, a.getsockname())
@@ -180,14 +189,19 @@ print(subprocess.run(["ss", "-tanoH", "state", "time-wait"], capture_output=True
 """
 
 
-@pytest.mark.skipif(not shutil.which("unshare") or not shutil.which("ss"),
-                    reason="needs unshare and ss")
+@pytest.mark.skipif(
+    not shutil.which("unshare") or not shutil.which("ss"), reason="needs unshare and ss"
+)
 def test_time_wait_lasts_sixty_seconds_whatever_tcp_fin_timeout_says():
     """Finding 16: in a network of its own with tcp_fin_timeout = 5, ss shows the TIME_WAIT
     timer at about 60 s: Linux's fixed TCP_TIMEWAIT_LEN; and the words give both of its
     reasons."""
-    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", TIME_WAIT_PROBE],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", TIME_WAIT_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if proc.returncode != 0:
         pytest.skip(f"no network namespace here: {proc.stderr.strip()[-200:]}")
     timer = proc.stdout.split("timewait,")[1].split("sec")[0]
@@ -213,19 +227,40 @@ def test_a_bulk_on_a_link_names_the_kernels_congestion_control():
     with socket.socket() as s:
         name = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\0")
     name = name.decode()
-    bulk = Segment(seq=20, t=0.5, proto="TCP", flags="ACK", source="client",
-                   target="conn-1", seq_rel=1, ack_rel=1, window=502, nbytes=1 << 20,
-                   options=None, cause=None, family="AF_INET", local="10.217.0.2:40000",
-                   remote="10.217.0.1:5000", count=700, largest=1448, retransmissions=0, is_sum=True,
-                   link="crossed", delay=0.04)
+    bulk = Segment(
+        seq=20,
+        t=0.5,
+        proto="TCP",
+        flags="ACK",
+        source="client",
+        target="conn-1",
+        seq_rel=1,
+        ack_rel=1,
+        window=502,
+        nbytes=1 << 20,
+        options=None,
+        cause=None,
+        family="AF_INET",
+        local="10.217.0.2:40000",
+        remote="10.217.0.1:5000",
+        count=700,
+        largest=1448,
+        retransmissions=0,
+        is_sum=True,
+        link="crossed",
+        delay=0.04,
+    )
     view = RunView(get("slow-link"))
     apply(view, LinkStatus("delay 40 ms", "10.217.0.1", "10.217.0.2"), 0.0)
     apply(view, TcpSettings("client", (("tcp_congestion_control", name),)), 0.0)
     apply(view, bulk, 1.0)
     said = linkview.link_story(view.link, 0, None)
     assert f"congestion control, {name}" in said.lower() or name.upper() in said
-    for text in (get("slow-link").about, get("slow-link").summary,
-                 *(s.explain for s in get("slow-link").steps)):
+    for text in (
+        get("slow-link").about,
+        get("slow-link").summary,
+        *(s.explain for s in get("slow-link").steps),
+    ):
         assert "(slow start)" not in text and ": slow start" not in text
 
 
@@ -235,17 +270,47 @@ def test_lost_data_says_the_sacks_it_saw_not_a_duplicate_ack_count(tmp_path):
     (tshark on the run's pcap is the witness); the words say so, with the RTT the kernel
     measured, and count no duplicate ACKs."""
     pcap = tmp_path / "run.pcap"
-    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--scenario",
-                           "lost-data", "--pcap", str(pcap)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--trace",
+            "--scenario",
+            "lost-data",
+            "--pcap",
+            str(pcap),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if "no two hosts here" in proc.stderr:
         pytest.skip("two hosts cannot be made here")
     assert proc.returncode == 0, proc.stderr[-2000:]
     fields = subprocess.run(
-        ["tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.time_relative",
-         "-e", "tcp.options.sack_le", "-e", "tcp.analysis.retransmission",
-         "-e", "tcp.analysis.fast_retransmission", "-e", "tcp.analysis.out_of_order"],
-        capture_output=True, text=True, timeout=60).stdout.splitlines()
+        [
+            "tshark",
+            "-r",
+            str(pcap),
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_relative",
+            "-e",
+            "tcp.options.sack_le",
+            "-e",
+            "tcp.analysis.retransmission",
+            "-e",
+            "tcp.analysis.fast_retransmission",
+            "-e",
+            "tcp.analysis.out_of_order",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.splitlines()
     rows = [f.split("\t") for f in fields]
     sacks = [float(r[0]) for r in rows if r[1]]
     # (tshark's own heuristic calls the segment sent again soon after the first "out of
@@ -274,16 +339,37 @@ def test_a_lone_lost_segment_is_said_sent_again_by_a_timer_with_no_sack_seen(tmp
     SACKed (tshark: no SACK block before the retransmission), so the words say a timer ran
     out, and how long after the first sending."""
     pcap = tmp_path / "run.pcap"
-    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--drop", "data",
-                           "--pcap", str(pcap)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sockviz", "--trace", "--drop", "data", "--pcap", str(pcap)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if "no two hosts here" in proc.stderr:
         pytest.skip("two hosts cannot be made here")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = [f.split("\t") for f in subprocess.run(
-        ["tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.time_relative",
-         "-e", "tcp.options.sack_le", "-e", "tcp.analysis.retransmission"],
-        capture_output=True, text=True, timeout=60).stdout.splitlines()]
+    rows = [
+        f.split("\t")
+        for f in subprocess.run(
+            [
+                "tshark",
+                "-r",
+                str(pcap),
+                "-T",
+                "fields",
+                "-e",
+                "frame.time_relative",
+                "-e",
+                "tcp.options.sack_le",
+                "-e",
+                "tcp.analysis.retransmission",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.splitlines()
+    ]
     again = [float(r[0]) for r in rows if r[2]]
     assert again and not any(r[1] for r in rows if float(r[0]) < again[0])
     events = read_trace(proc.stdout.splitlines())

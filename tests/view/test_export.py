@@ -55,8 +55,9 @@ def test_udp_echo_as_text():
 def test_a_peers_bytes_cannot_break_the_diagram():
     events = run_scenario(get("tcp-echo")).trace
     hostile = b"%%{init: {}}%%;#<>\nsequenceDiagram\x1b]2;x\x07"
-    events = [replace(e, data=hostile) if isinstance(e, CallEvent) and e.data else e
-              for e in events]
+    events = [
+        replace(e, data=hostile) if isinstance(e, CallEvent) and e.data else e for e in events
+    ]
     text = to_mermaid(events)
     assert [line for line in text.splitlines() if not MERMAID_LINE.match(line)] == []
     assert "\x1b" not in text and "\x07" not in text and "%%" not in text
@@ -64,8 +65,13 @@ def test_a_peers_bytes_cannot_break_the_diagram():
 
 
 def sockviz(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sockviz", *args], check=False,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "sockviz", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_export_from_the_command_line_and_from_a_replay(tmp_path):

@@ -46,14 +46,17 @@ def test_what_changed_is_what_a_screen_must_redraw(run):
         assert changes.added == [n for n in after if n not in before]
         assert {n for n in after if n in before and before[n] != after[n]} <= changes.changed
         born = {n for n in after if n not in before and after[n][0] is not None}
-        assert changes.moved == born | {n for n in after
-                                        if n in before and before[n][0] != after[n][0]}
+        assert changes.moved == born | {
+            n for n in after if n in before and before[n][0] != after[n][0]
+        }
         assert changes.rows == view.row_count - rows
         assert len(changes.lines) == view.line_count - lines
         assert isinstance(changes, Changes)
 
 
 def test_the_view_never_imports_textual():
-    code = ("import sockviz.view, sockviz.view.fold, sockviz.view.history, sys; "
-            "assert not [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]")
+    code = (
+        "import sockviz.view, sockviz.view.fold, sockviz.view.history, sys; "
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)

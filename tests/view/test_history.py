@@ -16,11 +16,19 @@ from tests.view.view_helpers import FROZEN, RUNS, events_of, history_of, scenari
 def whole(view: RunView) -> dict:
     """Everything a view holds that a screen or a later fold could see."""
     at = view.folded
-    return {**shown(view), "folded": at, "time": view.time,
-            "inflight": {k: [(row.index, left) for row, left in q]
-                         for k, q in view.inflight.items() if q},
-            "connecting": sorted(view.connecting), "checks": sorted(view.checks),
-            "newest": view.newest_data, "rows": view.row_count, "lines": view.line_count}
+    return {
+        **shown(view),
+        "folded": at,
+        "time": view.time,
+        "inflight": {
+            k: [(row.index, left) for row, left in q] for k, q in view.inflight.items() if q
+        },
+        "connecting": sorted(view.connecting),
+        "checks": sorted(view.checks),
+        "newest": view.newest_data,
+        "rows": view.row_count,
+        "lines": view.line_count,
+    }
 
 
 def folded_live(run: str, history: History, moment: int) -> RunView:
@@ -72,5 +80,6 @@ def test_past_its_limit_the_history_is_let_go_and_the_live_view_goes_on():
     assert whole(history.live)["models"] == whole(history_of("tcp-echo-ipv4").live)["models"]
     with pytest.raises(LookupError):
         history.view_at(0)
-    assert len(history.trace) == sum(1 for e in events if type(e).__name__ in
-                                     ("CallEvent", "KernelEvent"))
+    assert len(history.trace) == sum(
+        1 for e in events if type(e).__name__ in ("CallEvent", "KernelEvent")
+    )

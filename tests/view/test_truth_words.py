@@ -32,14 +32,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def sockviz(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "sockviz", "--trace", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=90)
+    done = subprocess.run(
+        [sys.executable, "-m", "sockviz", "--trace", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
-def stories(scenario: str, *args: str,
-            lines: list[str] | None = None) -> tuple[dict[str, list[str]], RunView]:
+def stories(
+    scenario: str, *args: str, lines: list[str] | None = None
+) -> tuple[dict[str, list[str]], RunView]:
     """Each step's call (``socket.call``) -> what the wire's words said of it, once the
     segments that came before the next step's call were folded; and the view at the end.
     The run's trace goes through the replay runner, as ``--replay`` and the app take it
@@ -84,8 +90,10 @@ def test_data_sent_again_is_not_called_an_acknowledgement():
     said, view = stories("lost-data")
     send = said["client.sendall"][0]
     again = [s for s in view.caused if s.retry is not None] or [
-        row.packet for row in view.shown_rows()
-        if row.packet is not None and row.packet.retry is not None]
+        row.packet
+        for row in view.shown_rows()
+        if row.packet is not None and row.packet.retry is not None
+    ]
     assert again and again[0].nbytes > 0 and again[0].flags == "ACK"  # (bytes, flags ACK)
     assert f"client's kernel sent ACK {again[0].nbytes} B again, " in send
     # an acknowledgement is an ACK with no payload: never one that carries bytes
@@ -102,16 +110,45 @@ def test_the_delayed_ack_of_a_fin_is_named_with_the_time_tshark_measures(tmp_pat
     close = said["client.close"][0]
     client = view.models["client"].local.rpartition(":")[2]
     rows = subprocess.run(
-        ["tshark", "-r", str(pcap), "-T", "fields", "-e", "frame.time_relative",
-         "-e", "tcp.srcport", "-e", "tcp.flags.fin", "-e", "tcp.len", "-e", "tcp.seq",
-         "-e", "tcp.ack"], capture_output=True, text=True, timeout=60).stdout.split("\n")
+        [
+            "tshark",
+            "-r",
+            str(pcap),
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_relative",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.flags.fin",
+            "-e",
+            "tcp.len",
+            "-e",
+            "tcp.seq",
+            "-e",
+            "tcp.ack",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split("\n")
     frames = [r.split("\t") for r in rows if r.count("\t") == 5]
     fin = next(f for f in frames if f[1] == client and f[2] in ("1", "True"))
-    ack = next(f for f in frames if f[1] != client and float(f[0]) > float(fin[0])
-               and f[3] == "0" and int(f[5]) == int(fin[4]) + 1)
+    ack = next(
+        f
+        for f in frames
+        if f[1] != client
+        and float(f[0]) > float(fin[0])
+        and f[3] == "0"
+        and int(f[5]) == int(fin[4]) + 1
+    )
     late = (float(ack[0]) - float(fin[0])) * 1000
-    found = re.search(r"conn-1's kernel acknowledged the FIN (\d+) ms later, on its own: "
-                      r"a delayed ACK", close)
+    found = re.search(
+        r"conn-1's kernel acknowledged the FIN (\d+) ms later, on its own: "
+        r"a delayed ACK",
+        close,
+    )
     if late >= 10:  # (the delayed-ACK timer held it: it must be said, with its time)
         assert found, close
         assert abs(int(found.group(1)) - late) <= 1.0, (close, late)
@@ -175,8 +212,11 @@ def test_a_segment_read_before_the_calls_line_is_still_that_calls_story():
     lines = sockviz("--scenario", "lost-syn").splitlines()
     rows = [json.loads(line) for line in lines]
     connect = next(at for at, row in enumerate(rows) if row["call"] == "connect")
-    again = next(at for at, row in enumerate(rows) if row["call"] == "packet"
-                 and row.get("retry") is not None and row["flags"] == "SYN")
+    again = next(
+        at
+        for at, row in enumerate(rows)
+        if row["call"] == "packet" and row.get("retry") is not None and row["flags"] == "SYN"
+    )
     assert again == connect + 1, "this run read the SYN sent again right after connect()'s line"
     # (read first, it had taken connect()'s seq; what connect() caused names its new one)
     first, second = rows[connect]["seq"], rows[again]["seq"]
@@ -210,20 +250,50 @@ def test_an_ack_of_a_fin_sent_again_says_so():
     carrying that ACK, so the segments are written out here as a stepped run had them)."""
     from sockviz.engine.states import Role, State
 
-    def seg(seq, t, flags, source, target, seq_rel, ack_rel, cause=None, link="crossed",
-            retry=None):
-        return Segment(seq=seq, t=t, proto="TCP", flags=flags, source=source, target=target,
-                       seq_rel=seq_rel, ack_rel=ack_rel, window=64240, nbytes=0, options="ts",
-                       cause=cause, family="AF_INET", local="10.217.0.2:40000",
-                       remote="10.217.0.1:5000", link=link,
-                       delay=None if link == "dropped" else 0.02, retry=retry)
+    def seg(
+        seq, t, flags, source, target, seq_rel, ack_rel, cause=None, link="crossed", retry=None
+    ):
+        return Segment(
+            seq=seq,
+            t=t,
+            proto="TCP",
+            flags=flags,
+            source=source,
+            target=target,
+            seq_rel=seq_rel,
+            ack_rel=ack_rel,
+            window=64240,
+            nbytes=0,
+            options="ts",
+            cause=cause,
+            family="AF_INET",
+            local="10.217.0.2:40000",
+            remote="10.217.0.1:5000",
+            link=link,
+            delay=None if link == "dropped" else 0.02,
+            retry=retry,
+        )
 
-    close = CallEvent(seq=19, t=0.1019, socket="client", role=Role.CLIENT, call=Call.CLOSE,
-                      state=State.CLOSED, family="AF_INET", type="SOCK_STREAM",
-                      local="10.217.0.2:40000", remote="10.217.0.1:5000", nbytes=None,
-                      sent_total=8, recv_total=0, step=9)
-    caused = (seg(20, 0.102, "FIN,ACK", "client", "conn-1", 9, 1, cause=19, link="dropped"),
-              seg(22, 0.3668, "FIN,ACK", "client", "conn-1", 9, 1, retry=0.265),
-              seg(23, 0.4308, "ACK", "conn-1", "client", 1, 10))
+    close = CallEvent(
+        seq=19,
+        t=0.1019,
+        socket="client",
+        role=Role.CLIENT,
+        call=Call.CLOSE,
+        state=State.CLOSED,
+        family="AF_INET",
+        type="SOCK_STREAM",
+        local="10.217.0.2:40000",
+        remote="10.217.0.1:5000",
+        nbytes=None,
+        sent_total=8,
+        recv_total=0,
+        step=9,
+    )
+    caused = (
+        seg(20, 0.102, "FIN,ACK", "client", "conn-1", 9, 1, cause=19, link="dropped"),
+        seg(22, 0.3668, "FIN,ACK", "client", "conn-1", 9, 1, retry=0.265),
+        seg(23, 0.4308, "ACK", "conn-1", "client", 1, 10),
+    )
     said = story(close, caused, {})
     assert "conn-1's kernel acknowledged the FIN sent again 44 ms later" in said, said

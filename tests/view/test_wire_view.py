@@ -43,7 +43,7 @@ def test_segments_are_thin_rows_under_the_call_that_caused_them():
     assert [row.label for row in wire[:3]] == ["SYN seq 0", "SYN,ACK seq 0 ack 1", "ACK 1"]
     assert [row.side for row in wire[:3]] == ["left", "right", "left"]
     connect = next(i for i, row in enumerate(rows) if row.call == "connect")
-    assert [row.packet is not None for row in rows[connect + 1: connect + 4]] == [True] * 3
+    assert [row.packet is not None for row in rows[connect + 1 : connect + 4]] == [True] * 3
     assert all(row.selectable for row in wire) and len(wire) == 11
     assert view.models["client"].segments_out == 6 and view.models["client"].segments_in == 5
     assert view.models["server"].segments_out == 1  # the SYN-ACK, before accept()
@@ -52,8 +52,10 @@ def test_segments_are_thin_rows_under_the_call_that_caused_them():
 def test_what_crossed_is_said_from_what_was_captured():
     connect = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "connect")
     said = story(connect.last_done[0], connect.caused, connect.models)
-    assert said.startswith("connect() sent SYN; server's kernel answered SYN-ACK before "
-                           "accept() was called - the connection waited in the accept queue")
+    assert said.startswith(
+        "connect() sent SYN; server's kernel answered SYN-ACK before "
+        "accept() was called - the connection waited in the accept queue"
+    )
     assert "client's kernel sent the ACK" in said
     accept = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "accept")
     assert accept.caused == ()
@@ -82,8 +84,7 @@ def test_the_wire_asks_its_own_questions():
     for call in ("connect", "close"):
         index = next(i for i, s in enumerate(steps) if s.call.value == call)
         step = steps[index]
-        view = fold_until("tcp-echo-wire-ipv4", "tcp-echo",
-                          lambda e, i=index: e.step == i - 1)
+        view = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e, i=index: e.step == i - 1)
         pending = StepPending(index, step.actor, step.socket, step.call, None, "", None)
         kinds.append(quiz.ask(pending, view.models, wire=True).kind)
         assert quiz.ask(pending, view.models, wire=False).kind in ("state", "kernel")
@@ -112,30 +113,54 @@ def test_a_bulk_transfers_sums_in_words():
     from sockviz.view.words import segment_label
 
     # (as the kernel counted it, frames never read: flags and sizes were seen by nobody)
-    data = Segment(seq=15, t=0.1, proto="TCP", flags=None, source="client", target="conn-1",
-                   seq_rel=None, ack_rel=None, window=None, nbytes=1 << 30, options=None,
-                   cause=13, family="AF_INET", local="127.0.0.1:40000",
-                   remote="127.0.0.1:5000", count=19890, largest=None, retransmissions=2,
-                   is_sum=True)
+    data = Segment(
+        seq=15,
+        t=0.1,
+        proto="TCP",
+        flags=None,
+        source="client",
+        target="conn-1",
+        seq_rel=None,
+        ack_rel=None,
+        window=None,
+        nbytes=1 << 30,
+        options=None,
+        cause=13,
+        family="AF_INET",
+        local="127.0.0.1:40000",
+        remote="127.0.0.1:5000",
+        count=19890,
+        largest=None,
+        retransmissions=2,
+        is_sum=True,
+    )
     assert segment_label(data) == "TCP ×19,890 1.0 GiB, 2 again"
     lines = header_lines(data)
     assert "frames counted by the kernel as they crossed, never read" in lines[1]
     assert "largest segment: not seen: the frames were counted, not read" in lines
     assert "flags: not seen: the frames were counted, not read" in lines
-    call = next(e for e in events("tcp-echo-wire-ipv4") if isinstance(e, CallEvent)
-                and e.call.value == "sendall")
-    assert story(call, (data,), {}) == ("The transfer on the wire: client sent 19,890 "
-                                        "segments, 1.0 GiB, 2 sent again.")
+    call = next(
+        e
+        for e in events("tcp-echo-wire-ipv4")
+        if isinstance(e, CallEvent) and e.call.value == "sendall"
+    )
+    assert story(call, (data,), {}) == (
+        "The transfer on the wire: client sent 19,890 segments, 1.0 GiB, 2 sent again."
+    )
     # (read frame by frame, as --pcap does: then what was seen is said)
     read = replace(data, flags="PSH,ACK", seq_rel=1, largest=65483)
     assert segment_label(read) == "PSH,ACK ×19,890 1.0 GiB, 2 again"
     assert "largest segment: 65,483 B" in header_lines(read)
-    assert story(call, (read,), {}) == ("The transfer on the wire: client sent 19,890 "
-                                        "segments, 1.0 GiB (largest 63.9 KiB), 2 sent again.")
+    assert story(call, (read,), {}) == (
+        "The transfer on the wire: client sent 19,890 "
+        "segments, 1.0 GiB (largest 63.9 KiB), 2 sent again."
+    )
 
 
 def test_a_call_keeps_its_name_at_the_start_of_a_sentence():
     closing = fold_until("tcp-echo-wire-ipv4", "tcp-echo", lambda e: e.call.value == "close")
     said = story(closing.last_done[0], closing.caused, closing.models)
-    assert said.startswith("close() sent FIN,ACK; conn-1's kernel acknowledged the FIN 40 ms "
-                           "later, on its own: a delayed ACK")
+    assert said.startswith(
+        "close() sent FIN,ACK; conn-1's kernel acknowledged the FIN 40 ms "
+        "later, on its own: a delayed ACK"
+    )

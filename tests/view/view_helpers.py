@@ -56,8 +56,7 @@ def events_of(run: str) -> list:
         _name, family, _closer = RUNS[run]
         recorded = read_trace((DATA / f"{run}.jsonl").read_text().splitlines())
         collector = Collector()
-        runner = ReplayRunner(scenario_of(run), collector, recorded, family=family,
-                              mode=Mode.FAST)
+        runner = ReplayRunner(scenario_of(run), collector, recorded, family=family, mode=Mode.FAST)
         runner.start()
         assert runner.wait(10)
         _cache[run] = list(collector.events)
@@ -80,15 +79,40 @@ def shown(view: RunView) -> dict:
     """A view as the golden files say a screen (the same keys, the same forms)."""
     at = view.folded
     return {
-        "models": {n: [m.state.value if m.state else None, m.kernel, m.local, m.remote, m.sent,
-                       m.received, m.error, m.expected, list(m.queue) if m.queue else None,
-                       m.kernel_deadline, sorted(s.value for s in m.visited),
-                       m.previous.value if m.previous else None, [s.value for s in m.path],
-                       m.implicit_bind]
-                   for n, m in view.models.items()},
-        "ladder": [[r.index, r.side, r.label, r.arrow, r.delivered(at),
-                    r.data.hex() if r.data is not None else None, r.error, r.socket, r.call,
-                    r.peer] for r in view.shown_rows()],
+        "models": {
+            n: [
+                m.state.value if m.state else None,
+                m.kernel,
+                m.local,
+                m.remote,
+                m.sent,
+                m.received,
+                m.error,
+                m.expected,
+                list(m.queue) if m.queue else None,
+                m.kernel_deadline,
+                sorted(s.value for s in m.visited),
+                m.previous.value if m.previous else None,
+                [s.value for s in m.path],
+                m.implicit_bind,
+            ]
+            for n, m in view.models.items()
+        },
+        "ladder": [
+            [
+                r.index,
+                r.side,
+                r.label,
+                r.arrow,
+                r.delivered(at),
+                r.data.hex() if r.data is not None else None,
+                r.error,
+                r.socket,
+                r.call,
+                r.peer,
+            ]
+            for r in view.shown_rows()
+        ],
         "log": [log_text(event) for event in view.log()],
         "steps_done": view.steps_done,
         "pending": view.pending.step if view.pending else None,

@@ -87,8 +87,10 @@ class UnknownScenario(KeyError):
     """No scenario has that name."""
 
     def __str__(self) -> str:
-        return (f"unknown scenario {self.args[0]!r} (try: {', '.join(REGISTRY)}; or a "
-                "scenario file, path/to/file.toml)")
+        return (
+            f"unknown scenario {self.args[0]!r} (try: {', '.join(REGISTRY)}; or a "
+            "scenario file, path/to/file.toml)"
+        )
 
 
 def get(name: str, **options: str | None) -> Scenario:

@@ -22,15 +22,30 @@ SCENARIO = Scenario(
     steps=(
         *listener(),
         *client_connects(),
-        Step("server", "conn-1", Call.CLOSE,
-             explain="The server closes the connection (FIN). The client's side goes to "
-             "CLOSE_WAIT, but the client program has not looked."),
-        Step("client", "client", Call.SEND, (b"first",),
-             explain="send() succeeds: the bytes are handed to the kernel and sent. The "
-             "server's kernel has no socket for them any more and answers RST."),
-        Step("client", "client", Call.SEND, (b"second",), expect_error="EPIPE",
-             explain="The RST arrived, so this send() fails: EPIPE, 'broken pipe'. Nobody is "
-             "there to read."),
+        Step(
+            "server",
+            "conn-1",
+            Call.CLOSE,
+            explain="The server closes the connection (FIN). The client's side goes to "
+            "CLOSE_WAIT, but the client program has not looked.",
+        ),
+        Step(
+            "client",
+            "client",
+            Call.SEND,
+            (b"first",),
+            explain="send() succeeds: the bytes are handed to the kernel and sent. The "
+            "server's kernel has no socket for them any more and answers RST.",
+        ),
+        Step(
+            "client",
+            "client",
+            Call.SEND,
+            (b"second",),
+            expect_error="EPIPE",
+            explain="The RST arrived, so this send() fails: EPIPE, 'broken pipe'. Nobody is "
+            "there to read.",
+        ),
         Step("client", "client", Call.CLOSE, explain="The client closes."),
         Step("server", "server", Call.CLOSE, explain="The listener closes."),
     ),

@@ -12,10 +12,17 @@ def transfer(send: str, receive: str, timeout: float) -> tuple[Step, ...]:
     ``--size`` bytes running together with the server's reading (explained by ``send`` and
     ``receive``; each may wait ``timeout`` seconds for the other), then both close."""
     return (
-        Step("client", "client", Call.SENDALL, (CHUNK,), size=0, together=True,
-             timeout=timeout, explain=send),
-        Step("server", "conn-1", Call.RECV, (CHUNK,), size=0, timeout=timeout,
-             explain=receive),
+        Step(
+            "client",
+            "client",
+            Call.SENDALL,
+            (CHUNK,),
+            size=0,
+            together=True,
+            timeout=timeout,
+            explain=send,
+        ),
+        Step("server", "conn-1", Call.RECV, (CHUNK,), size=0, timeout=timeout, explain=receive),
         Step("client", "client", Call.CLOSE, explain="The client closes."),
         Step("server", "conn-1", Call.RECV, (1024,), explain="End of stream for the server."),
         Step("server", "conn-1", Call.CLOSE, explain="The server's connection closes."),
@@ -47,6 +54,8 @@ SCENARIO = Scenario(
         *transfer(
             "sendall() of the whole size: send() after send(), as fast as the server's "
             "reading frees buffer space. Runs together with the server's reading.",
-            "The server reads until every byte has come: recv() after recv().", 30),
+            "The server reads until every byte has come: recv() after recv().",
+            30,
+        ),
     ),
 )

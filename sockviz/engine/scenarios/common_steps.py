@@ -16,39 +16,69 @@ ALL = ("ipv4", "ipv6", "unix")
 def listener(name: str = "server", backlog: int = 5, reuse: bool = True) -> tuple[Step, ...]:
     """socket, [SO_REUSEADDR], bind, listen."""
     steps = [
-        Step("server", name, Call.SOCKET,
-             explain="The server asks the kernel for a new stream socket. It has no address "
-             "yet."),
+        Step(
+            "server",
+            name,
+            Call.SOCKET,
+            explain="The server asks the kernel for a new stream socket. It has no address yet.",
+        ),
     ]
     if reuse:
-        steps.append(Step(
-            "server", name, Call.SETSOCKOPT, ("SOL_SOCKET", "SO_REUSEADDR", 1), only=IP,
-            explain="SO_REUSEADDR lets a restarted server bind its port again while old "
-            "connections on it wait in TIME_WAIT - on Linux only if the sockets that left "
-            "them had it set too (the listener they were accepted from)."))
+        steps.append(
+            Step(
+                "server",
+                name,
+                Call.SETSOCKOPT,
+                ("SOL_SOCKET", "SO_REUSEADDR", 1),
+                only=IP,
+                explain="SO_REUSEADDR lets a restarted server bind its port again while old "
+                "connections on it wait in TIME_WAIT - on Linux only if the sockets that left "
+                "them had it set too (the listener they were accepted from).",
+            )
+        )
     steps += [
-        Step("server", name, Call.BIND, (BIND_ADDRESS,),
-             explain="bind() gives the socket its address, so clients know where to find it."),
-        Step("server", name, Call.LISTEN, (backlog,),
-             explain=f"listen({backlog}) makes it a listener: the kernel now completes "
-             f"handshakes for it and queues finished connections until accept() takes them "
-             f"(Linux admits one more than the backlog: {backlog + 1})."),
+        Step(
+            "server",
+            name,
+            Call.BIND,
+            (BIND_ADDRESS,),
+            explain="bind() gives the socket its address, so clients know where to find it.",
+        ),
+        Step(
+            "server",
+            name,
+            Call.LISTEN,
+            (backlog,),
+            explain=f"listen({backlog}) makes it a listener: the kernel now completes "
+            f"handshakes for it and queues finished connections until accept() takes them "
+            f"(Linux admits one more than the backlog: {backlog + 1}).",
+        ),
     ]
     return tuple(steps)
 
 
-def client_connects(client: str = "client", conn: str = "conn-1",
-                    listener_name: str = "server") -> tuple[Step, ...]:
+def client_connects(
+    client: str = "client", conn: str = "conn-1", listener_name: str = "server"
+) -> tuple[Step, ...]:
     """socket, connect, accept."""
     return (
-        Step("client", client, Call.SOCKET,
-             explain=f"{client} asks for its own stream socket."),
-        Step("client", client, Call.CONNECT, (SERVER_ADDRESS,),
-             explain="connect() runs the three-way handshake; the kernel gives the client an "
-             "address of its own on the way (an ephemeral port)."),
-        Step("server", listener_name, Call.ACCEPT, (conn,),
-             explain=f"accept() takes the finished connection off the queue as a new socket, "
-             f"{conn}. The listener keeps listening."),
+        Step("client", client, Call.SOCKET, explain=f"{client} asks for its own stream socket."),
+        Step(
+            "client",
+            client,
+            Call.CONNECT,
+            (SERVER_ADDRESS,),
+            explain="connect() runs the three-way handshake; the kernel gives the client an "
+            "address of its own on the way (an ephemeral port).",
+        ),
+        Step(
+            "server",
+            listener_name,
+            Call.ACCEPT,
+            (conn,),
+            explain=f"accept() takes the finished connection off the queue as a new socket, "
+            f"{conn}. The listener keeps listening.",
+        ),
     )
 
 

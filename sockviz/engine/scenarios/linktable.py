@@ -30,24 +30,30 @@ def link_table(read, data: dict, families: tuple[str, ...]):
         read.fail((), "link", "[link] must be a table")
     read.only_keys(table, head, {*LINK_KEYS, "drop", "hold"})
     if "unix" in families:
-        read.fail(("scenario",), "families", "a scenario with a [link] runs on two hosts: "
-                  "families may be ipv4 and ipv6, not unix")
+        read.fail(
+            ("scenario",),
+            "families",
+            "a scenario with a [link] runs on two hosts: families may be ipv4 and ipv6, not unix",
+        )
     parts = []
     for key, example in LINK_KEYS.items():
         if key in head:
             value = head[key]
-            if key == "seed" and type(value) is not int or key != "seed" and (
-                    not isinstance(value, str)):
-                read.fail(table, key, f"{key} must look like {key} = {example!r}, not "
-                          f"{_shown(value)}")
+            if (
+                key == "seed"
+                and type(value) is not int
+                or key != "seed"
+                and (not isinstance(value, str))
+            ):
+                read.fail(
+                    table, key, f"{key} must look like {key} = {example!r}, not {_shown(value)}"
+                )
             parts.append(f"{key}={value}")
     drops = head.get("drop", [])
     if isinstance(drops, str):
         drops = [drops]
-    if not isinstance(drops, list) or not all(isinstance(d, str) for d in drops) \
-            or len(drops) > 16:
-        read.fail(table, "drop", "drop must be a list of up to 16 faults such as "
-                  "[\"syn\", \"data:2\"]")
+    if not isinstance(drops, list) or not all(isinstance(d, str) for d in drops) or len(drops) > 16:
+        read.fail(table, "drop", 'drop must be a list of up to 16 faults such as ["syn", "data:2"]')
     hold = head.get("hold", False)
     if not isinstance(hold, bool):
         read.fail(table, "hold", f"hold must be true or false, not {_shown(hold)}")
@@ -55,8 +61,14 @@ def link_table(read, data: dict, families: tuple[str, ...]):
     try:
         LinkSpec.parse(settings, tuple(drops))
     except ValueError as exc:
-        key = next((k for k in (*LINK_KEYS, "drop") if f"{k}=" in str(exc)
-                    or k == "drop" and "--drop" in str(exc)), None)
+        key = next(
+            (
+                k
+                for k in (*LINK_KEYS, "drop")
+                if f"{k}=" in str(exc) or k == "drop" and "--drop" in str(exc)
+            ),
+            None,
+        )
         read.fail(table, key, str(exc).replace("--link ", "").replace("--drop ", "drop "))
     return (settings, tuple(drops), hold)
 
@@ -79,5 +91,4 @@ def merge_link(command: tuple | None, scenario: tuple | None) -> tuple | None:
         return command if scenario is None else scenario
     settings, drops, hold = command
     keys = {**_keys(scenario[0]), **_keys(settings)}
-    return (",".join(keys.values()), tuple(drops) or tuple(scenario[1]),
-            bool(hold or scenario[2]))
+    return (",".join(keys.values()), tuple(drops) or tuple(scenario[1]), bool(hold or scenario[2]))

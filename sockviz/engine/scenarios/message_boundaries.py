@@ -35,31 +35,62 @@ SCENARIO = Scenario(
     steps=(
         *listener(),
         Step("client", "client", Call.SOCKET, explain="The TCP client makes its socket."),
-        Step("client", "client", Call.SETSOCKOPT, ("IPPROTO_TCP", "TCP_NODELAY", 1), only=IP,
-             explain="TCP_NODELAY turns off Nagle's algorithm, so each send() goes out at "
-             "once: the merging below is not Nagle's doing."),
+        Step(
+            "client",
+            "client",
+            Call.SETSOCKOPT,
+            ("IPPROTO_TCP", "TCP_NODELAY", 1),
+            only=IP,
+            explain="TCP_NODELAY turns off Nagle's algorithm, so each send() goes out at "
+            "once: the merging below is not Nagle's doing.",
+        ),
         *client_connects()[1:],
         *(
-            Step("client", "client", Call.SEND, (word,),
-                 explain=f"send() number {i + 1}: {len(word)} bytes, as its own call.")
+            Step(
+                "client",
+                "client",
+                Call.SEND,
+                (word,),
+                explain=f"send() number {i + 1}: {len(word)} bytes, as its own call.",
+            )
             for i, word in enumerate(WORDS)
         ),
-        Step("server", "conn-1", Call.RECV, (1024,),
-             explain="One recv() returns all three sends run together: TCP kept the bytes "
-             "and their order, not the boundaries between send() calls."),
+        Step(
+            "server",
+            "conn-1",
+            Call.RECV,
+            (1024,),
+            explain="One recv() returns all three sends run together: TCP kept the bytes "
+            "and their order, not the boundaries between send() calls.",
+        ),
         Step("server", "udp-server", Call.SOCKET, explain="Now the same over UDP."),
-        Step("server", "udp-server", Call.BIND, (BIND_ADDRESS,),
-             explain="The UDP server binds its own address."),
+        Step(
+            "server",
+            "udp-server",
+            Call.BIND,
+            (BIND_ADDRESS,),
+            explain="The UDP server binds its own address.",
+        ),
         Step("client", "udp-client", Call.SOCKET, explain="The UDP client makes its socket."),
         *(
-            Step("client", "udp-client", Call.SENDTO, (word, UDP_SERVER),
-                 explain=f"sendto() number {i + 1}: one datagram of {len(word)} bytes.")
+            Step(
+                "client",
+                "udp-client",
+                Call.SENDTO,
+                (word, UDP_SERVER),
+                explain=f"sendto() number {i + 1}: one datagram of {len(word)} bytes.",
+            )
             for i, word in enumerate(WORDS)
         ),
         *(
-            Step("server", "udp-server", Call.RECVFROM, (1024,),
-                 explain=f"recvfrom() number {i + 1} returns exactly one datagram, though "
-                 "there was room for all three.")
+            Step(
+                "server",
+                "udp-server",
+                Call.RECVFROM,
+                (1024,),
+                explain=f"recvfrom() number {i + 1} returns exactly one datagram, though "
+                "there was room for all three.",
+            )
             for i in range(len(WORDS))
         ),
         Step("client", "udp-client", Call.CLOSE, explain="The UDP client closes."),

@@ -26,26 +26,45 @@ SCENARIO = Scenario(
             step
             for i in range(1, N + 1)
             for step in (
-                Step("client", f"client-{i}", Call.SOCKET,
-                     explain=f"Client {i} makes its socket."),
-                Step("client", f"client-{i}", Call.CONNECT, (SERVER_ADDRESS,),
-                     explain=f"Client {i} connects; the kernel picks it an ephemeral port, "
-                     "different from the other clients'."),
-                Step("server", "server", Call.ACCEPT, (f"conn-{i}",),
-                     explain=f"accept() returns a NEW socket, conn-{i}: same local address as "
-                     f"the listener, remote address = client {i}. The listener stays "
-                     "listening."),
+                Step("client", f"client-{i}", Call.SOCKET, explain=f"Client {i} makes its socket."),
+                Step(
+                    "client",
+                    f"client-{i}",
+                    Call.CONNECT,
+                    (SERVER_ADDRESS,),
+                    explain=f"Client {i} connects; the kernel picks it an ephemeral port, "
+                    "different from the other clients'.",
+                ),
+                Step(
+                    "server",
+                    "server",
+                    Call.ACCEPT,
+                    (f"conn-{i}",),
+                    explain=f"accept() returns a NEW socket, conn-{i}: same local address as "
+                    f"the listener, remote address = client {i}. The listener stays "
+                    "listening.",
+                ),
             )
         ),
         *(
             step
             for i in range(1, N + 1)
             for step in (
-                Step("client", f"client-{i}", Call.SENDALL, (f"hello from client {i}".encode(),),
-                     explain=f"Client {i} sends on its own connection."),
-                Step("server", f"conn-{i}", Call.RECV, (1024,),
-                     explain=f"The server reads it from conn-{i}, and only client {i}'s bytes "
-                     "are there."),
+                Step(
+                    "client",
+                    f"client-{i}",
+                    Call.SENDALL,
+                    (f"hello from client {i}".encode(),),
+                    explain=f"Client {i} sends on its own connection.",
+                ),
+                Step(
+                    "server",
+                    f"conn-{i}",
+                    Call.RECV,
+                    (1024,),
+                    explain=f"The server reads it from conn-{i}, and only client {i}'s bytes "
+                    "are there.",
+                ),
             )
         ),
         *(
@@ -53,8 +72,13 @@ SCENARIO = Scenario(
             for i in range(1, N + 1)
             for step in (
                 Step("client", f"client-{i}", Call.CLOSE, explain=f"Client {i} closes."),
-                Step("server", f"conn-{i}", Call.RECV, (1024,),
-                     explain=f"conn-{i} reads end of stream."),
+                Step(
+                    "server",
+                    f"conn-{i}",
+                    Call.RECV,
+                    (1024,),
+                    explain=f"conn-{i} reads end of stream.",
+                ),
                 Step("server", f"conn-{i}", Call.CLOSE, explain=f"conn-{i} closes."),
             )
         ),

@@ -58,22 +58,32 @@ from sockviz.engine.states import Call, IllegalTransition, Role, Transport
 #: The keys each call takes besides the common ones, with what they mean.
 CALL_KEYS: dict[Call, dict[str, str]] = {
     Call.SOCKET: {},
-    Call.SETSOCKOPT: {"option": "an option name, e.g. \"SO_REUSEADDR\"",
-                      "value": "an integer (a C int), or [on, seconds] for SO_LINGER",
-                      "level": "\"SOL_SOCKET\" (default) or \"IPPROTO_TCP\""},
-    Call.BIND: {"address": "\"loopback\" (default), \"own\", or a socket whose address to take"},
+    Call.SETSOCKOPT: {
+        "option": 'an option name, e.g. "SO_REUSEADDR"',
+        "value": "an integer (a C int), or [on, seconds] for SO_LINGER",
+        "level": '"SOL_SOCKET" (default) or "IPPROTO_TCP"',
+    },
+    Call.BIND: {"address": '"loopback" (default), "own", or a socket whose address to take'},
     Call.LISTEN: {"backlog": "an integer from 0 to 65535 (default 5)"},
-    Call.ACCEPT: {"new": "the connection socket it returns (role = \"connection\")"},
-    Call.CONNECT: {"to": "the socket to connect to (default \"server\")",
-                   "wait": "true (default) or false: a non-blocking connect"},
-    Call.SEND: {"data": "the text to send", "echo": "true: the bytes just received",
-                "message": "true (exchange only): the message the user typed"},
+    Call.ACCEPT: {"new": 'the connection socket it returns (role = "connection")'},
+    Call.CONNECT: {
+        "to": 'the socket to connect to (default "server")',
+        "wait": "true (default) or false: a non-blocking connect",
+    },
+    Call.SEND: {
+        "data": "the text to send",
+        "echo": "true: the bytes just received",
+        "message": "true (exchange only): the message the user typed",
+    },
     Call.RECV: {"size": "the most bytes to take, at most 64 MiB (default 1024)"},
-    Call.SENDTO: {"data": "the text to send", "echo": "true: the bytes just received",
-                  "message": "true (exchange only): the message the user typed",
-                  "to": "the socket to send to, or \"last-peer\" (default \"server\")"},
+    Call.SENDTO: {
+        "data": "the text to send",
+        "echo": "true: the bytes just received",
+        "message": "true (exchange only): the message the user typed",
+        "to": 'the socket to send to, or "last-peer" (default "server")',
+    },
     Call.RECVFROM: {"size": "the most bytes to take, at most 64 MiB (default 1024)"},
-    Call.SHUTDOWN: {"how": "\"SHUT_WR\" (default), \"SHUT_RD\" or \"SHUT_RDWR\""},
+    Call.SHUTDOWN: {"how": '"SHUT_WR" (default), "SHUT_RD" or "SHUT_RDWR"'},
     Call.CLOSE: {},
 }
 CALL_KEYS[Call.SENDALL] = CALL_KEYS[Call.SEND]
@@ -101,6 +111,7 @@ MAX_DEPTH = 32  # nested arrays and inline tables (a scenario uses two levels)
 #: Refused in text shown to the user (the display would escape them; this names the line):
 #: C0 controls but tab and newline, DEL, C1, bidi controls, line and paragraph separators.
 UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
 
 class ScenarioFileError(ValueError):
     """A scenario file that cannot be run: where, and what was expected."""
@@ -169,7 +180,7 @@ class _Reader:
     def string(self, table: tuple, data: dict, key: str, default=None, required=False):
         value = data.get(key, default)
         if value is None and required:
-            self.fail(table, None, f"{_name(table)} needs {key} = \"...\"")
+            self.fail(table, None, f'{_name(table)} needs {key} = "..."')
         if value is not None and not isinstance(value, str):
             self.fail(table, key, f"{key} must be a string in quotes, not {_shown(value)}")
         return value
@@ -178,9 +189,13 @@ class _Reader:
         """Words shown as they are: bounded, nothing a terminal acts on; one_line: the summary."""
         value = self.string(table, data, key, None if one_line else "", required=one_line)
         if bad := UNSHOWABLE.search(value) or (one_line and re.search("[\n\t]", value)):
-            self.fail(table, key, f"{key} has a control character (U+{ord(bad[0]):04X}) at "
-                                  f"character {bad.start() + 1}: expected plain text"
-                                  f"{' on one line' if one_line else ''}")
+            self.fail(
+                table,
+                key,
+                f"{key} has a control character (U+{ord(bad[0]):04X}) at "
+                f"character {bad.start() + 1}: expected plain text"
+                f"{' on one line' if one_line else ''}",
+            )
         if len(value) > limit:
             self.fail(table, key, f"{key} is {len(value)} characters long: at most {limit}")
         return value
@@ -188,54 +203,92 @@ class _Reader:
     def name(self, table: tuple, data: dict, key: str) -> str:
         value = self.string(table, data, key, required=True)
         if not NAME.match(value) or value in RESERVED_NAMES:
-            self.fail(table, key, f"{key} = {_shown(value)}: expected 1 to 24 lower-case "
-                                  "letters, digits and dashes, like \"my-echo\" (but not "
-                                  f"{', '.join(RESERVED_NAMES)})")
+            self.fail(
+                table,
+                key,
+                f"{key} = {_shown(value)}: expected 1 to 24 lower-case "
+                'letters, digits and dashes, like "my-echo" (but not '
+                f"{', '.join(RESERVED_NAMES)})",
+            )
         return value
 
-    def number(self, table: tuple, data: dict, key: str, default, low=0, high=C_INT[1],
-               kind: type | tuple = int):
+    def number(
+        self,
+        table: tuple,
+        data: dict,
+        key: str,
+        default,
+        low=0,
+        high=C_INT[1],
+        kind: type | tuple = int,
+    ):
         """A whole number, or with ``kind`` (int, float) seconds, from low to high (NaN
         fails every comparison, so it is refused too)."""
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
             what = "whole number" if kind is int else "number of seconds"
-            self.fail(table, key, f"{key} must be a {what} from {low} to {high}, "
-                                  + ("not given" if value is None else f"not {_shown(value)}"))
+            self.fail(
+                table,
+                key,
+                f"{key} must be a {what} from {low} to {high}, "
+                + ("not given" if value is None else f"not {_shown(value)}"),
+            )
         return value
 
     def choice(self, table: tuple, data: dict, key: str, choices, default=None):
         value = self.string(table, data, key, default, required=default is None)
         if value not in choices:
-            self.fail(table, key, f"{key} = {_shown(value)}: expected one of "
-                                  f"{', '.join(map(str, choices))}")
+            self.fail(
+                table,
+                key,
+                f"{key} = {_shown(value)}: expected one of {', '.join(map(str, choices))}",
+            )
         return value
 
     def only_keys(self, table: tuple, data: dict, allowed) -> None:
         for key in data:
             if key not in allowed:
-                self.fail(table, key, f"unknown key {_shown(key)} in {_name(table)} (expected "
-                                      f"one of: {', '.join(sorted(allowed))})")
+                self.fail(
+                    table,
+                    key,
+                    f"unknown key {_shown(key)} in {_name(table)} (expected "
+                    f"one of: {', '.join(sorted(allowed))})",
+                )
 
     def families(self, table: tuple, data: dict, key: str, default) -> tuple[str, ...]:
         value = data.get(key, default)
-        if not isinstance(value, list) or (key == "families" and not value) or any(
-                not isinstance(f, str) or f not in FAMILIES for f in value):
-            self.fail(table, key, f"{key} must be a list of {', '.join(FAMILIES)}, "
-                                  f"not {_shown(value)}")
+        if (
+            not isinstance(value, list)
+            or (key == "families" and not value)
+            or any(not isinstance(f, str) or f not in FAMILIES for f in value)
+        ):
+            self.fail(
+                table, key, f"{key} must be a list of {', '.join(FAMILIES)}, not {_shown(value)}"
+            )
         return tuple(value)
 
     def at_most(self, kind: str, count: int) -> None:
         if count > MAX_TABLES.get(kind, count):
-            self.fail((kind, MAX_TABLES[kind]), None, f"{count} [[{kind}]] tables: at most "
-                                                      f"{MAX_TABLES[kind]} (a scenario has dozens)")
+            self.fail(
+                (kind, MAX_TABLES[kind]),
+                None,
+                f"{count} [[{kind}]] tables: at most {MAX_TABLES[kind]} (a scenario has dozens)",
+            )
 
     def tables(self, data: dict, kind: str) -> list:
         """The [[kind]] tables; [[exchange]] may be left out, the others may not."""
         tables = data.get(kind, [] if kind == "exchange" else None)
         if not isinstance(tables, list) or (not tables and kind != "exchange"):
-            self.fail((), None, f"no [[{kind}]] tables: " + ("name each socket the steps use"
-                      if kind == "socket" else "list the calls in the order they run"))
+            self.fail(
+                (),
+                None,
+                f"no [[{kind}]] tables: "
+                + (
+                    "name each socket the steps use"
+                    if kind == "socket"
+                    else "list the calls in the order they run"
+                ),
+            )
         self.at_most(kind, len(tables))
         for index, table in enumerate(tables):
             if not isinstance(table, dict):
@@ -256,8 +309,9 @@ def load(path: str | Path) -> Scenario:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ScenarioFileError(path, raw.count(b"\n", 0, exc.start) + 1,
-                                f"not UTF-8 text ({exc.reason})") from None
+        raise ScenarioFileError(
+            path, raw.count(b"\n", 0, exc.start) + 1, f"not UTF-8 text ({exc.reason})"
+        ) from None
     return loads(text, path)
 
 
@@ -272,8 +326,9 @@ def _read(path: str) -> bytes:
     except NotReadable as exc:
         raise ScenarioFileError(path, None, str(exc)) from None
     except (OSError, ValueError) as exc:  # (ValueError: a NUL in the path)
-        raise ScenarioFileError(path, None, "cannot read it: "
-                                f"{getattr(exc, 'strerror', None) or exc}") from None
+        raise ScenarioFileError(
+            path, None, f"cannot read it: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
 
 
 def loads(text: str, path: str = "<scenario>") -> Scenario:
@@ -295,12 +350,17 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
     sockets = _sockets(read, read.tables(data, "socket"))
     steps = _steps(read, read.tables(data, "step"), "step", sockets)
     exchange = _steps(read, read.tables(data, "exchange"), "exchange", sockets, exchange=True)
-    exchange_at = read.number(table, head, "exchange_at", None, high=len(steps)) if exchange \
-        else 0
+    exchange_at = read.number(table, head, "exchange_at", None, high=len(steps)) if exchange else 0
     scenario = Scenario(
-        name=name, summary=summary, about=read.text(table, head, "about", MAX_TEXT),
-        families=families, sockets=tuple(sockets.values()), steps=steps, exchange=exchange,
-        exchange_at=exchange_at, link=link_table(read, data, families),
+        name=name,
+        summary=summary,
+        about=read.text(table, head, "about", MAX_TEXT),
+        families=families,
+        sockets=tuple(sockets.values()),
+        steps=steps,
+        exchange=exchange,
+        exchange_at=exchange_at,
+        link=link_table(read, data, families),
     )
     _check_order(read, scenario)
     return scenario
@@ -339,13 +399,14 @@ def _sockets(read: _Reader, tables: list) -> dict[str, SocketSpec]:
         kind = read.choice(table, data, "type", ["stream", "datagram"], "stream")
         transport = Transport.STREAM if kind == "stream" else Transport.DGRAM
         if role in (Role.LISTENER, Role.CONNECTION) and transport is not Transport.STREAM:
-            read.fail(table, "type", f"a {role.value} is a TCP socket: type = \"stream\"")
+            read.fail(table, "type", f'a {role.value} is a TCP socket: type = "stream"')
         specs[name] = SocketSpec(name, role, transport)
     return specs
 
 
-def _steps(read: _Reader, tables: list, kind: str, sockets: dict[str, SocketSpec],
-           exchange: bool = False) -> tuple[Step, ...]:
+def _steps(
+    read: _Reader, tables: list, kind: str, sockets: dict[str, SocketSpec], exchange: bool = False
+) -> tuple[Step, ...]:
     steps = []
     names, calls = list(sockets), [c.value for c in Call]
     for index, data in enumerate(tables):
@@ -353,16 +414,31 @@ def _steps(read: _Reader, tables: list, kind: str, sockets: dict[str, SocketSpec
         call = Call(read.choice(table, data, "call", calls))
         read.only_keys(table, data, STEP_KEYS | set(CALL_KEYS[call]))
         name = read.choice(table, data, "socket", names)
-        actor = read.choice(table, data, "actor", ["server", "client"],
-                            "client" if sockets[name].role is Role.CLIENT else "server")
+        actor = read.choice(
+            table,
+            data,
+            "actor",
+            ["server", "client"],
+            "client" if sockets[name].role is Role.CLIENT else "server",
+        )
         only = read.families(table, data, "only", [])
         timeout = float(read.number(table, data, "timeout", 10.0, *TIMEOUT, (int, float)))
         expect, expect_error = expectation(read, table, data.get("expect"), MAX_RECV)
         args, wait = _arguments(read, table, data, call, sockets, exchange)
-        steps.append(Step(
-            actor, name, call, args, explain=read.text(table, data, "explain", MAX_TEXT),
-            expect_error=expect_error, timeout=timeout, only=only, wait=wait, expect=expect,
-        ))
+        steps.append(
+            Step(
+                actor,
+                name,
+                call,
+                args,
+                explain=read.text(table, data, "explain", MAX_TEXT),
+                expect_error=expect_error,
+                timeout=timeout,
+                only=only,
+                wait=wait,
+                expect=expect,
+            )
+        )
     return tuple(steps)
 
 
@@ -372,32 +448,64 @@ def _option_value(read: _Reader, table: tuple, data: dict, option: str):
     value = data.get("value")
     if option != "SO_LINGER":
         return read.number(table, data, "value", None, *C_INT)
-    if not (isinstance(value, list) and len(value) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value)
-            and value[0] in (0, 1) and 0 <= value[1] <= MAX_LINGER):
-        read.fail(table, "value", f"SO_LINGER takes value = [on, seconds]: on 0 or 1, "
-                                  f"seconds 0 to {MAX_LINGER}; not {_shown(value)}")
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and value[0] in (0, 1)
+        and 0 <= value[1] <= MAX_LINGER
+    ):
+        read.fail(
+            table,
+            "value",
+            f"SO_LINGER takes value = [on, seconds]: on 0 or 1, "
+            f"seconds 0 to {MAX_LINGER}; not {_shown(value)}",
+        )
     return tuple(value)
 
 
-def _arguments(read: _Reader, table: tuple, data: dict, call: Call,
-               sockets: dict[str, SocketSpec], exchange: bool) -> tuple[tuple, bool]:
+def _arguments(
+    read: _Reader,
+    table: tuple,
+    data: dict,
+    call: Call,
+    sockets: dict[str, SocketSpec],
+    exchange: bool,
+) -> tuple[tuple, bool]:
     """The step's ``args`` (markers where values are known only at run time), and wait."""
     wait = True
 
     def socket_ref(key: str, default: str, extra: tuple = ()) -> object:
-        target = read.choice(table, data, key, [*sockets, *extra], default
-                             if default in sockets or default in extra else None)
-        return {"server": SERVER_ADDRESS, "last-peer": LAST_PEER, "own": OWN_ADDRESS,
-                "loopback": BIND_ADDRESS}.get(target) or AddressOf(target)
+        target = read.choice(
+            table,
+            data,
+            key,
+            [*sockets, *extra],
+            default if default in sockets or default in extra else None,
+        )
+        return {
+            "server": SERVER_ADDRESS,
+            "last-peer": LAST_PEER,
+            "own": OWN_ADDRESS,
+            "loopback": BIND_ADDRESS,
+        }.get(target) or AddressOf(target)
 
     if call is Call.SETSOCKOPT:
         option = read.string(table, data, "option", required=True)
         if not option.startswith(("SO_", "TCP_")) or not hasattr(socket_module, option):
-            read.fail(table, "option", f"option = {_shown(option)}: expected a socket option "
-                                       "here, like \"SO_REUSEADDR\" or \"TCP_NODELAY\"")
-        level = read.choice(table, data, "level", ["SOL_SOCKET", "IPPROTO_TCP"],
-                            "IPPROTO_TCP" if option.startswith("TCP_") else "SOL_SOCKET")
+            read.fail(
+                table,
+                "option",
+                f"option = {_shown(option)}: expected a socket option "
+                'here, like "SO_REUSEADDR" or "TCP_NODELAY"',
+            )
+        level = read.choice(
+            table,
+            data,
+            "level",
+            ["SOL_SOCKET", "IPPROTO_TCP"],
+            "IPPROTO_TCP" if option.startswith("TCP_") else "SOL_SOCKET",
+        )
         return (level, option, _option_value(read, table, data, option)), wait
     if call is Call.BIND:
         return (socket_ref("address", "loopback", ("loopback", "own")),), wait
@@ -406,8 +514,11 @@ def _arguments(read: _Reader, table: tuple, data: dict, call: Call,
     if call is Call.ACCEPT:
         new = read.string(table, data, "new", required=True)
         if new not in sockets or sockets[new].role is not Role.CONNECTION:
-            read.fail(table, "new", f"new = {_shown(new)}: expected a socket declared with "
-                                    "role = \"connection\"")
+            read.fail(
+                table,
+                "new",
+                f'new = {_shown(new)}: expected a socket declared with role = "connection"',
+            )
         return (new,), wait
     if call is Call.CONNECT:
         wait = data.get("wait", True)
@@ -417,8 +528,12 @@ def _arguments(read: _Reader, table: tuple, data: dict, call: Call,
     if call in (Call.SEND, Call.SENDALL, Call.SENDTO):
         given = [k for k in ("data", "echo", "message") if k in data]
         if len(given) != 1:
-            read.fail(table, None, f"{_name(table)} ({call.value}) needs one of data = "
-                                   "\"text\", echo = true or message = true")
+            read.fail(
+                table,
+                None,
+                f"{_name(table)} ({call.value}) needs one of data = "
+                '"text", echo = true or message = true',
+            )
         if given == ["data"]:
             payload = read.string(table, data, "data").encode("utf-8")
         elif data[given[0]] is not True:
@@ -433,8 +548,9 @@ def _arguments(read: _Reader, table: tuple, data: dict, call: Call,
     if call in (Call.RECV, Call.RECVFROM):
         return (read.number(table, data, "size", 1024, low=1, high=MAX_RECV),), wait
     if call is Call.SHUTDOWN:
-        return (read.choice(table, data, "how", ["SHUT_WR", "SHUT_RD", "SHUT_RDWR"],
-                            "SHUT_WR"),), wait
+        return (
+            read.choice(table, data, "how", ["SHUT_WR", "SHUT_RD", "SHUT_RDWR"], "SHUT_WR"),
+        ), wait
     return (), wait
 
 
@@ -449,9 +565,13 @@ def _check_order(read: _Reader, scenario: Scenario) -> None:
             index = kept[exc.step_index]
             step = scenario.steps[index]
             reason = str(exc).split("): ", 1)[-1]
-            read.fail(("step", index), None, f"{step.socket}.{step.call.value}() cannot "
-                      f"come here{f' on {family}' if len(scenario.families) > 1 else ''}: "
-                      f"{reason}")
+            read.fail(
+                ("step", index),
+                None,
+                f"{step.socket}.{step.call.value}() cannot "
+                f"come here{f' on {family}' if len(scenario.families) > 1 else ''}: "
+                f"{reason}",
+            )
         try:
             scenario._validate_family(family)
         except (ValueError, IllegalTransition) as exc:

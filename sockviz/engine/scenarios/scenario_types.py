@@ -223,11 +223,10 @@ class Scenario:
         steps = self.steps_for(family)
         self._walk(steps)
         for index, step in enumerate(steps):
-            if step.together and (
-                index + 1 >= len(steps) or steps[index + 1].actor == step.actor
-            ):
-                raise ValueError(f"{self.name} step {index}: 'together' needs a next step "
-                                 "made by another actor")
+            if step.together and (index + 1 >= len(steps) or steps[index + 1].actor == step.actor):
+                raise ValueError(
+                    f"{self.name} step {index}: 'together' needs a next step made by another actor"
+                )
         if self.exchange:
             if not any(Marker.MESSAGE in step.args for step in self.exchange):
                 raise ValueError(f"{self.name}: the exchange never sends MESSAGE")
@@ -249,8 +248,7 @@ class Scenario:
                 exc.step_index = index
                 raise
 
-    def _walk_step(self, index: int, step: Step, states: dict[str, State],
-                   names: set[str]) -> None:
+    def _walk_step(self, index: int, step: Step, states: dict[str, State], names: set[str]) -> None:
         where = f"{self.name} step {index} ({step.socket}.{step.call.value})"
         if step.actor not in self.actors:
             raise ValueError(f"{where}: unknown actor {step.actor!r}")

@@ -42,6 +42,8 @@ SCENARIO = Scenario(
             "may put on the link is bounded by the congestion window, which starts at 10 "
             "segments and grows as the kernel's congestion control decides (the story "
             "below names it, from this run's settings).",
-            "The server reads until every byte has come - at the link's pace.", 60),
+            "The server reads until every byte has come - at the link's pace.",
+            60,
+        ),
     ),
 )

@@ -34,15 +34,28 @@ def build(closer: str = "client") -> Scenario:
         steps=(
             *listener(),
             *client_connects(),
-            Step(first_actor, first, Call.CLOSE,
-                 explain=f"{first} closes first: its kernel sends FIN. {first} waits in "
-                 f"FIN_WAIT2 (closed by its program, it waits at most tcp_fin_timeout for "
-                 f"the peer's FIN: help shows this machine's); {second} is in CLOSE_WAIT."),
-            Step(second_actor, second, Call.RECV, (1024,),
-                 explain=f"{second} reads 0 bytes: the peer has closed."),
-            Step(second_actor, second, Call.CLOSE,
-                 explain=f"{second} closes: its FIN puts {first} into TIME_WAIT, and "
-                 f"{second}'s side is gone once {first} acknowledges it."),
+            Step(
+                first_actor,
+                first,
+                Call.CLOSE,
+                explain=f"{first} closes first: its kernel sends FIN. {first} waits in "
+                f"FIN_WAIT2 (closed by its program, it waits at most tcp_fin_timeout for "
+                f"the peer's FIN: help shows this machine's); {second} is in CLOSE_WAIT.",
+            ),
+            Step(
+                second_actor,
+                second,
+                Call.RECV,
+                (1024,),
+                explain=f"{second} reads 0 bytes: the peer has closed.",
+            ),
+            Step(
+                second_actor,
+                second,
+                Call.CLOSE,
+                explain=f"{second} closes: its FIN puts {first} into TIME_WAIT, and "
+                f"{second}'s side is gone once {first} acknowledges it.",
+            ),
             Step("server", "server", Call.CLOSE, explain="The listener closes."),
         ),
     )

@@ -95,31 +95,70 @@ SCENARIO = Scenario(
     steps=(
         *listener(),
         *client_connects(),
-        Step("client", "client", Call.SENDALL, (Produce("client_handshake"),),
-             explain="The client sends an HTTP request asking to Upgrade to websocket, with "
-             "a random Sec-WebSocket-Key."),
+        Step(
+            "client",
+            "client",
+            Call.SENDALL,
+            (Produce("client_handshake"),),
+            explain="The client sends an HTTP request asking to Upgrade to websocket, with "
+            "a random Sec-WebSocket-Key.",
+        ),
         Step("server", "conn-1", Call.RECV, (4096,), explain="The server reads the request."),
-        Step("server", "conn-1", Call.SENDALL, (Produce("server_accept"),),
-             explain="It answers 101 Switching Protocols, proving it read the key "
-             "(Sec-WebSocket-Accept). From here on, the connection speaks WebSocket."),
+        Step(
+            "server",
+            "conn-1",
+            Call.SENDALL,
+            (Produce("server_accept"),),
+            explain="It answers 101 Switching Protocols, proving it read the key "
+            "(Sec-WebSocket-Accept). From here on, the connection speaks WebSocket.",
+        ),
         Step("client", "client", Call.RECV, (4096,), explain="The client reads the 101."),
-        Step("client", "client", Call.SENDALL, (Produce("client_text"),),
-             explain="A text frame: FIN=1, opcode 1 (text), MASK=1 with a 4-byte key - "
-             "a client must mask every frame it sends."),
-        Step("server", "conn-1", Call.RECV, (4096,),
-             explain="The server reads the frame and unmasks the payload."),
-        Step("server", "conn-1", Call.SENDALL, (Produce("server_text"),),
-             explain="The server's text frame: not masked (servers never mask)."),
+        Step(
+            "client",
+            "client",
+            Call.SENDALL,
+            (Produce("client_text"),),
+            explain="A text frame: FIN=1, opcode 1 (text), MASK=1 with a 4-byte key - "
+            "a client must mask every frame it sends.",
+        ),
+        Step(
+            "server",
+            "conn-1",
+            Call.RECV,
+            (4096,),
+            explain="The server reads the frame and unmasks the payload.",
+        ),
+        Step(
+            "server",
+            "conn-1",
+            Call.SENDALL,
+            (Produce("server_text"),),
+            explain="The server's text frame: not masked (servers never mask).",
+        ),
         Step("client", "client", Call.RECV, (4096,), explain="The client reads it."),
-        Step("client", "client", Call.SENDALL, (Produce("client_close"),),
-             explain="A close frame (opcode 8) with status 1000, 'normal closure'."),
+        Step(
+            "client",
+            "client",
+            Call.SENDALL,
+            (Produce("client_close"),),
+            explain="A close frame (opcode 8) with status 1000, 'normal closure'.",
+        ),
         Step("server", "conn-1", Call.RECV, (4096,), explain="The server reads the close..."),
-        Step("server", "conn-1", Call.SENDALL, (Produce("server_close"),),
-             explain="...and answers with its own close frame. The WebSocket is closed."),
+        Step(
+            "server",
+            "conn-1",
+            Call.SENDALL,
+            (Produce("server_close"),),
+            explain="...and answers with its own close frame. The WebSocket is closed.",
+        ),
         Step("client", "client", Call.RECV, (4096,), explain="The client reads the answer."),
-        Step("server", "conn-1", Call.CLOSE,
-             explain="RFC 6455 has the server close the TCP connection first, so TIME_WAIT "
-             "lands on the server, not on the client."),
+        Step(
+            "server",
+            "conn-1",
+            Call.CLOSE,
+            explain="RFC 6455 has the server close the TCP connection first, so TIME_WAIT "
+            "lands on the server, not on the client.",
+        ),
         Step("client", "client", Call.RECV, (4096,), explain="End of stream for the client."),
         Step("client", "client", Call.CLOSE, explain="The client closes its socket."),
         Step("server", "server", Call.CLOSE, explain="The listener closes."),
