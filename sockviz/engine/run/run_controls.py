@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sockviz.engine.run.gate import Gate
+    from sockviz.engine.run.gate import Gate, Mode
     from sockviz.engine.scenarios.scenario_types import Step
 
 
@@ -33,6 +33,16 @@ class RunControls:
     def step(self) -> None:
         """Let exactly one call happen (in step mode)."""
         self.gate.step()
+
+    @property
+    def mode(self) -> Mode:
+        """How the gate lets calls through now."""
+        return self.gate.mode
+
+    @property
+    def pace(self) -> float:
+        """Seconds between calls in play mode."""
+        return self.gate.pace
 
     @property
     def finished(self) -> bool:
