@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TypeGuard
 
 from sockviz.engine.events import (
     CallEvent,
@@ -51,9 +52,13 @@ FLOOD_SLOWER = 3
 FLOOD = 16
 
 
-def _routine(event: Event) -> bool:
+def _routine(event: Event) -> TypeGuard[CallEvent]:
     return (isinstance(event, CallEvent) and event.call in ROUTINE and event.error is None
             and bool(event.nbytes) and not event.parts)
+
+
+#: The events that belong to one socket: a condensed connection takes its own with it.
+_PER_SOCKET = (CallEvent, KernelEvent, StepPending, Elided, Progress)
 
 
 def condense(events: list[Event], keep: int = KEEP_CONNECTIONS,
@@ -72,7 +77,7 @@ def condense(events: list[Event], keep: int = KEEP_CONNECTIONS,
     gone = set(whole[:-keep] if keep else whole)
     if len(gone) < max(least, 2):
         return events
-    pairs: set[frozenset] = set()
+    pairs: set[frozenset[str | None]] = set()
     last: dict[str, CallEvent] = {}
     calls = segments = 0
     for event in events:
@@ -83,13 +88,11 @@ def condense(events: list[Event], keep: int = KEEP_CONNECTIONS,
                 pairs.add(frozenset((event.local, event.remote)))
     out: list[Event] = []
     for event in events:
-        kind = type(event)
-        if kind is Segment and frozenset((event.local, event.remote)) in pairs:
+        if type(event) is Segment and frozenset((event.local, event.remote)) in pairs:
             segments += event.count
             continue
-        if kind in (CallEvent, KernelEvent, StepPending, Elided, Progress) \
-                and event.socket in gone:
-            if kind is CallEvent and event.call is Call.CLOSE and event.socket == whole[
+        if isinstance(event, _PER_SOCKET) and event.socket in gone:
+            if type(event) is CallEvent and event.call is Call.CLOSE and event.socket == whole[
                     len(gone) - 1]:
                 out.append(Condensed(
                     first=whole[0], last=event.socket, count=len(gone), calls=calls,
