@@ -18,16 +18,19 @@ an absolute time alone (a slow machine slows both sides):
   flow (target <= 150 ms);
 * memory: peak RSS of a big ``bulk`` run minus that of a 64 MiB one - target <= 40 MiB;
 * startup: process start to the first frame drawn, sockviz against a bare Textual app, in a
-  pseudo-terminal - lower is better, target <= 1.3;
+  pseudo-terminal - lower is better, target <= 1.3; with ``--startup-against REV``, sockviz
+  as it stands against sockviz at git revision REV, wall and CPU, ratios of the medians -
+  target <= 1.05, "no slower" (see :mod:`sockviz.bench.startup_bench`; ``--startup-only``
+  runs these rows alone);
 * time travel and history: going back to the start of a long ``--listen`` session and
   forward to its live edge, and the memory a history of 50,000 events takes (see
   :mod:`sockviz.bench.view_bench`);
-* floods of real connections (see :mod:`sockviz.bench.flood_bench` and :mod:`sockviz.bench.tui_bench`):
-  connections a second through ``--listen --trace`` and through the TUI against a plain
-  selector server, by wall time and by CPU time (targets >= 0.3 and >= 0.2), key press to
-  frame during the TUI's flood (p95 <= 100 ms), the cost of a call with 10,000
-  connections in TIME_WAIT against none (<= 1.2), and peak RSS of a 100,000-connection
-  flood over a 1,000-connection one (<= 40 MiB).
+* floods of real connections (see :mod:`sockviz.bench.flood_bench` and
+  :mod:`sockviz.bench.tui_bench`): connections a second through ``--listen --trace`` and
+  through the TUI against a plain selector server, by wall time and by CPU time (targets
+  >= 0.3 and >= 0.2), key press to frame during the TUI's flood (p95 <= 100 ms), the cost
+  of a call with 10,000 connections in TIME_WAIT against none (<= 1.2), and peak RSS of a
+  100,000-connection flood over a 1,000-connection one (<= 40 MiB).
 
 ``--quick`` uses smaller transfers so the whole run takes well under a minute. The
 engine, TUI and startup rows run sockviz and its plain twin turn about several times and
@@ -38,51 +41,30 @@ memory rows keep the best of three of each side, as timeit does.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import os
-import socket
+import subprocess
 import sys
-import threading
 import time
 
-# Only what plain_transfer needs is imported here: the plain script imports this module,
-# and must not pay for the rest (argparse, subprocess, pty ...), imported where used.
+from textual import events as textual_events
 
-CHUNK = 256 * 1024
+from sockviz.app.app import AppConfig, make_app
+from sockviz.bench.link_bench import link_rows
+from sockviz.bench.plain_side import PLAIN_SCRIPT, plain_transfer
+from sockviz.bench.startup_bench import startup_rows
+from sockviz.bench.tui_bench import flood_rows
+from sockviz.bench.view_bench import history_rss, time_travel_alone
+from sockviz.engine.events import CallEvent, Event
+from sockviz.engine.run.engine_process import EngineProcess
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.runner import Runner
+from sockviz.engine.scenarios import get
+
 #: How often the responsiveness run presses a key: faster than anyone types.
 PRESS_EVERY = 0.1
 MiB = 1024 * 1024
-
-# The plain side as a process of its own: the same function, nothing of sockviz's engine.
-PLAIN_SCRIPT = "import sys\nfrom sockviz.bench.bench_table import plain_transfer\nplain_transfer(int(sys.argv[1]))\n"
-
-
-def plain_transfer(total: int) -> float:
-    """Seconds to move ``total`` bytes over plain loopback sockets, once connected."""
-    pattern = (b"sockviz bulk data, " * (CHUNK // 19 + 1))[:CHUNK]
-    listener = socket.create_server(("127.0.0.1", 0))
-    client = socket.create_connection(listener.getsockname())
-    conn, _ = listener.accept()
-    started = time.perf_counter()
-
-    def send() -> None:
-        view, sent = memoryview(pattern), 0
-        while sent < total:
-            sent += client.send(view[: min(CHUNK, total - sent)])
-
-    thread = threading.Thread(target=send)
-    thread.start()
-    buffer = bytearray(CHUNK)
-    got = 0
-    while got < total:
-        n = conn.recv_into(buffer, min(CHUNK, total - got))
-        if not n:
-            break
-        got += n
-    thread.join()
-    elapsed = time.perf_counter() - started
-    for s in (client, conn, listener):
-        s.close()
-    return elapsed
 
 
 def engine_transfer(total: int) -> float:
@@ -91,11 +73,7 @@ def engine_transfer(total: int) -> float:
     Measured as plain_transfer is, once connected: from the ``accept`` event to the event
     of the ``recv`` that took the last byte (the events carry the times of their calls).
     """
-    from sockviz.engine.run.gate import Mode
-    from sockviz.engine.run.runner import Runner
-    from sockviz.engine.scenarios import get
-
-    events = []
+    events: list[Event] = []
     started = time.perf_counter()
     runner = Runner(get("bulk"), events.append, mode=Mode.FAST, size=total)
     runner.start()
@@ -103,7 +81,7 @@ def engine_transfer(total: int) -> float:
     runner.stop()
     if runner.result is None or runner.result.outcome != "done":
         raise RuntimeError(f"the bulk run did not finish: {runner.result}")
-    calls = [e for e in events if type(e).__name__ == "CallEvent"]
+    calls = [e for e in events if isinstance(e, CallEvent)]
     accepted = next(e.t for e in calls if e.call.value == "accept")
     received = next(e.t for e in calls if e.call.value == "recv" and e.nbytes == total)
     del started
@@ -119,14 +97,6 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
     bytes flow, and it also returns the key press latencies (seconds until a frame showed
     the change; their 95th percentile and count) and the longest gap between frames.
     """
-    import asyncio
-
-    from textual import events as textual_events
-
-    from sockviz.app.app import AppConfig, make_app
-    from sockviz.engine.run.gate import Mode
-    from sockviz.engine.run.engine_process import EngineProcess
-
     times: dict[str, float] = {}
     finished: list = []  # [loop, asyncio.Event], once the app runs
     engine = EngineProcess("auto")  # as the app's own would be, with the bench's tee in between
@@ -165,14 +135,16 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
         finished[:] = [asyncio.get_running_loop(), asyncio.Event()]
         async with app.run_test(size=(100, 30)) as pilot:
             if press_every is not None:  # the throughput run carries no measuring of ours
-                app._display = timed_display
+                app._display = timed_display  # type: ignore[method-assign]  # frames timed
             await pilot.pause(0.5)
             app._set_mode(Mode.FAST)
             deadline = time.monotonic() + 600
             while "accepted" not in times:
                 assert time.monotonic() < deadline, "bulk never connected"
                 await pilot.pause(0.005)
-            batches, cpu = app.session.batcher.batches, time.thread_time()
+            batcher = app.session.batcher
+            assert batcher is not None, "the app's session hands no batches"
+            batches, cpu = batcher.batches, time.thread_time()
             presses: list[tuple[float, str]] = []
             keys = {"l": "tab-log", "p": "tab-payload"}
             while "received" not in times:
@@ -184,7 +156,7 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
                 presses.append((time.perf_counter(), keys[key]))
                 app.post_message(textual_events.Key(key, key))
                 await asyncio.sleep(press_every)
-            batches, cpu = app.session.batcher.batches - batches, time.thread_time() - cpu
+            batches, cpu = batcher.batches - batches, time.thread_time() - cpu
             await pilot.pause(0.2)
             await pilot.press("q")
         begun, ended = times["begun"], times["ended"]
@@ -194,7 +166,7 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
             if shown is not None and shown < presses[i + 1][0] + 1.0:
                 latencies.append(shown - pressed)
         during = [t for t, _ in frames if begun <= t <= ended]
-        gaps = [b - a for a, b in zip([begun, *during], [*during, ended])]
+        gaps = [b - a for a, b in zip([begun, *during], [*during, ended], strict=True)]
         return {
             "seconds": times["received"] - times["accepted"],
             "p95": sorted(latencies)[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
@@ -212,14 +184,14 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
 
 def _child(argv: list[str]) -> tuple[float, int]:
     """Run a command; (seconds, peak RSS in bytes) from the kernel's accounting."""
-    import subprocess
-
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     if status != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {proc.stderr.read().decode()[:300]}")
+        raise RuntimeError(
+            f"{' '.join(argv)} failed: {proc.stderr.read().decode()[:300] if proc.stderr else ''}"
+        )
     return elapsed, usage.ru_maxrss * 1024
 
 
@@ -231,43 +203,6 @@ def sockviz_process(size: int) -> tuple[float, int]:
 
 def plain_process(size: int) -> tuple[float, int]:
     return _child([sys.executable, "-c", PLAIN_SCRIPT, str(size)])
-
-
-BARE_APP = "from textual.app import App\nApp().run()\n"
-
-
-def first_frame(argv: list[str], marker: bytes, timeout: float = 20.0) -> float:
-    """Seconds from starting ``argv`` in a pseudo-terminal until ``marker`` is drawn."""
-    import pty
-    import select
-    import signal
-
-    started = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ.update(TERM="xterm-256color", COLUMNS="100", LINES="30")
-        # Both sides read compiled bytecode, as an installed program does (a checkout run
-        # with PYTHONDONTWRITEBYTECODE would compile sockviz afresh on every start).
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-        os.execv(argv[0], argv)
-    seen = b""
-    try:
-        deadline = time.monotonic() + timeout
-        while marker not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.02)
-            if ready:
-                try:
-                    seen += os.read(fd, 65536)
-                except OSError:
-                    break
-        elapsed = time.perf_counter() - started
-    finally:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(fd)
-    if marker not in seen:
-        raise RuntimeError(f"{argv} drew no {marker!r} within {timeout} s")
-    return elapsed
 
 
 def paired(plain_fn, ours_fn, turns: int):
@@ -305,13 +240,11 @@ def stolen(before: list[int] | None, after: list[int] | None) -> float | None:
     (``steal``, the 8th field): what makes identical runs on a shared VM differ."""
     if not before or not after or len(before) < 8:
         return None
-    spent = [b - a for a, b in zip(before, after)]
+    spent = [b - a for a, b in zip(before, after, strict=False)]
     return spent[7] / max(sum(spent), 1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(
         prog="python -m sockviz.bench",
         description=__doc__,
@@ -324,6 +257,24 @@ def main(argv: list[str] | None = None) -> int:
         help="tiny transfers, one turn each: that every row runs (the test "
         "suite's); its ratios say little",
     )
+    parser.add_argument(
+        "--startup-against",
+        metavar="REV",
+        help="also start sockviz at git revision REV (a temporary worktree) turn about with "
+        "the code as it stands, and print the ratios of the medians of their first frames, "
+        "wall and CPU (needs the git history; e.g. 675a1e7, the code before issue 25)",
+    )
+    parser.add_argument(
+        "--startup-only",
+        action="store_true",
+        help="only the startup rows (with --startup-against, the row against REV too)",
+    )
+    parser.add_argument(
+        "--startup-turns",
+        type=int,
+        metavar="N",
+        help="turns of the startup rows (default: 11, --quick 7, --smoke 1)",
+    )
     args = parser.parse_args(argv)
     args.quick = args.quick or args.smoke
     big = 512 * MiB if args.quick else 4096 * MiB
@@ -332,8 +283,14 @@ def main(argv: list[str] | None = None) -> int:
     turns = 3 if args.quick else 5
     if args.smoke:
         big, engine_size, repeats, turns = 128 * MiB, 64 * MiB, 1, 1
-    rows: list[tuple[str, str, str, str]] = []
+    startup_turns = args.startup_turns or (1 if args.smoke else 2 * turns + 1)
     cpu_before = cpu_times()
+    if args.startup_only:
+        rows = startup_rows(startup_turns, args.startup_against)
+        _print_table(rows, f"(startup: median of {startup_turns} turns run turn about)")
+        _print_steal(cpu_before)
+        return 0
+    rows = []
 
     ratio, _ = paired(
         lambda: plain_transfer(engine_size), lambda: engine_transfer(engine_size), turns
@@ -421,23 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
-    marker = b"\x1b[1;1H"  # the first frame: the first render moves the cursor home
-    speed, _ = paired(
-        lambda: first_frame([sys.executable, "-c", BARE_APP], marker),
-        lambda: first_frame([sys.executable, "-m", "sockviz", "--step"], marker),
-        startup_turns := 1 if args.smoke else 2 * turns + 1,
-    )
-    ratio = 1 / speed  # sockviz's time over the bare app's
-    rows.append(
-        (
-            "startup, first frame: sockviz vs bare Textual app",
-            f"{ratio:.2f}x",
-            "<= 1.30",
-            "ok" if ratio <= 1.30 else "ABOVE",
-        )
-    )
-
-    from sockviz.bench.view_bench import history_rss, time_travel_alone
+    rows += startup_rows(startup_turns, args.startup_against)
 
     connections = 30 if args.smoke else 100 if args.quick else 400
     travel = time_travel_alone(connections)
@@ -463,30 +404,35 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
-    from sockviz.bench.tui_bench import flood_rows
-
     rows += flood_rows(args.quick, args.smoke)
-
-    from sockviz.bench.link_bench import link_rows
 
     rows += link_rows(args.quick)
 
+    _print_table(
+        rows,
+        f"(engine, TUI, startup: median of {turns}, {tui_turns} and {startup_turns} turns run "
+        f"turn about with the plain side; the rest best of {repeats}; {os.cpu_count()} "
+        f"CPUs; Python {sys.version.split()[0]})",
+    )
+    _print_steal(cpu_before)
+    return 0
+
+
+def _print_table(rows: list[tuple[str, str, str, str]], footnote: str) -> None:
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'ratio':>10}  {'target':>9}")
     for name, value, target, verdict in rows:
         print(f"{name:<{width}}  {value:>10}  {target:>9}  {verdict}")
-    print(
-        f"(engine, TUI, startup: median of {turns}, {tui_turns} and {startup_turns} turns run "
-        f"turn about with the plain side; the rest best of {repeats}; {os.cpu_count()} "
-        f"CPUs; Python {sys.version.split()[0]})"
-    )
+    print(footnote)
+
+
+def _print_steal(cpu_before: list[int] | None) -> None:
     steal = stolen(cpu_before, cpu_times())
     if steal is not None:
         print(
             f"(CPU time taken by the hypervisor during the run, steal: {100 * steal:.0f}%; "
             "on a shared VM it slows one side of a turn more than the other)"
         )
-    return 0
 
 
 def run_main() -> None:

@@ -37,7 +37,10 @@ CLIENT = (
     "flood(int(sys.argv[1]), int(sys.argv[2]), answered='quiet' not in sys.argv[3:],\n"
     "      half_close='server-closes-first' not in sys.argv[3:])\n"
 )
-PLAIN = "import sys\nfrom sockviz.bench.flood_bench import plain_server\nplain_server(int(sys.argv[1]))\n"
+PLAIN = (
+    "import sys\nfrom sockviz.bench.flood_bench import plain_server\n"
+    "plain_server(int(sys.argv[1]))\n"
+)
 
 
 def flood(
@@ -84,7 +87,7 @@ def flood(
         open_one()
     while finished < count:
         for key, _events in sel.select(30):
-            sock = key.fileobj
+            sock: socket.socket = key.fileobj  # type: ignore[assignment]  # sockets only
             if key.data is None:  # connected: ask, and (half_close) say that is all
                 sock.sendall(REQUEST)
                 if half_close:
@@ -128,7 +131,7 @@ def plain_server(port: int) -> None:
                 conn.setblocking(False)
                 sel.register(conn, selectors.EVENT_READ, [False])
                 continue
-            conn = key.fileobj
+            conn = key.fileobj  # type: ignore[assignment]  # sockets only registered
             if conn.recv(65536):
                 if not key.data[0]:
                     key.data[0] = True
@@ -180,13 +183,16 @@ def run_flood(server: list[str] | int, count: int, port: int, *flags: str) -> di
         proc = subprocess.Popen(
             server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
         )
-    pid = proc.pid if proc is not None else server
+        pid = proc.pid
+    else:
+        pid = server
     client = subprocess.Popen(
         [sys.executable, "-c", CLIENT, str(port), str(count), *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert client.stdout is not None and client.stdin is not None  # both are pipes
     done = False
     try:
         if client.stdout.readline().strip() != "ready":

@@ -58,7 +58,7 @@ def link_rows(quick: bool) -> list[tuple[str, str, str, str]]:
     if got is None:
         return [(f"{name} (no two hosts here)", "-", "1.00-1.10", "SKIPPED") for name in names]
     rows = []
-    for name, seconds in zip(names, got):
+    for name, seconds in zip(names, got, strict=False):
         value = seconds / ROUND_TRIP
         name = f"{name} ({seconds * 1000:.1f} ms)"
         rows.append(

@@ -11,11 +11,30 @@ and the engine process's.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
+import subprocess
+import sys
 import time
 
-from sockviz.bench.flood_bench import REPLY, free_port, run_flood
+from textual import events as textual_events
+
+from sockviz.app.app import AppConfig, SockvizApp
+from sockviz.bench.flood_bench import (
+    REPLY,
+    flood_rss,
+    free_port,
+    plain_command,
+    ratios,
+    run_flood,
+    timewait_cost,
+    trace_flood,
+)
+from sockviz.cli import build_parser
+from sockviz.engine.run.gate import Mode
+from sockviz.options import check, from_arguments
+from sockviz.peers import outside_engine_factory
 
 #: How often a key is pressed during the flood: faster than anyone types.
 PRESS_EVERY = 0.1
@@ -24,14 +43,6 @@ PRESS_EVERY = 0.1
 def tui_flood(count: int) -> dict[str, float]:
     """The flood through the app: its wall seconds and CPU seconds (this process's, less the
     client's), and the key press to frame latencies' 95th percentile and count."""
-    from textual import events as textual_events
-
-    from sockviz.app.app import AppConfig, SockvizApp
-    from sockviz.cli import build_parser
-    from sockviz.engine.run.gate import Mode
-    from sockviz.options import check, from_arguments
-    from sockviz.peers import outside_engine_factory
-
     port = free_port()
     options = check(
         from_arguments(
@@ -59,7 +70,7 @@ def tui_flood(count: int) -> dict[str, float]:
 
     async def run() -> dict[str, float]:
         async with app.run_test(size=(120, 40)) as pilot:
-            app._display = timed_display
+            app._display = timed_display  # type: ignore[method-assign]  # frames timed
             while "server" not in app.models or not app.models["server"].local:
                 await pilot.pause(0.05)
             flood = asyncio.ensure_future(asyncio.to_thread(run_flood, os.getpid(), count, port))
@@ -98,10 +109,6 @@ print(repr(tui_flood(int(sys.argv[1]))))
 
 def tui_flood_alone(count: int) -> dict[str, float]:
     """:func:`tui_flood` in a process that has run no app before."""
-    import ast
-    import subprocess
-    import sys
-
     proc = subprocess.run(
         [sys.executable, "-c", ALONE, str(count)],
         check=True,
@@ -115,14 +122,6 @@ def tui_flood_alone(count: int) -> dict[str, float]:
 def flood_rows(quick: bool, smoke: bool = False) -> list[tuple[str, str, str, str]]:
     """The benchmark's rows about floods of connections (name, value, target, verdict);
     ``smoke``: a few hundred connections each, that every row runs."""
-    from sockviz.bench.flood_bench import (
-        flood_rss,
-        plain_command,
-        ratios,
-        timewait_cost,
-        trace_flood,
-    )
-
     rows = []
     count, turns = (300, 1) if smoke else (1000, 1) if quick else (5000, 5)
     wall, cpu, rate = trace_flood(count, turns)

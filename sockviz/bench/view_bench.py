@@ -11,10 +11,22 @@ a long history costs in memory (``python -m sockviz.bench`` prints them).
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from typing import Any
+
+from sockviz.app.app import AppConfig, SockvizApp
+from sockviz.engine.events import CallEvent, Condensed, Event, KernelEvent, StepPending
+from sockviz.engine.families import FAMILIES
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.listen_runner import ListenRunner
+from sockviz.engine.run.outside_peers import listen_scenario, resolve
+from sockviz.view.history import History
 
 CLIENT = """
 import socket, sys
@@ -32,11 +44,9 @@ print(repr(time_travel(int(sys.argv[1]))))
 """
 
 
-def time_travel_alone(connections: int) -> dict:
+def time_travel_alone(connections: int) -> dict[str, float]:
     """:func:`time_travel` in a process of its own (one that has run no app before: a
     process that has leaves garbage whose collection can land in the measurement)."""
-    import ast
-
     proc = subprocess.run(
         [sys.executable, "-c", TRAVEL, str(connections)],
         check=True,
@@ -47,22 +57,17 @@ def time_travel_alone(connections: int) -> dict:
     return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
 
 
-def time_travel(connections: int) -> dict:
+def time_travel(connections: int) -> dict[str, float]:
     """UI thread CPU seconds for Home and for End after a --listen session of
     ``connections`` real connections (each the median of three, the cost of the test
     harness's own wait taken off); and the session's size."""
-    import asyncio
 
-    async def run() -> dict:
-        from sockviz.app.app import AppConfig, SockvizApp
-        from sockviz.engine.families import FAMILIES
-        from sockviz.engine.run.gate import Mode
-        from sockviz.engine.run.listen_runner import ListenRunner
-        from sockviz.engine.run.outside_peers import listen_scenario, resolve
-
+    async def run() -> dict[str, float]:
         endpoint = resolve(None, 0, "ipv4")
 
-        def factory(scenario, consumer, *, mode, pace, **_):
+        def factory(
+            scenario: object, consumer: Any, *, mode: Mode, pace: float, **_: object
+        ) -> ListenRunner:
             return ListenRunner(consumer, endpoint.ip, 0, FAMILIES["ipv4"], mode=mode, pace=pace)
 
         scenario = listen_scenario(endpoint)
@@ -72,7 +77,7 @@ def time_travel(connections: int) -> dict:
             scenarios={scenario.name: scenario},
         )
         app.mode = Mode.FAST
-        out = {}
+        out: dict[str, float] = {}
         async with app.run_test(size=(120, 40)) as pilot:
             while "server" not in app.models or not app.models["server"].local:
                 await pilot.pause(0.05)
@@ -86,10 +91,10 @@ def time_travel(connections: int) -> dict:
                 # one by one or condensed (a batch of many: see sockviz.engine.run.event_batcher)
                 return sum(
                     e.count
-                    if type(e).__name__ == "Condensed"
-                    else e.call.value == "close" and e.socket.startswith("conn-")
+                    if isinstance(e, Condensed)
+                    else e.call.value == "close" and (e.socket or "").startswith("conn-")
                     for e in app.history.events
-                    if type(e).__name__ in ("CallEvent", "Condensed")
+                    if isinstance(e, (CallEvent, Condensed))
                 )
 
             deadline = time.monotonic() + 30 + connections
@@ -131,30 +136,20 @@ def rss() -> int:
 def history_memory(count: int) -> float:
     """MiB of RSS that a History of ``count`` events of real connections adds (run in a
     process of its own: see :func:`history_rss`)."""
-    from sockviz.engine.families import FAMILIES
-    from sockviz.engine.run.gate import Mode
-    from sockviz.engine.run.listen_runner import ListenRunner
-    from sockviz.engine.run.outside_peers import listen_scenario, resolve
-    from sockviz.view.history import History
-
-    got: list = []
+    got: list[Event] = []
     runner = ListenRunner(got.append, "127.0.0.1", 0, FAMILIES["ipv4"], mode=Mode.FAST)
     runner.start()
 
-    def listening():
-        return next(
-            (e for e in got if type(e).__name__ == "CallEvent" and e.call.value == "listen"), None
-        )
+    def listening() -> CallEvent | None:
+        return next((e for e in got if isinstance(e, CallEvent) and e.call.value == "listen"), None)
 
-    while listening() is None:
+    while (listened := listening()) is None:
         time.sleep(0.01)
-    port = listening()
-    port = port.local.rsplit(":", 1)[1]
+    port = (listened.local or "").rsplit(":", 1)[1]
     subprocess.run([sys.executable, "-c", CLIENT, port, "40"], check=True)
     time.sleep(0.5)
     runner.stop()
-    sample = [e for e in got if type(e).__name__ in ("CallEvent", "KernelEvent", "StepPending")]
-    from dataclasses import replace
+    sample = [e for e in got if isinstance(e, (CallEvent, KernelEvent, StepPending))]
 
     before = rss()
     history = History(listen_scenario(resolve(None, 0, "ipv4")), limit=count + 1)
@@ -163,8 +158,8 @@ def history_memory(count: int) -> float:
         for event in sample:
             if n == count:
                 break
-            fields = {"seq": n + 1} if hasattr(event, "seq") else {}
-            if hasattr(event, "step") and type(event).__name__ == "CallEvent":
+            fields: dict[str, Any] = {"seq": n + 1} if hasattr(event, "seq") else {}
+            if isinstance(event, CallEvent):
                 fields["step"] = n
             for name in ("local", "remote", "args"):  # made afresh for each call, as live
                 value = getattr(event, name, None)
