@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sockviz.engine.events import CallEvent, KernelEvent, Segment
+from sockviz.engine.events import CallEvent, Event, KernelEvent, Segment
 from sockviz.engine.record.inert_text import inert
 from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.states import Call, Role
@@ -34,10 +34,10 @@ class _Ladder:
     (lifeline, the lifeline an arrow goes to or None, words, it is a segment on the
     wire: True, or ``"lost"`` for one lost on a two-host run's link)."""
 
-    def __init__(self, events: list, scenario: Scenario | None) -> None:
+    def __init__(self, events: list[Event], scenario: Scenario | None) -> None:
         self.order: list[str] = []
         self.side: dict[str, str] = {}
-        self.rows: list[tuple[str, str | None, str, bool]] = []
+        self.rows: list[tuple[str, str | None, str, bool | str]] = []
         view = RunView(scenario or Scenario("run", "", sockets=(), steps=()))
         self._expectations(view, events)
         kernel: dict[str, str] = {}  # socket: its kernel state as last seen
@@ -89,7 +89,7 @@ class _Ladder:
                 kernel[event.socket] = event.kernel
 
     @staticmethod
-    def _expectations(view: RunView, events: list) -> None:
+    def _expectations(view: RunView, events: list[Event]) -> None:
         """What each step means to fail with, from the scenario (a trace has no step
         announcements): so a planned error reads as the lesson, as on screen."""
         family = next(
@@ -119,7 +119,9 @@ def _mermaid_text(text: str) -> str:
     return "".join(_MERMAID_CODES.get(ch, ch) for ch in inert(text))
 
 
-def to_mermaid(events: Iterable, title: str | None = None, scenario: Scenario | None = None) -> str:
+def to_mermaid(
+    events: Iterable[Event], title: str | None = None, scenario: Scenario | None = None
+) -> str:
     """A Mermaid ``sequenceDiagram`` of the run (paste it in a ```` ```mermaid ```` block)."""
     ladder = _Ladder(list(events), scenario)
     left = [n for n in ladder.order if ladder.side[n] == "left"]
@@ -138,7 +140,9 @@ def to_mermaid(events: Iterable, title: str | None = None, scenario: Scenario | 
     return "\n".join(lines) + "\n"
 
 
-def to_text(events: Iterable, title: str | None = None, scenario: Scenario | None = None) -> str:
+def to_text(
+    events: Iterable[Event], title: str | None = None, scenario: Scenario | None = None
+) -> str:
     """The ladder as plain text: client sockets' calls on the left, the server's on the
     right, data as arrows between them."""
     ladder = _Ladder(list(events), scenario)

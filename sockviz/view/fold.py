@@ -10,7 +10,7 @@ Standard library only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from sockviz.engine.events import (
     CallEvent,
@@ -30,35 +30,12 @@ from sockviz.engine.events import (
 )
 from sockviz.engine.states import Call, Role, State, Transport
 from sockviz.view import linkview, words
-from sockviz.view.run_view import MAX_CARDS, CardModel, Row, RunView, plan_path
+from sockviz.view.fold_changes import Changes
+from sockviz.view.ladder_rows import add_row, call_rows
+from sockviz.view.run_view import MAX_CARDS, CardModel, RunView, plan_path
 
-#: Sends kept waiting for their reader, per connection: an outside peer's reads are not
-#: seen, so its sends would wait for ever.
-INFLIGHT_KEPT = 300
-
-
-@dataclass
-class Changes:
-    """What folding some events changed, for a screen to redraw just that."""
-
-    added: list[str] = field(default_factory=list)
-    """Cards made, in order."""
-    removed: list[str] = field(default_factory=list)
-    """Cards let go (the oldest closed ones, past the cap)."""
-    changed: set[str] = field(default_factory=set)
-    """Cards whose socket changed in any way."""
-    moved: set[str] = field(default_factory=set)
-    """Cards whose socket moved into another lifecycle state."""
-    scroll: dict[str, str] = field(default_factory=dict)
-    """Each lane's socket that did something last: lane -> name."""
-    rows: int = 0
-    """Ladder rows added."""
-    delivered: list[Row] = field(default_factory=list)
-    """Rows whose bytes the peer has now read."""
-    lines: list = field(default_factory=list)
-    """Log lines added (the events they say: :func:`sockviz.view.words.log_text`)."""
-    panels: bool = False
-    """The call just made, the pending one, the outcome or a check changed."""
+#: What a caller of the fold imports from here with :func:`apply`.
+__all__ = ["Changes", "apply"]
 
 
 def apply(view: RunView, event: Event, arrived: float, changes: Changes | None = None) -> Changes:
@@ -67,45 +44,46 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
     changes = changes if changes is not None else Changes()
     view.folded += 1
     view.time = arrived
-    kind = type(event)
-    if kind is Progress:
+    # (isinstance, not type() is: the same test for these final classes, and one the type
+    # checker follows into each branch)
+    if isinstance(event, Progress):
         _progress(view, event, changes)
         return changes
     changes.panels = True
-    if kind in (CallEvent, KernelEvent) and view.link is not None:
+    if isinstance(event, (CallEvent, KernelEvent)) and view.link is not None:
         view.link = linkview.at(view.link, event.t)  # (the run's clock moved: what arrived)
-    if kind is CallEvent:
+    if isinstance(event, CallEvent):
         _call(view, event, changes)
-    elif kind is KernelEvent:
+    elif isinstance(event, KernelEvent):
         _kernel(view, event, changes)
-    elif kind is StepPending:
+    elif isinstance(event, StepPending):
         view.pending = event
         view.under_way = None
         if view.link is not None:
             view.link = linkview.waiting(view.link)
             view.during = ()
         view.notes.setdefault(event.step, (event.explain, event.expect_error))
-    elif kind is Elided:
+    elif isinstance(event, Elided):
         _elided(view, event, changes)
-    elif kind is Condensed:
+    elif isinstance(event, Condensed):
         _condensed(view, event, changes)
-    elif kind is RunFinished:
+    elif isinstance(event, RunFinished):
         view.outcome = event
         view.pending = None
-    elif kind is Checked:
+    elif isinstance(event, Checked):
         view.checks[event.step] = event
-    elif kind is Segment:
+    elif isinstance(event, Segment):
         _segment(view, event, changes)
-    elif kind is WireStatus:
+    elif isinstance(event, WireStatus):
         view.wire = event
-    elif kind is LinkStatus:
+    elif isinstance(event, LinkStatus):
         if event.missing is None:
             view.link = linkview.started(event)
         else:
             view.link_missing = event.missing
-    elif kind is LinkEvent:
+    elif isinstance(event, LinkEvent):
         _released(view, event, changes)
-    elif kind is TcpSettings:
+    elif isinstance(event, TcpSettings):
         view.tcp = {**view.tcp, event.host: event}
         if view.link is not None:
             view.link = linkview.with_tcp(view.link, view.tcp)
@@ -194,7 +172,7 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
     _touched(
         view, event.socket, changes, moving=event.state is not None and event.state is not before
     )
-    _ladder(view, event, before, planned, changes)
+    call_rows(view, event, before, planned, changes)
     if event.step is not None:
         view.steps_done = max(view.steps_done, event.step + 1)
         view.last_done = (event, before)
@@ -247,7 +225,7 @@ def _elided(view: RunView, event: Elided, changes: Changes) -> None:
     if model is None:
         return
     side = "left" if model.role is Role.CLIENT else "right"
-    _row(
+    add_row(
         view,
         changes,
         side,
@@ -261,7 +239,7 @@ def _elided(view: RunView, event: Elided, changes: Changes) -> None:
 
 def _condensed(view: RunView, event: Condensed, changes: Changes) -> None:
     """Whole connections too many to draw: one row and one log line for them all."""
-    _row(view, changes, "right", words.condensed(event))
+    add_row(view, changes, "right", words.condensed(event))
     _log(view, event, changes)
 
 
@@ -287,8 +265,9 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
         # what crossed while it ran stands under it, not under the call before.
         view.under_way = event.seq
         pending = view.pending
+        assert pending is not None  # (_begun says there is one)
         model = view.models.get(pending.socket)
-        _row(
+        add_row(
             view,
             changes,
             "right" if model is not None and model.role is not Role.CLIENT else "left",
@@ -303,9 +282,9 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
     if event.link is not None and view.link is not None:
         view.link, gap = linkview.took(view.link, event)
         if gap is not None:
-            _row(view, changes, side, linkview.gap_label(gap))
+            add_row(view, changes, side, linkview.gap_label(gap))
         label = linkview.label(event)
-    _row(
+    add_row(
         view,
         changes,
         side,
@@ -366,7 +345,7 @@ def _released(view: RunView, event: LinkEvent, changes: Changes) -> None:
         sender = view.models.get(held.source)
         side = "left" if sender is None or sender.role is Role.CLIENT else "right"
         crossing = replace(held, link="crossed", delay=event.delay)
-        _row(
+        add_row(
             view,
             changes,
             side,
@@ -388,132 +367,3 @@ def _log(view: RunView, event: Event, changes: Changes) -> None:
     view.lines.put(view.line_count, event)
     view.line_count += 1
     changes.lines.append(event)
-
-
-# --- the ladder ---------------------------------------------------------------------------
-def _row(view: RunView, changes: Changes, side: str, label: str, **fields) -> Row:
-    """The next row of the ladder (the one already in the shared store, when this moment
-    of the run is being folded again)."""
-    row = view.rows.put(view.row_count, Row(view.row_count, view.folded, side, label, **fields))
-    view.row_count += 1
-    changes.rows += 1
-    if row.data is not None:
-        view.newest_data = row.index
-    return row
-
-
-def _port(address: str | None) -> str:
-    if not address:
-        return ""
-    _head, sep, tail = address.rpartition(":")
-    return tail if sep and tail.isdigit() else address
-
-
-def _peer(view: RunView, event: CallEvent) -> str | None:
-    """The socket of this run an arrow from ``event`` goes to (found by address: a TCP
-    connection by both ends, a listener or a UDP socket by its own), or the outside
-    address itself."""
-    remote = event.remote
-    if remote is None:
-        return None
-    both = own = None
-    for name, model in view.models.items():
-        if model.local != remote or name == event.socket:
-            continue
-        if model.remote == event.local and both is None:
-            both = name
-        if own is None and (model.role is Role.LISTENER) == (event.call is Call.CONNECT):
-            own = name
-    return both or own or remote
-
-
-def _ladder(
-    view: RunView, event: CallEvent, before: State | None, planned: str | None, changes: Changes
-) -> None:
-    side = "left" if event.role is Role.CLIENT else "right"
-    call = event.call
-    stream = event.type == Transport.STREAM.value
-    said = words.said(
-        event,
-        before,
-        planned is not None and planned == event.error,
-        event.socket in view.connecting,
-    )
-    base = {
-        "socket": event.socket,
-        "call": call.value,
-        "seq": event.seq,
-        "over": (event.parent if call is Call.ACCEPT and event.parent else event.socket),
-    }
-    if call is Call.CONNECT and event.error == "EINPROGRESS" and stream:
-        view.connecting.add(event.socket)
-    if call in words.SENDS and not event.error:
-        row = _row(
-            view,
-            changes,
-            side,
-            said.label,
-            arrow=True,
-            data=event.data or b"",
-            nbytes=event.nbytes or 0,
-            delivered_at=None,
-            to=_peer(view, event),
-            peer=f"→ {event.remote}" if event.remote else "",
-            **base,
-        )
-        waiting = view.inflight.setdefault((_port(event.remote), _port(event.local)), [])
-        waiting.append([row, event.nbytes or 0])
-        del waiting[:-INFLIGHT_KEPT]
-        return
-    if call in words.RECEIVES and not event.error:
-        matched = _deliver(view, event, stream, changes)
-        if event.nbytes and not matched and event.data is not None:
-            # bytes from a peer that is not sockviz (curl, nc, a browser): drawn arriving
-            # from the other side, with their escaped preview
-            _row(
-                view,
-                changes,
-                "right" if side == "left" else "left",
-                words.from_outside(event),
-                arrow=True,
-                data=event.data,
-                nbytes=event.nbytes,
-                peer=f"← {event.remote}" if event.remote else "",
-                **{**base, "over": event.remote or "peer", "to": event.socket},
-            )
-    _row(
-        view,
-        changes,
-        side,
-        said.label,
-        arrow=said.arrow,
-        error=said.error,
-        delivered_at=None if said.in_flight else view.folded,
-        to=_peer(view, event) if said.arrow else None,
-        **base,
-    )
-
-
-def _deliver(view: RunView, event: CallEvent, stream: bool, changes: Changes) -> bool:
-    """Mark the sends this receive took bytes from as delivered (solid arrows). False when
-    no send of ours was waiting: the bytes came from an outside program."""
-    queue = view.inflight.get((_port(event.local), _port(event.remote)), [])
-    matched = bool(queue)
-    remaining = event.nbytes or 0
-    while queue and (remaining > 0 or not stream):
-        item = queue[0]
-        if stream:
-            took = min(remaining, item[1])
-            item[1] -= took
-            remaining -= took
-        else:
-            item[1] = 0
-        if item[1] == 0:
-            queue.pop(0)
-            row = item[0]
-            if row.delivered_at is None or row.delivered_at > view.folded:
-                row.delivered_at = view.folded
-            changes.delivered.append(row)
-        if not stream:
-            break
-    return matched

@@ -55,8 +55,9 @@ class History:
         self.times = array.array("d")
         """When each event arrived (a TIME_WAIT countdown counts from it)."""
         self.step_starts = array.array("q")
-        """Where each step's call is in :attr:`events`: moment ``p`` is ``events[:step_starts[p]]``."""
-        self.trace: collections.deque = collections.deque(maxlen=TRACE_KEPT)
+        """Where each step's call is in :attr:`events`: moment ``p`` is
+        ``events[:step_starts[p]]``."""
+        self.trace: collections.deque[Event] = collections.deque(maxlen=TRACE_KEPT)
         """The run's calls and kernel changes, for export; past the cap the oldest go."""
         self.calls = 0
         """Call events received."""

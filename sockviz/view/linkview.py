@@ -10,10 +10,11 @@ timer and window is a kernel's, and the words say whose. Standard library only.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from sockviz.engine.kernel import tcp_settings as tcpsettings
 from sockviz.engine.events import LinkEvent, LinkStatus, Segment, TcpSettings
+from sockviz.engine.kernel import tcp_settings as tcpsettings
 from sockviz.view.words import segment_label
 
 #: A gap between two of the link's segments worth a row of its own ("1.0 s pass").
@@ -41,10 +42,10 @@ class LinkView:
     """When the link last took a segment (run time)."""
     recent: tuple[Segment, ...] = ()
     """The newest segments it took (for the story of the last step)."""
-    tcp: dict = field(default_factory=dict)
+    tcp: dict[str | None, TcpSettings] = field(default_factory=dict)
     """Each host's kernel TCP settings (``client``/``server`` -> :class:`TcpSettings`), as
     the run said them: the words of a retry are that kernel's. Replaced, never changed."""
-    rtts: dict = field(default_factory=dict)
+    rtts: dict[str, float] = field(default_factory=dict)
     """Each socket's smoothed RTT in ms as its kernel last said it (TCP_INFO). Replaced."""
 
     @property
@@ -101,7 +102,7 @@ def took(link: LinkView, segment: Segment) -> tuple[LinkView, float | None]:
     ), gap
 
 
-def with_tcp(link: LinkView, tcp: dict) -> LinkView:
+def with_tcp(link: LinkView, tcp: dict[str | None, TcpSettings]) -> LinkView:
     """The link, knowing the kernels' TCP settings (host -> TcpSettings)."""
     return replace(link, tcp=dict(tcp))
 
@@ -231,7 +232,9 @@ def _carries_sack(segment: Segment) -> bool:
     return "sack" in (segment.options or "").split(",")
 
 
-def retry_words(segment: Segment, recent=(), link: LinkView | None = None) -> str:
+def retry_words(
+    segment: Segment, recent: Sequence[Segment] = (), link: LinkView | None = None
+) -> str:
     """The kernel's sending a segment again, in words (see :func:`retry_parts`)."""
     return " ".join(retry_parts(segment, recent, link))
 
@@ -240,7 +243,9 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-def retry_parts(segment: Segment, recent=(), link: LinkView | None = None) -> list[str]:
+def retry_parts(
+    segment: Segment, recent: Sequence[Segment] = (), link: LinkView | None = None
+) -> list[str]:
     """The kernel's sending a segment again, and what the segments show of why: for a SYN
     or SYN-ACK, that kernel's timer and its settings; for data, whether the receiver's
     SACKs had shown the hole before it (a recovery before the timer) or nothing had (a
@@ -328,7 +333,7 @@ def _round_trip(recent: list[Segment]) -> list[str]:
         ),
         None,
     )
-    if syn is None or back is None:
+    if syn is None or back is None or back.delay is None:  # (a crossed one has its delay)
         return []
     took = back.t + back.delay - syn.t
     return [

@@ -1,18 +1,19 @@
 """Predict mode's bookkeeping: the question put, the guess, what really happened, the score.
 
 The questions themselves and how a real outcome answers one live in
-:mod:`sockviz.engine.predict_questions`; this keeps what a session of guessing has been through, so the
-app only asks it what to put and shows what it says. Standard library only.
+:mod:`sockviz.engine.predict_questions`; this keeps what a session of guessing has been through,
+so the app only asks it what to put and shows what it says. Standard library only.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-if TYPE_CHECKING:
-    from sockviz.engine.events import CallEvent
-    from sockviz.engine.predict_questions import Question
-    from sockviz.view.run_view import RunView
+from sockviz.engine.events import CallEvent
+from sockviz.view.run_view import RunView
+
+if TYPE_CHECKING:  # (the questions are imported when first needed, after the first frame)
+    from sockviz.engine.predict_questions import Datagrams, Question
 
 
 class Reveal(NamedTuple):
@@ -39,7 +40,7 @@ class Predictions:
         """That call's event, once it has come."""
         self.datagram: int | None = None
         """For a ``recvfrom`` asked about: the size its datagram was sent with."""
-        self.datagrams = None
+        self.datagrams: Datagrams | None = None
         """The run's datagrams so far (an engine ``Datagrams``, made at the first call)."""
         self.said: dict[int, tuple[str, str]] = {}
         """Step -> (guess, what really happened), for the explanation of that step."""
@@ -69,7 +70,7 @@ class Predictions:
         """A call was made: the asked one's event is kept for the reveal (and every
         datagram sent, so a ``recvfrom`` can be told what it read was whole)."""
         if self.datagrams is None:
-            from sockviz.engine.predict_questions import Datagrams
+            from sockviz.engine.predict_questions import Datagrams  # (after the first frame)
 
             self.datagrams = Datagrams()
         size = self.datagrams.seen(event)
@@ -90,7 +91,7 @@ class Predictions:
         if not moved_on:
             return None
         truth = question.answer(self.call, view.models, view.caused, self.datagram)
-        from sockviz.engine.predict_questions import NOT_YET
+        from sockviz.engine.predict_questions import NOT_YET  # (predict mode only)
 
         if truth.startswith(NOT_YET) and not now and view.outcome is None:
             return None

@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from sockviz.engine.events import (
     CallEvent,
     Checked,
+    Event,
     RunFinished,
     Segment,
     StepPending,
+    TcpSettings,
     WireStatus,
 )
 from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
+from sockviz.view.linkview import LinkView
+
+T = TypeVar("T")
 
 #: The lifecycle states in the order a card's strip shows them.
 ORDER = (
@@ -173,22 +179,22 @@ class Row:
         return self.delivered_at is not None and self.delivered_at <= at
 
 
-class Store:
+class Store(Generic[T]):
     """An append-only list shared by every view of one run; the oldest items can be let go
     (:meth:`trim`) while indexes stay the same."""
 
     def __init__(self) -> None:
-        self.items: list = []
+        self.items: list[T] = []
         self.first = 0
         """The index of ``items[0]`` (items before it were let go)."""
 
     def __len__(self) -> int:
         return self.first + len(self.items)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> T:
         return self.items[index - self.first]
 
-    def put(self, index: int, item):
+    def put(self, index: int, item: T) -> T:
         """The item at ``index``: the one there if a view folded it already (the fold is
         deterministic: the same item), else ``item``, appended."""
         if index < len(self):
@@ -196,7 +202,7 @@ class Store:
         self.items.append(item)
         return item
 
-    def window(self, end: int, count: int) -> list:
+    def window(self, end: int, count: int) -> list[T]:
         """The last ``count`` items before index ``end`` that are still kept."""
         start = max(self.first, end - count)
         return self.items[start - self.first : max(0, end - self.first)]
@@ -214,12 +220,12 @@ class RunView:
     """The run at one moment. See the module docstring."""
 
     scenario: Scenario
-    rows: Store = field(default_factory=Store)
+    rows: Store[Row] = field(default_factory=Store)
     """The run's ladder rows (shared); this view shows the first :attr:`row_count`."""
-    lines: Store = field(default_factory=Store)
+    lines: Store[Event] = field(default_factory=Store)
     """The run's log lines, as the events they say (shared; :func:`sockviz.view.words.log_text`
     makes their text); this view shows the first :attr:`line_count`."""
-    notes: dict = field(default_factory=dict)
+    notes: dict[int | None, tuple[str, str | None]] = field(default_factory=dict)
     """What steps said before they ran (shared, set once each): step ->
     (explanation, the errno it is meant to fail with)."""
     folded: int = 0
@@ -230,7 +236,7 @@ class RunView:
     """The sockets shown, in order of birth."""
     row_count: int = 0
     line_count: int = 0
-    inflight: dict[tuple[str, str], list[list]] = field(default_factory=dict)
+    inflight: dict[tuple[str, str], list[list[Any]]] = field(default_factory=dict)
     """Sends whose bytes the peer has not read all of: (to port, from port) -> [[row, bytes
     left], ...], oldest first."""
     connecting: set[str] = field(default_factory=set)
@@ -253,7 +259,7 @@ class RunView:
     """The segments the last step's call caused (it, or a call made alongside it)."""
     caused_since: int | None = None
     """The ``seq`` of that call: segments caused by it or a later call are its."""
-    link: object = None
+    link: LinkView | None = None
     """A two-host run's link (:class:`~sockviz.view.linkview.LinkView`, immutable)."""
     during: tuple[Segment, ...] = ()
     """On a link: what it carried while the pending step's call was under way (read before
@@ -272,7 +278,7 @@ class RunView:
     """The ``seq`` of the first segment only the pending call could have sent (its SYN,
     its bytes, its FIN): that call has begun and not returned. None: not known to have
     begun (a call waiting at the gate sends nothing)."""
-    tcp: dict = field(default_factory=dict)
+    tcp: dict[str | None, TcpSettings] = field(default_factory=dict)
     """The kernel's TCP settings for the run (host, None for the run's one network ->
     :class:`~sockviz.engine.events.TcpSettings`); empty when the run did not say them (an
     older recording): words that need them say they are not known. Replaced, never changed
@@ -295,7 +301,7 @@ class RunView:
         """The ladder rows this view shows that are still kept, oldest first."""
         return self.rows.window(self.row_count, self.row_count)
 
-    def log(self, count: int = LOG_LINES) -> list:
+    def log(self, count: int = LOG_LINES) -> list[Event]:
         """The last ``count`` log lines this view shows, as the events they say."""
         return self.lines.window(self.line_count, count)
 

@@ -7,6 +7,7 @@ nothing is said to have sent nothing. Standard library only.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from sockviz.engine.events import CallEvent, Segment, StepPending, WireStatus
 from sockviz.engine.states import Call, Role
@@ -112,7 +113,9 @@ def _ack_words(
     answered = _trigger(segment, before)
     if answered is None or segment.ack_rel is None:
         return f"{kernel} acknowledged ({said}){own}"
-    if answered.seq_rel >= segment.ack_rel:  # (bytes came after a gap: it asks again)
+    if (
+        answered.seq_rel is not None and answered.seq_rel >= segment.ack_rel
+    ):  # (bytes came after a gap: it asks again)
         sack = (
             " - its SACK blocks name what came"
             if "sack" in (segment.options or "").split(",")
@@ -152,7 +155,7 @@ def _data_words(name: str, data: list[Segment]) -> str:
 
 def _runs(sentences: list[str]) -> list[str]:
     """Sentences said again one after another, said once with how many times."""
-    out: list[list] = []
+    out: list[list[Any]] = []
     for sentence in sentences:
         if out and out[-1][0] == sentence:
             out[-1][1] += 1
@@ -291,7 +294,7 @@ def under_way_story(pending: StepPending, seen: tuple[Segment, ...]) -> str:
             "link (→ lets it cross)."
         )
     again = [
-        s
+        s.retry
         for s in mine
         if s.seq > last.seq
         and s.retry is not None
@@ -301,7 +304,7 @@ def under_way_story(pending: StepPending, seen: tuple[Segment, ...]) -> str:
     if again:
         return (
             f"{name} is waiting: its {what} was lost on the link; {kernel} sent it "
-            f"again, {seconds(again[0].retry)} after the first."
+            f"again, {seconds(again[0])} after the first."
         )
     return (
         f"{name} is waiting: its {what} was lost on the link; {kernel} will send it "

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sockviz.engine.events import CallEvent, Elided, KernelEvent, Segment
+from sockviz.engine.events import (
+    CallEvent,
+    Condensed,
+    Elided,
+    Event,
+    KernelEvent,
+    LinkEvent,
+    Segment,
+    StepPending,
+)
 from sockviz.engine.states import Call, State
 
 SENDS = frozenset({Call.SEND, Call.SENDALL, Call.SENDTO})
@@ -102,7 +111,7 @@ def said(event: CallEvent, before: State | None, planned: bool, was_connecting: 
     return Said("close()")  # (the same: an RST goes out with SO_LINGER 0, nothing after one)
 
 
-def under_way(pending) -> str:
+def under_way(pending: StepPending) -> str:
     """A call seen to have begun (its first segment went out) that has not returned: its
     row on the ladder, above what crossed while it ran (its return gets a row of its own)."""
     return f"{pending.call.value}() begins"
@@ -120,7 +129,7 @@ def elided(event: Elided) -> str:
     )
 
 
-def segment_label(segment) -> str:
+def segment_label(segment: Segment) -> str:
     """A segment as a thin arrow says it: ``SYN seq 0``, ``SYN,ACK seq 0 ack 1``, ``ACK 1``,
     ``PSH,ACK 14 B``, ``FIN,ACK``, ``RST,ACK``, ``UDP 14 B`` - relative numbers only."""
     if segment.summed:  # (short: the ladder is narrow; the payload view has the rest)
@@ -185,7 +194,7 @@ def elided_log_line(event: Elided) -> str:
     return f"      {event.socket:<8} {elided(event)}"
 
 
-def condensed(event) -> str:
+def condensed(event: Condensed) -> str:
     """Whole connections of a flood, summed (a :class:`~sockviz.engine.events.Condensed`)."""
     return (
         f"… {event.count:,} connections, {event.first} to {event.last}: accepted, "
@@ -202,7 +211,7 @@ _LINK_SAID = {
 }
 
 
-def log_text(event) -> str:
+def log_text(event: Event) -> str:
     """The log's line for an event the fold logged (a call, a kernel change, a sum)."""
     if isinstance(event, CallEvent):
         return log_line(event)
@@ -210,18 +219,19 @@ def log_text(event) -> str:
         return kernel_log_line(event)
     if isinstance(event, Segment):
         cause = f"  (after call {event.cause})" if event.cause is not None else "  (kernel)"
-        link = _LINK_SAID.get(event.link, "")
+        link = _LINK_SAID.get(event.link or "", "")
         if event.retry is not None:
             link += f"  (sent again, {event.retry:g} s after the first)"
         return (
             f"{event.seq:>4}  {event.source:<8} wire → {event.target}: "
             f"{segment_label(event)}{cause}{link}"
         )
-    if getattr(event, "call", None) == "link":
+    if isinstance(event, LinkEvent):  # (the one kind whose call is "link")
         return (
             f"{event.seq:>4}  {event.source:<8} link: lets {event.flags or 'it'} "
             f"(packet {event.segment}) cross to {event.target}"
         )
     if isinstance(event, Elided):
         return elided_log_line(event)
+    assert isinstance(event, Condensed), event  # (the fold logs no other kind)
     return f"      {condensed(event)}"
