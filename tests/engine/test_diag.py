@@ -81,7 +81,7 @@ def trace_of(scenario: str, netlink: bool) -> list[tuple]:
                     if isinstance(e, CallEvent) or type(e).__name__ == "KernelEvent"
                     else None, mode=Mode.FAST)
     if not netlink:
-        runner.tracer._diag = False  # (as where the kernel refuses netlink)
+        runner.tracer.kernel.netlink = False  # (as where the kernel refuses netlink)
     runner.start()
     try:
         assert runner.wait(30)

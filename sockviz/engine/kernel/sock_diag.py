@@ -16,6 +16,7 @@ import errno
 import socket
 import struct
 import threading
+from typing import Any
 
 from sockviz.engine.kernel.tcp_state import TCP_STATES
 
@@ -43,7 +44,7 @@ class Found:
     __slots__ = ("id", "inode", "rqueue", "state", "timer", "wqueue")
 
     def __init__(self, state: str, timer: float | None, rqueue: int, wqueue: int,
-                 inode: int, ident: tuple = ()) -> None:
+                 inode: int, ident: tuple[int, int, bytes, bytes] | tuple[()] = ()) -> None:
         self.state, self.timer, self.rqueue, self.wqueue = state, timer, rqueue, wqueue
         self.inode = inode
         self.id = ident
@@ -65,7 +66,7 @@ class Diag:
     def close(self) -> None:
         self.sock.close()
 
-    def lookup(self, local: tuple, remote: tuple) -> Found | None:
+    def lookup(self, local: tuple[Any, ...], remote: tuple[Any, ...]) -> Found | None:
         """The TCP connection from ``local`` to ``remote`` (Python socket addresses), or
         None when the kernel has none: it has let the connection go (``CLOSE``).
         OSError when the kernel would not answer."""
@@ -116,7 +117,7 @@ def _found(data: bytes, at: int) -> Found:
                  expires / 1000 if timer else None, rqueue, wqueue, inode, ident)
 
 
-def _packed(local: tuple, remote: tuple) -> tuple[int, bytes, bytes]:
+def _packed(local: tuple[Any, ...], remote: tuple[Any, ...]) -> tuple[int, bytes, bytes]:
     """The family and the two addresses as the request carries them (16 bytes each)."""
     (fa, a), (fb, b) = _pton(local[0]), _pton(remote[0])
     if fa != fb:
@@ -124,7 +125,7 @@ def _packed(local: tuple, remote: tuple) -> tuple[int, bytes, bytes]:
     return fa, a.ljust(16, b"\0"), b.ljust(16, b"\0")
 
 
-def _pton(host) -> tuple[int, bytes]:
+def _pton(host: object) -> tuple[int, bytes]:
     """(family, packed address) of an IPv4 or IPv6 address; ValueError for anything else."""
     text = str(host).split("%")[0]
     for family in (socket.AF_INET, socket.AF_INET6):

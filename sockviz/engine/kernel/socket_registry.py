@@ -17,16 +17,56 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
-from sockviz.engine.states import Role, State
-
-if TYPE_CHECKING:
-    from sockviz.engine.sockets.traced_socket import TracedSocket
+from sockviz.engine.states import Role, State, Transport
 
 _WILDCARDS = ("0.0.0.0:", "[::]:")
+
+Address: TypeAlias = Any
+"""A socket address as ``getsockname()`` gives it: ``(host, port)``, IPv6's four fields, or a
+Unix path (the standard library types it ``Any`` too)."""
+
+
+class RunSocket(Protocol):
+    """What the kernel side needs of one of the run's sockets: the registry files it by its
+    addresses, the kernel watch reads its kernel state and writes its kernel lines, the tracer
+    closes what a stopped run left open. A Protocol, so that none of them imports the traced
+    socket, which imports them."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def state(self) -> State | None: ...
+    @property
+    def family(self) -> int: ...
+    @property
+    def family_name(self) -> str: ...
+    @property
+    def transport(self) -> Transport: ...
+    @property
+    def sock(self) -> socket.socket | None: ...
+    @property
+    def watchable(self) -> bool:
+        """TCP over IPv4 or IPv6: a socket whose kernel state the watch reads."""
+    @property
+    def local(self) -> str | None: ...
+    @property
+    def remote(self) -> str | None: ...
+    @property
+    def last_local(self) -> Address | None: ...
+    @property
+    def last_remote(self) -> Address | None: ...
+    @property
+    def sent_total(self) -> int: ...
+    @property
+    def recv_total(self) -> int: ...
+    def close(self, step: int | None = None) -> object: ...
 
 
 class Asleep(NamedTuple):
@@ -50,62 +90,61 @@ class SocketRegistry:
     """Every socket of one run that still matters. See the module docstring."""
 
     def __init__(self) -> None:
-        self.all: dict[TracedSocket, None] = {}
+        self.all: dict[RunSocket, None] = {}
         """The run's sockets in order of birth (less those forgotten)."""
-        self.watched: dict[TracedSocket, None] = {}
+        self.watched: dict[RunSocket, None] = {}
         """Sockets whose kernel state the watch reads (TCP over IPv4/IPv6, not asleep)."""
-        self._pairs: dict[tuple[str, str], TracedSocket] = {}
+        self._pairs: dict[tuple[str, str], RunSocket] = {}
         """(local, remote) -> the (newest) connected socket at that pair of addresses."""
-        self._paired_at: dict[str, dict[TracedSocket, None]] = {}
+        self._paired_at: dict[str, dict[RunSocket, None]] = {}
         """Local address -> the connected sockets there (a listener's every connection)."""
-        self._alone: dict[str, dict[TracedSocket, None]] = {}
+        self._alone: dict[str, dict[RunSocket, None]] = {}
         """Local address -> the sockets there with no remote (a listener, a bound socket)."""
-        self._placed: dict[TracedSocket, tuple] = {}
+        self._placed: dict[RunSocket, tuple[str, str | None]] = {}
         """Socket -> the (local, remote) it is filed under."""
         self._wildcards = 0
         """How many of them are filed under a wildcard address (``0.0.0.0:P``)."""
-        self._asleep: list[tuple[float, int, TracedSocket]] = []
+        self._asleep: list[tuple[float, int, RunSocket]] = []
         """(when to look again, tie-break, socket): TIME_WAIT sockets, soonest first."""
         self._let_go: list[Asleep] = []
         """Forgotten sockets in TIME_WAIT (:attr:`forget`), soonest first."""
         self._order = itertools.count()
         self.forget = False
         """Drop a socket once it is closed and the kernel has let it go (outside peers)."""
-        self.forgotten: Callable[[TracedSocket], None] | None = None
+        self.forgotten: Callable[[RunSocket], None] | None = None
         """Told of each socket dropped or asleep in TIME_WAIT, where :attr:`forget` says
         so (the wire forgets its connection's numbers)."""
 
     # --- membership -------------------------------------------------------------------
-    def add(self, ts: TracedSocket) -> None:
+    def add(self, ts: RunSocket) -> None:
         self.all[ts] = None
         if ts.watchable:
             self.watched[ts] = None
         self.place(ts)
 
-    def place(self, ts: TracedSocket) -> None:
+    def place(self, ts: RunSocket) -> None:
         """File ``ts`` under its addresses now (after a call that may have changed them)."""
-        where = (ts.local, ts.remote)
+        local, remote = ts.local, ts.remote
         old = self._placed.get(ts)
-        if old == where or ts not in self.all:
+        if old == (local, remote) or ts not in self.all:
             return
         if old is not None:
             self._unfile(ts, old)
-        local, remote = where
         if local is None:
             return
-        self._placed[ts] = where
+        self._placed[ts] = (local, remote)
         if remote is None:
             self._alone.setdefault(local, {})[ts] = None
         else:
-            self._pairs[where] = ts  # (the newest at a pair, as the kernel's lookup)
+            self._pairs[local, remote] = ts  # (the newest at a pair, as the kernel's lookup)
             self._paired_at.setdefault(local, {})[ts] = None
         if local.startswith(_WILDCARDS):
             self._wildcards += 1
 
-    def _unfile(self, ts: TracedSocket, where: tuple) -> None:
+    def _unfile(self, ts: RunSocket, where: tuple[str, str | None]) -> None:
         local, remote = where
-        if remote is not None and self._pairs.get(where) is ts:
-            del self._pairs[where]
+        if remote is not None and self._pairs.get((local, remote)) is ts:
+            del self._pairs[local, remote]
         filed = [(self._alone, local)] if remote is None else [(self._paired_at, local)]
         for index, key in filed:
             sockets = index.get(key)
@@ -117,14 +156,14 @@ class SocketRegistry:
         if local.startswith(_WILDCARDS):
             self._wildcards -= 1
 
-    def released(self, ts: TracedSocket) -> None:
+    def released(self, ts: RunSocket) -> None:
         """The kernel has let ``ts`` go (it is closed, and its connection is gone): no
         longer watched, and forgotten where :attr:`forget` says so."""
         self.watched.pop(ts, None)
         if self.forget and ts.state is State.CLOSED:
             self._drop(ts)
 
-    def _drop(self, ts: TracedSocket) -> None:
+    def _drop(self, ts: RunSocket) -> None:
         self.all.pop(ts, None)
         where = self._placed.get(ts)
         if where is not None:
@@ -139,11 +178,12 @@ class SocketRegistry:
         one listens). Sockets bound to the wildcard address count on its port (a UDP
         client's, once it sent, owns its port on every address). A few dictionary lookups,
         however many connections share a listener's address."""
-        keys: tuple = (own,)
+        keys: tuple[str, ...] = (own,)
         if self._wildcards:
             port = own.rpartition(":")[2]
             keys = (own, f"0.0.0.0:{port}", f"[::]:{port}")
-        exact = owner = None
+        exact: str | None = None
+        owner: str | None = None
         listens = False
         for key in keys:
             pair = self._pairs.get((key, other))
@@ -162,12 +202,13 @@ class SocketRegistry:
         return exact, owner, listens
 
     # --- sleeping through TIME_WAIT ---------------------------------------------------
-    def sleep(self, ts: TracedSocket, seconds: float) -> None:
+    def sleep(self, ts: RunSocket, seconds: float) -> None:
         """Nothing changes ``ts`` for ``seconds`` (its TIME_WAIT timer): read it again then.
         Where :attr:`forget` says so, the socket itself is let go now and only an
         :class:`Asleep` is kept (:meth:`due` gives it back when its time is up)."""
-        if ts not in self.watched:
-            return
+        local, remote = ts.local, ts.remote
+        if ts not in self.watched or local is None or remote is None:
+            return  # (TIME_WAIT is a connection's: it has both addresses)
         del self.watched[ts]
         when = time.monotonic() + seconds
         if not self.forget:
@@ -175,7 +216,7 @@ class SocketRegistry:
             return
         heapq.heappush(self._let_go, Asleep(
             when, next(self._order), ts.name, ts.role, ts.family_name, ts.transport.value,
-            ts.local, ts.remote, ts.sent_total, ts.recv_total))
+            local, remote, ts.sent_total, ts.recv_total))
         self._drop(ts)
 
     def wake(self) -> None:
@@ -188,7 +229,7 @@ class SocketRegistry:
 
     def due(self) -> list[Asleep]:
         """The forgotten sockets whose TIME_WAIT should be over by now (taken out)."""
-        now, out = time.monotonic(), []
+        now, out = time.monotonic(), list[Asleep]()
         while self._let_go and self._let_go[0].when <= now:
             out.append(heapq.heappop(self._let_go))
         return out

@@ -14,7 +14,13 @@ Standard library only; the words here are plain functions of the values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from sockviz.engine.events import TcpSettings
+
+if TYPE_CHECKING:
+    from sockviz.engine.lab.two_hosts import Hosts
 
 #: The sysctls read (``/proc/sys/net/ipv4/<name>``), in the order they are shown.
 NAMES = (
@@ -65,7 +71,7 @@ def read_values(root: str = _ROOT) -> tuple[tuple[str, str | None], ...]:
     return tuple(values)
 
 
-def read(hosts=None) -> list[TcpSettings]:
+def read(hosts: Hosts | None = None) -> list[TcpSettings]:
     """The settings of the run's kernel: one event for the process's own network namespace,
     or, on two hosts (a :class:`~sockviz.engine.lab.two_hosts.Hosts`), one for each host, read
     inside it."""
@@ -167,7 +173,7 @@ def congestion_words(name: str | None) -> str:
     return _CONGESTION.get(name, f"{name} (a congestion control sockviz does not describe)")
 
 
-def lines(settings: dict) -> list[str]:
+def lines(settings: Mapping[str | None, TcpSettings]) -> list[str]:
     """Help's "This machine's TCP": one line a setting, for each host read (``settings``:
     host -> :class:`TcpSettings`, as the view folds them)."""
     if not settings:

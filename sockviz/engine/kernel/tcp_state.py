@@ -19,7 +19,7 @@ import socket
 import struct
 import sys
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 #: The kernel's TCP states by number, as in include/net/tcp_states.h.
 TCP_STATES: dict[int, str] = {
@@ -193,16 +193,20 @@ def read_proc(families: tuple[str, ...] = ("tcp", "tcp6")) -> list[ProcEntry]:
     return entries
 
 
-def _norm(addr: tuple) -> tuple[str, int]:
+ProcIndex = dict[tuple[tuple[str, int], tuple[str, int] | None], ProcEntry]
+"""A reading of ``/proc`` by the pair of addresses (:func:`index`)."""
+
+
+def _norm(addr: tuple[Any, ...]) -> tuple[str, int]:
     """A Python socket address as (canonical ip, port), ignoring IPv6 flow info and scope."""
     ip = str(ipaddress.ip_address(addr[0].split("%")[0]))
     return ip, int(addr[1])
 
 
-def index(entries: list[ProcEntry]) -> dict:
+def index(entries: list[ProcEntry]) -> ProcIndex:
     """A reading of ``/proc`` by the pair of addresses (a listener's remote: None), so that
     finding each closed socket in it costs the same with ten entries or ten thousand."""
-    out: dict = {}
+    out: ProcIndex = {}
     for entry in entries:
         if entry.remote[1] == 0 and entry.state == "LISTEN":
             out.setdefault((entry.local, None), entry)
@@ -212,7 +216,7 @@ def index(entries: list[ProcEntry]) -> dict:
 
 
 def closed_state(
-    local: tuple, remote: tuple | None, entries: list[ProcEntry] | dict
+    local: tuple[Any, ...], remote: tuple[Any, ...] | None, entries: list[ProcEntry] | ProcIndex
 ) -> tuple[str, float | None]:
     """The state of a socket we closed, found by its addresses in a reading of ``/proc``
     (a list, or its :func:`index`); ``CLOSE`` if it is gone."""

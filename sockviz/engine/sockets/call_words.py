@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import Any
 
 from sockviz.engine.states import Call
 
@@ -18,16 +19,15 @@ def errno_name(err: OSError) -> str:
     return type(err).__name__
 
 
-def format_address(family: int, addr) -> str | None:
+def format_address(family: int, addr: Any) -> str | None:
     """``127.0.0.1:5000``, ``[::1]:5000`` or a Unix path; None for "no address"."""
     if addr is None:
         return None
     if family == getattr(socket, "AF_UNIX", None):
-        if isinstance(addr, bytes):
-            addr = addr.decode("utf-8", "backslashreplace")
-        if addr.startswith("\0"):  # (abstract namespace: written as ss writes it, "@name")
-            return "@" + addr[1:]
-        return addr or None
+        text: str = addr.decode("utf-8", "backslashreplace") if isinstance(addr, bytes) else addr
+        if text.startswith("\0"):  # (abstract namespace: written as ss writes it, "@name")
+            return "@" + text[1:]
+        return text or None
     host, port = addr[0], addr[1]
     if port == 0 and host in ("0.0.0.0", "::"):
         return None
@@ -51,7 +51,7 @@ def bytes_arg(data: bytes, cap: int = 40) -> str:
 _SHUT_NAMES = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
 
 
-def call_args(call: Call, *args) -> str:
+def call_args(call: Call, *args: Any) -> str:
     """A call's arguments written as a learner would write them in Python."""
     if call is Call.SOCKET:
         family, transport = args

@@ -22,9 +22,12 @@ import os
 import socket
 import struct
 from collections.abc import Callable
+from typing import TypeVar
 
 from sockviz.engine.kernel import tcp_state as kernel
-from sockviz.engine.sockets.bulk_calls import BulkCalls
+from sockviz.engine.kernel.kernel_watch import Reading
+from sockviz.engine.kernel.socket_registry import Address
+from sockviz.engine.sockets import bulk_calls
 from sockviz.engine.sockets.call_words import (
     bytes_arg,
     call_args,
@@ -45,31 +48,22 @@ from sockviz.engine.states import (
 )
 from sockviz.engine.sockets.tracer import READ, WRITE, Stopped, Tracer
 
-__all__ = [
-    "IllegalTransition",
-    "Stopped",
-    "TracedSocket",
-    "Tracer",
-    "format_address",
-]
+_SHARED: dict[object, object] = {}
 
-_WOULD_BLOCK = (errno.EAGAIN, errno.EWOULDBLOCK)
+_T = TypeVar("_T")
 
 
-_SHARED: dict = {}
-
-
-def _shared(value):
+def _shared(value: _T) -> _T:
     """One object for equal local addresses (every connection a listener accepts has the
     listener's): a flood keeps thousands of sockets waiting out TIME_WAIT."""
     if value is None:
-        return None
+        return value
     if len(_SHARED) > 1024:
         _SHARED.clear()
-    return _SHARED.setdefault(value, value)
+    return _SHARED.setdefault(value, value)  # type: ignore[return-value]  # (equal: same type)
 
 
-class TracedSocket(BulkCalls):
+class TracedSocket:
     """One real socket; every method is one real call and one event. See the module doc."""
 
     # (slots: a flood leaves thousands of them waiting out TIME_WAIT in the kernel watch)
@@ -99,14 +93,17 @@ class TracedSocket(BulkCalls):
         self.state: State | None = INITIAL[role] if sock is not None else None
         self.sent_total = 0
         self.recv_total = 0
-        self.last_local = None
-        self.last_remote = None
-        self._local = self._remote = self._local_of = self._remote_of = None
+        self.last_local: Address | None = None
+        self.last_remote: Address | None = None
+        self._local: str | None = None
+        self._remote: str | None = None
+        self._local_of: Address | None = None
+        self._remote_of: Address | None = None
         self.last_received = b""
         """Every byte the last ``recv``/``recvfrom`` returned (not capped): for echoing."""
-        self.last_peer = None
+        self.last_peer: Address | None = None
         """The address the last datagram came from (``recvfrom``)."""
-        self._peer_hint = None  # the datagram peer of the call in progress
+        self._peer_hint: Address | None = None  # the datagram peer of the call in progress
 
     # --- birth ------------------------------------------------------------------------
     @classmethod
@@ -130,12 +127,12 @@ class TracedSocket(BulkCalls):
             try:
                 sock = socket.socket(family, sock_type)
             except OSError as err:
-                return ts._emit(Call.SOCKET, args, step=step, error=err), ts
+                return ts.emit(Call.SOCKET, args, step=step, error=err), ts
             sock.setblocking(False)
             ts.sock = sock
             ts.state = INITIAL[role]
             tracer.adopt(ts)
-            return ts._emit(Call.SOCKET, args, step=step), ts
+            return ts.emit(Call.SOCKET, args, step=step), ts
 
     # --- what is known about it -------------------------------------------------------
     @property
@@ -179,15 +176,17 @@ class TracedSocket(BulkCalls):
         except OSError:
             pass
 
-    def _check(self, call: Call) -> State:
-        if self.state is None:
+    def begin_call(self, call: Call) -> tuple[State, socket.socket]:
+        """The call is legal now (:class:`IllegalTransition` if not) and begins: the state it
+        leads to, and the real socket it is made on."""
+        if self.state is None or self.sock is None:  # (a socket() that failed: no socket)
             raise IllegalTransition(self.transport, self.role, State.CLOSED, call)
         after = next_state(self.transport, self.role, self.state, call)
         self.tracer.begins(self)
-        return after
+        return after, self.sock
 
     # --- the one place events are made -----------------------------------------------
-    def _emit(
+    def emit(
         self,
         call: Call,
         args: str | None,
@@ -210,18 +209,20 @@ class TracedSocket(BulkCalls):
         self._refresh_addresses()
         tracer.registry.place(self)
         tracer.drain(self.local)  # (on a link: what this call's kernel queued, stamped now)
-        reading = {}
-        kernel_state = queue = timer = None
+        reading: Reading = {}
+        seen = None
         if self.watchable and kernel.available():
-            reading = tracer._settled_kernel(self)
-            kernel_state, timer, _, queue = reading.get(self, (None, None, None, None))
+            reading = tracer.kernel.settled(self)
+            seen = reading.get(self)
+        kernel_state, timer, queue = (None, None, None) if seen is None else (
+            seen.state, seen.timer, seen.queue)
         event = CallEvent(
             seq=tracer.next_seq(),
             t=t,
             socket=self.name,
             role=self.role,
             call=call,
-            state=self.state,
+            state=self.state,  # type: ignore[arg-type]  # (None: a socket() that failed)
             family=self.family_name,
             type=self.transport.value,
             local=self.local,
@@ -247,19 +248,21 @@ class TracedSocket(BulkCalls):
             tracer.wire.watch(self.local, self.remote)
         tracer.segments(event.seq)
         if reading:
-            tracer.kernel_changes(reading, exclude=self)
+            tracer.kernel.changes(reading, exclude=self)
         return event
 
-    def _simple(self, call: Call, args: str, fn: Callable[[], object], step: int | None):
-        after = self._check(call)
+    def _simple(self, call: Call, args: str, fn: Callable[[socket.socket], object],
+                step: int | None) -> CallEvent:
+        after, sock = self.begin_call(call)
         with self.tracer.lock:
             try:
-                fn()
+                fn(sock)
             except OSError as err:
-                return self._emit(call, args, step=step, error=err)
-            return self._emit(call, args, step=step, after=after)
+                return self.emit(call, args, step=step, error=err)
+            return self.emit(call, args, step=step, after=after)
 
-    def _wait(self, events: int, timeout: float | None, first: bool = True) -> None:
+    def _wait(self, sock: socket.socket, events: int, timeout: float | None,
+              first: bool = True) -> None:
         """Wait for readiness; on timeout return anyway so the real call reports EAGAIN.
         ``first``: the call begins now (False: a later wait of a ``sendall`` under way)."""
         tracer = self.tracer
@@ -267,14 +270,14 @@ class TracedSocket(BulkCalls):
             if tracer.stopped:
                 raise Stopped()
         else:
-            tracer.wait_ready(self.sock, events, timeout)
+            tracer.wait_ready(sock, events, timeout)
         if not first:
             return
         link = tracer.hosts is not None and tracer.wire is not None
         if link and self.local:
             # (the ACK this kernel sent on receiving what ended the wait: the link stamps
             # it a moment later - it is the kernel's, before the call)
-            tracer._drain_link(self.local)
+            tracer.drain_link(self.local)
         tracer.begins(self)  # (what the peer did meanwhile was not this call's doing)
         if tracer.wire is not None and (link or not tracer.settle):
             # What the peer's segments brought, read now: they come before the call that
@@ -283,7 +286,8 @@ class TracedSocket(BulkCalls):
                 tracer.segments(None)
 
     # --- the calls --------------------------------------------------------------------
-    def setsockopt(self, level: str, option: str, value, step: int | None = None) -> CallEvent:
+    def setsockopt(self, level: str, option: str, value: int | bytes | tuple[int, int],
+                   step: int | None = None) -> CallEvent:
         """``setsockopt(level, option, value)`` with the constants named as in ``socket``.
 
         ``value`` is an int or the packed bytes of a struct (``SO_LINGER``).
@@ -293,34 +297,34 @@ class TracedSocket(BulkCalls):
         if isinstance(value, tuple):
             value = struct.pack("ii", *value)
         return self._simple(
-            Call.SETSOCKOPT, args, lambda: self.sock.setsockopt(lvl, opt, value), step
+            Call.SETSOCKOPT, args, lambda sock: sock.setsockopt(lvl, opt, value), step
         )
 
-    def bind(self, address, step: int | None = None) -> CallEvent:
+    def bind(self, address: Address, step: int | None = None) -> CallEvent:
         """``bind(address)``: give the socket its local address."""
-        return self._simple(Call.BIND, call_args(Call.BIND, address), lambda: self.sock.bind(address), step)
+        return self._simple(Call.BIND, call_args(Call.BIND, address), lambda sock: sock.bind(address), step)
 
     def listen(self, backlog: int, step: int | None = None) -> CallEvent:
         """``listen(backlog)``: turn the socket into a listener with a queue of ``backlog``."""
-        return self._simple(Call.LISTEN, repr(backlog), lambda: self.sock.listen(backlog), step)
+        return self._simple(Call.LISTEN, repr(backlog), lambda sock: sock.listen(backlog), step)
 
     def shutdown(self, how: int, step: int | None = None) -> CallEvent:
         """``shutdown(how)``: end one or both directions without releasing the socket."""
         return self._simple(
-            Call.SHUTDOWN, call_args(Call.SHUTDOWN, how), lambda: self.sock.shutdown(how), step
+            Call.SHUTDOWN, call_args(Call.SHUTDOWN, how), lambda sock: sock.shutdown(how), step
         )
 
     def close(self, step: int | None = None) -> CallEvent:
         """``close()``: release the descriptor. The kernel may keep the connection a while."""
-        after = self._check(Call.CLOSE)
+        after, sock = self.begin_call(Call.CLOSE)
         with self.tracer.lock:
             self._refresh_addresses()  # remember the addresses: /proc is matched by them
             try:
-                self.sock.close()
+                sock.close()
             except OSError as err:
-                return self._emit(Call.CLOSE, "", step=step, error=err)
+                return self.emit(Call.CLOSE, "", step=step, error=err)
             self.state = after
-            return self._emit(Call.CLOSE, "", step=step)
+            return self.emit(Call.CLOSE, "", step=step)
 
     def accept(
         self, name: str, step: int | None = None, timeout: float | None = None
@@ -329,24 +333,25 @@ class TracedSocket(BulkCalls):
 
         The event belongs to the new connection (its birth); its ``parent`` is this listener.
         """
-        after = self._check(Call.ACCEPT)
-        self._wait(READ, timeout)
+        after, sock = self.begin_call(Call.ACCEPT)
+        self._wait(sock, READ, timeout)
         with self.tracer.lock:
             try:
-                sock, _addr = self.sock.accept()
+                new, _addr = sock.accept()
             except OSError as err:
-                return self._emit(Call.ACCEPT, "", step=step, error=err), None
-            sock.setblocking(False)
+                return self.emit(Call.ACCEPT, "", step=step, error=err), None
+            new.setblocking(False)
             self.state = after
             conn = TracedSocket(
-                self.tracer, name, Role.CONNECTION, self.family, self.transport, sock, self.name
+                self.tracer, name, Role.CONNECTION, self.family, self.transport, new, self.name
             )
             self.tracer.adopt(conn)
-            event = conn._emit(Call.ACCEPT, "", step=step, parent=self.name)
+            event = conn.emit(Call.ACCEPT, "", step=step, parent=self.name)
             return event, conn
 
     def connect(
-        self, address, step: int | None = None, timeout: float | None = None, wait: bool = True
+        self, address: Address, step: int | None = None, timeout: float | None = None,
+        wait: bool = True
     ) -> CallEvent:
         """``connect(address)``: TCP's three-way handshake, or a UDP socket's default peer.
 
@@ -355,47 +360,47 @@ class TracedSocket(BulkCalls):
         the handshake goes on in the kernel. Calling ``connect()`` again then reports how
         it ended (EALREADY while it is still going; waited for here unless ``wait=False``).
         """
-        after = self._check(Call.CONNECT)
+        after, sock = self.begin_call(Call.CONNECT)
         unbound = self.state is State.CREATED and self.local is None
         args = repr(address)
         with self.tracer.lock:
-            code = self.sock.connect_ex(address)
+            code = sock.connect_ex(address)
             if code in (0, errno.EISCONN):
-                return self._emit(Call.CONNECT, args, step=step, after=after,
+                return self.emit(Call.CONNECT, args, step=step, after=after,
                                   implicit_bind=unbound)
             if code not in (errno.EINPROGRESS, errno.EALREADY) or not wait:
                 err = OSError(code, os.strerror(code))
                 self._refresh_addresses()
                 implicit = unbound and code == errno.EINPROGRESS and self.local is not None
-                return self._emit(Call.CONNECT, args, step=step, error=err,
+                return self.emit(Call.CONNECT, args, step=step, error=err,
                                   implicit_bind=implicit)
             if unbound and self.tracer.wire is not None:
                 # (the kernel gave it an address as the SYN left: what the wire shows of
                 # the handshake while connect() waits - a lost SYN - is this socket's)
                 self._refresh_addresses()
                 self.tracer.registry.place(self)
-        ready = self.tracer.wait_ready(self.sock, WRITE, timeout)
+        ready = self.tracer.wait_ready(sock, WRITE, timeout)
         with self.tracer.lock:
             if not ready:
                 err = OSError(errno.EINPROGRESS, "the handshake had not finished in time")
-                return self._emit(Call.CONNECT, args, step=step, error=err)
-            code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                return self.emit(Call.CONNECT, args, step=step, error=err)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 err = OSError(code, os.strerror(code))
-                return self._emit(Call.CONNECT, args, step=step, error=err)
-            return self._emit(Call.CONNECT, args, step=step, after=after, implicit_bind=unbound)
+                return self.emit(Call.CONNECT, args, step=step, error=err)
+            return self.emit(Call.CONNECT, args, step=step, after=after, implicit_bind=unbound)
 
     def send(self, data: bytes, step: int | None = None, timeout: float | None = None) -> CallEvent:
         """``send(data)``: one system call; it may take fewer bytes than offered."""
-        after = self._check(Call.SEND)
-        self._wait(WRITE, timeout)
+        after, sock = self.begin_call(Call.SEND)
+        self._wait(sock, WRITE, timeout)
         with self.tracer.lock:
             try:
-                n = self.sock.send(data)
+                n = sock.send(data)
             except OSError as err:
-                return self._emit(Call.SEND, bytes_arg(data), step=step, error=err)
+                return self.emit(Call.SEND, bytes_arg(data), step=step, error=err)
             self.sent_total += n
-            return self._emit(
+            return self.emit(
                 Call.SEND, bytes_arg(data), step=step, after=after, nbytes=n, data=data[:n]
             )
 
@@ -403,16 +408,16 @@ class TracedSocket(BulkCalls):
         self, data: bytes, step: int | None = None, timeout: float | None = None
     ) -> CallEvent:
         """``sendall(data)``: ``send()`` again and again until every byte is taken."""
-        after = self._check(Call.SENDALL)
+        after, sock = self.begin_call(Call.SENDALL)
         view = memoryview(data)
         sent = 0
         parts = 0
         error: OSError | None = None
         while sent < len(view) or parts == 0:
-            self._wait(WRITE, timeout, first=parts == 0)
+            self._wait(sock, WRITE, timeout, first=parts == 0)
             with self.tracer.lock:
                 try:
-                    n = self.sock.send(view[sent:])
+                    n = sock.send(view[sent:])
                 except BlockingIOError:
                     continue
                 except OSError as err:
@@ -422,7 +427,7 @@ class TracedSocket(BulkCalls):
                 sent += n
                 self.sent_total += n
         with self.tracer.lock:
-            return self._emit(
+            return self.emit(
                 Call.SENDALL,
                 bytes_arg(data),
                 step=step,
@@ -435,35 +440,35 @@ class TracedSocket(BulkCalls):
 
     def recv(self, bufsize: int, step: int | None = None, timeout: float | None = None) -> CallEvent:
         """``recv(bufsize)``: whatever has arrived, up to ``bufsize``; b"" means the peer is done."""
-        after = self._check(Call.RECV)
-        self._wait(READ, timeout)
+        after, sock = self.begin_call(Call.RECV)
+        self._wait(sock, READ, timeout)
         with self.tracer.lock:
             try:
-                chunk = self.sock.recv(bufsize)
+                chunk = sock.recv(bufsize)
             except OSError as err:
-                return self._emit(Call.RECV, repr(bufsize), step=step, error=err)
+                return self.emit(Call.RECV, repr(bufsize), step=step, error=err)
             self.recv_total += len(chunk)
             self.last_received = chunk
-            return self._emit(
+            return self.emit(
                 Call.RECV, repr(bufsize), step=step, after=after, nbytes=len(chunk), data=chunk
             )
 
     def sendto(
-        self, data: bytes, address, step: int | None = None, timeout: float | None = None
+        self, data: bytes, address: Address, step: int | None = None, timeout: float | None = None
     ) -> CallEvent:
         """``sendto(data, address)``: one datagram. The first one binds the socket implicitly."""
-        after = self._check(Call.SENDTO)
+        after, sock = self.begin_call(Call.SENDTO)
         implicit = self.state is State.CREATED
         args = call_args(Call.SENDTO, data, address)
-        self._wait(WRITE, timeout)
+        self._wait(sock, WRITE, timeout)
         with self.tracer.lock:
             self._peer_hint = address
             try:
-                n = self.sock.sendto(data, address)
+                n = sock.sendto(data, address)
             except OSError as err:
-                return self._emit(Call.SENDTO, args, step=step, error=err)
+                return self.emit(Call.SENDTO, args, step=step, error=err)
             self.sent_total += n
-            return self._emit(
+            return self.emit(
                 Call.SENDTO,
                 args,
                 step=step,
@@ -477,17 +482,29 @@ class TracedSocket(BulkCalls):
         self, bufsize: int, step: int | None = None, timeout: float | None = None
     ) -> CallEvent:
         """``recvfrom(bufsize)``: exactly one datagram, and who sent it."""
-        after = self._check(Call.RECVFROM)
-        self._wait(READ, timeout)
+        after, sock = self.begin_call(Call.RECVFROM)
+        self._wait(sock, READ, timeout)
         with self.tracer.lock:
             try:
-                chunk, peer = self.sock.recvfrom(bufsize)
+                chunk, peer = sock.recvfrom(bufsize)
             except OSError as err:
-                return self._emit(Call.RECVFROM, repr(bufsize), step=step, error=err)
+                return self.emit(Call.RECVFROM, repr(bufsize), step=step, error=err)
             self._peer_hint = peer
             self.last_peer = peer
             self.recv_total += len(chunk)
             self.last_received = chunk
-            return self._emit(
+            return self.emit(
                 Call.RECVFROM, repr(bufsize), step=step, after=after, nbytes=len(chunk), data=chunk
             )
+
+    # --- bulk transfers (many real calls, one event: bulk_calls.py) ---------------------
+    def send_stream(self, total: int, chunk: int = 256 * 1024, step: int | None = None,
+                    timeout: float | None = None) -> CallEvent:
+        """``sendall`` of ``total`` bytes in ``chunk``-sized ``send()`` calls: one event."""
+        return bulk_calls.send_stream(self, total, chunk, step, timeout)
+
+    def recv_exact(self, total: int, bufsize: int = 256 * 1024, step: int | None = None,
+                   timeout: float | None = None,
+                   before_emit: Callable[[], None] | None = None) -> CallEvent:
+        """``recv()`` until ``total`` bytes have come (or the peer closed): one event."""
+        return bulk_calls.recv_exact(self, total, bufsize, step, timeout, before_emit)

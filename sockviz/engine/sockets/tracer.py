@@ -1,34 +1,42 @@
 """The tracer every socket of a run shares: the clock, the numbering of events, the consumer
-they go to, the wake-up pipe that ends any wait at once, and the kernel watch.
+they go to, the wake-up pipe that ends any wait at once, the wire and the kernel watch.
 
 A call that would block waits in ``poll()`` on its socket *and* on the wake-up pipe, so
 :meth:`Tracer.stop` ends a wait in ``accept``, ``connect`` or ``recv`` at once. A call's
 time is its return (:meth:`Tracer.returns`). After each call the kernel's view of the run's
-TCP sockets is read (``kernel.py``) - on loopback until it settles, on two hosts once (see
-``kernelwatch.py``) - and every change of state becomes a
-:class:`~sockviz.engine.events.KernelEvent`. Which segments a call caused: ``segments.py``.
+TCP sockets is read by the tracer's :class:`~sockviz.engine.kernel.kernel_watch.KernelWatch`
+(``tracer.kernel``) - on loopback until it settles, on two hosts once - and every change of
+state becomes a :class:`~sockviz.engine.events.KernelEvent`. Which segments a call caused:
+``wire/segments.py``.
+
+The tracer knows the run's sockets only as
+:class:`~sockviz.engine.kernel.socket_registry.RunSocket` (what it and the kernel side need of
+one), so that it does not import the traced socket, which imports it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import select
+import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from sockviz.engine.events import CallEvent, Event, KernelEvent
 from sockviz.engine.kernel import tcp_state as kernel
-from sockviz.engine.events import Event
 from sockviz.engine.kernel.kernel_watch import KernelWatch
-from sockviz.engine.kernel.socket_registry import SocketRegistry
+from sockviz.engine.kernel.socket_registry import RunSocket, SocketRegistry, address_of
+from sockviz.engine.kernel.tcp_state import Counts
 from sockviz.engine.states import State
 
 if TYPE_CHECKING:
-    from sockviz.engine.wire.segments import SegmentReader
-    from sockviz.engine.sockets.traced_socket import TracedSocket
+    from sockviz.engine.lab.two_hosts import Hosts
     from sockviz.engine.wire.capture import Capture
+    from sockviz.engine.wire.segments import SegmentReader
 
 READ = select.POLLIN
 WRITE = select.POLLOUT
@@ -37,13 +45,21 @@ LINK_DRAIN = 0.02
 """At most this long (seconds) a call's reading waits for the link to take what the call's
 kernel queued before it returned (it takes microseconds; a loaded machine, more)."""
 
+END_LIMIT = 1.5
+"""How long (seconds) a two-host run's end waits for what is still in flight
+(:meth:`Tracer.in_flight`)."""
+
+Ends = tuple[RunSocket, RunSocket]
+"""The two ends of one connection, both the run's."""
+
 
 class Stopped(Exception):
     """The run was stopped while this thread waited; the call was not made."""
 
 
-class Tracer(KernelWatch):
-    """What every socket of one run shares: clock, numbering, consumer, wake-up, kernel watch.
+class Tracer:
+    """What every socket of one run shares: clock, numbering, consumer, wake-up, the wire and
+    the kernel watch (:attr:`kernel`).
 
     ``consumer`` is called with each event, in order, from whichever thread made the call;
     calls and their events are serialised by one lock, so ``seq`` follows real time.
@@ -60,34 +76,18 @@ class Tracer(KernelWatch):
         self.registry = SocketRegistry()
         """The run's sockets, by address and by what the kernel may still do with them."""
         self.registry.forgotten = self._forgotten
-        self._kernel_last: dict[TracedSocket, tuple | None] = {}
-        self.flows = False
-        """Read each connection's RTT, congestion window and retransmissions too (a
-        two-host run: on loopback they say nothing)."""
-        self._flow_last: dict[TracedSocket, tuple] = {}
-        self.retried: dict[frozenset, int] = {}
+        self.kernel = KernelWatch(self.registry, self.deliver, self.next_seq, self.now,
+                                  self._stopped)
+        """The kernel's view of the run's TCP sockets: a line for each change."""
+        self.retried: dict[frozenset[str | None], int] = {}
         """On a link: segments sent again, by connection (its two addresses)."""
-        self.hosts = None
-        """A two-host run's :class:`~sockviz.engine.lab.two_hosts.Hosts` (closed sockets are looked
-        up in their own host's network)."""
         self._closed = False
         self.wire: SegmentReader | None = None
         """The run's segments, when the wire is watched (:meth:`watch_wire`)."""
         self._bulk = 0
         self._bulk_calls: dict[str, int] = {}
-        self._bulk_ends: tuple = ()
+        self._bulk_ends: Ends | tuple[()] = ()
         """The two ends of the bulk transfer whose segments the kernel counts."""
-        self.settle = True
-        """Read the kernel after each call until it settles, so that a scenario's trace is
-        the same every run. A real outside peer's run does not: nothing fixes its order,
-        and a settle after every call of a busy peer costs milliseconds each; the state
-        right after the call, and later changes from the watcher, are what it gets."""
-        self._diag: bool | None = None
-        """False where the kernel refuses socket diagnostics over netlink (then /proc is
-        read); each reading opens its own (a run holds no descriptor between them) - but
-        a real peer's run, whose every connection's close is read, keeps one open until
-        :meth:`close`."""
-        self._kept = None
         self._began: dict[int, float] = {}
         """Thread -> when its call began (after any wait for the peer): a segment sent
         before it was not that call's doing."""
@@ -99,6 +99,40 @@ class Tracer(KernelWatch):
         """Thread -> when its last call returned: a segment sent after it was not that
         call's doing either."""
 
+    # --- how the run is read: the kernel watch's, set once before the first call -------
+    @property
+    def hosts(self) -> Hosts | None:
+        """A two-host run's :class:`~sockviz.engine.lab.two_hosts.Hosts` (closed sockets are
+        looked up in their own host's network; a call's frames are the link's)."""
+        return self.kernel.hosts
+
+    @hosts.setter
+    def hosts(self, hosts: Hosts | None) -> None:
+        self.kernel.hosts = hosts
+
+    @property
+    def settle(self) -> bool:
+        """Read the kernel after each call until it settles, so that a scenario's trace is
+        the same every run. A real outside peer's run does not: nothing fixes its order,
+        and a settle after every call of a busy peer costs milliseconds each; the state
+        right after the call, and later changes from the watcher, are what it gets."""
+        return self.kernel.settle
+
+    @settle.setter
+    def settle(self, settle: bool) -> None:
+        self.kernel.settle = settle
+
+    @property
+    def flows(self) -> bool:
+        """Read each connection's RTT, congestion window and retransmissions too (a
+        two-host run: on loopback they say nothing)."""
+        return self.kernel.flows
+
+    @flows.setter
+    def flows(self, flows: bool) -> None:
+        self.kernel.flows = flows
+
+    # --- numbering and delivery -------------------------------------------------------
     # --- numbering and delivery -------------------------------------------------------
     def now(self) -> float:
         return round(time.monotonic() - self.started, 6)
@@ -114,12 +148,13 @@ class Tracer(KernelWatch):
     # --- the wire ---------------------------------------------------------------------
     def watch_wire(self, capture: Capture) -> SegmentReader:
         """Read the run's segments from ``capture`` after every call (and on the watch)."""
+        # (the segment reader loads the packet parsers: only a run that watches the wire)
         from sockviz.engine.wire.segments import SegmentReader
 
         self.wire = SegmentReader(capture, self.registry.at)
         return self.wire
 
-    def begins(self, ts: TracedSocket | None = None) -> None:
+    def begins(self, ts: RunSocket | None = None) -> None:
         """The calling thread's call on ``ts`` begins now (its wait for the peer, if any, is
         over). On a link, where a call's reading is not settled, ``ts``'s kernel state is
         read first: what changed before the call (the ACK of its FIN came, the peer's FIN)
@@ -128,7 +163,7 @@ class Tracer(KernelWatch):
                 and ts.sock is not None and ts.state is not State.CLOSED \
                 and not self._stopped.is_set() and kernel.available():
             with self.lock:
-                self.kernel_changes(self._read_kernel(ts))
+                self.kernel.changes(self.kernel.read(ts))
         if self.wire is not None:
             self._began[threading.get_ident()] = time.time()
 
@@ -143,10 +178,10 @@ class Tracer(KernelWatch):
     def drain(self, own: str | None) -> None:
         """The calling thread's call, from ``own`` (its socket's address), has just
         returned: on a link, wait for the link to have taken what that host's kernel had
-        queued by then (see :meth:`_drain_link`); its frames up to that moment are the
+        queued by then (see :meth:`drain_link`); its frames up to that moment are the
         call's."""
         if self.wire is not None and self.hosts is not None and own:
-            self._drained[threading.get_ident()] = (own, self._drain_link(own))
+            self._drained[threading.get_ident()] = (own, self.drain_link(own))
 
     def segments(self, cause: int | None) -> None:
         """Deliver the segments waiting now. ``cause``: the call just made, whose seq goes on
@@ -155,7 +190,8 @@ class Tracer(KernelWatch):
         right after that call's event."""
         if self.wire is not None:
             since = until = None
-            own, drained = None, None
+            own: str | None = None
+            drained: float | None = None
             if cause is not None:
                 thread = threading.get_ident()
                 since, until = self._began.get(thread), self._ended.get(thread)
@@ -167,13 +203,13 @@ class Tracer(KernelWatch):
                     pair = frozenset((segment.local, segment.remote))
                     self.retried[pair] = self.retried.get(pair, 0) + 1
 
-    def _drain_link(self, own: str) -> float:
+    def drain_link(self, own: str) -> float:
         """On a link, wait until the link has taken from ``own``'s host every packet its
         kernel had queued when the call returned (the link stamps a frame when it takes it,
         a moment after the kernel sent it; bounded by :data:`LINK_DRAIN`); then the wall
         clock's time, up to which that host's frames are the call's."""
+        # (the two-host lab loads ctypes: only a two-host run, which has it loaded, pays)
         from sockviz.engine.lab.two_hosts import CLIENT_IP, CLIENT_IP6
-        from sockviz.engine.kernel.socket_registry import address_of
 
         host = "client" if address_of(own)[0] in (CLIENT_IP, CLIENT_IP6) else "server"
         fd = getattr(self.hosts, "tun", {}).get(host)
@@ -189,7 +225,8 @@ class Tracer(KernelWatch):
             time.sleep(0.0005)  # (the link thread stamps what it has just taken)
         return time.time()
 
-    def bulk_begin(self, ts: TracedSocket | None = None) -> None:
+    # --- bulk transfers: their segments summed ----------------------------------------
+    def bulk_begin(self, ts: RunSocket | None = None) -> None:
         """A bulk transfer starts on ``ts``'s connection: from now until the last one
         running ends, its segments are summed, not delivered one by one (tens of thousands
         of 64 KiB segments a second) - counted by the kernel at both ends when both are
@@ -199,32 +236,21 @@ class Tracer(KernelWatch):
             if self.wire is None or self.wire.summing:
                 return
             self.segments(None)  # (what came before is not the transfer's)
-            ends = self._ends(ts)
+            ends = _ends(self.registry, ts)
             if ends is None:
                 self.wire.begin_sum()
                 return
             self._bulk_ends = ends
-            self.wire.begin_sum((ends[0].local, ends[0].remote), self._counts())
-
-    def _ends(self, ts: TracedSocket | None) -> tuple[TracedSocket, TracedSocket] | None:
-        """``ts`` and the run's socket at the other end of its connection, if there is one."""
-        if ts is None or not ts.local or not ts.remote:
-            return None
-        for other in self.registry.all:
-            if other is not ts and other.local == ts.remote and other.remote == ts.local:
-                return ts, other
-        return None
-
-    def _counts(self) -> dict:
-        """The kernel's counts of the bulk transfer's two ends: (from, to) -> Counts."""
-        return {(end.local, end.remote): kernel.counts(end.sock) for end in self._bulk_ends}
+            local, remote = ends[0].local, ends[0].remote
+            assert local is not None and remote is not None  # (_ends found them connected)
+            self.wire.begin_sum((local, remote), _counts(ends))
 
     def bulk_drain(self) -> None:
         """Read the wire now (what the kernel does not count for the transfer)."""
         with self.lock:
             self.segments(None)
 
-    def bulk_end(self, event: Event | None) -> None:
+    def bulk_end(self, event: CallEvent | None) -> None:
         """A bulk transfer ended with ``event`` (None: it was stopped). When it was the last
         one running, each direction's sum is delivered, caused by its sender's bulk call."""
         with self.lock:
@@ -234,11 +260,43 @@ class Tracer(KernelWatch):
             if self._bulk or self.wire is None or not self.wire.summing:
                 return
             self.segments(None)
-            after = self._counts if self._bulk_ends else None
+            after = functools.partial(_counts, self._bulk_ends) if self._bulk_ends else None
             for total in self.wire.sums(self._bulk_calls, self.next_seq, after):
                 self.deliver(total)
             self._bulk_calls.clear()
             self._bulk_ends = ()
+
+    # --- the kernel: read with the wire, under the lock --------------------------------
+    def poll_kernel(self) -> list[KernelEvent]:
+        """Look at the kernel (and the wire) now: the background watch, at most 10 times a
+        second. What it finds no call caused."""
+        with self.lock:
+            self.segments(None)
+            if not self.registry.watching or not kernel.available():
+                return []
+            return self.kernel.changes(self.kernel.read()) + self.kernel.let_go()
+
+    def in_flight(self) -> None:
+        """A two-host run's calls are done: let what the link still carries arrive (a FIN,
+        its ACK) - read the kernels and the wire until no watched socket is in a transient
+        state, at most :data:`END_LIMIT` - so that the end of the story is told, each change
+        a kernel line with its own time (after each call only one reading was made)."""
+        deadline = time.monotonic() + END_LIMIT
+        while not self._stopped.is_set():
+            with self.lock:
+                self.segments(None)
+                reading = self.kernel.read()
+                self.kernel.changes(reading)
+            if time.monotonic() >= deadline or not any(
+                    v.state in kernel.TRANSIENT for v in reading.values()):
+                return
+            time.sleep(0.01)
+
+    def _forgotten(self, ts: RunSocket) -> None:
+        """The registry let ``ts`` go: so does what was kept beside it."""
+        self.kernel.forget(ts)
+        if self.wire is not None:
+            self.wire.forget(ts.local, ts.remote)
 
     # --- stopping ---------------------------------------------------------------------
     @property
@@ -284,7 +342,9 @@ class Tracer(KernelWatch):
         """Wait until ``sock`` is ready; False on timeout; :class:`Stopped` on stop."""
         return bool(self._poll({sock.fileno(): events}, timeout))
 
-    def wait_any(self, socks, timeout: float | None) -> list:
+    def wait_any(
+        self, socks: Iterable[socket.socket | int], timeout: float | None
+    ) -> list[socket.socket | int]:
         """Wait until any of ``socks`` can be read; return those that can ([] on timeout).
 
         For a thread that watches several sockets at once (a listener and its connections).
@@ -298,7 +358,7 @@ class Tracer(KernelWatch):
     def waiter(self) -> Waiter:
         """A lasting set of sockets to wait on together (a listener and its connections):
         one ``epoll`` the kernel keeps, not a list handed over at every wait."""
-        return Waiter(self)
+        return Waiter(self._wake_r, self._stopped)
 
     def close(self) -> None:
         """Close the wake-up pipe and the capture (after every thread has gone)."""
@@ -308,25 +368,22 @@ class Tracer(KernelWatch):
         if self.wire is not None:
             self.wire.close()
         with self.lock:
-            if self._kept:
-                self._kept.close()
-                self._kept = None
+            self.kernel.close()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
 
-    # --- sockets and the kernel watch ------------------------------------------------
+    # --- the run's sockets ------------------------------------------------------------
     @property
-    def sockets(self) -> list[TracedSocket]:
+    def sockets(self) -> list[RunSocket]:
         """Every socket of the run, in order of birth."""
         return list(self.registry.all)
 
-    def adopt(self, ts: TracedSocket) -> None:
+    def adopt(self, ts: RunSocket) -> None:
         self.registry.add(ts)
-        if ts.watchable:
-            self._kernel_last[ts] = None
+        self.kernel.watch(ts)
 
     def close_all(self) -> None:
         """Close, with an event each, every socket still open (used when a run stops)."""
@@ -339,16 +396,28 @@ class Tracer(KernelWatch):
             # Stopping, each close skipped the kernel (a reading of /proc per close cost
             # seconds with hundreds of connections): one reading now says where each went.
             with self.lock:
-                self.kernel_changes(self._read_kernel())
+                self.kernel.changes(self.kernel.read())
         if self.hosts is not None and not self._stopped.is_set() and kernel.available():
             self.in_flight()
         with self.lock:
             self.segments(None)
 
-    @property
-    def watching(self) -> bool:
-        """True while some socket's kernel state may still change."""
-        return self.registry.watching
+
+def _ends(registry: SocketRegistry, ts: RunSocket | None) -> Ends | None:
+    """``ts`` and the run's socket at the other end of its connection, if there is one."""
+    if ts is None or not ts.local or not ts.remote:
+        return None
+    for other in registry.all:
+        if other is not ts and other.local == ts.remote and other.remote == ts.local:
+            return ts, other
+    return None
+
+
+def _counts(ends: Ends) -> dict[tuple[str | None, str | None], Counts | None]:
+    """The kernel's counts of a bulk transfer's two ends: (from, to) -> Counts (None where
+    ``TCP_INFO`` has them not)."""
+    return {(end.local, end.remote): None if end.sock is None else kernel.counts(end.sock)
+            for end in ends}
 
 
 class Waiter:
@@ -357,16 +426,13 @@ class Waiter:
     wake-up pipe is one of them, so :meth:`Tracer.stop` ends a wait at once
     (:class:`Stopped`). Close it when done."""
 
-    def __init__(self, tracer: Tracer) -> None:
-        import selectors
-
-        self._tracer = tracer
+    def __init__(self, wake: int, stopped: threading.Event) -> None:
+        self._stopped = stopped
         self._selector = selectors.DefaultSelector()
-        self._selector.register(tracer._wake_r, selectors.EVENT_READ, None)
-        self._read = selectors.EVENT_READ
+        self._selector.register(wake, selectors.EVENT_READ, None)
 
     def add(self, sock: socket.socket) -> None:
-        self._selector.register(sock, self._read, sock)
+        self._selector.register(sock, selectors.EVENT_READ, sock)
 
     def discard(self, sock: socket.socket) -> None:
         try:
@@ -377,13 +443,12 @@ class Waiter:
     def wait(self, timeout: float | None = None) -> list[socket.socket]:
         """The sockets that can be read (hang-ups and errors count: the ``recv`` that
         follows reports them); [] on timeout; :class:`Stopped` on stop."""
-        tracer = self._tracer
         while True:
-            if tracer._stopped.is_set():
+            if self._stopped.is_set():
                 raise Stopped()
             ready = [key.data for key, _ in self._selector.select(timeout)
                      if key.data is not None]
-            if tracer._stopped.is_set():
+            if self._stopped.is_set():
                 raise Stopped()
             if ready or timeout is not None:
                 return ready
