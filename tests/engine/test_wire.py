@@ -261,7 +261,7 @@ def test_wire_options_misused_are_one_line(tmp_path):
 
 def test_frames_are_parsed_as_capture_tools_read_them():
     """parse() on a frame made by hand, the way loopback frames are laid out."""
-    from sockviz.engine.wire.capture import parse
+    from sockviz.engine.wire.frame_parser import parse
 
     tcp = bytes.fromhex("c350138800000064000000c8" "8012ffff" "0000" "0000"
                         "020405b4" "0402" "0101" "01030307")

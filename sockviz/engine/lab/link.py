@@ -32,17 +32,25 @@ import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sockviz.engine.lab.two_hosts import NoLink  # noqa: F401 - (re-exported: what the CLI catches)
-from sockviz.engine.lab.link_packets import Seen, ends_of, flow_of, kind_of  # noqa: F401
-from sockviz.engine.wire.capture import Frame, parse
+from sockviz.engine.lab.link_packets import Flow, Seen, ends_of, flow_of
+from sockviz.engine.lab.link_packets import kind_of as kind_of  # (re-exported: tests read it here)
+from sockviz.engine.lab.two_hosts import Hosts
+from sockviz.engine.wire.frame_parser import SNAPLEN, Frame, parse
+from sockviz.engine.wire.headers import (
+    ETHERNET,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    EthernetFields,
+)
 
 #: The largest packet a TUN device hands over (its default MTU, and headroom).
 PACKET_MAX = 65535
-#: Bytes of each frame kept for the wire (as the loopback capture's SNAPLEN).
-SNAPLEN = 384
 #: What a TUN frame gets in front to read as the loopback capture's Ethernet frames do
 #: (no addresses, the IP version's ethertype), for the parser and for pcap files.
-_ETHER = {4: bytes(12) + b"\x08\x00", 6: bytes(12) + b"\x86\xdd"}
+_ETHER = {
+    version: ETHERNET.pack(EthernetFields(bytes(6), bytes(6), ethertype))
+    for version, ethertype in ((4, ETHERTYPE_IPV4), (6, ETHERTYPE_IPV6))
+}
 
 KINDS = ("syn", "syn-ack", "ack", "data", "fin")
 
@@ -61,8 +69,10 @@ class Drop:
         """``syn``, ``data:2`` ...; ValueError in one line for anything else."""
         kind, _, nth = text.strip().lower().partition(":")
         if kind not in KINDS:
-            raise ValueError(f"--drop {text!r}: expected one of {', '.join(KINDS)}, "
-                             "with :N for the Nth one (data:2)")
+            raise ValueError(
+                f"--drop {text!r}: expected one of {', '.join(KINDS)}, "
+                "with :N for the Nth one (data:2)"
+            )
         if nth and (not nth.isdigit() or not 1 <= int(nth) <= 1000):
             raise ValueError(f"--drop {text!r}: N must be a whole number from 1 to 1000")
         return cls(kind, int(nth) if nth else 1)
@@ -86,28 +96,36 @@ class LinkSpec:
     def __post_init__(self) -> None:
         """Finite numbers only, however it is made: a NaN delay made the link thread poll
         with no wait at all, forever."""
-        if not all(math.isfinite(v) for v in (self.delay, self.jitter, self.loss,
-                                               1.0 if self.rate is None else self.rate)):
+        if not all(
+            math.isfinite(v)
+            for v in (self.delay, self.jitter, self.loss, 1.0 if self.rate is None else self.rate)
+        ):
             raise ValueError("--link: delay, jitter, rate and loss must be finite numbers")
 
     @classmethod
     def parse(cls, text: str, drops: tuple[str, ...] = ()) -> LinkSpec:
         """``delay=50ms,jitter=5ms,rate=1mbit,loss=2%,seed=7``; ValueError in one line."""
-        values: dict = {}
+        values: dict[str, float] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, sep, value = part.partition("=")
             key = key.strip().lower()
             if not sep or key not in ("delay", "jitter", "rate", "loss", "seed"):
-                raise ValueError(f"--link {part!r}: expected delay=, jitter=, rate=, loss= "
-                                 "or seed=, as in delay=50ms,loss=2%")
+                raise ValueError(
+                    f"--link {part!r}: expected delay=, jitter=, rate=, loss= "
+                    "or seed=, as in delay=50ms,loss=2%"
+                )
             values[key] = _value(key, value.strip(), part)
-        return cls(**values, drops=tuple(Drop.parse(d) for d in drops))
+        seed = int(values.pop("seed", 0))  # (an int already: _value reads it so)
+        return cls(**values, seed=seed, drops=tuple(Drop.parse(d) for d in drops))
 
 
-def _value(key: str, text: str, part: str):
-    units = {"delay": {"ms": 1e-3, "s": 1.0, "us": 1e-6},
-             "jitter": {"ms": 1e-3, "s": 1.0, "us": 1e-6},
-             "rate": {"kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "bit": 1.0}}
+def _value(key: str, text: str, part: str) -> float:
+    """``text``'s number for ``key`` (an int for the seed); ValueError naming ``part``."""
+    units = {
+        "delay": {"ms": 1e-3, "s": 1.0, "us": 1e-6},
+        "jitter": {"ms": 1e-3, "s": 1.0, "us": 1e-6},
+        "rate": {"kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "bit": 1.0},
+    }
     try:
         if key == "seed":
             return int(text)
@@ -120,14 +138,20 @@ def _value(key: str, text: str, part: str):
             if text.lower().endswith(unit):
                 number = float(text[: -len(unit)]) * scale
                 high = 3600 if key != "rate" else 1e12
-                if not math.isfinite(number) or not 0 <= number <= high or (  # (NaN, inf: no)
-                        key == "rate" and number <= 0):
+                if (
+                    not math.isfinite(number)
+                    or not 0 <= number <= high
+                    or (  # (NaN, inf: no)
+                        key == "rate" and number <= 0
+                    )
+                ):
                     raise ValueError
                 return number
         raise ValueError
     except ValueError:
-        example = {"delay": "50ms", "jitter": "5ms", "rate": "1mbit", "loss": "2%",
-                   "seed": "7"}[key]
+        example = {"delay": "50ms", "jitter": "5ms", "rate": "1mbit", "loss": "2%", "seed": "7"}[
+            key
+        ]
         raise ValueError(f"--link {part!r}: {key} should look like {key}={example}") from None
 
 
@@ -141,7 +165,6 @@ class Released(NamedTuple):
     """When (wall-clock time)."""
     crossing: float
     """Seconds it takes to cross from then."""
-
 
 
 @dataclass
@@ -161,7 +184,7 @@ class Link:
     (see the module docstring). ``log`` keeps (time, from, kind, what happened) for each
     packet."""
 
-    def __init__(self, hosts, spec: LinkSpec, hold: bool = False) -> None:
+    def __init__(self, hosts: Hosts, spec: LinkSpec, hold: bool = False) -> None:
         self.hosts, self.spec = hosts, spec
         self.hold = hold
         """Hold each TCP segment at its sending side until :meth:`release`."""
@@ -177,13 +200,13 @@ class Link:
         self._last = {"server": 0.0, "client": 0.0}  # (no reordering by jitter)
         self._order = 0
         self._lock = threading.Lock()
-        self._frames: list[Frame] = []
+        self._frames: list[Frame | Released] = []
         self._paused = False
         self._counting: dict[tuple[str, str], int] = {}
         """While paused: a connection's two directions (from, to) -> the packets the link
         took that way (:meth:`pause`)."""
         self._credits = 0
-        self._flows: set[tuple] = set()
+        self._flows: set[Flow | None] = set()
         """The TCP connections this link saw begin (by their SYN): the run's own."""
         self._wake_r, self._wake_w = os.pipe()  # (the link thread: a release, a stop)
         os.set_blocking(self._wake_r, False)
@@ -275,8 +298,7 @@ class Link:
                 self._release_oldest()
             return
         arrives = self._schedule(side, packet, now, number)
-        self.log.append((now - self.started, side, kind, "delayed" if arrives > now
-                         else "passed"))
+        self.log.append((now - self.started, side, kind, "delayed" if arrives > now else "passed"))
         self._note(packet, "crossed", arrives - now, number)
 
     def _schedule(self, side: str, packet: bytes, now: float, number: int) -> float:
@@ -293,8 +315,9 @@ class Link:
         heapq.heappush(self._due, (arrives, number, side, packet))
         return arrives
 
-    def _lost(self, now: float, side: str, kind: str | None, why: str, packet: bytes,
-              number: int) -> None:
+    def _lost(
+        self, now: float, side: str, kind: str | None, why: str, packet: bytes, number: int
+    ) -> None:
         self.counters.dropped += 1
         self.log.append((now - self.started, side, kind, why))
         self._note(packet, why, None, number)
@@ -308,7 +331,9 @@ class Link:
         if version not in _ETHER:
             return
         wall = time.time()
-        frame = parse(_ETHER[version] + packet[:SNAPLEN - 14], wall, len(packet) + 14)
+        frame = parse(
+            _ETHER[version] + packet[: SNAPLEN - ETHERNET.size], wall, len(packet) + ETHERNET.size
+        )
         if frame is None:
             return
         later = None if crossing is None else wall + crossing
@@ -330,7 +355,7 @@ class Link:
             self.counters.delivered += 1
 
     # --- holding --------------------------------------------------------------------
-    def waiting(self) -> tuple[str, str] | None:
+    def waiting(self) -> tuple[str, str | None] | None:
         """The oldest held segment's (sending host, kind), or None when none is held."""
         with self._lock:
             if not self._held:
@@ -413,14 +438,17 @@ def describe(spec: LinkSpec, hold: bool = False) -> str:
         parts.append(f"jitter ±{_ms(spec.jitter)}")
     if spec.rate:
         rate = spec.rate
-        unit = next(((n, u) for n, u in ((1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s"))
-                     if rate >= n), (1, "bit/s"))
+        unit = next(
+            ((n, u) for n, u in ((1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s")) if rate >= n),
+            (1, "bit/s"),
+        )
         parts.append(f"rate {rate / unit[0]:g} {unit[1]}")
     if spec.loss:
         parts.append(f"loss {spec.loss * 100:g}% (seed {spec.seed})")
     if spec.drops:
-        parts.append("drop " + ", ".join(
-            d.kind if d.nth == 1 else f"{d.kind}:{d.nth}" for d in spec.drops))
+        parts.append(
+            "drop " + ", ".join(d.kind if d.nth == 1 else f"{d.kind}:{d.nth}" for d in spec.drops)
+        )
     if hold:
         parts.append("each segment waits for →")
     return " · ".join(parts) or "no delay, no loss"

@@ -13,61 +13,71 @@ seed loses the same segments in every run the kernels send them in. Standard lib
 from __future__ import annotations
 
 import hashlib
-import socket
-import struct
+
+from sockviz.engine.wire.frame_parser import ip_text
+from sockviz.engine.wire.headers import (
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    TCP,
+    TH_ACK,
+    TH_FIN,
+    TH_SYN,
+    IPPacket,
+    TCPFields,
+    ip_packet,
+)
+
+#: A TCP connection, the same both ways: its two ends (address and port, packed), in order.
+Flow = tuple[bytes, ...]
+#: What makes a packet the same one again (:meth:`Seen.identity`): the seed's input.
+Identity = tuple[object, ...]
+
+
+def _tcp(packet: bytes) -> tuple[IPPacket, TCPFields] | None:
+    """The IP and TCP headers of a TCP packet; None for anything else."""
+    ip = ip_packet(packet)
+    if ip is None or ip.protocol != IPPROTO_TCP:
+        return None
+    tcp = TCP.read(packet, ip.start)
+    return None if tcp is None else (ip, tcp)
 
 
 def kind_of(packet: bytes) -> str | None:
     """What a packet is for the faults: ``syn``, ``syn-ack``, ``fin``, ``data``, ``ack``
     (TCP over IPv4 or IPv6), or None for anything else (neighbour discovery ...)."""
-    if len(packet) >= 20 and packet[0] >> 4 == 4 and packet[9] == socket.IPPROTO_TCP:
-        header = (packet[0] & 0x0F) * 4
-        length = struct.unpack_from("!H", packet, 2)[0] - header
-    elif len(packet) >= 40 and packet[0] >> 4 == 6 and packet[6] == socket.IPPROTO_TCP:
-        header, length = 40, struct.unpack_from("!H", packet, 4)[0]
-    else:
+    headers = _tcp(packet)
+    if headers is None:
         return None
-    if len(packet) < header + 14:
-        return None
-    flags = packet[header + 13]
-    if flags & 0x02:
-        return "syn-ack" if flags & 0x10 else "syn"
-    if flags & 0x01:
+    ip, tcp = headers
+    if tcp.flags & TH_SYN:
+        return "syn-ack" if tcp.flags & TH_ACK else "syn"
+    if tcp.flags & TH_FIN:
         return "fin"
-    return "data" if length - (packet[header + 12] >> 4) * 4 > 0 else "ack"
+    return "data" if ip.end - ip.start - tcp.header_length > 0 else "ack"
 
 
-def flow_of(packet: bytes) -> tuple | None:
+def flow_of(packet: bytes) -> Flow | None:
     """A TCP packet's connection, the same both ways (its two addresses and ports, in
     order), or None for anything else."""
-    if len(packet) >= 24 and packet[0] >> 4 == 4 and packet[9] == socket.IPPROTO_TCP:
-        header = (packet[0] & 0x0F) * 4
-        ends = (packet[12:16] + packet[header:header + 2],
-                packet[16:20] + packet[header + 2:header + 4])
-    elif len(packet) >= 44 and packet[0] >> 4 == 6 and packet[6] == socket.IPPROTO_TCP:
-        ends = (packet[8:24] + packet[40:42], packet[24:40] + packet[42:44])
-    else:
+    headers = _tcp(packet)
+    if headers is None:
         return None
+    ip, tcp = headers
+    ends = (ip.src + tcp.sport.to_bytes(2, "big"), ip.dst + tcp.dport.to_bytes(2, "big"))
     return tuple(sorted(ends))
 
 
 def ends_of(packet: bytes) -> tuple[str, str] | None:
     """A TCP packet's sender and receiver as the wire names them (``10.217.0.2:58038``,
     ``[fd00::2]:58038``), or None for anything else."""
-    if len(packet) >= 24 and packet[0] >> 4 == 4 and packet[9] == socket.IPPROTO_TCP:
-        header = (packet[0] & 0x0F) * 4
-        if len(packet) < header + 4:
-            return None
-        src, dst = (socket.inet_ntop(socket.AF_INET, packet[12:16]),
-                    socket.inet_ntop(socket.AF_INET, packet[16:20]))
-        ports = struct.unpack_from("!HH", packet, header)
-        return f"{src}:{ports[0]}", f"{dst}:{ports[1]}"
-    if len(packet) >= 44 and packet[0] >> 4 == 6 and packet[6] == socket.IPPROTO_TCP:
-        src, dst = (socket.inet_ntop(socket.AF_INET6, packet[8:24]),
-                    socket.inet_ntop(socket.AF_INET6, packet[24:40]))
-        ports = struct.unpack_from("!HH", packet, 40)
-        return f"[{src}]:{ports[0]}", f"[{dst}]:{ports[1]}"
-    return None
+    headers = _tcp(packet)
+    if headers is None:
+        return None
+    ip, tcp = headers
+    src, dst = ip_text(ip.version, ip.src), ip_text(ip.version, ip.dst)
+    if ip.version == 6:
+        src, dst = f"[{src}]", f"[{dst}]"
+    return f"{src}:{tcp.sport}", f"{dst}:{tcp.dport}"
 
 
 class Seen:
@@ -75,40 +85,34 @@ class Seen:
 
     def __init__(self, seed: int, share: float) -> None:
         self.seed, self.share = seed, share
-        self._times: dict[tuple, int] = {}
-        self._first: dict[tuple, int] = {}
+        self._times: dict[Identity, int] = {}
+        self._first: dict[tuple[Flow | None, str], int] = {}
         """(connection, side) -> the sequence number of its SYN (relative numbers start
         there)."""
 
-    def lost(self, side: str, packet: bytes, flow: tuple | None) -> bool:
+    def lost(self, side: str, packet: bytes, flow: Flow | None) -> bool:
         """Whether the link loses ``packet`` (sent by ``side``): the seed's decision for
         this segment's ``n``-th sending, the same in every run."""
         key = self.identity(side, packet, flow)
         times = self._times[key] = self._times.get(key, 0) + 1
         digest = hashlib.blake2b(repr((self.seed, key, times)).encode(), digest_size=8)
-        return int.from_bytes(digest.digest(), "big") / 2.0 ** 64 < self.share
+        return int.from_bytes(digest.digest(), "big") / 2.0**64 < self.share
 
-    def identity(self, side: str, packet: bytes, flow: tuple | None) -> tuple:
+    def identity(self, side: str, packet: bytes, flow: Flow | None) -> Identity:
         """What makes a packet the same one again: for TCP (side, flags, relative sequence
         number, payload length); for UDP (side, payload); else (side, the bytes after the
         IP header)."""
-        version = packet[0] >> 4 if packet else 0
-        if version == 4 and len(packet) >= 20:
-            header, proto = (packet[0] & 0x0F) * 4, packet[9]
-            total = struct.unpack_from("!H", packet, 2)[0]
-        elif version == 6 and len(packet) >= 40:
-            header, proto = 40, packet[6]
-            total = 40 + struct.unpack_from("!H", packet, 4)[0]
-        else:
+        ip = ip_packet(packet)
+        if ip is None:
             return (side, "raw", packet)
-        if proto == socket.IPPROTO_TCP and len(packet) >= header + 14:
-            seq = struct.unpack_from("!I", packet, header + 4)[0]
-            flags = packet[header + 13]
-            if flags & 0x02:
-                self._first[(flow, side)] = seq
-            relative = (seq - self._first.get((flow, side), 0)) % 2 ** 32
-            length = total - header - (packet[header + 12] >> 4) * 4
-            return (side, "tcp", flags, relative, length)
-        if proto == socket.IPPROTO_UDP:
-            return (side, "udp", packet[header + 8:total])
-        return (side, proto, packet[header:total])
+        if ip.protocol == IPPROTO_TCP:
+            tcp = TCP.read(packet, ip.start)
+            if tcp is not None:
+                if tcp.flags & TH_SYN:
+                    self._first[(flow, side)] = tcp.seq
+                relative = (tcp.seq - self._first.get((flow, side), 0)) % 2**32
+                length = ip.end - ip.start - tcp.header_length
+                return (side, "tcp", tcp.flags, relative, length)
+        if ip.protocol == IPPROTO_UDP:
+            return (side, "udp", packet[ip.start + 8 : ip.end])
+        return (side, ip.protocol, packet[ip.start : ip.end])

@@ -69,11 +69,11 @@ def enter_private() -> None:
         unshare(CLONE_NEWUSER | CLONE_NEWNET)
     except OSError as exc:
         if exc.errno in (errno.EPERM, errno.ENOSPC, errno.EUSERS):
-            raise NoPrivateNetwork("user namespaces are turned off here, so the wire cannot "
-                                   "be watched without root") from None
+            raise NoPrivateNetwork(
+                "user namespaces are turned off here, so the wire cannot be watched without root"
+            ) from None
         if exc.errno == errno.EINVAL:
-            raise NoPrivateNetwork("a private network needs a process with one thread") \
-                from None
+            raise NoPrivateNetwork("a private network needs a process with one thread") from None
         raise NoPrivateNetwork(f"no private network: {exc.strerror or exc}") from None
     try:
         _write("/proc/self/setgroups", "deny")
@@ -81,5 +81,6 @@ def enter_private() -> None:
         _write("/proc/self/gid_map", f"0 {gid} 1")
         loopback_up()
     except OSError as exc:
-        raise NoPrivateNetwork(f"the private network would not start: {exc.strerror or exc}") \
-            from None
+        raise NoPrivateNetwork(
+            f"the private network would not start: {exc.strerror or exc}"
+        ) from None

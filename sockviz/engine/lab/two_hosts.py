@@ -21,6 +21,7 @@ import fcntl
 import os
 import socket
 import struct
+from collections.abc import Iterator
 
 from sockviz.engine.lab.namespaces import (
     CLONE_NEWNET,
@@ -53,7 +54,7 @@ def host_of(actor: str) -> str:
     return "server" if actor == "server" else "client"
 
 
-def _libc():
+def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
@@ -68,8 +69,9 @@ def _setns(fd: int) -> None:
 
 
 def _ifreq_address(name: str, ip: str) -> bytes:
-    return struct.pack("16sH2s4s8s", name.encode(), socket.AF_INET, b"\0\0",
-                       socket.inet_aton(ip), b"")
+    return struct.pack(
+        "16sH2s4s8s", name.encode(), socket.AF_INET, b"\0\0", socket.inet_aton(ip), b""
+    )
 
 
 def _tun(ip: str, ip6: str) -> int:
@@ -78,26 +80,39 @@ def _tun(ip: str, ip6: str) -> int:
     try:
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
     except OSError as exc:
-        raise NoLink(f"/dev/net/tun cannot be opened ({exc.strerror}): two hosts need it "
-                     "readable and writable") from None
+        raise NoLink(
+            f"/dev/net/tun cannot be opened ({exc.strerror}): two hosts need it "
+            "readable and writable"
+        ) from None
     try:
-        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH14s", DEVICE.encode(),
-                                               IFF_TUN | IFF_NO_PI, b""))
+        fcntl.ioctl(
+            fd, TUNSETIFF, struct.pack("16sH14s", DEVICE.encode(), IFF_TUN | IFF_NO_PI, b"")
+        )
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             fcntl.ioctl(s, SIOCSIFADDR, _ifreq_address(DEVICE, ip))
             fcntl.ioctl(s, SIOCSIFNETMASK, _ifreq_address(DEVICE, NETMASK))
             request = struct.pack("16sH14s", DEVICE.encode(), 0, b"")
             flags = struct.unpack("16sH14s", fcntl.ioctl(s, SIOCGIFFLAGS, request))[1]
-            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14s", DEVICE.encode(),
-                                                      flags | IFF_UP | IFF_RUNNING, b""))
+            fcntl.ioctl(
+                s,
+                SIOCSIFFLAGS,
+                struct.pack("16sH14s", DEVICE.encode(), flags | IFF_UP | IFF_RUNNING, b""),
+            )
         # IPv6: no duplicate-address detection (the other end is ours; it would hold the
         # address back a second or two), then the address by its in6_ifreq
         with open(f"/proc/sys/net/ipv6/conf/{DEVICE}/accept_dad", "w") as f:
             f.write("0")
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s6:
-            fcntl.ioctl(s6, SIOCSIFADDR, struct.pack(
-                "16sIi", socket.inet_pton(socket.AF_INET6, ip6), 64,
-                socket.if_nametoindex(DEVICE)))
+            fcntl.ioctl(
+                s6,
+                SIOCSIFADDR,
+                struct.pack(
+                    "16sIi",
+                    socket.inet_pton(socket.AF_INET6, ip6),
+                    64,
+                    socket.if_nametoindex(DEVICE),
+                ),
+            )
     except OSError as exc:
         os.close(fd)
         raise NoLink(f"a TUN device would not start: {exc.strerror or exc}") from None
@@ -129,8 +144,9 @@ class Hosts:
         self.address6 = {"server": SERVER_IP6, "client": CLIENT_IP6}
 
     @contextlib.contextmanager
-    def inside(self, host: str):
-        """Run the block in ``host``'s network namespace (this thread only)."""
+    def inside(self, host: str) -> Iterator[str]:
+        """Run the block in ``host``'s network namespace (this thread only); it gets the
+        host's IPv4 address."""
         here = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         try:
             _setns(self._ns[host])
@@ -153,5 +169,3 @@ class Hosts:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.tun, self._ns = {}, {}
-
-

@@ -23,27 +23,28 @@ PKTTYPE = 0xFFFFF000 + 4  # SKF_AD_OFF + SKF_AD_PKTTYPE: the frame's direction
 
 #: One instruction: (code, k), or (JEQ, k, label if equal, label if not), or (JA, label);
 #: a str alone is a label for the next instruction.
-Op = tuple | str
+Instruction = tuple[int, int] | tuple[int, int, str, str] | tuple[int, str]
+Op = Instruction | str
 
 
 def assemble(ops: list[Op]) -> bytes:
     """The ``sock_filter`` array for ``ops``, labels turned into forward jump counts."""
     where: dict[str, int] = {}
-    code: list[tuple] = []
+    code: list[Instruction] = []
     for op in ops:
         if isinstance(op, str):
             where[op] = len(code)
         else:
             code.append(op)
-    out = []
+    out: list[tuple[int, int, int, int]] = []
     for at, op in enumerate(code):
-        if op[0] == JEQ:
-            _c, k, yes, no = op
-            out.append((JEQ, where[yes] - at - 1, where[no] - at - 1, k))
-        elif op[0] == JA:
-            out.append((JA, 0, 0, where[op[1]] - at - 1))
-        else:
-            out.append((op[0], 0, 0, op[1]))
+        match op:
+            case (operation, k, str(yes), str(no)):  # (a conditional jump: JEQ)
+                out.append((operation, where[yes] - at - 1, where[no] - at - 1, k))
+            case (operation, str(label)):  # (a jump: JA)
+                out.append((operation, 0, 0, where[label] - at - 1))
+            case (operation, int(k)):
+                out.append((operation, 0, 0, k))
     for jt_jf in out:
         if not (0 <= jt_jf[1] < 256 and 0 <= jt_jf[2] < 256):
             raise ValueError("a jump backwards or too far: not classic BPF")
@@ -54,15 +55,29 @@ def _head(ports: str, other: str) -> list[Op]:
     """Outgoing IPv4/IPv6 TCP or UDP frames on to ``ports`` with X set to the IP header's
     length (both carry their ports at X + 14 and X + 16); anything else to ``other``."""
     return [
-        (LD_B, PKTTYPE), (JEQ, OUTGOING, "out", other), "out",
-        (LD_H, 12), (JEQ, 0x0800, "v4", "v6?"),
-        "v4", (LD_B, ETH + 9), (JEQ, TCP, "v4 ports", "v4 udp?"),
-        "v4 udp?", (JEQ, UDP, "v4 ports", other),
-        "v4 ports", (LDX_MSH, ETH), (JA, ports),
-        "v6?", (JEQ, 0x86DD, "v6", other),
-        "v6", (LD_B, ETH + 6), (JEQ, TCP, "v6 ports", "v6 udp?"),
-        "v6 udp?", (JEQ, UDP, "v6 ports", other),
-        "v6 ports", (LDX_IMM, 40), (JA, ports),
+        (LD_B, PKTTYPE),
+        (JEQ, OUTGOING, "out", other),
+        "out",
+        (LD_H, 12),
+        (JEQ, 0x0800, "v4", "v6?"),
+        "v4",
+        (LD_B, ETH + 9),
+        (JEQ, TCP, "v4 ports", "v4 udp?"),
+        "v4 udp?",
+        (JEQ, UDP, "v4 ports", other),
+        "v4 ports",
+        (LDX_MSH, ETH),
+        (JA, ports),
+        "v6?",
+        (JEQ, 0x86DD, "v6", other),
+        "v6",
+        (LD_B, ETH + 6),
+        (JEQ, TCP, "v6 ports", "v6 udp?"),
+        "v6 udp?",
+        (JEQ, UDP, "v6 ports", other),
+        "v6 ports",
+        (LDX_IMM, 40),
+        (JA, ports),
     ]
 
 
@@ -91,15 +106,35 @@ def one_way(source: int, destination: int) -> bytes:
     ``destination`` - one way of one connection - and nothing else: a socket that never
     reads, whose kernel counts what it accepts, counts that way's frames (see
     :class:`~sockviz.engine.wire.capture.FrameCounter`)."""
-    return assemble([
-        (LD_B, PKTTYPE), (JEQ, OUTGOING, "out", "drop"), "out",
-        (LD_H, 12), (JEQ, 0x0800, "v4", "v6?"),
-        "v4", (LD_B, ETH + 9), (JEQ, TCP, "v4 ports", "drop"),
-        "v4 ports", (LDX_MSH, ETH), (JA, "ports"),
-        "v6?", (JEQ, 0x86DD, "v6", "drop"),
-        "v6", (LD_B, ETH + 6), (JEQ, TCP, "v6 ports", "drop"),
-        "v6 ports", (LDX_IMM, 40),
-        "ports", (LD_H_IND, ETH), (JEQ, source, "to?", "drop"),
-        "to?", (LD_H_IND, ETH + 2), (JEQ, destination, "keep", "drop"),
-        "keep", (RET, 1), "drop", (RET, 0),
-    ])
+    return assemble(
+        [
+            (LD_B, PKTTYPE),
+            (JEQ, OUTGOING, "out", "drop"),
+            "out",
+            (LD_H, 12),
+            (JEQ, 0x0800, "v4", "v6?"),
+            "v4",
+            (LD_B, ETH + 9),
+            (JEQ, TCP, "v4 ports", "drop"),
+            "v4 ports",
+            (LDX_MSH, ETH),
+            (JA, "ports"),
+            "v6?",
+            (JEQ, 0x86DD, "v6", "drop"),
+            "v6",
+            (LD_B, ETH + 6),
+            (JEQ, TCP, "v6 ports", "drop"),
+            "v6 ports",
+            (LDX_IMM, 40),
+            "ports",
+            (LD_H_IND, ETH),
+            (JEQ, source, "to?", "drop"),
+            "to?",
+            (LD_H_IND, ETH + 2),
+            (JEQ, destination, "keep", "drop"),
+            "keep",
+            (RET, 1),
+            "drop",
+            (RET, 0),
+        ]
+    )

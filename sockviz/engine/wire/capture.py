@@ -3,15 +3,15 @@
 A :class:`Capture` is a packet socket (``AF_PACKET``, ``SOCK_RAW``) bound to ``lo``. Loopback
 hands a packet socket every frame twice - once going out, once coming in - so a classic BPF
 filter, attached before the socket is bound, keeps only the outgoing copy of IPv4 and IPv6
-TCP and UDP, and nothing else wakes it. Frames are read without blocking and parsed with
-``struct`` (:func:`parse`): the fixed IP and TCP/UDP headers, and the TCP options a learner
-meets in a handshake (MSS, window scale, SACK permitted, timestamps).
+TCP and UDP, and nothing else wakes it. Frames are read from a memory-mapped ring without
+blocking, and handed to the parser (:func:`~sockviz.engine.wire.frame_parser.parse`).
 
 What a frame *means* in a run - which socket sent it, to which, its sequence numbers relative
-to each side's first - is :mod:`sockviz.engine.wire.segments`'s work. This module only captures
-and parses. Opening a capture needs ``CAP_NET_RAW`` in the network namespace it watches: as
-root on the host's loopback, or as anyone inside a namespace of its own
-(:mod:`sockviz.engine.lab.namespaces`); :class:`WireUnavailable` says why when it cannot.
+to each side's first - is :mod:`sockviz.engine.wire.segments`'s work. This module only captures:
+the headers are read in :mod:`~sockviz.engine.wire.frame_parser`, the pcap file is written by
+:mod:`~sockviz.engine.wire.pcap_file`. Opening a capture needs ``CAP_NET_RAW`` in the network
+namespace it watches: as root on the host's loopback, or as anyone inside a namespace of its
+own (:mod:`sockviz.engine.lab.namespaces`); :class:`WireUnavailable` says why when it cannot.
 
 Standard library only.
 """
@@ -21,11 +21,14 @@ from __future__ import annotations
 import mmap
 import socket
 import struct
-from typing import NamedTuple
 
 from sockviz.engine.wire import bpf_filters as bpf
+from sockviz.engine.wire.frame_parser import SNAPLEN, Frame, parse
+
+# (re-exported: the engine process and the headless run write --pcap through this name)
+from sockviz.engine.wire.pcap_file import write_pcap as write_pcap
+
 ETH_P_ALL = 0x0003
-ETH_HEADER = 14
 PACKET_OUTGOING = 4
 SO_ATTACH_FILTER = 26
 _NO_SUCH_PROTOCOL = 0x88B5  # (IEEE's ethertype for local experiments: never on loopback)
@@ -38,20 +41,6 @@ _KERNEL_OWNS = bytes(4)  # TP_STATUS_KERNEL
 _TPACKET2_HDR = struct.Struct("IIIHHII")
 _PKTTYPE_AT = 32 + 10
 
-_TCP, _UDP = 6, 17
-_FLAG_NAMES = (("FIN", 0x01), ("SYN", 0x02), ("RST", 0x04), ("PSH", 0x08), ("ACK", 0x10),
-               ("URG", 0x20), ("ECE", 0x40), ("CWR", 0x80))
-#: The order flags are written in, as tcpdump and Wireshark readers expect: SYN,ACK not ACK,SYN.
-FLAG_ORDER = ("SYN", "FIN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
-#: The options of almost every segment after the handshake: two NOPs and a timestamp.
-_NOP_NOP_TS, _TS_ONLY = b"\x01\x01\x08\x0a", (("ts", None),)
-#: The flags byte -> its flags' names in :data:`FLAG_ORDER` (worked out once, not per frame).
-_FLAGS = tuple(
-    tuple(name for name in FLAG_ORDER if bits & dict(_FLAG_NAMES)[name]) for bits in range(256)
-)
-
-#: Bytes of a frame kept (for --pcap and the payload view): every header and a preview.
-SNAPLEN = 384
 #: The capture ring: frames of FRAME_SIZE bytes (the kernel's header, the address, a frame
 #: of SNAPLEN), RING_FRAMES of them (8 MiB), in blocks of RING_BLOCK.
 FRAME_SIZE, RING_FRAMES, RING_BLOCK = 512, 16384, 1 << 16
@@ -59,135 +48,6 @@ FRAME_SIZE, RING_FRAMES, RING_BLOCK = 512, 16384, 1 << 16
 
 class WireUnavailable(Exception):
     """The wire cannot be watched here; the message says why, in one line."""
-
-
-class Frame(NamedTuple):
-    """One TCP segment or UDP datagram as it crossed loopback (a named tuple: a bulk
-    transfer with ``--pcap`` makes hundreds of thousands)."""
-
-    t: float
-    """When the kernel handed it to the capture (wall-clock time, as a pcap keeps it)."""
-    version: int
-    """4 or 6."""
-    src: tuple[str, int]
-    dst: tuple[str, int]
-    proto: str
-    """``TCP`` or ``UDP``."""
-    flags: tuple[str, ...]
-    """TCP flags set (``SYN``, ``ACK`` ...); empty for UDP."""
-    seq: int
-    """TCP sequence number as sent (0 for UDP)."""
-    ack: int
-    """TCP acknowledgement number as sent (0 for UDP, or without ACK)."""
-    window: int
-    """The TCP window field as sent (before any window scaling)."""
-    nbytes: int
-    """Payload length."""
-    options: tuple[tuple[str, int | None], ...]
-    """TCP options: (``mss``, 65495), (``wscale``, 7), (``sack_ok``, None), (``ts``, None)."""
-    raw: bytes
-    """The frame, at most :data:`SNAPLEN` bytes of it (for a pcap file)."""
-    length: int
-    """The frame's whole length."""
-    link: str | None = None
-    """On a two-host run's link: what the link did with it (``crossed``, ``dropped``,
-    ``lost``, ``held``); None on loopback."""
-    arrives: float | None = None
-    """On a link: when it reaches the other host (wall-clock time; None: it does not, yet)."""
-    packet: int = 0
-    """On a link: the link's number for it (its order on the link, from 1)."""
-
-
-def _options(data: bytes) -> tuple[tuple[str, int | None], ...]:
-    out: list[tuple[str, int | None]] = []
-    i = 0
-    while i < len(data):
-        kind = data[i]
-        if kind == 0:  # end of options
-            break
-        if kind == 1:  # no-op
-            i += 1
-            continue
-        if i + 1 >= len(data):
-            break
-        size = data[i + 1]
-        if size < 2 or i + size > len(data):
-            break
-        body = data[i + 2: i + size]
-        if kind == 2 and len(body) == 2:
-            out.append(("mss", struct.unpack("!H", body)[0]))
-        elif kind == 3 and len(body) == 1:
-            out.append(("wscale", body[0]))
-        elif kind == 4:
-            out.append(("sack_ok", None))
-        elif kind == 8:
-            out.append(("ts", None))
-        elif kind == 5:
-            out.append(("sack", None))
-        i += size
-    return tuple(out)
-
-
-_IPS: dict[bytes, str] = {}
-
-
-def _ip(family: int, packed: bytes) -> str:
-    """An address as text, worked out once for each (a run sees a handful)."""
-    text = _IPS.get(packed)
-    if text is None:
-        if len(_IPS) > 4096:
-            _IPS.clear()
-        text = _IPS[packed] = socket.inet_ntop(family, packed)
-    return text
-
-
-def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | None:
-    """The TCP segment or UDP datagram in an Ethernet-framed loopback frame; None for
-    anything else (or a frame too short to be one). ``length``: the frame's whole length,
-    when ``frame`` is only its first bytes (payload lengths come from the IP header)."""
-    whole = len(frame) if length is None else length
-    if len(frame) < ETH_HEADER + 20:
-        return None
-    ethertype = struct.unpack_from("!H", frame, 12)[0]
-    offset = ETH_HEADER
-    if ethertype == 0x0800:
-        first = frame[offset]
-        if first >> 4 != 4:
-            return None
-        header = (first & 0x0F) * 4
-        total = struct.unpack_from("!H", frame, offset + 2)[0]
-        proto = frame[offset + 9]
-        src_ip = _ip(socket.AF_INET, frame[offset + 12: offset + 16])
-        dst_ip = _ip(socket.AF_INET, frame[offset + 16: offset + 20])
-        version, end = 4, offset + total
-        offset += header
-    elif ethertype == 0x86DD:
-        if len(frame) < offset + 40:
-            return None
-        payload = struct.unpack_from("!H", frame, offset + 4)[0]
-        proto = frame[offset + 6]  # (no extension headers on a loopback TCP/UDP packet)
-        src_ip = _ip(socket.AF_INET6, frame[offset + 8: offset + 24])
-        dst_ip = _ip(socket.AF_INET6, frame[offset + 24: offset + 40])
-        version, end = 6, offset + 40 + payload
-        offset += 40
-    else:
-        return None
-    end = min(end, whole)
-    if proto == _TCP and end >= offset + 20 and len(frame) >= offset + 20:
-        sport, dport, seq, ack, off_flags, window = struct.unpack_from("!HHIIHH", frame, offset)
-        header = (off_flags >> 12) * 4
-        flags = _FLAGS[off_flags & 0xFF]
-        raw = frame[offset + 20: min(offset + header, len(frame))]
-        options = _TS_ONLY if raw[:4] == _NOP_NOP_TS and len(raw) == 12 else _options(raw)
-        nbytes = max(0, end - offset - header)
-        return Frame(t, version, (src_ip, sport), (dst_ip, dport), "TCP", flags, seq,
-                     ack if off_flags & 0x10 else 0, window, nbytes, options,
-                     bytes(frame[:SNAPLEN]), whole)
-    if proto == _UDP and end >= offset + 8 and len(frame) >= offset + 8:
-        sport, dport, length = struct.unpack_from("!HHH", frame, offset)
-        return Frame(t, version, (src_ip, sport), (dst_ip, dport), "UDP", (), 0, 0, 0,
-                     max(0, length - 8), (), bytes(frame[:SNAPLEN]), whole)
-    return None
 
 
 class Capture:
@@ -209,16 +69,26 @@ class Capture:
             # frames makes the kernel wait for every CPU to let go of it, ~10 ms)
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except PermissionError:
-            raise WireUnavailable("watching the wire needs CAP_NET_RAW (root, or a network "
-                                  "namespace of sockviz's own)") from None
+            raise WireUnavailable(
+                "watching the wire needs CAP_NET_RAW (root, or a network "
+                "namespace of sockviz's own)"
+            ) from None
         except OSError as exc:
             raise WireUnavailable(f"no packet socket here: {exc.strerror or exc}") from None
         try:
             _attach(sock, bpf.capture(SNAPLEN))
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
-            sock.setsockopt(SOL_PACKET, PACKET_RX_RING, struct.pack(
-                "IIII", RING_BLOCK, RING_FRAMES * FRAME_SIZE // RING_BLOCK, FRAME_SIZE,
-                RING_FRAMES))
+            sock.setsockopt(
+                SOL_PACKET,
+                PACKET_RX_RING,
+                struct.pack(
+                    "IIII",
+                    RING_BLOCK,
+                    RING_FRAMES * FRAME_SIZE // RING_BLOCK,
+                    FRAME_SIZE,
+                    RING_FRAMES,
+                ),
+            )
             ring = mmap.mmap(sock.fileno(), RING_FRAMES * FRAME_SIZE)
             sock.bind((interface, ETH_P_ALL))  # (Python turns it to network order here)
             sock.setblocking(False)
@@ -245,8 +115,8 @@ class Capture:
             if not status & TP_STATUS_USER:
                 break
             outgoing = ring[base + _PKTTYPE_AT] == PACKET_OUTGOING
-            data = ring[base + mac: base + mac + min(snaplen, size - mac)]
-            ring[base: base + 4] = _KERNEL_OWNS  # (the frame back to the kernel)
+            data = ring[base + mac : base + mac + min(snaplen, size - mac)]
+            ring[base : base + 4] = _KERNEL_OWNS  # (the frame back to the kernel)
             self._next = (self._next + 1) % RING_FRAMES
             if not outgoing:
                 continue  # (the filter keeps these out; a filter-less kernel would not)
@@ -304,8 +174,8 @@ class Capture:
 
 class FrameCounter:
     """The frames one way of one TCP connection crosses loopback, counted by the kernel:
-    a packet socket whose filter (:func:`~sockviz.engine.wire.bpf_filters.one_way`) accepts just those,
-    that is never read. Its receive buffer holds one; the kernel counts every one it
+    a packet socket whose filter (:func:`~sockviz.engine.wire.bpf_filters.one_way`) accepts
+    just those, that is never read. Its receive buffer holds one; the kernel counts every one it
     accepts, kept or dropped for want of room (``PACKET_STATISTICS``) - nothing is copied,
     nothing wakes a thread. What tcpdump shows, frame for frame: a loopback frame can carry
     several segments' worth (GSO), which the kernel's own counts (``tcpi_segs_out``) count
@@ -324,8 +194,9 @@ class FrameCounter:
 
     def read(self) -> int:
         """The frames counted so far (the kernel reports the ones it dropped among them)."""
-        packets, _drops = struct.unpack("II", self.sock.getsockopt(SOL_PACKET,
-                                                                  PACKET_STATISTICS, 8))
+        packets, _drops = struct.unpack(
+            "II", self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+        )
         self._total += packets  # (each report starts the kernel's count afresh)
         return self._total
 
@@ -336,25 +207,13 @@ class FrameCounter:
 def _attach(sock: socket.socket, program: bytes) -> None:
     """Attach a classic BPF ``program`` to ``sock`` (the kernel copies it)."""
     code = bytearray(program)
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
-                    struct.pack("HL", len(code) // 8, _address_of(code)))
+    sock.setsockopt(
+        socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack("HL", len(code) // 8, _address_of(code))
+    )
 
 
 def _address_of(buffer: bytearray) -> int:
     """The address of ``buffer`` in memory, for the ``sock_fprog`` the kernel reads once."""
-    import ctypes
+    import ctypes  # (here: ctypes only when a filter goes on, not for WireUnavailable's importers)
 
     return ctypes.addressof((ctypes.c_char * len(buffer)).from_buffer(buffer))
-
-
-def write_pcap(out, frames: list[Frame]) -> None:
-    """The frames as a classic pcap file (what tcpdump and Wireshark open): Ethernet
-    link type, each frame with its real time, at most :data:`SNAPLEN` bytes of it."""
-    out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, 1))
-    for frame in frames:
-        seconds = int(frame.t)
-        micros = round((frame.t - seconds) * 1_000_000)
-        if micros == 1_000_000:
-            seconds, micros = seconds + 1, 0
-        out.write(struct.pack("<IIII", seconds, micros, len(frame.raw), frame.length))
-        out.write(frame.raw)

@@ -1,7 +1,8 @@
 """From captured frames to the run's own segments: who sent each, to whom, and its numbers.
 
-:class:`SegmentReader` reads a :class:`~sockviz.engine.wire.capture.Capture` and turns each frame that one of
-the run's sockets sent or got into a :class:`~sockviz.engine.events.Segment` event:
+:class:`SegmentReader` reads a :class:`~sockviz.engine.wire.capture.Capture` and turns each
+frame that one of the run's sockets sent or got into a :class:`~sockviz.engine.events.Segment`
+event:
 
 * *who*: the socket names the trace already uses - the connection both of whose addresses
   match, else the socket that owns the address (a listener answers a SYN with SYN-ACK before
@@ -28,17 +29,50 @@ from __future__ import annotations
 import collections
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from sockviz.engine.events import LinkEvent, Segment
-from sockviz.engine.wire.capture import FLAG_ORDER, Capture, Frame
+from sockviz.engine.kernel.tcp_state import Counts
+from sockviz.engine.wire.bulk_sums import BulkSum
+from sockviz.engine.wire.capture import WireUnavailable
+from sockviz.engine.wire.frame_parser import Frame
+from sockviz.engine.wire.resends import Direction, Resends
+
+Options = tuple[tuple[str, int | None], ...]
+#: The kernel's counts of a connection's two ends, by direction (from, to): None for an end
+#: it has none of.
+KernelCounts = Mapping[tuple[str | None, str | None], Counts | None]
+
+
+class Released(Protocol):
+    """A held segment a two-host link let cross (:class:`~sockviz.engine.lab.link.Released`)."""
+
+    @property
+    def packet(self) -> int: ...
+    @property
+    def t(self) -> float: ...
+    @property
+    def crossing(self) -> float: ...
+
+
+class FrameSource(Protocol):
+    """What :class:`SegmentReader` asks of a wire: the loopback capture
+    (:class:`~sockviz.engine.wire.capture.Capture`) or the two hosts' link
+    (:class:`~sockviz.engine.lab.link.Link`)."""
+
+    def read(self) -> Sequence[Frame | Released]: ...
+    def watch_ports(self, ports: set[int]) -> None: ...
+    def pause(self, count: Direction | None = None) -> None: ...
+    def resume(self) -> dict[Direction, int]: ...
+    def close(self) -> None: ...
 
 
 def address(ip: str, port: int, version: int) -> str:
     return f"[{ip}]:{port}" if version == 6 else f"{ip}:{port}"
 
 
-def options_text(options: tuple[tuple[str, int | None], ...]) -> str | None:
+def options_text(options: Options) -> str | None:
     """``mss=65495,sack_ok,ts,wscale=7``, or None for no options worth naming."""
     if not options:
         return None
@@ -47,20 +81,25 @@ def options_text(options: tuple[tuple[str, int | None], ...]) -> str | None:
         if len(_OPTIONS) > 256:
             _OPTIONS.clear()
         text = _OPTIONS[options] = ",".join(
-            name if value is None else f"{name}={value}" for name, value in options)
+            name if value is None else f"{name}={value}" for name, value in options
+        )
     return text
 
 
-_OPTIONS: dict[tuple, str] = {}
+_OPTIONS: dict[Options, str] = {}
 
 
 class SegmentReader:
     """The run's segments, numbered and named. See the module docstring."""
 
-    def __init__(self, capture: Capture,
-                 sockets: Callable[[str, str], tuple[str | None, str | None, bool]]) -> None:
+    def __init__(
+        self,
+        capture: FrameSource,
+        sockets: Callable[[str, str], tuple[str | None, str | None, bool]],
+    ) -> None:
         """``sockets(own, other)``: who of the run is at ``own`` talking to ``other`` (see
-        :meth:`~sockviz.engine.kernel.socket_registry.SocketRegistry.at`), whatever the number of sockets."""
+        :meth:`~sockviz.engine.kernel.socket_registry.SocketRegistry.at`), whatever the number
+        of sockets."""
         self.capture = capture
         self._at = sockets
         self._isn: dict[tuple[str, str], int] = {}
@@ -73,38 +112,26 @@ class SegmentReader:
         self.summing = False
         """While True (a bulk transfer), segments are summed per direction, not delivered:
         :meth:`sums` gives them at the end."""
-        self._sums: dict[tuple[str, str], _Sum] = {}
+        self._sums: dict[tuple[str, str], BulkSum] = {}
         self._watched: set[str] = set()
         """The run's ports the capture takes frames of, as an address ends with them (none
         yet: every frame)."""
         self._pair: tuple[str, str] | None = None
         """A bulk transfer's connection while the kernel counts its segments."""
-        self._before: dict = {}
+        self._before: KernelCounts = {}
         self._paused_at: float | None = None
         """When the capture was asked to count :attr:`_pair`'s frames (the wall clock): a
         frame of it taken before then is not in the counts (:attr:`_early`); one taken
         after is."""
-        self._early: collections.Counter = collections.Counter()
+        self._early: collections.Counter[Direction] = collections.Counter()
         """Frames of :attr:`_pair` each way that the capture took before the counting began
         (a transfer already under way when it was summed): added to the counts."""
         self._last_pair: tuple[str, str] | None = None
         self._counted_at: float | None = None
         """When the kernel's counts of the last bulk transfer (:attr:`_last_pair`) were
         read: frames of its connection captured before that are in them."""
-        self._high: dict[tuple[str, str], int] = {}
-        """For each direction (from, to): the sequence number just past the
-        highest it sent. What starts below it is the kernel sending it again (as Wireshark
-        marks a retransmission), however the link and the ACKs have fared."""
-        self._first: dict[tuple[str, str], dict] = {}
-        """For each direction: what it sent that is not acknowledged yet (its
-        SYN, its FIN, or the bytes from a sequence number on) -> (when it was first sent,
-        the sequence number just past it), for the seconds since. An acknowledgement that
-        crossed lets go of what it covers, into :attr:`_acked`: the size is a window's, not
-        a transfer's."""
-        self._acked: dict[tuple[str, str], collections.deque] = {}
-        """For each direction: the last :data:`ACKED_KEPT` sendings let go of
-        (key, (when, past)) - a kernel may send again what an ACK already on its way
-        covers (a SYN retried while the SYN-ACK crosses)."""
+        self._resends = Resends()
+        """What each direction sent, to know a sending again (its ``retry``)."""
         self._held: dict[int, Segment] = {}
         """On a link: the link's packet number -> the held segment's event."""
 
@@ -122,91 +149,123 @@ class SegmentReader:
 
     def forget(self, local: str | None, remote: str | None) -> None:
         """The connection (``local``, ``remote``) is gone: forget its numbers."""
+        if local is None or remote is None:
+            return  # (a socket without both addresses never had numbers)
         for pair in ((local, remote), (remote, local)):
             self._isn.pop(pair, None)
             self._scale.pop(pair, None)
         for pair in ((local, remote), (remote, local)):
-            self._first.pop(pair, None)
-            self._high.pop(pair, None)
-            self._acked.pop(pair, None)
+            self._resends.forget(pair)
 
     def close(self) -> None:
         self.capture.close()
 
-    def read(self, cause: int | None, number: Callable[[], int],
-             now: Callable[[], float], since: float | None = None,
-             until: float | None = None, own: str | None = None,
-             drained: float | None = None) -> list[Segment]:
+    def read(
+        self,
+        cause: int | None,
+        number: Callable[[], int],
+        now: Callable[[], float],
+        since: float | None = None,
+        until: float | None = None,
+        own: str | None = None,
+        drained: float | None = None,
+    ) -> list[Segment | LinkEvent]:
         """The run's segments waiting now, as events (``number()`` gives each its ``seq``).
 
         ``cause`` (the call just made) is put only on what the kernel sent while that call
         was under way - from ``since`` (when it began, after any wait for the peer) to
         ``until`` (when it returned), the wall clock's seconds - and that re-sends nothing
-        already sent (its ``retry``, :meth:`_retry`): see the module docstring. On a link a frame's time
-        is when the link took it from its sender's kernel, a moment after it was sent:
+        already sent (its ``retry``: :mod:`~sockviz.engine.wire.resends`): see the module
+        docstring. On a link a frame's time is when the link took it from its sender's
+        kernel, a moment after it was sent:
         what the calling socket's own kernel (``own``, its address) sent there counts up
         to ``drained``, when the link had taken everything its host had queued at the
         call's return."""
         frames = self.capture.read()
         if not frames:
             return []
-        segments: list = []
+        segments: list[Segment | LinkEvent] = []
         wall, base = time.time(), now()
         for frame in frames:
-            if type(frame) is not Frame:  # (a link's held segment let cross)
+            if not isinstance(frame, Frame):  # (a link's held segment let cross)
                 self._released(frame, segments, number, base - wall)
                 continue
             # (t: the kernel's timestamp of the frame, on the run's clock)
             t = max(0.0, round(base - (wall - frame.t), 6))
             why = cause
-            if why is not None and since is not None and frame.t < since:
+            if (why is not None and since is not None and frame.t < since) or (
+                why is not None
+                and until is not None
+                and frame.t > until
+                and not (
+                    drained is not None
+                    and frame.t <= drained
+                    and address(*frame.src, frame.version) == own
+                )
+            ):
                 why = None
-            elif why is not None and until is not None and frame.t > until and not (
-                    drained is not None and frame.t <= drained
-                    and address(*frame.src, frame.version) == own):
-                why = None
-            segment = self._segment(frame, why, number if not self.summing
-                                    else _unnumbered, t)
+            segment = self._segment(frame, why, number if not self.summing else _unnumbered, t)
             if segment is None:
                 continue
             if segment.cause is not None and segment.retry is not None:
                 segment = dataclasses.replace(segment, cause=None)  # (its kernel's, again)
             if self.keep:
                 self.frames.append(frame)
-            if self._counted_at is not None and frame.t <= self._counted_at \
-                    and self._last_pair is not None \
-                    and (segment.local, segment.remote) in (self._last_pair,
-                                                            self._last_pair[::-1]):
+            if (
+                self._counted_at is not None
+                and frame.t <= self._counted_at
+                and self._last_pair is not None
+                and (segment.local, segment.remote) in (self._last_pair, self._last_pair[::-1])
+            ):
                 continue  # (in the kernel's counts of the transfer already)
             if self._pair is not None and (segment.local, segment.remote) in (
-                    self._pair, self._pair[::-1]):
-                if frame.t < self._paused_at:  # (taken before the counting began)
+                self._pair,
+                self._pair[::-1],
+            ):
+                if self._paused_at is not None and frame.t < self._paused_at:  # (taken before
+                    # the counting began)
                     self._early[(segment.local, segment.remote)] += 1
                 continue  # (else in the counts: never a sum of its own beside them)
             if self.summing:
                 key = (segment.source, segment.target)
-                self._sums.setdefault(key, _Sum(segment)).add(segment)
+                self._sums.setdefault(key, BulkSum(segment)).add(segment)
             else:
                 if frame.link == "held":
                     self._held[frame.packet] = segment
                 segments.append(segment)
         return segments
 
-    def _released(self, released, segments: list, number: Callable[[], int],
-                  offset: float) -> None:
+    def _released(
+        self,
+        released: Released,
+        segments: list[Segment | LinkEvent],
+        number: Callable[[], int],
+        offset: float,
+    ) -> None:
         """A link's held segment let cross: a :class:`LinkEvent` naming its packet line."""
         held = self._held.pop(released.packet, None)
         if held is not None:
             if held.ack_rel is not None and held.proto == "TCP":  # (its ACK on its way now)
-                self._let_go((held.remote, held.local), held.ack_rel)
-            segments.append(LinkEvent(
-                seq=number(), t=max(0.0, round(released.t + offset, 6)), what="released",
-                segment=held.seq, source=held.source, target=held.target, flags=held.flags,
-                family=held.family, local=held.local, remote=held.remote,
-                delay=round(released.crossing, 6)))
+                self._resends.let_go((held.remote, held.local), held.ack_rel)
+            segments.append(
+                LinkEvent(
+                    seq=number(),
+                    t=max(0.0, round(released.t + offset, 6)),
+                    what="released",
+                    segment=held.seq,
+                    source=held.source,
+                    target=held.target,
+                    flags=held.flags,
+                    family=held.family,
+                    local=held.local,
+                    remote=held.remote,
+                    delay=round(released.crossing, 6),
+                )
+            )
 
-    def begin_sum(self, pair: tuple[str, str] | None = None,
-                  before: dict | None = None) -> None:
+    def begin_sum(
+        self, pair: tuple[str, str] | None = None, before: KernelCounts | None = None
+    ) -> None:
         """Sum from now on (:attr:`summing`). ``pair``, the connection (local, remote) of a
         bulk transfer whose two ends are both the run's, and ``before``, the kernel's
         counts of each end now ((from, to) -> :class:`~sockviz.engine.kernel.tcp_state.Counts`): the
@@ -216,8 +275,6 @@ class SegmentReader:
         self.summing = True
         if self.keep or pair is None or not before:
             return
-        from sockviz.engine.wire.capture import WireUnavailable
-
         paused_at = time.time()
         try:
             self.capture.pause(pair)
@@ -226,14 +283,19 @@ class SegmentReader:
         self._pair, self._before, self._paused_at = pair, before, paused_at
         self._early.clear()
 
-    def sums(self, causes: dict[str, int], number: Callable[[], int],
-             after: Callable[[], dict] | None = None) -> list[Segment]:
+    def sums(
+        self,
+        causes: dict[str, int],
+        number: Callable[[], int],
+        after: Callable[[], KernelCounts] | None = None,
+    ) -> list[Segment]:
         """The segments summed since :attr:`summing` began, one event per direction, the
         one that carried more bytes first (``causes``: socket name -> the seq of its bulk
         call, which caused what that socket sent; ``after``: the kernel's counts now, for a
         transfer the kernel counted). Summing ends."""
-        out = [total.segment(0, causes.get(source))
-               for (source, _target), total in self._sums.items()]
+        out = [
+            total.segment(0, causes.get(source)) for (source, _target), total in self._sums.items()
+        ]
         self._sums.clear()
         if self._pair is not None:
             out += self._counted(causes, after)
@@ -241,8 +303,9 @@ class SegmentReader:
         out.sort(key=lambda segment: -segment.nbytes)
         return [dataclasses.replace(segment, seq=number()) for segment in out]
 
-    def _counted(self, causes: dict[str, int],
-                 after: Callable[[], dict] | None) -> list[Segment]:
+    def _counted(
+        self, causes: dict[str, int], after: Callable[[], KernelCounts] | None
+    ) -> list[Segment]:
         """A bulk transfer's two directions: the frames each way as the capture counted
         them (what tcpdump shows), the bytes and retransmissions from the kernel's counts
         of its two ends (the segments it counted, where the capture counted none: a
@@ -251,8 +314,8 @@ class SegmentReader:
         :attr:`_counted_at`). The kernel's counts are read after the frames': a segment sent
         again in between (a tail-loss probe) is then in its bytes and retransmissions as it
         is in the frames counted, never in one and not the other."""
-        from sockviz.engine.wire.capture import WireUnavailable
-
+        if self._pair is None:
+            return []
         local, remote = self._pair
         try:
             frames = self.capture.resume()
@@ -266,27 +329,51 @@ class SegmentReader:
             if start is None or end is None:
                 continue
             # (none counted where the kernel sent some: the capture could not count)
-            count = (frames.get((src, dst), 0) + self._early[(src, dst)]
-                     if frames.get((src, dst)) else end.segments_out - start.segments_out)
+            count = (
+                frames.get((src, dst), 0) + self._early[(src, dst)]
+                if frames.get((src, dst))
+                else end.segments_out - start.segments_out
+            )
             if count <= 0:
                 continue
             sender = self._name(src, dst) or src
             sent = end.bytes_sent - start.bytes_sent
-            out.append(Segment(
-                seq=0, t=0.0, proto="TCP", flags=None, source=sender,
-                target=self._name(dst, src) or dst, seq_rel=None, ack_rel=None,
-                window=None, nbytes=sent, options=None, cause=causes.get(sender),
-                family="AF_INET6" if src.startswith("[") else "AF_INET", local=src,
-                remote=dst, count=count, is_sum=True,
-                largest=None if sent else 0,  # (the frames were counted, never read: their
-                # flags and sizes were seen by nobody; a direction with no bytes had none)
-                retransmissions=end.retransmissions - start.retransmissions))
+            out.append(
+                Segment(
+                    seq=0,
+                    t=0.0,
+                    proto="TCP",
+                    flags=None,
+                    source=sender,
+                    target=self._name(dst, src) or dst,
+                    seq_rel=None,
+                    ack_rel=None,
+                    window=None,
+                    nbytes=sent,
+                    options=None,
+                    cause=causes.get(sender),
+                    family="AF_INET6" if src.startswith("[") else "AF_INET",
+                    local=src,
+                    remote=dst,
+                    count=count,
+                    is_sum=True,
+                    largest=None if sent else 0,  # (the frames were counted, never read: their
+                    # flags and sizes were seen by nobody; a direction with no bytes had none)
+                    retransmissions=end.retransmissions - start.retransmissions,
+                )
+            )
         self._last_pair = self._pair
         self._pair, self._before = None, {}
         return out
 
-    def _name(self, own: str, other: str, handshake: bool = False,
-              reset: bool = False, opening: bool = False) -> str | None:
+    def _name(
+        self,
+        own: str,
+        other: str,
+        handshake: bool = False,
+        reset: bool = False,
+        opening: bool = False,
+    ) -> str | None:
         """The run's socket at ``own`` talking to ``other``, or None if it is not the run's.
         ``handshake``: a SYN or SYN-ACK, which a listener receives or sends even when
         ``accept()`` has made the connection's socket since. ``reset``: an RST from ``own``
@@ -305,13 +392,15 @@ class SegmentReader:
             return owner
         return exact or owner
 
-    def _segment(self, frame: Frame, cause: int | None,
-                 number: Callable[[], int], t: float) -> Segment | None:
+    def _segment(
+        self, frame: Frame, cause: int | None, number: Callable[[], int], t: float
+    ) -> Segment | None:
         src = address(*frame.src, frame.version)
         dst = address(*frame.dst, frame.version)
         syn = "SYN" in frame.flags
-        sender = self._name(src, dst, syn, reset="RST" in frame.flags
-                            and (src, dst) not in self._isn)
+        sender = self._name(
+            src, dst, syn, reset="RST" in frame.flags and (src, dst) not in self._isn
+        )
         receiver = self._name(dst, src, syn, opening=syn and "ACK" not in frame.flags)
         if sender is None and receiver is None:
             return None  # somebody else's traffic
@@ -320,8 +409,7 @@ class SegmentReader:
             forward, backward = (src, dst), (dst, src)
             if "SYN" in frame.flags:
                 if self._isn.get(forward, frame.seq) != frame.seq:  # (a new connection on
-                    for kept in (self._first, self._high, self._acked):  # the same addresses)
-                        kept.pop(forward, None)
+                    self._resends.forget(forward)  # the same addresses)
                 self._isn[forward] = frame.seq
                 scale = dict(frame.options).get("wscale")
                 if scale is not None:
@@ -340,109 +428,30 @@ class SegmentReader:
         link = delay = None
         if frame.link is not None:
             link = frame.link
-            delay = None if frame.arrives is None else round(max(0.0, frame.arrives - frame.t),
-                                                            6)
-        retry = self._retry(frame, src, dst, seq_rel, ack_rel)  # (on loopback too: backlog-
+            delay = None if frame.arrives is None else round(max(0.0, frame.arrives - frame.t), 6)
+        retry = self._resends.retry(frame, src, dst, seq_rel, ack_rel)  # (on loopback too: backlog-
         # full's SYN sent again while the queue is full, a FIN resent before its ACK came)
         return Segment(
-            seq=number(), t=t, proto=frame.proto,
+            seq=number(),
+            t=t,
+            proto=frame.proto,
             flags=",".join(frame.flags) if frame.proto == "TCP" else None,
-            source=sender or src, target=receiver or dst, seq_rel=seq_rel, ack_rel=ack_rel,
-            window=window, nbytes=frame.nbytes, options=options_text(frame.options),
-            cause=cause, family="AF_INET6" if frame.version == 6 else "AF_INET",
-            local=src, remote=dst, link=link, delay=delay, retry=retry,
+            source=sender or src,
+            target=receiver or dst,
+            seq_rel=seq_rel,
+            ack_rel=ack_rel,
+            window=window,
+            nbytes=frame.nbytes,
+            options=options_text(frame.options),
+            cause=cause,
+            family="AF_INET6" if frame.version == 6 else "AF_INET",
+            local=src,
+            remote=dst,
+            link=link,
+            delay=delay,
+            retry=retry,
         )
-
-    def _retry(self, frame: Frame, src: str, dst: str, seq_rel: int | None,
-               ack_rel: int | None) -> float | None:
-        """Seconds since the kernel first sent what ``frame`` carries (its SYN, its FIN, or
-        its bytes from ``seq_rel`` on, in whatever segments they went first), or None when
-        this is the first time: a SYN, FIN or bytes that start below the highest its sender
-        had sent, as Wireshark's ``tcp.analysis.retransmission`` marks them."""
-        if frame.proto != "TCP" or seq_rel is None:
-            return None
-        if ack_rel is not None and frame.link in (None, "crossed"):
-            self._let_go((dst, src), ack_rel)
-        flags = frame.flags
-        if "SYN" in flags:
-            what = ("SYN,ACK" if "ACK" in flags else "SYN", 0)
-        elif frame.nbytes:
-            what = ("data", seq_rel)
-        elif "FIN" in flags:
-            what = ("FIN", seq_rel)
-        else:
-            return None  # (a bare ACK is never sent again as such)
-        end = (seq_rel + frame.nbytes + ("SYN" in flags) + ("FIN" in flags)) & _MASK
-        pair = (src, dst)
-        sent = self._first.setdefault(pair, {})
-        high = self._high.get(pair)
-        again = high is not None and (seq_rel - high) & _MASK >= _HALF
-        if high is None or (end - high) & _MASK < _HALF:
-            self._high[pair] = end
-        if not again:
-            sent[what] = (frame.t, end)
-            return None
-        kept = (*sent.items(), *self._acked.get(pair, ()))
-        first = next((when for key, (when, past) in kept if key == what or (
-            key[0] == what[0] == "data"
-            and (seq_rel - key[1]) & _MASK < (past - key[1]) & _MASK)), None)
-        if first is None:  # (first sent before the oldest sending kept: at least that long)
-            first = min((when for _key, (when, _past) in kept), default=frame.t)
-        return round(frame.t - first, 3)
-
-    def _let_go(self, pair: tuple[str, str], ack: int) -> None:
-        """What ``pair`` sent that ``ack`` (from the other way) wholly covers is let go of
-        (kept a while in :attr:`_acked`)."""
-        unacked = self._first.get(pair)
-        while unacked:
-            key = next(iter(unacked))
-            if (ack - unacked[key][1]) & _MASK >= _HALF:
-                break  # (not wholly acknowledged yet)
-            self._acked.setdefault(pair, collections.deque(maxlen=ACKED_KEPT)).append(
-                (key, unacked.pop(key)))
-
-
-#: Sendings kept per direction after an ACK let go of them (:attr:`SegmentReader._acked`).
-ACKED_KEPT = 64
-_MASK, _HALF = (1 << 32) - 1, 1 << 31
-"""Sequence numbers are compared modulo 2**32 (:meth:`SegmentReader._retry`)."""
 
 
 def _unnumbered() -> int:
     return 0  # (a segment that goes into a sum: the sum gets the number)
-
-
-class _Sum:
-    """One direction's segments of a bulk transfer, added up."""
-
-    __slots__ = ("count", "first", "flags", "high", "largest", "last", "nbytes",
-                 "retransmissions")
-
-    def __init__(self, first: Segment) -> None:
-        self.first = self.last = first
-        self.count = self.nbytes = self.largest = self.retransmissions = 0
-        self.flags: set[str] = set()
-        self.high: int | None = None
-
-    def add(self, segment: Segment) -> None:
-        self.count += 1
-        self.nbytes += segment.nbytes
-        self.largest = max(self.largest, segment.nbytes)
-        self.last = segment
-        if segment.flags:
-            self.flags.update(segment.flags.split(","))
-        if segment.seq_rel is not None and segment.nbytes:
-            end = segment.seq_rel + segment.nbytes
-            if self.high is not None and end <= self.high:
-                self.retransmissions += 1
-            self.high = end if self.high is None else max(self.high, end)
-
-    def segment(self, seq: int, cause: int | None) -> Segment:
-        flags = None
-        if self.first.proto == "TCP":
-            flags = ",".join(name for name in FLAG_ORDER if name in self.flags)
-        return dataclasses.replace(
-            self.first, seq=seq, t=self.last.t, flags=flags, ack_rel=self.last.ack_rel,
-            window=self.last.window, nbytes=self.nbytes, options=None, cause=cause,
-            count=self.count, largest=self.largest, retransmissions=self.retransmissions,
-            is_sum=True)

@@ -18,8 +18,9 @@ MODES = ("auto", "host", "private", "off")
 class Watch:
     """Where the wire is watched, decided once for every run of a process."""
 
-    def __init__(self, where: str | None, note: str | None = None,
-                 spare: Capture | None = None) -> None:
+    def __init__(
+        self, where: str | None, note: str | None = None, spare: Capture | None = None
+    ) -> None:
         self._spare = spare
         """The capture that proved the wire can be watched, for the first run to use."""
         self.where = where

@@ -76,12 +76,17 @@ def describe(data: bytes) -> list[str]:
     if frame is None:
         return []
     lines = [
-        (f"WebSocket frame: FIN={int(frame.fin)}  opcode=0x{frame.opcode:x} ({frame.kind})  "
-        f"MASK={int(frame.masked)}  payload length={frame.length}"),
+        (
+            f"WebSocket frame: FIN={int(frame.fin)}  opcode=0x{frame.opcode:x} ({frame.kind})  "
+            f"MASK={int(frame.masked)}  payload length={frame.length}"
+        ),
     ]
     if frame.mask_key:
-        lines.append("masking key: " + " ".join(f"{b:02x}" for b in frame.mask_key)
-                     + "  (the client masks; the payload below is unmasked)")
+        lines.append(
+            "masking key: "
+            + " ".join(f"{b:02x}" for b in frame.mask_key)
+            + "  (the client masks; the payload below is unmasked)"
+        )
     if frame.opcode == 0x8 and len(frame.payload) >= 2:
         code = int.from_bytes(frame.payload[:2], "big")
         lines.append(f"close status {code}")
