@@ -6,26 +6,26 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from types import EllipsisType
 
-from sockviz.engine.events import Event
+from sockviz.engine.events import CallEvent, WireStatus
 from sockviz.engine.families import Family
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.outside_peers import (
     _WOULD_BLOCK,
     BUFSIZE,
     DEFAULT_TIMEOUT,
+    Endpoint,
     _OutsideRunner,
     _reason,
     connect_scenario,
-    resolve,
 )
+from sockviz.engine.run.runner_protocols import EventSink
+from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.engine.sockets.call_words import call_args
+from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.states import Call, Role
-from sockviz.engine.sockets.traced_socket import (
-    TracedSocket,
-    call_args,
-)
+from sockviz.engine.wire.capture import Capture
 
 
 class ConnectRunner(_OutsideRunner):
@@ -42,7 +42,7 @@ class ConnectRunner(_OutsideRunner):
 
     def __init__(
         self,
-        consumer: Callable[[Event], None],
+        consumer: EventSink,
         host: str | None = None,
         port: int = 0,
         family: str | Family = "ipv4",
@@ -52,19 +52,16 @@ class ConnectRunner(_OutsideRunner):
         idle: float | None | EllipsisType = ...,
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
-        capture=None,
-        wire=None,
+        capture: Capture | None = None,
+        wire: WireStatus | None = None,
     ) -> None:
-        endpoint = resolve(host, port, family)
-        if endpoint.port == 0:
-            raise ValueError("port 0 cannot be connected to (use 1-65535)")
         if timeout is None or timeout <= 0:
             raise ValueError("the timeout must be a number of seconds above 0")
-        super().__init__(consumer, endpoint, connect_scenario(endpoint), mode=mode, pace=pace,
-                         capture=capture, wire=wire)
+        super().__init__(consumer, host, port, family, mode=mode, pace=pace, capture=capture,
+                         wire=wire)
         self.send = bytes(send) if send else None
         self.timeout = float(timeout)
-        self.idle: float | None = self.timeout if idle is ... else idle
+        self.idle: float | None = self.timeout if isinstance(idle, EllipsisType) else idle
         self._lock = threading.Lock()
         self._outbox: deque[bytes] = deque()
         self._connected = False
@@ -73,6 +70,11 @@ class ConnectRunner(_OutsideRunner):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._pipe_open = True
+
+    def _scenario_for(self, endpoint: Endpoint) -> Scenario:
+        if endpoint.port == 0:
+            raise ValueError("port 0 cannot be connected to (use 1-65535)")
+        return connect_scenario(endpoint)
 
     def queue_message(self, data: bytes) -> int:
         """Send ``data`` on the connection as soon as possible, as one ``sendall``.

@@ -9,76 +9,86 @@ network can only be entered then.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
-from typing import BinaryIO
+from typing import IO, Any
 
-from sockviz.engine.events import LinkStatus, RunFinished, WireStatus
+from sockviz.engine.events import Event, LinkStatus, RunFinished, WireStatus
+from sockviz.engine.lab.link import Link, LinkSpec
+from sockviz.engine.lab.two_hosts import Hosts, NoLink
+from sockviz.engine.record.user_files import create
+from sockviz.engine.run.connect_runner import ConnectRunner
 from sockviz.engine.run.engine_process import (
     CHILD_BATCH_RATE,
+    Answer,
+    LinkSettings,
+    Message,
     Status,
     end_with_parent,
     read_frame,
     write_frame,
 )
+from sockviz.engine.run.event_batcher import Batcher
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.listen_runner import ListenRunner
+from sockviz.engine.run.outside_runner import outside_runner
+from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.engine.wire.capture import WireUnavailable, write_pcap
+from sockviz.engine.wire.watch_point import MODES, Watch, decide
 
 
 class _ChildRun:
     """One run in the child: the real Runner and the batcher that sends its events."""
 
-    def __init__(self, child: _Child, run: int, scenario: Scenario, options: dict) -> None:
-        from sockviz.engine.run.runner import Runner
-        from sockviz.engine.run.event_batcher import Batcher
-
+    def __init__(self, child: _Child, run: int, scenario: Scenario,
+                 options: dict[str, Any]) -> None:
         self.child, self.run = child, run
         self.done = 0
         self._last: tuple[int, int, int] | None = None
         self.batcher = Batcher(self._deliver, rate=CHILD_BATCH_RATE, acknowledge=True)
-        self.runner = None
+        self.runner: Runner | ListenRunner | ConnectRunner | None = None
         family = options.get("family", "ipv4")
         self.pcap = options.pop("pcap", None)
         outside = options.pop("outside", None)
         link = options.pop("link", None)
         try:
-            capture, wire = self._link(link, family, options["mode"])
-            if capture is None:
-                capture = child.watch.capture(family)
+            made, wire = self._link(link, family, options["mode"])
+            capture = child.watch.capture(family) if made is None else None
+            if made is None:
                 wire = child.watch.status(family, capture is not None)
-            if outside is not None:
-                from sockviz.engine.run.outside_runner import outside_runner
-
+            if outside is not None:  # (its child has no two hosts: never a link)
                 self.runner = outside_runner(outside, self.batcher, mode=options["mode"],
                                              pace=options["pace"], capture=capture, wire=wire)
             else:
-                self.runner = Runner(scenario, self.batcher, **options, capture=capture,
+                self.runner = Runner(scenario, self.batcher, **options, capture=made or capture,
                                      wire=wire)
-            if capture is not None and self.pcap:
-                self.runner.tracer.wire.keep = True
+            wire_reader = self.runner.tracer.wire
+            if wire_reader is not None and self.pcap:
+                wire_reader.keep = True
         except (ValueError, OSError, KeyError) as exc:
             self.batcher(RunFinished("aborted", f"cannot start: {exc}"))
             return
         self.runner.gate.on_waiting = self.report
         self.runner.start()
 
-    def _link(self, link: tuple | None, family: str, mode):
+    def _link(self, link: LinkSettings | None, family: str,
+              mode: Mode) -> tuple[Link | None, WireStatus | None]:
         """The run's link between the child's two hosts, and what the run says of its
         wire: (None, None) for a run on loopback; where the hosts could not be made, the
         run says why and goes on loopback."""
         if link is None:
             return None, None
         hosts = self.child.hosts
-        if not hasattr(hosts, "tun"):
+        if not isinstance(hosts, Hosts):
             self.batcher(LinkStatus("", "", "", missing=str(hosts)))
             return None, None
-        from sockviz.engine.run.gate import Mode
-        from sockviz.engine.lab.link import Link, LinkSpec
-
         settings, drops, hold = link
         return (Link(hosts, LinkSpec.parse(settings, drops), hold=hold and mode is Mode.STEP),
                 WireStatus("link"))
 
-    def _deliver(self, events: list) -> None:
+    def _deliver(self, events: list[Event]) -> None:
         self.child.send(("events", self.run, events))
         self.batcher.ack()  # written: the pipe itself holds back a slow reader
 
@@ -92,9 +102,9 @@ class _ChildRun:
         now = (waiting, runner.total_steps, self.done)
         if now != self._last:
             self._last = now
-            self.batcher(Status(*now))
+            self.batcher(Status(*now))  # type: ignore[arg-type]  # (passed on as it is)
 
-    def control(self, kind: str, args: tuple) -> None:
+    def control(self, kind: str, args: Message) -> None:
         runner = self.runner
         if kind == "message":
             data, ask = args
@@ -102,7 +112,7 @@ class _ChildRun:
                 if runner is None:
                     raise ValueError("the run is over; press r to start again")
                 at = runner.queue_message(data)
-                answer = (True, (at, runner.total_steps))
+                answer: Answer = (True, (at, runner.total_steps))
             except ValueError as exc:
                 answer = (False, str(exc))
             self.done += 1
@@ -134,9 +144,6 @@ class _ChildRun:
         wire = self.runner.tracer.wire if self.runner is not None else None
         if not self.pcap or wire is None:
             return
-        from sockviz.engine.record.user_files import create
-        from sockviz.engine.wire.capture import write_pcap
-
         try:
             with create(self.pcap, True) as text:
                 write_pcap(text.buffer, wire.frames)
@@ -148,7 +155,8 @@ class _ChildRun:
 class _Child:
     """The engine process: reads controls from stdin, writes events to stdout."""
 
-    def __init__(self, out: BinaryIO, watch, hosts=None) -> None:
+    def __init__(self, out: IO[bytes], watch: Watch,
+                 hosts: Hosts | NoLink | None = None) -> None:
         self.watch = watch
         self.hosts = hosts
         """Two hosts (:class:`~sockviz.engine.lab.two_hosts.Hosts`) for runs with a link, made as
@@ -159,7 +167,7 @@ class _Child:
         self.runs: dict[int, _ChildRun] = {}
         self.gone = False
 
-    def send(self, message: tuple) -> None:
+    def send(self, message: Message) -> None:
         if self.gone:
             return
         try:
@@ -168,7 +176,7 @@ class _Child:
         except (OSError, ValueError):  # the parent has gone: nobody to tell
             self.gone = True
 
-    def handle(self, message: tuple) -> None:
+    def handle(self, message: Message) -> None:
         kind, run, *args = message
         if kind == "start":
             scenario, options = args
@@ -190,13 +198,10 @@ class _Child:
         self.runs.clear()
 
 
-def _watch(mode: str, outside: bool = False):
+def _watch(mode: str, outside: bool = False) -> Watch:
     """Where this process watches the wire: decided first, while it has one thread (a
     private network can only be entered then; ``outside``: runs that meet real peers stay
     in this machine's network). What cannot be had is said by each run."""
-    from sockviz.engine.wire.watch_point import MODES, Watch, decide
-    from sockviz.engine.wire.capture import WireUnavailable
-
     try:
         return decide(mode if mode in MODES else "off", outside=outside)
     except WireUnavailable as exc:
@@ -205,16 +210,12 @@ def _watch(mode: str, outside: bool = False):
 
 def main() -> int:
     """The child: serve controls until the parent says exit or goes away."""
-    import signal
-
     # Ctrl+C in the terminal is the parent's to handle (it quits and ends this process).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # the pipe carries frames only
-    hosts = None
+    hosts: Hosts | NoLink | None = None
     if sys.argv[2:3] == ["link"]:  # (first: two hosts are made while it has one thread)
-        from sockviz.engine.lab.two_hosts import Hosts, NoLink
-
         try:
             hosts = Hosts()
         except NoLink as exc:

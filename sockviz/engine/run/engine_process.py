@@ -22,17 +22,31 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import struct
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import IO, Any
 
-from sockviz.engine.run.run_controls import RunControls
 from sockviz.engine.events import Event, RunFinished
 from sockviz.engine.families import FAMILIES
-from sockviz.engine.run.gate import Gate, Mode
+from sockviz.engine.run.gate import GateSettings, Mode
+from sockviz.engine.run.run_controls import RunControls
+from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.scenarios.scenario_types import Scenario
+
+#: One frame on either pipe: a kind first (``"start"``, ``"events"``, ``"answer"`` ...), then
+#: what that kind carries.
+Message = tuple[Any, ...]
+
+#: A run's link, as ``--link``, ``--drop`` and ``--hold`` give it: (settings, drops, hold).
+LinkSettings = tuple[str, tuple[str, ...], bool]
+
+#: A control's answer from the child: whether it was carried out, and its value or why not.
+Answer = tuple[bool, Any]
 
 _LENGTH = struct.Struct(">I")
 
@@ -56,21 +70,22 @@ class Status:
         self.done = done
         """Controls (step, mode, pace, message) the child has carried out."""
 
-    def __getstate__(self):
+    def __getstate__(self) -> tuple[int, int, int]:
         return (self.waiting, self.total_steps, self.done)
 
-    def __setstate__(self, state) -> None:
+    def __setstate__(self, state: tuple[int, int, int]) -> None:
         self.waiting, self.total_steps, self.done = state
 
 
-def write_frame(out: BinaryIO, message: object) -> None:
+def write_frame(out: IO[bytes], message: object) -> None:
     data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
     out.write(_LENGTH.pack(len(data)) + data)
     out.flush()
 
 
-def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:
-    chunks, wanted = [], n
+def _read_exactly(stream: IO[bytes], n: int) -> bytes | None:
+    chunks: list[bytes] = []
+    wanted = n
     while wanted:
         chunk = stream.read(wanted)
         if not chunk:
@@ -80,13 +95,16 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def read_frame(stream: BinaryIO) -> object | None:
+def read_frame(stream: IO[bytes]) -> Message | None:
     """The next message, or None at the end of the stream (a torn frame is an end too)."""
     head = _read_exactly(stream, _LENGTH.size)
     if head is None:
         return None
     body = _read_exactly(stream, _LENGTH.unpack(head)[0])
-    return None if body is None else pickle.loads(body)  # our own child: a trusted pipe
+    if body is None:
+        return None
+    message: Message = pickle.loads(body)  # our own child (or parent): a trusted pipe
+    return message
 
 
 # --- a child that ends with its parent ----------------------------------------------------
@@ -122,9 +140,6 @@ def end_with_parent(quit_softly: Callable[[], object] | None = None,
         pass  # no pidfd here, or the parent is gone already (the check below sees it)
 
     def watch() -> None:
-        import select
-        import time
-
         try:
             if pidfd is not None and os.getppid() == parent:
                 poller = select.poll()
@@ -157,11 +172,12 @@ class EngineProcess:
         before it has a thread)."""
         self.outside = outside
         """Its runs meet real outside peers: it stays in this machine's network."""
-        self._proc = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
         self._runs: dict[int, RemoteRunner] = {}
-        self._answers: dict[int, list] = {}
+        self._answers: dict[int, tuple[threading.Event, list[Answer]]] = {}
+        """Questions sent, by number: the event set when the answer is in the list."""
         self._ended = False
         """The reader has seen the child's end (it may not have been reaped yet)."""
         self._counter = 0
@@ -169,8 +185,13 @@ class EngineProcess:
         self._link = False
         """The child was started with two hosts (runs with a link need them made first)."""
 
-    def __call__(self, scenario: Scenario, consumer: Callable[[Event], None], **options) -> RemoteRunner:
-        return RemoteRunner(self, scenario, consumer, **options)
+    def __call__(self, scenario: Scenario, consumer: EventSink, /, *, family: str = "ipv4",
+                 port: int = 0, mode: Mode = Mode.FAST, pace: float = 1.0,
+                 size: int | None = None, pcap: str | None = None,
+                 link: LinkSettings | None = None) -> RemoteRunner:
+        """A run of ``scenario`` in the child (see :class:`RemoteRunner`)."""
+        return RemoteRunner(self, scenario, consumer, family=family, port=port, mode=mode,
+                            pace=pace, size=size, pcap=pcap, link=link)
 
     @property
     def pid(self) -> int | None:
@@ -194,8 +215,6 @@ class EngineProcess:
                 return
             self._end_child(0.5)
         self._link = link
-        import subprocess
-
         # The child must import this very sockviz, installed or not.
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
@@ -212,29 +231,31 @@ class EngineProcess:
                                         name="sockviz-engine-reader", daemon=True)
         self._reader.start()
 
-    def _send(self, message: tuple) -> bool:
+    def _send(self, message: Message) -> bool:
         """Write one control to the child; False if it is gone."""
         return self._send_to(self._proc, message)
 
-    def _ask(self, message: tuple, timeout: float) -> tuple[bool, object]:
+    def _ask(self, message: Message, timeout: float) -> Answer:
         """Send a control that is answered; (ok, value), or (False, reason) on no answer."""
         proc = self._proc
         if proc is None or proc.poll() is not None or self._ended:
             return False, "the engine process has ended"
         ask = self._next()
-        slot: list = [threading.Event(), (False, "the engine process did not answer")]
-        self._answers[ask] = slot
+        answered = threading.Event()
+        answer: list[Answer] = [(False, "the engine process did not answer")]
+        self._answers[ask] = (answered, answer)
         try:
             if not self._send((*message, ask)):
                 return False, "the engine process has ended"
-            slot[0].wait(timeout)
-            return slot[1]
+            answered.wait(timeout)
+            return answer[0]
         finally:
             self._answers.pop(ask, None)
 
-    def _read(self, proc) -> None:
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
         """The reader thread: hand each run its events, each question its answer."""
         stream = proc.stdout
+        assert stream is not None  # (made with stdout=PIPE)
         while True:
             try:
                 message = read_frame(stream)
@@ -250,7 +271,7 @@ class EngineProcess:
             elif kind == "answer":
                 slot = self._answers.get(message[1])
                 if slot is not None:
-                    slot[1] = (message[2], message[3])
+                    slot[1][0] = (message[2], message[3])
                     slot[0].set()
         # The child has gone: no run of it goes on, no question gets an answer.
         if proc is not self._proc:
@@ -278,13 +299,14 @@ class EngineProcess:
             proc.wait(timeout)
         for stream in (proc.stdin, proc.stdout):
             try:
-                stream.close()
+                if stream is not None:
+                    stream.close()
             except OSError:
                 pass
         if self._reader is not None:
             self._reader.join(timeout)
 
-    def _send_to(self, proc, message: tuple) -> bool:
+    def _send_to(self, proc: subprocess.Popen[bytes] | None, message: Message) -> bool:
         if proc is None or proc.stdin is None:
             return False
         try:
@@ -295,21 +317,12 @@ class EngineProcess:
         return True
 
 
-class RemoteGate:
+class RemoteGate(GateSettings):
     """The parent's view of a run's gate: controls go to the child, waiting comes back."""
 
     def __init__(self, runner: RemoteRunner, mode: Mode, pace: float) -> None:
+        super().__init__(mode, pace)
         self._runner = runner
-        self._mode = mode
-        self._pace = Gate.clamp(pace)
-
-    @property
-    def mode(self) -> Mode:
-        return self._mode
-
-    @property
-    def pace(self) -> float:
-        return self._pace
 
     @property
     def waiting(self) -> int:
@@ -323,21 +336,21 @@ class RemoteGate:
         self._runner._control(("mode", mode))
 
     def set_pace(self, pace: float) -> None:
-        self._pace = Gate.clamp(pace)
+        self._pace = self.clamp(pace)
         self._runner._control(("pace", self._pace))
 
     def step(self) -> None:
         self._runner._control(("step",))
 
 
-class RemoteRunner(RunControls):
+class RemoteRunner(RunControls[RemoteGate]):
     """One run, played in the engine process. Same controls as a live Runner."""
 
-    def __init__(self, engine: EngineProcess, scenario: Scenario,
-                 consumer: Callable[[Event], None], *, family: str = "ipv4", port: int = 0,
-                 mode: Mode = Mode.FAST, pace: float = 1.0, size: int | None = None,
-                 pcap: str | None = None, outside: dict | None = None,
-                 link: tuple | None = None) -> None:
+    def __init__(self, engine: EngineProcess, scenario: Scenario, consumer: EventSink, *,
+                 family: str = "ipv4", port: int = 0, mode: Mode = Mode.FAST,
+                 pace: float = 1.0, size: int | None = None, pcap: str | None = None,
+                 outside: dict[str, Any] | None = None,
+                 link: LinkSettings | None = None) -> None:
         """``outside``: a real outside peer's run - where it listens or connects, and what
         it answers or sends (see :func:`sockviz.peers.outside_engine_factory`); ``link``:
         two hosts and a link, (settings, drops, hold) as ``--link``, ``--drop`` and
@@ -348,28 +361,25 @@ class RemoteRunner(RunControls):
             raise ValueError(f"{scenario.name} does not run on {family}")
         if family not in FAMILIES:
             raise ValueError(f"no {family} sockets on this machine")
+        super().__init__(consumer, RemoteGate(self, mode, pace),
+                         list(scenario.steps_for(family)))
         self.engine = engine
         self.scenario = scenario
-        self._consumer = consumer
-        self._options = {"family": family, "port": port, "mode": mode, "pace": pace,
-                         "size": size}
+        self._options: dict[str, Any] = {"family": family, "port": port, "mode": mode,
+                                         "pace": pace, "size": size}
+        """What the child's runner is made with."""
         if pcap:
             self._options["pcap"] = pcap  # (the child writes the run's frames there)
         if outside:
             self._options["outside"] = outside
         if link is not None:
             self._options["link"] = link
-        self.gate = RemoteGate(self, mode, pace)
-        self.steps = list(scenario.steps_for(family))
         self._total = len(self.steps)
-        self._finished = threading.Event()
-        self.result: RunFinished | None = None
         self._id = engine._next()
         self._sent = 0
         """Controls sent that the child reports on (step, mode, pace, message)."""
         self._done = 0
         self._waiting = 0
-        self._started = False
         self._gone = False
 
     @property
@@ -378,16 +388,14 @@ class RemoteRunner(RunControls):
 
     def start(self) -> None:
         """Start the run in the engine process (the process itself on the first run)."""
-        if self._started:
-            raise RuntimeError("a Runner runs once; make a new one to run again")
-        self._started = True
+        self._start_once()
         self.engine._ensure(link="link" in self._options)
         self.engine._runs[self._id] = self
         if not self.engine._send(("start", self._id, self.scenario, self._options)):
             self.engine._runs.pop(self._id, None)
             raise OSError("the engine process did not start")
 
-    def _control(self, message: tuple) -> None:
+    def _control(self, message: Message) -> None:
         if not self._started or self._finished.is_set():
             return
         self._sent += 1
@@ -403,7 +411,8 @@ class RemoteRunner(RunControls):
         ok, value = self.engine._ask(("message", self._id, data), ANSWER_TIMEOUT)
         if not ok:
             raise ValueError(str(value))
-        at, self._total = value
+        at: int = value[0]
+        self._total = value[1]
         return at
 
     def stop(self, timeout: float = 0.5) -> bool:
@@ -418,10 +427,10 @@ class RemoteRunner(RunControls):
         self._finished.set()
         return bool(ok and joined) or self.engine.pid is None
 
-    def _take(self, events: list) -> None:
+    def _take(self, events: list[Event | Status]) -> None:
         """(The reader thread.) Events of this run, from the child."""
         for event in events:
-            if type(event) is Status:
+            if isinstance(event, Status):
                 self._waiting, self._total = event.waiting, event.total_steps
                 self._done = event.done
                 continue

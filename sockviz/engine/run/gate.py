@@ -32,22 +32,17 @@ class GateClosed(Exception):
     """The gate was closed while a thread waited at it: the run is stopping."""
 
 
-class Gate:
-    """A thread-safe gate with three modes. See the module docstring."""
+class GateSettings:
+    """A gate's mode and pace, as a UI sets and reads them: kept by the :class:`Gate` itself,
+    and by its stand-in in the UI's process when the gate is in the engine process
+    (:class:`~sockviz.engine.run.engine_process.RemoteGate`) - one clamp for both."""
 
     MIN_PACE = 0.05
     MAX_PACE = 10.0
 
     def __init__(self, mode: Mode = Mode.FAST, pace: float = 1.0) -> None:
-        self._cond = threading.Condition()
         self._mode = mode
         self._pace = self.clamp(pace)
-        self._permits = 0
-        self._closed = False
-        self._waiting = 0
-        self.on_waiting: Callable[[int], object] | None = None
-        """Told how many threads wait, each time that changes (under the gate's lock, so it
-        must be quick): the engine process reports it to the UI's process."""
 
     @classmethod
     def clamp(cls, pace: float) -> float:
@@ -61,6 +56,20 @@ class Gate:
     @property
     def pace(self) -> float:
         return self._pace
+
+
+class Gate(GateSettings):
+    """A thread-safe gate with three modes. See the module docstring."""
+
+    def __init__(self, mode: Mode = Mode.FAST, pace: float = 1.0) -> None:
+        super().__init__(mode, pace)
+        self._cond = threading.Condition()
+        self._permits = 0
+        self._closed = False
+        self._waiting = 0
+        self.on_waiting: Callable[[int], object] | None = None
+        """Told how many threads wait, each time that changes (under the gate's lock, so it
+        must be quick): the engine process reports it to the UI's process."""
 
     @property
     def closed(self) -> bool:
@@ -107,7 +116,8 @@ class Gate:
 
     def wait(self) -> None:
         """Block until the gate lets one call through, or raise :class:`GateClosed`."""
-        if self._mode is Mode.FAST:  # (straight through: nothing to wait for or to tell -
+        mode = self._mode  # (read once here: another thread may switch it meanwhile)
+        if mode is Mode.FAST:  # (straight through: nothing to wait for or to tell -
             if self._closed:         # a flood's calls were each reporting a wait)
                 raise GateClosed()
             return

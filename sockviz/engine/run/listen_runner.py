@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
 
-from sockviz.engine.events import Event
+from sockviz.engine.events import WireStatus
 from sockviz.engine.families import Family
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.outside_peers import (
@@ -14,17 +13,21 @@ from sockviz.engine.run.outside_peers import (
     _WOULD_BLOCK,
     BACKLOG,
     BUFSIZE,
+    Endpoint,
     _OutsideRunner,
     _reason,
     listen_scenario,
-    resolve,
 )
+from sockviz.engine.run.runner_protocols import EventSink
+from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.engine.sockets.call_words import call_args, format_address
+from sockviz.engine.sockets.traced_socket import TracedSocket
+from sockviz.engine.sockets.tracer import Waiter
 from sockviz.engine.states import Call, Role, State
-from sockviz.engine.sockets.traced_socket import (
-    TracedSocket,
-    call_args,
-    format_address,
-)
+from sockviz.engine.wire.capture import Capture
+
+#: A listener's open connections, by their socket (what its selector wakes with).
+Connections = dict[socket.socket, TracedSocket]
 
 
 class ListenRunner(_OutsideRunner):
@@ -42,7 +45,7 @@ class ListenRunner(_OutsideRunner):
 
     def __init__(
         self,
-        consumer: Callable[[Event], None],
+        consumer: EventSink,
         host: str | None = None,
         port: int = 0,
         family: str | Family = "ipv4",
@@ -50,14 +53,16 @@ class ListenRunner(_OutsideRunner):
         *,
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
-        capture=None,
-        wire=None,
+        capture: Capture | None = None,
+        wire: WireStatus | None = None,
     ) -> None:
-        endpoint = resolve(host, port, family)
-        super().__init__(consumer, endpoint, listen_scenario(endpoint), mode=mode, pace=pace,
-                         capture=capture, wire=wire)
+        super().__init__(consumer, host, port, family, mode=mode, pace=pace, capture=capture,
+                         wire=wire)
         self.reply = bytes(reply) if reply else None
         self._accepted = 0
+
+    def _scenario_for(self, endpoint: Endpoint) -> Scenario:
+        return listen_scenario(endpoint)
 
     def queue_message(self, data: bytes) -> int:
         """A listener has nobody to send to of its own accord: always ValueError."""
@@ -94,26 +99,26 @@ class ListenRunner(_OutsideRunner):
             if not event.ok:
                 self._abort(_reason(event), event)
                 return
-        connections: dict[socket.socket, TracedSocket] = {}
+        connections: Connections = {}
         # One selector over the listener and every open connection, as a real server has:
         # each socket registered once, however many are open.
-        self._waiter = waiter = self.tracer.waiter()
+        waiter = self.tracer.waiter()
         waiter.add(listener.sock)
         try:
             while True:
                 for sock in waiter.wait():
                     if sock is listener.sock:
-                        if not self._accept(listener, connections):
+                        if not self._accept(listener, connections, waiter):
                             return
                     elif sock in connections:
-                        self._read(connections, connections[sock])
+                        self._read(connections, connections[sock], waiter)
         finally:
             waiter.close()
 
     def _where(self) -> str:
         return format_address(self.family.af, self.endpoint.address) or self.endpoint.ip
 
-    def _accept(self, listener: TracedSocket, connections: dict) -> bool:
+    def _accept(self, listener: TracedSocket, connections: Connections, waiter: Waiter) -> bool:
         """Accept the waiting client; False when the listener itself is failing."""
         name = f"conn-{self._accepted + 1}"
         event, conn = self._make(
@@ -126,20 +131,21 @@ class ListenRunner(_OutsideRunner):
         if conn is not None:
             self._accepted += 1
             connections[conn.sock] = conn
-            self._waiter.add(conn.sock)
+            waiter.add(conn.sock)
             return True
         if event.error in _ACCEPT_TRANSIENT:
             return True  # the client gave up before we took it: nothing to do
         self._abort(_reason(event), event)  # e.g. EMFILE: it would fail again at once
         return False
 
-    def _end(self, connections: dict, conn: TracedSocket, explain: str) -> None:
+    def _end(self, connections: Connections, waiter: Waiter, conn: TracedSocket,
+             explain: str) -> None:
         """The connection is done with: out of the selector, then closed."""
         connections.pop(conn.sock, None)
-        self._waiter.discard(conn.sock)
+        waiter.discard(conn.sock)
         self._close(conn, explain)
 
-    def _read(self, connections: dict, conn: TracedSocket) -> None:
+    def _read(self, connections: Connections, conn: TracedSocket, waiter: Waiter) -> None:
         event = self._make(
             conn.name, Call.RECV, repr(BUFSIZE),
             f"{conn.name}'s client has sent bytes, or closed its side: recv() takes what "
@@ -149,7 +155,7 @@ class ListenRunner(_OutsideRunner):
         if event.error in _WOULD_BLOCK:
             return  # woken for nothing after all
         if event.error is not None or event.nbytes == 0:
-            self._end(connections, conn, f"{conn.name}'s client is gone: close() releases "
+            self._end(connections, waiter, conn, f"{conn.name}'s client is gone: close() releases "
                       "the connection." if event.error else
                       f"{conn.name}'s client has closed its side (end of stream): close() "
                       "ends ours too.")
@@ -164,7 +170,7 @@ class ListenRunner(_OutsideRunner):
             lambda i: conn.sendall(reply, step=i),
         )
         if not sent.ok:
-            self._end(connections, conn,
+            self._end(connections, waiter, conn,
                       f"{conn.name}'s client is gone: close() releases the connection.")
             return
         self._make(

@@ -25,24 +25,21 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sockviz.engine.run.run_controls import RunControls
-from sockviz.engine.events import CallEvent, Event, RunFinished, StepPending
+from sockviz.engine.events import CallEvent, RunFinished, StepPending, WireStatus
 from sockviz.engine.families import FAMILIES, OUTSIDE_TIMEOUT, Family
-from sockviz.engine.run.gate import Gate, GateClosed, Mode
+from sockviz.engine.run.gate import GateClosed, Mode
+from sockviz.engine.run.live_run import LiveRun, one_line
+from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.engine.sockets.call_words import call_args, format_address
+from sockviz.engine.sockets.traced_socket import TracedSocket
+from sockviz.engine.sockets.tracer import Stopped
 from sockviz.engine.states import Call, Role, Transport
-from sockviz.engine.sockets.traced_socket import (
-    Stopped,
-    TracedSocket,
-    Tracer,
-    call_args,
-    format_address,
-)
+from sockviz.engine.wire.capture import Capture
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -178,92 +175,58 @@ def _reason(event: CallEvent) -> str:
     )
 
 
-class _OutsideRunner(RunControls):
-    """What both runners share: the gate, the tracer, one thread, a kernel watch, stop."""
+_T = TypeVar("_T")
+
+
+class _OutsideRunner(LiveRun):
+    """What both runners share: the peer's address, the tracer, one thread, the calls
+    numbered as they are made."""
 
     actor = "server"
 
     def __init__(
         self,
-        consumer: Callable[[Event], None],
-        endpoint: Endpoint,
-        scenario: Scenario,
+        consumer: EventSink,
+        host: str | None,
+        port: int,
+        family: str | Family,
         *,
         mode: Mode,
         pace: float,
-        capture=None,
-        wire=None,
+        capture: Capture | None = None,
+        wire: WireStatus | None = None,
     ) -> None:
-        """``capture``: where to read the run's segments (None: not watched); ``wire``: a
-        :class:`~sockviz.engine.events.WireStatus` said first (None: nothing said)."""
-        self.endpoint = endpoint
-        self.scenario = scenario
+        """``host``, ``port``, ``family``: the peer's address (:func:`resolve` resolves
+        it); ``capture``: where to read the run's segments (None: not watched); ``wire``:
+        where it is watched, said first (None: nothing said)."""
+        self.endpoint = endpoint = resolve(host, port, family)
+        self.scenario = self._scenario_for(endpoint)
         self.family = endpoint.family
         self.port = endpoint.port
-        self.gate = Gate(mode, pace)
-        self.steps = []
-        """Always empty: what an outside peer does is not known in advance."""
-        self._consumer = consumer
+        super().__init__(consumer, [], mode=mode, pace=pace, wire=wire)
+        # (no steps, ever: what an outside peer does is not known in advance)
         self._announce = getattr(consumer, "wants_steps", True)
         """Each call is announced first (a StepPending), unless the consumer has no use."""
-        self.tracer = Tracer(consumer)
         self.tracer.settle = False  # (a real peer's calls: no order to protect)
         self.tracer.registry.forget = True  # (a session may see millions of connections)
         if capture is not None:  # (the peer's port, for a client's first SYN to it)
             self.tracer.watch_wire(capture).watch(f"{endpoint.ip}:{endpoint.port}")
-        self._wire = wire
-        self.sockets: dict[str, TracedSocket] = {}
-        """The run's own sockets by name (a listener's connections are the tracer's)."""
-        self.result: RunFinished | None = None
         self._next = 0
-        self._halt = threading.Event()
-        self._finished = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._watcher: threading.Thread | None = None
-        self._teardown_lock = threading.Lock()
-        self._torn_down = False
-        self._started = False
+
+    def _scenario_for(self, endpoint: Endpoint) -> Scenario:
+        """What the run plays, for a title and a picker (ValueError: an address this kind
+        of runner cannot use)."""
+        raise NotImplementedError
 
     # --- control ----------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the peer's thread and the kernel watcher."""
-        if self._started:
-            raise RuntimeError("a runner runs once; make a new one to run again")
-        self._started = True
-        if self._wire is not None:
-            self._consumer(self._wire)
-        self._thread = threading.Thread(
-            target=self._main, name=f"sockviz-{self.scenario.name}", daemon=True
-        )
-        self._watcher = threading.Thread(target=self._watch, name="sockviz-kernel", daemon=True)
-        self._thread.start()
-        self._watcher.start()
+    def _threads_to_start(self) -> list[threading.Thread]:
+        return [threading.Thread(target=self._main, name=f"sockviz-{self.scenario.name}",
+                                 daemon=True)]
 
     @property
     def next_step(self) -> int:
         """The index the next call will have (calls are numbered as they happen)."""
         return self._next
-
-    def stop(self, timeout: float = 0.5) -> bool:
-        """End the run now, close every socket, join every thread. True if all ended in time."""
-        deadline = time.monotonic() + timeout
-        self._halt.set()
-        self.gate.close()
-        self.tracer.stop()
-        joined = True
-        if self._thread is not None:
-            self._thread.join(max(0.0, deadline - time.monotonic()))
-            joined = not self._thread.is_alive()
-        self._teardown("stopped")
-        if self._watcher is not None:
-            self._watcher.join(max(0.0, deadline - time.monotonic()))
-            joined = joined and not self._watcher.is_alive()
-        self._release()
-        self.tracer.close()
-        return joined
-
-    def queue_message(self, data: bytes) -> int:  # pragma: no cover - overridden
-        raise ValueError("this run cannot send a message")
 
     # --- the thread -------------------------------------------------------------------
     def _main(self) -> None:
@@ -272,8 +235,7 @@ class _OutsideRunner(RunControls):
         except (Stopped, GateClosed):
             pass
         except Exception as exc:  # noqa: BLE001 - a bug must end the run, never hang it or leak a traceback
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self._abort(f"internal error in the {self.actor} thread: {detail}", None)
+            self._abort(f"internal error in the {self.actor} thread: {one_line(exc)}", None)
         finally:
             if self.result is not None:
                 self._teardown("aborted")
@@ -286,7 +248,7 @@ class _OutsideRunner(RunControls):
         raise NotImplementedError
 
     def _make(self, ts_name: str, call: Call, args: str | None, explain: str,
-              perform: Callable[[int], object]):
+              perform: Callable[[int], _T]) -> _T:
         """Announce the next call, wait at the gate, make it; numbered in order of making."""
         index = self._next
         if self._announce:
@@ -311,23 +273,3 @@ class _OutsideRunner(RunControls):
 
     def _close(self, ts: TracedSocket, explain: str) -> CallEvent:
         return self._make(ts.name, Call.CLOSE, "", explain, lambda i: ts.close(step=i))
-
-    def _abort(self, reason: str, event: CallEvent | None) -> None:
-        if self.result is None:
-            self.result = RunFinished("aborted", reason, event)
-        self._halt.set()
-
-    def _teardown(self, outcome: str) -> None:
-        """Close what is still open and announce the end, once."""
-        with self._teardown_lock:
-            if self._torn_down:
-                return
-            self._torn_down = True
-        self.tracer.close_all()
-        if self.result is None:
-            self.result = RunFinished(outcome)
-        self._consumer(self.result)
-        self._finished.set()
-
-    def _release(self) -> None:
-        """Free what a subclass holds beyond the tracer (after the thread has gone)."""

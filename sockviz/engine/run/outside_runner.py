@@ -4,26 +4,29 @@ spec. Apart from :mod:`sockviz.engine.run.outside_peers`, which the two runners 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
 
+from sockviz.engine.events import WireStatus
 from sockviz.engine.run.connect_runner import ConnectRunner
-from sockviz.engine.events import Event
-from sockviz.engine.families import FAMILIES
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.listen_runner import ListenRunner
+from sockviz.engine.run.runner_protocols import EventSink
+from sockviz.engine.wire.capture import Capture
 
 
-def outside_runner(spec: dict, consumer: Callable[[Event], None], *, mode: Mode,
-                   pace: float, capture=None, wire=None):
+def outside_runner(spec: Mapping[str, Any], consumer: EventSink, *, mode: Mode, pace: float,
+                   capture: Capture | None = None,
+                   wire: WireStatus | None = None) -> ListenRunner | ConnectRunner:
     """The runner that meets a real outside peer, from ``spec``: ``listen`` (True: a
     :class:`~sockviz.engine.run.listen_runner.ListenRunner`, else a
-    :class:`~sockviz.engine.run.connect_runner.ConnectRunner`), ``ip``, ``port``, ``family`` (its
-    name), ``reply``, ``send``, ``timeout`` and ``idle`` - plain data, so the TUI's engine
-    process can be sent it."""
-    family = FAMILIES[spec["family"]]
+    :class:`~sockviz.engine.run.connect_runner.ConnectRunner`), ``ip``, ``port``, ``family``
+    (its name), ``reply``, ``send``, ``timeout`` and ``idle`` - plain data, so the TUI's
+    engine process can be sent it."""
     if spec["listen"]:
-        return ListenRunner(consumer, spec["ip"], spec["port"], family, reply=spec["reply"],
-                            mode=mode, pace=pace, capture=capture, wire=wire)
-    return ConnectRunner(consumer, spec["ip"], spec["port"], family, send=spec["send"],
+        return ListenRunner(consumer, spec["ip"], spec["port"], spec["family"],
+                            reply=spec["reply"], mode=mode, pace=pace, capture=capture,
+                            wire=wire)
+    return ConnectRunner(consumer, spec["ip"], spec["port"], spec["family"], send=spec["send"],
                          timeout=spec["timeout"], idle=spec["idle"], mode=mode, pace=pace,
                          capture=capture, wire=wire)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sockviz.engine.events import (
     UNIX_NO_WIRE,
@@ -24,24 +24,26 @@ from sockviz.engine.events import (
     StepPending,
     WireStatus,
 )
+from sockviz.engine.families import FAMILIES
+from sockviz.engine.run.expectations import abort_reason, is_unexpected_failure
 from sockviz.engine.run.gate import Gate, GateClosed, Mode
-from sockviz.engine.run.runner import (
-    FAMILIES,
-    RunControls,
-    abort_reason,
-    is_unexpected_failure,
-)
-from sockviz.engine.scenarios.scenario_types import Scenario, Step
+from sockviz.engine.run.run_controls import RunControls
+from sockviz.engine.run.runner_protocols import EventSink, RunnerFactory
+from sockviz.engine.scenarios.scenario_types import Scenario
+
+#: One step's share of a recording: its index (None: what came before any call), what came
+#: while it waited to be made, then its call and what followed it.
+Group = tuple[int | None, list[Event], list[Event]]
 
 
-class ReplayRunner(RunControls):
+class ReplayRunner(RunControls[Gate]):
     """Emits recorded events step by step through a gate. See the module docstring."""
 
     def __init__(
         self,
         scenario: Scenario,
-        consumer: Callable[[Event], None],
-        events: Sequence[CallEvent | KernelEvent],
+        consumer: EventSink,
+        events: Sequence[Event],
         *,
         family: str = "ipv4",
         port: int = 0,
@@ -51,26 +53,22 @@ class ReplayRunner(RunControls):
         self.scenario = scenario
         self.family = FAMILIES[family]
         self.port = port
-        self.gate = Gate(mode, pace)
-        self.steps: list[Step] = list(scenario.steps_for(family))
-        self._consumer = consumer
+        super().__init__(consumer, Gate(mode, pace), list(scenario.steps_for(family)))
         self._groups = self._group(list(events))
         self._stopped = threading.Event()
-        self._finished = threading.Event()
         self._thread: threading.Thread | None = None
-        self.result: RunFinished | None = None
         self._next = 0
 
     @staticmethod
-    def _group(events: list) -> list[tuple[int | None, list, list]]:
+    def _group(events: list[Event]) -> list[Group]:
         """Split into one group per step: what came while it waited to be made, its call,
         then what followed it before the next. (What a link carried with no call behind it
         just before a call - a lost SYN while ``connect()`` waited - was read while that
         call was under way: it goes with it, after the step is announced, as it came.)"""
-        groups: list[tuple[int | None, list, list]] = []
+        groups: list[Group] = []
         for event in events:
             if isinstance(event, CallEvent) and event.step is not None:
-                before: list = []
+                before: list[Event] = []
                 if groups:
                     trailing = groups[-1][2]
                     at = len(trailing)
@@ -89,8 +87,7 @@ class ReplayRunner(RunControls):
         return groups
 
     def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("a ReplayRunner runs once")
+        self._start_once()
         self._thread = threading.Thread(target=self._run, name="sockviz-replay", daemon=True)
         self._thread.start()
 
@@ -113,8 +110,10 @@ class ReplayRunner(RunControls):
         """What a recording made on two hosts says of its link: the scenario's own settings
         (a lab's), or that it was recorded (``--link`` given on a command line is not in
         the recording)."""
-        from sockviz.engine.lab.two_hosts import CLIENT_IP, CLIENT_IP6, SERVER_IP, SERVER_IP6
+        # (here: only a recording made on two hosts needs the lab - some 60 ms of imports,
+        # ctypes among them, that --replay's first frame need not wait for)
         from sockviz.engine.lab.link import LinkSpec, describe
+        from sockviz.engine.lab.two_hosts import CLIENT_IP, CLIENT_IP6, SERVER_IP, SERVER_IP6
 
         six = self.family.af == socket.AF_INET6
         settings = "as recorded"
@@ -142,11 +141,12 @@ class ReplayRunner(RunControls):
                     outcome = RunFinished("stopped")
                     break
                 self._next = index if index is not None else self._next
-                first = events[0]
+                first = events[0]  # (a step's call, when the group has a step)
                 if index is not None and index < len(self.steps):
                     step = self.steps[index]
+                    args = first.args if isinstance(first, CallEvent) else None
                     self._consumer(
-                        StepPending(index, step.actor, step.socket, step.call, first.args,
+                        StepPending(index, step.actor, step.socket, step.call, args,
                                     step.explain, step.expect_error)
                     )
                     self.gate.wait()
@@ -168,17 +168,18 @@ class ReplayRunner(RunControls):
             self._finished.set()  # (whatever happened: nothing may wait on a dead thread)
 
 
-def _unasked(event) -> bool:
+def _unasked(event: Event) -> bool:
     """A segment a link carried that no call had caused yet (read while one was under
     way)."""
     return type(event) is Segment and event.link is not None and event.cause is None
 
 
-def replay_factory(events):
+def replay_factory(events: Sequence[Event]) -> RunnerFactory:
     """A runner factory (as the app takes one) that plays recorded events (``--replay``,
     the tests' recorded runs): no socket is opened."""
 
-    def factory(scenario, consumer, *, family, port, mode, pace, size=None):
+    def factory(scenario: Scenario, consumer: EventSink, /, *, family: str, port: int,
+                mode: Mode, pace: float, size: int | None = None) -> ReplayRunner:
         return ReplayRunner(scenario, consumer, events, family=family, port=port, mode=mode,
                             pace=pace)
 

@@ -8,31 +8,45 @@ import the machinery that makes the calls.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-if TYPE_CHECKING:
-    from sockviz.engine.run.gate import Gate, Mode
+from sockviz.engine.run.runner_protocols import EventSink, GateControls
+
+if TYPE_CHECKING:  # (types only: the scenario's module need not be loaded for them)
+    from sockviz.engine.events import RunFinished
+    from sockviz.engine.run.gate import Mode
     from sockviz.engine.scenarios.scenario_types import Step
 
 
 #: How often the watcher thread reads the kernel (the issue's ceiling is 10 Hz).
 KERNEL_POLL_INTERVAL = 0.25
 
+GateT = TypeVar("GateT", bound=GateControls)
 
-class RunControls:
+
+class RunControls(Generic[GateT]):
     """What a UI may ask of any runner, live or replayed: step, wait, how far along.
 
-    A subclass sets ``gate``, ``steps`` and ``_finished`` (a :class:`threading.Event`), and
-    for the kernel watcher ``tracer`` and ``_halt``.
+    Every runner hands over where its events go, its gate (a real one, or the engine
+    process's stand-in) and its steps; this keeps them, with how the run ends.
     """
 
-    gate: Gate
-    steps: list[Step]
-    _finished: threading.Event
+    def __init__(self, consumer: EventSink, gate: GateT, steps: list[Step]) -> None:
+        self._consumer = consumer
+        """Where every event of the run goes, in order (see :class:`EventSink`)."""
+        self.gate = gate
+        self.steps = steps
+        """The steps this run will make: the scenario's, plus any queued messages."""
+        self.result: RunFinished | None = None
+        """How the run ended, once it has."""
+        self._finished = threading.Event()
+        self._started = False
 
-    def step(self) -> None:
-        """Let exactly one call happen (in step mode)."""
-        self.gate.step()
+    def _start_once(self) -> None:
+        """Refuse a second start: a run's threads, sockets and events belong to one run."""
+        if self._started:
+            raise RuntimeError("a runner runs once; make a new one to run again")
+        self._started = True
 
     @property
     def mode(self) -> Mode:
@@ -43,6 +57,10 @@ class RunControls:
     def pace(self) -> float:
         """Seconds between calls in play mode."""
         return self.gate.pace
+
+    def step(self) -> None:
+        """Let exactly one call happen (in step mode)."""
+        self.gate.step()
 
     @property
     def finished(self) -> bool:
@@ -58,11 +76,7 @@ class RunControls:
         """How many steps this run has (a queued message adds some)."""
         return len(self.steps)
 
-    def _watch(self) -> None:
-        """The kernel watcher thread: read the kernel at most 1/KERNEL_POLL_INTERVAL a second
-        until the run halts (needs ``tracer`` and ``_halt``)."""
-        while not self._halt.wait(getattr(self, "poll_interval", KERNEL_POLL_INTERVAL)):
-            try:
-                self.tracer.poll_kernel()
-            except Exception:  # noqa: BLE001, S112 - the kernel view is a bonus: never end the run
-                continue
+    def queue_message(self, data: bytes) -> int:
+        """Add a message for the run to send: the index of the first step added. A run
+        that cannot send one says why, in a ValueError."""
+        raise ValueError("this run cannot send a message")

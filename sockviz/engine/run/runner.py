@@ -20,45 +20,43 @@ import secrets
 import socket
 import threading
 import time
-import traceback
-from collections.abc import Callable
 from dataclasses import replace
 
-from sockviz.engine.run.expectations import check_expectation
-from sockviz.engine.run.lost_datagrams import never_came
-from sockviz.engine.run.run_controls import KERNEL_POLL_INTERVAL, RunControls
 from sockviz.engine.events import (
     CallEvent,
-    Event,
     LinkStatus,
     RunFinished,
     StepPending,
     WireStatus,
 )
-from sockviz.engine.families import FAMILIES, Family  # noqa: F401 - also from here
-from sockviz.engine.run.gate import Gate, GateClosed, Mode
+from sockviz.engine.families import FAMILIES as FAMILIES  # (also from here, as it was)
+from sockviz.engine.families import Family as Family
+from sockviz.engine.kernel.tcp_settings import read as read_tcp
+from sockviz.engine.lab.link import Link, describe
+from sockviz.engine.lab.two_hosts import host_of
+from sockviz.engine.run.expectations import (
+    abort_reason,
+    check_expectation,
+    is_unexpected_failure,
+)
+from sockviz.engine.run.gate import GateClosed, Mode
+from sockviz.engine.run.live_run import LiveRun, one_line
+from sockviz.engine.run.run_controls import KERNEL_POLL_INTERVAL
+from sockviz.engine.run.lost_datagrams import never_came
+from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.run.strangers import failure_reason, stranger
 from sockviz.engine.scenarios.scenario_types import AddressOf, Marker, Produce, Scenario, Step
+from sockviz.engine.sockets.call_words import call_args
+from sockviz.engine.sockets.traced_socket import TracedSocket
+from sockviz.engine.sockets.tracer import Stopped
 from sockviz.engine.states import Call
-from sockviz.engine.sockets.traced_socket import Stopped, TracedSocket, Tracer, call_args
+from sockviz.engine.wire.capture import Capture
 
 #: The size a bulk transfer moves when nobody said (``--size``).
 DEFAULT_BULK_SIZE = 64 * 1024 * 1024
 
-def is_unexpected_failure(step: Step, event: CallEvent) -> bool:
-    """True when a step failed in a way the scenario did not plan: the run must end."""
-    return event.error is not None and event.error != step.expect_error
 
-
-def abort_reason(step: Step, event: CallEvent) -> str:
-    """One line saying which call failed and why."""
-    return (
-        f"{step.socket}.{step.call.value}({event.args or ''}) failed: "
-        f"{event.error} ({event.error_text})"
-    )
-
-
-class Runner(RunControls):
+class Runner(LiveRun):
     """Runs one scenario once. Create, :meth:`start`, then :meth:`step` or wait; :meth:`stop`.
 
     ``consumer`` gets every event, in order, from the engine's threads: it must be quick
@@ -68,19 +66,20 @@ class Runner(RunControls):
     def __init__(
         self,
         scenario: Scenario,
-        consumer: Callable[[Event], None],
+        consumer: EventSink,
         *,
         family: str = "ipv4",
         port: int = 0,
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
         size: int | None = None,
-        capture=None,
+        capture: Capture | Link | None = None,
         wire: WireStatus | None = None,
     ) -> None:
-        """``capture``: a :class:`~sockviz.engine.wire.capture.Capture` to read the run's segments
-        from (None: the wire is not watched); ``wire``: where it watches, said to the
-        consumer first (None: nothing said)."""
+        """``capture``: a :class:`~sockviz.engine.wire.capture.Capture` to read the run's
+        segments from, or a two-host run's :class:`~sockviz.engine.lab.link.Link` (None: the
+        wire is not watched); ``wire``: where it watches, said to the consumer first (None:
+        nothing said)."""
         scenario.validate()
         if family not in scenario.families:
             raise ValueError(f"{scenario.name} does not run on {family}")
@@ -92,10 +91,9 @@ class Runner(RunControls):
         self._unix_dir: str | None = None
         """Unix sockets: the run's own abstract-namespace name (``"\\0sockviz-<random>"``):
         no socket file, so a run killed with SIGKILL leaves nothing behind."""
-        self.gate = Gate(mode, pace)
-        self._consumer = consumer
-        self.tracer = Tracer(consumer)
-        self.link = capture if getattr(capture, "hosts", None) is not None else None
+        super().__init__(consumer, list(scenario.steps_for(family)), mode=mode, pace=pace,
+                         wire=wire)
+        self.link = capture if isinstance(capture, Link) else None
         """A two-host run's :class:`~sockviz.engine.lab.link.Link` (its capture too)."""
         self.hosts = None if self.link is None else self.link.hosts
         if self.hosts is not None and self.family.af not in (socket.AF_INET,
@@ -107,60 +105,33 @@ class Runner(RunControls):
         self.poll_interval = KERNEL_POLL_INTERVAL if self.hosts is None else 0.1
         """How often the watcher reads the kernel: on a link ten times a second (the
         congestion window of a transfer over it grows round trip by round trip)."""
-        self._wire = wire
-        self.sockets: dict[str, TracedSocket] = {}
-        self.steps: list[Step] = list(scenario.steps_for(family))
-        """The steps this run will make: the scenario's, plus any queued messages."""
         self._exchange_at = scenario.exchange_at_for(family)
         self._running_together: set[int] = set()
         self._claimed: int | None = None
         self._baton = 0
         self._baton_cond = threading.Condition()
-        self._halt = threading.Event()
-        self._finished = threading.Event()
-        self.result: RunFinished | None = None
-        self._threads: list[threading.Thread] = []
-        self._watcher: threading.Thread | None = None
         self._live = 0
         self._live_lock = threading.Lock()
-        self._teardown_lock = threading.Lock()
-        self._torn_down = False
-        self._started = False
         self._calling = 0
         """Calls under way (let through the gate, not returned yet)."""
 
     # --- control ----------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the actor threads and the kernel watcher."""
-        if self._started:
-            raise RuntimeError("a Runner runs once; make a new one to run again")
-        self._started = True
-        if self._wire is not None:
-            self._consumer(self._wire)
-        if self.link is not None:
-            from sockviz.engine.lab.link import describe
-
+    def _threads_to_start(self) -> list[threading.Thread]:
+        """Say what the run stands on (its link, its kernel's settings); one thread per
+        actor."""
+        if self.link is not None and self.hosts is not None:
             self._consumer(LinkStatus(describe(self.link.spec, self.link.hold),
                                       self.hosts.ip("server", self.family.af),
                                       self.hosts.ip("client", self.family.af),
                                       self.link.hold))
             self.link.start()
-        from sockviz.engine.kernel.tcp_settings import read as read_tcp
-
         for settings in read_tcp(self.hosts):  # (this run's kernel's: words depend on them)
             self._consumer(settings)
         if self.family.af == getattr(socket, "AF_UNIX", None):
             self._unix_dir = f"\0sockviz-{secrets.token_hex(6)}"
         self._live = len(self.scenario.actors)
-        for actor in self.scenario.actors:
-            thread = threading.Thread(
-                target=self._actor, args=(actor,), name=f"sockviz-{actor}", daemon=True
-            )
-            self._threads.append(thread)
-        self._watcher = threading.Thread(target=self._watch, name="sockviz-kernel", daemon=True)
-        for thread in self._threads:
-            thread.start()
-        self._watcher.start()
+        return [threading.Thread(target=self._actor, args=(actor,), name=f"sockviz-{actor}",
+                                 daemon=True) for actor in self.scenario.actors]
 
     @property
     def next_step(self) -> int:
@@ -179,33 +150,10 @@ class Runner(RunControls):
                 return
         self.gate.step()
 
-    def stop(self, timeout: float = 0.5) -> bool:
-        """End the run now, close every socket, join every thread. True if all ended in time."""
-        self._halt.set()
-        self.gate.close()
-        self.tracer.stop()
-        with self._baton_cond:
-            self._baton_cond.notify_all()
-        joined = self._join(timeout)
-        self._teardown("stopped")
-        if self._watcher is not None:
-            self._watcher.join(timeout)
-            joined = joined and not self._watcher.is_alive()
-        self.tracer.close()
-        return joined
-
-    def _join(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self._threads)
-
     # --- the threads ------------------------------------------------------------------
     def _actor(self, actor: str) -> None:
         try:
             if self.hosts is not None:  # (every socket this thread makes is its host's)
-                from sockviz.engine.lab.two_hosts import host_of
-
                 self.hosts.enter(host_of(actor))
             while True:
                 with self._baton_cond:
@@ -265,8 +213,7 @@ class Runner(RunControls):
         except (Stopped, GateClosed):
             return
         except Exception as exc:  # noqa: BLE001 - a bug must end the run, never hang it or leak a traceback
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self._abort(f"internal error in the {actor} thread: {detail}", None)
+            self._abort(f"internal error in the {actor} thread: {one_line(exc)}", None)
         finally:
             self._thread_done()
 
@@ -308,10 +255,7 @@ class Runner(RunControls):
             self._baton_cond.notify_all()
             return at
 
-    def _abort(self, reason: str, event: CallEvent | None) -> None:
-        if self.result is None:
-            self.result = RunFinished("aborted", reason, event)
-        self._halt.set()
+    def _wake(self) -> None:
         with self._baton_cond:
             self._baton_cond.notify_all()
 
@@ -325,25 +269,9 @@ class Runner(RunControls):
         elif last and self.result is not None:
             self._teardown("aborted")
 
-    def _teardown(self, outcome: str) -> None:
-        """Close what is still open and announce the end, once."""
-        with self._teardown_lock:
-            if self._torn_down:
-                return
-            self._torn_down = True
-        try:
-            self.tracer.close_all()
-            if self.result is None:
-                self.result = RunFinished(outcome)
-            self._consumer(self.result)
-        except Exception as exc:  # noqa: BLE001 - a teardown that raises must still end the run
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self.result = RunFinished("aborted", f"internal error while ending the run: "
-                                                 f"{detail}", None)
-        finally:
-            if self.link is not None:  # (its last segments have arrived: it ends with the run)
-                self.link.stop()
-            self._finished.set()  # (whatever happened: wait() returns, nothing hangs)
+    def _ended(self) -> None:
+        if self.link is not None:  # (its last segments have arrived: it ends with the run)
+            self.link.stop()
 
     # --- one step -----------------------------------------------------------------------
     def _own_address(self, name: str):
@@ -357,8 +285,6 @@ class Runner(RunControls):
         """Loopback, or on two hosts the address of socket ``name``'s host."""
         if self.hosts is None:
             return self.family.loopback
-        from sockviz.engine.lab.two_hosts import host_of
-
         actor = next((s.actor for s in self.steps if s.socket == name), "server")
         return self.hosts.ip(host_of(actor), self.family.af)
 
