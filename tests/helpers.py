@@ -116,10 +116,10 @@ def processes() -> list[tuple[int, int, int, bytes]]:
 
 
 def engine_processes() -> list[int]:
-    """This process's engine children (``python -m sockviz.engine.run.engine_process``) still there,
+    """This process's engine children (``python -m sockviz.engine.run.engine_child``) still there,
     zombies included: a child that ended must also have been waited for."""
     return [pid for pid, ppid, _, cmdline in processes()
-            if ppid == os.getpid() and b"sockviz.engine.run.engine_process" in cmdline]
+            if ppid == os.getpid() and b"sockviz.engine.run.engine_child" in cmdline]
 
 
 def process_fds(pid: int) -> dict[int, str]:
