@@ -22,19 +22,22 @@ from sockviz.options import (
     EXIT_OK,
     EXIT_USAGE,
     SERVE_PORT,
+    ErrorStream,
     UsageError,
     check,
     from_arguments,
     say,
 )
+from sockviz.output import Output
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but an error is one line (no usage dump) and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, inert(f"{self.prog}: error: {message} (see {self.prog} --help)")
-                  + "\n")
+        self.exit(
+            EXIT_USAGE, inert(f"{self.prog}: error: {message} (see {self.prog} --help)") + "\n"
+        )
 
 
 def port_number(text: str) -> int:
@@ -53,8 +56,9 @@ _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 def byte_size(text: str) -> int:
     """``64M``, ``4G``, ``1.5G``, ``1000``: a size in bytes (K, M, G, T are powers of 1024)."""
-    match = re.fullmatch(r"\s*([0-9]{1,20}(?:\.[0-9]{1,20})?)\s*([KMGT]?)(?:i?B)?\s*", text,
-                         re.IGNORECASE)
+    match = re.fullmatch(
+        r"\s*([0-9]{1,20}(?:\.[0-9]{1,20})?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE
+    )
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 1000, 64M, 4G)")
     value = int(float(match.group(1)) * _UNITS[match.group(2).upper()])
@@ -87,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME|FILE",
         default=None,
         help=f"which scenario to run (default: {scenarios.DEFAULT}; see --list), or a "
-             "scenario file written in TOML (e.g. examples/echo.toml)",
+        "scenario file written in TOML (e.g. examples/echo.toml)",
     )
     parser.add_argument(
         "--family",
@@ -133,43 +137,54 @@ def build_parser() -> argparse.ArgumentParser:
         "later, opening no socket",
     )
     group.add_argument(
-        "--record", metavar="FILE",
+        "--record",
+        metavar="FILE",
         help="write the run to FILE as it happens: with --trace the run printed; in the TUI "
         "the run on screen (r or a new scenario starts the file afresh). FILE must not exist "
         "yet, unless --overwrite",
     )
     group.add_argument(
-        "--overwrite", action="store_true",
+        "--overwrite",
+        action="store_true",
         help="with --record: replace FILE if it exists (never through a symlink)",
     )
     group.add_argument(
-        "--replay", metavar="FILE",
+        "--replay",
+        metavar="FILE",
         help="play back a recording made with --record: in the TUI with every control, or "
         "with --trace printing its events; no socket is opened",
     )
     group = parser.add_argument_group(
-        "browser", "serve the TUI to web browsers (each tab gets its own app and sockets)",
+        "browser",
+        "serve the TUI to web browsers (each tab gets its own app and sockets)",
     )
     group.add_argument(
-        "--serve", action="store_true",
+        "--serve",
+        action="store_true",
         help=f"serve sockviz at http://HOST:PORT (--port, default {SERVE_PORT}); the scenario "
         "options given go to every tab's app",
     )
     group.add_argument(
-        "--host", metavar="HOST", default=None,
+        "--host",
+        metavar="HOST",
+        default=None,
         help="with --serve: the address to serve on (default 127.0.0.1: this machine only)",
     )
     group = parser.add_argument_group(
-        "the wire", "the real TCP segments and UDP datagrams under the calls",
+        "the wire",
+        "the real TCP segments and UDP datagrams under the calls",
     )
     group.add_argument(
-        "--wire", choices=("auto", "host", "private", "off"), default=None,
+        "--wire",
+        choices=("auto", "host", "private", "off"),
+        default=None,
         help="where to watch them: host (this machine's loopback; needs root or "
         "CAP_NET_RAW), private (a network of the run's own: no privilege needed), off; "
         "default auto: host where allowed, else private, else off (saying why)",
     )
     group.add_argument(
-        "--pcap", metavar="FILE",
+        "--pcap",
+        metavar="FILE",
         help="also write the run's frames to FILE, a pcap that tcpdump and Wireshark open "
         "(with --trace when the run ends; in the TUI each run's when it stops); opened "
         "before the run starts; a new file, unless --overwrite",
@@ -180,22 +195,27 @@ def build_parser() -> argparse.ArgumentParser:
         "TCP/IP stacks) joined by a link sockviz carries, that you can slow down or break",
     )
     group.add_argument(
-        "--link", metavar="SPEC",
+        "--link",
+        metavar="SPEC",
         help="what the link does: delay=50ms, jitter=5ms, rate=1mbit, loss=2%%, seed=N "
         "(the same seed loses the same segments), joined by commas: delay=50ms,loss=2%%",
     )
     group.add_argument(
-        "--drop", metavar="WHAT", action="append",
+        "--drop",
+        metavar="WHAT",
+        action="append",
         help="lose one segment on the link: syn, syn-ack, ack, data or fin, :N for the Nth "
         "(--drop data:2); may be given more than once; implies two hosts",
     )
     group.add_argument(
-        "--hold", action="store_true",
+        "--hold",
+        action="store_true",
         help="TUI, step mode: hold each segment at its sending side until a key lets it "
         "cross (implies two hosts)",
     )
     parser.add_argument(
-        "--export", choices=("mermaid", "text"),
+        "--export",
+        choices=("mermaid", "text"),
         help="with --trace: print the run's ladder as a Mermaid sequenceDiagram or as plain "
         "text instead of JSON Lines (in the TUI, x writes both to files)",
     )
@@ -203,15 +223,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def list_scenarios(out: TextIO | None, err: TextIO) -> int:
+def list_scenarios(out: TextIO | None, err: ErrorStream) -> int:
     """``--list``: the scenarios, one a line; one line on ``err`` and exit status 1 when
     standard output cannot take them (``--list > /dev/full``), never a traceback."""
-    from sockviz.output import Output
-
     width = max(len(name) for name in scenarios.REGISTRY)
     output = Output(out)
-    output.write("".join(f"{name:<{width}}  {scenario.summary}\n"
-                         for name, scenario in scenarios.REGISTRY.items()))
+    output.write(
+        "".join(
+            f"{name:<{width}}  {scenario.summary}\n"
+            for name, scenario in scenarios.REGISTRY.items()
+        )
+    )
     return EXIT_FAILED if output.say_failed(err, "the list") else EXIT_OK
 
 
@@ -219,16 +241,20 @@ class _Stderr:
     """Standard error that cannot fail: closed (``2>&-``: Python has None there) or full,
     a message is lost, but the exit status stays the one the message goes with."""
 
-    def __init__(self, err: TextIO | None) -> None:
+    def __init__(self, err: ErrorStream | None) -> None:
         self.err = err
 
-    def write(self, text: str) -> None:
+    def write(self, text: str, /) -> None:
+        if self.err is None:
+            return
         try:
             self.err.write(text)
         except (AttributeError, OSError, ValueError):
             pass
 
     def flush(self) -> None:
+        if self.err is None:
+            return
         try:
             self.err.flush()
         except (AttributeError, OSError, ValueError):
@@ -268,7 +294,8 @@ def escaped_text(text: str) -> bytes:
                 shown = ascii(shown)
             raise argparse.ArgumentTypeError(
                 f"{shown} is not an escape sockviz knows (use \\r \\n \\t \\\\ or \\xNN)"
-                if code else "a lone backslash at the end (write \\\\ for a backslash)"
+                if code
+                else "a lone backslash at the end (write \\\\ for a backslash)"
             )
     return bytes(out)
 
@@ -282,9 +309,7 @@ def host_port(text: str) -> tuple[str | None, int]:
     if text.startswith("["):
         end = text.find("]")
         if end < 0 or text[end + 1 : end + 2] != ":" or end == 1:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not [HOST]:PORT (e.g. [::1]:8080)"
-            )
+            raise argparse.ArgumentTypeError(f"{text!r} is not [HOST]:PORT (e.g. [::1]:8080)")
         host, port_text = text[1:end], text[end + 2 :]
     elif ":" in text:
         host, _, port_text = text.rpartition(":")
@@ -319,26 +344,41 @@ def _add_outside_arguments(parser: argparse.ArgumentParser) -> None:
         "browser, a server); HOST defaults to the loopback of --family",
     )
     group.add_argument(
-        "--listen", metavar="[HOST:]PORT", type=host_port, default=None,
+        "--listen",
+        metavar="[HOST:]PORT",
+        type=host_port,
+        default=None,
         help="listen there for real outside clients and show each connection, its bytes and "
         "its close; with --trace, until Ctrl-C. A HOST other than loopback is reachable "
         "from other machines",
     )
     group.add_argument(
-        "--connect", metavar="HOST:PORT", type=host_port, default=None,
+        "--connect",
+        metavar="HOST:PORT",
+        type=host_port,
+        default=None,
         help="connect to a real outside server, send, and show what it answers",
     )
     group.add_argument(
-        "--send", metavar="TEXT", type=escaped_text, default=None,
+        "--send",
+        metavar="TEXT",
+        type=escaped_text,
+        default=None,
         help=r"--connect: the bytes to send once connected (\r \n \t \\ \xNN understood)",
     )
     group.add_argument(
-        "--reply", metavar="TEXT", type=escaped_text, default=None,
+        "--reply",
+        metavar="TEXT",
+        type=escaped_text,
+        default=None,
         help="--listen: answer each connection's first bytes with TEXT, then end it "
         "(FIN; closed when the client closes too); escapes as for --send",
     )
     group.add_argument(
-        "--timeout", metavar="SECONDS", type=seconds, default=None,
+        "--timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=None,
         help=f"--connect: how long to wait for the handshake, and for more bytes "
         f"(default {OUTSIDE_TIMEOUT:g})",
     )
@@ -352,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         options = check(from_arguments(arguments))
+        # (the modes' modules are imported when chosen: --help and --list load none of
+        # them, and the TUI's, Textual, is only loaded to draw)
         if options.serve:
             from sockviz.launch import run_serve
 

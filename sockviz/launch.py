@@ -9,37 +9,46 @@ the browser mode starts (``--list`` and ``--trace`` never load it).
 from __future__ import annotations
 
 import collections
+import shlex
 import socket
+import subprocess
 import sys
-from typing import TextIO
+from collections.abc import Mapping
 
+from sockviz.engine import scenarios as registry
 from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.replay_runner import replay_factory
+from sockviz.engine.run.runner_protocols import RunnerFactory
+from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.engine.wire.capture import Capture, WireUnavailable
 from sockviz.options import (
     EXIT_OK,
     EXIT_USAGE,
     SERVE_PORT,
+    ErrorStream,
     Options,
     UsageError,
     command_link,
     link_of,
+    resolve_scenario,
     say,
 )
 from sockviz.peers import outside_engine_factory
 
 
-def run_tui(options: Options, err: TextIO) -> int:
+def run_tui(options: Options, err: ErrorStream) -> int:
     """The TUI for the options; its exit status."""
-    try:
+    try:  # (here: Textual may be missing, and --trace and --list never need it)
         from sockviz.app.app import AppConfig, SockvizApp
     except ImportError as exc:  # only a missing Textual is the user's to fix; not our bugs
         if not (exc.name or "").startswith(("textual", "rich")):
             raise
-        say(err, "error: the TUI needs Textual, which is not installed here (pip install "
-                 "'textual==8.2.8'); --trace and --list work without it")
+        say(
+            err,
+            "error: the TUI needs Textual, which is not installed here (pip install "
+            "'textual==8.2.8'); --trace and --list work without it",
+        )
         return EXIT_USAGE
-    from sockviz.engine import scenarios as registry
-    from sockviz.engine.run.replay_runner import replay_factory
-
     if not options.replay and not options.outside and link_of(options) is None:
         try:
             check_wire(options.wire, options.family)
@@ -47,24 +56,34 @@ def run_tui(options: Options, err: TextIO) -> int:
             say(err, f"error: {exc}")
             return EXIT_USAGE
 
-    config = AppConfig(scenario=options.scenario, family=options.family, port=options.port,
-                       step=options.step, closer=options.closer, size=options.size,
-                       record=options.record, quiz=options.quiz, wire=options.wire,
-                       pcap=options.pcap)
+    config = AppConfig(
+        scenario=options.scenario,
+        family=options.family,
+        port=options.port,
+        step=options.step,
+        closer=options.closer,
+        size=options.size,
+        record=options.record,
+        quiz=options.quiz,
+        wire=options.wire,
+        pcap=options.pcap,
+    )
     # (only what the command line says: each run lays it over its own scenario's [link])
     config.link = command_link(options)
-    factory, scenarios = None, None  # (None: the app's own engine process)
+    factory: RunnerFactory | None = None  # (None: the app's own engine process)
+    scenarios: Mapping[str, Scenario] | None = None
     if options.scenario_file:
-        scenario = options.loaded
+        scenario = resolve_scenario(options)  # (resolved by check: no file read again)
         scenarios = collections.ChainMap({scenario.name: scenario}, registry.REGISTRY)
         config.scenario, config.scenario_file = scenario.name, options.scenario_file
     if options.recording is not None:
         factory, config.replay = replay_factory(options.recording.events), options.replay
     if options.outside:
-        factory = outside_engine_factory(options)
-        config.scenario, config.outside = factory.scenario.name, options.outside
-        config.where = str(factory.endpoint)
-        scenarios = {factory.scenario.name: factory.scenario}
+        outside = outside_engine_factory(options)
+        factory = outside
+        config.scenario, config.outside = outside.scenario.name, options.outside
+        config.where = str(outside.endpoint)
+        scenarios = {outside.scenario.name: outside.scenario}
     app = SockvizApp(config, runner_factory=factory, scenarios=scenarios)
     if config.outside and not config.step:
         app.mode = Mode.FAST  # a real peer should not wait a classroom pace for each call
@@ -79,18 +98,19 @@ def check_wire(mode: str, family: str) -> None:
     if mode not in ("host", "private") or family == "unix":
         return
     if mode == "host":
-        from sockviz.engine.wire.capture import Capture, WireUnavailable
-
         try:
             Capture().close()
         except WireUnavailable as exc:
             raise UsageError(f"--wire host: {exc}") from None
         return
-    import subprocess  # (a private network can only be tried in a process of its own)
-
+    # (a private network can only be tried in a process of its own)
     probe = subprocess.run(
         [sys.executable, "-c", "from sockviz.engine.lab.namespaces import enter_private as e; e()"],
-        check=False, capture_output=True, text=True, timeout=10)
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     if probe.returncode != 0:
         reason = (probe.stderr.strip().splitlines() or ["it failed"])[-1].split(": ", 1)[-1]
         raise UsageError(f"--wire private: {reason}")
@@ -111,21 +131,19 @@ def serve_command(options: Options) -> list[str]:
         command += ["--wire", options.wire]
     if options.link is not None:
         command += ["--link", options.link]
-    for drop in options.drop or ():
+    for drop in options.drop or []:
         command += ["--drop", drop]
     if options.hold:
         command.append("--hold")
     return command
 
 
-def run_serve(options: Options, err: TextIO) -> int:
+def run_serve(options: Options, err: ErrorStream) -> int:
     """``--serve``: the TUI in this machine's web browser, through textual-serve (the
     Origin check, the cap on tabs and the ending of tab apps live in :mod:`sockviz.serve`)."""
-    import shlex
-
     host = options.host or "127.0.0.1"
     port = options.port if options.port_given else SERVE_PORT
-    try:
+    try:  # (here: textual-serve may be missing, and only --serve needs it)
         from sockviz import serve
     except ImportError as exc:  # only a missing textual-serve is the user's to fix
         if not (exc.name or "").startswith(("textual_serve", "aiohttp", "jinja2")):
@@ -144,11 +162,13 @@ def run_serve(options: Options, err: TextIO) -> int:
     argv = serve_command(options)
     tabs = f"at most {serve.MAX_TABS} tabs at once; each runs: {shlex.join(argv)}"
     if access.token is None:
-        say(err, f"serving at {access.urls()[0]} for this machine's browser ({tabs}); "
-                 "Ctrl+C stops")
+        say(err, f"serving at {access.urls()[0]} for this machine's browser ({tabs}); Ctrl+C stops")
     else:  # (the token is printed here, once: whoever has this link can join)
-        say(err, f"warning: serving beyond this machine: whoever has the link below and "
-                 f"can reach {serve.url_host(host)}:{port} can run sockviz on this machine")
+        say(
+            err,
+            f"warning: serving beyond this machine: whoever has the link below and "
+            f"can reach {serve.url_host(host)}:{port} can run sockviz on this machine",
+        )
         say(err, f"serving at {', '.join(access.urls())} ({tabs}); Ctrl+C stops")
     serve.SockvizServer(argv, host=host, port=port, access=access).serve()
     return EXIT_OK

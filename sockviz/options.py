@@ -10,15 +10,21 @@ takes the checked options and nothing else. Standard library only.
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
 import socket
 from dataclasses import dataclass, field, fields
-from typing import TextIO
+from typing import TYPE_CHECKING, Protocol
 
 from sockviz.engine import scenarios
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.record.inert_text import inert
+from sockviz.engine.scenarios.linktable import merge_link
 from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.engine.states import Call, Transport
+
+if TYPE_CHECKING:  # (a type only: reading recordings costs --help ~12 ms it never needs)
+    from sockviz.engine.record.recordings import Recording
 
 #: The port ``--serve`` listens on when no --port is given.
 SERVE_PORT = 8000
@@ -28,11 +34,19 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+class ErrorStream(Protocol):
+    """Where :func:`say` writes: standard error, or the command's own that cannot fail."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
 class UsageError(Exception):
     """A mistake in what the user asked for: reported in one line, exit status 2."""
 
 
-def say(err: TextIO, line: str) -> None:
+def say(err: ErrorStream, line: str) -> None:
     """One line to the user on stderr, made inert: it can quote a file, an argument or a
     peer (every message sockviz prints goes through here)."""
     err.write(f"sockviz: {inert(line)}\n")
@@ -71,14 +85,14 @@ class Options:
     pcap: str | None = None
     link: str | None = None
     """``--link``: what the link between two hosts does (``delay=50ms,loss=2%``)."""
-    drop: list[str] | None = None
+    drop: builtins.list[str] | None = None  # (``list`` is a field here: --list)
     """``--drop``: segments lost on the link (``syn``, ``data:2``)."""
     hold: bool = False
     """``--hold``: each segment waits at its sender until a key lets it cross."""
     loaded: Scenario | None = field(default=None, repr=False)
     """The scenario, once :func:`check` has resolved it."""
-    recording: object = field(default=None, repr=False)
-    """With ``--replay``: the recording read (a :class:`~sockviz.engine.record.recordings.Recording`)."""
+    recording: Recording | None = field(default=None, repr=False)
+    """With ``--replay``: the recording read."""
 
     @property
     def outside(self) -> str | None:
@@ -100,10 +114,12 @@ def is_scenario_file(name: str) -> bool:
 
 def from_arguments(namespace: argparse.Namespace) -> Options:
     """The parsed command line as :class:`Options` (not checked yet)."""
-    values = {f.name: getattr(namespace, f.name) for f in fields(Options)
-              if hasattr(namespace, f.name)}
-    options = Options(**{k: v for k, v in values.items() if v is not None
-                         and k not in ("scenario", "port")})
+    values = {
+        f.name: getattr(namespace, f.name) for f in fields(Options) if hasattr(namespace, f.name)
+    }
+    options = Options(
+        **{k: v for k, v in values.items() if v is not None and k not in ("scenario", "port")}
+    )
     if namespace.scenario is not None:
         options.scenario, options.scenario_given = namespace.scenario, True
     if namespace.port is not None:
@@ -136,7 +152,7 @@ def check(options: Options) -> Options:
     return options
 
 
-def command_link(options: Options) -> tuple | None:
+def command_link(options: Options) -> LinkAsked | None:
     """What the command line says of the link - (settings, drops, hold), with "" and ()
     for what it does not say - or None: nothing."""
     if options.link is not None or options.drop or options.hold:
@@ -144,72 +160,96 @@ def command_link(options: Options) -> tuple | None:
     return None
 
 
-def link_of(options: Options, scenario: Scenario | None = None) -> tuple | None:
+#: A run's link: (the ``--link`` settings, the ``--drop`` list, ``--hold``).
+LinkAsked = tuple[str, tuple[str, ...], bool]
+
+
+class DropLog(Protocol):
+    """What :func:`say_missed_drops` reads of a run's link (its log of segments)."""
+
+    log: list[tuple[float, str, str | None, str]]
+
+
+def link_of(options: Options, scenario: Scenario | None = None) -> LinkAsked | None:
     """The run's link - (settings, drops, hold), the command line's laid over the
     scenario's ``[link]`` key by key (:func:`~sockviz.engine.scenarios.linktable.merge_link`)
     - or None: loopback."""
-    from sockviz.engine.scenarios.linktable import merge_link
-
     scenario = scenario if scenario is not None else options.loaded
     return merge_link(command_link(options), getattr(scenario, "link", None))
 
 
-def say_merged_link(options: Options, err: TextIO) -> None:
+def say_merged_link(options: Options, err: ErrorStream) -> None:
     """When the command line's link settings were laid over the scenario's ``[link]`` (key
     by key: :func:`link_of`): one line saying what the run's link does, so that what the
     table said and the command line kept is seen, not guessed (the TUI's link strip shows
     the same)."""
-    given, table = command_link(options), getattr(options.loaded, "link", None)
-    if given is None or table is None:
+    scenario = resolve_scenario(options)  # (resolved by check: no file read again)
+    given, table, link = command_link(options), scenario.link, link_of(options)
+    if given is None or table is None or link is None:
         return
+    # (the link's modules cost --help ~20 ms: loaded only for a run with two hosts)
     from sockviz.engine.lab.link import LinkSpec, describe
 
-    settings, drops, _hold = link_of(options)
+    settings, drops, _hold = link
     said = " ".join([f"--link {given[0]}"] * bool(given[0]) + [f"--drop {d}" for d in given[1]])
-    say(err, f"note: the link: {describe(LinkSpec.parse(settings, drops))} "
-             f"({options.loaded.name}'s [link], with {said} laid over it key by key)")
+    say(
+        err,
+        f"note: the link: {describe(LinkSpec.parse(settings, drops))} "
+        f"({scenario.name}'s [link], with {said} laid over it key by key)",
+    )
 
 
 def _link(options: Options) -> None:
     """--link, --drop, --hold: read now (one line for a bad one), and refused where no
     two hosts can be."""
+    scenario = resolve_scenario(options)  # (resolved by check: no file read again)
     given = options.link is not None or options.drop or options.hold
-    if not given and (options.replay or getattr(options.loaded, "link", None) is None):
+    if not given and (options.replay or scenario.link is None):
         return
     what = "--link" if options.link is not None else "--drop" if options.drop else "--hold"
     if not given:
-        what = f"{options.loaded.name}'s link"
+        what = f"{scenario.name}'s link"
     if options.outside:
-        raise UsageError(f"{what} joins two hosts of sockviz's own; a real peer is on this "
-                         f"machine's network (leave out --{options.outside})")
+        raise UsageError(
+            f"{what} joins two hosts of sockviz's own; a real peer is on this "
+            f"machine's network (leave out --{options.outside})"
+        )
     if options.replay and given:
         raise UsageError(f"--replay plays what the recording says: leave out {what}")
     if options.family == "unix":
-        raise UsageError(f"{what}: Unix-domain sockets have no link (use --family ipv4 or "
-                         "ipv6)")
-    reason = getattr(options.loaded, "loopback_only", None)
+        raise UsageError(f"{what}: Unix-domain sockets have no link (use --family ipv4 or ipv6)")
+    reason = scenario.loopback_only
     if reason:
-        raise UsageError(f"{what}: {options.loaded.name} runs on loopback only: {reason}")
+        raise UsageError(f"{what}: {scenario.name} runs on loopback only: {reason}")
     if options.hold and options.trace:
-        raise UsageError("--hold waits for a key at each segment: it is for the TUI's step "
-                         "mode, not --trace")
-    from sockviz.engine.lab.link import LinkSpec
+        raise UsageError(
+            "--hold waits for a key at each segment: it is for the TUI's step mode, not --trace"
+        )
+    from sockviz.engine.lab.link import LinkSpec  # (~20 ms --help never needs: see above)
 
-    settings, drops, _hold = link_of(options)
+    link = link_of(options)
+    if link is None:
+        return
+    settings, drops, _hold = link
     try:
         LinkSpec.parse(settings, drops)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if options.replay is None:
-        never = never_dropped(options.loaded, drops)
+        never = never_dropped(scenario, drops)
         if never:
-            where = "--drop" if options.drop else f"{options.loaded.name}'s [link] drop"
+            where = "--drop" if options.drop else f"{scenario.name}'s [link] drop"
             raise UsageError(f"{where} {never[0]}: {never[1]}")
 
 
 #: The kinds of segment --drop names, as they are said in a sentence.
-_SAID = {"syn": "SYN", "syn-ack": "SYN-ACK", "ack": "bare ACK", "data": "data segment",
-         "fin": "FIN"}
+_SAID = {
+    "syn": "SYN",
+    "syn-ack": "SYN-ACK",
+    "ack": "bare ACK",
+    "data": "data segment",
+    "fin": "FIN",
+}
 
 
 def never_dropped(scenario: Scenario, drops: tuple[str, ...]) -> tuple[str, str] | None:
@@ -218,32 +258,40 @@ def never_dropped(scenario: Scenario, drops: tuple[str, ...]) -> tuple[str, str]
     that is meant to succeed (no SYN-ACK, no data, no FIN: only a SYN and what answers it),
     nothing ever sent (no data). None: each may happen (whether the Nth one comes is known
     at the end of the run)."""
-    from sockviz.engine.states import Call, Transport
-
     stream = {s.name for s in scenario.sockets if s.transport is Transport.STREAM}
     steps = [s for s in (*scenario.steps, *scenario.exchange) if s.socket in stream]
     connects = [s for s in steps if s.call is Call.CONNECT]
-    sends = scenario.bulk or any(s.call in (Call.SEND, Call.SENDALL, Call.SENDTO)
-                                 for s in steps)
+    sends = scenario.bulk or any(s.call in (Call.SEND, Call.SENDALL, Call.SENDTO) for s in steps)
     for text in drops:
         kind = text.strip().lower().partition(":")[0]
         if not stream:
-            return (text, f"{scenario.name} sends UDP datagrams only, and --drop loses TCP "
-                          "segments (syn, syn-ack, ack, data, fin); --link loss=N% loses "
-                          "datagrams too")
+            return (
+                text,
+                f"{scenario.name} sends UDP datagrams only, and --drop loses TCP "
+                "segments (syn, syn-ack, ack, data, fin); --link loss=N% loses "
+                "datagrams too",
+            )
         if not connects:
-            return (text, f"{scenario.name} never calls connect() on a TCP socket, so no "
-                          "TCP segment crosses the link")
+            return (
+                text,
+                f"{scenario.name} never calls connect() on a TCP socket, so no "
+                "TCP segment crosses the link",
+            )
         if kind in ("syn-ack", "data", "fin") and all(s.expect_error for s in connects):
-            return (text, f"{scenario.name}'s connect() is meant to fail, so no {_SAID[kind]} "
-                          "crosses the link: only a SYN and what answers it")
+            return (
+                text,
+                f"{scenario.name}'s connect() is meant to fail, so no {_SAID[kind]} "
+                "crosses the link: only a SYN and what answers it",
+            )
         if kind == "data" and not sends:
-            return (text, f"{scenario.name} sends no bytes over TCP, so no data segment "
-                          "crosses the link")
+            return (
+                text,
+                f"{scenario.name} sends no bytes over TCP, so no data segment crosses the link",
+            )
     return None
 
 
-def say_missed_drops(options: Options, link, err: TextIO) -> None:
+def say_missed_drops(options: Options, link: DropLog | None, err: ErrorStream) -> None:
     """At the end of a two-host run: one line for each drop asked for that never happened
     (its kind came fewer times than N: ``--drop data:5`` where 3 data segments crossed)."""
     if link is None:
@@ -253,21 +301,25 @@ def say_missed_drops(options: Options, link, err: TextIO) -> None:
     for drop in drops_missed(drops, [kind for kind, what in log if what == "dropped"]):
         kind = drop.strip().lower().partition(":")[0]
         seen = sum(1 for k, _what in log if k == kind)
-        say(err, f"note: --drop {drop} never happened: the link saw {seen} "
-                 f"{_SAID[kind]}{'s' * (seen != 1)} in this run")
+        say(
+            err,
+            f"note: --drop {drop} never happened: the link saw {seen} "
+            f"{_SAID[kind]}{'s' * (seen != 1)} in this run",
+        )
 
 
 def drops_missed(drops: tuple[str, ...], dropped: list[str | None]) -> list[str]:
     """The drops asked for that did not happen, given the kinds of the segments the link
     did drop, in order (``Link.log``'s ``dropped``): a kind's Nth drop happened only if
     that many of its kind were dropped."""
-    from sockviz.engine.lab.link import Drop
+    from sockviz.engine.lab.link import Drop  # (~20 ms --help never needs: see above)
 
-    missed = []
+    missed: list[str] = []
     for kind in dict.fromkeys(Drop.parse(d).kind for d in drops):
-        asked = sorted((d for d in drops if Drop.parse(d).kind == kind),
-                       key=lambda d: Drop.parse(d).nth)
-        missed += asked[dropped.count(kind):]
+        asked = sorted(
+            (d for d in drops if Drop.parse(d).kind == kind), key=lambda d: Drop.parse(d).nth
+        )
+        missed += asked[dropped.count(kind) :]
     return missed
 
 
@@ -277,6 +329,7 @@ def resolve_scenario(options: Options) -> Scenario:
     if options.loaded is not None:
         return options.loaded
     if is_scenario_file(options.scenario):
+        # (reading TOML costs --help ~10 ms: only when a file is named)
         from sockviz.engine.scenarios.scenario_files import ScenarioFileError, load
 
         if options.closer is not None:
@@ -310,21 +363,26 @@ def _wire(options: Options) -> None:
     if options.pcap and options.serve:
         raise UsageError("--pcap keeps one run's frames; --serve starts many (leave it out)")
     if options.pcap and options.outside:
-        raise UsageError("--pcap keeps a scenario run's frames; for a real peer use tcpdump "
-                         "-i lo")
+        raise UsageError("--pcap keeps a scenario run's frames; for a real peer use tcpdump -i lo")
     if options.pcap and options.wire == "off":
         raise UsageError("--pcap needs the wire watched: leave out --wire off")
     if options.pcap and options.replay:
         raise UsageError("--pcap keeps captured frames; a replay captures none")
     if options.pcap and options.family == "unix":
-        raise UsageError("--pcap: Unix-domain sockets have no wire (the kernel copies the "
-                         "bytes from one socket to the other); use --family ipv4 or ipv6")
+        raise UsageError(
+            "--pcap: Unix-domain sockets have no wire (the kernel copies the "
+            "bytes from one socket to the other); use --family ipv4 or ipv6"
+        )
     if options.pcap and not options.overwrite and os.path.lexists(options.pcap):
-        raise UsageError(f"{options.pcap} exists already: --pcap will not overwrite it (add "
-                         "--overwrite, or name a new file)")
+        raise UsageError(
+            f"{options.pcap} exists already: --pcap will not overwrite it (add "
+            "--overwrite, or name a new file)"
+        )
     if options.outside and options.wire == "private":
-        raise UsageError(f"--{options.outside} meets a real peer on this machine's network: "
-                         "--wire private cannot see it (use host, or auto)")
+        raise UsageError(
+            f"--{options.outside} meets a real peer on this machine's network: "
+            "--wire private cannot see it (use host, or auto)"
+        )
 
 
 def _record_replay(options: Options) -> None:
@@ -340,13 +398,16 @@ def _record_replay(options: Options) -> None:
         raise UsageError("--replay plays a recording; it cannot --record one at the same time")
     if options.outside:
         raise UsageError("--replay plays a recording; leave out --listen/--connect")
-    for option, given in (("--scenario", options.scenario_given),
-                          ("--port", options.port_given),
-                          ("--family", options.family != "ipv4"),
-                          ("--closer", options.closer is not None),
-                          ("--size", options.size is not None)):
+    for option, given in (
+        ("--scenario", options.scenario_given),
+        ("--port", options.port_given),
+        ("--family", options.family != "ipv4"),
+        ("--closer", options.closer is not None),
+        ("--size", options.size is not None),
+    ):
         if given:
             raise UsageError(f"--replay plays what the recording says: leave out {option}")
+    # (~12 ms --help never needs: only when --replay names a file)
     from sockviz.engine.record.recordings import RecordingError, read_recording
 
     try:
@@ -357,11 +418,14 @@ def _record_replay(options: Options) -> None:
         raise UsageError(f"cannot read {options.replay}: {exc.strerror or exc}") from None
     if is_scenario_file(recording.scenario):  # recorded from a scenario file: read it again
         if not os.path.isfile(recording.scenario):
-            raise UsageError(f"{options.replay}, line 1: it was recorded from the scenario "
-                             f"file {recording.scenario}, which is not there any more")
+            raise UsageError(
+                f"{options.replay}, line 1: it was recorded from the scenario "
+                f"file {recording.scenario}, which is not there any more"
+            )
     elif recording.scenario not in scenarios.REGISTRY:
-        raise UsageError(f"{options.replay}, line 1: unknown scenario {recording.scenario!r} "
-                         "(see --list)")
+        raise UsageError(
+            f"{options.replay}, line 1: unknown scenario {recording.scenario!r} (see --list)"
+        )
     options.scenario, options.family = recording.scenario, recording.family
     options.closer, options.size = recording.closer, recording.size
     options.recording = recording
@@ -370,9 +434,14 @@ def _record_replay(options: Options) -> None:
 def _serve(options: Options) -> None:
     if not options.serve:
         raise UsageError("--host applies to --serve")
-    for option, given in (("--trace", options.trace), ("--record", options.record),
-                          ("--replay", options.replay), ("--export", options.export),
-                          ("--list", options.list), ("--listen/--connect", options.outside)):
+    for option, given in (
+        ("--trace", options.trace),
+        ("--record", options.record),
+        ("--replay", options.replay),
+        ("--export", options.export),
+        ("--list", options.list),
+        ("--listen/--connect", options.outside),
+    ):
         if given:
             raise UsageError(f"--serve serves the TUI; it does not go with {option}")
     if options.port_given and options.port == 0:
@@ -385,9 +454,12 @@ def _outside(options: Options) -> None:
     if listen is not None and connect is not None:
         raise UsageError("--listen and --connect cannot be used together")
     if not options.outside:
-        for option, value, needs in (("--send", options.send, "--connect"),
-                                     ("--reply", options.reply, "--listen"),
-                                     ("--timeout", options.timeout, "--connect")):
+        given_alone: tuple[tuple[str, object, str], ...] = (
+            ("--send", options.send, "--connect"),
+            ("--reply", options.reply, "--listen"),
+            ("--timeout", options.timeout, "--connect"),
+        )
+        for option, value, needs in given_alone:
             if value is not None:
                 raise UsageError(f"{option} needs {needs}")
         return
@@ -395,14 +467,18 @@ def _outside(options: Options) -> None:
     if options.scenario_given:
         raise UsageError(f"{given} runs no scenario: leave out --scenario")
     if options.port_given:
-        raise UsageError(f"--port applies to scenarios; give the port with {given} "
-                         f"{'[HOST:]PORT' if listen is not None else 'HOST:PORT'}")
+        raise UsageError(
+            f"--port applies to scenarios; give the port with {given} "
+            f"{'[HOST:]PORT' if listen is not None else 'HOST:PORT'}"
+        )
     for option, value in (("--closer", options.closer), ("--size", options.size)):
         if value is not None:
             raise UsageError(f"{option} applies to scenarios, not to {given}")
     if listen is not None and (options.send is not None or options.timeout is not None):
-        raise UsageError(f"{'--send' if options.send is not None else '--timeout'} applies "
-                         "to --connect; --listen answers with --reply")
+        raise UsageError(
+            f"{'--send' if options.send is not None else '--timeout'} applies "
+            "to --connect; --listen answers with --reply"
+        )
     if connect is not None and options.reply is not None:
         raise UsageError("--reply applies to --listen; --connect sends with --send")
     if connect is not None and connect[1] == 0:

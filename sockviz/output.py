@@ -13,7 +13,7 @@ descriptor directly, and each failure means one thing:
   why, for the one line and exit status 1 the command ends with. On a regular file a line
   torn by it is cut back, so the file ends with the last whole line.
 
-Standard library only.
+Standard library only, and :func:`sockviz.options.say` for that one line.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import select
 import stat
 import threading
 from typing import TextIO
+
+from sockviz.options import ErrorStream, say
 
 
 class Output:
@@ -64,54 +66,55 @@ class Output:
             if self.ended:
                 return
             if self.fd is None:
+                if self.out is None:  # (never: ended above; a closed output has no fd)
+                    return
                 try:
                     self.out.write(text)
                 except BrokenPipeError:
                     self.gone = True
                 except (OSError, ValueError) as exc:
-                    self.failed = exc if isinstance(exc, OSError) else OSError(
-                        errno.EBADF, str(exc))
+                    self.failed = (
+                        exc if isinstance(exc, OSError) else OSError(errno.EBADF, str(exc))
+                    )
                 return
             data, self._rest = self._rest + text.encode("utf-8", "surrogateescape"), b""
-            self._write_bytes(data)
+            self._write_bytes(self.fd, data)
 
-    def _write_bytes(self, data: bytes) -> None:
+    def _write_bytes(self, fd: int, data: bytes) -> None:
         view, done = memoryview(data), 0
         try:
             while done < len(data):
                 try:
-                    done += os.write(self.fd, view[done:])
+                    done += os.write(fd, view[done:])
                 except (BlockingIOError, InterruptedError):
-                    select.select([], [self.fd], [], 1.0)  # (a slow reader: wait it out)
+                    select.select([], [fd], [], 1.0)  # (a slow reader: wait it out)
                 except BrokenPipeError:
                     self.gone = True
                     return
                 except OSError as exc:
                     self.failed = exc
-                    self._cut_torn(data[:done])
+                    self._cut_torn(fd, data[:done])
                     return
         except BaseException:  # (Ctrl-C while waiting: the rest goes first next time, so
             self._rest = bytes(view[done:])  # the trace still ends with whole lines)
             raise
 
-    def _cut_torn(self, written: bytes) -> None:
+    def _cut_torn(self, fd: int, written: bytes) -> None:
         """A regular file that took part of a line: cut it back to the last whole one."""
         torn = len(written) - (written.rfind(b"\n") + 1)
         if not torn:
             return
         try:
-            if stat.S_ISREG(os.fstat(self.fd).st_mode):
-                os.ftruncate(self.fd, os.lseek(self.fd, 0, os.SEEK_CUR) - torn)
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR) - torn)
         except OSError:
             pass
 
-    def say_failed(self, err: TextIO, what: str) -> bool:
+    def say_failed(self, err: ErrorStream, what: str) -> bool:
         """One line on ``err`` when the output ended early for a reason other than a
         reader that went away; True then (the command's exit status is 1)."""
         if self.failed is None:
             return False
-        from sockviz.options import say
-
         exc = self.failed
         name = errno.errorcode.get(exc.errno or 0)
         reason = (exc.strerror or str(exc)) + (f" ({name})" if name else "")

@@ -25,6 +25,8 @@ app, how many run at once, and how they end:
   itself when the server dies any other way (``kill -9``): its input pipe ends and the
   server process is watched (:class:`~sockviz.app.terminal.WebTabDriver`).
 
+A tab's process - how it starts, relays and ends - is :mod:`sockviz.serve_tabs`'s.
+
 Written against textual-serve 1.1.x: :class:`TabApp` replaces ``AppService``'s process start
 and stop, :class:`SockvizServer` its page, its WebSocket handler and message reader, its
 logging and its exit request.
@@ -35,11 +37,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import shlex
-import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -48,7 +48,6 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from sockviz.engine.record.inert_text import inert
-from sockviz.engine.run.engine_process import PARENT_ENV
 from sockviz.serve_access import (  # noqa: F401 - (url_host, is_loopback: used by callers)
     Access,
     allowed_origins,
@@ -56,11 +55,9 @@ from sockviz.serve_access import (  # noqa: F401 - (url_host, is_loopback: used 
     server_url,
     url_host,
 )
+from sockviz.serve_tabs import TabApp
 
 log = logging.getLogger("textual-serve")
-
-#: The tab app's Textual driver: Textual's web driver, made to end with the server.
-TAB_DRIVER = "sockviz.app.terminal:WebTabDriver"
 
 #: The terminal size a tab may ask for, at most (columns, rows): a page asks for what its
 #: window holds; a size far beyond that would only make the app draw a screen nobody sees.
@@ -71,172 +68,28 @@ MAX_SIZE = (1000, 500)
 #: and its engine) with their own sockets.
 MAX_TABS = 8
 
-#: Seconds a tab's app has to quit when asked, and then to end after SIGTERM, before the
-#: next, harder step. Quitting normally takes a fraction of a second (the app closes its
-#: engine first); the two waits bound a server's shutdown to about two seconds.
-QUIT_GRACE = 1.0
-TERM_GRACE = 1.0
-
 #: Seconds a closing handshake may wait for a browser that no longer answers.
 WEBSOCKET_CLOSE_TIMEOUT = 2.0
-
-def _signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group has ended (or its id is no longer ours to signal)
-
-
-class TabApp(AppService):
-    """One tab's sockviz: started in a session of its own, and certain to end.
-
-    A session of its own makes the app and the engine process it starts one process group,
-    which one signal ends together; it also keeps a Ctrl+C at the server's terminal from
-    reaching the apps before the server has decided how to end them. The process is started
-    from the argument list (no shell in between), so the signals reach sockviz itself.
-    """
-
-    def __init__(self, argv: Sequence[str], *, ended: Callable[[TabApp], None],
-                 **kwargs) -> None:
-        super().__init__(shlex.join(argv), **kwargs)
-        self.argv = list(argv)
-        self._ended = ended
-        self._starting: asyncio.Future[None] | None = None
-        self._ending: asyncio.Task[None] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
-    @property
-    def output(self) -> asyncio.Task[None] | None:
-        """The task that relays the app's output; it finishes when the app's stdout closes."""
-        return self._task
-
-    async def _open_app_process(self, width: int = 80, height: int = 24):
-        pipe = asyncio.subprocess.PIPE
-        env = self._build_environment(width=width, height=height)
-        env["TEXTUAL_DRIVER"] = TAB_DRIVER
-        env[PARENT_ENV] = str(os.getpid())  # (the app ends with this server, however it dies)
-        self._process = process = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=pipe, stdout=pipe, stderr=pipe, env=env, start_new_session=True,
-        )
-        self._stdin = process.stdin
-        return process
-
-    async def run(self) -> None:
-        """Relay the app's output to the browser until it ends (textual-serve's loop, but
-        for what the app wrote on stderr: textual-serve copied all of it, a traceback
-        too, onto the server's console, and said "failed to start" of an app it had
-        ended itself). Here an app that ends by itself, unstarted or failing, is one line
-        with its last line of stderr; an app the server ended is nothing."""
-        process = self._process
-        stdout, stderr = process.stdout, process.stderr
-        tail = bytearray()
-
-        async def read_stderr() -> None:
-            while data := await stderr.read(4096):
-                tail.extend(data)
-                del tail[:-4096]
-
-        stderr_task = asyncio.ensure_future(read_stderr())
-        started = False
-        try:
-            for _ in range(10):  # (the app's prelude, before its first packet)
-                line = await stdout.readline()
-                if not line or line == b"__GANGLION__\n":
-                    started = bool(line)
-                    break
-            handlers = {b"D": self.on_data, b"M": self.on_meta, b"P": self.on_packed}
-            while started:
-                kind = await stdout.readexactly(1)
-                payload = await stdout.readexactly(int.from_bytes(
-                    await stdout.readexactly(4), "big"))
-                if kind in handlers:
-                    await handlers[kind](payload)
-        except (asyncio.IncompleteReadError, ConnectionResetError, asyncio.CancelledError):
-            pass
-        except Exception as exc:  # (a packet the relay could not pass on: the tab ends)
-            log.error("a tab's output could not be relayed: %s", inert(exc, 200))
-        finally:
-            stderr_task.cancel()
-            await asyncio.gather(stderr_task, return_exceptions=True)
-        if self._ending is None:  # it ended by itself
-            try:
-                status = await asyncio.wait_for(process.wait(), QUIT_GRACE)
-            except TimeoutError:
-                status = None
-            lines = bytes(tail).decode("utf-8", "replace").strip().splitlines()
-            if not started or (status and lines):
-                log.error("a tab's app %s: %s", "did not start" if not started else
-                          f"ended with status {status}",
-                          inert(lines[-1] if lines else "(it said nothing)", 300))
-
-    async def start(self, width: int, height: int) -> None:
-        # A tab the server has already begun to end (it is shutting down) starts nothing.
-        if self._ending is not None:
-            raise ConnectionAbortedError("the server is shutting down")
-        self._starting = asyncio.get_running_loop().create_future()
-        try:
-            await super().start(width, height)
-        finally:
-            self._starting.set_result(None)
-
-    def end(self) -> asyncio.Task[None]:
-        """Begin ending the app (once, however many ask); the task finishes when it has."""
-        if self._ending is None:
-            self._ending = asyncio.ensure_future(self._end())
-            self._ending.add_done_callback(lambda _: self._ended(self))
-        return self._ending
-
-    async def stop(self) -> None:
-        # Shielded: a handler cancelled while it waits must not cancel the ending itself.
-        await asyncio.shield(self.end())
-
-    async def _end(self) -> None:
-        if self._starting is not None:
-            await self._starting  # a process being started is ended once it exists
-        process = self._process
-        if process is None:
-            return
-        try:
-            await self._download_manager.cancel_app_downloads(
-                app_service_id=self.app_service_id)
-        except Exception:  # (the process ends whatever the downloads do)
-            log.exception("cancelling a tab's downloads")
-        if process.returncode is None:
-            await self.send_meta({"type": "quit"})  # False if its stdin is gone: no matter
-        for signum, grace in ((None, QUIT_GRACE), (signal.SIGTERM, TERM_GRACE),
-                              (signal.SIGKILL, None)):
-            if signum is not None:
-                _signal_group(process.pid, signum)
-            try:
-                await asyncio.wait_for(process.wait(), grace)
-                break
-            except TimeoutError:
-                continue
-        # The app is gone; an engine it had no time to end would be its group's last member.
-        _signal_group(process.pid, signal.SIGKILL)
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, TERM_GRACE)
-            except TimeoutError:
-                pass  # wait_for has cancelled the relay
-            self._task = None
-
-    def kill_now(self) -> None:
-        """No more waiting (a second Ctrl+C, or the event loop is gone)."""
-        if self._process is not None and self._process.returncode is None:
-            _signal_group(self._process.pid, signal.SIGKILL)
 
 
 class SockvizServer(Server):
     """textual-serve's Server with access checks, a cap on tabs, and apps that end."""
 
-    def __init__(self, argv: Sequence[str], host: str, port: int,
-                 max_tabs: int = MAX_TABS, access: Access | None = None) -> None:
-        super().__init__(shlex.join(argv), host=host, port=port, title="sockviz",
-                         public_url=server_url(host, port))
+    def __init__(
+        self,
+        argv: Sequence[str],
+        host: str,
+        port: int,
+        max_tabs: int = MAX_TABS,
+        access: Access | None = None,
+    ) -> None:
+        super().__init__(
+            shlex.join(argv),
+            host=host,
+            port=port,
+            title="sockviz",
+            public_url=server_url(host, port),
+        )
         self.argv = list(argv)
         self.max_tabs = max_tabs
         self.access = access if access is not None else Access(host, port)
@@ -251,8 +104,7 @@ class SockvizServer(Server):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_OneLine())
         # (aiohttp's own loggers too: a request it cannot parse was a traceback on stderr)
-        for logger, level in ((log, logging.INFO), (logging.getLogger("aiohttp"),
-                                                    logging.WARNING)):
+        for logger, level in ((log, logging.INFO), (logging.getLogger("aiohttp"), logging.WARNING)):
             logger.handlers[:] = [handler]
             logger.propagate = False
             logger.setLevel(logging.DEBUG if self.debug else level)
@@ -276,21 +128,26 @@ class SockvizServer(Server):
         the first good page request left)."""
         access = self.access
         if not access.host_ok(request.headers.get("Host")):
-            log.warning("refused a request: Host %s is not an address this server listens "
-                        "on", inert(request.headers.get("Host", "(none)"), 200))
-            return _refused(f"refused: open {access.urls()[0]}" if access.token is None else
-                            "refused: not an address this server listens on")
+            log.warning(
+                "refused a request: Host %s is not an address this server listens on",
+                inert(request.headers.get("Host", "(none)"), 200),
+            )
+            return _refused(
+                f"refused: open {access.urls()[0]}"
+                if access.token is None
+                else "refused: not an address this server listens on"
+            )
         token = request.match_info.get("token") or request.query.get("token")
         from_cookie = token is None
         if from_cookie:
             token = request.cookies.get(access.cookie)
         if not access.token_ok(token):
-            return _refused("refused: open the URL with the token that sockviz --serve "
-                            "printed")
+            return _refused("refused: open the URL with the token that sockviz --serve printed")
         response = await handler(request)
         if access.token is not None and not from_cookie and not response.prepared:
-            response.set_cookie(access.cookie, access.token, httponly=True,
-                                samesite="Strict", path="/")
+            response.set_cookie(
+                access.cookie, access.token, httponly=True, samesite="Strict", path="/"
+            )
         return response
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
@@ -310,42 +167,57 @@ class SockvizServer(Server):
         """Why this upgrade may not start an app, as the HTTP answer; None if it may."""
         origin = request.headers.get("Origin")
         if not self.access.origin_ok(origin):
-            log.warning("refused a tab: Origin %s is not this server's page",
-                        inert(origin if origin is not None else "(none)", 200))
+            log.warning(
+                "refused a tab: Origin %s is not this server's page",
+                inert(origin if origin is not None else "(none)", 200),
+            )
             return _refused("refused: only a page opened from this server may start a tab")
         if self._exiting:
             return web.Response(status=503, text="sockviz --serve: shutting down\n")
         if len(self.tabs) >= self.max_tabs:
             log.warning("refused a tab: %d tabs are running, the most at once", self.max_tabs)
-            return web.Response(status=503, text=(
-                f"sockviz --serve: {self.max_tabs} tabs are open, the most it runs at once; "
-                "close one and reload this page\n"))
+            return web.Response(
+                status=503,
+                text=(
+                    f"sockviz --serve: {self.max_tabs} tabs are open, the most it runs at once; "
+                    "close one and reload this page\n"
+                ),
+            )
         return None
 
-    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+    async def handle_websocket(  # type: ignore[override]  # (a refusal is plain HTTP)
+        self, request: web.Request
+    ) -> web.StreamResponse:
         """One tab: checked, counted, its app started, and ended whichever side goes first."""
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal
         websocket = web.WebSocketResponse(heartbeat=15, timeout=WEBSOCKET_CLOSE_TIMEOUT)
         if not websocket.can_prepare(request).ok:  # (else prepare() raises, twice)
-            return web.Response(status=400, text="sockviz --serve: not a WebSocket "
-                                                 "handshake\n")
-        tab = TabApp(self.argv, ended=self.tabs.discard, write_bytes=websocket.send_bytes,
-                     write_str=websocket.send_str, close=websocket.close,
-                     download_manager=self.download_manager, debug=self.debug)
+            return web.Response(status=400, text="sockviz --serve: not a WebSocket handshake\n")
+        tab = TabApp(
+            self.argv,
+            ended=self.tabs.discard,
+            write_bytes=websocket.send_bytes,
+            write_str=websocket.send_str,
+            close=websocket.close,
+            download_manager=self.download_manager,
+            debug=self.debug,
+        )
         self.tabs.add(tab)  # the slot is taken before the first await: no race past the cap
         try:
             await websocket.prepare(request)
             await tab.start(*_size(request.query.get("width"), request.query.get("height")))
             browser = asyncio.ensure_future(self._process_messages(websocket, tab))
+            relay = tab.output  # (set by start(): the app's output to the browser)
+            either = {browser} if relay is None else {browser, relay}
             try:
-                done, _ = await asyncio.wait({browser, tab.output},
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 browser.cancel()
-            if browser in done and browser.exception() is not None:
-                raise browser.exception()
+            failure = browser.exception() if browser in done else None
+            if failure is not None:
+                raise failure
         except (ConnectionAbortedError, ConnectionResetError):
             pass
         except Exception as exc:  # (one tab's trouble is logged, not the server's end)
@@ -356,8 +228,7 @@ class SockvizServer(Server):
                 await websocket.close()
         return websocket
 
-    async def _process_messages(self, websocket: web.WebSocketResponse,
-                                tab: AppService) -> None:
+    async def _process_messages(self, websocket: web.WebSocketResponse, tab: AppService) -> None:
         """The browser's messages to its tab (textual-serve's, each checked first). One
         that is not what textual-serve's page sends closes the tab, in one line: the page
         never sends one, so whoever did is not the page."""
@@ -368,12 +239,13 @@ class SockvizServer(Server):
                 kind, data = _message(message.data)
             except ValueError as exc:
                 log.warning("closed a tab: it sent %s", exc)
-                await websocket.close(code=WSCloseCode.UNSUPPORTED_DATA,
-                                      message=b"not a textual-serve message")
+                await websocket.close(
+                    code=WSCloseCode.UNSUPPORTED_DATA, message=b"not a textual-serve message"
+                )
                 return
-            if kind == "stdin":
+            if kind == "stdin" and isinstance(data, bytes):
                 await tab.send_bytes(data)
-            elif kind == "resize":
+            elif kind == "resize" and isinstance(data, tuple):
                 await tab.set_terminal_size(*data)
             elif kind == "ping":
                 await websocket.send_json(["pong", data])
@@ -427,8 +299,10 @@ def _refused(reason: str) -> web.Response:
 
 def _size(width: object, height: object) -> tuple[int, int]:
     """A terminal size a tab asked for, as whole columns and rows within :data:`MAX_SIZE`."""
-    return (max(1, min(to_int(str(width), 80), MAX_SIZE[0])),
-            max(1, min(to_int(str(height), 24), MAX_SIZE[1])))
+    return (
+        max(1, min(to_int(str(width), 80), MAX_SIZE[0])),
+        max(1, min(to_int(str(height), 24), MAX_SIZE[1])),
+    )
 
 
 def _message(text: str) -> tuple[str, object]:

@@ -167,7 +167,7 @@ async def open_tabs(port: int, server_pid: int) -> list[int]:
         deadline = time.monotonic() + 20
         while True:  # each tab: an app, and the app's own engine process (its own sockets)
             engines = [pid for pid, cmd in descendants(server_pid)
-                       if b"sockviz.engine.run.engine_process" in cmd]
+                       if b"sockviz.engine.run.engine_child" in cmd]
             if len(engines) == 2:
                 break
             assert time.monotonic() < deadline, f"tabs started {len(engines)} engines"
@@ -245,7 +245,7 @@ def test_tabs_are_capped_and_a_closed_tab_frees_its_slot(server):
             assert refused.value.status == 503
             await asyncio.sleep(1.0)  # a process started for the refused one would show
             assert len(tab_apps(proc.pid)) == MAX_TABS
-            engines = [p for p, cmd in descendants(proc.pid) if b"sockviz.engine.run.engine_process" in cmd]
+            engines = [p for p, cmd in descendants(proc.pid) if b"sockviz.engine.run.engine_child" in cmd]
             assert len(engines) <= MAX_TABS
             await tabs.pop().close()
             deadline = time.monotonic() + 10
@@ -272,7 +272,7 @@ def test_sigterm_with_tabs_open_ends_every_tab_app():
             async with aiohttp.ClientSession() as session:
                 tabs = [await connect(session, port, own_origin(port)) for _ in range(3)]
                 wait_until(lambda: len([p for p, cmd in descendants(proc.pid)
-                                        if b"sockviz.engine.run.engine_process" in cmd]) == 3,
+                                        if b"sockviz.engine.run.engine_child" in cmd]) == 3,
                            20, "three tabs did not start three apps and engines")
                 tree = descendants(proc.pid)
                 proc.send_signal(signal.SIGTERM)  # the tabs stay open in the browser
@@ -317,7 +317,7 @@ def test_kill_9_of_the_server_with_tabs_open_ends_every_tab_app_and_engine():
             async with aiohttp.ClientSession() as session:
                 tabs = [await connect(session, port, own_origin(port)) for _ in range(3)]
                 wait_until(lambda: len([p for p, cmd in descendants(proc.pid)
-                                        if b"sockviz.engine.run.engine_process" in cmd]) == 3,
+                                        if b"sockviz.engine.run.engine_child" in cmd]) == 3,
                            20, "three tabs did not start three apps and engines")
                 tree.extend(descendants(proc.pid))  # (before the kill: then they are init's)
                 proc.kill()
