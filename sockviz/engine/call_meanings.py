@@ -6,7 +6,8 @@ quiz can all say the same thing the same way.
 
 from __future__ import annotations
 
-from sockviz.engine.events import CallEvent
+from sockviz.engine.events import CallEvent, TcpSettings
+from sockviz.engine.kernel.tcp_settings import fin_timeout_words
 from sockviz.engine.states import Call, State
 
 
@@ -144,14 +145,12 @@ _KERNEL_MEANING = {
 }
 
 
-def kernel_meaning(state: str | None, settings=None) -> str:
+def kernel_meaning(state: str | None, settings: TcpSettings | None = None) -> str:
     """What a kernel TCP state means, in a few words; with the run's kernel settings
     (:class:`~sockviz.engine.events.TcpSettings`), FIN_WAIT2's says its tcp_fin_timeout."""
     if state is None:
         return "no kernel TCP state (UDP, or not Linux)"
     if state == "FIN_WAIT2" and settings is not None:
-        from sockviz.engine.kernel.tcp_settings import fin_timeout_words
-
         return (
             f"our FIN was acknowledged; waiting for the peer's FIN ({fin_timeout_words(settings)})"
         )

@@ -151,7 +151,7 @@ class Question:
         """Which end the kernel keeps in TIME_WAIT: each end's latest reading (an open
         socket whose connection is in TIME_WAIT reads TIME_WAIT too), or "not known yet"
         while a FIN is still unanswered."""
-        states = {}
+        states: dict[str | None, str | None] = {}
         for name in (self.socket, self.peer):
             facts = sockets.get(name) if name else None
             kernel = facts.kernel if facts is not None else None
@@ -165,7 +165,9 @@ class Question:
         ]
         if unsettled:
             return f"{NOT_YET}: {', '.join(unsettled)} when the run moved on"
-        waiting = [name for name, kernel in states.items() if kernel == "TIME_WAIT"]
+        waiting = [
+            name for name, kernel in states.items() if kernel == "TIME_WAIT" and name is not None
+        ]
         return BOTH if len(waiting) == 2 else (waiting[0] if waiting else NEITHER)
 
 
@@ -188,7 +190,7 @@ class Datagrams:
     lost on the way is passed over). Fed every call event in order."""
 
     def __init__(self) -> None:
-        self.sent: dict[tuple, list[tuple[int, bytes]]] = {}
+        self.sent: dict[tuple[str | None, str | None], list[tuple[int, bytes]]] = {}
 
     def seen(self, event: CallEvent) -> int | None:
         """Keep a datagram sent; for one read, the size it was sent with (None: not seen)."""

@@ -9,8 +9,8 @@ import pytest
 
 from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, KernelEvent, RunFinished, StepPending
-from sockviz.engine.run.gate import Mode
 from sockviz.engine.predict_questions import BOTH, NEITHER, SUCCEEDS, Datagrams, ask
+from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.runner import Runner
 from sockviz.engine.states import Role, State
 from tests.helpers import Collector

@@ -83,7 +83,8 @@ ALL = [(t, r, s, c) for t, roles in ROLES.items() for r in roles for s in State 
 
 @pytest.mark.parametrize(("transport", "role", "state", "call"), ALL, ids=lambda v: v.value)
 def test_every_role_state_call(transport, role, state, call):
-    """Each of the role x state x call cases is legal exactly when the spec says, with its target."""
+    """Each of the role x state x call cases is legal exactly when the spec says, with its
+    target."""
     want = expected(transport, role, state, call)
     if want is None:
         with pytest.raises(IllegalTransition) as info:

@@ -13,7 +13,6 @@ import pytest
 
 from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, KernelEvent, RunFinished, StepPending
-from sockviz.engine.run.gate import Mode
 from sockviz.engine.predict_questions import (
     AFTER_FIN,
     NEW_SOCKET,
@@ -23,6 +22,7 @@ from sockviz.engine.predict_questions import (
     Datagrams,
     ask,
 )
+from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios.scenario_files import load
 from sockviz.engine.states import Call
@@ -255,8 +255,8 @@ def test_message_boundaries_each_recvfrom_reads_one_whole_datagram():
 
 
 def wire_capture():
-    from sockviz.engine.wire.watch_point import decide
     from sockviz.engine.wire.capture import WireUnavailable
+    from sockviz.engine.wire.watch_point import decide
 
     try:
         return decide("host", False).capture("ipv4")

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from sockviz.engine.events import LinkStatus, Segment, TcpSettings
 from sockviz.engine.call_meanings import errno_help, kernel_meaning, shutdown_reason
-from sockviz.engine.scenarios import get
+from sockviz.engine.events import LinkStatus, Segment, TcpSettings
 from sockviz.engine.record.trace_format import read_trace
+from sockviz.engine.scenarios import get
 from sockviz.view import linkview
 from sockviz.view.fold import apply
 from sockviz.view.run_view import RunView

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from sockviz.engine.events import CallEvent, Segment
+from sockviz.engine.record.trace_format import read_trace
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.replay_runner import ReplayRunner
-from sockviz.engine.states import Call
 from sockviz.engine.scenarios import get
-from sockviz.engine.record.trace_format import read_trace
+from sockviz.engine.states import Call
 from sockviz.view.fold import apply
-from sockviz.view.run_view import RunView
 from sockviz.view.linkview import link_story
+from sockviz.view.run_view import RunView
 from sockviz.view.wirewords import story
 from tests.test_lab import needs_hosts
 

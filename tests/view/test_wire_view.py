@@ -4,13 +4,12 @@ wire's quiz questions - folded from real runs recorded with their segments (test
 from __future__ import annotations
 
 from dataclasses import replace
-
 from pathlib import Path
 
 from sockviz.engine import predict_questions as quiz
 from sockviz.engine.events import CallEvent, StepPending, WireStatus
-from sockviz.engine.scenarios import get
 from sockviz.engine.record.trace_format import read_trace
+from sockviz.engine.scenarios import get
 from sockviz.view.fold import apply
 from sockviz.view.run_view import RunView
 from sockviz.view.wirewords import header_lines, story, wire_note

@@ -6,9 +6,9 @@ import json
 import pathlib
 
 from sockviz.engine import scenarios
+from sockviz.engine.record.trace_format import read_trace
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.replay_runner import ReplayRunner
-from sockviz.engine.record.trace_format import read_trace
 from sockviz.view.history import History
 from sockviz.view.run_view import RunView
 from sockviz.view.words import log_text

@@ -9,7 +9,7 @@ lists them in the order ``--list`` shows them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from sockviz.engine.scenarios import (
@@ -32,7 +32,7 @@ class ScenarioRegistry(Mapping[str, Scenario]):
     """The built-ins by name, in ``--list`` order. A scenario file is read the first time
     its scenario is asked for: the TUI's first frame does not wait for a TOML parser."""
 
-    def __init__(self, entries) -> None:
+    def __init__(self, entries: Iterable[tuple[str, Scenario | Path]]) -> None:
         self._entries: dict[str, Scenario | Path] = dict(entries)
 
     def __getitem__(self, name: str) -> Scenario:
@@ -43,7 +43,7 @@ class ScenarioRegistry(Mapping[str, Scenario]):
             entry = self._entries[name] = scenario_files.load(entry)
         return entry
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
     def __len__(self) -> int:

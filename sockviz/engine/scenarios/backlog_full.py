@@ -51,8 +51,8 @@ SCENARIO = Scenario(
                             "There is room in the queue, so it completes (ESTABLISHED) though "
                             "nobody has called accept()."
                             if i < N
-                            else "The queue is full (2 waiting for a backlog of 1): the kernel drops "
-                            "this SYN, and the client waits in SYN_SENT."
+                            else "The queue is full (2 waiting for a backlog of 1): the kernel "
+                            "drops this SYN, and the client waits in SYN_SENT."
                         )
                     ),
                 ),

@@ -13,8 +13,9 @@ from __future__ import annotations
 import errno
 import math
 
-from sockviz.engine.scenarios.scenario_types import Expect
 from sockviz.engine.scenarios.quoted_values import shown as _shown
+from sockviz.engine.scenarios.scenario_reader import Table, TableReader
+from sockviz.engine.scenarios.scenario_types import Expect
 from sockviz.engine.states import State
 
 EXPECT_KEYS = {
@@ -41,7 +42,9 @@ KERNEL_STATES = (
 )
 
 
-def expectation(read, table: tuple, data, max_bytes: int) -> tuple[Expect | None, str | None]:
+def expectation(
+    read: TableReader, table: Table, data: object, max_bytes: int
+) -> tuple[Expect | None, str | None]:
     """The step's :class:`Expect`, and the errno it is meant to fail with (or None)."""
     if data is None:
         return None, None
@@ -57,7 +60,7 @@ def expectation(read, table: tuple, data, max_bytes: int) -> tuple[Expect | None
         state = State(read.choice(table, data, "state", [s.value for s in State]))
     error = data.get("error")
     if error is not None and (
-        not read.string(table, data, "error").startswith("E") or not hasattr(errno, error)
+        not read.required_string(table, data, "error").startswith("E") or not hasattr(errno, error)
     ):
         read.fail(
             table,

@@ -14,16 +14,20 @@ keeps the 20 ms. Standard library only.
 from __future__ import annotations
 
 from sockviz.engine.scenarios.quoted_values import shown as _shown
+from sockviz.engine.scenarios.scenario_reader import TableReader, TomlTable
+
+#: A run's link: (settings as ``--link`` takes them, the drops, hold).
+LinkPlan = tuple[str, tuple[str, ...], bool]
 
 LINK_KEYS = {"delay": "50ms", "jitter": "5ms", "rate": "1mbit", "loss": "2%", "seed": 7}
 
 
-def link_table(read, data: dict, families: tuple[str, ...]):
+def link_table(read: TableReader, data: TomlTable, families: tuple[str, ...]) -> LinkPlan | None:
     """The ``[link]`` table: two hosts and what the link between them does, with the keys
     ``--link`` takes (``delay = "50ms"``), ``drop = ["syn"]`` and ``hold = true``."""
     if "link" not in data:
         return None
-    from sockviz.engine.lab.link import LinkSpec
+    from sockviz.engine.lab.link import LinkSpec  # (the link's machinery: for a [link] only)
 
     table, head = ("link",), data["link"]
     if not isinstance(head, dict):
@@ -39,11 +43,8 @@ def link_table(read, data: dict, families: tuple[str, ...]):
     for key, example in LINK_KEYS.items():
         if key in head:
             value = head[key]
-            if (
-                key == "seed"
-                and type(value) is not int
-                or key != "seed"
-                and (not isinstance(value, str))
+            if (key == "seed" and type(value) is not int) or (
+                key != "seed" and (not isinstance(value, str))
             ):
                 read.fail(
                     table, key, f"{key} must look like {key} = {example!r}, not {_shown(value)}"
@@ -61,15 +62,15 @@ def link_table(read, data: dict, families: tuple[str, ...]):
     try:
         LinkSpec.parse(settings, tuple(drops))
     except ValueError as exc:
-        key = next(
+        bad = next(
             (
                 k
                 for k in (*LINK_KEYS, "drop")
-                if f"{k}=" in str(exc) or k == "drop" and "--drop" in str(exc)
+                if f"{k}=" in str(exc) or (k == "drop" and "--drop" in str(exc))
             ),
             None,
         )
-        read.fail(table, key, str(exc).replace("--link ", "").replace("--drop ", "drop "))
+        read.fail(table, bad, str(exc).replace("--link ", "").replace("--drop ", "drop "))
     return (settings, tuple(drops), hold)
 
 
@@ -81,7 +82,7 @@ def _keys(settings: str) -> dict[str, str]:
     return keys
 
 
-def merge_link(command: tuple | None, scenario: tuple | None) -> tuple | None:
+def merge_link(command: LinkPlan | None, scenario: LinkPlan | None) -> LinkPlan | None:
     """The run's link, (settings, drops, hold): the scenario's ``[link]`` with what the
     command line gave laid over it key by key - each ``--link`` key replaces the same key
     (``delay``, ``loss`` ...) and keeps the others, ``--drop`` replaces the list of drops,

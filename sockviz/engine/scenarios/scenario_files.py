@@ -33,13 +33,20 @@ from __future__ import annotations
 import re
 import socket as socket_module
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
-from sockviz.engine.families import FAMILIES
-from sockviz.engine.record.inert_text import inert
 from sockviz.engine.scenarios.expect_table import EXPECT_KEYS, expectation
 from sockviz.engine.scenarios.linktable import link_table
+from sockviz.engine.scenarios.quoted_values import shown as _shown
+from sockviz.engine.scenarios.scenario_reader import (
+    C_INT,
+    ScenarioFileError,
+    Table,
+    TableLines,
+    TableReader,
+    TomlTable,
+    table_name,
+)
 from sockviz.engine.scenarios.scenario_types import (
     BIND_ADDRESS,
     ECHO,
@@ -52,7 +59,6 @@ from sockviz.engine.scenarios.scenario_types import (
     SocketSpec,
     Step,
 )
-from sockviz.engine.scenarios.quoted_values import shown as _shown
 from sockviz.engine.states import Call, IllegalTransition, Role, Transport
 
 #: The keys each call takes besides the common ones, with what they mean.
@@ -91,215 +97,19 @@ CALL_KEYS[Call.SENDALL] = CALL_KEYS[Call.SEND]
 STEP_KEYS = {"socket", "call", "actor", "explain", "only", "timeout", "expect"}
 SCENARIO_KEYS = {"name", "summary", "about", "families", "exchange_at"}
 SOCKET_KEYS = {"name", "role", "type"}
-#: Scenario and socket names: they end up in titles, events, recordings and file names.
-NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,23}\Z")
-#: Words that ``address`` and ``to`` take with a meaning of their own: not socket names.
-RESERVED_NAMES = ("loopback", "own", "last-peer")
 
 # Far above a classroom scenario (a few KB, dozens of steps), and small enough that checking
 # and running any file stays quick and bounded.
 MAX_FILE_BYTES = 1 << 20
-MAX_TABLES = {"socket": 64, "step": 1000, "exchange": 1000}
 MAX_SUMMARY, MAX_TEXT = 200, 2000  # characters: the summary; about and each explain
 TIMEOUT = (0.001, 3600)  # seconds a step may wait for its peer (poll() counts milliseconds)
 MAX_BACKLOG = 65535  # Linux lowers any backlog to net.core.somaxconn: 16 bits for years
 MAX_RECV = 64 << 20  # recv(size) allocates size first: above any socket buffer, and bounded
 MAX_LINGER = 60  # close() may block that long: the one wait a stopped run cannot cut short
-C_INT = (-(1 << 31), (1 << 31) - 1)
 MAX_DEPTH = 32  # nested arrays and inline tables (a scenario uses two levels)
 
-#: Refused in text shown to the user (the display would escape them; this names the line):
-#: C0 controls but tab and newline, DEL, C1, bidi controls, line and paragraph separators.
-UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-
-
-class ScenarioFileError(ValueError):
-    """A scenario file that cannot be run: where, and what was expected."""
-
-    def __init__(self, path: str, line: int | None, message: str) -> None:
-        super().__init__(message)
-        self.path, self.line, self.message = path, line, message
-
-    def __str__(self) -> str:
-        where = f"{self.path}, line {self.line}" if self.line else self.path
-        return inert(f"{where}: {self.message}")  # one line, whatever the path holds
-
-
-class _Lines:
-    """Where each table and key is (``tomllib`` keeps no positions); how many [[tables]]."""
-
-    HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
-    KEY = re.compile(r"\s*([A-Za-z0-9_\-]+)\s*=")
-
-    def __init__(self, text: str) -> None:
-        self.tables: dict[tuple, int] = {}
-        self.keys: dict[tuple, int] = {}
-        self.counts: dict[str, int] = {}
-        table: tuple = ()
-        in_string = False
-        # "\n" only, as TOML counts lines: str.splitlines() also splits at U+0085 and
-        # U+2028, which a string or comment may hold, and every later line would be off.
-        for number, line in enumerate(text.split("\n"), start=1):
-            quotes = line.count('"""') + line.count("'''")
-            if in_string:
-                in_string = quotes % 2 == 0
-                continue
-            in_string = quotes % 2 == 1
-            header = self.HEADER.match(line)
-            if header and not in_string:
-                name = header.group(2)
-                if header.group(1) == "[[":
-                    self.counts[name] = self.counts.get(name, 0) + 1
-                    table = (name, self.counts[name] - 1)
-                elif "." in name:  # [step.expect]: a part of the latest [[step]]
-                    head, _, rest = name.partition(".")
-                    table = (head, self.counts.get(head, 1) - 1, rest)
-                else:
-                    table = (name,)
-                self.tables.setdefault(table, number)
-            elif key := self.KEY.match(line):
-                self.keys.setdefault((*table, key.group(1)), number)
-
-    def of(self, table: tuple, key: str | None = None) -> int | None:
-        if key is not None:
-            inline = ((*table, "expect"),) if key in EXPECT_KEYS else ()
-            for where in ((*table, key), (*table, "expect", key), *inline):
-                if where in self.keys:
-                    return self.keys[where]
-        return self.tables.get(table)
-
-
-@dataclass
-class _Reader:
-    path: str
-    lines: _Lines
-
-    def fail(self, table: tuple, key: str | None, message: str):
-        raise ScenarioFileError(self.path, self.lines.of(table, key), message)
-
-    def string(self, table: tuple, data: dict, key: str, default=None, required=False):
-        value = data.get(key, default)
-        if value is None and required:
-            self.fail(table, None, f'{_name(table)} needs {key} = "..."')
-        if value is not None and not isinstance(value, str):
-            self.fail(table, key, f"{key} must be a string in quotes, not {_shown(value)}")
-        return value
-
-    def text(self, table: tuple, data: dict, key: str, limit: int, one_line=False) -> str:
-        """Words shown as they are: bounded, nothing a terminal acts on; one_line: the summary."""
-        value = self.string(table, data, key, None if one_line else "", required=one_line)
-        if bad := UNSHOWABLE.search(value) or (one_line and re.search("[\n\t]", value)):
-            self.fail(
-                table,
-                key,
-                f"{key} has a control character (U+{ord(bad[0]):04X}) at "
-                f"character {bad.start() + 1}: expected plain text"
-                f"{' on one line' if one_line else ''}",
-            )
-        if len(value) > limit:
-            self.fail(table, key, f"{key} is {len(value)} characters long: at most {limit}")
-        return value
-
-    def name(self, table: tuple, data: dict, key: str) -> str:
-        value = self.string(table, data, key, required=True)
-        if not NAME.match(value) or value in RESERVED_NAMES:
-            self.fail(
-                table,
-                key,
-                f"{key} = {_shown(value)}: expected 1 to 24 lower-case "
-                'letters, digits and dashes, like "my-echo" (but not '
-                f"{', '.join(RESERVED_NAMES)})",
-            )
-        return value
-
-    def number(
-        self,
-        table: tuple,
-        data: dict,
-        key: str,
-        default,
-        low=0,
-        high=C_INT[1],
-        kind: type | tuple = int,
-    ):
-        """A whole number, or with ``kind`` (int, float) seconds, from low to high (NaN
-        fails every comparison, so it is refused too)."""
-        value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
-            what = "whole number" if kind is int else "number of seconds"
-            self.fail(
-                table,
-                key,
-                f"{key} must be a {what} from {low} to {high}, "
-                + ("not given" if value is None else f"not {_shown(value)}"),
-            )
-        return value
-
-    def choice(self, table: tuple, data: dict, key: str, choices, default=None):
-        value = self.string(table, data, key, default, required=default is None)
-        if value not in choices:
-            self.fail(
-                table,
-                key,
-                f"{key} = {_shown(value)}: expected one of {', '.join(map(str, choices))}",
-            )
-        return value
-
-    def only_keys(self, table: tuple, data: dict, allowed) -> None:
-        for key in data:
-            if key not in allowed:
-                self.fail(
-                    table,
-                    key,
-                    f"unknown key {_shown(key)} in {_name(table)} (expected "
-                    f"one of: {', '.join(sorted(allowed))})",
-                )
-
-    def families(self, table: tuple, data: dict, key: str, default) -> tuple[str, ...]:
-        value = data.get(key, default)
-        if (
-            not isinstance(value, list)
-            or (key == "families" and not value)
-            or any(not isinstance(f, str) or f not in FAMILIES for f in value)
-        ):
-            self.fail(
-                table, key, f"{key} must be a list of {', '.join(FAMILIES)}, not {_shown(value)}"
-            )
-        return tuple(value)
-
-    def at_most(self, kind: str, count: int) -> None:
-        if count > MAX_TABLES.get(kind, count):
-            self.fail(
-                (kind, MAX_TABLES[kind]),
-                None,
-                f"{count} [[{kind}]] tables: at most {MAX_TABLES[kind]} (a scenario has dozens)",
-            )
-
-    def tables(self, data: dict, kind: str) -> list:
-        """The [[kind]] tables; [[exchange]] may be left out, the others may not."""
-        tables = data.get(kind, [] if kind == "exchange" else None)
-        if not isinstance(tables, list) or (not tables and kind != "exchange"):
-            self.fail(
-                (),
-                None,
-                f"no [[{kind}]] tables: "
-                + (
-                    "name each socket the steps use"
-                    if kind == "socket"
-                    else "list the calls in the order they run"
-                ),
-            )
-        self.at_most(kind, len(tables))
-        for index, table in enumerate(tables):
-            if not isinstance(table, dict):
-                self.fail((kind, index), None, f"{_name((kind, index))} must be a table")
-        return tables
-
-
-def _name(table: tuple) -> str:
-    if len(table) < 2:
-        return f"[{table[0]}]" if table else "the file's top level"
-    return f"[[{table[0]}]] number {table[1] + 1}"
+#: What a caller of the files imports from here (the error is the reader's).
+__all__ = ["CALL_KEYS", "ScenarioFileError", "load", "loads"]
 
 
 def load(path: str | Path) -> Scenario:
@@ -333,12 +143,12 @@ def _read(path: str) -> bytes:
 
 def loads(text: str, path: str = "<scenario>") -> Scenario:
     """A scenario from the text of a file (``path`` names it in errors)."""
-    read = _Reader(path, _Lines(text))
+    read = TableReader(path, TableLines(text, EXPECT_KEYS))
     for kind, count in read.lines.counts.items():  # before tomllib, which takes its time
         read.at_most(kind, count)
     data = _parse(text, path)
     read.only_keys((), data, {"scenario", "socket", "step", "exchange", "link"})
-    head = data.get("scenario")
+    head: object = data.get("scenario")
     if not isinstance(head, dict):
         read.fail((), None, "no [scenario] table: it needs at least name and summary")
     table = ("scenario",)
@@ -366,7 +176,7 @@ def loads(text: str, path: str = "<scenario>") -> Scenario:
     return scenario
 
 
-def _parse(text: str, path: str) -> dict:
+def _parse(text: str, path: str) -> TomlTable:
     """``tomllib.loads``, with each way it can fail turned into one line about the file."""
     try:
         return tomllib.loads(text)
@@ -387,7 +197,7 @@ def _parse(text: str, path: str) -> dict:
     raise ScenarioFileError(path, line, message)
 
 
-def _sockets(read: _Reader, tables: list) -> dict[str, SocketSpec]:
+def _sockets(read: TableReader, tables: list[TomlTable]) -> dict[str, SocketSpec]:
     specs: dict[str, SocketSpec] = {}
     for index, data in enumerate(tables):
         table = ("socket", index)
@@ -405,7 +215,11 @@ def _sockets(read: _Reader, tables: list) -> dict[str, SocketSpec]:
 
 
 def _steps(
-    read: _Reader, tables: list, kind: str, sockets: dict[str, SocketSpec], exchange: bool = False
+    read: TableReader,
+    tables: list[TomlTable],
+    kind: str,
+    sockets: dict[str, SocketSpec],
+    exchange: bool = False,
 ) -> tuple[Step, ...]:
     steps = []
     names, calls = list(sockets), [c.value for c in Call]
@@ -422,7 +236,7 @@ def _steps(
             "client" if sockets[name].role is Role.CLIENT else "server",
         )
         only = read.families(table, data, "only", [])
-        timeout = float(read.number(table, data, "timeout", 10.0, *TIMEOUT, (int, float)))
+        timeout = read.seconds(table, data, "timeout", 10.0, *TIMEOUT)
         expect, expect_error = expectation(read, table, data.get("expect"), MAX_RECV)
         args, wait = _arguments(read, table, data, call, sockets, exchange)
         steps.append(
@@ -442,7 +256,7 @@ def _steps(
     return tuple(steps)
 
 
-def _option_value(read: _Reader, table: tuple, data: dict, option: str):
+def _option_value(read: TableReader, table: Table, data: TomlTable, option: str) -> object:
     """setsockopt's value: a C int, or SO_LINGER's struct linger as [on, seconds], checked
     here because ``struct.pack`` or the call would otherwise refuse it in the middle of a run."""
     value = data.get("value")
@@ -465,17 +279,17 @@ def _option_value(read: _Reader, table: tuple, data: dict, option: str):
 
 
 def _arguments(
-    read: _Reader,
-    table: tuple,
-    data: dict,
+    read: TableReader,
+    table: Table,
+    data: TomlTable,
     call: Call,
     sockets: dict[str, SocketSpec],
     exchange: bool,
-) -> tuple[tuple, bool]:
+) -> tuple[tuple[object, ...], bool]:
     """The step's ``args`` (markers where values are known only at run time), and wait."""
     wait = True
 
-    def socket_ref(key: str, default: str, extra: tuple = ()) -> object:
+    def socket_ref(key: str, default: str, extra: tuple[str, ...] = ()) -> object:
         target = read.choice(
             table,
             data,
@@ -491,7 +305,7 @@ def _arguments(
         }.get(target) or AddressOf(target)
 
     if call is Call.SETSOCKOPT:
-        option = read.string(table, data, "option", required=True)
+        option = read.required_string(table, data, "option")
         if not option.startswith(("SO_", "TCP_")) or not hasattr(socket_module, option):
             read.fail(
                 table,
@@ -512,7 +326,7 @@ def _arguments(
     if call is Call.LISTEN:
         return (read.number(table, data, "backlog", 5, high=MAX_BACKLOG),), wait
     if call is Call.ACCEPT:
-        new = read.string(table, data, "new", required=True)
+        new = read.required_string(table, data, "new")
         if new not in sockets or sockets[new].role is not Role.CONNECTION:
             read.fail(
                 table,
@@ -531,11 +345,11 @@ def _arguments(
             read.fail(
                 table,
                 None,
-                f"{_name(table)} ({call.value}) needs one of data = "
+                f"{table_name(table)} ({call.value}) needs one of data = "
                 '"text", echo = true or message = true',
             )
         if given == ["data"]:
-            payload = read.string(table, data, "data").encode("utf-8")
+            payload: object = read.string(table, data, "data", "").encode("utf-8")
         elif data[given[0]] is not True:
             read.fail(table, given[0], f"{given[0]} must be true")
         elif given == ["message"] and not exchange:
@@ -554,7 +368,7 @@ def _arguments(
     return (), wait
 
 
-def _check_order(read: _Reader, scenario: Scenario) -> None:
+def _check_order(read: TableReader, scenario: Scenario) -> None:
     """Walk the steps through the lifecycle table once a family (not once per prefix, which
     took 13 s for 3,000 steps): the first that cannot come where it is gets its line."""
     for family in scenario.families:
@@ -562,7 +376,7 @@ def _check_order(read: _Reader, scenario: Scenario) -> None:
         try:
             scenario._walk(tuple(scenario.steps[i] for i in kept))
         except (ValueError, IllegalTransition) as exc:
-            index = kept[exc.step_index]
+            index = kept[exc.step_index]  # type: ignore[union-attr]  # (Scenario._walk sets it)
             step = scenario.steps[index]
             reason = str(exc).split("): ", 1)[-1]
             read.fail(

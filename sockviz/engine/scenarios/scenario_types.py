@@ -134,7 +134,7 @@ class Step:
     """The socket the call is made on (for ``accept``: the listener)."""
     call: Call
     """The call."""
-    args: tuple = ()
+    args: tuple[object, ...] = ()
     """Its arguments; markers are filled in when it runs. ``accept`` takes the new name."""
     explain: str = ""
     """What the call does and why the state changes, in plain words."""
@@ -245,7 +245,7 @@ class Scenario:
             try:
                 self._walk_step(index, step, states, names)
             except (ValueError, IllegalTransition) as exc:
-                exc.step_index = index
+                exc.step_index = index  # type: ignore[union-attr]  # (read by _check_order)
                 raise
 
     def _walk_step(self, index: int, step: Step, states: dict[str, State], names: set[str]) -> None:
