@@ -28,7 +28,6 @@ from sockviz.options import (
     from_arguments,
     say,
 )
-from sockviz.output import Output
 
 
 class _Parser(argparse.ArgumentParser):
@@ -226,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
 def list_scenarios(out: TextIO | None, err: ErrorStream) -> int:
     """``--list``: the scenarios, one a line; one line on ``err`` and exit status 1 when
     standard output cannot take them (``--list > /dev/full``), never a traceback."""
+    from sockviz.output import Output  # (and threading: --help needs neither)
+
     width = max(len(name) for name in scenarios.REGISTRY)
     output = Output(out)
     output.write(

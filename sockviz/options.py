@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Protocol
 from sockviz.engine import scenarios
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.record.inert_text import inert
-from sockviz.engine.scenarios.linktable import merge_link
 from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.states import Call, Transport
 
@@ -174,6 +173,8 @@ def link_of(options: Options, scenario: Scenario | None = None) -> LinkAsked | N
     """The run's link - (settings, drops, hold), the command line's laid over the
     scenario's ``[link]`` key by key (:func:`~sockviz.engine.scenarios.linktable.merge_link`)
     - or None: loopback."""
+    from sockviz.engine.scenarios.linktable import merge_link  # (--help never needs it)
+
     scenario = scenario if scenario is not None else options.loaded
     return merge_link(command_link(options), getattr(scenario, "link", None))
 
