@@ -17,10 +17,8 @@ from collections.abc import Mapping
 
 from sockviz.engine import scenarios as registry
 from sockviz.engine.run.gate import Mode
-from sockviz.engine.run.replay_runner import replay_factory
 from sockviz.engine.run.runner_protocols import RunnerFactory
 from sockviz.engine.scenarios.scenario_types import Scenario
-from sockviz.engine.wire.capture import Capture, WireUnavailable
 from sockviz.options import (
     EXIT_OK,
     EXIT_USAGE,
@@ -33,7 +31,6 @@ from sockviz.options import (
     resolve_scenario,
     say,
 )
-from sockviz.peers import outside_engine_factory
 
 
 def run_tui(options: Options, err: ErrorStream) -> int:
@@ -49,6 +46,9 @@ def run_tui(options: Options, err: ErrorStream) -> int:
             "'textual==8.2.8'); --trace and --list work without it",
         )
         return EXIT_USAGE
+    # The TUI's first frame waits for every module imported before it, and this process
+    # runs no socket (its engine process does): a replay's runner, an outside peer's and
+    # the capture are imported below only for the runs that use them.
     if not options.replay and not options.outside and link_of(options) is None:
         try:
             check_wire(options.wire, options.family)
@@ -77,8 +77,12 @@ def run_tui(options: Options, err: ErrorStream) -> int:
         scenarios = collections.ChainMap({scenario.name: scenario}, registry.REGISTRY)
         config.scenario, config.scenario_file = scenario.name, options.scenario_file
     if options.recording is not None:
+        from sockviz.engine.run.replay_runner import replay_factory  # (first frame: see above)
+
         factory, config.replay = replay_factory(options.recording.events), options.replay
     if options.outside:
+        from sockviz.peers import outside_engine_factory  # (first frame: see above)
+
         outside = outside_engine_factory(options)
         factory = outside
         config.scenario, config.outside = outside.scenario.name, options.outside
@@ -98,6 +102,8 @@ def check_wire(mode: str, family: str) -> None:
     if mode not in ("host", "private") or family == "unix":
         return
     if mode == "host":
+        from sockviz.engine.wire.capture import Capture, WireUnavailable  # (see run_tui)
+
         try:
             Capture().close()
         except WireUnavailable as exc:
