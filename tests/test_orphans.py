@@ -49,7 +49,7 @@ def kill_all(*pids: int) -> None:
 def test_an_engine_process_ends_when_its_app_is_killed_though_its_stdin_stays_open():
     middle, child = start_middle(sys.executable, "-m", "sockviz.engine.run.engine_child", "off")
     try:
-        wait_until(lambda: b"remote_child" in open(f"/proc/{child}/cmdline", "rb").read(),
+        wait_until(lambda: b"engine_child" in open(f"/proc/{child}/cmdline", "rb").read(),
                    10, "the engine process did not start")
         middle.kill()
         middle.wait(5)
@@ -68,7 +68,7 @@ def test_a_served_tab_ends_with_its_engine_when_its_server_dies_though_its_pipes
                                "--step", env=env)
     tree: list[int] = [app]
     try:
-        wait_until(lambda: any(b"remote_child" in cmd for _, cmd in descendants(app)), 20,
+        wait_until(lambda: any(b"engine_child" in cmd for _, cmd in descendants(app)), 20,
                    "the tab's app did not start its engine")
         tree += [pid for pid, _ in descendants(app)]
         middle.kill()
