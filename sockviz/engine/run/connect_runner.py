@@ -1,4 +1,5 @@
-"""``--connect``: a client of a real outside server (see :mod:`sockviz.engine.run.outside_peers`)."""
+"""``--connect``: a client of a real outside server (see
+:mod:`sockviz.engine.run.outside_peers`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from collections import deque
 from types import EllipsisType
 
-from sockviz.engine.events import CallEvent, WireStatus
+from sockviz.engine.events import WireStatus
 from sockviz.engine.families import Family
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.outside_peers import (
@@ -19,13 +20,14 @@ from sockviz.engine.run.outside_peers import (
     _OutsideRunner,
     _reason,
     connect_scenario,
+    open_socket,
 )
 from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.sockets.call_words import call_args
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.states import Call, Role
-from sockviz.engine.wire.capture import Capture
+from sockviz.engine.wire.segments import FrameSource
 
 
 class ConnectRunner(_OutsideRunner):
@@ -49,10 +51,10 @@ class ConnectRunner(_OutsideRunner):
         send: bytes | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         *,
-        idle: float | None | EllipsisType = ...,
+        idle: float | EllipsisType | None = ...,
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
-        capture: Capture | None = None,
+        capture: FrameSource | None = None,
         wire: WireStatus | None = None,
     ) -> None:
         if timeout is None or timeout <= 0:
@@ -176,10 +178,11 @@ class ConnectRunner(_OutsideRunner):
             remaining = None
             if self.idle is not None:
                 remaining = max(0.0, quiet_since + self.idle - time.monotonic())
-            ready = self.tracer.wait_any([client.sock, self._wake_r], remaining)
+            sock = open_socket(client)
+            ready = self.tracer.wait_any([sock, self._wake_r], remaining)
             if self._wake_r in ready:
                 self._drain_wake()
-            if ready and client.sock not in ready:
+            if ready and sock not in ready:
                 continue  # only a message to send
             quiet = not ready
             explain = (

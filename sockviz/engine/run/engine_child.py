@@ -2,9 +2,9 @@
 
 It reads controls from its stdin and plays each run with a real
 :class:`~sockviz.engine.run.runner.Runner`, its events going back in batches on its stdout
-(:mod:`sockviz.engine.run.engine_process` is the app's side, and has the frames and :class:`Status`).
-Where the wire is watched is decided first, while the process has one thread: a private
-network can only be entered then.
+(:mod:`sockviz.engine.run.engine_process` is the app's side, and has the frames and
+:class:`Status`). Where the wire is watched is decided first, while the process has one
+thread: a private network can only be entered then.
 """
 
 from __future__ import annotations

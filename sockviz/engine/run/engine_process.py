@@ -7,12 +7,13 @@ runs, and a bulk transfer slows by about the share of time the UI is busy. Measu
 transfer to 0.88x; the same work in another process left it at 1.0x.
 
 So the TUI plays its live runs in a child process: :class:`EngineProcess` starts
-``python -m sockviz.engine.run.engine_child`` (:mod:`sockviz.engine.run.engine_child`) once (on the first run) and ends it when the app
-quits. Each run is a :class:`RemoteRunner`, with the controls of a
-:class:`~sockviz.engine.run.runner.Runner`. In the child a real Runner plays the run - its
-threads, its sockets, its gate - and a :class:`~sockviz.engine.run.event_batcher.Batcher` sends the
-events back in batches; the parent sends the controls: start, step, mode, pace, a typed
-message, stop. Still one key, one real call: a step travels down the pipe to the gate.
+``python -m sockviz.engine.run.engine_child`` (:mod:`sockviz.engine.run.engine_child`) once
+(on the first run) and ends it when the app quits. Each run is a :class:`RemoteRunner`, with
+the controls of a :class:`~sockviz.engine.run.runner.Runner`. In the child a real Runner
+plays the run - its threads, its sockets, its gate - and a
+:class:`~sockviz.engine.run.event_batcher.Batcher` sends the events back in batches; the
+parent sends the controls: start, step, mode, pace, a typed message, stop. Still one key,
+one real call: a step travels down the pipe to the gate.
 
 Frames on both pipes: a 4-byte big-endian length, then a pickle. Only these two processes,
 parent and its own child, read them.
@@ -259,7 +260,7 @@ class EngineProcess:
         while True:
             try:
                 message = read_frame(stream)
-            except Exception:  # noqa: BLE001 - a frame we cannot read ends the conversation
+            except Exception:
                 message = None
             if message is None:
                 break
@@ -294,7 +295,7 @@ class EngineProcess:
         self._send_to(proc, ("exit",))
         try:
             proc.wait(timeout)
-        except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: it will not go quietly
+        except Exception:
             proc.kill()
             proc.wait(timeout)
         for stream in (proc.stdin, proc.stdout):

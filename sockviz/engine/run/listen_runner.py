@@ -17,6 +17,7 @@ from sockviz.engine.run.outside_peers import (
     _OutsideRunner,
     _reason,
     listen_scenario,
+    open_socket,
 )
 from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.scenarios.scenario_types import Scenario
@@ -24,7 +25,7 @@ from sockviz.engine.sockets.call_words import call_args, format_address
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.sockets.tracer import Waiter
 from sockviz.engine.states import Call, Role, State
-from sockviz.engine.wire.capture import Capture
+from sockviz.engine.wire.segments import FrameSource
 
 #: A listener's open connections, by their socket (what its selector wakes with).
 Connections = dict[socket.socket, TracedSocket]
@@ -53,7 +54,7 @@ class ListenRunner(_OutsideRunner):
         *,
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
-        capture: Capture | None = None,
+        capture: FrameSource | None = None,
         wire: WireStatus | None = None,
     ) -> None:
         super().__init__(consumer, host, port, family, mode=mode, pace=pace, capture=capture,
@@ -103,7 +104,7 @@ class ListenRunner(_OutsideRunner):
         # One selector over the listener and every open connection, as a real server has:
         # each socket registered once, however many are open.
         waiter = self.tracer.waiter()
-        waiter.add(listener.sock)
+        waiter.add(open_socket(listener))
         try:
             while True:
                 for sock in waiter.wait():
@@ -130,8 +131,9 @@ class ListenRunner(_OutsideRunner):
         )
         if conn is not None:
             self._accepted += 1
-            connections[conn.sock] = conn
-            waiter.add(conn.sock)
+            sock = open_socket(conn)
+            connections[sock] = conn
+            waiter.add(sock)
             return True
         if event.error in _ACCEPT_TRANSIENT:
             return True  # the client gave up before we took it: nothing to do
@@ -141,8 +143,9 @@ class ListenRunner(_OutsideRunner):
     def _end(self, connections: Connections, waiter: Waiter, conn: TracedSocket,
              explain: str) -> None:
         """The connection is done with: out of the selector, then closed."""
-        connections.pop(conn.sock, None)
-        waiter.discard(conn.sock)
+        sock = open_socket(conn)
+        connections.pop(sock, None)
+        waiter.discard(sock)
         self._close(conn, explain)
 
     def _read(self, connections: Connections, conn: TracedSocket, waiter: Waiter) -> None:

@@ -54,7 +54,7 @@ class KernelPoller:
         while not self._halt.wait(self._interval):
             try:
                 self._poll()
-            except Exception:  # noqa: BLE001, S112 - the kernel view is a bonus: never end the run
+            except Exception:
                 continue
 
 
@@ -127,7 +127,7 @@ class LiveRun(RunControls[Gate]):
             if self.result is None:
                 self.result = RunFinished(outcome)
             self._consumer(self.result)
-        except Exception as exc:  # noqa: BLE001 - a teardown that raises must still end the run
+        except Exception as exc:
             self.result = RunFinished(
                 "aborted", f"internal error while ending the run: {one_line(exc)}", None)
         finally:

@@ -11,13 +11,33 @@ with the datagram is in its packet line (``lost``), nowhere else. Standard libra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
+from sockviz.engine.events import CallEvent
+from sockviz.engine.scenarios.scenario_types import Scenario, Step
 from sockviz.engine.states import Call, Transport
+
+
+class _Run(Protocol):
+    """What is read of the run (a :class:`~sockviz.engine.run.runner.Runner`)."""
+
+    @property
+    def hosts(self) -> object:
+        """Its two hosts, or None on loopback."""
+        ...
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    @property
+    def steps(self) -> Sequence[Step]: ...
 
 #: The receives a missing datagram leaves waiting.
 RECEIVES = (Call.RECV, Call.RECVFROM)
 
 
-def never_came(runner, index: int, step, event) -> int | None:
+def never_came(runner: _Run, index: int, step: Step, event: CallEvent | None) -> int | None:
     """The step to go on at when step ``index``'s receive on a UDP socket between two
     hosts timed out (EAGAIN): the first ``close()`` after it (or the end). None for any
     other call or result (on loopback: always None)."""

@@ -5,16 +5,17 @@ advance. Here one end is outside - curl, nc, telnet, a browser, ``python -m http
 and what it does next is not known: so there are no scenario steps. One thread waits for
 whatever the peer does (a connection to accept, bytes to read, the end of its stream) and
 makes the one call that answers it. Each call still goes through the gate (step / play /
-fast) and a :class:`~sockviz.engine.sockets.traced_socket.TracedSocket`, so it is still one event, and
-every wait is a ``poll()`` on the tracer's wake-up pipe, so :meth:`stop` still ends the
-run from any point within half a second.
+fast) and a :class:`~sockviz.engine.sockets.traced_socket.TracedSocket`, so it is still one
+event, and every wait is a ``poll()`` on the tracer's wake-up pipe, so :meth:`stop` still
+ends the run from any point within half a second.
 
-* :class:`~sockviz.engine.run.listen_runner.ListenRunner` - ``socket``, ``setsockopt``, ``bind``, ``listen``, then ``accept``
-  each client (``conn-1``, ``conn-2`` ...), ``recv`` what each sends and ``close`` each one
-  its peer is done with, until stopped.
-* :class:`~sockviz.engine.run.connect_runner.ConnectRunner` - ``socket``, ``connect``, ``sendall`` the text to send (and any
-  typed later, :meth:`~sockviz.engine.run.connect_runner.ConnectRunner.queue_message`), ``recv`` until the server closes or
-  goes quiet, ``close``.
+* :class:`~sockviz.engine.run.listen_runner.ListenRunner` - ``socket``, ``setsockopt``,
+  ``bind``, ``listen``, then ``accept`` each client (``conn-1``, ``conn-2`` ...), ``recv``
+  what each sends and ``close`` each one its peer is done with, until stopped.
+* :class:`~sockviz.engine.run.connect_runner.ConnectRunner` - ``socket``, ``connect``,
+  ``sendall`` the text to send (and any typed later,
+  :meth:`~sockviz.engine.run.connect_runner.ConnectRunner.queue_message`), ``recv`` until
+  the server closes or goes quiet, ``close``.
 
 Hosts are resolved by :func:`resolve` *before* a runner is made, so a host that does not
 resolve is a clean error (:class:`ResolveError`), not a failed run.
@@ -39,7 +40,7 @@ from sockviz.engine.sockets.call_words import call_args, format_address
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.sockets.tracer import Stopped
 from sockviz.engine.states import Call, Role, Transport
-from sockviz.engine.wire.capture import Capture
+from sockviz.engine.wire.segments import FrameSource
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -124,7 +125,7 @@ def resolve(host: str | None, port: int, family: str | Family = "ipv4") -> Endpo
     preferred = [info for info in usable if info[0] == fam.af] or usable
     af, _type, _proto, _name, sockaddr = preferred[0]
     resolved = FAMILIES["ipv6" if af == socket.AF_INET6 else "ipv4"]
-    return Endpoint(host, sockaddr[0], port, resolved)
+    return Endpoint(host, str(sockaddr[0]), port, resolved)
 
 
 def listen_scenario(endpoint: Endpoint) -> Scenario:
@@ -167,6 +168,14 @@ def connect_scenario(endpoint: Endpoint) -> Scenario:
     return scenario
 
 
+def open_socket(ts: TracedSocket) -> socket.socket:
+    """``ts``'s socket, open while the run's thread uses it: :class:`Stopped` when the run's
+    stop has closed it under the thread."""
+    if ts.sock is None:
+        raise Stopped()
+    return ts.sock
+
+
 def _reason(event: CallEvent) -> str:
     """One line saying which call failed and why (as the scenario runner says it)."""
     return (
@@ -193,7 +202,7 @@ class _OutsideRunner(LiveRun):
         *,
         mode: Mode,
         pace: float,
-        capture: Capture | None = None,
+        capture: FrameSource | None = None,
         wire: WireStatus | None = None,
     ) -> None:
         """``host``, ``port``, ``family``: the peer's address (:func:`resolve` resolves
@@ -234,7 +243,7 @@ class _OutsideRunner(LiveRun):
             self._run()
         except (Stopped, GateClosed):
             pass
-        except Exception as exc:  # noqa: BLE001 - a bug must end the run, never hang it or leak a traceback
+        except Exception as exc:
             self._abort(f"internal error in the {self.actor} thread: {one_line(exc)}", None)
         finally:
             if self.result is not None:

@@ -12,11 +12,11 @@ from sockviz.engine.run.connect_runner import ConnectRunner
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.listen_runner import ListenRunner
 from sockviz.engine.run.runner_protocols import EventSink
-from sockviz.engine.wire.capture import Capture
+from sockviz.engine.wire.segments import FrameSource
 
 
 def outside_runner(spec: Mapping[str, Any], consumer: EventSink, *, mode: Mode, pace: float,
-                   capture: Capture | None = None,
+                   capture: FrameSource | None = None,
                    wire: WireStatus | None = None) -> ListenRunner | ConnectRunner:
     """The runner that meets a real outside peer, from ``spec``: ``listen`` (True: a
     :class:`~sockviz.engine.run.listen_runner.ListenRunner`, else a

@@ -159,7 +159,7 @@ class ReplayRunner(RunControls[Gate]):
                 self._next = (index + 1) if index is not None else self._next
         except GateClosed:
             outcome = RunFinished("stopped")
-        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the run must end
+        except Exception as exc:
             outcome = RunFinished("aborted", f"the replay could not go on: {exc}")
         self.result = outcome
         try:

@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from dataclasses import replace
+from typing import Any
 
 from sockviz.engine.events import (
     CallEvent,
@@ -31,6 +32,7 @@ from sockviz.engine.events import (
 )
 from sockviz.engine.families import FAMILIES as FAMILIES  # (also from here, as it was)
 from sockviz.engine.families import Family as Family
+from sockviz.engine.kernel.socket_registry import Address
 from sockviz.engine.kernel.tcp_settings import read as read_tcp
 from sockviz.engine.lab.link import Link, describe
 from sockviz.engine.lab.two_hosts import host_of
@@ -41,8 +43,8 @@ from sockviz.engine.run.expectations import (
 )
 from sockviz.engine.run.gate import GateClosed, Mode
 from sockviz.engine.run.live_run import LiveRun, one_line
-from sockviz.engine.run.run_controls import KERNEL_POLL_INTERVAL
 from sockviz.engine.run.lost_datagrams import never_came
+from sockviz.engine.run.run_controls import KERNEL_POLL_INTERVAL
 from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.run.strangers import failure_reason, stranger
 from sockviz.engine.scenarios.scenario_types import AddressOf, Marker, Produce, Scenario, Step
@@ -50,7 +52,7 @@ from sockviz.engine.sockets.call_words import call_args
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.sockets.tracer import Stopped
 from sockviz.engine.states import Call
-from sockviz.engine.wire.capture import Capture
+from sockviz.engine.wire.segments import FrameSource
 
 #: The size a bulk transfer moves when nobody said (``--size``).
 DEFAULT_BULK_SIZE = 64 * 1024 * 1024
@@ -73,7 +75,7 @@ class Runner(LiveRun):
         mode: Mode = Mode.FAST,
         pace: float = 1.0,
         size: int | None = None,
-        capture: Capture | Link | None = None,
+        capture: FrameSource | None = None,
         wire: WireStatus | None = None,
     ) -> None:
         """``capture``: a :class:`~sockviz.engine.wire.capture.Capture` to read the run's
@@ -212,7 +214,7 @@ class Runner(LiveRun):
                     self._baton_cond.notify_all()
         except (Stopped, GateClosed):
             return
-        except Exception as exc:  # noqa: BLE001 - a bug must end the run, never hang it or leak a traceback
+        except Exception as exc:
             self._abort(f"internal error in the {actor} thread: {one_line(exc)}", None)
         finally:
             self._thread_done()
@@ -245,7 +247,8 @@ class Runner(LiveRun):
             at = self._exchange_at
             busy = self._claimed if self._claimed is not None else self._baton - 1
             if at <= busy or at > len(self.steps):
-                raise ValueError("too late: the client is closing or closed; press r to start again")
+                raise ValueError(
+                    "too late: the client is closing or closed; press r to start again")
             inserted = tuple(
                 replace(step, args=tuple(data if a is Marker.MESSAGE else a for a in step.args))
                 for step in self.scenario.exchange
@@ -274,7 +277,7 @@ class Runner(LiveRun):
             self.link.stop()
 
     # --- one step -----------------------------------------------------------------------
-    def _own_address(self, name: str):
+    def _own_address(self, name: str) -> Address:
         """A bind address for socket ``name``: a path for Unix sockets, else loopback (on
         two hosts: the address of the host whose thread makes its calls)."""
         if self._unix_dir is not None:
@@ -288,7 +291,7 @@ class Runner(LiveRun):
         actor = next((s.actor for s in self.steps if s.socket == name), "server")
         return self.hosts.ip(host_of(actor), self.family.af)
 
-    def _address_of(self, name: str):
+    def _address_of(self, name: str) -> Address:
         ts = self.sockets.get(name)
         if ts is None or ts.last_local is None:
             return self._own_address(name) if self._unix_dir else (self._ip(name), self.port)
@@ -298,7 +301,9 @@ class Runner(LiveRun):
             return ts.last_local
         return tuple(ts.last_local[:2])
 
-    def _resolve(self, step: Step, value):
+    def _resolve(self, step: Step, value: object) -> Any:
+        """A step's argument as its call takes it: an address, a message, a produced
+        value (a scenario's argument may be any of these, so the call's own types decide)."""
         if isinstance(value, AddressOf):
             return self._address_of(value.socket)
         if isinstance(value, Produce):
@@ -339,7 +344,8 @@ class Runner(LiveRun):
             raise Stopped()
 
     def _bulk_size(self, step: Step) -> int:
-        return self.size if step.size == 0 else step.size
+        """Bytes a bulk step moves (its ``size``; 0: the run's)."""
+        return self.size if not step.size else step.size
 
     def _preview_args(self, step: Step) -> str | None:
         """The call's arguments as they will be written, without making anything happen."""
@@ -379,7 +385,8 @@ class Runner(LiveRun):
                 self.sockets[conn.name] = conn
             return event
         if call is Call.SETSOCKOPT:
-            return ts.setsockopt(*args, step=index)
+            level, option, value = args
+            return ts.setsockopt(level, option, value, step=index)
         if call is Call.BIND:
             return ts.bind(args[0], step=index)
         if call is Call.LISTEN:

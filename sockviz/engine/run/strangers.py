@@ -27,6 +27,9 @@ from sockviz.engine.events import CallEvent
 from sockviz.engine.kernel.tcp_state import listen_queue
 from sockviz.engine.states import Call, Role
 
+#: A socket address as (host, port): what is compared here of any address.
+HostPort = tuple[str, int]
+
 #: A failed ``connect()`` that ran out of time: the SYN went unanswered.
 _NO_ANSWER = ("EINPROGRESS", "ETIMEDOUT", "EAGAIN")
 
@@ -36,13 +39,20 @@ _INET = (socket.AF_INET, socket.AF_INET6)
 class Traced(Protocol):
     """What is read of a run's socket: its name, role and the socket itself."""
 
-    name: str
-    role: Role
-    sock: socket.socket | None
-    last_local: object
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> Role: ...
+
+    @property
+    def sock(self) -> socket.socket | None: ...
+
+    @property
+    def last_local(self) -> object: ...
 
 
-def _address(sock: socket.socket | None, peer: bool) -> tuple | None:
+def _address(sock: socket.socket | None, peer: bool) -> HostPort | None:
     """The socket's own (or its peer's) (host, port), None when it has none or is closed."""
     try:
         if sock is None or sock.family not in _INET or sock.fileno() < 0:
@@ -50,10 +60,11 @@ def _address(sock: socket.socket | None, peer: bool) -> tuple | None:
         address = sock.getpeername() if peer else sock.getsockname()
     except OSError:
         return None
-    return tuple(address[:2])
+    host, port = address[:2]
+    return (host, port)
 
 
-def _shown(address: tuple) -> str:
+def _shown(address: HostPort) -> str:
     host, port = address
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -69,7 +80,7 @@ def stranger(event: CallEvent, sockets: Mapping[str, Traced]) -> str | None:
         return None
     conn = sockets.get(event.socket)  # (accept()'s event is the new connection's)
     peer = None if conn is None else _address(conn.sock, peer=True)
-    if peer is None:
+    if conn is None or peer is None:
         return None
     if peer in _own_addresses(sockets, conn):
         return None
@@ -80,10 +91,10 @@ def stranger(event: CallEvent, sockets: Mapping[str, Traced]) -> str | None:
             f"did not make: another program connected to port {port}; {_advice()}")
 
 
-def _own_addresses(sockets: Mapping[str, Traced], but: Traced) -> set[tuple]:
+def _own_addresses(sockets: Mapping[str, Traced], but: Traced) -> set[object]:
     """Every address the run's other sockets had: the last one sockviz saw (kept after a
     close) and, for a socket still open, the one the kernel reports now."""
-    own = set()
+    own: set[object] = set()
     for ts in sockets.values():
         if ts is but:
             continue
@@ -102,9 +113,9 @@ def full_queue(event: CallEvent, sockets: Mapping[str, Traced]) -> str | None:
     client = sockets.get(event.socket)
     target = None if client is None else _address(client.sock, peer=True)
     for ts in sockets.values():
-        if ts.role is not Role.LISTENER or _address(ts.sock, peer=False) is None:
-            continue
         local = _address(ts.sock, peer=False)
+        if ts.role is not Role.LISTENER or ts.sock is None or local is None:
+            continue
         if target is not None and local != target and local[1] != target[1]:
             continue
         queue = listen_queue(ts.sock)
