@@ -18,7 +18,11 @@ ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sockviz", *args],
-        check=False, capture_output=True, text=True, timeout=timeout, env=ENV,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
     )
 
 
@@ -94,15 +98,16 @@ def test_port_in_use_one_line_exit_2():
 def test_ipv6_unavailable_is_explained():
     """A failure to use ::1 becomes one line naming IPv6 (checked on a real failed bind)."""
     from sockviz.engine.events import RunFinished
-    from sockviz.engine.states import Role, Transport
     from sockviz.engine.sockets.traced_socket import TracedSocket, Tracer
+    from sockviz.engine.states import Role, Transport
     from sockviz.headless import explain
 
     events = []
     tracer = Tracer(events.append)
     try:
-        _, ts = TracedSocket.create(tracer, "server", Role.LISTENER, socket.AF_INET6,
-                                    Transport.STREAM)
+        _, ts = TracedSocket.create(
+            tracer, "server", Role.LISTENER, socket.AF_INET6, Transport.STREAM
+        )
         failed = ts.bind(("2001:db8::1", 0))  # documentation prefix: never on this machine
     finally:
         tracer.close_all()
@@ -122,8 +127,13 @@ def test_help_and_version():
 def test_trace_into_a_closed_pipe_does_not_crash():
     """`sockviz --trace | head -1`: no traceback, no hang."""
     proc = subprocess.run(
-        f"{sys.executable} -m sockviz --trace | head -1", shell=True,
-        check=False, capture_output=True, text=True, timeout=20, env=ENV,
+        f"{sys.executable} -m sockviz --trace | head -1",
+        shell=True,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=ENV,
     )
     assert len(proc.stdout.splitlines()) == 1
     assert "Traceback" not in proc.stderr

@@ -28,14 +28,23 @@ ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 SOCKVIZ = [sys.executable, "-m", "sockviz"]
 
 
-def run(*args: str, stdout=subprocess.PIPE, shell: str | None = None,
-        timeout: float = 30) -> subprocess.CompletedProcess:
+def run(
+    *args: str, stdout=subprocess.PIPE, shell: str | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess:
     """sockviz in a process of its own; ``shell``: a redirection (``>&-``) the shell makes."""
     command = SOCKVIZ + list(args)
     if shell is not None:
         command = ["sh", "-c", 'exec "$@" ' + shell, "sh", *command]
-    return subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE, text=True,
-                          timeout=timeout, env=ENV, check=False, cwd=ROOT)
+    return subprocess.run(
+        command,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+        check=False,
+        cwd=ROOT,
+    )
 
 
 def one_line(stderr: str, *words: str) -> None:
@@ -58,8 +67,12 @@ def small_disk(tmp_path):
         pytest.skip("needs root to mount a tmpfs")
     place = tmp_path / "disk"
     place.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(place)],
-                          capture_output=True, timeout=10, check=False)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(place)],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
     if made.returncode:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr!r}")
     yield place
@@ -90,8 +103,13 @@ def test_a_slow_reader_of_a_non_blocking_pipe_gets_every_line_whole():
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
     fcntl.fcntl(write_end, fcntl.F_SETFL, fcntl.fcntl(write_end, fcntl.F_GETFL) | os.O_NONBLOCK)
-    proc = subprocess.Popen(SOCKVIZ + ["--trace", "--scenario", "lost-data"],
-                            stdout=write_end, stderr=subprocess.PIPE, env=ENV, cwd=ROOT)
+    proc = subprocess.Popen(
+        [*SOCKVIZ, "--trace", "--scenario", "lost-data"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        cwd=ROOT,
+    )
     os.close(write_end)
     chunks, deadline = [], time.monotonic() + 30
     with os.fdopen(read_end, "rb") as reader:
@@ -110,19 +128,36 @@ def test_a_slow_reader_of_a_non_blocking_pipe_gets_every_line_whole():
 
 
 def test_a_reader_that_goes_away_ends_the_output_quietly():
-    proc = subprocess.run(["bash", "-c", '"$@" | head -n 2; exit "${PIPESTATUS[0]}"',
-                           "bash", *SOCKVIZ, "--trace", "--scenario", "lost-data"],
-                          capture_output=True, text=True, timeout=30, env=ENV, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            "bash",
+            "-c",
+            '"$@" | head -n 2; exit "${PIPESTATUS[0]}"',
+            "bash",
+            *SOCKVIZ,
+            "--trace",
+            "--scenario",
+            "lost-data",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=ENV,
+        cwd=ROOT,
+    )
     assert len(proc.stdout.splitlines()) == 2 and proc.stderr == "", proc.stderr
     assert proc.returncode == 0
 
 
 # --- item 5: tracebacks and exit statuses ------------------------------------------------------
-@pytest.mark.parametrize(("args", "words"), [
-    (["--list"], "the list is incomplete"),
-    (["--trace", "--export", "text"], "the export is incomplete"),
-    (["--trace", "--export", "mermaid"], "the export is incomplete"),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--list"], "the list is incomplete"),
+        (["--trace", "--export", "text"], "the export is incomplete"),
+        (["--trace", "--export", "mermaid"], "the export is incomplete"),
+    ],
+)
 def test_list_and_export_into_dev_full(args, words):
     with open("/dev/full", "w") as out:
         proc = run(*args, stdout=out)
@@ -137,8 +172,9 @@ def test_a_closed_stdout_is_one_line_not_a_traceback():
     assert run("--list", shell=">&-").returncode == 1
 
 
-@pytest.mark.parametrize("args", [["--family", "bogus"], ["--port", "x"],
-                                  ["--scenario", "nope", "--trace"]])
+@pytest.mark.parametrize(
+    "args", [["--family", "bogus"], ["--port", "x"], ["--scenario", "nope", "--trace"]]
+)
 def test_a_usage_error_with_stderr_closed_is_still_exit_2(args):
     proc = run(*args, shell="2>&-")
     assert proc.returncode == 2 and proc.stdout == ""
@@ -147,8 +183,11 @@ def test_a_usage_error_with_stderr_closed_is_still_exit_2(args):
 # --- item 6: every output file is checked before the run's first call ---------------------------
 @pytest.mark.parametrize("where", ["missing", "dev-full", "exists"])
 def test_pcap_is_checked_before_the_run(tmp_path, where):
-    target = {"missing": tmp_path / "no" / "such" / "run.pcap", "dev-full": "/dev/full",
-              "exists": tmp_path / "run.pcap"}[where]
+    target = {
+        "missing": tmp_path / "no" / "such" / "run.pcap",
+        "dev-full": "/dev/full",
+        "exists": tmp_path / "run.pcap",
+    }[where]
     if where == "exists":
         target.write_text("keep me")
     extra = ["--overwrite"] if where == "dev-full" else []
@@ -165,9 +204,10 @@ def test_pcap_is_checked_before_the_tui_starts(tmp_path):
     one_line(proc.stderr, "No such file or directory")
 
 
-@pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv")
-                    or not os.path.exists("/usr/bin/python3"),
-                    reason="needs root to become another user, and setpriv")
+@pytest.mark.skipif(
+    not IS_ROOT or not shutil.which("setpriv") or not os.path.exists("/usr/bin/python3"),
+    reason="needs root to become another user, and setpriv",
+)
 def test_output_files_a_user_cannot_write_are_refused_before_the_run():
     """As uid 65534: /root/x, and a folder that is read-only to that user."""
     with tempfile.TemporaryDirectory(dir="/tmp") as place:
@@ -178,10 +218,25 @@ def test_output_files_a_user_cannot_write_are_refused_before_the_run():
         for option in ("--pcap", "--record"):
             for target in ("/root/x", str(readonly / "x")):
                 proc = subprocess.run(
-                    ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                     "/usr/bin/python3", "-B", "-m", "sockviz", "--trace",
-                     option, target],
-                    cwd=place, capture_output=True, text=True, timeout=30, check=False)
+                    [
+                        "setpriv",
+                        "--reuid=65534",
+                        "--regid=65534",
+                        "--clear-groups",
+                        "/usr/bin/python3",
+                        "-B",
+                        "-m",
+                        "sockviz",
+                        "--trace",
+                        option,
+                        target,
+                    ],
+                    cwd=place,
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    check=False,
+                )
                 assert proc.returncode == 2 and proc.stdout == "", (option, target)
                 one_line(proc.stderr, target, "Permission denied")
 
@@ -190,10 +245,14 @@ def test_output_files_a_user_cannot_write_are_refused_before_the_run():
 def test_a_killed_unix_run_leaves_no_socket_file(tmp_path):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    proc = subprocess.Popen(SOCKVIZ + ["--trace", "--family", "unix", "--scenario", "bulk",
-                                       "--size", "64G"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT,
-                            env={**ENV, "TMPDIR": str(tmpdir)}, start_new_session=True)
+    proc = subprocess.Popen(
+        [*SOCKVIZ, "--trace", "--family", "unix", "--scenario", "bulk", "--size", "64G"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env={**ENV, "TMPDIR": str(tmpdir)},
+        start_new_session=True,
+    )
     try:
         seen, deadline = [], time.monotonic() + 20
         while time.monotonic() < deadline:  # (until the transfer is under way)
@@ -224,7 +283,16 @@ def test_a_listener_whose_output_fails_ends_instead_of_serving_on_unseen():
 def test_a_long_run_whose_output_fails_ends_early():
     """A 64 GiB transfer into /dev/full: over at the first failed write, not 64 GiB later."""
     with open("/dev/full", "w") as out:
-        proc = run("--trace", "--scenario", "bulk", "--size", "64G", "--wire", "off",
-                   stdout=out, timeout=15)
+        proc = run(
+            "--trace",
+            "--scenario",
+            "bulk",
+            "--size",
+            "64G",
+            "--wire",
+            "off",
+            stdout=out,
+            timeout=15,
+        )
     assert proc.returncode == 1
     one_line(proc.stderr, "the trace is incomplete", "ENOSPC")

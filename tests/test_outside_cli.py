@@ -108,7 +108,11 @@ def sockviz(*args: str) -> Process:
 def run(*args: str, timeout: float = 15) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sockviz", *args],
-        check=False, capture_output=True, text=True, timeout=timeout, env=ENV,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
     )
 
 
@@ -116,14 +120,33 @@ def client(port: int, body_file: str, wait: float) -> tuple[str, int]:
     """The outside client: what it received, and how many bytes its request had."""
     if CURL:
         proc = subprocess.run(
-            [CURL, "-s", "-m", str(wait), "-o", body_file, "-w", "%{size_request}",
-             "--data", "hello", f"http://127.0.0.1:{port}/"],
-            check=False, capture_output=True, text=True, timeout=wait + 10,
+            [
+                CURL,
+                "-s",
+                "-m",
+                str(wait),
+                "-o",
+                body_file,
+                "-w",
+                "%{size_request}",
+                "--data",
+                "hello",
+                f"http://127.0.0.1:{port}/",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=wait + 10,
         )
         body = Path(body_file).read_text() if Path(body_file).exists() else ""
         return body, int(proc.stdout)
-    proc = subprocess.run([sys.executable, "-c", PY_CLIENT, str(port), str(wait)],
-                          check=False, capture_output=True, text=True, timeout=wait + 10)
+    proc = subprocess.run(
+        [sys.executable, "-c", PY_CLIENT, str(port), str(wait)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=wait + 10,
+    )
     size, _, body = proc.stdout.partition("\n")
     return body, int(size)
 
@@ -142,12 +165,13 @@ def _all(text: str) -> list[dict]:
 
 def _packets(text: str) -> list[tuple]:
     """(from, to, flags, cause) of each packet line."""
-    return [(r["from"], r["to"], r["flags"], r["cause"]) for r in _all(text)
-            if r["call"] == "packet"]
+    return [
+        (r["from"], r["to"], r["flags"], r["cause"]) for r in _all(text) if r["call"] == "packet"
+    ]
 
 
 def _listening_port(proc: Process) -> int:
-    line = proc.wait_line(lambda l: '"call": "bind"' in l)
+    line = proc.wait_line(lambda line: '"call": "bind"' in line)
     return int(json.loads(line)["local"].rsplit(":", 1)[1])
 
 
@@ -164,7 +188,7 @@ def test_listen_shows_exactly_the_bytes_the_client_sent(tmp_path):
     try:
         port = _listening_port(proc)
         _body, sent = client(port, str(tmp_path / "body"), wait=1)  # no answer: it gives up
-        proc.wait_line(lambda l: '"socket": "conn-1"' in l and '"call": "close"' in l)
+        proc.wait_line(lambda line: '"socket": "conn-1"' in line and '"call": "close"' in line)
         status, out, err = proc.finish(signal.SIGTERM)
     finally:
         proc.kill()
@@ -172,7 +196,11 @@ def test_listen_shows_exactly_the_bytes_the_client_sent(tmp_path):
     assert err == ""
     records = _records(out)
     assert [r["call"] for r in records if r["socket"] == "server"][:4] == [
-        "socket", "setsockopt", "bind", "listen"]
+        "socket",
+        "setsockopt",
+        "bind",
+        "listen",
+    ]
     received = sum(r["nbytes"] for r in records if r["call"] == "recv" and r["nbytes"])
     assert received == sent > 0
     assert any(r["call"] == "accept" and r["socket"] == "conn-1" for r in records)
@@ -184,7 +212,7 @@ def test_listen_reply_answers_the_client_and_ctrl_c_ends_cleanly(tmp_path):
     try:
         port = _listening_port(proc)
         body, sent = client(port, str(tmp_path / "body"), wait=3)
-        proc.wait_line(lambda l: '"socket": "conn-1"' in l and '"call": "close"' in l)
+        proc.wait_line(lambda line: '"socket": "conn-1"' in line and '"call": "close"' in line)
         status, out, err = proc.finish(signal.SIGINT)
     finally:
         proc.kill()
@@ -202,33 +230,40 @@ def test_listen_reply_answers_the_client_and_ctrl_c_ends_cleanly(tmp_path):
         peer = wire[0][0]
         # The handshake, before accept() (no call's doing: the kernel answered the peer
         # while the listener waited), to the listener: conn-1 is not made until accept().
-        assert wire[:3] == [(peer, "server", "SYN", None), ("server", peer, "SYN,ACK", None),
-                            (peer, "server", "ACK", None)]
+        assert wire[:3] == [
+            (peer, "server", "SYN", None),
+            ("server", peer, "SYN,ACK", None),
+            (peer, "server", "ACK", None),
+        ]
         records_all = _all(out)
         accept = next(r["seq"] for r in records_all if r["call"] == "accept")
         handshake = [r["seq"] for r in records_all if r["call"] == "packet"][:3]
         assert max(handshake) < accept
         assert (peer, "conn-1", "FIN,ACK", None) in wire or any(
-            w[:3] == ("conn-1", peer, "FIN,ACK") for w in wire)
+            w[:3] == ("conn-1", peer, "FIN,ACK") for w in wire
+        )
 
 
 # --- (b) --connect to an outside server ------------------------------------------------------
 def test_connect_shows_the_response_of_python_http_server(tmp_path):
     (tmp_path / "index.html").write_text("hello from http.server\n")
-    server = Process(sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
-                     cwd=str(tmp_path))
+    server = Process(
+        sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", cwd=str(tmp_path)
+    )
     try:
-        first = server.wait_line(lambda l: "port" in l)
+        first = server.wait_line(lambda line: "port" in line)
         port = int(first.split(" port ", 1)[1].split()[0])
-        proc = run("--connect", f"127.0.0.1:{port}", "--send", r"GET / HTTP/1.0\r\n\r\n",
-                   "--trace")
+        proc = run("--connect", f"127.0.0.1:{port}", "--send", r"GET / HTTP/1.0\r\n\r\n", "--trace")
     finally:
         server.kill()
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     records = _records(proc.stdout)
     assert [r["call"] for r in records if r["call"] != "kernel"][:3] == [
-        "socket", "connect", "sendall"]
+        "socket",
+        "connect",
+        "sendall",
+    ]
     reads = [r for r in records if r["call"] == "recv"]
     assert reads[0]["data"].startswith("HTTP/1.0 200")
     assert sum(r["nbytes"] for r in reads) > 0
@@ -311,8 +346,9 @@ def test_host_port(text, expected):
     assert host_port(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "x", "80x", "-1", "65536", "[::1]", "[]:80", "a b:80",
-                                  "1:2:3", "+80"])
+@pytest.mark.parametrize(
+    "text", ["", "x", "80x", "-1", "65536", "[::1]", "[]:80", "a b:80", "1:2:3", "+80"]
+)
 def test_host_port_refuses(text):
     with pytest.raises(argparse.ArgumentTypeError):
         host_port(text)
@@ -341,13 +377,11 @@ def test_listening_beyond_loopback_warns_once():
 
 
 def test_the_runner_factory_has_the_apps_signature():
-    args = from_arguments(build_parser().parse_args(["--listen", "127.0.0.1:0", "--reply",
-                                                     "ok"]))
+    args = from_arguments(build_parser().parse_args(["--listen", "127.0.0.1:0", "--reply", "ok"]))
     factory = outside_runner_factory(args)
     assert factory.scenario.name == "listen"
     collector = Collector()
-    runner = factory(factory.scenario, collector, family="ipv4", port=0, mode=Mode.FAST,
-                     pace=1.0)
+    runner = factory(factory.scenario, collector, family="ipv4", port=0, mode=Mode.FAST, pace=1.0)
     assert runner.reply == b"ok" and runner.steps == [] and runner.total_steps == 0
     runner.start()
     try:
@@ -356,8 +390,9 @@ def test_the_runner_factory_has_the_apps_signature():
         assert runner.stop()
     assert runner.result == RunFinished("stopped")
 
-    args = from_arguments(build_parser().parse_args(["--connect", "localhost:9", "--send",
-                                                     r"hi\n"]))
+    args = from_arguments(
+        build_parser().parse_args(["--connect", "localhost:9", "--send", r"hi\n"])
+    )
     factory = outside_runner_factory(args)
     runner = factory(None, Collector(), family="ipv4", port=0, mode=Mode.STEP, pace=1.0)
     assert factory.scenario.name == "connect" and runner.send == b"hi\n"
@@ -389,13 +424,32 @@ def test_outside_peer_usage_errors_in_process(capsys):
 def test_each_failure_is_explained_in_one_line(call, error, words, status):
     """The errors no loopback test can provoke (timeouts, unreachable hosts) read well too."""
     event = CallEvent(
-        seq=2, t=0.1, socket="client", role=Role.CLIENT, call=call, state=State.CREATED,
-        family="AF_INET", type="SOCK_STREAM", local=None, remote=None, nbytes=None,
-        sent_total=0, recv_total=0, error=error, error_text="words", args="('127.0.0.1', 8080)",
+        seq=2,
+        t=0.1,
+        socket="client",
+        role=Role.CLIENT,
+        call=call,
+        state=State.CREATED,
+        family="AF_INET",
+        type="SOCK_STREAM",
+        local=None,
+        remote=None,
+        nbytes=None,
+        sent_total=0,
+        recv_total=0,
+        error=error,
+        error_text="words",
+        args="('127.0.0.1', 8080)",
     )
     result = RunFinished("aborted", f"client.{call.value}(...) failed: {error}", event)
     endpoint = resolve("127.0.0.1", 8080)
-    message, got = explain(result, family=endpoint.family.name, port=endpoint.port,
-                           host=endpoint.ip, where=str(endpoint), timeout=5.0)
+    message, got = explain(
+        result,
+        family=endpoint.family.name,
+        port=endpoint.port,
+        host=endpoint.ip,
+        where=str(endpoint),
+        timeout=5.0,
+    )
     assert words in message and got == status
     assert "\n" not in message

@@ -25,7 +25,7 @@ from tests.helpers import processes
 aiohttp = pytest.importorskip("aiohttp")
 pytest.importorskip("textual_serve")
 
-from sockviz.serve import MAX_TABS, allowed_origins, url_host
+from sockviz.serve import MAX_TABS, allowed_origins, url_host  # noqa: E402 - (after the skip: textual-serve may be missing)
 
 
 def free_port() -> int:
@@ -77,9 +77,21 @@ def alive(pid: int) -> bool:
 def start_server(*extra: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sockviz", "--serve", "--port", str(port), "--scenario",
-         "udp-echo", "--step", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--serve",
+            "--port",
+            str(port),
+            "--scenario",
+            "udp-echo",
+            "--step",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     return proc, port
 
@@ -166,8 +178,11 @@ async def open_tabs(port: int, server_pid: int) -> list[int]:
         second = await connect(session, port, f"http://localhost:{port}")
         deadline = time.monotonic() + 20
         while True:  # each tab: an app, and the app's own engine process (its own sockets)
-            engines = [pid for pid, cmd in descendants(server_pid)
-                       if b"sockviz.engine.run.engine_child" in cmd]
+            engines = [
+                pid
+                for pid, cmd in descendants(server_pid)
+                if b"sockviz.engine.run.engine_child" in cmd
+            ]
             if len(engines) == 2:
                 break
             assert time.monotonic() < deadline, f"tabs started {len(engines)} engines"
@@ -198,19 +213,29 @@ def test_the_served_page_answers_on_loopback_only_and_each_tab_gets_its_own_app(
 
 
 def test_serve_misuse_is_one_line_and_exit_2():
-    for args, expected in ((["--serve", "--port", "0"], "needs a port"),
-                           (["--host", "0.0.0.0"], "--host applies to --serve"),
-                           (["--serve", "--trace"], "does not go with --trace"),
-                           (["--serve", "--scenario", "nope"], "nope")):
-        proc = subprocess.run([sys.executable, "-m", "sockviz", *args], check=False,
-                              capture_output=True, text=True, timeout=30)
+    for args, expected in (
+        (["--serve", "--port", "0"], "needs a port"),
+        (["--host", "0.0.0.0"], "--host applies to --serve"),
+        (["--serve", "--trace"], "does not go with --trace"),
+        (["--serve", "--scenario", "nope"], "nope"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "sockviz", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert proc.returncode == 2, args
         assert expected in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
 
 
 def test_the_origins_allowed_are_the_served_page_and_on_loopback_its_other_spellings():
     assert allowed_origins("127.0.0.1", 8000) == {
-        "http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"}
+        "http://127.0.0.1:8000",
+        "http://localhost:8000",
+        "http://[::1]:8000",
+    }
     assert allowed_origins("::1", 8767) == allowed_origins("localhost", 8767)
     assert allowed_origins("192.0.2.7", 8000) == {"http://192.0.2.7:8000"}
     assert "http://localhost" in allowed_origins("127.0.0.1", 80)  # browsers drop :80
@@ -227,8 +252,14 @@ def test_a_page_from_another_origin_or_none_is_refused_and_starts_no_process(ser
                 await connect(session, port, origin)
             return refused.value.status
 
-    for origin in ("http://evil.example", f"http://evil.example:{port}", "null",
-                   f"https://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}", None):
+    for origin in (
+        "http://evil.example",
+        f"http://evil.example:{port}",
+        "null",
+        f"https://127.0.0.1:{port}",
+        f"http://127.0.0.1:{port + 1}",
+        None,
+    ):
         assert asyncio.run(attempt(origin)) == 403, origin
     time.sleep(0.5)  # a process started anyway would be there by now
     assert descendants(proc.pid) == []
@@ -245,7 +276,9 @@ def test_tabs_are_capped_and_a_closed_tab_frees_its_slot(server):
             assert refused.value.status == 503
             await asyncio.sleep(1.0)  # a process started for the refused one would show
             assert len(tab_apps(proc.pid)) == MAX_TABS
-            engines = [p for p, cmd in descendants(proc.pid) if b"sockviz.engine.run.engine_child" in cmd]
+            engines = [
+                p for p, cmd in descendants(proc.pid) if b"sockviz.engine.run.engine_child" in cmd
+            ]
             assert len(engines) <= MAX_TABS
             await tabs.pop().close()
             deadline = time.monotonic() + 10
@@ -268,16 +301,31 @@ def test_sigterm_with_tabs_open_ends_every_tab_app():
     """The server ends its tabs' apps (and their engines) before it exits; none is orphaned."""
     proc, port = start_server()
     try:
+
         async def open_and_hold():
             async with aiohttp.ClientSession() as session:
                 tabs = [await connect(session, port, own_origin(port)) for _ in range(3)]
-                wait_until(lambda: len([p for p, cmd in descendants(proc.pid)
-                                        if b"sockviz.engine.run.engine_child" in cmd]) == 3,
-                           20, "three tabs did not start three apps and engines")
+                wait_until(
+                    lambda: (
+                        len(
+                            [
+                                p
+                                for p, cmd in descendants(proc.pid)
+                                if b"sockviz.engine.run.engine_child" in cmd
+                            ]
+                        )
+                        == 3
+                    ),
+                    20,
+                    "three tabs did not start three apps and engines",
+                )
                 tree = descendants(proc.pid)
                 proc.send_signal(signal.SIGTERM)  # the tabs stay open in the browser
-                wait_until(lambda: not any(alive(pid) for pid, _ in tree), 3,
-                           "a tab's app or engine outlived the server's SIGTERM by 3 s")
+                wait_until(
+                    lambda: not any(alive(pid) for pid, _ in tree),
+                    3,
+                    "a tab's app or engine outlived the server's SIGTERM by 3 s",
+                )
                 for tab in tabs:
                     await tab.close()
                 return tree
@@ -313,18 +361,33 @@ def test_kill_9_of_the_server_with_tabs_open_ends_every_tab_app_and_engine():
     proc, port = start_server()
     tree: list[tuple[int, bytes]] = []
     try:
+
         async def open_and_kill():
             async with aiohttp.ClientSession() as session:
                 tabs = [await connect(session, port, own_origin(port)) for _ in range(3)]
-                wait_until(lambda: len([p for p, cmd in descendants(proc.pid)
-                                        if b"sockviz.engine.run.engine_child" in cmd]) == 3,
-                           20, "three tabs did not start three apps and engines")
+                wait_until(
+                    lambda: (
+                        len(
+                            [
+                                p
+                                for p, cmd in descendants(proc.pid)
+                                if b"sockviz.engine.run.engine_child" in cmd
+                            ]
+                        )
+                        == 3
+                    ),
+                    20,
+                    "three tabs did not start three apps and engines",
+                )
                 tree.extend(descendants(proc.pid))  # (before the kill: then they are init's)
                 proc.kill()
                 proc.wait(5)
-                wait_until(lambda: not any(alive(pid) for pid, _ in tree), 4,
-                           "a tab's app or engine outlived its server's kill -9 by 4 s: "
-                           f"{[pid for pid, _ in tree if alive(pid)]}")
+                wait_until(
+                    lambda: not any(alive(pid) for pid, _ in tree),
+                    4,
+                    "a tab's app or engine outlived its server's kill -9 by 4 s: "
+                    f"{[pid for pid, _ in tree if alive(pid)]}",
+                )
                 for tab in tabs:
                     await tab.close()
 
@@ -338,18 +401,30 @@ def test_kill_9_of_the_server_with_tabs_open_ends_every_tab_app_and_engine():
 def test_a_malformed_message_closes_its_tab_in_one_line_and_the_server_keeps_serving():
     port = free_port()
     proc = subprocess.Popen(  # (stdout too: textual-serve logged its tracebacks there)
-        [sys.executable, "-m", "sockviz", "--serve", "--port", str(port), "--scenario",
-         "udp-echo", "--step"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--serve",
+            "--port",
+            str(port),
+            "--scenario",
+            "udp-echo",
+            "--step",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
+
         async def scenario():
             async with aiohttp.ClientSession() as session:
                 for bad in ("not json {", '["resize", "wide"]', "{}", '["stdin", 7]'):
                     tab = await connect(session, port, own_origin(port))
                     await tab.send_str(bad)
                     message = await tab.receive(timeout=10)
-                    while message.type not in (aiohttp.WSMsgType.CLOSE,
-                                               aiohttp.WSMsgType.CLOSED):
+                    while message.type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
                         message = await tab.receive(timeout=10)  # (the app's output first)
                     await tab.close()
                 good = await connect(session, port, own_origin(port))  # still serving
@@ -360,9 +435,10 @@ def test_a_malformed_message_closes_its_tab_in_one_line_and_the_server_keeps_ser
 
         asyncio.run(scenario())
         for request in (  # what aiohttp cannot parse, and an upgrade that is no handshake
-                f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: x\r\n\r\n",
-                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {own_origin(port)}"
-                "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"):
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: x\r\n\r\n",
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {own_origin(port)}"
+            "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        ):
             with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
                 raw.sendall(request.encode())
                 assert b" 400 " in raw.recv(100).split(b"\r\n")[0]
@@ -386,10 +462,17 @@ def test_the_addresses_a_wildcard_answers_as_are_this_machines_as_ip_lists_them(
     (link-local left out: a URL cannot name one without its interface)."""
     from sockviz.serve_access import Access
 
-    listed = json.loads(subprocess.run(["ip", "-j", "addr", "show"], check=True,
-                                       capture_output=True, text=True, timeout=10).stdout)
-    addresses = [(a["family"], a["local"]) for link in listed for a in link.get("addr_info", [])
-                 if a.get("scope") != "link" or a["family"] == "inet"]
+    listed = json.loads(
+        subprocess.run(
+            ["ip", "-j", "addr", "show"], check=True, capture_output=True, text=True, timeout=10
+        ).stdout
+    )
+    addresses = [
+        (a["family"], a["local"])
+        for link in listed
+        for a in link.get("addr_info", [])
+        if a.get("scope") != "link" or a["family"] == "inet"
+    ]
     v4 = Access("0.0.0.0", 8123)
     assert set(v4.addresses) == {local for family, local in addresses if family == "inet"}
     assert {f"{url_host(a)}:8123" for a in v4.addresses} <= v4.authorities()

@@ -27,11 +27,12 @@ from tests.test_serve import alive, descendants, read_line, wait_until
 aiohttp = pytest.importorskip("aiohttp")
 pytest.importorskip("textual_serve")
 
-from sockviz.serve import MAX_TABS
+from sockviz.serve import MAX_TABS  # noqa: E402 - (after the skip: textual-serve may be missing)
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("ip") is None,
-    reason="needs root and iproute2 to make two network namespaces and a veth pair")
+    reason="needs root and iproute2 to make two network namespaces and a veth pair",
+)
 
 SERVER, CLIENT = "10.199.24.1", "10.199.24.2"
 PORT = 8000  # (the namespace is the test's own: nothing else listens there)
@@ -53,21 +54,35 @@ def lan():
             for ns in (server_ns, client_ns):
                 ip("netns", "add", ns)
                 made.append(ns)
-            ip("link", "add", f"svzs{tag}", "netns", server_ns, "type", "veth",
-               "peer", "name", f"svzc{tag}", "netns", client_ns)
-            for ns, dev, address in ((server_ns, f"svzs{tag}", SERVER),
-                                     (client_ns, f"svzc{tag}", CLIENT)):
+            ip(
+                "link",
+                "add",
+                f"svzs{tag}",
+                "netns",
+                server_ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                f"svzc{tag}",
+                "netns",
+                client_ns,
+            )
+            for ns, dev, address in (
+                (server_ns, f"svzs{tag}", SERVER),
+                (client_ns, f"svzc{tag}", CLIENT),
+            ):
                 ip("-n", ns, "addr", "add", f"{address}/30", "dev", dev)
                 ip("-n", ns, "link", "set", dev, "up")
                 ip("-n", ns, "link", "set", "lo", "up")
         except subprocess.CalledProcessError as exc:
-            pytest.skip(f"cannot make two namespaces and a veth pair here: "
-                        f"{exc.stderr.decode().strip()}")
+            pytest.skip(
+                f"cannot make two namespaces and a veth pair here: {exc.stderr.decode().strip()}"
+            )
         yield server_ns, client_ns
     finally:
         for ns in made:  # (the veth pair goes with its namespaces)
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True,
-                           timeout=10)
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True, timeout=10)
 
 
 def in_namespace(ns: str, work):
@@ -85,7 +100,7 @@ def in_namespace(ns: str, work):
             finally:
                 os.close(fd)
             outcome["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+        except BaseException as exc:
             outcome["error"] = exc
 
     thread = threading.Thread(target=run, daemon=True)
@@ -112,8 +127,9 @@ async def browse(token: str) -> dict:
                 await asyncio.sleep(0.2)
         async with browser.get(f"{base}/?token=wrong{token}") as response:
             seen["wrong token"] = response.status
-        async with browser.get(f"{base}/?token={token}",
-                               headers={"Host": f"evil.example:{PORT}"}) as response:
+        async with browser.get(
+            f"{base}/?token={token}", headers={"Host": f"evil.example:{PORT}"}
+        ) as response:
             seen["wrong host"] = response.status
         async with browser.get(f"{base}/?token={token}") as response:
             seen["page"] = (response.status, await response.text())
@@ -123,8 +139,9 @@ async def browse(token: str) -> dict:
         async def upgrade(path: str, origin: str | None, session=browser):
             headers = {} if origin is None else {"Origin": origin}
             try:
-                return await session.ws_connect(f"ws://{SERVER}:{PORT}{path}?width=90&"
-                                                "height=30", headers=headers)
+                return await session.ws_connect(
+                    f"ws://{SERVER}:{PORT}{path}?width=90&height=30", headers=headers
+                )
             except aiohttp.WSServerHandshakeError as refused:
                 return refused.status
 
@@ -155,9 +172,27 @@ async def browse(token: str) -> dict:
 def test_a_lan_browser_joins_with_the_printed_token_and_nothing_else_gets_in(lan):
     server_ns, client_ns = lan
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", server_ns, sys.executable, "-m", "sockviz", "--serve",
-         "--host", "0.0.0.0", "--port", str(PORT), "--scenario", "udp-echo", "--step"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        [
+            "ip",
+            "netns",
+            "exec",
+            server_ns,
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(PORT),
+            "--scenario",
+            "udp-echo",
+            "--step",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     tree: list = []
     try:
         warning = read_line(proc.stderr).decode()
@@ -194,5 +229,6 @@ def test_a_lan_browser_joins_with_the_printed_token_and_nothing_else_gets_in(lan
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        wait_until(lambda: not any(alive(pid) for pid, _ in tree), 5,
-                   "a tab's process outlived the test")
+        wait_until(
+            lambda: not any(alive(pid) for pid, _ in tree), 5, "a tab's process outlived the test"
+        )
