@@ -217,7 +217,7 @@ def test_a_captured_segment_from_the_wire_to_the_runs_sink(monkeypatch):
         for result in spy.results("sockviz.engine.wire.segments:SegmentReader.read")
         for segment in result
     ]
-    [syn] = [s for s in read if isinstance(s, Segment) and s.flags == "SYN"]
+    syn = next(s for s in read if isinstance(s, Segment) and s.flags == "SYN")
     assert syn.cause == connect.seq
     causes = [args[1] for args in spy.args("sockviz.engine.sockets.tracer:Tracer.segments")]
     assert connect.seq in causes
