@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import BinaryIO, NoReturn, TextIO
+from typing import BinaryIO, NoReturn, TextIO, cast
 
 from sockviz.engine.events import (
     CallEvent,
@@ -157,8 +157,7 @@ class TraceWriter:
     def __call__(self, event: Event) -> None:
         if not isinstance(event, _TRACED) or self.output.ended:
             return
-        # (line() prints all five kinds; its hint names only three)
-        text = line(event) + "\n"  # type: ignore[arg-type]
+        text = line(event) + "\n"
         if self._each:
             self.output.write(text)
             return
@@ -301,7 +300,8 @@ def open_pcap(options: Options) -> BinaryIO:
     if options.pcap is None:
         raise UsageError("--pcap names no file")  # (never: the caller asks for --pcap)
     try:
-        return create(options.pcap, options.overwrite).detach()
+        # (the text file's binary layer: a BufferedWriter, which is a BinaryIO)
+        return cast(BinaryIO, create(options.pcap, options.overwrite).detach())
     except FileExistsError:
         raise UsageError(
             f"{options.pcap} exists already: --pcap will not overwrite it (add "

@@ -13,7 +13,7 @@ import shlex
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 
 from sockviz.engine import scenarios as registry
 from sockviz.engine.run.gate import Mode
@@ -71,10 +71,13 @@ def run_tui(options: Options, err: ErrorStream) -> int:
     # (only what the command line says: each run lays it over its own scenario's [link])
     config.link = command_link(options)
     factory: RunnerFactory | None = None  # (None: the app's own engine process)
-    scenarios: Mapping[str, Scenario] | None = None
+    scenarios: MutableMapping[str, Scenario] | None = None
     if options.scenario_file:
         scenario = resolve_scenario(options)  # (resolved by check: no file read again)
-        scenarios = collections.ChainMap({scenario.name: scenario}, registry.REGISTRY)
+        scenarios = collections.ChainMap(  # (only its first map is ever written to)
+            {scenario.name: scenario},
+            registry.REGISTRY,  # type: ignore[arg-type]  # (read-only: a lazy Mapping)
+        )
         config.scenario, config.scenario_file = scenario.name, options.scenario_file
     if options.recording is not None:
         from sockviz.engine.run.replay_runner import replay_factory  # (first frame: see above)
