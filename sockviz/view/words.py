@@ -18,6 +18,7 @@ from sockviz.engine.events import (
     Segment,
     StepPending,
 )
+from sockviz.engine.preview import escape_bytes
 from sockviz.engine.states import Call, State
 
 SENDS = frozenset({Call.SEND, Call.SENDALL, Call.SENDTO})
@@ -49,8 +50,6 @@ def human_bytes(n: int) -> str:
 
 def preview(data: bytes, width: int) -> str:
     """A short escaped preview of bytes, in quotes, cut to ``width`` with an ellipsis."""
-    from sockviz.engine.record.trace_format import escape_bytes
-
     text = escape_bytes(data)
     if len(text) + 2 > width:
         text = text[: max(0, width - 3)] + "…"

@@ -35,6 +35,7 @@ import socket as socket_module
 import tomllib
 from pathlib import Path
 
+from sockviz.engine.record.user_files import NotReadable, read_bounded
 from sockviz.engine.scenarios.expect_table import EXPECT_KEYS, expectation
 from sockviz.engine.scenarios.linktable import link_table
 from sockviz.engine.scenarios.quoted_values import shown as _shown
@@ -129,8 +130,6 @@ def _read(path: str) -> bytes:
     """The file's bytes, at most :data:`MAX_FILE_BYTES` of them, from a regular file only
     (``--scenario /dev/zero`` would read until memory ran out, a FIFO hold the start until
     someone wrote to it): see :func:`sockviz.engine.record.user_files.read_bounded`."""
-    from sockviz.engine.record.user_files import NotReadable, read_bounded
-
     try:
         return read_bounded(path, MAX_FILE_BYTES, "scenario file")
     except NotReadable as exc:
