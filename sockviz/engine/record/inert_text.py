@@ -16,7 +16,9 @@ Standard library only.
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
+from typing import Any, ClassVar, Protocol, TypeVar
 
 #: How a few common controls are written; the rest are ``\\xNN``/``\\uNNNN``.
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -57,11 +59,12 @@ def inert(text: object, limit: int | None = None) -> str:
     if cut:
         text = text[:limit]  # (an escape is never shorter than what it stands for)
     if is_inert(text):
-        return text[: limit - 1] + ELLIPSIS if cut else text
+        return text[: limit - 1] + ELLIPSIS if cut and limit is not None else text
     pieces = [_escape(ch) if unicodedata.category(ch) in _HIDDEN else ch for ch in text]
     if limit is None or (not cut and sum(map(len, pieces)) <= limit):
         return "".join(pieces)
-    out, used = [], 0
+    out: list[str] = []
+    used = 0
     for piece in pieces:
         if used + len(piece) > limit - 1:
             break
@@ -80,19 +83,27 @@ def inert_lines(text: str, limit: int | None = None) -> str:
 _PARAGRAPHS = frozenset({"explain"})
 
 
-def inert_event(event):
+class _Dataclass(Protocol):
+    """Any dataclass instance (an event, or a dataclass one holds)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+E = TypeVar("E", bound=_Dataclass)
+
+
+def inert_event(event: E) -> E:
     """The event with every text field made inert (the same object when nothing needed
     it, which is nearly always): the app applies this to each event it takes in, so nothing
     a recording, a scenario file or a peer put in one reaches the screen as an escape."""
-    import dataclasses
-
-    changes = {}
+    changes: dict[str, object] = {}
     for field in dataclasses.fields(event):
         value = getattr(event, field.name)
         if isinstance(value, str):
             if not is_inert(value.replace("\n", " ") if field.name in _PARAGRAPHS else value):
-                changes[field.name] = (inert_lines(value) if field.name in _PARAGRAPHS
-                                       else inert(value))
+                changes[field.name] = (
+                    inert_lines(value) if field.name in _PARAGRAPHS else inert(value)
+                )
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             cleaned = inert_event(value)
             if cleaned is not value:

@@ -13,10 +13,13 @@ after one header line that says what replay needs to rebuild the run's scenario:
 
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import dataclass
 
 from sockviz.engine.events import CallEvent, Event, KernelEvent, LinkEvent, Segment, TcpSettings
+from sockviz.engine.record.trace_format import TraceEvent, TraceFormatError, read_trace, to_line
+from sockviz.engine.record.user_files import NotReadable, create, read_bounded
 
 #: The largest recording read: a classroom run takes a few KB; a long multi-client one,
 #: with every kernel change, well under this.
@@ -43,15 +46,22 @@ class Recording:
     family: str
     closer: str | None
     size: int | None
-    events: list
+    events: list[TraceEvent]
 
 
-def header(scenario: str, family: str, closer: str | None = None,
-           size: int | None = None) -> str:
-    import json
+def header(scenario: str, family: str, closer: str | None = None, size: int | None = None) -> str:
+    import json  # (here: only --record writes a header, and the TUI's first frame needs no json)
 
-    return json.dumps({HEADER_KEY: FORMAT, "scenario": scenario, "family": family,
-                       "closer": closer, "size": size}, separators=(", ", ": "))
+    return json.dumps(
+        {
+            HEADER_KEY: FORMAT,
+            "scenario": scenario,
+            "family": family,
+            "closer": closer,
+            "size": size,
+        },
+        separators=(", ", ": "),
+    )
 
 
 class Recorder:
@@ -62,22 +72,29 @@ class Recorder:
     as the events come, from whichever thread emits them; :meth:`close` flushes and closes.
     """
 
-    def __init__(self, path: str, scenario: str, family: str, closer: str | None = None,
-                 size: int | None = None, replace: bool = False) -> None:
-        from sockviz.engine.record.user_files import create
-
+    def __init__(
+        self,
+        path: str,
+        scenario: str,
+        family: str,
+        closer: str | None = None,
+        size: int | None = None,
+        replace: bool = False,
+    ) -> None:
         self.path = path
-        self._file = create(path, replace)  # (never through a symlink; see create)
+        self._file: io.TextIOWrapper | None = create(
+            path, replace
+        )  # (never through a symlink; see create)
         self._lock = threading.Lock()
         self.failed: OSError | None = None
         self._file.write(header(scenario, family, closer, size) + "\n")
 
     def __call__(self, event: Event) -> None:
-        if not isinstance(event, (CallEvent, KernelEvent, Segment, LinkEvent, TcpSettings)) \
-                or self._file is None:
+        if (
+            not isinstance(event, (CallEvent, KernelEvent, Segment, LinkEvent, TcpSettings))
+            or self._file is None
+        ):
             return
-        from sockviz.engine.record.trace_format import to_line
-
         with self._lock:
             try:
                 if self._file is not None:
@@ -98,9 +115,8 @@ class Recorder:
 def read_recording(path: str) -> Recording:
     """Read a recording; :class:`RecordingError` naming the line for anything else
     (OSError if the file cannot be read at all)."""
+    # (here: the field checks cost ~10 ms of import that only a replay pays)
     from sockviz.engine.record.field_checks import loads
-    from sockviz.engine.record.trace_format import TraceFormatError, read_trace
-    from sockviz.engine.record.user_files import NotReadable, read_bounded
 
     try:
         raw = read_bounded(path, MAX_BYTES, "recording")
@@ -116,24 +132,32 @@ def read_recording(path: str) -> Recording:
     except (ValueError, RecursionError):
         head = None
     if not isinstance(head, dict) or HEADER_KEY not in head:
-        raise RecordingError(path, 1, f'expected the header {{"{HEADER_KEY}": {FORMAT}, '
-                             '"scenario": ...} that sockviz --record writes')
+        raise RecordingError(
+            path,
+            1,
+            f'expected the header {{"{HEADER_KEY}": {FORMAT}, '
+            '"scenario": ...} that sockviz --record writes',
+        )
     if type(head[HEADER_KEY]) is not int or head[HEADER_KEY] != FORMAT:
-        raise RecordingError(path, 1, f"format {repr(head[HEADER_KEY])[:40]}; this sockviz "
-                             f"reads {FORMAT}")
+        raise RecordingError(
+            path, 1, f"format {repr(head[HEADER_KEY])[:40]}; this sockviz reads {FORMAT}"
+        )
     scenario, family = head.get("scenario"), head.get("family")
     if not isinstance(scenario, str) or not 0 < len(scenario) <= 4096:
         raise RecordingError(path, 1, "the header's scenario is not a scenario's name or file")
     if family not in ("ipv4", "ipv6", "unix"):
-        raise RecordingError(path, 1, f"the header's family is {family!r}: expected ipv4, "
-                             "ipv6 or unix")
+        raise RecordingError(
+            path, 1, f"the header's family is {family!r}: expected ipv4, ipv6 or unix"
+        )
     closer, size = head.get("closer"), head.get("size")
     if closer not in (None, "client", "server"):
-        raise RecordingError(path, 1, f"the header's closer is {closer!r}: expected client, "
-                             "server or null")
+        raise RecordingError(
+            path, 1, f"the header's closer is {closer!r}: expected client, server or null"
+        )
     if size is not None and (type(size) is not int or not 1 <= size <= 1 << 50):
-        raise RecordingError(path, 1, f"the header's size is {size!r}: expected a number of "
-                             "bytes or null")
+        raise RecordingError(
+            path, 1, f"the header's size is {size!r}: expected a number of bytes or null"
+        )
     try:
         events = read_trace(lines[1:])
     except TraceFormatError as exc:
@@ -143,5 +167,4 @@ def read_recording(path: str) -> Recording:
         raise RecordingError(path, exc.line_number + 1, reason) from None
     if not events:
         raise RecordingError(path, len(lines) + 1, "no events after the header: nothing to play")
-    return Recording(scenario=scenario, family=family, closer=closer, size=size,
-                     events=events)
+    return Recording(scenario=scenario, family=family, closer=closer, size=size, events=events)

@@ -9,14 +9,18 @@ be recovered exactly with :func:`unescape_bytes`.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+from typing import TypedDict
+
 from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment, TcpSettings
+from sockviz.engine.preview import escape_bytes, unescape_bytes
+from sockviz.engine.states import Call, Role, State
 
 TraceEvent = CallEvent | KernelEvent | Segment | LinkEvent | TcpSettings
 """What a trace line holds."""
-from sockviz.engine.preview import escape_bytes, unescape_bytes
 
-__all__ = ["escape_bytes", "from_record", "read_trace", "to_line", "to_record",
-           "unescape_bytes"]
+__all__ = ["escape_bytes", "from_record", "read_trace", "to_line", "to_record", "unescape_bytes"]
 
 #: The keys every trace line has, in order (null where they do not apply).
 CORE_KEYS = (
@@ -58,8 +62,7 @@ ALL_KEYS = CORE_KEYS + EXTRA_KEYS
 #: others (which it has too, null where they do not apply: ``socket`` is the run's socket
 #: that sent it, or got it from an outside peer; ``local`` and ``remote`` are the sender's
 #: and the receiver's addresses).
-PACKET_KEYS = ("proto", "flags", "from", "to", "seq_rel", "ack_rel", "window", "options",
-               "cause")
+PACKET_KEYS = ("proto", "flags", "from", "to", "seq_rel", "ack_rel", "window", "options", "cause")
 #: Further keys of a ``"call": "packets"`` line (a bulk transfer's segments one way, summed),
 #: after :data:`PACKET_KEYS`.
 SUM_KEYS = ("count", "largest", "retransmissions")
@@ -78,24 +81,45 @@ RELEASE_KEYS = ("what", "segment", "from", "to", "flags", "delay")
 TCP_KEYS = ("host", "settings")
 
 
-def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
+def to_record(event: TraceEvent) -> dict[str, object]:
     """The trace line of an event, as a dict with :data:`ALL_KEYS` in order (and, for a
     segment, :data:`PACKET_KEYS` after them)."""
     if isinstance(event, Segment):
         record = dict.fromkeys(ALL_KEYS)
-        record.update(seq=event.seq, t=event.t, socket=event.socket,
-                      call="packets" if event.summed else "packet",
-                      family=event.family,
-                      type="SOCK_STREAM" if event.proto == "TCP" else "SOCK_DGRAM",
-                      local=event.local, remote=event.remote, nbytes=event.nbytes)
-        record.update(zip(PACKET_KEYS, (event.proto, event.flags, event.source, event.target,
-                                        event.seq_rel, event.ack_rel, event.window,
-                                        event.options, event.cause)))
+        record.update(
+            seq=event.seq,
+            t=event.t,
+            socket=event.socket,
+            call="packets" if event.summed else "packet",
+            family=event.family,
+            type="SOCK_STREAM" if event.proto == "TCP" else "SOCK_DGRAM",
+            local=event.local,
+            remote=event.remote,
+            nbytes=event.nbytes,
+        )
+        record.update(
+            zip(
+                PACKET_KEYS,
+                (
+                    event.proto,
+                    event.flags,
+                    event.source,
+                    event.target,
+                    event.seq_rel,
+                    event.ack_rel,
+                    event.window,
+                    event.options,
+                    event.cause,
+                ),
+                strict=True,
+            )
+        )
         if event.summed:
-            record.update(zip(SUM_KEYS, (event.count, event.largest,
-                                         event.retransmissions)))
+            record.update(
+                zip(SUM_KEYS, (event.count, event.largest, event.retransmissions), strict=True)
+            )
         else:  # (every packet line: on loopback link and delay are null; retry is anyone's)
-            record.update(zip(LINK_KEYS, (event.link, event.delay, event.retry)))
+            record.update(zip(LINK_KEYS, (event.link, event.delay, event.retry), strict=True))
         return record
     if isinstance(event, TcpSettings):
         record = dict.fromkeys(ALL_KEYS)
@@ -103,15 +127,27 @@ def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
         return record
     if isinstance(event, LinkEvent):
         record = dict.fromkeys(ALL_KEYS)
-        record.update(seq=event.seq, t=event.t, socket=event.socket, call="link",
-                      family=event.family, type="SOCK_STREAM", local=event.local,
-                      remote=event.remote)
-        record.update(zip(RELEASE_KEYS, (event.what, event.segment, event.source,
-                                         event.target, event.flags, event.delay)))
+        record.update(
+            seq=event.seq,
+            t=event.t,
+            socket=event.socket,
+            call="link",
+            family=event.family,
+            type="SOCK_STREAM",
+            local=event.local,
+            remote=event.remote,
+        )
+        record.update(
+            zip(
+                RELEASE_KEYS,
+                (event.what, event.segment, event.source, event.target, event.flags, event.delay),
+                strict=True,
+            )
+        )
         return record
     if isinstance(event, KernelEvent) and event.cwnd is not None:
         record = to_record(_plain_kernel(event))
-        record.update(zip(FLOW_KEYS, (event.rtt, event.cwnd, event.retrans)))
+        record.update(zip(FLOW_KEYS, (event.rtt, event.cwnd, event.retrans), strict=True))
         return record
     if isinstance(event, KernelEvent):
         return {
@@ -173,17 +209,32 @@ def to_record(event: CallEvent | KernelEvent | Segment) -> dict:
 
 
 def _plain_kernel(event: KernelEvent) -> KernelEvent:
-    import dataclasses
-
     return dataclasses.replace(event, rtt=None, cwnd=None, retrans=None)
 
 
-def to_line(event: CallEvent | KernelEvent | Segment) -> str:
+def to_line(event: TraceEvent) -> str:
     """One JSON Lines line (no newline), ASCII only: ``json.dumps(to_record(event))``, made
     without the dict (see :mod:`sockviz.engine.record.trace_lines`)."""
+    # (here: the lines' maker loads json, which the TUI's first frame does without)
     from sockviz.engine.record.trace_lines import line
 
     return line(event)
+
+
+class _Common(TypedDict):
+    """The fields a call line and a kernel line share (their lifecycle state apart)."""
+
+    seq: int
+    t: float
+    socket: str
+    role: Role
+    family: str
+    type: str
+    local: str | None
+    remote: str | None
+    sent_total: int
+    recv_total: int
+    queue: tuple[int, int] | None
 
 
 class TraceFormatError(ValueError):
@@ -198,58 +249,84 @@ class TraceFormatError(ValueError):
 def from_record(record: object) -> TraceEvent:
     """The event a trace line was made from (the inverse of :func:`to_record`), every field
     checked first (:mod:`sockviz.engine.record.field_checks`): ValueError says which and why."""
+    # (here: the checks compile their patterns and load ipaddress, ~10 ms, for a replay only)
     from sockviz.engine.record import field_checks as f
-    from sockviz.engine.states import Call, Role, State
+    from sockviz.engine.record import wire_line_checks as w
 
     if not isinstance(record, dict):
         # (ValueError, as every other refusal here: a bad value in a file, not a bug)
-        raise ValueError("expected a JSON object with the trace format's keys")  # noqa: TRY004
+        raise ValueError("expected a JSON object with the trace format's keys")
     missing = [key for key in CORE_KEYS if key not in record]
     if missing:
         raise ValueError(f"missing keys: {', '.join(missing)}")
     if record["call"] in ("packet", "packets"):
-        return f.segment(record, summed=record["call"] == "packets")
+        return w.segment(record, summed=record["call"] == "packets")
     if record["call"] == "link":
-        return f.link_event(record)
+        return w.link_event(record)
     if record["call"] == "tcp":
-        return f.tcp_settings(record)
+        return w.tcp_settings(record)
     role = Role(f.one_of(record, "role", {r.value for r in Role}, "a role such as client"))
-    state_name = f.one_of(record, "state", {s.value for s in State},
-                          "a lifecycle state such as connected", optional=True)
+    state_name = f.one_of(
+        record,
+        "state",
+        {s.value for s in State},
+        "a lifecycle state such as connected",
+        optional=True,
+    )
     state = State(state_name) if state_name is not None else None
     family = f.one_of(record, "family", f.FAMILIES, "AF_INET, AF_INET6 or AF_UNIX")
-    common = {
-        "seq": f.integer(record, "seq", f.MAX_SEQ), "t": f.seconds(record, "t"),
-        "socket": f.socket_name(record, "socket"), "role": role, "state": state,
-        "family": family, "type": f.one_of(record, "type", f.TYPES, "SOCK_STREAM or SOCK_DGRAM"),
-        "local": f.address(record, "local", family),
-        "remote": f.address(record, "remote", family),
-        "sent_total": f.integer(record, "sent_total", f.MAX_COUNT),
-        "recv_total": f.integer(record, "recv_total", f.MAX_COUNT),
-        "queue": f.queue(record, "queue"),
-    }
+    common = _Common(
+        seq=f.integer(record, "seq", f.MAX_SEQ),
+        t=f.seconds(record, "t"),
+        socket=f.socket_name(record, "socket"),
+        role=role,
+        family=family,
+        type=f.one_of(record, "type", f.TYPES, "SOCK_STREAM or SOCK_DGRAM"),
+        local=f.address(record, "local", family),
+        remote=f.address(record, "remote", family),
+        sent_total=f.integer(record, "sent_total", f.MAX_COUNT),
+        recv_total=f.integer(record, "recv_total", f.MAX_COUNT),
+        queue=f.queue(record, "queue"),
+    )
     previous = f.kernel_state(record, "previous")
     timer = f.seconds(record, "timer", optional=True)
     if record["call"] == "kernel":
         if state is None:
             raise ValueError("state = None: expected a lifecycle state such as connected")
         return KernelEvent(
-            **common, kernel=f.kernel_state(record, "kernel", optional=False),
-            previous=previous, timer=timer,
+            **common,
+            state=state,
+            kernel=f.kernel_state(record, "kernel", optional=False),
+            previous=previous,
+            timer=timer,
             source=f.one_of(record, "source", f.SOURCES, "tcp_info or proc", optional=True)
-            or "tcp_info", **f.flow_fields(record),
+            or "tcp_info",
+            **w.flow_fields(record),
         )
-    call = Call(f.one_of(record, "call", {c.value for c in Call} | {"kernel"},
-                         "a socket call such as connect, or kernel"))
+    call = Call(
+        f.one_of(
+            record,
+            "call",
+            {c.value for c in Call} | {"kernel"},
+            "a socket call such as connect, or kernel",
+        )
+    )
     return CallEvent(
-        **common, call=call, nbytes=f.integer(record, "nbytes", f.MAX_COUNT, optional=True),
-        error=f.error_name(record, "error"), error_text=f.text(record, "error_text"),
-        kernel=f.kernel_state(record, "kernel"), args=f.text(record, "args"),
-        data=f.data(record, "data"), implicit_bind=f.flag(record, "implicit_bind"),
+        **common,
+        call=call,
+        state=state,  # type: ignore[arg-type]  # (a call line's state may be null, as ever)
+        nbytes=f.integer(record, "nbytes", f.MAX_COUNT, optional=True),
+        error=f.error_name(record, "error"),
+        error_text=f.text(record, "error_text"),
+        kernel=f.kernel_state(record, "kernel"),
+        args=f.text(record, "args"),
+        data=f.data(record, "data"),
+        implicit_bind=f.flag(record, "implicit_bind"),
         parent=f.socket_name(record, "parent", optional=True),
         step=f.integer(record, "step", f.MAX_STEP, optional=True),
         parts=f.integer(record, "parts", f.MAX_COUNT, optional=True),
-        partial=f.integer(record, "partial", f.MAX_COUNT, optional=True), timer=timer,
+        partial=f.integer(record, "partial", f.MAX_COUNT, optional=True),
+        timer=timer,
     )
 
 
@@ -260,17 +337,18 @@ MAX_EVENTS = 200_000
 MAX_EVENTS_PER_STEP = 1_000
 
 
-def read_trace(lines, max_events: int = MAX_EVENTS) -> list[TraceEvent]:
+def read_trace(lines: Iterable[str], max_events: int = MAX_EVENTS) -> list[TraceEvent]:
     """Parse JSON Lines into events; :class:`TraceFormatError` names the first bad line.
 
     Besides each line's fields, the file as a whole must make sense: an ``accept`` names a
     listener seen before it, and there are at most ``max_events`` events, at most
     :data:`MAX_EVENTS_PER_STEP` of them after one step's call.
     """
-    from sockviz.engine.record.field_checks import loads  # (json.loads, refusing NaN and Infinity)
+    # (json.loads, refusing NaN and Infinity; here, as in from_record: a replay's cost only)
+    from sockviz.engine.record.field_checks import loads
 
     events: list[TraceEvent] = []
-    sockets: set[str] = set()
+    sockets: set[str | None] = set()
     calls: set[int] = set()  # the seqs of the calls so far, that a packet's cause names
     since_step = 0
     for number, line in enumerate(lines, start=1):
@@ -284,12 +362,14 @@ def read_trace(lines, max_events: int = MAX_EVENTS) -> list[TraceEvent]:
             raise TraceFormatError(number, str(exc)) from None
         parent = getattr(event, "parent", None)
         if parent is not None and parent not in sockets:
-            raise TraceFormatError(number, f"parent = {parent!r}: no socket of that name "
-                                   "came before this line")
+            raise TraceFormatError(
+                number, f"parent = {parent!r}: no socket of that name came before this line"
+            )
         cause = getattr(event, "cause", None)
         if cause is not None and cause not in calls:
-            raise TraceFormatError(number, f"cause = {cause}: no call with that seq came "
-                                   "before this line")
+            raise TraceFormatError(
+                number, f"cause = {cause}: no call with that seq came before this line"
+            )
         if isinstance(event, CallEvent):
             calls.add(event.seq)
         if isinstance(event, CallEvent) and event.step is not None:
@@ -297,11 +377,15 @@ def read_trace(lines, max_events: int = MAX_EVENTS) -> list[TraceEvent]:
         else:
             since_step += 1
             if since_step > MAX_EVENTS_PER_STEP:
-                raise TraceFormatError(number, f"more than {MAX_EVENTS_PER_STEP:,} events "
-                                       "after one step's call: not a run sockviz recorded")
+                raise TraceFormatError(
+                    number,
+                    f"more than {MAX_EVENTS_PER_STEP:,} events "
+                    "after one step's call: not a run sockviz recorded",
+                )
         if len(events) >= max_events:
-            raise TraceFormatError(number, f"more than {max_events:,} events: longer than "
-                                   "any run sockviz records")
+            raise TraceFormatError(
+                number, f"more than {max_events:,} events: longer than any run sockviz records"
+            )
         sockets.add(event.socket)
         events.append(event)
     return events

@@ -9,6 +9,7 @@ only.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 
@@ -29,14 +30,22 @@ def read_bounded(path: str, cap: int, what: str = "file") -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = ("a folder" if stat.S_ISDIR(info.st_mode)
-                    else "a FIFO" if stat.S_ISFIFO(info.st_mode)
-                    else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
-                    else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+            kind = (
+                "a folder"
+                if stat.S_ISDIR(info.st_mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(info.st_mode)
+                else "a device"
+                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                else "a socket"
+                if stat.S_ISSOCK(info.st_mode)
+                else "not a regular file"
+            )
             raise NotReadable(f"{kind}, not a {what}")
         if info.st_size > cap:
-            raise NotReadable(f"{info.st_size:,} bytes: larger than any {what} sockviz "
-                              f"reads (at most {cap:,})")
+            raise NotReadable(
+                f"{info.st_size:,} bytes: larger than any {what} sockviz reads (at most {cap:,})"
+            )
         chunks, total = [], 0
         while total <= cap:  # (the file may grow while it is read: never past the cap)
             chunk = os.read(fd, min(1 << 20, cap + 1 - total))
@@ -51,7 +60,7 @@ def read_bounded(path: str, cap: int, what: str = "file") -> bytes:
         os.close(fd)
 
 
-def create(path: str, replace: bool = False):
+def create(path: str, replace: bool = False) -> io.TextIOWrapper:
     """A new file at ``path`` for writing text, never through a symlink.
 
     Without ``replace`` it must not exist yet (``O_EXCL``: FileExistsError, even for a
@@ -59,8 +68,13 @@ def create(path: str, replace: bool = False):
     existing regular file is emptied, but a symlink is still refused (ELOOP). Either way
     no other file than the one named is ever touched.
     """
-    flags = (os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK  # (a FIFO there: ENXIO, not a wait)
-             | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    flags = (
+        os.O_WRONLY
+        | os.O_CREAT
+        | os.O_NONBLOCK  # (a FIFO there: ENXIO, not a wait)
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+    )
     flags |= os.O_TRUNC if replace else os.O_EXCL
     fd = os.open(path, flags, 0o644)
     try:
