@@ -63,6 +63,7 @@ def decide(mode: str, outside: bool = False) -> Watch:
     into a network of its own."""
     if mode == "off":
         return Watch(None)
+    # (here: namespaces loads ctypes.util, ~8 ms that --wire off and a replay never need)
     from sockviz.engine.lab.namespaces import NoPrivateNetwork, enter_private
 
     reason = ""
