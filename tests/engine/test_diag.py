@@ -12,19 +12,21 @@ import time
 
 import pytest
 
+from sockviz.engine.events import CallEvent
 from sockviz.engine.kernel import tcp_state as kernel
 from sockviz.engine.kernel.sock_diag import open_diag
-from sockviz.engine.events import CallEvent
+from sockviz.engine.record.trace_format import to_record
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
 from sockviz.engine.states import State
-from sockviz.engine.record.trace_format import to_record
 from tests.conftest import FAMILIES
 from tests.helpers import on_loopback
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or open_diag() is None,
-                                reason="needs netlink socket diagnostics (Linux)")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or open_diag() is None,
+    reason="needs netlink socket diagnostics (Linux)",
+)
 TCP = sorted(name for name in on_loopback() if name not in ("udp-echo", "bulk"))
 
 
@@ -38,8 +40,9 @@ def both_sources(runner: Runner, diag) -> list[tuple]:
         remote = ts.last_remote or ("::" if six else "0.0.0.0", 0)
         found = diag.lookup(ts.last_local, remote)
         netlink = ("CLOSE", None) if found is None else (found.state, found.timer)
-        proc = kernel.closed_state(ts.last_local, ts.last_remote,
-                                   kernel.read_proc(("tcp6",) if six else ("tcp",)))
+        proc = kernel.closed_state(
+            ts.last_local, ts.last_remote, kernel.read_proc(("tcp6",) if six else ("tcp",))
+        )
         out.append((ts.name, netlink, proc))
     return out
 
@@ -72,14 +75,25 @@ def test_netlink_and_proc_agree_at_every_call(scenario, family):
         if proc[1] is not None or netlink[1] is not None:  # (the two read moments apart)
             assert abs(netlink[1] - proc[1]) < 1.0, (name, netlink, proc)
     assert any(state == "TIME_WAIT" for _n, (state, _t), _p in seen) or scenario in (
-        "refused", "address-in-use", "reset", "backlog-full", "broken-pipe")
+        "refused",
+        "address-in-use",
+        "reset",
+        "backlog-full",
+        "broken-pipe",
+    )
 
 
 def trace_of(scenario: str, netlink: bool) -> list[tuple]:
     lines: list[dict] = []
-    runner = Runner(get(scenario), lambda e: lines.append(to_record(e))
-                    if isinstance(e, CallEvent) or type(e).__name__ == "KernelEvent"
-                    else None, mode=Mode.FAST)
+    runner = Runner(
+        get(scenario),
+        lambda e: (
+            lines.append(to_record(e))
+            if isinstance(e, CallEvent) or type(e).__name__ == "KernelEvent"
+            else None
+        ),
+        mode=Mode.FAST,
+    )
     if not netlink:
         runner.tracer.kernel.netlink = False  # (as where the kernel refuses netlink)
     runner.start()
@@ -101,7 +115,7 @@ def test_a_lookup_costs_the_same_among_ten_thousand_in_time_wait():
     with socket.create_server(("127.0.0.1", 0), backlog=128) as server:
         address = server.getsockname()
         first = None
-        for i in range(2000):
+        for _i in range(2000):
             client = socket.create_connection(address)
             peer, _ = server.accept()
             if first is None:

@@ -37,6 +37,7 @@ def test_close_into_an_orphaned_fin_wait2_carries_the_timer_ss_shows():
     runner = Runner(get("tcp-echo"), collector, family="ipv4", mode=Mode.STEP)
     runner.start()
     try:
+
         def closed(c: Collector) -> bool:
             return any(e.call is Call.CLOSE and e.socket == "client" for e in c.calls)
 
@@ -47,15 +48,26 @@ def test_close_into_an_orphaned_fin_wait2_carries_the_timer_ss_shows():
             if closed(collector):
                 break
         assert closed(collector), "the client never closed"
-        close = next(e for e in collector.calls
-                     if e.call is Call.CLOSE and e.socket == "client")
+        close = next(e for e in collector.calls if e.call is Call.CLOSE and e.socket == "client")
         assert close.kernel == "FIN_WAIT2"
         assert close.timer is not None and 0 < close.timer <= limit
         if shutil.which("ss"):
             shown = subprocess.run(
-                ["ss", "-tanoH", "state", "fin-wait-2", "src", close.local.rsplit(":", 1)[0],
-                 "sport", f"= :{close.local.rsplit(':', 1)[1]}"],
-                capture_output=True, text=True, timeout=10, check=True).stdout
+                [
+                    "ss",
+                    "-tanoH",
+                    "state",
+                    "fin-wait-2",
+                    "src",
+                    close.local.rsplit(":", 1)[0],
+                    "sport",
+                    f"= :{close.local.rsplit(':', 1)[1]}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout
             timers = [int(s) for s in re.findall(r"timer:\(timewait,(\d+)sec", shown)]
             assert timers, shown
             assert abs(timers[0] - close.timer) <= 2

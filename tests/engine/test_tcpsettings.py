@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from sockviz.engine.kernel import tcp_settings as tcpsettings
 from sockviz.engine.events import LinkStatus, TcpSettings
-from sockviz.engine.record.trace_lines import line
+from sockviz.engine.kernel import tcp_settings as tcpsettings
 from sockviz.engine.record.recordings import RecordingError, read_recording
-from sockviz.engine.scenarios import get
 from sockviz.engine.record.trace_format import from_record, read_trace, to_record
+from sockviz.engine.record.trace_lines import line
+from sockviz.engine.scenarios import get
 from sockviz.view import linkview
 from sockviz.view.fold import apply
 from sockviz.view.run_view import RunView
@@ -30,8 +30,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def sockviz_trace(*args: str) -> tuple[list[dict], str]:
-    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sockviz", "--trace", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return [json.loads(text) for text in proc.stdout.splitlines()], proc.stderr
 
@@ -39,8 +44,9 @@ def sockviz_trace(*args: str) -> tuple[list[dict], str]:
 def test_the_settings_read_are_the_kernels_as_sysctl_says_them():
     read = dict(tcpsettings.read()[0].values)
     for name in tcpsettings.NAMES:
-        proc = subprocess.run(["sysctl", "-n", f"net.ipv4.{name}"], capture_output=True,
-                              text=True, timeout=10)
+        proc = subprocess.run(
+            ["sysctl", "-n", f"net.ipv4.{name}"], capture_output=True, text=True, timeout=10
+        )
         expected = " ".join(proc.stdout.split()) if proc.returncode == 0 else None
         assert read[name] == expected, name
 
@@ -50,8 +56,9 @@ def test_the_congestion_control_named_is_the_one_a_real_socket_gets():
     socket made in this network."""
     with socket.socket() as s:
         real = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16)
-    assert dict(tcpsettings.read()[0].values)["tcp_congestion_control"] == \
-        real.rstrip(b"\0").decode()
+    assert (
+        dict(tcpsettings.read()[0].values)["tcp_congestion_control"] == real.rstrip(b"\0").decode()
+    )
 
 
 def test_a_trace_starts_with_the_settings_line_and_it_reads_back():
@@ -67,8 +74,15 @@ def test_a_trace_starts_with_the_settings_line_and_it_reads_back():
 
 def recording(tmp_path, lines: list[str]) -> str:
     path = tmp_path / "run.jsonl"
-    head = json.dumps({"sockviz-recording": 1, "scenario": "udp-echo", "family": "ipv4",
-                       "closer": None, "size": None})
+    head = json.dumps(
+        {
+            "sockviz-recording": 1,
+            "scenario": "udp-echo",
+            "family": "ipv4",
+            "closer": None,
+            "size": None,
+        }
+    )
     path.write_text("\n".join([head, *lines]) + "\n")
     return str(path)
 
@@ -87,14 +101,17 @@ def test_a_recording_keeps_the_settings_and_an_old_one_without_them_says_unknown
     assert "not known" in tcpsettings.syn_words(None)
 
 
-@pytest.mark.parametrize(("change", "why"), [
-    ({"seq": 3}, "seq = 3"),
-    ({"settings": {"tcp_syn_retries": "6; rm -rf"}}, "settings.tcp_syn_retries"),
-    ({"settings": {"Bad Name": "1"}}, "settings = 'Bad Name'"),
-    ({"settings": "bbr"}, "settings = 'bbr'"),
-    ({"host": "router"}, "host = 'router'"),
-    ({"socket": "client"}, "null on a tcp line"),
-])
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"seq": 3}, "seq = 3"),
+        ({"settings": {"tcp_syn_retries": "6; rm -rf"}}, "settings.tcp_syn_retries"),
+        ({"settings": {"Bad Name": "1"}}, "settings = 'Bad Name'"),
+        ({"settings": "bbr"}, "settings = 'bbr'"),
+        ({"host": "router"}, "host = 'router'"),
+        ({"socket": "client"}, "null on a tcp line"),
+    ],
+)
 def test_a_bad_settings_line_is_refused_with_its_line_number(tmp_path, change, why):
     good = line(TcpSettings(None, (("tcp_syn_retries", "6"),)))
     bad = json.dumps({**json.loads(good), **change})
@@ -107,21 +124,27 @@ def test_the_syn_schedule_and_words_are_what_this_kernel_does_on_a_link():
     """Finding 13: five SYNs lost on a link; the kernel's own retry times (the packet lines'
     ``retry``) are the schedule the words state from the run's settings - 1 s apart for
     tcp_syn_linear_timeouts + 1 retries here, not "doubling each time"."""
-    records, err = sockviz_trace("--drop", "syn", "--drop", "syn:2", "--drop", "syn:3",
-                                 "--drop", "syn:4", "--drop", "syn:5")
+    records, err = sockviz_trace(
+        "--drop", "syn", "--drop", "syn:2", "--drop", "syn:3", "--drop", "syn:4", "--drop", "syn:5"
+    )
     if "no two hosts here" in err:
         pytest.skip("two hosts cannot be made here")
     events = read_trace([json.dumps(r) for r in records])
     hosts = {e.host: e for e in events if isinstance(e, TcpSettings)}
     assert set(hosts) == {"client", "server"}
     client = hosts["client"]
-    retries = [r["retry"] for r in records if r["call"] == "packet" and r["flags"] == "SYN"
-               and r["retry"] is not None]
+    retries = [
+        r["retry"]
+        for r in records
+        if r["call"] == "packet" and r["flags"] == "SYN" and r["retry"] is not None
+    ]
     assert len(retries) == 5
-    schedule = tcpsettings.syn_schedule(tcpsettings.number(client, "tcp_syn_linear_timeouts")
-                                        or 0, tcpsettings.number(client, "tcp_syn_retries"))
+    schedule = tcpsettings.syn_schedule(
+        tcpsettings.number(client, "tcp_syn_linear_timeouts") or 0,
+        tcpsettings.number(client, "tcp_syn_retries"),
+    )
     assert [round(r) for r in retries] == [round(s) for s in schedule[:5]]
-    assert all(abs(r - s) < 0.25 for r, s in zip(retries, schedule))
+    assert all(abs(r - s) < 0.25 for r, s in zip(retries, schedule, strict=False))
     view = RunView(get("tcp-echo"))
     apply(view, LinkStatus("drop syn", "10.217.0.1", "10.217.0.2"), 0.0)
     for n, event in enumerate(events):
@@ -129,8 +152,7 @@ def test_the_syn_schedule_and_words_are_what_this_kernel_does_on_a_link():
     said = linkview.link_story(view.link, 0, None)
     assert "doubling each time" not in said
     stated = re.search(r"the wait: ([0-9 s,.]+) after the first sending", said).group(1)
-    assert [float(x) for x in re.findall(r"([0-9.]+) s", stated)][:5] == \
-        [round(r) for r in retries]
+    assert [float(x) for x in re.findall(r"([0-9.]+) s", stated)][:5] == [round(r) for r in retries]
     assert f"tcp_syn_retries = {tcpsettings.number(client, 'tcp_syn_retries')}" in said
     # (a scenario's fixed text cannot know the machine: it names the setting, as measured)
     assert "tcp_syn_linear_timeouts" in get("backlog-full").about
@@ -154,13 +176,19 @@ print(json.dumps({"timer": float(re.search(r"timewait,([0-9.]+)", ss).group(1)),
 """
 
 
-@pytest.mark.skipif(not shutil.which("unshare") or not shutil.which("ss"),
-                    reason="needs unshare and ss")
+@pytest.mark.skipif(
+    not shutil.which("unshare") or not shutil.which("ss"), reason="needs unshare and ss"
+)
 def test_the_settings_are_read_in_the_runs_own_network_and_fin_wait2_says_its_timeout():
     """In a network of its own with tcp_fin_timeout = 7 (this machine's is not), the
     reading is 7, ss shows the orphaned FIN_WAIT2's timer under 7 s, and the words say 7 s."""
-    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", FIN_WAIT2_PROBE], cwd=ROOT,
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", FIN_WAIT2_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if proc.returncode != 0:
         pytest.skip(f"no network namespace here: {proc.stderr.strip()[-200:]}")
     seen = json.loads(proc.stdout)

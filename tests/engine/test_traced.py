@@ -9,8 +9,8 @@ import pytest
 
 from sockviz.engine.events import CallEvent, KernelEvent
 from sockviz.engine.run.runner import FAMILIES
-from sockviz.engine.states import Call, IllegalTransition, Role, State, Transport
 from sockviz.engine.sockets.traced_socket import TracedSocket, Tracer
+from sockviz.engine.states import Call, IllegalTransition, Role, State, Transport
 from tests.helpers import Collector
 
 

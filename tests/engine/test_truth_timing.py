@@ -41,24 +41,35 @@ def sockviz(*args: str, strace: Path | None = None) -> tuple[list[dict], str]:
     lines and its stderr."""
     command = [sys.executable, "-m", "sockviz", "--trace", *args]
     if strace is not None:
-        command = [STRACE, "-f", "-ttt", "-T", "-o", str(strace),
-                   "-e", "trace=sendto,shutdown,close", *command]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=90,
-                          check=False)
+        command = [
+            STRACE,
+            "-f",
+            "-ttt",
+            "-T",
+            "-o",
+            str(strace),
+            "-e",
+            "trace=sendto,shutdown,close",
+            *command,
+        ]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=90, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return [json.loads(line) for line in done.stdout.splitlines()], done.stderr
 
 
 def two_hosts_here() -> bool:
-    return "no two hosts here" not in sockviz("--link", "delay=1ms", "--scenario",
-                                              "udp-echo")[1]
+    return "no two hosts here" not in sockviz("--link", "delay=1ms", "--scenario", "udp-echo")[1]
 
 
 needs_hosts = pytest.mark.skipif(not two_hosts_here(), reason="two hosts cannot be made here")
 
 
-_LINE = re.compile(r"^(\d+) +(\d+\.\d+) (?:<\.\.\. (\w+) resumed>|(\w+)\((\d+)?)(.*?)"
-                   r"(?: = (-?\d+).*<(\d+\.\d+)>)?$")
+_LINE = re.compile(
+    r"^(\d+) +(\d+\.\d+) (?:<\.\.\. (\w+) resumed>|(\w+)\((\d+)?)(.*?)"
+    r"(?: = (-?\d+).*<(\d+\.\d+)>)?$"
+)
 
 
 def syscalls(path: Path) -> list[tuple[int, str, int | None, str, float]]:
@@ -69,7 +80,7 @@ def syscalls(path: Path) -> list[tuple[int, str, int | None, str, float]]:
         m = _LINE.match(text)
         if m is None:
             continue
-        pid, at, resumed, name, fd, rest, ret, took = m.groups()
+        pid, at, resumed, name, fd, rest, _ret, took = m.groups()
         pid, at = int(pid), float(at)
         if resumed:
             begun = started.pop((pid, resumed), None)
@@ -87,18 +98,40 @@ def returned(calls, name: str, after: str) -> tuple[float, float]:
     """When the ``sendto`` carrying ``after`` returned, and when the next ``name`` of the
     same socket by the same thread did."""
     sent = next(c for c in calls if c[1] == "sendto" and c[3].startswith(f', "{after}'))
-    then = next(c for c in calls if c[1] == name and c[0] == sent[0] and c[2] == sent[2]
-                and c[4] > sent[4])
+    then = next(
+        c for c in calls if c[1] == name and c[0] == sent[0] and c[2] == sent[2] and c[4] > sent[4]
+    )
     return sent[4], then[4]
 
 
 def frames(pcap: Path) -> list[tuple[float, int, str, int, int]]:
     """Each TCP frame of a pcap file as tshark reads it: (time, source port, flags as
     Wireshark spells them, relative seq, relative ack)."""
-    text = subprocess.run([TSHARK, "-r", str(pcap), "-T", "fields", "-e", "frame.time_epoch",
-                           "-e", "tcp.srcport", "-e", "tcp.flags.str", "-e", "tcp.seq",
-                           "-e", "tcp.ack", "-Y", "tcp"], capture_output=True, text=True,
-                          timeout=60, check=True).stdout
+    text = subprocess.run(
+        [
+            TSHARK,
+            "-r",
+            str(pcap),
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.flags.str",
+            "-e",
+            "tcp.seq",
+            "-e",
+            "tcp.ack",
+            "-Y",
+            "tcp",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     out = []
     for row in text.splitlines():
         at, port, flags, seq, ack = row.split("\t")
@@ -111,8 +144,9 @@ def one(records: list[dict], socket: str, call: str, n: int = 0) -> dict:
 
 
 def packets(records: list[dict], **match) -> list[dict]:
-    return [r for r in records if r["call"] == "packet"
-            and all(r.get(k) == v for k, v in match.items())]
+    return [
+        r for r in records if r["call"] == "packet" and all(r.get(k) == v for k, v in match.items())
+    ]
 
 
 def by_seq(records: list[dict]) -> dict[int, dict]:
@@ -137,13 +171,20 @@ def test_shutdown_is_timed_at_its_return_and_the_delayed_ack_is_nobodys(tmp_path
     assert abs((shutdown["t"] - sendall["t"]) - (shut_at - sent_at)) < 0.015
 
     fin = packets(records, **{"from": "client", "flags": "FIN,ACK"})[0]
-    ack = next(p for p in packets(records, **{"from": "conn-1"})
-               if p["ack_rel"] == fin["seq_rel"] + 1)
+    ack = next(
+        p for p in packets(records, **{"from": "conn-1"}) if p["ack_rel"] == fin["seq_rel"] + 1
+    )
     wire = frames(pcap)
-    fin_at = next(f[0] for f in wire if "F" in f[2] and f[3] == fin["seq_rel"]
-                  and f[4] == fin["ack_rel"])
-    ack_at = next(f[0] for f in wire if f[2].replace("·", "").strip() == "A"
-                  and f[4] == ack["ack_rel"] and f[3] == ack["seq_rel"])
+    fin_at = next(
+        f[0] for f in wire if "F" in f[2] and f[3] == fin["seq_rel"] and f[4] == fin["ack_rel"]
+    )
+    ack_at = next(
+        f[0]
+        for f in wire
+        if f[2].replace("·", "").strip() == "A"
+        and f[4] == ack["ack_rel"]
+        and f[3] == ack["seq_rel"]
+    )
     # The witnesses (two clocks read by two programs: a millisecond apart at most): the FIN
     # crossed during the call, the ACK well after it returned.
     assert fin_at <= shut_at + 0.001 and ack_at > shut_at + 0.01
@@ -164,12 +205,14 @@ def test_no_packet_is_put_down_to_a_call_that_had_returned(tmp_path):
     for p in caused:
         assert p["t"] <= lines[p["cause"]]["t"], p
     fin = packets(records, **{"from": "client", "flags": "FIN,ACK"})[0]
-    ack = next(p for p in packets(records, **{"from": "conn-1"})
-               if p["ack_rel"] == fin["seq_rel"] + 1)
+    ack = next(
+        p for p in packets(records, **{"from": "conn-1"}) if p["ack_rel"] == fin["seq_rel"] + 1
+    )
     wire = frames(pcap)
     fin_at = next(f[0] for f in wire if "F" in f[2] and f[3] == fin["seq_rel"])
-    ack_at = next(f[0] for f in wire if f[2].replace("·", "").strip() == "A"
-                  and f[4] == ack["ack_rel"])
+    ack_at = next(
+        f[0] for f in wire if f[2].replace("·", "").strip() == "A" and f[4] == ack["ack_rel"]
+    )
     if ack_at - fin_at > 0.02:  # (a delayed ACK, as the kernel sends a FIN's here)
         assert ack["cause"] is None
         assert ack["t"] > one(records, "client", "close")["t"]
@@ -196,8 +239,11 @@ def test_lost_fin_close_is_timed_at_its_return_and_the_retry_is_the_kernels(tmp_
     assert again["cause"] is None
     assert close["kernel"] == "FIN_WAIT1"
     assert close["t"] < again["t"]  # (the call did not wait for the retry)
-    later = [r for r in records if r["call"] == "kernel" and r["socket"] == "client"
-             and r["seq"] > close["seq"]]
+    later = [
+        r
+        for r in records
+        if r["call"] == "kernel" and r["socket"] == "client" and r["seq"] > close["seq"]
+    ]
     assert later and later[0]["previous"] == "FIN_WAIT1" and later[0]["t"] >= again["t"]
     assert later[-1]["kernel"] == "TIME_WAIT"
 
@@ -231,8 +277,11 @@ def test_on_a_link_the_state_after_a_call_is_the_calls():
     records, _ = sockviz("--scenario", "half-close", "--link", "delay=30ms")
     shutdown = one(records, "client", "shutdown")
     assert shutdown["kernel"] == "FIN_WAIT1"
-    later = next(r for r in records if r["call"] == "kernel" and r["socket"] == "client"
-                 and r["kernel"] == "FIN_WAIT2")
+    later = next(
+        r
+        for r in records
+        if r["call"] == "kernel" and r["socket"] == "client" and r["kernel"] == "FIN_WAIT2"
+    )
     assert later["previous"] == "FIN_WAIT1" and later["t"] >= shutdown["t"] + 0.05
 
 
@@ -240,8 +289,9 @@ def test_on_a_link_the_state_after_a_call_is_the_calls():
 def _ss_time_wait(local: str, remote: str) -> float | None:
     """The TIME-WAIT timer ``ss -tanoi`` shows for the connection ``local`` -> ``remote``
     (seconds), or None when ss shows none."""
-    text = subprocess.run([SS, "-tanoi", "state", "time-wait"], capture_output=True,
-                          text=True, timeout=10, check=True).stdout
+    text = subprocess.run(
+        [SS, "-tanoi", "state", "time-wait"], capture_output=True, text=True, timeout=10, check=True
+    ).stdout
     for row in text.splitlines():
         fields = row.split()
         if local in fields and remote in fields:
@@ -263,8 +313,11 @@ def test_a_held_socket_whose_connection_went_to_time_wait_says_so():
     runner = Runner(get("half-close"), collector, mode=Mode.STEP)
     steps = runner.steps
     closed = next(j for j, t in enumerate(steps) if t.socket == "conn-1" and t.call is Call.CLOSE)
-    upto = next(i for i, s in enumerate(steps) if s.socket == "client" and s.call is Call.RECV
-                and i > closed)
+    upto = next(
+        i
+        for i, s in enumerate(steps)
+        if s.socket == "client" and s.call is Call.RECV and i > closed
+    )
     runner.start()
     try:
         assert collector.wait_for(lambda c: c.pending, 10)
@@ -278,8 +331,9 @@ def test_a_held_socket_whose_connection_went_to_time_wait_says_so():
         assert isinstance(recv, CallEvent) and recv.socket == "client"
         assert timer is not None and timer > 30  # the witness: TIME-WAIT, ~60 s left
         assert recv.kernel == "TIME_WAIT"
-        states = [e for e in collector.events if isinstance(e, KernelEvent)
-                  and e.socket == "client"]
+        states = [
+            e for e in collector.events if isinstance(e, KernelEvent) and e.socket == "client"
+        ]
         went = next(e for e in states if e.kernel == "TIME_WAIT")
         assert went.timer is not None and abs(went.timer - timer) < 5
         assert not [e for e in states if e.kernel == "CLOSE"]  # (it never was)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from sockviz.engine.events import Event, KernelEvent
 from sockviz.engine.kernel import tcp_state as kernel
-from sockviz.engine.kernel.tcp_state import ProcIndex
 from sockviz.engine.kernel.sock_diag import Diag, Found, open_diag
 from sockviz.engine.kernel.socket_registry import Address, RunSocket, SocketRegistry, address_of
+from sockviz.engine.kernel.tcp_state import ProcIndex
 from sockviz.engine.states import State
 
 if TYPE_CHECKING:
@@ -139,15 +139,19 @@ class KernelWatch:
                 if ts.state is not State.CLOSED and ts.sock is not None:
                     state = kernel.held_state(ts.sock)
                     queue = kernel.listen_queue(ts.sock) if state == "LISTEN" else None
-                    if state == "CLOSE" and ts.last_remote is not None and (
-                            self._last.get(ts) or (None,))[0] in _WENT_ON:
+                    if (
+                        state == "CLOSE"
+                        and ts.last_remote is not None
+                        and (self._last.get(ts) or (None,))[0] in _WENT_ON
+                    ):
                         # (the kernel moved the connection to a TIME_WAIT socket of its
                         # own; the one still held reads CLOSE - look it up as ss does)
                         if diag is None and self.hosts is None:
                             diag = self._diag_open()
                         state, timer = self._moved(diag, ts, proc)
-                        out[ts] = KernelView(state, timer,
-                                             "tcp_info" if timer is None else "proc", None)
+                        out[ts] = KernelView(
+                            state, timer, "tcp_info" if timer is None else "proc", None
+                        )
                         continue
                     out[ts] = KernelView(state, None, "tcp_info", queue)
                 elif ts.last_local is None:
@@ -161,14 +165,18 @@ class KernelWatch:
                         else:
                             if diag is None:
                                 diag = self._diag_open()
-                            state, timer = self._closed_state(diag, ts.last_local, remote,
-                                                              [] if again else proc)
+                            state, timer = self._closed_state(
+                                diag, ts.last_local, remote, [] if again else proc
+                            )
                         # (gone, just after a state that goes on to TIME_WAIT: the kernel
                         # may have been swapping the socket for its TIME_WAIT one as it was
                         # asked - a lookup then finds neither; ask once more before saying
                         # the connection is gone, and forgetting it)
-                        if state != "CLOSE" or again or (self._last.get(ts)
-                                                         or (None,))[0] not in _WENT_ON:
+                        if (
+                            state != "CLOSE"
+                            or again
+                            or (self._last.get(ts) or (None,))[0] not in _WENT_ON
+                        ):
                             break
                     out[ts] = KernelView(state, timer, "proc", None)
         finally:
@@ -232,7 +240,7 @@ class KernelWatch:
             changed = state is not None and (state, queue) != (previous, previous_queue)
             if ts is exclude or changed:
                 self._last[ts] = _seen(state, queue)
-            if state is not None and (ts is not exclude and changed or flow is not None):
+            if state is not None and ((ts is not exclude and changed) or flow is not None):
                 rtt, cwnd, retrans = (None, None, None) if flow is None else flow
                 event = KernelEvent(
                     seq=self._next_seq(),
@@ -277,18 +285,32 @@ class KernelWatch:
         try:
             for asleep in due:
                 local, remote = address_of(asleep.local), address_of(asleep.remote)
-                state, timer = (self._closed_on_host(local, remote) if self.hosts is not None
-                                else self._closed_state(diag, local, remote, proc))
+                state, timer = (
+                    self._closed_on_host(local, remote)
+                    if self.hosts is not None
+                    else self._closed_state(diag, local, remote, proc)
+                )
                 if state == "TIME_WAIT":
                     self.registry.again(asleep, timer or 1.0)
                     continue
                 event = KernelEvent(
-                    seq=self._next_seq(), t=self._now(), socket=asleep.name, role=asleep.role,
-                    state=State.CLOSED, family=asleep.family, type=asleep.type,
-                    local=asleep.local, remote=asleep.remote, sent_total=asleep.sent,
-                    recv_total=asleep.received, kernel=state, previous="TIME_WAIT",
-                    timer=None if timer is None else round(timer, 2), source="proc",
-                    queue=None)
+                    seq=self._next_seq(),
+                    t=self._now(),
+                    socket=asleep.name,
+                    role=asleep.role,
+                    state=State.CLOSED,
+                    family=asleep.family,
+                    type=asleep.type,
+                    local=asleep.local,
+                    remote=asleep.remote,
+                    sent_total=asleep.sent,
+                    recv_total=asleep.received,
+                    kernel=state,
+                    previous="TIME_WAIT",
+                    timer=None if timer is None else round(timer, 2),
+                    source="proc",
+                    queue=None,
+                )
                 emitted.append(event)
                 self._deliver(event)
         finally:
@@ -308,8 +330,9 @@ class KernelWatch:
         return flow
 
     # --- closed sockets, by their addresses -------------------------------------------
-    def _moved(self, diag: Netlink, ts: RunSocket,
-               proc: list[ProcIndex]) -> tuple[str, float | None]:
+    def _moved(
+        self, diag: Netlink, ts: RunSocket, proc: list[ProcIndex]
+    ) -> tuple[str, float | None]:
         """The connection of a socket still held whose ``TCP_INFO`` reads CLOSE after a
         closing state: by its addresses, TIME_WAIT and its timer if the kernel keeps it so,
         else CLOSE."""
@@ -342,7 +365,7 @@ class KernelWatch:
     def _closed_on_host(self, local: Address, remote: Address) -> tuple[str, float | None]:
         """A closed socket's state on a two-host run: asked in the network of the host
         whose address it had (the client's TIME_WAIT is in the client's kernel)."""
-        # (the two-host lab loads ctypes: only a two-host run, which has it loaded, pays)
+        # (here, not at the top: the two-host lab loads ctypes, for two-host runs only)
         from sockviz.engine.lab.two_hosts import CLIENT_IP, CLIENT_IP6
 
         assert self.hosts is not None  # (only called on a two-host run)
@@ -356,8 +379,9 @@ class KernelWatch:
                     diag.close()
 
     @staticmethod
-    def _closed_state(diag: Netlink, local: Address, remote: Address,
-                      proc: list[ProcIndex]) -> tuple[str, float | None]:
+    def _closed_state(
+        diag: Netlink, local: Address, remote: Address, proc: list[ProcIndex]
+    ) -> tuple[str, float | None]:
         """A closed socket's connection as the kernel has it, asked by its addresses over
         socket diagnostics (what ``ss`` uses): (state, timer); ``CLOSE`` when the kernel has
         let it go. Where netlink will not answer, ``/proc`` (read once per reading: kept
@@ -369,7 +393,7 @@ class KernelWatch:
             except (OSError, ValueError):
                 found = False
             if found is None or (found and found.inode):  # (a socket with a file is a new
-                return ("CLOSE", None)                   # connection on those addresses)
+                return ("CLOSE", None)  # connection on those addresses)
             if found:
                 return (found.state, found.timer)
         if not proc:

@@ -43,8 +43,15 @@ class Found:
 
     __slots__ = ("id", "inode", "rqueue", "state", "timer", "wqueue")
 
-    def __init__(self, state: str, timer: float | None, rqueue: int, wqueue: int,
-                 inode: int, ident: tuple[int, int, bytes, bytes] | tuple[()] = ()) -> None:
+    def __init__(
+        self,
+        state: str,
+        timer: float | None,
+        rqueue: int,
+        wqueue: int,
+        inode: int,
+        ident: tuple[int, int, bytes, bytes] | tuple[()] = (),
+    ) -> None:
         self.state, self.timer, self.rqueue, self.wqueue = state, timer, rqueue, wqueue
         self.inode = inode
         self.id = ident
@@ -73,11 +80,14 @@ class Diag:
         family, src, dst = _packed(local, remote)
         with self._lock:
             self._seq += 1
-            request = (_REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0xFFFFFFFF)
-                       + _SOCKID.pack(int(local[1]), int(remote[1]), src, dst)
-                       + _TAIL.pack(0, NO_COOKIE, NO_COOKIE))
-            header = _HEADER.pack(_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY,
-                                  NLM_F_REQUEST, self._seq, 0)
+            request = (
+                _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0xFFFFFFFF)
+                + _SOCKID.pack(int(local[1]), int(remote[1]), src, dst)
+                + _TAIL.pack(0, NO_COOKIE, NO_COOKIE)
+            )
+            header = _HEADER.pack(
+                _HEADER.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, self._seq, 0
+            )
             self.sock.send(header + request)
             found = self._answer(self._seq)
         if found is not None and found.id != (int(local[1]), int(remote[1]), src, dst):
@@ -112,9 +122,16 @@ def _found(data: bytes, at: int) -> Found:
     _family, state, timer, _retrans = _MESSAGE.unpack_from(data, at)
     ident = _SOCKID.unpack_from(data, at + _MESSAGE.size)
     expires, rqueue, wqueue, _uid, inode = _AFTER_ID.unpack_from(
-        data, at + _MESSAGE.size + _ID_SIZE)
-    return Found(TCP_STATES.get(state, f"UNKNOWN_{state}"),
-                 expires / 1000 if timer else None, rqueue, wqueue, inode, ident)
+        data, at + _MESSAGE.size + _ID_SIZE
+    )
+    return Found(
+        TCP_STATES.get(state, f"UNKNOWN_{state}"),
+        expires / 1000 if timer else None,
+        rqueue,
+        wqueue,
+        inode,
+        ident,
+    )
 
 
 def _packed(local: tuple[Any, ...], remote: tuple[Any, ...]) -> tuple[int, bytes, bytes]:

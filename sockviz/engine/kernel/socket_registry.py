@@ -54,6 +54,7 @@ class RunSocket(Protocol):
     @property
     def watchable(self) -> bool:
         """TCP over IPv4 or IPv6: a socket whose kernel state the watch reads."""
+
     @property
     def local(self) -> str | None: ...
     @property
@@ -191,7 +192,8 @@ class SocketRegistry:
                 exact = pair.name
             for ts in self._alone.get(key, ()):
                 listening = ts.state is State.LISTENING or (  # (or it did: frames read
-                    ts.role is Role.LISTENER and ts.state is State.CLOSED)  # after its close)
+                    ts.role is Role.LISTENER and ts.state is State.CLOSED
+                )  # after its close)
                 if owner is None or listening:
                     owner, listens = ts.name, listening
         if owner is None:
@@ -214,9 +216,21 @@ class SocketRegistry:
         if not self.forget:
             heapq.heappush(self._asleep, (when, next(self._order), ts))
             return
-        heapq.heappush(self._let_go, Asleep(
-            when, next(self._order), ts.name, ts.role, ts.family_name, ts.transport.value,
-            local, remote, ts.sent_total, ts.recv_total))
+        heapq.heappush(
+            self._let_go,
+            Asleep(
+                when,
+                next(self._order),
+                ts.name,
+                ts.role,
+                ts.family_name,
+                ts.transport.value,
+                local,
+                remote,
+                ts.sent_total,
+                ts.recv_total,
+            ),
+        )
         self._drop(ts)
 
     def wake(self) -> None:
@@ -236,8 +250,9 @@ class SocketRegistry:
 
     def again(self, asleep: Asleep, seconds: float) -> None:
         """Still in TIME_WAIT: look again in ``seconds``."""
-        heapq.heappush(self._let_go, asleep._replace(when=time.monotonic() + seconds,
-                                                     order=next(self._order)))
+        heapq.heappush(
+            self._let_go, asleep._replace(when=time.monotonic() + seconds, order=next(self._order))
+        )
 
     @property
     def watching(self) -> bool:

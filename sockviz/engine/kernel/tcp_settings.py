@@ -41,15 +41,18 @@ MEANING = {
     "tcp_syn_retries": "times a connect() sends its SYN again before giving up",
     "tcp_synack_retries": "times a listener's kernel sends a SYN-ACK again",
     "tcp_syn_linear_timeouts": "a SYN's wait stays 1 s for this many retries and one more, "
-                               "then doubles",
+    "then doubles",
     "tcp_fin_timeout": "seconds an orphaned FIN_WAIT2 waits for the peer's FIN",
     "tcp_sack": "selective acknowledgements (1: on)",
     "tcp_recovery": "loss detection by time (1: RACK)",
     "tcp_early_retrans": "tail-loss probes (3 or 4: on)",
-    "tcp_retries2": ("how long unacknowledged data is sent again before the connection is "
-                     "given up (as that many doubling timeouts)"),
-    "tcp_tw_reuse": ("new outgoing connections may reuse a TIME_WAIT's port (0 no, 1 yes, "
-                     "2 on loopback only)"),
+    "tcp_retries2": (
+        "how long unacknowledged data is sent again before the connection is "
+        "given up (as that many doubling timeouts)"
+    ),
+    "tcp_tw_reuse": (
+        "new outgoing connections may reuse a TIME_WAIT's port (0 no, 1 yes, 2 on loopback only)"
+    ),
 }
 _ROOT = "/proc/sys/net/ipv4/"
 #: A value kept: a sysctl's text is short (a name or a number); longer is not one.
@@ -121,48 +124,64 @@ def syn_words(settings: TcpSettings | None) -> str:
     linear = number(settings, "tcp_syn_linear_timeouts")
     retries = number(settings, "tcp_syn_retries")
     if retries is None:
-        return ("this run does not say the kernel's tcp_syn_retries or "
-                "tcp_syn_linear_timeouts, so when it sends the SYN again is not known here")
+        return (
+            "this run does not say the kernel's tcp_syn_retries or "
+            "tcp_syn_linear_timeouts, so when it sends the SYN again is not known here"
+        )
     if linear is None:  # (a kernel before the setting: the wait doubles from the first)
         times = syn_schedule(0, retries)
-        return (f"this kernel has no tcp_syn_linear_timeouts: the wait starts at 1 s and "
-                f"doubles: {_list(times)} after the first sending, then it gives up "
-                f"(tcp_syn_retries = {retries})")
+        return (
+            f"this kernel has no tcp_syn_linear_timeouts: the wait starts at 1 s and "
+            f"doubles: {_list(times)} after the first sending, then it gives up "
+            f"(tcp_syn_retries = {retries})"
+        )
     times = syn_schedule(linear, retries)
-    return (f"this kernel (tcp_syn_linear_timeouts = {linear}) waits 1 s before each of its "
-            f"first {linear + 1} retries, then doubles the wait: {_list(times)} after the "
-            f"first sending, then it gives up (tcp_syn_retries = {retries})")
+    return (
+        f"this kernel (tcp_syn_linear_timeouts = {linear}) waits 1 s before each of its "
+        f"first {linear + 1} retries, then doubles the wait: {_list(times)} after the "
+        f"first sending, then it gives up (tcp_syn_retries = {retries})"
+    )
 
 
 def synack_words(settings: TcpSettings | None) -> str:
     """What a listener's kernel does with a SYN-ACK that gets no answer."""
     retries = number(settings, "tcp_synack_retries")
-    limit = (f"at most {retries} times (tcp_synack_retries = {retries})" if retries is not None
-             else "a number of times this run does not say (tcp_synack_retries)")
-    return ("its own timer for a SYN-ACK waits 1 s, then doubles the wait each time (1 s, "
-            f"3 s, 7 s … after the first sending), {limit}")
+    limit = (
+        f"at most {retries} times (tcp_synack_retries = {retries})"
+        if retries is not None
+        else "a number of times this run does not say (tcp_synack_retries)"
+    )
+    return (
+        "its own timer for a SYN-ACK waits 1 s, then doubles the wait each time (1 s, "
+        f"3 s, 7 s … after the first sending), {limit}"
+    )
 
 
 def fin_timeout_words(settings: TcpSettings | None) -> str:
     seconds = number(settings, "tcp_fin_timeout")
     if seconds is None:
-        return ("once its program has closed it, at most tcp_fin_timeout, not known for this "
-                "run")
+        return "once its program has closed it, at most tcp_fin_timeout, not known for this run"
     return f"once its program has closed it, at most tcp_fin_timeout = {seconds} s"
 
 
 _CONGESTION = {
-    "bbr": ("BBR: it measures the path's bandwidth and round-trip time and paces its "
-            "sending to them. A connection starts in BBR's startup: it paces at about 2.89 "
-            "times the bandwidth measured so far (ss shows pacing_gain), so its sending about "
-            "doubles each round trip until the measured bandwidth stops growing; then it "
-            "drains the queue it built and paces at the bandwidth it found. Its window "
-            "follows from that rate and the RTT, not from losses"),
-    "cubic": ("CUBIC: slow start first (the window about doubles each round trip from 10 "
-              "segments) until a loss or ssthresh, then a cubic curve of the time since the "
-              "last loss"),
-    "reno": ("Reno: slow start first (the window about doubles each round trip), then one "
-             "segment more each round trip; a loss halves it"),
+    "bbr": (
+        "BBR: it measures the path's bandwidth and round-trip time and paces its "
+        "sending to them. A connection starts in BBR's startup: it paces at about 2.89 "
+        "times the bandwidth measured so far (ss shows pacing_gain), so its sending about "
+        "doubles each round trip until the measured bandwidth stops growing; then it "
+        "drains the queue it built and paces at the bandwidth it found. Its window "
+        "follows from that rate and the RTT, not from losses"
+    ),
+    "cubic": (
+        "CUBIC: slow start first (the window about doubles each round trip from 10 "
+        "segments) until a loss or ssthresh, then a cubic curve of the time since the "
+        "last loss"
+    ),
+    "reno": (
+        "Reno: slow start first (the window about doubles each round trip), then one "
+        "segment more each round trip; a loss halves it"
+    ),
 }
 
 
@@ -177,9 +196,11 @@ def lines(settings: Mapping[str | None, TcpSettings]) -> list[str]:
     """Help's "This machine's TCP": one line a setting, for each host read (``settings``:
     host -> :class:`TcpSettings`, as the view folds them)."""
     if not settings:
-        return ["Not known: this run did not say the kernel's TCP settings (a recording "
-                "made before sockviz read them, or a run with an outside peer, which does "
-                "not read them)."]
+        return [
+            "Not known: this run did not say the kernel's TCP settings (a recording "
+            "made before sockviz read them, or a run with an outside peer, which does "
+            "not read them)."
+        ]
     out = []
     for host, event in settings.items():
         if host is not None:

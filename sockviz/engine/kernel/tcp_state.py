@@ -87,8 +87,10 @@ def counts(sock: socket.socket) -> Counts | None:
     if len(info) < 216:
         return None
     retrans, segs_out, sent = (
-        struct.unpack_from("=I", info, 100)[0], struct.unpack_from("=I", info, 136)[0],
-        struct.unpack_from("=Q", info, 200)[0])
+        struct.unpack_from("=I", info, 100)[0],
+        struct.unpack_from("=I", info, 136)[0],
+        struct.unpack_from("=Q", info, 200)[0],
+    )
     return Counts(segs_out, sent, retrans)
 
 
@@ -104,9 +106,9 @@ def flow(sock: socket.socket) -> tuple[float, int, int] | None:
         return None
     if len(info) < 104 or TCP_STATES.get(info[0]) in (None, "LISTEN", "CLOSE", "SYN_SENT"):
         return None
-    rtt, = struct.unpack_from("=I", info, 68)
-    cwnd, = struct.unpack_from("=I", info, 80)
-    retrans, = struct.unpack_from("=I", info, 100)
+    (rtt,) = struct.unpack_from("=I", info, 68)
+    (cwnd,) = struct.unpack_from("=I", info, 80)
+    (retrans,) = struct.unpack_from("=I", info, 100)
     return round(rtt / 1000, 1), cwnd, retrans
 
 

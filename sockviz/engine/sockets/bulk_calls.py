@@ -15,9 +15,8 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
-from sockviz.engine.kernel.socket_registry import RunSocket
-
 from sockviz.engine.events import CallEvent, Progress
+from sockviz.engine.kernel.socket_registry import RunSocket
 from sockviz.engine.sockets.tracer import READ, WRITE, Stopped, Tracer
 from sockviz.engine.states import Call, State
 
@@ -32,10 +31,19 @@ class BulkSocket(RunSocket, Protocol):
     def begin_call(self, call: Call) -> tuple[State, socket.socket]:
         """The call is legal now and begins: the state it leads to, and the real socket."""
 
-    def emit(self, call: Call, args: str | None, *, step: int | None,
-             error: OSError | None = None, after: State | None = None,
-             nbytes: int | None = None, data: bytes | None = None,
-             parts: int | None = None, partial: int | None = None) -> CallEvent:
+    def emit(
+        self,
+        call: Call,
+        args: str | None,
+        *,
+        step: int | None,
+        error: OSError | None = None,
+        after: State | None = None,
+        nbytes: int | None = None,
+        data: bytes | None = None,
+        parts: int | None = None,
+        partial: int | None = None,
+    ) -> CallEvent:
         """The call's one event, delivered (the caller holds the tracer's lock)."""
 
 
@@ -52,8 +60,13 @@ class Moved(NamedTuple):
     """The error that ended it, or None."""
 
 
-def send_stream(ts: BulkSocket, total: int, chunk: int = 256 * 1024, step: int | None = None,
-                timeout: float | None = None) -> CallEvent:
+def send_stream(
+    ts: BulkSocket,
+    total: int,
+    chunk: int = 256 * 1024,
+    step: int | None = None,
+    timeout: float | None = None,
+) -> CallEvent:
     """``sendall`` of ``total`` bytes in ``chunk``-sized ``send()`` calls, one event at the end.
 
     Nothing of that size is ever held in memory: one chunk of a repeating pattern is sent
@@ -67,23 +80,42 @@ def send_stream(ts: BulkSocket, total: int, chunk: int = 256 * 1024, step: int |
     ts.tracer.bulk_begin(ts)
     try:
         sent, calls, partial, error = _move(
-            ts, sock, Call.SENDALL, total, chunk, lambda want: sock.send(pattern[:want]),
-            WRITE, "the receiver stopped reading", timeout)
+            ts,
+            sock,
+            Call.SENDALL,
+            total,
+            chunk,
+            lambda want: sock.send(pattern[:want]),
+            WRITE,
+            "the receiver stopped reading",
+            timeout,
+        )
         ts.sent_total += sent
         with ts.tracer.lock:
             event = ts.emit(
-                Call.SENDALL, f"<{total} bytes, {chunk} at a time>", step=step,
-                after=None if error else after, error=error, nbytes=sent,
-                data=bytes(pattern[: min(sent, 64)]), parts=calls, partial=partial,
+                Call.SENDALL,
+                f"<{total} bytes, {chunk} at a time>",
+                step=step,
+                after=None if error else after,
+                error=error,
+                nbytes=sent,
+                data=bytes(pattern[: min(sent, 64)]),
+                parts=calls,
+                partial=partial,
             )
         return event
     finally:
         ts.tracer.bulk_end(event)
 
 
-def recv_exact(ts: BulkSocket, total: int, bufsize: int = 256 * 1024, step: int | None = None,
-               timeout: float | None = None,
-               before_emit: Callable[[], None] | None = None) -> CallEvent:
+def recv_exact(
+    ts: BulkSocket,
+    total: int,
+    bufsize: int = 256 * 1024,
+    step: int | None = None,
+    timeout: float | None = None,
+    before_emit: Callable[[], None] | None = None,
+) -> CallEvent:
     """``recv()`` again and again until ``total`` bytes have come (or the peer closed).
 
     One event at the end, with every call counted (``parts``) and every byte in
@@ -103,24 +135,47 @@ def recv_exact(ts: BulkSocket, total: int, bufsize: int = 256 * 1024, step: int 
     event: CallEvent | None = None
     ts.tracer.bulk_begin(ts)
     try:
-        got, calls, _, error = _move(ts, sock, Call.RECV, total, bufsize, receive, READ,
-                                     "the sender stopped sending", timeout)
+        got, calls, _, error = _move(
+            ts,
+            sock,
+            Call.RECV,
+            total,
+            bufsize,
+            receive,
+            READ,
+            "the sender stopped sending",
+            timeout,
+        )
         ts.recv_total += got
         if before_emit is not None:
             before_emit()  # e.g. let the sender that ran alongside report first
         with ts.tracer.lock:
             event = ts.emit(
-                Call.RECV, f"{bufsize}  # until {total} bytes", step=step,
-                after=None if error else after, error=error, nbytes=got,
-                data=first[0] if first else b"", parts=calls,
+                Call.RECV,
+                f"{bufsize}  # until {total} bytes",
+                step=step,
+                after=None if error else after,
+                error=error,
+                nbytes=got,
+                data=first[0] if first else b"",
+                parts=calls,
             )
         return event
     finally:
         ts.tracer.bulk_end(event)
 
 
-def _move(ts: BulkSocket, sock: socket.socket, call: Call, total: int, chunk: int,
-          move: Callable[[int], int], ready: int, stalled: str, timeout: float | None) -> Moved:
+def _move(
+    ts: BulkSocket,
+    sock: socket.socket,
+    call: Call,
+    total: int,
+    chunk: int,
+    move: Callable[[int], int],
+    ready: int,
+    stalled: str,
+    timeout: float | None,
+) -> Moved:
     """The loop of a bulk transfer: ``move(n)`` makes one real system call for at most
     ``n`` bytes and says how many it moved (0 from a receive: the peer closed). Every call
     is counted, and every one that moved fewer bytes than asked; progress goes out at most

@@ -11,8 +11,9 @@ in ``accept``, ``connect`` or ``recv`` - at once. No system call is ever made ju
 look: a call that was stopped before it ran emits nothing, because nothing happened.
 
 All sockets of one run share a :class:`Tracer`: the clock, the numbering of events, the
-consumer they go to, the wake-up pipe, and the kernel watch (``kernel.py``) that reports
-the kernel's TCP state after each call.
+consumer they go to, the wake-up pipe, and the kernel watch (``tracer.kernel``) that reports
+the kernel's TCP state after each call. Bulk transfers (many calls, one event) are
+``bulk_calls.py``'s.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import os
 import socket
 import struct
 from collections.abc import Callable
-from typing import TypeVar
 
+from sockviz.engine.events import PREVIEW_CAP, CallEvent
 from sockviz.engine.kernel import tcp_state as kernel
 from sockviz.engine.kernel.kernel_watch import Reading
 from sockviz.engine.kernel.socket_registry import Address
@@ -33,10 +34,9 @@ from sockviz.engine.sockets.call_words import (
     call_args,
     constant,
     errno_name,
-    family_name,
-    format_address,
 )
-from sockviz.engine.events import PREVIEW_CAP, CallEvent
+from sockviz.engine.sockets.socket_record import SocketRecord
+from sockviz.engine.sockets.tracer import READ, WRITE, Stopped, Tracer
 from sockviz.engine.states import (
     INITIAL,
     Call,
@@ -46,31 +46,15 @@ from sockviz.engine.states import (
     Transport,
     next_state,
 )
-from sockviz.engine.sockets.tracer import READ, WRITE, Stopped, Tracer
-
-_SHARED: dict[object, object] = {}
-
-_T = TypeVar("_T")
 
 
-def _shared(value: _T) -> _T:
-    """One object for equal local addresses (every connection a listener accepts has the
-    listener's): a flood keeps thousands of sockets waiting out TIME_WAIT."""
-    if value is None:
-        return value
-    if len(_SHARED) > 1024:
-        _SHARED.clear()
-    return _SHARED.setdefault(value, value)  # type: ignore[return-value]  # (equal: same type)
+class TracedSocket(SocketRecord):
+    """One real socket; every method is one real call and one event. See the module doc.
 
+    What is known of it between calls (who it is, its addresses, the bytes it moved) is its
+    :class:`~sockviz.engine.sockets.socket_record.SocketRecord`."""
 
-class TracedSocket:
-    """One real socket; every method is one real call and one event. See the module doc."""
-
-    # (slots: a flood leaves thousands of them waiting out TIME_WAIT in the kernel watch)
-    __slots__ = ("__weakref__", "_local", "_local_of", "_peer_hint", "_remote", "_remote_of",
-                 "family", "family_name",
-                 "last_local", "last_peer", "last_received", "last_remote", "name", "parent",
-                 "recv_total", "role", "sent_total", "sock", "state", "tracer", "transport")
+    __slots__ = ("tracer",)
 
     def __init__(
         self,
@@ -82,28 +66,8 @@ class TracedSocket:
         sock: socket.socket | None = None,
         parent: str | None = None,
     ) -> None:
+        super().__init__(name, role, family, transport, sock, parent)
         self.tracer = tracer
-        self.name = name
-        self.role = role
-        self.family = family
-        self.family_name = family_name(family)
-        self.transport = transport
-        self.sock = sock
-        self.parent = parent
-        self.state: State | None = INITIAL[role] if sock is not None else None
-        self.sent_total = 0
-        self.recv_total = 0
-        self.last_local: Address | None = None
-        self.last_remote: Address | None = None
-        self._local: str | None = None
-        self._remote: str | None = None
-        self._local_of: Address | None = None
-        self._remote_of: Address | None = None
-        self.last_received = b""
-        """Every byte the last ``recv``/``recvfrom`` returned (not capped): for echoing."""
-        self.last_peer: Address | None = None
-        """The address the last datagram came from (``recvfrom``)."""
-        self._peer_hint: Address | None = None  # the datagram peer of the call in progress
 
     # --- birth ------------------------------------------------------------------------
     @classmethod
@@ -134,48 +98,7 @@ class TracedSocket:
             tracer.adopt(ts)
             return ts.emit(Call.SOCKET, args, step=step), ts
 
-    # --- what is known about it -------------------------------------------------------
-    @property
-    def watchable(self) -> bool:
-        return self.transport is Transport.STREAM and self.family in (
-            socket.AF_INET,
-            socket.AF_INET6,
-        )
-
-    @property
-    def local(self) -> str | None:
-        """The local address as the trace writes it (worked out once per address)."""
-        if self._local_of is not self.last_local:
-            self._local_of = self.last_local
-            self._local = _shared(format_address(self.family, self.last_local))
-        return self._local
-
-    @property
-    def remote(self) -> str | None:
-        """The remote address as the trace writes it (worked out once per address)."""
-        if self._remote_of is not self.last_remote:
-            self._remote_of = self.last_remote
-            self._remote = format_address(self.family, self.last_remote)
-        return self._remote
-
-    def _refresh_addresses(self) -> None:
-        if self.sock is None or self.state is State.CLOSED:
-            return
-        if self.last_remote is not None and self.transport is Transport.STREAM:
-            return  # (a TCP connection's two addresses never change)
-        try:
-            self.last_local = _shared(self.sock.getsockname())
-        except OSError:
-            pass
-        if self.transport is Transport.DGRAM and self.state is not State.CONNECTED:
-            if self._peer_hint is not None:
-                self.last_remote = self._peer_hint
-            return
-        try:
-            self.last_remote = self.sock.getpeername()
-        except OSError:
-            pass
-
+    # --- the one place calls begin and events are made ------------------------------
     def begin_call(self, call: Call) -> tuple[State, socket.socket]:
         """The call is legal now (:class:`IllegalTransition` if not) and begins: the state it
         leads to, and the real socket it is made on."""
@@ -185,7 +108,6 @@ class TracedSocket:
         self.tracer.begins(self)
         return after, self.sock
 
-    # --- the one place events are made -----------------------------------------------
     def emit(
         self,
         call: Call,
@@ -214,8 +136,9 @@ class TracedSocket:
         if self.watchable and kernel.available():
             reading = tracer.kernel.settled(self)
             seen = reading.get(self)
-        kernel_state, timer, queue = (None, None, None) if seen is None else (
-            seen.state, seen.timer, seen.queue)
+        kernel_state, timer, queue = (
+            (None, None, None) if seen is None else (seen.state, seen.timer, seen.queue)
+        )
         event = CallEvent(
             seq=tracer.next_seq(),
             t=t,
@@ -251,8 +174,9 @@ class TracedSocket:
             tracer.kernel.changes(reading, exclude=self)
         return event
 
-    def _simple(self, call: Call, args: str, fn: Callable[[socket.socket], object],
-                step: int | None) -> CallEvent:
+    def _simple(
+        self, call: Call, args: str, fn: Callable[[socket.socket], object], step: int | None
+    ) -> CallEvent:
         after, sock = self.begin_call(call)
         with self.tracer.lock:
             try:
@@ -261,8 +185,9 @@ class TracedSocket:
                 return self.emit(call, args, step=step, error=err)
             return self.emit(call, args, step=step, after=after)
 
-    def _wait(self, sock: socket.socket, events: int, timeout: float | None,
-              first: bool = True) -> None:
+    def _wait(
+        self, sock: socket.socket, events: int, timeout: float | None, first: bool = True
+    ) -> None:
         """Wait for readiness; on timeout return anyway so the real call reports EAGAIN.
         ``first``: the call begins now (False: a later wait of a ``sendall`` under way)."""
         tracer = self.tracer
@@ -286,8 +211,9 @@ class TracedSocket:
                 tracer.segments(None)
 
     # --- the calls --------------------------------------------------------------------
-    def setsockopt(self, level: str, option: str, value: int | bytes | tuple[int, int],
-                   step: int | None = None) -> CallEvent:
+    def setsockopt(
+        self, level: str, option: str, value: int | bytes | tuple[int, int], step: int | None = None
+    ) -> CallEvent:
         """``setsockopt(level, option, value)`` with the constants named as in ``socket``.
 
         ``value`` is an int or the packed bytes of a struct (``SO_LINGER``).
@@ -302,7 +228,9 @@ class TracedSocket:
 
     def bind(self, address: Address, step: int | None = None) -> CallEvent:
         """``bind(address)``: give the socket its local address."""
-        return self._simple(Call.BIND, call_args(Call.BIND, address), lambda sock: sock.bind(address), step)
+        return self._simple(
+            Call.BIND, call_args(Call.BIND, address), lambda sock: sock.bind(address), step
+        )
 
     def listen(self, backlog: int, step: int | None = None) -> CallEvent:
         """``listen(backlog)``: turn the socket into a listener with a queue of ``backlog``."""
@@ -350,8 +278,11 @@ class TracedSocket:
             return event, conn
 
     def connect(
-        self, address: Address, step: int | None = None, timeout: float | None = None,
-        wait: bool = True
+        self,
+        address: Address,
+        step: int | None = None,
+        timeout: float | None = None,
+        wait: bool = True,
     ) -> CallEvent:
         """``connect(address)``: TCP's three-way handshake, or a UDP socket's default peer.
 
@@ -366,14 +297,12 @@ class TracedSocket:
         with self.tracer.lock:
             code = sock.connect_ex(address)
             if code in (0, errno.EISCONN):
-                return self.emit(Call.CONNECT, args, step=step, after=after,
-                                  implicit_bind=unbound)
+                return self.emit(Call.CONNECT, args, step=step, after=after, implicit_bind=unbound)
             if code not in (errno.EINPROGRESS, errno.EALREADY) or not wait:
                 err = OSError(code, os.strerror(code))
                 self._refresh_addresses()
                 implicit = unbound and code == errno.EINPROGRESS and self.local is not None
-                return self.emit(Call.CONNECT, args, step=step, error=err,
-                                  implicit_bind=implicit)
+                return self.emit(Call.CONNECT, args, step=step, error=err, implicit_bind=implicit)
             if unbound and self.tracer.wire is not None:
                 # (the kernel gave it an address as the SYN left: what the wire shows of
                 # the handshake while connect() waits - a lost SYN - is this socket's)
@@ -438,8 +367,11 @@ class TracedSocket:
                 parts=parts,
             )
 
-    def recv(self, bufsize: int, step: int | None = None, timeout: float | None = None) -> CallEvent:
-        """``recv(bufsize)``: whatever has arrived, up to ``bufsize``; b"" means the peer is done."""
+    def recv(
+        self, bufsize: int, step: int | None = None, timeout: float | None = None
+    ) -> CallEvent:
+        """``recv(bufsize)``: whatever has arrived, up to ``bufsize``; b"" means the peer is
+        done."""
         after, sock = self.begin_call(Call.RECV)
         self._wait(sock, READ, timeout)
         with self.tracer.lock:
@@ -498,13 +430,23 @@ class TracedSocket:
             )
 
     # --- bulk transfers (many real calls, one event: bulk_calls.py) ---------------------
-    def send_stream(self, total: int, chunk: int = 256 * 1024, step: int | None = None,
-                    timeout: float | None = None) -> CallEvent:
+    def send_stream(
+        self,
+        total: int,
+        chunk: int = 256 * 1024,
+        step: int | None = None,
+        timeout: float | None = None,
+    ) -> CallEvent:
         """``sendall`` of ``total`` bytes in ``chunk``-sized ``send()`` calls: one event."""
         return bulk_calls.send_stream(self, total, chunk, step, timeout)
 
-    def recv_exact(self, total: int, bufsize: int = 256 * 1024, step: int | None = None,
-                   timeout: float | None = None,
-                   before_emit: Callable[[], None] | None = None) -> CallEvent:
+    def recv_exact(
+        self,
+        total: int,
+        bufsize: int = 256 * 1024,
+        step: int | None = None,
+        timeout: float | None = None,
+        before_emit: Callable[[], None] | None = None,
+    ) -> CallEvent:
         """``recv()`` until ``total`` bytes have come (or the peer closed): one event."""
         return bulk_calls.recv_exact(self, total, bufsize, step, timeout, before_emit)

@@ -76,8 +76,9 @@ class Tracer:
         self.registry = SocketRegistry()
         """The run's sockets, by address and by what the kernel may still do with them."""
         self.registry.forgotten = self._forgotten
-        self.kernel = KernelWatch(self.registry, self.deliver, self.next_seq, self.now,
-                                  self._stopped)
+        self.kernel = KernelWatch(
+            self.registry, self.deliver, self.next_seq, self.now, self._stopped
+        )
         """The kernel's view of the run's TCP sockets: a line for each change."""
         self.retried: dict[frozenset[str | None], int] = {}
         """On a link: segments sent again, by connection (its two addresses)."""
@@ -148,7 +149,7 @@ class Tracer:
     # --- the wire ---------------------------------------------------------------------
     def watch_wire(self, capture: Capture) -> SegmentReader:
         """Read the run's segments from ``capture`` after every call (and on the watch)."""
-        # (the segment reader loads the packet parsers: only a run that watches the wire)
+        # (here, not at the top: the packet parsers load only for a run that watches the wire)
         from sockviz.engine.wire.segments import SegmentReader
 
         self.wire = SegmentReader(capture, self.registry.at)
@@ -159,9 +160,16 @@ class Tracer:
         over). On a link, where a call's reading is not settled, ``ts``'s kernel state is
         read first: what changed before the call (the ACK of its FIN came, the peer's FIN)
         is a kernel line before it, not the call's doing."""
-        if ts is not None and self.hosts is not None and self.settle and ts.watchable \
-                and ts.sock is not None and ts.state is not State.CLOSED \
-                and not self._stopped.is_set() and kernel.available():
+        if (
+            ts is not None
+            and self.hosts is not None
+            and self.settle
+            and ts.watchable
+            and ts.sock is not None
+            and ts.state is not State.CLOSED
+            and not self._stopped.is_set()
+            and kernel.available()
+        ):
             with self.lock:
                 self.kernel.changes(self.kernel.read(ts))
         if self.wire is not None:
@@ -196,8 +204,9 @@ class Tracer:
                 thread = threading.get_ident()
                 since, until = self._began.get(thread), self._ended.get(thread)
                 own, drained = self._drained.pop(thread, (None, None))
-            for segment in self.wire.read(cause, self.next_seq, self.now, since, until,
-                                          own, drained):
+            for segment in self.wire.read(
+                cause, self.next_seq, self.now, since, until, own, drained
+            ):
                 self.deliver(segment)
                 if getattr(segment, "retry", None) is not None:  # (a link's: see retried)
                     pair = frozenset((segment.local, segment.remote))
@@ -208,7 +217,7 @@ class Tracer:
         kernel had queued when the call returned (the link stamps a frame when it takes it,
         a moment after the kernel sent it; bounded by :data:`LINK_DRAIN`); then the wall
         clock's time, up to which that host's frames are the call's."""
-        # (the two-host lab loads ctypes: only a two-host run, which has it loaded, pays)
+        # (here, not at the top: the two-host lab loads ctypes, for two-host runs only)
         from sockviz.engine.lab.two_hosts import CLIENT_IP, CLIENT_IP6
 
         host = "client" if address_of(own)[0] in (CLIENT_IP, CLIENT_IP6) else "server"
@@ -288,7 +297,8 @@ class Tracer:
                 reading = self.kernel.read()
                 self.kernel.changes(reading)
             if time.monotonic() >= deadline or not any(
-                    v.state in kernel.TRANSIENT for v in reading.values()):
+                v.state in kernel.TRANSIENT for v in reading.values()
+            ):
                 return
             time.sleep(0.01)
 
@@ -416,8 +426,10 @@ def _ends(registry: SocketRegistry, ts: RunSocket | None) -> Ends | None:
 def _counts(ends: Ends) -> dict[tuple[str | None, str | None], Counts | None]:
     """The kernel's counts of a bulk transfer's two ends: (from, to) -> Counts (None where
     ``TCP_INFO`` has them not)."""
-    return {(end.local, end.remote): None if end.sock is None else kernel.counts(end.sock)
-            for end in ends}
+    return {
+        (end.local, end.remote): None if end.sock is None else kernel.counts(end.sock)
+        for end in ends
+    }
 
 
 class Waiter:
@@ -446,8 +458,7 @@ class Waiter:
         while True:
             if self._stopped.is_set():
                 raise Stopped()
-            ready = [key.data for key, _ in self._selector.select(timeout)
-                     if key.data is not None]
+            ready = [key.data for key, _ in self._selector.select(timeout) if key.data is not None]
             if self._stopped.is_set():
                 raise Stopped()
             if ready or timeout is not None:
