@@ -35,8 +35,7 @@ from sockviz.engine.states import State
 
 if TYPE_CHECKING:
     from sockviz.engine.lab.two_hosts import Hosts
-    from sockviz.engine.wire.capture import Capture
-    from sockviz.engine.wire.segments import SegmentReader
+    from sockviz.engine.wire.segments import FrameSource, SegmentReader
 
 READ = select.POLLIN
 WRITE = select.POLLOUT
@@ -147,7 +146,7 @@ class Tracer:
         self._consumer(event)
 
     # --- the wire ---------------------------------------------------------------------
-    def watch_wire(self, capture: Capture) -> SegmentReader:
+    def watch_wire(self, capture: FrameSource) -> SegmentReader:
         """Read the run's segments from ``capture`` after every call (and on the watch)."""
         # (here, not at the top: the packet parsers load only for a run that watches the wire)
         from sockviz.engine.wire.segments import SegmentReader
