@@ -123,7 +123,8 @@ class TracedSocket(SocketRecord):
         parts: int | None = None,
         partial: int | None = None,
     ) -> CallEvent:
-        """Build and deliver the call's event (the caller holds the tracer's lock)."""
+        """Build and deliver the call's event (the caller holds the tracer's lock): the one
+        place a call's event is made, the bulk calls' too."""
         tracer = self.tracer
         t = tracer.returns()  # (the call's time is its return, not the kernel's settling)
         if error is None and after is not None:
