@@ -22,9 +22,9 @@ from sockviz.engine.events import (
     Segment,
     StepPending,
 )
+from sockviz.engine.run.event_batcher import KEEP_CONNECTIONS, condense
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.listen_runner import ListenRunner
-from sockviz.engine.run.event_batcher import KEEP_CONNECTIONS, condense
 from sockviz.engine.states import Call
 from tests.helpers import Collector
 
@@ -33,8 +33,12 @@ def client(port: int, count: int, *flags: str) -> subprocess.Popen:
     """The flood client (a process of its own), started: ``count`` connections, each
     answered with :data:`REPLY` (``quiet``: with nothing; ``TIME_WAIT``: the server's side
     closes first and waits in TIME_WAIT)."""
-    proc = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count), *flags],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(port), str(count), *flags],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "ready"
     proc.stdin.write("go\n")
     proc.stdin.flush()
@@ -46,8 +50,20 @@ def test_five_thousand_connections_into_listen_trace_each_one_seen(tmp_path):
     trace = tmp_path / "trace.jsonl"
     with trace.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "sockviz", "--listen", f"127.0.0.1:{port}", "--trace",
-             "--reply", REPLY], stdout=out, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "sockviz",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--trace",
+                "--reply",
+                REPLY,
+            ],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             peer = client(port, count)
             _took, received = peer.stdout.readline().split()
@@ -71,16 +87,17 @@ def test_five_thousand_connections_into_listen_trace_each_one_seen(tmp_path):
             sent += record["nbytes"]
     # every connection (the client's probe first) accepted, read, answered and closed
     assert len(calls) == count + 1
-    assert all(seen == ["accept", "recv", "sendall", "shutdown", "recv", "close"]
-               for seen in calls.values())
+    assert all(
+        seen == ["accept", "recv", "sendall", "shutdown", "recv", "close"]
+        for seen in calls.values()
+    )
     assert got == (count + 1) * len(REQUEST)
     assert sent == (count + 1) * len(REPLY)
 
 
 def test_a_flood_condensed_for_a_display_keeps_the_newest_and_counts_the_rest():
     collector = Collector()
-    runner = ListenRunner(collector, "127.0.0.1", 0, "ipv4", reply=REPLY.encode(),
-                          mode=Mode.FAST)
+    runner = ListenRunner(collector, "127.0.0.1", 0, "ipv4", reply=REPLY.encode(), mode=Mode.FAST)
     runner.start()
     try:
         deadline = time.monotonic() + 10
@@ -102,27 +119,39 @@ def test_a_flood_condensed_for_a_display_keeps_the_newest_and_counts_the_rest():
     out = condense(events)
     summed = [e for e in out if isinstance(e, Condensed)]
     assert len(summed) == 1
-    whole = [e.socket for e in events if isinstance(e, CallEvent) and e.call is Call.CLOSE
-             and e.socket.startswith("conn-")]
+    whole = [
+        e.socket
+        for e in events
+        if isinstance(e, CallEvent) and e.call is Call.CLOSE and e.socket.startswith("conn-")
+    ]
     kept, gone = whole[-KEEP_CONNECTIONS:], set(whole[:-KEEP_CONNECTIONS])
     total = summed[0]
-    assert (total.count, total.first, total.last) == (len(gone), whole[0],
-                                                       whole[-KEEP_CONNECTIONS - 1])
+    assert (total.count, total.first, total.last) == (
+        len(gone),
+        whole[0],
+        whole[-KEEP_CONNECTIONS - 1],
+    )
     gone_calls = [e for e in events if isinstance(e, CallEvent) and e.socket in gone]
     assert total.calls == len(gone_calls) == 6 * len(gone)
     assert total.received == len(gone) * len(REQUEST)
     assert total.sent == len(gone) * len(REPLY)
     # nothing of theirs is left; the newest connections and the listener are kept whole
-    assert not [e for e in out if isinstance(e, (CallEvent, KernelEvent, StepPending))
-                and e.socket in gone]
+    assert not [
+        e for e in out if isinstance(e, (CallEvent, KernelEvent, StepPending)) and e.socket in gone
+    ]
     for name in ("server", *kept):
-        assert [e for e in out if getattr(e, "socket", None) == name] == \
-            [e for e in events if getattr(e, "socket", None) == name]
+        assert [e for e in out if getattr(e, "socket", None) == name] == [
+            e for e in events if getattr(e, "socket", None) == name
+        ]
     assert [e for e in out if isinstance(e, Segment)] == [
-        e for e in events if isinstance(e, Segment)]  # (no wire watched in this run)
+        e for e in events if isinstance(e, Segment)
+    ]  # (no wire watched in this run)
     # a batch with no more whole connections than are kept is left as it is
-    closes = [i for i, e in enumerate(events) if isinstance(e, CallEvent)
-              and e.call is Call.CLOSE and e.socket.startswith("conn-")]
+    closes = [
+        i
+        for i, e in enumerate(events)
+        if isinstance(e, CallEvent) and e.call is Call.CLOSE and e.socket.startswith("conn-")
+    ]
     few = events[: closes[KEEP_CONNECTIONS] + 1]
     assert condense(few) == few
 
@@ -134,18 +163,40 @@ def test_condensed_connections_are_one_row_and_one_log_line_and_late_news_of_the
     from sockviz.view.words import log_text
 
     history = History(listen_scenario(resolve(None, 0, "ipv4")))
-    summed = Condensed(first="conn-2", last="conn-40", count=39, calls=234, segments=390,
-                       received=39 * 31, sent=39 * 40)
+    summed = Condensed(
+        first="conn-2",
+        last="conn-40",
+        count=39,
+        calls=234,
+        segments=390,
+        received=39 * 31,
+        sent=39 * 40,
+    )
     history.add(0.0, summed)
     view = history.live
     assert view.rows[0].label.startswith("… 39 connections, conn-2 to conn-40")
     assert "234 calls" in log_text(summed) and "390 segments" in log_text(summed)
     # the kernel letting one of them go, a minute later: no card comes back for it
-    history.add(60.0, KernelEvent(seq=9, t=60.0, socket="conn-7", role=Role.CONNECTION,
-                                  state=State.CLOSED, family="AF_INET", type="SOCK_STREAM",
-                                  local=None, remote=None, sent_total=40, recv_total=31,
-                                  kernel="CLOSE", previous="TIME_WAIT", timer=None,
-                                  source="proc"))
+    history.add(
+        60.0,
+        KernelEvent(
+            seq=9,
+            t=60.0,
+            socket="conn-7",
+            role=Role.CONNECTION,
+            state=State.CLOSED,
+            family="AF_INET",
+            type="SOCK_STREAM",
+            local=None,
+            remote=None,
+            sent_total=40,
+            recv_total=31,
+            kernel="CLOSE",
+            previous="TIME_WAIT",
+            timer=None,
+            source="proc",
+        ),
+    )
     assert "conn-7" not in view.models
 
 
@@ -190,12 +241,12 @@ def test_time_wait_sleeps_and_the_watch_reads_only_what_may_change():
         # their time comes: the kernel still holds them (TIME_WAIT lasts 60 s) - they wait
         # on; one whose connection the kernel has let go gets its line
         gone = asleep[0]._replace(remote="127.0.0.1:1")
-        registry._let_go = [a._replace(when=0.0) for a in asleep[1:]] + [gone._replace(
-            when=0.0)]
+        registry._let_go = [a._replace(when=0.0) for a in asleep[1:]] + [gone._replace(when=0.0)]
         heapq.heapify(registry._let_go)
         lines = runner.tracer.poll_kernel()
         assert [(e.socket, e.previous, e.kernel) for e in lines] == [
-            (gone.name, "TIME_WAIT", "CLOSE")]
+            (gone.name, "TIME_WAIT", "CLOSE")
+        ]
         assert isinstance(lines[0], KernelEvent) and lines[0].remote == "127.0.0.1:1"
         assert len(registry._let_go) == len(asleep) - 1
         assert all(a.when > time.monotonic() + 30 for a in registry._let_go)
@@ -211,8 +262,7 @@ def test_an_outside_run_forgets_each_connection_once_the_kernel_lets_it_go():
         assert client(port, 200, "quiet").wait(30) == 0
         deadline = time.monotonic() + 10
         registry = runner.tracer.registry
-        while time.monotonic() < deadline and (
-                _closed(collector) < 201 or len(registry.all) > 1):
+        while time.monotonic() < deadline and (_closed(collector) < 201 or len(registry.all) > 1):
             time.sleep(0.05)
         assert _closed(collector) == 201
         assert [ts.name for ts in registry.all] == ["server"]

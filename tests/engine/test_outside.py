@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from sockviz.engine.run.connect_runner import ConnectRunner
 from sockviz.engine.events import RunFinished, StepPending
+from sockviz.engine.run.connect_runner import ConnectRunner
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.listen_runner import ListenRunner
 from sockviz.engine.run.outside_peers import (
@@ -170,9 +170,12 @@ def test_listener_takes_several_clients_each_its_own_connection(census):
         assert collector.wait_for(_closed(collector, "conn-1"))
     finally:
         assert runner.stop()
-    got = {name: b"".join(e.data or b"" for e in collector.calls
-                          if e.socket == name and e.call.value == "recv")
-           for name in ("conn-1", "conn-2")}
+    got = {
+        name: b"".join(
+            e.data or b"" for e in collector.calls if e.socket == name and e.call.value == "recv"
+        )
+        for name in ("conn-1", "conn-2")
+    }
     assert sorted(got.values()) == [b"one", b"two"]
 
 

@@ -28,8 +28,7 @@ def _free_port(af: int, host: str) -> int:
 
 def _quick_connect(scenario):
     """tcp-echo with a connect() that gives up after one second, not ten."""
-    steps = tuple(replace(s, timeout=1.0) if s.call is Call.CONNECT else s
-                  for s in scenario.steps)
+    steps = tuple(replace(s, timeout=1.0) if s.call is Call.CONNECT else s for s in scenario.steps)
     return replace(scenario, steps=steps)
 
 
@@ -39,15 +38,16 @@ def _run_with_strangers(family: str, strangers: int):
     af, host = FAMILIES[family]
     port = _free_port(af, host)
     collector = Collector()
-    runner = Runner(_quick_connect(get("tcp-echo")), collector, family=family, port=port,
-                    mode=Mode.STEP)
+    runner = Runner(
+        _quick_connect(get("tcp-echo")), collector, family=family, port=port, mode=Mode.STEP
+    )
     held: list[socket.socket] = []
     runner.start()
     try:
         while not any(e.call is Call.LISTEN for e in collector.calls):
             made = len(collector.calls)
             runner.step()
-            assert collector.wait_for(lambda c: len(c.calls) > made, 5)
+            assert collector.wait_for(lambda c, made=made: len(c.calls) > made, 5)
         for _ in range(strangers):
             s = socket.socket(af)
             s.setblocking(False)

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from sockviz.engine.events import CallEvent, RunFinished
-from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.engine_process import EngineProcess
+from sockviz.engine.run.gate import Mode
 from sockviz.engine.scenarios import get
 from tests.helpers import (
     Collector,
@@ -162,8 +162,11 @@ def test_a_run_the_child_cannot_start_says_why(engine):
     runner.start()
     assert got.wait_for(lambda c: c.finished, 10)
     assert got.finished[-1].outcome == "aborted"
-    assert not [e for e in got.calls if isinstance(e, CallEvent) and e.error is None
-                and e.call.value == "bind"]
+    assert not [
+        e
+        for e in got.calls
+        if isinstance(e, CallEvent) and e.error is None and e.call.value == "bind"
+    ]
     runner.stop()
 
 

@@ -95,8 +95,14 @@ def test_same_sequence_in_every_mode(name):
 def test_every_socket_lives_its_life_in_order(name, family):
     collector = run_scenario(get(name), family)
     assert collector.finished[-1].outcome == "done"
-    order = [State.CREATED, State.BOUND, State.LISTENING, State.CONNECTED, State.HALF_CLOSED,
-             State.CLOSED]
+    order = [
+        State.CREATED,
+        State.BOUND,
+        State.LISTENING,
+        State.CONNECTED,
+        State.HALF_CLOSED,
+        State.CLOSED,
+    ]
     by_socket: dict[str, list[State]] = {}
     for e in collector.calls:
         by_socket.setdefault(e.socket, []).append(e.state)
@@ -181,8 +187,11 @@ BLOCKED_IN_CONNECT = _blocking(
 
 @pytest.mark.parametrize(
     ("scenario", "blocked_call"),
-    [(BLOCKED_IN_ACCEPT, Call.ACCEPT), (BLOCKED_IN_RECV, Call.RECV),
-     (BLOCKED_IN_CONNECT, Call.CONNECT)],
+    [
+        (BLOCKED_IN_ACCEPT, Call.ACCEPT),
+        (BLOCKED_IN_RECV, Call.RECV),
+        (BLOCKED_IN_CONNECT, Call.CONNECT),
+    ],
     ids=["accept", "recv", "connect"],
 )
 def test_stop_while_blocked(scenario, blocked_call):

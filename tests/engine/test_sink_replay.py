@@ -8,12 +8,12 @@ import time
 
 import pytest
 
+from sockviz.engine.record.trace_format import TraceFormatError, read_trace, to_line, to_record
+from sockviz.engine.run.event_batcher import Batcher
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.replay_runner import ReplayRunner
 from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
-from sockviz.engine.run.event_batcher import Batcher
-from sockviz.engine.record.trace_format import TraceFormatError, read_trace, to_line, to_record
 from tests.helpers import Collector, run_scenario
 
 
@@ -146,13 +146,15 @@ def test_a_slow_consumer_gets_one_batch_at_a_time_and_every_byte_counted():
     try:
         assert delivered.wait(5)
         deadline = time.monotonic() + 5
-        while not any(isinstance(e, CallEvent) and e.call is Call.LISTEN
-                      for b in batches for e in b):
+        while not any(
+            isinstance(e, CallEvent) and e.call is Call.LISTEN for b in batches for e in b
+        ):
             assert time.monotonic() < deadline
             batcher.ack()
             time.sleep(0.01)
-        port = next(e for b in batches for e in b
-                    if isinstance(e, CallEvent) and e.call is Call.LISTEN).local
+        port = next(
+            e for b in batches for e in b if isinstance(e, CallEvent) and e.call is Call.LISTEN
+        ).local
         port = int(port.rsplit(":", 1)[1])
         stalled = len(batches)
         total = 0
@@ -164,8 +166,11 @@ def test_a_slow_consumer_gets_one_batch_at_a_time_and_every_byte_counted():
                     time.sleep(0.001)  # let the reader catch up: many small recv() calls
         time.sleep(0.5)
         assert len(batches) == stalled  # the last batch is not acknowledged: nothing went
-        while not any(isinstance(e, CallEvent) and e.socket == "conn-1"
-                      and e.state is State.CLOSED for b in batches for e in b):
+        while not any(
+            isinstance(e, CallEvent) and e.socket == "conn-1" and e.state is State.CLOSED
+            for b in batches
+            for e in b
+        ):
             batcher.ack()
             time.sleep(0.02)
             assert time.monotonic() < deadline + 10
@@ -173,8 +178,11 @@ def test_a_slow_consumer_gets_one_batch_at_a_time_and_every_byte_counted():
         runner.stop()
         batcher.close()
     events = [e for b in batches for e in b if not isinstance(e, RunFinished)]
-    recvs = [e for e in events if isinstance(e, CallEvent) and e.socket == "conn-1"
-             and e.call is Call.RECV]
+    recvs = [
+        e
+        for e in events
+        if isinstance(e, CallEvent) and e.socket == "conn-1" and e.call is Call.RECV
+    ]
     elided = [e for e in events if isinstance(e, Elided)]
     assert elided and batcher.elided > 0, "the backlog was never summed"
     assert all(e.socket == "conn-1" and e.call is Call.RECV for e in elided)

@@ -59,8 +59,9 @@ class ConnectRunner(_OutsideRunner):
     ) -> None:
         if timeout is None or timeout <= 0:
             raise ValueError("the timeout must be a number of seconds above 0")
-        super().__init__(consumer, host, port, family, mode=mode, pace=pace, capture=capture,
-                         wire=wire)
+        super().__init__(
+            consumer, host, port, family, mode=mode, pace=pace, capture=capture, wire=wire
+        )
         self.send = bytes(send) if send else None
         self.timeout = float(timeout)
         self.idle: float | None = self.timeout if isinstance(idle, EllipsisType) else idle
@@ -90,8 +91,9 @@ class ConnectRunner(_OutsideRunner):
             if self._closing or self._halt.is_set() or self.finished:
                 raise ValueError("the connection is closed; press r to connect again")
             if not self._connected:
-                raise ValueError("not connected yet: the message can go once connect() "
-                                 "has succeeded")
+                raise ValueError(
+                    "not connected yet: the message can go once connect() has succeeded"
+                )
             self._outbox.append(bytes(data))
             at = self._next + len(self._outbox) - 1
             if self._pipe_open:
@@ -121,14 +123,17 @@ class ConnectRunner(_OutsideRunner):
 
     def _run(self) -> None:
         client = self._create(
-            "client", Role.CLIENT,
+            "client",
+            Role.CLIENT,
             "The client asks the kernel for a new TCP socket, to connect to the real server.",
         )
         if client is None:
             return
         address = self.endpoint.address
         event = self._make(
-            "client", Call.CONNECT, call_args(Call.CONNECT, address),
+            "client",
+            Call.CONNECT,
+            call_args(Call.CONNECT, address),
             f"connect() starts the three-way handshake with the real server at "
             f"{self.endpoint}, waiting at most {self.timeout:g} s. The kernel gives the "
             "client an address of its own choosing (an ephemeral port).",
@@ -145,12 +150,17 @@ class ConnectRunner(_OutsideRunner):
         with self._lock:
             self._closing = True
             self._connected = False
-        self._close(client, "The conversation is over: close() releases the client's socket "
-                    "(the side that closes first keeps the connection in TIME_WAIT).")
+        self._close(
+            client,
+            "The conversation is over: close() releases the client's socket "
+            "(the side that closes first keeps the connection in TIME_WAIT).",
+        )
 
     def _sendall(self, client: TracedSocket, data: bytes, what: str) -> bool:
         event = self._make(
-            "client", Call.SENDALL, call_args(Call.SENDALL, data),
+            "client",
+            Call.SENDALL,
+            call_args(Call.SENDALL, data),
             f"sendall() sends {what} ({len(data)} bytes) to the server, with as many "
             "send() calls as it takes.",
             lambda i: client.sendall(data, step=i, timeout=self.timeout),
@@ -188,12 +198,17 @@ class ConnectRunner(_OutsideRunner):
             explain = (
                 f"Nothing has arrived for {self.idle:g} s: this recv() finds nothing to "
                 "take (EAGAIN), so the client stops reading."
-                if quiet else
-                "The server has sent bytes, or closed its side: recv() takes what has "
+                if quiet
+                else "The server has sent bytes, or closed its side: recv() takes what has "
                 "arrived (up to 65536 bytes). 0 bytes means the server is done."
             )
-            event = self._make("client", Call.RECV, repr(BUFSIZE), explain,
-                               lambda i: client.recv(BUFSIZE, step=i, timeout=0.0))
+            event = self._make(
+                "client",
+                Call.RECV,
+                repr(BUFSIZE),
+                explain,
+                lambda i: client.recv(BUFSIZE, step=i, timeout=0.0),
+            )
             if event.error in _WOULD_BLOCK:
                 if quiet:
                     return  # idle: stop reading

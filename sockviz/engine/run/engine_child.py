@@ -42,8 +42,9 @@ from sockviz.engine.wire.watch_point import MODES, Watch, decide
 class _ChildRun:
     """One run in the child: the real Runner and the batcher that sends its events."""
 
-    def __init__(self, child: _Child, run: int, scenario: Scenario,
-                 options: dict[str, Any]) -> None:
+    def __init__(
+        self, child: _Child, run: int, scenario: Scenario, options: dict[str, Any]
+    ) -> None:
         self.child, self.run = child, run
         self.done = 0
         self._last: tuple[int, int, int] | None = None
@@ -59,11 +60,18 @@ class _ChildRun:
             if made is None:
                 wire = child.watch.status(family, capture is not None)
             if outside is not None:  # (its child has no two hosts: never a link)
-                self.runner = outside_runner(outside, self.batcher, mode=options["mode"],
-                                             pace=options["pace"], capture=capture, wire=wire)
+                self.runner = outside_runner(
+                    outside,
+                    self.batcher,
+                    mode=options["mode"],
+                    pace=options["pace"],
+                    capture=capture,
+                    wire=wire,
+                )
             else:
-                self.runner = Runner(scenario, self.batcher, **options, capture=made or capture,
-                                     wire=wire)
+                self.runner = Runner(
+                    scenario, self.batcher, **options, capture=made or capture, wire=wire
+                )
             wire_reader = self.runner.tracer.wire
             if wire_reader is not None and self.pcap:
                 wire_reader.keep = True
@@ -73,8 +81,9 @@ class _ChildRun:
         self.runner.gate.on_waiting = self.report
         self.runner.start()
 
-    def _link(self, link: LinkSettings | None, family: str,
-              mode: Mode) -> tuple[Link | None, WireStatus | None]:
+    def _link(
+        self, link: LinkSettings | None, family: str, mode: Mode
+    ) -> tuple[Link | None, WireStatus | None]:
         """The run's link between the child's two hosts, and what the run says of its
         wire: (None, None) for a run on loopback; where the hosts could not be made, the
         run says why and goes on loopback."""
@@ -85,8 +94,10 @@ class _ChildRun:
             self.batcher(LinkStatus("", "", "", missing=str(hosts)))
             return None, None
         settings, drops, hold = link
-        return (Link(hosts, LinkSpec.parse(settings, drops), hold=hold and mode is Mode.STEP),
-                WireStatus("link"))
+        return (
+            Link(hosts, LinkSpec.parse(settings, drops), hold=hold and mode is Mode.STEP),
+            WireStatus("link"),
+        )
 
     def _deliver(self, events: list[Event]) -> None:
         self.child.send(("events", self.run, events))
@@ -148,15 +159,13 @@ class _ChildRun:
             with create(self.pcap, True) as text:
                 write_pcap(text.buffer, wire.frames)
         except OSError as exc:
-            self.batcher(WireStatus("pcap", f"cannot write {self.pcap}: "
-                                            f"{exc.strerror or exc}"))
+            self.batcher(WireStatus("pcap", f"cannot write {self.pcap}: {exc.strerror or exc}"))
 
 
 class _Child:
     """The engine process: reads controls from stdin, writes events to stdout."""
 
-    def __init__(self, out: IO[bytes], watch: Watch,
-                 hosts: Hosts | NoLink | None = None) -> None:
+    def __init__(self, out: IO[bytes], watch: Watch, hosts: Hosts | NoLink | None = None) -> None:
         self.watch = watch
         self.hosts = hosts
         """Two hosts (:class:`~sockviz.engine.lab.two_hosts.Hosts`) for runs with a link, made as
@@ -221,8 +230,9 @@ def main() -> int:
         except NoLink as exc:
             hosts = exc
     made = hosts is not None and not isinstance(hosts, Exception)
-    watch = _watch("off" if made else sys.argv[1] if len(sys.argv) > 1 else "off",
-                   sys.argv[2:3] == ["outside"])  # (no two hosts: the wire as asked)
+    watch = _watch(
+        "off" if made else sys.argv[1] if len(sys.argv) > 1 else "off", sys.argv[2:3] == ["outside"]
+    )  # (no two hosts: the wire as asked)
     # (only now a second thread: the choices above needed the process to have one)
     end_with_parent()  # stdin's end says the app has gone; this, if that never comes
     child = _Child(stdout, watch, hosts)

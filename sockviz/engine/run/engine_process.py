@@ -118,8 +118,9 @@ PARENT_ENV = "SOCKVIZ_PARENT_PID"
 ORPHAN_GRACE = 1.5
 
 
-def end_with_parent(quit_softly: Callable[[], object] | None = None,
-                    grace: float = ORPHAN_GRACE) -> bool:
+def end_with_parent(
+    quit_softly: Callable[[], object] | None = None, grace: float = ORPHAN_GRACE
+) -> bool:
     """Make this process end when the parent named in :data:`PARENT_ENV` ends, however it
     ends (``kill -9`` too): ``quit_softly()`` is called (from a daemon thread) to let it
     end cleanly, and ``grace`` seconds later the process exits regardless. False (and
@@ -186,13 +187,33 @@ class EngineProcess:
         self._link = False
         """The child was started with two hosts (runs with a link need them made first)."""
 
-    def __call__(self, scenario: Scenario, consumer: EventSink, /, *, family: str = "ipv4",
-                 port: int = 0, mode: Mode = Mode.FAST, pace: float = 1.0,
-                 size: int | None = None, pcap: str | None = None,
-                 link: LinkSettings | None = None) -> RemoteRunner:
+    def __call__(
+        self,
+        scenario: Scenario,
+        consumer: EventSink,
+        /,
+        *,
+        family: str = "ipv4",
+        port: int = 0,
+        mode: Mode = Mode.FAST,
+        pace: float = 1.0,
+        size: int | None = None,
+        pcap: str | None = None,
+        link: LinkSettings | None = None,
+    ) -> RemoteRunner:
         """A run of ``scenario`` in the child (see :class:`RemoteRunner`)."""
-        return RemoteRunner(self, scenario, consumer, family=family, port=port, mode=mode,
-                            pace=pace, size=size, pcap=pcap, link=link)
+        return RemoteRunner(
+            self,
+            scenario,
+            consumer,
+            family=family,
+            port=port,
+            mode=mode,
+            pace=pace,
+            size=size,
+            pcap=pcap,
+            link=link,
+        )
 
     @property
     def pid(self) -> int | None:
@@ -222,14 +243,23 @@ class EngineProcess:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         env[PARENT_ENV] = str(os.getpid())  # (the child ends with this process)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "sockviz.engine.run.engine_child", self.wire,
-             *(["outside"] if self.outside else ["link"] if link else [])],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, close_fds=True,
+            [
+                sys.executable,
+                "-m",
+                "sockviz.engine.run.engine_child",
+                self.wire,
+                *(["outside"] if self.outside else ["link"] if link else []),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
         )
         self._ended = False
-        self._reader = threading.Thread(target=self._read, args=(self._proc,),
-                                        name="sockviz-engine-reader", daemon=True)
+        self._reader = threading.Thread(
+            target=self._read, args=(self._proc,), name="sockviz-engine-reader", daemon=True
+        )
         self._reader.start()
 
     def _send(self, message: Message) -> bool:
@@ -347,11 +377,21 @@ class RemoteGate(GateSettings):
 class RemoteRunner(RunControls[RemoteGate]):
     """One run, played in the engine process. Same controls as a live Runner."""
 
-    def __init__(self, engine: EngineProcess, scenario: Scenario, consumer: EventSink, *,
-                 family: str = "ipv4", port: int = 0, mode: Mode = Mode.FAST,
-                 pace: float = 1.0, size: int | None = None, pcap: str | None = None,
-                 outside: dict[str, Any] | None = None,
-                 link: LinkSettings | None = None) -> None:
+    def __init__(
+        self,
+        engine: EngineProcess,
+        scenario: Scenario,
+        consumer: EventSink,
+        *,
+        family: str = "ipv4",
+        port: int = 0,
+        mode: Mode = Mode.FAST,
+        pace: float = 1.0,
+        size: int | None = None,
+        pcap: str | None = None,
+        outside: dict[str, Any] | None = None,
+        link: LinkSettings | None = None,
+    ) -> None:
         """``outside``: a real outside peer's run - where it listens or connects, and what
         it answers or sends (see :func:`sockviz.peers.outside_engine_factory`); ``link``:
         two hosts and a link, (settings, drops, hold) as ``--link``, ``--drop`` and
@@ -362,12 +402,16 @@ class RemoteRunner(RunControls[RemoteGate]):
             raise ValueError(f"{scenario.name} does not run on {family}")
         if family not in FAMILIES:
             raise ValueError(f"no {family} sockets on this machine")
-        super().__init__(consumer, RemoteGate(self, mode, pace),
-                         list(scenario.steps_for(family)))
+        super().__init__(consumer, RemoteGate(self, mode, pace), list(scenario.steps_for(family)))
         self.engine = engine
         self.scenario = scenario
-        self._options: dict[str, Any] = {"family": family, "port": port, "mode": mode,
-                                         "pace": pace, "size": size}
+        self._options: dict[str, Any] = {
+            "family": family,
+            "port": port,
+            "mode": mode,
+            "pace": pace,
+            "size": size,
+        }
         """What the child's runner is made with."""
         if pcap:
             self._options["pcap"] = pcap  # (the child writes the run's frames there)

@@ -53,16 +53,20 @@ FLOOD = 16
 
 
 def _routine(event: Event) -> TypeGuard[CallEvent]:
-    return (isinstance(event, CallEvent) and event.call in ROUTINE and event.error is None
-            and bool(event.nbytes) and not event.parts)
+    return (
+        isinstance(event, CallEvent)
+        and event.call in ROUTINE
+        and event.error is None
+        and bool(event.nbytes)
+        and not event.parts
+    )
 
 
 #: The events that belong to one socket: a condensed connection takes its own with it.
 _PER_SOCKET = (CallEvent, KernelEvent, StepPending, Elided, Progress)
 
 
-def condense(events: list[Event], keep: int = KEEP_CONNECTIONS,
-             least: int = 2) -> list[Event]:
+def condense(events: list[Event], keep: int = KEEP_CONNECTIONS, least: int = 2) -> list[Event]:
     """Whole connections in ``events`` - accepted and closed within them - but the newest
     ``keep``, as one :class:`Condensed` where the last of them closed, when there are at
     least ``least`` to condense; the rest in order."""
@@ -92,12 +96,22 @@ def condense(events: list[Event], keep: int = KEEP_CONNECTIONS,
             segments += event.count
             continue
         if isinstance(event, _PER_SOCKET) and event.socket in gone:
-            if type(event) is CallEvent and event.call is Call.CLOSE and event.socket == whole[
-                    len(gone) - 1]:
-                out.append(Condensed(
-                    first=whole[0], last=event.socket, count=len(gone), calls=calls,
-                    segments=segments, received=sum(e.recv_total for e in last.values()),
-                    sent=sum(e.sent_total for e in last.values())))
+            if (
+                type(event) is CallEvent
+                and event.call is Call.CLOSE
+                and event.socket == whole[len(gone) - 1]
+            ):
+                out.append(
+                    Condensed(
+                        first=whole[0],
+                        last=event.socket,
+                        count=len(gone),
+                        calls=calls,
+                        segments=segments,
+                        received=sum(e.recv_total for e in last.values()),
+                        sent=sum(e.sent_total for e in last.values()),
+                    )
+                )
             continue
         out.append(event)
     return out
@@ -147,8 +161,14 @@ def compact(events: list[Event]) -> list[Event]:
 class Batcher:
     """Collect events from any thread; deliver them in order, in lists, from one thread."""
 
-    def __init__(self, deliver: Callable[[list[Event]], object], rate: float = 30.0,
-                 *, acknowledge: bool = False, backlog: int = BACKLOG) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[list[Event]], object],
+        rate: float = 30.0,
+        *,
+        acknowledge: bool = False,
+        backlog: int = BACKLOG,
+    ) -> None:
         self._deliver = deliver
         self._interval = 1.0 / rate
         self._acknowledge = acknowledge

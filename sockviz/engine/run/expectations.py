@@ -24,8 +24,9 @@ def abort_reason(step: Step, event: CallEvent) -> str:
     )
 
 
-def check_expectation(index: int, step: Step, event: CallEvent, took: float = 0.0,
-                      retries: int | None = None) -> Checked | None:
+def check_expectation(
+    index: int, step: Step, event: CallEvent, took: float = 0.0, retries: int | None = None
+) -> Checked | None:
     """Compare what a step's call did with what its scenario file expects of it (``took``:
     the seconds it took; ``retries``: segments of its connection sent again by the time it
     returned, or None off a link - then what is about a link is not checked, and None is returned
@@ -63,5 +64,11 @@ def check_expectation(index: int, step: Step, event: CallEvent, took: float = 0.
         met = met and retries >= expect.retries
     if not expected:
         return None
-    return Checked(step=index, socket=step.socket, call=step.call, expected=", ".join(expected),
-                   got=", ".join(got), met=met)
+    return Checked(
+        step=index,
+        socket=step.socket,
+        call=step.call,
+        expected=", ".join(expected),
+        got=", ".join(got),
+        met=met,
+    )

@@ -118,7 +118,7 @@ class Gate(GateSettings):
         """Block until the gate lets one call through, or raise :class:`GateClosed`."""
         mode = self._mode  # (read once here: another thread may switch it meanwhile)
         if mode is Mode.FAST:  # (straight through: nothing to wait for or to tell -
-            if self._closed:         # a flood's calls were each reporting a wait)
+            if self._closed:  # a flood's calls were each reporting a wait)
                 raise GateClosed()
             return
         started = time.monotonic()

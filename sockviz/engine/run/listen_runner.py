@@ -57,8 +57,9 @@ class ListenRunner(_OutsideRunner):
         capture: FrameSource | None = None,
         wire: WireStatus | None = None,
     ) -> None:
-        super().__init__(consumer, host, port, family, mode=mode, pace=pace, capture=capture,
-                         wire=wire)
+        super().__init__(
+            consumer, host, port, family, mode=mode, pace=pace, capture=capture, wire=wire
+        )
         self.reply = bytes(reply) if reply else None
         self._accepted = 0
 
@@ -74,26 +75,42 @@ class ListenRunner(_OutsideRunner):
 
     def _run(self) -> None:
         listener = self._create(
-            "server", Role.LISTENER,
+            "server",
+            Role.LISTENER,
             "The server asks the kernel for a new TCP socket, to be the listener that "
             "outside clients connect to.",
         )
         if listener is None:
             return
         setup = (
-            (Call.SETSOCKOPT, call_args(Call.SETSOCKOPT, "SOL_SOCKET", "SO_REUSEADDR", 1),
-             ("SO_REUSEADDR lets the port be bound again while old connections on it still "
-             "wait in TIME_WAIT (on Linux, those left by a listener that had it set too)."),
-             lambda i: listener.setsockopt("SOL_SOCKET", "SO_REUSEADDR", 1, step=i)),
-            (Call.BIND, call_args(Call.BIND, self.endpoint.address),
-             (f"bind() gives the listener its address, {self._where()}: where curl, nc or a "
-             "browser will connect. Port 0 asks the kernel to pick a free port."),
-             lambda i: listener.bind(self.endpoint.address, step=i)),
-            (Call.LISTEN, repr(BACKLOG),
-             ("listen() makes it a listener: from now on the kernel answers outside clients' "
-             f"handshakes by itself and queues up to {BACKLOG + 1} connections for accept() "
-             f"(Linux admits one more than the backlog, {BACKLOG})."),
-             lambda i: listener.listen(BACKLOG, step=i)),
+            (
+                Call.SETSOCKOPT,
+                call_args(Call.SETSOCKOPT, "SOL_SOCKET", "SO_REUSEADDR", 1),
+                (
+                    "SO_REUSEADDR lets the port be bound again while old connections on it still "
+                    "wait in TIME_WAIT (on Linux, those left by a listener that had it set too)."
+                ),
+                lambda i: listener.setsockopt("SOL_SOCKET", "SO_REUSEADDR", 1, step=i),
+            ),
+            (
+                Call.BIND,
+                call_args(Call.BIND, self.endpoint.address),
+                (
+                    f"bind() gives the listener its address, {self._where()}: where curl, nc or a "
+                    "browser will connect. Port 0 asks the kernel to pick a free port."
+                ),
+                lambda i: listener.bind(self.endpoint.address, step=i),
+            ),
+            (
+                Call.LISTEN,
+                repr(BACKLOG),
+                (
+                    "listen() makes it a listener: from now on the kernel answers outside clients' "
+                    f"handshakes by itself and queues up to {BACKLOG + 1} connections for accept() "
+                    f"(Linux admits one more than the backlog, {BACKLOG})."
+                ),
+                lambda i: listener.listen(BACKLOG, step=i),
+            ),
         )
         for call, args, explain, perform in setup:
             event = self._make("server", call, args, explain, perform)
@@ -123,7 +140,9 @@ class ListenRunner(_OutsideRunner):
         """Accept the waiting client; False when the listener itself is failing."""
         name = f"conn-{self._accepted + 1}"
         event, conn = self._make(
-            name, Call.ACCEPT, "",
+            name,
+            Call.ACCEPT,
+            "",
             "A client has connected: the kernel finished the handshake and queued the "
             f"connection. accept() takes it off the queue as a new socket, {name}; the "
             "listener goes on listening.",
@@ -140,8 +159,9 @@ class ListenRunner(_OutsideRunner):
         self._abort(_reason(event), event)  # e.g. EMFILE: it would fail again at once
         return False
 
-    def _end(self, connections: Connections, waiter: Waiter, conn: TracedSocket,
-             explain: str) -> None:
+    def _end(
+        self, connections: Connections, waiter: Waiter, conn: TracedSocket, explain: str
+    ) -> None:
         """The connection is done with: out of the selector, then closed."""
         sock = open_socket(conn)
         connections.pop(sock, None)
@@ -150,7 +170,9 @@ class ListenRunner(_OutsideRunner):
 
     def _read(self, connections: Connections, conn: TracedSocket, waiter: Waiter) -> None:
         event = self._make(
-            conn.name, Call.RECV, repr(BUFSIZE),
+            conn.name,
+            Call.RECV,
+            repr(BUFSIZE),
             f"{conn.name}'s client has sent bytes, or closed its side: recv() takes what "
             "has arrived (up to 65536 bytes). 0 bytes means the client is done sending.",
             lambda i: conn.recv(BUFSIZE, step=i, timeout=0.0),
@@ -158,26 +180,39 @@ class ListenRunner(_OutsideRunner):
         if event.error in _WOULD_BLOCK:
             return  # woken for nothing after all
         if event.error is not None or event.nbytes == 0:
-            self._end(connections, waiter, conn, f"{conn.name}'s client is gone: close() releases "
-                      "the connection." if event.error else
-                      f"{conn.name}'s client has closed its side (end of stream): close() "
-                      "ends ours too.")
+            self._end(
+                connections,
+                waiter,
+                conn,
+                f"{conn.name}'s client is gone: close() releases the connection."
+                if event.error
+                else f"{conn.name}'s client has closed its side (end of stream): close() "
+                "ends ours too.",
+            )
             return
         # (answered once: the reply is all a connection ever sends)
         if self.reply is None or conn.sent_total or conn.state is not State.CONNECTED:
             return
         reply = self.reply
         sent = self._make(
-            conn.name, Call.SENDALL, call_args(Call.SENDALL, reply),
+            conn.name,
+            Call.SENDALL,
+            call_args(Call.SENDALL, reply),
             f"Answer {conn.name}'s client with the --reply text ({len(reply)} bytes).",
             lambda i: conn.sendall(reply, step=i),
         )
         if not sent.ok:
-            self._end(connections, waiter, conn,
-                      f"{conn.name}'s client is gone: close() releases the connection.")
+            self._end(
+                connections,
+                waiter,
+                conn,
+                f"{conn.name}'s client is gone: close() releases the connection.",
+            )
             return
         self._make(
-            conn.name, Call.SHUTDOWN, call_args(Call.SHUTDOWN, socket.SHUT_WR),
+            conn.name,
+            Call.SHUTDOWN,
+            call_args(Call.SHUTDOWN, socket.SHUT_WR),
             "shutdown(SHUT_WR): the answer is complete, so send FIN. The connection is kept "
             "until the client closes too, so no unread byte makes the kernel reset it.",
             lambda i: conn.shutdown(socket.SHUT_WR, step=i),

@@ -35,8 +35,12 @@ class KernelPoller:
     is 10 Hz) until ``halt`` is set, so that changes between calls (a TIME_WAIT running
     out) become events too."""
 
-    def __init__(self, poll: Callable[[], object], halt: threading.Event,
-                 interval: float = KERNEL_POLL_INTERVAL) -> None:
+    def __init__(
+        self,
+        poll: Callable[[], object],
+        halt: threading.Event,
+        interval: float = KERNEL_POLL_INTERVAL,
+    ) -> None:
         self._poll = poll
         self._halt = halt
         self._interval = interval
@@ -62,8 +66,15 @@ class LiveRun(RunControls[Gate]):
     """A run on real sockets: its tracer, its threads and a kernel watcher, one stop, one
     end. See the module docstring."""
 
-    def __init__(self, consumer: EventSink, steps: list[Step], *, mode: Mode, pace: float,
-                 wire: WireStatus | None) -> None:
+    def __init__(
+        self,
+        consumer: EventSink,
+        steps: list[Step],
+        *,
+        mode: Mode,
+        pace: float,
+        wire: WireStatus | None,
+    ) -> None:
         """``wire``: where the wire is watched, said to the consumer first (None: nothing
         said)."""
         super().__init__(consumer, Gate(mode, pace), steps)
@@ -129,7 +140,8 @@ class LiveRun(RunControls[Gate]):
             self._consumer(self.result)
         except Exception as exc:
             self.result = RunFinished(
-                "aborted", f"internal error while ending the run: {one_line(exc)}", None)
+                "aborted", f"internal error while ending the run: {one_line(exc)}", None
+            )
         finally:
             self._ended()
             self._finished.set()  # (whatever happened: wait() returns, nothing hangs)

@@ -33,6 +33,7 @@ class _Run(Protocol):
     @property
     def steps(self) -> Sequence[Step]: ...
 
+
 #: The receives a missing datagram leaves waiting.
 RECEIVES = (Call.RECV, Call.RECVFROM)
 
@@ -41,10 +42,16 @@ def never_came(runner: _Run, index: int, step: Step, event: CallEvent | None) ->
     """The step to go on at when step ``index``'s receive on a UDP socket between two
     hosts timed out (EAGAIN): the first ``close()`` after it (or the end). None for any
     other call or result (on loopback: always None)."""
-    if runner.hosts is None or event is None or event.error != "EAGAIN" \
-            or step.call not in RECEIVES:
+    if (
+        runner.hosts is None
+        or event is None
+        or event.error != "EAGAIN"
+        or step.call not in RECEIVES
+    ):
         return None
     if runner.scenario.socket_spec(step.socket).transport is not Transport.DGRAM:
         return None
-    return next((n for n in range(index + 1, len(runner.steps))
-                 if runner.steps[n].call is Call.CLOSE), len(runner.steps))
+    return next(
+        (n for n in range(index + 1, len(runner.steps)) if runner.steps[n].call is Call.CLOSE),
+        len(runner.steps),
+    )

@@ -229,8 +229,9 @@ class _OutsideRunner(LiveRun):
 
     # --- control ----------------------------------------------------------------------
     def _threads_to_start(self) -> list[threading.Thread]:
-        return [threading.Thread(target=self._main, name=f"sockviz-{self.scenario.name}",
-                                 daemon=True)]
+        return [
+            threading.Thread(target=self._main, name=f"sockviz-{self.scenario.name}", daemon=True)
+        ]
 
     @property
     def next_step(self) -> int:
@@ -256,13 +257,22 @@ class _OutsideRunner(LiveRun):
     def _run(self) -> None:
         raise NotImplementedError
 
-    def _make(self, ts_name: str, call: Call, args: str | None, explain: str,
-              perform: Callable[[int], _T]) -> _T:
+    def _make(
+        self, ts_name: str, call: Call, args: str | None, explain: str, perform: Callable[[int], _T]
+    ) -> _T:
         """Announce the next call, wait at the gate, make it; numbered in order of making."""
         index = self._next
         if self._announce:
-            self._consumer(StepPending(step=index, actor=self.actor, socket=ts_name,
-                                       call=call, args=args, explain=explain))
+            self._consumer(
+                StepPending(
+                    step=index,
+                    actor=self.actor,
+                    socket=ts_name,
+                    call=call,
+                    args=args,
+                    explain=explain,
+                )
+            )
         self.gate.wait()
         outcome = perform(index)
         self._next = index + 1
@@ -271,7 +281,10 @@ class _OutsideRunner(LiveRun):
     def _create(self, name: str, role: Role, explain: str) -> TracedSocket | None:
         af = self.family.af
         event, ts = self._make(
-            name, Call.SOCKET, call_args(Call.SOCKET, af, Transport.STREAM), explain,
+            name,
+            Call.SOCKET,
+            call_args(Call.SOCKET, af, Transport.STREAM),
+            explain,
             lambda i: TracedSocket.create(self.tracer, name, role, af, Transport.STREAM, step=i),
         )
         if not event.ok:

@@ -15,18 +15,42 @@ from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.wire.segments import FrameSource
 
 
-def outside_runner(spec: Mapping[str, Any], consumer: EventSink, *, mode: Mode, pace: float,
-                   capture: FrameSource | None = None,
-                   wire: WireStatus | None = None) -> ListenRunner | ConnectRunner:
+def outside_runner(
+    spec: Mapping[str, Any],
+    consumer: EventSink,
+    *,
+    mode: Mode,
+    pace: float,
+    capture: FrameSource | None = None,
+    wire: WireStatus | None = None,
+) -> ListenRunner | ConnectRunner:
     """The runner that meets a real outside peer, from ``spec``: ``listen`` (True: a
     :class:`~sockviz.engine.run.listen_runner.ListenRunner`, else a
     :class:`~sockviz.engine.run.connect_runner.ConnectRunner`), ``ip``, ``port``, ``family``
     (its name), ``reply``, ``send``, ``timeout`` and ``idle`` - plain data, so the TUI's
     engine process can be sent it."""
     if spec["listen"]:
-        return ListenRunner(consumer, spec["ip"], spec["port"], spec["family"],
-                            reply=spec["reply"], mode=mode, pace=pace, capture=capture,
-                            wire=wire)
-    return ConnectRunner(consumer, spec["ip"], spec["port"], spec["family"], send=spec["send"],
-                         timeout=spec["timeout"], idle=spec["idle"], mode=mode, pace=pace,
-                         capture=capture, wire=wire)
+        return ListenRunner(
+            consumer,
+            spec["ip"],
+            spec["port"],
+            spec["family"],
+            reply=spec["reply"],
+            mode=mode,
+            pace=pace,
+            capture=capture,
+            wire=wire,
+        )
+    return ConnectRunner(
+        consumer,
+        spec["ip"],
+        spec["port"],
+        spec["family"],
+        send=spec["send"],
+        timeout=spec["timeout"],
+        idle=spec["idle"],
+        mode=mode,
+        pace=pace,
+        capture=capture,
+        wire=wire,
+    )

@@ -72,8 +72,9 @@ class ReplayRunner(RunControls[Gate]):
                 if groups:
                     trailing = groups[-1][2]
                     at = len(trailing)
-                    while at > 1 and (type(trailing[at - 1]) is KernelEvent or _unasked(
-                            trailing[at - 1])):
+                    while at > 1 and (
+                        type(trailing[at - 1]) is KernelEvent or _unasked(trailing[at - 1])
+                    ):
                         at -= 1
                     while at < len(trailing) and not _unasked(trailing[at]):
                         at += 1  # (the last call's own kernel changes stay with it)
@@ -120,20 +121,31 @@ class ReplayRunner(RunControls[Gate]):
         if self.scenario.link is not None:
             text, drops, _hold = self.scenario.link
             settings = describe(LinkSpec.parse(text, drops))
-        return LinkStatus(settings, SERVER_IP6 if six else SERVER_IP,
-                          CLIENT_IP6 if six else CLIENT_IP)
+        return LinkStatus(
+            settings, SERVER_IP6 if six else SERVER_IP, CLIENT_IP6 if six else CLIENT_IP
+        )
 
     # --- the thread -------------------------------------------------------------------------
     def _run(self) -> None:
         outcome = RunFinished("done")
-        recorded = any(type(e) is Segment for _index, before, events in self._groups
-                       for e in (*before, *events))
+        recorded = any(
+            type(e) is Segment
+            for _index, before, events in self._groups
+            for e in (*before, *events)
+        )
         # (a recording made without the wire has nothing to say of it)
-        self._consumer(WireStatus("recorded") if recorded else WireStatus(
-            None, UNIX_NO_WIRE if self.family.af == getattr(socket, "AF_UNIX", None)
-            else None))
-        if any(type(e) is Segment and e.link is not None
-               for _index, before, events in self._groups for e in (*before, *events)):
+        self._consumer(
+            WireStatus("recorded")
+            if recorded
+            else WireStatus(
+                None, UNIX_NO_WIRE if self.family.af == getattr(socket, "AF_UNIX", None) else None
+            )
+        )
+        if any(
+            type(e) is Segment and e.link is not None
+            for _index, before, events in self._groups
+            for e in (*before, *events)
+        ):
             self._consumer(self._link_status())
         try:
             for index, before, events in self._groups:
@@ -146,8 +158,15 @@ class ReplayRunner(RunControls[Gate]):
                     step = self.steps[index]
                     args = first.args if isinstance(first, CallEvent) else None
                     self._consumer(
-                        StepPending(index, step.actor, step.socket, step.call, args,
-                                    step.explain, step.expect_error)
+                        StepPending(
+                            index,
+                            step.actor,
+                            step.socket,
+                            step.call,
+                            args,
+                            step.explain,
+                            step.expect_error,
+                        )
                     )
                     self.gate.wait()
                 for event in (*before, *events):
@@ -178,9 +197,19 @@ def replay_factory(events: Sequence[Event]) -> RunnerFactory:
     """A runner factory (as the app takes one) that plays recorded events (``--replay``,
     the tests' recorded runs): no socket is opened."""
 
-    def factory(scenario: Scenario, consumer: EventSink, /, *, family: str, port: int,
-                mode: Mode, pace: float, size: int | None = None) -> ReplayRunner:
-        return ReplayRunner(scenario, consumer, events, family=family, port=port, mode=mode,
-                            pace=pace)
+    def factory(
+        scenario: Scenario,
+        consumer: EventSink,
+        /,
+        *,
+        family: str,
+        port: int,
+        mode: Mode,
+        pace: float,
+        size: int | None = None,
+    ) -> ReplayRunner:
+        return ReplayRunner(
+            scenario, consumer, events, family=family, port=port, mode=mode, pace=pace
+        )
 
     return factory

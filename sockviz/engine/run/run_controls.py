@@ -8,15 +8,12 @@ import the machinery that makes the calls.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
+from sockviz.engine.events import RunFinished
+from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.runner_protocols import EventSink, GateControls
-
-if TYPE_CHECKING:  # (types only: the scenario's module need not be loaded for them)
-    from sockviz.engine.events import RunFinished
-    from sockviz.engine.run.gate import Mode
-    from sockviz.engine.scenarios.scenario_types import Step
-
+from sockviz.engine.scenarios.scenario_types import Step
 
 #: How often the watcher thread reads the kernel (the issue's ceiling is 10 Hz).
 KERNEL_POLL_INTERVAL = 0.25

@@ -93,13 +93,13 @@ class Runner(LiveRun):
         self._unix_dir: str | None = None
         """Unix sockets: the run's own abstract-namespace name (``"\\0sockviz-<random>"``):
         no socket file, so a run killed with SIGKILL leaves nothing behind."""
-        super().__init__(consumer, list(scenario.steps_for(family)), mode=mode, pace=pace,
-                         wire=wire)
+        super().__init__(
+            consumer, list(scenario.steps_for(family)), mode=mode, pace=pace, wire=wire
+        )
         self.link = capture if isinstance(capture, Link) else None
         """A two-host run's :class:`~sockviz.engine.lab.link.Link` (its capture too)."""
         self.hosts = None if self.link is None else self.link.hosts
-        if self.hosts is not None and self.family.af not in (socket.AF_INET,
-                                                             socket.AF_INET6):
+        if self.hosts is not None and self.family.af not in (socket.AF_INET, socket.AF_INET6):
             raise ValueError("two hosts and a link need --family ipv4 or ipv6")
         if capture is not None:
             self.tracer.watch_wire(capture)
@@ -122,18 +122,26 @@ class Runner(LiveRun):
         """Say what the run stands on (its link, its kernel's settings); one thread per
         actor."""
         if self.link is not None and self.hosts is not None:
-            self._consumer(LinkStatus(describe(self.link.spec, self.link.hold),
-                                      self.hosts.ip("server", self.family.af),
-                                      self.hosts.ip("client", self.family.af),
-                                      self.link.hold))
+            self._consumer(
+                LinkStatus(
+                    describe(self.link.spec, self.link.hold),
+                    self.hosts.ip("server", self.family.af),
+                    self.hosts.ip("client", self.family.af),
+                    self.link.hold,
+                )
+            )
             self.link.start()
         for settings in read_tcp(self.hosts):  # (this run's kernel's: words depend on them)
             self._consumer(settings)
         if self.family.af == getattr(socket, "AF_UNIX", None):
             self._unix_dir = f"\0sockviz-{secrets.token_hex(6)}"
         self._live = len(self.scenario.actors)
-        return [threading.Thread(target=self._actor, args=(actor,), name=f"sockviz-{actor}",
-                                 daemon=True) for actor in self.scenario.actors]
+        return [
+            threading.Thread(
+                target=self._actor, args=(actor,), name=f"sockviz-{actor}", daemon=True
+            )
+            for actor in self.scenario.actors
+        ]
 
     @property
     def next_step(self) -> int:
@@ -159,8 +167,10 @@ class Runner(LiveRun):
                 self.hosts.enter(host_of(actor))
             while True:
                 with self._baton_cond:
-                    while not self._halt.is_set() and self._baton < len(self.steps) and (
-                        self.steps[self._baton].actor != actor
+                    while (
+                        not self._halt.is_set()
+                        and self._baton < len(self.steps)
+                        and (self.steps[self._baton].actor != actor)
                     ):
                         self._baton_cond.wait()
                     if self._halt.is_set() or self._baton >= len(self.steps):
@@ -192,14 +202,19 @@ class Runner(LiveRun):
                     self._calling -= 1
                 if event is not None and step.expect is not None:
                     checked = check_expectation(
-                        index, step, event, time.monotonic() - began,
-                        self._retried(step.socket) if self.hosts else None)
+                        index,
+                        step,
+                        event,
+                        time.monotonic() - began,
+                        self._retried(step.socket) if self.hosts else None,
+                    )
                     if checked is not None:
                         self._consumer(checked)
                 gone = never_came(self, index, step, event)  # (UDP on a link: see there)
                 if event is not None and is_unexpected_failure(step, event) and gone is None:
-                    self._abort(failure_reason(abort_reason(step, event), event,
-                                               self.sockets), event)
+                    self._abort(
+                        failure_reason(abort_reason(step, event), event, self.sockets), event
+                    )
                     return
                 if event is not None and (intruder := stranger(event, self.sockets)):
                     self._abort(intruder, event)
@@ -248,7 +263,8 @@ class Runner(LiveRun):
             busy = self._claimed if self._claimed is not None else self._baton - 1
             if at <= busy or at > len(self.steps):
                 raise ValueError(
-                    "too late: the client is closing or closed; press r to start again")
+                    "too late: the client is closing or closed; press r to start again"
+                )
             inserted = tuple(
                 replace(step, args=tuple(data if a is Marker.MESSAGE else a for a in step.args))
                 for step in self.scenario.exchange
@@ -352,9 +368,11 @@ class Runner(LiveRun):
         if any(isinstance(a, Produce) for a in step.args):
             return ", ".join(repr(a) for a in step.args)  # made only when the step runs
         if step.size is not None and self.scenario.bulk:
-            return (f"<{self._bulk_size(step)} bytes, {step.args[0]} at a time>"
-                    if step.call is Call.SENDALL else f"{step.args[0]}  # until "
-                    f"{self._bulk_size(step)} bytes")
+            return (
+                f"<{self._bulk_size(step)} bytes, {step.args[0]} at a time>"
+                if step.call is Call.SENDALL
+                else f"{step.args[0]}  # until {self._bulk_size(step)} bytes"
+            )
         try:
             args = tuple(self._resolve(step, a) for a in step.args)
             if step.call is Call.SOCKET:
@@ -396,15 +414,18 @@ class Runner(LiveRun):
         if call is Call.SEND:
             return ts.send(args[0], step=index, timeout=step.timeout)
         if call is Call.SENDALL and self.scenario.bulk and step.size is not None:
-            return ts.send_stream(self._bulk_size(step), args[0], step=index,
-                                  timeout=step.timeout)
+            return ts.send_stream(self._bulk_size(step), args[0], step=index, timeout=step.timeout)
         if call is Call.SENDALL:
             return ts.sendall(args[0], step=index, timeout=step.timeout)
         if call is Call.RECV and self.scenario.bulk and step.size is not None:
             partner = index - 1 if index and self.steps[index - 1].together else None
-            return ts.recv_exact(self._bulk_size(step), args[0], step=index,
-                                 timeout=step.timeout,
-                                 before_emit=lambda: self._wait_until_done(partner))
+            return ts.recv_exact(
+                self._bulk_size(step),
+                args[0],
+                step=index,
+                timeout=step.timeout,
+                before_emit=lambda: self._wait_until_done(partner),
+            )
         if call is Call.RECV:
             return ts.recv(args[0], step=index, timeout=step.timeout)
         if call is Call.SENDTO:

@@ -13,12 +13,11 @@ The route of an event: a traced call makes it, the run hands it to its :class:`E
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:  # (types only: no circle, and none of these at run time)
-    from sockviz.engine.events import Event, RunFinished
-    from sockviz.engine.run.gate import Mode
-    from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.engine.events import Event, RunFinished
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.scenarios.scenario_types import Scenario
 
 
 class EventSink(Protocol):

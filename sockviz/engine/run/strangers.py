@@ -87,8 +87,10 @@ def stranger(event: CallEvent, sockets: Mapping[str, Traced]) -> str | None:
     local = _address(conn.sock, peer=False)
     port = local[1] if local else 0
     listener = getattr(event, "parent", None) or "server"
-    return (f"{listener}.accept() returned a connection from {_shown(peer)}, which this run "
-            f"did not make: another program connected to port {port}; {_advice()}")
+    return (
+        f"{listener}.accept() returned a connection from {_shown(peer)}, which this run "
+        f"did not make: another program connected to port {port}; {_advice()}"
+    )
 
 
 def _own_addresses(sockets: Mapping[str, Traced], but: Traced) -> set[object]:
@@ -124,22 +126,32 @@ def full_queue(event: CallEvent, sockets: Mapping[str, Traced]) -> str | None:
         waiting, backlog = queue
         ours = _waiting_of_ours(ts, sockets)
         strangers = waiting - ours
-        said = (f"port {local[1]}'s accept queue was full ({waiting} connections waiting, "
-                f"backlog {backlog})")
+        said = (
+            f"port {local[1]}'s accept queue was full ({waiting} connections waiting, "
+            f"backlog {backlog})"
+        )
         if strangers <= 0:
             return said
-        return (f"{said}, {strangers} of them not made by this run: another program is "
-                f"connecting to port {local[1]}; {_advice()}")
+        return (
+            f"{said}, {strangers} of them not made by this run: another program is "
+            f"connecting to port {local[1]}; {_advice()}"
+        )
     return None
 
 
 def _waiting_of_ours(listener: Traced, sockets: Mapping[str, Traced]) -> int:
     """The run's own connections to ``listener`` that ``accept()`` has not taken yet."""
     here = _address(listener.sock, peer=False)
-    connected = sum(1 for ts in sockets.values() if ts.role is Role.CLIENT
-                    and _address(ts.sock, peer=True) == here)
-    accepted = sum(1 for ts in sockets.values() if ts.role is Role.CONNECTION
-                   and _address(ts.sock, peer=False) == here)
+    connected = sum(
+        1
+        for ts in sockets.values()
+        if ts.role is Role.CLIENT and _address(ts.sock, peer=True) == here
+    )
+    accepted = sum(
+        1
+        for ts in sockets.values()
+        if ts.role is Role.CONNECTION and _address(ts.sock, peer=False) == here
+    )
     return max(connected - accepted, 0)
 
 
@@ -148,4 +160,3 @@ def failure_reason(reason: str, event: CallEvent, sockets: Mapping[str, Traced])
     program at the run's port when that is why."""
     note = full_queue(event, sockets)
     return reason if note is None else f"{reason}: {note}"
-
