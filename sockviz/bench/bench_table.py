@@ -137,7 +137,7 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
             if press_every is not None:  # the throughput run carries no measuring of ours
                 app._display = timed_display  # type: ignore[method-assign]  # frames timed
             await pilot.pause(0.5)
-            app._set_mode(Mode.FAST)
+            app.run_screen.set_mode(Mode.FAST)
             deadline = time.monotonic() + 600
             while "accepted" not in times:
                 assert time.monotonic() < deadline, "bulk never connected"

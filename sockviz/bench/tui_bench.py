@@ -40,6 +40,12 @@ from sockviz.peers import outside_engine_factory
 PRESS_EVERY = 0.1
 
 
+def listening_at(app: SockvizApp) -> str | None:
+    """The listener's address once the run's view (on its screen) has it."""
+    server = app.run_screen.view.models.get("server")
+    return server.local if server is not None else None
+
+
 def tui_flood(count: int) -> dict[str, float]:
     """The flood through the app: its wall seconds and CPU seconds (this process's, less the
     client's), and the key press to frame latencies' 95th percentile and count."""
@@ -71,7 +77,7 @@ def tui_flood(count: int) -> dict[str, float]:
     async def run() -> dict[str, float]:
         async with app.run_test(size=(120, 40)) as pilot:
             app._display = timed_display  # type: ignore[method-assign]  # frames timed
-            while "server" not in app.models or not app.models["server"].local:
+            while not listening_at(app):
                 await pilot.pause(0.05)
             flood = asyncio.ensure_future(asyncio.to_thread(run_flood, os.getpid(), count, port))
             presses: list[tuple[float, str]] = []

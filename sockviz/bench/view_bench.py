@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from sockviz.app.app import AppConfig, SockvizApp
+from sockviz.bench.tui_bench import listening_at
 from sockviz.engine.events import CallEvent, Condensed, Event, KernelEvent, StepPending
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.run.gate import Mode
@@ -79,9 +80,9 @@ def time_travel(connections: int) -> dict[str, float]:
         app.mode = Mode.FAST
         out: dict[str, float] = {}
         async with app.run_test(size=(120, 40)) as pilot:
-            while "server" not in app.models or not app.models["server"].local:
+            while not (listening := listening_at(app)):
                 await pilot.pause(0.05)
-            port = app.models["server"].local.rsplit(":", 1)[1]
+            port = listening.rsplit(":", 1)[1]
             client = await asyncio.to_thread(
                 subprocess.run, [sys.executable, "-c", CLIENT, port, str(connections)], check=True
             )
@@ -92,8 +93,8 @@ def time_travel(connections: int) -> dict[str, float]:
                 return sum(
                     e.count
                     if isinstance(e, Condensed)
-                    else e.call.value == "close" and (e.socket or "").startswith("conn-")
-                    for e in app.history.events
+                    else int(e.call.value == "close" and (e.socket or "").startswith("conn-"))
+                    for e in app.run_screen.history.events
                     if isinstance(e, (CallEvent, Condensed))
                 )
 
@@ -101,16 +102,16 @@ def time_travel(connections: int) -> dict[str, float]:
             while closed() < connections and time.monotonic() < deadline:
                 await pilot.pause(0.1)
             await pilot.pause(0.5)
-            out["events"] = len(app.history.events)
+            out["events"] = len(app.run_screen.history.events)
             spent: dict[str, list[float]] = {"home": [], "end": []}
             for _ in range(3):
-                for name, action in (("home", app.action_first), ("end", app.action_live)):
+                for name, moment in (("home", 0), ("end", None)):
                     await pilot.pause(0.2)
                     cpu = time.thread_time()
                     await pilot.pause()  # the harness's own cost of waiting for idle ...
                     idle = time.thread_time() - cpu
                     cpu = time.thread_time()
-                    action()
+                    app.run_screen.action_look(moment)
                     await pilot.pause()
                     spent[name].append(time.thread_time() - cpu - idle)  # ... taken off
             for name, times in spent.items():
