@@ -13,8 +13,12 @@ keeps the 20 ms. Standard library only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sockviz.engine.scenarios.quoted_values import shown as _shown
-from sockviz.engine.scenarios.scenario_reader import TableReader, TomlTable
+
+if TYPE_CHECKING:  # (the reader comes with a scenario file, read on first use: not at start)
+    from sockviz.engine.scenarios.scenario_reader import TableReader, TomlTable
 
 #: A run's link: (settings as ``--link`` takes them, the drops, hold).
 LinkPlan = tuple[str, tuple[str, ...], bool]
