@@ -86,18 +86,42 @@ def test_the_header_scenario_is_shown_inert(tmp_path):
     assert status == 2 and not raw_in(err) and "\\x1b]2;PWNED\\x07" in err
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("type", "SOCK_RAW"), ("type", 1), ("type", None), ("args", 7), ("kernel", 5),
-    ("local", 80), ("socket", None), ("socket", {"a": 1}), ("sent_total", None),
-    ("queue", {"a": 1}), ("seq", None), ("timer", {"t": 1}), ("step", 1.5), ("step", -1),
-    ("step", True), ("t", "soon"), ("nbytes", 1 << 70), ("data", "\\xZZ"),
-    ("error", "EVIL; rm -rf"), ("local", "999.1.1.1:5"), ("local", "127.0.0.1:99999"),
-    ("socket", "x" * 1_000_000), ("args", "x" * 1_000_000), ("implicit_bind", "yes"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("type", "SOCK_RAW"),
+        ("type", 1),
+        ("type", None),
+        ("args", 7),
+        ("kernel", 5),
+        ("local", 80),
+        ("socket", None),
+        ("socket", {"a": 1}),
+        ("sent_total", None),
+        ("queue", {"a": 1}),
+        ("seq", None),
+        ("timer", {"t": 1}),
+        ("step", 1.5),
+        ("step", -1),
+        ("step", True),
+        ("t", "soon"),
+        ("nbytes", 1 << 70),
+        ("data", "\\xZZ"),
+        ("error", "EVIL; rm -rf"),
+        ("local", "999.1.1.1:5"),
+        ("local", "127.0.0.1:99999"),
+        ("socket", "x" * 1_000_000),
+        ("args", "x" * 1_000_000),
+        ("implicit_bind", "yes"),
+    ],
+)
 def test_a_wrongly_typed_field_is_refused_with_its_line(tmp_path, field, value):
     lines = fixture_lines()
-    target = next(i for i, r in enumerate(lines) if r["call"] != "kernel"
-                  and (r[field] is not None or field in ("timer", "queue", "error")))
+    target = next(
+        i
+        for i, r in enumerate(lines)
+        if r["call"] != "kernel" and (r[field] is not None or field in ("timer", "queue", "error"))
+    )
     lines[target] = dict(lines[target], **{field: value})
     path = write_recording(tmp_path / "r.jsonl", lines)
     status, _out, err = run("--replay", str(path), "--trace")
@@ -109,8 +133,13 @@ def test_an_accept_whose_listener_never_appeared_is_refused(tmp_path):
     lines = fixture_lines()
     accept = next(i for i, r in enumerate(lines) if r["call"] == "accept")
     lines[accept]["parent"] = "ghost"
-    status, _out, err = run("--replay", str(write_recording(tmp_path / "r.jsonl", lines)),
-                            "--trace", "--export", "mermaid")
+    status, _out, err = run(
+        "--replay",
+        str(write_recording(tmp_path / "r.jsonl", lines)),
+        "--trace",
+        "--export",
+        "mermaid",
+    )
     assert status == 2 and f"line {accept + 2}:" in err and "ghost" in err
 
 
@@ -126,8 +155,9 @@ def test_a_flood_of_kernel_lines_in_one_step_is_refused(tmp_path):
     lines = fixture_lines()
     kernel = next(r for r in lines if r["call"] == "kernel")
     flood = lines[:6] + [kernel] * (MAX_EVENTS_PER_STEP + 1) + lines[6:]
-    status, _out, err = run("--replay", str(write_recording(tmp_path / "r.jsonl", flood)),
-                            "--trace")
+    status, _out, err = run(
+        "--replay", str(write_recording(tmp_path / "r.jsonl", flood)), "--trace"
+    )
     assert status == 2 and "events after one step's call" in err
 
 
@@ -142,8 +172,12 @@ def test_what_is_not_a_recording_file_is_refused_without_reading_it(tmp_path, ki
             f.truncate(1 << 30)  # sparse: a gigabyte that costs nothing on disk
     status, _out, err = run("--replay", path, "--trace", timeout=5)
     assert status == 2 and len(err.splitlines()) == 1
-    assert {"device": "a device", "fifo": "a FIFO", "folder": "a folder",
-            "huge": "larger than any recording"}[kind] in err
+    assert {
+        "device": "a device",
+        "fifo": "a FIFO",
+        "folder": "a folder",
+        "huge": "larger than any recording",
+    }[kind] in err
 
 
 def test_deeply_nested_json_is_refused(tmp_path):
@@ -156,20 +190,36 @@ def test_deeply_nested_json_is_refused(tmp_path):
 
 # --- mutated real recordings ------------------------------------------------------------
 
-FIXTURES = ("tcp-echo-ipv4", "udp-echo-ipv4", "multi-client-ipv4", "websocket-ipv4",
-            "refused-ipv4", "tcp-echo-unix", "tcp-echo-ipv6", "tcp-echo-wire-ipv4")
-SCENARIO = {"tcp-echo-ipv4": ("tcp-echo", "ipv4"), "udp-echo-ipv4": ("udp-echo", "ipv4"),
-            "multi-client-ipv4": ("multi-client", "ipv4"),
-            "websocket-ipv4": ("websocket", "ipv4"), "refused-ipv4": ("refused", "ipv4"),
-            "tcp-echo-unix": ("tcp-echo", "unix"), "tcp-echo-ipv6": ("tcp-echo", "ipv6"),
-            "tcp-echo-wire-ipv4": ("tcp-echo", "ipv4")}
+FIXTURES = (
+    "tcp-echo-ipv4",
+    "udp-echo-ipv4",
+    "multi-client-ipv4",
+    "websocket-ipv4",
+    "refused-ipv4",
+    "tcp-echo-unix",
+    "tcp-echo-ipv6",
+    "tcp-echo-wire-ipv4",
+)
+SCENARIO = {
+    "tcp-echo-ipv4": ("tcp-echo", "ipv4"),
+    "udp-echo-ipv4": ("udp-echo", "ipv4"),
+    "multi-client-ipv4": ("multi-client", "ipv4"),
+    "websocket-ipv4": ("websocket", "ipv4"),
+    "refused-ipv4": ("refused", "ipv4"),
+    "tcp-echo-unix": ("tcp-echo", "unix"),
+    "tcp-echo-ipv6": ("tcp-echo", "ipv6"),
+    "tcp-echo-wire-ipv4": ("tcp-echo", "ipv4"),
+}
 
 values = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(1 << 70), max_value=1 << 70),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(1 << 70), max_value=1 << 70),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from(list(HOSTILE.values())), st.text(max_size=40),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(),
-                                                         max_size=2),
+    st.sampled_from(list(HOSTILE.values())),
+    st.text(max_size=40),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
 
@@ -194,8 +244,9 @@ def mutated(draw) -> tuple[str, bytes]:
             j = draw(st.integers(0, len(records) - 1))
             records[i], records[j] = records[j], records[i]
     scenario, family = SCENARIO[name]
-    text = "\n".join([json.dumps(header(scenario, family))]
-                     + [json.dumps(r) for r in records]) + "\n"
+    text = (
+        "\n".join([json.dumps(header(scenario, family))] + [json.dumps(r) for r in records]) + "\n"
+    )
     raw = text.encode()
     if draw(st.booleans()):
         cut = draw(st.integers(0, len(raw)))
@@ -203,8 +254,11 @@ def mutated(draw) -> tuple[str, bytes]:
     return name, raw
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                    HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(case=mutated())
 def test_a_mutated_recording_plays_or_is_refused_in_one_line(tmp_path, case):
     _name, raw = case
@@ -214,6 +268,7 @@ def test_a_mutated_recording_plays_or_is_refused_in_one_line(tmp_path, case):
 
 
 # --- the kernel's numbers, and numbers JSON does not have -------------------------------
+
 
 def slow_link(tmp_path, change, name: str = "r.jsonl"):
     """A real slow-link recording with ``change(record)`` applied to each kernel line that
@@ -227,15 +282,24 @@ def slow_link(tmp_path, change, name: str = "r.jsonl"):
     return write_recording(tmp_path / name, lines, header("slow-link")), flows[0] + 2
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"rtt": None}, "rtt"), ({"retrans": None}, "retrans"), ({"cwnd": None}, "cwnd"),
-    ({"cwnd": 1 << 32}, "cwnd"), ({"retrans": 1 << 62}, "retrans"),
-    ({"cwnd": 2147483648, "retrans": 1 << 62}, "retrans"), ({"rtt": -1.0}, "rtt"),
-    ({"rtt": 5e9}, "rtt"), ({"rtt": "81 ms"}, "rtt"), ({"cwnd": 10.5}, "cwnd"),
-    ({"cwnd": -1}, "cwnd"), ({"rtt": True}, "rtt"),
-])
-def test_a_kernel_lines_path_numbers_out_of_the_kernels_range_are_refused(tmp_path, changes,
-                                                                          field):
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"rtt": None}, "rtt"),
+        ({"retrans": None}, "retrans"),
+        ({"cwnd": None}, "cwnd"),
+        ({"cwnd": 1 << 32}, "cwnd"),
+        ({"retrans": 1 << 62}, "retrans"),
+        ({"cwnd": 2147483648, "retrans": 1 << 62}, "retrans"),
+        ({"rtt": -1.0}, "rtt"),
+        ({"rtt": 5e9}, "rtt"),
+        ({"rtt": "81 ms"}, "rtt"),
+        ({"cwnd": 10.5}, "cwnd"),
+        ({"cwnd": -1}, "cwnd"),
+        ({"rtt": True}, "rtt"),
+    ],
+)
+def test_a_kernel_lines_path_numbers_out_of_the_kernels_range_are_refused(tmp_path, changes, field):
     """rtt, cwnd and retrans come from one TCP_INFO (u32s: tcpi_rtt in microseconds): all
     three or none, each in the kernel's range - the issue's 'rtt: null' that crashed the
     card at 80x24, and 'cwnd: 2147483648, retrans: 2**62' at 120 columns, are refused
@@ -248,8 +312,9 @@ def test_a_kernel_lines_path_numbers_out_of_the_kernels_range_are_refused(tmp_pa
 
 def test_the_kernels_largest_path_numbers_play(tmp_path):
     """The top of each range is a line the kernel could write: it plays."""
-    path, _line = slow_link(tmp_path, lambda r: r.update(rtt=4294967.3, cwnd=(1 << 32) - 1,
-                                                         retrans=(1 << 32) - 1))
+    path, _line = slow_link(
+        tmp_path, lambda r: r.update(rtt=4294967.3, cwnd=(1 << 32) - 1, retrans=(1 << 32) - 1)
+    )
     status, out, err = run("--replay", str(path), "--trace")
     assert status == 0 and err == "" and '"cwnd": 4294967295' in out
 

@@ -11,13 +11,13 @@ import sys
 import pytest
 
 from sockviz.app.app import AppConfig, make_app
-from sockviz.engine.run.gate import Mode
 from sockviz.engine.record.recordings import (
     HEADER_KEY,
     Recorder,
     RecordingError,
     read_recording,
 )
+from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.replay_runner import replay_factory
 from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
@@ -26,8 +26,14 @@ from tests.helpers import engine_processes
 
 
 def sockviz(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sockviz", *args], check=False,
-                          capture_output=True, text=True, timeout=60, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "sockviz", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
 
 
 @pytest.mark.parametrize("scenario", ["tcp-echo", "udp-echo", "time-wait", "refused"])
@@ -40,20 +46,44 @@ def test_record_then_replay_prints_the_same_events(tmp_path, scenario):
     assert replayed.stdout == live.stdout
     assert len(live.stdout.splitlines()) >= 5
     head = json.loads(path.read_text().splitlines()[0])
-    assert head == {HEADER_KEY: 1, "scenario": scenario, "family": "ipv4", "closer": None,
-                    "size": None}
+    assert head == {
+        HEADER_KEY: 1,
+        "scenario": scenario,
+        "family": "ipv4",
+        "closer": None,
+        "size": None,
+    }
 
 
-@pytest.mark.skipif(shutil.which("strace") is None or not sys.platform.startswith("linux"),
-                    reason="needs strace on Linux")
+@pytest.mark.skipif(
+    shutil.which("strace") is None or not sys.platform.startswith("linux"),
+    reason="needs strace on Linux",
+)
 def test_replay_opens_no_socket(tmp_path):
     path = tmp_path / "run.jsonl"
     assert sockviz("--trace", "--record", str(path)).returncode == 0
     log = tmp_path / "strace.txt"
-    proc = subprocess.run(["strace", "-f", "-qq", "-e", "trace=socket,bind,connect,listen",
-                           "-o", str(log), sys.executable, "-m", "sockviz", "--replay",
-                           str(path), "--trace"],
-                          check=False, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=socket,bind,connect,listen",
+            "-o",
+            str(log),
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--replay",
+            str(path),
+            "--trace",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if proc.returncode != 0 and "ptrace" in proc.stderr:
         pytest.skip("ptrace is not allowed here")
     assert proc.returncode == 0, proc.stderr
@@ -77,11 +107,16 @@ def test_bad_recordings_are_refused_naming_the_line(tmp_path):
     cases = {
         "empty": ([], "line 1"),
         "a plain trace": (good[1:], "line 1: expected the header"),
-        "cut short": (good[:6] + [good[6][:40]], "line 7: expected one whole JSON object"),
-        "a broken line": (good[:3] + ['{"seq": 3}'] + good[4:], "line 4: missing keys"),
-        "a newer format": ([good[0].replace(": 1,", ": 99,", 1)] + good[1:], "line 1: format 99"),
-        "an unknown scenario": ([good[0].replace("tcp-echo", "nope")] + good[1:],
-                                "line 1: unknown scenario 'nope'"),
+        "cut short": ([*good[:6], good[6][:40]], "line 7: expected one whole JSON object"),
+        "a broken line": ([*good[:3], '{"seq": 3}', *good[4:]], "line 4: missing keys"),
+        "a newer format": (
+            [good[0].replace(": 1,", ": 99,", 1), *good[1:]],
+            "line 1: format 99",
+        ),
+        "an unknown scenario": (
+            [good[0].replace("tcp-echo", "nope"), *good[1:]],
+            "line 1: unknown scenario 'nope'",
+        ),
         "no events": (good[:1], "no events after the header"),
     }
     for what, (lines, expected) in cases.items():
@@ -93,14 +128,17 @@ def test_bad_recordings_are_refused_naming_the_line(tmp_path):
         assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr, what
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["--replay", "R", "--scenario", "bulk"], "leave out --scenario"),
-    (["--replay", "R", "--family", "ipv6"], "leave out --family"),
-    (["--replay", "R", "--record", "X"], "cannot --record"),
-    (["--replay", "missing.jsonl"], "cannot read missing.jsonl"),
-    (["--record", "X", "--listen", "8080", "--trace"], "does not apply to --listen"),
-    (["--record", "no/such/dir/x.jsonl", "--trace"], "cannot write the recording"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--replay", "R", "--scenario", "bulk"], "leave out --scenario"),
+        (["--replay", "R", "--family", "ipv6"], "leave out --family"),
+        (["--replay", "R", "--record", "X"], "cannot --record"),
+        (["--replay", "missing.jsonl"], "cannot read missing.jsonl"),
+        (["--record", "X", "--listen", "8080", "--trace"], "does not apply to --listen"),
+        (["--record", "no/such/dir/x.jsonl", "--trace"], "cannot write the recording"),
+    ],
+)
 def test_record_and_replay_misuse_is_one_line_and_exit_2(tmp_path, args, expected):
     if "R" in args:
         args = [str(tmp_path / "r.jsonl") if a == "R" else a for a in args]
@@ -122,7 +160,10 @@ def test_the_recorder_keeps_trace_events_only(tmp_path):
     recording = read_recording(str(path))
     assert (recording.scenario, recording.family) == ("udp-echo", "ipv4")
     assert [e.call.value for e in recording.events if hasattr(e, "call")][:3] == [
-        "socket", "bind", "socket"]
+        "socket",
+        "bind",
+        "socket",
+    ]
     with pytest.raises(RecordingError, match="line 1"):
         read_recording(write_lines(tmp_path / "x.jsonl", ["not json"]))
 
@@ -131,9 +172,13 @@ async def test_the_tui_replays_a_recording_with_its_controls_and_no_engine(tmp_p
     path = tmp_path / "r.jsonl"
     assert sockviz("--trace", "--record", str(path)).returncode == 0
     recording = read_recording(str(path))
-    app = make_app(AppConfig(scenario=recording.scenario, family=recording.family, step=True,
-                             replay=str(path)),
-                   runner_factory=replay_factory(recording.events), theme=THEME)
+    app = make_app(
+        AppConfig(
+            scenario=recording.scenario, family=recording.family, step=True, replay=str(path)
+        ),
+        runner_factory=replay_factory(recording.events),
+        theme=THEME,
+    )
     app.animation_level = "none"
     async with app.run_test(size=(100, 30)) as pilot:
         await steps(pilot, 6)
@@ -147,8 +192,9 @@ async def test_the_tui_replays_a_recording_with_its_controls_and_no_engine(tmp_p
         await until(pilot, lambda: app.outcome is not None)
         await settle(pilot)
         assert app.outcome is not None and app.outcome.outcome == "done"
-        assert app.steps_done == len([e for e in recording.events if getattr(e, "step", None)
-                                      is not None])
+        assert app.steps_done == len(
+            [e for e in recording.events if getattr(e, "step", None) is not None]
+        )
 
 
 async def test_the_tui_records_the_run_on_screen(tmp_path):

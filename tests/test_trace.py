@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockviz.engine.scenarios import get
 from sockviz.engine.record.trace_format import (
     ALL_KEYS,
     CORE_KEYS,
@@ -16,13 +15,25 @@ from sockviz.engine.record.trace_format import (
     to_line,
     unescape_bytes,
 )
+from sockviz.engine.scenarios import get
 from tests.helpers import run_scenario
 
 TYPES = {
-    "seq": int, "t": float, "socket": str, "role": str, "call": str, "state": (str, type(None)),
-    "family": str, "type": str, "local": (str, type(None)), "remote": (str, type(None)),
-    "nbytes": (int, type(None)), "sent_total": int, "recv_total": int,
-    "error": (str, type(None)), "kernel": (str, type(None)),
+    "seq": int,
+    "t": float,
+    "socket": str,
+    "role": str,
+    "call": str,
+    "state": (str, type(None)),
+    "family": str,
+    "type": str,
+    "local": (str, type(None)),
+    "remote": (str, type(None)),
+    "nbytes": (int, type(None)),
+    "sent_total": int,
+    "recv_total": int,
+    "error": (str, type(None)),
+    "kernel": (str, type(None)),
 }
 
 
@@ -33,9 +44,23 @@ def records(name: str, family: str) -> list[dict]:
 @pytest.mark.parametrize("name", ["tcp-echo", "udp-echo"])
 def test_schema(name, family):
     lines = records(name, family)
-    assert CORE_KEYS == ("seq", "t", "socket", "role", "call", "state", "family", "type",
-                         "local", "remote", "nbytes", "sent_total", "recv_total", "error",
-                         "kernel")
+    assert CORE_KEYS == (
+        "seq",
+        "t",
+        "socket",
+        "role",
+        "call",
+        "state",
+        "family",
+        "type",
+        "local",
+        "remote",
+        "nbytes",
+        "sent_total",
+        "recv_total",
+        "error",
+        "kernel",
+    )
     for i, rec in enumerate(lines, start=1):
         assert tuple(rec) == ALL_KEYS
         assert rec["seq"] == i
@@ -76,7 +101,15 @@ def test_udp_echo_tells_its_story(family):
     lines = records("udp-echo", family)
     assert all(r["kernel"] is None and r["call"] != "kernel" for r in lines)
     assert [r["call"] for r in lines] == [
-        "socket", "bind", "socket", "sendto", "recvfrom", "sendto", "recvfrom", "close", "close"
+        "socket",
+        "bind",
+        "socket",
+        "sendto",
+        "recvfrom",
+        "sendto",
+        "recvfrom",
+        "close",
+        "close",
     ]
     client = [r for r in lines if r["socket"] == "client"][-1]
     server = [r for r in lines if r["socket"] == "server"][-1]

@@ -69,10 +69,22 @@ print(json.dumps({"peer": peer[0], "back": back.decode(), "stopped": stopped,
 """
 
 
-def run(spec: str, *drops: str, family: str = "ipv4", python: str = sys.executable,
-        cwd=ROOT, user: list[str] | None = None) -> dict:
-    proc = subprocess.run([*(user or []), python, "-B", "-c", RUN, family, spec, *drops],
-                          cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+def run(
+    spec: str,
+    *drops: str,
+    family: str = "ipv4",
+    python: str = sys.executable,
+    cwd=ROOT,
+    user: list[str] | None = None,
+) -> dict:
+    proc = subprocess.run(
+        [*(user or []), python, "-B", "-c", RUN, family, spec, *drops],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -86,13 +98,14 @@ needs_hosts = pytest.mark.skipif(not two_hosts_here(), reason="two hosts cannot 
 
 def test_link_specs_and_drops_are_read_or_refused_in_one_line():
     spec = LinkSpec.parse("delay=50ms, jitter=5ms,rate=1mbit,loss=2%,seed=7", ("syn", "data:2"))
-    assert (spec.delay, spec.jitter, spec.rate, spec.loss, spec.seed) == (0.05, 0.005, 1e6,
-                                                                          0.02, 7)
+    assert (spec.delay, spec.jitter, spec.rate, spec.loss, spec.seed) == (0.05, 0.005, 1e6, 0.02, 7)
     assert spec.drops == (Drop("syn", 1), Drop("data", 2))
-    for bad, words in (("delay=fast", "delay should look like delay=50ms"),
-                       ("loss=150%", "loss should look like loss=2%"),
-                       ("colour=red", "expected delay=, jitter=, rate=, loss= or seed="),
-                       ("rate=0mbit", "rate should look like rate=1mbit")):
+    for bad, words in (
+        ("delay=fast", "delay should look like delay=50ms"),
+        ("loss=150%", "loss should look like loss=2%"),
+        ("colour=red", "expected delay=, jitter=, rate=, loss= or seed="),
+        ("rate=0mbit", "rate should look like rate=1mbit"),
+    ):
         with pytest.raises(ValueError, match=words) as caught:
             LinkSpec.parse(bad)
         assert "\n" not in str(caught.value)
@@ -138,20 +151,27 @@ def test_the_same_seed_loses_the_same_packets():
     assert lost[0] and lost[0][0] == lost[1][0]
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
-                    or not Path("/usr/bin/python3").exists(),
-                    reason="needs root to become another user, and setpriv")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv") or not Path("/usr/bin/python3").exists(),
+    reason="needs root to become another user, and setpriv",
+)
 def test_an_unprivileged_user_gets_two_hosts_or_one_line_why_not():
     """As uid 65534: where /dev/net/tun is open to everyone the same run works; where it
     is not, one line says so."""
     with tempfile.TemporaryDirectory(dir="/tmp") as place:
         copy = Path(place)
         copy_for_nobody(copy, ROOT)
-        got = run("delay=10ms", python="/usr/bin/python3", cwd=copy,
-                  user=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        got = run(
+            "delay=10ms",
+            python="/usr/bin/python3",
+            cwd=copy,
+            user=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+        )
     mode = os.stat("/dev/net/tun").st_mode
     if mode & stat.S_IROTH and mode & stat.S_IWOTH:
         assert got.get("back") == "HELLO OVER THE LINK", got
     else:
-        assert got == {"nolink": "/dev/net/tun cannot be opened (Permission denied): two "
-                                 "hosts need it readable and writable"}
+        assert got == {
+            "nolink": "/dev/net/tun cannot be opened (Permission denied): two "
+            "hosts need it readable and writable"
+        }

@@ -22,13 +22,28 @@ from tests.engine.test_link import needs_hosts
 
 ROOT = Path(__file__).resolve().parents[2]
 
-NOT_FINITE = ("delay=nanms", "rate=nanmbit", "jitter=nanms", "delay=infms", "delay=-infms",
-              "delay=1e999ms", "rate=infkbit", "loss=nan%", "jitter=NaNs")
+NOT_FINITE = (
+    "delay=nanms",
+    "rate=nanmbit",
+    "jitter=nanms",
+    "delay=infms",
+    "delay=-infms",
+    "delay=1e999ms",
+    "rate=infkbit",
+    "loss=nan%",
+    "jitter=NaNs",
+)
 
 
 def sockviz(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sockviz", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=30, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sockviz", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_a_number_that_is_not_finite_is_refused_in_one_line():
@@ -134,7 +149,8 @@ for name, scenario in (("done", get("tcp-echo")), ("aborted", loads(WAITS))):
     cpu = time.process_time()
     time.sleep(0.5)
     out[name] = {"outcome": runner.result.outcome,
-                 "link_threads": [t.name for t in threading.enumerate() if t.name == "sockviz-link"],
+                 "link_threads": [t.name for t in threading.enumerate()
+                                  if t.name == "sockviz-link"],
                  "cpu": time.process_time() - cpu}
     runner.stop(0.5)
 hosts.close()
@@ -147,8 +163,14 @@ def test_the_link_thread_ends_with_its_run_done_or_aborted():
     """After a run that went to its end and after one that failed (a recv() that timed
     out), with the runner not stopped yet (the TUI keeps it until r or q): no link thread
     is left, and the process uses no CPU while it waits."""
-    proc = subprocess.run([sys.executable, "-c", ENDS], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", ENDS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.splitlines()[-1])
     assert got["done"]["outcome"] == "done" and got["aborted"]["outcome"] == "aborted"
@@ -162,12 +184,13 @@ def tcp(side: str, seq: int, flags: int, payload: bytes = b"", isn: int = 0) -> 
     """An IPv4 TCP segment as a TUN device hands it over (checksums left at 0: the link
     does not read them)."""
     client, server = bytes([10, 217, 0, 2]), bytes([10, 217, 0, 1])
-    src, dst, ports = ((client, server, (40000, 5000)) if side == "client"
-                       else (server, client, (5000, 40000)))
-    header = struct.pack("!HHIIBBHHH", *ports, (isn + seq) % 2 ** 32, 0, 5 << 4, flags,
-                         65535, 0, 0)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(header) + len(payload), 0, 0, 64,
-                     6, 0, src, dst)
+    src, dst, ports = (
+        (client, server, (40000, 5000)) if side == "client" else (server, client, (5000, 40000))
+    )
+    header = struct.pack("!HHIIBBHHH", *ports, (isn + seq) % 2**32, 0, 5 << 4, flags, 65535, 0, 0)
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(header) + len(payload), 0, 0, 64, 6, 0, src, dst
+    )
     return ip + header + payload
 
 
@@ -184,23 +207,29 @@ def test_an_extra_retransmission_does_not_shift_later_loss_decisions():
     segment once more (as a loaded machine's kernel may) and other initial sequence numbers:
     every segment both runs carried gets the same decision; a decision drawn from a running
     count of packets shifted every one after the extra one."""
+
     def run(extra: bool, isn: int) -> dict:
         SYN, ACK, PSH = 0x02, 0x10, 0x18
-        packets = [("client", tcp("client", 0, SYN, isn=isn)),
-                   ("server", tcp("server", 0, SYN | ACK, isn=isn * 7)),
-                   ("client", tcp("client", 1, ACK, isn=isn))]
-        data = [("client", tcp("client", 1 + 100 * n, PSH, bytes(100), isn=isn))
-                for n in range(40)]
+        packets = [
+            ("client", tcp("client", 0, SYN, isn=isn)),
+            ("server", tcp("server", 0, SYN | ACK, isn=isn * 7)),
+            ("client", tcp("client", 1, ACK, isn=isn)),
+        ]
+        data = [("client", tcp("client", 1 + 100 * n, PSH, bytes(100), isn=isn)) for n in range(40)]
         acks = [("server", tcp("server", 1, ACK, isn=isn * 7)) for _ in range(40)]
-        packets += [p for pair in zip(data, acks) for p in pair]
+        packets += [p for pair in zip(data, acks, strict=True) for p in pair]
         if extra:
             packets.insert(4, data[0])
         seen: dict = {}
         out = {}
-        for (side, packet), what in zip(packets, decisions(packets)):
+        for (side, packet), what in zip(packets, decisions(packets), strict=False):
             start = isn if side == "client" else isn * 7
-            key = (side, packet[33], len(packet),
-                   (struct.unpack_from("!I", packet, 24)[0] - start) % 2 ** 32)
+            key = (
+                side,
+                packet[33],
+                len(packet),
+                (struct.unpack_from("!I", packet, 24)[0] - start) % 2**32,
+            )
             seen[key] = seen.get(key, 0) + 1
             out[(*key, seen[key])] = what
         return out

@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+from sockviz.engine.record.trace_format import TraceFormatError, read_trace
 from tests.conftest import IPV6
 from tests.helpers import on_loopback
 
@@ -29,8 +28,14 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def trace(*args: str, python: str = sys.executable, cwd=None) -> tuple[list[dict], str]:
-    proc = subprocess.run([python, "-m", "sockviz", "--trace", *args], check=False,
-                          capture_output=True, text=True, timeout=90, cwd=cwd)
+    proc = subprocess.run(
+        [python, "-m", "sockviz", "--trace", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=cwd,
+    )
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr
 
@@ -38,27 +43,45 @@ def trace(*args: str, python: str = sys.executable, cwd=None) -> tuple[list[dict
 def wire(lines: list[dict]) -> list[tuple]:
     """What must be the same every run: who to whom, flags, relative numbers, bytes (an
     address - no socket of the run's - as ``ADDR``: its port is the run's)."""
-    return [tuple("ADDR" if ":" in r[key] else r[key] for key in ("from", "to"))
-            + (r["flags"] or r["proto"], r["seq_rel"], r["ack_rel"], r["nbytes"])
-            for r in lines if r["call"] == "packet"]
+    return [
+        (
+            *("ADDR" if ":" in r[key] else r[key] for key in ("from", "to")),
+            r["flags"] or r["proto"],
+            r["seq_rel"],
+            r["ack_rel"],
+            r["nbytes"],
+        )
+        for r in lines
+        if r["call"] == "packet"
+    ]
 
 
 def private_supported() -> bool:
-    proc = subprocess.run([sys.executable, "-c", ("from sockviz.engine.lab.namespaces import "
-                                                  "enter_private; enter_private()")],
-                          check=False, capture_output=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            ("from sockviz.engine.lab.namespaces import enter_private; enter_private()"),
+        ],
+        check=False,
+        capture_output=True,
+    )
     return proc.returncode == 0
 
 
-needs_private = pytest.mark.skipif(not private_supported(),
-                                   reason="no user namespaces here")
+needs_private = pytest.mark.skipif(not private_supported(), reason="no user namespaces here")
 FAMILIES = ["ipv4", pytest.param("ipv6", marks=pytest.mark.skipif(not IPV6, reason="no ::1"))]
 
-MODES = [pytest.param("private", marks=needs_private),
-         pytest.param("host", marks=pytest.mark.skipif(not IS_ROOT, reason="needs root"))]
+MODES = [
+    pytest.param("private", marks=needs_private),
+    pytest.param("host", marks=pytest.mark.skipif(not IS_ROOT, reason="needs root")),
+]
 
-HANDSHAKE = [("client", "server", "SYN", 0, None, 0), ("server", "client", "SYN,ACK", 0, 1, 0),
-             ("client", "server", "ACK", 1, 1, 0)]
+HANDSHAKE = [
+    ("client", "server", "SYN", 0, None, 0),
+    ("server", "client", "SYN,ACK", 0, 1, 0),
+    ("client", "server", "ACK", 1, 1, 0),
+]
 
 
 def both_modes(*args: str) -> list[list[dict]]:
@@ -66,24 +89,31 @@ def both_modes(*args: str) -> list[list[dict]]:
     a second private run)."""
     if not private_supported():
         pytest.skip("no user namespaces here")
-    return [trace("--wire", mode, *args)[0]
-            for mode in ("private", "host" if IS_ROOT else "private")]
+    return [
+        trace("--wire", mode, *args)[0] for mode in ("private", "host" if IS_ROOT else "private")
+    ]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_tcp_echo_handshake_data_and_both_fins(family):
     for lines in both_modes("--family", family):
         segments = wire(lines)
-        assert segments == HANDSHAKE + [
-            ("client", "conn-1", "PSH,ACK", 1, 1, 14), ("conn-1", "client", "ACK", 1, 15, 0),
-            ("conn-1", "client", "PSH,ACK", 1, 15, 14), ("client", "conn-1", "ACK", 15, 15, 0),
-            ("client", "conn-1", "FIN,ACK", 15, 15, 0), ("conn-1", "client", "ACK", 15, 16, 0),
-            ("conn-1", "client", "FIN,ACK", 15, 16, 0), ("client", "conn-1", "ACK", 16, 16, 0),
+        assert segments == [
+            *HANDSHAKE,
+            ("client", "conn-1", "PSH,ACK", 1, 1, 14),
+            ("conn-1", "client", "ACK", 1, 15, 0),
+            ("conn-1", "client", "PSH,ACK", 1, 15, 14),
+            ("client", "conn-1", "ACK", 15, 15, 0),
+            ("client", "conn-1", "FIN,ACK", 15, 15, 0),
+            ("conn-1", "client", "ACK", 15, 16, 0),
+            ("conn-1", "client", "FIN,ACK", 15, 16, 0),
+            ("client", "conn-1", "ACK", 16, 16, 0),
         ]
         by_seq = {r["seq"]: r for r in lines}
         connect = next(r for r in lines if r["call"] == "connect")
-        causes = {r["cause"] for r in lines if r["call"] == "packet" and r["flags"] in
-                  ("SYN", "SYN,ACK")}
+        causes = {
+            r["cause"] for r in lines if r["call"] == "packet" and r["flags"] in ("SYN", "SYN,ACK")
+        }
         assert causes == {connect["seq"]}  # the handshake is under the connect() that made it
         accept = next(r for r in lines if r["call"] == "accept")
         assert not any(r.get("cause") == accept["seq"] for r in lines)  # accept sends nothing
@@ -93,22 +123,32 @@ def test_tcp_echo_handshake_data_and_both_fins(family):
 
 
 LESSONS = {
-    "refused": [("client", "ADDR", "SYN", 0, None, 0),
-                ("ADDR", "client", "RST,ACK", 1, 1, 0)],  # (the kernel: none listens)
+    "refused": [
+        ("client", "ADDR", "SYN", 0, None, 0),
+        ("ADDR", "client", "RST,ACK", 1, 1, 0),
+    ],  # (the kernel: none listens)
     "reset": [("conn-1", "client", "RST,ACK", 1, 15, 0)],
-    "half-close": [("client", "conn-1", "FIN,ACK", 18, 1, 0),
-                   ("conn-1", "client", "PSH,ACK", 1, 19, 9),
-                   ("conn-1", "client", "FIN,ACK", 10, 19, 0)],
-    "backlog-full": [("client-3", "server", "SYN", 0, None, 0),
-                     ("client-3", "server", "SYN", 0, None, 0)],
-    "message-boundaries": [("client", "conn-1", "PSH,ACK", 1, 1, 4),
-                           ("client", "conn-1", "PSH,ACK", 5, 1, 4),
-                           ("client", "conn-1", "PSH,ACK", 9, 1, 6),
-                           ("udp-client", "udp-server", "UDP", None, None, 4),
-                           ("udp-client", "udp-server", "UDP", None, None, 4),
-                           ("udp-client", "udp-server", "UDP", None, None, 6)],
-    "udp-echo": [("client", "server", "UDP", None, None, 14),
-                 ("server", "client", "UDP", None, None, 14)],
+    "half-close": [
+        ("client", "conn-1", "FIN,ACK", 18, 1, 0),
+        ("conn-1", "client", "PSH,ACK", 1, 19, 9),
+        ("conn-1", "client", "FIN,ACK", 10, 19, 0),
+    ],
+    "backlog-full": [
+        ("client-3", "server", "SYN", 0, None, 0),
+        ("client-3", "server", "SYN", 0, None, 0),
+    ],
+    "message-boundaries": [
+        ("client", "conn-1", "PSH,ACK", 1, 1, 4),
+        ("client", "conn-1", "PSH,ACK", 5, 1, 4),
+        ("client", "conn-1", "PSH,ACK", 9, 1, 6),
+        ("udp-client", "udp-server", "UDP", None, None, 4),
+        ("udp-client", "udp-server", "UDP", None, None, 4),
+        ("udp-client", "udp-server", "UDP", None, None, 6),
+    ],
+    "udp-echo": [
+        ("client", "server", "UDP", None, None, 14),
+        ("server", "client", "UDP", None, None, 14),
+    ],
 }
 
 
@@ -118,8 +158,7 @@ def test_each_lesson_is_on_the_wire_the_same_in_every_mode(scenario, family):
     """The segments each scenario's lesson is about, in order (other segments between), on
     IPv4 and IPv6, watched in a private network and on this machine's loopback - and who
     sent what to whom, flags, relative numbers and bytes the same in both."""
-    first, again = (wire(lines) for lines in both_modes("--scenario", scenario,
-                                                        "--family", family))
+    first, again = (wire(lines) for lines in both_modes("--scenario", scenario, "--family", family))
     assert first == again
     segments = iter(first)
     for wanted in LESSONS[scenario]:
@@ -135,97 +174,41 @@ def test_the_same_segments_every_run_in_every_mode(scenario):
     assert first == again and first
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="watching the host's loopback needs root")
-def test_host_mode_sees_what_the_private_one_does_and_tcpdump_agrees(tmp_path):
-    with socket.socket() as probe:  # a port free now, for tcpdump's filter
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    dump, tcpdump = tmp_path / "seen.pcap", shutil.which("tcpdump")
-    watcher = None
-    if tcpdump:
-        # (--immediate-mode: each frame is handed over as it comes, not when a block fills)
-        watcher = subprocess.Popen([tcpdump, "-i", "lo", "--immediate-mode", "-U", "-w",
-                                    str(dump), "-nn", f"tcp port {port}"],
-                                   stderr=subprocess.PIPE)
-        assert b"listening on lo" in watcher.stderr.readline()
-    try:
-        lines, _ = trace("--wire", "host", "--port", str(port), "--pcap",
-                         str(tmp_path / "ours.pcap"))
-    finally:
-        if watcher is not None:
-            deadline = time.monotonic() + 10  # until tcpdump has written all it saw
-            while len(read_partial(dump)) < 11 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            watcher.send_signal(signal.SIGINT)
-            watcher.wait(10)
-    assert wire(lines)[:3] == HANDSHAKE and len(wire(lines)) == 11
-    ours = read_pcap(tmp_path / "ours.pcap")
-    assert ours == [(r["flags"], r["nbytes"]) for r in lines if r["call"] == "packet"]
-    if tcpdump:
-        assert read_pcap(dump) == ours  # tcpdump saw just these, in this order
-
-
-def read_pcap(path: Path) -> list[tuple[str, int]]:
-    """(flags, payload bytes) of each TCP frame of a pcap file, read by dpkt."""
-    dpkt = pytest.importorskip("dpkt")
-    names = [("SYN", dpkt.tcp.TH_SYN), ("FIN", dpkt.tcp.TH_FIN), ("RST", dpkt.tcp.TH_RST),
-             ("PSH", dpkt.tcp.TH_PUSH), ("ACK", dpkt.tcp.TH_ACK)]
-    out = []
-    with open(path, "rb") as f:
-        for _t, frame in dpkt.pcap.Reader(f):
-            ip = dpkt.ethernet.Ethernet(frame).data
-            tcp = ip.data
-            if isinstance(tcp, dpkt.tcp.TCP):  # (payload length from the headers: the
-                # file keeps each frame's first bytes only)
-                whole = ip.len - ip.hl * 4 if isinstance(ip, dpkt.ip.IP) else ip.plen
-                out.append((",".join(n for n, bit in names if tcp.flags & bit),
-                            whole - tcp.off * 4))
-    return out
-
-
-def read_partial(path: Path) -> list[tuple[str, int]]:
-    """What a pcap file still being written holds so far."""
-    try:
-        return read_pcap(path)
-    except (OSError, ValueError, EOFError):
-        return []
-    except Exception as error:  # dpkt's NeedData: a frame half written
-        if type(error).__name__ == "NeedData":
-            return []
-        raise
-
-
-@needs_private
-def test_pcap_is_read_back_by_an_independent_reader(tmp_path):
-    lines, _ = trace("--wire", "private", "--pcap", str(tmp_path / "run.pcap"))
-    assert read_pcap(tmp_path / "run.pcap") == [(r["flags"], r["nbytes"]) for r in lines
-                                                 if r["call"] == "packet"]
-    if shutil.which("tcpdump"):
-        proc = subprocess.run(["tcpdump", "-nn", "-r", str(tmp_path / "run.pcap")],
-                              check=True, capture_output=True, text=True, timeout=30)
-        assert len(proc.stdout.splitlines()) == len(wire(lines))
-    again = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--wire", "private",
-                            "--pcap", str(tmp_path / "run.pcap")], capture_output=True,
-                           text=True, timeout=60, check=False)
-    assert again.returncode == 2 and "--overwrite" in again.stderr
-
-
-@pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv") or not private_supported()
-                    or not os.path.exists("/usr/bin/python3"),
-                    reason="needs root to become another user, setpriv and user namespaces")
+@pytest.mark.skipif(
+    not IS_ROOT
+    or not shutil.which("setpriv")
+    or not private_supported()
+    or not os.path.exists("/usr/bin/python3"),
+    reason="needs root to become another user, setpriv and user namespaces",
+)
 def test_an_unprivileged_user_sees_the_same_segments():
     """As uid 65534 (nobody), --wire auto cannot watch the host's loopback, so it watches a
     private network of its own: the same segments."""
     with tempfile.TemporaryDirectory(dir="/tmp") as place:  # (a place nobody can read)
         copy = Path(place)
-        shutil.copytree(ROOT / "sockviz", copy / "sockviz",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "sockviz", copy / "sockviz", ignore=shutil.ignore_patterns("__pycache__")
+        )
         for path in [copy, *copy.rglob("*")]:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                               "/usr/bin/python3", "-B", "-m", "sockviz", "--trace"],
-                              cwd=copy, check=False, capture_output=True, text=True,
-                              timeout=90)
+        proc = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "/usr/bin/python3",
+                "-B",
+                "-m",
+                "sockviz",
+                "--trace",
+            ],
+            cwd=copy,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert wire(lines) == wire(trace("--wire", "private")[0])
@@ -245,34 +228,26 @@ def test_off_watches_nothing_and_a_replay_keeps_the_recorded_wire(tmp_path):
 
 def test_wire_options_misused_are_one_line(tmp_path):
     (tmp_path / "there.pcap").write_bytes(b"")
-    for args, words in ((["--serve", "--pcap", "x.pcap"], "--serve starts many"),
-                        (["--listen", "0", "--pcap", "x.pcap"], "use tcpdump"),
-                        (["--trace", "--pcap", "x", "--wire", "off"], "needs the wire"),
-                        (["--trace", "--pcap", "x", "--family", "unix"], "have no wire"),
-                        (["--trace", "--pcap", "there.pcap"], "exists already"),
-                        (["--trace", "--listen", "0", "--wire", "private"], "private cannot")):
-        proc = subprocess.run([sys.executable, "-m", "sockviz", *args], check=False,
-                              capture_output=True, text=True, timeout=30, cwd=tmp_path,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    for args, words in (
+        (["--serve", "--pcap", "x.pcap"], "--serve starts many"),
+        (["--listen", "0", "--pcap", "x.pcap"], "use tcpdump"),
+        (["--trace", "--pcap", "x", "--wire", "off"], "needs the wire"),
+        (["--trace", "--pcap", "x", "--family", "unix"], "have no wire"),
+        (["--trace", "--pcap", "there.pcap"], "exists already"),
+        (["--trace", "--listen", "0", "--wire", "private"], "private cannot"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "sockviz", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert proc.returncode == 2 and words in proc.stderr, (args, proc.stderr)
         assert len(proc.stderr.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["there.pcap"]  # nothing written
-
-
-def test_frames_are_parsed_as_capture_tools_read_them():
-    """parse() on a frame made by hand, the way loopback frames are laid out."""
-    from sockviz.engine.wire.frame_parser import parse
-
-    tcp = bytes.fromhex("c350138800000064000000c8" "8012ffff" "0000" "0000"
-                        "020405b4" "0402" "0101" "01030307")
-    ip = (bytes.fromhex("4500") + (20 + len(tcp)).to_bytes(2, "big") + bytes(5) + b"\x06"
-          + bytes(2) + socket.inet_aton("127.0.0.1") * 2)
-    frame = parse(bytes(12) + b"\x08\x00" + ip + tcp)
-    assert frame.proto == "TCP" and frame.flags == ("SYN", "ACK")
-    assert (frame.src, frame.dst) == (("127.0.0.1", 50000), ("127.0.0.1", 5000))
-    assert frame.seq == 100 and frame.ack == 200 and frame.nbytes == 0
-    assert dict(frame.options) == {"mss": 1460, "sack_ok": None, "wscale": 7}
-    assert parse(b"\x00" * 20) is None and parse(bytes(12) + b"\x08\x06" + bytes(40)) is None
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -285,64 +260,78 @@ def test_a_bulk_transfer_is_summed_not_drawn_one_by_one(mode):
     data, acks = sums
     # (counted, not read: the frames' flags and sizes were seen by nobody, and say so)
     assert (data["from"], data["to"], data["flags"], data["largest"]) == (
-        "client", "conn-1", None, None)
+        "client",
+        "conn-1",
+        None,
+        None,
+    )
     # every byte, once - and any more are the kernel's sending again (a tail-loss probe on
     # a loaded loopback: a clean-clone run had 17,435,226 B), counted as such
     assert data["nbytes"] >= 16 << 20
     assert (data["nbytes"] > 16 << 20) == (data["retransmissions"] > 0)
     assert data["count"] >= (16 << 20) // 65535
     assert calls[data["cause"]]["call"] == "sendall"
-    assert (acks["from"], acks["to"], acks["nbytes"], acks["largest"]) == (
-        "conn-1", "client", 0, 0)
+    assert (acks["from"], acks["to"], acks["nbytes"], acks["largest"]) == ("conn-1", "client", 0, 0)
     assert acks["count"] > 0 and calls[acks["cause"]]["call"] == "recv"
     singles = [r for r in lines if r["call"] == "packet"]
     assert len(singles) < 20  # the handshake and the teardown, one by one
 
 
-@needs_private
-def test_a_bulk_transfer_kept_in_a_pcap_is_read_frame_by_frame(tmp_path):
-    """With --pcap every frame is kept, so each is read (slower, as complete): the sums are
-    of what was captured, and the pcap file holds every one of them."""
-    lines, _ = trace("--wire", "private", "--scenario", "bulk", "--size", "4M", "--pcap",
-                     str(tmp_path / "bulk.pcap"))
-    sums = [r for r in lines if r["call"] == "packets"]
-    data = [r for r in sums if r["from"] == "client"]
-    sent = sum(r["nbytes"] for r in data)
-    assert all(r["flags"] == "PSH,ACK" for r in data)
-    # (every byte; more only where the kernel sent some again, and then counted so)
-    assert sent >= 4 << 20 and (sent > 4 << 20) == any(r["retransmissions"] for r in data)
-    frames = read_pcap(tmp_path / "bulk.pcap")
-    singles = [r for r in lines if r["call"] == "packet"]
-    assert len(frames) == len(singles) + sum(r["count"] for r in sums)
-    # (the frames carried the data and only the data: what the lines say, no more)
-    assert sum(n for _flags, n in frames) == sent + sum(r["nbytes"] for r in singles) \
-        + sum(r["nbytes"] for r in sums if r["from"] != "client")
-
-
 def test_packet_lines_from_a_file_are_checked_like_every_other(tmp_path):
-    from sockviz.engine.record.trace_format import TraceFormatError, read_trace
-
-    good = ('{"seq": 1, "t": 0.1, "socket": "client", "role": "client", "call": "socket", '
-            '"state": "created", "family": "AF_INET", "type": "SOCK_STREAM", "local": null, '
-            '"remote": null, "sent_total": 0, "recv_total": 0, "nbytes": null, '
-            '"error": null, "kernel": null}')
-    packet = {"seq": 2, "t": 0.2, "socket": "client", "role": None, "call": "packet",
-              "state": None, "family": "AF_INET", "type": "SOCK_STREAM",
-              "local": "127.0.0.1:5000", "remote": "127.0.0.1:6000", "sent_total": None,
-              "recv_total": None, "nbytes": 0, "error": None, "kernel": None,
-              "proto": "TCP", "flags": "SYN", "from": "client", "to": "server",
-              "seq_rel": 0, "ack_rel": None, "window": 65495, "options": "mss=65495",
-              "cause": 1}
+    good = (
+        '{"seq": 1, "t": 0.1, "socket": "client", "role": "client", "call": "socket", '
+        '"state": "created", "family": "AF_INET", "type": "SOCK_STREAM", "local": null, '
+        '"remote": null, "sent_total": 0, "recv_total": 0, "nbytes": null, '
+        '"error": null, "kernel": null}'
+    )
+    packet = {
+        "seq": 2,
+        "t": 0.2,
+        "socket": "client",
+        "role": None,
+        "call": "packet",
+        "state": None,
+        "family": "AF_INET",
+        "type": "SOCK_STREAM",
+        "local": "127.0.0.1:5000",
+        "remote": "127.0.0.1:6000",
+        "sent_total": None,
+        "recv_total": None,
+        "nbytes": 0,
+        "error": None,
+        "kernel": None,
+        "proto": "TCP",
+        "flags": "SYN",
+        "from": "client",
+        "to": "server",
+        "seq_rel": 0,
+        "ack_rel": None,
+        "window": 65495,
+        "options": "mss=65495",
+        "cause": 1,
+    }
     assert len(read_trace([good, json.dumps(packet)])) == 2
-    for change, words in (({"flags": "SYN,\x1b[2J"}, "flags"), ({"cause": 9}, "cause = 9"),
-                          ({"from": "x\x07"}, "from"), ({"options": "a" * 200}, "options"),
-                          ({"proto": "SCTP"}, "proto"), ({"seq_rel": -1}, "seq_rel"),
-                          ({"local": "::1:80"}, "local"), ({"args": "x"}, "args")):
+    for change, words in (
+        ({"flags": "SYN,\x1b[2J"}, "flags"),
+        ({"cause": 9}, "cause = 9"),
+        ({"from": "x\x07"}, "from"),
+        ({"options": "a" * 200}, "options"),
+        ({"proto": "SCTP"}, "proto"),
+        ({"seq_rel": -1}, "seq_rel"),
+        ({"local": "::1:80"}, "local"),
+        ({"args": "x"}, "args"),
+    ):
         with pytest.raises(TraceFormatError, match=r"line 2") as caught:
             read_trace([good, json.dumps({**packet, **change})])
         assert words in str(caught.value)
-    summed = {**packet, "call": "packets", "count": 3, "largest": 10, "retransmissions": 0,
-              "nbytes": 30}
+    summed = {
+        **packet,
+        "call": "packets",
+        "count": 3,
+        "largest": 10,
+        "retransmissions": 0,
+        "nbytes": 30,
+    }
     assert read_trace([good, json.dumps(summed)])[1].summed
     with pytest.raises(TraceFormatError, match="count"):
         read_trace([good, json.dumps({**summed, "count": "3"})])
@@ -355,9 +344,14 @@ def without_user_namespaces(*args: str) -> subprocess.CompletedProcess:
     if not shutil.which("unshare"):
         pytest.skip("needs unshare(1)")
     script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -m sockviz "$@"'
-    proc = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", script,
-                           sys.executable, *args], check=False, capture_output=True,
-                          text=True, timeout=60, cwd=ROOT)
+    proc = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "sh", "-c", script, sys.executable, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     if proc.returncode not in (0, 2) or "sockviz" not in proc.stderr + proc.stdout:
         pytest.skip(f"cannot make such a namespace here: {proc.stderr.strip()[:100]}")
     return proc
@@ -374,9 +368,15 @@ def test_auto_says_why_where_user_namespaces_are_off():
     assert not wire(lines) and sum(r["call"] == "close" for r in lines) == 3
 
 
-@pytest.mark.parametrize("args", [("--wire", "private"), ("--wire", "host"),
-                                  ("--wire", "private", "--trace"),
-                                  ("--wire", "host", "--trace")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--wire", "private"),
+        ("--wire", "host"),
+        ("--wire", "private", "--trace"),
+        ("--wire", "host", "--trace"),
+    ],
+)
 def test_a_wire_asked_for_by_name_that_cannot_be_had_is_one_line(args):
     """In the TUI too, before anything starts (the engine process would only find out
     later)."""
@@ -391,8 +391,9 @@ def test_an_outside_peer_without_the_privilege_goes_on_without_the_wire():
     CAP_NET_RAW there. Without it: one note, and the run as before."""
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        proc = without_user_namespaces("--connect", f"127.0.0.1:{port}", "--send", "hi",
-                                       "--trace", "--timeout", "0.5")
+        proc = without_user_namespaces(
+            "--connect", f"127.0.0.1:{port}", "--send", "hi", "--trace", "--timeout", "0.5"
+        )
         peer, _ = server.accept()
         assert peer.recv(10) == b"hi"
         peer.close()
@@ -402,31 +403,3 @@ def test_an_outside_peer_without_the_privilege_goes_on_without_the_wire():
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["call"] for r in lines][:3] == ["socket", "connect", "sendall"]
     assert not wire(lines)
-
-
-@pytest.mark.skipif(not IS_ROOT, reason="watching the host's loopback needs root")
-def test_the_capture_takes_only_the_runs_ports():
-    """On this machine's loopback other programs talk too: once the run's ports are known,
-    the kernel's filter keeps their frames out of the capture (and out of its ring)."""
-    from sockviz.engine.wire.capture import Capture
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ours, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as theirs:
-        ours.bind(("127.0.0.1", 0))
-        theirs.bind(("127.0.0.1", 0))
-        port = ours.getsockname()[1]
-        capture = Capture()
-        try:
-            capture.watch_ports({port})
-            capture.read()  # (what the ring took before the filter: other tests' traffic)
-            for _ in range(3):
-                theirs.sendto(b"not ours", theirs.getsockname())
-            ours.sendto(b"ours", ours.getsockname())
-            deadline = time.monotonic() + 2
-            frames = []
-            while not frames and time.monotonic() < deadline:
-                frames = capture.read()
-                time.sleep(0.01)
-        finally:
-            capture.close()
-    assert [(f.dst[1], f.nbytes) for f in frames] == [(port, 4)]

@@ -290,3 +290,22 @@ def test_a_real_runs_frames_are_read_as_dpkt_reads_them(tmp_path: Path, scenario
     ]
     if any(f.proto == "TCP" for f in ours):
         assert any(dict(f.options).get("mss") for f in ours)  # (the SYN's, read as dpkt did)
+
+
+def test_frames_are_parsed_as_capture_tools_read_them():
+    """parse() on a frame made by hand, the way loopback frames are laid out."""
+    tcp = bytes.fromhex("c350138800000064000000c88012ffff00000000020405b40402010101030307")
+    ip = (
+        bytes.fromhex("4500")
+        + (20 + len(tcp)).to_bytes(2, "big")
+        + bytes(5)
+        + b"\x06"
+        + bytes(2)
+        + socket.inet_aton("127.0.0.1") * 2
+    )
+    frame = parse(bytes(12) + b"\x08\x00" + ip + tcp)
+    assert frame.proto == "TCP" and frame.flags == ("SYN", "ACK")
+    assert (frame.src, frame.dst) == (("127.0.0.1", 50000), ("127.0.0.1", 5000))
+    assert frame.seq == 100 and frame.ack == 200 and frame.nbytes == 0
+    assert dict(frame.options) == {"mss": 1460, "sack_ok": None, "wscale": 7}
+    assert parse(b"\x00" * 20) is None and parse(bytes(12) + b"\x08\x06" + bytes(40)) is None
