@@ -3,10 +3,10 @@ command line, or by a test); no Textual here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sockviz.engine import scenarios as scenario_registry
+
 #: Seconds between calls when playing: slow enough to read, fast enough to keep a class.
 CLASSROOM_PACE = 1.5
 
@@ -49,7 +49,3 @@ class AppConfig:
     link: tuple | None = None
     """``--link``/``--drop``/``--hold``: (settings, drops, hold) for every run, over any
     scenario's own ``[link]``; None: each scenario's own (loopback for most)."""
-
-
-RunnerFactory = Callable[..., object]
-"""``factory(scenario, consumer, *, family, port, mode, pace)`` -> a runner."""

@@ -6,19 +6,27 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable
+from typing import IO, Any
 
+from textual.app import App
+
+from sockviz.app.config import AppConfig
+from sockviz.engine.events import Event
 from sockviz.engine.record.inert_text import inert
 from sockviz.engine.record.user_files import create
+from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.view.export import FORMATS
 
 
-def create_free(scenario: str, suffixes: tuple[str, ...]) -> tuple[str, list]:
+def create_free(scenario: str, suffixes: tuple[str, ...]) -> tuple[str, list[IO[str]]]:
     """New files ``sockviz-<scenario>-<n><suffix>`` in the working folder, for the first
     ``n`` none of them exists at; each created exclusively, never through a symlink (a name
     planted there is skipped, its target untouched). OSError if none can be."""
     stem = ""
     for n in range(1, 10_000):
         stem = os.path.abspath(inert(f"sockviz-{scenario}-{n}", 120))
-        files: list = []
+        files: list[IO[str]] = []
         try:
             for suffix in suffixes:
                 files.append(create(stem + suffix))
@@ -35,37 +43,43 @@ def create_free(scenario: str, suffixes: tuple[str, ...]) -> tuple[str, list]:
     raise OSError(errno.EEXIST, "no free file name left", stem)
 
 
-def export_run(app) -> None:
-    """Write the run so far as a Mermaid sequenceDiagram and as plain text; say where."""
-    from sockviz.view.export import FORMATS
-
-    trace = list(app.history.trace)
+def export_run(
+    app: App[Any], events: Iterable[Event], config: AppConfig, scenario: Scenario
+) -> None:
+    """Write the run so far (``events``: its trace) as a Mermaid sequenceDiagram and as
+    plain text; say where."""
+    trace = list(events)
     if not trace:
         app.notify("No call has been made yet: nothing to draw.", timeout=3)
         return
-    title = f"sockviz {app.config.scenario} · {app.config.family}"
+    title = f"sockviz {config.scenario} · {config.family}"
     try:
-        stem, files = create_free(app.config.scenario,
-                                  tuple(suffix for _, suffix in FORMATS.values()))
+        stem, files = create_free(config.scenario, tuple(suffix for _, suffix in FORMATS.values()))
         for (draw, _suffix), f in zip(FORMATS.values(), files, strict=True):
             with f:
-                f.write(draw(trace, title, app.scenario))
+                f.write(draw(trace, title, scenario))
     except OSError as exc:
-        app.notify(f"{exc.strerror or exc}: {exc.filename or ''}", title="not exported",
-                   severity="error", timeout=8)
+        app.notify(
+            f"{exc.strerror or exc}: {exc.filename or ''}",
+            title="not exported",
+            severity="error",
+            timeout=8,
+        )
         return
-    app.notify(f"{stem}.mmd (Mermaid: paste it into a ```mermaid block) and {stem}.txt",
-               title="ladder written", timeout=8)
+    app.notify(
+        f"{stem}.mmd (Mermaid: paste it into a ```mermaid block) and {stem}.txt",
+        title="ladder written",
+        timeout=8,
+    )
 
 
-def save_svg(app) -> None:
+def save_svg(app: App[Any], scenario: str) -> None:
     """An SVG screenshot of the screen as it is; say where."""
     try:
-        stem, (f,) = create_free(app.config.scenario, (".svg",))
+        stem, (f,) = create_free(scenario, (".svg",))
         with f:
             f.write(app.export_screenshot())
     except OSError as exc:
-        app.notify(f"{exc.strerror or exc}", title="no screenshot", severity="error",
-                   timeout=8)
+        app.notify(f"{exc.strerror or exc}", title="no screenshot", severity="error", timeout=8)
         return
     app.notify(stem + ".svg", title="screenshot written", timeout=8)

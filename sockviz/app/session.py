@@ -2,20 +2,26 @@
 
 One :class:`Session` per app. It starts a run of a scenario (in the app's own engine process
 unless a runner factory was given: a replay, an outside peer, a test's recorded run), stops
-it, and says whether the engine waits with every event delivered (:meth:`settled`). It
-knows nothing of Textual: the app hands it a function that posts a batch of events.
+it, and says whether the engine waits with every event delivered (:meth:`settled`). It keeps
+the run's controls - step or play, and the pace - across runs, as the user left them. It
+knows nothing of Textual: the app hands it a function that takes a batch of events.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from sockviz.app.config import AppConfig, RunnerFactory
-from sockviz.engine.run.gate import Mode
+from sockviz.app.config import AppConfig
+from sockviz.engine.events import Event
+from sockviz.engine.record.recordings import Recorder
 from sockviz.engine.run.engine_process import EngineProcess
-from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.run.event_batcher import Batcher, Tee
+from sockviz.engine.run.gate import Gate, Mode
+from sockviz.engine.run.runner_protocols import EventSink, Runner, RunnerFactory
+from sockviz.engine.scenarios.linktable import merge_link
+from sockviz.engine.scenarios.scenario_types import Scenario
 
 #: Batches of engine events the UI takes a second, at most: enough to follow a run call by
 #: call, and a frame at least every 150 ms while a bulk transfer's counters move. Every
@@ -23,20 +29,37 @@ from sockviz.engine.run.event_batcher import Batcher, Tee
 #: transfer ran measurably slower (python -m sockviz.bench).
 UI_BATCH_RATE = 7
 
+BatchPost = Callable[[list[Event], int], object]
+"""Where a run's batches go: ``post(events, generation)``, called on the batcher's thread
+(the app posts them to itself as a message)."""
+
 
 class Session:
     """Runs, one after another. See the module docstring."""
 
-    def __init__(self, runner_factory: RunnerFactory | None = None, wire: str = "off") -> None:
-        self.engine = EngineProcess(wire) if runner_factory is None else getattr(
-            runner_factory, "engine", None)
+    def __init__(
+        self,
+        runner_factory: RunnerFactory | None = None,
+        wire: str = "off",
+        mode: Mode = Mode.PLAY,
+        pace: float = 1.0,
+    ) -> None:
+        self.engine: EngineProcess | None = (
+            EngineProcess(wire)
+            if runner_factory is None
+            else getattr(runner_factory, "engine", None)
+        )
         """The engine process for live runs - the app's own, or an outside peer's runner
         factory's (closed on quit)."""
-        self.factory = runner_factory or self.engine
-        self.runner = None
+        self.factory: RunnerFactory | None = runner_factory or self.engine
+        self.runner: Runner | None = None
         self.batcher: Batcher | None = None
-        self.recorder = None
+        self.recorder: Recorder | None = None
         """The --record file's writer for the run on screen, if recording."""
+        self.mode = mode
+        """Step, play or fast: how the next call is let through (kept across runs)."""
+        self.pace = pace
+        """Seconds between calls when playing (kept across runs)."""
         self.generation = 0
         """Which run is on: batches from a run that was restarted are dropped."""
         self.stop_seconds = 0.0
@@ -47,48 +70,61 @@ class Session:
         """Something to tell of the last run started, that is not a failure (a scenario
         that runs on loopback only, though a link was asked for)."""
 
-    def start(self, scenario: Scenario, config: AppConfig, mode: Mode, pace: float,
-              post: Callable[[list, int], object]) -> str | None:
+    def start(self, scenario: Scenario, config: AppConfig, post: BatchPost) -> str | None:
         """Start a run of ``scenario``; its events go to ``post(events, generation)``.
         What went wrong, in one line, or None."""
         self.generation += 1
         self._running = True
-        generation = self.generation
-        self.batcher = Batcher(lambda events: post(events, generation), rate=UI_BATCH_RATE,
-                               acknowledge=True)
-        consumer, problem = self.batcher, None
+        self.batcher = Batcher(
+            _BatchesOf(post, self.generation), rate=UI_BATCH_RATE, acknowledge=True
+        )
+        sink: EventSink = self.batcher
+        problem = None
         if config.record:
-            consumer, problem = self._recording_to(self.batcher, scenario, config)
+            sink, problem = self._recording_to(self.batcher, scenario, config)
         try:
-            options = {"size": config.size} if config.size else {}
+            options: dict[str, Any] = {"size": config.size} if config.size else {}
             if config.pcap and self.engine is not None:
                 options["pcap"] = config.pcap
-            from sockviz.engine.scenarios.linktable import merge_link
-
             link = merge_link(config.link, scenario.link)  # (key by key: see there)
             self.note = None
             if link is not None and scenario.loopback_only:
                 self.note = f"{scenario.name} runs on loopback: {scenario.loopback_only}"
-            elif link is not None and self.factory is self.engine \
-                    and config.family != "unix":
+            elif link is not None and self.factory is self.engine and config.family != "unix":
                 options["link"] = link
-            self.runner = self.factory(scenario, consumer, family=config.family,
-                                       port=config.port, mode=mode, pace=pace, **options)
+            if self.factory is None:  # (a factory without an engine: never the case)
+                raise ValueError("nothing can play this run")
+            self.runner = self.factory(
+                scenario,
+                sink,
+                family=config.family,
+                port=config.port,
+                mode=self.mode,
+                pace=self.pace,
+                **options,
+            )
             self.runner.start()
         except (ValueError, OSError) as exc:
             self.runner = None
             return str(exc)
         return problem
 
-    def _recording_to(self, batcher: Batcher, scenario: Scenario, config: AppConfig):
-        """A consumer that writes the run to the --record file, then hands it on."""
-        from sockviz.engine.record.recordings import Recorder
-
+    def _recording_to(
+        self, batcher: Batcher, scenario: Scenario, config: AppConfig
+    ) -> tuple[EventSink, str | None]:
+        """A sink that writes the run to the --record file, then hands it on."""
+        assert config.record is not None
         try:
             # (the command line made the file, refusing one already there unless told to
             # overwrite it; each run writes it afresh, never through a symlink)
-            self.recorder = Recorder(config.record, config.scenario_file or scenario.name,
-                                     config.family, config.closer, config.size, replace=True)
+            self.recorder = Recorder(
+                config.record,
+                config.scenario_file or scenario.name,
+                config.family,
+                config.closer,
+                config.size,
+                replace=True,
+            )
         except OSError as exc:
             return batcher, f"not recording: cannot write {config.record}: {exc.strerror or exc}"
         return Tee(self.recorder, batcher), None
@@ -117,12 +153,14 @@ class Session:
             self.runner.step()
 
     def set_mode(self, mode: Mode) -> None:
+        self.mode = mode
         if self.runner is not None:
             self.runner.gate.set_mode(mode)
 
     def set_pace(self, pace: float) -> None:
+        self.pace = Gate.clamp(pace)
         if self.runner is not None:
-            self.runner.gate.set_pace(pace)
+            self.runner.gate.set_pace(self.pace)
 
     def ack(self) -> None:
         """The UI is ready for the next batch."""
@@ -140,3 +178,15 @@ class Session:
             return True
         engine_waits = runner.finished or runner.gate.waiting > 0
         return engine_waits and batcher.idle and applied == batcher.delivered
+
+
+class _BatchesOf:
+    """The batcher's delivery for one run: each batch goes to the app with the run's
+    generation, so a batch of a run since restarted is known for what it is."""
+
+    def __init__(self, post: BatchPost, generation: int) -> None:
+        self.post = post
+        self.generation = generation
+
+    def __call__(self, events: list[Event]) -> None:
+        self.post(events, self.generation)

@@ -26,23 +26,36 @@ drift.
 
 A ``--serve`` tab's terminal is two pipes to the server: :class:`WebTabDriver` (Textual's
 web driver) answers the same way when they end or the server process is gone.
+
+Two more edges of the terminal live here: :class:`QuitSignals` (SIGTERM, SIGHUP and SIGINT
+quit as q does, while the app runs) and :class:`TerminalTitle` (the window's title, given
+back as it was).
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import select
+import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any, cast
 
+from textual.app import App
 from textual.message import Message
 
+from sockviz.engine.run.engine_process import end_with_parent
+
+#: Signals that quit the app the way q does.
+QUIT_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
+
 #: Errors that mean the terminal (or the pipe standing in for it) is no longer there.
-GONE_ERRNOS = frozenset({errno.EIO, errno.ENXIO, errno.ENODEV, errno.EPIPE, errno.EBADF,
-                         errno.ECONNRESET})
+GONE_ERRNOS = frozenset(
+    {errno.EIO, errno.ENXIO, errno.ENODEV, errno.EPIPE, errno.EBADF, errno.ECONNRESET}
+)
 
 #: Whether to watch for POLLHUP: Linux's poll() works on terminals; macOS's reports
 #: POLLNVAL for every terminal, which would read as a terminal gone from the start.
@@ -163,12 +176,14 @@ if LinuxDriver is not None:
             self._gone_lock = threading.Lock()
             self.gone: str | None = None
             """Why the terminal is known to be gone (None while it is there)."""
-            self._file = _Output(self._file, self._terminal_gone)
+            self._output = _Output(cast(IO[str], self._file), self._terminal_gone)
+            # (Textual's writer thread writes to _file: the wrapper stands in for it)
+            self._file = self._output  # type: ignore[assignment]
             self._watch: _HangupWatch | None = None
 
         def start_application_mode(self) -> None:
             super().start_application_mode()
-            fds = sorted({fd for fd in (self.fileno, self._file.fileno()) if _is_tty(fd)})
+            fds = sorted({fd for fd in (self.fileno, self._output.fileno()) if _is_tty(fd)})
             if WATCH_HANGUP and fds and self.gone is None and self._watch is None:
                 self._watch = _HangupWatch(fds, self._terminal_gone)
                 self._watch.start()
@@ -204,7 +219,7 @@ if LinuxDriver is not None:
                 if self.gone is not None:
                     return
                 self.gone = reason
-            self._file.lost = True
+            self._output.lost = True
             # Textual's input loop stops when this is set (its reader would otherwise spin
             # on end-of-file until shutdown joins it).
             self.exit_event.set()
@@ -249,9 +264,7 @@ if WebDriver is not None:
                 except OSError as error:
                     self._terminal_gone(f"writing to the server: {error.strerror or error}")
 
-            self._write = write_or_drop
-            from sockviz.engine.run.engine_process import end_with_parent
-
+            self._write = write_or_drop  # type: ignore[assignment]  # (Textual's, wrapped)
             end_with_parent(lambda: self._terminal_gone("the server has gone"))
 
         def run_input_thread(self) -> None:
@@ -282,3 +295,70 @@ def driver_class() -> type | None:
     if TerminalDriver is None or os.environ.get("TEXTUAL_DRIVER"):
         return None
     return TerminalDriver
+
+
+class QuitSignals:
+    """SIGTERM, SIGHUP and SIGINT quit like q does: sockets closed, threads ended, terminal
+    restored. The handlers are the app's only while it runs: :meth:`release` gives the
+    signals back (at once when quitting starts: should quitting ever stall, a second one
+    ends the process the ordinary way)."""
+
+    def __init__(self) -> None:
+        self._signals: list[int] = []
+
+    def catch(self, quit_soon: Callable[[], None]) -> None:
+        """Call ``quit_soon`` on any of them (only the main thread's loop can catch them)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for name in QUIT_SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            try:
+                loop.add_signal_handler(signum, quit_soon)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
+            self._signals.append(signum)
+
+    def release(self) -> None:
+        signals, self._signals = self._signals, []
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+class TerminalTitle:
+    """The terminal window's title: set from the run on screen; the first time, the old
+    title is saved (xterm's title stack), and it is given back when the app ends."""
+
+    def __init__(self, app: App[Any]) -> None:
+        self._app = app
+        self._pushed = False
+        self._shown: str | None = None
+
+    def set(self, title: str) -> None:
+        if title == self._shown:
+            return  # (a title said again is not written again)
+        if not self._pushed:
+            self._pushed = self._write("\x1b[22;0t")
+        if self._write(f"\x1b]2;{title}\x07"):
+            self._shown = title
+
+    def give_back(self) -> None:
+        if self._pushed:
+            self._write("\x1b[23;0t")
+
+    def _write(self, sequence: str) -> bool:
+        driver = getattr(self._app, "_driver", None)
+        if driver is None or self._app.is_headless:
+            return False
+        try:
+            driver.write(sequence)
+            driver.flush()
+        except Exception:
+            return False
+        return True

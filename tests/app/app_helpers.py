@@ -6,16 +6,17 @@ import pathlib
 import time
 
 from sockviz.app.app import AppConfig, SockvizApp, make_app
-from sockviz.engine.run.replay_runner import ReplayRunner
 from sockviz.engine.record.trace_format import read_trace
+from sockviz.engine.run.replay_runner import ReplayRunner
 
 DATA = pathlib.Path(__file__).parent / "data"
 THEME = "textual-dark"
 FROZEN = 1000.0
 
 
-def replay_app(fixture: str, scenario: str, family: str = "ipv4", step: bool = True,
-               closer: str | None = None) -> SockvizApp:
+def replay_app(
+    fixture: str, scenario: str, family: str = "ipv4", step: bool = True, closer: str | None = None
+) -> SockvizApp:
     """The app fed a recorded real run, with a frozen clock and a fixed theme."""
     events = read_trace((DATA / f"{fixture}.jsonl").read_text().splitlines())
 
@@ -32,11 +33,15 @@ def replay_app(fixture: str, scenario: str, family: str = "ipv4", step: bool = T
     return app
 
 
-def live_app(scenario: str = "tcp-echo", family: str = "ipv4", step: bool = True,
-             scenarios=None, pace: float = 1.5) -> SockvizApp:
+def live_app(
+    scenario: str = "tcp-echo",
+    family: str = "ipv4",
+    step: bool = True,
+    scenarios=None,
+    pace: float = 1.5,
+) -> SockvizApp:
     """The app on real sockets."""
-    app = make_app(AppConfig(scenario=scenario, family=family, step=step, pace=pace),
-                   theme=THEME)
+    app = make_app(AppConfig(scenario=scenario, family=family, step=step, pace=pace), theme=THEME)
     if scenarios:
         app.scenarios.update(scenarios)
     app.animation_level = "none"
@@ -49,9 +54,9 @@ async def settle(pilot, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.02)
-        if app.settled:
+        if app.run_screen.settled:
             await pilot.pause()
-            if app.settled:
+            if app.run_screen.settled:
                 return
     raise AssertionError("the app did not settle")
 
@@ -60,10 +65,13 @@ async def steps(pilot, n: int) -> None:
     """Press → ``n`` times, each time waiting for its call to show."""
     await settle(pilot)
     for _ in range(n):
-        before = pilot.app.steps_done
+        before = pilot.app.run_screen.view.steps_done
         await pilot.press("right")
         deadline = time.monotonic() + 5
-        while pilot.app.steps_done <= before and pilot.app.outcome is None:
+        while (
+            pilot.app.run_screen.view.steps_done <= before
+            and pilot.app.run_screen.view.outcome is None
+        ):
             assert time.monotonic() < deadline, "a step did not happen"
             await pilot.pause(0.02)
         await settle(pilot)
@@ -79,7 +87,7 @@ async def jump(pilot, n: int) -> None:
     if n:
         await pilot.press(*["right"] * n)
     deadline = time.monotonic() + 10
-    while pilot.app.steps_done < n and pilot.app.outcome is None:
+    while pilot.app.run_screen.view.steps_done < n and pilot.app.run_screen.view.outcome is None:
         assert time.monotonic() < deadline, "the steps did not happen"
         await pilot.pause(0.02)
     await settle(pilot)
@@ -93,21 +101,33 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
         await pilot.pause(0.01)
 
 
-def outside_app(*, listen: tuple | None = None, connect: tuple | None = None,
-                send: bytes | None = None, reply: bytes | None = None) -> SockvizApp:
+def outside_app(
+    *,
+    listen: tuple | None = None,
+    connect: tuple | None = None,
+    send: bytes | None = None,
+    reply: bytes | None = None,
+) -> SockvizApp:
     """The app as ``sockviz --listen``/``--connect`` builds it, playing fast: the other end
     is a real program the test starts."""
     from sockviz.engine.run.gate import Mode
     from sockviz.options import Options
     from sockviz.peers import outside_engine_factory
 
-    factory = outside_engine_factory(Options(listen=listen, connect=connect, send=send,
-                                             reply=reply))
-    config = AppConfig(scenario=factory.scenario.name,
-                       outside="listen" if listen is not None else "connect",
-                       where=str(factory.endpoint))
-    app = SockvizApp(config, runner_factory=factory,
-                     scenarios={factory.scenario.name: factory.scenario}, theme=THEME)
+    factory = outside_engine_factory(
+        Options(listen=listen, connect=connect, send=send, reply=reply)
+    )
+    config = AppConfig(
+        scenario=factory.scenario.name,
+        outside="listen" if listen is not None else "connect",
+        where=str(factory.endpoint),
+    )
+    app = SockvizApp(
+        config,
+        runner_factory=factory,
+        scenarios={factory.scenario.name: factory.scenario},
+        theme=THEME,
+    )
     app.mode = Mode.FAST
     app.animation_level = "none"
     return app
@@ -120,9 +140,16 @@ def screen_text(app) -> list[str]:
     from rich.console import Console
 
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", record=True, legacy_windows=False,
-                      safe_box=False)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text(styles=False).splitlines()
 
@@ -130,5 +157,5 @@ def screen_text(app) -> list[str]:
 def crop(app, selector: str) -> list[str]:
     """The rows and columns of the screen one widget covers, as plain text."""
     region = app.query_one(selector).region
-    rows = screen_text(app)[region.y: region.y + region.height]
-    return [row[region.x: region.x + region.width] for row in rows]
+    rows = screen_text(app)[region.y : region.y + region.height]
+    return [row[region.x : region.x + region.width] for row in rows]

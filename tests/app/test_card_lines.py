@@ -11,8 +11,7 @@ GiB = 1 << 30
 
 
 def model(**changes) -> CardModel:
-    m = CardModel(name="client", role=Role.CLIENT, family="AF_INET", type="SOCK_STREAM",
-                  path=[])
+    m = CardModel(name="client", role=Role.CLIENT, family="AF_INET", type="SOCK_STREAM", path=[])
     for name, value in changes.items():
         setattr(m, name, value)
     return m

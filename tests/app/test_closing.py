@@ -14,9 +14,9 @@ from tests.app.app_helpers import replay_app
 async def test_quitting_in_the_middle_of_a_fast_run_never_fails():
     for i in range(24):  # the moment of quitting moves across the run
         app = replay_app("multi-client-ipv4", "multi-client", step=False)
-        app.pace = 0.1
+        app.session.pace = 0.1
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause(0.05 + (i % 8) * 0.03)
-            app._set_mode(Mode.FAST)  # events pour in as the app closes
+            app.run_screen.set_mode(Mode.FAST)  # events pour in as the app closes
             await pilot.pause(0.01 * (i % 5))
         assert app.return_code in (0, None), i  # (an exception in a handler fails it)

@@ -21,7 +21,7 @@ async def test_x_exports_the_run_so_far(tmp_path, monkeypatch):
     text = (tmp_path / "sockviz-tcp-echo-1.txt").read_text()
     assert (tmp_path / "sockviz-tcp-echo-2.mmd").exists()
     assert mermaid.startswith("sequenceDiagram\n")
-    assert '->>' in mermaid and "hello, sockviz" in mermaid
+    assert "->>" in mermaid and "hello, sockviz" in mermaid
     assert "recv() → 14 B" in text and "close()" not in text  # 9 calls: before any close
     assert any(str(tmp_path / "sockviz-tcp-echo-1.mmd") in m for m in said)
 

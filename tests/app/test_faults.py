@@ -60,8 +60,12 @@ NEVER_ACCEPTS = textwrap.dedent("""
 
 
 def python(script: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc: subprocess.Popen) -> None:
@@ -76,7 +80,7 @@ def finish(proc: subprocess.Popen) -> None:
 
 def card_error(app, name: str) -> str:
     """The error line the card shows, as text ('' while the card is still being mounted)."""
-    card = app.cards.get(name)
+    card = app.run_screen.stage.cards.get(name)
     try:
         return str(card.render()).splitlines()[-1] if card is not None else ""
     except NoMatches:
@@ -84,44 +88,64 @@ def card_error(app, name: str) -> str:
 
 
 async def assert_shows_reset(pilot, app, name: str, call: str) -> None:
-    model = app.models[name]
+    model = app.run_screen.view.models[name]
     assert model.error == "ECONNRESET", (name, model.error)
     assert model.error_call == call
     # the model changes in the batch; a card mounted by that batch draws a moment later
     await until(pilot, lambda: "ECONNRESET" in card_error(app, name))
     line = card_error(app, name)
     assert "ECONNRESET" in line and "reset the connection (RST)" in line, line
-    assert app.cards[name].has_class("-error")
+    assert app.run_screen.stage.cards[name].has_class("-error")
 
 
 async def test_listen_client_killed_mid_transfer():
     fds = open_fds()
     app = outside_app(listen=("127.0.0.1", 0), reply=b"hello")
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: "server" in app.models
-                    and app.models["server"].kernel == "LISTEN")
-        port = app.models["server"].local.rsplit(":", 1)[1]
+        await until(
+            pilot,
+            lambda: (
+                "server" in app.run_screen.view.models
+                and app.run_screen.view.models["server"].kernel == "LISTEN"
+            ),
+        )
+        port = app.run_screen.view.models["server"].local.rsplit(":", 1)[1]
         client = python(FLOOD_CLIENT, port)
         try:
-            await until(pilot, lambda: "conn-1" in app.models
-                        and app.models["conn-1"].received > 4 << 20)
+            await until(
+                pilot,
+                lambda: (
+                    "conn-1" in app.run_screen.view.models
+                    and app.run_screen.view.models["conn-1"].received > 4 << 20
+                ),
+            )
             client.kill()  # SIGKILL: its kernel closes the socket, with our reply unread
             client.wait(5)
-            await until(pilot, lambda: app.models["conn-1"].state is State.CLOSED)
+            await until(pilot, lambda: app.run_screen.view.models["conn-1"].state is State.CLOSED)
         finally:
             finish(client)
         await assert_shows_reset(pilot, app, "conn-1", "recv")
         # every byte that arrived was counted: a multiple of the flood's chunks
-        received = app.models["conn-1"].received
+        received = app.run_screen.view.models["conn-1"].received
         assert received > 4 << 20
         assert app.return_code is None  # still running...
-        assert app.models["server"].state is State.LISTENING  # ...and still listening
+        assert (
+            app.run_screen.view.models["server"].state is State.LISTENING
+        )  # ...and still listening
         generation = app.session.generation
         await pilot.press("r")
         assert app.session.stopped_cleanly and app.session.generation == generation + 1
-        await until(pilot, lambda: "server" in app.models
-                    and app.models["server"].kernel == "LISTEN")
-        assert "conn-1" not in app.models and "conn-1" not in app.cards
+        await until(
+            pilot,
+            lambda: (
+                "server" in app.run_screen.view.models
+                and app.run_screen.view.models["server"].kernel == "LISTEN"
+            ),
+        )
+        assert (
+            "conn-1" not in app.run_screen.view.models
+            and "conn-1" not in app.run_screen.stage.cards
+        )
         await pilot.press("q")
     assert app.return_code == 0
     assert engine_threads() == []
@@ -135,17 +159,28 @@ async def test_connect_server_resets_while_client_waits_in_recv():
         port = int(server.stdout.readline())
         app = outside_app(connect=("127.0.0.1", port), send=b"hello")
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: "client" in app.models
-                        and app.models["client"].state is State.CLOSED)
-            assert app.models["client"].received == len(b"part of an answer")
+            await until(
+                pilot,
+                lambda: (
+                    "client" in app.run_screen.view.models
+                    and app.run_screen.view.models["client"].state is State.CLOSED
+                ),
+            )
+            assert app.run_screen.view.models["client"].received == len(b"part of an answer")
             await assert_shows_reset(pilot, app, "client", "recv")
             assert app.return_code is None
-            first_calls = app.calls_seen
+            first_calls = app.run_screen.history.calls
             await pilot.press("r")  # connects again, and is reset again
             assert app.session.stopped_cleanly
-            await until(pilot, lambda: app.calls_seen >= 5 and "client" in app.models
-                        and app.models["client"].state is State.CLOSED)
-            assert app.calls_seen == first_calls  # the same calls, from scratch
+            await until(
+                pilot,
+                lambda: (
+                    app.run_screen.history.calls >= 5
+                    and "client" in app.run_screen.view.models
+                    and app.run_screen.view.models["client"].state is State.CLOSED
+                ),
+            )
+            assert app.run_screen.history.calls == first_calls  # the same calls, from scratch
             await assert_shows_reset(pilot, app, "client", "recv")
             await pilot.press("q")
     finally:
@@ -162,20 +197,25 @@ async def test_connect_listener_closed_while_client_queues():
         app = outside_app(connect=("127.0.0.1", port), send=b"hello")
         async with app.run_test(size=SIZE) as pilot:
             # the handshake is done by the server's kernel: connected, though never accepted
-            await until(pilot, lambda: "client" in app.models
-                        and app.models["client"].sent == 5)
-            assert app.models["client"].state is State.CONNECTED
+            await until(
+                pilot,
+                lambda: (
+                    "client" in app.run_screen.view.models
+                    and app.run_screen.view.models["client"].sent == 5
+                ),
+            )
+            assert app.run_screen.view.models["client"].state is State.CONNECTED
             server.stdin.write("close\n")
             server.stdin.flush()
             assert server.stdout.readline().strip() == "closed"
-            await until(pilot, lambda: app.models["client"].state is State.CLOSED)
+            await until(pilot, lambda: app.run_screen.view.models["client"].state is State.CLOSED)
             await assert_shows_reset(pilot, app, "client", "recv")
             assert app.return_code is None
             await pilot.press("r")  # nothing listens there now: refused, shown, no crash
             assert app.session.stopped_cleanly
-            await until(pilot, lambda: app.outcome is not None)
-            assert app.outcome.outcome == "aborted"
-            assert app.models["client"].error == "ECONNREFUSED"
+            await until(pilot, lambda: app.run_screen.view.outcome is not None)
+            assert app.run_screen.view.outcome.outcome == "aborted"
+            assert app.run_screen.view.models["client"].error == "ECONNREFUSED"
             await until(pilot, lambda: "Nothing is listening" in card_error(app, "client"))
             assert app.return_code is None
             await pilot.press("q")
@@ -198,12 +238,19 @@ async def test_quit_with_200_peers_connected_takes_under_a_second():
     each close is traced, and the kernel is read once for all of them, not once each."""
     app = outside_app(listen=("127.0.0.1", 0))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: "server" in app.models
-                    and app.models["server"].kernel == "LISTEN")
-        port = app.models["server"].local.rsplit(":", 1)[1]
+        await until(
+            pilot,
+            lambda: (
+                "server" in app.run_screen.view.models
+                and app.run_screen.view.models["server"].kernel == "LISTEN"
+            ),
+        )
+        port = app.run_screen.view.models["server"].local.rsplit(":", 1)[1]
         holders = python(HOLDERS, port)
         try:
-            await until(pilot, lambda: app.calls_seen >= 3 + 200, timeout=60)  # 200 accepts
+            await until(
+                pilot, lambda: app.run_screen.history.calls >= 3 + 200, timeout=60
+            )  # 200 accepts
             started = time.monotonic()
             await pilot.press("q")
             elapsed = time.monotonic() - started

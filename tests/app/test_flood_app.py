@@ -24,8 +24,12 @@ def flood_app(port: int):
 
 
 def client(port: int, count: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", CLIENT, str(port), str(count)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(port), str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "ready"
     proc.stdin.write("go\n")
     proc.stdin.flush()
@@ -34,16 +38,23 @@ def client(port: int, count: int) -> subprocess.Popen:
 
 def served(app) -> int:
     """Connections the listener has closed, drawn one by one or condensed."""
-    return sum(e.count if isinstance(e, Condensed) else
-               e.call is Call.CLOSE and e.socket.startswith("conn-")
-               for e in app.history.events if isinstance(e, (CallEvent, Condensed)))
+    return sum(
+        e.count
+        if isinstance(e, Condensed)
+        else e.call is Call.CLOSE and e.socket.startswith("conn-")
+        for e in app.run_screen.history.events
+        if isinstance(e, (CallEvent, Condensed))
+    )
 
 
 async def test_a_flood_is_counted_whole_drawn_newest_first_and_bounded():
     port, count = free_port(), 1500
     app = flood_app(port)
     async with app.run_test(size=SIZE) as pilot:
-        while "server" not in app.models or not app.models["server"].local:
+        while (
+            "server" not in app.run_screen.view.models
+            or not app.run_screen.view.models["server"].local
+        ):
             await pilot.pause(0.05)
         peer = client(port, count)
         deadline = time.monotonic() + 60
@@ -51,24 +62,30 @@ async def test_a_flood_is_counted_whole_drawn_newest_first_and_bounded():
             await pilot.pause(0.1)
         assert peer.wait(10) == 0
         assert served(app) == count + 1
-        condensed = [e for e in app.history.events if isinstance(e, Condensed)]
+        condensed = [e for e in app.run_screen.history.events if isinstance(e, Condensed)]
         assert condensed, "1,500 connections at full speed were all drawn one by one"
-        drawn = [e for e in app.history.events if isinstance(e, CallEvent)
-                 and e.socket.startswith("conn-")]
+        drawn = [
+            e
+            for e in app.run_screen.history.events
+            if isinstance(e, CallEvent) and e.socket.startswith("conn-")
+        ]
         # every byte counted: the ones drawn plus the ones condensed
         received = sum(e.nbytes or 0 for e in drawn if e.call is Call.RECV)
         received += sum(e.received for e in condensed)
         assert received == (count + 1) * len(REQUEST)
         assert sum(e.calls for e in condensed) + len(drawn) == 6 * (count + 1)
-        assert len(app.models) <= MAX_CARDS
-        assert any("connections, conn-" in row.label for row in app.view.shown_rows())
+        assert len(app.run_screen.view.models) <= MAX_CARDS
+        assert any("connections, conn-" in row.label for row in app.run_screen.view.shown_rows())
 
 
 async def test_q_quits_in_the_middle_of_a_flood_within_a_second():
     port = free_port()
     app = flood_app(port)
     async with app.run_test(size=SIZE) as pilot:
-        while "server" not in app.models or not app.models["server"].local:
+        while (
+            "server" not in app.run_screen.view.models
+            or not app.run_screen.view.models["server"].local
+        ):
             await pilot.pause(0.05)
         peer = client(port, 100_000)
         try:

@@ -16,15 +16,44 @@ from tests.app.app_helpers import live_app
 from tests.helpers import engine_threads
 
 KEYS = [
-    "right", "n", "space", "plus", "minus", "r", "s", "f", "i", "question_mark", "escape",
-    "enter", "up", "down", "e", "p", "l", "tab", "a", "z", "1", "2", "3", "left", "b", "home",
-    "end", "backspace", "g",
+    "right",
+    "n",
+    "space",
+    "plus",
+    "minus",
+    "r",
+    "s",
+    "f",
+    "i",
+    "question_mark",
+    "escape",
+    "enter",
+    "up",
+    "down",
+    "e",
+    "p",
+    "l",
+    "tab",
+    "a",
+    "z",
+    "1",
+    "2",
+    "3",
+    "left",
+    "b",
+    "home",
+    "end",
+    "backspace",
+    "g",
 ]
 SCENARIOS = ["tcp-echo", "udp-echo", "half-close", "message-boundaries", "refused"]
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(scenario=st.sampled_from(SCENARIOS), keys=st.lists(st.sampled_from(KEYS), max_size=25))
 async def test_random_keys_never_crash_and_q_quits(scenario, keys):
     app = live_app(scenario, step=True, pace=0.1)
@@ -40,7 +69,10 @@ async def test_random_keys_never_crash_and_q_quits(scenario, keys):
             await pilot.press("escape")
         started = time.monotonic()
         await pilot.press("q")
-    assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly, (keys, app.session.stop_seconds)
+    assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly, (
+        keys,
+        app.session.stop_seconds,
+    )
     assert time.monotonic() - started < 5.0  # the test harness's own teardown included
     assert app.return_code == 0
     assert engine_threads() == []

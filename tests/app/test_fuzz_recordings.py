@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sockviz.app.app import AppConfig, make_app
-from sockviz.engine.run.gate import Mode
 from sockviz.engine.record.recordings import RecordingError, read_recording
-from sockviz.engine.run.replay_runner import ReplayRunner
 from sockviz.engine.record.trace_format import FLOW_KEYS
+from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.replay_runner import ReplayRunner
 from tests.app.app_helpers import THEME
 from tests.hostile import HOSTILE, fixture_lines, header, raw_in
 
@@ -38,24 +38,66 @@ from tests.hostile import HOSTILE, fixture_lines, header, raw_in
 #: path's numbers (rtt, cwnd, retrans), packet lines on a link (crossed, held, sent again)
 #: and on loopback, packets sums, link lines (a held segment released), tcp settings lines
 #: of one network and of two hosts, a listener's queue, AF_UNIX.
-FIXTURES = {"slow-link-ipv4": ("slow-link", "ipv4"), "tcp-echo-hold-ipv4": ("tcp-echo", "ipv4"),
-            "bulk-ipv4": ("bulk", "ipv4"), "lost-syn-ipv4": ("lost-syn", "ipv4"),
-            "backlog-full-ipv4": ("backlog-full", "ipv4"), "tcp-echo-unix": ("tcp-echo", "unix")}
+FIXTURES = {
+    "slow-link-ipv4": ("slow-link", "ipv4"),
+    "tcp-echo-hold-ipv4": ("tcp-echo", "ipv4"),
+    "bulk-ipv4": ("bulk", "ipv4"),
+    "lost-syn-ipv4": ("lost-syn", "ipv4"),
+    "backlog-full-ipv4": ("backlog-full", "ipv4"),
+    "tcp-echo-unix": ("tcp-echo", "unix"),
+}
 SIZES = ((80, 24), (120, 40))
 KEYS = ("left", "home", "right", "end", "w", "p", "l")  # (→ from Home: a step of history)
 RECORDS = {name: fixture_lines(name) for name in FIXTURES}
 
 #: Values that are each some check's edge: the kernel's u32s and past them, the caps on
 #: counts and seconds, negative, fractional, and the types a number is not.
-EDGES = (0, 1, -1, 255, 65535, 65536, (1 << 31) - 1, 1 << 31, (1 << 32) - 1, 1 << 32,
-         1 << 40, (1 << 62), (1 << 62) + 1, 1 << 64, 10 ** 30, 0.5, -0.0, 1e-300, 4294967.3,
-         4294967.4, 315360000.0, 1e308, float("nan"), float("inf"), float("-inf"), True,
-         False, "", "0", "ESTABLISHED", "x" * 401, "9" * 5000, [], [1, 2], [1 << 40, 0],
-         {"a": 1})
+EDGES = (
+    0,
+    1,
+    -1,
+    255,
+    65535,
+    65536,
+    (1 << 31) - 1,
+    1 << 31,
+    (1 << 32) - 1,
+    1 << 32,
+    1 << 40,
+    (1 << 62),
+    (1 << 62) + 1,
+    1 << 64,
+    10**30,
+    0.5,
+    -0.0,
+    1e-300,
+    4294967.3,
+    4294967.4,
+    315360000.0,
+    1e308,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    True,
+    False,
+    "",
+    "0",
+    "ESTABLISHED",
+    "x" * 401,
+    "9" * 5000,
+    [],
+    [1, 2],
+    [1 << 40, 0],
+    {"a": 1},
+)
 
 values = st.one_of(
-    st.none(), st.sampled_from(EDGES), st.integers(), st.floats(),
-    st.sampled_from(list(HOSTILE.values())), st.text(max_size=12),
+    st.none(),
+    st.sampled_from(EDGES),
+    st.integers(),
+    st.floats(),
+    st.sampled_from(list(HOSTILE.values())),
+    st.text(max_size=12),
 )
 
 
@@ -63,8 +105,9 @@ def near(value):
     """Values close to a real one, that a checker may well let through: the drawing's
     own edge cases."""
     if type(value) is int:
-        return st.sampled_from([0, value * 1000, value + (1 << 31), (1 << 32) - 1 - value,
-                                value * 10 ** 9, -value])
+        return st.sampled_from(
+            [0, value * 1000, value + (1 << 31), (1 << 32) - 1 - value, value * 10**9, -value]
+        )
     if type(value) is float:
         return st.sampled_from([0.0, value * 1e6, value / 1e6, 4294967.3, 315360000.0, -value])
     if isinstance(value, str):
@@ -89,8 +132,9 @@ def numbers(record: dict) -> list[str]:
 
 def recording_text(name: str, records: list[dict]) -> str:
     scenario, family = FIXTURES[name]
-    return "\n".join([json.dumps(header(scenario, family))]
-                     + [json.dumps(r) for r in records]) + "\n"
+    return (
+        "\n".join([json.dumps(header(scenario, family))] + [json.dumps(r) for r in records]) + "\n"
+    )
 
 
 @st.composite
@@ -114,18 +158,21 @@ def mutated(draw):
         elif op == "delete":
             del records[i][draw(st.sampled_from(sorted(records[i])))]
         else:
-            key = draw(st.one_of(st.sampled_from(numbers(records[i])),
-                                 st.sampled_from(sorted(records[i]))))
+            key = draw(
+                st.one_of(st.sampled_from(numbers(records[i])), st.sampled_from(sorted(records[i])))
+            )
             old = records[i].get(key)
-            records[i][key] = draw(st.one_of(st.none(), values, near(old), near(old))
-                                   if old is not None else values)
+            records[i][key] = draw(
+                st.one_of(st.none(), values, near(old), near(old)) if old is not None else values
+            )
     return name, draw(st.sampled_from(SIZES)), recording_text(name, records)
 
 
 def issue_24(size: tuple[int, int], **flow) -> tuple:
     """The issue's recording: slow-link with ``flow`` on its kernel lines with a cwnd."""
-    records = [dict(r, **flow) if r.get("cwnd") is not None else r
-               for r in RECORDS["slow-link-ipv4"]]
+    records = [
+        dict(r, **flow) if r.get("cwnd") is not None else r for r in RECORDS["slow-link-ipv4"]
+    ]
     return "slow-link-ipv4", size, recording_text("slow-link-ipv4", records)
 
 
@@ -138,8 +185,7 @@ class Driver:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="fuzz-apps",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.loop.run_forever, name="fuzz-apps", daemon=True)
         self.thread.start()
         self.jobs: dict = {}  # (name, size) -> the queue its app's task reads
         self.tasks: list = []
@@ -152,11 +198,15 @@ class Driver:
         scenario, family = FIXTURES[name]
 
         def factory(sc, consumer, **kwargs):  # (no waiting: every call at once)
-            return ReplayRunner(sc, consumer, self.events[name, size],
-                                **{**kwargs, "mode": Mode.FAST})
+            return ReplayRunner(
+                sc, consumer, self.events[name, size], **{**kwargs, "mode": Mode.FAST}
+            )
 
-        app = make_app(AppConfig(scenario=scenario, family=family, step=True),
-                       runner_factory=factory, theme=THEME)
+        app = make_app(
+            AppConfig(scenario=scenario, family=family, step=True),
+            runner_factory=factory,
+            theme=THEME,
+        )
         app.animation_level = "none"
         first, done = True, None
         try:
@@ -174,7 +224,7 @@ class Driver:
                     done.set_result(problem)
                     if problem is not None:
                         break
-        except Exception as exc:  # noqa: BLE001 - the app's own failure, said by the test
+        except Exception as exc:
             if done is not None and not done.done():
                 done.set_result(f"the app stopped: {exc!r}")
         finally:
@@ -185,25 +235,24 @@ class Driver:
     async def _look(app, pilot, keys) -> str | None:
         """None, or what went wrong (the app's own exception, or a hang)."""
         deadline = time.monotonic() + 10
-        while not (app.settled and app.outcome is not None):
-            if app._exception is not None or not app.is_running:  # noqa: SLF001
+        while not (app.run_screen.settled and app.run_screen.view.outcome is not None):
+            if app._exception is not None or not app.is_running:
                 break
             if time.monotonic() > deadline:
                 return "the replay did not finish within 10 s"
             await pilot.pause(0.01)
-        if app.is_running and app._exception is None:  # noqa: SLF001
+        if app.is_running and app._exception is None:
             await pilot.press(*keys)
             await pilot.pause()
-            app.screen._compositor.render_full_update()  # noqa: SLF001 - as a terminal gets it
-        if app._exception is not None or not app.is_running:  # noqa: SLF001
-            return f"the app stopped: {app._exception!r}"  # noqa: SLF001
+            app.screen._compositor.render_full_update()
+        if app._exception is not None or not app.is_running:
+            return f"the app stopped: {app._exception!r}"
         return None
 
     async def _submit(self, name, size, keys):
         if (name, size) not in self.jobs:
             self.jobs[name, size] = asyncio.Queue()
-            self.tasks.append(self.loop.create_task(
-                self._app(name, size, self.jobs[name, size])))
+            self.tasks.append(self.loop.create_task(self._app(name, size, self.jobs[name, size])))
         done = self.loop.create_future()
         await self.jobs[name, size].put((keys, done))
         return await done
@@ -236,9 +285,15 @@ REFUSAL = re.compile(r"(?P<path>.+), line (?P<line>[0-9]+): (?P<reason>.+)\Z")
 TALLY = {"refused": 0, "played": 0}
 
 
-@settings(max_examples=90, deadline=None,  # (the seed: conftest's "repeatable" profile)
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=90,
+    deadline=None,  # (the seed: conftest's "repeatable" profile)
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 @example(case=issue_24((80, 24), rtt=None))
 @example(case=issue_24((120, 40), rtt=None, cwnd=2147483648, retrans=1 << 62))
 @given(case=mutated())

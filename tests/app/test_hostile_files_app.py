@@ -15,8 +15,8 @@ import pathlib
 from sockviz.app.app import AppConfig, make_app
 from sockviz.engine.events import CallEvent, KernelEvent, TcpSettings
 from sockviz.engine.record.recordings import read_recording
-from sockviz.engine.run.replay_runner import replay_factory
 from sockviz.engine.record.trace_format import read_trace
+from sockviz.engine.run.replay_runner import replay_factory
 from tests.app.app_helpers import THEME, jump, settle
 from tests.hostile import HOSTILE, fixture_lines, raw_in, with_field, write_recording
 
@@ -61,8 +61,11 @@ def hostile_events() -> list:
     fields = ("socket", "local", "remote", "error_text", "kernel", "args", "previous", "parent")
     out = []
     for event in events:
-        changes = {f: f"{getattr(event, f)}{EVERYTHING}" for f in fields
-                   if hasattr(event, f) and getattr(event, f) is not None}
+        changes = {
+            f: f"{getattr(event, f)}{EVERYTHING}"
+            for f in fields
+            if hasattr(event, f) and getattr(event, f) is not None
+        }
         if isinstance(event, CallEvent) and event.error is None and event.call.value == "send":
             changes["error"] = f"EPIPE{EVERYTHING}"
         out.append(dataclasses.replace(event, **changes))
@@ -73,24 +76,29 @@ def hostile_events() -> list:
 async def test_unchecked_hostile_events_are_drawn_inert():
     """Past the file checks (as if they had a hole), the app's own boundary still holds:
     every socket name, address, errno, kernel state and argument is drawn inert."""
-    app = make_app(AppConfig(scenario="tcp-echo", step=True),
-                   runner_factory=replay_factory(hostile_events()), theme=THEME)
+    app = make_app(
+        AppConfig(scenario="tcp-echo", step=True),
+        runner_factory=replay_factory(hostile_events()),
+        theme=THEME,
+    )
     app.animation_level = "none"
     async with app.run_test(size=SIZE) as pilot:
         await jump(pilot, 12)
         await look_everywhere(pilot)
-        assert app.is_running and len(app.cards) >= 3
+        assert app.is_running and len(app.run_screen.stage.cards) >= 3
         await pilot.press("q")
     assert app.return_code == 0
 
 
 async def test_a_recordings_free_text_is_drawn_inert(tmp_path):
     """Arguments and the OS's words pass the file checks as text: drawn, never acted on."""
-    lines = with_field(with_field(fixture_lines(), "args", EVERYTHING), "error_text",
-                       EVERYTHING)
+    lines = with_field(with_field(fixture_lines(), "args", EVERYTHING), "error_text", EVERYTHING)
     recording = read_recording(str(write_recording(tmp_path / "r.jsonl", lines)))
-    app = make_app(AppConfig(scenario="tcp-echo", step=True, replay=str(tmp_path / "r.jsonl")),
-                   runner_factory=replay_factory(recording.events), theme=THEME)
+    app = make_app(
+        AppConfig(scenario="tcp-echo", step=True, replay=str(tmp_path / "r.jsonl")),
+        runner_factory=replay_factory(recording.events),
+        theme=THEME,
+    )
     app.animation_level = "none"
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await jump(pilot, 15)
@@ -113,8 +121,11 @@ async def test_a_scenario_files_markup_is_shown_as_text(tmp_path):
     text = text.replace('explain = "The server asks', f'explain = "{markup} The server asks')
     text = text.replace('data = "ping\\n"', 'data = "\\u001b]2;PWNED\\u0007[/]"')
     scenario = loads(text, "hostile.toml")
-    app = SockvizApp(AppConfig(scenario=scenario.name, step=True),
-                     scenarios={scenario.name: scenario}, theme=THEME)
+    app = SockvizApp(
+        AppConfig(scenario=scenario.name, step=True),
+        scenarios={scenario.name: scenario},
+        theme=THEME,
+    )
     app.animation_level = "none"
     async with app.run_test(size=SIZE) as pilot:
         await jump(pilot, 9)  # ... the client's message sent and received
@@ -133,24 +144,33 @@ def slow_link_events(**flow) -> list:
     """A real slow-link run with ``flow`` (rtt, cwnd, retrans) put on every kernel line
     that carries the path's numbers - past the file checks, as if they had a hole."""
     events = read_trace(json.dumps(r) for r in fixture_lines("slow-link-ipv4"))
-    return [dataclasses.replace(e, **flow) if getattr(e, "cwnd", None) is not None else e
-            for e in events]
+    return [
+        dataclasses.replace(e, **flow) if getattr(e, "cwnd", None) is not None else e
+        for e in events
+    ]
 
 
 async def test_a_kernel_lines_unknown_or_huge_path_numbers_are_drawn(tmp_path):
     """The socket card's path line copes with what no check lets through: an RTT not known
     (the issue's TypeError at 80x24) and numbers wider than the card (at 120 columns), shown
     as '—' and cut to the card, never a crash; → to the end, ←, Home, End and the panels."""
-    for size, flow in (((80, 24), {"rtt": None}),
-                       ((120, 40), {"rtt": None, "cwnd": 2147483648, "retrans": 1 << 62}),
-                       ((80, 24), {"rtt": 1e300, "cwnd": 1 << 70, "retrans": None})):
-        app = make_app(AppConfig(scenario="slow-link", step=True),
-                       runner_factory=replay_factory(slow_link_events(**flow)), theme=THEME)
+    for size, flow in (
+        ((80, 24), {"rtt": None}),
+        ((120, 40), {"rtt": None, "cwnd": 2147483648, "retrans": 1 << 62}),
+        ((80, 24), {"rtt": 1e300, "cwnd": 1 << 70, "retrans": None}),
+    ):
+        app = make_app(
+            AppConfig(scenario="slow-link", step=True),
+            runner_factory=replay_factory(slow_link_events(**flow)),
+            theme=THEME,
+        )
         app.animation_level = "none"
         async with app.run_test(size=size) as pilot:
             await jump(pilot, 13)
             await settle(pilot)
-            shown = [card for card in app.cards.values() if card.model.flow is not None]
+            shown = [
+                card for card in app.run_screen.stage.cards.values() if card.model.flow is not None
+            ]
             assert shown, "no card drew the path's numbers"
             for key in ("left", "home", "end", "w", "p", "l"):
                 await pilot.press(key)

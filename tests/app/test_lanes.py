@@ -12,7 +12,7 @@ SIZE = (100, 30)
 
 
 def in_view(app, lane_id: str, name: str) -> bool:
-    lane, card = app.query_one(f"#{lane_id}"), app.cards[name]
+    lane, card = app.query_one(f"#{lane_id}"), app.run_screen.stage.cards[name]
     return lane.region.contains_region(card.region)
 
 

@@ -25,8 +25,13 @@ async def test_the_lost_syn_lab_on_screen():
     app = link_app(scenario="lost-syn")
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot, 6)  # up to the client's connect(), a second long
-        await until(pilot, lambda: app.view.link is not None
-                    and any(m.flow for m in app.view.models.values()))
+        await until(
+            pilot,
+            lambda: (
+                app.run_screen.view.link is not None
+                and any(m.flow for m in app.run_screen.view.models.values())
+            ),
+        )
         await settle(pilot)
         strip = str(app.query_one(LinkStrip).visual)
         assert "10.217.0.2 ⇄ 10.217.0.1 · delay 20 ms · drop syn" in strip
@@ -36,7 +41,7 @@ async def test_the_lost_syn_lab_on_screen():
         said = str(app.query_one("#explain-done").visual).replace("\n", " ")
         assert "The link lost client's SYN seq 0 on purpose (a drop fault)" in said
         assert "client's kernel sent SYN seq 0 again" in said
-        client = app.view.models["client"]
+        client = app.run_screen.view.models["client"]
         rtt, cwnd, again = client.flow
         assert rtt >= 40 and cwnd == 10 and again == 1  # (the kernel's own counts)
         assert "two hosts and a link" in app.sub_title
@@ -50,17 +55,25 @@ async def test_held_segments_cross_one_key_at_a_time():
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot, 5)
         await pilot.press("right")  # connect(): its SYN waits at the client's side
-        await until(pilot, lambda: app.view.link is not None and app.view.link.held)
-        assert app.view.steps_done == 5
-        held = app.view.link.held[0]
+        await until(
+            pilot, lambda: app.run_screen.view.link is not None and app.run_screen.view.link.held
+        )
+        assert app.run_screen.view.steps_done == 5
+        held = app.run_screen.view.link.held[0]
         assert (held.source, held.flags) == ("client", "SYN")
-        await until(pilot, lambda: "lets client's SYN cross"
-                    in str(app.query_one("#status").visual))
+        await until(
+            pilot, lambda: "lets client's SYN cross" in str(app.query_one("#status").visual)
+        )
         await pilot.press("right")  # the SYN crosses; the server's SYN-ACK waits in turn
-        await until(pilot, lambda: app.view.link.held
-                    and app.view.link.held[0].flags == "SYN,ACK")
+        await until(
+            pilot,
+            lambda: (
+                app.run_screen.view.link.held
+                and app.run_screen.view.link.held[0].flags == "SYN,ACK"
+            ),
+        )
         await pilot.press("right")  # the SYN-ACK crosses: connect() returns
-        await until(pilot, lambda: app.view.steps_done == 6)
+        await until(pilot, lambda: app.run_screen.view.steps_done == 6)
         rows = [row.label for row in app.query_one(Ladder).rows if row.packet is not None]
         assert rows[:2] == ["SYN seq 0", "SYN seq 0 crosses"]
         await pilot.press("q")
@@ -74,7 +87,9 @@ async def test_quitting_while_connect_waits_on_the_link_leaves_nothing(held):
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot, 5)
         await pilot.press("right")  # connect(): blocked a second on the lost SYN
-        await until(pilot, lambda: app.view.link is not None and app.view.link.sent)
+        await until(
+            pilot, lambda: app.run_screen.view.link is not None and app.run_screen.view.link.sent
+        )
         await pilot.press("q")
     assert app.return_code == 0
     assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0
@@ -86,6 +101,13 @@ def test_every_served_tab_gets_the_link_it_was_asked_for():
     from sockviz.launch import serve_command
     from sockviz.options import check, from_arguments
 
-    command = serve_command(check(from_arguments(build_parser().parse_args(
-        ["--serve", "--link", "delay=50ms", "--drop", "syn", "--drop", "fin", "--hold"]))))
+    command = serve_command(
+        check(
+            from_arguments(
+                build_parser().parse_args(
+                    ["--serve", "--link", "delay=50ms", "--drop", "syn", "--drop", "fin", "--hold"]
+                )
+            )
+        )
+    )
     assert command[-7:] == ["--link", "delay=50ms", "--drop", "syn", "--drop", "fin", "--hold"]

@@ -43,54 +43,71 @@ async def test_tcp_echo_one_real_call_per_press():
     app = live_app("tcp-echo", step=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.calls_seen == 0 and not app.cards
+        assert app.run_screen.history.calls == 0 and not app.run_screen.stage.cards
         for n, (name, state, kernel, sent, received) in enumerate(TCP_ECHO, start=1):
             await steps(pilot, 1)
-            assert app.calls_seen == n, f"press {n} made {app.calls_seen - n + 1} calls"
-            model = app.models[name]
+            assert app.run_screen.history.calls == n, (
+                f"press {n} made {app.run_screen.history.calls - n + 1} calls"
+            )
+            model = app.run_screen.view.models[name]
             assert (model.state.value, model.kernel, model.sent, model.received) == (
-                state, kernel, sent, received), f"after step {n}"
-            card = app.cards[name]
+                state,
+                kernel,
+                sent,
+                received,
+            ), f"after step {n}"
+            card = app.run_screen.stage.cards[name]
             if state in ("created", "bound"):  # (no connection: no badge, not "CLOSE")
                 assert str(card.border_subtitle) == ""
             else:
                 assert kernel in card.border_subtitle
             assert f"sent {sent} B" in str(card.render())
             if n == 12:
-                assert app.models["conn-1"].kernel == "CLOSE_WAIT"
+                assert app.run_screen.view.models["conn-1"].kernel == "CLOSE_WAIT"
             if n == 8:
-                rows = app.view.shown_rows()
+                rows = app.run_screen.view.shown_rows()
                 sent_row = next(row for row in reversed(rows) if row.packet is None)
                 assert sent_row.data == b"hello, sockviz"
-                if app.view.wire.where is not None:  # and under it, what crossed the wire
-                    after = [row.label for row in rows[rows.index(sent_row) + 1:]]
+                if (
+                    app.run_screen.view.wire.where is not None
+                ):  # and under it, what crossed the wire
+                    after = [row.label for row in rows[rows.index(sent_row) + 1 :]]
                     assert after == ["PSH,ACK 14 B", "ACK 15"]
-                assert not sent_row.delivered(app.view.folded)
+                assert not sent_row.delivered(app.run_screen.view.folded)
             if n == 9:
-                assert app.view.shown_rows()[-2].delivered(app.view.folded)
-        assert app.models["client"].kernel == "TIME_WAIT"
-        assert "TIME_WAIT" in app.cards["client"].border_subtitle
-        assert all(m.state is State.CLOSED for m in app.models.values())
-        assert app.models["client"].implicit_bind
-        assert State.BOUND in app.models["client"].visited
-        assert app.outcome is not None and app.outcome.outcome == "done"
+                assert app.run_screen.view.shown_rows()[-2].delivered(app.run_screen.view.folded)
+        assert app.run_screen.view.models["client"].kernel == "TIME_WAIT"
+        assert "TIME_WAIT" in app.run_screen.stage.cards["client"].border_subtitle
+        assert all(m.state is State.CLOSED for m in app.run_screen.view.models.values())
+        assert app.run_screen.view.models["client"].implicit_bind
+        assert State.BOUND in app.run_screen.view.models["client"].visited
+        assert (
+            app.run_screen.view.outcome is not None
+            and app.run_screen.view.outcome.outcome == "done"
+        )
         await pilot.press("q")
     assert app.return_code == 0
 
 
-@pytest.mark.parametrize(("scenario", "call"), [(BLOCKED_IN_ACCEPT, "accept"),
-                                                 (BLOCKED_IN_RECV, "recv")])
+@pytest.mark.parametrize(
+    ("scenario", "call"), [(BLOCKED_IN_ACCEPT, "accept"), (BLOCKED_IN_RECV, "recv")]
+)
 async def test_quit_while_blocked_ends_within_a_second(scenario, call):
     fds, threads = open_fds(), engine_threads()
     app = live_app("blocking", step=False, scenarios={"blocking": scenario}, pace=0.1)
     async with app.run_test(size=SIZE) as pilot:
         deadline = time.monotonic() + 5
-        while not (app.pending and app.pending.call.value == call
-                   and app.runner.gate.waiting == 0):
+        while not (
+            app.run_screen.view.pending
+            and app.run_screen.view.pending.call.value == call
+            and app.session.runner.gate.waiting == 0
+        ):
             assert time.monotonic() < deadline, "never reached the blocking call"
             await pilot.pause(0.05)
         await pilot.pause(0.3)
-        assert app.pending.call.value == call and not app.runner.finished  # still inside it
+        assert (
+            app.run_screen.view.pending.call.value == call and not app.session.runner.finished
+        )  # still inside it
         started = time.monotonic()
         await pilot.press("q")
     assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly
@@ -109,14 +126,14 @@ async def test_typed_message_is_sent_for_real():
         assert app.is_running
         await pilot.press("enter")
         await settle(pilot)
-        assert app.runner.total_steps == 19
+        assert app.session.runner.total_steps == 19
         await steps(pilot, 1)  # the step keys work again once Enter left the input
-        assert app.steps_done == 3
+        assert app.run_screen.view.steps_done == 3
         await steps(pilot, 16)
-        assert app.models["conn-1"].received == 14 + 4
-        assert app.models["client"].received == 14 + 4
-        assert any(e.data == b"quit" for e in app.view.shown_rows())
-        assert app.outcome.outcome == "done"
+        assert app.run_screen.view.models["conn-1"].received == 14 + 4
+        assert app.run_screen.view.models["client"].received == 14 + 4
+        assert any(e.data == b"quit" for e in app.run_screen.view.shown_rows())
+        assert app.run_screen.view.outcome.outcome == "done"
 
 
 async def test_escape_leaves_the_input_without_sending():
@@ -126,23 +143,25 @@ async def test_escape_leaves_the_input_without_sending():
         await pilot.press("i", "a", "b", "escape")
         assert app.focused is None
         await steps(pilot, 1)
-        assert app.steps_done == 1 and app.runner.total_steps == 15
+        assert app.run_screen.view.steps_done == 1 and app.session.runner.total_steps == 15
 
 
 async def test_the_footer_shows_the_message_lines_keys_while_typing():
     """Typing, + and - are text (the pace stays) and the footer says Enter and Escape, not
     the run's keys; once Escape leaves the line, the run's keys are back."""
+
     def shown(app) -> set[str]:
-        return {b.binding.description for b in app.screen.active_bindings.values()
-                if b.binding.show}
+        return {
+            b.binding.description for b in app.screen.active_bindings.values() if b.binding.show
+        }
 
     app = live_app("tcp-echo", step=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert {"Step", "Quit", "Speed"} <= shown(app)
-        pace = app.pace
+        pace = app.session.pace
         await pilot.press("i", "a", "plus", "equals_sign", "minus")
-        assert app.query_one("#message").value == "a+=-" and app.pace == pace
+        assert app.query_one("#message").value == "a+=-" and app.session.pace == pace
         assert shown(app) == {"Send", "Back to the run"}
         await pilot.press("escape")
         await pilot.pause()
@@ -154,12 +173,12 @@ async def test_plays_by_itself():
     app = live_app("tcp-echo", step=False, pace=0.1)
     async with app.run_test(size=SIZE) as pilot:
         deadline = time.monotonic() + 15
-        while app.outcome is None:
+        while app.run_screen.view.outcome is None:
             assert time.monotonic() < deadline
             await pilot.pause(0.1)
         await settle(pilot)
-        assert app.steps_done == 15
-        assert app.models["client"].kernel == "TIME_WAIT"
+        assert app.run_screen.view.steps_done == 15
+        assert app.run_screen.view.models["client"].kernel == "TIME_WAIT"
 
 
 async def test_restart_and_switch_family():
@@ -168,15 +187,15 @@ async def test_restart_and_switch_family():
         await steps(pilot, 4)
         await pilot.press("r")
         await settle(pilot)
-        assert app.calls_seen == 0 and not app.cards
+        assert app.run_screen.history.calls == 0 and not app.run_screen.stage.cards
         await steps(pilot, 3)
-        assert app.models["server"].state is State.BOUND
+        assert app.run_screen.view.models["server"].state is State.BOUND
         await pilot.press("f")
         await settle(pilot)
-        assert app.config.family == "ipv6" and not app.cards
+        assert app.config.family == "ipv6" and not app.run_screen.stage.cards
         await steps(pilot, 3)
-        assert app.models["server"].local.startswith("[::1]:")
-        assert app.models["server"].family == "AF_INET6"
+        assert app.run_screen.view.models["server"].local.startswith("[::1]:")
+        assert app.run_screen.view.models["server"].family == "AF_INET6"
 
 
 async def test_space_toggles_play_and_pause():
@@ -184,9 +203,9 @@ async def test_space_toggles_play_and_pause():
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("space")
-        assert app.mode.value == "play" and app.runner.gate.mode.value == "play"
+        assert app.mode.value == "play" and app.session.runner.gate.mode.value == "play"
         await pilot.press("plus", "plus")
-        assert app.pace < 5.0 and app.runner.gate.pace == app.pace
+        assert app.session.pace < 5.0 and app.session.runner.gate.pace == app.session.pace
         await pilot.press("space")
         assert app.mode.value == "step"
 
@@ -203,11 +222,11 @@ async def test_help_and_scenario_picker():
         assert isinstance(app.screen, ScenarioPicker)
         await pilot.press("down", "enter")
         await settle(pilot)
-        assert app.config.scenario == "udp-echo" and not app.cards
+        assert app.config.scenario == "udp-echo" and not app.run_screen.stage.cards
         await steps(pilot, 5)
-        assert app.models["server"].type == "SOCK_DGRAM"
-        assert app.models["server"].received == 14
-        assert app.models["server"].kernel is None
+        assert app.run_screen.view.models["server"].type == "SOCK_DGRAM"
+        assert app.run_screen.view.models["server"].received == 14
+        assert app.run_screen.view.models["server"].kernel is None
 
 
 async def test_ctrl_q_quits_mid_run_with_every_socket_closed():
@@ -234,12 +253,24 @@ async def test_a_batch_that_arrives_while_the_app_closes_is_dropped():
     app = live_app("tcp-echo", step=True)
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot, 6)
-        applied = app.events_applied
-    late = CallEvent(seq=99, t=1.0, socket="late", role=Role.CLIENT, call=Call.SOCKET,
-                     state=State.CREATED, family="AF_INET", type="SOCK_STREAM", local=None,
-                     remote=None, nbytes=None, sent_total=0, recv_total=0)
+        applied = app.run_screen.events_applied
+    late = CallEvent(
+        seq=99,
+        t=1.0,
+        socket="late",
+        role=Role.CLIENT,
+        call=Call.SOCKET,
+        state=State.CREATED,
+        family="AF_INET",
+        type="SOCK_STREAM",
+        local=None,
+        remote=None,
+        nbytes=None,
+        sent_total=0,
+        recv_total=0,
+    )
     app.on_engine_events(EngineEvents([late], app.session.generation))
-    assert app.events_applied == applied and "late" not in app.models
+    assert app.run_screen.events_applied == applied and "late" not in app.run_screen.view.models
 
 
 async def test_the_lower_panels_come_after_the_first_frame_and_catch_up():
@@ -247,17 +278,17 @@ async def test_the_lower_panels_come_after_the_first_frame_and_catch_up():
     ? has opened the help over it, and then show what happened before they were up."""
     app = live_app("tcp-echo", step=True)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.panels_ready)
+        await until(pilot, lambda: app.run_screen.panels == "ready")
         await steps(pilot, 3)
         # take them down; a call is made while they are away, and the help is opened
         await app.query_one("#lower").remove()
-        app._lower = None
-        app.action_step()
-        await until(pilot, lambda: app.calls_seen == 4)
+        app.run_screen.panels = None
+        app.run_screen.action_step()
+        await until(pilot, lambda: app.run_screen.history.calls == 4)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        app._mount_lower()
-        await until(pilot, lambda: app.panels_ready)
+        app.run_screen._mount_lower()
+        await until(pilot, lambda: app.run_screen.panels == "ready")
         assert not app.screen.query("#lower")  # not on the help screen...
         await pilot.press("escape")
         assert app.query_one("#lower").screen is app.default_screen  # ...but under it
@@ -275,10 +306,13 @@ async def test_log_numbers_every_call_with_its_outcome():
         every = list(app.query_one("#log").lines)
         lines = [line for line in every if " kernel:" not in line and " wire → " not in line]
         assert len(lines) == 7
-        if app.view.wire.where is not None:
+        if app.run_screen.view.wire.where is not None:
             wire = [line.split(": ", 1)[1] for line in every if " wire → " in line]
-            assert wire == ["SYN seq 0  (after call 6)", "SYN,ACK seq 0 ack 1  (after call 6)",
-                            "ACK 1  (after call 6)"]
+            assert wire == [
+                "SYN seq 0  (after call 6)",
+                "SYN,ACK seq 0 ack 1  (after call 6)",
+                "ACK 1  (after call 6)",
+            ]
         assert lines[0].split()[0] == "1" and "server" in lines[0] and "socket(" in lines[0]
         assert "bind(('127.0.0.1', 0))" in lines[2] and "→ bound" in lines[2]
         assert "accept()" in lines[6] and "ESTABLISHED" in lines[6]
@@ -291,19 +325,25 @@ async def test_listen_mode_shows_a_real_outside_client():
     app = outside_app(listen=("127.0.0.1", 0))
     async with app.run_test(size=SIZE) as pilot:
         deadline = time.monotonic() + 5
-        while "server" not in app.models or app.models["server"].kernel != "LISTEN":
+        while (
+            "server" not in app.run_screen.view.models
+            or app.run_screen.view.models["server"].kernel != "LISTEN"
+        ):
             assert time.monotonic() < deadline
             await pilot.pause(0.05)
-        port = int(app.models["server"].local.rsplit(":", 1)[1])
+        port = int(app.run_screen.view.models["server"].local.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as peer:
             peer.sendall(b"GET / HTTP/1.0\r\n\r\n\x1b]2;pwned\x07")
         deadline = time.monotonic() + 5
-        while "conn-1" not in app.models or app.models["conn-1"].state is not State.CLOSED:
+        while (
+            "conn-1" not in app.run_screen.view.models
+            or app.run_screen.view.models["conn-1"].state is not State.CLOSED
+        ):
             assert time.monotonic() < deadline, "the outside client was not seen to the end"
             await pilot.pause(0.05)
         payload = b"GET / HTTP/1.0\r\n\r\n\x1b]2;pwned\x07"
-        assert app.models["conn-1"].received == len(payload)
-        data = [e.data for e in app.view.shown_rows() if e.data]
+        assert app.run_screen.view.models["conn-1"].received == len(payload)
+        data = [e.data for e in app.run_screen.view.shown_rows() if e.data]
         assert data == [payload]  # shown arriving from outside, with its preview
         ladder = "\n".join(crop(app, "#ladder"))
         assert chr(27) not in ladder and "GET / HTTP/1.0" in ladder
@@ -338,15 +378,18 @@ async def test_connect_mode_sends_typed_lines_to_a_real_server():
     try:
         async with app.run_test(size=SIZE) as pilot:
             deadline = time.monotonic() + 5
-            while "client" not in app.models or app.models["client"].state is not State.CONNECTED:
+            while (
+                "client" not in app.run_screen.view.models
+                or app.run_screen.view.models["client"].state is not State.CONNECTED
+            ):
                 assert time.monotonic() < deadline, "never connected"
                 await pilot.pause(0.05)
             await pilot.press("i", "p", "i", "n", "g", "enter")
             deadline = time.monotonic() + 5
-            while app.models["client"].received < 4:
+            while app.run_screen.view.models["client"].received < 4:
                 assert time.monotonic() < deadline, "no answer shown"
                 await pilot.pause(0.05)
-            assert bytes(got) == b"ping" and app.models["client"].sent == 4
+            assert bytes(got) == b"ping" and app.run_screen.view.models["client"].sent == 4
             await pilot.press("q")
     finally:
         server.close()
@@ -385,6 +428,8 @@ async def test_a_huge_paste_is_cut_with_a_notice_and_the_rest_still_works():
         assert any(f"{MESSAGE_LIMIT} of 1000000" in n for n in notes)
         await pilot.press("enter")
         await settle(pilot)
-        await steps(pilot, app.runner.total_steps - app.steps_done)
-        assert app.models["conn-1"].received == 14 + MESSAGE_LIMIT  # every byte counted
-        assert app.outcome.outcome == "done"
+        await steps(pilot, app.session.runner.total_steps - app.run_screen.view.steps_done)
+        assert (
+            app.run_screen.view.models["conn-1"].received == 14 + MESSAGE_LIMIT
+        )  # every byte counted
+        assert app.run_screen.view.outcome.outcome == "done"

@@ -3,8 +3,8 @@
 For each step index k of a scenario the live app (real sockets on loopback) makes k calls,
 then is told to quit - by a key, or by a real signal sent to this process, which the app
 handles while it runs. Its run must be stopped within a second, every engine thread ended
-and every socket closed, and the app gone soon after. (That the terminal is given back is checked on the real command line
-in a pseudo-terminal: tests/app/test_signals.py.)
+and every socket closed, and the app gone soon after. (That the terminal is given back is
+checked on the real command line in a pseudo-terminal: tests/app/test_signals.py.)
 """
 
 from __future__ import annotations
@@ -30,12 +30,21 @@ async def quit_after(name: str, k: int, how) -> tuple[float, object]:
         # and live tests draw), and drawing every step would make it several times slower.
         with app.batch_update():
             for _ in range(k):  # k presses of → at once: the gate counts them
-                app.action_step()
+                app.run_screen.action_step()
             # the engine now waits to make call k (in bulk, the sendall that one press
             # started blocks on full buffers until the reader's step comes)
-            await until(pilot, lambda: app.outcome is not None or (
-                app.pending is not None and app.pending.step >= k
-                and app.runner.gate.waiting > 0 and app.session.batcher.idle))
+            await until(
+                pilot,
+                lambda: (
+                    app.run_screen.view.outcome is not None
+                    or (
+                        app.run_screen.view.pending is not None
+                        and app.run_screen.view.pending.step >= k
+                        and app.session.runner.gate.waiting > 0
+                        and app.session.batcher.idle
+                    )
+                ),
+            )
             started = time.monotonic()
             if isinstance(how, str):
                 await pilot.press(how)

@@ -17,7 +17,7 @@ SIZE = (100, 30)
 
 def quiz_app():
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
-    app.predictions.on = True
+    app.run_screen.predict.predictions.on = True
     return app
 
 
@@ -25,9 +25,15 @@ async def answer(pilot, *keys: str) -> None:
     """Answer the open question with ``keys``; wait for the call and the reveal."""
     app = pilot.app
     assert isinstance(app.screen, QuizScreen), "no question is open"
-    before = app.steps_done
+    before = app.run_screen.view.steps_done
     await pilot.press(*keys)
-    await until(pilot, lambda: app.steps_done > before and app.predictions.asked is None)
+    await until(
+        pilot,
+        lambda: (
+            app.run_screen.view.steps_done > before
+            and app.run_screen.predict.predictions.asked is None
+        ),
+    )
     await settle(pilot)
 
 
@@ -38,9 +44,12 @@ async def test_a_question_before_the_call_then_the_reveal_and_the_score():
         await pilot.press("right")
         await until(pilot, lambda: isinstance(app.screen, QuizScreen))
         assert app.screen.question.text.endswith("After server.bind(), what will its state be?")
-        assert app.steps_done == 2, "the call waits for the answer"
+        assert app.run_screen.view.steps_done == 2, "the call waits for the answer"
         await answer(pilot, "1")  # bound
-        assert app.predictions.said[2] == ("bound", "bound") and app.predictions.score == (1, 1)
+        assert app.run_screen.predict.predictions.said[2] == (
+            "bound",
+            "bound",
+        ) and app.run_screen.predict.predictions.score == (1, 1)
         assert "You predicted: bound ✓ right" in "\n".join(crop(app, "#explain"))
         assert "quiz 1/1" in crop(app, "#status")[0]
 
@@ -48,7 +57,7 @@ async def test_a_question_before_the_call_then_the_reveal_and_the_score():
         await until(pilot, lambda: isinstance(app.screen, QuizScreen))
         choices = app.screen.question.choices
         await answer(pilot, str(choices.index("closed") + 1))
-        assert app.predictions.score == (1, 2)
+        assert app.run_screen.predict.predictions.score == (1, 2)
         assert "closed ✗ - it was listening" in "\n".join(crop(app, "#explain"))
 
 
@@ -61,11 +70,18 @@ async def test_escape_makes_no_call_and_arrows_and_enter_answer():
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert not isinstance(app.screen, QuizScreen)
-        assert app.steps_done == 2 and app.calls_seen == 2 and app.predictions.score == (0, 0)
+        assert (
+            app.run_screen.view.steps_done == 2
+            and app.run_screen.history.calls == 2
+            and app.run_screen.predict.predictions.score == (0, 0)
+        )
         await pilot.press("right")
         await until(pilot, lambda: isinstance(app.screen, QuizScreen))
         await answer(pilot, "down", "enter")  # the second choice: listening
-        assert app.predictions.said[2] == ("listening", "bound") and app.predictions.score == (0, 1)
+        assert app.run_screen.predict.predictions.said[2] == (
+            "listening",
+            "bound",
+        ) and app.run_screen.predict.predictions.score == (0, 1)
 
 
 async def test_the_time_wait_question_is_answered_by_the_kernel():
@@ -74,42 +90,59 @@ async def test_the_time_wait_question_is_answered_by_the_kernel():
     app = quiz_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        while app.outcome is None:
-            before = app.steps_done
+        while app.run_screen.view.outcome is None:
+            before = app.run_screen.view.steps_done
             await pilot.press("right")
-            await until(pilot, lambda before=before: isinstance(app.screen, QuizScreen)
-                        or app.steps_done > before or app.outcome is not None)
+            await until(
+                pilot,
+                lambda before=before: (
+                    isinstance(app.screen, QuizScreen)
+                    or app.run_screen.view.steps_done > before
+                    or app.run_screen.view.outcome is not None
+                ),
+            )
             if isinstance(app.screen, QuizScreen):
                 question = app.screen.question
                 pick = "client" if question.kind == "time-wait" else question.choices[0]
                 await answer(pilot, str(question.choices.index(pick) + 1))
             await settle(pilot)
-        kinds = {app.predictions.said[s][1] for s in app.predictions.said}
+        kinds = {
+            app.run_screen.predict.predictions.said[s][1]
+            for s in app.run_screen.predict.predictions.said
+        }
         assert "client" in kinds  # the time-wait question's true answer
-        step = next(s for s, (guess, truth) in app.predictions.said.items() if truth == "client")
-        assert app.predictions.said[step] == ("client", "client")
-        right, asked = app.predictions.score
-        assert asked == len(app.predictions.said) == 9 and right >= 1
+        step = next(
+            s
+            for s, (guess, truth) in app.run_screen.predict.predictions.said.items()
+            if truth == "client"
+        )
+        assert app.run_screen.predict.predictions.said[step] == ("client", "client")
+        right, asked = app.run_screen.predict.predictions.score
+        assert asked == len(app.run_screen.predict.predictions.said) == 9 and right >= 1
 
 
 async def test_g_turns_predict_mode_on_and_pauses():
     app = replay_app("tcp-echo-ipv4", "tcp-echo", step=False)
-    app.pace = 5.0
+    app.session.pace = 5.0
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.mode is Mode.PLAY and not app.predictions.on
+        assert app.mode is Mode.PLAY and not app.run_screen.predict.predictions.on
         await pilot.press("g")
-        assert app.predictions.on and app.mode is Mode.STEP
+        assert app.run_screen.predict.predictions.on and app.mode is Mode.STEP
         await pilot.press("g")
-        assert not app.predictions.on
+        assert not app.run_screen.predict.predictions.on
 
 
 async def test_quiz_from_the_command_line_starts_in_step_mode():
     args = build_parser().parse_args(["--quiz"])
     assert args.quiz
-    app = make_app(AppConfig(quiz=True), runner_factory=replay_app(
-        "tcp-echo-ipv4", "tcp-echo").session.factory, clock=lambda: FROZEN, theme=THEME)
-    assert app.predictions.on and app.mode is Mode.STEP
+    app = make_app(
+        AppConfig(quiz=True),
+        runner_factory=replay_app("tcp-echo-ipv4", "tcp-echo").session.factory,
+        clock=lambda: FROZEN,
+        theme=THEME,
+    )
+    assert app.run_screen.predict.predictions.on and app.mode is Mode.STEP
     served = check(from_arguments(build_parser().parse_args(["--serve", "--quiz"])))
     assert "--quiz" in serve_command(served)
 

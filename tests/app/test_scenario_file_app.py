@@ -13,8 +13,11 @@ EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "echo.toml"
 
 
 def file_app(scenario) -> SockvizApp:
-    app = SockvizApp(AppConfig(scenario=scenario.name, step=True),
-                     scenarios={scenario.name: scenario}, theme=THEME)
+    app = SockvizApp(
+        AppConfig(scenario=scenario.name, step=True),
+        scenarios={scenario.name: scenario},
+        theme=THEME,
+    )
     app.animation_level = "none"
     return app
 
@@ -23,7 +26,7 @@ async def test_a_met_expectation_is_shown_with_the_step():
     app = file_app(load(EXAMPLE))
     async with app.run_test(size=(100, 30)) as pilot:
         await steps(pilot, 8)  # ... client.sendall(b"ping\n")
-        assert app.view.checks[7].met
+        assert app.run_screen.view.checks[7].met
         assert "Expected: 5 bytes ✓" in "\n".join(crop(app, "#explain"))
 
 
@@ -32,7 +35,7 @@ async def test_an_unmet_expectation_says_what_really_happened():
     app = file_app(loads(text, "wrong.toml"))
     async with app.run_test(size=(100, 30)) as pilot:
         await steps(pilot, 8)
-        assert not app.view.checks[7].met
+        assert not app.run_screen.view.checks[7].met
         assert "Expected: 5 bytes ✗ - got 6 bytes" in "\n".join(crop(app, "#explain"))
         toasts = [str(n.message) for n in app._notifications]
         assert any("expected 5 bytes, got 6 bytes" in t for t in toasts), toasts

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ne
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
-                         ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: signal.Signals(s).name
+)
 def test_signal_quits_cleanly(signum):
     pid, fd = pty.fork()
     if pid == 0:  # the child: the real command line, in a terminal of its own

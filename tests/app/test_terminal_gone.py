@@ -77,9 +77,14 @@ def expected_processes(args: list[str]) -> int:
 def test_terminal_closed_without_sighup_ends_the_app(mode):
     args = MODES[mode]
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "sockviz", *args],
-                            stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True, env={**os.environ, **ENV})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sockviz", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        env={**os.environ, **ENV},
+    )
     os.close(slave)
     try:
         assert FIRST_FRAME in read_until(master, FIRST_FRAME, timeout=15)
@@ -138,9 +143,14 @@ def test_sigcont_without_a_suspend_changes_nothing_and_q_still_quits():
     writer or input thread; the terminal is given back as it was on q."""
     master, slave = os.openpty()
     before = termios.tcgetattr(slave)
-    proc = subprocess.Popen([sys.executable, "-m", "sockviz", "--step"],
-                            stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True, env={**os.environ, **ENV})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sockviz", "--step"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        env={**os.environ, **ENV},
+    )
     try:
         assert FIRST_FRAME in read_until(master, FIRST_FRAME, timeout=15)
         time.sleep(0.5)

@@ -26,16 +26,23 @@ def moment(app) -> dict:
         "explain": crop(app, "#explain"),
         "log": [str(line) for line in app.query_one("#log").lines],
         "payload": crop(app, "#tabs"),
-        "cards": {name: (m.state, m.kernel, m.local, m.remote, m.sent, m.received, m.error)
-                  for name, m in app.models.items()},
-        "card classes": {name: sorted(card.classes) for name, card in app.cards.items()},
-        "ladder": [(e.label, e.delivered(app.view.folded), e.data)
-                   for e in app.view.shown_rows()],
+        "cards": {
+            name: (m.state, m.kernel, m.local, m.remote, m.sent, m.received, m.error)
+            for name, m in app.run_screen.view.models.items()
+        },
+        "card classes": {
+            name: sorted(card.classes) for name, card in app.run_screen.stage.cards.items()
+        },
+        "ladder": [
+            (e.label, e.delivered(app.run_screen.view.folded), e.data)
+            for e in app.run_screen.view.shown_rows()
+        ],
         "ladder drawn": crop(app, "#ladder"),
-        "selected": getattr(app._payload, "label", None),
-        "calls made": app.steps_done,
-        "lanes scrolled": [app.query_one(f"#{lane}").scroll_y
-                           for lane in ("client-lane", "server-lane")],
+        "selected": getattr(app.run_screen.payload, "label", None),
+        "calls made": app.run_screen.view.steps_done,
+        "lanes scrolled": [
+            app.query_one(f"#{lane}").scroll_y for lane in ("client-lane", "server-lane")
+        ],
     }
 
 
@@ -56,9 +63,11 @@ async def test_going_back_shows_that_moments_screen(forward, back):
         await press(pilot, "p")
         then = moment(app)
         await steps(pilot, back)
-        assert app.steps_done == forward
+        assert app.run_screen.view.steps_done == forward
         await press(pilot, *["left"] * back, "p")  # (→ had shown the Next tab)
-        assert app.position == forward - back and app.live_position == forward
+        assert (
+            app.run_screen.position == forward - back and app.run_screen.history.moments == forward
+        )
         assert moment(app) == then
         status = crop(app, "#status")[0]
         assert "looking back" in status and "no call" in status and f"live: {forward}" in status
@@ -72,11 +81,11 @@ async def test_b_is_left_and_forward_again_gives_the_live_screen():
         await jump(pilot, 9)
         live = moment(app)
         await press(pilot, "b", "b", "left")
-        assert app.position == 6
+        assert app.run_screen.position == 6
         await press(pilot, "right", "right")
-        assert app.position == 8 and app.steps_done == 8
+        assert app.run_screen.position == 8 and app.run_screen.view.steps_done == 8
         await press(pilot, "right")
-        assert app.position is None and moment(app) == live
+        assert app.run_screen.position is None and moment(app) == live
         assert "looking back" not in crop(app, "#status")[0]
 
 
@@ -86,29 +95,31 @@ async def test_right_makes_no_call_until_the_live_edge():
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot, 6)
         await press(pilot, "left", "left", "left")
-        assert app.calls_seen == 6
+        assert app.run_screen.history.calls == 6
         await press(pilot, "right", "right", "right")
         await pilot.pause(0.3)
         await settle(pilot)
-        assert app.position is None and app.calls_seen == 6  # three moments, no call
+        assert (
+            app.run_screen.position is None and app.run_screen.history.calls == 6
+        )  # three moments, no call
         await steps(pilot, 1)
-        assert app.calls_seen == 7 and app.steps_done == 7
+        assert app.run_screen.history.calls == 7 and app.run_screen.view.steps_done == 7
 
 
 async def test_going_back_pauses_a_playing_run():
     """← while playing pauses at the gate: nothing new happens while you look back."""
     app = replay_app("tcp-echo-ipv4", "tcp-echo", step=False)
-    app.pace = 0.1
+    app.session.pace = 0.1
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.steps_done >= 3)
+        await until(pilot, lambda: app.run_screen.view.steps_done >= 3)
         await press(pilot, "left")
-        assert app.mode is Mode.STEP and app.position is not None
+        assert app.mode is Mode.STEP and app.run_screen.position is not None
         await settle(pilot)  # (a call let through just before ← may still be on its way)
-        made = app.live_position
+        made = app.run_screen.history.moments
         await pilot.pause(0.5)
-        assert app.live_position == made
+        assert app.run_screen.history.moments == made
         await press(pilot, "space")  # playing goes on from the live edge
-        assert app.position is None and app.mode is Mode.PLAY
+        assert app.run_screen.position is None and app.mode is Mode.PLAY
 
 
 async def test_home_end_and_the_start_of_the_run():
@@ -117,16 +128,20 @@ async def test_home_end_and_the_start_of_the_run():
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "left")
-        assert app.position is None  # nothing made yet: nowhere to go
+        assert app.run_screen.position is None  # nothing made yet: nowhere to go
         await jump(pilot, 5)
         live = moment(app)
         await press(pilot, "home")
-        assert app.position == 0 and not app.cards and app.steps_done == 0
+        assert (
+            app.run_screen.position == 0
+            and not app.run_screen.stage.cards
+            and app.run_screen.view.steps_done == 0
+        )
         assert "The client's sockets appear here" in "\n".join(crop(app, "#stage"))
         await press(pilot, "left")
-        assert app.position == 0
+        assert app.run_screen.position == 0
         await press(pilot, "end")
-        assert app.position is None and moment(app) == live
+        assert app.run_screen.position is None and moment(app) == live
 
 
 async def test_a_countdown_shows_its_moment_and_runs_on_at_the_live_edge():
@@ -137,15 +152,15 @@ async def test_a_countdown_shows_its_moment_and_runs_on_at_the_live_edge():
     app.clock = lambda: now[0]
     async with app.run_test(size=SIZE) as pilot:
         await jump(pilot, 15)
-        assert app.models["client"].kernel == "TIME_WAIT"
+        assert app.run_screen.view.models["client"].kernel == "TIME_WAIT"
         now[0] += 20
-        app._tick()
+        app.run_screen._tick()
         await pilot.pause()
         assert "TIME_WAIT 40s" in "\n".join(crop(app, "#client-lane"))
         await press(pilot, "left")
         assert "TIME_WAIT 60s" in "\n".join(crop(app, "#client-lane"))
         now[0] += 5
-        app._tick()  # looking back, the moment does not tick
+        app.run_screen._tick()  # looking back, the moment does not tick
         await pilot.pause()
         assert "TIME_WAIT 60s" in "\n".join(crop(app, "#client-lane"))
         await press(pilot, "right")
@@ -160,9 +175,13 @@ async def test_restart_while_looking_back_starts_afresh():
         await press(pilot, "left", "left")
         await press(pilot, "r")
         await settle(pilot)
-        assert app.position is None and app.live_position == 0 and not app.cards
+        assert (
+            app.run_screen.position is None
+            and app.run_screen.history.moments == 0
+            and not app.run_screen.stage.cards
+        )
         await jump(pilot, 2)
-        assert app.steps_done == 2
+        assert app.run_screen.view.steps_done == 2
 
 
 async def test_a_run_past_the_history_kept_cannot_be_gone_back_through(monkeypatch):
@@ -172,20 +191,24 @@ async def test_a_run_past_the_history_kept_cannot_be_gone_back_through(monkeypat
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await jump(pilot, 4)
-        assert not app.history.dropped
+        assert not app.run_screen.history.dropped
         await press(pilot, "left")
-        assert app.position == 3
+        assert app.run_screen.position == 3
         app.session.step()  # the run goes on while we look back: 11 events ...
         app.session.step()  # ... then 14
-        await until(pilot, lambda: app.history.dropped)
+        await until(pilot, lambda: app.run_screen.history.dropped)
         await settle(pilot)
-        assert app.position is None and app.steps_done == 6 and not app.history.events
+        assert (
+            app.run_screen.position is None
+            and app.run_screen.view.steps_done == 6
+            and not app.run_screen.history.events
+        )
         assert any("going back through it is off" in n.message for n in app._notifications)
         await press(pilot, "left")
-        assert app.position is None
+        assert app.run_screen.position is None
         await steps(pilot, 2)
-        assert app.steps_done == 8 and app.live_position == 8
-        calls = [e for e in app.history.trace if isinstance(e, CallEvent)]
+        assert app.run_screen.view.steps_done == 8 and app.run_screen.history.moments == 8
+        calls = [e for e in app.run_screen.history.trace if isinstance(e, CallEvent)]
         assert len(calls) == 8  # export still has the whole run
 
 
@@ -195,14 +218,17 @@ async def test_going_back_keeps_the_cards_it_still_has():
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
     async with app.run_test(size=SIZE) as pilot:
         await jump(pilot, 8)
-        card, rows = app.cards["server"], app.view.shown_rows()
+        card, rows = app.run_screen.stage.cards["server"], app.run_screen.view.shown_rows()
         await press(pilot, "left", "left", "left")
-        assert app.cards["server"] is card and "conn-1" not in app.cards
-        kept = app.view.shown_rows()
+        assert (
+            app.run_screen.stage.cards["server"] is card
+            and "conn-1" not in app.run_screen.stage.cards
+        )
+        kept = app.run_screen.view.shown_rows()
         assert all(a is b for a, b in zip(kept, rows, strict=False)) and len(kept) < len(rows)
         await press(pilot, "right", "right", "right")
-        assert app.position is None and app.cards["server"] is card
-        assert all(a is b for a, b in zip(app.view.shown_rows(), rows, strict=True))
+        assert app.run_screen.position is None and app.run_screen.stage.cards["server"] is card
+        assert all(a is b for a, b in zip(app.run_screen.view.shown_rows(), rows, strict=True))
 
 
 async def test_one_step_forward_moves_its_card_as_it_did_live():
@@ -210,18 +236,22 @@ async def test_one_step_forward_moves_its_card_as_it_did_live():
     did; a longer walk (End) and going back draw the cards still."""
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
     app.animation_level = "full"
-    app.flash_seconds = 600  # (what moved is asserted, not how long the light lasts)
     async with app.run_test(size=SIZE) as pilot:
+        app.run_screen.flash_seconds = 600  # (what moved is asserted, not how long it lasts)
         await jump(pilot, 6)
         await press(pilot, "left", "left", "left")  # 3 calls made: bind was the last
-        assert app.position == 3
-        assert not any(card.has_class("-moving") for card in app.cards.values())
+        assert app.run_screen.position == 3
+        assert not any(card.has_class("-moving") for card in app.run_screen.stage.cards.values())
         await press(pilot, "right")  # listen(), recorded: the listener moves to listening
-        moving = [name for name, card in app.cards.items() if card.has_class("-moving")]
-        assert moving == ["server"] and app.models["server"].state.value == "listening"
+        moving = [
+            name for name, card in app.run_screen.stage.cards.items() if card.has_class("-moving")
+        ]
+        assert (
+            moving == ["server"] and app.run_screen.view.models["server"].state.value == "listening"
+        )
         await press(pilot, "home", "end")
-        assert app.position is None
-        assert not any(card.has_class("-moving") for card in app.cards.values())
+        assert app.run_screen.position is None
+        assert not any(card.has_class("-moving") for card in app.run_screen.stage.cards.values())
 
 
 async def test_a_flash_ends_by_itself_and_an_older_ones_end_leaves_a_newer_one_lit():
@@ -229,16 +259,16 @@ async def test_a_flash_ends_by_itself_and_an_older_ones_end_leaves_a_newer_one_l
     light ended stays lit for the whole of the newer one."""
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
     app.animation_level = "full"
-    app.flash_seconds = 0.2
     async with app.run_test(size=SIZE) as pilot:
+        app.run_screen.flash_seconds = 0.2
         await jump(pilot, 3)  # bind(): the server's card lit for 0.2 s
-        await until(pilot, lambda: not app.cards["server"].has_class("-moving"))
+        await until(pilot, lambda: not app.run_screen.stage.cards["server"].has_class("-moving"))
         await steps(pilot, 1)  # listen(): lit again for 0.2 s ...
-        app.flash_seconds = 600
+        app.run_screen.flash_seconds = 600
         await press(pilot, "left", "right")  # ... and once more, for long, before it ends
-        assert app.cards["server"].has_class("-moving")
+        assert app.run_screen.stage.cards["server"].has_class("-moving")
         await pilot.pause(0.5)  # the 0.2 s light's end has come and gone
-        assert app.cards["server"].has_class("-moving")
+        assert app.run_screen.stage.cards["server"].has_class("-moving")
 
 
 async def test_a_click_on_the_timeline_shows_that_moment_and_makes_no_call():
@@ -258,8 +288,12 @@ async def test_a_click_on_the_timeline_shows_that_moment_and_makes_no_call():
             await pilot.pause()
 
         await click(3)
-        assert app.position == 3 and moment(app) == three
+        assert app.run_screen.position == 3 and moment(app) == three
         await click(14)  # a call not made yet: the live edge, and no call
-        assert app.position is None and app.steps_done == 9 and moment(app) == live
+        assert (
+            app.run_screen.position is None
+            and app.run_screen.view.steps_done == 9
+            and moment(app) == live
+        )
         await click(0)
-        assert app.position == 0 and not app.cards
+        assert app.run_screen.position == 0 and not app.run_screen.stage.cards

@@ -27,7 +27,7 @@ async def test_after_switching_family_the_ladder_shows_the_new_runs_addresses():
         await pilot.press("f")  # the same scenario again, on IPv6
         await until(pilot, lambda: app.config.family == "ipv6")
         await steps(pilot, 3)
-        bound = app.view.models["server"].local
+        bound = app.run_screen.view.models["server"].local
         assert bound.startswith("[::1]:")
         text = ladder_text(app)
         assert f"bind {bound}" in text
@@ -41,14 +41,15 @@ async def test_a_new_socket_wears_no_close_badge():
     app = live_app("tcp-echo")
     async with app.run_test(size=(110, 40)) as pilot:
         await steps(pilot, 1)  # server = socket()
-        server, card = app.view.models["server"], app.cards["server"]
+        server, card = app.run_screen.view.models["server"], app.run_screen.stage.cards["server"]
         assert server.kernel == "CLOSE"  # (what TCP_INFO said)
         assert str(card.border_subtitle) == ""
         await steps(pilot, 2)  # setsockopt(), bind()
         assert server.kernel == "CLOSE" and server.local.startswith("127.0.0.1:")
         if shutil.which("ss"):  # the witness: no connection of that address is listed
-            listed = subprocess.run(["ss", "-tanH"], capture_output=True, text=True,
-                                    timeout=10).stdout
+            listed = subprocess.run(
+                ["ss", "-tanH"], capture_output=True, text=True, timeout=10
+            ).stdout
             assert server.local not in listed
         assert str(card.border_subtitle) == ""
         await steps(pilot, 1)  # listen()
@@ -66,22 +67,31 @@ async def test_a_lost_syn_stands_under_the_connect_that_sent_it():
     async with app.run_test(size=(110, 40)) as pilot:
         await steps(pilot, 5)  # up to client = socket()
         await pilot.press("right")  # connect(): its SYN is lost; it blocks about a second
-        await until(pilot, lambda: app.view.link is not None and app.view.link.dropped == 1
-                    and app.view.steps_done == 5, timeout=5)
+        await until(
+            pilot,
+            lambda: (
+                app.run_screen.view.link is not None
+                and app.run_screen.view.link.dropped == 1
+                and app.run_screen.view.steps_done == 5
+            ),
+            timeout=5,
+        )
         await pilot.pause(0.1)
-        labels = [row.label for row in app.view.shown_rows()]
+        labels = [row.label for row in app.run_screen.view.shown_rows()]
         lost = labels.index("SYN seq 0 ✗ lost")
         assert labels[lost - 1] == "connect() begins"
         assert labels[lost - 2] == "client = socket()"
         done = str(app.query_one("#explain-done").visual)
         assert "lost" not in done and done.count("socket() sent nothing") == 1
         upcoming = str(app.query_one("#next-body").visual).replace("\n", " ")
-        assert ("connect() is waiting: its SYN seq 0 was lost on the link; client's kernel "
-                "will send it again") in upcoming
-        syn = app.view.link.recent[-1]
-        assert app.view.models["client"].local == syn.local  # (the SYN's source address)
-        assert syn.local in str(app.cards["client"].render())
-        await until(pilot, lambda: app.view.steps_done == 6, timeout=5)
+        assert (
+            "connect() is waiting: its SYN seq 0 was lost on the link; client's kernel "
+            "will send it again"
+        ) in upcoming
+        syn = app.run_screen.view.link.recent[-1]
+        assert app.run_screen.view.models["client"].local == syn.local  # (the SYN's source address)
+        assert syn.local in str(app.run_screen.stage.cards["client"].render())
+        await until(pilot, lambda: app.run_screen.view.steps_done == 6, timeout=5)
         await pilot.press("q")
 
 
@@ -90,16 +100,21 @@ async def test_an_orphaned_fin_wait2_counts_down_its_kernel_timer():
     """The client closes first across a link: its FIN_WAIT2, orphaned, has a timer the
     kernel line read (ss shows it as well); the card counts it down and the explanation says
     the kernel drops the connection when it runs out."""
-    app = make_app(AppConfig(scenario="time-wait", step=True, link=("delay=20ms", (), False)),
-                   theme="textual-dark")
+    app = make_app(
+        AppConfig(scenario="time-wait", step=True, link=("delay=20ms", (), False)),
+        theme="textual-dark",
+    )
     app.animation_level = "none"
     async with app.run_test(size=(110, 40)) as pilot:
         await steps(pilot, 8)  # ... client.close()
-        client = app.view.models["client"]
-        await until(pilot, lambda: client.kernel == "FIN_WAIT2"
-                    and client.kernel_deadline is not None, timeout=5)
+        client = app.run_screen.view.models["client"]
+        await until(
+            pilot,
+            lambda: client.kernel == "FIN_WAIT2" and client.kernel_deadline is not None,
+            timeout=5,
+        )
         await pilot.pause(0.1)
-        badge = str(app.cards["client"].border_subtitle)
+        badge = str(app.run_screen.stage.cards["client"].border_subtitle)
         left = int(re.search(r"FIN_WAIT2 (\d+)s", badge).group(1))
         assert 50 <= left <= 60  # (net.ipv4.tcp_fin_timeout is 60 here: read, not assumed)
         done = str(app.query_one("#explain-done").visual).replace("\n", " ")

@@ -36,15 +36,17 @@ async def test_w_hides_and_shows_the_wire_rows():
         await pilot.press("w")
         await pilot.pause()
         assert [row.label for row in ladder.rows if row.packet is not None] == wire
-        assert len(app.view.shown_rows()) == len(ladder.rows)  # the run itself unchanged
+        assert len(app.run_screen.view.shown_rows()) == len(ladder.rows)  # the run itself unchanged
 
 
 async def test_what_crossed_is_in_what_just_happened():
     app = replay_app("tcp-echo-wire-ipv4", "tcp-echo")
     async with app.run_test(size=(100, 45)) as pilot:
         await jump(pilot, 6)
-        assert "Wire: connect() sent SYN; server's kernel answered SYN-ACK before accept() " \
-               "was called - the connection waited in the accept queue" in explained(app)
+        assert (
+            "Wire: connect() sent SYN; server's kernel answered SYN-ACK before accept() "
+            "was called - the connection waited in the accept queue" in explained(app)
+        )
         await jump(pilot, 1)
         assert "Wire: accept() sent nothing" in explained(app)
 
@@ -58,17 +60,17 @@ async def test_predict_mode_asks_what_connect_puts_on_the_wire():
     app = replay_app("tcp-echo-wire-ipv4", "tcp-echo")
     async with app.run_test(size=SIZE) as pilot:
         await jump(pilot, 5)  # up to the client's socket()
-        app.predictions.on = True
+        app.run_screen.predict.predictions.on = True
         await pilot.press("right")
         await until(pilot, lambda: isinstance(app.screen, QuizScreen))
         question = app.screen.question
         assert question.kind == "wire-connect"
         assert question.text == "What will client.connect() put on the wire before it returns?"
         await pilot.press(str(question.choices.index(quiz.HANDSHAKE) + 1))
-        await until(pilot, lambda: app.steps_done == 6)
+        await until(pilot, lambda: app.run_screen.view.steps_done == 6)
         await pilot.press("right")  # the next question: the reveal of this one comes first
-        await until(pilot, lambda: 5 in app.predictions.said)
-        assert app.predictions.said[5] == (quiz.HANDSHAKE, quiz.HANDSHAKE)
+        await until(pilot, lambda: 5 in app.run_screen.predict.predictions.said)
+        assert app.run_screen.predict.predictions.said[5] == (quiz.HANDSHAKE, quiz.HANDSHAKE)
 
 
 def _pcap_frames(path) -> list[tuple[int, bytes]]:
@@ -78,7 +80,7 @@ def _pcap_frames(path) -> list[tuple[int, bytes]]:
     frames, at = [], 24
     while at < len(data):
         _s, _u, kept, _whole = struct.unpack_from("<IIII", data, at)
-        frame = data[at + 16: at + 16 + kept]
+        frame = data[at + 16 : at + 16 + kept]
         if frame[12:14] == b"\x08\x00" and frame[23] == 6:  # IPv4, TCP
             header = (frame[14] & 0x0F) * 4
             frames.append((frame[14 + header + 13], frame))
@@ -89,13 +91,14 @@ def _pcap_frames(path) -> list[tuple[int, bytes]]:
 @pytest.mark.skipif(not IS_ROOT, reason="the engine watches the host's loopback as root")
 async def test_a_live_run_writes_its_frames_to_the_pcap_file(tmp_path):
     path = tmp_path / "run.pcap"
-    app = make_app(AppConfig(scenario="tcp-echo", step=True, wire="host", pcap=str(path)),
-                   theme=THEME)
+    app = make_app(
+        AppConfig(scenario="tcp-echo", step=True, wire="host", pcap=str(path)), theme=THEME
+    )
     app.animation_level = "none"
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot, 15)
-        assert app.view.wire.where == "host"
-        shown = [row.packet for row in app.view.shown_rows() if row.packet is not None]
+        assert app.run_screen.view.wire.where == "host"
+        shown = [row.packet for row in app.run_screen.view.shown_rows() if row.packet is not None]
     frames = _pcap_frames(path)  # written when the run stopped (the app quit)
     syn, syn_ack, fin = 0x02, 0x12, 0x01
     assert [flags for flags, _ in frames[:2]] == [syn, syn_ack]
@@ -105,11 +108,14 @@ async def test_a_live_run_writes_its_frames_to_the_pcap_file(tmp_path):
 
 async def test_a_wire_that_cannot_be_watched_is_said_once():
     def factory(scenario, consumer, **options):
-        return Runner(scenario, consumer, **options,
-                      wire=WireStatus(None, "user namespaces are turned off here"))
+        return Runner(
+            scenario,
+            consumer,
+            **options,
+            wire=WireStatus(None, "user namespaces are turned off here"),
+        )
 
-    app = make_app(AppConfig(scenario="tcp-echo", step=True), runner_factory=factory,
-                   theme=THEME)
+    app = make_app(AppConfig(scenario="tcp-echo", step=True), runner_factory=factory, theme=THEME)
     app.animation_level = "none"
     async with app.run_test(size=SIZE) as pilot:
         await steps(pilot, 1)
@@ -118,7 +124,7 @@ async def test_a_wire_that_cannot_be_watched_is_said_once():
         await steps(pilot, 1)
         said = [n.message for n in app._notifications if "wire" in n.message]
         assert said == ["The wire is not shown: user namespaces are turned off here."]
-        assert not any(row.packet for row in app.view.shown_rows())
+        assert not any(row.packet for row in app.run_screen.view.shown_rows())
         assert "Wire:" not in explained(app)
 
 
@@ -128,8 +134,7 @@ def test_every_served_tab_watches_the_wire_where_it_was_asked():
     from sockviz.options import check, from_arguments
 
     def served(*args: str) -> list[str]:
-        return serve_command(check(from_arguments(build_parser().parse_args(
-            ["--serve", *args]))))
+        return serve_command(check(from_arguments(build_parser().parse_args(["--serve", *args]))))
 
     assert "--wire" not in served()
     assert served("--wire", "off")[-2:] == ["--wire", "off"]

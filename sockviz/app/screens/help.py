@@ -7,31 +7,50 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from sockviz.engine.kernel.tcp_settings import lines
+
 KEYS = (
-    ("→  or  n", ("one step: exactly one real socket call (pauses if playing); looking "
-                  "back, the next recorded call instead; on a link that holds segments "
-                  "(--hold), the held one crosses first")),
+    (
+        "→  or  n",
+        (
+            "one step: exactly one real socket call (pauses if playing); looking "
+            "back, the next recorded call instead; on a link that holds segments "
+            "(--hold), the held one crosses first"
+        ),
+    ),
     ("←  or  b", "back one call: the screen as it was then (no call is made; pauses)"),
-    ("home / end", ("back to the start of the run / forward to the live edge (or click a "
-                    "mark of the timeline on the status line: that moment)")),
+    (
+        "home / end",
+        (
+            "back to the start of the run / forward to the live edge (or click a "
+            "mark of the timeline on the status line: that moment)"
+        ),
+    ),
     ("space", "play / pause"),
     ("+  /  -", "faster / slower (while playing)"),
     ("r", "run the scenario again from the start, on new sockets"),
     ("s", "choose a scenario"),
     ("f", "switch between IPv4 and IPv6 (and restart)"),
     ("i", "type a message for the client to send; Enter sends, Escape leaves"),
-    ("↑  /  ↓", ("in the ladder (click it first): choose the message (or the segment) shown "
-                 "in Payload")),
+    (
+        "↑  /  ↓",
+        ("in the ladder (click it first): choose the message (or the segment) shown in Payload"),
+    ),
     ("w", "show / hide the wire: the real segments under each call"),
     ("e / p / l", "show the next call / the payload bytes / the log of every call"),
-    ("g", ("predict mode on/off: before each call, guess what it will do (a choice's "
-           "number, or ↑↓ and enter); escape goes back without making the call")),
+    (
+        "g",
+        (
+            "predict mode on/off: before each call, guess what it will do (a choice's "
+            "number, or ↑↓ and enter); escape goes back without making the call"
+        ),
+    ),
     ("x", "export the ladder: Mermaid (.mmd) and plain text (.txt)"),
     ("ctrl+s", "save an SVG screenshot"),
     ("?", "this help"),
@@ -39,31 +58,41 @@ KEYS = (
 )
 
 READING = (
-    ("Every card is one real socket. Its strip shows our lifecycle state "
-    "(created → bound → listening → connected → closed); the badge on its lower edge is "
-    "the kernel's own TCP state, read from the kernel: TCP_INFO for a socket the program "
-    "holds; once it has closed it, the kernel's socket diagnostics over netlink (what ss "
-    "uses), or /proc/net/tcp where netlink is refused."),
-    ("The ladder is the story between client and server. A dashed arrow means the bytes "
-    "are waiting in the receiver's kernel buffer; it turns solid when the program calls "
-    "recv() and takes them."),
-    ("The thin arrows in their own colour under a call are the wire: real TCP segments "
-    "and UDP datagrams, captured as they crossed (SYN, SYN-ACK, ACK under connect(); FIN "
-    "and its ACK under close()). Relative numbers, as Wireshark shows them."),
-    ("On two hosts (--link, --drop, the lost-* and slow-link labs) the strip under the "
-    "status line is the link between them - the one part sockviz carries. ✗ marks a "
-    "segment lost on it, ⏸ one held for a key, ↻ the kernel sending one again; the cards "
-    "show each kernel's RTT and congestion window (TCP_INFO)."),
-    ("Nothing here is simulated: each line in the log is a system call that this "
-    "program really made, in the same order every run."),
+    (
+        "Every card is one real socket. Its strip shows our lifecycle state "
+        "(created → bound → listening → connected → closed); the badge on its lower edge is "
+        "the kernel's own TCP state, read from the kernel: TCP_INFO for a socket the program "
+        "holds; once it has closed it, the kernel's socket diagnostics over netlink (what ss "
+        "uses), or /proc/net/tcp where netlink is refused."
+    ),
+    (
+        "The ladder is the story between client and server. A dashed arrow means the bytes "
+        "are waiting in the receiver's kernel buffer; it turns solid when the program calls "
+        "recv() and takes them."
+    ),
+    (
+        "The thin arrows in their own colour under a call are the wire: real TCP segments "
+        "and UDP datagrams, captured as they crossed (SYN, SYN-ACK, ACK under connect(); FIN "
+        "and its ACK under close()). Relative numbers, as Wireshark shows them."
+    ),
+    (
+        "On two hosts (--link, --drop, the lost-* and slow-link labs) the strip under the "
+        "status line is the link between them - the one part sockviz carries. ✗ marks a "
+        "segment lost on it, ⏸ one held for a key, ↻ the kernel sending one again; the cards "
+        "show each kernel's RTT and congestion window (TCP_INFO)."
+    ),
+    (
+        "Nothing here is simulated: each line in the log is a system call that this "
+        "program really made, in the same order every run."
+    ),
 )
 
 
 class HelpScreen(ModalScreen[None]):
     """Keys and a short guide. Any of escape, q, ? closes it."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
-        Binding("escape,q,question_mark", "dismiss", "Close", show=True),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close", show=True),
     ]
 
     def __init__(self, settings: dict | None = None) -> None:
@@ -85,13 +114,16 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.assemble(("\nHow to read the screen", "bold $text-accent")))
             for paragraph in READING:
                 yield Static(Content(paragraph), classes="help-paragraph")
-            from sockviz.engine.kernel.tcp_settings import lines
-
             yield Static(Content.assemble(("This machine's TCP", "bold $text-accent")))
-            yield Static(Content("Read from /proc/sys/net/ipv4 at the run's start, in its "
-                                 "own network: what the retry, timer and congestion words "
-                                 "say comes from these."), classes="help-paragraph")
+            yield Static(
+                Content(
+                    "Read from /proc/sys/net/ipv4 at the run's start, in its "
+                    "own network: what the retry, timer and congestion words "
+                    "say comes from these."
+                ),
+                classes="help-paragraph",
+            )
             yield Static(Content("\n".join(lines(self.settings))), classes="help-paragraph")
 
-    def action_dismiss(self) -> None:
+    def action_close(self) -> None:
         self.dismiss(None)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -19,9 +20,9 @@ from sockviz.engine.scenarios.scenario_types import Scenario
 class ScenarioPicker(ModalScreen[str | None]):
     """Returns the chosen scenario's name, or None."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, scenarios: dict[str, Scenario], current: str) -> None:
+    def __init__(self, scenarios: Mapping[str, Scenario], current: str) -> None:
         super().__init__()
         self.scenarios = scenarios
         self.current = current
@@ -52,7 +53,7 @@ class ScenarioPicker(ModalScreen[str | None]):
         options.focus()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        scenario = self.scenarios[event.option.id]
+        scenario = self.scenarios[event.option.id or self.current]  # (every option has one)
         self.query_one("#picker-about", Static).update(Content(inert_lines(scenario.about)))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -23,7 +23,7 @@ from sockviz.engine.predict_questions import Question
 class QuizScreen(ModalScreen[int | None]):
     """Returns the index of the chosen answer, or None (no guess, no call)."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Back, no call"),
         *(Binding(str(n), f"choose({n - 1})", show=False) for n in range(1, 10)),
     ]
@@ -38,12 +38,17 @@ class QuizScreen(ModalScreen[int | None]):
         with Vertical(id="quiz-box") as box:
             box.border_title = f"predict · step {self.question.step + 1}"
             # (the keys said are the keys that answer: as many digits as choices)
-            box.border_subtitle = (f"score {right}/{asked} · " if asked else "") + \
-                f"1-{len(self.question.choices)} or enter answers · escape: back, no call"
+            box.border_subtitle = (
+                f"score {right}/{asked} · " if asked else ""
+            ) + f"1-{len(self.question.choices)} or enter answers · escape: back, no call"
             yield Static(Content.assemble((self.question.text, "bold")), id="quiz-question")
-            yield OptionList(*(Option(Content(f"{n}. {choice}"), id=str(n - 1))
-                               for n, choice in enumerate(self.question.choices, start=1)),
-                             id="quiz-choices")
+            yield OptionList(
+                *(
+                    Option(Content(f"{n}. {choice}"), id=str(n - 1))
+                    for n, choice in enumerate(self.question.choices, start=1)
+                ),
+                id="quiz-choices",
+            )
 
     def on_mount(self) -> None:
         choices = self.query_one(OptionList)
@@ -51,7 +56,7 @@ class QuizScreen(ModalScreen[int | None]):
         choices.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(int(event.option.id))
+        self.dismiss(int(event.option.id or 0))  # (every choice has its index as its id)
 
     def action_choose(self, index: int) -> None:
         if index < min(len(self.question.choices), 9):

@@ -9,8 +9,13 @@ fixed by the stylesheet (``fixed``) is updated without a layout at all.
 
 from __future__ import annotations
 
+import weakref
+
 from textual.content import Content
 from textual.widgets import Static
+
+_SHOWN: weakref.WeakKeyDictionary[Static, tuple[object, ...]] = weakref.WeakKeyDictionary()
+"""What each line shows now (its text and styles), kept no longer than the line."""
 
 
 def update_if_changed(widget: Static, content: Content, *, fixed: bool = False) -> bool:
@@ -21,8 +26,8 @@ def update_if_changed(widget: Static, content: Content, *, fixed: bool = False) 
     so it gets one.)
     """
     key = (content.plain, tuple(content.spans))  # Content's == compares the text only
-    if getattr(widget, "_sockviz_shown", None) == key:
+    if _SHOWN.get(widget) == key:
         return False
-    widget._sockviz_shown = key
+    _SHOWN[widget] = key
     widget.update(content, layout=not fixed)
     return True

@@ -13,7 +13,6 @@ from textual.content import Content
 from textual.widgets import Static
 
 from sockviz.app.widgets.changed_static import update_if_changed
-from sockviz.engine.events import CallEvent, Checked, StepPending
 from sockviz.engine.call_meanings import (
     c_call,
     errno_help,
@@ -21,6 +20,7 @@ from sockviz.engine.call_meanings import (
     python_line,
     state_reason,
 )
+from sockviz.engine.events import CallEvent, Checked, StepPending
 from sockviz.engine.states import State
 
 
@@ -32,10 +32,18 @@ def _code_line(socket: str, call, args: str | None, parent: str | None = None) -
     )
 
 
-def done_content(event: CallEvent, before: State | None, explain: str, total: int,
-                 planned: bool = False, prediction: tuple[str, str] | None = None,
-                 checked: Checked | None = None, wire: str | None = None,
-                 since: str | None = None, settings=None) -> Content:
+def done_content(
+    event: CallEvent,
+    before: State | None,
+    explain: str,
+    total: int,
+    planned: bool = False,
+    prediction: tuple[str, str] | None = None,
+    checked: Checked | None = None,
+    wire: str | None = None,
+    since: str | None = None,
+    settings=None,
+) -> Content:
     """The block for a call that has just been made (``planned``: its error is the lesson;
     ``prediction``: predict mode's guess and what really happened; ``wire``: what crossed
     the wire because of it, when the wire is watched; ``since``: what the kernel line
@@ -52,23 +60,40 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
         outcome = ("✓", "bold $text-success")
     lines = [
         # (named as the Python line does: accept() is called on the listener, its parent)
-        Content.assemble((f"{step}{event.parent or event.socket}.{event.call.value}()",
-                          "bold"), "  ", outcome),
+        Content.assemble(
+            (f"{step}{event.parent or event.socket}.{event.call.value}()", "bold"), "  ", outcome
+        ),
         _code_line(event.socket, event.call, event.args, event.parent),
     ]
     if prediction is not None:
         guess, truth = prediction
         if guess == truth:
-            lines.insert(0, Content.assemble(("You predicted: ", "bold"),
-                                             (f"{guess} ✓ right", "bold $text-success")))
+            lines.insert(
+                0,
+                Content.assemble(
+                    ("You predicted: ", "bold"), (f"{guess} ✓ right", "bold $text-success")
+                ),
+            )
         else:
-            lines.insert(0, Content.assemble(("You predicted: ", "bold"),
-                                             (f"{guess} ✗", "bold $text-error"),
-                                             f" - it was {truth}"))
+            lines.insert(
+                0,
+                Content.assemble(
+                    ("You predicted: ", "bold"),
+                    (f"{guess} ✗", "bold $text-error"),
+                    f" - it was {truth}",
+                ),
+            )
     if checked is not None:
-        lines.append(Content.assemble(("Expected: ", "bold"), (
-            (f"{checked.expected} ✓", "bold $text-success") if checked.met else
-            (f"{checked.expected} ✗ - got {checked.got}", "bold $text-error"))))
+        lines.append(
+            Content.assemble(
+                ("Expected: ", "bold"),
+                (
+                    (f"{checked.expected} ✓", "bold $text-success")
+                    if checked.met
+                    else (f"{checked.expected} ✗ - got {checked.got}", "bold $text-error")
+                ),
+            )
+        )
     if wire:  # (what really crossed comes before what the scenario says of the call)
         lines.append(Content.assemble(("Wire: ", "bold $wire"), wire))
     if explain:
@@ -77,23 +102,35 @@ def done_content(event: CallEvent, before: State | None, explain: str, total: in
     if event.error and errno_help(event.error):
         lines.append(Content.assemble(("Why: ", "bold"), errno_help(event.error)))
     if event.kernel:
-        lines.append(Content.assemble(("Kernel: ", "bold"), f"{event.kernel}, "
-                                      f"{kernel_meaning(event.kernel, settings)}"))
+        lines.append(
+            Content.assemble(
+                ("Kernel: ", "bold"), f"{event.kernel}, {kernel_meaning(event.kernel, settings)}"
+            )
+        )
     if since:
         lines.append(Content.assemble(("Since: ", "bold"), since))
     return Content("\n").join(lines)
 
 
-def next_content(pending: StepPending, total: int, key_hint: str,
-                 explain: bool = True, under_way: str | None = None) -> Content:
+def next_content(
+    pending: StepPending,
+    total: int,
+    key_hint: str,
+    explain: bool = True,
+    under_way: str | None = None,
+) -> Content:
     """The block for the call about to run (``explain``: with what it will do - predict
     mode keeps that for after the guess; ``under_way``: the call has begun - its first
     segment was seen - and not returned, and what was seen of it)."""
     lines = [
         Content.assemble(
-            ((f"Next → step {pending.step + 1}{f'/{total}' if total else ''} · "
-             f"{pending.socket}.{pending.call.value}()"),
-             "bold $text-warning"),
+            (
+                (
+                    f"Next → step {pending.step + 1}{f'/{total}' if total else ''} · "
+                    f"{pending.socket}.{pending.call.value}()"
+                ),
+                "bold $text-warning",
+            ),
             ("   " + key_hint, "$foreground 60%") if key_hint else "",
         ),
         _code_line(pending.socket, pending.call, pending.args),
@@ -103,8 +140,11 @@ def next_content(pending: StepPending, total: int, key_hint: str,
     if pending.explain and explain:
         lines.append(Content(pending.explain))
     elif pending.explain:
-        lines.append(Content("(Predict mode: what it does is told once you have guessed.)",
-                             ).stylize("$foreground 60%"))
+        lines.append(
+            Content(
+                "(Predict mode: what it does is told once you have guessed.)",
+            ).stylize("$foreground 60%")
+        )
     return Content("\n").join(lines)
 
 
@@ -115,8 +155,10 @@ class ExplainPanel(VerticalScroll):
         yield Static(Content("Nothing yet: no call has been made."), id="explain-done")
 
     def show(self, done: Content | None) -> None:
-        if update_if_changed(self.query_one("#explain-done", Static),
-                             done or Content("Nothing yet: no call has been made.")):
+        if update_if_changed(
+            self.query_one("#explain-done", Static),
+            done or Content("Nothing yet: no call has been made."),
+        ):
             self.scroll_home(animate=False)
 
 

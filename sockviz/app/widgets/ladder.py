@@ -7,11 +7,11 @@ other side has taken them: the bytes really wait in the kernel until the program
 
 The wire's segments, when watched, are thin arrows in a colour of their own under the call
 that caused them (``w`` hides and shows them). A line-API widget, as Textual's ``Log`` and
-``DataTable`` are: it draws the rows of a
-:class:`~sockviz.view.run_view.RunView` one screen line at a time, only those in sight, with no
-widget per row - so a run of thousands of rows scrolls back to its first as cheaply as a
-short one. Rows that carry bytes, and segments, can be selected (click, or ↑/↓ when the ladder has focus);
-the payload view shows the selected one. The selection is this widget's own state; the rows
+``DataTable`` are: it draws the rows of a :class:`~sockviz.view.run_view.RunView` one screen
+line at a time, only those in sight, with no widget per row - so a run of thousands of rows
+scrolls back to its first as cheaply as a short one. Rows that carry bytes, and segments,
+can be selected (click, or ↑/↓ when the ladder has focus); the payload view shows the
+selected one. The selection is this widget's own state; the rows
 are the view's. Peer bytes are shown escaped.
 """
 
@@ -22,9 +22,9 @@ from typing import ClassVar
 
 from rich.style import Style as RichStyle
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -54,11 +54,13 @@ def row_content(row: Row, width: int, delivered: bool) -> Content:
         left = (body - len(label)) // 2
         right = body - len(label) - left
         if row.side == "left":
-            middle = Content.assemble((line * left, style), (label, bold),
-                                      (line * right + head[0], style), " " * cut)
+            middle = Content.assemble(
+                (line * left, style), (label, bold), (line * right + head[0], style), " " * cut
+            )
         else:
-            middle = Content.assemble(" " * cut, (head[1] + line * left, style),
-                                      (label, bold), (line * right, style))
+            middle = Content.assemble(
+                " " * cut, (head[1] + line * left, style), (label, bold), (line * right, style)
+            )
     else:
         text = row.label[: inner - 2]
         pad = inner - len(text) - 2
@@ -71,8 +73,11 @@ def row_content(row: Row, width: int, delivered: bool) -> Content:
     if row.data is not None:
         shown = preview(row.data, inner - 2)
         pad = inner - len(shown)
-        lines.append(Content.assemble(edge, " " * (pad // 2), (shown, "italic"),
-                                      " " * (pad - pad // 2), edge))
+        lines.append(
+            Content.assemble(
+                edge, " " * (pad // 2), (shown, "italic"), " " * (pad - pad // 2), edge
+            )
+        )
     return Content("\n").join(lines)
 
 
@@ -80,9 +85,8 @@ class Ladder(ScrollView, can_focus=True):
     """The sequence diagram of the view it is shown. See the module docstring."""
 
     DEFAULT_CSS = "Ladder { overflow-x: hidden; }"
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"ladder--head", "ladder--selected",
-                                             "ladder--hover"}
-    BINDINGS: ClassVar[list[Binding]] = [
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"ladder--head", "ladder--selected", "ladder--hover"}
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "select(-1)", "Previous message", show=False),
         Binding("down", "select(1)", "Next message", show=False),
     ]
@@ -139,8 +143,9 @@ class Ladder(ScrollView, can_focus=True):
         self.view, self.rows = view, rows
         if again:
             self.selected, self.follow, self._hover = None, True, None
-        elif self.selected is not None and (not self._is_shown(self.selected)
-                                            or self.selected not in rows):
+        elif self.selected is not None and (
+            not self._is_shown(self.selected) or self.selected not in rows
+        ):
             self.selected = None
         self.virtual_size = Size(self.scrollable_content_region.width, line)
         if added:
@@ -148,9 +153,9 @@ class Ladder(ScrollView, can_focus=True):
         newest, chosen = view.newest_data, again
         if again or newest != self._newest:
             self._newest = newest
-            row = self._row(newest) if newest is not None and self.follow else None
-            if row is not None:
-                self.selected, chosen = row, True
+            newest_row = self._row(newest) if newest is not None and self.follow else None
+            if newest_row is not None:
+                self.selected, chosen = newest_row, True
         self.refresh()
         return chosen
 
@@ -196,8 +201,13 @@ class Ladder(ScrollView, can_focus=True):
             return Strip.blank(width, self._background())
         row, sub = found
         delivered = row.delivered(self.view.folded)
-        look = ("ladder--selected" if row is self.selected
-                else "ladder--hover" if row is self._hover else "")
+        look = (
+            "ladder--selected"
+            if row is self.selected
+            else "ladder--hover"
+            if row is self._hover
+            else ""
+        )
         key = (row.index, width, delivered, look, row.error)
         return self._strips(key, row_content(row, width, delivered), look, width)[sub]
 
@@ -211,8 +221,10 @@ class Ladder(ScrollView, can_focus=True):
         if strips is None:
             style = self.get_visual_style(look) if look else self.get_visual_style()
             pad = self._background(style.rich_style)
-            strips = [strip.extend_cell_length(width, pad)
-                      for strip in Visual.to_strips(self, content, width, None, style)]
+            strips = [
+                strip.extend_cell_length(width, pad)
+                for strip in Visual.to_strips(self, content, width, None, style)
+            ]
             if len(self._cache) > 2000:
                 self._cache.clear()
             self._cache[key] = strips
@@ -230,8 +242,7 @@ class Ladder(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._cache.clear()
         if self.view is not None:
-            self.virtual_size = Size(self.scrollable_content_region.width,
-                                     self.virtual_size.height)
+            self.virtual_size = Size(self.scrollable_content_region.width, self.virtual_size.height)
 
     # --- choosing a message -----------------------------------------------------------
     def _select(self, row: Row, by_user: bool) -> None:
@@ -273,6 +284,4 @@ class Ladder(ScrollView, can_focus=True):
 
     def scroll_to_region_lines(self, top: int) -> None:
         """Bring the screen lines from ``top`` (a row of data: two) into sight."""
-        from textual.geometry import Region
-
         self.scroll_to_region(Region(0, top, 1, 2), animate=False)

@@ -26,8 +26,11 @@ class LinkStrip(Static):
         status = link.status
         room = (self.size.width or self.app.size.width) - 2
         ends = f"{status.client} ⇄ {status.server} · "
-        for where, counters in ((ends, link.counters()), ("", link.counters()),
-                                ("", linkview.short_counters(link))):
+        for where, counters in (
+            (ends, link.counters()),
+            ("", link.counters()),
+            ("", linkview.short_counters(link)),
+        ):
             text = f"{where}{status.settings}  │ {counters}"
             if len(text) + 5 <= room:
                 break

@@ -1,22 +1,28 @@
-"""The lower row of the main screen and the message line.
+"""The lower row of the run screen and the message line.
 
 Both are mounted just after the app's first frame (the tabs, log and input they are made
-of cost a noticeable part of the start-up), so this module is imported only then.
+of cost a noticeable part of the start-up), so this module is imported only then. The row
+shows what the run screen hands it (:mod:`sockviz.app.panel_words` says the words); it
+keeps only which tab is up.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.message import Message
-from textual.widgets import Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane, Tabs
 
 from sockviz.app.widgets.explain_panel import ExplainPanel, NextPanel
 from sockviz.app.widgets.payload import PayloadView
 from sockviz.app.widgets.runlog import RunLog
+from sockviz.engine.events import Event
+from sockviz.view.run_view import Row, RunView
 
 
 class LowerPanels(Horizontal):
@@ -44,6 +50,40 @@ class LowerPanels(Horizontal):
         # after a refresh: by then the tabs inside the TabbedContent exist too
         self.call_after_refresh(self.post_message, self.Ready())
 
+    def ready(self, payload: Row | None, view: RunView) -> None:
+        """Up at last: titled, and showing what came before (``payload``: the ladder's
+        choice; ``view``: the view on screen)."""
+        self.query_one("#explain").border_title = "what just happened"
+        self.query_one("#next-wide").border_title = "next"
+        for tabs in self.query(Tabs):
+            tabs.can_focus = False  # → must always step, never move between tabs
+        self.show_payload(payload)
+        self.show_log(view)
+
+    def show_log(self, view: RunView, added: list[Event] | None = None) -> None:
+        self.query_one(RunLog).show(view, added)
+
+    def show_payload(self, row: Row | None) -> None:
+        self.query_one(PayloadView).show(row)
+
+    def show_done(self, done: Content | None) -> None:
+        self.query_one(ExplainPanel).show(done)
+
+    def show_next(self, upcoming: Content, websocket: bool) -> None:
+        """The next call, in its tab and in its wide column (``websocket``: the payload
+        view decodes frames)."""
+        self.query_one(PayloadView).decode_websocket = websocket
+        for panel in self.query(NextPanel):
+            panel.show(upcoming)
+        tabs = self.query_one(TabbedContent)
+        if self.screen.has_class("-wide") and tabs.active == "tab-next":
+            tabs.active = "tab-payload"  # (on a wide screen the next call has its column)
+
+    def show_tab(self, tab: str) -> None:
+        if tab == "tab-next" and self.screen.has_class("-wide"):
+            return  # the next call has its own column on a wide screen
+        self.query_one(TabbedContent).active = tab
+
 
 class MessageInput(Input):
     """The message line. A paste it cannot take whole is cut to fit - and says so.
@@ -55,27 +95,41 @@ class MessageInput(Input):
     bindings (q, r, +, …) type those characters here instead.
     """
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Send"),
-        Binding("escape", "app.leave_input", "Back to the run"),
+        Binding("escape", "leave", "Back to the run"),
     ]
 
-    def _on_paste(self, event) -> None:
+    def action_leave(self) -> None:
+        """Give the keys back to the run, and hide the line's bar."""
+        self.screen.set_focus(None)
+        if self.parent is not None:
+            self.parent.display = False
+
+    def _on_paste(self, event: events.Paste) -> None:
         event.stop()
         lines = (event.text or "").splitlines()
         if not lines:
             return
         if len(lines) > 1:
-            self.app.notify(f"Pasted the first of {len(lines)} lines: a message is one line.",
-                            title="paste", timeout=5)
+            self.app.notify(
+                f"Pasted the first of {len(lines)} lines: a message is one line.",
+                title="paste",
+                timeout=5,
+            )
         selection = self.selection
         start, end = sorted((selection.start, selection.end))
+        assert self.max_length is not None  # (the line is made with one: MessageBar.line)
         room = self.max_length - (len(self.value) - (end - start))
         line = lines[0]
         if len(line) > room:
-            self.app.notify(f"Pasted {room} of {len(line)} characters: a message holds "
-                            f"at most {self.max_length}.", title="paste", severity="warning",
-                            timeout=6)
+            self.app.notify(
+                f"Pasted {room} of {len(line)} characters: a message holds "
+                f"at most {self.max_length}.",
+                title="paste",
+                severity="warning",
+                timeout=6,
+            )
             line = line[: max(0, room)]
         if selection.is_empty:
             self.insert_text_at_cursor(line)

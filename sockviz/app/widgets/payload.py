@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from sockviz.engine.record.trace_format import escape_bytes
 from sockviz.view.run_view import Row
+from sockviz.view.wirewords import header_lines
 
 #: How many bytes the hex view shows; the event keeps up to 4096, the totals count all.
 SHOWN = 512
@@ -52,8 +53,9 @@ class HexBody(Widget):
 
     def get_content_height(self, container, viewport, width: int) -> int:
         text = self.text(width)
-        return sum(max(1, -(-len(line) // max(1, width))) for line in text.split("\n")) \
-            if text else 0
+        return (
+            sum(max(1, -(-len(line) // max(1, width))) for line in text.split("\n")) if text else 0
+        )
 
     def render(self) -> Content:
         return Content(self.text(self.size.width))
@@ -74,10 +76,12 @@ class PayloadView(VerticalScroll):
         head = self.query_one("#payload-head", Static)
         body = self.query_one("#payload-hex", HexBody)
         if entry is not None and entry.packet is not None:
-            from sockviz.view.wirewords import header_lines
-
-            head.update(Content.styled(f"{entry.packet.source} → {entry.packet.target} · "
-                                       f"on the wire · {entry.label}", "bold $wire"))
+            head.update(
+                Content.styled(
+                    f"{entry.packet.source} → {entry.packet.target} · on the wire · {entry.label}",
+                    "bold $wire",
+                )
+            )
             body.data, body.before = b"", "\n".join(header_lines(entry.packet))
             body.refresh(layout=True)
             return

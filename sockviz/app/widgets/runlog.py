@@ -60,8 +60,9 @@ class RunLog(ScrollView, can_focus=True):
         if added is None:
             self._events = view.log()
             self._texts = [None] * len(self._events)
-            self._width = max((cell_len(self._text(i)) for i in range(len(self._events))),
-                              default=0)
+            self._width = max(
+                (cell_len(self._text(i)) for i in range(len(self._events))), default=0
+            )
         elif added:
             self._events.extend(added[-LOG_LINES:])
             self._texts.extend([None] * min(len(added), LOG_LINES))
@@ -70,8 +71,9 @@ class RunLog(ScrollView, can_focus=True):
                 del self._events[:extra]
                 del self._texts[:extra]
             start = len(self._events) - min(len(added), LOG_LINES)
-            self._width = max(self._width, *(cell_len(self._text(i))
-                                             for i in range(start, len(self._events))))
+            self._width = max(
+                self._width, *(cell_len(self._text(i)) for i in range(start, len(self._events)))
+            )
         else:
             return
         self.virtual_size = Size(self._width, len(self._events))

@@ -1,8 +1,9 @@
 """A socket card: one socket's name, kind, addresses, lifecycle strip, kernel badge, bytes.
 
 The card is a plain view of a :class:`~sockviz.view.run_view.CardModel` (the view of the run
-keeps it; the stage calls :meth:`SocketCard.show`). Colours come from the stylesheet: the card swaps CSS classes
-(``-state-bound``, ``-kernel-time-wait``, ``-error``), never sets a colour itself.
+keeps it; the stage calls :meth:`SocketCard.show`). Colours come from the stylesheet: the
+card swaps CSS classes (``-state-bound``, ``-kernel-time-wait``, ``-error``), never sets a
+colour itself.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def rate_line(rates: list[float], width: int) -> str:
     Plain text in a one-line Static: it is redrawn with every batch while bytes flow,
     and a line of characters costs far less to draw than a chart widget.
     """
-    shown = rates[-max(width, 1):]
+    shown = rates[-max(width, 1) :]
     top = max(shown, default=0.0)
     if top <= 0:
         return ""
@@ -68,19 +69,22 @@ def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
     if m.transfer is None:
         text = f"↑ sent {sent} · ↓ received {received}"
         if wire and (m.segments_out or m.segments_in):  # the wire, where it fits
-            for line in (f"{text} · segments {m.segments_out} out, {m.segments_in} in",
-                         f"{text} · seg ↑{m.segments_out} ↓{m.segments_in}",
-                         (f"sent {sent} · recv {received} · seg ↑{m.segments_out} "
-                          f"↓{m.segments_in}")):
+            for line in (
+                f"{text} · segments {m.segments_out} out, {m.segments_in} in",
+                f"{text} · seg ↑{m.segments_out} ↓{m.segments_in}",
+                (f"sent {sent} · recv {received} · seg ↑{m.segments_out} ↓{m.segments_in}"),
+            ):
                 if len(line) <= width:
                     return line
         return text if len(text) <= width else f"sent {sent} · recv {received}"
     done, total = m.transfer
     rate = f" {human_bytes(int(m.rates[-1]))}/s" if m.rates else ""
     share = f"{100 * done // max(total, 1)}%"
-    for text in (f"↑ sent {sent} · ↓ received {received}  {share}{rate}",
-                 f"↑ {sent} · ↓ {received}  {share}{rate}",
-                 f"↑ {sent} ↓ {received} {share}"):
+    for text in (
+        f"↑ sent {sent} · ↓ received {received}  {share}{rate}",
+        f"↑ {sent} · ↓ {received}  {share}{rate}",
+        f"↑ {sent} ↓ {received} {share}",
+    ):
         if len(text) <= width:
             return text
     return text
@@ -89,13 +93,16 @@ def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
 def flow_line(m: CardModel, width: int) -> str:
     """The kernel's view of the path (TCP_INFO, on a two-host run): ``RTT 41 ms · cwnd 10
     · sent again 1``."""
-    rtt, cwnd, again = m.flow
     # (any of the three may be unknown - "—" - or larger than a card: the file checks bound
     # them, events from elsewhere need not be; the shorter forms come before cutting)
-    rtt = "—" if rtt is None else f"{rtt:g}"
-    cwnd, again = ("—" if n is None else str(n) for n in (cwnd, again))
-    for text in (f"RTT {rtt} ms · cwnd {cwnd} · sent again {again}",
-                 f"RTT {rtt}ms cwnd {cwnd} again {again}", f"{rtt}ms cwnd {cwnd}"):
+    flow: tuple[object, ...] = m.flow or (None, None, None)
+    rtt = "—" if flow[0] is None else f"{flow[0]:g}"
+    cwnd, again = ("—" if n is None else str(n) for n in flow[1:])
+    for text in (
+        f"RTT {rtt} ms · cwnd {cwnd} · sent again {again}",
+        f"RTT {rtt}ms cwnd {cwnd} again {again}",
+        f"{rtt}ms cwnd {cwnd}",
+    ):
         if len(text) <= width:
             return text
     return text[:width]
@@ -144,8 +151,11 @@ def no_connection(model: CardModel) -> bool:
 def orphaned_fin_wait2(model: CardModel) -> bool:
     """A FIN_WAIT2 whose program has closed its socket, with the kernel's timer read: the
     kernel drops it when that runs out (net.ipv4.tcp_fin_timeout)."""
-    return (model.kernel == "FIN_WAIT2" and model.kernel_deadline is not None
-            and model.state is State.CLOSED)
+    return (
+        model.kernel == "FIN_WAIT2"
+        and model.kernel_deadline is not None
+        and model.state is State.CLOSED
+    )
 
 
 def kernel_badge(model: CardModel, now: float | None) -> str:
@@ -153,8 +163,11 @@ def kernel_badge(model: CardModel, now: float | None) -> str:
     FIN_WAIT2's, from the timer the kernel showed); none for a socket with no connection."""
     if model.kernel is None or no_connection(model):
         return ""
-    if model.kernel in ("TIME_WAIT", "FIN_WAIT2") and model.kernel_deadline is not None \
-            and now is not None:
+    if (
+        model.kernel in ("TIME_WAIT", "FIN_WAIT2")
+        and model.kernel_deadline is not None
+        and now is not None
+    ):
         left = max(0, math.ceil(model.kernel_deadline - now))
         return f" {model.kernel} {left}s "
     if model.kernel == "LISTEN" and model.queue is not None:
@@ -170,13 +183,16 @@ def kernel_line(m: CardModel) -> str:
     if no_connection(m):
         return "kernel: no connection yet (ss does not list it; TCP_INFO says CLOSE)"
     if orphaned_fin_wait2(m):
-        return (f"kernel: {kernel_meaning(m.kernel)} - orphaned (closed by its program): "
-                "the kernel drops it when its timer runs out (net.ipv4.tcp_fin_timeout)")
+        return (
+            f"kernel: {kernel_meaning(m.kernel)} - orphaned (closed by its program): "
+            "the kernel drops it when its timer runs out (net.ipv4.tcp_fin_timeout)"
+        )
     return f"kernel: {kernel_meaning(m.kernel)}"
 
 
-def card_content(m: CardModel, moving: bool, width: int, tall: bool,
-                 muted: str = "$text-muted") -> Content:
+def card_content(
+    m: CardModel, moving: bool, width: int, tall: bool, muted: str = "$text-muted"
+) -> Content:
     """The card's lines: kind, addresses, the lifecycle strip, bytes (and their rate while a
     bulk transfer runs), on a tall screen what the kernel state means, and an error.
     (``muted``: the colour of muted text on the card's background.)"""
@@ -196,15 +212,19 @@ def card_content(m: CardModel, moving: bool, width: int, tall: bool,
         lines.append(Content.styled(kernel_line(m), "italic $foreground 70%"))
         if m.segments_out or m.segments_in:
             noun = "segment" if m.segments_out == 1 else "segments"
-            lines.append(Content.styled(f"on the wire: {m.segments_out} {noun} out, "
-                                        f"{m.segments_in} in", "$wire"))
+            lines.append(
+                Content.styled(
+                    f"on the wire: {m.segments_out} {noun} out, {m.segments_in} in", "$wire"
+                )
+            )
     if m.error:
         help_text = errno_help(m.error)
         text = f"{'→' if m.expected else '✗'} {m.error_call}(): {m.error} — {m.error_text or ''}"
         if help_text:
             text += f". {help_text}"
-        lines.append(Content.styled(text, "bold $text-warning" if m.expected
-                                    else "bold $text-error"))
+        lines.append(
+            Content.styled(text, "bold $text-warning" if m.expected else "bold $text-error")
+        )
     return Content("\n").join(lines)
 
 
@@ -303,7 +323,7 @@ class SocketCard(Widget):
         """The screen is tall enough for each card's line about the kernel state."""
         try:
             return self.screen.has_class("-tall")
-        except Exception:  # noqa: BLE001 - not on a screen yet
+        except Exception:
             return False
 
     def render(self) -> Content:

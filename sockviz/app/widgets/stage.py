@@ -42,8 +42,9 @@ class Stage(Horizontal):
         for lane in LANES:
             with VerticalScroll(id=f"{lane}-lane", classes="lane") as box:
                 box.border_title = lane
-                yield Static(f"The {lane}'s sockets appear here as they are created.",
-                             classes="lane-empty")
+                yield Static(
+                    f"The {lane}'s sockets appear here as they are created.", classes="lane-empty"
+                )
             if lane == "client":
                 yield Ladder(id="ladder")
 
@@ -51,16 +52,17 @@ class Stage(Horizontal):
         return self.query_one(f"#{name}-lane", VerticalScroll)
 
     # --- drawing a view -------------------------------------------------------------------
-    def show(self, view: RunView, now: float | None, flash: Callable[[SocketCard], None],
-             changes: Changes | None = None, moved: Iterable[str] = ()) -> None:
-        """Draw ``view``'s cards at time ``now``: afresh (``changes`` None; the cards in
-        ``moved`` moving into their state), or what ``changes`` says changed. ``flash``
-        draws a card that moved into a new state."""
+    def show(
+        self,
+        view: RunView,
+        now: float | None,
+        flash: Callable[[SocketCard], None],
+        changes: Changes | None = None,
+    ) -> None:
+        """Draw ``view``'s cards at time ``now``: afresh (``changes`` None), or what
+        ``changes`` says changed. ``flash`` draws a card that moved into a new state."""
         if changes is None:
             self._again(view, now)
-            for name in moved:
-                if name in self.cards:
-                    flash(self.cards[name])
             return
         for name in changes.removed:
             self._forget(name)
@@ -96,6 +98,19 @@ class Stage(Horizontal):
             self._hint(lane, any(m.lane == lane for m in view.models.values()))
         self._scroll(view.lane_last.values())
 
+    def flash_moved(
+        self, before: RunView, view: RunView, flash: Callable[[SocketCard], None]
+    ) -> None:
+        """``view`` is one step after ``before``: the cards whose socket changed state
+        between them move into it, as they did live."""
+        for name, model in view.models.items():
+            if (
+                model.state is not None
+                and name in self.cards
+                and (name not in before.models or before.models[name].state is not model.state)
+            ):
+                flash(self.cards[name])
+
     def keep_only(self, view: RunView) -> None:
         """Let go of the cards ``view`` (the live one) has no socket for."""
         for name in [n for n in self._made if n not in view.models]:
@@ -113,8 +128,10 @@ class Stage(Horizontal):
         if not made:
             return
         for lane in LANES:
-            cards = sorted((card for card in self._made.values() if card.model.lane == lane),
-                           key=lambda card: card.model.born)
+            cards = sorted(
+                (card for card in self._made.values() if card.model.lane == lane),
+                key=lambda card: card.model.born,
+            )
             if any(card.parent is None for card in cards):
                 mount_in_order(self.lane(lane), cards)  # (in the order the sockets were born)
                 self._hint(lane, True)
@@ -144,7 +161,7 @@ class Stage(Horizontal):
         """A card mounted in this batch has no place in its lane yet (Textual's
         scroll_to_widget does nothing then): scroll to it once it has one, after a refresh
         or a few - unless a newer card was asked for meanwhile."""
-        if self._in_view.get(lane.id) is not card:
+        if lane.id is None or self._in_view.get(lane.id) is not card:
             return
         if card.virtual_region.size:
             lane.scroll_to_widget(card, animate=False)

@@ -62,8 +62,9 @@ def timeline(position: Position, cells: int) -> Content:
     marks = []
     for c in range(cells):
         if c == at:
-            marks.append(("●", "bold $text-warning" if position.looking_back
-                          else "bold $text-success"))
+            marks.append(
+                ("●", "bold $text-warning" if position.looking_back else "bold $text-success")
+            )
         elif c < at:
             marks.append(("━", "$text-accent"))
         elif c == live:
@@ -91,14 +92,31 @@ class StatusBar(Static):
         self._bar: tuple[int, Position, int] | None = None
         """Where the timeline is drawn: (first cell, position, room it was given)."""
 
-    def show(self, *, mode: str, pace: float, done: int, total: int,
-             outcome: str | None, replay: bool = False,
-             position: Position | None = None, quiz: tuple[int, int] | None = None,
-             held: str | None = None) -> None:
+    def show(
+        self,
+        *,
+        mode: str,
+        pace: float,
+        done: int,
+        total: int,
+        outcome: str | None,
+        replay: bool = False,
+        position: Position | None = None,
+        quiz: tuple[int, int] | None = None,
+        held: str | None = None,
+    ) -> None:
         """``held``: what → does instead of a call while the link holds a segment."""
-        self._last = {"mode": mode, "pace": pace, "done": done, "total": total,
-                      "outcome": outcome, "replay": replay, "position": position, "quiz": quiz,
-                      "held": held}
+        self._last = {
+            "mode": mode,
+            "pace": pace,
+            "done": done,
+            "total": total,
+            "outcome": outcome,
+            "replay": replay,
+            "position": position,
+            "quiz": quiz,
+            "held": held,
+        }
         back = position is not None and position.looking_back
         if back:
             left = ("⏪ looking back", "bold $text-warning")
@@ -127,8 +145,9 @@ class StatusBar(Static):
         text = Content.assemble(left, (hint, "$foreground 70%"), (progress, "bold"))
         self._bar = None
         if position is not None:
-            label = (f" live: {position.live}", "$text-success") if back else (" live",
-                                                                              "$text-success")
+            label = (
+                (f" live: {position.live}", "$text-success") if back else (" live", "$text-success")
+            )
             # (cells, not characters: ⏪ and ⏩ are two cells wide)
             room = (self.size.width or 100) - 2 - text.cell_length - 2 - len(label[0])
             if room >= MIN_BAR:
