@@ -277,7 +277,7 @@ async def test_a_real_connect_through_the_engine_process_to_the_screen(monkeypat
             (v, e) for v, e in folded if isinstance(e, CallEvent) and e.seq == connect.seq
         ]
         assert event == connect
-        assert view is app.view
+        assert view is app.run_screen.view
 
         # the widgets: each showed the view with what that batch changed
         for hop in (
@@ -285,9 +285,9 @@ async def test_a_real_connect_through_the_engine_process_to_the_screen(monkeypat
             "sockviz.app.widgets.ladder:Ladder.show",
             "sockviz.app.widgets.runlog:RunLog.show",
         ):
-            assert any(args[1] is app.view for args in spy.args(hop)), hop
+            assert any(args[1] is app.run_screen.view for args in spy.args(hop)), hop
 
         # and the screen says it
         assert "connect(" in "\n".join(screen_text(app))
-        assert app.models["client"].state.value == "connected"
-        assert "ESTABLISHED" in str(app.cards["client"].border_subtitle)
+        assert app.run_screen.view.models["client"].state.value == "connected"
+        assert "ESTABLISHED" in str(app.run_screen.stage.cards["client"].border_subtitle)

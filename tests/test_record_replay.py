@@ -182,17 +182,18 @@ async def test_the_tui_replays_a_recording_with_its_controls_and_no_engine(tmp_p
     app.animation_level = "none"
     async with app.run_test(size=(100, 30)) as pilot:
         await steps(pilot, 6)
-        assert app.steps_done == 6
+        assert app.run_screen.view.steps_done == 6
         assert "replay of r.jsonl" in app.sub_title
         assert app.session.engine is None and engine_processes() == []
         await pilot.press("s")  # another scenario: not in a replay
         await pilot.pause()
         assert app.screen is app.default_screen and app.config.scenario == "tcp-echo"
-        app._set_mode(Mode.FAST)  # the rest at once
-        await until(pilot, lambda: app.outcome is not None)
+        app.run_screen.set_mode(Mode.FAST)  # the rest at once
+        await until(pilot, lambda: app.run_screen.view.outcome is not None)
         await settle(pilot)
-        assert app.outcome is not None and app.outcome.outcome == "done"
-        assert app.steps_done == len(
+        outcome = app.run_screen.view.outcome
+        assert outcome is not None and outcome.outcome == "done"
+        assert app.run_screen.view.steps_done == len(
             [e for e in recording.events if getattr(e, "step", None) is not None]
         )
 
