@@ -65,8 +65,10 @@ def interface_addresses() -> list[str]:
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
         nl.settimeout(2.0)
         nl.bind((0, 0))
-        nl.send(header.pack(header.size + ifaddr.size, rtm_getaddr, request_dump, 1, 0)
-                + ifaddr.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
+        nl.send(
+            header.pack(header.size + ifaddr.size, rtm_getaddr, request_dump, 1, 0)
+            + ifaddr.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        )
         while True:
             data, offset = nl.recv(1 << 16), 0
             while offset + header.size <= len(data):
@@ -80,13 +82,15 @@ def interface_addresses() -> list[str]:
                         size, attr = struct.unpack_from("=HH", data, at)
                         if size < 4:
                             break
-                        attrs[attr] = data[at + 4:at + size]
+                        attrs[attr] = data[at + 4 : at + size]
                         at += (size + 3) & ~3
                     raw = attrs.get(ifa_local) or attrs.get(ifa_address)
                     if raw and family in (socket.AF_INET, socket.AF_INET6):
                         address = socket.inet_ntop(family, raw)
-                        if family == socket.AF_INET or \
-                                not ipaddress.ip_address(address).is_link_local:
+                        if (
+                            family == socket.AF_INET
+                            or not ipaddress.ip_address(address).is_link_local
+                        ):
                             found.append(address)
                 offset += (length + 3) & ~3
 
@@ -94,8 +98,9 @@ def interface_addresses() -> list[str]:
 def _family_of(host: str) -> int | None:
     """The family a wildcard listens on: asyncio binds ``::`` as IPv6 only."""
     address = _address(host)
-    return None if address is None else (socket.AF_INET6 if address.version == 6
-                                         else socket.AF_INET)
+    return (
+        None if address is None else (socket.AF_INET6 if address.version == 6 else socket.AF_INET)
+    )
 
 
 class Access:
@@ -104,8 +109,7 @@ class Access:
 
     def __init__(self, host: str, port: int, token: str | None = None) -> None:
         self.host, self.port = host, port
-        self.token = token if token is not None or is_loopback(host) else \
-            secrets.token_urlsafe(18)
+        self.token = token if token is not None or is_loopback(host) else secrets.token_urlsafe(18)
         self.cookie = f"sockviz-token-{port}"
         """The cookie the page's assets carry the token in (one server per port)."""
         self.addresses = self._listening()
@@ -158,7 +162,7 @@ class Access:
         is not a browser can send the right one."""
         if origin is None or not origin.lower().startswith("http://"):
             return False
-        return self.host_ok(origin[len("http://"):])
+        return self.host_ok(origin[len("http://") :])
 
     def token_ok(self, given: str | None) -> bool:
         if self.token is None:

@@ -47,10 +47,13 @@ PROCESS_HOPS = [
 ]
 SCREEN_HOPS = [
     "sockviz.app.session:Session.start",
+    "sockviz.app.app:SockvizApp._post_batch",
     "sockviz.app.messages:EngineEvents",
     "sockviz.app.app:SockvizApp.on_engine_events",
+    "sockviz.app.run_screen:RunScreen.take",
     "sockviz.view.history:History.add",
     "sockviz.view.fold:apply",
+    "sockviz.app.run_screen:RunScreen._draw",
     "sockviz.app.widgets.stage:Stage.show",
     "sockviz.app.widgets.ladder:Ladder.show",
     "sockviz.app.widgets.runlog:RunLog.show",
@@ -237,7 +240,10 @@ async def test_a_real_connect_through_the_engine_process_to_the_screen(monkeypat
     for hop in (
         "sockviz.engine.run.engine_process:RemoteRunner._take",
         "sockviz.engine.run.event_batcher:Batcher.__call__",
+        "sockviz.app.app:SockvizApp._post_batch",
         "sockviz.app.app:SockvizApp.on_engine_events",
+        "sockviz.app.run_screen:RunScreen.take",
+        "sockviz.app.run_screen:RunScreen._draw",
         "sockviz.app.widgets.stage:Stage.show",
         "sockviz.app.widgets.ladder:Ladder.show",
         "sockviz.app.widgets.runlog:RunLog.show",
@@ -260,16 +266,21 @@ async def test_a_real_connect_through_the_engine_process_to_the_screen(monkeypat
         [connect] = _connects(arrived)
         assert connect.socket == "client" and connect.error is None
 
-        # the UI's batcher takes it, the app gets it in one EngineEvents message
+        # the UI's batcher takes it and posts it, the app gets it in one EngineEvents
+        # message and hands it to the run's screen
         assert connect in [
             args[1] for args in spy.args("sockviz.engine.run.event_batcher:Batcher.__call__")
         ]
+        sent = [e for args in spy.args("sockviz.app.app:SockvizApp._post_batch") for e in args[1]]
+        assert connect in sent
         posted = [
             event
             for args in spy.args("sockviz.app.app:SockvizApp.on_engine_events")
             for event in args[1].events
         ]
         assert connect in posted
+        taken = [e for args in spy.args("sockviz.app.run_screen:RunScreen.take") for e in args[1]]
+        assert connect in taken
 
         # the fold: the view after it holds the client connected
         folded = [(args[0], args[1]) for args in spy.args("sockviz.view.fold:apply")]
@@ -279,7 +290,10 @@ async def test_a_real_connect_through_the_engine_process_to_the_screen(monkeypat
         assert event == connect
         assert view is app.run_screen.view
 
-        # the widgets: each showed the view with what that batch changed
+        # the screen drew what a batch changed (not the whole view again), and each
+        # widget showed the view
+        drawn = spy.args("sockviz.app.run_screen:RunScreen._draw")
+        assert any(len(args) > 1 and args[1] is not None for args in drawn)
         for hop in (
             "sockviz.app.widgets.stage:Stage.show",
             "sockviz.app.widgets.ladder:Ladder.show",
