@@ -80,6 +80,7 @@ class RunScreen(Screen[None]):
         Binding("ctrl+s", "app.save_svg", "SVG screenshot", show=False),
     ]
 
+    # (no default worth the name: __init__ sets the first run's, before anything reads it)
     view: var[RunView] = var(cast(RunView, None), init=False, always_update=True)
     """The view on screen: the live one, or an earlier moment's. Setting it draws it."""
 

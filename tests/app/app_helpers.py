@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import pathlib
 import time
 
+from rich.console import Console
+
 from sockviz.app.app import AppConfig, SockvizApp, make_app
 from sockviz.engine.record.trace_format import read_trace
+from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.replay_runner import ReplayRunner
+from sockviz.options import Options
+from sockviz.peers import outside_engine_factory
 
 DATA = pathlib.Path(__file__).parent / "data"
 THEME = "textual-dark"
@@ -110,10 +116,6 @@ def outside_app(
 ) -> SockvizApp:
     """The app as ``sockviz --listen``/``--connect`` builds it, playing fast: the other end
     is a real program the test starts."""
-    from sockviz.engine.run.gate import Mode
-    from sockviz.options import Options
-    from sockviz.peers import outside_engine_factory
-
     factory = outside_engine_factory(
         Options(listen=listen, connect=connect, send=send, reply=reply)
     )
@@ -135,10 +137,6 @@ def outside_app(
 
 def screen_text(app) -> list[str]:
     """The screen as plain text, one string per row (what a snapshot shows, uncoloured)."""
-    import io
-
-    from rich.console import Console
-
     width, height = app.size
     console = Console(
         width=width,

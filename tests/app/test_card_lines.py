@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from textual.app import App
 
-from sockviz.app.widgets.socket_card import BARS, CardModel, bytes_line, rate_line
+from sockviz.app.widgets.socket_card import BARS, CardModel, SocketCard, bytes_line, rate_line
 from sockviz.engine.states import Role
 
 GiB = 1 << 30
@@ -55,10 +56,6 @@ def test_rate_line_is_empty_with_nothing_moving():
 async def test_a_card_redrawn_while_it_is_torn_down_does_not_raise():
     """The TIME_WAIT countdown timer can redraw a card after the app removed its lines
     (seen in CI: the app's teardown removes children first, then the card)."""
-    from textual.app import App
-
-    from sockviz.app.widgets.socket_card import SocketCard
-
     m = model(kernel="TIME_WAIT", kernel_deadline=100.0, sent=14)
 
     class One(App):

@@ -12,11 +12,12 @@ import dataclasses
 import json
 import pathlib
 
-from sockviz.app.app import AppConfig, make_app
+from sockviz.app.app import AppConfig, SockvizApp, make_app
 from sockviz.engine.events import CallEvent, KernelEvent, TcpSettings
 from sockviz.engine.record.recordings import read_recording
 from sockviz.engine.record.trace_format import read_trace
 from sockviz.engine.run.replay_runner import replay_factory
+from sockviz.engine.scenarios.scenario_files import loads
 from tests.app.app_helpers import THEME, jump, settle
 from tests.hostile import HOSTILE, fixture_lines, raw_in, with_field, write_recording
 
@@ -112,9 +113,6 @@ async def test_a_scenario_files_markup_is_shown_as_text(tmp_path):
     """Markup in a scenario file's summary, about and explanations passes the file checks as
     text (an author may write brackets); the TUI shows it and draws no action or link. The
     data a step sends goes out for real and is shown escaped."""
-    from sockviz.app.app import SockvizApp
-    from sockviz.engine.scenarios.scenario_files import loads
-
     markup = HOSTILE["click"] + " " + HOSTILE["link"] + " " + HOSTILE["close-tag"]
     text = (pathlib.Path(__file__).resolve().parents[2] / "examples" / "echo.toml").read_text()
     text = text.replace('summary = "a TCP echo', f'summary = "{markup} a TCP echo')

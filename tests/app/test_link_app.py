@@ -9,6 +9,9 @@ import pytest
 from sockviz.app.app import AppConfig, make_app
 from sockviz.app.widgets.ladder import Ladder
 from sockviz.app.widgets.linkstrip import LinkStrip
+from sockviz.cli import build_parser
+from sockviz.launch import serve_command
+from sockviz.options import check, from_arguments
 from tests.app.app_helpers import THEME, settle, steps, until
 from tests.helpers import engine_processes, engine_threads
 from tests.test_lab import needs_hosts
@@ -97,10 +100,6 @@ async def test_quitting_while_connect_waits_on_the_link_leaves_nothing(held):
 
 
 def test_every_served_tab_gets_the_link_it_was_asked_for():
-    from sockviz.cli import build_parser
-    from sockviz.launch import serve_command
-    from sockviz.options import check, from_arguments
-
     command = serve_command(
         check(
             from_arguments(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 
 import pytest
+from textual import events
 
+from sockviz.app.app import MESSAGE_LIMIT
 from sockviz.app.messages import EngineEvents
 from sockviz.app.screens.help import HelpScreen
 from sockviz.app.screens.picker import ScenarioPicker
@@ -320,8 +324,6 @@ async def test_log_numbers_every_call_with_its_outcome():
 
 async def test_listen_mode_shows_a_real_outside_client():
     """--listen in the TUI: a client that is not sockviz connects, sends, closes; all shown."""
-    import socket
-
     app = outside_app(listen=("127.0.0.1", 0))
     async with app.run_test(size=SIZE) as pilot:
         deadline = time.monotonic() + 5
@@ -355,9 +357,6 @@ async def test_listen_mode_shows_a_real_outside_client():
 
 async def test_connect_mode_sends_typed_lines_to_a_real_server():
     """--connect in the TUI: i, type, Enter sends the line for real to an outside server."""
-    import socket
-    import threading
-
     server = socket.create_server(("127.0.0.1", 0))
     got = bytearray()
 
@@ -413,10 +412,6 @@ async def test_notifications_show_markup_as_text():
 
 async def test_a_huge_paste_is_cut_with_a_notice_and_the_rest_still_works():
     """1 MB pasted into the message line: cut to the limit, said so, and sent for real."""
-    from textual import events
-
-    from sockviz.app.app import MESSAGE_LIMIT
-
     app = live_app("tcp-echo", step=True)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await steps(pilot, 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from sockviz.app.widgets.ladder import Ladder
 from tests.app.app_helpers import jump, replay_app
 
 SIZE = (100, 30)
@@ -280,8 +281,6 @@ def test_wire_segment_header(snap_compare):
     """A segment chosen on the ladder: its header spelled out in the payload view."""
 
     async def choose_syn_ack(pilot) -> None:
-        from sockviz.app.widgets.ladder import Ladder
-
         await at_step(6)(pilot)
         pilot.app.query_one(Ladder).focus()
         for key in ("up", "up"):  # the newest segment (ACK 1), then the one before it

@@ -12,9 +12,12 @@ import pytest
 from sockviz.app.app import AppConfig, make_app
 from sockviz.app.screens.quiz_screen import QuizScreen
 from sockviz.app.widgets.ladder import Ladder
+from sockviz.cli import build_parser
 from sockviz.engine import predict_questions as quiz
 from sockviz.engine.events import WireStatus
 from sockviz.engine.run.runner import Runner
+from sockviz.launch import serve_command
+from sockviz.options import check, from_arguments
 from tests.app.app_helpers import THEME, jump, replay_app, settle, steps, until
 
 SIZE = (100, 30)
@@ -129,10 +132,6 @@ async def test_a_wire_that_cannot_be_watched_is_said_once():
 
 
 def test_every_served_tab_watches_the_wire_where_it_was_asked():
-    from sockviz.cli import build_parser
-    from sockviz.launch import serve_command
-    from sockviz.options import check, from_arguments
-
     def served(*args: str) -> list[str]:
         return serve_command(check(from_arguments(build_parser().parse_args(["--serve", *args]))))
 
