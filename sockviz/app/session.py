@@ -44,14 +44,14 @@ class Session:
         mode: Mode = Mode.PLAY,
         pace: float = 1.0,
     ) -> None:
-        self.engine: EngineProcess | None = (
-            EngineProcess(wire)
-            if runner_factory is None
-            else getattr(runner_factory, "engine", None)
-        )
+        self.engine: EngineProcess | None
         """The engine process for live runs - the app's own, or an outside peer's runner
         factory's (closed on quit)."""
-        self.factory: RunnerFactory | None = runner_factory or self.engine
+        self.factory: RunnerFactory
+        if runner_factory is None:
+            self.engine = self.factory = EngineProcess(wire)
+        else:
+            self.engine, self.factory = getattr(runner_factory, "engine", None), runner_factory
         self.runner: Runner | None = None
         self.batcher: Batcher | None = None
         self.recorder: Recorder | None = None
@@ -92,8 +92,6 @@ class Session:
                 self.note = f"{scenario.name} runs on loopback: {scenario.loopback_only}"
             elif link is not None and self.factory is self.engine and config.family != "unix":
                 options["link"] = link
-            if self.factory is None:  # (a factory without an engine: never the case)
-                raise ValueError("nothing can play this run")
             self.runner = self.factory(
                 scenario,
                 sink,
