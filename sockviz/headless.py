@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import BinaryIO, NoReturn, TextIO, cast
+from typing import BinaryIO, TextIO, cast
 
 from sockviz.engine.events import (
     CallEvent,
@@ -190,8 +190,16 @@ class Checks:
                 self.unmet.append(event)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
-    raise KeyboardInterrupt
+class _Interrupted:
+    """The handler of the signals that end a run: it only notes that one came. Raising
+    from a handler (KeyboardInterrupt) could land between a write to standard output
+    and the count of what it wrote, and the lines went out twice."""
+
+    def __init__(self) -> None:
+        self.came = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.came = True
 
 
 def run_to_the_end(
@@ -207,16 +215,17 @@ def run_to_the_end(
     written: a listener would otherwise serve on, unseen, until Ctrl-C)."""
     main_thread = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.getsignal(sig) for sig in signals} if main_thread else {}
+    interrupted = _Interrupted()
     try:
         for sig in previous:
-            signal.signal(sig, _interrupt)
+            signal.signal(sig, interrupted)
         runner.start()
-        while not runner.wait(0.1):
+        while not interrupted.came and not runner.wait(0.1):
             if tick is not None:
                 tick()
             if give_up is not None and give_up():
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # (Ctrl-C where SIGINT is not one of ``signals``)
         pass
     finally:
         for sig in previous:
