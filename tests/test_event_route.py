@@ -41,6 +41,7 @@ ENGINE_HOPS = [
 PROCESS_HOPS = [
     "sockviz.engine.run.engine_child:_ChildRun",
     "sockviz.engine.run.event_batcher:Batcher",
+    "sockviz.engine.run.engine_child:_ChildRun._deliver",
     "sockviz.engine.run.engine_process:write_frame",
     "sockviz.engine.run.engine_process:EngineProcess._read",
     "sockviz.engine.run.engine_process:RemoteRunner._take",
