@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 from sockviz.engine.events import Event, LinkStatus, RunFinished, WireStatus
 from sockviz.engine.lab.link import Link, LinkSpec
@@ -157,7 +157,8 @@ class _ChildRun:
             return
         try:
             with create(self.pcap, True) as text:
-                write_pcap(text.buffer, wire.frames)
+                # (a text file opened for writing: its buffer is the binary file beneath)
+                write_pcap(cast(BinaryIO, text.buffer), wire.frames)
         except OSError as exc:
             self.batcher(WireStatus("pcap", f"cannot write {self.pcap}: {exc.strerror or exc}"))
 
