@@ -166,9 +166,8 @@ class RunScreen(Screen[None]):
         """A run of ``scenario``, on a history of its own (``again``: the screen showed
         another run, which it now forgets; the first run starts on an empty screen)."""
         self.scenario = scenario
-        self.history = History(
-            scenario, limit=history_module.HISTORY_KEPT
-        )  # (read each run: tests lower it)
+        # (the module's HISTORY_KEPT, read at each run: a test lowers it)
+        self.history = History(scenario, limit=history_module.HISTORY_KEPT)
         self.position, self.events_applied = None, 0
         if again:
             self.predict.predictions.forget_run()
@@ -298,9 +297,11 @@ class RunScreen(Screen[None]):
         said = None if step is None else predictions.said.get(step)
         self.lower.show_done(done_words(view, reading, said, self._now()))
         notice = wire_notice(view)
-        if notice is not None and notice[0] not in self.said:
-            self.said.add(notice[0])
-            self.notify(notice[1], timeout=8, severity=notice[2])
+        if notice is not None:
+            reason, words, severity = notice
+            if reason not in self.said:  # (once a session, not at every run)
+                self.said.add(reason)
+                self.notify(words, timeout=8, severity=severity)
         self.lower.show_next(next_words(view, reading), self.scenario.protocol is not None)
 
     def _now(self) -> float:

@@ -17,7 +17,7 @@ SIZE = (100, 30)
 
 def quiz_app():
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
-    app.run_screen.predict.predictions.on = True
+    app.config.quiz = True  # (predict mode from the start, in step mode: replay_app's)
     return app
 
 
@@ -142,7 +142,9 @@ async def test_quiz_from_the_command_line_starts_in_step_mode():
         clock=lambda: FROZEN,
         theme=THEME,
     )
-    assert app.run_screen.predict.predictions.on and app.mode is Mode.STEP
+    assert app.mode is Mode.STEP
+    async with app.run_test(size=SIZE):
+        assert app.run_screen.predict.predictions.on
     served = check(from_arguments(build_parser().parse_args(["--serve", "--quiz"])))
     assert "--quiz" in serve_command(served)
 

@@ -57,7 +57,7 @@ async def walk_to(pilot, kind: str) -> QuizScreen:
 
 async def test_the_dialogs_keys_are_as_many_as_its_choices():
     app = live_app("tcp-echo")
-    app.run_screen.predict.predictions.on = True
+    app.config.quiz = True  # (predict mode from the start, in step mode: live_app's)
     async with app.run_test(size=SIZE) as pilot:
         screen = await walk_to(pilot, "accept")
         assert len(screen.question.choices) == 3
@@ -72,7 +72,7 @@ async def test_half_close_the_client_end_is_in_time_wait_though_its_socket_is_op
     the kernel keeps the client's end in TIME_WAIT (ss shows it so), and the reveal says
     "client" is right."""
     app = live_app("half-close")
-    app.run_screen.predict.predictions.on = True
+    app.config.quiz = True  # (predict mode from the start, in step mode: live_app's)
     async with app.run_test(size=SIZE) as pilot:
         screen = await walk_to(pilot, "time-wait")
         question = screen.question
@@ -98,7 +98,7 @@ async def test_a_time_wait_answer_waits_for_the_kernel_over_a_slow_link():
     again yet - nothing is settled when the next call comes. The reveal waits for the
     kernels (each new event asks again) and then names the end they put in TIME_WAIT."""
     app = live_app("lost-fin")
-    app.run_screen.predict.predictions.on = True
+    app.config.quiz = True  # (predict mode from the start, in step mode: live_app's)
     async with app.run_test(size=SIZE) as pilot:
         screen = await walk_to(pilot, "time-wait")
         step = screen.question.step
