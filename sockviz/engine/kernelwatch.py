@@ -38,6 +38,10 @@ _WENT_ON = frozenset(("FIN_WAIT1", "FIN_WAIT2", "CLOSING", "LAST_ACK", "TIME_WAI
 """States after which a socket still held may read CLOSE while its connection lives on in
 the kernel as a TIME_WAIT socket of its own (``ss`` shows it; ``TCP_INFO`` cannot)."""
 
+_NEVER_HELD = frozenset((None, "CLOSE", "LISTEN", "SYN_SENT"))
+"""Last states after which a closed socket is simply gone: the kernel keeps nothing of a
+listener, a socket that never connected, or a connect() given up."""
+
 
 class KernelWatch:
     """The kernel watch of a :class:`~sockviz.engine.tracer.Tracer` (see the module
@@ -92,12 +96,14 @@ class KernelWatch:
                                 diag = self._diag_open()
                             state, timer = self._closed_state(diag, ts.last_local, remote,
                                                               [] if again else proc)
-                        # (gone, just after a state that goes on to TIME_WAIT: the kernel
-                        # may have been swapping the socket for its TIME_WAIT one as it was
-                        # asked - a lookup then finds neither; ask once more before saying
-                        # the connection is gone, and forgetting it)
+                        # (gone, when it was a connection: the kernel may have been
+                        # swapping the socket for its TIME_WAIT one as it was asked - a
+                        # lookup then finds neither; ask once more before saying the
+                        # connection is gone, and forgetting it. Under load the first
+                        # reading after close() itself can be that one, the last state
+                        # seen then ESTABLISHED)
                         if state != "CLOSE" or again or (self._kernel_last.get(ts)
-                                                         or (None,))[0] not in _WENT_ON:
+                                                         or (None,))[0] in _NEVER_HELD:
                             break
                     out[ts] = (state, timer, "proc", None)
         finally:
