@@ -212,10 +212,16 @@ def run_to_the_end(
     Signals that come while it closes its sockets are ignored, so a trace always ends
     whole. ``tick`` (a trace's flush) is called ten times a second and at the end;
     ``give_up`` too, and when it is true the run ends early (its output cannot be
-    written: a listener would otherwise serve on, unseen, until Ctrl-C)."""
+    written: a listener would otherwise serve on, unseen, until Ctrl-C).
+
+    A signal only sets a flag that the loop reads: an exception raised by a handler lands
+    between any two bytecodes, and one that landed just after a write to standard output
+    returned, before its byte count was kept, had the same lines written twice (a CI run
+    under load: every recv of a --listen run counted twice)."""
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = {sig: signal.getsignal(sig) for sig in signals} if main_thread else {}
     interrupted = _Interrupted()
+    wanted = (*signals, *(() if signal.SIGINT in signals else (signal.SIGINT,)))
+    previous = {sig: signal.getsignal(sig) for sig in wanted} if main_thread else {}
     try:
         for sig in previous:
             signal.signal(sig, interrupted)
@@ -225,7 +231,7 @@ def run_to_the_end(
                 tick()
             if give_up is not None and give_up():
                 break
-    except KeyboardInterrupt:  # (Ctrl-C where SIGINT is not one of ``signals``)
+    except KeyboardInterrupt:  # (not in the main thread: Ctrl-C reached it there)
         pass
     finally:
         for sig in previous:

@@ -296,3 +296,46 @@ def test_a_long_run_whose_output_fails_ends_early():
         )
     assert proc.returncode == 1
     one_line(proc.stderr, "the trace is incomplete", "ENOSPC")
+
+
+def test_a_signal_never_lands_inside_a_write_to_the_output():
+    """SIGINT or SIGTERM during a trace only asks the run to end: it never raises in the
+    middle of the flush that writes the lines. Raised as an exception, it landed once in a
+    CI run just after a write had returned and before its byte count was kept, and the same
+    lines were written again at the end (every recv of a --listen run counted twice; 8 of 40
+    runs, four at a time, before; 0 of 40 after). Here the signal comes inside the first
+    flush, as the reader of a pipe sends it the moment the lines arrive."""
+    from sockviz.engine.events import CallEvent
+    from sockviz.engine.record.trace_format import read_trace
+    from sockviz.engine.run.gate import Mode
+    from sockviz.engine.run.replay_runner import ReplayRunner
+    from sockviz.engine.scenarios import get
+    from sockviz.headless import run_to_the_end
+    from sockviz.output import Output
+
+    events = read_trace(
+        (Path(__file__).parent / "app/data/tcp-echo-ipv4.jsonl").read_text().splitlines()
+    )
+    runner = ReplayRunner(
+        get("tcp-echo"), lambda _event: None, events, mode=Mode.STEP
+    )  # (waits for a step that never comes)
+    read, write = os.pipe()
+    output = Output(os.fdopen(write, "w"))
+    flushes: list[str] = []
+
+    def flush() -> None:
+        if not flushes:
+            os.kill(os.getpid(), signal.SIGINT)
+        output.write(f"line {len(flushes)}\n")
+        flushes.append("whole")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        run_to_the_end(runner, (sig,), flush)
+        assert runner.finished and flushes[0] == "whole"
+        os.set_blocking(read, False)
+        assert os.read(read, 4096).decode().splitlines() == [
+            f"line {n}" for n in range(len(flushes))
+        ]
+        flushes.clear()
+        runner = ReplayRunner(get("tcp-echo"), lambda _event: None, events, mode=Mode.STEP)
+    assert any(isinstance(event, CallEvent) for event in events)

@@ -203,29 +203,48 @@ def test_what_was_read_at_a_calls_return_is_that_calls_story_not_the_next():
     assert "round trip" not in said["conn-1.accept"][0].lower()
 
 
+def _beside(rows: list[dict], at: int, call: str, after: bool) -> list[dict]:
+    """The trace's lines with line ``at`` moved just before (or after) the line of
+    ``call``, numbered again in their new order as the run would have numbered them
+    (``seq``, and a ``cause`` naming a renumbered line)."""
+    order = [row for n, row in enumerate(rows) if n != at]
+    where = next(n for n, row in enumerate(order) if row["call"] == call)
+    order.insert(where + after, rows[at])
+    changed = [n for n, (old, new) in enumerate(zip(rows, order, strict=True)) if old is not new]
+    if not changed:
+        return list(rows)
+    low, high = changed[0], changed[-1]
+    numbers = [row["seq"] for row in rows[low : high + 1]]
+    renumber = {row["seq"]: numbers[n] for n, row in enumerate(order[low : high + 1])}
+    out = []
+    for n, row in enumerate(order):
+        row = dict(row)
+        if low <= n <= high:
+            row["seq"] = numbers[n - low]
+        if row.get("cause") in renumber:
+            row["cause"] = renumber[row["cause"]]
+        out.append(row)
+    return out
+
+
 @needs_hosts
 def test_a_segment_read_before_the_calls_line_is_still_that_calls_story():
     """Under load the background watch can read lost-syn's SYN sent again while
     connect() still waits, so that its line comes before connect()'s in the trace (as in
     a CI run with a CPU burner): the story is connect()'s all the same, as when it came
     after - the same run's trace both ways, so this holds on any machine."""
-    lines = sockviz("--scenario", "lost-syn").splitlines()
-    rows = [json.loads(line) for line in lines]
-    connect = next(at for at, row in enumerate(rows) if row["call"] == "connect")
+    rows = [json.loads(line) for line in sockviz("--scenario", "lost-syn").splitlines()]
     again = next(
         at
         for at, row in enumerate(rows)
         if row["call"] == "packet" and row.get("retry") is not None and row["flags"] == "SYN"
     )
-    assert again == connect + 1, "this run read the SYN sent again right after connect()'s line"
-    # (read first, it had taken connect()'s seq; what connect() caused names its new one)
-    first, second = rows[connect]["seq"], rows[again]["seq"]
-    rows[connect]["seq"], rows[again]["seq"] = second, first
-    for row in rows:
-        if row.get("cause") == first:
-            row["cause"] = second
-    rows[connect], rows[again] = rows[again], rows[connect]
-    early = [json.dumps(row) for row in rows]
+    early = _beside(rows, again, "connect", after=False)
+    late = _beside(rows, again, "connect", after=True)
+    calls = [(row["call"], row.get("retry")) for row in early]
+    assert calls.index(("packet", rows[again]["retry"])) + 1 == calls.index(("connect", None))
+    lines = [json.dumps(row) for row in late]
+    early = [json.dumps(row) for row in early]
     for trace in (lines, early):
         said, _view = stories("lost-syn", lines=trace)
         assert "SYN seq 0 again" in said["client.connect"][0], said["client.connect"]

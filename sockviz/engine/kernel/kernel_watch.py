@@ -64,6 +64,10 @@ _WENT_ON = frozenset(("FIN_WAIT1", "FIN_WAIT2", "CLOSING", "LAST_ACK", "TIME_WAI
 """States after which a socket still held may read CLOSE while its connection lives on in
 the kernel as a TIME_WAIT socket of its own (``ss`` shows it; ``TCP_INFO`` cannot)."""
 
+_NEVER_HELD = frozenset((None, "CLOSE", "LISTEN", "SYN_SENT"))
+"""Last states after which a closed socket is simply gone: the kernel keeps nothing of a
+listener, a socket that never connected, or a connect() given up."""
+
 SETTLE_LIMIT = 0.25
 """How long (seconds) a call waits for the kernel to leave a transient state (FIN_WAIT1 ...)
 before its event is emitted. On loopback it takes microseconds."""
@@ -161,21 +165,23 @@ class KernelWatch:
                     remote = ts.last_remote or (wildcard, 0)
                     for again in range(2):
                         if self.hosts is not None:
-                            state, timer = self._closed_on_host(ts.last_local, remote)
+                            state, timer = self._closed_on_host(ts.last_local, remote, ts.inode)
                         else:
                             if diag is None:
                                 diag = self._diag_open()
                             state, timer = self._closed_state(
-                                diag, ts.last_local, remote, [] if again else proc
+                                diag, ts.last_local, remote, [] if again else proc, ts.inode
                             )
-                        # (gone, just after a state that goes on to TIME_WAIT: the kernel
-                        # may have been swapping the socket for its TIME_WAIT one as it was
-                        # asked - a lookup then finds neither; ask once more before saying
-                        # the connection is gone, and forgetting it)
+                        # (gone, when it was a connection: the kernel may have been
+                        # swapping the socket for its TIME_WAIT one as it was asked - a
+                        # lookup then finds neither; ask once more before saying the
+                        # connection is gone, and forgetting it. Under load the first
+                        # reading after close() itself can be that one, the last state
+                        # seen then ESTABLISHED)
                         if (
                             state != "CLOSE"
                             or again
-                            or (self._last.get(ts) or (None,))[0] not in _WENT_ON
+                            or (self._last.get(ts) or (None,))[0] in _NEVER_HELD
                         ):
                             break
                     out[ts] = KernelView(state, timer, "proc", None)
@@ -362,7 +368,9 @@ class KernelWatch:
         if diag and diag is not self._kept:
             diag.close()  # (a scenario's run keeps no descriptor between readings)
 
-    def _closed_on_host(self, local: Address, remote: Address) -> tuple[str, float | None]:
+    def _closed_on_host(
+        self, local: Address, remote: Address, own: int = 0
+    ) -> tuple[str, float | None]:
         """A closed socket's state on a two-host run: asked in the network of the host
         whose address it had (the client's TIME_WAIT is in the client's kernel)."""
         # (here, not at the top: the two-host lab loads ctypes, for two-host runs only)
@@ -373,14 +381,14 @@ class KernelWatch:
         with self.hosts.inside(host):
             diag = open_diag() if self.netlink is not False else None
             try:
-                return self._closed_state(diag or False, local, remote, [])
+                return self._closed_state(diag or False, local, remote, [], own)
             finally:
                 if diag:
                     diag.close()
 
     @staticmethod
     def _closed_state(
-        diag: Netlink, local: Address, remote: Address, proc: list[ProcIndex]
+        diag: Netlink, local: Address, remote: Address, proc: list[ProcIndex], own: int = 0
     ) -> tuple[str, float | None]:
         """A closed socket's connection as the kernel has it, asked by its addresses over
         socket diagnostics (what ``ss`` uses): (state, timer); ``CLOSE`` when the kernel has
@@ -392,8 +400,11 @@ class KernelWatch:
                 found = diag.lookup(local, remote)
             except (OSError, ValueError):
                 found = False
-            if found is None or (found and found.inode):  # (a socket with a file is a new
-                return ("CLOSE", None)  # connection on those addresses)
+            if found is None or (found and found.inode and found.inode != own):
+                # (a socket with a file of its own is a new connection on those addresses;
+                # with the closed socket's own, the file is still being let go - a thread
+                # of the run's polling it holds it a moment - and the state is the one)
+                return ("CLOSE", None)
             if found:
                 return (found.state, found.timer)
         if not proc:

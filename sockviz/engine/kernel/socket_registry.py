@@ -52,6 +52,10 @@ class RunSocket(Protocol):
     @property
     def sock(self) -> socket.socket | None: ...
     @property
+    def inode(self) -> int:
+        """Its file's inode while it was open (0 if it never had one)."""
+
+    @property
     def watchable(self) -> bool:
         """TCP over IPv4 or IPv6: a socket whose kernel state the watch reads."""
 

@@ -10,6 +10,7 @@ reads as the calls.
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import TypeVar
 
@@ -45,6 +46,7 @@ class SocketRecord:
         "_remote_of",
         "family",
         "family_name",
+        "inode",
         "last_local",
         "last_peer",
         "last_received",
@@ -75,6 +77,9 @@ class SocketRecord:
         self.transport = transport
         self.sock = sock
         """The real socket (None when ``socket()`` failed)."""
+        self.inode = 0 if sock is None else os.fstat(sock.fileno()).st_ino
+        """The socket's file's inode (what ``ss`` shows), kept by :meth:`hold`: once closed,
+        a kernel socket by its addresses with this inode is still this one, being let go."""
         self.parent = parent
         """A connection's listener (by name)."""
         self.state: State | None = INITIAL[role] if sock is not None else None
@@ -92,6 +97,11 @@ class SocketRecord:
         self.last_peer: Address | None = None
         """The address the last datagram came from (``recvfrom``)."""
         self._peer_hint: Address | None = None  # the datagram peer of the call in progress
+
+    def hold(self, sock: socket.socket) -> None:
+        """Take ``sock`` as this record's real socket (and its file's inode)."""
+        self.sock = sock
+        self.inode = os.fstat(sock.fileno()).st_ino
 
     @property
     def watchable(self) -> bool:

@@ -93,7 +93,7 @@ class TracedSocket(SocketRecord):
             except OSError as err:
                 return ts.emit(Call.SOCKET, args, step=step, error=err), ts
             sock.setblocking(False)
-            ts.sock = sock
+            ts.hold(sock)
             ts.state = INITIAL[role]
             tracer.adopt(ts)
             return ts.emit(Call.SOCKET, args, step=step), ts
