@@ -18,10 +18,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sockviz.engine.events import CallEvent, KernelEvent, TcpSettings
+from sockviz.engine.record.trace_format import to_line
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
-from sockviz.engine.record.trace_format import to_line
 
 DATA = ROOT / "tests" / "app" / "data"
 PORT = 5000
@@ -35,8 +35,7 @@ def record(name: str, family: str, out: pathlib.Path, **options) -> None:
             lines.append(to_line(event))
 
     size = options.pop("size", None)
-    runner = Runner(get(name, **options), keep, family=family, port=PORT, mode=Mode.FAST,
-                    size=size)
+    runner = Runner(get(name, **options), keep, family=family, port=PORT, mode=Mode.FAST, size=size)
     runner.start()
     runner.wait(30)
     runner.stop()
@@ -47,9 +46,25 @@ def record(name: str, family: str, out: pathlib.Path, **options) -> None:
 def record_wire(name: str, out: pathlib.Path) -> None:
     """A run with its segments, watched in a private network of its own (a process of its
     own: only a process with one thread can enter one)."""
-    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--wire", "private",
-                           "--port", str(PORT), "--scenario", name], cwd=ROOT, check=True,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--trace",
+            "--wire",
+            "private",
+            "--port",
+            str(PORT),
+            "--scenario",
+            name,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     out.write_text(proc.stdout)
     print(f"{out.relative_to(ROOT)}: {len(proc.stdout.splitlines())} events (with the wire)")
 
@@ -57,9 +72,14 @@ def record_wire(name: str, out: pathlib.Path) -> None:
 def record_lab(name: str, out: pathlib.Path) -> None:
     """A lab on two hosts joined by a link (a process of its own: the hosts are made while
     it has one thread); the link is its wire."""
-    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--port", str(PORT),
-                           "--scenario", name], cwd=ROOT, check=True, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sockviz", "--trace", "--port", str(PORT), "--scenario", name],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if "no two hosts here" in proc.stderr:
         raise SystemExit(f"{name}: {proc.stderr.strip()}")
     out.write_text(proc.stdout)
@@ -74,8 +94,17 @@ def main() -> int:
     record("tcp-echo", "ipv4", DATA / "tcp-echo-ipv4.jsonl")
     record("tcp-echo", "ipv6", DATA / "tcp-echo-ipv6.jsonl")
     record("udp-echo", "ipv4", DATA / "udp-echo-ipv4.jsonl")
-    for name in ("multi-client", "backlog-full", "refused", "address-in-use", "reset",
-                 "broken-pipe", "half-close", "message-boundaries", "websocket"):
+    for name in (
+        "multi-client",
+        "backlog-full",
+        "refused",
+        "address-in-use",
+        "reset",
+        "broken-pipe",
+        "half-close",
+        "message-boundaries",
+        "websocket",
+    ):
         record(name, "ipv4", DATA / f"{name}-ipv4.jsonl")
     record("time-wait", "ipv4", DATA / "time-wait-ipv4.jsonl", closer="client")
     record("time-wait", "ipv4", DATA / "time-wait-server-ipv4.jsonl", closer="server")

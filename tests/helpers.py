@@ -118,8 +118,11 @@ def processes() -> list[tuple[int, int, int, bytes]]:
 def engine_processes() -> list[int]:
     """This process's engine children (``python -m sockviz.engine.run.engine_child``) still there,
     zombies included: a child that ended must also have been waited for."""
-    return [pid for pid, ppid, _, cmdline in processes()
-            if ppid == os.getpid() and b"sockviz.engine.run.engine_child" in cmdline]
+    return [
+        pid
+        for pid, ppid, _, cmdline in processes()
+        if ppid == os.getpid() and b"sockviz.engine.run.engine_child" in cmdline
+    ]
 
 
 def process_fds(pid: int) -> dict[int, str]:
@@ -178,7 +181,8 @@ def copy_for_nobody(place, root) -> None:
     from pathlib import Path
 
     copy = Path(place)
-    shutil.copytree(Path(root) / "sockviz", copy / "sockviz",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(root) / "sockviz", copy / "sockviz", ignore=shutil.ignore_patterns("__pycache__")
+    )
     for path in [copy, *copy.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)

@@ -30,8 +30,23 @@ HOSTILE = {
 RAW = ("\x1b", "\x07", "\x00", "\x9b", "\x9c", "\u202e", "\u202c", "\u2066", "\u2069")
 
 #: Every string field of a trace line.
-STRING_FIELDS = ("socket", "role", "call", "state", "family", "type", "local", "remote",
-                 "error", "error_text", "kernel", "args", "data", "parent", "previous")
+STRING_FIELDS = (
+    "socket",
+    "role",
+    "call",
+    "state",
+    "family",
+    "type",
+    "local",
+    "remote",
+    "error",
+    "error_text",
+    "kernel",
+    "args",
+    "data",
+    "parent",
+    "previous",
+)
 
 
 def raw_in(text: str) -> list[str]:
@@ -44,12 +59,18 @@ def fixture_lines(name: str = "tcp-echo-ipv4") -> list[dict]:
 
 
 def header(scenario: str = "tcp-echo", family: str = "ipv4") -> dict:
-    return {"sockviz-recording": 1, "scenario": scenario, "family": family, "closer": None,
-            "size": None}
+    return {
+        "sockviz-recording": 1,
+        "scenario": scenario,
+        "family": family,
+        "closer": None,
+        "size": None,
+    }
 
 
-def write_recording(path: pathlib.Path, records: list[dict], head: dict | None = None,
-                    raw: bytes | None = None) -> pathlib.Path:
+def write_recording(
+    path: pathlib.Path, records: list[dict], head: dict | None = None, raw: bytes | None = None
+) -> pathlib.Path:
     """A recording file: a header line and one JSON line per record (``raw``: the file's
     bytes as given, for what JSON cannot say, such as invalid UTF-8)."""
     if raw is not None:
@@ -72,7 +93,10 @@ def with_field(records: list[dict], field: str, value: str) -> list[dict]:
         out.append(record)
     if not changed:
         kernel_only = field in ("previous",)
-        first = next(i for i, r in enumerate(out) if (r["call"] == "kernel") == kernel_only
-                     and r["call"] != "tcp")  # (the settings line: its own checks, its own tests)
+        first = next(
+            i
+            for i, r in enumerate(out)
+            if (r["call"] == "kernel") == kernel_only and r["call"] != "tcp"
+        )  # (the settings line: its own checks, its own tests)
         out[first][field] = value
     return out

@@ -45,8 +45,11 @@ def test_the_engine_keeps_few_modules_at_its_top():
 
 
 def test_every_module_says_why_it_exists():
-    missing = [str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py")
-               if p.name != "__main__.py" and not ast.get_docstring(ast.parse(p.read_text()))]
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__main__.py" and not ast.get_docstring(ast.parse(p.read_text()))
+    ]
     assert missing == []
 
 
@@ -105,12 +108,19 @@ def _defined(cls: type) -> set[str]:
                 targets = [node.target]
             for target in targets:
                 for leaf in ast.walk(target):
-                    if isinstance(leaf, ast.Attribute) and isinstance(leaf.value, ast.Name) \
-                            and leaf.value.id == "self":
+                    if (
+                        isinstance(leaf, ast.Attribute)
+                        and isinstance(leaf.value, ast.Name)
+                        and leaf.value.id == "self"
+                    ):
                         names.add(leaf.attr)
-            if isinstance(node, ast.Call) and ast.unparse(node.func) == "setattr" and \
-                    node.args and ast.unparse(node.args[0]) == "self" and \
-                    isinstance(node.args[1], ast.Constant):
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) == "setattr"
+                and node.args
+                and ast.unparse(node.args[0]) == "self"
+                and isinstance(node.args[1], ast.Constant)
+            ):
                 names.add(node.args[1].value)
     return names
 
@@ -122,6 +132,11 @@ def test_no_class_reads_a_name_it_does_not_define(cls):
     tree = _tree(cls)
     if tree is None:
         return
-    read = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name) and node.value.id == "self"}
+    read = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    }
     assert sorted(read - _defined(cls)) == []

@@ -15,7 +15,8 @@ import pytest
     [
         "import sockviz",
         "import sockviz.engine",
-        "import sockviz.engine.run.runner, sockviz.engine.record.trace_format, sockviz.engine.scenarios",
+        "import sockviz.engine.run.runner, sockviz.engine.record.trace_format",
+        "import sockviz.engine.scenarios",
         "import sockviz.engine.run.engine_process",
         "import sockviz.cli",
         "import sockviz.view, sockviz.view.fold, sockviz.view.history, sockviz.view.export",
@@ -29,7 +30,9 @@ def test_no_textual_in_the_engine(statement):
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
         "print(','.join(bad))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
 
@@ -53,8 +56,10 @@ def _imports() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
-                                    + ([base] if base else []))
+                    base = ".".join(
+                        package.split(".")[: len(package.split(".")) - node.level + 1]
+                        + ([base] if base else [])
+                    )
                 found.add(base)
                 found |= {f"{base}.{alias.name}" for alias in node.names}
         graph[name] = found
@@ -83,8 +88,7 @@ def test_no_module_imports_a_module_that_imports_it_back():
 
 def test_the_app_and_the_view_import_nothing_of_the_command_line():
     graph = _imports()
-    line = {"sockviz.cli", "sockviz.options", "sockviz.launch", "sockviz.headless",
-            "sockviz.peers"}
+    line = {"sockviz.cli", "sockviz.options", "sockviz.launch", "sockviz.headless", "sockviz.peers"}
     for name, found in graph.items():
         if name.startswith(("sockviz.app", "sockviz.view", "sockviz.engine")):
             assert not found & line, (name, found & line)

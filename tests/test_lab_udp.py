@@ -10,18 +10,22 @@ from tests.test_lab import call, needs_hosts, packets, traces
 
 @needs_hosts
 def test_udp_echo_over_a_lossy_link_shows_the_loss_and_finishes():
-    (gone, err_gone), (back_lost, err_back) = traces([
-        ("--scenario", "udp-echo", "--link", "loss=100%"),
-        ("--scenario", "udp-echo", "--link", "loss=50%,seed=0"),  # (there: yes; back: no)
-    ])
+    (gone, err_gone), (back_lost, err_back) = traces(
+        [
+            ("--scenario", "udp-echo", "--link", "loss=100%"),
+            ("--scenario", "udp-echo", "--link", "loss=50%,seed=0"),  # (there: yes; back: no)
+        ]
+    )
     # Every datagram lost: the server's recvfrom() times out; nothing is sent back.
     assert [p["link"] for p in packets(gone)] == ["lost"]
     waited = call(gone, "server", "recvfrom")
     assert waited["error"] == "EAGAIN" and waited["nbytes"] is None
     assert not [r for r in gone if r["call"] == "sendto" and r["socket"] == "server"]
     # The greeting crossed, the echo was lost: the client's recvfrom() times out.
-    assert [(p["from"], p["link"]) for p in packets(back_lost)] == [("client", "crossed"),
-                                                                    ("server", "lost")]
+    assert [(p["from"], p["link"]) for p in packets(back_lost)] == [
+        ("client", "crossed"),
+        ("server", "lost"),
+    ]
     assert call(back_lost, "server", "recvfrom")["error"] is None
     assert call(back_lost, "client", "recvfrom")["error"] == "EAGAIN"
     for records, err in ((gone, err_gone), (back_lost, err_back)):

@@ -54,7 +54,8 @@ async def test_restarting_the_app_many_times_leaves_nothing_behind():
         kept = {fd: what for fd, what in process_fds(engine).items() if fd not in engine_fds}
         assert not kept, f"the engine process kept descriptors: {kept}"
         assert threads_after(engine, engine_thread_count) <= engine_thread_count, (
-            "the engine process kept threads")
+            "the engine process kept threads"
+        )
         await pilot.press("q")
     assert engine_processes() == []
     assert engine_threads() == threads

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import FAMILIES
 
 pytestmark = pytest.mark.skipif(
@@ -25,8 +26,6 @@ SYSCALL = re.compile(r"^\d+\s+(\w+)\(.*\)\s+=\s+(-?\d+)")
 CLOSE = re.compile(r"^\d+\s+close\((\d+)")
 RESUMED = re.compile(r"^\d+\s+<\.\.\. (\w+) resumed>.*\)\s+=\s+(-?\d+)")
 
-
-from sockviz.engine.scenarios import REGISTRY
 
 IPV6_MARKS = FAMILIES[1].marks
 CASES = [
@@ -43,10 +42,28 @@ CASES = [
 def test_trace_matches_strace(tmp_path, name, family):
     out = tmp_path / "strace.txt"
     proc = subprocess.run(
-        ["strace", "-f", "-qq", "-e", "trace=network,close,ioctl", "-o", str(out),
-         sys.executable, "-m", "sockviz", "--trace", "--scenario", name, "--family", family,
-         *(["--size", "4M"] if name == "bulk" else [])],
-        check=False, capture_output=True, text=True, timeout=60,
+        [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=network,close,ioctl",
+            "-o",
+            str(out),
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--trace",
+            "--scenario",
+            name,
+            "--family",
+            family,
+            *(["--size", "4M"] if name == "bulk" else []),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if proc.returncode != 0 and "ptrace" in proc.stderr:
         pytest.skip("strace is not permitted here")
@@ -78,8 +95,11 @@ def test_trace_matches_strace(tmp_path, name, family):
         call, result = m.group(1), int(m.group(2))
         if call == "close":
             continue
-        if "AF_PACKET" in line or "AF_NETLINK" in line \
-                or any(f"{call}({fd}," in line for fd in capture + kernel):
+        if (
+            "AF_PACKET" in line
+            or "AF_NETLINK" in line
+            or any(f"{call}({fd}," in line for fd in capture + kernel)
+        ):
             if call == "socket":  # (the wire's capture; the kernel's socket diagnostics)
                 (capture if "AF_PACKET" in line else kernel).append(str(result))
                 captures += "AF_PACKET" in line
@@ -96,7 +116,9 @@ def test_trace_matches_strace(tmp_path, name, family):
 
     traced = collections.Counter(r["call"] for r in trace if r["call"] in COUNTED)
     assert {c: seen[c] for c in COUNTED} == {c: traced[c] for c in COUNTED}
-    assert sent == sum(r["nbytes"] or 0 for r in trace if r["call"] in ("send", "sendall", "sendto"))
+    assert sent == sum(
+        r["nbytes"] or 0 for r in trace if r["call"] in ("send", "sendall", "sendto")
+    )
     assert received == sum(r["nbytes"] or 0 for r in trace if r["call"] in ("recv", "recvfrom"))
     if name not in ("broken-pipe", "reset"):  # there, bytes sent are never read
         assert sent == received

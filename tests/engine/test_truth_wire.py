@@ -28,13 +28,20 @@ from tests.helpers import on_loopback
 ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 FAMILIES = ["ipv4", pytest.param("ipv6", marks=pytest.mark.skipif(not IPV6, reason="no ::1"))]
-needs_witness = pytest.mark.skipif(not IS_ROOT or not shutil.which("tshark"),
-                                   reason="needs root (the host's loopback) and tshark")
+needs_witness = pytest.mark.skipif(
+    not IS_ROOT or not shutil.which("tshark"), reason="needs root (the host's loopback) and tshark"
+)
 
 
 def trace(*args: str) -> list[dict]:
-    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", *args], cwd=ROOT,
-                          check=False, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sockviz", "--trace", *args],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
@@ -42,9 +49,20 @@ def trace(*args: str) -> list[dict]:
 def tshark(pcap: Path, *fields: str, where: str | None = None) -> list[list[str]]:
     """Each frame's ``fields`` as tshark reads them (relative numbers are its default)."""
     proc = subprocess.run(
-        ["tshark", "-r", str(pcap), "-T", "fields", *(x for f in fields for x in ("-e", f)),
-         *(["-Y", where] if where else [])],
-        check=False, capture_output=True, text=True, timeout=60)
+        [
+            "tshark",
+            "-r",
+            str(pcap),
+            "-T",
+            "fields",
+            *(x for f in fields for x in ("-e", f)),
+            *(["-Y", where] if where else []),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return [line.split("\t") for line in proc.stdout.splitlines()]
 
@@ -62,11 +80,12 @@ def frames_and_lines(lines: list[dict], pcap: Path) -> list[tuple[dict, list[str
     summed = sum(r["count"] for r in lines if r["call"] == "packets")
     assert len(frames) == len(singles) + summed
     if not summed:
-        return list(zip(singles, frames))
+        return list(zip(singles, frames, strict=False))
     first_sum = next(i for i, r in enumerate(lines) if r["call"] == "packets")
     before = len(packet_lines(lines[:first_sum]))
-    return (list(zip(singles[:before], frames[:before]))
-            + list(zip(singles[before:], frames[len(frames) - (len(singles) - before):])))
+    return list(zip(singles[:before], frames[:before], strict=False)) + list(
+        zip(singles[before:], frames[len(frames) - (len(singles) - before) :], strict=False)
+    )
 
 
 # --- finding 5: the reset nobody's socket sent, and Wireshark's numbers ---------------
@@ -101,26 +120,45 @@ def test_every_segments_numbers_are_wiresharks(scenario, family, tmp_path):
         if line["proto"] != "TCP":
             continue
         assert (line["seq_rel"], line["ack_rel"]) == (
-            int(seq), int(ack) if has_ack == "1" else None), (scenario, number, line)
+            int(seq),
+            int(ack) if has_ack == "1" else None,
+        ), (scenario, number, line)
 
 
 # --- finding 6: the kernel's retries, as tshark marks them -------------------------------
 def two_hosts_here() -> bool:
-    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--link", "delay=1ms",
-                           "--scenario", "udp-echo"], cwd=ROOT, check=False,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--trace",
+            "--link",
+            "delay=1ms",
+            "--scenario",
+            "udp-echo",
+        ],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return proc.returncode == 0 and "no two hosts here" not in proc.stderr
 
 
-needs_hosts = pytest.mark.skipif(not shutil.which("tshark") or not two_hosts_here(),
-                                 reason="needs two hosts (root, /dev/net/tun) and tshark")
+needs_hosts = pytest.mark.skipif(
+    not shutil.which("tshark") or not two_hosts_here(),
+    reason="needs two hosts (root, /dev/net/tun) and tshark",
+)
 
 
 @needs_hosts
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("kind", ["syn", "syn-ack", "ack", "data", "fin"])
 def test_retry_is_on_every_segment_tshark_marks_a_retransmission_and_no_other(
-        kind, family, tmp_path):
+    kind, family, tmp_path
+):
     """``--drop KIND``: each segment tshark marks ``tcp.analysis.retransmission`` in the
     run's pcap has ``retry`` set on its packet line, and no other one has - the client's
     second SYN after a lost SYN-ACK included (sent again while the SYN-ACK sent again
@@ -130,12 +168,15 @@ def test_retry_is_on_every_segment_tshark_marks_a_retransmission_and_no_other(
     singles = packet_lines(lines)
     frames = tshark(pcap, "frame.number")
     assert len(frames) == len(singles)
-    marked = {int(n) for (n,) in tshark(pcap, "frame.number",
-                                         where="tcp.analysis.retransmission")}
+    marked = {int(n) for (n,) in tshark(pcap, "frame.number", where="tcp.analysis.retransmission")}
     retried = {i for i, line in enumerate(singles, 1) if line["retry"] is not None}
-    assert marked and retried == marked, (kind, [
-        (i, r["from"], r["flags"], r["seq_rel"], r["link"], r["retry"])
-        for i, r in enumerate(singles, 1)])
+    assert marked and retried == marked, (
+        kind,
+        [
+            (i, r["from"], r["flags"], r["seq_rel"], r["link"], r["retry"])
+            for i, r in enumerate(singles, 1)
+        ],
+    )
     if kind == "syn-ack":  # (a lost SYN-ACK starts both kernels' one-second timers: the
         # client's SYN or the server's SYN-ACK comes again first, whichever fires first)
         syns = [r for r in singles if r["flags"] == "SYN"]
@@ -152,9 +193,10 @@ def free_port(family: str) -> int:
         return s.getsockname()[1]
 
 
-needs_tcpdump = pytest.mark.skipif(not IS_ROOT or not shutil.which("tcpdump")
-                                   or not shutil.which("tshark"),
-                                   reason="needs root, tcpdump and tshark")
+needs_tcpdump = pytest.mark.skipif(
+    not IS_ROOT or not shutil.which("tcpdump") or not shutil.which("tshark"),
+    reason="needs root, tcpdump and tshark",
+)
 
 
 @needs_tcpdump
@@ -167,13 +209,28 @@ def test_a_bulk_transfers_count_is_what_tcpdump_saw_each_way(family, tmp_path):
     port = free_port(family)
     pcap = tmp_path / "beside.pcap"
     dump = subprocess.Popen(
-        ["tcpdump", "-Z", "root", "-i", "lo", "-nn", "-s", "96", "--immediate-mode", "-U",
-         "-w", str(pcap), f"tcp port {port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            "tcpdump",
+            "-Z",
+            "root",
+            "-i",
+            "lo",
+            "-nn",
+            "-s",
+            "96",
+            "--immediate-mode",
+            "-U",
+            "-w",
+            str(pcap),
+            f"tcp port {port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "listening on" in dump.stderr.readline()  # (it captures from here on)
-        lines = trace("--scenario", "bulk", "--size", "1M", "--family", family,
-                      "--port", str(port))
+        lines = trace("--scenario", "bulk", "--size", "1M", "--family", family, "--port", str(port))
     finally:
         dump.send_signal(signal.SIGINT)
         try:
@@ -182,8 +239,7 @@ def test_a_bulk_transfers_count_is_what_tcpdump_saw_each_way(family, tmp_path):
             dump.kill()
             dump.communicate()
     seen = Counter()
-    for ip4, ip6, sport, dport in tshark(pcap, "ip.src", "ipv6.src", "tcp.srcport",
-                                         "tcp.dstport"):
+    for ip4, ip6, sport, dport in tshark(pcap, "ip.src", "ipv6.src", "tcp.srcport", "tcp.dstport"):
         ip = f"[{ip6}]" if ip6 else ip4
         seen[(f"{ip}:{sport}", f"{ip}:{dport}")] += 1
     one_by_one = Counter((r["local"], r["remote"]) for r in packet_lines(lines))
@@ -197,5 +253,4 @@ def test_a_bulk_transfers_count_is_what_tcpdump_saw_each_way(family, tmp_path):
     for ends, count in summed.items():
         lines_that_way = sum(1 for r in sums if (r["local"], r["remote"]) == ends)
         # (exact; a sum split in two may leave the frame at the split out: README)
-        assert 0 <= (seen[ends] - one_by_one[ends]) - count <= (lines_that_way > 1), (
-            ends, count)
+        assert 0 <= (seen[ends] - one_by_one[ends]) - count <= (lines_that_way > 1), (ends, count)

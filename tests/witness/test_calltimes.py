@@ -20,16 +20,27 @@ from pathlib import Path
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
-from tests.witness.witnesses import Syscall, fd_of, need, run_all, scratch, syscalls, no_mismatch
+from tests.witness.strace_log import Syscall, fd_of, syscalls
+from tests.witness.witnesses import need, no_mismatch, run_all, scratch
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 
 #: The system calls that make each traced call.
-MAKES = {"socket": {"socket"}, "setsockopt": {"setsockopt"}, "bind": {"bind"},
-         "listen": {"listen"}, "connect": {"connect"}, "accept": {"accept4", "accept"},
-         "send": {"sendto", "sendmsg"}, "sendall": {"sendto", "sendmsg"},
-         "sendto": {"sendto", "sendmsg"}, "recv": {"recvfrom", "recvmsg"},
-         "recvfrom": {"recvfrom", "recvmsg"}, "shutdown": {"shutdown"}, "close": {"close"}}
+MAKES = {
+    "socket": {"socket"},
+    "setsockopt": {"setsockopt"},
+    "bind": {"bind"},
+    "listen": {"listen"},
+    "connect": {"connect"},
+    "accept": {"accept4", "accept"},
+    "send": {"sendto", "sendmsg"},
+    "sendall": {"sendto", "sendmsg"},
+    "sendto": {"sendto", "sendmsg"},
+    "recv": {"recvfrom", "recvmsg"},
+    "recvfrom": {"recvfrom", "recvmsg"},
+    "shutdown": {"shutdown"},
+    "close": {"close"},
+}
 
 #: Read right after a call to describe it (its addresses, a connect's outcome): part of it.
 ASIDE = {"getsockname", "getpeername"}
@@ -38,8 +49,11 @@ ASIDE = {"getsockname", "getpeername"}
 def runs() -> list[tuple[str, ...]]:
     """``tcp-echo`` and ``lost-fin`` on both families; every other loopback scenario on
     IPv4 (``bulk`` at 256 KiB: its calls' many system calls summed)."""
-    out = [("--scenario", name, "--family", family, "--wire", "off")
-           for name in ("tcp-echo", "lost-fin") for family in FAMS]
+    out = [
+        ("--scenario", name, "--family", family, "--wire", "off")
+        for name in ("tcp-echo", "lost-fin")
+        for family in FAMS
+    ]
     for name, scenario in REGISTRY.items():
         if scenario.link is None and name != "tcp-echo":
             extra = ("--size", "256K") if name == "bulk" else ()
@@ -54,8 +68,7 @@ def test_every_call_time_is_when_its_system_call_returned():
         done = run_all(runs(), Path(place), pcap=False, strace=True)
         problems = []
         for run in done:
-            problems += [f"[{run.name}] {p}" for p in compare(run.records,
-                                                             syscalls(run.strace))]
+            problems += [f"[{run.name}] {p}" for p in compare(run.records, syscalls(run.strace))]
     no_mismatch(problems)
 
 
@@ -63,14 +76,17 @@ def ours(calls: list[Syscall], records: list[dict]) -> dict[str, list[Syscall]]:
     """Each of the run's sockets' system calls, by its name, following each descriptor
     from the call that made it to its close."""
     made = iter([r["socket"] for r in records if r["call"] == "socket"])
-    accepted = iter([r["socket"] for r in records if r["call"] == "accept"
-                     and r["error"] is None])
+    accepted = iter([r["socket"] for r in records if r["call"] == "accept" and r["error"] is None])
     names: dict[int, str] = {}
     out: dict[str, list[Syscall]] = {}
     for call in calls:
         fd = fd_of(call)
-        if call.name == "socket" and call.args.startswith(("AF_INET,", "AF_INET6,")) \
-                and call.result.isdigit() and used_after(call, calls):
+        if (
+            call.name == "socket"
+            and call.args.startswith(("AF_INET,", "AF_INET6,"))
+            and call.result.isdigit()
+            and used_after(call, calls)
+        ):
             names[int(call.result)] = name = next(made, f"?{call.result}")
             out.setdefault(name, []).append(call)
             continue
@@ -93,8 +109,15 @@ def used_after(made: Syscall, calls: list[Syscall]) -> bool:
             continue
         if call.name == "close":
             return False
-        if call.name in ("setsockopt", "bind", "listen", "connect", "sendto", "recvfrom",
-                         "shutdown"):
+        if call.name in (
+            "setsockopt",
+            "bind",
+            "listen",
+            "connect",
+            "sendto",
+            "recvfrom",
+            "shutdown",
+        ):
             return True
     return False
 
@@ -113,7 +136,8 @@ def groups(records: list[dict], by_name: dict[str, list[Syscall]]) -> list[tuple
             call = mine[n]
             n += 1
             if call.name in MAKES[line["call"]] or (
-                    line["call"] == "connect" and "SO_ERROR" in call.args and group):
+                line["call"] == "connect" and "SO_ERROR" in call.args and group
+            ):
                 group.append(call)
                 if finished(line, call, group):
                     break
@@ -126,7 +150,8 @@ def finished(line: dict, call: Syscall, group: list[Syscall]) -> bool:
     """Has this system call ended the traced call (its outcome, or all its bytes)?"""
     if line["error"] is not None:  # (a connect's: read with getsockopt(SO_ERROR))
         return line["error"] in call.result or (
-            "SO_ERROR" in call.args and f"[{line['error']}]" in call.args)
+            "SO_ERROR" in call.args and f"[{line['error']}]" in call.args
+        )
     if call.result.startswith("-1"):
         return False  # EAGAIN, EINPROGRESS: it goes on
     if line["call"] == "connect":
@@ -137,8 +162,11 @@ def finished(line: dict, call: Syscall, group: list[Syscall]) -> bool:
 
 
 def moved(group: list[Syscall]) -> int:
-    return sum(int(c.result.split()[0]) for c in group if c.result.split()[0].isdigit()
-               and c.name in ("sendto", "sendmsg", "recvfrom", "recvmsg"))
+    return sum(
+        int(c.result.split()[0])
+        for c in group
+        if c.result.split()[0].isdigit() and c.name in ("sendto", "sendmsg", "recvfrom", "recvmsg")
+    )
 
 
 def compare(records: list[dict], calls: list[Syscall]) -> list[str]:
@@ -146,16 +174,23 @@ def compare(records: list[dict], calls: list[Syscall]) -> list[str]:
     problems = []
     for line, group in pairs:
         if not group or not finished(line, group[-1], group):
-            problems.append(f"seq {line['seq']} {line['socket']}.{line['call']}(): no system "
-                            f"call of its own found in strace ({[c.name for c in group]})")
-        elif line["nbytes"] is not None and line["call"] in ("send", "sendall", "recv",
-                                                             "sendto", "recvfrom") \
-                and line["error"] is None and moved(group) != line["nbytes"]:
-            problems.append(f"seq {line['seq']} {line['socket']}.{line['call']}(): nbytes: "
-                            f"strace {moved(group)}, trace {line['nbytes']}")
+            problems.append(
+                f"seq {line['seq']} {line['socket']}.{line['call']}(): no system "
+                f"call of its own found in strace ({[c.name for c in group]})"
+            )
+        elif (
+            line["nbytes"] is not None
+            and line["call"] in ("send", "sendall", "recv", "sendto", "recvfrom")
+            and line["error"] is None
+            and moved(group) != line["nbytes"]
+        ):
+            problems.append(
+                f"seq {line['seq']} {line['socket']}.{line['call']}(): nbytes: "
+                f"strace {moved(group)}, trace {line['nbytes']}"
+            )
     pairs = [(line, group) for line, group in pairs if group]
     if not pairs:
-        return problems + ["no call mapped"]
+        return [*problems, "no call mapped"]
     offset = max(group[-1].end - line["t"] for line, group in pairs)
     for n, (line, group) in enumerate(pairs):
         at = line["t"] + offset
@@ -170,14 +205,25 @@ def compare(records: list[dict], calls: list[Syscall]) -> list[str]:
                     f"{group[-1].name}() returned - after the next call "
                     f"({nxt_line['socket']}.{nxt_line['call']}(), seq {nxt_line['seq']}) "
                     f"had begun its {nxt[0].name}() "
-                    f"({(at - nxt[0].start) * 1000:.3f} ms before t)")
-        after = next((c for c in calls if c.pid == group[-1].pid and c.start >= group[-1].end
-                      and c.name not in ASIDE and c is not group[-1]), None)
+                    f"({(at - nxt[0].start) * 1000:.3f} ms before t)"
+                )
+        after = next(
+            (
+                c
+                for c in calls
+                if c.pid == group[-1].pid
+                and c.start >= group[-1].end
+                and c.name not in ASIDE
+                and c is not group[-1]
+            ),
+            None,
+        )
         if after is not None and at > after.start:
             problems.append(
                 f"{name}: t={line['t']} is {late * 1000:.3f} ms after its {group[-1].name}() "
                 f"returned, after the thread's next system call "
                 f"({after.name}({after.args[:40]}) began "
                 f"{(after.start - group[-1].end) * 1000:.3f} ms after the return): t is not "
-                "when the call returned")
+                "when the call returned"
+            )
     return problems

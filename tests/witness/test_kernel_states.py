@@ -29,12 +29,21 @@ from tests.witness.witnesses import (
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 
-CASES = [("tcp-echo", {}), ("half-close", {}), ("time-wait", {"closer": "client"}),
-         ("time-wait", {"closer": "server"}), ("reset", {}), ("broken-pipe", {}),
-         ("refused", {}), ("multi-client", {}),
-         # (and the other loopback scenarios with TCP sockets)
-         ("backlog-full", {}), ("address-in-use", {}), ("message-boundaries", {}),
-         ("websocket", {})]
+CASES = [
+    ("tcp-echo", {}),
+    ("half-close", {}),
+    ("time-wait", {"closer": "client"}),
+    ("time-wait", {"closer": "server"}),
+    ("reset", {}),
+    ("broken-pipe", {}),
+    ("refused", {}),
+    ("multi-client", {}),
+    # (and the other loopback scenarios with TCP sockets)
+    ("backlog-full", {}),
+    ("address-in-use", {}),
+    ("message-boundaries", {}),
+    ("websocket", {}),
+]
 
 
 @need("ss")
@@ -50,8 +59,11 @@ def check(name: str, options: dict, family: str, capture=None, wire=None) -> lis
 
     def mismatches(events, table, pending) -> list[str]:
         view = fold(scenario, events)
-        moment = (f"before step {pending.step} ({pending.socket}.{pending.call.value}())"
-                  if pending else "at the end")
+        moment = (
+            f"before step {pending.step} ({pending.socket}.{pending.call.value}())"
+            if pending
+            else "at the end"
+        )
         out = []
         for model in view.models.values():
             if model.type != "SOCK_STREAM" or model.family == "AF_UNIX":
@@ -60,12 +72,15 @@ def check(name: str, options: dict, family: str, capture=None, wire=None) -> lis
                 want = "CLOSE"  # (a listener closed has no connection left: the
                 #                   address may be another socket's by now)
             else:
-                want = ss_state(table, model.local, model.remote,
-                                listener=model.role is Role.LISTENER)
+                want = ss_state(
+                    table, model.local, model.remote, listener=model.role is Role.LISTENER
+                )
             got = model.kernel
             if got != want and not (got is None and want == "CLOSE"):
-                out.append(f"{label} {moment}: {model.name} ({model.local} <-> "
-                           f"{model.remote}): ss {want}, sockviz {got}")
+                out.append(
+                    f"{label} {moment}: {model.name} ({model.local} <-> "
+                    f"{model.remote}): ss {want}, sockviz {got}"
+                )
         return out
 
     def at_pause(_runner, latest, pending):

@@ -9,11 +9,12 @@ import pytest
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
-from tests.witness.witnesses import labs_checked, need, two_hosts_here, no_mismatch
+from tests.witness.witnesses import labs_checked, need, no_mismatch, two_hosts_here
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
-LABS = [name for name, scenario in REGISTRY.items()
-        if scenario.link is not None and name != "slow-link"]
+LABS = [
+    name for name, scenario in REGISTRY.items() if scenario.link is not None and name != "slow-link"
+]
 """(slow-link's lesson is a transfer's window; its calls ask what tcp-echo's do)"""
 
 

@@ -18,7 +18,16 @@ from pathlib import Path
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
-from tests.witness.witnesses import Frame, Run, flag_set, frames, need, run_all, scratch, no_mismatch
+from tests.witness.witnesses import (
+    Frame,
+    Run,
+    flag_set,
+    frames,
+    need,
+    no_mismatch,
+    run_all,
+    scratch,
+)
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 
@@ -65,17 +74,20 @@ def compare(run: Run, seen: list[Frame]) -> list[str]:
     problems: list[str] = []
     if sums:
         first = lines.index(sums[0])
-        if lines[first:first + len(sums)] != sums:
+        if lines[first : first + len(sums)] != sums:
             return [f"the summed lines are not together: cannot align {len(lines)} lines"]
-        head, tail = lines[:first], lines[first + len(sums):]
-        block = seen[len(head):len(seen) - len(tail)]
-        pairs = list(zip(head, seen[:len(head)])) + list(zip(tail, seen[len(seen) - len(tail):]))
+        head, tail = lines[:first], lines[first + len(sums) :]
+        block = seen[len(head) : len(seen) - len(tail)]
+        pairs = list(zip(head, seen[: len(head)], strict=False)) + list(
+            zip(tail, seen[len(seen) - len(tail) :], strict=False)
+        )
         problems += compare_sums(sums, block)
     else:
         if len(singles) != len(seen):
-            problems.append(f"count: the trace has {len(singles)} packet lines, tshark "
-                            f"{len(seen)} frames")
-        pairs = list(zip(singles, seen))
+            problems.append(
+                f"count: the trace has {len(singles)} packet lines, tshark {len(seen)} frames"
+            )
+        pairs = list(zip(singles, seen, strict=False))
     linked = any("link" in r for r in lines)
     for line, frame in pairs:
         problems += compare_one(line, frame, seen, linked)
@@ -86,35 +98,55 @@ def compare(run: Run, seen: list[Frame]) -> list[str]:
 
 
 def say(line: dict, frame: Frame, field: str, want, got) -> str:
-    return (f"frame {frame.number} / line seq {line['seq']} ({line.get('flags')} "
-            f"{line.get('from')}->{line.get('to')}): {field}: tshark {want!r}, trace {got!r}")
+    return (
+        f"frame {frame.number} / line seq {line['seq']} ({line.get('flags')} "
+        f"{line.get('from')}->{line.get('to')}): {field}: tshark {want!r}, trace {got!r}"
+    )
 
 
 def compare_one(line: dict, frame: Frame, seen: list[Frame], linked: bool) -> list[str]:
     out = []
-    checks = [("proto", frame.proto, line["proto"]), ("source", frame.src, line["local"]),
-              ("destination", frame.dst, line["remote"]),
-              ("payload length", frame.nbytes, line["nbytes"])]
+    checks = [
+        ("proto", frame.proto, line["proto"]),
+        ("source", frame.src, line["local"]),
+        ("destination", frame.dst, line["remote"]),
+        ("payload length", frame.nbytes, line["nbytes"]),
+    ]
     if frame.proto == "TCP":
-        checks += [("flags", sorted(frame.flags), sorted(flag_set(line["flags"]))),
-                   ("seq_rel", frame.seq, line["seq_rel"]),
-                   ("ack_rel", frame.ack, line["ack_rel"])]
+        checks += [
+            ("flags", sorted(frame.flags), sorted(flag_set(line["flags"]))),
+            ("seq_rel", frame.seq, line["seq_rel"]),
+            ("ack_rel", frame.ack, line["ack_rel"]),
+        ]
     for field, want, got in checks:
         if want != got:
             out.append(say(line, frame, field, want, got))
     retry = line.get("retry")
     if linked:
         if frame.retransmission != (retry is not None):
-            out.append(say(line, frame, "retransmission (tshark's mark "
-                           f"{frame.marked})", frame.retransmission, retry))
+            out.append(
+                say(
+                    line,
+                    frame,
+                    f"retransmission (tshark's mark {frame.marked})",
+                    frame.retransmission,
+                    retry,
+                )
+            )
         elif retry is not None:
             first = first_sending(frame, seen)
             if first is not None and abs((frame.epoch - first.epoch) - retry) > 0.002:
-                out.append(say(line, frame, "retry (s since first sent, frame "
-                               f"{first.number})", round(frame.epoch - first.epoch, 4), retry))
+                out.append(
+                    say(
+                        line,
+                        frame,
+                        f"retry (s since first sent, frame {first.number})",
+                        round(frame.epoch - first.epoch, 4),
+                        retry,
+                    )
+                )
     elif frame.retransmission:
-        out.append(say(line, frame, "retransmission (loopback line has no retry key)",
-                       True, retry))
+        out.append(say(line, frame, "retransmission (loopback line has no retry key)", True, retry))
     return out
 
 
@@ -122,10 +154,12 @@ def first_sending(frame: Frame, seen: list[Frame]) -> Frame | None:
     """The earliest frame carrying the same thing from the same sender (same seq, and
     bytes, a SYN or a FIN)."""
     for other in seen:
-        if (other.src, other.dst, other.seq) == (frame.src, frame.dst, frame.seq) \
-                and other.number < frame.number \
-                and (other.nbytes or other.flags & {"SYN", "FIN"}) \
-                and (other.flags & {"SYN", "FIN"}) == (frame.flags & {"SYN", "FIN"}):
+        if (
+            (other.src, other.dst, other.seq) == (frame.src, frame.dst, frame.seq)
+            and other.number < frame.number
+            and (other.nbytes or other.flags & {"SYN", "FIN"})
+            and (other.flags & {"SYN", "FIN"}) == (frame.flags & {"SYN", "FIN"})
+        ):
             return other
     return None
 
@@ -136,33 +170,47 @@ def compare_sums(sums: list[dict], block: list[Frame]) -> list[str]:
     for source in dict.fromkeys(line["local"] for line in sums):
         lines = [line for line in sums if line["local"] == source]
         mine = [f for f in block if f.src == source]
-        want = {"count": len(mine), "nbytes": sum(f.nbytes for f in mine),
-                "largest": max((f.nbytes for f in mine), default=0),
-                "retransmissions": sum(f.retransmission for f in mine),
-                "flags": sorted(set().union(*(f.flags for f in mine)))}
-        got = {"count": sum(line["count"] for line in lines),
-               "nbytes": sum(line["nbytes"] for line in lines),
-               "largest": max(line["largest"] for line in lines)
-               if all(line["largest"] is not None for line in lines) else None,
-               "retransmissions": sum(line["retransmissions"] for line in lines),
-               "flags": sorted(set().union(*(flag_set(line["flags"]) for line in lines)))
-               if all(line["flags"] is not None for line in lines) else None}
+        want = {
+            "count": len(mine),
+            "nbytes": sum(f.nbytes for f in mine),
+            "largest": max((f.nbytes for f in mine), default=0),
+            "retransmissions": sum(f.retransmission for f in mine),
+            "flags": sorted(set().union(*(f.flags for f in mine))),
+        }
+        got = {
+            "count": sum(line["count"] for line in lines),
+            "nbytes": sum(line["nbytes"] for line in lines),
+            "largest": max(line["largest"] for line in lines)
+            if all(line["largest"] is not None for line in lines)
+            else None,
+            "retransmissions": sum(line["retransmissions"] for line in lines),
+            "flags": sorted(set().union(*(flag_set(line["flags"]) for line in lines)))
+            if all(line["flags"] is not None for line in lines)
+            else None,
+        }
         for key in want:
             # (None: the kernel counted the frames without reading them, and the line says
             # it did not see their flags or sizes - a claim of nothing to hold against them)
-            if got[key] is not None and want[key] != got[key] and not (
-                    key == "count" and len(lines) > 1 and want[key] - got[key] == 1):
+            if (
+                got[key] is not None
+                and want[key] != got[key]
+                and not (key == "count" and len(lines) > 1 and want[key] - got[key] == 1)
+            ):
                 # (a sum split in two - a sendall() that returned with bytes still buffered
                 # - may leave the one frame at the split out: the README says so)
-                out.append(f"summed line(s) seq {[line['seq'] for line in lines]} "
-                           f"({lines[0]['from']}->{lines[0]['to']}, frames "
-                           f"{block[0].number if block else '-'}-"
-                           f"{block[-1].number if block else '-'}): {key}: tshark "
-                           f"{want[key]!r}, trace {got[key]!r}")
+                out.append(
+                    f"summed line(s) seq {[line['seq'] for line in lines]} "
+                    f"({lines[0]['from']}->{lines[0]['to']}, frames "
+                    f"{block[0].number if block else '-'}-"
+                    f"{block[-1].number if block else '-'}): {key}: tshark "
+                    f"{want[key]!r}, trace {got[key]!r}"
+                )
     others = [f for f in block if f.src not in {line["local"] for line in sums}]
     if others:
-        out.append(f"{len(others)} frames among the summed ones belong to no summed line "
-                   f"(first: frame {others[0].number})")
+        out.append(
+            f"{len(others)} frames among the summed ones belong to no summed line "
+            f"(first: frame {others[0].number})"
+        )
     return out
 
 
@@ -171,14 +219,25 @@ def compare_times(pairs: list[tuple[dict, Frame]]) -> list[str]:
     if not pairs:
         return []
     offset = statistics.median(frame.epoch - line["t"] for line, frame in pairs)
-    return [say(line, frame, "t (kernel's stamp on the run's clock)",
-                round(frame.epoch - offset, 6), line["t"])
-            for line, frame in pairs if abs(frame.epoch - offset - line["t"]) > SLACK]
+    return [
+        say(
+            line,
+            frame,
+            "t (kernel's stamp on the run's clock)",
+            round(frame.epoch - offset, 6),
+            line["t"],
+        )
+        for line, frame in pairs
+        if abs(frame.epoch - offset - line["t"]) > SLACK
+    ]
 
 
 def step_calls(records: list[dict]) -> list[dict]:
-    return [r for r in records if r.get("step") is not None
-            and r["call"] not in ("packet", "packets", "kernel", "link")]
+    return [
+        r
+        for r in records
+        if r.get("step") is not None and r["call"] not in ("packet", "packets", "kernel", "link")
+    ]
 
 
 def check_causes(records: list[dict], pairs: list[tuple[dict, Frame]]) -> list[str]:
@@ -203,12 +262,24 @@ def check_causes(records: list[dict], pairs: list[tuple[dict, Frame]]) -> list[s
         n = by_seq[cause]
         call = calls[n]
         before = calls[n - 1]["t"] if n > 0 else 0.0
-        together = n > 0 and calls[n - 1]["call"] in ("sendall", "recv") and call["call"] in (
-            "sendall", "recv") and (call.get("parts") or calls[n - 1].get("parts"))
+        together = (
+            n > 0
+            and calls[n - 1]["call"] in ("sendall", "recv")
+            and call["call"] in ("sendall", "recv")
+            and (call.get("parts") or calls[n - 1].get("parts"))
+        )
         if line["t"] > call["t"] + slack or (line["t"] < before - slack and not together):
-            out.append(say(line, frame, f"cause: sent at t={line['t']}, but "
-                           f"{call['socket']}.{call['call']}() ran from after t={before} to "
-                           f"t={call['t']}", "a call under way then", cause))
+            out.append(
+                say(
+                    line,
+                    frame,
+                    f"cause: sent at t={line['t']}, but "
+                    f"{call['socket']}.{call['call']}() ran from after t={before} to "
+                    f"t={call['t']}",
+                    "a call under way then",
+                    cause,
+                )
+            )
     return out
 
 
@@ -218,14 +289,22 @@ def check_senders(records: list[dict], pairs: list[tuple[dict, Frame]]) -> list[
     with RST for nobody's connection)."""
     owners: dict[str, set[str]] = {}
     for r in step_calls(records):
-        if r["call"] in ("listen", "connect", "accept", "sendto", "send", "sendall") \
-                or r.get("state") in ("listening", "connected", "half-closed"):
+        if r["call"] in ("listen", "connect", "accept", "sendto", "send", "sendall") or r.get(
+            "state"
+        ) in ("listening", "connected", "half-closed"):
             owners.setdefault(r["socket"], set()).add(r["call"])
     names = {r["socket"] for r in step_calls(records)}
     out = []
     for line, frame in pairs:
         sender = line.get("from")
         if sender in names and frame.proto == "TCP" and sender not in owners:
-            out.append(say(line, frame, "from: a socket that never listened, connected or "
-                           "was accepted", "the kernel, for no socket", sender))
+            out.append(
+                say(
+                    line,
+                    frame,
+                    "from: a socket that never listened, connected or was accepted",
+                    "the kernel, for no socket",
+                    sender,
+                )
+            )
     return out

@@ -24,7 +24,6 @@ import time
 import pytest
 
 from sockviz.engine import predict_questions as quiz
-
 from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, Segment, WireStatus
 from sockviz.engine.scenarios import REGISTRY
@@ -48,10 +47,16 @@ FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 SLACK = 0.002
 WINDOW_SLACK = 0.015
 
-CASES = [(name, {}) for name, s in REGISTRY.items() if s.link is None
-         and name not in ("time-wait", "bulk")]
-CASES += [("time-wait", {"closer": "client"}), ("time-wait", {"closer": "server"}),
-          ("bulk", {"size": str(256 * 1024)})]
+CASES = [
+    (name, {})
+    for name, s in REGISTRY.items()
+    if s.link is None and name not in ("time-wait", "bulk")
+]
+CASES += [
+    ("time-wait", {"closer": "client"}),
+    ("time-wait", {"closer": "server"}),
+    ("bulk", {"size": str(256 * 1024)}),
+]
 
 
 def capture_or_skip():
@@ -84,7 +89,7 @@ def check(name: str, options: dict, family: str, capture=None, wire=None) -> lis
 
     def at_pause(runner, latest, pending):
         events = latest()
-        for event in events[fed[0]:]:
+        for event in events[fed[0] :]:
             if type(event) is CallEvent:
                 predictions.saw(event)
         fed[0] = len(events)
@@ -95,16 +100,20 @@ def check(name: str, options: dict, family: str, capture=None, wire=None) -> lis
             question, pressed = asked.pop(reveal.step)
             truth, why = witness(question, events, view, table, pressed)
             if truth is not None and truth != reveal.truth:  # (look again: a kernel timer
-                time.sleep(AGAIN)                             # firing just then proves
+                time.sleep(AGAIN)  # firing just then proves
                 again, _ = witness(question, latest(), view, ss(), pressed)  # nothing)
                 truth = truth if again == truth else None
             if truth is not None and truth != reveal.truth:
-                problems.append(f"{label} step {reveal.step} {question.kind} "
-                                f"({question.text!r}): sockviz {reveal.truth!r}, the run "
-                                f"{truth!r} ({why})")
+                problems.append(
+                    f"{label} step {reveal.step} {question.kind} "
+                    f"({question.text!r}): sockviz {reveal.truth!r}, the run "
+                    f"{truth!r} ({why})"
+                )
             if truth is not None and truth not in question.choices:
-                problems.append(f"{label} step {reveal.step} {question.kind}: the true "
-                                f"answer {truth!r} is not among {question.choices}")
+                problems.append(
+                    f"{label} step {reveal.step} {question.kind}: the true "
+                    f"answer {truth!r} is not among {question.choices}"
+                )
         question = predictions.question(view)
         if question is not None:
             predictions.guessed(question, 0)
@@ -112,8 +121,14 @@ def check(name: str, options: dict, family: str, capture=None, wire=None) -> lis
 
     if capture is None:
         capture, wire = capture_or_skip(), WireStatus("host")
-    step_through(scenario, family, at_pause, capture=capture, wire=wire,
-                 **({"size": options["size"]} if "size" in options else {}))
+    step_through(
+        scenario,
+        family,
+        at_pause,
+        capture=capture,
+        wire=wire,
+        **({"size": options["size"]} if "size" in options else {}),
+    )
     return problems
 
 
@@ -130,38 +145,54 @@ def witness(question, events, view, table, pressed) -> tuple[str | None, str]:
     if kind.startswith("wire-"):
         return wire_truth(question, call, segments, view, pressed)
     if call.error:
-        return (quiz.AN_ERROR if quiz.AN_ERROR in question.choices
-                else f"it failed with {call.error}"), "the call line's error"
+        return (
+            quiz.AN_ERROR if quiz.AN_ERROR in question.choices else f"it failed with {call.error}"
+        ), "the call line's error"
     if kind == "state":
         return call.state.value, "the call line's state"
     if kind == "kernel":
         return kernel_truth(call, segments, table)
     if kind == "recv":
         if call.type == "SOCK_DGRAM":
-            sent = [s for s in segments if s.proto == "UDP" and s.remote == call.local
-                    and s.local == call.remote]
+            sent = [
+                s
+                for s in segments
+                if s.proto == "UDP" and s.remote == call.local and s.local == call.remote
+            ]
             sizes = [s.nbytes for s in sent]
-            before = sum(1 for e in events if type(e) is CallEvent and e.call is call.call
-                         and e.socket == call.socket and e.seq < call.seq and not e.error)
+            before = sum(
+                1
+                for e in events
+                if type(e) is CallEvent
+                and e.call is call.call
+                and e.socket == call.socket
+                and e.seq < call.seq
+                and not e.error
+            )
             if before >= len(sizes):
                 return None, "no datagram seen on the wire"
             size = sizes[before]
-            return (quiz.ONE_DATAGRAM if call.nbytes == size else
-                    getattr(quiz, "PART", "part") if call.nbytes < size else quiz.MERGED), \
-                f"read {call.nbytes} B, the datagram crossed with {size} B"
-        return (quiz.RECV_EOF if call.nbytes == 0 else quiz.RECV_BYTES), \
-            f"nbytes {call.nbytes}"
+            return (
+                quiz.ONE_DATAGRAM
+                if call.nbytes == size
+                else getattr(quiz, "PART", "part")
+                if call.nbytes < size
+                else quiz.MERGED
+            ), f"read {call.nbytes} B, the datagram crossed with {size} B"
+        return (quiz.RECV_EOF if call.nbytes == 0 else quiz.RECV_BYTES), f"nbytes {call.nbytes}"
     if kind == "accept":
         state = ss_state(table, call.local, call.remote)
-        if call.socket != question.socket and state != "CLOSE" or call.kernel == "CLOSE":
+        if (call.socket != question.socket and state != "CLOSE") or call.kernel == "CLOSE":
             return quiz.NEW_SOCKET, f"{call.socket} born, ss {state}"
         return "no new connection", f"ss {state} for {call.local} <-> {call.remote}"
     if kind == "time-wait":
         ends = [m for m in view.models.values() if m.name in (question.socket, question.peer)]
-        waiting = [m.name for m in ends if m.remote
-                   and ss_state(table, m.local, m.remote) == "TIME_WAIT"]
-        return (quiz.BOTH if len(waiting) == 2 else waiting[0] if waiting else quiz.NEITHER), \
-            "ss: " + ", ".join(f"{m.name} {ss_state(table, m.local, m.remote)}" for m in ends)
+        waiting = [
+            m.name for m in ends if m.remote and ss_state(table, m.local, m.remote) == "TIME_WAIT"
+        ]
+        return (
+            quiz.BOTH if len(waiting) == 2 else waiting[0] if waiting else quiz.NEITHER
+        ), "ss: " + ", ".join(f"{m.name} {ss_state(table, m.local, m.remote)}" for m in ends)
     return None, "a kind this test does not know"
 
 
@@ -184,10 +215,11 @@ def kernel_truth(call, segments, table) -> tuple[str, str]:
     if not ours:
         return ("CLOSE_WAIT" if theirs else "ESTABLISHED"), "no FIN of its own by its return"
     fin = ours[0]
-    acked = any(s.local != call.local and s.ack_rel is not None
-                and s.ack_rel > fin.seq_rel and s.t >= fin.t for s, _ in flags)
-    said = f"its FIN at t={fin.t}, {'acknowledged' if acked else 'not acknowledged'} by " \
-           f"t={call.t}"
+    acked = any(
+        s.local != call.local and s.ack_rel is not None and s.ack_rel > fin.seq_rel and s.t >= fin.t
+        for s, _ in flags
+    )
+    said = f"its FIN at t={fin.t}, {'acknowledged' if acked else 'not acknowledged'} by t={call.t}"
     if theirs and theirs[0].t < fin.t:
         return ("CLOSE" if acked else "LAST_ACK"), said + ", the peer's FIN first"
     if theirs:
@@ -209,7 +241,7 @@ def wire_truth(question, call, segments, view, pressed) -> tuple[str | None, str
     names = [norm.get(f, f) for f in flags]
     if question.kind == "wire-connect":
         once = [n for k, n in enumerate(names) if n not in names[:k]]  # (a SYN sent again
-        if once[:3] == ["SYN", "SYN,ACK", "ACK"]:                      # is the same SYN)
+        if once[:3] == ["SYN", "SYN,ACK", "ACK"]:  # is the same SYN)
             return quiz.HANDSHAKE, said
         if once[:1] == ["SYN"]:
             return (quiz.SYN_RST if any("RST" in f for f in flags[1:]) else quiz.SYN_ONLY), said
@@ -219,12 +251,20 @@ def wire_truth(question, call, segments, view, pressed) -> tuple[str | None, str
         return (back[0] if back else quiz.NO_ANSWER), said
     if question.kind == "wire-fin":
         asker = view.models.get(question.socket)
-        fin = next((s for s, f in zip(mine, flags) if "FIN" in f), None)
+        fin = next((s for s, f in zip(mine, flags, strict=False) if "FIN" in f), None)
         if fin is not None:
-            return (question.socket if asker and fin.local == asker.local
-                    and fin.remote == asker.remote else
-                    next((m.name for m in view.models.values() if m.local == fin.local
-                          and m.remote == fin.remote), fin.local)), said
+            return (
+                question.socket
+                if asker and fin.local == asker.local and fin.remote == asker.remote
+                else next(
+                    (
+                        m.name
+                        for m in view.models.values()
+                        if m.local == fin.local and m.remote == fin.remote
+                    ),
+                    fin.local,
+                )
+            ), said
         if any("RST" in f for f in flags):
             return getattr(quiz, "RST_NOT_FIN", "reset"), said
         return quiz.NO_FIN, said

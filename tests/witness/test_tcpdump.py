@@ -24,7 +24,7 @@ import pytest
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.witness.test_packets import compare
-from tests.witness.witnesses import ROOT, WORKERS, Run, frames, need, scratch, no_mismatch
+from tests.witness.witnesses import ROOT, WORKERS, Run, frames, need, no_mismatch, scratch
 
 
 def runs() -> list[tuple[str, ...]]:
@@ -59,16 +59,35 @@ def beside_tcpdump(args: tuple[str, ...], place: Path, n: int) -> Run:
         except OSError:
             continue
     pcap = place / f"dump{n}.pcap"
-    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "256",
-                             "-w", str(pcap),
-                             f"tcp port {port} or udp port {port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    dump = subprocess.Popen(
+        [
+            "tcpdump",
+            "-i",
+            "lo",
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-s",
+            "256",
+            "-w",
+            str(pcap),
+            f"tcp port {port} or udp port {port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         started = dump.stderr.readline()  # "listening on lo ..." once it captures
         assert "listening" in started, started
-        proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", *args, "--port",
-                               str(port)], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "sockviz", "--trace", *args, "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         time.sleep(0.2)  # (the last frames through tcpdump's buffer)
     finally:
         dump.send_signal(signal.SIGINT)
@@ -85,8 +104,9 @@ def beside_tcpdump(args: tuple[str, ...], place: Path, n: int) -> Run:
 @pytest.mark.skipif(os.geteuid() != 0, reason="tcpdump on lo needs root")
 def test_every_packet_line_is_a_frame_tcpdump_saw():
     with scratch() as place, ThreadPoolExecutor(WORKERS) as pool:
-        done = list(pool.map(lambda job: beside_tcpdump(job[1], Path(place), job[0]),
-                             enumerate(runs())))
+        done = list(
+            pool.map(lambda job: beside_tcpdump(job[1], Path(place), job[0]), enumerate(runs()))
+        )
         problems = []
         for run in done:
             problems += [f"[{run.name}] {p}" for p in compare(run, frames(run.pcap))]

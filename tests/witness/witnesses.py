@@ -9,7 +9,6 @@ what a scenario means to do - only what the tools saw.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -41,9 +40,23 @@ def need(*tools: str):
 
 def two_hosts_here() -> bool:
     """Two hosts need a user and network namespace and /dev/net/tun (root here)."""
-    proc = subprocess.run([sys.executable, "-m", "sockviz", "--trace", "--link", "delay=1ms",
-                           "--scenario", "udp-echo"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--trace",
+            "--link",
+            "delay=1ms",
+            "--scenario",
+            "udp-echo",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return proc.returncode == 0 and "no two hosts here" not in proc.stderr
 
 
@@ -62,8 +75,9 @@ class Run:
         return " ".join(self.args)
 
 
-def run_all(runs: list[tuple[str, ...]], place: Path, pcap: bool = True,
-            strace: bool = False) -> list[Run]:
+def run_all(
+    runs: list[tuple[str, ...]], place: Path, pcap: bool = True, strace: bool = False
+) -> list[Run]:
     """``sockviz --trace`` with each of ``runs``' arguments, ``WORKERS`` at a time, each with
     its own pcap (and strace log) in ``place``."""
 
@@ -75,10 +89,20 @@ def run_all(runs: list[tuple[str, ...]], place: Path, pcap: bool = True,
         if pcap_path is not None:
             command += ["--pcap", str(pcap_path), "--overwrite"]
         if strace_path is not None:
-            command = ["strace", "-f", "-ttt", "-T", "-o", str(strace_path), "-e",
-                       "trace=network,close,poll,ppoll", *command]
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                              check=False)
+            command = [
+                "strace",
+                "-f",
+                "-ttt",
+                "-T",
+                "-o",
+                str(strace_path),
+                "-e",
+                "trace=network,close,poll,ppoll",
+                *command,
+            ]
+        proc = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        )
         assert proc.returncode == 0, f"sockviz --trace {' '.join(args)}: {proc.stderr[-2000:]}"
         records = [json.loads(line) for line in proc.stdout.splitlines()]
         return Run(args, records, proc.stderr, pcap_path, strace_path)
@@ -92,13 +116,37 @@ def scratch() -> tempfile.TemporaryDirectory:
 
 
 # --- tshark ------------------------------------------------------------------------------
-FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10, "URG": 0x20,
-             "ECE": 0x40, "CWR": 0x80}
+FLAG_BITS = {
+    "FIN": 0x01,
+    "SYN": 0x02,
+    "RST": 0x04,
+    "PSH": 0x08,
+    "ACK": 0x10,
+    "URG": 0x20,
+    "ECE": 0x40,
+    "CWR": 0x80,
+}
 
-FIELDS = ("frame.number", "frame.time_epoch", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
-          "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "tcp.flags", "tcp.seq",
-          "tcp.ack", "tcp.len", "udp.length", "tcp.analysis.retransmission",
-          "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission")
+FIELDS = (
+    "frame.number",
+    "frame.time_epoch",
+    "ip.src",
+    "ip.dst",
+    "ipv6.src",
+    "ipv6.dst",
+    "tcp.srcport",
+    "tcp.dstport",
+    "udp.srcport",
+    "udp.dstport",
+    "tcp.flags",
+    "tcp.seq",
+    "tcp.ack",
+    "tcp.len",
+    "udp.length",
+    "tcp.analysis.retransmission",
+    "tcp.analysis.fast_retransmission",
+    "tcp.analysis.spurious_retransmission",
+)
 
 
 @dataclass
@@ -129,29 +177,84 @@ def address(ip: str, port: str) -> str:
 
 def frames(pcap: Path) -> list[Frame]:
     """Every TCP/UDP frame of ``pcap``, in order, as tshark dissects it."""
-    command = ["tshark", "-n", "-r", str(pcap), "-o", "tcp.relative_sequence_numbers:TRUE",
-               "-o", "tcp.analyze_sequence_numbers:TRUE", "-Y", "tcp or udp", "-T", "fields",
-               "-E", "separator=,", "-E", "occurrence=f"]
+    command = [
+        "tshark",
+        "-n",
+        "-r",
+        str(pcap),
+        "-o",
+        "tcp.relative_sequence_numbers:TRUE",
+        "-o",
+        "tcp.analyze_sequence_numbers:TRUE",
+        "-Y",
+        "tcp or udp",
+        "-T",
+        "fields",
+        "-E",
+        "separator=,",
+        "-E",
+        "occurrence=f",
+    ]
     for field in FIELDS:
         command += ["-e", field]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     out = []
     for line in proc.stdout.splitlines():
-        (number, epoch, ip_src, ip_dst, ip6_src, ip6_dst, tsport, tdport, usport, udport,
-         flags, seq, ack, tcp_len, udp_len, retrans, fast, spurious) = line.split(",")
+        (
+            number,
+            epoch,
+            ip_src,
+            ip_dst,
+            ip6_src,
+            ip6_dst,
+            tsport,
+            tdport,
+            usport,
+            udport,
+            flags,
+            seq,
+            ack,
+            tcp_len,
+            udp_len,
+            retrans,
+            fast,
+            spurious,
+        ) = line.split(",")
         src_ip, dst_ip = ip_src or ip6_src, ip_dst or ip6_dst
         if tsport:
             bits = int(flags, 16)
             named = frozenset(name for name, bit in FLAG_BITS.items() if bits & bit)
-            out.append(Frame(int(number), float(epoch), "TCP", address(src_ip, tsport),
-                             address(dst_ip, tdport), named, int(seq),
-                             int(ack) if "ACK" in named else None, int(tcp_len),
-                             bool(retrans or fast or spurious), bool(retrans or fast or spurious)))
+            out.append(
+                Frame(
+                    int(number),
+                    float(epoch),
+                    "TCP",
+                    address(src_ip, tsport),
+                    address(dst_ip, tdport),
+                    named,
+                    int(seq),
+                    int(ack) if "ACK" in named else None,
+                    int(tcp_len),
+                    bool(retrans or fast or spurious),
+                    bool(retrans or fast or spurious),
+                )
+            )
         else:
-            out.append(Frame(int(number), float(epoch), "UDP", address(src_ip, usport),
-                             address(dst_ip, udport), frozenset(), None, None,
-                             int(udp_len) - 8, False))
+            out.append(
+                Frame(
+                    int(number),
+                    float(epoch),
+                    "UDP",
+                    address(src_ip, usport),
+                    address(dst_ip, udport),
+                    frozenset(),
+                    None,
+                    None,
+                    int(udp_len) - 8,
+                    False,
+                )
+            )
     sent: set[tuple[str, str, int, frozenset[str]]] = set()
     for frame in out:
         ends = frame.flags & {"SYN", "FIN"}
@@ -168,10 +271,20 @@ def flag_set(flags: str | None) -> frozenset[str]:
 
 
 # --- ss -------------------------------------------------------------------------------------
-SS_STATES = {"ESTAB": "ESTABLISHED", "LISTEN": "LISTEN", "TIME-WAIT": "TIME_WAIT",
-             "FIN-WAIT-1": "FIN_WAIT1", "FIN-WAIT-2": "FIN_WAIT2", "CLOSE-WAIT": "CLOSE_WAIT",
-             "LAST-ACK": "LAST_ACK", "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_RECV",
-             "CLOSING": "CLOSING", "UNCONN": "CLOSE", "CLOSED": "CLOSE"}
+SS_STATES = {
+    "ESTAB": "ESTABLISHED",
+    "LISTEN": "LISTEN",
+    "TIME-WAIT": "TIME_WAIT",
+    "FIN-WAIT-1": "FIN_WAIT1",
+    "FIN-WAIT-2": "FIN_WAIT2",
+    "CLOSE-WAIT": "CLOSE_WAIT",
+    "LAST-ACK": "LAST_ACK",
+    "SYN-SENT": "SYN_SENT",
+    "SYN-RECV": "SYN_RECV",
+    "CLOSING": "CLOSING",
+    "UNCONN": "CLOSE",
+    "CLOSED": "CLOSE",
+}
 
 
 #: How ss is run: in this network; a two-host run reads each host's (``nsenter``).
@@ -182,8 +295,7 @@ def ss() -> list[tuple[str, str, str]]:
     """Every TCP socket ``ss -tanoi`` lists: (kernel state name, local, peer)."""
     out = []
     for command in SS_COMMANDS:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=20,
-                              check=False)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
         assert proc.returncode == 0, proc.stderr
         for line in proc.stdout.splitlines()[1:]:
             parts = line.split()
@@ -220,11 +332,18 @@ print(json.dumps(problems))
 def labs_checked(cases: list[tuple[str, str]]) -> list[str]:
     """Both stepped checks of each (lab, family), each lab in a process of its own, all at
     once (most of a lab is a kernel's timer running out)."""
-    procs = [subprocess.Popen([sys.executable, "-c", LAB, name, family], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name, family in cases]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LAB, name, family],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, family in cases
+    ]
     problems = []
-    for (name, family), proc in zip(cases, procs):
+    for (name, family), proc in zip(cases, procs, strict=False):
         try:
             out, err = proc.communicate(timeout=180)
         finally:
@@ -239,8 +358,9 @@ def normal(addr: str) -> str:
     return addr.replace("%lo", "")
 
 
-def ss_state(table: list[tuple[str, str, str]], local: str | None,
-             remote: str | None, listener: bool = False) -> str:
+def ss_state(
+    table: list[tuple[str, str, str]], local: str | None, remote: str | None, listener: bool = False
+) -> str:
     """The kernel's state for a socket's addresses as ss shows it: a connection by its
     four addresses (one whose peer is not known yet - a connect() in progress - by its
     own address alone), a listener by its local address; ``CLOSE`` where ss lists nothing
@@ -250,8 +370,11 @@ def ss_state(table: list[tuple[str, str, str]], local: str | None,
     if local is None:
         return "CLOSE"
     if listener:
-        found = [state for state, here, there in table if here == local
-                 and state == "LISTEN" and there.endswith(":*")]
+        found = [
+            state
+            for state, here, there in table
+            if here == local and state == "LISTEN" and there.endswith(":*")
+        ]
     elif remote:
         found = [state for state, here, there in table if here == local and there == remote]
     else:
@@ -260,54 +383,17 @@ def ss_state(table: list[tuple[str, str, str]], local: str | None,
     return found[0] if found else "CLOSE"
 
 
-# --- strace --------------------------------------------------------------------------------
-@dataclass
-class Syscall:
-    """One system call strace saw: when it started and returned (``-ttt`` plus ``-T``)."""
-
-    pid: int
-    name: str
-    args: str
-    result: str
-    start: float
-    end: float
-
-
-LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(.*)$")
-DONE = re.compile(r"^(\w+)\((.*)\)\s+=\s+(.*?)\s+<(\d+\.\d+)>$")
-UNFINISHED = re.compile(r"^(\w+)\((.*?)\s*<unfinished \.\.\.>$")
-RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)\)\s+=\s+(.*?)\s+<(\d+\.\d+)>$")
-
-
-def syscalls(path: Path) -> list[Syscall]:
-    """Every finished system call of an ``strace -f -ttt -T`` log, ordered by start."""
-    out, open_calls = [], {}
-    for line in path.read_text().splitlines():
-        match = LINE.match(line)
-        if not match:
-            continue
-        pid, when, rest = int(match[1]), float(match[2]), match[3]
-        if (done := DONE.match(rest)) is not None:
-            out.append(Syscall(pid, done[1], done[2], done[3], when, when + float(done[4])))
-        elif (begun := UNFINISHED.match(rest)) is not None:
-            open_calls[pid] = (begun[1], begun[2], when)
-        elif (resumed := RESUMED.match(rest)) is not None and pid in open_calls:
-            name, args, start = open_calls.pop(pid)
-            out.append(Syscall(pid, name, args + resumed[2], resumed[3], start,
-                               start + float(resumed[4])))
-    out.sort(key=lambda call: call.start)
-    return out
-
-
-def fd_of(call: Syscall) -> int | None:
-    head = call.args.split(",", 1)[0].strip()
-    return int(head) if head.isdigit() else None
-
-
-
 # --- a run stepped from Python ---------------------------------------------------------------
-def step_through(scenario, family: str, at_pause, capture=None, wire=None,
-                 quiet: float = 0.3, timeout: float = 90.0, **options) -> list:
+def step_through(
+    scenario,
+    family: str,
+    at_pause,
+    capture=None,
+    wire=None,
+    quiet: float = 0.3,
+    timeout: float = 90.0,
+    **options,
+) -> list:
     """Run ``scenario`` in step mode, one call per step; at every pause - before each call,
     and once the run has finished - wait until no event has come for ``quiet`` seconds
     (longer than the kernel watcher's interval: what the kernel did has been read), then
@@ -321,15 +407,17 @@ def step_through(scenario, family: str, at_pause, capture=None, wire=None,
     from tests.helpers import Collector
 
     collector = Collector()
-    runner = Runner(scenario, collector, family=family, mode=Mode.STEP, capture=capture,
-                    wire=wire, **options)
+    runner = Runner(
+        scenario, collector, family=family, mode=Mode.STEP, capture=capture, wire=wire, **options
+    )
     runner.start()
     deadline = time.monotonic() + timeout
     try:
         seen = 0
         while time.monotonic() < deadline:
-            assert collector.wait_for(lambda c, n=seen: len(c.pending) > n or c.finished, 20), \
+            assert collector.wait_for(lambda c, n=seen: len(c.pending) > n or c.finished, 20), (
                 f"{scenario.name}: no step came after {seen}"
+            )
             collector.wait_quiet(quiet, 10)
             latest = lambda: list(collector.events)  # noqa: E731
             if collector.finished:
