@@ -41,11 +41,11 @@ async def test_restarting_the_app_many_times_leaves_nothing_behind():
         await settle(pilot)
         await pilot.press("space")  # the last run plays to its end
         deadline = time.monotonic() + 30
-        while app.outcome is None:
+        while app.run_screen.view.outcome is None:
             assert time.monotonic() < deadline
             await pilot.pause(0.05)
         await settle(pilot)
-        assert app.outcome.outcome == "done"
+        assert app.run_screen.view.outcome.outcome == "done"
         assert app.session.engine.pid == engine  # one engine process served every restart
         # (The kernel watcher may hold /proc/net/tcp open for a moment: give it one.)
         deadline = time.monotonic() + 2
