@@ -6,6 +6,13 @@ The same comparison as ``test_packets`` - but the pcap is tcpdump's, not sockviz
 ``--pcap``, so a frame sockviz's capture missed, or one it made up, shows. And without
 ``--pcap`` a bulk transfer's lines are the kernel's counters (``TCP_INFO``), not frames
 read: here they are held against the frames tcpdump counted.
+
+On lo a frame is taken twice: as it leaves (the copy sockviz keeps, stamped then) and as
+loopback queues it to be received (the copy libpcap keeps, stamped then, typically half a
+microsecond later). Between the two the sender's CPU may be taken by an interrupt or the
+hypervisor: a line's ``t`` may be up to :data:`SENT_BEFORE` before tcpdump's stamp of its
+frame (measured here: at most 0.18 ms in 24,000 frames idle or beside a CPU burner, once
+1.07 ms in a CI run beside one), never after it by more than ``test_packets.SLACK``.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ import pytest
 from sockviz.engine.scenarios import REGISTRY
 from tests.witness.test_packets import compare
 from tests.witness.witnesses import ROOT, WORKERS, Run, frames, need, no_mismatch, scratch
+
+#: How long before tcpdump's stamp of a frame sockviz's own may be (see the docstring).
+SENT_BEFORE = 0.003
 
 
 def runs() -> list[tuple[str, ...]]:
@@ -109,5 +119,5 @@ def test_every_packet_line_is_a_frame_tcpdump_saw():
         )
         problems = []
         for run in done:
-            problems += [f"[{run.name}] {p}" for p in compare(run, frames(run.pcap))]
+            problems += [f"[{run.name}] {p}" for p in compare(run, frames(run.pcap), SENT_BEFORE)]
     no_mismatch(problems)

@@ -45,19 +45,31 @@ Options = tuple[tuple[str, int | None], ...]
 KernelCounts = Mapping[tuple[str | None, str | None], Counts | None]
 
 
-def clock_offset(now: Callable[[], float]) -> float:
+class ClockOffset:
     """What to add to a wall-clock time (a frame's kernel stamp) to put it on the run's
-    clock: read both clocks side by side three times and keep the closest pair - one
-    reading taken across a preemption (a loaded machine) put every frame of that read 1.3
-    ms late against tshark's stamps."""
-    best_gap, best = float("inf"), 0.0
-    for _ in range(3):
-        before = now()
-        wall = time.time()
-        after = now()
-        if after - before < best_gap:
-            best_gap, best = after - before, (before + after) / 2 - wall
-    return best
+    clock. Both clocks are read side by side; a reading taken across a preemption is off by
+    up to the time the process was away (on a loaded machine 1.3 ms, every frame of that
+    read late against tshark's stamps), by at most half the gap between its two run-clock
+    readings. So the reading kept is the one with the smallest gap yet, and a new one
+    replaces it only when closer, or when it disagrees by more than both gaps and
+    :data:`STEP` (the wall clock was set: from then on frames are stamped on the new one)."""
+
+    STEP = 0.005
+
+    def __init__(self) -> None:
+        self.gap = float("inf")
+        self.offset = 0.0
+
+    def __call__(self, now: Callable[[], float]) -> float:
+        for _ in range(3):
+            before = now()
+            wall = time.time()
+            after = now()
+            gap, offset = after - before, (before + after) / 2 - wall
+            stepped = abs(offset - self.offset) > self.STEP + gap + self.gap
+            if gap < self.gap or stepped:
+                self.gap, self.offset = gap, offset
+        return self.offset
 
 
 class Released(Protocol):
@@ -117,6 +129,7 @@ class SegmentReader:
         of sockets."""
         self.capture = capture
         self._at = sockets
+        self._clock = ClockOffset()
         self._isn: dict[tuple[str, str], int] = {}
         """(from, to) address -> the sender's initial sequence number."""
         self._scale: dict[tuple[str, str], int] = {}
@@ -200,7 +213,7 @@ class SegmentReader:
         if not frames:
             return []
         segments: list[Segment | LinkEvent] = []
-        offset = clock_offset(now)
+        offset = self._clock(now)
         for frame in frames:
             if not isinstance(frame, Frame):  # (a link's held segment let cross)
                 self._released(frame, segments, number, offset)
