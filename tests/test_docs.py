@@ -188,3 +188,21 @@ def test_readme_keys_are_keys_the_app_binds():
     bound = bound_keys()
     missing = written - bound - {key for key in COMING_KEYS if key not in bound}
     assert missing == set(), f"README keys the app does not bind: {sorted(missing)}"
+
+
+def test_every_sockviz_command_written_uses_real_options():
+    """An option written in a `sockviz ...` command anywhere in the README or docs/ is one
+    sockviz takes (a renamed option leaves no lesson command behind)."""
+    helped = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", sockviz("--help")))
+    allowed = helped | {flag for flag in COMING if flag not in helped}
+    command = re.compile(
+        r"(?<![\w/.-])sockviz((?: +(?:--?[a-z][\w-]*(?:[ =][^\s`|#]+)?|\[[^\]]*\]|[A-Z.]+))+)"
+    )
+    seen: dict[str, str] = {}
+    for path in [README, *sorted(DOCS.glob("*.md"))]:
+        for match in command.finditer(path.read_text()):
+            for flag in re.findall(r"(--[a-z][a-z-]*)", match.group(1)):
+                seen.setdefault(flag, path.name)
+    assert {"--step", "--quiz", "--scenario", "--link", "--hold"} <= set(seen)
+    wrong = {flag: page for flag, page in seen.items() if flag not in allowed}
+    assert wrong == {}, "options sockviz does not take"
