@@ -1,8 +1,8 @@
 """Print the lifecycle table as Mermaid state diagrams, one per transport and role.
 
-The README's "Lifecycle" section is this script's output (between its markers), and a
-test checks that they agree, so the diagram can never drift from ``states.TRANSITIONS``.
-Run ``python scripts/state_diagram.py --write`` to refresh the README.
+The user guide's "Lifecycle" section (docs/guide.md) is this script's output (between its
+markers), and a test checks that they agree, so the diagram can never drift from
+``states.TRANSITIONS``. Run ``python scripts/state_diagram.py --write`` to refresh the page.
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ def render() -> str:
 def main() -> int:
     text = render()
     if "--write" in sys.argv:
-        readme = ROOT / "README.md"
-        old = readme.read_text()
+        page = ROOT / "docs" / "guide.md"
+        old = page.read_text()
         start, end = old.index(BEGIN), old.index(END) + len(END)
-        readme.write_text(old[:start] + text + old[end:])
+        page.write_text(old[:start] + text + old[end:])
     else:
         print(text)
     return 0
