@@ -213,6 +213,8 @@ def said(segment: Segment, link: LinkView | None = None) -> str | None:
     if segment.link == "lost":
         return f"The link lost {segment.source}'s {what} at random (loss, seeded)."
     if segment.link == "held":
+        if link is not None and all(s.seq != segment.seq for s in link.held):
+            return f"The link held {segment.source}'s {what} until a key let it cross."
         return f"The link holds {segment.source}'s {what} until → lets it cross."
     if segment.retry is not None:
         return retry_words(segment, link=link)

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from sockviz.app.widgets.ladder import row_content
-from sockviz.engine.events import CallEvent, LinkStatus, TcpSettings
+from sockviz.engine.events import CallEvent, LinkEvent, LinkStatus, TcpSettings
 from sockviz.engine.states import Call, Role, State
 from sockviz.view import linkview
 from sockviz.view.hold_words import hold_words
@@ -166,3 +166,53 @@ def test_wire_rows_are_whole_in_a_ladder_120_columns_wide(label, flags, link, wh
     assert f" {whole} " in text, text
     mark = {"held": "⏸", "dropped": "✗", "crossed": "›"}[link]
     assert mark in text and "…" not in text
+
+
+def test_a_held_handshakes_repeated_acks_are_said_as_answers_to_syn_acks_sent_again():
+    """Holding a SYN-ACK past the server kernel's timer makes it send the SYN-ACK again;
+    the client's kernel answers each that reaches it with the same ACK 1."""
+    view = held_handshake()
+    back = {"source": "server", "target": "client"}
+    first = replace(segment(21, 2.6, "ACK", "held"), cause=20, ack_rel=1, seq_rel=1)
+    synack = replace(segment(22, 3.3, "SYN,ACK", "held", retry=1.03), ack_rel=1, **back)
+    again = replace(first, seq=23, t=3.4, cause=None)
+    connect = CallEvent(
+        seq=20,
+        t=2.5,
+        socket="client",
+        role=Role.CLIENT,
+        call=Call.CONNECT,
+        state=State.CONNECTED,
+        family="AF_INET",
+        type="SOCK_STREAM",
+        local="10.217.0.2:40000",
+        remote="10.217.0.1:5000",
+        nbytes=None,
+        sent_total=0,
+        recv_total=0,
+        step=5,
+    )
+    said = story(connect, (*view.during, first, synack, again, replace(again, seq=24)), {})
+    assert said is not None
+    assert "client's kernel acknowledged a SYN-ACK sent again (ACK 1), on its own (2 times)" in (
+        said
+    ), said
+    # without the SYN-ACK sent again, the same ACKs are not said to answer one
+    plain = story(connect, (*view.during, first, again), {}) or ""
+    assert "SYN-ACK sent again" not in plain
+
+
+def test_a_held_segment_let_cross_is_said_in_the_past():
+    view = held_handshake()
+    assert "The link holds client's SYN seq 0 until → lets it cross." in (
+        linkview.link_story(view.link, 0, None) or ""
+    )
+    crossed = LinkEvent(
+        seq=10, t=2.2, what="released", segment=6, source="client", target="server",
+        flags="SYN", family="AF_INET", local="10.217.0.2:40000", remote="10.217.0.1:5000",
+        delay=0.02,
+    )  # fmt: skip
+    let = folded(HOLD, PENDING, segment(6, 0.02, "SYN", "held"), crossed)
+    said = linkview.link_story(let.link, 0, None) or ""
+    assert "The link held client's SYN seq 0 until a key let it cross." in said
+    assert "holds client's SYN" not in said
