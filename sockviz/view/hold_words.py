@@ -5,9 +5,12 @@ a link row's words fitted whole into a narrow ladder.
 Said from the run's events and the settings it read (:mod:`sockviz.view.linkview` keeps
 them), never from a textbook. Measured on this kernel (6.18) before choosing to say it
 rather than stop it: a route's ``rto_min`` (10 s), ``tcp_rto_min_us`` (10 s) and
-``tcp_rto_max_ms`` leave a SYN's first wait at 1 s (TCP_TIMEOUT_INIT, changed only by a
-BPF sock_ops program), so a SYN held past a second is sent again whatever sockviz sets in
-its hosts. Standard library only.
+``tcp_rto_max_ms`` leave a SYN's first wait at 1 s (TCP_TIMEOUT_INIT), so a SYN held past
+a second is sent again whatever sockviz sets in its hosts' network namespaces. Only a BPF
+sock_ops program answering TIMEOUT_INIT moves it (measured: 10 s asked, SYN again at
+10.12 s; a SYN and then its SYN-ACK each held 3 s on two hosts, neither sent again) - and
+that needs root, a cgroup v2 the engine moves into, and changes every lost-SYN lesson's
+timing, so it is not done here. Standard library only.
 """
 
 from __future__ import annotations
