@@ -1,14 +1,10 @@
 """A held run's words, folded without Textual: the up-front statement made from the kernel
-settings the run read, the held SYN's retry said as the client kernel's retransmission, and
-the wire rows said whole in a ladder 120 columns wide."""
+settings the run read, and the held SYN's retry said as the client kernel's retransmission."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
-from sockviz.app.widgets.ladder import row_content
 from sockviz.engine.events import CallEvent, LinkEvent, LinkStatus, TcpSettings
 from sockviz.engine.states import Call, Role, State
 from sockviz.view import linkview
@@ -17,8 +13,6 @@ from sockviz.view.wirewords import story
 from tests.view.test_linkview import PENDING, folded, segment
 
 HOLD = LinkStatus("delay 20 ms · each segment waits for →", "10.217.0.1", "10.217.0.2", hold=True)
-#: The ladder's width in a 120-column terminal (measured: the Ladder widget is 31 wide).
-LADDER_AT_120 = 31
 
 
 def settings(linear: str | None = "4", retries: str | None = "6") -> TcpSettings:
@@ -139,33 +133,6 @@ def test_the_connect_story_names_the_first_syn_only_as_the_calls():
     )
     said = story(connect, view.during, view.models)
     assert said is not None and said.count("connect() sent SYN seq 0") == 1, said
-
-
-@pytest.mark.parametrize(
-    ("label", "flags", "link", "whole"),
-    [
-        ("SYN,ACK seq 0 ack 1 crosses", "SYN,ACK", "crossed", "SYN,ACK crosses"),
-        ("SYN,ACK seq 0 ack 1", "SYN,ACK", "held", "SYN,ACK seq 0 ack 1"),
-        ("↻ SYN seq 0 · 1.02 s", "SYN", "held", "↻ SYN seq 0 · 1.02 s"),
-        ("↻ SYN,ACK seq 0 ack 1 · 1.03 s", "SYN,ACK", "held", "↻ SYN,ACK · 1.03 s"),
-        ("↻ PSH,ACK 14 B · 1.02 s", "PSH,ACK", "held", "↻ PSH,ACK 14 B · 1.02 s"),
-        ("SYN seq 0 ✗ lost", "SYN", "dropped", "SYN seq 0 ✗ lost"),
-    ],
-)
-def test_wire_rows_are_whole_in_a_ladder_120_columns_wide(label, flags, link, whole):
-    """The rows the issue found cut at 120 columns (``⏸ SYN,ACK seq 0 ack``, ``crosse``),
-    as the ladder renders them: every word there, the arrow's head or stop mark too (a
-    handshake segment too long for the ladder loses its relative numbers, never a word
-    cut: SYN's seq is always 0, SYN-ACK's ack 1)."""
-    packet = replace(segment(6, 0.1, flags, link), ack_rel=1 if "ACK" in flags else None)
-    view = folded(HOLD, packet)
-    row = next(r for r in view.shown_rows() if r.packet is not None)
-    row = replace(row, label=label)
-    text = row_content(row, LADDER_AT_120, delivered=True).plain
-    assert len(text) == LADDER_AT_120
-    assert f" {whole} " in text, text
-    mark = {"held": "⏸", "dropped": "✗", "crossed": "›"}[link]
-    assert mark in text and "…" not in text
 
 
 def test_a_held_handshakes_repeated_acks_are_said_as_answers_to_syn_acks_sent_again():
