@@ -58,8 +58,8 @@ def hold_words(link: LinkView | None, room: int = 10_000) -> str | None:
         compact = ", ".join(f"{t:g}" for t in times)
         tiers = [
             f"⏸ A held segment is really late, and the kernels' timers keep running: a SYN "
-            f"with no SYN-ACK back {first} later is sent again (↻) - at {_times(times)} "
-            f"after the first ({rule}).",
+            f"with no SYN-ACK back {first} later (TCP_TIMEOUT_INIT) is sent again (↻) - "
+            f"at {_times(times)} after the first ({rule}).",
             f"⏸ Held = really late; the kernels' timers keep running: a SYN unanswered "
             f"is sent again at {_times(times)} ({rule})",
             f"⏸ Held = really late; timers keep running: an unanswered SYN goes again at "

@@ -83,15 +83,18 @@ def took(link: LinkView, segment: Segment) -> tuple[LinkView, float | None]:
     gap = None
     if link.last is not None and segment.t - link.last >= GAP_SHOWN:
         gap = segment.t - link.last
-    held, dropped = link.held, link.dropped
+    held, dropped, status = link.held, link.dropped, link.status
     if segment.link in ("dropped", "lost"):
         dropped += 1
     elif segment.link == "held":
         held = (*held, segment)
+        if not status.hold:  # (a replay's link says nothing of holding: its segments do)
+            status = replace(status, hold=True)
     elif segment.delay is not None:
         arrivals = _put(arrivals, segment.t + segment.delay, now)
     return replace(
         link,
+        status=status,
         sent=link.sent + 1,
         dropped=dropped,
         held=held,

@@ -183,3 +183,14 @@ def test_a_held_segment_let_cross_is_said_in_the_past():
     said = linkview.link_story(let.link, 0, None) or ""
     assert "The link held client's SYN seq 0 until a key let it cross." in said
     assert "holds client's SYN" not in said
+
+
+def test_a_replayed_held_run_says_it_once_its_first_segment_is_held():
+    """A recording does not keep --hold (its replay's link status says nothing of it); the
+    first held segment shows the run held them, and the statement comes with it."""
+    replayed = LinkStatus("as recorded", "10.217.0.1", "10.217.0.2")
+    assert hold_words(folded(replayed, settings()).link) is None
+    view = folded(replayed, settings(), PENDING, segment(6, 0.02, "SYN", "held"))
+    said = hold_words(view.link)
+    assert said is not None and "1 s, 2 s, 3 s, 4 s, 5 s, 7 s" in said
+    assert view.link is not None and "held 1" in view.link.counters()
