@@ -83,15 +83,18 @@ def took(link: LinkView, segment: Segment) -> tuple[LinkView, float | None]:
     gap = None
     if link.last is not None and segment.t - link.last >= GAP_SHOWN:
         gap = segment.t - link.last
-    held, dropped = link.held, link.dropped
+    held, dropped, status = link.held, link.dropped, link.status
     if segment.link in ("dropped", "lost"):
         dropped += 1
     elif segment.link == "held":
         held = (*held, segment)
+        if not status.hold:  # (a replay's link says nothing of holding: its segments do)
+            status = replace(status, hold=True)
     elif segment.delay is not None:
         arrivals = _put(arrivals, segment.t + segment.delay, now)
     return replace(
         link,
+        status=status,
         sent=link.sent + 1,
         dropped=dropped,
         held=held,
@@ -213,6 +216,8 @@ def said(segment: Segment, link: LinkView | None = None) -> str | None:
     if segment.link == "lost":
         return f"The link lost {segment.source}'s {what} at random (loss, seeded)."
     if segment.link == "held":
+        if link is not None and all(s.seq != segment.seq for s in link.held):
+            return f"The link held {segment.source}'s {what} until a key let it cross."
         return f"The link holds {segment.source}'s {what} until → lets it cross."
     if segment.retry is not None:
         return retry_words(segment, link=link)
@@ -243,8 +248,41 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
+def _again(segment: Segment, times: Sequence[float]) -> str:
+    """``sent SYN seq 0 again, 1.02 s after the first`` - or, for several sendings of the
+    same segment, ``again 3 times, 1.02 s, 2.05 s and 3.07 s after the first``."""
+    what = segment_label(segment)
+    if len(times) < 2:
+        return f"sent {what} again, {seconds(segment.retry or 0.0)} after the first"
+    said = [seconds(t) for t in times]
+    count = "twice" if len(times) == 2 else f"{len(times)} times"
+    return f"sent {what} again {count}, {', '.join(said[:-1])} and {said[-1]} after the first"
+
+
+#: What makes two sendings one segment: sender, flags, relative seq and ack, length.
+Same = tuple[str, str | None, int | None, int | None, int]
+
+
+def _same(segment: Segment) -> Same:
+    """What makes two sendings one segment sent again: its sender, flags and numbers."""
+    return (segment.source, segment.flags, segment.seq_rel, segment.ack_rel, segment.nbytes)
+
+
+def _held_then(recent: Sequence[Segment], segment: Segment) -> bool:
+    """Whether the link was holding segments of this conversation when ``segment`` was
+    sent again (one of the two ends' held before it): the wait the kernel timed was the
+    teacher's key."""
+    ends = {segment.source, segment.target}
+    return any(
+        s.link == "held" and s.t <= segment.t and {s.source, s.target} == ends for s in recent
+    )
+
+
 def retry_parts(
-    segment: Segment, recent: Sequence[Segment] = (), link: LinkView | None = None
+    segment: Segment,
+    recent: Sequence[Segment] = (),
+    link: LinkView | None = None,
+    times: Sequence[float] = (),
 ) -> list[str]:
     """The kernel's sending a segment again, and what the segments show of why: for a SYN
     or SYN-ACK, that kernel's timer and its settings; for data, whether the receiver's
@@ -252,15 +290,20 @@ def retry_parts(
     timer ran out), with the time since the first sending against the kernel's RTT - what
     was seen, not a textbook rule (Linux decides by SACK and time, RACK, not by counting
     duplicate ACKs)."""
-    what = segment_label(segment)
     took = segment.retry or 0.0
-    after = seconds(took)
     flags = (segment.flags or "").split(",")
     settings = _settings(link, segment)
-    said = f"{segment.source}'s kernel sent {what} again, {after} after the first"
+    said = f"{segment.source}'s kernel {_again(segment, times)}"
+    held = (
+        " (the link was holding this handshake's segments for a key, and the kernels' "
+        "timers do not wait for one)"
+        if _held_then(recent, segment)
+        else ""
+    )
     if "SYN" in flags and "ACK" not in flags:
         return [
-            f"{said}: its retransmission timer ran out.",
+            f"{said}: a retransmission, not a new connect() - no SYN-ACK had reached it "
+            f"in time, so its retransmission timer ran out{held}.",
             _sentence(tcpsettings.syn_words(settings)),
         ]
     if "SYN" in flags:
@@ -283,7 +326,7 @@ def retry_parts(
             f"{segment.target}'s SYN had come again, and a listener's kernel answers a "
             "repeated SYN at once"
             if asked
-            else "its timer ran out"
+            else f"no ACK had reached it in time, so its timer ran out{held}"
         )
         return [
             f"{said}: {why}.",
@@ -370,13 +413,22 @@ def link_story(
     read at its return, or since) or while it was under way (``during``, their seqs)."""
     said_now = []
     recent = [s for s in link.recent if s.seq > since or s.seq in during]
+    # Each segment sent again is said once, at its first retry, with every time it was
+    # (held or not: a held retry is still the kernel's, and its timer's lesson).
+    again: dict[Same, list[Segment]] = {}
     for segment in recent:
-        if segment.retry is not None and segment.link not in ("dropped", "lost", "held"):
-            said_now += retry_parts(segment, link.recent, link)
-        else:
+        if segment.retry is not None and segment.link not in ("dropped", "lost"):
+            again.setdefault(_same(segment), []).append(segment)
+    for segment in recent:
+        if segment.link == "held" or segment.retry is None or segment.link in ("dropped", "lost"):
             words = said(segment, link)
             if words:
                 said_now.append(words)
+        if segment.retry is not None and segment.link not in ("dropped", "lost"):
+            sendings = again[_same(segment)]
+            if segment is sendings[0]:
+                times = [s.retry or 0.0 for s in sendings]
+                said_now += retry_parts(segment, link.recent, link, times)
     said_now += _congestion(link, recent)
     said_now += _round_trip(recent)
     if not said_now:

@@ -102,6 +102,18 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
+def _acks_synack_again(ack: Segment, before: tuple[Segment, ...]) -> bool:
+    """Whether ``ack`` repeats the acknowledgement of a handshake whose SYN-ACK its peer's
+    kernel sent again: an ACK with the same number went out before it, and a SYN-ACK
+    sent again by that peer came before it (a held handshake: each SYN-ACK that reaches
+    an established socket is answered with an ACK)."""
+    return any(
+        s.source == ack.source and _bare_ack(s) and s.ack_rel == ack.ack_rel for s in before
+    ) and any(
+        s.source == ack.target and s.flags == "SYN,ACK" and s.retry is not None for s in before
+    )
+
+
 def _ack_words(
     call: CallEvent, segment: Segment, before: tuple[Segment, ...], models: Mapping[str, CardModel]
 ) -> str:
@@ -110,6 +122,8 @@ def _ack_words(
     capture)."""
     kernel, said = _kernel_of(segment.source, models), _says(segment)
     own = ", on its own" if segment.cause is None else ""
+    if _acks_synack_again(segment, before):
+        return f"{kernel} acknowledged a SYN-ACK sent again ({said}){own}"
     answered = _trigger(segment, before)
     if answered is None or segment.ack_rel is None:
         return f"{kernel} acknowledged ({said}){own}"

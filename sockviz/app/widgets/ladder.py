@@ -30,6 +30,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
 
+from sockviz.view.hold_words import fitted
 from sockviz.view.run_view import Row, RunView
 from sockviz.view.words import preview
 
@@ -49,7 +50,13 @@ def row_content(row: Row, width: int, delivered: bool) -> Content:
         elif row.packet.link == "held":
             head, cut = ("⏸", "⏸"), inner // 3
     if row.arrow:
-        label = f" {row.label} "[: inner - 1 - cut]
+        # (a wire row's words whole before the gap of an arrow that stops short: that gap
+        # shrinks to one cell, and a narrow ladder gets the segment's shorter wording)
+        text = row.label
+        if row.packet is not None and row.packet.link is not None:  # (a link's row)
+            text = fitted(text, row.packet, inner - 3 - (1 if cut else 0))
+            cut = max(1, min(cut, inner - 3 - len(text))) if cut else 0
+        label = f" {text} "[: inner - 1 - cut]
         body = inner - 1 - cut
         left = (body - len(label)) // 2
         right = body - len(label) - left
