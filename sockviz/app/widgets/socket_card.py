@@ -158,22 +158,37 @@ def orphaned_fin_wait2(model: CardModel) -> bool:
     )
 
 
-def kernel_badge(model: CardModel, now: float | None) -> str:
+#: What a card's lower edge keeps beside its badge: the two corners, a line each side, and
+#: the space Textual puts around a border title.
+BADGE_FRAME = 6
+
+
+def kernel_badge(model: CardModel, now: float | None, width: int = 999) -> str:
     """The kernel state, with TIME_WAIT's countdown when the timer is known (and an orphaned
-    FIN_WAIT2's, from the timer the kernel showed); none for a socket with no connection."""
+    FIN_WAIT2's, from the timer the kernel showed); none for a socket with no connection.
+
+    ``width``: the cells the card's edge has for it. A longer form that does not fit gives
+    way to a shorter one that says the same (``LISTEN · queue 0/5``, ``LISTEN queue 0/5``,
+    ``LISTEN 0/5``): Textual would cut it to ``LISTEN · queue 0/…`` - the backlog lost."""
     if model.kernel is None or no_connection(model):
         return ""
+    forms = [f" {model.kernel} "]
     if (
         model.kernel in ("TIME_WAIT", "FIN_WAIT2")
         and model.kernel_deadline is not None
         and now is not None
     ):
         left = max(0, math.ceil(model.kernel_deadline - now))
-        return f" {model.kernel} {left}s "
-    if model.kernel == "LISTEN" and model.queue is not None:
+        forms = [f" {model.kernel} {left}s ", f"{model.kernel} {left}s"]
+    elif model.kernel == "LISTEN" and model.queue is not None:
         waiting, backlog = model.queue
-        return f" LISTEN · queue {waiting}/{backlog} "
-    return f" {model.kernel} "
+        forms = [
+            f" LISTEN · queue {waiting}/{backlog} ",
+            f" LISTEN queue {waiting}/{backlog} ",
+            f" LISTEN {waiting}/{backlog} ",
+            f"LISTEN {waiting}/{backlog}",
+        ]
+    return next((form for form in forms if len(form) <= width), forms[-1])
 
 
 def kernel_line(m: CardModel) -> str:
@@ -294,7 +309,9 @@ class SocketCard(Widget):
         role = "" if m.role.value == m.name else f" · {m.role.value}"
         # Setting a border title repaints the whole card, even to the same text. A title
         # given as a str would be parsed as markup: the name comes from data, so Content.
-        title, badge = f"{m.name}{role}", kernel_badge(m, now)
+        outer = self.outer_size.width
+        room = outer - BADGE_FRAME if outer else 999
+        title, badge = f"{m.name}{role}", kernel_badge(m, now, room)
         if self._titles != (title, badge):
             self._titles = (title, badge)
             self.border_title = Content(title)
