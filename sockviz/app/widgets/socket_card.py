@@ -76,7 +76,10 @@ def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
             ):
                 if len(line) <= width:
                     return line
-        return text if len(text) <= width else f"sent {sent} · recv {received}"
+        for line in (text, f"sent {sent} · recv {received}", f"↑ {sent} · ↓ {received}"):
+            if len(line) <= width:
+                return line
+        return f"↑{sent} ↓{received}"  # (a narrow card wraps even this, whole)
     done, total = m.transfer
     rate = f" {human_bytes(int(m.rates[-1]))}/s" if m.rates else ""
     share = f"{100 * done // max(total, 1)}%"
@@ -84,6 +87,7 @@ def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
         f"↑ sent {sent} · ↓ received {received}  {share}{rate}",
         f"↑ {sent} · ↓ {received}  {share}{rate}",
         f"↑ {sent} ↓ {received} {share}",
+        f"↑{sent} ↓{received} {share}",
     ):
         if len(text) <= width:
             return text
@@ -215,7 +219,8 @@ def card_content(
         Content.styled(f"{m.family} · {m.type}", muted),
         Content.assemble((m.local or "no address yet", "bold"), " ↔ ", m.remote or "—"),
         strip_content(m, moving, width),
-        _first_line(Content(bytes_line(m, width, wire=not tall)), width),
+        # (whole: on a card too narrow for its shortest form it wraps rather than loses bytes)
+        Content(bytes_line(m, width, wire=not tall)),
     ]
     if m.rates:
         lines.append(Content.styled(rate_line(m.rates, width), "$accent"))
@@ -241,12 +246,6 @@ def card_content(
             Content.styled(text, "bold $text-warning" if m.expected else "bold $text-error")
         )
     return Content("\n").join(lines)
-
-
-def _first_line(content: Content, width: int) -> Content:
-    """What a one-line-high widget shows of ``content``: its first wrapped line."""
-    wrapped = content.wrap(max(1, width))
-    return wrapped[0] if wrapped else content
 
 
 class SocketCard(Widget):
