@@ -103,6 +103,9 @@ class MessageInput(Input):
     bindings (q, r, +, …) type those characters here instead.
     """
 
+    class Left(Message):
+        """Escape: the keys go back to the run."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Send"),
         Binding("escape", "leave", "Back to the run"),
@@ -111,8 +114,7 @@ class MessageInput(Input):
     def action_leave(self) -> None:
         """Give the keys back to the run, and hide the line's bar."""
         self.screen.set_focus(None)
-        if self.parent is not None:
-            self.parent.display = False
+        self.post_message(self.Left())  # (its bar hides it)
 
     def _on_paste(self, event: events.Paste) -> None:
         event.stop()
