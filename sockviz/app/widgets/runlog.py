@@ -124,6 +124,10 @@ class RunLog(ScrollView, can_focus=True):
         self.refresh()
 
     def on_resize(self) -> None:
+        self._rewrap()
+
+    def _rewrap(self) -> None:
+        """The entries wrapped again for the width the log has now."""
         width = self.scrollable_content_region.width
         if width != self._wrap_width:
             self._wrap_width = width
@@ -135,6 +139,9 @@ class RunLog(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
+        if y == 0 and self.scrollable_content_region.width != self._wrap_width:
+            # (a log shown in its tab does not always get a resize of its own)
+            self.call_later(self._rewrap)
         style = self.rich_style
         line = scroll_y + y
         if not self._starts or line >= self.virtual_size.height:
