@@ -105,11 +105,12 @@ def flow_line(m: CardModel, width: int) -> str:
     for text in (
         f"RTT {rtt} ms · cwnd {cwnd} · sent again {again}",
         f"RTT {rtt}ms cwnd {cwnd} again {again}",
-        f"{rtt}ms cwnd {cwnd}",
+        f"{rtt}ms cwnd {cwnd} ↻{again}",  # (↻: sent again, as the ladder marks a retry)
+        f"{rtt}ms ↻{again}",
     ):
         if len(text) <= width:
             return text
-    return text[:width]
+    return text  # (whole: the card wraps it)
 
 
 def window_line(m: CardModel, width: int) -> str:
