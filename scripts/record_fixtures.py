@@ -88,7 +88,8 @@ def record_lab(name: str, out: pathlib.Path) -> None:
 
 def main() -> int:
     DATA.mkdir(parents=True, exist_ok=True)
-    record_lab("lost-syn", DATA / "lost-syn-ipv4.jsonl")
+    for lab in ("lost-syn", "lost-data", "lost-fin"):
+        record_lab(lab, DATA / f"{lab}-ipv4.jsonl")
     record_wire("tcp-echo", DATA / "tcp-echo-wire-ipv4.jsonl")
     record_wire("refused", DATA / "refused-wire-ipv4.jsonl")
     record("tcp-echo", "ipv4", DATA / "tcp-echo-ipv4.jsonl")

@@ -149,13 +149,13 @@ class SockvizApp(App[None]):
         """Notifications are plain, inert text here: they can quote a call's arguments, a
         file or an error, and those can hold what a user typed or a peer sent (``[/]``,
         ``[@click=...]``, terminal escapes)."""
-        super().notify(
-            inert_lines(message, 600),
-            title=inert(title, 80),
-            severity=severity,
-            timeout=timeout,
-            markup=False,
-        )
+        message, title = inert_lines(message, 600), inert(title, 80)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        # On the run screen a notice has a line of its own in the message bar (its toast
+        # is hidden: it covered what just happened).
+        seconds = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        for bar in self.run_screen.query(MessageBar) if hasattr(self, "run_screen") else ():
+            bar.notice(title, message, severity, seconds)
 
     # --- the terminal and signals -------------------------------------------------------
     def on_terminal_gone(self, message: TerminalGone) -> None:

@@ -23,13 +23,14 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from sockviz.app.config import AppConfig
 from sockviz.app.panel_words import Reading, done_words, next_words, titles, wire_notice
 from sockviz.app.predict_turns import PredictTurns
 from sockviz.app.session import Session
 from sockviz.app.terminal import TerminalTitle
+from sockviz.app.widgets.keys_footer import KeysFooter
 from sockviz.app.widgets.ladder import Ladder
 from sockviz.app.widgets.linkstrip import LinkStrip
 from sockviz.app.widgets.message_bar import MessageBar
@@ -133,7 +134,7 @@ class RunScreen(Screen[None]):
         # The lower panels, and the message line in its bar, are mounted just after the
         # first frame (see _mount_lower).
         yield MessageBar(id="message-bar")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)  # (each key whole: the ones that fit)
 
     def on_mount(self) -> None:
         self.query_one(Ladder).border_title = "ladder"

@@ -23,7 +23,10 @@ def test_counters_in_full_when_they_fit():
 
 
 def test_counters_shorten_on_a_narrow_card():
-    assert bytes_line(model(sent=14, received=14), 20) == "sent 14 B · recv 14 B"
+    assert bytes_line(model(sent=14, received=14), 21) == "sent 14 B · recv 14 B"
+    # narrower still: arrows for the words, never a line longer than the card
+    assert bytes_line(model(sent=14, received=14), 20) == "↑ 14 B · ↓ 14 B"
+    assert bytes_line(model(sent=64 * 2**20, received=0), 22) == "↑ 64.0 MiB · ↓ 0 B"
 
 
 @pytest.mark.parametrize("width", [33, 40, 60, 99])

@@ -408,6 +408,8 @@ async def test_notifications_show_markup_as_text():
             await pilot.pause(0.05)
         toast = app.screen.query("Toast").first()
         assert "[/]oops [bold]x" in str(toast.render())
+        # (on the run screen it is said in the notice line, the toast hidden)
+        assert "[/]oops [bold]x" in str(app.screen.query_one("#notice").render())
 
 
 async def test_a_huge_paste_is_cut_with_a_notice_and_the_rest_still_works():

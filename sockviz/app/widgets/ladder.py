@@ -250,6 +250,8 @@ class Ladder(ScrollView, can_focus=True):
         self._cache.clear()
         if self.view is not None:
             self.virtual_size = Size(self.scrollable_content_region.width, self.virtual_size.height)
+            if self.follow:  # (shorter - a notice's line took a row: the newest stays in sight)
+                self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
 
     # --- choosing a message -----------------------------------------------------------
     def _select(self, row: Row, by_user: bool) -> None:

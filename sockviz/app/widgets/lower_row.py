@@ -24,6 +24,9 @@ from sockviz.app.widgets.runlog import RunLog
 from sockviz.engine.events import Event
 from sockviz.view.run_view import Row, RunView
 
+#: Below this many columns the lower row is slim (see :meth:`LowerPanels.on_resize`).
+SLIM = 100
+
 
 class LowerPanels(Horizontal):
     """The lower row: what just happened, and the next call / payload / log tabs.
@@ -49,6 +52,11 @@ class LowerPanels(Horizontal):
     def on_mount(self) -> None:
         # after a refresh: by then the tabs inside the TabbedContent exist too
         self.call_after_refresh(self.post_message, self.Ready())
+
+    def on_resize(self) -> None:
+        # Narrower than SLIM: what just happened takes the larger share and a lighter frame
+        # (the stylesheet's .-slim), so more of it shows without scrolling.
+        self.set_class(self.size.width < SLIM, "-slim")
 
     def ready(self, payload: Row | None, view: RunView) -> None:
         """Up at last: titled, and showing what came before (``payload``: the ladder's
@@ -95,6 +103,9 @@ class MessageInput(Input):
     bindings (q, r, +, …) type those characters here instead.
     """
 
+    class Left(Message):
+        """Escape: the keys go back to the run."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Send"),
         Binding("escape", "leave", "Back to the run"),
@@ -103,8 +114,7 @@ class MessageInput(Input):
     def action_leave(self) -> None:
         """Give the keys back to the run, and hide the line's bar."""
         self.screen.set_focus(None)
-        if self.parent is not None:
-            self.parent.display = False
+        self.post_message(self.Left())  # (its bar hides it)
 
     def _on_paste(self, event: events.Paste) -> None:
         event.stop()

@@ -76,7 +76,10 @@ def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
             ):
                 if len(line) <= width:
                     return line
-        return text if len(text) <= width else f"sent {sent} · recv {received}"
+        for line in (text, f"sent {sent} · recv {received}", f"↑ {sent} · ↓ {received}"):
+            if len(line) <= width:
+                return line
+        return f"↑{sent} ↓{received}"  # (a narrow card wraps even this, whole)
     done, total = m.transfer
     rate = f" {human_bytes(int(m.rates[-1]))}/s" if m.rates else ""
     share = f"{100 * done // max(total, 1)}%"
@@ -84,6 +87,7 @@ def bytes_line(m: CardModel, width: int, wire: bool = True) -> str:
         f"↑ sent {sent} · ↓ received {received}  {share}{rate}",
         f"↑ {sent} · ↓ {received}  {share}{rate}",
         f"↑ {sent} ↓ {received} {share}",
+        f"↑{sent} ↓{received} {share}",
     ):
         if len(text) <= width:
             return text
@@ -101,11 +105,12 @@ def flow_line(m: CardModel, width: int) -> str:
     for text in (
         f"RTT {rtt} ms · cwnd {cwnd} · sent again {again}",
         f"RTT {rtt}ms cwnd {cwnd} again {again}",
-        f"{rtt}ms cwnd {cwnd}",
+        f"{rtt}ms cwnd {cwnd} ↻{again}",  # (↻: sent again, as the ladder marks a retry)
+        f"{rtt}ms ↻{again}",
     ):
         if len(text) <= width:
             return text
-    return text[:width]
+    return text  # (whole: the card wraps it)
 
 
 def window_line(m: CardModel, width: int) -> str:
@@ -158,22 +163,37 @@ def orphaned_fin_wait2(model: CardModel) -> bool:
     )
 
 
-def kernel_badge(model: CardModel, now: float | None) -> str:
+#: What a card's lower edge keeps beside its badge: the two corners, a line each side, and
+#: the space Textual puts around a border title.
+BADGE_FRAME = 6
+
+
+def kernel_badge(model: CardModel, now: float | None, width: int = 999) -> str:
     """The kernel state, with TIME_WAIT's countdown when the timer is known (and an orphaned
-    FIN_WAIT2's, from the timer the kernel showed); none for a socket with no connection."""
+    FIN_WAIT2's, from the timer the kernel showed); none for a socket with no connection.
+
+    ``width``: the cells the card's edge has for it. A longer form that does not fit gives
+    way to a shorter one that says the same (``LISTEN · queue 0/5``, ``LISTEN queue 0/5``,
+    ``LISTEN 0/5``): Textual would cut it to ``LISTEN · queue 0/…`` - the backlog lost."""
     if model.kernel is None or no_connection(model):
         return ""
+    forms = [f" {model.kernel} "]
     if (
         model.kernel in ("TIME_WAIT", "FIN_WAIT2")
         and model.kernel_deadline is not None
         and now is not None
     ):
         left = max(0, math.ceil(model.kernel_deadline - now))
-        return f" {model.kernel} {left}s "
-    if model.kernel == "LISTEN" and model.queue is not None:
+        forms = [f" {model.kernel} {left}s ", f"{model.kernel} {left}s"]
+    elif model.kernel == "LISTEN" and model.queue is not None:
         waiting, backlog = model.queue
-        return f" LISTEN · queue {waiting}/{backlog} "
-    return f" {model.kernel} "
+        forms = [
+            f" LISTEN · queue {waiting}/{backlog} ",
+            f" LISTEN queue {waiting}/{backlog} ",
+            f" LISTEN {waiting}/{backlog} ",
+            f"LISTEN {waiting}/{backlog}",
+        ]
+    return next((form for form in forms if len(form) <= width), forms[-1])
 
 
 def kernel_line(m: CardModel) -> str:
@@ -200,7 +220,8 @@ def card_content(
         Content.styled(f"{m.family} · {m.type}", muted),
         Content.assemble((m.local or "no address yet", "bold"), " ↔ ", m.remote or "—"),
         strip_content(m, moving, width),
-        _first_line(Content(bytes_line(m, width, wire=not tall)), width),
+        # (whole: on a card too narrow for its shortest form it wraps rather than loses bytes)
+        Content(bytes_line(m, width, wire=not tall)),
     ]
     if m.rates:
         lines.append(Content.styled(rate_line(m.rates, width), "$accent"))
@@ -226,12 +247,6 @@ def card_content(
             Content.styled(text, "bold $text-warning" if m.expected else "bold $text-error")
         )
     return Content("\n").join(lines)
-
-
-def _first_line(content: Content, width: int) -> Content:
-    """What a one-line-high widget shows of ``content``: its first wrapped line."""
-    wrapped = content.wrap(max(1, width))
-    return wrapped[0] if wrapped else content
 
 
 class SocketCard(Widget):
@@ -294,7 +309,9 @@ class SocketCard(Widget):
         role = "" if m.role.value == m.name else f" · {m.role.value}"
         # Setting a border title repaints the whole card, even to the same text. A title
         # given as a str would be parsed as markup: the name comes from data, so Content.
-        title, badge = f"{m.name}{role}", kernel_badge(m, now)
+        outer = self.outer_size.width
+        room = outer - BADGE_FRAME if outer else 999
+        title, badge = f"{m.name}{role}", kernel_badge(m, now, room)
         if self._titles != (title, badge):
             self._titles = (title, badge)
             self.border_title = Content(title)

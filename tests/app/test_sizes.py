@@ -1,0 +1,147 @@
+"""Readable at any size: every scenario's busiest step at 80x24, 100x30 and 160x45, and at
+80x24 nothing a lesson needs cut - the kernel badges, the footer's keys, the log, the
+notices.
+
+The busiest step of each scenario is the one with the most on screen: the step after which
+a 160x45 screen of the recorded run (tests/app/data) has the most non-blank cells, measured
+over every step of each recording (a one-off measure; the steps are written down here).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from textual.widgets import Footer
+
+from sockviz.app.widgets.keys_footer import HELP_ACTION
+from sockviz.app.widgets.message_bar import MessageBar
+from sockviz.app.widgets.runlog import RunLog
+from sockviz.app.widgets.socket_card import SocketCard
+from tests.app.app_helpers import crop, jump, replay_app, screen_text, settle, until
+
+#: (fixture, scenario, the busiest step) - one row per scenario.
+BUSIEST = [
+    ("tcp-echo-wire-ipv4", "tcp-echo", 12),
+    ("udp-echo-ipv4", "udp-echo", 6),
+    ("multi-client-ipv4", "multi-client", 20),
+    ("backlog-full-ipv4", "backlog-full", 19),
+    ("refused-wire-ipv4", "refused", 4),
+    ("address-in-use-ipv4", "address-in-use", 17),
+    ("reset-ipv4", "reset", 12),
+    ("broken-pipe-ipv4", "broken-pipe", 8),
+    ("half-close-ipv4", "half-close", 9),
+    ("time-wait-ipv4", "time-wait", 8),
+    ("message-boundaries-ipv4", "message-boundaries", 24),
+    ("bulk-ipv4", "bulk", 10),
+    ("websocket-ipv4", "websocket", 20),
+    ("lost-syn-ipv4", "lost-syn", 15),
+    ("lost-data-ipv4", "lost-data", 9),
+    ("slow-link-ipv4", "slow-link", 13),
+    ("lost-fin-ipv4", "lost-fin", 11),
+]
+IDS = [row[1] for row in BUSIEST]
+SIZES = [(80, 24), (100, 30), (160, 45)]
+
+
+def app_for(fixture: str, scenario: str):
+    return replay_app(fixture, scenario, closer="client" if scenario == "time-wait" else None)
+
+
+def at_step(n: int):
+    async def run_before(pilot) -> None:
+        try:
+            await jump(pilot, n)
+            # One step back and forward again: the moment drawn whole, each lane scrolled to
+            # its newest card (after a jump, to the newest of whichever batch came last).
+            await pilot.press("left", "right")
+            await settle(pilot)
+        except BaseException:
+            pilot.app.exit(None)  # (the harness would wait for ever on a failed pilot)
+            raise
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.mark.parametrize(("fixture", "scenario", "n"), BUSIEST, ids=IDS)
+def test_busiest_step(snap_compare, fixture, scenario, n, size):
+    """The scenario's busiest step at this size: every card's badge and bytes whole, the
+    footer's keys whole, what just happened given the room the size allows."""
+    assert snap_compare(app_for(fixture, scenario), terminal_size=size, run_before=at_step(n))
+
+
+@pytest.mark.parametrize(("fixture", "scenario", "n"), BUSIEST, ids=IDS)
+async def test_nothing_cut_at_80x24(fixture, scenario, n):
+    """At 80x24, on the screen as drawn: each card's kernel badge and lines whole (no '…'),
+    each footer key whole and inside the footer (? Help among them), each log entry in sight
+    whole (wrapped, not cut at the edge)."""
+    app = app_for(fixture, scenario)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await jump(pilot, n)
+        await pilot.press("l")  # the log's tab
+        await settle(pilot)
+        log = app.query_one(RunLog)
+        await until(pilot, lambda: log.size.width > 0)
+        for _ in range(3):  # (the log lays its entries out for the width it has been given)
+            await pilot.pause(0.05)
+        screen = screen_text(app)
+        for card in app.query(SocketCard):
+            if not card.display or card.region.height == 0:
+                continue
+            badge = str(card.border_subtitle).strip()
+            bottom = card.region.bottom - 1
+            lane = card.parent.content_region  # (a card scrolled past has its edge out of sight)
+            if badge and lane.y <= bottom < lane.bottom:
+                assert badge in screen[bottom], (card.model.name, badge, screen[bottom])
+        for lane in ("#client-lane", "#server-lane"):
+            assert "…" not in "\n".join(crop(app, lane)), lane
+
+        footer = app.screen.query_one(Footer)
+        drawn = "".join(crop(app, "Footer"))
+        shown = [key for key in footer.query("FooterKey") if key.display]
+        assert any(key.action == HELP_ACTION for key in shown)
+        for key in shown:
+            assert key.region.right <= footer.region.right, key.description
+            assert f"{key.key_display} {key.description}" in drawn, (key.description, drawn)
+
+        # The rows in sight, read in order, are a stretch of the log's text: a line cut at
+        # the edge drops what follows it (spaces aside: wrapping puts its breaks there).
+        width = log.scrollable_content_region.width
+        rows = [row[:width] for row in crop(app, "#log")]
+        seen = re.sub(r"\s+", "", "".join(rows))
+        assert len(seen) > 40, rows
+        assert seen in re.sub(r"\s+", "", "".join(log.lines)), rows
+
+
+async def test_a_notice_has_a_line_of_its_own(tmp_path, monkeypatch):
+    """x at 80x24: where it wrote is said whole in the notice line, in place of the footer,
+    over nothing - what just happened and the next call keep their rows, no toast shows;
+    a click ends the notice and the footer's keys come back."""
+    monkeypatch.chdir(tmp_path)
+    app = replay_app("tcp-echo-wire-ipv4", "tcp-echo")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await jump(pilot, 8)
+        explain_before = crop(app, "#explain")
+        await pilot.press("x")
+        bar = app.screen.query_one(MessageBar)
+        await until(pilot, lambda: bar.said is not None and bar.region.height > 0)
+        await pilot.pause()
+        notice = app.screen.query_one("#notice")
+        box = notice.content_region
+        drawn = [row[box.x : box.right] for row in screen_text(app)[box.y : box.bottom]]
+        said = "".join(drawn).replace(" ", "")  # (a path longer than a line is folded)
+        message = bar.said.message if bar.said else ""
+        assert said == ("ladder written: " + message).replace(" ", ""), (drawn, message)
+        assert "sockviz-tcp-echo-1.mmd" in message and "sockviz-tcp-echo-1.txt" in message
+        assert not app.screen.query_one(Footer).display
+        assert not any(toast.region.height for toast in app.screen.query("Toast"))
+        for panel in ("#explain", "#tabs", "#stage"):
+            assert not notice.region.overlaps(app.screen.query_one(panel).region), panel
+        assert crop(app, "#explain")[:5] == explain_before[:5]  # (its words still there)
+
+        await pilot.click("#notice")
+        await until(pilot, lambda: bar.said is None)
+        await pilot.pause()
+        assert app.screen.query_one(Footer).display
+        assert "? Help" in "".join(crop(app, "Footer"))
