@@ -129,10 +129,8 @@ class SockvizApp(App[None]):
 
     def on_mount(self) -> None:
         self.theme = self.theme_name or DEFAULT_THEME
-        if self.settings is not None:
-            if self.settings.problem is not None:
-                self.notify(self.settings.problem, title="config file", timeout=8)
-            self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self.settings is not None and self.settings.problem is not None:
+            self.notify(self.settings.problem, title="config file", timeout=8)
         self._signals.catch(self._quit_soon)
 
     # --- themes ---------------------------------------------------------------------------
@@ -141,17 +139,15 @@ class SockvizApp(App[None]):
         self.action_use_theme(next_theme(self.theme))
 
     def action_use_theme(self, name: str) -> None:
-        """Show the app in theme ``name`` (and say which: a projector can hide the change)."""
+        """Show the app in theme ``name``, say which (a projector can hide the change), and
+        remember it."""
         self.theme = name
         self.notify(f"Theme: {name} (t for the next)", timeout=2)
-
-    def _remember_theme(self, _theme: object) -> None:
-        """The theme changed (by t, the palette, or anything else): kept for the next run."""
-        if self.settings is None or self.theme not in THEME_NAMES:
-            return
-        problem = self.settings.save_theme(self.theme)
-        if problem is not None:
-            self.notify(problem, title="config file", severity="warning", timeout=6)
+        # Kept for the next run (a theme chosen here; --theme is for one run only).
+        if self.settings is not None and name in THEME_NAMES:
+            problem = self.settings.save_theme(name)
+            if problem is not None:
+                self.notify(problem, title="config file", severity="warning", timeout=6)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own palette commands, less the two sockviz does its own way: its

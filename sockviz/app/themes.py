@@ -37,7 +37,7 @@ DARK_COLOURS = {
     "kernel-fin-wait": "#ffaf5f",
     "kernel-close-wait": "#ff875f",
     "kernel-time-wait": "#d7af00",
-    "kernel-close": "#808080",
+    "kernel-close": "#8a8fa8",
     "wire": "#5fafd7",
     "lost": "#ff5f87",
     "held": "#ff87ff",
@@ -62,7 +62,7 @@ LIGHT_COLOURS = {
     "kernel-close": "#424242",
     "wire": "#0277bd",
     "lost": "#d50000",
-    "held": "#6a1b9a",
+    "held": "#6d4c41",
     "text-quiet": "#1f1f1fa6",
     "text-faint": "#1f1f1f73",
 }
@@ -82,10 +82,10 @@ PROJECTOR_COLOURS = {
     "kernel-fin-wait": "#a33f00",
     "kernel-close-wait": "#b0006e",
     "kernel-time-wait": "#00625e",
-    "kernel-close": "#545454",
+    "kernel-close": "#3f4a66",
     "wire": "#005a9e",
     "lost": "#d10000",
-    "held": "#5b2a86",
+    "held": "#0000e0",
     "text-quiet": "#3a3a3a",
     "text-faint": "#555555",
     # Textual's own text colours, darkened to read on white from the back of a room
@@ -98,9 +98,12 @@ PROJECTOR_COLOURS = {
     "text-secondary": "#002f6c",
     "footer-key-foreground": "#002f6c",
     "footer-description-foreground": "#000000",
-    "block-cursor-foreground": "#ffffff",
+    # a chosen row (the scenario list, predict's choices) is light blue: the quiet text in
+    # it stays dark, and reads
+    "block-cursor-foreground": "#000000",
+    "block-cursor-background": "#c8dcff",
     "block-cursor-blurred-foreground": "#000000",
-    "block-cursor-blurred-background": "#d0d8e8",
+    "block-cursor-blurred-background": "#dde6f5",
 }
 
 THEMES = (
