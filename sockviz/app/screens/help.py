@@ -94,7 +94,7 @@ READING = (
 class HelpScreen(ModalScreen[None]):
     """Keys and a short guide. Any of escape, q, ? closes it.
 
-    The text scrolls by keys as soon as it opens (↓, PageDown, space, home, end: the box has
+    The text scrolls by keys as soon as it opens (↓, PageDown, home, end: the box has
     the focus), and k, h, m go to its three parts.
     """
 
