@@ -137,7 +137,8 @@ class RunScreen(Screen[None]):
         # The lower panels, and the message line in its bar, are mounted just after the
         # first frame (see _mount_lower).
         yield MessageBar(id="message-bar")
-        yield Footer(compact=True)
+        # (ctrl+p, the palette, is in the help: the footer's room is the lesson's keys)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(Ladder).border_title = "ladder"
