@@ -357,3 +357,12 @@ async def test_an_unreadable_config_file_is_a_notice(config_home):
 def test_tests_do_not_reach_the_real_config(config_home):
     """The config path follows XDG_CONFIG_HOME (so these tests write only to tmp_path)."""
     assert read_settings().path == config_home
+
+
+def test_served_tabs_get_the_theme():
+    """--serve --theme: each browser tab's sockviz is started in that theme."""
+    from sockviz.launch import serve_command
+
+    command = serve_command(Options(serve=True, theme="sockviz-projector"))
+    assert command[-2:] == ["--theme", "sockviz-projector"]
+    assert "--theme" not in serve_command(Options(serve=True))
