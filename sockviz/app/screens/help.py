@@ -57,7 +57,11 @@ KEYS = (
     ),
     ("x", "export the ladder: Mermaid (.mmd) and plain text (.txt)"),
     ("ctrl+s", "save an SVG screenshot"),
-    ("ctrl+p", "the command palette: every command above by name, and the themes"),
+    (
+        "ctrl+p",
+        "the command palette: scenario, family, wire, predict, export, screenshot, "
+        "restart, help and the themes, by name",
+    ),
 )
 
 READING = (
