@@ -125,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="TUI: start paused in step mode (each key press makes one real call)",
     )
     parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        default=None,
+        help="TUI: sockviz-dark (the default), sockviz-light, or sockviz-projector (black on "
+        "white, high contrast); t switches in the app, and the choice is remembered in "
+        "$XDG_CONFIG_HOME/sockviz/config.toml (~/.config/...). TEXTUAL_THEME is not read.",
+    )
+    parser.add_argument(
         "--quiz",
         action="store_true",
         help="TUI: predict mode - before each call, guess what it will do (implies --step; "

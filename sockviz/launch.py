@@ -91,11 +91,20 @@ def run_tui(options: Options, err: ErrorStream) -> int:
         config.scenario, config.outside = outside.scenario.name, options.outside
         config.where = str(outside.endpoint)
         scenarios = {outside.scenario.name: outside.scenario}
-    app = SockvizApp(config, runner_factory=factory, scenarios=scenarios)
+    app = SockvizApp(config, runner_factory=factory, scenarios=scenarios, **theme_of(options))
     if config.outside and not config.step:
         app.mode = Mode.FAST  # a real peer should not wait a classroom pace for each call
     app.run()
     return app.return_code or 0
+
+
+def theme_of(options: Options) -> dict:
+    """The TUI's theme and the user's settings (read from the config file, and written to
+    when the theme changes): ``--theme`` wins over the theme the file remembers."""
+    from sockviz.app.user_settings import read_settings
+
+    settings = read_settings()
+    return {"theme": options.theme or settings.theme, "settings": settings}
 
 
 def check_wire(mode: str, family: str) -> None:
@@ -144,6 +153,8 @@ def serve_command(options: Options) -> list[str]:
         command += ["--drop", drop]
     if options.hold:
         command.append("--hold")
+    if options.theme:
+        command += ["--theme", options.theme]
     return command
 
 

@@ -16,6 +16,7 @@ import socket
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
+from sockviz.app.user_settings import THEME_NAMES
 from sockviz.engine import scenarios
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.record.inert_text import inert
@@ -88,6 +89,8 @@ class Options:
     """``--drop``: segments lost on the link (``syn``, ``data:2``)."""
     hold: bool = False
     """``--hold``: each segment waits at its sender until a key lets it cross."""
+    theme: str | None = None
+    """``--theme``: the TUI's theme (None: the one remembered, else the default)."""
     loaded: Scenario | None = field(default=None, repr=False)
     """The scenario, once :func:`check` has resolved it."""
     recording: Recording | None = field(default=None, repr=False)
@@ -128,6 +131,7 @@ def from_arguments(namespace: argparse.Namespace) -> Options:
 
 def check(options: Options) -> Options:
     """Refuse what cannot run, resolve what the options name; the options, ready."""
+    _theme(options)
     _record_replay(options)
     _wire(options)
     if options.export and not options.trace:
@@ -358,6 +362,13 @@ def _choices(options: Options) -> None:
         raise UsageError(f"{scenario.name} cannot run on {options.family}")
     if options.family == "ipv6" and not socket.has_ipv6 and options.recording is None:
         raise UsageError("IPv6 is not available in this Python; try --family ipv4")
+
+
+def _theme(options: Options) -> None:
+    if options.theme is not None and options.theme not in THEME_NAMES:
+        raise UsageError(f"unknown theme {options.theme!r} (use: {', '.join(THEME_NAMES)})")
+    if options.theme is not None and (options.trace or options.list):
+        raise UsageError("--theme applies to the TUI; --trace and --list draw no colours")
 
 
 def _wire(options: Options) -> None:

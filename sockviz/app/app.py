@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 
 from sockviz.app.config import FAMILY_LABEL, MESSAGE_LIMIT, AppConfig
 from sockviz.app.messages import EngineEvents
 from sockviz.app.run_screen import RunScreen
 from sockviz.app.session import Session
 from sockviz.app.terminal import QuitSignals, TerminalGone, TerminalTitle, driver_class
+from sockviz.app.themes import DARK_COLOURS, THEMES, next_theme
+from sockviz.app.user_settings import DEFAULT_THEME, THEME_NAMES, UserSettings
 from sockviz.app.widgets.message_bar import MessageBar
 from sockviz.engine import scenarios as scenario_registry
 from sockviz.engine.events import Event
@@ -36,25 +39,6 @@ from sockviz.engine.scenarios.scenario_types import Scenario
 
 __all__ = ["MESSAGE_LIMIT", "AppConfig", "SockvizApp", "make_app"]
 
-#: One colour per lifecycle state and per kernel state family (used by the stylesheet).
-STATE_COLOURS = {
-    "state-created": "#9e9e9e",
-    "state-bound": "#5fafff",
-    "state-listening": "#af87ff",
-    "state-connected": "#5fd787",
-    "state-half-closed": "#ffaf5f",
-    "state-closed": "#d75f5f",
-    "state-future": "#6c6c6c",
-    "kernel-listen": "#af87ff",
-    "kernel-syn": "#ffd75f",
-    "kernel-established": "#5fd787",
-    "kernel-fin-wait": "#ffaf5f",
-    "kernel-close-wait": "#ff875f",
-    "kernel-time-wait": "#ffd700",
-    "kernel-close": "#808080",
-    "wire": "#5fafd7",
-}
-
 
 class SockvizApp(App[None]):
     """See the module docstring."""
@@ -62,7 +46,9 @@ class SockvizApp(App[None]):
     CSS_PATH = "sockviz.tcss"
     TITLE = "sockviz"
     AUTO_FOCUS = None
-    ENABLE_COMMAND_PALETTE = False
+    # The command palette (ctrl+p) offers sockviz's own commands (sockviz.app.commands)
+    # beside Textual's Quit and Keys; no sockviz key is ctrl+p.
+    COMMANDS = App.COMMANDS | {lambda: _commands_provider()}
     # (typed as Textual types them: a class variable it reads from the app or a screen)
     HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [(0, "-narrow"), (130, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS: list[tuple[int, str]] | None = [(0, "-short"), (38, "-tall")]  # noqa: RUF012
@@ -83,8 +69,11 @@ class SockvizApp(App[None]):
         scenarios: MutableMapping[str, Scenario] | None = None,
         clock: Callable[[], float] = time.monotonic,
         theme: str | None = None,
+        settings: UserSettings | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class())
+        for registered in THEMES:
+            self.register_theme(registered)
         self.config = config or AppConfig()
         self.session = Session(
             runner_factory,
@@ -103,6 +92,10 @@ class SockvizApp(App[None]):
             )
         self.clock = clock
         self.theme_name = theme
+        """The theme to start in (None: :data:`DEFAULT_THEME`)."""
+        self.settings = settings
+        """The user's remembered settings, written to when the theme changes; None (the
+        tests): nothing is read or written."""
         self.terminal_title = TerminalTitle(self)
         self._quitting = False
         """Set on quit: nothing is mounted after that."""
@@ -130,12 +123,38 @@ class SockvizApp(App[None]):
         return self.run_screen
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(STATE_COLOURS)
+        """sockviz's own variables for a theme that does not set them (Textual's own themes,
+        which a test or the palette's search may name): the dark default's."""
+        return dict(DARK_COLOURS)
 
     def on_mount(self) -> None:
-        if self.theme_name:
-            self.theme = self.theme_name
+        self.theme = self.theme_name or DEFAULT_THEME
+        if self.settings is not None and self.settings.problem is not None:
+            self.notify(self.settings.problem, title="config file", timeout=8)
         self._signals.catch(self._quit_soon)
+
+    # --- themes ---------------------------------------------------------------------------
+    def action_cycle_theme(self) -> None:
+        """``t``: the next of sockviz's themes."""
+        self.action_use_theme(next_theme(self.theme))
+
+    def action_use_theme(self, name: str) -> None:
+        """Show the app in theme ``name``, say which (a projector can hide the change), and
+        remember it."""
+        self.theme = name
+        self.notify(f"Theme: {name} (t for the next)", timeout=2)
+        # Kept for the next run (a theme chosen here; --theme is for one run only).
+        if self.settings is not None and name in THEME_NAMES:
+            problem = self.settings.save_theme(name)
+            if problem is not None:
+                self.notify(problem, title="config file", severity="warning", timeout=6)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own palette commands, less the two sockviz does its own way: its
+        themes are its commands, and ctrl+s is its screenshot."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Theme", "Screenshot"):
+                yield command
 
     def notify(
         self,
@@ -329,6 +348,16 @@ def make_app(
     runner_factory: RunnerFactory | None = None,
     clock: Callable[[], float] = time.monotonic,
     theme: str | None = None,
+    settings: UserSettings | None = None,
 ) -> SockvizApp:
     """The one way the CLI and the tests build the app."""
-    return SockvizApp(config, runner_factory=runner_factory, clock=clock, theme=theme)
+    return SockvizApp(
+        config, runner_factory=runner_factory, clock=clock, theme=theme, settings=settings
+    )
+
+
+def _commands_provider() -> type:
+    """The palette's provider of sockviz's commands (imported when the palette opens)."""
+    from sockviz.app.commands import SockvizCommands
+
+    return SockvizCommands

@@ -54,30 +54,34 @@ if TYPE_CHECKING:  # (types only: the module is imported after the first frame)
 class RunScreen(Screen[None]):
     """See the module docstring."""
 
-    # The footer shows these in this order. The app's own keys are here too (``app.``),
-    # so the footer keeps the order the keys are read in.
+    # The footer shows these in this order - the most used first: a lesson is mostly
+    # → and ←, then space, and ? says the rest. The app's own keys are here too (``app.``),
+    # so the footer keeps the order the keys are read in. The help screen lists the keys
+    # in the same order (sockviz.app.screens.help.KEYS).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("right", "step", "Step"),
         Binding("n", "step", "Step", show=False),
         Binding("left", "back", "Back"),
         Binding("b", "back", "Back", show=False),
-        Binding("home", "look(0)", "Start of the run", show=False),
-        Binding("end", "look(None)", "Live edge", show=False),
         Binding("space", "toggle_play", "Play"),
-        Binding("q", "app.quit", "Quit"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("q", "app.quit", "Quit"),
         Binding("r", "app.restart", "Restart"),
         Binding("s", "app.pick_scenario", "Scenario"),
         Binding("f", "app.switch_family", "IPv4/6"),
         Binding("i", "type_message", "Message"),
         Binding("plus,equals_sign", "faster", "Speed", key_display="+/-"),
         Binding("minus", "slower", "Slower", show=False),
+        Binding("w", "toggle_wire", "Wire", show=False),
+        Binding("g", "toggle_quiz", "Predict", show=False),
+        # (a teacher's key, pressed once a lesson: in the help and the palette, not the footer)
+        Binding("t", "app.cycle_theme", "Theme", show=False),
         Binding("e", "show_tab('tab-next')", "Next call", show=False),
         Binding("p", "show_tab('tab-payload')", "Payload", show=False),
         Binding("l", "show_tab('tab-log')", "Log", show=False),
+        Binding("home", "look(0)", "Start of the run", show=False),
+        Binding("end", "look(None)", "Live edge", show=False),
         Binding("x", "app.export", "Export", show=False),
-        Binding("g", "toggle_quiz", "Predict", show=False),
-        Binding("w", "toggle_wire", "Wire", show=False),
         Binding("ctrl+s", "app.save_svg", "SVG screenshot", show=False),
     ]
 
@@ -134,7 +138,9 @@ class RunScreen(Screen[None]):
         # The lower panels, and the message line in its bar, are mounted just after the
         # first frame (see _mount_lower).
         yield MessageBar(id="message-bar")
-        yield KeysFooter(compact=True)  # (each key whole: the ones that fit)
+        # (each key whole: the ones that fit; ctrl+p, the palette, is in the help: the
+        # footer's room is the lesson's keys)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(Ladder).border_title = "ladder"

@@ -16,7 +16,7 @@ from sockviz.options import Options
 from sockviz.peers import outside_engine_factory
 
 DATA = pathlib.Path(__file__).parent / "data"
-THEME = "textual-dark"
+THEME = "sockviz-dark"
 FROZEN = 1000.0
 
 

@@ -45,6 +45,7 @@ KEYS = [
     "end",
     "backspace",
     "g",
+    "t",
 ]
 SCENARIOS = ["tcp-echo", "udp-echo", "half-close", "message-boundaries", "refused"]
 

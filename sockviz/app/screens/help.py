@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from sockviz.engine.kernel.tcp_settings import lines
 
+#: The keys, in the footer's order (the most used first), then the rest by what they do.
 KEYS = (
     (
         "→  or  n",
@@ -25,25 +26,15 @@ KEYS = (
         ),
     ),
     ("←  or  b", "back one call: the screen as it was then (no call is made; pauses)"),
-    (
-        "home / end",
-        (
-            "back to the start of the run / forward to the live edge (or click a "
-            "mark of the timeline on the status line: that moment)"
-        ),
-    ),
     ("space", "play / pause"),
-    ("+  /  -", "faster / slower (while playing)"),
+    ("?", "this help"),
+    ("q  or  ctrl+q", "quit: every socket is closed first"),
     ("r", "run the scenario again from the start, on new sockets"),
     ("s", "choose a scenario"),
     ("f", "switch between IPv4 and IPv6 (and restart)"),
     ("i", "type a message for the client to send; Enter sends, Escape leaves"),
-    (
-        "↑  /  ↓",
-        ("in the ladder (click it first): choose the message (or the segment) shown in Payload"),
-    ),
+    ("+  /  -", "faster / slower (while playing)"),
     ("w", "show / hide the wire: the real segments under each call"),
-    ("e / p / l", "show the next call / the payload bytes / the log of every call"),
     (
         "g",
         (
@@ -51,10 +42,26 @@ KEYS = (
             "number, or ↑↓ and enter); escape goes back without making the call"
         ),
     ),
+    ("t", "the next theme: sockviz-dark, sockviz-light, sockviz-projector (remembered)"),
+    ("e / p / l", "show the next call / the payload bytes / the log of every call"),
+    (
+        "↑  /  ↓",
+        ("in the ladder (click it first): choose the message (or the segment) shown in Payload"),
+    ),
+    (
+        "home / end",
+        (
+            "back to the start of the run / forward to the live edge (or click a "
+            "mark of the timeline on the status line: that moment)"
+        ),
+    ),
     ("x", "export the ladder: Mermaid (.mmd) and plain text (.txt)"),
     ("ctrl+s", "save an SVG screenshot"),
-    ("?", "this help"),
-    ("q  or  ctrl+q", "quit: every socket is closed first"),
+    (
+        "ctrl+p",
+        "the command palette: scenario, family, wire, predict, export, screenshot, "
+        "restart, help and the themes, by name",
+    ),
 )
 
 READING = (
@@ -89,11 +96,20 @@ READING = (
 
 
 class HelpScreen(ModalScreen[None]):
-    """Keys and a short guide. Any of escape, q, ? closes it."""
+    """Keys and a short guide. Any of escape, q, ? closes it.
+
+    The text scrolls by keys as soon as it opens (↓, PageDown, home, end: the box has
+    the focus), and k, h, m go to its three parts.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "Close", show=True),
+        Binding("k", "go('help-keys')", "Keys"),
+        Binding("h", "go('help-reading')", "How to read the screen"),
+        Binding("m", "go('help-machine')", "This machine's TCP"),
     ]
+
+    AUTO_FOCUS = "#help-box"
 
     def __init__(self, settings: dict | None = None) -> None:
         """``settings``: the run's kernel TCP settings as the view folded them (host ->
@@ -104,17 +120,23 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box") as box:
             box.border_title = "sockviz · help"
-            box.border_subtitle = "escape closes"
-            yield Static(Content.assemble(("Keys", "bold $text-accent")))
+            box.border_subtitle = "↓ PgDn scroll · k keys · h how to read · m TCP · esc closes"
+            yield Static(Content.assemble(("Keys", "bold $text-accent")), id="help-keys")
             for key, what in KEYS:
                 # Two columns, so a long description wraps under itself, not under the key.
                 with Horizontal(classes="help-key-row"):
                     yield Static(Content(key), classes="help-key")
                     yield Static(Content(what), classes="help-what")
-            yield Static(Content.assemble(("\nHow to read the screen", "bold $text-accent")))
+            yield Static(
+                Content.assemble(("How to read the screen", "bold $text-accent")),
+                id="help-reading",
+                classes="help-heading",
+            )
             for paragraph in READING:
                 yield Static(Content(paragraph), classes="help-paragraph")
-            yield Static(Content.assemble(("This machine's TCP", "bold $text-accent")))
+            yield Static(
+                Content.assemble(("This machine's TCP", "bold $text-accent")), id="help-machine"
+            )
             yield Static(
                 Content(
                     "Read from /proc/sys/net/ipv4 at the run's start, in its "
@@ -124,6 +146,10 @@ class HelpScreen(ModalScreen[None]):
                 classes="help-paragraph",
             )
             yield Static(Content("\n".join(lines(self.settings))), classes="help-paragraph")
+
+    def action_go(self, part: str) -> None:
+        """Scroll the part ``part`` (a heading's id) to the top of the box."""
+        self.query_one(f"#{part}").scroll_visible(top=True, animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -35,9 +35,9 @@ class ScenarioPicker(ModalScreen[str | None]):
                 Option(
                     Content.assemble(
                         (inert(name, 40), "bold"),
-                        ("  (running)" if name == self.current else "", "$foreground 60%"),
+                        ("  (running)" if name == self.current else "", "$text-quiet"),
                         "\n",
-                        (inert(scenario.summary, 200), "$foreground 60%"),
+                        (inert(scenario.summary, 200), "$text-quiet"),
                     ),
                     id=name,
                 )

@@ -28,7 +28,7 @@ def _code_line(socket: str, call, args: str | None, parent: str | None = None) -
     """The Python line, then the C call behind it, muted."""
     return Content.assemble(
         ("  " + python_line(socket, call, args, parent), "$text-accent"),
-        ("   C: " + c_call(call), "$foreground 60%"),
+        ("   C: " + c_call(call), "$text-quiet"),
     )
 
 
@@ -131,7 +131,7 @@ def next_content(
                 ),
                 "bold $text-warning",
             ),
-            ("   " + key_hint, "$foreground 60%") if key_hint else "",
+            ("   " + key_hint, "$text-quiet") if key_hint else "",
         ),
         _code_line(pending.socket, pending.call, pending.args),
     ]
@@ -143,7 +143,7 @@ def next_content(
         lines.append(
             Content(
                 "(Predict mode: what it does is told once you have guessed.)",
-            ).stylize("$foreground 60%")
+            ).stylize("$text-quiet")
         )
     return Content("\n").join(lines)
 

@@ -46,9 +46,9 @@ def row_content(row: Row, width: int, delivered: bool) -> Content:
     if row.packet is not None:  # the wire: a thin arrow in a colour of its own
         line, style, bold, head = "┄", "$wire", "$wire", ("›", "‹")
         if row.packet.link in ("dropped", "lost"):
-            style, bold, head, cut = "$text-error", "$text-error", ("✗", "✗"), inner // 4
+            style, bold, head, cut = "$lost", "$lost", ("✗", "✗"), inner // 4
         elif row.packet.link == "held":
-            head, cut = ("⏸", "⏸"), inner // 3
+            style, bold, head, cut = "$held", "$held", ("⏸", "⏸"), inner // 3
     if row.arrow:
         # (a wire row's words whole before the gap of an arrow that stops short: that gap
         # shrinks to one cell, and a narrow ladder gets the segment's shorter wording)

@@ -97,7 +97,7 @@ class PayloadView(VerticalScroll):
         head.update(
             Content.assemble(
                 (f"{entry.socket} · {entry.call}() · {entry.nbytes} bytes", "bold"),
-                (f" {entry.peer}" if entry.peer else "", "$foreground 60%"),
+                (f" {entry.peer}" if entry.peer else "", "$text-quiet"),
                 (note, "$text-warning"),
             )
         )

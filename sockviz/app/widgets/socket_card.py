@@ -230,7 +230,7 @@ def card_content(
         if len(m.cwnds) > 2:
             lines.append(Content.styled(window_line(m, width), "$wire"))
     if tall:
-        lines.append(Content.styled(kernel_line(m), "italic $foreground 70%"))
+        lines.append(Content.styled(kernel_line(m), "italic $text-quiet"))
         if m.segments_out or m.segments_in:
             noun = "segment" if m.segments_out == 1 else "segments"
             lines.append(

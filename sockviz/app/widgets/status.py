@@ -70,9 +70,9 @@ def timeline(position: Position, cells: int) -> Content:
         elif c == live:
             marks.append(("◆", "$text-success"))
         elif c < live:
-            marks.append(("─", "$foreground 70%"))
+            marks.append(("─", "$text-quiet"))
         else:
-            marks.append(("·", "$foreground 40%"))
+            marks.append(("·", "$text-faint"))
     return Content.assemble(*marks)
 
 
@@ -142,7 +142,7 @@ class StatusBar(Static):
             progress = "  ✗ stopped by an error · r: again"
         if quiz is not None:
             progress += f" · quiz {quiz[0]}/{quiz[1]}"
-        text = Content.assemble(left, (hint, "$foreground 70%"), (progress, "bold"))
+        text = Content.assemble(left, (hint, "$text-quiet"), (progress, "bold"))
         self._bar = None
         if position is not None:
             label = (
