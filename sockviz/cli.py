@@ -128,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--theme",
         metavar="NAME",
         default=None,
-        help="TUI: sockviz-dark (the default), sockviz-light, or sockviz-projector (black on "
-        "white, high contrast); t switches in the app, and the choice is remembered in "
-        "$XDG_CONFIG_HOME/sockviz/config.toml (~/.config/...). TEXTUAL_THEME is not read.",
+        help="TUI: dark (the default), light, or projector (black on white, high contrast; "
+        "sockviz-dark and so on are the same); t switches in the app, and the choice is "
+        "remembered in $XDG_CONFIG_HOME/sockviz/config.toml (~/.config/...). "
+        "TEXTUAL_THEME is not read.",
     )
     parser.add_argument(
         "--quiz",

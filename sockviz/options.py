@@ -365,8 +365,13 @@ def _choices(options: Options) -> None:
 
 
 def _theme(options: Options) -> None:
+    """``--theme``: a theme's short name (``projector``) or its full one
+    (``sockviz-projector``); the full one from here on."""
+    if options.theme is not None and f"sockviz-{options.theme}" in THEME_NAMES:
+        options.theme = f"sockviz-{options.theme}"
     if options.theme is not None and options.theme not in THEME_NAMES:
-        raise UsageError(f"unknown theme {options.theme!r} (use: {', '.join(THEME_NAMES)})")
+        short = ", ".join(name.removeprefix("sockviz-") for name in THEME_NAMES)
+        raise UsageError(f"unknown theme {options.theme!r} (use: {short})")
     if options.theme is not None and (options.trace or options.list):
         raise UsageError("--theme applies to the TUI; --trace and --list draw no colours")
 

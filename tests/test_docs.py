@@ -20,11 +20,6 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
-#: Options the docs describe that another branch of issue 26 adds to the command line. Each
-#: is let through only while `sockviz --help` does not list it yet; once it does, it is
-#: checked like every other option (and should be taken off this list).
-COMING = {"--theme"}
-
 
 def sockviz(*args: str) -> str:
     done = subprocess.run(
@@ -115,7 +110,7 @@ def test_command_line_page_documents_every_option():
     written = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", page))
     assert {"--step", "--quiz", "--trace", "--link", "--serve"} <= helped
     assert helped - written == set(), "options missing from docs/command-line.md"
-    unknown = written - helped - {flag for flag in COMING if flag not in helped}
+    unknown = written - helped
     assert unknown == set(), "docs/command-line.md names options sockviz does not take"
 
 
@@ -155,9 +150,6 @@ def test_trace_format_page_names_every_key_and_no_other():
     assert rows - keys == set(), "the page documents keys a trace does not have"
 
 
-#: Keys the README's table names that another branch of issue 26 binds (the theme key and
-#: the command palette). Each is let through only while the app does not bind it yet.
-COMING_KEYS = {"t", "ctrl+p"}
 #: The README writes a few keys as a person reads them.
 KEY_NAMES = {"→": "right", "←": "left", "+": "plus", "-": "minus", "?": "question_mark"}
 
@@ -186,7 +178,7 @@ def test_readme_keys_are_keys_the_app_binds():
     written = {KEY_NAMES.get(k, k) for cell in cells for k in re.findall(r"`([^`]+)`", cell)}
     assert {"right", "left", "space", "q"} <= written
     bound = bound_keys()
-    missing = written - bound - {key for key in COMING_KEYS if key not in bound}
+    missing = written - bound
     assert missing == set(), f"README keys the app does not bind: {sorted(missing)}"
 
 
@@ -194,7 +186,7 @@ def test_every_sockviz_command_written_uses_real_options():
     """An option written in a `sockviz ...` command anywhere in the README or docs/ is one
     sockviz takes (a renamed option leaves no lesson command behind)."""
     helped = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", sockviz("--help")))
-    allowed = helped | {flag for flag in COMING if flag not in helped}
+    allowed = helped
     command = re.compile(
         r"(?<![\w/.-])sockviz((?: +(?:--?[a-z][\w-]*(?:[ =][^\s`|#]+)?|\[[^\]]*\]|[A-Z.]+))+)"
     )

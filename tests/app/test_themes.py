@@ -20,7 +20,7 @@ from textual.color import Color
 from sockviz.app.themes import BY_NAME, THEMES, next_theme
 from sockviz.app.user_settings import DEFAULT_THEME, THEME_NAMES, read_settings
 from sockviz.launch import theme_of
-from sockviz.options import Options
+from sockviz.options import Options, check
 from tests.app.app_helpers import jump, replay_app, settle
 
 AA = 4.5
@@ -260,7 +260,13 @@ def test_an_unknown_theme_is_one_line_and_exit_2():
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, lines
     assert "'solarized'" in lines[0]
-    assert all(name in lines[0] for name in THEME_NAMES)
+    assert all(name.removeprefix("sockviz-") in lines[0] for name in THEME_NAMES)
+
+
+@pytest.mark.parametrize("name", ["projector", "sockviz-projector"])
+def test_a_theme_is_named_short_or_in_full(name):
+    """--theme projector, as the docs write it, is sockviz-projector (Textual's name)."""
+    assert check(Options(theme=name)).theme == "sockviz-projector"
 
 
 def test_help_says_how_themes_are_chosen():
@@ -270,7 +276,7 @@ def test_help_says_how_themes_are_chosen():
     )  # fmt: skip
     text = " ".join(proc.stdout.split())
     assert "--theme NAME" in text
-    assert all(name in text for name in THEME_NAMES)
+    assert all(name.removeprefix("sockviz-") in text for name in THEME_NAMES)
     assert "TEXTUAL_THEME is not read" in text
 
 
