@@ -56,9 +56,11 @@ class RunScreen(Screen[None]):
     # The footer shows these in this order. The app's own keys are here too (``app.``),
     # so the footer keeps the order the keys are read in.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("right", "step", "Step"),
+        # (priority: a panel a click has focused binds ← → to scroll sideways, and the
+        # footer would show its hidden binding instead of these - as the browser did)
+        Binding("right", "step", "Step", priority=True),
         Binding("n", "step", "Step", show=False),
-        Binding("left", "back", "Back"),
+        Binding("left", "back", "Back", priority=True),
         Binding("b", "back", "Back", show=False),
         Binding("home", "look(0)", "Start of the run", show=False),
         Binding("end", "look(None)", "Live edge", show=False),
@@ -402,9 +404,10 @@ class RunScreen(Screen[None]):
         self.draw_panels()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # The message line takes + and - as text: then they are not keys to show.
+        # The message line takes + and - as text, and ← → to move in it: then they are not
+        # keys to show, and they go on to the line.
         typing = self.focused is not None and self.focused.id == "message"
-        return not (action in ("faster", "slower") and typing)
+        return not (action in ("faster", "slower", "step", "back") and typing)
 
     def action_faster(self) -> None:
         self.session.set_pace(self.session.pace / 1.5)
