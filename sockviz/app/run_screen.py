@@ -79,7 +79,7 @@ class RunScreen(Screen[None]):
         Binding("x", "app.export", "Export", show=False),
         Binding("g", "toggle_quiz", "Predict", show=False),
         Binding("w", "toggle_wire", "Wire", show=False),
-        Binding("ctrl+s", "app.save_svg", "SVG screenshot", show=False),
+        Binding("ctrl+s", "app.save_svg", "Screenshot", show=False),
     ]
 
     # (no default worth the name: __init__ sets the first run's, before anything reads it)
