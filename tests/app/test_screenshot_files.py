@@ -4,7 +4,9 @@ PNG has the screen's size in cells, and each cell's colours are the screen's."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
+import pathlib
 import re
 
 from fontTools.ttLib import TTFont
@@ -90,3 +92,17 @@ async def test_a_screenshot_is_the_same_twice():
             shot = screenshot.take(app, "sockviz")
             made.append((shot.svg(), shot.png()))
     assert made[0] == made[1]
+
+
+def test_screenshots_has_a_png_beside_each_svg():
+    """scripts/screenshots.py writes each screen as PNG too: each opens, at the size of
+    its screen in cells (the pixels are FreeType's, so they are not held byte for byte)."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("shots", root / "scripts" / "screenshots.py")
+    assert spec is not None and spec.loader is not None
+    shots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shots)
+    cell_w, cell_h = screenshot.png_cell()
+    for name, *_, (columns, rows) in shots.SHOTS:
+        with Image.open(root / "screenshots" / f"{name}.png") as png:
+            assert png.format == "PNG" and png.size == (columns * cell_w, rows * cell_h), name
