@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -39,6 +40,10 @@ from rich.terminal_theme import SVG_EXPORT_THEME
 from textual.app import App
 
 from sockviz.fonts import BOLD, FAMILY, REGULAR
+
+# fontTools says what it leaves out of a subset through logging; with no handler, Python
+# would print that on stderr - over the TUI's screen.
+logging.getLogger("fontTools").addHandler(logging.NullHandler())
 
 #: The PNG's font size in pixels: a cell is 13 x 26 pixels (DejaVu Sans Mono's advance is
 #: 0.602 em, its line 1.164 em), so a 100 x 30 screen is 1300 x 780 - sharp on a slide.
