@@ -34,7 +34,7 @@ from rich.cells import cell_len
 from rich.color import blend_rgb
 from rich.color_triplet import ColorTriplet
 from rich.console import Console
-from rich.segment import Segment
+from rich.segment import Segment, Segments
 from rich.style import Style
 from rich.terminal_theme import SVG_EXPORT_THEME
 from textual.app import App
@@ -83,7 +83,8 @@ class Shot:
     def svg(self) -> str:
         """The screen as an SVG that carries its own font (no network needed)."""
         console = _console(self.width, self.height)
-        console.print(Segments([s for line in self.lines for s in (*line, Segment.line())]), end="")
+        ends = [Segment.line()]
+        console.print(Segments([s for line in self.lines for s in line + ends]), end="")
         bold = any(s.style is not None and s.style.bold for line in self.lines for s in line)
         faces = [_face(REGULAR, 400, self.chars())]
         if bold:
@@ -141,17 +142,6 @@ class Shot:
         out = io.BytesIO()
         image.save(out, "PNG")
         return out.getvalue()
-
-
-class Segments:
-    """Segments given back to a Console as they are (Rich has no public renderable for a
-    line of ready segments)."""
-
-    def __init__(self, segments: list[Segment]) -> None:
-        self.segments = segments
-
-    def __rich_console__(self, console: Console, options: Any) -> Any:
-        yield from self.segments
 
 
 def png_cell(font_px: int = PNG_FONT_PX) -> tuple[int, int]:
