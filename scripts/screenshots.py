@@ -1,8 +1,11 @@
-"""Regenerate screenshots/*.svg: the main screens, from recorded real runs.
+"""Regenerate screenshots/: each main screen as SVG and PNG, from recorded real runs.
 
 The screens are made exactly as the snapshot tests make theirs - the real app, its real
 keys, a recorded trace of a real run (tests/app/data), a frozen clock and a fixed theme -
-so running this again changes no byte.
+so running this again changes no byte of an SVG. Both are what ctrl+s writes
+(sockviz.app.screenshot): the SVG carries the bundled font, the PNG is painted with it,
+neither needs a network or a font installed. (A PNG's pixels are FreeType's: another
+version of Pillow may antialias an edge differently.)
 
     python scripts/screenshots.py
 """
@@ -16,6 +19,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sockviz.app import screenshot
 from tests.app.app_helpers import replay_app, steps
 
 OUT = ROOT / "screenshots"
@@ -50,10 +54,11 @@ async def shoot(name, fixture, scenario, family, n, keys, size, out=OUT) -> None
             await pilot.press(key)
             await pilot.pause()
         await pilot.pause()
-        svg = app.export_screenshot(title=f"sockviz — {name}")
-    (out / f"{name}.svg").write_text(svg, encoding="utf-8")
+        shot = screenshot.take(app, f"sockviz — {name}")
+    (out / f"{name}.svg").write_text(shot.svg(), encoding="utf-8")
+    (out / f"{name}.png").write_bytes(shot.png())
     if out == OUT:
-        print(f"screenshots/{name}.svg")
+        print(f"screenshots/{name}.svg, .png")
 
 
 async def main() -> None:

@@ -190,5 +190,10 @@ def run_serve(options: Options, err: ErrorStream) -> int:
             f"can reach {serve.url_host(host)}:{port} can run sockviz on this machine",
         )
         say(err, f"serving at {', '.join(access.urls())} ({tabs}); Ctrl+C stops")
+    say(  # (?fontsize= is the page's text size in pixels: serve_page)
+        err,
+        f"on a projector, open {access.urls(serve.PROJECTOR_FONT_SIZE)[0]} (larger text; "
+        f"?fontsize= sets it, default {serve.DEFAULT_FONT_SIZE})",
+    )
     serve.SockvizServer(argv, host=host, port=port, access=access).serve()
     return EXIT_OK

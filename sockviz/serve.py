@@ -25,11 +25,15 @@ app, how many run at once, and how they end:
   itself when the server dies any other way (``kill -9``): its input pipe ends and the
   server process is watched (:class:`~sockviz.app.terminal.WebTabDriver`).
 
+The page is sockviz's own (:mod:`sockviz.serve_page`): it loads nothing from outside, draws
+with the bundled font (served at :data:`~sockviz.serve_page.FONT_PATH`), and takes
+``?fontsize=N`` for larger text on a projector.
+
 A tab's process - how it starts, relays and ends - is :mod:`sockviz.serve_tabs`'s.
 
 Written against textual-serve 1.1.x: :class:`TabApp` replaces ``AppService``'s process start
-and stop, :class:`SockvizServer` its page, its WebSocket handler and message reader, its
-logging and its exit request.
+and stop, :class:`SockvizServer` its page (textual-serve's scripts and styles are kept), its
+WebSocket handler and message reader, its logging and its exit request.
 """
 
 from __future__ import annotations
@@ -41,12 +45,12 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-import aiohttp_jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.web_runner import GracefulExit
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
+from sockviz import serve_page
 from sockviz.engine.record.inert_text import inert
 from sockviz.serve_access import (  # noqa: F401 - (url_host, is_loopback: used by callers)
     Access,
@@ -55,6 +59,7 @@ from sockviz.serve_access import (  # noqa: F401 - (url_host, is_loopback: used 
     server_url,
     url_host,
 )
+from sockviz.serve_page import DEFAULT_FONT_SIZE, PROJECTOR_FONT_SIZE  # noqa: F401 - (for launch)
 from sockviz.serve_tabs import TabApp
 
 log = logging.getLogger("textual-serve")
@@ -119,6 +124,7 @@ class SockvizServer(Server):
         # The page's WebSocket URL carries the token in its path: textual-serve's script
         # appends a query of its own to the URL it is given.
         app.router.add_get("/ws/{token}", self.handle_websocket)
+        app.router.add_get(serve_page.FONT_PATH + "/{name}", self.handle_font)
         return app
 
     @web.middleware
@@ -151,17 +157,23 @@ class SockvizServer(Server):
         return response
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
-        """The page, pointing at the address the browser used (the guard has checked it
-        is this server's), with the token passed on to its WebSocket."""
+        """The page (:mod:`sockviz.serve_page`), pointing at the address the browser used
+        (the guard has checked it is this server's), with the token passed on to its
+        WebSocket, at the text size ``?fontsize=`` asks for."""
         host = request.headers["Host"]
         token = self.access.token
-        context = {
-            "font_size": to_int(request.query.get("fontsize", "16"), 16),
-            "app_websocket_url": f"ws://{host}/ws" + (f"/{token}" if token else ""),
-            "config": {"static": {"url": "/static/"}},
-            "application": {"name": self.title},
-        }
-        return aiohttp_jinja2.render_template("app_index.html", request, context)
+        text = serve_page.page(
+            f"ws://{host}/ws" + (f"/{token}" if token else ""),
+            serve_page.font_size(request.query.get("fontsize")),
+        )
+        return web.Response(text=text, content_type="text/html", charset="utf-8")
+
+    async def handle_font(self, request: web.Request) -> web.StreamResponse:
+        """One of the bundled fonts the page draws with; 404 for any other name."""
+        path = serve_page.FONT_FILES.get(request.match_info["name"])
+        if path is None:
+            return web.Response(status=404, text="sockviz --serve: no such font\n")
+        return web.FileResponse(path, headers={"Content-Type": "font/ttf"})
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         """Why this upgrade may not start an app, as the HTTP answer; None if it may."""

@@ -169,10 +169,14 @@ class Access:
             return True
         return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
 
-    def urls(self) -> list[str]:
-        """What to open, printed once: with the token in it when one is needed."""
-        query = "" if self.token is None else f"/?token={self.token}"
-        return [server_url(a, self.port) + query for a in self.addresses]
+    def urls(self, fontsize: int | None = None) -> list[str]:
+        """What to open, printed once: with the token in it when one is needed, and the
+        page's ``fontsize`` (larger text for a projector) when one is given."""
+        query = [] if self.token is None else [f"token={self.token}"]
+        if fontsize is not None:
+            query.append(f"fontsize={fontsize}")
+        tail = "/?" + "&".join(query) if query else ""
+        return [server_url(a, self.port) + tail for a in self.addresses]
 
 
 def allowed_origins(host: str, port: int) -> frozenset[str]:

@@ -450,8 +450,9 @@ def test_a_malformed_message_closes_its_tab_in_one_line_and_the_server_keeps_ser
     closed = [line for line in lines if "closed a tab" in line]
     assert len(closed) == 4, output
     assert "not JSON" in closed[0] and "resize" in closed[1], closed
-    # one line each, and nothing else: the "serving at" line, and aiohttp's bad request
-    assert "Traceback" not in output and len(lines) == 6, output
+    # one line each, and nothing else: the "serving at" and projector lines, and aiohttp's
+    # bad request
+    assert "Traceback" not in output and len(lines) == 7, output
     assert all(line.startswith("sockviz") for line in lines), output
 
 

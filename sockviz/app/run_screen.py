@@ -59,9 +59,11 @@ class RunScreen(Screen[None]):
     # so the footer keeps the order the keys are read in. The help screen lists the keys
     # in the same order (sockviz.app.screens.help.KEYS).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("right", "step", "Step"),
+        # (priority: a panel a click has focused binds ← → to scroll sideways, and the
+        # footer would show its hidden binding instead of these - as the browser did)
+        Binding("right", "step", "Step", priority=True),
         Binding("n", "step", "Step", show=False),
-        Binding("left", "back", "Back"),
+        Binding("left", "back", "Back", priority=True),
         Binding("b", "back", "Back", show=False),
         Binding("space", "toggle_play", "Play"),
         Binding("question_mark", "app.help", "Help", key_display="?"),
@@ -82,7 +84,7 @@ class RunScreen(Screen[None]):
         Binding("home", "look(0)", "Start of the run", show=False),
         Binding("end", "look(None)", "Live edge", show=False),
         Binding("x", "app.export", "Export", show=False),
-        Binding("ctrl+s", "app.save_svg", "SVG screenshot", show=False),
+        Binding("ctrl+s", "app.save_svg", "Screenshot", show=False),
     ]
 
     # (no default worth the name: __init__ sets the first run's, before anything reads it)
@@ -409,9 +411,10 @@ class RunScreen(Screen[None]):
         self.draw_panels()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # The message line takes + and - as text: then they are not keys to show.
+        # The message line takes + and - as text, and ← → to move in it: then they are not
+        # keys to show, and they go on to the line.
         typing = self.focused is not None and self.focused.id == "message"
-        return not (action in ("faster", "slower") and typing)
+        return not (action in ("faster", "slower", "step", "back") and typing)
 
     def action_faster(self) -> None:
         self.session.set_pace(self.session.pace / 1.5)

@@ -1,13 +1,14 @@
-"""Keeping what is on screen: x writes the run's ladder (Mermaid and plain text), ctrl+s an
-SVG screenshot - each into new files in the working folder, never over an existing file and
-never through a symlink."""
+"""Keeping what is on screen: x writes the run's ladder (Mermaid and plain text), ctrl+s a
+screenshot (PNG and SVG) - each into new files in the working folder, never over an existing
+file and never through a symlink."""
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from textual.app import App
 
@@ -73,13 +74,31 @@ def export_run(
     )
 
 
-def save_svg(app: App[Any], scenario: str) -> None:
-    """An SVG screenshot of the screen as it is; say where."""
+def save_screenshot(app: App[Any], scenario: str) -> None:
+    """The screen as it is, as an SVG and a PNG beside it (both drawn in the bundled font,
+    needing no network: :mod:`sockviz.app.screenshot`); say where."""
     try:
-        stem, (f,) = create_free(scenario, (".svg",))
-        with f:
-            f.write(app.export_screenshot())
+        from sockviz.app import screenshot  # (Pillow and fontTools: loaded when asked for)
+
+        shot = screenshot.take(app, f"sockviz — {scenario}")
+        svg, png = shot.svg(), shot.png()
+    except (ImportError, OSError, ValueError) as exc:
+        app.notify(f"{exc}", title="no screenshot", severity="error", timeout=8)
+        return
+    try:
+        stem, (svg_file, png_file) = create_free(scenario, (".svg", ".png"))
+        with svg_file, png_file:
+            svg_file.write(svg)
+            cast(io.TextIOWrapper, png_file).buffer.write(png)  # (create() opens text)
     except OSError as exc:
         app.notify(f"{exc.strerror or exc}", title="no screenshot", severity="error", timeout=8)
         return
-    app.notify(stem + ".svg", title="screenshot written", timeout=8)
+    app.notify(
+        f"{stem}.png (for slides) and {os.path.basename(stem)}.svg",
+        title="screenshot written",
+        timeout=8,
+    )
+
+
+save_svg = save_screenshot
+"""(The name the app's ctrl+s action imports.)"""
