@@ -56,7 +56,7 @@ KEYS = (
         ),
     ),
     ("x", "export the ladder: Mermaid (.mmd) and plain text (.txt)"),
-    ("ctrl+s", "save an SVG screenshot"),
+    ("ctrl+s", "save a screenshot (PNG and SVG)"),
     (
         "ctrl+p",
         "the command palette: scenario, family, wire, predict, export, screenshot, "

@@ -1,6 +1,6 @@
 """Trace events as JSON Lines: one object a line, the same keys in the same order.
 
-The first fifteen keys are the documented core (README, "Trace format"); the rest add
+The first fifteen keys are the documented core (docs/trace-format.md); the rest add
 detail. Bytes from a peer are never written raw: ``data`` is an escaped preview in which
 printable ASCII stands for itself and every other byte is written ``\\xNN`` (a backslash
 is ``\\\\``), so a trace is plain ASCII that no terminal will interpret, and the bytes can

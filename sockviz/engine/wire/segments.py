@@ -18,7 +18,7 @@ event:
   ``connect()`` returns). None for whatever a kernel sent on its own: between calls or after
   one returned (a delayed ACK, a window update), and any resending of sequence space already
   sent (a SYN or FIN retried, bytes retransmitted, a keepalive), even one sent while a call
-  was waiting. The only rule; the README's "The wire" says the same.
+  was waiting. The only rule; docs/wire.md says the same.
 
 Frames none of whose addresses belong to the run are left out (on the host's loopback other
 programs talk too). Standard library only.
