@@ -9,7 +9,6 @@ import math
 import os
 import pathlib
 import re
-import resource
 import stat
 import subprocess
 import sys
@@ -42,20 +41,24 @@ NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,23}\Z")
 UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
-def _at_most_a_gibibyte() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+# The limit is set by the child's own Python before it becomes sockviz (an exec keeps it):
+# a preexec_fn would run Python in the forked child of this threaded process.
+AT_MOST_A_GIBIBYTE = (
+    "import os, resource, sys\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+    "os.execv(sys.executable, [sys.executable, '-m', 'sockviz', *sys.argv[1:]])\n"
+)
 
 
 def sockviz(path) -> subprocess.CompletedProcess:
     """``sockviz --trace --scenario PATH`` in a child with a timeout and a memory limit, so a
     reading that hangs or grows without bound fails the test, not the machine."""
     return subprocess.run(
-        [sys.executable, "-m", "sockviz", "--trace", "--scenario", str(path)],
+        [sys.executable, "-c", AT_MOST_A_GIBIBYTE, "--trace", "--scenario", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        preexec_fn=_at_most_a_gibibyte,
     )
 
 

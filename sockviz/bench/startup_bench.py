@@ -18,7 +18,6 @@ starting processes in a terminal and checking out another revision.
 from __future__ import annotations
 
 import os
-import pty
 import select
 import shutil
 import signal
@@ -55,18 +54,26 @@ def first_frame(
     """Seconds from starting ``argv`` in a pseudo-terminal until ``marker`` is drawn, and the
     CPU seconds its process tree spent by then (the app and an engine process it started:
     work moved from one to the other is still counted)."""
+    child_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+    child_env.update(env or {})
+    # Both sides read compiled bytecode, as an installed program does (a checkout run
+    # with PYTHONDONTWRITEBYTECODE would compile sockviz afresh on every start).
+    child_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    fd, terminal = os.openpty()
     started = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ.update(TERM="xterm-256color", COLUMNS="100", LINES="30")
-        if env:
-            os.environ.update(env)
-        # Both sides read compiled bytecode, as an installed program does (a checkout run
-        # with PYTHONDONTWRITEBYTECODE would compile sockviz afresh on every start).
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-        if cwd is not None:
-            os.chdir(cwd)
-        os.execv(argv[0], argv)
+    # subprocess runs no Python between fork and exec (pty.fork does: in a process with
+    # threads, as this one may be after the in-process runs, its child can deadlock).
+    proc = subprocess.Popen(
+        argv,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        env=child_env,
+        cwd=cwd,
+    )
+    os.close(terminal)
+    pid = proc.pid
     seen = b""
     try:
         deadline = time.monotonic() + timeout
@@ -81,7 +88,8 @@ def first_frame(
         cpu = tree_cpu(pid) if os.path.exists(f"/proc/{pid}/stat") else None
     finally:
         os.kill(pid, signal.SIGKILL)
-        _, _, usage = os.wait4(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # (reaped here, for the rusage)
         os.close(fd)
     if marker not in seen:
         raise RuntimeError(f"{argv} drew no {marker!r} within {timeout} s")

@@ -7,7 +7,6 @@ Cleanly means: exit status 0, within a second of the signal, and the terminal gi
 from __future__ import annotations
 
 import os
-import pty
 import signal
 import sys
 import time
@@ -15,6 +14,7 @@ import time
 import pytest
 
 from tests.helpers import read_until, session
+from tests.terminal_spawn import spawn_sockviz
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a pty")
 
@@ -25,10 +25,8 @@ LEAVE_ALT_SCREEN = b"\x1b[?1049l"
     "signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: signal.Signals(s).name
 )
 def test_signal_quits_cleanly(signum):
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the real command line, in a terminal of its own
-        os.environ.update(TERM="xterm-256color", COLUMNS="100", LINES="30")
-        os.execv(sys.executable, [sys.executable, "-m", "sockviz", "--step"])
+    # the real command line, in a terminal of its own
+    pid, fd = spawn_sockviz(["--step"], {"TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"})
     try:
         screen = read_until(fd, b"calls made", timeout=15)
         assert b"calls made" in screen, "the app never drew its status line"

@@ -11,7 +11,7 @@ Two ways the master can close:
   terminal, and the kernel has nobody to send SIGHUP to when the pty hangs up (the test
   checks that the app has no controlling terminal). Only the terminal itself tells: EOF
   or EIO on reading it, EIO on writing it, POLLHUP;
-* with SIGHUP (what tmux does): ``pty.fork()`` makes the pty the app's controlling
+* with SIGHUP (what tmux does): ``tests.terminal_spawn`` makes the pty the app's controlling
   terminal, and its hang-up sends the app SIGHUP and SIGCONT.
 
 The ``--listen`` cases run the outside mode (no engine process; a listener in the app).
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pty
 import signal
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from textual.drivers._writer_thread import MAX_QUEUED_WRITES, WriterThread
 
 from sockviz.app.terminal import _Output
 from tests.helpers import process_threads, read_until, session
+from tests.terminal_spawn import spawn_sockviz
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a pty")
 
@@ -111,10 +111,7 @@ def test_terminal_closed_without_sighup_ends_the_app(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_terminal_hung_up_with_sighup_ends_the_app(mode):
     args = MODES[mode]
-    pid, master = pty.fork()
-    if pid == 0:  # the child: a session leader with the pty as its controlling terminal
-        os.environ.update(ENV)
-        os.execv(sys.executable, [sys.executable, "-m", "sockviz", *args])
+    pid, master = spawn_sockviz(args, ENV)  # a session leader, the pty its controlling tty
     status = None
     try:
         assert FIRST_FRAME in read_until(master, FIRST_FRAME, timeout=15)
