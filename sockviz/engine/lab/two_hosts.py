@@ -17,10 +17,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import fcntl
 import os
 import socket
 import struct
+import time
 from collections.abc import Iterator
 
 from sockviz.engine.lab.namespaces import (
@@ -113,10 +115,36 @@ def _tun(ip: str, ip6: str) -> int:
                     socket.if_nametoindex(DEVICE),
                 ),
             )
+        _usable(ip6)
     except OSError as exc:
         os.close(fd)
         raise NoLink(f"a TUN device would not start: {exc.strerror or exc}") from None
     return fd
+
+
+#: How long an IPv6 address may stay tentative before the host is given up (seconds).
+TENTATIVE_FOR = 3.0
+
+
+def _usable(ip6: str) -> None:
+    """Wait until ``ip6`` can be bound. Even without duplicate-address detection a new IPv6
+    address is tentative until the kernel's address worker has run, and on a loaded machine
+    that worker waits its turn: a bind() meanwhile fails with EADDRNOTAVAIL (seen in CI, a
+    lab run over IPv6 under load)."""
+    deadline = time.monotonic() + TENTATIVE_FOR
+    while True:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind((ip6, 0))
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL:
+                    raise
+                if time.monotonic() > deadline:
+                    raise OSError(
+                        exc.errno, f"{ip6} still tentative after {TENTATIVE_FOR:g} s"
+                    ) from None
+        time.sleep(0.002)
 
 
 class Hosts:
