@@ -122,28 +122,29 @@ def _tun(ip: str, ip6: str) -> int:
     return fd
 
 
+#: An IPv6 address's flag while it may not be used yet (linux/if_addr.h).
+IFA_F_TENTATIVE = 0x40
+
 #: How long an IPv6 address may stay tentative before the host is given up (seconds).
 TENTATIVE_FOR = 3.0
 
 
 def _usable(ip6: str) -> None:
-    """Wait until ``ip6`` can be bound. Even without duplicate-address detection a new IPv6
-    address is tentative until the kernel's address worker has run, and on a loaded machine
-    that worker waits its turn: a bind() meanwhile fails with EADDRNOTAVAIL (seen in CI, a
-    lab run over IPv6 under load)."""
+    """Wait until ``ip6`` is no longer tentative. Even without duplicate-address detection
+    a new IPv6 address is tentative until the kernel's address worker has run, and on a
+    loaded machine that worker waits its turn: a bind() meanwhile fails with EADDRNOTAVAIL
+    (seen in CI, a lab run over IPv6 under load). Read from the namespace's address list,
+    not by a trial bind(): the run's only sockets are the scenario's own."""
+    packed = socket.inet_pton(socket.AF_INET6, ip6).hex()
     deadline = time.monotonic() + TENTATIVE_FOR
     while True:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind((ip6, 0))
-                return
-            except OSError as exc:
-                if exc.errno != errno.EADDRNOTAVAIL:
-                    raise
-                if time.monotonic() > deadline:
-                    raise OSError(
-                        exc.errno, f"{ip6} still tentative after {TENTATIVE_FOR:g} s"
-                    ) from None
+        with open("/proc/thread-self/net/if_inet6") as addresses:
+            for line in addresses:
+                fields = line.split()
+                if fields and fields[0] == packed and not int(fields[4], 16) & IFA_F_TENTATIVE:
+                    return
+        if time.monotonic() > deadline:
+            raise OSError(errno.EADDRNOTAVAIL, f"{ip6} still tentative after {TENTATIVE_FOR:g} s")
         time.sleep(0.002)
 
 
