@@ -33,11 +33,12 @@ async def test_ctrl_s_writes_a_png_beside_the_svg(tmp_path, monkeypatch):
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
     async with app.run_test(size=(100, 30)) as pilot:
         await jump(pilot, 11)
+        # (the screen as ctrl+s takes it: its notice then takes the footer's line)
+        header = app.screen.query_one(Header).styles.background.rgb
+        styles = {(x, y): app.screen.get_style_at(x, y) for x in range(100) for y in range(30)}
         await pilot.press("ctrl+s")
         await pilot.pause()
         said = [n.message for n in app._notifications]
-        header = app.screen.query_one(Header).styles.background.rgb
-        styles = {(x, y): app.screen.get_style_at(x, y) for x in range(100) for y in range(30)}
     assert any("sockviz-tcp-echo-1.png" in m and "sockviz-tcp-echo-1.svg" in m for m in said)
     png = Image.open(tmp_path / "sockviz-tcp-echo-1.png")
     png.load()
