@@ -9,6 +9,7 @@ the browser mode starts (``--list`` and ``--trace`` never load it).
 from __future__ import annotations
 
 import collections
+import os
 import shlex
 import socket
 import subprocess
@@ -100,11 +101,15 @@ def run_tui(options: Options, err: ErrorStream) -> int:
 
 def theme_of(options: Options) -> dict:
     """The TUI's theme and the user's settings (read from the config file, and written to
-    when the theme changes): ``--theme`` wins over the theme the file remembers."""
+    when the theme changes): ``--theme`` wins over the theme the file remembers. A
+    ``--serve`` tab reads the file but never writes it: a student pressing t in a browser
+    changes that tab, not the teacher's remembered theme."""
+    from sockviz.app.terminal import WEB_TAB_DRIVER
     from sockviz.app.user_settings import read_settings
 
     settings = read_settings()
-    return {"theme": options.theme or settings.theme, "settings": settings}
+    served = os.environ.get("TEXTUAL_DRIVER") == WEB_TAB_DRIVER
+    return {"theme": options.theme or settings.theme, "settings": None if served else settings}
 
 
 def check_wire(mode: str, family: str) -> None:

@@ -323,6 +323,25 @@ async def test_t_cycles_and_the_choice_is_remembered(config_home):
     assert read_settings(config_home).theme == "sockviz-projector"
 
 
+async def test_a_served_tab_never_writes_the_teachers_choice(config_home, monkeypatch):
+    """In a --serve tab (textual-serve runs it with sockviz's web driver) t changes that
+    tab's theme only: the file keeps the teacher's choice."""
+    from sockviz.app.terminal import WEB_TAB_DRIVER
+    from sockviz.app.user_settings import write_atomically
+
+    config_home.parent.mkdir(parents=True)
+    write_atomically(config_home, 'theme = "sockviz-projector"\n')
+    monkeypatch.setenv("TEXTUAL_DRIVER", WEB_TAB_DRIVER)
+    app = app_as_launched(Options())
+    monkeypatch.delenv("TEXTUAL_DRIVER")  # (the test's own app runs headless)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.theme == "sockviz-projector"
+        await pilot.press("t")
+        assert app.theme == "sockviz-dark"
+    assert read_settings(config_home).theme == "sockviz-projector"
+
+
 @pytest.mark.parametrize(
     ("content", "words"),
     [
