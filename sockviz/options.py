@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
 from sockviz.app.user_settings import THEME_NAMES
+from sockviz.drops import SAID, never_dropped
 from sockviz.engine import scenarios
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.record.inert_text import inert
 from sockviz.engine.scenarios.scenario_types import Scenario
-from sockviz.engine.states import Call, Transport
 
 if TYPE_CHECKING:  # (a type only: reading recordings costs --help ~12 ms it never needs)
     from sockviz.engine.record.recordings import Recording
@@ -247,55 +247,6 @@ def _link(options: Options) -> None:
             raise UsageError(f"{where} {never[0]}: {never[1]}")
 
 
-#: The kinds of segment --drop names, as they are said in a sentence.
-_SAID = {
-    "syn": "SYN",
-    "syn-ack": "SYN-ACK",
-    "ack": "bare ACK",
-    "data": "data segment",
-    "fin": "FIN",
-}
-
-
-def never_dropped(scenario: Scenario, drops: tuple[str, ...]) -> tuple[str, str] | None:
-    """The first drop that can never happen in ``scenario``, and why - known before it
-    runs from its sockets and calls alone: UDP only (no TCP segment at all), no connect()
-    that is meant to succeed (no SYN-ACK, no data, no FIN: only a SYN and what answers it),
-    nothing ever sent (no data). None: each may happen (whether the Nth one comes is known
-    at the end of the run)."""
-    stream = {s.name for s in scenario.sockets if s.transport is Transport.STREAM}
-    steps = [s for s in (*scenario.steps, *scenario.exchange) if s.socket in stream]
-    connects = [s for s in steps if s.call is Call.CONNECT]
-    sends = scenario.bulk or any(s.call in (Call.SEND, Call.SENDALL, Call.SENDTO) for s in steps)
-    for text in drops:
-        kind = text.strip().lower().partition(":")[0]
-        if not stream:
-            return (
-                text,
-                f"{scenario.name} sends UDP datagrams only, and --drop loses TCP "
-                "segments (syn, syn-ack, ack, data, fin); --link loss=N% loses "
-                "datagrams too",
-            )
-        if not connects:
-            return (
-                text,
-                f"{scenario.name} never calls connect() on a TCP socket, so no "
-                "TCP segment crosses the link",
-            )
-        if kind in ("syn-ack", "data", "fin") and all(s.expect_error for s in connects):
-            return (
-                text,
-                f"{scenario.name}'s connect() is meant to fail, so no {_SAID[kind]} "
-                "crosses the link: only a SYN and what answers it",
-            )
-        if kind == "data" and not sends:
-            return (
-                text,
-                f"{scenario.name} sends no bytes over TCP, so no data segment crosses the link",
-            )
-    return None
-
-
 def say_missed_drops(options: Options, link: DropLog | None, err: ErrorStream) -> None:
     """At the end of a two-host run: one line for each drop asked for that never happened
     (its kind came fewer times than N: ``--drop data:5`` where 3 data segments crossed)."""
@@ -309,7 +260,7 @@ def say_missed_drops(options: Options, link: DropLog | None, err: ErrorStream) -
         say(
             err,
             f"note: --drop {drop} never happened: the link saw {seen} "
-            f"{_SAID[kind]}{'s' * (seen != 1)} in this run",
+            f"{SAID[kind]}{'s' * (seen != 1)} in this run",
         )
 
 
