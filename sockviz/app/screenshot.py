@@ -82,7 +82,7 @@ class Shot:
 
     def svg(self) -> str:
         """The screen as an SVG that carries its own font (no network needed)."""
-        console = _console(self.width, self.height)
+        console = recording_console(self.width, self.height)
         ends = [Segment.line()]
         console.print(Segments([s for line in self.lines for s in line + ends]), end="")
         bold = any(s.style is not None and s.style.bold for line in self.lines for s in line)
@@ -180,7 +180,7 @@ def take(app: App[Any], title: str | None = None) -> Shot:
         full=True, screen_stack=app._background_screens, simplify=False
     )
     lines: list[list[Segment]] = [[]]
-    for segment in _console(width, height).render(render) if render is not None else ():
+    for segment in recording_console(width, height).render(render) if render is not None else ():
         if segment.control:  # (cursor moves: the lines come in order, full width)
             continue
         first, *rest = segment.text.split("\n")
@@ -192,7 +192,8 @@ def take(app: App[Any], title: str | None = None) -> Shot:
     return Shot(cut, width, height, title or app.title)
 
 
-def _console(width: int, height: int) -> Console:
+def recording_console(width: int, height: int) -> Console:
+    """A console that records what Textual renders, as its own screenshots do."""
     return Console(
         width=width,
         height=height,

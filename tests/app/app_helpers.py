@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import pathlib
 import time
 
-from rich.console import Console
-
 from sockviz.app.app import AppConfig, SockvizApp, make_app
+from sockviz.app.screenshot import recording_console
 from sockviz.engine.record.trace_format import read_trace
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.replay_runner import ReplayRunner
@@ -138,16 +136,7 @@ def outside_app(
 def screen_text(app) -> list[str]:
     """The screen as plain text, one string per row (what a snapshot shows, uncoloured)."""
     width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        record=True,
-        legacy_windows=False,
-        safe_box=False,
-    )
+    console = recording_console(width, height)
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text(styles=False).splitlines()
 
@@ -157,3 +146,21 @@ def crop(app, selector: str) -> list[str]:
     region = app.query_one(selector).region
     rows = screen_text(app)[region.y : region.y + region.height]
     return [row[region.x : region.x + region.width] for row in rows]
+
+
+def at_step(n: int, *keys: str):
+    """A snapshot's ``run_before``: the run to step ``n``, then these keys."""
+
+    async def run_before(pilot) -> None:
+        try:
+            await jump(pilot, n)
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause()
+        except BaseException:
+            # The screenshot harness would wait for ever for an app whose pilot failed:
+            # end it, so the test fails (no screenshot) instead of hanging.
+            pilot.app.exit(None)
+            raise
+
+    return run_before

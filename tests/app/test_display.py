@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from sockviz.app.run_screen import RunScreen
 from sockviz.app.screens.help import KEYS, HelpScreen
 from sockviz.app.user_settings import THEME_NAMES
-from tests.app.app_helpers import jump, replay_app, screen_text, until
+from tests.app.app_helpers import at_step, jump, replay_app, screen_text, until
 
 SIZE = (100, 30)
 
@@ -18,20 +18,6 @@ def themed(theme: str):
     app = replay_app("tcp-echo-ipv4", "tcp-echo")
     app.theme_name = theme
     return app
-
-
-def at_step(n: int, *keys: str):
-    async def run_before(pilot) -> None:
-        try:
-            await jump(pilot, n)
-            for key in keys:
-                await pilot.press(key)
-                await pilot.pause()
-        except BaseException:
-            pilot.app.exit(None)  # (a failed pilot: no screenshot, not a hang)
-            raise
-
-    return run_before
 
 
 @pytest.mark.parametrize("theme", THEME_NAMES)

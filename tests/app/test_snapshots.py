@@ -10,25 +10,9 @@ from __future__ import annotations
 import pytest
 
 from sockviz.app.widgets.ladder import Ladder
-from tests.app.app_helpers import jump, replay_app
+from tests.app.app_helpers import at_step, replay_app
 
 SIZE = (100, 30)
-
-
-def at_step(n: int, *keys: str):
-    async def run_before(pilot) -> None:
-        try:
-            await jump(pilot, n)
-            for key in keys:
-                await pilot.press(key)
-                await pilot.pause()
-        except BaseException:
-            # The screenshot harness would wait for ever for an app whose pilot failed:
-            # end it, so the test fails (no screenshot) instead of hanging.
-            pilot.app.exit(None)
-            raise
-
-    return run_before
 
 
 def test_first_screen(snap_compare):
