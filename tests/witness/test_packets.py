@@ -95,7 +95,7 @@ def compare(run: Run, seen: list[Frame], early: float = SLACK) -> list[str]:
         pairs = list(zip(singles, seen, strict=False))
     linked = any("link" in r for r in lines)
     for line, frame in pairs:
-        problems += compare_one(line, frame, seen, linked)
+        problems += compare_one(line, frame, seen, linked, early)
     problems += compare_times(pairs, early)
     problems += check_causes(run.records, pairs)
     problems += check_senders(run.records, pairs)
@@ -109,7 +109,11 @@ def say(line: dict, frame: Frame, field: str, want, got) -> str:
     )
 
 
-def compare_one(line: dict, frame: Frame, seen: list[Frame], linked: bool) -> list[str]:
+def compare_one(
+    line: dict, frame: Frame, seen: list[Frame], linked: bool, early: float = SLACK
+) -> list[str]:
+    """A line's fields against its frame's; ``retry`` against the gap since the first
+    sending within 2 ms, widened by what each of the two stamps may be ``early``."""
     out = []
     checks = [
         ("proto", frame.proto, line["proto"]),
@@ -140,7 +144,8 @@ def compare_one(line: dict, frame: Frame, seen: list[Frame], linked: bool) -> li
             )
         elif retry is not None:
             first = first_sending(frame, seen)
-            if first is not None and abs((frame.epoch - first.epoch) - retry) > 0.002:
+            allowed = 0.002 + early - SLACK
+            if first is not None and abs((frame.epoch - first.epoch) - retry) > allowed:
                 out.append(
                     say(
                         line,

@@ -15,8 +15,9 @@ turn: two CI runs beside a CPU burner). So the test holds such a socket open whi
 the kernel then stamps the received copy when loopback queues it, in the sender's own send
 (measured: typically 2 us after sockviz's stamp, at most 0.2 ms in 3,200 frames beside three
 burners). A line's ``t`` may still be up to :data:`SENT_BEFORE` before tcpdump's stamp (an
-interrupt, or the hypervisor taking the CPU, between the two), never after it by more than
-``test_packets.SLACK``.
+interrupt, or the hypervisor taking the CPU, between the two: a clean-clone CI run beside a
+burner measured 4.0 ms, backlog-full's SYN sent again from its timer), never after it by more
+than ``test_packets.SLACK``; and so a ``retry`` gap may differ by that much too.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from tests.witness.witnesses import ROOT, WORKERS, Run, frames, need, no_mismatc
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 #: How long before tcpdump's stamp of a frame sockviz's own may be (see the docstring).
-SENT_BEFORE = 0.003
+SENT_BEFORE = 0.010
 
 
 def runs() -> list[tuple[str, ...]]:
