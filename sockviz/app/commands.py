@@ -46,6 +46,12 @@ COMMANDS = (
         "Wire: show / hide", "w", "the real segments under each call on the ladder", "toggle_wire"
     ),
     Command(
+        "TCP state diagram",
+        "d",
+        "RFC 9293's states, each end of a connection lit where this run has it",
+        "toggle_diagram",
+    ),
+    Command(
         "Predict mode: on / off",
         "g",
         "guess what each call will do before it is made",

@@ -37,6 +37,7 @@ from sockviz.app.widgets.message_bar import MessageBar
 from sockviz.app.widgets.socket_card import SocketCard
 from sockviz.app.widgets.stage import Stage
 from sockviz.app.widgets.status import Position, StatusBar
+from sockviz.app.widgets.tcp_diagram_panel import StateDiagram
 from sockviz.engine.events import CallEvent, Checked, Event, RunFinished
 from sockviz.engine.record.inert_text import inert_event
 from sockviz.engine.run.gate import Mode
@@ -75,6 +76,7 @@ class RunScreen(Screen[None]):
         Binding("plus,equals_sign", "faster", "Speed", key_display="+/-"),
         Binding("minus", "slower", "Slower", show=False),
         Binding("w", "toggle_wire", "Wire", show=False),
+        Binding("d", "toggle_diagram", "TCP states", show=False),
         Binding("g", "toggle_quiz", "Predict", show=False),
         # (a teacher's key, pressed once a lesson: in the help and the palette, not the footer)
         Binding("t", "app.cycle_theme", "Theme", show=False),
@@ -137,6 +139,7 @@ class RunScreen(Screen[None]):
         yield StatusBar(id="status")
         yield LinkStrip(id="link-strip")
         yield self.stage
+        yield StateDiagram(id="diagram")
         # The lower panels, and the message line in its bar, are mounted just after the
         # first frame (see _mount_lower).
         yield MessageBar(id="message-bar")
@@ -159,7 +162,7 @@ class RunScreen(Screen[None]):
         from sockviz.app.widgets.lower_row import LowerPanels
 
         self.lower = LowerPanels(id="lower")
-        self.mount(self.lower, after="#stage")
+        self.mount(self.lower, after="#diagram")
         self.query_one(MessageBar).line()
 
     def on_lower_panels_ready(self) -> None:
@@ -266,6 +269,8 @@ class RunScreen(Screen[None]):
             self.lower.show_log(view, None if changes is None else changes.lines)
             if chosen:
                 self.lower.show_payload(self.payload)
+        if self.has_class("-diagram"):
+            self.query_one(StateDiagram).show(view)
         if changes is None or changes.panels:
             self.draw_panels()
 
@@ -436,6 +441,17 @@ class RunScreen(Screen[None]):
         ladder.wire_rows(not ladder.show_wire, self.view)
         shown = "shown" if ladder.show_wire else "hidden (w shows them again)"
         self.notify(f"The wire's segments on the ladder: {shown}.", timeout=3)
+
+    def action_toggle_diagram(self) -> None:
+        """The TCP state diagram in the stage's place; again, the next connection; after
+        the last, the stage again."""
+        diagram = self.query_one(StateDiagram)
+        if not self.has_class("-diagram"):
+            self.add_class("-diagram")
+            diagram.choice = 0
+            diagram.show(self.view)
+        elif not diagram.next_connection(self.view):
+            self.remove_class("-diagram")
 
     def on_ladder_message_chosen(self, message: Ladder.MessageChosen) -> None:
         self.payload = message.row

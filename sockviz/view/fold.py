@@ -29,7 +29,7 @@ from sockviz.engine.events import (
     WireStatus,
 )
 from sockviz.engine.states import Call, Role, State, Transport
-from sockviz.view import linkview, words
+from sockviz.view import linkview, tcp_diagram, words
 from sockviz.view.fold_changes import Changes
 from sockviz.view.ladder_rows import add_row, call_rows
 from sockviz.view.run_view import MAX_CARDS, CardModel, RunView, plan_path
@@ -53,8 +53,10 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
     if isinstance(event, (CallEvent, KernelEvent)) and view.link is not None:
         view.link = linkview.at(view.link, event.t)  # (the run's clock moved: what arrived)
     if isinstance(event, CallEvent):
+        view.diagrams = tcp_diagram.on_call(view.diagrams, event)
         _call(view, event, changes)
     elif isinstance(event, KernelEvent):
+        view.diagrams = tcp_diagram.on_kernel(view.diagrams, event)
         _kernel(view, event, changes)
     elif isinstance(event, StepPending):
         view.pending = event
@@ -73,15 +75,18 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
     elif isinstance(event, Checked):
         view.checks[event.step] = event
     elif isinstance(event, Segment):
+        view.diagrams = tcp_diagram.on_segment(view.diagrams, event)
         _segment(view, event, changes)
     elif isinstance(event, WireStatus):
         view.wire = event
+        view.diagrams = tcp_diagram.on_wire(view.diagrams, event)
     elif isinstance(event, LinkStatus):
         if event.missing is None:
             view.link = linkview.started(event)
         else:
             view.link_missing = event.missing
     elif isinstance(event, LinkEvent):
+        view.diagrams = tcp_diagram.on_released(view.diagrams, event)
         _released(view, event, changes)
     elif isinstance(event, TcpSettings):
         view.tcp = {**view.tcp, event.host: event}

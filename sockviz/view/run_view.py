@@ -33,6 +33,7 @@ from sockviz.engine.events import (
 from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
 from sockviz.view.linkview import LinkView
+from sockviz.view.tcp_diagram import Diagrams
 
 T = TypeVar("T")
 
@@ -283,6 +284,9 @@ class RunView:
     :class:`~sockviz.engine.events.TcpSettings`); empty when the run did not say them (an
     older recording): words that need them say they are not known. Replaced, never changed
     in place (a copy shares it)."""
+    diagrams: Diagrams = field(default_factory=Diagrams)
+    """The run's TCP connections through RFC 9293's state diagram
+    (:class:`~sockviz.view.tcp_diagram.Diagrams`, immutable: a copy shares it)."""
 
     def copy(self) -> RunView:
         """A view to fold on from here without changing this one (the shared stores stay

@@ -36,6 +36,14 @@ KEYS = (
     ("+  /  -", "faster / slower (while playing)"),
     ("w", "show / hide the wire: the real segments under each call"),
     (
+        "d",
+        (
+            "the TCP state diagram (RFC 9293): each end of a connection lit where the run "
+            "has it, every arrow it took named by its segment or call; again, the next "
+            "connection; after the last, the ladder again"
+        ),
+    ),
+    (
         "g",
         (
             "predict mode on/off: before each call, guess what it will do (a choice's "
@@ -59,8 +67,8 @@ KEYS = (
     ("ctrl+s", "save a screenshot (PNG and SVG)"),
     (
         "ctrl+p",
-        "the command palette: scenario, family, wire, predict, export, screenshot, "
-        "restart, help and the themes, by name",
+        "the command palette: scenario, family, wire, the TCP state diagram, predict, "
+        "export, screenshot, restart, help and the themes, by name",
     ),
 )
 
@@ -87,6 +95,13 @@ READING = (
         "status line is the link between them - the one part sockviz carries. ✗ marks a "
         "segment lost on it, ⏸ one held for a key, ↻ the kernel sending one again; the cards "
         "show each kernel's RTT and congestion window (TCP_INFO)."
+    ),
+    (
+        "The TCP state diagram (d) is RFC 9293's: each end of a connection is lit in its "
+        "own colour where the run has it, and every arrow it took is named by the segment "
+        "that crossed or the call that was made (with the wire watched; without it, by the "
+        "kernel's readings after each call, and it says so). Under it, each end's path, "
+        "with the kernel's own reading beside it."
     ),
     (
         "Nothing here is simulated: each line in the log is a system call that this "

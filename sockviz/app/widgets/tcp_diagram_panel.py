@@ -1,0 +1,175 @@
+"""The TCP state diagram (``d``): RFC 9293's states and arrows, one connection's two ends
+lit where the run has them, and the path each took, every arrow named by the segment or
+call that moved it.
+
+It shows what :mod:`sockviz.view.tcp_diagram` folded into the view on screen, so it steps
+and goes back with everything else; it keeps only which connection it shows. The figure's
+layout is :mod:`sockviz.view.tcp_diagram_art`'s.
+"""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from sockviz.view.run_view import RunView
+from sockviz.view.tcp_diagram import CLOSED, Connection, Diagrams, End, kernel_state
+from sockviz.view.tcp_diagram_art import CLOSED_END, PLACES, draw
+
+#: Each end's colour: the one that opened the connection, and the other.
+END_COLOURS = ("$text-accent", "$text-primary")
+_FIGURE = draw()
+
+
+def _place(end: End) -> str:
+    """Where the end's state stands in the figure (a connection ends at the foot)."""
+    return CLOSED_END if end.state == CLOSED and end.moves else end.state
+
+
+def figure(connection: Connection | None) -> Content:
+    """The figure, with each end's state lit (reversed, in its colour; a state both ends
+    are in is split between the two), its earlier states and its arrows in its colour."""
+    ends = connection.ends if connection is not None else ()
+    here = [_place(e) for e in ends]
+    visited = [{m.before for m in e.moves} | {m.after for m in e.moves} for e in ends]
+    for seen, end in zip(visited, ends, strict=False):
+        if end.moves and end.moves[0].before == CLOSED:
+            seen.add(CLOSED)
+        if any(m.after == CLOSED for m in end.moves):
+            seen.add(CLOSED_END)
+    taken = [
+        {(m.before, CLOSED_END if m.after == CLOSED else m.after) for m in e.moves} for e in ends
+    ]
+    rows = []
+    for row in _FIGURE:
+        parts: list[tuple[str, str]] = []
+        for col, (ch, owner) in enumerate(row):
+            style = "$text-quiet"
+            if isinstance(owner, str):
+                style = _state_style(owner, col, here, visited)
+            elif isinstance(owner, frozenset):
+                for i, arrows in enumerate(taken):
+                    if owner & arrows:
+                        style = f"bold {END_COLOURS[i]}"
+                        break
+            parts.append((ch, style))
+        rows.append(Content.assemble(*parts).rstrip())
+    return Content("\n").join(rows)
+
+
+def _state_style(state: str, col: int, here: list[str], visited: list[set[str]]) -> str:
+    at = [i for i, place in enumerate(here) if place == state]
+    if len(at) == 2:  # (both ends: the name's first half in one's colour, the rest the other's)
+        start = PLACES[state][1] - 1
+        half = (len(state.strip()) + 2) // 2
+        return f"bold reverse {END_COLOURS[0 if col - start < half else 1]}"
+    if at:
+        return f"bold reverse {END_COLOURS[at[0]]}"
+    for i, seen in enumerate(visited):
+        if state in seen:
+            return f"bold {END_COLOURS[i]}"
+    return "$text-quiet"
+
+
+def paths(connection: Connection, wired: bool) -> Content:
+    """Each end's moves in words, with the kernel's own reading where it differs."""
+    out: list[Content] = []
+    for i, end in enumerate(connection.ends):
+        name = end.name if end.name and ":" not in end.name else "no socket of this run"
+        now = Content.assemble(
+            (f"■ {name} {end.address}", f"bold {END_COLOURS[i]}"),
+            f"  now {end.state}",
+        )
+        read = kernel_state(end)
+        if read is not None and read != end.state:
+            now += Content.styled(f" · the kernel's last reading: {end.kernel}", "$text-warning")
+        elif end.kernel is not None:
+            now += Content.styled(f" · kernel: {end.kernel}", "$text-quiet")
+        out.append(now)
+        for move in end.moves:
+            out.append(
+                Content.assemble(
+                    f"   {move.before} → {move.after}  ",
+                    (move.why, "$text-quiet" if move.kernel else ""),
+                    (f"  t={move.t:.3f}s", "$text-quiet"),
+                )
+            )
+    if not wired:
+        out.append(
+            Content.styled(
+                "No segment of this run was watched: each state is the kernel's reading after "
+                "a call, and the segments that moved it are not known.",
+                "$text-warning",
+            )
+        )
+    return Content("\n").join(out)
+
+
+def words(diagrams: Diagrams, choice: int) -> tuple[Content, Connection | None]:
+    """The header above the figure, and the connection chosen (None: none yet)."""
+    if not diagrams.connections:
+        return (
+            Content.styled(
+                "No TCP connection yet: the diagram lights each end's state from the "
+                "connection's first SYN (UDP and Unix sockets have no TCP states).",
+                "$text-quiet",
+            ),
+            None,
+        )
+    index = choice % len(diagrams.connections)
+    connection = diagrams.connections[index]
+    total = len(diagrams.connections)
+    more = f" (and {diagrams.dropped} earlier, let go)" if diagrams.dropped else ""
+    head = Content.assemble(
+        (f"TCP connection {index + 1} of {total}{more}: ", "bold"),
+        connection.title(),
+        ("   d: the next connection" if total > 1 else "   d: close", "$text-quiet"),
+    )
+    return head, connection
+
+
+class StateDiagram(VerticalScroll):
+    """See the module docstring."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.choice = 0
+        """Which of the run's connections it shows (the only thing it keeps)."""
+
+    def compose(self):
+        yield Static(id="diagram-head")
+        yield Static(id="diagram-figure")
+        yield Static(id="diagram-paths")
+
+    def show(self, view: RunView) -> None:
+        diagrams = view.diagrams
+        head, connection = words(diagrams, self.choice)
+        self.query_one("#diagram-head", Static).update(head)
+        self.query_one("#diagram-figure", Static).update(figure(connection))
+        body = paths(connection, diagrams.wired) if connection is not None else Content("")
+        self.query_one("#diagram-paths", Static).update(body)
+        if connection is not None:
+            self.call_after_refresh(self._follow, connection)
+
+    def _follow(self, connection: Connection) -> None:
+        """Keep the state the newest move lit in sight (the figure is taller than a small
+        terminal's stage)."""
+        moved = [e for e in connection.ends if e.moves]
+        if not moved or not self.is_attached:
+            return
+        newest = max(moved, key=lambda e: e.moves[-1].seq)
+        row = PLACES[_place(newest)][0] + 2  # (the header and its margin above the figure)
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if not top <= row < top + height - 1:
+            self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)
+
+    def next_connection(self, view: RunView) -> bool:
+        """Show the next connection; False once past the last (the diagram closes)."""
+        count = len(view.diagrams.connections)
+        if self.choice + 1 >= max(1, count):
+            self.choice = 0
+            return False
+        self.choice += 1
+        self.show(view)
+        return True
