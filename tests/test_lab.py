@@ -161,6 +161,27 @@ def check_lost_fin(records: list[dict], family: str) -> None:
 
 @needs_hosts
 @pytest.mark.parametrize("family", FAMILIES)
+def test_simultaneous_close(family):
+    check_simultaneous_close(
+        trace("--scenario", "simultaneous-close", "--family", family)[0], family
+    )
+
+
+def check_simultaneous_close(records: list[dict], family: str) -> None:
+    """Both FINs were on the link at once (each sent before the other arrived), and each
+    kernel reported its end in CLOSING, then TIME_WAIT."""
+    fins = [r for r in records if r["call"] == "packet" and "FIN" in (r["flags"] or "")]
+    assert [f["from"] for f in fins] == ["client", "conn-1"], fins
+    first, second = fins
+    assert second["t"] < first["t"] + first["delay"]  # (sent before the first had crossed)
+    for end in ("client", "conn-1"):
+        assert call(records, end, "close")["kernel"] == "FIN_WAIT1"
+        states = [r["kernel"] for r in records if r["call"] == "kernel" and r["socket"] == end]
+        assert states[-2:] == ["CLOSING", "TIME_WAIT"], (end, states)
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
 def test_slow_link(family):
     check_slow_link(trace("--scenario", "slow-link", "--family", family)[0], family)
 

@@ -29,6 +29,7 @@ from tests.test_lab import (
     check_lost_data,
     check_lost_fin,
     check_lost_syn,
+    check_simultaneous_close,
     check_slow_link,
     needs_hosts,
     trace,
@@ -62,6 +63,7 @@ LABS = {
     "lost-data": check_lost_data,
     "lost-fin": check_lost_fin,
     "slow-link": check_slow_link,
+    "simultaneous-close": check_simultaneous_close,
 }
 
 

@@ -225,6 +225,12 @@ class StepPending:
     """What the step does, in plain words."""
     expect_error: str | None = None
     """The errno the scenario means this call to fail with (the lesson, not a fault)."""
+    with_previous: bool = False
+    """Made on the same key as the step before, at the same moment (its premise is that
+    call's, under way: nothing to guess about it alone)."""
+    with_next: bool = False
+    """The step after is made on the same key, at the same moment (which of the two a
+    segment comes from first is a race, not a lesson)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,6 +246,8 @@ def ask(pending: StepPending, sockets: Mapping[str, Facts], wire: bool = False) 
     """A question about the pending step, or None when it has nothing to guess
     (``socket()``, ``setsockopt()``, a plain send). ``wire``: the run's segments are
     watched, so the wire can answer questions of its own."""
+    if pending.with_previous:
+        return None  # (made on the same key as the call before, under way: its question)
     call, name = pending.call, pending.socket
     facts = sockets.get(name)
     who = f"{name}.{call.value}()"
@@ -346,7 +348,11 @@ def _ask_wire(
             f"What will {who} put on the wire before it returns?",
             (SYN_ONLY, HANDSHAKE, SYN_RST, NOTHING),
         )
-    if pending.call in (Call.CLOSE, Call.SHUTDOWN) and facts.state is State.CONNECTED:
+    if (
+        pending.call in (Call.CLOSE, Call.SHUTDOWN)
+        and facts.state is State.CONNECTED
+        and not pending.with_next
+    ):
         peer = _peer(facts, sockets)
         if peer is not None and peer.state is State.CONNECTED:
             return Question(

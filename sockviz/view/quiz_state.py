@@ -86,7 +86,11 @@ class Predictions:
             return None
         question, guess = self.asked
         moved_on = view.outcome is not None or (
-            view.pending is not None and view.pending.step > question.step
+            view.pending is not None
+            and view.pending.step > question.step
+            # (a call made together with the next one: that one is pending before the
+            # asked one has returned - its answer waits for it)
+            and (self.call is not None or now)
         )
         if not moved_on:
             return None

@@ -168,6 +168,10 @@ class Diagrams:
     """The newest calls: (seq, socket, call), to name a segment's cause."""
     held: tuple[Segment, ...] = ()
     """Segments a link holds: received by their end when let go."""
+    in_flight: tuple[tuple[float, Segment], ...] = ()
+    """Segments crossing a link, with when each arrives (run time, soonest first): the
+    receiver moves then, not when the sender sent it (a FIN sent while the peer's FIN is
+    on its way is how both ends come to CLOSING)."""
     wired: bool = False
     """The run's segments are watched (else the paths are the kernel's readings)."""
     dropped: int = 0
@@ -190,6 +194,7 @@ def on_call(d: Diagrams, event: CallEvent) -> Diagrams:
     kernel's reading after it kept on the end its socket is."""
     if event.type != "SOCK_STREAM" or event.family == "AF_UNIX":
         return d
+    d = _arrive(d, event.t)
     calls = (*d.calls[-(RECENT_CALLS - 1) :], (event.seq, event.socket, event.call.value))
     d = replace(d, calls=calls)
     if event.call is Call.LISTEN and event.error is None and event.local:
@@ -204,6 +209,7 @@ def on_call(d: Diagrams, event: CallEvent) -> Diagrams:
 
 def on_kernel(d: Diagrams, event: KernelEvent) -> Diagrams:
     if event.local and event.remote and event.type == "SOCK_STREAM":
+        d = _arrive(d, event.t)
         return _read(d, event.local, event.remote, event.kernel, event.seq, event.t, None)
     return d
 
@@ -215,6 +221,7 @@ def on_segment(d: Diagrams, seg: Segment) -> Diagrams:
         return d
     if not d.wired:  # (a run that did not say where its wire is: the segments say it)
         d = replace(d, wired=True)
+    d = _arrive(d, seg.t)
     flags = set(seg.flags.split(","))
     if "SYN" in flags and "ACK" not in flags:
         d = _new(d, seg.local, seg.remote, seg.source, seg.target, seg.seq)
@@ -223,6 +230,8 @@ def on_segment(d: Diagrams, seg: Segment) -> Diagrams:
         return d
     if seg.link == "held":
         return replace(d, held=(*d.held[-63:], seg))
+    if seg.link is not None and seg.delay:
+        return _crossing(d, seg, seg.t + seg.delay)
     return _received(d, seg, flags)
 
 
@@ -231,10 +240,25 @@ def on_released(d: Diagrams, event: LinkEvent) -> Diagrams:
     if seg is None or seg.flags is None:
         return d
     d = replace(d, held=tuple(s for s in d.held if s is not seg))
-    return _received(d, seg, set(seg.flags.split(",")), event.seq, event.t)
+    return _arrive(_crossing(d, seg, event.t + (event.delay or 0.0)), event.t)
 
 
 # --- inside the fold ----------------------------------------------------------------------
+def _crossing(d: Diagrams, seg: Segment, arrives: float) -> Diagrams:
+    flight = sorted((*d.in_flight, (arrives, seg)), key=lambda item: (item[0], item[1].seq))
+    return replace(d, in_flight=tuple(flight[-256:]))
+
+
+def _arrive(d: Diagrams, now: float) -> Diagrams:
+    """Every segment that has crossed by ``now``, received by its end, in order."""
+    while d.in_flight and d.in_flight[0][0] <= now:
+        (arrived, seg), rest = d.in_flight[0], d.in_flight[1:]
+        d = replace(d, in_flight=rest)
+        if seg.flags is not None:
+            d = _received(d, seg, set(seg.flags.split(",")), seg.seq, arrived)
+    return d
+
+
 def _new(d: Diagrams, address: str, peer: str, name: str, peer_name: str, seq: int) -> Diagrams:
     """A connection opened from ``address`` (its first SYN, or with no capture the first
     kernel reading of a socket with both addresses), unless it is known already. The

@@ -39,6 +39,7 @@ BUSIEST = [
     ("lost-data-ipv4", "lost-data", 9),
     ("slow-link-ipv4", "slow-link", 13),
     ("lost-fin-ipv4", "lost-fin", 11),
+    ("simultaneous-close-ipv4", "simultaneous-close", 12),
 ]
 IDS = [row[1] for row in BUSIEST]
 SIZES = [(80, 24), (100, 30), (160, 45)]

@@ -19,7 +19,8 @@ def diagram_text(app) -> str:
 
 def now_line(app, name: str) -> str:
     """The path's first line for the end ``name``: ``■ client … now STATE …``."""
-    return next((line for line in diagram_text(app).splitlines() if f"■ {name} " in line), "")
+    lines = diagram_text(app).splitlines()
+    return next((line for line in lines if f"■ {name} " in line and " now " in line), "")
 
 
 def test_the_diagram_at_the_servers_close(snap_compare):
@@ -27,6 +28,13 @@ def test_the_diagram_at_the_servers_close(snap_compare):
     CLOSED at the foot, each one's arrows in its colour, named by the run's segments."""
     app = replay_app("tcp-echo-wire-ipv4", "tcp-echo")
     assert snap_compare(app, terminal_size=SIZE, run_before=at_step(14, "d"))
+
+
+def test_the_diagram_of_a_simultaneous_close(snap_compare):
+    """simultaneous-close after both close() calls and the listener's: both ends lit in
+    TIME-WAIT (the name split between their colours), both paths through CLOSING."""
+    app = replay_app("simultaneous-close-ipv4", "simultaneous-close")
+    assert snap_compare(app, terminal_size=SIZE, run_before=at_step(12, "d"))
 
 
 async def test_d_steps_and_goes_back_with_the_run():

@@ -43,10 +43,12 @@ def quiz_run(scenario, **options) -> list[tuple]:
     asked, made, results = None, None, []
     datagrams, size = Datagrams(), None  # (a recvfrom's answer: the size it was sent with)
     for event in collector.events:
-        if isinstance(event, StepPending | RunFinished) and asked is not None:
+        if isinstance(event, StepPending | RunFinished) and asked is not None and made is not None:
             results.append((asked, asked.answer(made, sockets, (), size)))
             asked = None
-        if isinstance(event, StepPending):
+        if isinstance(event, StepPending) and asked is None:
+            # (a step made together with the asked one is pending before the asked call
+            # returns: as in the app, it is not asked about, and the answer waits)
             asked, made = ask(event, sockets), None
         elif isinstance(event, CallEvent | KernelEvent):
             seen = sockets.setdefault(event.socket, Seen(event.socket, event.role, event.type))

@@ -28,6 +28,7 @@ WIRED = (
     "slow-link-ipv4",
     "refused-wire-ipv4",
     "tcp-echo-hold-ipv4",
+    "simultaneous-close-ipv4",
 )
 UNWIRED = ("tcp-echo-ipv4", "half-close-ipv4", "time-wait-server-ipv4", "multi-client-ipv4")
 
@@ -92,6 +93,21 @@ def test_a_fin_acknowledged_by_the_peers_fin_skips_fin_wait_2():
     assert client.kernel == "TIME_WAIT"
 
 
+def test_a_simultaneous_close_takes_both_ends_through_closing():
+    """simultaneous-close: the two FINs cross on the link, each received while its
+    receiver's own FIN is unacknowledged - CLOSING at both ends, as both kernels said."""
+    (c,) = diagrams("simultaneous-close-ipv4").connections
+    for end in c.ends:
+        assert [m.after for m in end.moves][-3:] == ["FIN-WAIT-1", "CLOSING", "TIME-WAIT"]
+        assert end.moves[-2].why == "FIN,ACK received (both ends closing)"
+    said = [
+        (e.socket, e.kernel)
+        for e in events("simultaneous-close-ipv4")
+        if isinstance(e, KernelEvent) and e.kernel == "CLOSING"
+    ]
+    assert sorted(said) == [("client", "CLOSING"), ("conn-1", "CLOSING")]
+
+
 def test_a_refused_connect_ends_in_closed_by_the_reset():
     (c,) = diagrams("refused-wire-ipv4").connections
     client, other = c.ends
@@ -102,28 +118,36 @@ def test_a_refused_connect_ends_in_closed_by_the_reset():
     assert other.moves == ()  # (nothing listened there: no socket, no state)
 
 
-def test_a_held_segment_moves_its_receiver_only_when_let_go():
-    """--hold: a segment held on the link is sent (its sender moves) but not received."""
-    d = td.Diagrams()
-    d = td.on_wire(d, WireStatus("link"))
-    held = None
+def test_a_held_segment_moves_its_receiver_only_once_it_has_crossed():
+    """--hold: a segment held on the link is sent (its sender moves) but not received
+    until it is let go and has crossed the link's delay."""
+    d = td.on_wire(td.Diagrams(), WireStatus("link"))
+    synack = release = established = None
     for e in events("tcp-echo-hold-ipv4"):
-        if isinstance(e, Segment) and e.link == "held" and e.flags == "SYN,ACK" and held is None:
-            held = e
-            d = td.on_segment(d, e)
-            (c,) = d.connections
-            assert c.ends[1].state == "SYN-RECEIVED"  # (it sent it)
-            assert c.ends[0].state == "SYN-SENT"  # (not received yet)
-            continue
-        if isinstance(e, LinkEvent) and held is not None and e.segment == held.seq:
-            d = td.on_released(d, e)
-            assert d.connections[0].ends[0].state == "ESTABLISHED"
-            return
         if isinstance(e, CallEvent):
             d = td.on_call(d, e)
+        elif isinstance(e, KernelEvent):
+            d = td.on_kernel(d, e)
         elif isinstance(e, Segment):
             d = td.on_segment(d, e)
-    pytest.fail("the recording has no held SYN,ACK let go")
+            if e.flags == "SYN,ACK":
+                synack = e
+                client, server = d.connections[0].ends
+                assert (client.state, server.state) == ("SYN-SENT", "SYN-RECEIVED")
+        elif isinstance(e, LinkEvent):
+            d = td.on_released(d, e)
+            if synack is not None and e.segment == synack.seq:
+                release = e
+        if (
+            established is None
+            and d.connections
+            and d.connections[0].ends[0].state == "ESTABLISHED"
+        ):
+            established = e
+    assert synack is not None and release is not None and established is not None
+    assert established.seq > release.seq
+    move = next(m for m in d.connections[0].ends[0].moves if m.after == "ESTABLISHED")
+    assert move.t == pytest.approx(release.t + (release.delay or 0.0))
 
 
 @pytest.mark.parametrize("fixture", WIRED)

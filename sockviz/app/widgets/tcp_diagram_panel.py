@@ -17,8 +17,9 @@ from sockviz.view.run_view import RunView
 from sockviz.view.tcp_diagram import CLOSED, Connection, Diagrams, End, kernel_state
 from sockviz.view.tcp_diagram_art import CLOSED_END, PLACES, draw
 
-#: Each end's colour: the one that opened the connection, and the other.
+#: Each end's colour: the one that opened the connection, and the other; and what both took.
 END_COLOURS = ("$text-accent", "$text-primary")
+BOTH = "bold $text"
 _FIGURE = draw()
 
 
@@ -49,10 +50,11 @@ def figure(connection: Connection | None) -> Content:
             if isinstance(owner, str):
                 style = _state_style(owner, col, here, visited)
             elif isinstance(owner, frozenset):
-                for i, arrows in enumerate(taken):
-                    if owner & arrows:
-                        style = f"bold {END_COLOURS[i]}"
-                        break
+                took = [i for i, arrows in enumerate(taken) if owner & arrows]
+                if len(took) == 2:
+                    style = BOTH
+                elif took:
+                    style = f"bold {END_COLOURS[took[0]]}"
             parts.append((ch, style))
         rows.append(Content.assemble(*parts).rstrip())
     return Content("\n").join(rows)
@@ -66,19 +68,22 @@ def _state_style(state: str, col: int, here: list[str], visited: list[set[str]])
         return f"bold reverse {END_COLOURS[0 if col - start < half else 1]}"
     if at:
         return f"bold reverse {END_COLOURS[at[0]]}"
-    for i, seen in enumerate(visited):
-        if state in seen:
-            return f"bold {END_COLOURS[i]}"
-    return "$text-quiet"
+    been = [i for i, seen in enumerate(visited) if state in seen]
+    if len(been) == 2:
+        return BOTH
+    return f"bold {END_COLOURS[been[0]]}" if been else "$text-quiet"
+
+
+def _name(end: End) -> str:
+    return end.name if end.name and ":" not in end.name else "no socket of this run"
 
 
 def paths(connection: Connection, wired: bool) -> Content:
     """Each end's moves in words, with the kernel's own reading where it differs."""
     out: list[Content] = []
     for i, end in enumerate(connection.ends):
-        name = end.name if end.name and ":" not in end.name else "no socket of this run"
         now = Content.assemble(
-            (f"■ {name} {end.address}", f"bold {END_COLOURS[i]}"),
+            (f"■ {_name(end)} {end.address}", f"bold {END_COLOURS[i]}"),
             f"  now {end.state}",
         )
         read = kernel_state(end)
@@ -121,10 +126,18 @@ def words(diagrams: Diagrams, choice: int) -> tuple[Content, Connection | None]:
     connection = diagrams.connections[index]
     total = len(diagrams.connections)
     more = f" (and {diagrams.dropped} earlier, let go)" if diagrams.dropped else ""
+    opener, other = connection.ends
     head = Content.assemble(
         (f"TCP connection {index + 1} of {total}{more}: ", "bold"),
         connection.title(),
         ("   d: the next connection" if total > 1 else "   d: close", "$text-quiet"),
+        "\n",
+        (f"■ {_name(opener)}", f"bold {END_COLOURS[0]}"),
+        "  ",
+        (f"■ {_name(other)}", f"bold {END_COLOURS[1]}"),
+        "  ",
+        ("■ both", BOTH),
+        ("   (lit: where each end is now)", "$text-quiet"),
     )
     return head, connection
 
@@ -159,7 +172,7 @@ class StateDiagram(VerticalScroll):
         if not moved or not self.is_attached:
             return
         newest = max(moved, key=lambda e: e.moves[-1].seq)
-        row = PLACES[_place(newest)][0] + 2  # (the header and its margin above the figure)
+        row = PLACES[_place(newest)][0] + 3  # (the header, two rows, and its margin)
         top, height = self.scroll_offset.y, self.scrollable_content_region.height
         if not top <= row < top + height - 1:
             self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)

@@ -29,7 +29,7 @@ from sockviz.engine.run.expectations import abort_reason, is_unexpected_failure
 from sockviz.engine.run.gate import Gate, GateClosed, Mode
 from sockviz.engine.run.run_controls import RunControls
 from sockviz.engine.run.runner_protocols import EventSink, RunnerFactory
-from sockviz.engine.scenarios.scenario_types import Scenario
+from sockviz.engine.scenarios.scenario_types import Scenario, on_the_same_key
 
 #: One step's share of a recording: its index (None: what came before any call), what came
 #: while it waited to be made, then its call and what followed it.
@@ -166,9 +166,12 @@ class ReplayRunner(RunControls[Gate]):
                             args,
                             step.explain,
                             step.expect_error,
+                            on_the_same_key(self.steps, index),
+                            on_the_same_key(self.steps, index + 1),
                         )
                     )
-                    self.gate.wait()
+                    if not on_the_same_key(self.steps, index):
+                        self.gate.wait()
                 for event in (*before, *events):
                     self._consumer(event)
                 if index is not None and index < len(self.steps):

@@ -47,7 +47,14 @@ from sockviz.engine.run.lost_datagrams import never_came
 from sockviz.engine.run.run_controls import KERNEL_POLL_INTERVAL
 from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.run.strangers import failure_reason, stranger
-from sockviz.engine.scenarios.scenario_types import AddressOf, Marker, Produce, Scenario, Step
+from sockviz.engine.scenarios.scenario_types import (
+    AddressOf,
+    Marker,
+    Produce,
+    Scenario,
+    Step,
+    on_the_same_key,
+)
 from sockviz.engine.sockets.call_words import call_args
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.sockets.tracer import Stopped
@@ -161,6 +168,11 @@ class Runner(LiveRun):
         self.gate.step()
 
     # --- the threads ------------------------------------------------------------------
+    def _pass_baton(self, index: int) -> None:
+        """Step ``index`` may be claimed (the caller holds the baton's lock)."""
+        self._baton = index
+        self._baton_cond.notify_all()
+
     def _actor(self, actor: str) -> None:
         try:
             if self.hosts is not None:  # (every socket this thread makes is its host's)
@@ -180,8 +192,8 @@ class Runner(LiveRun):
                     self._claimed = index
                     if step.together:  # the next step starts without waiting for this one
                         self._running_together.add(index)
-                        self._baton = index + 1
-                        self._baton_cond.notify_all()
+                        if not step.one_key:
+                            self._pass_baton(index + 1)
                 self._consumer(
                     StepPending(
                         step=index,
@@ -191,9 +203,15 @@ class Runner(LiveRun):
                         args=self._preview_args(step),
                         explain=step.explain,
                         expect_error=step.expect_error,
+                        with_previous=on_the_same_key(self.steps, index),
+                        with_next=on_the_same_key(self.steps, index + 1),
                     )
                 )
-                self.gate.wait()
+                if not on_the_same_key(self.steps, index):
+                    self.gate.wait()
+                if step.together and step.one_key:  # (the next step: on this same key)
+                    with self._baton_cond:
+                        self._pass_baton(index + 1)
                 began = time.monotonic()
                 self._calling += 1
                 try:

@@ -19,6 +19,7 @@ from sockviz.engine.scenarios import (
     bulk,
     message_boundaries,
     multi_client,
+    simultaneous_close,
     slow_link,
     tcp_echo,
     time_wait,
@@ -76,6 +77,7 @@ REGISTRY = ScenarioRegistry(
         _file("lost-data"),
         slow_link.SCENARIO,
         _file("lost-fin"),
+        simultaneous_close.SCENARIO,
     )
 )
 

@@ -150,12 +150,22 @@ class Step:
     together: bool = False
     """Run this step and the next (another actor's) at the same time; the run goes on when
     both have finished. For transfers too big for one side to finish alone."""
+    one_key: bool = False
+    """With ``together``: the next step is made on the same key, not a key of its own -
+    two programs acting at the same moment (both ends closing at once), which a key
+    between them would make one after the other."""
     size: int | None = None
     """For a bulk ``sendall``/``recv``: the number of bytes to move, streamed in chunks
     (``args`` then holds the chunk size); 0 means "what ``--size`` says"."""
     expect: Expect | None = None
     """What the call should do, checked when it runs (a :class:`~sockviz.engine.events.Checked`
     event says whether it did)."""
+
+
+def on_the_same_key(steps: tuple[Step, ...] | list[Step], index: int) -> bool:
+    """Whether step ``index`` is made on the key of the step before (``one_key``): it
+    does not wait at the gate."""
+    return 0 < index <= len(steps) and steps[index - 1].together and steps[index - 1].one_key
 
 
 @dataclass(frozen=True)
@@ -223,6 +233,8 @@ class Scenario:
         steps = self.steps_for(family)
         self._walk(steps)
         for index, step in enumerate(steps):
+            if step.one_key and not step.together:
+                raise ValueError(f"{self.name} step {index}: 'one_key' needs 'together'")
             if step.together and (index + 1 >= len(steps) or steps[index + 1].actor == step.actor):
                 raise ValueError(
                     f"{self.name} step {index}: 'together' needs a next step made by another actor"
