@@ -23,7 +23,7 @@ from sockviz.engine.kernel.tcp_settings import fin_timeout_words
 from sockviz.engine.record.inert_text import inert
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.scenarios.scenario_types import Scenario
-from sockviz.engine.states import Role, State
+from sockviz.engine.states import State
 from sockviz.view.linkview import link_story, next_key
 from sockviz.view.run_view import RunView
 from sockviz.view.wirewords import story, under_way_story
@@ -80,7 +80,7 @@ def settings_of(view: RunView, socket: str) -> TcpSettings | None:
     model, tcp = view.models.get(socket), view.tcp
     if model is None:
         return tcp.get(None)
-    return tcp.get(None) or tcp.get("client" if model.role is Role.CLIENT else "server")
+    return tcp.get(None) or tcp.get(model.lane)
 
 
 def kernel_since(view: RunView, socket: str, now: float) -> str | None:

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from sockviz.engine.events import CallEvent, Event, KernelEvent, Segment
 from sockviz.engine.record.inert_text import inert
 from sockviz.engine.scenarios.scenario_types import Scenario
-from sockviz.engine.states import Call, Role
+from sockviz.engine.states import Call
 from sockviz.view import linkview, words
 from sockviz.view.fold import apply
-from sockviz.view.run_view import RunView
+from sockviz.view.run_view import RunView, lane_of
 
 #: Characters of a data preview shown on an arrow.
 PREVIEW = 24
@@ -43,7 +43,8 @@ class _Ladder:
         kernel: dict[str, str] = {}  # socket: its kernel state as last seen
         for event in events:
             if isinstance(event, (CallEvent, KernelEvent)):
-                self._meet(event.socket, "left" if event.role is Role.CLIENT else "right")
+                lane = lane_of(scenario, event.socket, event.role)
+                self._meet(event.socket, "left" if lane == "client" else "right")
             if isinstance(event, Segment):  # the wire, as it crossed: an arrow each
                 self._meet(
                     event.source,

@@ -28,11 +28,11 @@ from sockviz.engine.events import (
     TcpSettings,
     WireStatus,
 )
-from sockviz.engine.states import Call, Role, State, Transport
+from sockviz.engine.states import Call, State, Transport
 from sockviz.view import linkview, tcp_diagram, words
 from sockviz.view.fold_changes import Changes
 from sockviz.view.ladder_rows import add_row, call_rows
-from sockviz.view.run_view import MAX_CARDS, CardModel, RunView, plan_path
+from sockviz.view.run_view import MAX_CARDS, CardModel, RunView, lane_of, plan_path
 
 #: What a caller of the fold imports from here with :func:`apply`.
 __all__ = ["Changes", "apply"]
@@ -107,6 +107,7 @@ def _model_for(view: RunView, event: CallEvent | KernelEvent, changes: Changes) 
         type=event.type,
         path=plan_path(view.scenario, event.socket, event.role, Transport(event.type)),
         born=view.folded,
+        side=lane_of(view.scenario, event.socket, event.role),
     )
     view.models[event.socket] = model
     changes.added.append(event.socket)
@@ -229,7 +230,7 @@ def _elided(view: RunView, event: Elided, changes: Changes) -> None:
     model = view.models.get(event.socket)
     if model is None:
         return
-    side = "left" if model.role is Role.CLIENT else "right"
+    side = "left" if model.left else "right"
     add_row(
         view,
         changes,
@@ -257,9 +258,9 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
         if sender.local is None and not event.summed:
             sender.local = event.local  # (its kernel chose it: the segment carries it)
         _touched(view, sender.name, changes, scroll=False)
-        side = "left" if sender.role is Role.CLIENT else "right"
+        side = "left" if sender.left else "right"
     elif receiver is not None:  # (from an outside peer: from the other side)
-        side = "right" if receiver.role is Role.CLIENT else "left"
+        side = "right" if receiver.left else "left"
     else:
         side = "left"
     if receiver is not None:
@@ -275,7 +276,7 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
         add_row(
             view,
             changes,
-            "right" if model is not None and model.role is not Role.CLIENT else "left",
+            "right" if model is not None and not model.left else "left",
             words.under_way(pending),
             socket=pending.socket,
             call=pending.call.value,
@@ -348,7 +349,7 @@ def _released(view: RunView, event: LinkEvent, changes: Changes) -> None:
     view.link = linkview.released(view.link, event)
     if held is not None:
         sender = view.models.get(held.source)
-        side = "left" if sender is None or sender.role is Role.CLIENT else "right"
+        side = "left" if sender is None or sender.left else "right"
         crossing = replace(held, link="crossed", delay=event.delay)
         add_row(
             view,

@@ -62,7 +62,9 @@ def call_rows(
 ) -> None:
     """A call's rows: its own, an arrow for bytes sent (kept waiting for their reader), and
     for bytes received from a program outside sockviz, an arrow from the other side."""
-    side = "left" if event.role is Role.CLIENT else "right"
+    model = view.models.get(event.socket)
+    left = model.left if model is not None else event.role is Role.CLIENT
+    side = "left" if left else "right"
     call = event.call
     stream = event.type == Transport.STREAM.value
     said = words.said(

@@ -101,16 +101,34 @@ class CardModel:
     cwnds: tuple[int, ...] = ()
     """... the congestion windows seen, oldest first (the newest 60)."""
 
+    side: str | None = None
+    """The side its scenario puts it on (:func:`lane_of`); None: its role's."""
+
     @property
     def lane(self) -> str:
         """Which side of the screen the card goes on: ``client`` or ``server``."""
-        return "client" if self.role is Role.CLIENT else "server"
+        return self.side or ("client" if self.role is Role.CLIENT else "server")
+
+    @property
+    def left(self) -> bool:
+        """On the ladder's left (the client's) side."""
+        return self.lane == "client"
 
     def copy(self) -> CardModel:
         twin = copy.copy(self)
         twin.visited = set(self.visited)
         twin.rates = list(self.rates)
         return twin
+
+
+def lane_of(scenario: Scenario | None, name: str, role: Role | None) -> str:
+    """The side of the screen socket ``name`` stands on: what its scenario says, else its
+    role's (a client on the left, everything else on the right)."""
+    if scenario is not None:
+        spec = next((s for s in scenario.sockets if s.name == name), None)
+        if spec is not None and spec.lane is not None:
+            return spec.lane
+    return "client" if role is Role.CLIENT else "server"
 
 
 def plan_path(scenario: Scenario, name: str, role: Role, transport: Transport) -> tuple[State, ...]:

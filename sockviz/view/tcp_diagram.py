@@ -353,6 +353,8 @@ def _received(
         if "SYN" in flags:
             if "ACK" in flags and end.state == SYN_SENT:
                 return _moved(end, ESTABLISHED, what, at, when)
+            if "ACK" in flags and end.state == SYN_RECEIVED and acked is not None and acked >= 1:
+                return _moved(end, ESTABLISHED, f"{what}: its SYN acknowledged", at, when)
             if "ACK" not in flags and end.state == SYN_SENT:
                 return _moved(end, SYN_RECEIVED, f"{what} (both ends opened)", at, when)
             return end

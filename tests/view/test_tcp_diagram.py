@@ -29,6 +29,7 @@ WIRED = (
     "refused-wire-ipv4",
     "tcp-echo-hold-ipv4",
     "simultaneous-close-ipv4",
+    "simultaneous-open-ipv4",
 )
 UNWIRED = ("tcp-echo-ipv4", "half-close-ipv4", "time-wait-server-ipv4", "multi-client-ipv4")
 
@@ -106,6 +107,21 @@ def test_a_simultaneous_close_takes_both_ends_through_closing():
         if isinstance(e, KernelEvent) and e.kernel == "CLOSING"
     ]
     assert sorted(said) == [("client", "CLOSING"), ("conn-1", "CLOSING")]
+
+
+def test_a_simultaneous_open_takes_both_ends_through_syn_received():
+    """simultaneous-open: no listener; each end's SYN crosses the other's, each answers
+    with a SYN,ACK from SYN-RECEIVED - as both kernels said (SYN_RECV)."""
+    (c,) = diagrams("simultaneous-open-ipv4").connections
+    for end in c.ends:
+        assert [m.after for m in end.moves][:3] == ["SYN-SENT", "SYN-RECEIVED", "ESTABLISHED"]
+        assert end.moves[0].before == "CLOSED"  # (no listen(): nobody listened)
+    said = {
+        e.socket
+        for e in events("simultaneous-open-ipv4")
+        if isinstance(e, KernelEvent) and e.kernel == "SYN_RECV"
+    }
+    assert said == {"client", "peer"}
 
 
 def test_a_refused_connect_ends_in_closed_by_the_reset():

@@ -65,6 +65,12 @@ from sockviz.engine.wire.segments import FrameSource
 DEFAULT_BULK_SIZE = 64 * 1024 * 1024
 
 
+#: How long after the first of two calls made on one key the second is made: the first's
+#: segment goes first every run (one thread or the other would, as the scheduler chose),
+#: and both are on a link's wire long before either crosses it.
+ONE_KEY_GAP = 0.005
+
+
 class Runner(LiveRun):
     """Runs one scenario once. Create, :meth:`start`, then :meth:`step` or wait; :meth:`stop`.
 
@@ -209,6 +215,8 @@ class Runner(LiveRun):
                 )
                 if not on_the_same_key(self.steps, index):
                     self.gate.wait()
+                else:  # (the call before, on this key, is under way: it goes first)
+                    self._halt.wait(ONE_KEY_GAP)
                 if step.together and step.one_key:  # (the next step: on this same key)
                     with self._baton_cond:
                         self._pass_baton(index + 1)

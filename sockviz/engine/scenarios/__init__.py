@@ -20,6 +20,7 @@ from sockviz.engine.scenarios import (
     message_boundaries,
     multi_client,
     simultaneous_close,
+    simultaneous_open,
     slow_link,
     tcp_echo,
     time_wait,
@@ -77,6 +78,7 @@ REGISTRY = ScenarioRegistry(
         _file("lost-data"),
         slow_link.SCENARIO,
         _file("lost-fin"),
+        simultaneous_open.SCENARIO,
         simultaneous_close.SCENARIO,
     )
 )

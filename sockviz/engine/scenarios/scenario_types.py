@@ -87,6 +87,9 @@ class SocketSpec:
     """What it is for."""
     transport: Transport
     """Stream (TCP) or datagram (UDP)."""
+    lane: str | None = None
+    """``client`` or ``server``: the side of the screen its card stands on, where its role
+    does not say (two clients that connect to each other); None: its role's."""
 
 
 @dataclass(frozen=True)

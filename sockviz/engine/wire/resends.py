@@ -15,8 +15,9 @@ from sockviz.engine.wire.frame_parser import Frame
 
 #: Two addresses, (from, to): one direction of a connection.
 Direction = tuple[str, str]
-#: What a direction sent, to know it again: (``SYN``, 0), (``SYN,ACK``, 0), (``FIN``, its
-#: relative sequence number) or (``data``, the relative sequence number it starts at).
+#: What a direction sent, to know it again: (``SYN``, 0) for its SYN - alone or in a SYN,ACK,
+#: the same sequence number (a simultaneous open's SYN,ACK sends the SYN again) - (``FIN``,
+#: its relative sequence number) or (``data``, the relative sequence number it starts at).
 Sending = tuple[str, int]
 #: When a sending went first, and the relative sequence number just past it.
 FirstSent = tuple[float, int]
@@ -68,7 +69,7 @@ class Resends:
         flags = frame.flags
         what: Sending
         if "SYN" in flags:
-            what = ("SYN,ACK" if "ACK" in flags else "SYN", 0)
+            what = ("SYN", 0)
         elif frame.nbytes:
             what = ("data", seq_rel)
         elif "FIN" in flags:
