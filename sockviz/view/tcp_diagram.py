@@ -107,6 +107,8 @@ class Move:
     t: float
     kernel: bool = False
     """Seen only as the kernel's reading (no segment showed it)."""
+    short: str = ""
+    """The same in a few words, for its arrow in the figure: ``close(): snd FIN,ACK``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +272,7 @@ def _new(d: Diagrams, address: str, peer: str, name: str, peer_name: str, seq: i
     listened = next((x for x in d.listeners if x[0] == peer), None)
     if listened is not None:
         _, listener, at, t = listened
-        move = Move(CLOSED, LISTEN, "listen()", at, t)
+        move = Move(CLOSED, LISTEN, "listen()", at, t, short="listen()")
         other = replace(other, name=peer_name or listener, state=LISTEN, moves=(move,))
     connections = (*d.connections, Connection((End(address, peer, name), other), seq))
     dropped = d.dropped
@@ -297,10 +299,12 @@ def _change(d: Diagrams, address: str, peer: str, change: Callable[[End], End]) 
     return d
 
 
-def _moved(end: End, after: str, why: str, seq: int, t: float, kernel: bool = False) -> End:
+def _moved(
+    end: End, after: str, why: str, seq: int, t: float, kernel: bool = False, short: str = ""
+) -> End:
     if after == end.state:
         return end
-    move = Move(end.state, after, why, seq, t, kernel)
+    move = Move(end.state, after, why, seq, t, kernel, short or why)
     return replace(end, state=after, moves=(*end.moves, move)[-MAX_MOVES:])
 
 
@@ -315,25 +319,30 @@ def _cause(d: Diagrams, seg: Segment) -> str:
 def _sent(d: Diagrams, seg: Segment, flags: set[str]) -> Diagrams:
     cause, what = _cause(d, seg), seg.flags
     again = " again" if seg.retry is not None else ""
+    snd = f"{cause}{what}" if cause else f"snd {what}"  # (a call's: it sent it)
 
     def change(end: End) -> End:
         if "RST" in flags:
             if end.state in RESET_FROM:
-                return _moved(end, CLOSED, f"{cause}{what} sent", seg.seq, seg.t)
+                return _moved(end, CLOSED, f"{cause}{what} sent", seg.seq, seg.t, short=snd)
             return end
         if "SYN" in flags:
             end = replace(end, syn_sent=True)
             if "ACK" not in flags and end.state == CLOSED:
-                return _moved(end, SYN_SENT, f"{cause}{what} sent{again}", seg.seq, seg.t)
+                return _moved(
+                    end, SYN_SENT, f"{cause}{what} sent{again}", seg.seq, seg.t, short=snd
+                )
             if "ACK" in flags and end.state == LISTEN:
-                return _moved(end, SYN_RECEIVED, f"SYN received, {what} sent", seg.seq, seg.t)
+                why = f"SYN received, {what} sent"
+                return _moved(end, SYN_RECEIVED, why, seg.seq, seg.t, short=f"rcv SYN, snd {what}")
             return end
         if "FIN" in flags:
             fin = None if seg.summed or seg.seq_rel is None else seg.seq_rel + seg.nbytes + 1
             end = replace(end, fin=fin if end.fin is None else end.fin)
             after = {ESTABLISHED: FIN_WAIT_1, SYN_RECEIVED: FIN_WAIT_1, CLOSE_WAIT: LAST_ACK}
             if end.state in after:
-                return _moved(end, after[end.state], f"{cause}{what} sent", seg.seq, seg.t)
+                why = f"{cause}{what} sent"
+                return _moved(end, after[end.state], why, seg.seq, seg.t, short=snd)
         return end
 
     return _change(d, seg.local, seg.remote, change)
@@ -343,37 +352,43 @@ def _received(
     d: Diagrams, seg: Segment, flags: set[str], seq: int | None = None, t: float | None = None
 ) -> Diagrams:
     at, when = seg.seq if seq is None else seq, seg.t if t is None else t
-    what = f"{seg.flags} received"
+    what, rcv = f"{seg.flags} received", f"rcv {seg.flags}"
 
     def change(end: End) -> End:
         if "RST" in flags:
-            return _moved(end, CLOSED, what, at, when) if end.state in RESET_FROM else end
+            return (
+                _moved(end, CLOSED, what, at, when, short=rcv) if end.state in RESET_FROM else end
+            )
         acked = seg.ack_rel if "ACK" in flags else None
         fin_acked = end.fin is not None and acked is not None and acked >= end.fin
         if "SYN" in flags:
             if "ACK" in flags and end.state == SYN_SENT:
-                return _moved(end, ESTABLISHED, what, at, when)
+                return _moved(end, ESTABLISHED, what, at, when, short=rcv)
             if "ACK" in flags and end.state == SYN_RECEIVED and acked is not None and acked >= 1:
-                return _moved(end, ESTABLISHED, f"{what}: its SYN acknowledged", at, when)
+                return _moved(
+                    end, ESTABLISHED, f"{what}: its SYN acknowledged", at, when, short=rcv
+                )
             if "ACK" not in flags and end.state == SYN_SENT:
-                return _moved(end, SYN_RECEIVED, f"{what} (both ends opened)", at, when)
+                return _moved(end, SYN_RECEIVED, f"{what} (both ends opened)", at, when, short=rcv)
             return end
         if end.state == SYN_RECEIVED and acked is not None and acked >= 1:
-            end = _moved(end, ESTABLISHED, f"{what}: its SYN acknowledged", at, when)
+            end = _moved(end, ESTABLISHED, f"{what}: its SYN acknowledged", at, when, short=rcv)
         if "FIN" in flags:
             if end.state == ESTABLISHED:
-                return _moved(end, CLOSE_WAIT, what, at, when)
+                return _moved(end, CLOSE_WAIT, what, at, when, short=rcv)
             if end.state == FIN_WAIT_1 and fin_acked:
-                return _moved(end, TIME_WAIT, f"{what}: its own FIN acknowledged too", at, when)
+                return _moved(
+                    end, TIME_WAIT, f"{what}: its own FIN acknowledged too", at, when, short=rcv
+                )
             if end.state == FIN_WAIT_1:
-                return _moved(end, CLOSING, f"{what} (both ends closing)", at, when)
+                return _moved(end, CLOSING, f"{what} (both ends closing)", at, when, short=rcv)
             if end.state == FIN_WAIT_2:
-                return _moved(end, TIME_WAIT, what, at, when)
+                return _moved(end, TIME_WAIT, what, at, when, short=rcv)
             return end
         if fin_acked:
             after = {FIN_WAIT_1: FIN_WAIT_2, CLOSING: TIME_WAIT, LAST_ACK: CLOSED}.get(end.state)
             if after is not None:
-                return _moved(end, after, f"{what}: its FIN acknowledged", at, when)
+                return _moved(end, after, f"{what}: its FIN acknowledged", at, when, short=rcv)
         return end
 
     return _change(d, seg.remote, seg.local, change)
@@ -402,7 +417,8 @@ def _read(
     def change(end: End) -> End:
         end = replace(end, kernel=kernel)
         if state == CLOSED and end.state == TIME_WAIT:
-            return _moved(end, CLOSED, "the kernel forgot it: TIME-WAIT's timer ran out", seq, t)
+            why = "the kernel forgot it: TIME-WAIT's timer ran out"
+            return _moved(end, CLOSED, why, seq, t, short="its timer ran out")
         if d.wired or state is None:
             return end
         why = f"read after {after.value}()" if after is not None else "the kernel's reading"

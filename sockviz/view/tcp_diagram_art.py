@@ -159,6 +159,23 @@ def draw() -> list[list[tuple[str, Owner]]]:
     return grid
 
 
+def label_room(grid: list[list[tuple[str, Owner]]], arrow: ArrowArt) -> int:
+    """How many cells the arrow's words may take, from where they start: its label, and
+    the blank cells and the level stretch of its own line after it, up to a corner, a
+    head or anything else's (a run's words for the arrow are longer than the RFC's)."""
+    row, col = arrow.at
+    key = frozenset({(arrow.before, arrow.after)})
+    start = col - 1
+    end = start
+    while end < len(grid[row]):
+        ch, owner = grid[row][end]
+        past_label = end >= start + len(arrow.label) + 2
+        if (owner is not None and owner != key) or (past_label and ch not in " ─"):
+            break
+        end += 1
+    return end - start
+
+
 def plain() -> str:
     """The figure as plain text (the docs and the tests read it)."""
     return "\n".join("".join(ch for ch, _ in row).rstrip() for row in draw())

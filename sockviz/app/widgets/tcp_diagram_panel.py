@@ -15,12 +15,42 @@ from textual.widgets import Static
 
 from sockviz.view.run_view import RunView
 from sockviz.view.tcp_diagram import CLOSED, Connection, Diagrams, End, kernel_state
-from sockviz.view.tcp_diagram_art import CLOSED_END, PLACES, draw
+from sockviz.view.tcp_diagram_art import ART, CLOSED_END, PLACES, draw, label_room
 
+Arrows = frozenset[tuple[str, str]]
 #: Each end's colour: the one that opened the connection, and the other; and what both took.
 END_COLOURS = ("$text-accent", "$text-primary")
 BOTH = "bold $text"
 _FIGURE = draw()
+#: Where each arrow's words go: (before, after) -> (row, first column, cells it may take).
+_WORDS = {(a.before, a.after): (a.at[0], a.at[1] - 1, label_room(_FIGURE, a)) for a in ART}
+
+
+def _run_words(ends: tuple[End, ...]) -> dict[tuple[int, int], tuple[str, Arrows]]:
+    """The cells of each arrow an end took, spelling what moved it in this run (``close():
+    FIN,ACK``, ``rcv ACK``) in place of the RFC's words, cut to the room the figure has
+    (the path under it says it whole, with its time); each cell the arrow's own."""
+    cells: dict[tuple[int, int], tuple[str, Arrows]] = {}
+    for end in reversed(ends):  # (an arrow both took: the opener's words)
+        for move in end.moves:
+            after = CLOSED_END if move.after == CLOSED else move.after
+            spot = _WORDS.get((move.before, after))
+            if spot is None:
+                continue
+            row, col, room = spot
+            text = f" {move.short} "
+            if len(text) > room:
+                text = text[: room - 2] + "… "
+            # (what is left of the RFC's words: its line again where they stood on one)
+            label = len(next(a.label for a in ART if (a.before, a.after) == (move.before, after)))
+            beyond = (
+                _FIGURE[row][col + label + 2][0] if col + label + 2 < len(_FIGURE[row]) else " "
+            )
+            text = text.ljust(label + 2, "─" if beyond == "─" else " ")
+            owner = frozenset({(move.before, after)})
+            for i, ch in enumerate(text):
+                cells[(row, col + i)] = (ch, owner)
+    return cells
 
 
 def _place(end: End) -> str:
@@ -42,10 +72,12 @@ def figure(connection: Connection | None) -> Content:
     taken = [
         {(m.before, CLOSED_END if m.after == CLOSED else m.after) for m in e.moves} for e in ends
     ]
+    words = _run_words(ends)
     rows = []
-    for row in _FIGURE:
+    for r, row in enumerate(_FIGURE):
         parts: list[tuple[str, str]] = []
-        for col, (ch, owner) in enumerate(row):
+        for col, cell in enumerate(row):
+            ch, owner = words.get((r, col), cell)
             style = "$text-quiet"
             if isinstance(owner, str):
                 style = _state_style(owner, col, here, visited)
@@ -137,7 +169,7 @@ def words(diagrams: Diagrams, choice: int) -> tuple[Content, Connection | None]:
         (f"■ {_name(other)}", f"bold {END_COLOURS[1]}"),
         "  ",
         ("■ both", BOTH),
-        ("   (lit: where each end is now)", "$text-quiet"),
+        ("   lit: where each end is now; an arrow taken: this run's event", "$text-quiet"),
     )
     return head, connection
 
