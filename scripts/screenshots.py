@@ -43,6 +43,16 @@ SHOTS = [
     ("wire-refused", "refused-wire-ipv4", "refused", "ipv4", 4, (), (100, 30)),
     ("wire-projector", "tcp-echo-wire-ipv4", "tcp-echo", "ipv4", 15, (), (160, 45)),
     ("lost-syn", "lost-syn-ipv4", "lost-syn", "ipv4", 6, (), (120, 40)),
+    ("tcp-diagram", "tcp-echo-wire-ipv4", "tcp-echo", "ipv4", 14, ("d",), (100, 42)),
+    (
+        "simultaneous-close",
+        "simultaneous-close-ipv4",
+        "simultaneous-close",
+        "ipv4",
+        11,
+        ("d",),
+        (100, 42),
+    ),
 ]
 
 
