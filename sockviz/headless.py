@@ -302,6 +302,12 @@ def open_link(options: Options, err: ErrorStream) -> Link | None:
     try:
         hosts = Hosts()
     except NoLink as exc:
+        scenario = resolve_scenario(options)
+        why = scenario.link_only
+        if why is not None:
+            raise UsageError(
+                f"{scenario.name} needs two hosts and a link ({why}); none here: {exc}"
+            ) from None
         say(err, f"note: no two hosts here ({exc}); the run goes on loopback, with no link")
         return None
     say_merged_link(options, err)  # (a lab's [link] with --link/--drop laid over it)

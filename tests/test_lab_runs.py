@@ -19,6 +19,7 @@ import pytest
 
 from sockviz.engine.record.trace_format import from_record
 from sockviz.engine.record.trace_lines import line as trace_line
+from sockviz.engine.scenarios import REGISTRY
 from tests.helpers import copy_for_nobody
 from tests.test_lab import (
     DROPS,
@@ -84,7 +85,11 @@ def test_an_unprivileged_user_gets_the_labs_or_one_line_why(family):
     with tempfile.TemporaryDirectory(dir="/tmp") as place:
         copy = Path(place)
         copy_for_nobody(copy, ROOT)
-        runs = [(("--scenario", name), check) for name, check in LABS.items()]
+        runs = [
+            (("--scenario", name), check)
+            for name, check in LABS.items()
+            if open_to_all or REGISTRY[name].link_only is None  # (else refused: below)
+        ]
         runs += [
             (("--drop", kind), lambda records, _family, kind=kind: check_drop(records, kind))
             for kind in DROPS
@@ -354,3 +359,31 @@ def test_a_second_run_on_the_same_hosts_is_not_held_up_by_the_first():
     assert first == second
     assert first[:3] == [["SYN", "held"], ["SYN,ACK", "held"], ["ACK", "held"]]
     assert first[-1] == ["connect"]
+
+
+#: A command run with /dev/net/tun hidden: a mount namespace of its own, a tmpfs over /dev/net.
+HIDE_TUN = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /dev/net && exec "$@"', "sh"]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root to hide /dev/net/tun"
+)
+def test_a_lab_that_needs_two_hosts_is_refused_where_there_are_none():
+    """With /dev/net/tun hidden (a mount namespace of its own), a lab whose lesson needs two
+    hosts is refused in one line, exit 2; another lab says so and runs on loopback."""
+    outcomes = {}
+    for name in ("simultaneous-open", "lost-syn"):
+        proc = subprocess.run(
+            [*HIDE_TUN, sys.executable, "-m", "sockviz", "--trace", "--scenario", name],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        outcomes[name] = proc.returncode, proc.stderr
+    code, err = outcomes["simultaneous-open"]
+    assert code == 2 and err.count("\n") == 1, err
+    assert "simultaneous-open needs two hosts and a link" in err and "/dev/net/tun" in err
+    code, err = outcomes["lost-syn"]
+    assert code == 0 and "the run goes on loopback, with no link" in err, err

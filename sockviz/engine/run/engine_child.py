@@ -55,6 +55,11 @@ class _ChildRun:
         outside = options.pop("outside", None)
         link = options.pop("link", None)
         try:
+            if link is not None and scenario.link_only and not isinstance(child.hosts, Hosts):
+                raise ValueError(
+                    f"{scenario.name} needs two hosts and a link ({scenario.link_only}); "
+                    f"none here: {child.hosts}"
+                )
             made, wire = self._link(link, family, options["mode"])
             capture = child.watch.capture(family) if made is None else None
             if made is None:

@@ -204,6 +204,9 @@ class Scenario:
     loopback_only: str | None = None
     """Why the scenario's lesson needs loopback (it is refused two hosts and a link), or
     None."""
+    link_only: str | None = None
+    """Why the scenario's lesson needs two hosts and its link (where they cannot be made it
+    is refused, not run on loopback), or None."""
     link: tuple[str, tuple[str, ...], bool] | None = None
     """Two hosts and a link (a scenario file's ``[link]`` table): (settings as ``--link``
     takes them, ``--drop`` faults, hold each segment in step mode); None: loopback."""

@@ -28,6 +28,10 @@ SCENARIO = Scenario(
     ),
     families=IP,
     link=("delay=50ms", (), False),
+    link_only=(
+        "on loopback a FIN arrives within its sender's close(): the other end has read "
+        "it before it can close"
+    ),
     sockets=(
         SocketSpec("server", Role.LISTENER, Transport.STREAM),
         SocketSpec("client", Role.CLIENT, Transport.STREAM),

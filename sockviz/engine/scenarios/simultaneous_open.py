@@ -36,6 +36,10 @@ SCENARIO = Scenario(
     ),
     families=IP,
     link=("delay=50ms", (), False),
+    link_only=(
+        "on loopback a SYN arrives within its sender's connect(): the other end, not yet "
+        "connecting, answers it with a reset"
+    ),
     sockets=(
         SocketSpec("client", Role.CLIENT, Transport.STREAM),
         SocketSpec("peer", Role.CLIENT, Transport.STREAM, lane="server"),
