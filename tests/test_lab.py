@@ -168,8 +168,9 @@ def test_simultaneous_close(family):
 
 
 def check_simultaneous_close(records: list[dict], family: str) -> None:
-    """Both FINs were on the link at once (each sent before the other arrived), and each
-    kernel reported its end in CLOSING, then TIME_WAIT."""
+    """Both FINs were on the link at once (each sent before the other arrived), so each
+    end went through CLOSING (a kernel read then says so; it is read ten times a second,
+    and CLOSING lasts one crossing of the link) to TIME_WAIT, where both kernels end."""
     fins = [r for r in records if r["call"] == "packet" and "FIN" in (r["flags"] or "")]
     assert [f["from"] for f in fins] == ["client", "conn-1"], fins
     first, second = fins
@@ -178,7 +179,7 @@ def check_simultaneous_close(records: list[dict], family: str) -> None:
         # (read once the call has returned: under load the other's FIN may have come by then)
         assert call(records, end, "close")["kernel"] in ("FIN_WAIT1", "CLOSING", "TIME_WAIT")
         states = [r["kernel"] for r in records if r["call"] == "kernel" and r["socket"] == end]
-        assert states[-2:] == ["CLOSING", "TIME_WAIT"], (end, states)
+        assert states[-1] == "TIME_WAIT" and not {"CLOSE_WAIT", "LAST_ACK"} & set(states)
 
 
 @needs_hosts
