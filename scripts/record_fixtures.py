@@ -88,7 +88,8 @@ def record_lab(name: str, out: pathlib.Path) -> None:
 
 def main() -> int:
     DATA.mkdir(parents=True, exist_ok=True)
-    for lab in ("lost-syn", "lost-data", "lost-fin", "simultaneous-close", "simultaneous-open"):
+    labs = ("lost-syn", "lost-data", "lost-fin", "mss", "simultaneous-close", "simultaneous-open")
+    for lab in labs:
         record_lab(lab, DATA / f"{lab}-ipv4.jsonl")
     record_wire("tcp-echo", DATA / "tcp-echo-wire-ipv4.jsonl")
     record_wire("refused", DATA / "refused-wire-ipv4.jsonl")

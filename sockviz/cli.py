@@ -206,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--link",
         metavar="SPEC",
         help="what the link does: delay=50ms, jitter=5ms, rate=1mbit, loss=2%%, seed=N "
-        "(the same seed loses the same segments), joined by commas: delay=50ms,loss=2%%",
+        "(the same seed loses the same segments), mtu=1280 (the hosts' MTU, 1280 to 1500), "
+        "joined by commas: delay=50ms,loss=2%%",
     )
     group.add_argument(
         "--drop",

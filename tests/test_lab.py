@@ -184,6 +184,23 @@ def check_simultaneous_close(records: list[dict], family: str) -> None:
 
 @needs_hosts
 @pytest.mark.parametrize("family", FAMILIES)
+def test_mss(family):
+    check_mss(trace("--scenario", "mss", "--family", family)[0], family)
+
+
+def check_mss(records: list[dict], family: str) -> None:
+    """Each SYN offers the MTU (1280) less the IP and TCP headers; every data segment is
+    at most that less the timestamps' 12 bytes, and the 8 KiB needed some of that size."""
+    mss = 1280 - 20 - (20 if family == "ipv4" else 40)
+    syns = [r for r in records if r["call"] == "packet" and "SYN" in (r["flags"] or "")]
+    assert len(syns) == 2 and all(f"mss={mss}," in s["options"] for s in syns), syns
+    data = [r["nbytes"] for r in records if r["call"] == "packet" and r["nbytes"]]
+    assert sum(data) == 8192 and max(data) == mss - 12, data
+    assert call(records, "conn-1", "recv")["nbytes"] == 8192
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
 def test_simultaneous_open(family):
     check_simultaneous_open(trace("--scenario", "simultaneous-open", "--family", family)[0], family)
 

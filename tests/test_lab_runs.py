@@ -29,6 +29,7 @@ from tests.test_lab import (
     check_lost_data,
     check_lost_fin,
     check_lost_syn,
+    check_mss,
     check_simultaneous_close,
     check_simultaneous_open,
     check_slow_link,
@@ -66,6 +67,7 @@ LABS = {
     "slow-link": check_slow_link,
     "simultaneous-close": check_simultaneous_close,
     "simultaneous-open": check_simultaneous_open,
+    "mss": check_mss,
 }
 
 

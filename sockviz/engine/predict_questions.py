@@ -246,13 +246,14 @@ def ask(pending: StepPending, sockets: Mapping[str, Facts], wire: bool = False) 
     """A question about the pending step, or None when it has nothing to guess
     (``socket()``, ``setsockopt()``, a plain send). ``wire``: the run's segments are
     watched, so the wire can answer questions of its own."""
-    if pending.with_previous:
-        return None  # (made on the same key as the call before, under way: its question)
+    if pending.with_previous or pending.with_next:
+        # (two calls on one key, at the same moment: which one's segment, and so which
+        # state each is read in, is a race between two threads, not a lesson to guess)
+        return None
     call, name = pending.call, pending.socket
     facts = sockets.get(name)
     who = f"{name}.{call.value}()"
-    if wire and facts is not None and not pending.with_next:
-        # (a call with another on its key: which one's segment comes first is a race)
+    if wire and facts is not None:
         question = _ask_wire(pending, facts, sockets, who)
         if question is not None:
             return question

@@ -43,6 +43,7 @@ BUSIEST = [
     ("lost-fin-ipv4", "lost-fin", 11),
     ("simultaneous-close-ipv4", "simultaneous-close", 12),
     ("simultaneous-open-ipv4", "simultaneous-open", 11),
+    ("mss-ipv4", "mss", 10),
 ]
 IDS = [row[1] for row in BUSIEST]
 SIZES = [(80, 24), (100, 30), (160, 45)]

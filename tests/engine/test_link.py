@@ -100,11 +100,15 @@ def test_link_specs_and_drops_are_read_or_refused_in_one_line():
     spec = LinkSpec.parse("delay=50ms, jitter=5ms,rate=1mbit,loss=2%,seed=7", ("syn", "data:2"))
     assert (spec.delay, spec.jitter, spec.rate, spec.loss, spec.seed) == (0.05, 0.005, 1e6, 0.02, 7)
     assert spec.drops == (Drop("syn", 1), Drop("data", 2))
+    assert spec.mtu is None and LinkSpec.parse("mtu=1280").mtu == 1280
     for bad, words in (
         ("delay=fast", "delay should look like delay=50ms"),
         ("loss=150%", "loss should look like loss=2%"),
-        ("colour=red", "expected delay=, jitter=, rate=, loss= or seed="),
+        ("colour=red", "expected delay=, jitter=, rate=, loss=, seed= or mtu="),
         ("rate=0mbit", "rate should look like rate=1mbit"),
+        ("mtu=576", "mtu should look like mtu=1280 .bytes, 1280 to 1500."),
+        ("mtu=9000", "mtu should look like mtu=1280"),
+        ("mtu=1300.5", "mtu should look like mtu=1280"),
     ):
         with pytest.raises(ValueError, match=words) as caught:
             LinkSpec.parse(bad)

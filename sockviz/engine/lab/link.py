@@ -92,6 +92,8 @@ class LinkSpec:
     """The share of packets lost at random (seeded), 0 to 1."""
     seed: int = 0
     drops: tuple[Drop, ...] = field(default_factory=tuple)
+    mtu: int | None = None
+    """The hosts' interfaces' MTU in bytes, 1280 to 1500 (None: 1500, a TUN device's)."""
 
     def __post_init__(self) -> None:
         """Finite numbers only, however it is made: a NaN delay made the link thread poll
@@ -109,14 +111,20 @@ class LinkSpec:
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, sep, value = part.partition("=")
             key = key.strip().lower()
-            if not sep or key not in ("delay", "jitter", "rate", "loss", "seed"):
+            if not sep or key not in ("delay", "jitter", "rate", "loss", "seed", "mtu"):
                 raise ValueError(
-                    f"--link {part!r}: expected delay=, jitter=, rate=, loss= "
-                    "or seed=, as in delay=50ms,loss=2%"
+                    f"--link {part!r}: expected delay=, jitter=, rate=, loss=, seed= "
+                    "or mtu=, as in delay=50ms,loss=2%"
                 )
             values[key] = _value(key, value.strip(), part)
         seed = int(values.pop("seed", 0))  # (an int already: _value reads it so)
-        return cls(**values, seed=seed, drops=tuple(Drop.parse(d) for d in drops))
+        mtu = values.pop("mtu", None)
+        return cls(
+            **values,
+            seed=seed,
+            drops=tuple(Drop.parse(d) for d in drops),
+            mtu=None if mtu is None else int(mtu),
+        )
 
 
 def _value(key: str, text: str, part: str) -> float:
@@ -129,6 +137,11 @@ def _value(key: str, text: str, part: str) -> float:
     try:
         if key == "seed":
             return int(text)
+        if key == "mtu":  # (IPv6 needs 1280 at least; a TUN device starts at 1500)
+            mtu = int(text)
+            if not 1280 <= mtu <= 1500:
+                raise ValueError
+            return mtu
         if key == "loss":
             share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
             if not math.isfinite(share) or not 0 <= share <= 1:
@@ -149,9 +162,14 @@ def _value(key: str, text: str, part: str) -> float:
                 return number
         raise ValueError
     except ValueError:
-        example = {"delay": "50ms", "jitter": "5ms", "rate": "1mbit", "loss": "2%", "seed": "7"}[
-            key
-        ]
+        example = {
+            "delay": "50ms",
+            "jitter": "5ms",
+            "rate": "1mbit",
+            "loss": "2%",
+            "seed": "7",
+            "mtu": "1280 (bytes, 1280 to 1500)",
+        }[key]
         raise ValueError(f"--link {part!r}: {key} should look like {key}={example}") from None
 
 
@@ -186,6 +204,8 @@ class Link:
 
     def __init__(self, hosts: Hosts, spec: LinkSpec, hold: bool = False) -> None:
         self.hosts, self.spec = hosts, spec
+        if spec.mtu is not None:
+            hosts.set_mtu(spec.mtu)
         self.hold = hold
         """Hold each TCP segment at its sending side until :meth:`release`."""
         self.counters = Counters()
@@ -449,6 +469,8 @@ def describe(spec: LinkSpec, hold: bool = False) -> str:
         parts.append(
             "drop " + ", ".join(d.kind if d.nth == 1 else f"{d.kind}:{d.nth}" for d in spec.drops)
         )
+    if spec.mtu:
+        parts.append(f"MTU {spec.mtu}")
     if hold:
         parts.append("each segment waits for →")
     return " · ".join(parts) or "no delay, no loss"

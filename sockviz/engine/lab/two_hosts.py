@@ -37,6 +37,7 @@ TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
 SIOCSIFADDR, SIOCSIFNETMASK = 0x8916, 0x891C
 SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
+SIOCSIFMTU = 0x8922
 IFF_UP, IFF_RUNNING = 0x1, 0x40
 
 #: The two hosts' addresses (a /24 and a unique-local /64 that exist only inside their
@@ -188,6 +189,14 @@ class Hosts:
         """Move the calling thread into ``host``'s network namespace for the rest of its
         life (a scenario's actor thread: every socket it makes is that host's)."""
         _setns(self._ns[host])
+
+    def set_mtu(self, mtu: int) -> None:
+        """Both hosts' devices take packets of at most ``mtu`` bytes: each kernel then
+        offers an MSS that fits (``mtu`` less the IP and TCP headers) and sizes its
+        segments to it."""
+        for host in ("server", "client"):
+            with self.inside(host), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                fcntl.ioctl(s, SIOCSIFMTU, struct.pack("16si20x", DEVICE.encode(), mtu))
 
     def ip(self, host: str, family: int) -> str:
         """``host``'s address in ``family`` (AF_INET or AF_INET6)."""

@@ -122,6 +122,8 @@ class Runner(LiveRun):
         congestion window of a transfer over it grows round trip by round trip)."""
         self._exchange_at = scenario.exchange_at_for(family)
         self._running_together: set[int] = set()
+        self._one_key: set[int] = set()
+        """Steps made two on one key that are in hand (see :meth:`_one_key_first`)."""
         self._claimed: int | None = None
         self._baton = 0
         self._baton_cond = threading.Condition()
@@ -173,6 +175,38 @@ class Runner(LiveRun):
                 return
         self.gate.step()
 
+    # --- two calls on one key ------------------------------------------------------
+    def _one_key_first(self, index: int) -> None:
+        """Step ``index`` has its key; the next step is made on it too. Hand that step to
+        its thread and wait (a second at most) until the thread has it in hand, then say
+        this call has begun: both threads are running when the first call is made, so the
+        second follows it by :data:`ONE_KEY_GAP`, however loaded the machine (a thread
+        woken only then could take longer than a link's crossing)."""
+        with self._baton_cond:
+            self._pass_baton(index + 1)
+            deadline = time.monotonic() + 1.0
+            while index + 1 not in self._one_key and not self._halt.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._baton_cond.wait(left)
+            self._one_key.add(index)
+            self._baton_cond.notify_all()
+
+    def _one_key_second(self, index: int) -> None:
+        """Step ``index`` is made on the key of the one before: say it is in hand, wait
+        until that call has begun, then :data:`ONE_KEY_GAP` more."""
+        with self._baton_cond:
+            self._one_key.add(index)
+            self._baton_cond.notify_all()
+            deadline = time.monotonic() + 1.0
+            while index - 1 not in self._one_key and not self._halt.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._baton_cond.wait(left)
+        self._halt.wait(ONE_KEY_GAP)
+
     # --- the threads ------------------------------------------------------------------
     def _pass_baton(self, index: int) -> None:
         """Step ``index`` may be claimed (the caller holds the baton's lock)."""
@@ -215,11 +249,10 @@ class Runner(LiveRun):
                 )
                 if not on_the_same_key(self.steps, index):
                     self.gate.wait()
-                else:  # (the call before, on this key, is under way: it goes first)
-                    self._halt.wait(ONE_KEY_GAP)
+                else:
+                    self._one_key_second(index)
                 if step.together and step.one_key:  # (the next step: on this same key)
-                    with self._baton_cond:
-                        self._pass_baton(index + 1)
+                    self._one_key_first(index)
                 began = time.monotonic()
                 self._calling += 1
                 try:

@@ -18,6 +18,7 @@ from sockviz.engine.scenarios import (
     broken_pipe,
     bulk,
     message_boundaries,
+    mss,
     multi_client,
     simultaneous_close,
     simultaneous_open,
@@ -78,6 +79,7 @@ REGISTRY = ScenarioRegistry(
         _file("lost-data"),
         slow_link.SCENARIO,
         _file("lost-fin"),
+        mss.SCENARIO,
         simultaneous_open.SCENARIO,
         simultaneous_close.SCENARIO,
     )

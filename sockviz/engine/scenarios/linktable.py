@@ -1,7 +1,7 @@
 """A scenario file's ``[link]`` table: two hosts, and what the link between them does.
 
     [link]
-    delay = "50ms"        # the keys --link takes: delay, jitter, rate, loss, seed
+    delay = "50ms"        # the keys --link takes: delay, jitter, rate, loss, seed, mtu
     drop = ["syn"]        # the faults --drop takes: syn, syn-ack, ack, data, fin (:N)
     hold = true           # in step mode, each segment waits for a key to cross
 
@@ -23,7 +23,16 @@ if TYPE_CHECKING:  # (the reader comes with a scenario file, read on first use: 
 #: A run's link: (settings as ``--link`` takes them, the drops, hold).
 LinkPlan = tuple[str, tuple[str, ...], bool]
 
-LINK_KEYS = {"delay": "50ms", "jitter": "5ms", "rate": "1mbit", "loss": "2%", "seed": 7}
+LINK_KEYS = {
+    "delay": "50ms",
+    "jitter": "5ms",
+    "rate": "1mbit",
+    "loss": "2%",
+    "seed": 7,
+    "mtu": 1280,
+}
+#: The keys whose value is a whole number, not a string with a unit.
+WHOLE = ("seed", "mtu")
 
 
 def link_table(read: TableReader, data: TomlTable, families: tuple[str, ...]) -> LinkPlan | None:
@@ -47,8 +56,8 @@ def link_table(read: TableReader, data: TomlTable, families: tuple[str, ...]) ->
     for key, example in LINK_KEYS.items():
         if key in head:
             value = head[key]
-            if (key == "seed" and type(value) is not int) or (
-                key != "seed" and (not isinstance(value, str))
+            if (key in WHOLE and type(value) is not int) or (
+                key not in WHOLE and (not isinstance(value, str))
             ):
                 read.fail(
                     table, key, f"{key} must look like {key} = {example!r}, not {_shown(value)}"
