@@ -237,6 +237,22 @@ def on_segment(d: Diagrams, seg: Segment) -> Diagrams:
     return _received(d, seg, flags)
 
 
+def fold(d: Diagrams, event: object) -> Diagrams:
+    """``d`` after ``event``, whichever kind it is (what the run's view does, one kind at a
+    time, beside its own folding: :mod:`sockviz.view.fold`)."""
+    if isinstance(event, CallEvent):
+        return on_call(d, event)
+    if isinstance(event, KernelEvent):
+        return on_kernel(d, event)
+    if isinstance(event, Segment):
+        return on_segment(d, event)
+    if isinstance(event, LinkEvent):
+        return on_released(d, event)
+    if isinstance(event, WireStatus):
+        return on_wire(d, event)
+    return d
+
+
 def on_released(d: Diagrams, event: LinkEvent) -> Diagrams:
     seg = next((s for s in d.held if s.seq == event.segment), None)
     if seg is None or seg.flags is None:

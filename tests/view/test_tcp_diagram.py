@@ -45,14 +45,7 @@ def diagrams(fixture: str) -> td.Diagrams:
     if any(isinstance(e, Segment) for e in evs):
         d = td.on_wire(d, WireStatus("recorded"))
     for e in evs:
-        if isinstance(e, CallEvent):
-            d = td.on_call(d, e)
-        elif isinstance(e, KernelEvent):
-            d = td.on_kernel(d, e)
-        elif isinstance(e, Segment):
-            d = td.on_segment(d, e)
-        elif isinstance(e, LinkEvent):
-            d = td.on_released(d, e)
+        d = td.fold(d, e)
     return d
 
 
@@ -140,20 +133,13 @@ def test_a_held_segment_moves_its_receiver_only_once_it_has_crossed():
     d = td.on_wire(td.Diagrams(), WireStatus("link"))
     synack = release = established = None
     for e in events("tcp-echo-hold-ipv4"):
-        if isinstance(e, CallEvent):
-            d = td.on_call(d, e)
-        elif isinstance(e, KernelEvent):
-            d = td.on_kernel(d, e)
-        elif isinstance(e, Segment):
-            d = td.on_segment(d, e)
-            if e.flags == "SYN,ACK":
-                synack = e
-                client, server = d.connections[0].ends
-                assert (client.state, server.state) == ("SYN-SENT", "SYN-RECEIVED")
-        elif isinstance(e, LinkEvent):
-            d = td.on_released(d, e)
-            if synack is not None and e.segment == synack.seq:
-                release = e
+        d = td.fold(d, e)
+        if isinstance(e, Segment) and e.flags == "SYN,ACK":
+            synack = e
+            client, server = d.connections[0].ends
+            assert (client.state, server.state) == ("SYN-SENT", "SYN-RECEIVED")
+        elif isinstance(e, LinkEvent) and synack is not None and e.segment == synack.seq:
+            release = e
         if (
             established is None
             and d.connections

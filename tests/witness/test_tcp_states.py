@@ -44,12 +44,7 @@ def check(run: Run) -> list[str]:
     d = td.on_wire(td.Diagrams(), WireStatus("host"))
     readings: dict[tuple[str, str], list[str]] = {}
     for e in events:
-        if isinstance(e, CallEvent):
-            d = td.on_call(d, e)
-        elif isinstance(e, KernelEvent):
-            d = td.on_kernel(d, e)
-        elif isinstance(e, Segment):
-            d = td.on_segment(d, e)
+        d = td.fold(d, e)
         kernel = e.kernel if isinstance(e, (CallEvent, KernelEvent)) else None
         if kernel and e.local and e.remote and e.type == "SOCK_STREAM":
             seen = readings.setdefault((e.local, e.remote), [])

@@ -44,6 +44,7 @@ from sockviz.engine.run.expectations import (
 from sockviz.engine.run.gate import GateClosed, Mode
 from sockviz.engine.run.live_run import LiveRun, one_line
 from sockviz.engine.run.lost_datagrams import never_came
+from sockviz.engine.run.one_key import OneKey
 from sockviz.engine.run.run_controls import KERNEL_POLL_INTERVAL
 from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.run.strangers import failure_reason, stranger
@@ -63,12 +64,6 @@ from sockviz.engine.wire.segments import FrameSource
 
 #: The size a bulk transfer moves when nobody said (``--size``).
 DEFAULT_BULK_SIZE = 64 * 1024 * 1024
-
-
-#: How long after the first of two calls made on one key the second is made: the first's
-#: segment goes first every run (one thread or the other would, as the scheduler chose),
-#: and both are on a link's wire long before either crosses it.
-ONE_KEY_GAP = 0.005
 
 
 class Runner(LiveRun):
@@ -122,11 +117,11 @@ class Runner(LiveRun):
         congestion window of a transfer over it grows round trip by round trip)."""
         self._exchange_at = scenario.exchange_at_for(family)
         self._running_together: set[int] = set()
-        self._one_key: set[int] = set()
-        """Steps made two on one key that are in hand (see :meth:`_one_key_first`)."""
         self._claimed: int | None = None
         self._baton = 0
         self._baton_cond = threading.Condition()
+        self._one_key = OneKey(self._baton_cond, self._halt, self._pass_baton)
+        """Two calls made on one key (:class:`~sockviz.engine.run.one_key.OneKey`)."""
         self._live = 0
         self._live_lock = threading.Lock()
         self._calling = 0
@@ -176,37 +171,6 @@ class Runner(LiveRun):
         self.gate.step()
 
     # --- two calls on one key ------------------------------------------------------
-    def _one_key_first(self, index: int) -> None:
-        """Step ``index`` has its key; the next step is made on it too. Hand that step to
-        its thread and wait (a second at most) until the thread has it in hand, then say
-        this call has begun: both threads are running when the first call is made, so the
-        second follows it by :data:`ONE_KEY_GAP`, however loaded the machine (a thread
-        woken only then could take longer than a link's crossing)."""
-        with self._baton_cond:
-            self._pass_baton(index + 1)
-            deadline = time.monotonic() + 1.0
-            while index + 1 not in self._one_key and not self._halt.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._baton_cond.wait(left)
-            self._one_key.add(index)
-            self._baton_cond.notify_all()
-
-    def _one_key_second(self, index: int) -> None:
-        """Step ``index`` is made on the key of the one before: say it is in hand, wait
-        until that call has begun, then :data:`ONE_KEY_GAP` more."""
-        with self._baton_cond:
-            self._one_key.add(index)
-            self._baton_cond.notify_all()
-            deadline = time.monotonic() + 1.0
-            while index - 1 not in self._one_key and not self._halt.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._baton_cond.wait(left)
-        self._halt.wait(ONE_KEY_GAP)
-
     # --- the threads ------------------------------------------------------------------
     def _pass_baton(self, index: int) -> None:
         """Step ``index`` may be claimed (the caller holds the baton's lock)."""
@@ -250,9 +214,9 @@ class Runner(LiveRun):
                 if not on_the_same_key(self.steps, index):
                     self.gate.wait()
                 else:
-                    self._one_key_second(index)
+                    self._one_key.second(index)
                 if step.together and step.one_key:  # (the next step: on this same key)
-                    self._one_key_first(index)
+                    self._one_key.first(index)
                 began = time.monotonic()
                 self._calling += 1
                 try:

@@ -6,11 +6,18 @@ its own story in between.
 
 from __future__ import annotations
 
-from sockviz.engine.scenarios.scenario_types import BIND_ADDRESS, SERVER_ADDRESS, Step
-from sockviz.engine.states import Call
+from sockviz.engine.scenarios.scenario_types import BIND_ADDRESS, SERVER_ADDRESS, SocketSpec, Step
+from sockviz.engine.states import Call, Role, Transport
 
 IP = ("ipv4", "ipv6")
 ALL = ("ipv4", "ipv6", "unix")
+
+#: The sockets of one TCP connection made by :func:`listener` and :func:`client_connects`.
+ONE_CONNECTION = (
+    SocketSpec("server", Role.LISTENER, Transport.STREAM),
+    SocketSpec("client", Role.CLIENT, Transport.STREAM),
+    SocketSpec("conn-1", Role.CONNECTION, Transport.STREAM),
+)
 
 
 def listener(name: str = "server", backlog: int = 5, reuse: bool = True) -> tuple[Step, ...]:

@@ -7,9 +7,15 @@ no segment it sends is bigger. (Path MTU discovery - a router in between with a 
 MTU, and the ICMP that tells the sender - is not this lab.)
 """
 
-from sockviz.engine.scenarios.common_steps import IP, client_connects, close, listener
-from sockviz.engine.scenarios.scenario_types import Expect, Scenario, SocketSpec, Step
-from sockviz.engine.states import Call, Role, Transport
+from sockviz.engine.scenarios.common_steps import (
+    IP,
+    ONE_CONNECTION,
+    client_connects,
+    close,
+    listener,
+)
+from sockviz.engine.scenarios.scenario_types import Expect, Scenario, Step
+from sockviz.engine.states import Call
 
 #: What the client sends: enough for several segments of the MSS this link allows.
 SIZE = 8192
@@ -29,11 +35,7 @@ SCENARIO = Scenario(
     ),
     families=IP,
     link=("delay=20ms,mtu=1280", (), False),
-    sockets=(
-        SocketSpec("server", Role.LISTENER, Transport.STREAM),
-        SocketSpec("client", Role.CLIENT, Transport.STREAM),
-        SocketSpec("conn-1", Role.CONNECTION, Transport.STREAM),
-    ),
+    sockets=ONE_CONNECTION,
     steps=(
         *listener(),
         *client_connects(),

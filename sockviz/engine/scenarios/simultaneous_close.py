@@ -7,9 +7,9 @@ the same time; the two close() calls are made together (one key, two threads), a
 programs closing at the same moment would.
 """
 
-from sockviz.engine.scenarios.common_steps import IP, client_connects, listener
-from sockviz.engine.scenarios.scenario_types import Expect, Scenario, SocketSpec, Step
-from sockviz.engine.states import Call, Role, Transport
+from sockviz.engine.scenarios.common_steps import IP, ONE_CONNECTION, client_connects, listener
+from sockviz.engine.scenarios.scenario_types import Expect, Scenario, Step
+from sockviz.engine.states import Call
 
 SCENARIO = Scenario(
     name="simultaneous-close",
@@ -32,11 +32,7 @@ SCENARIO = Scenario(
         "on loopback a FIN arrives within its sender's close(): the other end has read "
         "it before it can close"
     ),
-    sockets=(
-        SocketSpec("server", Role.LISTENER, Transport.STREAM),
-        SocketSpec("client", Role.CLIENT, Transport.STREAM),
-        SocketSpec("conn-1", Role.CONNECTION, Transport.STREAM),
-    ),
+    sockets=ONE_CONNECTION,
     steps=(
         *listener(),
         *client_connects(),
