@@ -13,28 +13,14 @@ from pathlib import Path
 
 from sockviz.engine.events import CallEvent, KernelEvent, Segment, WireStatus
 from sockviz.engine.record.trace_format import from_record
-from sockviz.engine.scenarios import REGISTRY
 from sockviz.view import tcp_diagram as td
-from tests.conftest import IPV6
+from tests.witness.test_packets import runs as packet_runs
 from tests.witness.witnesses import Run, no_mismatch, run_all, scratch
-
-FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 
 
 def runs() -> list[tuple[str, ...]]:
-    out = []
-    for family in FAMS:
-        for name, scenario in REGISTRY.items():
-            if family not in scenario.families or name == "udp-echo":
-                continue
-            base = ("--scenario", name, "--family", family)
-            if name in ("bulk", "slow-link"):
-                out.append((*base, "--size", "256K"))
-            elif name == "time-wait":
-                out += [(*base, "--closer", "client"), (*base, "--closer", "server")]
-            else:
-                out.append(base)
-    return out
+    """test_packets' runs that are TCP, without its faults (a drop's lesson is the wire)."""
+    return [r for r in packet_runs() if "udp-echo" not in r and "--drop" not in r]
 
 
 def check(run: Run) -> list[str]:
