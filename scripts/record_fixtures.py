@@ -69,11 +69,22 @@ def record_wire(name: str, out: pathlib.Path) -> None:
     print(f"{out.relative_to(ROOT)}: {len(proc.stdout.splitlines())} events (with the wire)")
 
 
-def record_lab(name: str, out: pathlib.Path) -> None:
+def record_lab(name: str, out: pathlib.Path, size: int | None = None) -> None:
     """A lab on two hosts joined by a link (a process of its own: the hosts are made while
     it has one thread); the link is its wire."""
+    sized = [] if size is None else ["--size", str(size)]
     proc = subprocess.run(
-        [sys.executable, "-m", "sockviz", "--trace", "--port", str(PORT), "--scenario", name],
+        [
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--trace",
+            "--port",
+            str(PORT),
+            "--scenario",
+            name,
+            *sized,
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -91,6 +102,9 @@ def main() -> int:
     labs = ("lost-syn", "lost-data", "lost-fin", "mss", "simultaneous-close", "simultaneous-open")
     for lab in labs:
         record_lab(lab, DATA / f"{lab}-ipv4.jsonl")
+    # (the time-sequence graph's: segments with their SACK blocks, a transfer's points)
+    record_lab("lost-data", DATA / "graph-lost-data-ipv4.jsonl")
+    record_lab("slow-link", DATA / "graph-slow-link-ipv4.jsonl", size=256 * 1024)
     record_wire("tcp-echo", DATA / "tcp-echo-wire-ipv4.jsonl")
     record_wire("refused", DATA / "refused-wire-ipv4.jsonl")
     record("tcp-echo", "ipv4", DATA / "tcp-echo-ipv4.jsonl")

@@ -224,9 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--export",
-        choices=("mermaid", "text"),
+        choices=("mermaid", "text", "graph"),
         help="with --trace: print the run's ladder as a Mermaid sequenceDiagram or as plain "
-        "text instead of JSON Lines (in the TUI, x writes both to files)",
+        "text, or its time-sequence graphs as SVG (graph), instead of JSON Lines (in the "
+        "TUI, x writes them all to files, and the graphs as PNG too)",
     )
     _add_outside_arguments(parser)
     return parser

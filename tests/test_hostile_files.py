@@ -340,3 +340,72 @@ def test_a_header_with_a_number_json_does_not_have_is_refused(tmp_path, number):
     path.write_text(text.replace('"size": null', f'"size": {number}', 1))
     status, _out, err = run("--replay", str(path), "--trace")
     assert status == 2 and len(err.splitlines()) == 1 and "line 1:" in err, err
+
+
+# --- the time-sequence graph's nested numbers -------------------------------------------
+
+
+def _graph_recording(tmp_path, key: str, change) -> tuple:
+    """A real recording whose first line with ``key`` (a packet line's SACK blocks, a
+    packets line's points) has ``change`` applied to that list: the path and the line's
+    number in the file."""
+    name, scenario = (
+        ("graph-lost-data-ipv4", "lost-data")
+        if key == "sack"
+        else ("graph-slow-link-ipv4", "slow-link")
+    )
+    lines = fixture_lines(name)
+    i = next(i for i, r in enumerate(lines) if isinstance(r.get(key), list))
+    lines[i] = dict(lines[i], **{key: json.loads(json.dumps(lines[i][key]))})
+    change(lines[i][key])
+    return write_recording(tmp_path / "r.jsonl", lines, header(scenario)), i + 2
+
+
+@pytest.mark.parametrize(
+    ("key", "change", "field"),
+    [
+        ("sack", lambda v: None, None),
+        ("points", lambda v: None, None),
+        ("sack", lambda v: v[0].__setitem__(0, -1), "sack[0].left"),
+        ("sack", lambda v: v[0].__setitem__(1, 1 << 32), "sack[0].right"),
+        ("sack", lambda v: v.extend([[1, 2]] * 4), "sack"),
+        ("sack", lambda v: v[0].append(3), "sack[0]"),
+        ("sack", lambda v: v.clear(), "sack"),
+        ("points", lambda v: v[3].__setitem__(1, 1 << 32), "points[3].seq_rel"),
+        ("points", lambda v: v[0].__setitem__(5, 1), "points[0].resent"),
+        ("points", lambda v: v[2].__setitem__(0, -0.5), "points[2].t"),
+        ("points", lambda v: v[2].__setitem__(0, 1e308), "points[2].t"),
+        ("points", lambda v: v[1].__setitem__(6, [[1]]), "points[1].sack[0]"),
+        ("points", lambda v: v[1].pop(), "points[1]"),
+        ("points", lambda v: v.extend([v[0]] * 2001), "points"),
+        ("points", lambda v: v[4].__setitem__(4, "64 KiB"), "points[4].window"),
+    ],
+)
+def test_a_sack_block_or_graph_point_out_of_range_is_refused_with_its_line(
+    tmp_path, key, change, field
+):
+    path, number = _graph_recording(tmp_path, key, change)
+    status, _out, err = run("--replay", str(path), "--trace")
+    if field is None:  # (the real recording, unchanged: it plays)
+        assert status == 0, err
+        return
+    assert status == 2 and len(err.splitlines()) == 1, err
+    assert f"line {number}:" in err and f"{field} = " in err, err
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kind", "key", "value"),
+    [
+        ("graph-slow-link-ipv4", "packets", "sack", [[1, 2]]),
+        ("graph-lost-data-ipv4", "packet", "points", []),
+    ],
+)
+def test_a_key_on_a_line_that_does_not_have_it_is_refused(tmp_path, fixture, kind, key, value):
+    lines = fixture_lines(fixture)
+    i = next(i for i, r in enumerate(lines) if r["call"] == kind)
+    lines[i] = dict(lines[i], **{key: value})
+    scenario = {"graph-slow-link-ipv4": "slow-link", "graph-lost-data-ipv4": "lost-data"}
+    path = write_recording(tmp_path / "r.jsonl", lines, header(scenario[fixture]))
+    status, _out, err = run("--replay", str(path), "--trace")
+    assert status == 2 and len(err.splitlines()) == 1 and f"line {i + 2}:" in err, err
+    assert key in err

@@ -49,7 +49,13 @@ COMMANDS = (
         "TCP state diagram",
         "d",
         "RFC 9293's states, each end of a connection lit where this run has it",
-        "toggle_diagram",
+        "toggle_panel('diagram')",
+    ),
+    Command(
+        "Time-sequence graph",
+        "G",
+        "sequence numbers against time: segments, ACKs, window, SACKs, retransmissions",
+        "toggle_panel('graph')",
     ),
     Command(
         "Predict mode: on / off",
@@ -58,7 +64,10 @@ COMMANDS = (
         "toggle_quiz",
     ),
     Command(
-        "Export the ladder", "x", "write it as Mermaid (.mmd) and plain text (.txt)", "app.export"
+        "Export the ladder and graphs",
+        "x",
+        "the ladder as Mermaid (.mmd) and text (.txt); the graphs as SVG and PNG",
+        "app.export",
     ),
     Command("Screenshot", "ctrl+s", "save the screen as an SVG file", "app.save_svg"),
     Command(

@@ -34,6 +34,7 @@ from sockviz.app.widgets.keys_footer import KeysFooter
 from sockviz.app.widgets.ladder import Ladder
 from sockviz.app.widgets.linkstrip import LinkStrip
 from sockviz.app.widgets.message_bar import MessageBar
+from sockviz.app.widgets.seq_graph_panel import SeqGraph
 from sockviz.app.widgets.socket_card import SocketCard
 from sockviz.app.widgets.stage import Stage
 from sockviz.app.widgets.status import Position, StatusBar
@@ -76,7 +77,8 @@ class RunScreen(Screen[None]):
         Binding("plus,equals_sign", "faster", "Speed", key_display="+/-"),
         Binding("minus", "slower", "Slower", show=False),
         Binding("w", "toggle_wire", "Wire", show=False),
-        Binding("d", "toggle_diagram", "TCP states", show=False),
+        Binding("d", "toggle_panel('diagram')", "TCP states", show=False),
+        Binding("G", "toggle_panel('graph')", "Seq graph", show=False),
         Binding("g", "toggle_quiz", "Predict", show=False),
         # (a teacher's key, pressed once a lesson: in the help and the palette, not the footer)
         Binding("t", "app.cycle_theme", "Theme", show=False),
@@ -140,6 +142,7 @@ class RunScreen(Screen[None]):
         yield LinkStrip(id="link-strip")
         yield self.stage
         yield StateDiagram(id="diagram")
+        yield SeqGraph(id="graph")
         # The lower panels, and the message line in its bar, are mounted just after the
         # first frame (see _mount_lower).
         yield MessageBar(id="message-bar")
@@ -162,7 +165,7 @@ class RunScreen(Screen[None]):
         from sockviz.app.widgets.lower_row import LowerPanels
 
         self.lower = LowerPanels(id="lower")
-        self.mount(self.lower, after="#diagram")
+        self.mount(self.lower, after="#graph")
         self.query_one(MessageBar).line()
 
     def on_lower_panels_ready(self) -> None:
@@ -271,6 +274,8 @@ class RunScreen(Screen[None]):
                 self.lower.show_payload(self.payload)
         if self.has_class("-diagram"):
             self.query_one(StateDiagram).show(view)
+        if self.has_class("-graph"):
+            self.query_one(SeqGraph).show(view)
         if changes is None or changes.panels:
             self.draw_panels()
 
@@ -442,16 +447,20 @@ class RunScreen(Screen[None]):
         shown = "shown" if ladder.show_wire else "hidden (w shows them again)"
         self.notify(f"The wire's segments on the ladder: {shown}.", timeout=3)
 
-    def action_toggle_diagram(self) -> None:
-        """The TCP state diagram in the stage's place; again, the next connection; after
-        the last, the stage again."""
-        diagram = self.query_one(StateDiagram)
-        if not self.has_class("-diagram"):
-            self.add_class("-diagram")
-            diagram.choice = 0
-            diagram.show(self.view)
-        elif not diagram.next_connection(self.view):
-            self.remove_class("-diagram")
+    def action_toggle_panel(self, name: str) -> None:
+        """The TCP state diagram (``diagram``) or the time-sequence graph (``graph``) in the
+        stage's place; again, its next connection or direction; after the last, the stage
+        again."""
+        panel: StateDiagram | SeqGraph = (
+            self.query_one(StateDiagram) if name == "diagram" else self.query_one(SeqGraph)
+        )
+        if not self.has_class(f"-{name}"):
+            self.remove_class("-diagram", "-graph")
+            self.add_class(f"-{name}")
+            panel.choice = 0
+            panel.show(self.view)
+        elif not panel.advance(self.view):
+            self.remove_class(f"-{name}")
 
     def on_ladder_message_chosen(self, message: Ladder.MessageChosen) -> None:
         self.payload = message.row

@@ -8,7 +8,7 @@ import errno
 import io
 import os
 from collections.abc import Iterable
-from typing import IO, Any, cast
+from typing import Any
 
 from textual.app import App
 
@@ -20,14 +20,14 @@ from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.view.export import FORMATS
 
 
-def create_free(scenario: str, suffixes: tuple[str, ...]) -> tuple[str, list[IO[str]]]:
+def create_free(scenario: str, suffixes: tuple[str, ...]) -> tuple[str, list[io.TextIOWrapper]]:
     """New files ``sockviz-<scenario>-<n><suffix>`` in the working folder, for the first
     ``n`` none of them exists at; each created exclusively, never through a symlink (a name
     planted there is skipped, its target untouched). OSError if none can be."""
     stem = ""
     for n in range(1, 10_000):
         stem = os.path.abspath(inert(f"sockviz-{scenario}-{n}", 120))
-        files: list[IO[str]] = []
+        files: list[io.TextIOWrapper] = []
         try:
             for suffix in suffixes:
                 files.append(create(stem + suffix))
@@ -48,17 +48,23 @@ def export_run(
     app: App[Any], events: Iterable[Event], config: AppConfig, scenario: Scenario
 ) -> None:
     """Write the run so far (``events``: its trace) as a Mermaid sequenceDiagram and as
-    plain text; say where."""
+    plain text, and its time-sequence graphs as SVG and PNG; say where."""
     trace = list(events)
     if not trace:
         app.notify("No call has been made yet: nothing to draw.", timeout=3)
         return
     title = f"sockviz {config.scenario} · {config.family}"
+    # (imported when asked for: Pillow is not part of the start)
+    from sockviz.app.graph_png import to_graph_png
+
+    suffixes = (*(suffix for _, suffix in FORMATS.values()), ".graph.png")
     try:
-        stem, files = create_free(config.scenario, tuple(suffix for _, suffix in FORMATS.values()))
-        for (draw, _suffix), f in zip(FORMATS.values(), files, strict=True):
+        stem, files = create_free(config.scenario, suffixes)
+        for (draw, _suffix), f in zip(FORMATS.values(), files, strict=False):
             with f:
                 f.write(draw(trace, title, scenario))
+        with files[-1] as f:
+            f.buffer.write(to_graph_png(trace, title))
     except OSError as exc:
         app.notify(
             f"{exc.strerror or exc}: {exc.filename or ''}",
@@ -68,8 +74,9 @@ def export_run(
         )
         return
     app.notify(
-        f"{stem}.mmd (Mermaid: paste it into a ```mermaid block) and {stem}.txt",
-        title="ladder written",
+        f"{stem}.mmd (Mermaid: paste it into a ```mermaid block), .txt (plain text), "
+        ".graph.svg and .graph.png (time-sequence graphs)",
+        title="ladder and graphs written",
         timeout=8,
     )
 
@@ -89,7 +96,7 @@ def save_screenshot(app: App[Any], scenario: str) -> None:
         stem, (svg_file, png_file) = create_free(scenario, (".svg", ".png"))
         with svg_file, png_file:
             svg_file.write(svg)
-            cast(io.TextIOWrapper, png_file).buffer.write(png)  # (create() opens text)
+            png_file.buffer.write(png)  # (create() opens text)
     except OSError as exc:
         app.notify(f"{exc.strerror or exc}", title="no screenshot", severity="error", timeout=8)
         return

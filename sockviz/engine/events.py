@@ -17,6 +17,7 @@ writer can use them without touching a socket.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sockviz.engine.states import Call, Role, State
 
@@ -134,6 +135,26 @@ class KernelEvent:
     """Not a field: lets code treat every trace event alike (``event.call``)."""
 
 
+class Point(NamedTuple):
+    """One segment of a bulk transfer, as its time-sequence graph needs it (a named tuple:
+    a sum carries hundreds)."""
+
+    t: float
+    """Seconds since the run started, when it was read."""
+    seq_rel: int
+    """Its sequence number, relative to its sender's first."""
+    nbytes: int
+    """Bytes of payload it carried."""
+    ack_rel: int | None
+    """What it acknowledged, relative to the receiver's first; None without ACK."""
+    window: int | None
+    """The receive window it offered, in bytes (scaled)."""
+    resent: bool
+    """It carried bytes its sender had sent before (a retransmission)."""
+    sack: tuple[tuple[int, int], ...] | None
+    """Its SACK blocks, as :attr:`Segment.sack`."""
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """A TCP segment or UDP datagram that crossed the wire - captured as it went, not drawn
@@ -191,6 +212,13 @@ class Segment:
 
     is_sum: bool = False
     """A bulk transfer's segments in one (``"call": "packets"`` in the trace)."""
+    sack: tuple[tuple[int, int], ...] | None = None
+    """The SACK blocks it carried: each a (left, right) edge of bytes received beyond what
+    it acknowledges, relative as ``ack_rel`` is; None when it carried none."""
+    points: tuple[Point, ...] | None = None
+    """For a sum whose frames were read: some of its segments, one :class:`Point` each,
+    spread over the transfer (every retransmission, SACK and zero window among them, up to
+    a bound), for the time-sequence graph; None where none was read."""
 
     call = "packet"
     """Not a field: lets code treat every trace event alike (``event.call``)."""

@@ -19,6 +19,7 @@ from sockviz.engine.states import Call
 from sockviz.view import linkview, words
 from sockviz.view.fold import apply
 from sockviz.view.run_view import RunView, lane_of
+from sockviz.view.seq_graph_svg import to_graph_svg
 
 #: Characters of a data preview shown on an arrow.
 PREVIEW = 24
@@ -173,4 +174,8 @@ def to_text(
 
 
 #: What ``--export`` takes, and the suffix a file of it gets.
-FORMATS = {"mermaid": (to_mermaid, ".mmd"), "text": (to_text, ".txt")}
+FORMATS = {
+    "mermaid": (to_mermaid, ".mmd"),
+    "text": (to_text, ".txt"),
+    "graph": (to_graph_svg, ".graph.svg"),
+}

@@ -29,7 +29,7 @@ from sockviz.engine.events import (
     WireStatus,
 )
 from sockviz.engine.states import Call, State, Transport
-from sockviz.view import linkview, tcp_diagram, words
+from sockviz.view import linkview, seq_graph, tcp_diagram, words
 from sockviz.view.fold_changes import Changes
 from sockviz.view.ladder_rows import add_row, call_rows
 from sockviz.view.run_view import MAX_CARDS, CardModel, RunView, lane_of, plan_path
@@ -76,6 +76,7 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
         view.checks[event.step] = event
     elif isinstance(event, Segment):
         view.diagrams = tcp_diagram.on_segment(view.diagrams, event)
+        view.graphs = seq_graph.on_segment(view.graphs, event)
         _segment(view, event, changes)
     elif isinstance(event, WireStatus):
         view.wire = event

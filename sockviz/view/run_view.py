@@ -33,6 +33,7 @@ from sockviz.engine.events import (
 from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.states import INITIAL, TRANSITIONS, Call, Role, State, Transport
 from sockviz.view.linkview import LinkView
+from sockviz.view.seq_graph import Graphs
 from sockviz.view.tcp_diagram import Diagrams
 
 T = TypeVar("T")
@@ -305,6 +306,9 @@ class RunView:
     diagrams: Diagrams = field(default_factory=Diagrams)
     """The run's TCP connections through RFC 9293's state diagram
     (:class:`~sockviz.view.tcp_diagram.Diagrams`, immutable: a copy shares it)."""
+    graphs: Graphs = field(default_factory=Graphs)
+    """The run's TCP connections' segments for their time-sequence graphs
+    (:class:`~sockviz.view.seq_graph.Graphs`, immutable: a copy shares it)."""
 
     def copy(self) -> RunView:
         """A view to fold on from here without changing this one (the shared stores stay

@@ -45,9 +45,12 @@ FIXTURES = {
     "lost-syn-ipv4": ("lost-syn", "ipv4"),
     "backlog-full-ipv4": ("backlog-full", "ipv4"),
     "tcp-echo-unix": ("tcp-echo", "unix"),
+    # (segments with SACK blocks; a sum with the points of the time-sequence graph)
+    "graph-lost-data-ipv4": ("lost-data", "ipv4"),
+    "graph-slow-link-ipv4": ("slow-link", "ipv4"),
 }
 SIZES = ((80, 24), (120, 40))
-KEYS = ("left", "home", "right", "end", "w", "p", "l")  # (→ from Home: a step of history)
+KEYS = ("left", "home", "right", "end", "w", "p", "l", "G")  # (→ from Home: a step of history)
 RECORDS = {name: fixture_lines(name) for name in FIXTURES}
 
 #: Values that are each some check's edge: the kernel's u32s and past them, the caps on
@@ -149,6 +152,15 @@ def mutated(draw):
         picked = draw(st.sampled_from(sorted({kind(r) for r in records})))
         i = draw(st.sampled_from([i for i, r in enumerate(records) if kind(r) == picked]))
         op = draw(st.sampled_from(("set", "set", "set", "delete", "drop", "repeat", "move")))
+        nested = [k for k in ("points", "sack") if isinstance(records[i].get(k), list)]
+        if nested and draw(st.booleans()):  # (inside a point or a SACK block: one number)
+            key = draw(st.sampled_from(nested))
+            items = records[i][key] = [list(item) for item in records[i][key]]
+            item = draw(st.sampled_from(items)) if items else None
+            if item:
+                at = draw(st.integers(0, len(item) - 1))
+                item[at] = draw(st.one_of(near(item[at]), values))
+            continue
         if op == "drop" and len(records) > 1:  # (a line lost, out of place, said twice)
             del records[i]
         elif op == "repeat":

@@ -147,8 +147,8 @@ async def test_a_notice_has_a_line_of_its_own(tmp_path, monkeypatch):
         drawn = [row[box.x : box.right] for row in screen_text(app)[box.y : box.bottom]]
         said = "".join(drawn).replace(" ", "")  # (a path longer than a line is folded)
         message = bar.said.message if bar.said else ""
-        assert said == ("ladder written: " + message).replace(" ", ""), (drawn, message)
-        assert "sockviz-tcp-echo-1.mmd" in message and "sockviz-tcp-echo-1.txt" in message
+        assert said == ("ladder and graphs written: " + message).replace(" ", ""), (drawn, message)
+        assert "sockviz-tcp-echo-1.mmd" in message and ".txt" in message and ".graph.png" in message
         assert not app.screen.query_one(Footer).display
         assert not any(toast.region.height for toast in app.screen.query("Toast"))
         for panel in ("#explain", "#tabs", "#stage"):

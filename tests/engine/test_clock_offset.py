@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from sockviz.engine.wire.segments import ClockOffset
+from sockviz.engine.wire.frame_source import ClockOffset
 
 SLEEP = 0.004
 

@@ -90,11 +90,13 @@ def dpkt_frame(frame: bytes, t: float) -> Frame | None:
     src, dst = socket.inet_ntop(family, ip.src), socket.inet_ntop(family, ip.dst)
     segment = ip.data
     if isinstance(segment, dpkt.tcp.TCP):
-        options = []
+        options, sack = [], None
         for kind, body in dpkt.tcp.parse_opts(segment.opts):
             if kind == dpkt.tcp.TCP_OPT_EOL:
                 break
             name = _OPTION_NAMES.get(kind)
+            if name == "sack" and sack is None:  # (the first SACK option's blocks)
+                sack = tuple(struct.iter_unpack("!II", body[: len(body) // 8 * 8]))
             if name == "mss":
                 options.append((name, struct.unpack("!H", body)[0]))
             elif name == "wscale":
@@ -116,6 +118,7 @@ def dpkt_frame(frame: bytes, t: float) -> Frame | None:
             tuple(options),
             frame[:384],
             len(frame),
+            sack=sack or (),
         )
     if isinstance(segment, dpkt.udp.UDP):
         return Frame(

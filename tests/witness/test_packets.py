@@ -122,10 +122,12 @@ def compare_one(
         ("payload length", frame.nbytes, line["nbytes"]),
     ]
     if frame.proto == "TCP":
+        sack = line.get("sack")
         checks += [
             ("flags", sorted(frame.flags), sorted(flag_set(line["flags"]))),
             ("seq_rel", frame.seq, line["seq_rel"]),
             ("ack_rel", frame.ack, line["ack_rel"]),
+            ("sack", frame.sack, None if sack is None else tuple(map(tuple, sack))),
         ]
     for field, want, got in checks:
         if want != got:
@@ -225,12 +227,53 @@ def compare_sums(sums: list[dict], block: list[Frame]) -> list[str]:
                     f"{block[-1].number if block else '-'}): {key}: tshark "
                     f"{want[key]!r}, trace {got[key]!r}"
                 )
+    out += compare_points(sums, block)
     others = [f for f in block if f.src not in {line["local"] for line in sums}]
     if others:
         out.append(
             f"{len(others)} frames among the summed ones belong to no summed line "
             f"(first: frame {others[0].number})"
         )
+    return out
+
+
+def compare_points(sums: list[dict], block: list[Frame], early: float = LINK_SLACK) -> list[str]:
+    """A sum's graph points: each one of its frames, in order, with that frame's numbers
+    (seq, length, ack, SACK blocks, sent again or not), the gaps between them tshark's."""
+    out = []
+    for line in sums:
+        points = line.get("points") or []
+        mine = [f for f in block if f.src == line["local"]]
+        at, first = 0, None
+        for p in points:
+            t, seq, nbytes, ack, _window, resent, sack = p
+            sack = None if sack is None else tuple(map(tuple, sack))
+            while at < len(mine) and (
+                mine[at].seq,
+                mine[at].nbytes,
+                mine[at].ack,
+                mine[at].sack,
+            ) != (
+                seq,
+                nbytes,
+                ack,
+                sack,
+            ):
+                at += 1
+            if at == len(mine):
+                out.append(f"summed line seq {line['seq']}: point {p} is no frame of it, in order")
+                break
+            frame = mine[at]
+            if frame.retransmission != resent:
+                out.append(f"point {p}: sent again {resent}, tshark {frame.retransmission}")
+            if first is None:
+                first = (t, frame.epoch)
+            elif abs((t - first[0]) - (frame.epoch - first[1])) > 2 * early:
+                out.append(
+                    f"point {p}: {t - first[0]:.4f} s after the first, tshark "
+                    f"{frame.epoch - first[1]:.4f}"
+                )
+            at += 1
     return out
 
 

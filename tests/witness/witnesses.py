@@ -169,6 +169,8 @@ class Frame:
     (tshark calls some of those "out-of-order": a hole filled sooner than its RTT)."""
     marked: bool = False
     """tshark's own mark alone."""
+    sack: tuple[tuple[int, int], ...] | None = None
+    """Its SACK blocks' (left, right) edges, relative (None: it carried none)."""
 
 
 def address(ip: str, port: str) -> str:
@@ -255,6 +257,9 @@ def frames(pcap: Path) -> list[Frame]:
                     False,
                 )
             )
+    blocks = sacks(pcap)
+    for frame in out:
+        frame.sack = blocks.get(frame.number)
     sent: set[tuple[str, str, int, frozenset[str]]] = set()
     for frame in out:
         ends = frame.flags & {"SYN", "FIN"}
@@ -262,6 +267,43 @@ def frames(pcap: Path) -> list[Frame]:
             key = (frame.src, frame.dst, frame.seq, ends)
             frame.retransmission = frame.retransmission or key in sent
             sent.add(key)
+    return out
+
+
+def sacks(pcap: Path) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Frame number -> its SACK blocks, relative as Wireshark shows them (every block: a
+    pass of its own, each field's every occurrence)."""
+    command = [
+        "tshark",
+        "-n",
+        "-r",
+        str(pcap),
+        "-o",
+        "tcp.relative_sequence_numbers:TRUE",
+        "-Y",
+        "tcp.options.sack_le",
+        "-T",
+        "fields",
+        "-E",
+        "separator=,",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=;",
+        "-e",
+        "frame.number",
+        "-e",
+        "tcp.options.sack_le",
+        "-e",
+        "tcp.options.sack_re",
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = {}
+    for line in proc.stdout.splitlines():
+        number, left, right = line.split(",")
+        pairs = zip(left.split(";"), right.split(";"), strict=True)
+        out[int(number)] = tuple((int(a), int(b)) for a, b in pairs)
     return out
 
 

@@ -45,6 +45,14 @@ KEYS = (
         ),
     ),
     (
+        "G",
+        (
+            "the time-sequence graph: one direction of a connection, sequence numbers "
+            "against time (segments, ACKs, the window's edge, SACKs, what was sent again "
+            "or lost); again, the next direction; after the last, the ladder again"
+        ),
+    ),
+    (
         "g",
         (
             "predict mode on/off: before each call, guess what it will do (a choice's "
@@ -64,11 +72,16 @@ KEYS = (
             "mark of the timeline on the status line: that moment)"
         ),
     ),
-    ("x", "export the ladder: Mermaid (.mmd) and plain text (.txt)"),
+    (
+        "x",
+        "export the ladder (Mermaid .mmd, plain text .txt) and the time-sequence graphs "
+        "(.graph.svg, .graph.png)",
+    ),
     ("ctrl+s", "save a screenshot (PNG and SVG)"),
     (
         "ctrl+p",
-        "the command palette: scenario, family, wire, the TCP state diagram, predict, "
+        "the command palette: scenario, family, wire, the TCP state diagram, the "
+        "time-sequence graph, predict, "
         "export, screenshot, restart, help and the themes, by name",
     ),
 )
@@ -103,6 +116,15 @@ READING = (
         "that crossed or the call that was made (with the wire watched; without it, by the "
         "kernel's readings after each call, and it says so). Under it, each end's path, "
         "with the kernel's own reading beside it."
+    ),
+    (
+        "The time-sequence graph (G) is Stevens' (tcptrace's, Wireshark's): for one "
+        "direction of a connection, each segment its sender sent is a bar from its first "
+        "byte to its last, at the moment it was sent; the other side's ACKs are the line "
+        "below them, the edge of the window it offered the line above, its SACK blocks the "
+        "bytes that came beyond a gap. A bulk transfer's segments are drawn from some of "
+        "them, spread over it, where they were read; where the kernel only counted them "
+        "(loopback, without --pcap), the graph says so."
     ),
     (
         "Nothing here is simulated: each line in the log is a system call that this "

@@ -209,7 +209,7 @@ class StateDiagram(VerticalScroll):
         if not top <= row < top + height - 1:
             self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)
 
-    def next_connection(self, view: RunView) -> bool:
+    def advance(self, view: RunView) -> bool:
         """Show the next connection; False once past the last (the diagram closes)."""
         count = len(view.diagrams.connections)
         if self.choice + 1 >= max(1, count):

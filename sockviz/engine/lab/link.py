@@ -32,26 +32,20 @@ import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sockviz.engine.lab.link_packets import Flow, Seen, ends_of, flow_of
+from sockviz.engine.lab.link_packets import (
+    Flow,
+    LinkSampler,
+    Seen,
+    ends_of,
+    flow_of,
+    frame_of,
+)
 from sockviz.engine.lab.link_packets import kind_of as kind_of  # (re-exported: tests read it here)
 from sockviz.engine.lab.two_hosts import Hosts
-from sockviz.engine.wire.frame_parser import SNAPLEN, Frame, parse
-from sockviz.engine.wire.headers import (
-    ETHERNET,
-    ETHERTYPE_IPV4,
-    ETHERTYPE_IPV6,
-    EthernetFields,
-)
+from sockviz.engine.wire.frame_parser import Frame
 
 #: The largest packet a TUN device hands over (its default MTU, and headroom).
 PACKET_MAX = 65535
-#: What a TUN frame gets in front to read as the loopback capture's Ethernet frames do
-#: (no addresses, the IP version's ethertype), for the parser and for pcap files.
-_ETHER = {
-    version: ETHERNET.pack(EthernetFields(bytes(6), bytes(6), ethertype))
-    for version, ethertype in ((4, ETHERTYPE_IPV4), (6, ETHERTYPE_IPV6))
-}
-
 KINDS = ("syn", "syn-ack", "ack", "data", "fin")
 
 
@@ -223,6 +217,8 @@ class Link:
         self._frames: list[Frame | Released] = []
         self._paused = False
         self._counting: dict[tuple[str, str], int] = {}
+        self._sampling: dict[tuple[str, str], LinkSampler] = {}
+        """While paused: some of the frames it counted each way, for a graph."""
         """While paused: a connection's two directions (from, to) -> the packets the link
         took that way (:meth:`pause`)."""
         self._credits = 0
@@ -293,6 +289,7 @@ class Link:
             ends = ends_of(packet)
             if ends in self._counting:
                 self._counting[ends] += 1
+                self._sample(ends, packet)
         self._order += 1
         number = self._order
         if kind == "syn":
@@ -342,18 +339,17 @@ class Link:
         self.log.append((now - self.started, side, kind, why))
         self._note(packet, why, None, number)
 
+    def _sample(self, ends: tuple[str, str], packet: bytes) -> None:
+        """A packet of a transfer being counted, offered to its direction's sampler."""
+        self._sampling.setdefault(ends, LinkSampler()).add(packet, time.time())
+
     def _note(self, packet: bytes, what: str, crossing: float | None, number: int) -> None:
         """A frame for the wire's readers: what the link did with ``packet`` (``crossing``:
         the seconds it takes to arrive, when it set off)."""
         if self._paused or self._stop.is_set():
             return
-        version = packet[0] >> 4 if packet else 0
-        if version not in _ETHER:
-            return
         wall = time.time()
-        frame = parse(
-            _ETHER[version] + packet[: SNAPLEN - ETHERNET.size], wall, len(packet) + ETHERNET.size
-        )
+        frame = frame_of(packet, wall)
         if frame is None:
             return
         later = None if crossing is None else wall + crossing
@@ -438,7 +434,7 @@ class Link:
         kernel sent them)."""
         with self._lock:
             self._counting = {} if count is None else {count: 0, count[::-1]: 0}
-            self._paused = True
+            self._sampling, self._paused = {}, True
 
     def resume(self) -> dict[tuple[str, str], int]:
         """Frames for readers again; the packets counted each way since :meth:`pause`,
@@ -447,6 +443,14 @@ class Link:
             counted, self._counting = self._counting, {}
             self._paused = False
         return counted
+
+    def samples(self) -> dict[tuple[str, str], list[tuple[Frame, bool]]]:
+        """Some of the frames counted each way since :meth:`pause` (spread over the
+        transfer: :mod:`~sockviz.engine.wire.point_sampler`), each with whether it carried
+        bytes sent before; then none kept."""
+        with self._lock:
+            sampling, self._sampling = self._sampling, {}
+        return {ends: sampler.frames() for ends, sampler in sampling.items()}
 
 
 def describe(spec: LinkSpec, hold: bool = False) -> str:

@@ -14,19 +14,29 @@ from __future__ import annotations
 
 import hashlib
 
-from sockviz.engine.wire.frame_parser import ip_text
+from sockviz.engine.wire.frame_parser import SNAPLEN, Frame, ip_text, parse
 from sockviz.engine.wire.headers import (
+    ETHERNET,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
     IPPROTO_TCP,
     IPPROTO_UDP,
     TCP,
+    TCPOPT_NOP,
+    TCPOPT_TIMESTAMP,
     TH_ACK,
     TH_FIN,
     TH_SYN,
+    EthernetFields,
     IPPacket,
     TCPFields,
     ip_packet,
+    sack_blocks,
 )
+from sockviz.engine.wire.point_sampler import Sampler
 
+#: The options of almost every segment after the handshake (two NOPs, a timestamp): no SACK.
+_NOP_NOP_TS = bytes((TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10))
 #: A TCP connection, the same both ways: its two ends (address and port, packed), in order.
 Flow = tuple[bytes, ...]
 #: What makes a packet the same one again (:meth:`Seen.identity`): the seed's input.
@@ -116,3 +126,62 @@ class Seen:
         if ip.protocol == IPPROTO_UDP:
             return (side, "udp", packet[ip.start + 8 : ip.end])
         return (side, ip.protocol, packet[ip.start : ip.end])
+
+
+#: What a TUN frame gets in front to read as the loopback capture's Ethernet frames do
+#: (no addresses, the IP version's ethertype), for the parser and for pcap files.
+_ETHER = {
+    version: ETHERNET.pack(EthernetFields(bytes(6), bytes(6), ethertype))
+    for version, ethertype in ((4, ETHERTYPE_IPV4), (6, ETHERTYPE_IPV6))
+}
+
+
+def frame_of(packet: bytes, wall: float) -> Frame | None:
+    """An IP packet the link carried, parsed as a capture would (stamped ``wall``)."""
+    version = packet[0] >> 4 if packet else 0
+    if version not in _ETHER:
+        return None
+    return parse(
+        _ETHER[version] + packet[: SNAPLEN - ETHERNET.size], wall, len(packet) + ETHERNET.size
+    )
+
+
+class LinkSampler:
+    """One direction of a transfer the link only counts: some of its packets, kept as they
+    came and parsed only when asked for, each with whether it carried bytes sent before
+    (judged against every packet, not only those kept) - a few header fields read a
+    packet, so counting a transfer stays cheap."""
+
+    __slots__ = ("_high", "sampler")
+
+    def __init__(self) -> None:
+        self.sampler: Sampler[tuple[bytes, float, bool]] = Sampler()
+        self._high: int | None = None
+
+    def add(self, packet: bytes, wall: float) -> None:
+        headers = _tcp(packet)
+        if headers is None:
+            return
+        ip, tcp = headers
+        nbytes = ip.end - ip.start - tcp.header_length
+        resent = False
+        if nbytes > 0:
+            end = (tcp.seq + nbytes) % (1 << 32)
+            ahead = None if self._high is None else (end - self._high) % (1 << 32)
+            if ahead is None or 0 < ahead < 1 << 31:
+                self._high = end
+            else:  # (it ends at or below the highest sent: RFC 1982's "not after")
+                resent = True
+        options = packet[ip.start + TCP.size : ip.start + tcp.header_length]
+        plain = len(options) == 12 and options[:4] == _NOP_NOP_TS
+        sacked = bool(options) and not plain and bool(sack_blocks(options))
+        self.sampler.add((packet, wall, resent), resent or sacked or tcp.window == 0)
+
+    def frames(self) -> list[tuple[Frame, bool]]:
+        """The packets kept, parsed, each with whether it was sent again."""
+        out = []
+        for packet, wall, resent in self.sampler.items():
+            frame = frame_of(packet, wall)
+            if frame is not None:
+                out.append((frame, resent))
+        return out

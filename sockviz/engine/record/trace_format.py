@@ -13,8 +13,15 @@ import dataclasses
 from collections.abc import Iterable
 from typing import TypedDict
 
-from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment, TcpSettings
+from sockviz.engine.events import (
+    CallEvent,
+    KernelEvent,
+    LinkEvent,
+    Segment,
+    TcpSettings,
+)
 from sockviz.engine.preview import escape_bytes, unescape_bytes
+from sockviz.engine.record.trace_lines import blocks_value, points_value
 from sockviz.engine.states import Call, Role, State
 
 TraceEvent = CallEvent | KernelEvent | Segment | LinkEvent | TcpSettings
@@ -70,6 +77,13 @@ SUM_KEYS = ("count", "largest", "retransmissions")
 #: (``crossed``, ``dropped``, ``lost``, ``held``), the seconds it takes to cross, and for
 #: the kernel's sending it again, the seconds since it first sent it.
 LINK_KEYS = ("link", "delay", "retry")
+#: A packet line's last key, only where the segment carried SACK blocks: ``[[left, right],
+#: ...]``, relative as ``ack_rel`` is.
+SACK_KEY = "sack"
+#: A packets line's last key, only where its frames were read: some of its segments,
+#: spread over the transfer, for the time-sequence graph - each ``[t, seq_rel, nbytes,
+#: ack_rel, window, resent, sack]`` (``resent``: it carried bytes sent before).
+POINTS_KEY = "points"
 #: Further keys of a ``kernel`` line on a two-host run, last: the kernel's smoothed RTT in
 #: milliseconds, congestion window in segments, and segments sent again (``TCP_INFO``).
 FLOW_KEYS = ("rtt", "cwnd", "retrans")
@@ -118,8 +132,12 @@ def to_record(event: TraceEvent) -> dict[str, object]:
             record.update(
                 zip(SUM_KEYS, (event.count, event.largest, event.retransmissions), strict=True)
             )
+            if event.points is not None:
+                record[POINTS_KEY] = points_value(event.points)
         else:  # (every packet line: on loopback link and delay are null; retry is anyone's)
             record.update(zip(LINK_KEYS, (event.link, event.delay, event.retry), strict=True))
+            if event.sack is not None:
+                record[SACK_KEY] = blocks_value(event.sack)
         return record
     if isinstance(event, TcpSettings):
         record = dict.fromkeys(ALL_KEYS)

@@ -12,10 +12,12 @@ encoder, so a line is ASCII and well formed whatever it holds.
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii as _quote
 
-from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment, TcpSettings
+from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Point, Segment, TcpSettings
 from sockviz.engine.preview import escape_bytes
 
 
@@ -117,11 +119,15 @@ def segment_line(e: Segment) -> str:
             f', "count": {_n(e.count)}, "largest": {_n(e.largest)}, '
             f'"retransmissions": {_n(e.retransmissions)}'
         )
+        if e.points is not None:
+            line += ', "points": ' + json.dumps(points_value(e.points))
     else:
         line += (
             f', "link": {n if e.link is None else q(e.link)}, "delay": {_n(e.delay)}, '
             f'"retry": {_n(e.retry)}'
         )
+        if e.sack is not None:
+            line += f', "sack": {json.dumps(blocks_value(e.sack))}'
     return line + "}"
 
 
@@ -164,3 +170,16 @@ def line(event: CallEvent | KernelEvent | Segment | LinkEvent | TcpSettings) -> 
     if type(event) is TcpSettings:
         return tcp_line(event)
     raise KeyError(type(event))  # (as the table of line makers this was said it)
+
+
+def blocks_value(sack: tuple[tuple[int, int], ...] | None) -> list[list[int]] | None:
+    """SACK blocks as a trace line has them."""
+    return None if sack is None else [[left, right] for left, right in sack]
+
+
+def points_value(points: Iterable[Point]) -> list[list[object]]:
+    """A sum's graph points as a trace line has them (:data:`POINTS_KEY`)."""
+    return [
+        [p.t, p.seq_rel, p.nbytes, p.ack_rel, p.window, p.resent, blocks_value(p.sack)]
+        for p in points
+    ]

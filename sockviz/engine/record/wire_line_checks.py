@@ -13,7 +13,8 @@ import math
 import re
 from typing import TypedDict
 
-from sockviz.engine.events import LinkEvent, Segment, TcpSettings
+from sockviz.engine.events import LinkEvent, Point, Segment, TcpSettings
+from sockviz.engine.record import graph_checks
 from sockviz.engine.record.field_checks import (
     MAX_COUNT,
     MAX_SEQ,
@@ -81,7 +82,12 @@ def segment(record: Record, summed: bool = False) -> Segment:
             is_sum=True,
             largest=integer(record, "largest", 1 << 20, optional=True),
             retransmissions=integer(record, "retransmissions", MAX_COUNT),
+            points=graph_checks.points(record),
         )
+    elif record.get("points") is not None:
+        raise fail("points", record.get("points"), "null on a packet line (a sum's key)")
+    if (summed or proto == "UDP") and record.get("sack") is not None:
+        raise fail("sack", record.get("sack"), "null on a packets line and for UDP")
     return Segment(
         **sums,
         seq=integer(record, "seq", MAX_SEQ),
@@ -99,6 +105,7 @@ def segment(record: Record, summed: bool = False) -> Segment:
         family=family,
         local=local,
         remote=remote,
+        sack=graph_checks.sack(record.get("sack")),
         **link_fields(record),
     )
 
@@ -113,6 +120,7 @@ class SumFields(TypedDict, total=False):
     is_sum: bool
     largest: int | None
     retransmissions: int
+    points: tuple[Point, ...] | None
 
 
 class LinkFields(TypedDict, total=False):

@@ -27,7 +27,7 @@ from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.sockets.call_words import call_args
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.states import Call, Role
-from sockviz.engine.wire.segments import FrameSource
+from sockviz.engine.wire.frame_source import FrameSource
 
 
 class ConnectRunner(_OutsideRunner):

@@ -25,7 +25,7 @@ from sockviz.engine.sockets.call_words import call_args, format_address
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.sockets.tracer import Waiter
 from sockviz.engine.states import Call, Role, State
-from sockviz.engine.wire.segments import FrameSource
+from sockviz.engine.wire.frame_source import FrameSource
 
 #: A listener's open connections, by their socket (what its selector wakes with).
 Connections = dict[socket.socket, TracedSocket]

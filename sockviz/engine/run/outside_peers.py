@@ -40,7 +40,7 @@ from sockviz.engine.sockets.call_words import call_args, format_address
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.sockets.tracer import Stopped
 from sockviz.engine.states import Call, Role, Transport
-from sockviz.engine.wire.segments import FrameSource
+from sockviz.engine.wire.frame_source import FrameSource
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -12,7 +12,7 @@ from sockviz.engine.run.connect_runner import ConnectRunner
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.listen_runner import ListenRunner
 from sockviz.engine.run.runner_protocols import EventSink
-from sockviz.engine.wire.segments import FrameSource
+from sockviz.engine.wire.frame_source import FrameSource
 
 
 def outside_runner(

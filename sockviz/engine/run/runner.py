@@ -60,7 +60,7 @@ from sockviz.engine.sockets.call_words import call_args
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.sockets.tracer import Stopped
 from sockviz.engine.states import Call
-from sockviz.engine.wire.segments import FrameSource
+from sockviz.engine.wire.frame_source import FrameSource
 
 #: The size a bulk transfer moves when nobody said (``--size``).
 DEFAULT_BULK_SIZE = 64 * 1024 * 1024

@@ -35,7 +35,8 @@ from sockviz.engine.states import State
 
 if TYPE_CHECKING:
     from sockviz.engine.lab.two_hosts import Hosts
-    from sockviz.engine.wire.segments import FrameSource, SegmentReader
+    from sockviz.engine.wire.frame_source import FrameSource
+    from sockviz.engine.wire.segments import SegmentReader
 
 READ = select.POLLIN
 WRITE = select.POLLOUT

@@ -29,6 +29,7 @@ from sockviz.engine.wire.headers import (
     UDP,
     ipv4,
     ipv6,
+    sack_blocks,
     tcp_options,
 )
 
@@ -81,6 +82,8 @@ class Frame(NamedTuple):
     """On a link: when it reaches the other host (wall-clock time; None: it does not, yet)."""
     packet: int = 0
     """On a link: the link's number for it (its order on the link, from 1)."""
+    sack: tuple[tuple[int, int], ...] = ()
+    """The SACK blocks it carried, (left, right) edges as sent; empty when none."""
 
 
 _IPS: dict[bytes, str] = {}
@@ -135,6 +138,7 @@ def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | No
             options,
             bytes(frame[:SNAPLEN]),
             whole,
+            sack=sack_blocks(raw) if ("sack", None) in options else (),
         )
     if ip.protocol == IPPROTO_UDP and end >= offset + UDP.size:
         udp = UDP.read(frame, offset)

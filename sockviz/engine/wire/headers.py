@@ -255,3 +255,31 @@ def tcp_options(data: bytes) -> tuple[tuple[str, int | None], ...]:
             out.append(("sack", None))
         i += size
     return tuple(out)
+
+
+_EDGES = struct.Struct("!II")
+
+
+def sack_blocks(data: bytes) -> tuple[tuple[int, int], ...]:
+    """The SACK option's blocks in TCP options ``data``: each (left, right) edge as sent
+    (absolute sequence numbers); empty when there is no SACK option, or it does not fit."""
+    i = 0
+    while i < len(data):
+        kind = data[i]
+        if kind == TCPOPT_EOL:
+            break
+        if kind == TCPOPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= len(data):
+            break
+        size = data[i + 1]
+        if size < 2 or i + size > len(data):
+            break
+        if kind == TCPOPT_SACK:
+            body = data[i + 2 : i + size]
+            return tuple(
+                _EDGES.unpack_from(body, at) for at in range(0, len(body) - 7, _EDGES.size)
+            )
+        i += size
+    return ()

@@ -29,70 +29,20 @@ from __future__ import annotations
 import collections
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping
 
-from sockviz.engine.events import LinkEvent, Segment
+from sockviz.engine.events import LinkEvent, Point, Segment
 from sockviz.engine.kernel.tcp_state import Counts
 from sockviz.engine.wire.bulk_sums import BulkSum
 from sockviz.engine.wire.capture import WireUnavailable
 from sockviz.engine.wire.frame_parser import Frame
+from sockviz.engine.wire.frame_source import ClockOffset, FrameSource, Released
 from sockviz.engine.wire.resends import Direction, Resends
 
 Options = tuple[tuple[str, int | None], ...]
 #: The kernel's counts of a connection's two ends, by direction (from, to): None for an end
 #: it has none of.
 KernelCounts = Mapping[tuple[str | None, str | None], Counts | None]
-
-
-class ClockOffset:
-    """What to add to a wall-clock time (a frame's kernel stamp) to put it on the run's
-    clock. Both clocks are read side by side; a reading taken across a preemption is off by
-    up to the time the process was away (on a loaded machine 1.3 ms, every frame of that
-    read late against tshark's stamps), by at most half the gap between its two run-clock
-    readings. So the reading kept is the one with the smallest gap yet, and a new one
-    replaces it only when closer, or when it disagrees by more than both gaps and
-    :data:`STEP` (the wall clock was set: from then on frames are stamped on the new one)."""
-
-    STEP = 0.005
-
-    def __init__(self) -> None:
-        self.gap = float("inf")
-        self.offset = 0.0
-
-    def __call__(self, now: Callable[[], float]) -> float:
-        for _ in range(3):
-            before = now()
-            wall = time.time()
-            after = now()
-            gap, offset = after - before, (before + after) / 2 - wall
-            stepped = abs(offset - self.offset) > self.STEP + gap + self.gap
-            if gap < self.gap or stepped:
-                self.gap, self.offset = gap, offset
-        return self.offset
-
-
-class Released(Protocol):
-    """A held segment a two-host link let cross (:class:`~sockviz.engine.lab.link.Released`)."""
-
-    @property
-    def packet(self) -> int: ...
-    @property
-    def t(self) -> float: ...
-    @property
-    def crossing(self) -> float: ...
-
-
-class FrameSource(Protocol):
-    """What :class:`SegmentReader` asks of a wire: the loopback capture
-    (:class:`~sockviz.engine.wire.capture.Capture`) or the two hosts' link
-    (:class:`~sockviz.engine.lab.link.Link`)."""
-
-    def read(self) -> Sequence[Frame | Released]: ...
-    def watch_ports(self, ports: set[int]) -> None: ...
-    def pause(self, count: Direction | None = None) -> None: ...
-    def resume(self) -> dict[Direction, int]: ...
-    def close(self) -> object: ...  # (the link says whether its thread ended)
 
 
 def address(ip: str, port: int, version: int) -> str:
@@ -349,6 +299,7 @@ class SegmentReader:
             frames = self.capture.resume()
         except (WireUnavailable, OSError):
             frames = {}
+        sampled = self.capture.samples()
         self._counted_at = time.time()
         now = after() if after is not None else {}
         out = []
@@ -388,6 +339,9 @@ class SegmentReader:
                     largest=None if sent else 0,  # (the frames were counted, never read: their
                     # flags and sizes were seen by nobody; a direction with no bytes had none)
                     retransmissions=end.retransmissions - start.retransmissions,
+                    points=self._points(sampled[(src, dst)], self._clock.offset)
+                    if sampled.get((src, dst))
+                    else None,
                 )
             )
         self._last_pair = self._pair
@@ -432,7 +386,7 @@ class SegmentReader:
         receiver = self._name(dst, src, syn, opening=syn and "ACK" not in frame.flags)
         if sender is None and receiver is None:
             return None  # somebody else's traffic
-        seq_rel = ack_rel = window = None
+        seq_rel = ack_rel = window = sack = None
         if frame.proto == "TCP":
             forward, backward = (src, dst), (dst, src)
             if "SYN" in frame.flags:
@@ -442,17 +396,7 @@ class SegmentReader:
                 scale = dict(frame.options).get("wscale")
                 if scale is not None:
                     self._scale[forward] = scale
-            # (a direction first seen without its SYN - the kernel's RST for a port where
-            # nothing listens - counts from one before its first number, and the other way
-            # from one before what it acknowledges: Seq=1, Ack=1, as Wireshark shows them)
-            isn = self._isn.setdefault(forward, (frame.seq - 1) % (1 << 32))
-            seq_rel = (frame.seq - isn) % (1 << 32)
-            if "ACK" in frame.flags:
-                start = self._isn.setdefault(backward, (frame.ack - 1) % (1 << 32))
-                ack_rel = (frame.ack - start) % (1 << 32)
-            window = frame.window
-            if "SYN" not in frame.flags and forward in self._scale and backward in self._scale:
-                window <<= self._scale[forward]
+            seq_rel, ack_rel, window, sack = self._numbers(frame, forward, backward)
         link = delay = None
         if frame.link is not None:
             link = frame.link
@@ -478,7 +422,44 @@ class SegmentReader:
             link=link,
             delay=delay,
             retry=retry,
+            sack=sack,
         )
+
+    def _numbers(
+        self, frame: Frame, forward: Direction, backward: Direction
+    ) -> tuple[int, int | None, int, tuple[tuple[int, int], ...] | None]:
+        """A TCP frame's sequence and acknowledgement numbers, and its SACK blocks' edges,
+        relative to each direction's first; its window scaled."""
+        # (a direction first seen without its SYN - the kernel's RST for a port where
+        # nothing listens - counts from one before its first number, and the other way
+        # from one before what it acknowledges: Seq=1, Ack=1, as Wireshark shows them)
+        isn = self._isn.setdefault(forward, (frame.seq - 1) % (1 << 32))
+        seq_rel = (frame.seq - isn) % (1 << 32)
+        ack_rel = sack = None
+        if "ACK" in frame.flags:
+            start = self._isn.setdefault(backward, (frame.ack - 1) % (1 << 32))
+            ack_rel = (frame.ack - start) % (1 << 32)
+            if frame.sack:
+                sack = tuple(
+                    ((left - start) % (1 << 32), (right - start) % (1 << 32))
+                    for left, right in frame.sack
+                )
+        window = frame.window
+        if "SYN" not in frame.flags and forward in self._scale and backward in self._scale:
+            window <<= self._scale[forward]
+        return seq_rel, ack_rel, window, sack
+
+    def _points(self, sampled: list[tuple[Frame, bool]], offset: float) -> tuple[Point, ...]:
+        """The frames a link sampled while it counted a transfer, as graph points."""
+        out = []
+        for frame, resent in sampled:
+            if frame.proto != "TCP":
+                continue
+            forward = (address(*frame.src, frame.version), address(*frame.dst, frame.version))
+            seq_rel, ack_rel, window, sack = self._numbers(frame, forward, forward[::-1])
+            t = max(0.0, round(frame.t + offset, 6))
+            out.append(Point(t, seq_rel, frame.nbytes, ack_rel, window, resent, sack))
+        return tuple(out)
 
 
 def _unnumbered() -> int:
