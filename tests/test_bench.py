@@ -34,6 +34,7 @@ def test_quick_benchmark_prints_every_ratio():
         "memory, peak RSS 2,000-connection flood",
         "link delay=50ms: connect() time",
         "link delay=50ms: kernel's RTT",
+        "link bulk 4MB: CPU keeping the graph's sample",
     ):
         row = next(line for line in lines if line.startswith(measure))
         assert row.split()[-1] in ("ok", "BELOW", "ABOVE", "SKIPPED")

@@ -156,6 +156,7 @@ def test_a_reader_that_goes_away_ends_the_output_quietly():
         (["--list"], "the list is incomplete"),
         (["--trace", "--export", "text"], "the export is incomplete"),
         (["--trace", "--export", "mermaid"], "the export is incomplete"),
+        (["--trace", "--export", "graph"], "the export is incomplete"),
     ],
 )
 def test_list_and_export_into_dev_full(args, words):

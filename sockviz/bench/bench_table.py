@@ -51,7 +51,7 @@ import time
 from textual import events as textual_events
 
 from sockviz.app.app import AppConfig, make_app
-from sockviz.bench.link_bench import link_rows
+from sockviz.bench.link_bench import link_rows, sample_rows
 from sockviz.bench.plain_side import PLAIN_SCRIPT, plain_transfer
 from sockviz.bench.startup_bench import startup_rows
 from sockviz.bench.tui_bench import flood_rows
@@ -407,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += flood_rows(args.quick, args.smoke)
 
     rows += link_rows(args.quick)
+    rows += sample_rows(args.quick, args.smoke)
 
     _print_table(
         rows,

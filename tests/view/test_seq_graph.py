@@ -3,6 +3,8 @@ Textual): every mark is a segment of the recording, with its numbers as captured
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from sockviz.view import seq_graph as sg
 from sockviz.view.history import History
 from sockviz.view.seq_graph_art import braille, caption, scale, shapes
 from sockviz.view.seq_graph_svg import to_graph_svg
+from tests.hostile import fixture_lines, header, write_recording
 
 DATA = Path(__file__).parents[1] / "app" / "data"
 
@@ -168,3 +171,19 @@ def test_a_run_without_tcp_data_says_so():
     svg = to_graph_svg(events("udp-echo-ipv4"))
     assert "No TCP connection carried bytes in this run." in svg
     assert sg.Graphs().directions() == []
+
+
+def test_export_graph_prints_the_svg_of_a_recording(tmp_path):
+    path = write_recording(
+        tmp_path / "r.jsonl", fixture_lines("graph-lost-data-ipv4"), header("lost-data")
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "sockviz", "--replay", str(path), "--trace", "--export", "graph"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    root = ET.fromstring(proc.stdout)
+    assert root.tag.endswith("svg") and "1 lost on the link" in proc.stdout
