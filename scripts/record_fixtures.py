@@ -107,6 +107,7 @@ def main() -> int:
     record_lab("slow-link", DATA / "graph-slow-link-ipv4.jsonl", size=256 * 1024)
     record_wire("tcp-echo", DATA / "tcp-echo-wire-ipv4.jsonl")
     record_wire("refused", DATA / "refused-wire-ipv4.jsonl")
+    record_wire("zero-window", DATA / "zero-window-ipv4.jsonl")
     record("tcp-echo", "ipv4", DATA / "tcp-echo-ipv4.jsonl")
     record("tcp-echo", "ipv6", DATA / "tcp-echo-ipv6.jsonl")
     record("udp-echo", "ipv4", DATA / "udp-echo-ipv4.jsonl")

@@ -192,6 +192,22 @@ def test_bulk(family):
     assert calls(c, "conn-1", Call.RECV)[-1].nbytes == 0  # then end of stream
 
 
+@pytest.mark.parametrize("family", families("zero-window"))
+def test_zero_window(family):
+    """The calls (the segments are test_flow_control's, against tshark): send() takes part
+    of 64 KiB and says how much; the wait for another client fails with EAGAIN after about
+    a second; the server's reads get every byte the send took, then the end of stream."""
+    c = run("zero-window", family)
+    (sent,) = calls(c, "client", Call.SEND)
+    assert 0 < sent.nbytes < 64 * 1024
+    waited = calls(c, "server", Call.ACCEPT)[-1]
+    assert waited.error == "EAGAIN"
+    reads = calls(c, "conn-1", Call.RECV)
+    assert sum(r.nbytes for r in reads) == sent.nbytes and reads[-1].parts
+    before = next(e for e in c.calls if e.seq < waited.seq and e.call is Call.SEND)
+    assert waited.t - before.t >= 0.9  # (the second the receiver does not read)
+
+
 @pytest.mark.parametrize("family", families("websocket"))
 def test_websocket(family):
     c = run("websocket", family)

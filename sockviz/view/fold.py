@@ -29,13 +29,17 @@ from sockviz.engine.events import (
     WireStatus,
 )
 from sockviz.engine.states import Call, State, Transport
-from sockviz.view import linkview, seq_graph, tcp_diagram, words
+from sockviz.view import flow_control, linkview, seq_graph, tcp_diagram, words
 from sockviz.view.fold_changes import Changes
 from sockviz.view.ladder_rows import add_row, call_rows
 from sockviz.view.run_view import MAX_CARDS, CardModel, RunView, lane_of, plan_path
 
 #: What a caller of the fold imports from here with :func:`apply`.
 __all__ = ["Changes", "apply"]
+
+
+#: Flow-control notes kept (the newest segments': the stories of the last calls need them).
+NOTES_KEPT = 256
 
 
 def apply(view: RunView, event: Event, arrived: float, changes: Changes | None = None) -> Changes:
@@ -284,6 +288,12 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
             over=pending.socket,
         )
     label = words.segment_label(event)
+    flow = flow_control.note(event, view.offers)
+    flow_control.offered(view.offers, event)
+    if flow is not None:
+        view.flow_notes[event.seq] = flow
+        if len(view.flow_notes) > NOTES_KEPT:
+            del view.flow_notes[next(iter(view.flow_notes))]
     if event.summed and view.link is not None:  # (a transfer the link counted, not read)
         view.link = linkview.counted(view.link, event)
     if event.link is not None and view.link is not None:
@@ -291,6 +301,8 @@ def _segment(view: RunView, event: Segment, changes: Changes) -> None:
         if gap is not None:
             add_row(view, changes, side, linkview.gap_label(gap))
         label = linkview.label(event)
+    if flow is not None:
+        label += f" · {flow}"
     add_row(
         view,
         changes,

@@ -306,6 +306,10 @@ class RunView:
     diagrams: Diagrams = field(default_factory=Diagrams)
     """The run's TCP connections through RFC 9293's state diagram
     (:class:`~sockviz.view.tcp_diagram.Diagrams`, immutable: a copy shares it)."""
+    offers: dict[tuple[str, str], tuple[int | None, int]] = field(default_factory=dict)
+    """Each direction's last acknowledgement and window (:mod:`sockviz.view.flow_control`)."""
+    flow_notes: dict[int, str] = field(default_factory=dict)
+    """The newest segments' parts in flow control (``seq`` -> window 0, probe, update)."""
     graphs: Graphs = field(default_factory=Graphs)
     """The run's TCP connections' segments for their time-sequence graphs
     (:class:`~sockviz.view.seq_graph.Graphs`, immutable: a copy shares it)."""
@@ -321,6 +325,8 @@ class RunView:
         twin.connecting = set(self.connecting)
         twin.checks = dict(self.checks)
         twin.lane_last = dict(self.lane_last)
+        twin.offers = dict(self.offers)
+        twin.flow_notes = dict(self.flow_notes)
         return twin
 
     def shown_rows(self) -> list[Row]:

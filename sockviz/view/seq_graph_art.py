@@ -157,7 +157,7 @@ def time_label(t: float, span: float) -> str:
 def caption(flow: Flow, sender: int) -> list[str]:
     """What the graph shows, in this run's numbers."""
     side, other = flow.sides[sender], flow.sides[1 - sender]
-    parts = [f"{side.nbytes:,} bytes in {side.segments:,} segments"]
+    parts = [f"{side.nbytes:,} bytes in {side.segments:,} segment{'s' * (side.segments != 1)}"]
     if side.resent:
         parts.append(f"{side.resent:,} sent again")
     if side.lost:
@@ -178,5 +178,7 @@ def caption(flow: Flow, sender: int) -> list[str]:
         )
     sacks = sum(1 for m in marks(other.chain) if m.point.sack)
     if sacks:
-        out.append(f"{other.name} sent {sacks:,} segments with SACK blocks.")
+        out.append(
+            f"{other.name} sent {sacks:,} segment{'s' if sacks > 1 else ''} with SACK blocks."
+        )
     return out

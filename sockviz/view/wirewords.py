@@ -11,6 +11,7 @@ from typing import Any
 
 from sockviz.engine.events import CallEvent, Segment, StepPending, WireStatus
 from sockviz.engine.states import Call, Role
+from sockviz.view import flow_control
 from sockviz.view.linkview import seconds
 from sockviz.view.run_view import CardModel
 from sockviz.view.words import human_bytes, segment_label
@@ -154,6 +155,29 @@ def _ack_words(
     return f"{kernel} acknowledged {what} ({said}){own}"
 
 
+def _flow_words(
+    segment: Segment, flow: str, kernel: str, said: str, models: Mapping[str, CardModel]
+) -> str:
+    """A segment's part in flow control, said (``flow``: its note)."""
+    own = ", on its own" if segment.cause is None else ""
+    peer = _who(segment.target, models)
+    if flow == flow_control.PROBE:
+        return (
+            f"{kernel} sent a zero-window probe ({said}){own}: no new byte - it makes "
+            f"{peer}'s kernel say its window again"
+        )
+    if flow == flow_control.ZERO:
+        return (
+            f"{kernel} offered a window of 0 ({said}){own}: no room left in "
+            f"{_who(segment.source, models)}'s receive buffer, so {peer} may send nothing "
+            "more until it reads"
+        )
+    return (
+        f"{kernel} offered its window again ({said}){own}: {segment.window:,} B of room - "
+        f"a window update; {peer} may send on"
+    )
+
+
 def _data_words(name: str, data: list[Segment]) -> str:
     """A call's own data segments one after another, said once: ``sendall() sent PSH,ACK
     14 B`` for one, ``sendall() sent 6 segments, 8,192 B (1,448 B at most; flags ACK or
@@ -190,12 +214,14 @@ def story(
     caused: tuple[Segment, ...],
     models: Mapping[str, CardModel],
     status: WireStatus | None = None,
+    notes: Mapping[int, str] | None = None,
 ) -> str | None:
     """What crossed the wire because of ``call``, and what the kernels sent on their own
     after it, in a sentence or three (None: nothing to say; for a run on Unix-domain
     sockets, said under the calls that move bytes). A call is said to have sent only what
     it sent itself (:func:`_calls_own`): a retransmission, a delayed ACK, an answer are
-    the kernels'."""
+    the kernels'. ``notes``: segments' parts in flow control, by ``seq``
+    (:mod:`sockviz.view.flow_control`)."""
     name = f"{call.call.value}()"
     if status is not None and status.where is None:
         if call.call in (Call.SEND, Call.SENDALL, Call.SENDTO) and not call.error:
@@ -266,6 +292,10 @@ def story(
         if data:
             sentences.append(_data_words(name, data))
             data = []
+        flow = (notes or {}).get(segment.seq)
+        if flow is not None and segment.retry is None and not segment.nbytes:
+            sentences.append(_flow_words(segment, flow, kernel, said, models))
+            continue
         if segment.retry is not None:
             sentences.append(
                 f"{kernel} sent {said} again, on its own ({seconds(segment.retry)} after the first)"

@@ -44,6 +44,7 @@ BUSIEST = [
     ("simultaneous-close-ipv4", "simultaneous-close", 12),
     ("simultaneous-open-ipv4", "simultaneous-open", 11),
     ("mss-ipv4", "mss", 10),
+    ("zero-window-ipv4", "zero-window", 10),
 ]
 IDS = [row[1] for row in BUSIEST]
 SIZES = [(80, 24), (100, 30), (160, 45)]

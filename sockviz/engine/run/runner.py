@@ -390,7 +390,7 @@ class Runner(LiveRun):
         """The call's arguments as they will be written, without making anything happen."""
         if any(isinstance(a, Produce) for a in step.args):
             return ", ".join(repr(a) for a in step.args)  # made only when the step runs
-        if step.size is not None and self.scenario.bulk:
+        if step.size is not None and (self.scenario.bulk or step.call is Call.RECV):
             return (
                 f"<{self._bulk_size(step)} bytes, {step.args[0]} at a time>"
                 if step.call is Call.SENDALL
@@ -440,14 +440,15 @@ class Runner(LiveRun):
             return ts.send_stream(self._bulk_size(step), args[0], step=index, timeout=step.timeout)
         if call is Call.SENDALL:
             return ts.sendall(args[0], step=index, timeout=step.timeout)
-        if call is Call.RECV and self.scenario.bulk and step.size is not None:
-            partner = index - 1 if index and self.steps[index - 1].together else None
+        if call is Call.RECV and step.size is not None:  # (a lesson's: its segments each
+            partner = index - 1 if index and self.steps[index - 1].together else None  # shown)
             return ts.recv_exact(
                 self._bulk_size(step),
                 args[0],
                 step=index,
                 timeout=step.timeout,
                 before_emit=lambda: self._wait_until_done(partner),
+                summed=self.scenario.bulk,
             )
         if call is Call.RECV:
             return ts.recv(args[0], step=index, timeout=step.timeout)

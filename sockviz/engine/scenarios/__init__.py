@@ -27,6 +27,7 @@ from sockviz.engine.scenarios import (
     time_wait,
     udp_echo,
     websocket,
+    zero_window,
 )
 from sockviz.engine.scenarios.scenario_types import Scenario
 
@@ -74,6 +75,7 @@ REGISTRY = ScenarioRegistry(
         time_wait.SCENARIO,
         message_boundaries.SCENARIO,
         bulk.SCENARIO,
+        zero_window.SCENARIO,
         websocket.SCENARIO,
         _file("lost-syn"),
         _file("lost-data"),

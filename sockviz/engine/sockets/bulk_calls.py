@@ -115,12 +115,15 @@ def recv_exact(
     step: int | None = None,
     timeout: float | None = None,
     before_emit: Callable[[], None] | None = None,
+    summed: bool = True,
 ) -> CallEvent:
     """``recv()`` again and again until ``total`` bytes have come (or the peer closed).
 
     One event at the end, with every call counted (``parts``) and every byte in
     ``nbytes``; the first bytes are kept as the preview. Progress as for
     :func:`send_stream`. ``before_emit`` runs between the last call and the event.
+    ``summed``: a bulk transfer's, its segments summed (else each is an event of its own:
+    a lesson's few dozen).
     """
     after, sock = ts.begin_call(Call.RECV)
     view = memoryview(bytearray(bufsize))
@@ -133,7 +136,8 @@ def recv_exact(
         return n
 
     event: CallEvent | None = None
-    ts.tracer.bulk_begin(ts)
+    if summed:
+        ts.tracer.bulk_begin(ts)
     try:
         got, calls, _, error = _move(
             ts,
@@ -162,7 +166,8 @@ def recv_exact(
             )
         return event
     finally:
-        ts.tracer.bulk_end(event)
+        if summed:
+            ts.tracer.bulk_end(event)
 
 
 def _move(

@@ -448,6 +448,8 @@ class TracedSocket(SocketRecord):
         step: int | None = None,
         timeout: float | None = None,
         before_emit: Callable[[], None] | None = None,
+        summed: bool = True,
     ) -> CallEvent:
-        """``recv()`` until ``total`` bytes have come (or the peer closed): one event."""
-        return bulk_calls.recv_exact(self, total, bufsize, step, timeout, before_emit)
+        """``recv()`` until ``total`` bytes have come (or the peer closed): one event
+        (``summed``: a bulk transfer's, its segments summed)."""
+        return bulk_calls.recv_exact(self, total, bufsize, step, timeout, before_emit, summed)

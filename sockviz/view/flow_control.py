@@ -1,0 +1,60 @@
+"""A segment's part in TCP flow control, told from the segments the run captured before it.
+
+A receiver offers a window in every segment it sends: how many more bytes it has room for.
+Three things a lesson names are read off the segments, never assumed:
+
+* **window 0** - the segment offers no room at all: its sender's receive buffer is full;
+* **a zero-window probe** - a segment that carries no new byte (nothing, one below what the
+  peer acknowledged, as Linux sends it; or one byte at it) while the peer's last offer was
+  a window of 0: it makes the peer's kernel answer with its window;
+* **a window update** - a segment that offers room again after its sender's last offer was 0.
+
+The fold keeps, for each direction, the last acknowledgement and window its segments
+carried (:data:`Offers`), and a note for each segment that is one of these. Standard
+library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+
+from sockviz.engine.events import Segment
+
+#: For each direction (sender's address, receiver's): the last (ack_rel, window) it sent.
+Offers = MutableMapping[tuple[str, str], tuple[int | None, int]]
+
+ZERO, PROBE, UPDATE = "window 0", "window probe", "window update"
+_MOD = 1 << 32
+
+
+def note(segment: Segment, offers: Mapping[tuple[str, str], tuple[int | None, int]]) -> str | None:
+    """:data:`ZERO`, :data:`PROBE`, :data:`UPDATE`, or None for a segment that is none
+    of these (or is not a single TCP segment)."""
+    if segment.proto != "TCP" or segment.summed or segment.window is None:
+        return None
+    flags = set((segment.flags or "").split(","))
+    if flags & {"SYN", "RST", "FIN"}:
+        return None
+    peer = offers.get((segment.remote, segment.local))
+    if peer is not None and peer[1] == 0 and peer[0] is not None and segment.seq_rel is not None:
+        acked = peer[0]
+        if (segment.nbytes == 0 and (segment.seq_rel + 1) % _MOD == acked) or (
+            segment.nbytes == 1 and segment.seq_rel == acked
+        ):
+            return PROBE
+    if segment.window == 0:
+        return ZERO
+    mine = offers.get((segment.local, segment.remote))
+    if mine is not None and mine[1] == 0:
+        return UPDATE
+    return None
+
+
+def offered(offers: Offers, segment: Segment) -> None:
+    """Remember what ``segment`` offered (a TCP segment that crossed; a SYN's window is
+    never scaled, so it is not an offer to compare with)."""
+    if segment.proto != "TCP" or segment.summed or segment.window is None:
+        return
+    if "SYN" in (segment.flags or "") or segment.link in ("lost", "dropped"):
+        return
+    offers[(segment.local, segment.remote)] = (segment.ack_rel, segment.window)
