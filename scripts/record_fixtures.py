@@ -105,6 +105,7 @@ def main() -> int:
     # (the time-sequence graph's: segments with their SACK blocks, a transfer's points)
     record_lab("lost-data", DATA / "graph-lost-data-ipv4.jsonl")
     record_lab("slow-link", DATA / "graph-slow-link-ipv4.jsonl", size=256 * 1024)
+    record_lab("congestion", DATA / "congestion-ipv4.jsonl")
     record_wire("tcp-echo", DATA / "tcp-echo-wire-ipv4.jsonl")
     record_wire("refused", DATA / "refused-wire-ipv4.jsonl")
     record_wire("zero-window", DATA / "zero-window-ipv4.jsonl")

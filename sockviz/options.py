@@ -193,7 +193,7 @@ def say_merged_link(options: Options, err: ErrorStream) -> None:
     if given is None or table is None or link is None:
         return
     # (the link's modules cost --help ~20 ms: loaded only for a run with two hosts)
-    from sockviz.engine.lab.link import LinkSpec, describe
+    from sockviz.engine.lab.link_spec import LinkSpec, describe
 
     settings, drops, _hold = link
     said = " ".join([f"--link {given[0]}"] * bool(given[0]) + [f"--drop {d}" for d in given[1]])
@@ -230,7 +230,7 @@ def _link(options: Options) -> None:
         raise UsageError(
             "--hold waits for a key at each segment: it is for the TUI's step mode, not --trace"
         )
-    from sockviz.engine.lab.link import LinkSpec  # (~20 ms --help never needs: see above)
+    from sockviz.engine.lab.link_spec import LinkSpec  # (~20 ms --help never needs: see above)
 
     link = link_of(options)
     if link is None:
@@ -268,7 +268,7 @@ def drops_missed(drops: tuple[str, ...], dropped: list[str | None]) -> list[str]
     """The drops asked for that did not happen, given the kinds of the segments the link
     did drop, in order (``Link.log``'s ``dropped``): a kind's Nth drop happened only if
     that many of its kind were dropped."""
-    from sockviz.engine.lab.link import Drop  # (~20 ms --help never needs: see above)
+    from sockviz.engine.lab.link_spec import Drop  # (~20 ms --help never needs: see above)
 
     missed: list[str] = []
     for kind in dict.fromkeys(Drop.parse(d).kind for d in drops):

@@ -307,3 +307,32 @@ def test_a_delay_makes_the_handshake_a_round_trip():
     assert all(p["link"] == "crossed" and p["delay"] >= 0.03 for p in (syn, syn_ack, ack))
     flow = [r for r in records if r["call"] == "kernel" and r.get("rtt") is not None]
     assert flow and flow[0]["rtt"] >= 60  # (the kernel's own measure: two crossings)
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
+def test_congestion(family):
+    check_congestion(trace("--scenario", "congestion", "--family", family)[0], family)
+
+
+def check_congestion(records: list[dict], family: str) -> None:
+    """Each congestion control this kernel has was chosen for its own client (the call
+    succeeded) and moved the whole size; the link's queue of 20 overflowed under each (its
+    kernel sent bytes again, as it counted them); each transfer's sum carries the points of
+    its graph, reaching its last byte."""
+    from sockviz.engine.scenarios.congestion import available
+
+    size = 512 * 1024
+    for i, name in enumerate(available(), 1):
+        chose = call(records, name, "setsockopt")
+        assert chose["error"] is None and "TCP_CONGESTION" in chose["args"], chose
+        assert call(records, name, "sendall")["nbytes"] == size
+        sums = [r for r in records if r["call"] == "packets" and r["from"] == name]
+        data = max(sums, key=lambda r: r["nbytes"])
+        assert data["retransmissions"] > 0, (name, data["retransmissions"])
+        # (the link's count of what it lost, and the kernel's of what it sent again: each
+        # byte reached the server, so every lost segment was sent again at least once)
+        assert 0 < data["lost"] <= data["retransmissions"], (name, data)
+        ends = [p[1] + p[2] for p in data["points"] or [] if p[2]]
+        assert max(ends) == 1 + size, name
+        assert call(records, f"conn-{i}", "recv")["nbytes"] == size

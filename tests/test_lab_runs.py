@@ -25,6 +25,7 @@ from tests.test_lab import (
     DROPS,
     FAMILIES,
     ROOT,
+    check_congestion,
     check_drop,
     check_lost_data,
     check_lost_fin,
@@ -68,6 +69,7 @@ LABS = {
     "simultaneous-close": check_simultaneous_close,
     "simultaneous-open": check_simultaneous_open,
     "mss": check_mss,
+    "congestion": check_congestion,
 }
 
 

@@ -200,6 +200,9 @@ class Segment:
     the kernel, not read (then nobody saw their sizes), and for a single segment."""
     retransmissions: int = 0
     """For a sum: how many carried bytes already sent (the kernel sending them again)."""
+    lost: int | None = None
+    """For a sum on a two-host run's link: how many of its segments the link never
+    delivered (dropped, lost or its queue full); None on loopback."""
     link: str | None = None
     """On a two-host run's link, what the link did with it: ``crossed``, ``dropped`` (a
     ``--drop`` fault), ``lost`` (random loss) or ``held`` (until a key lets it cross); None
@@ -233,6 +236,12 @@ class Segment:
         """The run's socket it belongs to: its sender, or its receiver when an outside
         peer sent it (addresses have a colon; socket names never do)."""
         return self.source if ":" not in self.source else self.target
+
+
+#: What a two-host link did with a segment that never reached its receiver: ``dropped`` (a
+#: ``--drop`` fault), ``lost`` (random loss), ``overflow`` (its queue was full, as a
+#: router's is).
+UNDELIVERED = frozenset({"dropped", "lost", "overflow"})
 
 
 @dataclass(frozen=True, slots=True)

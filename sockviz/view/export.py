@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sockviz.engine.events import CallEvent, Event, KernelEvent, Segment
+from sockviz.engine.events import UNDELIVERED, CallEvent, Event, KernelEvent, Segment
 from sockviz.engine.record.inert_text import inert
 from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.states import Call
@@ -54,7 +54,7 @@ class _Ladder:
                     else ("left" if self.side.get(event.source) != "right" else "right"),
                 )
                 self._meet(event.target, self._across(event.source))
-                lost = event.link in ("dropped", "lost")
+                lost = event.link in UNDELIVERED
                 self.rows.append(
                     (
                         event.source,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 
-from sockviz.engine.events import Segment
+from sockviz.engine.events import UNDELIVERED, Segment
 
 #: For each direction (sender's address, receiver's): the last (ack_rel, window) it sent.
 Offers = MutableMapping[tuple[str, str], tuple[int | None, int]]
@@ -55,6 +55,6 @@ def offered(offers: Offers, segment: Segment) -> None:
     never scaled, so it is not an offer to compare with)."""
     if segment.proto != "TCP" or segment.summed or segment.window is None:
         return
-    if "SYN" in (segment.flags or "") or segment.link in ("lost", "dropped"):
+    if "SYN" in (segment.flags or "") or segment.link in UNDELIVERED:
         return
     offers[(segment.local, segment.remote)] = (segment.ack_rel, segment.window)

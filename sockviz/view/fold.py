@@ -56,6 +56,8 @@ def apply(view: RunView, event: Event, arrived: float, changes: Changes | None =
     changes.panels = True
     if isinstance(event, (CallEvent, KernelEvent)) and view.link is not None:
         view.link = linkview.at(view.link, event.t)  # (the run's clock moved: what arrived)
+        if isinstance(event, CallEvent):
+            view.link = linkview.chose(view.link, event)
     if isinstance(event, CallEvent):
         view.diagrams = tcp_diagram.on_call(view.diagrams, event)
         _call(view, event, changes)

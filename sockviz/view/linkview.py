@@ -10,11 +10,20 @@ timer and window is a kernel's, and the words say whose. Standard library only.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from sockviz.engine.events import LinkEvent, LinkStatus, Segment, TcpSettings
+from sockviz.engine.events import (
+    UNDELIVERED,
+    CallEvent,
+    LinkEvent,
+    LinkStatus,
+    Segment,
+    TcpSettings,
+)
 from sockviz.engine.kernel import tcp_settings as tcpsettings
+from sockviz.engine.states import Call
 from sockviz.view.words import segment_label
 
 #: A gap between two of the link's segments worth a row of its own ("1.0 s pass").
@@ -47,6 +56,9 @@ class LinkView:
     the run said them: the words of a retry are that kernel's. Replaced, never changed."""
     rtts: dict[str, float] = field(default_factory=dict)
     """Each socket's smoothed RTT in ms as its kernel last said it (TCP_INFO). Replaced."""
+    chosen: dict[str, str] = field(default_factory=dict)
+    """Each socket's congestion control where a setsockopt(TCP_CONGESTION) chose it (the
+    call succeeded: the kernel uses it for that socket). Replaced."""
 
     @property
     def in_flight(self) -> int:
@@ -84,7 +96,7 @@ def took(link: LinkView, segment: Segment) -> tuple[LinkView, float | None]:
     if link.last is not None and segment.t - link.last >= GAP_SHOWN:
         gap = segment.t - link.last
     held, dropped, status = link.held, link.dropped, link.status
-    if segment.link in ("dropped", "lost"):
+    if segment.link in UNDELIVERED:
         dropped += 1
     elif segment.link == "held":
         held = (*held, segment)
@@ -119,10 +131,9 @@ def measured(link: LinkView, socket: str, rtt: float) -> LinkView:
 
 def counted(link: LinkView, total: Segment) -> LinkView:
     """The link after a bulk transfer it counted, one way (its packets summed, not read one
-    by one): each of them was put on it. Which of them it lost was counted, not read, so
-    the strip takes them as crossed (the sum's retransmissions say how many its sender's
-    kernel sent again; a lossless link, as slow-link's, lost none)."""
-    return replace(link, sent=link.sent + total.count)
+    by one): each of them was put on it, and the sum says how many it did not deliver (an
+    older recording does not: then none are taken as lost)."""
+    return replace(link, sent=link.sent + total.count, dropped=link.dropped + (total.lost or 0))
 
 
 def at(link: LinkView, t: float) -> LinkView:
@@ -132,6 +143,20 @@ def at(link: LinkView, t: float) -> LinkView:
     if t <= link.now:
         return link
     return replace(link, now=t, arrivals=_arrived(link.arrivals, t))
+
+
+_CHOSEN = re.compile(r"TCP_CONGESTION, b'([A-Za-z0-9_]{1,15})'")
+
+
+def chose(link: LinkView, event: CallEvent) -> LinkView:
+    """The link after a call: a setsockopt(TCP_CONGESTION) that succeeded names the
+    socket's congestion control from then on."""
+    if event.call is not Call.SETSOCKOPT or event.error or not event.args:
+        return link
+    found = _CHOSEN.search(event.args)
+    if found is None:
+        return link
+    return replace(link, chosen={**link.chosen, event.socket: found.group(1)})
 
 
 def waiting(link: LinkView) -> LinkView:
@@ -144,9 +169,7 @@ def own(during: tuple[Segment, ...], socket: str) -> tuple[Segment, ...]:
     """Of what the link carried while a call was under way, what belongs to that call's
     story: its socket's segments and the answers to it - not those lost on the way (the
     link's own story says them)."""
-    return tuple(
-        s for s in during if socket in (s.source, s.target) and s.link not in ("dropped", "lost")
-    )
+    return tuple(s for s in during if socket in (s.source, s.target) and s.link not in UNDELIVERED)
 
 
 def released(link: LinkView, event: LinkEvent) -> LinkView:
@@ -185,7 +208,7 @@ def label(segment: Segment) -> str:
     (the kernel's retry, and how long after the first sending; the arrow of a held one
     stops short, at a ⏸)."""
     base = segment_label(segment)
-    if segment.link in ("dropped", "lost"):
+    if segment.link in UNDELIVERED:
         return f"{base} ✗ lost"
     if segment.retry is not None:
         base = f"↻ {base} · {seconds(segment.retry)}"
@@ -215,6 +238,11 @@ def said(segment: Segment, link: LinkView | None = None) -> str | None:
         )
     if segment.link == "lost":
         return f"The link lost {segment.source}'s {what} at random (loss, seeded)."
+    if segment.link == "overflow":
+        return (
+            f"The link lost {segment.source}'s {what}: its queue was full (as many packets "
+            "as it holds were waiting their turn at its rate), as a router's loses one."
+        )
     if segment.link == "held":
         if link is not None and all(s.seq != segment.seq for s in link.held):
             return f"The link held {segment.source}'s {what} until a key let it cross."
@@ -390,6 +418,12 @@ def _congestion(link: LinkView, recent: list[Segment]) -> list[str]:
     bulk = next((s for s in recent if s.summed and s.nbytes), None)
     if bulk is None:
         return []
+    chosen = link.chosen.get(bulk.source)
+    if chosen is not None:
+        return [
+            f"{bulk.source}'s kernel paced this with the congestion control its "
+            f"setsockopt(TCP_CONGESTION) chose, {tcpsettings.congestion_words(chosen)}."
+        ]
     name = tcpsettings.value(_settings(link, bulk), "tcp_congestion_control")
     return [
         f"{bulk.source}'s kernel paced this with its congestion control, "
@@ -417,14 +451,14 @@ def link_story(
     # (held or not: a held retry is still the kernel's, and its timer's lesson).
     again: dict[Same, list[Segment]] = {}
     for segment in recent:
-        if segment.retry is not None and segment.link not in ("dropped", "lost"):
+        if segment.retry is not None and segment.link not in UNDELIVERED:
             again.setdefault(_same(segment), []).append(segment)
     for segment in recent:
-        if segment.link == "held" or segment.retry is None or segment.link in ("dropped", "lost"):
+        if segment.link == "held" or segment.retry is None or segment.link in UNDELIVERED:
             words = said(segment, link)
             if words:
                 said_now.append(words)
-        if segment.retry is not None and segment.link not in ("dropped", "lost"):
+        if segment.retry is not None and segment.link not in UNDELIVERED:
             sendings = again[_same(segment)]
             if segment is sendings[0]:
                 times = [s.retry or 0.0 for s in sendings]

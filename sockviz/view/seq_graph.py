@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from sockviz.engine.events import Point, Segment
+from sockviz.engine.events import UNDELIVERED, Point, Segment
 
 #: Connections kept (the newest); a long --listen session's older ones are let go.
 MAX_FLOWS = 32
@@ -149,7 +149,7 @@ def on_segment(g: Graphs, seg: Segment) -> Graphs:
 
 
 def _sent(side: Side, seg: Segment, flags: set[str]) -> Side:
-    lost = seg.link in ("lost", "dropped")
+    lost = seg.link in UNDELIVERED
     if seg.is_sum:
         points = seg.points or ()
         chain, shown = side.chain, side.shown
@@ -162,6 +162,7 @@ def _sent(side: Side, seg: Segment, flags: set[str]) -> Side:
             segments=side.segments + seg.count,
             nbytes=side.nbytes + seg.nbytes,
             resent=side.resent + seg.retransmissions,
+            lost=side.lost + (seg.lost or 0),
             unread=side.unread + (0 if points else seg.count),
         )
     if seg.seq_rel is None:

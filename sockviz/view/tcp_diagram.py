@@ -20,7 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sockviz.engine.events import CallEvent, KernelEvent, LinkEvent, Segment, WireStatus
+from sockviz.engine.events import (
+    UNDELIVERED,
+    CallEvent,
+    KernelEvent,
+    LinkEvent,
+    Segment,
+    WireStatus,
+)
 from sockviz.engine.states import Call
 
 CLOSED, LISTEN, SYN_SENT, SYN_RECEIVED = "CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED"
@@ -228,7 +235,7 @@ def on_segment(d: Diagrams, seg: Segment) -> Diagrams:
     if "SYN" in flags and "ACK" not in flags:
         d = _new(d, seg.local, seg.remote, seg.source, seg.target, seg.seq)
     d = _sent(d, seg, flags)
-    if seg.link in ("dropped", "lost"):
+    if seg.link in UNDELIVERED:
         return d
     if seg.link == "held":
         return replace(d, held=(*d.held[-63:], seg))

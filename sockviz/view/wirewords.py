@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sockviz.engine.events import CallEvent, Segment, StepPending, WireStatus
+from sockviz.engine.events import UNDELIVERED, CallEvent, Segment, StepPending, WireStatus
 from sockviz.engine.states import Call, Role
 from sockviz.view import flow_control
 from sockviz.view.linkview import seconds
@@ -92,7 +92,7 @@ def _trigger(ack: Segment, before: tuple[Segment, ...]) -> Segment | None:
             earlier.source == ack.target
             and earlier.seq_rel is not None
             and (earlier.nbytes or "SYN" in flags or "FIN" in flags)
-            and earlier.link not in ("dropped", "lost", "held")
+            and earlier.link not in {*UNDELIVERED, "held"}
             and earlier.t + (earlier.delay or 0.0) <= ack.t + 0.001
         ):
             return earlier
@@ -252,6 +252,7 @@ def story(
             f"{human_bytes(s.nbytes)}"
             + (f" (largest {human_bytes(s.largest)})" if s.largest is not None else "")
             + (f", {s.retransmissions:,} sent again" if s.retransmissions else "")
+            + (f", {s.lost:,} lost on the link" if s.lost else "")
             for s in caused
         ]
         return "The transfer on the wire: " + "; ".join(parts) + "."
@@ -326,7 +327,7 @@ def under_way_story(pending: StepPending, seen: tuple[Segment, ...]) -> str:
     whether its kernel has sent it again."""
     name, mine = f"{pending.call.value}()", [s for s in seen if s.source == pending.socket]
     kernel = f"{pending.socket}'s kernel"
-    stuck = [s for s in mine if s.link in ("dropped", "lost", "held")]
+    stuck = [s for s in mine if s.link in {*UNDELIVERED, "held"}]
     if not stuck:
         first = f" (its {segment_label(mine[0])} went out)" if mine else ""
         return f"{name} has begun{first} and has not returned yet."
@@ -343,7 +344,7 @@ def under_way_story(pending: StepPending, seen: tuple[Segment, ...]) -> str:
         if s.seq > last.seq
         and s.retry is not None
         and s.flags == last.flags
-        and s.link not in ("dropped", "lost")
+        and s.link not in UNDELIVERED
     ]
     if again:
         return (

@@ -206,6 +206,7 @@ def condensed(event: Condensed) -> str:
 _LINK_SAID = {
     "dropped": "  ✗ lost on the link (as asked)",
     "lost": "  ✗ lost on the link (at random)",
+    "overflow": "  ✗ lost on the link (its queue was full)",
     "held": "  ⏸ held at the sending side",
 }
 

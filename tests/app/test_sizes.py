@@ -45,6 +45,7 @@ BUSIEST = [
     ("simultaneous-open-ipv4", "simultaneous-open", 11),
     ("mss-ipv4", "mss", 10),
     ("zero-window-ipv4", "zero-window", 10),
+    ("congestion-ipv4", "congestion", 28),
 ]
 IDS = [row[1] for row in BUSIEST]
 SIZES = [(80, 24), (100, 30), (160, 45)]

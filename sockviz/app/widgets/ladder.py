@@ -30,6 +30,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
 
+from sockviz.engine.events import UNDELIVERED
 from sockviz.view.hold_words import fitted
 from sockviz.view.run_view import Row, RunView
 from sockviz.view.words import preview
@@ -45,7 +46,7 @@ def row_content(row: Row, width: int, delivered: bool) -> Content:
     cut = 0  # (cells of a link's arrow not drawn: it was lost, or waits at its sender)
     if row.packet is not None:  # the wire: a thin arrow in a colour of its own
         line, style, bold, head = "┄", "$wire", "$wire", ("›", "‹")
-        if row.packet.link in ("dropped", "lost"):
+        if row.packet.link in UNDELIVERED:
             style, bold, head, cut = "$lost", "$lost", ("✗", "✗"), inner // 4
         elif row.packet.link == "held":
             style, bold, head, cut = "$held", "$held", ("⏸", "⏸"), inner // 3

@@ -49,7 +49,7 @@ def heading(graphs: Graphs, choice: int) -> tuple[Content, tuple[int, int] | Non
         )
     index = choice % len(ways)
     more = f" (and {graphs.dropped} earlier, let go)" if graphs.dropped else ""
-    key = "   G: the next direction" if len(ways) > 1 else "   G: close"
+    key = "   G: the next direction" if index + 1 < len(ways) else "   G: close"
     return (
         Content.assemble(
             (f"Time-sequence graph {index + 1} of {len(ways)}{more}", "bold"),

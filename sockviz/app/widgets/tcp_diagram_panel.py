@@ -162,7 +162,7 @@ def words(diagrams: Diagrams, choice: int) -> tuple[Content, Connection | None]:
     head = Content.assemble(
         (f"TCP connection {index + 1} of {total}{more}: ", "bold"),
         connection.title(),
-        ("   d: the next connection" if total > 1 else "   d: close", "$text-quiet"),
+        ("   d: the next connection" if index + 1 < total else "   d: close", "$text-quiet"),
         "\n",
         (f"■ {_name(opener)}", f"bold {END_COLOURS[0]}"),
         "  ",

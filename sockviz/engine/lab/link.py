@@ -11,7 +11,8 @@ two kernels show is theirs.
 
 The link is also the run's wire: it sees each segment the moment a kernel sends it, so it
 serves :class:`~sockviz.engine.wire.segments.SegmentReader` as a capture does (``read``),
-each frame saying what the link did with it (``crossed``, ``dropped``, ``lost``, ``held``)
+each frame saying what the link did with it (``crossed``, ``dropped``, ``lost``,
+``overflow``, ``held``)
 and when it arrives. Counters (sent, delivered, dropped, held) and a log of what it did to
 each packet are kept.
 
@@ -23,13 +24,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import heapq
-import math
 import os
 import random
 import select
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from sockviz.engine.lab.link_packets import (
@@ -41,130 +41,14 @@ from sockviz.engine.lab.link_packets import (
     frame_of,
 )
 from sockviz.engine.lab.link_packets import kind_of as kind_of  # (re-exported: tests read it here)
+from sockviz.engine.lab.link_spec import Drop as Drop  # (re-exported: tests read it here)
+from sockviz.engine.lab.link_spec import LinkSpec as LinkSpec
+from sockviz.engine.lab.link_spec import describe as describe
 from sockviz.engine.lab.two_hosts import Hosts
 from sockviz.engine.wire.frame_parser import Frame
 
 #: The largest packet a TUN device hands over (its default MTU, and headroom).
 PACKET_MAX = 65535
-KINDS = ("syn", "syn-ack", "ack", "data", "fin")
-
-
-# --- what the link does ---------------------------------------------------------------
-@dataclass(frozen=True)
-class Drop:
-    """An exact fault: the ``nth`` packet of ``kind`` (counted over both directions, from 1)
-    is lost on the link."""
-
-    kind: str
-    nth: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> Drop:
-        """``syn``, ``data:2`` ...; ValueError in one line for anything else."""
-        kind, _, nth = text.strip().lower().partition(":")
-        if kind not in KINDS:
-            raise ValueError(
-                f"--drop {text!r}: expected one of {', '.join(KINDS)}, "
-                "with :N for the Nth one (data:2)"
-            )
-        if nth and (not nth.isdigit() or not 1 <= int(nth) <= 1000):
-            raise ValueError(f"--drop {text!r}: N must be a whole number from 1 to 1000")
-        return cls(kind, int(nth) if nth else 1)
-
-
-@dataclass(frozen=True)
-class LinkSpec:
-    """What the link does to every packet."""
-
-    delay: float = 0.0
-    """Seconds each packet takes to cross, each way."""
-    jitter: float = 0.0
-    """Up to this many seconds more or less, at random (seeded), never reordering."""
-    rate: float | None = None
-    """Bits a second (None: no limit): a packet waits its turn to be sent."""
-    loss: float = 0.0
-    """The share of packets lost at random (seeded), 0 to 1."""
-    seed: int = 0
-    drops: tuple[Drop, ...] = field(default_factory=tuple)
-    mtu: int | None = None
-    """The hosts' interfaces' MTU in bytes, 1280 to 1500 (None: 1500, a TUN device's)."""
-
-    def __post_init__(self) -> None:
-        """Finite numbers only, however it is made: a NaN delay made the link thread poll
-        with no wait at all, forever."""
-        if not all(
-            math.isfinite(v)
-            for v in (self.delay, self.jitter, self.loss, 1.0 if self.rate is None else self.rate)
-        ):
-            raise ValueError("--link: delay, jitter, rate and loss must be finite numbers")
-
-    @classmethod
-    def parse(cls, text: str, drops: tuple[str, ...] = ()) -> LinkSpec:
-        """``delay=50ms,jitter=5ms,rate=1mbit,loss=2%,seed=7``; ValueError in one line."""
-        values: dict[str, float] = {}
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            key, sep, value = part.partition("=")
-            key = key.strip().lower()
-            if not sep or key not in ("delay", "jitter", "rate", "loss", "seed", "mtu"):
-                raise ValueError(
-                    f"--link {part!r}: expected delay=, jitter=, rate=, loss=, seed= "
-                    "or mtu=, as in delay=50ms,loss=2%"
-                )
-            values[key] = _value(key, value.strip(), part)
-        seed = int(values.pop("seed", 0))  # (an int already: _value reads it so)
-        mtu = values.pop("mtu", None)
-        return cls(
-            **values,
-            seed=seed,
-            drops=tuple(Drop.parse(d) for d in drops),
-            mtu=None if mtu is None else int(mtu),
-        )
-
-
-def _value(key: str, text: str, part: str) -> float:
-    """``text``'s number for ``key`` (an int for the seed); ValueError naming ``part``."""
-    units = {
-        "delay": {"ms": 1e-3, "s": 1.0, "us": 1e-6},
-        "jitter": {"ms": 1e-3, "s": 1.0, "us": 1e-6},
-        "rate": {"kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "bit": 1.0},
-    }
-    try:
-        if key == "seed":
-            return int(text)
-        if key == "mtu":  # (IPv6 needs 1280 at least; a TUN device starts at 1500)
-            mtu = int(text)
-            if not 1280 <= mtu <= 1500:
-                raise ValueError
-            return mtu
-        if key == "loss":
-            share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-            if not math.isfinite(share) or not 0 <= share <= 1:
-                raise ValueError
-            return share
-        for unit, scale in sorted(units[key].items(), key=lambda u: -len(u[0])):
-            if text.lower().endswith(unit):
-                number = float(text[: -len(unit)]) * scale
-                high = 3600 if key != "rate" else 1e12
-                if (
-                    not math.isfinite(number)
-                    or not 0 <= number <= high
-                    or (  # (NaN, inf: no)
-                        key == "rate" and number <= 0
-                    )
-                ):
-                    raise ValueError
-                return number
-        raise ValueError
-    except ValueError:
-        example = {
-            "delay": "50ms",
-            "jitter": "5ms",
-            "rate": "1mbit",
-            "loss": "2%",
-            "seed": "7",
-            "mtu": "1280 (bytes, 1280 to 1500)",
-        }[key]
-        raise ValueError(f"--link {part!r}: {key} should look like {key}={example}") from None
 
 
 # --- the link between them ------------------------------------------------------------
@@ -211,6 +95,10 @@ class Link:
         self._due: list[tuple[float, int, str, bytes]] = []
         self._held: collections.deque[tuple[int, str, bytes, str | None]] = collections.deque()
         self._free = {"server": 0.0, "client": 0.0}  # when each direction's wire is free
+        self._waiting: dict[str, collections.deque[float]] = {
+            "server": collections.deque(),  # (when each packet waiting its turn leaves)
+            "client": collections.deque(),
+        }
         self._last = {"server": 0.0, "client": 0.0}  # (no reordering by jitter)
         self._order = 0
         self._lock = threading.Lock()
@@ -218,6 +106,8 @@ class Link:
         self._paused = False
         self._counting: dict[tuple[str, str], int] = {}
         self._sampling: dict[tuple[str, str], LinkSampler] = {}
+        self._undelivered: dict[tuple[str, str], int] = {}
+        """While paused: the packets it counted each way that it did not deliver."""
         """While paused: some of the frames it counted each way, for a graph."""
         """While paused: a connection's two directions (from, to) -> the packets the link
         took that way (:meth:`pause`)."""
@@ -305,6 +195,9 @@ class Link:
         if spec.loss and not stale and self._loss.lost(side, packet, flow):
             self._lost(now, side, kind, "lost", packet, number)
             return
+        if self._full(side, now):
+            self._lost(now, side, kind, "overflow", packet, number)
+            return
         if self.hold and kind is not None:
             self.counters.held += 1
             self._held.append((number, side, packet, kind))
@@ -324,6 +217,7 @@ class Link:
         if spec.rate:
             leaves = max(now, self._free[side]) + len(packet) * 8 / spec.rate
             self._free[side] = leaves
+            self._waiting[side].append(leaves)
         arrives = leaves + spec.delay
         if spec.jitter:
             arrives += self._random.uniform(-spec.jitter, spec.jitter)
@@ -332,10 +226,21 @@ class Link:
         heapq.heappush(self._due, (arrives, number, side, packet))
         return arrives
 
+    def _full(self, side: str, now: float) -> bool:
+        """Whether ``queue`` packets already wait their turn to leave ``side``."""
+        waiting = self._waiting[side]
+        while waiting and waiting[0] <= now:
+            waiting.popleft()
+        return self.spec.queue is not None and len(waiting) >= self.spec.queue
+
     def _lost(
         self, now: float, side: str, kind: str | None, why: str, packet: bytes, number: int
     ) -> None:
         self.counters.dropped += 1
+        if self._counting:
+            ends = ends_of(packet)
+            if ends in self._counting:
+                self._undelivered[ends] = self._undelivered.get(ends, 0) + 1
         self.log.append((now - self.started, side, kind, why))
         self._note(packet, why, None, number)
 
@@ -435,6 +340,7 @@ class Link:
         with self._lock:
             self._counting = {} if count is None else {count: 0, count[::-1]: 0}
             self._sampling, self._paused = {}, True
+            self._undelivered = {ends: 0 for ends in self._counting}
 
     def resume(self) -> dict[tuple[str, str], int]:
         """Frames for readers again; the packets counted each way since :meth:`pause`,
@@ -444,6 +350,13 @@ class Link:
             self._paused = False
         return counted
 
+    def undelivered(self) -> dict[tuple[str, str], int]:
+        """The packets counted each way since :meth:`pause` that it did not deliver; then
+        none counted."""
+        with self._lock:
+            lost, self._undelivered = self._undelivered, {}
+        return lost
+
     def samples(self) -> dict[tuple[str, str], list[tuple[Frame, bool]]]:
         """Some of the frames counted each way since :meth:`pause` (spread over the
         transfer: :mod:`~sockviz.engine.wire.point_sampler`), each with whether it carried
@@ -451,34 +364,3 @@ class Link:
         with self._lock:
             sampling, self._sampling = self._sampling, {}
         return {ends: sampler.frames() for ends, sampler in sampling.items()}
-
-
-def describe(spec: LinkSpec, hold: bool = False) -> str:
-    """The link's settings in a few words: ``delay 50 ms · loss 2% (seed 7) · drop syn``."""
-    parts = []
-    if spec.delay:
-        parts.append(f"delay {_ms(spec.delay)}")
-    if spec.jitter:
-        parts.append(f"jitter ±{_ms(spec.jitter)}")
-    if spec.rate:
-        rate = spec.rate
-        unit = next(
-            ((n, u) for n, u in ((1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s")) if rate >= n),
-            (1, "bit/s"),
-        )
-        parts.append(f"rate {rate / unit[0]:g} {unit[1]}")
-    if spec.loss:
-        parts.append(f"loss {spec.loss * 100:g}% (seed {spec.seed})")
-    if spec.drops:
-        parts.append(
-            "drop " + ", ".join(d.kind if d.nth == 1 else f"{d.kind}:{d.nth}" for d in spec.drops)
-        )
-    if spec.mtu:
-        parts.append(f"MTU {spec.mtu}")
-    if hold:
-        parts.append("each segment waits for →")
-    return " · ".join(parts) or "no delay, no loss"
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:g} ms" if seconds < 10 else f"{seconds:g} s"

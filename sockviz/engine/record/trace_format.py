@@ -80,6 +80,9 @@ LINK_KEYS = ("link", "delay", "retry")
 #: A packet line's last key, only where the segment carried SACK blocks: ``[[left, right],
 #: ...]``, relative as ``ack_rel`` is.
 SACK_KEY = "sack"
+#: A packets line's key on a two-host run, after :data:`SUM_KEYS`: how many of its segments
+#: the link never delivered (dropped, lost or its queue full).
+LOST_KEY = "lost"
 #: A packets line's last key, only where its frames were read: some of its segments,
 #: spread over the transfer, for the time-sequence graph - each ``[t, seq_rel, nbytes,
 #: ack_rel, window, resent, sack]`` (``resent``: it carried bytes sent before).
@@ -132,6 +135,8 @@ def to_record(event: TraceEvent) -> dict[str, object]:
             record.update(
                 zip(SUM_KEYS, (event.count, event.largest, event.retransmissions), strict=True)
             )
+            if event.lost is not None:
+                record[LOST_KEY] = event.lost
             if event.points is not None:
                 record[POINTS_KEY] = points_value(event.points)
         else:  # (every packet line: on loopback link and delay are null; retry is anyone's)

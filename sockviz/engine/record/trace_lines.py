@@ -119,6 +119,8 @@ def segment_line(e: Segment) -> str:
             f', "count": {_n(e.count)}, "largest": {_n(e.largest)}, '
             f'"retransmissions": {_n(e.retransmissions)}'
         )
+        if e.lost is not None:
+            line += f', "lost": {e.lost!r}'
         if e.points is not None:
             line += ', "points": ' + json.dumps(points_value(e.points))
     else:

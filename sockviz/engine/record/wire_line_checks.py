@@ -13,7 +13,7 @@ import math
 import re
 from typing import TypedDict
 
-from sockviz.engine.events import LinkEvent, Point, Segment, TcpSettings
+from sockviz.engine.events import UNDELIVERED, LinkEvent, Point, Segment, TcpSettings
 from sockviz.engine.record import graph_checks
 from sockviz.engine.record.field_checks import (
     MAX_COUNT,
@@ -82,6 +82,7 @@ def segment(record: Record, summed: bool = False) -> Segment:
             is_sum=True,
             largest=integer(record, "largest", 1 << 20, optional=True),
             retransmissions=integer(record, "retransmissions", MAX_COUNT),
+            lost=integer(record, "lost", MAX_COUNT, optional=True),
             points=graph_checks.points(record),
         )
     elif record.get("points") is not None:
@@ -110,7 +111,7 @@ def segment(record: Record, summed: bool = False) -> Segment:
     )
 
 
-LINK_WORDS = {"crossed", "dropped", "lost", "held"}
+LINK_WORDS = {"crossed", "held", *UNDELIVERED}
 
 
 class SumFields(TypedDict, total=False):
@@ -120,6 +121,7 @@ class SumFields(TypedDict, total=False):
     is_sum: bool
     largest: int | None
     retransmissions: int
+    lost: int | None
     points: tuple[Point, ...] | None
 
 
@@ -143,7 +145,7 @@ def link_fields(record: Record) -> LinkFields:
             else LinkFields()
         )
     return LinkFields(
-        link=one_of(record, "link", LINK_WORDS, "crossed, dropped, lost or held"),
+        link=one_of(record, "link", LINK_WORDS, "crossed, dropped, lost, overflow or held"),
         delay=seconds(record, "delay", optional=True),
         retry=seconds(record, "retry", optional=True),
     )

@@ -113,7 +113,7 @@ class ReplayRunner(RunControls[Gate]):
         the recording)."""
         # (here: only a recording made on two hosts needs the lab - some 60 ms of imports,
         # ctypes among them, that --replay's first frame need not wait for)
-        from sockviz.engine.lab.link import LinkSpec, describe
+        from sockviz.engine.lab.link_spec import LinkSpec, describe
         from sockviz.engine.lab.two_hosts import CLIENT_IP, CLIENT_IP6, SERVER_IP, SERVER_IP6
 
         six = self.family.af == socket.AF_INET6

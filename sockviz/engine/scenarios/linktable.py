@@ -30,9 +30,10 @@ LINK_KEYS = {
     "loss": "2%",
     "seed": 7,
     "mtu": 1280,
+    "queue": 20,
 }
 #: The keys whose value is a whole number, not a string with a unit.
-WHOLE = ("seed", "mtu")
+WHOLE = ("seed", "mtu", "queue")
 
 
 def link_table(read: TableReader, data: TomlTable, families: tuple[str, ...]) -> LinkPlan | None:
@@ -40,7 +41,7 @@ def link_table(read: TableReader, data: TomlTable, families: tuple[str, ...]) ->
     ``--link`` takes (``delay = "50ms"``), ``drop = ["syn"]`` and ``hold = true``."""
     if "link" not in data:
         return None
-    from sockviz.engine.lab.link import LinkSpec  # (the link's machinery: for a [link] only)
+    from sockviz.engine.lab.link_spec import LinkSpec  # (read on first use: for a [link] only)
 
     table, head = ("link",), data["link"]
     if not isinstance(head, dict):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sockviz.engine.events import Point, Segment
+from sockviz.engine.events import UNDELIVERED, Point, Segment
 from sockviz.engine.wire.headers import FLAG_ORDER
 from sockviz.engine.wire.point_sampler import Sampler
 
@@ -28,6 +28,7 @@ class BulkSum:
         "high",
         "largest",
         "last",
+        "lost",
         "nbytes",
         "points",
         "retransmissions",
@@ -38,6 +39,7 @@ class BulkSum:
         self.count = self.nbytes = self.largest = self.retransmissions = 0
         self.flags: set[str] = set()
         self.high: int | None = None
+        self.lost: int | None = None
         self.points: Sampler[Point] = Sampler()
 
     def add(self, segment: Segment) -> None:
@@ -45,6 +47,8 @@ class BulkSum:
         self.nbytes += segment.nbytes
         self.largest = max(self.largest, segment.nbytes)
         self.last = segment
+        if segment.link is not None:
+            self.lost = (self.lost or 0) + (segment.link in UNDELIVERED)
         if segment.flags:
             self.flags.update(segment.flags.split(","))
         resent = False
@@ -85,6 +89,7 @@ class BulkSum:
             count=self.count,
             largest=self.largest,
             retransmissions=self.retransmissions,
+            lost=self.lost,
             is_sum=True,
             sack=None,
             points=tuple(self.points.items()) or None,

@@ -158,6 +158,10 @@ class Capture:
         finally:
             self._close_counters()
 
+    def undelivered(self) -> dict[tuple[str, str], int]:
+        """None: loopback delivers every frame."""
+        return {}
+
     def samples(self) -> dict[tuple[str, str], list[tuple[Frame, bool]]]:
         """None: while it counts, no frame of a loopback transfer is read (the kernel counts
         them, tens of thousands a second), so none is kept for a graph."""

@@ -300,6 +300,7 @@ class SegmentReader:
         except (WireUnavailable, OSError):
             frames = {}
         sampled = self.capture.samples()
+        undelivered = self.capture.undelivered()
         self._counted_at = time.time()
         now = after() if after is not None else {}
         out = []
@@ -339,6 +340,7 @@ class SegmentReader:
                     largest=None if sent else 0,  # (the frames were counted, never read: their
                     # flags and sizes were seen by nobody; a direction with no bytes had none)
                     retransmissions=end.retransmissions - start.retransmissions,
+                    lost=undelivered.get((src, dst)),
                     points=self._points(sampled[(src, dst)], self._clock.offset)
                     if sampled.get((src, dst))
                     else None,
