@@ -190,3 +190,27 @@ def test_record_and_replay_a_scenario_file(tmp_path):
     again = sockviz("--replay", str(recording), "--trace")
     assert again.returncode == 0, again.stderr
     assert again.stdout == done.stdout
+
+
+def test_a_file_chooses_a_congestion_control_by_name(tmp_path):
+    """setsockopt(TCP_CONGESTION) takes a name in a scenario file; the run makes the real
+    call (a name this kernel lacks: ENOENT, the kernel's answer, as the step expects)."""
+    text = (ROOT / "examples" / "echo.toml").read_text()
+    first = text.index(
+        "[[step]]", text.index('call = "socket"', text.index('socket = "client"') - 40)
+    )
+    choose = (
+        '[[step]]\nsocket = "client"\ncall = "setsockopt"\noption = "TCP_CONGESTION"\n'
+        'value = "reno"\nexplain = "Reno paces this client."\n\n'
+        '[[step]]\nsocket = "client"\ncall = "setsockopt"\noption = "TCP_CONGESTION"\n'
+        'value = "nosuchcc"\nexpect = { error = "ENOENT" }\nexplain = "No such."\n\n'
+    )
+    after = text.index("[[step]]", first + 1)  # (after the client's socket())
+    path = tmp_path / "cc.toml"
+    path.write_text(text[:after] + choose + text[after:])
+    done = sockviz("--trace", "--scenario", str(path))
+    assert done.returncode == 0, done.stderr
+    calls = [json.loads(line) for line in done.stdout.splitlines()]
+    chose = [c for c in calls if c["call"] == "setsockopt" and c["socket"] == "client"]
+    assert "b'reno'" in chose[0]["args"] and chose[0]["error"] is None
+    assert chose[1]["error"] == "ENOENT"

@@ -102,6 +102,8 @@ def assert_within_bounds(scenario: Scenario) -> None:
             if isinstance(value, tuple):
                 assert step.args[1] == "SO_LINGER" and value[0] in (0, 1)
                 assert 0 <= value[1] <= 60
+            elif isinstance(value, bytes):
+                assert step.args[1] == "TCP_CONGESTION" and re.fullmatch(rb"[a-z0-9_]{1,15}", value)
             else:
                 assert type(value) is int and C_INT[0] <= value <= C_INT[1]
         if step.expect is not None and step.expect.nbytes is not None:
@@ -183,6 +185,16 @@ HOSTILE = [
         "SO_LINGER takes value = [on, seconds]: on 0 or 1, seconds 0 to 60",
     ),
     ((STEP, 'call = "setsockopt"\noption = "SO_LINGER"\nvalue = [2, 0]'), 17, "on 0 or 1"),
+    (
+        (STEP, 'call = "setsockopt"\noption = "TCP_CONGESTION"\nvalue = 1'),
+        17,
+        "TCP_CONGESTION takes a congestion control's name",
+    ),
+    (
+        (STEP, 'call = "setsockopt"\noption = "TCP_CONGESTION"\nvalue = "cu bic"'),
+        17,
+        "not 'cu bic'",
+    ),
     ((STEP, 'call = "setsockopt"\noption = "SO_LINGER"\nvalue = 1'), 17, "[on, seconds]"),
     (
         (STEP, 'call = "setsockopt"\noption = "SO_RCVBUF"\nvalue = [1, 2]'),

@@ -255,10 +255,23 @@ def _steps(
     return tuple(steps)
 
 
+_CONGESTION = re.compile(r"[a-z0-9_]{1,15}\Z")
+
+
 def _option_value(read: TableReader, table: Table, data: TomlTable, option: str) -> object:
-    """setsockopt's value: a C int, or SO_LINGER's struct linger as [on, seconds], checked
+    """setsockopt's value: a C int, SO_LINGER's struct linger as [on, seconds], or
+    TCP_CONGESTION's name (bytes, as the call takes it), checked
     here because ``struct.pack`` or the call would otherwise refuse it in the middle of a run."""
     value = data.get("value")
+    if option == "TCP_CONGESTION":  # (a name, as the kernel lists them: the call says
+        if not isinstance(value, str) or not _CONGESTION.match(value):  # if it has it)
+            read.fail(
+                table,
+                "value",
+                'TCP_CONGESTION takes a congestion control\'s name, value = "cubic" '
+                f"(letters, digits and _, at most 15); not {_shown(value)}",
+            )
+        return value.encode()
     if option != "SO_LINGER":
         return read.number(table, data, "value", None, *C_INT)
     if not (
