@@ -254,6 +254,10 @@ def say_missed_drops(options: Options, link: DropLog | None, err: ErrorStream) -
         return
     drops = (link_of(options) or ("", (), False))[1]
     log = [(kind, what) for _t, _side, kind, what in link.log if what != "released"]
+    for drop in drops:
+        kind, _, nth = drop.strip().lower().partition(":")
+        if kind == "cut" and len(log) < int(nth or 1):  # (the link carried fewer packets)
+            say(err, f"note: --drop {drop} never happened: the link carried {len(log)} packets")
     for drop in drops_missed(drops, [kind for kind, what in log if what == "dropped"]):
         kind = drop.strip().lower().partition(":")[0]
         seen = sum(1 for k, _what in log if k == kind)
@@ -271,7 +275,7 @@ def drops_missed(drops: tuple[str, ...], dropped: list[str | None]) -> list[str]
     from sockviz.engine.lab.link_spec import Drop  # (~20 ms --help never needs: see above)
 
     missed: list[str] = []
-    for kind in dict.fromkeys(Drop.parse(d).kind for d in drops):
+    for kind in dict.fromkeys(Drop.parse(d).kind for d in drops if Drop.parse(d).kind != "cut"):
         asked = sorted(
             (d for d in drops if Drop.parse(d).kind == kind), key=lambda d: Drop.parse(d).nth
         )

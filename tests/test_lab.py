@@ -9,6 +9,7 @@ retransmission is a second later), never sockviz's speed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -336,3 +337,45 @@ def check_congestion(records: list[dict], family: str) -> None:
         ends = [p[1] + p[2] for p in data["points"] or [] if p[2]]
         assert max(ends) == 1 + size, name
         assert call(records, f"conn-{i}", "recv")["nbytes"] == size
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
+def test_keepalive(family):
+    check_keepalive(trace("--scenario", "keepalive", "--family", family)[0], family)
+
+
+def check_keepalive(records: list[dict], family: str) -> None:
+    """The client's kernel, idle, sent keepalives (no byte, one below what the server had
+    acknowledged): the first answered; the link broke at its 6th packet, so the next
+    TCP_KEEPCNT (3) went unanswered, then its reset - all lost; recv() failed with
+    ETIMEDOUT once the kernel's timers ran out (idle 1 s twice, then 3 x 1 s), and the
+    server's kernel still said ESTABLISHED (it heard nothing)."""
+    probes = [
+        r
+        for r in records
+        if r["call"] == "packet"
+        and r["from"] == "client"
+        and r["flags"] == "ACK"
+        and r["seq_rel"] == 0
+        and not r["nbytes"]
+    ]
+    assert [p["link"] for p in probes] == ["crossed", "dropped", "dropped", "dropped"], probes
+    answer = [
+        r
+        for r in records
+        if r["call"] == "packet"
+        and r["from"] == "conn-1"
+        and r["seq"] > probes[0]["seq"]
+        and r["flags"] == "ACK"
+    ]
+    assert answer and answer[0]["link"] == "crossed" and answer[0]["seq"] < probes[1]["seq"]
+    reset = [r for r in records if r["call"] == "packet" and "RST" in (r["flags"] or "")]
+    assert len(reset) == 1 and reset[0]["from"] == "client" and reset[0]["link"] == "dropped"
+    waited = call(records, "client", "recv")
+    assert waited["error"] == "ETIMEDOUT"
+    connected = call(records, "client", "connect")
+    assert waited["t"] - connected["t"] >= 4.5  # (1 + 1 s idle, then 3 x 1 s unanswered)
+    assert all(b["t"] - a["t"] >= 0.9 for a, b in itertools.pairwise(probes))
+    server = call(records, "conn-1", "recv")
+    assert server["error"] == "EAGAIN" and server["kernel"] == "ESTABLISHED"

@@ -27,6 +27,7 @@ from tests.test_lab import (
     ROOT,
     check_congestion,
     check_drop,
+    check_keepalive,
     check_lost_data,
     check_lost_fin,
     check_lost_syn,
@@ -70,6 +71,7 @@ LABS = {
     "simultaneous-open": check_simultaneous_open,
     "mss": check_mss,
     "congestion": check_congestion,
+    "keepalive": check_keepalive,
 }
 
 
@@ -225,7 +227,7 @@ def test_link_lines_read_back_and_bad_ones_are_refused():
         assert from_record(json.loads(text)) == event
     good = [json.loads(trace_line(e)) for e in (segment, released)]
     for key, value, words in (
-        ("link", "teleported", "crossed, dropped, lost or held"),
+        ("link", "teleported", "crossed, dropped, lost, overflow or held"),
         ("what", "vanished", "released"),
         ("segment", -1, "segment"),
     ):

@@ -38,6 +38,9 @@ from sockviz.view.run_view import MAX_CARDS, CardModel, RunView, lane_of, plan_p
 __all__ = ["Changes", "apply"]
 
 
+#: Calls that wait for the peer and send nothing of their own.
+_WAITS = frozenset({Call.RECV, Call.RECVFROM, Call.ACCEPT})
+
 #: Flow-control notes kept (the newest segments': the stories of the last calls need them).
 NOTES_KEPT = 256
 
@@ -190,7 +193,19 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
         view.steps_done = max(view.steps_done, event.step + 1)
         view.last_done = (event, before)
         view.link_from, view.link_during = event.seq, tuple(s.seq for s in view.during)
-        view.caused, view.caused_since = linkview.own(view.during, event.socket), event.seq
+        caused = linkview.own(view.during, event.socket)
+        if not caused and event.call in _WAITS and view.caused_since is not None:
+            # (a call that only waits sent nothing itself: what the kernels sent on their
+            # own on its socket's connection after the call before returned came before it
+            # returned - keepalives, probes, a peer's reset - and its story says them)
+            caused = tuple(
+                s
+                for s in view.caused
+                if s.cause is None
+                and s.seq > view.caused_since
+                and event.socket in (s.source, s.target)
+            )
+        view.caused, view.caused_since = caused, event.seq
         view.during = ()
         if view.pending is not None and view.pending.step == event.step:
             view.pending, view.under_way = None, None

@@ -166,6 +166,12 @@ def _flow_words(
             f"{kernel} sent a zero-window probe ({said}){own}: no new byte - it makes "
             f"{peer}'s kernel say its window again"
         )
+    if flow == flow_control.KEEPALIVE:
+        return (
+            f"{kernel} sent a keepalive ({said}){own}: no new byte, one below what {peer} "
+            f"acknowledged - after the connection's idle time it asks whether {peer}'s "
+            "kernel is still there, which must answer"
+        )
     if flow == flow_control.ZERO:
         return (
             f"{kernel} offered a window of 0 ({said}){own}: no room left in "
@@ -240,6 +246,8 @@ def story(
                 f"{name} sent nothing: the peer's FIN had already arrived; {name} only "
                 "reports it (end of stream)."
             )
+        if call.call in (Call.RECV, Call.RECVFROM) and call.error:
+            return f"{name} sent nothing, and failed ({call.error}): why is below."
         if call.call in (Call.RECV, Call.RECVFROM):
             return (
                 f"{name} sent nothing: the bytes were already in {call.socket}'s receive "

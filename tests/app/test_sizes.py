@@ -46,6 +46,7 @@ BUSIEST = [
     ("mss-ipv4", "mss", 10),
     ("zero-window-ipv4", "zero-window", 10),
     ("congestion-ipv4", "congestion", 28),
+    ("keepalive-ipv4", "keepalive", 12),
 ]
 IDS = [row[1] for row in BUSIEST]
 SIZES = [(80, 24), (100, 30), (160, 45)]

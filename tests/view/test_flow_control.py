@@ -60,3 +60,17 @@ def test_the_ladder_and_the_stories_name_them():
     recv = next(e for e in events(RUN) if isinstance(e, CallEvent) and e.call is Call.RECV)
     said = story(recv, read.caused, read.models, read.wire, read.flow_notes) or ""
     assert "offered its window again" in said and "window update" in said
+
+
+def test_keepalives_are_named_and_told():
+    """keepalive's recorded run: the client's idle probes, each ``· keepalive`` on the
+    ladder, and the recv()'s story says what they are."""
+    view = fold_until("keepalive-ipv4", "keepalive")
+    labels = [row.label for row in view.shown_rows()]
+    assert sum(label.startswith("ACK 1 · keepalive") for label in labels) == 4, labels
+    waited = fold_until("keepalive-ipv4", "keepalive", lambda e: e.call is Call.RECV)
+    recv = next(
+        e for e in events("keepalive-ipv4") if isinstance(e, CallEvent) and e.call is Call.RECV
+    )
+    said = story(recv, waited.caused, waited.models, waited.wire, waited.flow_notes) or ""
+    assert "sent a keepalive" in said

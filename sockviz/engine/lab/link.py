@@ -41,6 +41,7 @@ from sockviz.engine.lab.link_packets import (
     frame_of,
 )
 from sockviz.engine.lab.link_packets import kind_of as kind_of  # (re-exported: tests read it here)
+from sockviz.engine.lab.link_spec import CUT
 from sockviz.engine.lab.link_spec import Drop as Drop  # (re-exported: tests read it here)
 from sockviz.engine.lab.link_spec import LinkSpec as LinkSpec
 from sockviz.engine.lab.link_spec import describe as describe
@@ -189,7 +190,11 @@ class Link:
             kind = None  # fault, no hold is for it)
         if kind is not None:
             self._seen[kind] = self._seen.get(kind, 0) + 1
-        if any(d.kind == kind and d.nth == self._seen.get(kind) for d in spec.drops):
+        if any(
+            (d.kind == kind and d.nth == self._seen.get(kind))
+            or (d.kind == CUT and number >= d.nth)
+            for d in spec.drops
+        ):
             self._lost(now, side, kind, "dropped", packet, number)
             return
         if spec.loss and not stale and self._loss.lost(side, packet, flow):

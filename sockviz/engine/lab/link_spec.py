@@ -12,13 +12,17 @@ import math
 from dataclasses import dataclass, field
 
 KINDS = ("syn", "syn-ack", "ack", "data", "fin")
+#: A fault that breaks the link: from its Nth packet on (both ways, counted from 1), every
+#: packet is lost.
+CUT = "cut"
 
 
 # --- what the link does ---------------------------------------------------------------
 @dataclass(frozen=True)
 class Drop:
     """An exact fault: the ``nth`` packet of ``kind`` (counted over both directions, from 1)
-    is lost on the link."""
+    is lost on the link - or, for :data:`CUT`, the ``nth`` packet of any kind and every one
+    after it (the link broken)."""
 
     kind: str
     nth: int = 1
@@ -27,10 +31,11 @@ class Drop:
     def parse(cls, text: str) -> Drop:
         """``syn``, ``data:2`` ...; ValueError in one line for anything else."""
         kind, _, nth = text.strip().lower().partition(":")
-        if kind not in KINDS:
+        if kind not in (*KINDS, CUT):
             raise ValueError(
                 f"--drop {text!r}: expected one of {', '.join(KINDS)}, "
-                "with :N for the Nth one (data:2)"
+                "with :N for the Nth one (data:2); or cut:N (the Nth packet and every one "
+                "after it)"
             )
         if nth and (not nth.isdigit() or not 1 <= int(nth) <= 1000):
             raise ValueError(f"--drop {text!r}: N must be a whole number from 1 to 1000")
