@@ -379,3 +379,30 @@ def check_keepalive(records: list[dict], family: str) -> None:
     assert all(b["t"] - a["t"] >= 0.9 for a, b in itertools.pairwise(probes))
     server = call(records, "conn-1", "recv")
     assert server["error"] == "EAGAIN" and server["kernel"] == "ESTABLISHED"
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
+def test_udp_loss(family):
+    check_udp_loss(trace("--scenario", "udp-loss", "--family", family)[0], family)
+
+
+def check_udp_loss(records: list[dict], family: str) -> None:
+    """Every send() succeeded; the link lost the second datagram (the seed's choice) and
+    the server read the others, in order, then waited in vain; after the server closed,
+    the server host's kernel answered the next datagram with an ICMP port unreachable
+    from the port the server had, which crossed back, and the client's recv() failed
+    with ECONNREFUSED."""
+    sends = [r for r in records if r["socket"] == "client" and r["call"] == "send"]
+    assert len(sends) == 5 and all(r["error"] is None for r in sends)
+    udp = [r for r in records if r["call"] == "packet" and r["proto"] == "UDP"]
+    assert [r["link"] for r in udp] == ["crossed", "lost", "crossed", "crossed", "crossed"]
+    got = [r for r in records if r["socket"] == "server" and r["call"] == "recvfrom"]
+    assert [r["error"] for r in got] == [None, None, None, "EAGAIN"]
+    assert [r["data"] for r in got[:3]] == ["datagram 1", "datagram 3", "datagram 4"]
+    (icmp,) = [r for r in records if r["call"] == "packet" and r["proto"] == "ICMP"]
+    bound = call(records, "server", "bind")["local"]
+    assert icmp["flags"] == "port-unreachable" and icmp["from"] == bound, icmp
+    assert icmp["to"] == "client" and icmp["link"] == "crossed"
+    assert icmp["seq"] > udp[-1]["seq"] and icmp["remote"] == udp[-1]["local"]
+    assert call(records, "client", "recv")["error"] == "ECONNREFUSED"

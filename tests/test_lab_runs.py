@@ -35,6 +35,7 @@ from tests.test_lab import (
     check_simultaneous_close,
     check_simultaneous_open,
     check_slow_link,
+    check_udp_loss,
     needs_hosts,
     trace,
     traces,
@@ -72,6 +73,7 @@ LABS = {
     "mss": check_mss,
     "congestion": check_congestion,
     "keepalive": check_keepalive,
+    "udp-loss": check_udp_loss,
 }
 
 

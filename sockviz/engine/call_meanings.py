@@ -180,6 +180,18 @@ _ERRNO_HELP = {
 }
 
 
-def errno_help(name: str | None) -> str:
-    """A plain explanation of an errno name, or an empty string."""
+#: Where a datagram socket's error means something else than a stream socket's.
+_DGRAM_HELP = {
+    "ECONNREFUSED": (
+        "Nothing is listening at that address: its host's kernel answered a datagram with "
+        "ICMP port unreachable, and this socket, connected, is told on its next call."
+    ),
+}
+
+
+def errno_help(name: str | None, kind: str | None = None) -> str:
+    """A plain explanation of an errno name (``kind``: the socket's type, ``SOCK_DGRAM``
+    or ``SOCK_STREAM``), or an empty string."""
+    if kind == "SOCK_DGRAM" and name in _DGRAM_HELP:
+        return _DGRAM_HELP[name]
     return _ERRNO_HELP.get(name or "", "")

@@ -165,9 +165,12 @@ class Segment:
     t: float
     """Seconds since the run started, when it was read."""
     proto: str
-    """``TCP`` or ``UDP``."""
+    """``TCP``, ``UDP``, or ``ICMP`` (an ICMP or ICMPv6 error about one of the run's
+    packets: from the address it could not reach, to the socket that sent it)."""
     flags: str | None
-    """TCP flags, joined by commas as a capture tool shows them: ``SYN,ACK``; None for UDP."""
+    """TCP flags, joined by commas as a capture tool shows them: ``SYN,ACK``; for ICMP its
+    kind (``port-unreachable``, :data:`~sockviz.engine.wire.headers.ICMP_ERRORS`); None
+    for UDP."""
     source: str
     """Who sent it: a socket of the run (``client``, ``server``, ``conn-1``), or the address
     of a real outside peer. (``from`` in the trace.)"""

@@ -51,6 +51,8 @@ def _kernel_of(name: str, models: Mapping[str, CardModel]) -> str:
 
 
 def _says(segment: Segment) -> str:
+    if segment.proto == "ICMP":
+        return segment_label(segment)
     if segment.proto != "TCP":
         return f"a datagram of {segment.nbytes} B"
     return segment_label(segment)
@@ -153,6 +155,31 @@ def _ack_words(
             "kernel, not the program, answers"
         )
     return f"{kernel} acknowledged {what} ({said}){own}"
+
+
+_ICMP_WHY = {
+    "port-unreachable": "nothing listens on port {port} there",
+    "host-unreachable": "the host could not be reached",
+    "net-unreachable": "no route to that network",
+    "no-route": "no route to that network",
+    "frag-needed": "the packet was too big for the next hop, which takes {mtu} bytes",
+    "too-big": "the packet was too big for the next hop, which takes {mtu} bytes",
+    "ttl-exceeded": "the packet's hop limit ran out on the way",
+}
+
+
+def _icmp_words(segment: Segment, models: Mapping[str, CardModel]) -> str:
+    """An ICMP error about one of the run's packets, said: who answered, and why."""
+    host, _, port = segment.source.rpartition(":")
+    mtu = next(
+        (o.partition("=")[2] for o in (segment.options or "").split(",") if o.startswith("mtu=")),
+        "?",
+    )
+    why = _ICMP_WHY.get(segment.flags or "", "an error").format(port=port, mtu=mtu)
+    return (
+        f"the kernel at {host} answered {_who(segment.target, models)} with "
+        f"{segment_label(segment)}: {why}"
+    )
 
 
 def _flow_words(
@@ -301,6 +328,9 @@ def story(
         if data:
             sentences.append(_data_words(name, data))
             data = []
+        if segment.proto == "ICMP":
+            sentences.append(_icmp_words(segment, models))
+            continue
         flow = (notes or {}).get(segment.seq)
         if flow is not None and segment.retry is None and not segment.nbytes:
             sentences.append(_flow_words(segment, flow, kernel, said, models))
@@ -326,6 +356,11 @@ def story(
         text += " A reset: the peer's next call fails with ECONNRESET or EPIPE."
     if first.proto == "UDP":
         text += " UDP has no handshake and no acknowledgements: one datagram per call."
+    if any(s.proto == "ICMP" and s.flags == "port-unreachable" for s in caused):
+        text += (
+            " A connected UDP socket is told: its next call fails with ECONNREFUSED (an "
+            "unconnected one is not)."
+        )
     return text  # (it begins with a call or a socket name: as written, not capitalised)
 
 

@@ -135,6 +135,8 @@ def segment_label(segment: Segment) -> str:
         again = f", {segment.retransmissions:,} again" if segment.retransmissions else ""
         size = f" {human_bytes(segment.nbytes)}" if segment.nbytes else ""
         return f"{segment.flags or segment.proto} ×{segment.count:,}{size}{again}"
+    if segment.proto == "ICMP":
+        return f"ICMP {(segment.flags or '').replace('-', ' ')}"
     if segment.proto != "TCP":
         return f"{segment.proto} {segment.nbytes} B"
     flags = segment.flags or ""

@@ -47,6 +47,7 @@ BUSIEST = [
     ("zero-window-ipv4", "zero-window", 10),
     ("congestion-ipv4", "congestion", 28),
     ("keepalive-ipv4", "keepalive", 12),
+    ("udp-loss-ipv4", "udp-loss", 15),
 ]
 IDS = [row[1] for row in BUSIEST]
 SIZES = [(80, 24), (100, 30), (160, 45)]

@@ -120,7 +120,8 @@ def test_trace_matches_strace(tmp_path, name, family):
         r["nbytes"] or 0 for r in trace if r["call"] in ("send", "sendall", "sendto")
     )
     assert received == sum(r["nbytes"] or 0 for r in trace if r["call"] in ("recv", "recvfrom"))
-    if name not in ("broken-pipe", "reset"):  # there, bytes sent are never read
+    if name not in ("broken-pipe", "reset", "udp-loss"):  # there, bytes sent are never read
+        # (or a datagram is lost on the link, and one goes where nothing listens)
         assert sent == received
     # The wire was watched (as root: this machine's loopback) by one packet socket, and
     # nothing else - but for a bulk transfer's two counters, one packet socket a direction

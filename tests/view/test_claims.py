@@ -381,3 +381,25 @@ def test_a_lone_lost_segment_is_said_sent_again_by_a_timer_with_no_sack_seen(tmp
     retry = next(e for e in events if isinstance(e, Segment) and e.retry and e.nbytes)
     assert f"again, {linkview.seconds(retry.retry)} after the first, with no SACK" in said
     assert "a timer ran out" in said and "duplicate ACK" not in said
+
+
+def test_a_connected_udp_socket_refused_is_told_by_icmp_and_the_words_say_so():
+    """On loopback, a datagram to a port where nothing listens: the kernel answers with
+    ICMP port unreachable, and the connected socket's next call fails with ECONNREFUSED -
+    the words name ICMP for a datagram socket, the RST only for a stream one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as gone:
+        gone.bind(("127.0.0.1", 0))
+        port = gone.getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.connect(("127.0.0.1", port))
+        udp.send(b"anyone?")
+        udp.settimeout(2)
+        try:
+            udp.recv(16)
+        except ConnectionRefusedError as refused:
+            assert refused.errno == errno.ECONNREFUSED
+        else:
+            raise AssertionError("recv() returned: something listened")
+    said = errno_help("ECONNREFUSED", "SOCK_DGRAM")
+    assert "ICMP port unreachable" in said and "RST" not in said
+    assert "RST" in errno_help("ECONNREFUSED", "SOCK_STREAM")

@@ -163,3 +163,19 @@ def test_a_call_keeps_its_name_at_the_start_of_a_sentence():
         "close() sent FIN,ACK; conn-1's kernel acknowledged the FIN 40 ms "
         "later, on its own: a delayed ACK"
     )
+
+
+def test_an_icmp_error_is_said_with_who_answered_and_why():
+    """udp-loss: the datagram sent after the server closed is answered by the server host's
+    kernel with an ICMP port unreachable - a thin arrow of its own, and the send's story
+    says who answered, why, and what a connected socket makes of it."""
+    view = fold_until("udp-loss-ipv4", "udp-loss")
+    labels = [row.label for row in view.shown_rows()]
+    assert any(label.startswith("ICMP port unreachable") for label in labels), labels
+    last_send = [
+        e for e in events("udp-loss-ipv4") if isinstance(e, CallEvent) and e.call.value == "send"
+    ][-1]
+    sent = fold_until("udp-loss-ipv4", "udp-loss", lambda e: e.seq == last_send.seq)
+    said = story(last_send, sent.caused, sent.models, sent.wire, sent.flow_notes) or ""
+    assert "the kernel at 10.217.0.1 answered client with ICMP port unreachable" in said, said
+    assert "nothing listens on port 5000 there" in said and "ECONNREFUSED" in said

@@ -23,6 +23,7 @@ from tests.witness.witnesses import (
     Run,
     flag_set,
     frames,
+    icmp_frames,
     need,
     no_mismatch,
     run_all,
@@ -63,13 +64,27 @@ def test_every_packet_line_is_the_frame_tshark_reads():
         problems = []
         for run in done:
             problems += [f"[{run.name}] {p}" for p in compare(run, frames(run.pcap))]
+            problems += [f"[{run.name}] {p}" for p in compare_icmp(run)]
     no_mismatch(problems)
+
+
+def compare_icmp(run: Run) -> list[str]:
+    """The trace's ICMP lines against tshark's ICMP errors: the same ones, in order - kind,
+    the address that could not be reached, the sender's address."""
+    assert run.pcap is not None
+    ours = [
+        (4 if r["family"] == "AF_INET" else 6, r["flags"], r["local"], r["remote"])
+        for r in run.records
+        if r["call"] == "packet" and r["proto"] == "ICMP"
+    ]
+    theirs = icmp_frames(run.pcap)
+    return [] if ours == theirs else [f"ICMP lines {ours}, tshark {theirs}"]
 
 
 def compare(run: Run, seen: list[Frame], early: float = SLACK) -> list[str]:
     """Every way the run's packet lines differ from tshark's frames (a line's ``t`` may be
     up to ``early`` before its frame's stamp: see ``test_tcpdump``)."""
-    lines = [r for r in run.records if r["call"] in ("packet", "packets")]
+    lines = [r for r in run.records if r["call"] in ("packet", "packets") and r["proto"] != "ICMP"]
     singles = [r for r in lines if r["call"] == "packet"]
     sums = [r for r in lines if r["call"] == "packets"]
     problems: list[str] = []

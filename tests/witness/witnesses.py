@@ -189,7 +189,7 @@ def frames(pcap: Path) -> list[Frame]:
         "-o",
         "tcp.analyze_sequence_numbers:TRUE",
         "-Y",
-        "tcp or udp",
+        "(tcp or udp) and not icmp and not icmpv6",  # (an ICMP error carries a UDP header)
         "-T",
         "fields",
         "-E",
@@ -304,6 +304,30 @@ def sacks(pcap: Path) -> dict[int, tuple[tuple[int, int], ...]]:
         number, left, right = line.split(",")
         pairs = zip(left.split(";"), right.split(";"), strict=True)
         out[int(number)] = tuple((int(a), int(b)) for a, b in pairs)
+    return out
+
+
+def icmp_frames(pcap: Path) -> list[tuple[int, str, str, str]]:
+    """Every ICMP or ICMPv6 error about a UDP packet in ``pcap``: (version, its kind as
+    sockviz names it, the address and port it could not reach, the address and port of
+    the packet's sender) - from tshark's dissection of the error and the packet inside."""
+    from sockviz.engine.wire.headers import ICMP_ERRORS
+
+    fields = ("icmp.type", "icmp.code", "icmpv6.type", "icmpv6.code", "ip.src", "ipv6.src")
+    command = ["tshark", "-n", "-r", str(pcap), "-Y", "icmp or icmpv6", "-T", "fields"]
+    command += ["-E", "separator=,", "-E", "occurrence=a", "-E", "aggregator=;"]
+    for field in (*fields, "udp.srcport", "udp.dstport", "ip.dst", "ipv6.dst"):
+        command += ["-e", field]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = []
+    for line in proc.stdout.splitlines():
+        t4, c4, t6, c6, src4, src6, sport, dport, dst4, dst6 = line.split(",")
+        version = 4 if t4 else 6
+        kind = ICMP_ERRORS.get((version, int(t4 or t6), int(c4 or c6)), "?")
+        src = (src4 or src6).split(";")[0]  # (the error's own; the inner packet's after it)
+        dst = (dst4 or dst6).split(";")[0]
+        out.append((version, kind, address(src, dport), address(dst, sport)))
     return out
 
 

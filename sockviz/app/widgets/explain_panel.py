@@ -99,8 +99,8 @@ def done_content(
     if explain:
         lines.append(Content(explain))
     lines.append(Content.assemble(("State: ", "bold"), state_reason(event, before)))
-    if event.error and errno_help(event.error):
-        lines.append(Content.assemble(("Why: ", "bold"), errno_help(event.error)))
+    if event.error and errno_help(event.error, event.type):
+        lines.append(Content.assemble(("Why: ", "bold"), errno_help(event.error, event.type)))
     if event.kernel:
         lines.append(
             Content.assemble(

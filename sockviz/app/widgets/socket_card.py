@@ -239,7 +239,7 @@ def card_content(
                 )
             )
     if m.error:
-        help_text = errno_help(m.error)
+        help_text = errno_help(m.error, m.type)
         text = f"{'→' if m.expected else '✗'} {m.error_call}(): {m.error} — {m.error_text or ''}"
         if help_text:
             text += f". {help_text}"

@@ -19,6 +19,8 @@ from sockviz.engine.wire.headers import (
     ETHERNET,
     ETHERTYPE_IPV4,
     ETHERTYPE_IPV6,
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
     IPPROTO_TCP,
     IPPROTO_UDP,
     TCP,
@@ -110,8 +112,8 @@ class Seen:
 
     def identity(self, side: str, packet: bytes, flow: Flow | None) -> Identity:
         """What makes a packet the same one again: for TCP (side, flags, relative sequence
-        number, payload length); for UDP (side, payload); else (side, the bytes after the
-        IP header)."""
+        number, payload length); for UDP (side, payload); for ICMP (side, type and code);
+        else (side, the bytes after the IP header)."""
         ip = ip_packet(packet)
         if ip is None:
             return (side, "raw", packet)
@@ -125,6 +127,9 @@ class Seen:
                 return (side, "tcp", tcp.flags, relative, length)
         if ip.protocol == IPPROTO_UDP:
             return (side, "udp", packet[ip.start + 8 : ip.end])
+        if ip.protocol in (IPPROTO_ICMP, IPPROTO_ICMPV6):  # (an error: its type and code -
+            return (side, "icmp", packet[ip.start : ip.start + 2])  # what it carries holds
+            # an ephemeral port, different each run)
         return (side, ip.protocol, packet[ip.start : ip.end])
 
 

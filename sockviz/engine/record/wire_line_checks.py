@@ -29,11 +29,14 @@ from sockviz.engine.record.field_checks import (
     seconds,
     text,
 )
+from sockviz.engine.wire.headers import ICMP_ERRORS
 
 #: TCP flags a segment can carry, as capture tools name them.
 TCP_FLAGS = frozenset({"SYN", "FIN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"})
 _OPTIONS = re.compile(r"[a-z_]{1,10}(=[0-9]{1,6})?(,[a-z_]{1,10}(=[0-9]{1,6})?){0,9}\Z")
-_FAMILY_OF = {"TCP": "SOCK_STREAM", "UDP": "SOCK_DGRAM"}
+_FAMILY_OF = {"TCP": "SOCK_STREAM", "UDP": "SOCK_DGRAM", "ICMP": "SOCK_DGRAM"}
+#: An ICMP line's kinds.
+ICMP_WORDS = frozenset(ICMP_ERRORS.values())
 
 
 def peer(record: Record, key: str, family: str) -> str:
@@ -48,10 +51,12 @@ def segment(record: Record, summed: bool = False) -> Segment:
     """A ``"call": "packet"`` line (or ``"packets"``: ``summed``), every field checked, as a
     Segment."""
     family = one_of(record, "family", {"AF_INET", "AF_INET6"}, "AF_INET or AF_INET6")
-    proto = one_of(record, "proto", {"TCP", "UDP"}, "TCP or UDP")
+    proto = one_of(record, "proto", {"TCP", "UDP", "ICMP"}, "TCP, UDP or ICMP")
     if record.get("type") != _FAMILY_OF[proto]:
         raise fail("type", record.get("type"), f"{_FAMILY_OF[proto]} for {proto}")
     flags = record.get("flags")
+    if proto == "ICMP" and (summed or flags not in ICMP_WORDS):
+        raise fail("flags", flags, "an ICMP error's kind: " + ", ".join(sorted(ICMP_WORDS)))
     unread = summed and flags is None  # (a sum the kernel counted: no frame was read)
     if (proto == "UDP" and flags is not None) or (
         proto == "TCP"

@@ -28,6 +28,7 @@ from sockviz.engine.scenarios import (
     tcp_echo,
     time_wait,
     udp_echo,
+    udp_loss,
     websocket,
     zero_window,
 )
@@ -84,6 +85,7 @@ REGISTRY = ScenarioRegistry(
         slow_link.SCENARIO,
         congestion.SCENARIO,
         keepalive.SCENARIO,
+        udp_loss.SCENARIO,
         _file("lost-fin"),
         mss.SCENARIO,
         simultaneous_open.SCENARIO,

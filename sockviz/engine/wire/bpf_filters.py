@@ -14,7 +14,7 @@ import struct
 
 ETH = 14
 OUTGOING = 4  # PACKET_OUTGOING
-TCP, UDP = 6, 17
+TCP, UDP, ICMP, ICMPV6 = 6, 17, 1, 58
 
 LD_B, LD_H, LD_H_IND = 0x30, 0x28, 0x48  # A = byte / half-word at k, half-word at X + k
 LDX_MSH, LDX_IMM = 0xB1, 0x01  # X = 4 * (byte at k & 0xf): an IPv4 header's length; X = k
@@ -51,9 +51,10 @@ def assemble(ops: list[Op]) -> bytes:
     return b"".join(struct.pack("HBBI", *op) for op in out)
 
 
-def _head(ports: str, other: str) -> list[Op]:
+def _head(ports: str, other: str, icmp: str) -> list[Op]:
     """Outgoing IPv4/IPv6 TCP or UDP frames on to ``ports`` with X set to the IP header's
-    length (both carry their ports at X + 14 and X + 16); anything else to ``other``."""
+    length (both carry their ports at X + 14 and X + 16); ICMP and ICMPv6 to ``icmp`` (the
+    reader keeps the errors about the run's own packets); anything else to ``other``."""
     return [
         (LD_B, PKTTYPE),
         (JEQ, OUTGOING, "out", other),
@@ -64,7 +65,9 @@ def _head(ports: str, other: str) -> list[Op]:
         (LD_B, ETH + 9),
         (JEQ, TCP, "v4 ports", "v4 udp?"),
         "v4 udp?",
-        (JEQ, UDP, "v4 ports", other),
+        (JEQ, UDP, "v4 ports", "v4 icmp?"),
+        "v4 icmp?",
+        (JEQ, ICMP, icmp, other),
         "v4 ports",
         (LDX_MSH, ETH),
         (JA, ports),
@@ -74,7 +77,9 @@ def _head(ports: str, other: str) -> list[Op]:
         (LD_B, ETH + 6),
         (JEQ, TCP, "v6 ports", "v6 udp?"),
         "v6 udp?",
-        (JEQ, UDP, "v6 ports", other),
+        (JEQ, UDP, "v6 ports", "v6 icmp?"),
+        "v6 icmp?",
+        (JEQ, ICMPV6, icmp, other),
         "v6 ports",
         (LDX_IMM, 40),
         (JA, ports),
@@ -88,10 +93,11 @@ MAX_PORTS = 60
 
 def capture(snaplen: int, ports: frozenset[int] | set[int] = frozenset()) -> bytes:
     """Keep the first ``snaplen`` bytes of every outgoing IPv4/IPv6 TCP or UDP frame from
-    or to one of ``ports`` (none named, or more than :data:`MAX_PORTS`: every one)."""
+    or to one of ``ports`` (none named, or more than :data:`MAX_PORTS`: every one), and of
+    every outgoing ICMP or ICMPv6 one."""
     if not ports or len(ports) > MAX_PORTS:
-        return assemble([*_head("keep", "drop"), "keep", (RET, snaplen), "drop", (RET, 0)])
-    ops: list[Op] = [*_head("ports", "drop"), "ports", (LD_H_IND, ETH)]
+        return assemble([*_head("keep", "drop", "keep"), "keep", (RET, snaplen), "drop", (RET, 0)])
+    ops: list[Op] = [*_head("ports", "drop", "keep"), "ports", (LD_H_IND, ETH)]
     ordered = sorted(ports)
     for i, port in enumerate(ordered):  # the source port, then the destination port
         ops += [(JEQ, port, "keep", f"s{i + 1}"), f"s{i + 1}"]

@@ -20,6 +20,10 @@ from sockviz.engine.wire.headers import (
     ETHERTYPE_IPV6,
     FLAG_BITS,
     FLAG_ORDER,
+    ICMP,
+    ICMP_ERRORS,
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
     IPPROTO_TCP,
     IPPROTO_UDP,
     TCP,
@@ -27,6 +31,7 @@ from sockviz.engine.wire.headers import (
     TCPOPT_TIMESTAMP,
     TH_ACK,
     UDP,
+    IPPacket,
     ipv4,
     ipv6,
     sack_blocks,
@@ -140,6 +145,8 @@ def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | No
             whole,
             sack=sack_blocks(raw) if ("sack", None) in options else (),
         )
+    if ip.protocol in (IPPROTO_ICMP, IPPROTO_ICMPV6) and end >= offset + ICMP.size:
+        return _icmp(frame, ip, t, whole)
     if ip.protocol == IPPROTO_UDP and end >= offset + UDP.size:
         udp = UDP.read(frame, offset)
         if udp is None:
@@ -160,3 +167,40 @@ def parse(frame: bytes, t: float = 0.0, length: int | None = None) -> Frame | No
             whole,
         )
     return None
+
+
+def _icmp(frame: bytes, ip: IPPacket, t: float, whole: int) -> Frame | None:
+    """An ICMP error about a UDP or TCP packet: a Frame from the address and port the
+    packet was sent to (where it could not go) to the one it came from, its kind in
+    ``flags`` (:data:`~sockviz.engine.wire.headers.ICMP_ERRORS`), and for "fragmentation
+    needed" or "packet too big" the next hop's MTU as the ``mtu`` option. None for any
+    other ICMP (an echo, neighbour discovery) or an error whose packet is not one."""
+    icmp = ICMP.read(frame, ip.start)
+    if icmp is None:
+        return None
+    kind = ICMP_ERRORS.get((ip.version, icmp.type, icmp.code))
+    if kind is None:
+        return None
+    inner_at = ip.start + ICMP.size
+    inner = ipv4(frame, inner_at) if ip.version == 4 else ipv6(frame, inner_at)
+    if inner is None or inner.protocol not in (IPPROTO_TCP, IPPROTO_UDP):
+        return None
+    ports = UDP.read(frame, inner.start)  # (TCP's first 4 bytes are its ports too)
+    if ports is None:
+        return None
+    mtu = icmp.rest & 0xFFFF if ip.version == 4 else icmp.rest
+    return Frame(
+        t,
+        ip.version,
+        (ip_text(ip.version, inner.dst), ports.dport),
+        (ip_text(ip.version, inner.src), ports.sport),
+        "ICMP",
+        (kind,),
+        0,
+        0,
+        0,
+        0,
+        (("mtu", mtu),) if kind in ("frag-needed", "too-big") else (),
+        bytes(frame[:SNAPLEN]),
+        whole,
+    )

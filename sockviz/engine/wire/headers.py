@@ -21,6 +21,23 @@ ETHERTYPE_IPV6 = 0x86DD
 #: IP protocol numbers (IPv4's protocol field, IPv6's next header).
 IPPROTO_TCP = 6
 IPPROTO_UDP = 17
+IPPROTO_ICMP = 1
+IPPROTO_ICMPV6 = 58
+
+#: The ICMP errors sockviz names, by (version, type, code): each about a packet it carries
+#: the start of (the IP header and the first 8 bytes: a UDP or TCP header's ports).
+ICMP_ERRORS = {
+    (4, 3, 0): "net-unreachable",
+    (4, 3, 1): "host-unreachable",
+    (4, 3, 3): "port-unreachable",
+    (4, 3, 4): "frag-needed",
+    (4, 11, 0): "ttl-exceeded",
+    (6, 1, 0): "no-route",
+    (6, 1, 3): "host-unreachable",
+    (6, 1, 4): "port-unreachable",
+    (6, 2, 0): "too-big",
+    (6, 3, 0): "ttl-exceeded",
+}
 
 #: TCP flag bits (the flags byte of the TCP header).
 TH_FIN = 0x01
@@ -170,11 +187,22 @@ class UDPFields(NamedTuple):
     checksum: int
 
 
+class ICMPFields(NamedTuple):
+    """An ICMP or ICMPv6 error's header (RFC 792, 4443): what it says, and the word after
+    it (for "fragmentation needed" and "packet too big": the MTU the next hop takes)."""
+
+    type: int
+    code: int
+    checksum: int
+    rest: int
+
+
 ETHERNET = Header(EthernetFields, ("6s", "6s", "H"))
 IPV4 = Header(IPv4Fields, ("B", "B", "H", "H", "H", "B", "B", "H", "4s", "4s"))
 IPV6 = Header(IPv6Fields, ("I", "H", "B", "B", "16s", "16s"))
 TCP = Header(TCPFields, ("H", "H", "I", "I", "B", "B", "H", "H", "H"))
 UDP = Header(UDPFields, ("H", "H", "H", "H"))
+ICMP = Header(ICMPFields, ("B", "B", "H", "I"))
 _MSS = struct.Struct("!H")
 
 

@@ -382,8 +382,12 @@ class SegmentReader:
         src = address(*frame.src, frame.version)
         dst = address(*frame.dst, frame.version)
         syn = "SYN" in frame.flags
-        sender = self._name(
-            src, dst, syn, reset="RST" in frame.flags and (src, dst) not in self._isn
+        sender = (  # (an ICMP error is its host's kernel's, never a socket's)
+            None
+            if frame.proto == "ICMP"
+            else self._name(
+                src, dst, syn, reset="RST" in frame.flags and (src, dst) not in self._isn
+            )
         )
         receiver = self._name(dst, src, syn, opening=syn and "ACK" not in frame.flags)
         if sender is None and receiver is None:
@@ -409,7 +413,7 @@ class SegmentReader:
             seq=number(),
             t=t,
             proto=frame.proto,
-            flags=",".join(frame.flags) if frame.proto == "TCP" else None,
+            flags=",".join(frame.flags) if frame.proto != "UDP" else None,  # (ICMP: its kind)
             source=sender or src,
             target=receiver or dst,
             seq_rel=seq_rel,
