@@ -76,7 +76,14 @@ def test_trace_matches_strace(tmp_path, name, family):
     kernel: list[str] = []  # nor are a netlink socket's, asking the kernel of a connection
     captures = 0
     opened: dict[str, bool] = {}  # fd -> a socket() counted (two hosts' devices are set up
+    split: dict[str, str] = {}  # pid -> the first half of a call strace split in two
     for line in out.read_text().splitlines():  # with ioctls on sockets of their own: not the run's)
+        pid = line.split(" ", 1)[0]
+        if line.endswith("<unfinished ...>"):
+            split[pid] = line
+            continue
+        if RESUMED.match(line) and pid in split:  # (judged whole: its first half names
+            line = split.pop(pid) + " " + line  # the socket - a netlink one's is not the run's)
         setup = re.match(r"^\d+\s+ioctl\((\d+), SIOC", line)
         if setup:
             if opened.pop(setup.group(1), False):
