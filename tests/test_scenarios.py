@@ -192,6 +192,25 @@ def test_bulk(family):
     assert calls(c, "conn-1", Call.RECV)[-1].nbytes == 0  # then end of stream
 
 
+@pytest.mark.parametrize("family", families("nagle"))
+def test_nagle(family):
+    """Both requests come whole; the first - two small writes under Nagle, to a connection
+    made interactive - waits for the server's delayed ACK (at least Linux's 40 ms minimum,
+    the kernel's own timer) before its second piece leaves; where the wire is watched, that
+    piece leaves right after the ACK."""
+    c = run("nagle", family)
+    reads = [r for r in calls(c, "conn-1", Call.RECV) if r.parts]
+    assert [r.nbytes for r in reads] == [18, 18]
+    sends = calls(c, "client", Call.SEND)
+    assert reads[0].t - sends[2].t >= 0.035
+    segments = [s for s in c.events if type(s).__name__ == "Segment"]
+    if segments:
+        body = next(s for s in segments if s.source == "client" and s.nbytes == 13)
+        ack = [s for s in segments if s.source == "conn-1" and s.seq < body.seq][-1]
+        assert ack.ack_rel == body.seq_rel and body.t - ack.t < 0.005
+        assert ack.t - sends[1].t >= 0.035  # (delayed: the kernel's timer)
+
+
 @pytest.mark.parametrize("family", families("zero-window"))
 def test_zero_window(family):
     """The calls (the segments are test_flow_control's, against tshark): send() takes part

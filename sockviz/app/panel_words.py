@@ -55,7 +55,7 @@ def done_words(
     planned = event.error is not None and view.planned_error(event.step) == event.error
     wire = None
     if view.wire is not None and (view.wire.where is not None or view.wire.note == UNIX_NO_WIRE):
-        wire = story(event, view.caused, view.models, view.wire, view.flow_notes)
+        wire = story(event, view.caused, view.models, view.wire, view.flow_notes, view.earlier)
         if view.link is not None:
             link = view.link
             if view.under_way is not None:  # (the pending call's since: its own)

@@ -41,6 +41,9 @@ __all__ = ["Changes", "apply"]
 #: Calls that wait for the peer and send nothing of their own.
 _WAITS = frozenset({Call.RECV, Call.RECVFROM, Call.ACCEPT})
 
+#: Segments kept from before a call's story, to tell what its segments answer.
+EARLIER_KEPT = 16
+
 #: Flow-control notes kept (the newest segments': the stories of the last calls need them).
 NOTES_KEPT = 256
 
@@ -205,6 +208,7 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
                 and s.seq > view.caused_since
                 and event.socket in (s.source, s.target)
             )
+        view.earlier = (*view.earlier, *view.caused)[-EARLIER_KEPT:]
         view.caused, view.caused_since = caused, event.seq
         view.during = ()
         if view.pending is not None and view.pending.step == event.step:

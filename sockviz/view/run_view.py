@@ -275,6 +275,9 @@ class RunView:
     """Each lane's socket that did something last (the one to keep in sight): lane -> name."""
     wire: WireStatus | None = None
     """Where the run's segments are watched (None: not said)."""
+    earlier: tuple[Segment, ...] = ()
+    """The segments just before :attr:`caused` (the newest few): what its ACKs answer, and
+    what a segment the kernel held back waited for."""
     caused: tuple[Segment, ...] = ()
     """The segments the last step's call caused (it, or a call made alongside it)."""
     caused_since: int | None = None

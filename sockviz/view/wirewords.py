@@ -16,19 +16,6 @@ from sockviz.view.linkview import seconds
 from sockviz.view.run_view import CardModel
 from sockviz.view.words import human_bytes, segment_label
 
-#: What each TCP flag means, for the payload view.
-FLAG_MEANING = {
-    "SYN": "synchronise: opens a connection, carries the sender's first sequence number",
-    "ACK": "acknowledges every byte before ack",
-    "PSH": "push: hand the data to the program now",
-    "FIN": "finished: the sender will send no more",
-    "RST": "reset: the connection is refused or torn down at once",
-    "URG": "urgent data",
-    "ECE": "congestion seen",
-    "CWR": "congestion window reduced",
-}
-
-
 #: A bare ACK that left this long (or longer) after the segment it answers reached its
 #: kernel was held by that kernel's delayed-ACK timer; sooner, it was sent at once.
 DELAYED = 0.010
@@ -99,6 +86,38 @@ def _trigger(ack: Segment, before: tuple[Segment, ...]) -> Segment | None:
         ):
             return earlier
     return None
+
+
+#: Smaller than every MSS a kernel may use (RFC 9293's default, 536): a small segment.
+SMALL = 536
+
+
+def _held_back(segment: Segment, before: tuple[Segment, ...]) -> float | None:
+    """Seconds a small data segment waited after the sender's bytes before it - when it
+    left as the peer's ACK of exactly those bytes came (within 2 ms): what Nagle's
+    algorithm does. None for any other segment."""
+    if segment.proto != "TCP" or not 0 < segment.nbytes < SMALL or segment.retry is not None:
+        return None
+    acks = [
+        s
+        for s in before
+        if s.source == segment.target and s.ack_rel == segment.seq_rel and _bare_ack(s)
+    ]
+    sent = [
+        s
+        for s in before
+        if s.source == segment.source
+        and s.nbytes
+        and s.seq_rel is not None
+        and s.seq_rel + s.nbytes == segment.seq_rel
+    ]
+    if not acks or not sent:
+        return None
+    came = acks[-1].t + (acks[-1].delay or 0.0)
+    waited = segment.t - sent[-1].t
+    if not 0 <= segment.t - came <= 0.002 or waited < DELAYED:
+        return None
+    return waited
 
 
 def _ms(seconds: float) -> str:
@@ -248,13 +267,15 @@ def story(
     models: Mapping[str, CardModel],
     status: WireStatus | None = None,
     notes: Mapping[int, str] | None = None,
+    earlier: tuple[Segment, ...] = (),
 ) -> str | None:
     """What crossed the wire because of ``call``, and what the kernels sent on their own
     after it, in a sentence or three (None: nothing to say; for a run on Unix-domain
     sockets, said under the calls that move bytes). A call is said to have sent only what
     it sent itself (:func:`_calls_own`): a retransmission, a delayed ACK, an answer are
     the kernels'. ``notes``: segments' parts in flow control, by ``seq``
-    (:mod:`sockviz.view.flow_control`)."""
+    (:mod:`sockviz.view.flow_control`); ``earlier``: the segments before ``caused`` (what
+    an ACK answers may have come before the call)."""
     name = f"{call.call.value}()"
     if status is not None and status.where is None:
         if call.call in (Call.SEND, Call.SENDALL, Call.SENDTO) and not call.error:
@@ -279,6 +300,11 @@ def story(
             return (
                 f"{name} sent nothing: the bytes were already in {call.socket}'s receive "
                 "buffer, acknowledged by its kernel when they came."
+            )
+        if call.call in (Call.SEND, Call.SENDALL) and call.nbytes and not call.error:
+            return (
+                f"{name} handed {call.socket}'s kernel {call.nbytes:,} bytes, and none "
+                "crossed before it returned: they wait in its send buffer."
             )
         return f"Nothing crossed the wire because of {name}."
     if caused[0].summed:
@@ -316,6 +342,7 @@ def story(
                 "the handshake."
             )
     sentences: list[str] = []
+    before = tuple(s for s in earlier if s.seq < caused[0].seq)
     data: list[Segment] = []  # (the call's own data segments, one after another)
     for at, segment in enumerate(caused):
         kernel, said = _kernel_of(segment.source, models), _says(segment)
@@ -342,7 +369,13 @@ def story(
         elif mine:
             sentences.append(f"{name} sent {said}")
         elif _bare_ack(segment):
-            sentences.append(_ack_words(call, segment, caused[:at], models))
+            sentences.append(_ack_words(call, segment, (*before, *caused[:at]), models))
+        elif (held := _held_back(segment, (*before, *caused[:at]))) is not None:
+            sentences.append(
+                f"{kernel} sent {said} as soon as {_who(segment.target, models)}'s ACK of "
+                f"the bytes before it came, {_ms(held)} after those: Nagle's algorithm holds "
+                "a small segment while bytes before it are unacknowledged"
+            )
         elif segment.cause is None:
             sentences.append(f"{kernel} sent {said} on its own")
         else:
@@ -405,55 +438,3 @@ def wire_note(status: WireStatus | None) -> str | None:
     if status is None or status.where is not None:
         return None
     return status.note
-
-
-def header_lines(segment: Segment) -> list[str]:
-    """A segment's header, field by field, as the payload view shows it."""
-    if segment.summed:
-        counted = segment.seq_rel is None
-        how = (
-            "frames counted by the kernel as they crossed, never read (reading each would "
-            "have slowed the transfer); bytes and retransmissions from TCP_INFO at both "
-            "ends"
-            if counted
-            else "each one captured (--pcap keeps them all)"
-        )
-        unread = "not seen: the frames were counted, not read"
-        return [
-            (
-                f"{segment.count:,} {segment.proto} segments from {segment.source} to "
-                f"{segment.target}: a bulk transfer's, summed, never drawn one by one"
-            ),
-            how,
-            f"payload: {segment.nbytes:,} bytes in all",
-            "largest segment: "
-            + (f"{segment.largest:,} B" if segment.largest is not None else unread),
-            f"sent again (retransmissions): {segment.retransmissions:,}",
-            "flags: " + (segment.flags or (unread if counted else "-")),
-        ]
-    lines = [
-        (
-            f"{segment.proto} {'segment' if segment.proto == 'TCP' else 'datagram'}  "
-            f"{segment.local} → {segment.remote}"
-        ),
-        f"from {segment.source} to {segment.target}",
-    ]
-    if segment.proto == "TCP":
-        lines.append(f"flags: {segment.flags}")
-        lines += [
-            f"  {flag}: {FLAG_MEANING.get(flag, '')}"
-            for flag in (segment.flags or "").split(",")
-            if flag
-        ]
-        ack = f"   ack {segment.ack_rel} (relative)" if segment.ack_rel is not None else ""
-        lines.append(f"seq {segment.seq_rel} (relative){ack}")
-        lines.append(f"window: {segment.window} B")
-        if segment.options:
-            lines.append(f"options: {segment.options}")
-    lines.append(f"payload: {segment.nbytes} B")
-    lines.append(
-        f"caused by call {segment.cause}"
-        if segment.cause is not None
-        else "sent by the kernel on its own (no call made it)"
-    )
-    return lines

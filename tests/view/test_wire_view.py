@@ -11,8 +11,9 @@ from sockviz.engine.events import CallEvent, StepPending, WireStatus
 from sockviz.engine.record.trace_format import read_trace
 from sockviz.engine.scenarios import get
 from sockviz.view.fold import apply
+from sockviz.view.header_words import header_lines
 from sockviz.view.run_view import RunView
-from sockviz.view.wirewords import header_lines, story, wire_note
+from sockviz.view.wirewords import story, wire_note
 
 DATA = Path(__file__).resolve().parents[1] / "app" / "data"
 
@@ -163,6 +164,21 @@ def test_a_call_keeps_its_name_at_the_start_of_a_sentence():
         "close() sent FIN,ACK; conn-1's kernel acknowledged the FIN 40 ms "
         "later, on its own: a delayed ACK"
     )
+
+
+def test_nagle_and_the_delayed_ack_are_told_from_the_segments():
+    """nagle: the second small write's bytes wait in the kernel (its story says so); the
+    server's recv() story says the ACK came late (a delayed ACK) and the held piece left
+    right after it (Nagle's algorithm) - both from the segments' times."""
+    calls = [e for e in events("nagle-ipv4") if isinstance(e, CallEvent)]
+    second = [e for e in calls if e.call.value == "send" and e.socket == "client"][2]
+    view = fold_until("nagle-ipv4", "nagle", lambda e: e.seq == second.seq)
+    said = story(second, view.caused, view.models, view.wire, view.flow_notes, view.earlier)
+    assert "none crossed before it returned: they wait in its send buffer" in (said or "")
+    read = next(e for e in calls if e.seq > second.seq and e.call.value == "recv")
+    view = fold_until("nagle-ipv4", "nagle", lambda e: e.seq == read.seq)
+    said = story(read, view.caused, view.models, view.wire, view.flow_notes, view.earlier) or ""
+    assert "a delayed ACK" in said and "Nagle's algorithm" in said, said
 
 
 def test_an_icmp_error_is_said_with_who_answered_and_why():

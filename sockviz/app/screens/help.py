@@ -23,7 +23,8 @@ KEYS = (
             "one step: exactly one real socket call (pauses if playing); looking "
             "back, the next recorded call instead; on a link that holds segments "
             "(--hold), the held one crosses first; in simultaneous-open and "
-            "simultaneous-close one key makes both ends' calls, as two programs at once"
+            "simultaneous-close one key makes both ends' calls, as two programs at once; in "
+            "nagle, the client's two writes, back to back"
         ),
     ),
     ("←  or  b", "back one call: the screen as it was then (no call is made; pauses)"),

@@ -8,8 +8,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from sockviz.engine.record.trace_format import escape_bytes
+from sockviz.view.header_words import header_lines
 from sockviz.view.run_view import Row
-from sockviz.view.wirewords import header_lines
 
 #: How many bytes the hex view shows; the event keeps up to 4096, the totals count all.
 SHOWN = 512

@@ -213,7 +213,7 @@ class Runner(LiveRun):
                 )
                 if not on_the_same_key(self.steps, index):
                     self.gate.wait()
-                else:
+                elif not self.steps[index - 1].then:  # (another thread's call, at once)
                     self._one_key.second(index)
                 if step.together and step.one_key:  # (the next step: on this same key)
                     self._one_key.first(index)

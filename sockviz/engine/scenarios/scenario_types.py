@@ -157,6 +157,10 @@ class Step:
     """With ``together``: the next step is made on the same key, not a key of its own -
     two programs acting at the same moment (both ends closing at once), which a key
     between them would make one after the other."""
+    then: bool = False
+    """The next step, the same program's, is made as soon as this one returns, on the same
+    key - one program's calls back to back (a write, then a write), whose lesson a key
+    between them would undo (the kernel's timers would run out in the pause)."""
     size: int | None = None
     """For a bulk ``sendall``/``recv``: the number of bytes to move, streamed in chunks
     (``args`` then holds the chunk size); 0 means "what ``--size`` says"."""
@@ -166,9 +170,12 @@ class Step:
 
 
 def on_the_same_key(steps: tuple[Step, ...] | list[Step], index: int) -> bool:
-    """Whether step ``index`` is made on the key of the step before (``one_key``): it
-    does not wait at the gate."""
-    return 0 < index <= len(steps) and steps[index - 1].together and steps[index - 1].one_key
+    """Whether step ``index`` is made on the key of the step before (``one_key``, or the
+    same program's ``then``): it does not wait at the gate."""
+    if not 0 < index <= len(steps):
+        return False
+    before = steps[index - 1]
+    return (before.together and before.one_key) or before.then
 
 
 @dataclass(frozen=True)
@@ -241,6 +248,12 @@ class Scenario:
         for index, step in enumerate(steps):
             if step.one_key and not step.together:
                 raise ValueError(f"{self.name} step {index}: 'one_key' needs 'together'")
+            if step.then and (
+                step.together or index + 1 >= len(steps) or steps[index + 1].actor != step.actor
+            ):
+                raise ValueError(
+                    f"{self.name} step {index}: 'then' needs a next step made by the same actor"
+                )
             if step.together and (index + 1 >= len(steps) or steps[index + 1].actor == step.actor):
                 raise ValueError(
                     f"{self.name} step {index}: 'together' needs a next step made by another actor"
