@@ -211,6 +211,27 @@ def test_nagle(family):
         assert ack.t - sends[1].t >= 0.035  # (delayed: the kernel's timer)
 
 
+@pytest.mark.parametrize("family", families("nonblocking"))
+def test_nonblocking(family):
+    """Each call that would wait fails at once instead (EAGAIN, EINPROGRESS); each select()
+    names the socket ready - the client writable once connected, the listener with a
+    connection waiting, the connection with bytes and then at end of stream - and every
+    call after it on that socket succeeds without waiting."""
+    c = run("nonblocking", family)
+    assert [e.error for e in calls(c, call=Call.SETBLOCKING)] == [None, None, None]
+    assert calls(c, "server", Call.ACCEPT)[0].error == "EAGAIN"
+    connects = calls(c, "client", Call.CONNECT)
+    assert [e.error for e in connects] == ["EINPROGRESS", None]
+    assert [e.ready for e in calls(c, call=Call.SELECT)] == [
+        ("client:w",),
+        ("server",),
+        ("conn-1",),
+        ("conn-1",),
+    ]
+    reads = calls(c, "conn-1", Call.RECV)
+    assert [(e.error, e.nbytes) for e in reads] == [("EAGAIN", None), (None, 17), (None, 0)]
+
+
 @pytest.mark.parametrize("family", families("zero-window"))
 def test_zero_window(family):
     """The calls (the segments are test_flow_control's, against tshark): send() takes part

@@ -32,6 +32,9 @@ def python_line(socket: str, call: Call, args: str | None, parent: str | None = 
         return f"data, address = {var}.recvfrom({args})"
     if call in (Call.SEND,):
         return f"sent = {var}.send({args})"
+    if call is Call.SELECT:
+        names = args.replace("-", "_")
+        return f"readable, writable, _ = select.select({names})"
     return f"{var}.{call.value}({args})"
 
 
@@ -49,6 +52,8 @@ _C_CALLS = {
     Call.RECVFROM: "recvfrom(fd, buf, size, 0, &peer, &len)",
     Call.SHUTDOWN: "shutdown(fd, how)",
     Call.CLOSE: "close(fd)",
+    Call.SETBLOCKING: "ioctl(fd, FIONBIO, &on)  (in C often fcntl(fd, F_SETFL, O_NONBLOCK))",
+    Call.SELECT: "select(nfds, &readfds, &writefds, NULL, &timeout)",
 }
 
 
@@ -89,6 +94,18 @@ def state_reason(event: CallEvent, before: State | None) -> str:
         return shutdown_reason(event.args)
     if call is Call.CLOSE:
         return "close() released the descriptor: the socket is closed for good."
+    if call is Call.SETBLOCKING:
+        state = after.value if after else "—"
+        return (
+            "setblocking(False) made it non-blocking: a call that would wait fails at once "
+            f"(EAGAIN; connect(): EINPROGRESS). The state is unchanged: {state}."
+        )
+    if call is Call.SELECT:
+        ready = ", ".join(event.ready or ()) or "none: it waited its whole timeout"
+        return (
+            "select() changes no socket: it waited until the kernel had one of them ready "
+            f"(a read that would not wait, or a write). Ready: {ready}."
+        )
     if call is Call.RECV and event.nbytes == 0:
         return "0 bytes means the peer closed its side: end of stream. The state is unchanged."
     if call in (Call.SEND, Call.SENDALL, Call.SENDTO, Call.RECV, Call.RECVFROM):

@@ -80,6 +80,9 @@ class CallEvent:
     """Seconds left on the kernel's timer for this socket's connection right after the call,
     as ``ss`` shows it: an orphaned FIN_WAIT2's (``close()`` on loopback leaves it there at
     once, so no ``kernel`` line follows to carry it) or TIME_WAIT's; None when none was read."""
+    ready: tuple[str, ...] | None = None
+    """For ``select()``: the sockets it returned ready, by name - ``conn-1`` readable, and
+    ``client:w`` for one writable (empty: it timed out with none); None for other calls."""
 
     @property
     def ok(self) -> bool:

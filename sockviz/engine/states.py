@@ -73,6 +73,8 @@ class Call(enum.Enum):
     RECVFROM = "recvfrom"
     SHUTDOWN = "shutdown"
     CLOSE = "close"
+    SETBLOCKING = "setblocking"
+    SELECT = "select"
 
 
 class IllegalTransition(Exception):
@@ -178,6 +180,17 @@ TRANSITIONS: dict[tuple[Transport, Role, State, Call], State] = {
         for s in states
     },
 }
+
+# setblocking() and select() change no state: each is allowed wherever setsockopt() is (every
+# state a socket can be in but closed).
+TRANSITIONS.update(
+    {
+        (t, r, s, other): after
+        for (t, r, s, c), after in list(TRANSITIONS.items())
+        if c is C.SETSOCKOPT
+        for other in (C.SETBLOCKING, C.SELECT)
+    }
+)
 
 del S, R, T, C
 

@@ -82,6 +82,10 @@ def said(event: CallEvent, before: State | None, planned: bool, was_connecting: 
         return Said(f"{event.socket} = socket()")
     if call is Call.SETSOCKOPT:
         return Said(short_option(event.args))
+    if call is Call.SETBLOCKING:
+        return Said("setblocking(False)")
+    if call is Call.SELECT:
+        return Said(f"select() → {', '.join(event.ready or ()) or 'nothing ready'}")
     if call is Call.BIND:
         return Said(f"bind {event.local}")
     if call is Call.LISTEN:

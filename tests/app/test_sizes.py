@@ -49,6 +49,7 @@ BUSIEST = [
     ("keepalive-ipv4", "keepalive", 12),
     ("udp-loss-ipv4", "udp-loss", 15),
     ("nagle-ipv4", "nagle", 14),
+    ("nonblocking-ipv4", "nonblocking", 18),
 ]
 IDS = [row[1] for row in BUSIEST]
 SIZES = [(80, 24), (100, 30), (160, 45)]

@@ -139,3 +139,28 @@ def test_trace_matches_strace(tmp_path, name, family):
     expected = 0 if family == "unix" or REGISTRY[name].link else 1
     assert captures == expected + (2 if name == "bulk" and expected else 0)
     assert any(r["call"].startswith("packet") for r in trace) == (family != "unix")
+
+
+def test_each_select_line_is_a_select_strace_saw(tmp_path):
+    """nonblocking: every select line is a real select() (pselect6 on Linux) with the
+    sockets it names ready, and nothing else the engine does calls select()."""
+    out = tmp_path / "strace.txt"
+    proc = subprocess.run(
+        [
+            *("strace", "-f", "-qq", "-e", "trace=select,pselect6", "-o", str(out)),
+            *(sys.executable, "-m", "sockviz", "--trace", "--scenario", "nonblocking"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if proc.returncode != 0 and "ptrace" in proc.stderr:
+        pytest.skip("strace is not permitted here")
+    assert proc.returncode == 0, proc.stderr
+    selects = [json.loads(line) for line in proc.stdout.splitlines()]
+    selects = [r for r in selects if r["call"] == "select"]
+    seen = [line for line in out.read_text().splitlines() if "select" in line]
+    assert len(seen) == len(selects) == 4
+    assert all(" = 1 " in line for line in seen)  # (one socket ready each time)
+    assert [len(r["ready"]) for r in selects] == [1, 1, 1, 1]

@@ -195,3 +195,11 @@ def test_an_icmp_error_is_said_with_who_answered_and_why():
     said = story(last_send, sent.caused, sent.models, sent.wire, sent.flow_notes) or ""
     assert "the kernel at 10.217.0.1 answered client with ICMP port unreachable" in said, said
     assert "nothing listens on port 5000 there" in said and "ECONNREFUSED" in said
+
+
+def test_select_and_setblocking_are_said_on_the_ladder_and_in_the_log():
+    view = fold_until("nonblocking-ipv4", "nonblocking")
+    labels = [row.label for row in view.shown_rows()]
+    assert "setblocking(False)" in labels
+    assert "select() → client:w" in labels and labels.count("select() → conn-1") == 2
+    assert any(label.endswith("accept: EAGAIN") for label in labels)

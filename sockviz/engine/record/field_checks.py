@@ -284,3 +284,16 @@ def queue(record: Record, key: str) -> tuple[int, int] | None:
     ):
         raise fail(key, value, "[waiting, backlog]: two whole numbers, or null")
     return (value[0], value[1])
+
+
+def ready_names(record: Record, key: str) -> tuple[str, ...]:
+    """A select line's ready sockets: a list of at most 64 socket names (``name:w`` for a
+    writable one)."""
+    value = record.get(key)
+    if (
+        not isinstance(value, list)
+        or len(value) > 64
+        or not all(isinstance(n, str) and SOCKET_NAME.match(n.removesuffix(":w")) for n in value)
+    ):
+        raise fail(key, value, "a list of socket names (name:w for a writable one)")
+    return tuple(value)

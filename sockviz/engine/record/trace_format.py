@@ -77,6 +77,9 @@ SUM_KEYS = ("count", "largest", "retransmissions")
 #: (``crossed``, ``dropped``, ``lost``, ``held``), the seconds it takes to cross, and for
 #: the kernel's sending it again, the seconds since it first sent it.
 LINK_KEYS = ("link", "delay", "retry")
+#: A select line's last key: the sockets select() returned ready, by name (``name:w`` for
+#: one writable; empty: none before its timeout).
+READY_KEY = "ready"
 #: A packet line's last key, only where the segment carried SACK blocks: ``[[left, right],
 #: ...]``, relative as ``ack_rel`` is.
 SACK_KEY = "sack"
@@ -201,7 +204,7 @@ def to_record(event: TraceEvent) -> dict[str, object]:
             "partial": None,
             "queue": list(event.queue) if event.queue else None,
         }
-    return {
+    record = {
         "seq": event.seq,
         "t": event.t,
         "socket": event.socket,
@@ -229,6 +232,9 @@ def to_record(event: TraceEvent) -> dict[str, object]:
         "partial": event.partial,
         "queue": list(event.queue) if event.queue else None,
     }
+    if event.ready is not None:
+        record[READY_KEY] = list(event.ready)
+    return record
 
 
 def _plain_kernel(event: KernelEvent) -> KernelEvent:
@@ -350,6 +356,7 @@ def from_record(record: object) -> TraceEvent:
         parts=f.integer(record, "parts", f.MAX_COUNT, optional=True),
         partial=f.integer(record, "partial", f.MAX_COUNT, optional=True),
         timer=timer,
+        ready=f.ready_names(record, READY_KEY) if call is Call.SELECT else None,
     )
 
 

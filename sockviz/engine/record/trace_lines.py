@@ -66,7 +66,8 @@ def call_line(e: CallEvent) -> str:
         f'"parts": {n if e.parts is None else repr(e.parts)}, '
         f'"step": {n if e.step is None else repr(e.step)}, "previous": null, '
         f'"timer": {_n(e.timer)}, "partial": {n if e.partial is None else repr(e.partial)}, '
-        f'"queue": {_queue(e.queue)}}}'
+        f'"queue": {_queue(e.queue)}'
+        + ("}" if e.ready is None else f', "ready": {json.dumps(list(e.ready))}}}')
     )
 
 

@@ -57,6 +57,7 @@ from sockviz.engine.scenarios.scenario_types import (
     on_the_same_key,
 )
 from sockviz.engine.sockets.call_words import call_args
+from sockviz.engine.sockets.readiness import select_call
 from sockviz.engine.sockets.traced_socket import TracedSocket
 from sockviz.engine.sockets.tracer import Stopped
 from sockviz.engine.states import Call
@@ -428,6 +429,17 @@ class Runner(LiveRun):
         if call is Call.SETSOCKOPT:
             level, option, value = args
             return ts.setsockopt(level, option, value, step=index)
+        if call is Call.SETBLOCKING:
+            return ts.setblocking(args[0], step=index)
+        if call is Call.SELECT:
+            reads, writes, timeout = args
+            return select_call(
+                ts,
+                [self.sockets[n] for n in reads],
+                [self.sockets[n] for n in writes],
+                timeout,
+                step=index,
+            )
         if call is Call.BIND:
             return ts.bind(args[0], step=index)
         if call is Call.LISTEN:

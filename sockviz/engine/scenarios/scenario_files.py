@@ -92,6 +92,12 @@ CALL_KEYS: dict[Call, dict[str, str]] = {
     Call.RECVFROM: {"size": "the most bytes to take, at most 64 MiB (default 1024)"},
     Call.SHUTDOWN: {"how": '"SHUT_WR" (default), "SHUT_RD" or "SHUT_RDWR"'},
     Call.CLOSE: {},
+    Call.SETBLOCKING: {},
+    Call.SELECT: {
+        "read": 'the sockets to wait on for reading, e.g. ["server", "conn-1"]',
+        "write": 'the sockets to wait on for writing, e.g. ["client"] (and timeout, the '
+        "most seconds it waits: the step's)",
+    },
 }
 CALL_KEYS[Call.SENDALL] = CALL_KEYS[Call.SEND]
 
@@ -377,7 +383,32 @@ def _arguments(
         return (
             read.choice(table, data, "how", ["SHUT_WR", "SHUT_RD", "SHUT_RDWR"], "SHUT_WR"),
         ), wait
+    if call is Call.SETBLOCKING:
+        return (False,), wait
+    if call is Call.SELECT:
+        return _select_args(read, table, data, sockets), wait
     return (), wait
+
+
+def _select_args(
+    read: TableReader, table: Table, data: TomlTable, sockets: dict[str, SocketSpec]
+) -> tuple[object, ...]:
+    """select()'s read and write lists (socket names of the file, at least one in all) and
+    its timeout."""
+    lists = []
+    for key in ("read", "write"):
+        names = data.get(key, [])
+        if (
+            not isinstance(names, list)
+            or not all(isinstance(n, str) and n in sockets for n in names)
+            or len(names) > 64
+        ):
+            read.fail(table, key, f"{key} must list sockets of this file, not {_shown(names)}")
+        lists.append(tuple(names))
+    if not any(lists):
+        read.fail(table, "read", "select needs a socket to wait on: read = [...] or write = [...]")
+    seconds = data.get("timeout", 2.0)  # (checked as every step's timeout is)
+    return (lists[0], lists[1], float(seconds) if type(seconds) in (int, float) else 2.0)
 
 
 def _check_order(read: TableReader, scenario: Scenario) -> None:

@@ -54,7 +54,7 @@ class TracedSocket(SocketRecord):
     What is known of it between calls (who it is, its addresses, the bytes it moved) is its
     :class:`~sockviz.engine.sockets.socket_record.SocketRecord`."""
 
-    __slots__ = ("tracer",)
+    __slots__ = ("nonblocking", "tracer")
 
     def __init__(
         self,
@@ -68,6 +68,8 @@ class TracedSocket(SocketRecord):
     ) -> None:
         super().__init__(name, role, family, transport, sock, parent)
         self.tracer = tracer
+        self.nonblocking = False
+        """The program made it non-blocking (``setblocking(False)``): no call waits."""
 
     # --- birth ------------------------------------------------------------------------
     @classmethod
@@ -122,6 +124,7 @@ class TracedSocket(SocketRecord):
         parent: str | None = None,
         parts: int | None = None,
         partial: int | None = None,
+        ready: tuple[str, ...] | None = None,
     ) -> CallEvent:
         """Build and deliver the call's event (the caller holds the tracer's lock): the one
         place a call's event is made, the bulk calls' too."""
@@ -166,6 +169,7 @@ class TracedSocket(SocketRecord):
             partial=partial,
             queue=queue,
             timer=None if timer is None else round(timer, 2),
+            ready=ready,
         )
         tracer.deliver(event)
         if tracer.wire is not None:
@@ -192,6 +196,8 @@ class TracedSocket(SocketRecord):
         """Wait for readiness; on timeout return anyway so the real call reports EAGAIN.
         ``first``: the call begins now (False: a later wait of a ``sendall`` under way)."""
         tracer = self.tracer
+        if self.nonblocking:  # (setblocking(False): the call says EAGAIN, not a wait)
+            timeout = 0
         if timeout == 0:  # (the caller knows it is ready: the call says EAGAIN if not)
             if tracer.stopped:
                 raise Stopped()
@@ -226,6 +232,20 @@ class TracedSocket(SocketRecord):
         return self._simple(
             Call.SETSOCKOPT, args, lambda sock: sock.setsockopt(lvl, opt, value), step
         )
+
+    def setblocking(self, flag: bool, step: int | None = None) -> CallEvent:
+        """``setblocking(False)``: from now on a call that would wait fails at once instead
+        (EAGAIN; a connect() returns EINPROGRESS). The engine keeps every socket
+        non-blocking underneath and waits for a blocking call itself: this call is the real
+        fcntl() all the same, and the waiting stops."""
+        if flag:
+            raise ValueError("setblocking(True) is not a lesson: a socket starts blocking")
+
+        def nonblocking(sock: socket.socket) -> None:
+            sock.setblocking(False)
+            self.nonblocking = True
+
+        return self._simple(Call.SETBLOCKING, "False", nonblocking, step)
 
     def bind(self, address: Address, step: int | None = None) -> CallEvent:
         """``bind(address)``: give the socket its local address."""
@@ -293,6 +313,7 @@ class TracedSocket(SocketRecord):
         it ended (EALREADY while it is still going; waited for here unless ``wait=False``).
         """
         after, sock = self.begin_call(Call.CONNECT)
+        wait = wait and not self.nonblocking
         unbound = self.state is State.CREATED and self.local is None
         args = repr(address)
         with self.tracer.lock:

@@ -348,6 +348,18 @@ class Tracer:
             if deadline is not None and time.monotonic() >= deadline:
                 return []
 
+    def select(
+        self, reads: list[int], writes: list[int], timeout: float | None
+    ) -> tuple[list[int], list[int]]:
+        """A program's own select(): the real system call on ``reads`` and ``writes`` (with
+        the wake-up pipe among the reads, so a stop ends it); :class:`Stopped` on stop."""
+        if self._stopped.is_set():
+            raise Stopped()
+        readable, writable, _ = select.select([*reads, self._wake_r], writes, [], timeout)
+        if self._stopped.is_set():
+            raise Stopped()
+        return [fd for fd in readable if fd != self._wake_r], writable
+
     def wait_ready(self, sock: socket.socket, events: int, timeout: float | None) -> bool:
         """Wait until ``sock`` is ready; False on timeout; :class:`Stopped` on stop."""
         return bool(self._poll({sock.fileno(): events}, timeout))
