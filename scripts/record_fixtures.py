@@ -108,6 +108,7 @@ def main() -> int:
     record_lab("congestion", DATA / "congestion-ipv4.jsonl")
     record_lab("keepalive", DATA / "keepalive-ipv4.jsonl")
     record_lab("udp-loss", DATA / "udp-loss-ipv4.jsonl")
+    record_lab("path-mtu", DATA / "path-mtu-ipv4.jsonl")
     record_wire("tcp-echo", DATA / "tcp-echo-wire-ipv4.jsonl")
     record_wire("refused", DATA / "refused-wire-ipv4.jsonl")
     record_wire("zero-window", DATA / "zero-window-ipv4.jsonl")

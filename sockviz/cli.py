@@ -207,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="what the link does: delay=50ms, jitter=5ms, rate=1mbit, loss=2%%, seed=N "
         "(the same seed loses the same segments), mtu=1280 (the hosts' MTU, 1280 to 1500), "
-        "queue=20 (with a rate: packets that may wait; one more is lost), "
+        "queue=20 (with a rate: packets that may wait; one more is lost), pmtu=1280 (a "
+        "router whose next hop takes at most that: a bigger packet gets ICMP back), "
         "joined by commas: delay=50ms,loss=2%%",
     )
     group.add_argument(

@@ -406,3 +406,33 @@ def check_udp_loss(records: list[dict], family: str) -> None:
     assert icmp["to"] == "client" and icmp["link"] == "crossed"
     assert icmp["seq"] > udp[-1]["seq"] and icmp["remote"] == udp[-1]["local"]
     assert call(records, "client", "recv")["error"] == "ECONNREFUSED"
+
+
+@needs_hosts
+@pytest.mark.parametrize("family", FAMILIES)
+def test_path_mtu(family):
+    check_path_mtu(trace("--scenario", "path-mtu", "--family", family)[0], family)
+
+
+def check_path_mtu(records: list[dict], family: str) -> None:
+    """The first full-size segments were too big for the router's next hop (1280 bytes)
+    and not carried; each got an ICMP error from the router naming 1280 (IPv4
+    "fragmentation needed", IPv6 "packet too big"); the client's kernel sent those bytes
+    again in segments that fit (1280 less the IP and TCP headers and timestamps), and the
+    server got all 8 KiB."""
+    ip = 20 if family == "ipv4" else 40
+    fits = 1280 - ip - 20 - 12
+    tcp = [r for r in records if r["call"] == "packet" and r["proto"] == "TCP" and r["nbytes"]]
+    big = [r for r in tcp if r["link"] == "too-big"]
+    assert big and all(r["nbytes"] > fits for r in big), big
+    icmp = [r for r in records if r["call"] == "packet" and r["proto"] == "ICMP"]
+    kind, router = (
+        ("frag-needed", "10.217.0.254") if family == "ipv4" else ("too-big", "[fd17:217::fe]")
+    )
+    assert len(icmp) == len(big)
+    assert all(r["flags"] == kind and r["options"] == "mtu=1280" for r in icmp), icmp
+    assert all(r["from"].startswith(router + ":") and r["to"] == "client" for r in icmp)
+    again = [r for r in tcp if r["retry"] is not None]
+    assert again and all(r["nbytes"] <= fits and r["link"] == "crossed" for r in again)
+    assert max(r["nbytes"] for r in again) == fits
+    assert call(records, "conn-1", "recv")["nbytes"] == 8192

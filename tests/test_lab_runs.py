@@ -32,6 +32,7 @@ from tests.test_lab import (
     check_lost_fin,
     check_lost_syn,
     check_mss,
+    check_path_mtu,
     check_simultaneous_close,
     check_simultaneous_open,
     check_slow_link,
@@ -74,6 +75,7 @@ LABS = {
     "congestion": check_congestion,
     "keepalive": check_keepalive,
     "udp-loss": check_udp_loss,
+    "path-mtu": check_path_mtu,
 }
 
 

@@ -246,8 +246,8 @@ class Segment:
 
 #: What a two-host link did with a segment that never reached its receiver: ``dropped`` (a
 #: ``--drop`` fault), ``lost`` (random loss), ``overflow`` (its queue was full, as a
-#: router's is).
-UNDELIVERED = frozenset({"dropped", "lost", "overflow"})
+#: router's is), ``too-big`` (bigger than its router's next hop takes: ``pmtu=``).
+UNDELIVERED = frozenset({"dropped", "lost", "overflow", "too-big"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,6 +208,8 @@ def label(segment: Segment) -> str:
     (the kernel's retry, and how long after the first sending; the arrow of a held one
     stops short, at a ⏸)."""
     base = segment_label(segment)
+    if segment.link == "too-big":
+        return f"{base} ✗ too big"
     if segment.link in UNDELIVERED:
         return f"{base} ✗ lost"
     if segment.retry is not None:
@@ -238,6 +240,11 @@ def said(segment: Segment, link: LinkView | None = None) -> str | None:
         )
     if segment.link == "lost":
         return f"The link lost {segment.source}'s {what} at random (loss, seeded)."
+    if segment.link == "too-big":
+        return (
+            f"The link's router did not carry {segment.source}'s {what}: bigger than its "
+            "next hop takes; it told the sender's kernel so (ICMP)."
+        )
     if segment.link == "overflow":
         return (
             f"The link lost {segment.source}'s {what}: its queue was full (as many packets "

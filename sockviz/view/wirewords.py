@@ -195,8 +195,9 @@ def _icmp_words(segment: Segment, models: Mapping[str, CardModel]) -> str:
         "?",
     )
     why = _ICMP_WHY.get(segment.flags or "", "an error").format(port=port, mtu=mtu)
+    who = "the router" if segment.flags in ("frag-needed", "too-big") else "the kernel"
     return (
-        f"the kernel at {host} answered {_who(segment.target, models)} with "
+        f"{who} at {host.strip('[]')} answered {_who(segment.target, models)} with "
         f"{segment_label(segment)}: {why}"
     )
 

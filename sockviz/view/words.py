@@ -213,6 +213,7 @@ _LINK_SAID = {
     "dropped": "  ✗ lost on the link (as asked)",
     "lost": "  ✗ lost on the link (at random)",
     "overflow": "  ✗ lost on the link (its queue was full)",
+    "too-big": "  ✗ too big for the link's next hop",
     "held": "  ⏸ held at the sending side",
 }
 

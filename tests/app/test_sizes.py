@@ -50,6 +50,7 @@ BUSIEST = [
     ("udp-loss-ipv4", "udp-loss", 15),
     ("nagle-ipv4", "nagle", 14),
     ("nonblocking-ipv4", "nonblocking", 18),
+    ("path-mtu-ipv4", "path-mtu", 10),
 ]
 IDS = [row[1] for row in BUSIEST]
 SIZES = [(80, 24), (100, 30), (160, 45)]

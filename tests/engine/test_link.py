@@ -104,7 +104,7 @@ def test_link_specs_and_drops_are_read_or_refused_in_one_line():
     for bad, words in (
         ("delay=fast", "delay should look like delay=50ms"),
         ("loss=150%", "loss should look like loss=2%"),
-        ("colour=red", "expected delay=, jitter=, rate=, loss=, seed=, mtu= or queue="),
+        ("colour=red", "expected delay=, jitter=, rate=, loss=, seed=, mtu=, pmtu= or queue="),
         ("rate=0mbit", "rate should look like rate=1mbit"),
         ("mtu=576", "mtu should look like mtu=1280 .bytes, 1280 to 1500."),
         ("mtu=9000", "mtu should look like mtu=1280"),

@@ -261,12 +261,20 @@ def frames(pcap: Path) -> list[Frame]:
     for frame in out:
         frame.sack = blocks.get(frame.number)
     sent: set[tuple[str, str, int, frozenset[str]]] = set()
+    high: dict[tuple[str, str], int] = {}  # (bytes past the highest each way has sent)
     for frame in out:
         ends = frame.flags & {"SYN", "FIN"}
         if frame.proto == "TCP" and (frame.nbytes or ends):
             key = (frame.src, frame.dst, frame.seq, ends)
-            frame.retransmission = frame.retransmission or key in sent
+            way = (frame.src, frame.dst)
+            below = frame.nbytes > 0 and way in high and (frame.seq or 0) < high[way]
+            # (bytes below the highest sent: sent again even where the segments were cut
+            # otherwise the second time - a path MTU's retransmissions, which tshark calls
+            # out-of-order when they come within an RTT)
+            frame.retransmission = frame.retransmission or key in sent or below
             sent.add(key)
+            end = (frame.seq or 0) + frame.nbytes
+            high[way] = max(high.get(way, 0), end)
     return out
 
 
@@ -308,21 +316,24 @@ def sacks(pcap: Path) -> dict[int, tuple[tuple[int, int], ...]]:
 
 
 def icmp_frames(pcap: Path) -> list[tuple[int, str, str, str]]:
-    """Every ICMP or ICMPv6 error about a UDP packet in ``pcap``: (version, its kind as
-    sockviz names it, the address and port it could not reach, the address and port of
-    the packet's sender) - from tshark's dissection of the error and the packet inside."""
+    """Every ICMP or ICMPv6 error about a UDP or TCP packet in ``pcap``: (version, its kind
+    as sockviz names it, who answered and the port the packet was for, the address and
+    port of the packet's sender) - from tshark's dissection of the error and the packet
+    inside."""
     from sockviz.engine.wire.headers import ICMP_ERRORS
 
     fields = ("icmp.type", "icmp.code", "icmpv6.type", "icmpv6.code", "ip.src", "ipv6.src")
     command = ["tshark", "-n", "-r", str(pcap), "-Y", "icmp or icmpv6", "-T", "fields"]
     command += ["-E", "separator=,", "-E", "occurrence=a", "-E", "aggregator=;"]
-    for field in (*fields, "udp.srcport", "udp.dstport", "ip.dst", "ipv6.dst"):
+    inner = ("udp.srcport", "udp.dstport", "tcp.srcport", "tcp.dstport")
+    for field in (*fields, *inner, "ip.dst", "ipv6.dst"):
         command += ["-e", field]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     out = []
     for line in proc.stdout.splitlines():
-        t4, c4, t6, c6, src4, src6, sport, dport, dst4, dst6 = line.split(",")
+        t4, c4, t6, c6, src4, src6, usport, udport, tsport, tdport, dst4, dst6 = line.split(",")
+        sport, dport = usport or tsport, udport or tdport
         version = 4 if t4 else 6
         kind = ICMP_ERRORS.get((version, int(t4 or t6), int(c4 or c6)), "?")
         src = (src4 or src6).split(";")[0]  # (the error's own; the inner packet's after it)

@@ -45,6 +45,7 @@ from sockviz.engine.lab.link_spec import CUT
 from sockviz.engine.lab.link_spec import Drop as Drop  # (re-exported: tests read it here)
 from sockviz.engine.lab.link_spec import LinkSpec as LinkSpec
 from sockviz.engine.lab.link_spec import describe as describe
+from sockviz.engine.lab.router import too_big
 from sockviz.engine.lab.two_hosts import Hosts
 from sockviz.engine.wire.frame_parser import Frame
 
@@ -202,6 +203,14 @@ class Link:
             return
         if self._full(side, now):
             self._lost(now, side, kind, "overflow", packet, number)
+            return
+        error = None if spec.pmtu is None or stale else too_big(packet, spec.pmtu)
+        if error is not None:  # (the router on the way: not carried, its sender told)
+            self._lost(now, side, kind, "too-big", packet, number)
+            self._order += 1
+            back = "client" if side == "server" else "server"  # (delivered to ``side``)
+            heapq.heappush(self._due, (now + spec.delay, self._order, back, error))
+            self._note(error, "crossed", spec.delay, self._order)
             return
         if self.hold and kind is not None:
             self.counters.held += 1

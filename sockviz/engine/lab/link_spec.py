@@ -58,6 +58,10 @@ class LinkSpec:
     drops: tuple[Drop, ...] = field(default_factory=tuple)
     mtu: int | None = None
     """The hosts' interfaces' MTU in bytes, 1280 to 1500 (None: 1500, a TUN device's)."""
+    pmtu: int | None = None
+    """A router on the way whose next hop takes packets of at most this many bytes (1280 to
+    1500; None: none): a bigger one it may not fragment is not carried, and its sender is
+    told so (ICMP :mod:`~sockviz.engine.lab.router`) - path MTU discovery's lesson."""
     queue: int | None = None
     """With a ``rate``: how many packets may wait their turn each way (None: no limit); one
     more is lost, as a router with a full queue loses it (``overflow``)."""
@@ -78,15 +82,18 @@ class LinkSpec:
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, sep, value = part.partition("=")
             key = key.strip().lower()
-            if not sep or key not in ("delay", "jitter", "rate", "loss", "seed", "mtu", "queue"):
+            if not sep or key not in (
+                *("delay", "jitter", "rate", "loss", "seed", "mtu", "queue", "pmtu"),
+            ):
                 raise ValueError(
                     f"--link {part!r}: expected delay=, jitter=, rate=, loss=, seed=, "
-                    "mtu= or queue=, as in delay=50ms,loss=2%"
+                    "mtu=, pmtu= or queue=, as in delay=50ms,loss=2%"
                 )
             values[key] = _value(key, value.strip(), part)
         seed = int(values.pop("seed", 0))  # (an int already: _value reads it so)
         mtu = values.pop("mtu", None)
         queue = values.pop("queue", None)
+        pmtu = values.pop("pmtu", None)
         if queue is not None and "rate" not in values:
             raise ValueError("--link queue=N: a queue fills only at a rate (add rate=, e.g. 8mbit)")
         return cls(
@@ -95,6 +102,7 @@ class LinkSpec:
             drops=tuple(Drop.parse(d) for d in drops),
             mtu=None if mtu is None else int(mtu),
             queue=None if queue is None else int(queue),
+            pmtu=None if pmtu is None else int(pmtu),
         )
 
 
@@ -113,7 +121,7 @@ def _value(key: str, text: str, part: str) -> float:
             if not 1 <= packets <= 10_000:
                 raise ValueError
             return packets
-        if key == "mtu":  # (IPv6 needs 1280 at least; a TUN device starts at 1500)
+        if key in ("mtu", "pmtu"):  # (IPv6 needs 1280 at least; a TUN device starts at 1500)
             mtu = int(text)
             if not 1280 <= mtu <= 1500:
                 raise ValueError
@@ -146,6 +154,7 @@ def _value(key: str, text: str, part: str) -> float:
             "seed": "7",
             "mtu": "1280 (bytes, 1280 to 1500)",
             "queue": "20 (packets, 1 to 10,000)",
+            "pmtu": "1280 (bytes, 1280 to 1500)",
         }[key]
         raise ValueError(f"--link {part!r}: {key} should look like {key}={example}") from None
 
@@ -172,6 +181,8 @@ def describe(spec: LinkSpec, hold: bool = False) -> str:
         )
     if spec.mtu:
         parts.append(f"MTU {spec.mtu}")
+    if spec.pmtu:
+        parts.append(f"a router's next hop: MTU {spec.pmtu}")
     if spec.queue:
         parts.append(f"queue {spec.queue} packets")
     if hold:

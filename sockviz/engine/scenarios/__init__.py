@@ -24,6 +24,7 @@ from sockviz.engine.scenarios import (
     multi_client,
     nagle,
     nonblocking,
+    path_mtu,
     simultaneous_close,
     simultaneous_open,
     slow_link,
@@ -92,6 +93,7 @@ REGISTRY = ScenarioRegistry(
         udp_loss.SCENARIO,
         _file("lost-fin"),
         mss.SCENARIO,
+        path_mtu.SCENARIO,
         simultaneous_open.SCENARIO,
         simultaneous_close.SCENARIO,
     )

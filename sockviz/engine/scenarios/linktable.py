@@ -30,10 +30,11 @@ LINK_KEYS = {
     "loss": "2%",
     "seed": 7,
     "mtu": 1280,
+    "pmtu": 1280,
     "queue": 20,
 }
 #: The keys whose value is a whole number, not a string with a unit.
-WHOLE = ("seed", "mtu", "queue")
+WHOLE = ("seed", "mtu", "pmtu", "queue")
 
 
 def link_table(read: TableReader, data: TomlTable, families: tuple[str, ...]) -> LinkPlan | None:

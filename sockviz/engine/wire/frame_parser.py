@@ -192,7 +192,7 @@ def _icmp(frame: bytes, ip: IPPacket, t: float, whole: int) -> Frame | None:
     return Frame(
         t,
         ip.version,
-        (ip_text(ip.version, inner.dst), ports.dport),
+        (ip_text(ip.version, ip.src), ports.dport),  # (who answered: the host, or a router)
         (ip_text(ip.version, inner.src), ports.sport),
         "ICMP",
         (kind,),
