@@ -214,3 +214,33 @@ def test_a_file_chooses_a_congestion_control_by_name(tmp_path):
     chose = [c for c in calls if c["call"] == "setsockopt" and c["socket"] == "client"]
     assert "b'reno'" in chose[0]["args"] and chose[0]["error"] is None
     assert chose[1]["error"] == "ENOENT"
+
+
+def test_then_makes_the_next_call_on_the_same_key_and_must_be_the_same_actors(tmp_path):
+    """then = true: two sends back to back (one StepPending says it is made with the one
+    before); then before another actor's step is refused in one line."""
+    text = (ROOT / "examples" / "echo.toml").read_text()
+    send = 'call = "sendall"\ndata = "ping\\n"\n'
+    assert send in text
+    twice = text.replace(
+        send,
+        'call = "sendall"\ndata = "pi"\nthen = true\nexplain = "First half."\n\n'
+        '[[step]]\nsocket = "client"\ncall = "sendall"\ndata = "ng\\n"\n',
+        1,
+    ).replace("expect = { bytes = 5 }", "", 1)
+    path = tmp_path / "then.toml"
+    path.write_text(twice)
+    done = sockviz("--trace", "--scenario", str(path))
+    assert done.returncode == 0, done.stderr
+    sends = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["nbytes"] for r in sends if r["call"] == "sendall" and r["socket"] == "client"][
+        :2
+    ] == [
+        2,
+        3,
+    ]
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(text.replace("expect = { bytes = 5 }", "then = true", 1))
+    done = sockviz("--trace", "--scenario", str(wrong))
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "'then' needs a next step made by the same actor" in done.stderr

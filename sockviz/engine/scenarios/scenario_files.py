@@ -101,7 +101,7 @@ CALL_KEYS: dict[Call, dict[str, str]] = {
 }
 CALL_KEYS[Call.SENDALL] = CALL_KEYS[Call.SEND]
 
-STEP_KEYS = {"socket", "call", "actor", "explain", "only", "timeout", "expect"}
+STEP_KEYS = {"socket", "call", "actor", "explain", "only", "timeout", "expect", "then"}
 SCENARIO_KEYS = {"name", "summary", "about", "families", "exchange_at"}
 SOCKET_KEYS = {"name", "role", "type"}
 
@@ -244,6 +244,9 @@ def _steps(
         timeout = read.seconds(table, data, "timeout", 10.0, *TIMEOUT)
         expect, expect_error = expectation(read, table, data.get("expect"), MAX_RECV)
         args, wait = _arguments(read, table, data, call, sockets, exchange)
+        then = data.get("then", False)
+        if not isinstance(then, bool):
+            read.fail(table, "then", f"then must be true or false, not {_shown(then)}")
         steps.append(
             Step(
                 actor,
@@ -256,6 +259,7 @@ def _steps(
                 only=only,
                 wait=wait,
                 expect=expect,
+                then=then,
             )
         )
     return tuple(steps)
