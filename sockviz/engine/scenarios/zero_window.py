@@ -28,14 +28,15 @@ SCENARIO = Scenario(
     about=(
         "TCP's flow control: a receiver offers a window - how many more bytes it has room "
         "for - in every segment it sends, and the sender may not send beyond it. Here the "
-        "server's connection has a small receive buffer and does not read. The client "
-        "sends 64 KiB: its kernel sends until the server's window is full; the server's "
-        "kernel then offers a window of 0, and the client's sendall() waits. While it "
-        "waits, the client's kernel asks now and then whether the window has opened (a "
-        "zero-window probe: a segment with no new byte, which the receiver must answer "
-        "with its window), on a timer that doubles each time. When the server reads, its "
-        "kernel offers the window again (a window update) and the rest flows. The packet "
-        "lines say each window this run's kernels offered, and G draws it."
+        "server's connection has a small receive buffer and does not read. The client's "
+        "send() of 64 KiB takes what fits in its own small buffer and says how much; its "
+        "kernel sends from there as far as the server's window allows. Once the server's "
+        "buffer is full its kernel offers a window of 0, and the client's may send nothing "
+        "more: it asks now and then whether the window has opened (a zero-window probe: a "
+        "segment with no new byte, which the receiver must answer with its window), on a "
+        "timer that doubles each time. When the server reads, its kernel offers the window "
+        "again (a window update) and the rest flows. The packet lines say each window this "
+        "run's kernels offered, and G draws it."
     ),
     families=IP,
     sockets=ONE_CONNECTION,
