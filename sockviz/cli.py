@@ -216,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WHAT",
         action="append",
         help="lose one segment on the link: syn, syn-ack, ack, data or fin, :N for the Nth "
-        "(--drop data:2); or break the link: cut:N loses the Nth packet and every one after "
+        "(--drop data:2); or break the link: cut:N loses the Nth TCP or UDP packet and every "
+        "one after "
         "it; may be given more than once; implies two hosts",
     )
     group.add_argument(

@@ -171,6 +171,8 @@ class DropLog(Protocol):
     """What :func:`say_missed_drops` reads of a run's link (its log of segments)."""
 
     log: list[tuple[float, str, str | None, str]]
+    data_packets: int
+    """The TCP and UDP packets it carried (what ``cut:N`` counts)."""
 
 
 def link_of(options: Options, scenario: Scenario | None = None) -> LinkAsked | None:
@@ -256,8 +258,12 @@ def say_missed_drops(options: Options, link: DropLog | None, err: ErrorStream) -
     log = [(kind, what) for _t, _side, kind, what in link.log if what != "released"]
     for drop in drops:
         kind, _, nth = drop.strip().lower().partition(":")
-        if kind == "cut" and len(log) < int(nth or 1):  # (the link carried fewer packets)
-            say(err, f"note: --drop {drop} never happened: the link carried {len(log)} packets")
+        if kind == "cut" and link.data_packets < int(nth or 1):  # (it carried fewer)
+            say(
+                err,
+                f"note: --drop {drop} never happened: the link carried "
+                f"{link.data_packets} TCP or UDP packets",
+            )
     for drop in drops_missed(drops, [kind for kind, what in log if what == "dropped"]):
         kind = drop.strip().lower().partition(":")[0]
         seen = sum(1 for k, _what in log if k == kind)

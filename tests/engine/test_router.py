@@ -66,3 +66,19 @@ def test_an_ipv6_packet_too_big_gets_packet_too_big():
     assert raw[8:] == packet[: len(raw) - 8]
     pseudo = ip.src + ip.dst + len(raw).to_bytes(4, "big") + b"\0\0\0\x3a"
     assert dpkt.in_cksum(pseudo + raw) == 0
+
+
+def test_cut_counts_the_runs_packets_not_a_hosts_own_chatter():
+    """--drop cut:N counts TCP and UDP packets only: the neighbour discovery and multicast
+    reports a host sends when its device comes up (ICMPv6) are not the run's - in the TUI,
+    where the hosts are up a while before the first call, they had used the first numbers
+    and cut the handshake."""
+    from sockviz.engine.lab.link_packets import carries_data
+
+    assert carries_data(_tcp_v4(10)) and carries_data(_tcp_v6(10))
+    udp = dpkt.ip.IP(src=bytes(4), dst=bytes(4), p=17, data=dpkt.udp.UDP(data=b"x"))
+    assert carries_data(bytes(udp))
+    solicit = dpkt.ip6.IP6(src=bytes(16), dst=bytes(16), nxt=58, hlim=255, data=b"\x85\0\0\0")
+    solicit.plen = 4
+    assert not carries_data(bytes(solicit))
+    assert not carries_data(too_big(_tcp_v4(1448), 1280) or b"")

@@ -36,6 +36,7 @@ from sockviz.engine.lab.link_packets import (
     Flow,
     LinkSampler,
     Seen,
+    carries_data,
     ends_of,
     flow_of,
     frame_of,
@@ -108,6 +109,8 @@ class Link:
         self._paused = False
         self._counting: dict[tuple[str, str], int] = {}
         self._sampling: dict[tuple[str, str], LinkSampler] = {}
+        self.data_packets = 0
+        """TCP and UDP packets carried so far (what ``cut:N`` counts)."""
         self._undelivered: dict[tuple[str, str], int] = {}
         """While paused: the packets it counted each way that it did not deliver."""
         """While paused: some of the frames it counted each way, for a graph."""
@@ -184,6 +187,8 @@ class Link:
                 self._sample(ends, packet)
         self._order += 1
         number = self._order
+        if carries_data(packet):
+            self.data_packets += 1
         if kind == "syn":
             self._flows.add(flow)
         stale = flow is not None and flow not in self._flows
@@ -193,7 +198,7 @@ class Link:
             self._seen[kind] = self._seen.get(kind, 0) + 1
         if any(
             (d.kind == kind and d.nth == self._seen.get(kind))
-            or (d.kind == CUT and number >= d.nth)
+            or (d.kind == CUT and self.data_packets >= d.nth)  # (broken from there on)
             for d in spec.drops
         ):
             self._lost(now, side, kind, "dropped", packet, number)

@@ -54,6 +54,13 @@ def _tcp(packet: bytes) -> tuple[IPPacket, TCPFields] | None:
     return None if tcp is None else (ip, tcp)
 
 
+def carries_data(packet: bytes) -> bool:
+    """Whether ``packet`` is TCP or UDP: one of a run's own (not the neighbour discovery
+    and multicast reports a host sends on its own)."""
+    ip = ip_packet(packet)
+    return ip is not None and ip.protocol in (IPPROTO_TCP, IPPROTO_UDP)
+
+
 def kind_of(packet: bytes) -> str | None:
     """What a packet is for the faults: ``syn``, ``syn-ack``, ``fin``, ``data``, ``ack``
     (TCP over IPv4 or IPv6), or None for anything else (neighbour discovery ...)."""

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 
 KINDS = ("syn", "syn-ack", "ack", "data", "fin")
-#: A fault that breaks the link: from its Nth packet on (both ways, counted from 1), every
-#: packet is lost.
+#: A fault that breaks the link: from its Nth TCP or UDP packet on (both ways, counted from
+#: 1), every packet is lost.
 CUT = "cut"
 
 
