@@ -2,8 +2,9 @@
 
 DejaVu Sans Mono (Debian's fonts-dejavu-core) has every glyph sockviz and Textual draw but
 five: ⏸ ⏩ ⏪ (the status line and the held rows), ⭘ (Textual's header icon) and 🔎
-(Textual's command palette). They are drawn here as plain geometric outlines on the font's
-own grid - the same height as its ▶ - and the font is renamed "Sockviz Mono", as the
+(Textual's command palette) - and the braille patterns the time-sequence graph draws with.
+They are drawn here as plain geometric outlines on the font's own grid - the same height
+as its ▶; braille's dots filling the cell - and the font is renamed "Sockviz Mono", as the
 Bitstream Vera licence asks of a font with glyphs added (sockviz/fonts/LICENSE).
 
 Running it again writes the same bytes (the timestamps are the source font's):
@@ -113,12 +114,38 @@ def magnifier(pen: TTGlyphPen, weight: int) -> None:
     )
 
 
+#: Braille's eight dots (U+2800 + the dots' bits): where each bit's dot stands - two
+#: columns, four rows, filling the cell as a terminal's braille does (the time-sequence
+#: graph draws with them).
+BRAILLE_DOTS = {
+    0x01: (0, 0),
+    0x02: (0, 1),
+    0x04: (0, 2),
+    0x40: (0, 3),
+    0x08: (1, 0),
+    0x10: (1, 1),
+    0x20: (1, 2),
+    0x80: (1, 3),
+}
+
+
+def braille(pen: TTGlyphPen, weight: int, bits: int) -> None:
+    """A braille cell: a round dot for each bit set."""
+    for bit, (column, row) in BRAILLE_DOTS.items():
+        if bits & bit:
+            _circle(pen, (0.3 + 0.4 * column) * WIDTH, 1450 - row * 440, 135 + weight / 2)
+
+
 GLYPHS = {
     0x23F8: ("uni23F8", pause),
     0x23E9: ("uni23E9", lambda pen, w: double_triangle(pen, w, leftward=False)),
     0x23EA: ("uni23EA", lambda pen, w: double_triangle(pen, w, leftward=True)),
     0x2B58: ("uni2B58", ring),
     0x1F50E: ("u1F50E", magnifier),
+    **{
+        0x2800 + bits: (f"uni{0x2800 + bits:04X}", lambda pen, w, bits=bits: braille(pen, w, bits))
+        for bits in range(256)
+    },
 }
 """The glyphs added: code point -> (glyph name, how to draw it at a stroke weight)."""
 
@@ -152,7 +179,8 @@ def build(source: pathlib.Path, target: pathlib.Path, style: str, weight: int) -
         names.setName(text, name_id, 1, 0, 0)
     note = (
         "Sockviz Mono: DejaVu Sans Mono 2.37, renamed, with U+23E9, U+23EA, U+23F8, "
-        "U+2B58 and U+1F50E added by sockviz (scripts/build_font.py)."
+        "U+2B58, U+1F50E and the braille patterns U+2800-U+28FF added by sockviz "
+        "(scripts/build_font.py)."
     )
     names.setName(note, 10, 3, 1, 0x409)
     del font["FFTM"]  # (FontForge's build timestamps: not this font's)

@@ -44,6 +44,8 @@ SHOTS = [
     ("wire-projector", "tcp-echo-wire-ipv4", "tcp-echo", "ipv4", 15, (), (160, 45)),
     ("lost-syn", "lost-syn-ipv4", "lost-syn", "ipv4", 6, (), (120, 40)),
     ("tcp-diagram", "tcp-echo-wire-ipv4", "tcp-echo", "ipv4", 14, ("d",), (100, 42)),
+    ("seq-graph", "graph-lost-data-ipv4", "lost-data", "ipv4", 9, ("G",), (100, 42)),
+    ("congestion-graph", "congestion-ipv4", "congestion", "ipv4", 28, ("G",), (120, 40)),
     (
         "simultaneous-close",
         "simultaneous-close-ipv4",

@@ -153,3 +153,18 @@ async def test_every_character_on_the_apps_screens_has_a_glyph():
         seen |= screenshot.take(app).chars()
     assert {"⭘", "→", "│"} <= seen
     assert missing(seen, REGULAR) == [] and missing(seen, BOLD) == []
+
+
+async def test_every_braille_dot_the_graph_draws_has_a_glyph():
+    """The time-sequence graph (G) draws in braille: each of its 256 patterns is in the
+    font, in either weight, and a real graph's screen holds none the font lacks."""
+    assert missing("".join(chr(c) for c in range(0x2800, 0x2900)), REGULAR) == []
+    assert missing("".join(chr(c) for c in range(0x2800, 0x2900)), BOLD) == []
+    app = replay_app("graph-lost-data-ipv4", "lost-data")
+    async with app.run_test(size=(100, 42)) as pilot:
+        await steps(pilot, 9)
+        await pilot.press("G")
+        await pilot.pause()
+        seen = screenshot.take(app).chars()
+    assert any(0x2800 < ord(ch) < 0x2900 for ch in seen)
+    assert missing(seen, REGULAR) == [] and missing(seen, BOLD) == []
