@@ -197,10 +197,11 @@ def _call(view: RunView, event: CallEvent, changes: Changes) -> None:
         view.last_done = (event, before)
         view.link_from, view.link_during = event.seq, tuple(s.seq for s in view.during)
         caused = linkview.own(view.during, event.socket)
-        if not caused and event.call in _WAITS and view.caused_since is not None:
-            # (a call that only waits sent nothing itself: what the kernels sent on their
-            # own on its socket's connection after the call before returned came before it
-            # returned - keepalives, probes, a peer's reset - and its story says them)
+        if not caused and event.call in _WAITS and event.error and view.caused_since is not None:
+            # (a call that only waited, and failed, sent nothing itself: what the kernels
+            # sent on their own on its socket's connection after the call before returned
+            # came before it returned - keepalives, probes, an ICMP error - and its story
+            # says them)
             caused = tuple(
                 s
                 for s in view.caused

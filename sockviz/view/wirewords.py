@@ -147,7 +147,13 @@ def _ack_words(
     if _acks_synack_again(segment, before):
         return f"{kernel} acknowledged a SYN-ACK sent again ({said}){own}"
     answered = _trigger(segment, before)
-    if answered is None or segment.ack_rel is None:
+    again = any(
+        s.local == segment.local and s.ack_rel == segment.ack_rel and s.seq < segment.seq
+        for s in before
+        if answered is not None and s.seq > answered.seq
+    )  # (its end - its address: a SYN-ACK is the listener's - had acknowledged that number
+    # already: this ACK answers something else, a keepalive or a probe, not what came last)
+    if answered is None or segment.ack_rel is None or again:
         return f"{kernel} acknowledged ({said}){own}"
     if (
         answered.seq_rel is not None and answered.seq_rel >= segment.ack_rel

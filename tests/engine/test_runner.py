@@ -62,15 +62,20 @@ def test_step_mode_makes_exactly_one_call_per_step(name, family):
         assert collector.pending[-1].step == 0  # the first call is announced, not made
         steps = runner.steps
         for n in range(1, len(steps) + 1):
+            if steps[n - 2].then if n > 1 else False:
+                continue  # (made on the key of the step before: one program's calls)
             runner.step()
             if steps[n - 1].together:  # it needs its partner, the next step, to finish
                 time.sleep(0.05)
                 assert len(collector.calls) == n - 1
                 continue
-            assert collector.wait_for(lambda c, n=n: len(c.calls) >= n, 10)
+            made = n
+            while made < len(steps) and steps[made - 1].then:
+                made += 1  # (then: the next call is made on this key too, at once)
+            assert collector.wait_for(lambda c, made=made: len(c.calls) >= made, 10)
             time.sleep(0.02)
-            assert len(collector.calls) == n, f"step {n} made {len(collector.calls)} calls"
-            assert {e.step for e in collector.calls[-2:]} >= {n - 1}
+            assert len(collector.calls) == made, f"step {n} made {len(collector.calls)} calls"
+            assert {e.step for e in collector.calls[-2:]} >= {made - 1}
         assert runner.wait(2) and runner.result.outcome == "done"
     finally:
         runner.stop()

@@ -16,6 +16,7 @@ moved are the sum of the system calls' returns.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sockviz.engine.scenarios import REGISTRY
@@ -129,7 +130,9 @@ def groups(records: list[dict], by_name: dict[str, list[Syscall]]) -> list[tuple
     for line in records:
         if line["call"] not in MAKES or line["socket"] is None:
             continue
-        owner = line["parent"] if line["call"] == "accept" else line["socket"]
+        # (an accept that made a socket is its listener's call; one that failed is the
+        # listener's line)
+        owner = (line["parent"] or line["socket"]) if line["call"] == "accept" else line["socket"]
         mine = by_name.get(owner, [])
         n, group = taken.get(owner, 0), []
         while n < len(mine):
@@ -156,6 +159,11 @@ def finished(line: dict, call: Syscall, group: list[Syscall]) -> bool:
         return False  # EAGAIN, EINPROGRESS: it goes on
     if line["call"] == "connect":
         return "SO_ERROR" in call.args or call.result == "0"
+    until = re.search(r"until (\d+) bytes", line.get("args") or "")
+    if line["call"] == "recv" and until and line["nbytes"] < int(until.group(1)):
+        # (a recv until more bytes than came: it ended at the end of the stream, the read
+        # that returned 0)
+        return moved(group) >= line["nbytes"] and call.result.split()[0] == "0"
     if (line["call"] in ("send", "sendall") or line.get("parts")) and line["nbytes"]:
         return moved(group) >= line["nbytes"]  # (a bulk recv's parts too)
     return True

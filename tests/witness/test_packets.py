@@ -101,7 +101,9 @@ def compare(run: Run, seen: list[Frame], early: float = SLACK) -> list[str]:
         pairs = list(zip(head, seen[: len(head)], strict=False)) + list(
             zip(tail, seen[len(seen) - len(tail) :], strict=False)
         )
-        problems += compare_sums(sums, block)
+        # (the run's clock less the frames' stamps, from the lines held one to one)
+        offset = statistics.median(ln["t"] - f.epoch for ln, f in pairs) if pairs else None
+        problems += compare_sums(sums, block, offset)
     else:
         if len(singles) != len(seen):
             problems.append(
@@ -149,7 +151,7 @@ def compare_one(
             out.append(say(line, frame, field, want, got))
     retry = line.get("retry")
     if linked:
-        if frame.retransmission != (retry is not None):
+        if (frame.retransmission or frame.resent_bytes) != (retry is not None):
             out.append(
                 say(
                     line,
@@ -201,7 +203,7 @@ def _as_sum(line: dict) -> dict:
     }
 
 
-def compare_sums(sums: list[dict], block: list[Frame]) -> list[str]:
+def compare_sums(sums: list[dict], block: list[Frame], offset: float | None = None) -> list[str]:
     """A bulk transfer's summed lines, one a direction, against the frames they stand for."""
     out = []
     for source in dict.fromkeys(line["local"] for line in sums):
@@ -242,7 +244,7 @@ def compare_sums(sums: list[dict], block: list[Frame]) -> list[str]:
                     f"{block[-1].number if block else '-'}): {key}: tshark "
                     f"{want[key]!r}, trace {got[key]!r}"
                 )
-    out += compare_points(sums, block)
+    out += compare_points(sums, block, offset)
     others = [f for f in block if f.src not in {line["local"] for line in sums}]
     if others:
         out.append(
@@ -252,43 +254,42 @@ def compare_sums(sums: list[dict], block: list[Frame]) -> list[str]:
     return out
 
 
-def compare_points(sums: list[dict], block: list[Frame], early: float = LINK_SLACK) -> list[str]:
+def compare_points(
+    sums: list[dict], block: list[Frame], offset: float | None, early: float = LINK_SLACK
+) -> list[str]:
     """A sum's graph points: each one of its frames, in order, with that frame's numbers
-    (seq, length, ack, SACK blocks, sent again or not), the gaps between them tshark's."""
+    (seq, length, ack, SACK blocks) at that frame's time (``offset``: the run's clock less
+    the frames' stamps, from the packet lines; a point's frame is the one with its numbers
+    nearest its time - duplicate ACKs have the same numbers), sent again or not as tshark
+    says."""
     out = []
     for line in sums:
         points = line.get("points") or []
         mine = [f for f in block if f.src == line["local"]]
-        at, first = 0, None
+        at = 0
         for p in points:
             t, seq, nbytes, ack, _window, resent, sack = p
             sack = None if sack is None else tuple(map(tuple, sack))
-            while at < len(mine) and (
-                mine[at].seq,
-                mine[at].nbytes,
-                mine[at].ack,
-                mine[at].sack,
-            ) != (
-                seq,
-                nbytes,
-                ack,
-                sack,
-            ):
-                at += 1
-            if at == len(mine):
+            same = [
+                i
+                for i in range(at, len(mine))
+                if (mine[i].seq, mine[i].nbytes, mine[i].ack, mine[i].sack)
+                == (seq, nbytes, ack, sack)
+            ]
+            if not same:
                 out.append(f"summed line seq {line['seq']}: point {p} is no frame of it, in order")
                 break
-            frame = mine[at]
+            i = (
+                same[0]
+                if offset is None
+                else min(same, key=lambda i: abs(mine[i].epoch + offset - t))
+            )
+            frame = mine[i]
             if frame.retransmission != resent:
                 out.append(f"point {p}: sent again {resent}, tshark {frame.retransmission}")
-            if first is None:
-                first = (t, frame.epoch)
-            elif abs((t - first[0]) - (frame.epoch - first[1])) > 2 * early:
-                out.append(
-                    f"point {p}: {t - first[0]:.4f} s after the first, tshark "
-                    f"{frame.epoch - first[1]:.4f}"
-                )
-            at += 1
+            if offset is not None and abs(frame.epoch + offset - t) > 2 * early:
+                out.append(f"point {p}: at {t:.4f} s, tshark's frame at {frame.epoch + offset:.4f}")
+            at = i + 1
     return out
 
 

@@ -171,6 +171,9 @@ class Frame:
     """tshark's own mark alone."""
     sack: tuple[tuple[int, int], ...] | None = None
     """Its SACK blocks' (left, right) edges, relative (None: it carried none)."""
+    resent_bytes: bool = False
+    """It starts below the highest its sender had sent: bytes sent again, however they
+    were cut the first time."""
 
 
 def address(ip: str, port: str) -> str:
@@ -267,11 +270,11 @@ def frames(pcap: Path) -> list[Frame]:
         if frame.proto == "TCP" and (frame.nbytes or ends):
             key = (frame.src, frame.dst, frame.seq, ends)
             way = (frame.src, frame.dst)
-            below = frame.nbytes > 0 and way in high and (frame.seq or 0) < high[way]
+            frame.resent_bytes = frame.nbytes > 0 and way in high and (frame.seq or 0) < high[way]
             # (bytes below the highest sent: sent again even where the segments were cut
             # otherwise the second time - a path MTU's retransmissions, which tshark calls
-            # out-of-order when they come within an RTT)
-            frame.retransmission = frame.retransmission or key in sent or below
+            # out-of-order when they come within an RTT; a packet line's retry holds to it)
+            frame.retransmission = frame.retransmission or key in sent
             sent.add(key)
             end = (frame.seq or 0) + frame.nbytes
             high[way] = max(high.get(way, 0), end)
