@@ -12,6 +12,7 @@ Neither should carry offsets of its own; nothing here does I/O. Standard library
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import Generic, NamedTuple, TypeVar
 
 #: Ethertypes (the Ethernet header's type field).
@@ -252,25 +253,32 @@ def ip_packet(data: bytes) -> IPPacket | None:
     return None
 
 
+def _option_fields(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Each TCP option in ``data`` as (kind, body), NOPs skipped; stops at the end of the
+    options or at the first one that does not fit."""
+    i = 0
+    while i < len(data):
+        kind = data[i]
+        if kind == TCPOPT_EOL:
+            return
+        if kind == TCPOPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= len(data):
+            return
+        size = data[i + 1]
+        if size < 2 or i + size > len(data):
+            return
+        yield kind, data[i + 2 : i + size]
+        i += size
+
+
 def tcp_options(data: bytes) -> tuple[tuple[str, int | None], ...]:
     """The TCP options a learner meets, by name: (``mss``, 65495), (``wscale``, 7),
     (``sack_ok``, None), (``ts``, None), (``sack``, None); others left out. Stops at the end
     of the options or at the first one that does not fit."""
     out: list[tuple[str, int | None]] = []
-    i = 0
-    while i < len(data):
-        kind = data[i]
-        if kind == TCPOPT_EOL:
-            break
-        if kind == TCPOPT_NOP:
-            i += 1
-            continue
-        if i + 1 >= len(data):
-            break
-        size = data[i + 1]
-        if size < 2 or i + size > len(data):
-            break
-        body = data[i + 2 : i + size]
+    for kind, body in _option_fields(data):
         if kind == TCPOPT_MSS and len(body) == 2:
             out.append(("mss", _MSS.unpack(body)[0]))
         elif kind == TCPOPT_WSCALE and len(body) == 1:
@@ -281,7 +289,6 @@ def tcp_options(data: bytes) -> tuple[tuple[str, int | None], ...]:
             out.append(("ts", None))
         elif kind == TCPOPT_SACK:
             out.append(("sack", None))
-        i += size
     return tuple(out)
 
 
@@ -291,23 +298,9 @@ _EDGES = struct.Struct("!II")
 def sack_blocks(data: bytes) -> tuple[tuple[int, int], ...]:
     """The SACK option's blocks in TCP options ``data``: each (left, right) edge as sent
     (absolute sequence numbers); empty when there is no SACK option, or it does not fit."""
-    i = 0
-    while i < len(data):
-        kind = data[i]
-        if kind == TCPOPT_EOL:
-            break
-        if kind == TCPOPT_NOP:
-            i += 1
-            continue
-        if i + 1 >= len(data):
-            break
-        size = data[i + 1]
-        if size < 2 or i + size > len(data):
-            break
+    for kind, body in _option_fields(data):
         if kind == TCPOPT_SACK:
-            body = data[i + 2 : i + size]
             return tuple(
                 _EDGES.unpack_from(body, at) for at in range(0, len(body) - 7, _EDGES.size)
             )
-        i += size
     return ()
