@@ -209,11 +209,15 @@ def compare_sums(sums: list[dict], block: list[Frame], offset: float | None = No
     for source in dict.fromkeys(line["local"] for line in sums):
         lines = [line for line in sums if line["local"] == source]
         mine = [f for f in block if f.src == source]
+        counted = any(line["largest"] is None for line in lines)
         want = {
             "count": len(mine),
             "nbytes": sum(f.nbytes for f in mine),
             "largest": max((f.nbytes for f in mine), default=0),
-            "retransmissions": sum(f.retransmission for f in mine),
+            # (a kernel-counted sum's retransmissions are the kernel's own count of segments
+            # it sent again: held against the frames the capture saw twice, not tshark's
+            # guesses - see Frame.repeats; a sum of frames read holds to tshark's marks)
+            "retransmissions": sum(f.repeats if counted else f.retransmission for f in mine),
             "flags": sorted(set().union(*(f.flags for f in mine))),
         }
         got = {

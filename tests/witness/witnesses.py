@@ -174,6 +174,12 @@ class Frame:
     resent_bytes: bool = False
     """It starts below the highest its sender had sent: bytes sent again, however they
     were cut the first time."""
+    repeats: bool = False
+    """An earlier frame from the same sender carried the same sequence number with bytes, a
+    SYN or a FIN: seen twice in the capture, so surely sent twice. (tshark's marks are a
+    guess from order and time: on lo a frame taken late - its sender moved to the other
+    CPU, whose backlog was behind - is a first sending tshark calls a fast retransmission,
+    after the duplicate ACKs its own lateness caused; measured beside two CPU burners.)"""
 
 
 def address(ip: str, port: str) -> str:
@@ -274,7 +280,8 @@ def frames(pcap: Path) -> list[Frame]:
             # (bytes below the highest sent: sent again even where the segments were cut
             # otherwise the second time - a path MTU's retransmissions, which tshark calls
             # out-of-order when they come within an RTT; a packet line's retry holds to it)
-            frame.retransmission = frame.retransmission or key in sent
+            frame.repeats = key in sent
+            frame.retransmission = frame.retransmission or frame.repeats
             sent.add(key)
             end = (frame.seq or 0) + frame.nbytes
             high[way] = max(high.get(way, 0), end)
