@@ -114,6 +114,7 @@ def main() -> int:
     record_wire("zero-window", DATA / "zero-window-ipv4.jsonl")
     record_wire("nagle", DATA / "nagle-ipv4.jsonl")
     record_wire("nonblocking", DATA / "nonblocking-ipv4.jsonl")
+    record_wire("tls", DATA / "tls-ipv4.jsonl")
     record("tcp-echo", "ipv4", DATA / "tcp-echo-ipv4.jsonl")
     record("tcp-echo", "ipv6", DATA / "tcp-echo-ipv6.jsonl")
     record("udp-echo", "ipv4", DATA / "udp-echo-ipv4.jsonl")

@@ -142,6 +142,7 @@ def test_trace_format_page_names_every_key_and_no_other():
         + trace_format.RELEASE_KEYS
         + trace_format.TCP_KEYS
         + (trace_format.SACK_KEY, trace_format.LOST_KEY, trace_format.POINTS_KEY)
+        + (trace_format.TLS_KEY,)
         + (trace_format.READY_KEY,)
     )
     for key in sorted(keys):

@@ -248,6 +248,40 @@ def test_zero_window(family):
     assert waited.t - before.t >= 0.9  # (the second the receiver does not read)
 
 
+@pytest.mark.parametrize("family", families("tls"))
+def test_tls(family):
+    """The handshake in four non-blocking calls - each side's first wants to read
+    (SSLWantReadError), each side's second ends it; recv() returns the plaintext the other
+    side's sendall() gave; where the wire is watched, the records are named in order: the
+    ClientHello, the ServerHello with ChangeCipherSpec and encrypted records after it, the
+    client's ChangeCipherSpec and Finished (encrypted), one record per message."""
+    c = run("tls", family)
+    shakes = calls(c, call=Call.HANDSHAKE)
+    assert [(e.socket, e.error) for e in shakes] == [
+        ("client", "SSLWantReadError"),
+        ("conn-1", "SSLWantReadError"),
+        ("client", None),
+        ("conn-1", None),
+    ]
+    assert all(e.state is State.CONNECTED for e in shakes)
+    assert [e.data for e in calls(c, call=Call.RECV)] == [b"hello over TLS"] * 2 + [b""]
+    segments = [s for s in c.events if type(s).__name__ == "Segment" and s.tls]
+    if segments:
+        named = [(s.source, s.tls) for s in segments]
+        assert named[0] == ("client", ("ClientHello",))
+        source, flight = named[1]
+        assert source == "conn-1" and flight[:3] == (
+            "ServerHello",
+            "ChangeCipherSpec",
+            "ApplicationData",
+        )
+        assert named[2] == ("client", ("ChangeCipherSpec", "ApplicationData"))
+        assert named[3:] == [("client", ("ApplicationData",)), ("conn-1", ("ApplicationData",))]
+        # (each record's segment is caused by the call that wrote it)
+        by_seq = {e.seq: e for e in c.calls}
+        assert [by_seq[s.cause].call for s in segments] == [Call.HANDSHAKE] * 3 + [Call.SENDALL] * 2
+
+
 @pytest.mark.parametrize("family", families("websocket"))
 def test_websocket(family):
     c = run("websocket", family)

@@ -35,6 +35,9 @@ def python_line(socket: str, call: Call, args: str | None, parent: str | None = 
     if call is Call.SELECT:
         names = args.replace("-", "_")
         return f"readable, writable, _ = select.select({names})"
+    if call is Call.WRAP:
+        side = "server" if "server_side" in args else "client"
+        return f"{var} = {side}_context.wrap_socket({var}, {args}, do_handshake_on_connect=False)"
     return f"{var}.{call.value}({args})"
 
 
@@ -54,6 +57,8 @@ _C_CALLS = {
     Call.CLOSE: "close(fd)",
     Call.SETBLOCKING: "ioctl(fd, FIONBIO, &on)  (in C often fcntl(fd, F_SETFL, O_NONBLOCK))",
     Call.SELECT: "select(nfds, &readfds, &writefds, NULL, &timeout)",
+    Call.WRAP: "ssl = SSL_new(ctx); SSL_set_fd(ssl, fd)  (OpenSSL, under Python's ssl)",
+    Call.HANDSHAKE: "SSL_do_handshake(ssl)  (send() and recv() of TLS records under it)",
 }
 
 
@@ -105,6 +110,17 @@ def state_reason(event: CallEvent, before: State | None) -> str:
         return (
             "select() changes no socket: it waited until the kernel had one of them ready "
             f"(a read that would not wait, or a write). Ready: {ready}."
+        )
+    if call is Call.WRAP:
+        return (
+            "wrap_socket() put TLS (OpenSSL, through Python's ssl) over the connected socket: "
+            "no byte has moved, and the kernel's socket is as it was - CONNECTED."
+        )
+    if call is Call.HANDSHAKE:
+        return (
+            "do_handshake() wrote and read TLS records over the connection until both ends held "
+            "the same keys; to the kernel they were bytes like any others, so the state is "
+            "unchanged: CONNECTED."
         )
     if call is Call.RECV and event.nbytes == 0:
         return "0 bytes means the peer closed its side: end of stream. The state is unchanged."

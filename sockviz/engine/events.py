@@ -224,6 +224,11 @@ class Segment:
     sack: tuple[tuple[int, int], ...] | None = None
     """The SACK blocks it carried: each a (left, right) edge of bytes received beyond what
     it acknowledges, relative as ``ack_rel`` is; None when it carried none."""
+    tls: tuple[str, ...] | None = None
+    """The TLS records that begin in it, named (``ClientHello``, ``ApplicationData``; ``…``:
+    one whose header lies past the bytes captured), as
+    :mod:`~sockviz.engine.wire.tls_records` reads them; None on a connection that is not TLS
+    or where none begins."""
     points: tuple[Point, ...] | None = None
     """For a sum whose frames were read: some of its segments, one :class:`Point` each,
     spread over the transfer (every retransmission, SACK and zero window among them, up to

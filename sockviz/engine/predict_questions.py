@@ -38,6 +38,7 @@ ERRORS: dict[Call, tuple[str, ...]] = {
     Call.RECVFROM: ("ECONNREFUSED", "EAGAIN"),
     Call.SHUTDOWN: ("ENOTCONN",),
     Call.CLOSE: ("EBADF",),
+    Call.HANDSHAKE: ("SSLWantReadError", "SSLCertVerificationError", "SSLEOFError"),
 }
 
 #: The lifecycle states a socket of each role can be in.
@@ -260,6 +261,9 @@ def ask(pending: StepPending, sockets: Mapping[str, Facts], wire: bool = False) 
     if pending.expect_error:
         others = [e for e in ERRORS.get(call, ()) if e != pending.expect_error]
         choices = (SUCCEEDS, *sorted([pending.expect_error, *others[:2]]))
+        return Question(pending.step, "outcome", name, f"What will {who} return?", choices)
+    if call is Call.HANDSHAKE:  # (does this call end the handshake, or must it wait?)
+        choices = (SUCCEEDS, *sorted(ERRORS[Call.HANDSHAKE]))
         return Question(pending.step, "outcome", name, f"What will {who} return?", choices)
     if facts is None:
         return None  # a socket not made yet: accept's and socket()'s own questions below

@@ -75,6 +75,10 @@ class Call(enum.Enum):
     CLOSE = "close"
     SETBLOCKING = "setblocking"
     SELECT = "select"
+    WRAP = "wrap_socket"
+    """``ssl`` context's ``wrap_socket()``: TLS over the connected socket (no system call)."""
+    HANDSHAKE = "do_handshake"
+    """The TLS handshake's records, written and read on the connected socket."""
 
 
 class IllegalTransition(Exception):
@@ -180,6 +184,17 @@ TRANSITIONS: dict[tuple[Transport, Role, State, Call], State] = {
         for s in states
     },
 }
+
+# TLS (Python's ssl) over a connected TCP socket: wrapping it and the handshake change no state
+# the kernel knows; send, sendall and recv then carry TLS records.
+TRANSITIONS.update(
+    {
+        (T.STREAM, r, s, c): s
+        for r in (R.CLIENT, R.CONNECTION)
+        for s in (S.CONNECTED,)
+        for c in (C.WRAP, C.HANDSHAKE)
+    }
+)
 
 # setblocking() and select() change no state: each is allowed wherever setsockopt() is (every
 # state a socket can be in but closed).

@@ -11,6 +11,7 @@ from typing import Any
 
 from sockviz.engine.events import UNDELIVERED, CallEvent, Segment, StepPending, WireStatus
 from sockviz.engine.states import Call, Role
+from sockviz.engine.wire.tls_records import UNSEEN
 from sockviz.view import flow_control
 from sockviz.view.linkview import seconds
 from sockviz.view.run_view import CardModel
@@ -42,7 +43,24 @@ def _says(segment: Segment) -> str:
         return segment_label(segment)
     if segment.proto != "TCP":
         return f"a datagram of {segment.nbytes} B"
+    if segment.tls:  # (the records' names in full: the ladder has them short)
+        names = [n for n in segment.tls if n != UNSEEN]
+        more = " and more past the bytes captured" if UNSEEN in segment.tls else ""
+        return f"{segment.flags} {segment.nbytes} B (TLS records: {', '.join(names)}{more})"
     return segment_label(segment)
+
+
+def _tls_words(call: CallEvent, caused: tuple[Segment, ...]) -> str:
+    """For a send on a TLS socket: the plaintext it was given against the bytes that crossed
+    (its own segments that carried records); empty for anything else."""
+    own = [s for s in caused if s.nbytes and s.retry is None and _calls_own(call, s)]
+    if call.call not in (Call.SEND, Call.SENDALL) or not call.nbytes or not any(s.tls for s in own):
+        return ""
+    wire = sum(s.nbytes for s in own)
+    return (
+        f" TLS sent the {call.nbytes:,} B of plaintext as {wire:,} B of records: each "
+        "record's 5-byte header and what its encryption adds make the difference."
+    )
 
 
 def _bare_ack(segment: Segment) -> bool:
@@ -54,7 +72,8 @@ def _calls_own(call: CallEvent, segment: Segment) -> bool:
     """Whether ``segment`` is one ``call`` itself sent: from its socket, while it ran (its
     cause, or - come before the call's own event - none), sent for the first time, and of
     the kind the call sends (a SYN for connect(), bytes for a send, a FIN or an RST for
-    close() and shutdown()). Everything else is a kernel's own doing."""
+    close() and shutdown(), records for do_handshake()). Everything else is a kernel's own
+    doing."""
     if segment.source != call.socket or segment.retry is not None:
         return False
     if segment.cause != call.seq and not (segment.cause is None and segment.seq < call.seq):
@@ -64,8 +83,8 @@ def _calls_own(call: CallEvent, segment: Segment) -> bool:
     flags = segment.flags or ""
     if call.call is Call.CONNECT:
         return flags == "SYN"
-    if call.call in (Call.SEND, Call.SENDALL, Call.SENDTO):
-        return segment.nbytes > 0
+    if call.call in (Call.SEND, Call.SENDALL, Call.SENDTO, Call.HANDSHAKE):
+        return segment.nbytes > 0  # (a TLS handshake writes its records: bytes too)
     if call.call in (Call.CLOSE, Call.SHUTDOWN):
         return "FIN" in flags or "RST" in flags
     return False
@@ -394,6 +413,7 @@ def story(
     text = "; ".join(_runs(sentences)) + "."
     if first.flags and first.flags.startswith("RST") and _calls_own(call, first):
         text += " A reset: the peer's next call fails with ECONNRESET or EPIPE."
+    text += _tls_words(call, caused)
     if first.proto == "UDP":
         text += " UDP has no handshake and no acknowledgements: one datagram per call."
     if any(s.proto == "ICMP" and s.flags == "port-unreachable" for s in caused):

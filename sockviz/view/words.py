@@ -7,6 +7,7 @@ so a call reads the same on the screen and in a diagram kept for later. Standard
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 
 from sockviz.engine.events import (
     CallEvent,
@@ -86,6 +87,10 @@ def said(event: CallEvent, before: State | None, planned: bool, was_connecting: 
         return Said("setblocking(False)")
     if call is Call.SELECT:
         return Said(f"select() → {', '.join(event.ready or ()) or 'nothing ready'}")
+    if call is Call.WRAP:
+        return Said("wrap_socket() · TLS")
+    if call is Call.HANDSHAKE:
+        return Said("do_handshake() → done")
     if call is Call.BIND:
         return Said(f"bind {event.local}")
     if call is Call.LISTEN:
@@ -147,11 +152,30 @@ def segment_label(segment: Segment) -> str:
     if "SYN" in flags:
         ack = f" ack {segment.ack_rel}" if segment.ack_rel is not None else ""
         return f"{flags} seq {segment.seq_rel}{ack}"
+    if segment.nbytes and segment.tls:
+        return f"{flags} {segment.nbytes} B · {tls_short(segment.tls)}"
     if segment.nbytes:
         return f"{flags} {segment.nbytes} B"
     if flags == "ACK":
         return f"ACK {segment.ack_rel}"
     return flags
+
+
+#: TLS record names as a narrow ladder writes them.
+_TLS_SHORT = {
+    "ChangeCipherSpec": "CCS",
+    "ApplicationData": "AppData",
+    "Handshake (encrypted)": "Handshake*",
+}
+
+
+def tls_short(names: tuple[str, ...]) -> str:
+    """A segment's TLS records in few letters: ``ServerHello+CCS+AppData×4`` (runs of one
+    name counted)."""
+    counted = [
+        (name, len(list(same))) for name, same in groupby(_TLS_SHORT.get(n, n) for n in names)
+    ]
+    return "+".join(name if n == 1 else f"{name}×{n}" for name, n in counted)
 
 
 def kernel_note(event: KernelEvent) -> str:

@@ -51,6 +51,7 @@ BUSIEST = [
     ("nagle-ipv4", "nagle", 14),
     ("nonblocking-ipv4", "nonblocking", 18),
     ("path-mtu-ipv4", "path-mtu", 10),
+    ("tls-ipv4", "tls", 19),
 ]
 IDS = [row[1] for row in BUSIEST]
 SIZES = [(80, 24), (100, 30), (160, 45)]

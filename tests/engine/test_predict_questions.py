@@ -104,3 +104,16 @@ def test_reset_leaves_neither_in_time_wait_and_refused_is_an_outcome():
     refused = [(q, a) for q, a in quiz_run(scenarios.get("refused")) if q.kind == "outcome"]
     assert refused and refused[0][1] == "ECONNREFUSED" and SUCCEEDS in refused[0][0].choices
     assert BOTH not in {a for _, a in refused}
+
+
+def test_each_handshake_call_asks_whether_it_ends_the_handshake():
+    """Four do_handshake() calls, four questions; the real answers: each side's first must
+    wait for the peer's records, each side's second ends it."""
+    results = quiz_run(scenarios.get("tls"))
+    shakes = [(q.socket, a) for q, a in results if "do_handshake" in q.text]
+    assert shakes == [
+        ("client", "SSLWantReadError"),
+        ("conn-1", "SSLWantReadError"),
+        ("client", SUCCEEDS),
+        ("conn-1", SUCCEEDS),
+    ]

@@ -24,6 +24,8 @@ from sockviz.engine.states import (
 # transport, role and state, the calls allowed and where each one leads. If the table
 # changes, this must change with it, on purpose.
 TALK = "send sendall recv setsockopt"
+# (TLS over a connected TCP socket: wrapping it and its handshake leave it connected)
+TLS = " wrap_socket>connected do_handshake>connected"
 SPEC = {
     ("SOCK_STREAM", "listener", "created"): "setsockopt>created bind>bound close>closed",
     ("SOCK_STREAM", "listener", "bound"): "setsockopt>bound listen>listening close>closed",
@@ -39,11 +41,13 @@ SPEC = {
     ): "setsockopt>created bind>bound connect>connected close>closed",
     ("SOCK_STREAM", "client", "bound"): "setsockopt>bound connect>connected close>closed",
     ("SOCK_STREAM", "client", "connected"): " ".join(f"{c}>connected" for c in TALK.split())
-    + " shutdown>half-closed close>closed",
+    + " shutdown>half-closed close>closed"
+    + TLS,
     ("SOCK_STREAM", "client", "half-closed"): " ".join(f"{c}>half-closed" for c in TALK.split())
     + " shutdown>half-closed close>closed",
     ("SOCK_STREAM", "connection", "connected"): " ".join(f"{c}>connected" for c in TALK.split())
-    + " shutdown>half-closed close>closed",
+    + " shutdown>half-closed close>closed"
+    + TLS,
     ("SOCK_STREAM", "connection", "half-closed"): " ".join(f"{c}>half-closed" for c in TALK.split())
     + " shutdown>half-closed close>closed",
     ("SOCK_DGRAM", "server", "created"): "setsockopt>created bind>bound close>closed",

@@ -83,6 +83,8 @@ READY_KEY = "ready"
 #: A packet line's last key, only where the segment carried SACK blocks: ``[[left, right],
 #: ...]``, relative as ``ack_rel`` is.
 SACK_KEY = "sack"
+#: A packet line's TLS records, named (only where one begins in it).
+TLS_KEY = "tls"
 #: A packets line's key on a two-host run, after :data:`SUM_KEYS`: how many of its segments
 #: the link never delivered (dropped, lost or its queue full).
 LOST_KEY = "lost"
@@ -146,6 +148,8 @@ def to_record(event: TraceEvent) -> dict[str, object]:
             record.update(zip(LINK_KEYS, (event.link, event.delay, event.retry), strict=True))
             if event.sack is not None:
                 record[SACK_KEY] = blocks_value(event.sack)
+            if event.tls is not None:
+                record[TLS_KEY] = list(event.tls)
         return record
     if isinstance(event, TcpSettings):
         record = dict.fromkeys(ALL_KEYS)

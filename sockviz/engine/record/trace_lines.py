@@ -131,6 +131,8 @@ def segment_line(e: Segment) -> str:
         )
         if e.sack is not None:
             line += f', "sack": {json.dumps(blocks_value(e.sack))}'
+        if e.tls is not None:
+            line += f', "tls": {json.dumps(list(e.tls))}'
     return line + "}"
 
 

@@ -30,6 +30,7 @@ from sockviz.engine.record.field_checks import (
     text,
 )
 from sockviz.engine.wire.headers import ICMP_ERRORS
+from sockviz.engine.wire.tls_records import CONTENT_TYPES, HANDSHAKE_TYPES, NOT_A_RECORD, UNSEEN
 
 #: TCP flags a segment can carry, as capture tools name them.
 TCP_FLAGS = frozenset({"SYN", "FIN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"})
@@ -94,6 +95,8 @@ def segment(record: Record, summed: bool = False) -> Segment:
         raise fail("points", record.get("points"), "null on a packet line (a sum's key)")
     if (summed or proto == "UDP") and record.get("sack") is not None:
         raise fail("sack", record.get("sack"), "null on a packets line and for UDP")
+    if (summed or proto != "TCP") and record.get("tls") is not None:
+        raise fail("tls", record.get("tls"), "null on a packets line and for UDP")
     return Segment(
         **sums,
         seq=integer(record, "seq", MAX_SEQ),
@@ -112,11 +115,37 @@ def segment(record: Record, summed: bool = False) -> Segment:
         local=local,
         remote=remote,
         sack=graph_checks.sack(record.get("sack")),
+        tls=tls_names(record.get("tls")),
         **link_fields(record),
     )
 
 
 LINK_WORDS = {"crossed", "held", *UNDELIVERED}
+
+#: The names a packet line's ``tls`` may hold (a recording's words, held to these).
+TLS_NAMES = frozenset(
+    {
+        *CONTENT_TYPES.values(),
+        *HANDSHAKE_TYPES.values(),
+        "Handshake (encrypted)",
+        UNSEEN,
+        NOT_A_RECORD,
+        *(f"Handshake type {n}" for n in range(256)),
+    }
+)
+
+
+def tls_names(value: object) -> tuple[str, ...] | None:
+    """A packet line's ``tls``: null, or a list of 1 to 64 record names."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not 0 < len(value) <= 64
+        or not all(isinstance(name, str) and name in TLS_NAMES for name in value)
+    ):
+        raise fail("tls", value, "null or a list of TLS record names such as ClientHello")
+    return tuple(value)
 
 
 class SumFields(TypedDict, total=False):

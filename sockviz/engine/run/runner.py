@@ -56,6 +56,7 @@ from sockviz.engine.scenarios.scenario_types import (
     Step,
     on_the_same_key,
 )
+from sockviz.engine.sockets import tls_calls
 from sockviz.engine.sockets.call_words import call_args
 from sockviz.engine.sockets.readiness import select_call
 from sockviz.engine.sockets.traced_socket import TracedSocket
@@ -421,6 +422,8 @@ class Runner(LiveRun):
             self.sockets[step.socket] = ts
             return event
         ts = self.sockets[step.socket]
+        if tls_calls.takes(ts, call):  # (TLS over the socket: Python's ssl)
+            return tls_calls.perform(ts, call, args, index, step.timeout)
         if call is Call.ACCEPT:
             event, conn = ts.accept(args[0], step=index, timeout=step.timeout)
             if conn is not None:

@@ -16,7 +16,7 @@ def errno_name(err: OSError) -> str:
         return errno.errorcode.get(err.errno, f"E{err.errno}")
     if isinstance(err, TimeoutError):
         return "ETIMEDOUT"
-    return type(err).__name__
+    return str(getattr(err, "tls_name", type(err).__name__))  # (TLS's: ssl's own names)
 
 
 def format_address(family: int, addr: Any) -> str | None:

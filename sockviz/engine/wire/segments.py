@@ -38,6 +38,7 @@ from sockviz.engine.wire.capture import WireUnavailable
 from sockviz.engine.wire.frame_parser import Frame
 from sockviz.engine.wire.frame_source import ClockOffset, FrameSource, Released
 from sockviz.engine.wire.resends import Direction, Resends
+from sockviz.engine.wire.tls_records import TlsStreams
 
 Options = tuple[tuple[str, int | None], ...]
 #: The kernel's counts of a connection's two ends, by direction (from, to): None for an end
@@ -110,6 +111,8 @@ class SegmentReader:
         read: frames of its connection captured before that are in them."""
         self._resends = Resends()
         """What each direction sent, to know a sending again (its ``retry``)."""
+        self._tls = TlsStreams()
+        """Each way's TLS records, named (a connection that starts TLS)."""
         self._held: dict[int, Segment] = {}
         """On a link: the link's packet number -> the held segment's event."""
 
@@ -392,17 +395,21 @@ class SegmentReader:
         receiver = self._name(dst, src, syn, opening=syn and "ACK" not in frame.flags)
         if sender is None and receiver is None:
             return None  # somebody else's traffic
-        seq_rel = ack_rel = window = sack = None
+        seq_rel = ack_rel = window = sack = tls = None
         if frame.proto == "TCP":
             forward, backward = (src, dst), (dst, src)
             if "SYN" in frame.flags:
                 if self._isn.get(forward, frame.seq) != frame.seq:  # (a new connection on
                     self._resends.forget(forward)  # the same addresses)
+                    self._tls.forget(forward)
                 self._isn[forward] = frame.seq
                 scale = dict(frame.options).get("wscale")
                 if scale is not None:
                     self._scale[forward] = scale
             seq_rel, ack_rel, window, sack = self._numbers(frame, forward, backward)
+            if frame.nbytes and seq_rel is not None:  # (its payload: the frame's last bytes)
+                payload = frame.raw[frame.length - frame.nbytes :]
+                tls = self._tls.names(forward, seq_rel, frame.nbytes, payload)
         link = delay = None
         if frame.link is not None:
             link = frame.link
@@ -429,6 +436,7 @@ class SegmentReader:
             delay=delay,
             retry=retry,
             sack=sack,
+            tls=tls,
         )
 
     def _numbers(
