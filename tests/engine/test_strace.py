@@ -47,7 +47,7 @@ def test_trace_matches_strace(tmp_path, name, family):
             "-f",
             "-qq",
             "-e",
-            "trace=network,close,ioctl",
+            "trace=network,close,ioctl" + (",read,write" if name == "tls" else ""),
             "-o",
             str(out),
             sys.executable,
@@ -75,6 +75,8 @@ def test_trace_matches_strace(tmp_path, name, family):
     capture: list[str] = []  # the wire's own packet socket: its calls are not the run's
     kernel: list[str] = []  # nor are a netlink socket's, asking the kernel of a connection
     captures = 0
+    records = {"write": 0, "read": 0}  # (TLS: OpenSSL's write() and read() of records)
+    ours: set[str] = set()  # (the run's sockets now open: socket() and accept4() results)
     opened: dict[str, bool] = {}  # fd -> a socket() counted (two hosts' devices are set up
     split: dict[str, str] = {}  # pid -> the first half of a call strace split in two
     for line in out.read_text().splitlines():  # with ioctls on sockets of their own: not the run's)
@@ -92,6 +94,7 @@ def test_trace_matches_strace(tmp_path, name, family):
         closing = CLOSE.search(line)  # (a descriptor closed: a later socket may get its number)
         if closing:
             opened.pop(closing.group(1), None)
+            ours.discard(closing.group(1))
             for kept in (capture, kernel):
                 if closing.group(1) in kept:
                     kept.remove(closing.group(1))
@@ -111,7 +114,12 @@ def test_trace_matches_strace(tmp_path, name, family):
                 (capture if "AF_PACKET" in line else kernel).append(str(result))
                 captures += "AF_PACKET" in line
             continue
+        fd = re.match(r"^\d+\s+\w+\((\d+),", line)
+        if call in records and result > 0 and fd and fd.group(1) in ours:
+            records[call] += result
         call = "accept" if call == "accept4" else call
+        if call in ("socket", "accept") and result >= 0:
+            ours.add(str(result))
         if call in COUNTED:  # failed attempts too: a failed call is an event as well
             seen[call] += 1
         if call == "socket" and result >= 0:
@@ -123,6 +131,12 @@ def test_trace_matches_strace(tmp_path, name, family):
 
     traced = collections.Counter(r["call"] for r in trace if r["call"] in COUNTED)
     assert {c: seen[c] for c in COUNTED} == {c: traced[c] for c in COUNTED}
+    if name == "tls":  # (the program's calls move plaintext; OpenSSL writes the records)
+        wire = sum(r["nbytes"] for r in trace if r["call"] == "packet" and r["proto"] == "TCP")
+        assert records["write"] == records["read"] > 0, records
+        assert wire in (0, records["write"]), (records, wire)  # (0: the wire not watched)
+        sent += sum(r["nbytes"] or 0 for r in trace if r["call"] == "sendall")
+        received += sum(r["nbytes"] or 0 for r in trace if r["call"] == "recv")
     assert sent == sum(
         r["nbytes"] or 0 for r in trace if r["call"] in ("send", "sendall", "sendto")
     )
