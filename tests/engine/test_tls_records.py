@@ -5,6 +5,8 @@ each segment caused by the call that wrote it."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -117,3 +119,39 @@ def test_the_lessons_records_on_the_wire_and_back_from_the_trace(family, tmp_pat
     # its recording reads back, the records kept
     events = recordings.read_recording(str(path)).events
     assert [e.tls for e in events if getattr(e, "tls", None)] == [tuple(r["tls"]) for r in named]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root to become another user, and setpriv",
+)
+def test_the_lesson_runs_as_an_unprivileged_user():
+    """As uid 65534 the lesson runs whole - its certificate made, its handshake done - and
+    the records are named on the wire of a private network of its own (where user
+    namespaces are allowed; else without the wire)."""
+    probe = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", ""],
+        cwd="/tmp",
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"this Python is not one uid 65534 can run: {probe.stderr[-200:]!r}")
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+    proc = subprocess.run(
+        [*nobody, "-B", "-m", "sockviz", "--trace", "--scenario", "tls"],
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    shakes = [r["error"] for r in lines if r["call"] == "do_handshake"]
+    assert shakes == ["SSLWantReadError", "SSLWantReadError", None, None]
+    named = [r["tls"][0] for r in lines if r.get("tls")]
+    assert named in (
+        [],
+        ["ClientHello", "ServerHello", "ChangeCipherSpec"] + ["ApplicationData"] * 2,
+    )

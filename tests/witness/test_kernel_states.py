@@ -43,6 +43,7 @@ CASES = [
     ("address-in-use", {}),
     ("message-boundaries", {}),
     ("websocket", {}),
+    ("tls", {}),
 ]
 
 

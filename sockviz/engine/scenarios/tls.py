@@ -52,7 +52,13 @@ def certificates(host: str) -> tuple[bytes, bytes, bytes]:
     """(the authority's certificate, the server's certificate, the server's key), PEM: the
     server's names ``host`` (an IP address) and is signed by the authority; both P-256,
     valid from a minute ago for a day."""
-    from cryptography import x509  # (when a run starts: ~60 ms)
+    try:
+        from cryptography import x509  # (when a run starts: ~60 ms)
+    except ImportError:
+        raise ValueError(
+            "the tls lesson makes its certificate with the cryptography package, which this "
+            "Python does not have (pip install cryptography)"
+        ) from None
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
