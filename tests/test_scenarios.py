@@ -265,6 +265,8 @@ def test_tls(family):
     ]
     assert all(e.state is State.CONNECTED for e in shakes)
     assert [e.data for e in calls(c, call=Call.RECV)] == [b"hello over TLS"] * 2 + [b""]
+    checked = [e for e in c.events if type(e).__name__ == "Checked"]
+    assert len(checked) == 6 and all(e.met for e in checked)
     segments = [s for s in c.events if type(s).__name__ == "Segment" and s.tls]
     if segments:
         named = [(s.source, s.tls) for s in segments]

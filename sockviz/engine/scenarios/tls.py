@@ -19,8 +19,8 @@ import tempfile
 from typing import Protocol
 
 from sockviz.engine.scenarios.common_steps import IP, ONE_CONNECTION, client_connects, listener
-from sockviz.engine.scenarios.scenario_types import ECHO, Produce, Scenario, Step
-from sockviz.engine.states import Call
+from sockviz.engine.scenarios.scenario_types import ECHO, Expect, Produce, Scenario, Step
+from sockviz.engine.states import Call, State
 
 MESSAGE = b"hello over TLS"
 
@@ -226,6 +226,7 @@ SCENARIO = Scenario(
             "client",
             Call.HANDSHAKE,
             expect_error=WANT_READ,
+            expect=Expect(error=WANT_READ),
             explain="do_handshake() writes the ClientHello - the ciphers it knows and a key "
             "share - and, with nothing to read yet, returns SSLWantReadError: call again "
             "when the server's answer is in.",
@@ -235,6 +236,7 @@ SCENARIO = Scenario(
             "conn-1",
             Call.HANDSHAKE,
             expect_error=WANT_READ,
+            expect=Expect(error=WANT_READ),
             explain="The server reads the ClientHello and answers in one flight: ServerHello "
             "in the clear, then - encrypted with the keys both can now work out - its "
             "certificate, its signature and Finished. It needs the client's Finished to end.",
@@ -243,6 +245,7 @@ SCENARIO = Scenario(
             "client",
             "client",
             Call.HANDSHAKE,
+            expect=Expect(state=State.CONNECTED, kernel="ESTABLISHED"),
             explain="The client reads the flight, checks the certificate against the "
             "address it named and the signature, and sends its own Finished: done.",
         ),
@@ -265,6 +268,7 @@ SCENARIO = Scenario(
             "conn-1",
             Call.RECV,
             (4096,),
+            expect=Expect(nbytes=len(MESSAGE)),
             explain="recv() reads the record, checks and decrypts it, and returns the plaintext.",
         ),
         Step(
@@ -274,7 +278,14 @@ SCENARIO = Scenario(
             (ECHO,),
             explain="The server echoes the plaintext; TLS encrypts it again.",
         ),
-        Step("client", "client", Call.RECV, (4096,), explain="The client reads the echo."),
+        Step(
+            "client",
+            "client",
+            Call.RECV,
+            (4096,),
+            expect=Expect(nbytes=len(MESSAGE)),
+            explain="The client reads the echo: plaintext again.",
+        ),
         Step(
             "client",
             "client",
@@ -289,6 +300,7 @@ SCENARIO = Scenario(
             "conn-1",
             Call.RECV,
             (4096,),
+            expect=Expect(nbytes=0),
             explain="The server's recv() sees the end of the stream.",
         ),
         Step("server", "conn-1", Call.CLOSE, explain="The server closes the connection."),
