@@ -8,6 +8,7 @@ what a scenario means to do - only what the tools saw.
 
 from __future__ import annotations
 
+import bisect
 import json
 import shutil
 import subprocess
@@ -175,11 +176,13 @@ class Frame:
     """It starts below the highest its sender had sent: bytes sent again, however they
     were cut the first time."""
     repeats: bool = False
-    """An earlier frame from the same sender carried the same sequence number with bytes, a
-    SYN or a FIN: seen twice in the capture, so surely sent twice. (tshark's marks are a
-    guess from order and time: on lo a frame taken late - its sender moved to the other
-    CPU, whose backlog was behind - is a first sending tshark calls a fast retransmission,
-    after the duplicate ACKs its own lateness caused; measured beside two CPU burners.)"""
+    """It carries bytes an earlier frame from the same sender carried (however the two were
+    cut: a retransmission starts where the ACKs had got to), or the same SYN or FIN: seen
+    twice in the capture, so surely sent twice. (tshark's marks are a guess from order and
+    time: on lo a frame taken late - its sender moved to the other CPU, whose backlog was
+    behind - is a first sending tshark calls a fast retransmission, after the duplicate ACKs
+    its own lateness caused; measured beside two CPU burners. Its bytes were never seen
+    before, so it repeats nothing.)"""
 
 
 def address(ip: str, port: str) -> str:
@@ -271,6 +274,7 @@ def frames(pcap: Path) -> list[Frame]:
         frame.sack = blocks.get(frame.number)
     sent: set[tuple[str, str, int, frozenset[str]]] = set()
     high: dict[tuple[str, str], int] = {}  # (bytes past the highest each way has sent)
+    seen: dict[tuple[str, str], Ranges] = {}  # (the bytes each way has carried)
     for frame in out:
         ends = frame.flags & {"SYN", "FIN"}
         if frame.proto == "TCP" and (frame.nbytes or ends):
@@ -280,12 +284,38 @@ def frames(pcap: Path) -> list[Frame]:
             # (bytes below the highest sent: sent again even where the segments were cut
             # otherwise the second time - a path MTU's retransmissions, which tshark calls
             # out-of-order when they come within an RTT; a packet line's retry holds to it)
-            frame.repeats = key in sent
+            carried = seen.setdefault(way, Ranges())
+            start, stop = frame.seq or 0, (frame.seq or 0) + frame.nbytes
+            frame.repeats = key in sent or carried.overlaps(start, stop)
+            carried.add(start, stop)
             frame.retransmission = frame.retransmission or frame.repeats
             sent.add(key)
             end = (frame.seq or 0) + frame.nbytes
             high[way] = max(high.get(way, 0), end)
     return out
+
+
+class Ranges:
+    """Byte ranges, merged where they touch: [start, stop) pairs in order."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.stops: list[int] = []
+
+    def overlaps(self, start: int, stop: int) -> bool:
+        i = bisect.bisect_right(self.starts, start)
+        if i and self.stops[i - 1] > start:
+            return True
+        return i < len(self.starts) and self.starts[i] < stop
+
+    def add(self, start: int, stop: int) -> None:
+        if stop <= start:
+            return
+        i = bisect.bisect_left(self.stops, start)  # (the first range ending at or after it)
+        j = bisect.bisect_right(self.starts, stop)  # (past the last range starting by its end)
+        if i < j:
+            start, stop = min(start, self.starts[i]), max(stop, self.stops[j - 1])
+        self.starts[i:j], self.stops[i:j] = [start], [stop]
 
 
 def sacks(pcap: Path) -> dict[int, tuple[tuple[int, int], ...]]:

@@ -50,8 +50,11 @@ def host_of(address: str) -> str:
 
 def certificates(host: str) -> tuple[bytes, bytes, bytes]:
     """(the authority's certificate, the server's certificate, the server's key), PEM: the
-    server's names ``host`` (an IP address) and is signed by the authority; both P-256,
-    valid from a minute ago for a day."""
+    server's names ``host`` (an IP address) and is signed by the authority, valid from a
+    minute ago for a day. Both keys are Ed25519, whose signatures are always 64 bytes (an
+    ECDSA one's length varies by a byte or two), and the serial numbers fixed (the
+    authority signs these two only): every run's records are the same sizes - the same
+    segments every run."""
     try:
         from cryptography import x509  # (when a run starts: ~60 ms)
     except ImportError:
@@ -59,8 +62,8 @@ def certificates(host: str) -> tuple[bytes, bytes, bytes]:
             "the tls lesson makes its certificate with the cryptography package, which this "
             "Python does not have (pip install cryptography)"
         ) from None
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
     from cryptography.x509.oid import NameOID
 
     now = datetime.datetime.now(datetime.UTC)
@@ -69,13 +72,13 @@ def certificates(host: str) -> tuple[bytes, bytes, bytes]:
     def name(text: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
 
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_key, key = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
     ca = (
         x509.CertificateBuilder()
         .subject_name(name("sockviz run authority"))
         .issuer_name(name("sockviz run authority"))
         .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(1)
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -93,14 +96,14 @@ def certificates(host: str) -> tuple[bytes, bytes, bytes]:
             ),
             critical=True,
         )
-        .sign(ca_key, hashes.SHA256())
+        .sign(ca_key, None)
     )
     cert = (
         x509.CertificateBuilder()
         .subject_name(name(host))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(2)
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(
@@ -108,7 +111,7 @@ def certificates(host: str) -> tuple[bytes, bytes, bytes]:
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
+        .sign(ca_key, None)
     )
     pem = serialization.Encoding.PEM
     return (
