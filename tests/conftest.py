@@ -12,7 +12,15 @@ os.environ.pop("NO_COLOR", None)
 os.environ.pop("TEXTUAL_THEME", None)
 
 import pytest
+import textual._wait
 from hypothesis import settings
+
+# Textual's pilot waits after every key (twice) and every pause for the process to look
+# idle, in windows of 20 ms: most of an app test's time, and no part of what it checks
+# (the tests wait for the app's own state: settle, until). Windows of 5 ms are the same
+# wait, sooner. (textual is pinned exactly; tests/app/test_pilot_waits.py holds these names to it.)
+textual._wait.SLEEP_GRANULARITY = 0.005
+textual._wait.SLEEP_IDLE = textual._wait.SLEEP_GRANULARITY / 20
 
 # The property tests draw the same examples on every run, so a CI run cannot fail on an
 # example no run before it drew. To look for new ones: pytest --hypothesis-profile=explore

@@ -248,7 +248,11 @@ class RunScreen(Screen[None]):
     def settled(self) -> bool:
         """True when the engine waits (at the gate, or finished) and the screen has caught
         up with every event and mounted its panels (the tests and the bench wait on it)."""
-        return self.panels == "ready" and self.session.settled(self.events_applied)
+        return (
+            self.panels == "ready"
+            and not self.stage.placing
+            and self.session.settled(self.events_applied)
+        )
 
     # --- drawing ------------------------------------------------------------------------
     def watch_view(self) -> None:

@@ -1,6 +1,12 @@
-"""Quit from every step of every scenario: q, ctrl+q, SIGTERM and SIGINT, each in turn.
+"""Quit from every kind of step of every scenario: q, ctrl+q, SIGTERM and SIGINT, in turn.
 
-For each step index k of a scenario the live app (real sockets on loopback) makes k calls,
+A kind of step is a pair: the call made last and the call waiting (each with its socket,
+and how the waiting one is made: blocking or not, on the key of the one before). Each pair
+any loopback scenario has is walked once, in the first scenario (in the registry's order)
+that has it: 145 quits where every step of every scenario is 324 - the same kinds met, in
+a suite that must stay under six minutes. ``SOCKVIZ_QUIT_WALK=every`` walks every step.
+
+For each step index k chosen the live app (real sockets on loopback) makes k calls,
 then is told to quit - by a key, or by a real signal sent to this process, which the app
 handles while it runs. Its run must be stopped within a second, every engine thread ended
 and every socket closed, and the app gone soon after. (That the terminal is given back is
@@ -57,12 +63,52 @@ async def quit_after(name: str, k: int, how) -> tuple[float, object]:
     return elapsed, app
 
 
+EVERY = os.environ.get("SOCKVIZ_QUIT_WALK", "")
+
+
+def kind(name: str, k: int) -> tuple:
+    """Scenario ``name`` after ``k`` calls: the call made last and the call waiting."""
+    steps = REGISTRY[name].steps
+
+    def call(i: int) -> tuple | None:
+        if not 0 <= i < len(steps):
+            return None
+        step = steps[i]
+        return (step.socket, step.call, step.wait, step.together, step.one_key, step.size)
+
+    return call(k - 1), call(k)
+
+
+def walked() -> dict[str, list[int]]:
+    """Scenario -> the step indexes its quits come at (all of them with ``every``)."""
+    every = EVERY == "every"
+    seen: set[tuple] = set()
+    chosen: dict[str, list[int]] = {}
+    for name in on_loopback():
+        chosen[name] = []
+        for k in range(len(REGISTRY[name].steps) + 1):
+            if every or kind(name, k) not in seen:
+                seen.add(kind(name, k))
+                chosen[name].append(k)
+    return chosen
+
+
+WALKED = walked()
+
+
+def test_the_walk_meets_every_kind_of_step():
+    kinds = {kind(name, k) for name in on_loopback() for k in range(len(REGISTRY[name].steps) + 1)}
+    assert {kind(name, k) for name, ks in WALKED.items() for k in ks} == kinds
+    assert all(WALKED.values()), "a scenario with no quit of its own"
+    every = sum(len(REGISTRY[name].steps) + 1 for name in on_loopback())
+    assert sum(map(len, WALKED.values())) == (every if EVERY == "every" else len(kinds))
+
+
 @pytest.mark.parametrize("name", on_loopback())
 async def test_quit_from_every_step(name):
     fds, threads = open_fds(), engine_threads()
-    steps = len(REGISTRY[name].steps)
-    offset = list(REGISTRY).index(name)  # each way of quitting meets every kind of step
-    for k in range(steps + 1):
+    offset = list(REGISTRY).index(name)  # each way of quitting meets many kinds of step
+    for k in WALKED[name]:
         how = QUITS[(k + offset) % len(QUITS)]
         elapsed, app = await quit_after(name, k, how)
         label = f"{name}: {how!s} at step {k}"

@@ -37,6 +37,8 @@ class Stage(Horizontal):
         far more than showing it)."""
         self._in_view: dict[str, SocketCard] = {}
         """The card each lane is (being) scrolled to: a newer one stops an older's retry."""
+        self._placing = 0
+        """Scrolls waiting for a refresh to give their card a place (see :attr:`placing`)."""
 
     def compose(self) -> ComposeResult:
         for lane in LANES:
@@ -166,4 +168,16 @@ class Stage(Horizontal):
         if card.virtual_region.size:
             lane.scroll_to_widget(card, animate=False)
         elif tries:
-            self.call_after_refresh(self._scroll_when_placed, lane, card, tries - 1)
+            self._placing += 1
+            self.call_after_refresh(self._placed_later, lane, card, tries - 1)
+
+    def _placed_later(self, lane: VerticalScroll, card: SocketCard, tries: int) -> None:
+        self._placing -= 1
+        self._scroll_when_placed(lane, card, tries)
+
+    @property
+    def placing(self) -> bool:
+        """True while a lane waits to scroll to a card not placed yet: where a lane stands
+        depends on each step's scroll having happened (it scrolls only as far as it must),
+        so the screen is not settled until none waits."""
+        return self._placing > 0
