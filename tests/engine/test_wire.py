@@ -171,7 +171,18 @@ def test_the_same_segments_every_run_in_every_mode(scenario):
     loopback (as root; else in two private runs)."""
     args = ("--scenario", scenario, *(["--size", "1M"] if scenario == "bulk" else []))
     first, again = (wire(lines) for lines in both_modes(*args))
+    if scenario == "tls":  # (see bare_ack)
+        first, again = ([s for s in run if not bare_ack(s)] for run in (first, again))
     assert first == again and first
+
+
+def bare_ack(segment: tuple) -> bool:
+    """A bare ACK: after a TLS handshake each end has answered data with data at once, so
+    its kernel holds ACKs back (a delayed ACK) - one goes alone if the next call is later
+    than the delayed-ACK timeout (40 ms at least), else it rides on the next segment. On a
+    loaded machine a step took longer once (1 burner run in 5: an extra ACK of the client's
+    Finished); every segment that carries bytes, a SYN or a FIN must still be the same."""
+    return segment[2] == "ACK" and segment[5] == 0
 
 
 @pytest.mark.skipif(
