@@ -13,7 +13,7 @@ taskset -c 0 python3 -c 'while 1: pass' &
 burner=$!
 trap 'kill $burner 2>/dev/null' EXIT
 for k in $(seq "$runs"); do
-    clone="$(mktemp -d)"
+    clone="$(mktemp -d)" && chmod 755 "$clone"  # (uid 65534 runs the clone in the tests)
     git clone -q "$repo" "$clone" && git -C "$clone" checkout -q "$commit" || exit 2
     start=$SECONDS
     if (cd "$clone" && bash .ci/run) >"$OUT/run-$k.txt" 2>&1; then rc=0; else rc=$?; fi
