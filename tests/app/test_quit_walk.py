@@ -63,7 +63,7 @@ async def quit_after(name: str, k: int, how) -> tuple[float, object]:
     return elapsed, app
 
 
-EVERY = os.environ.get("SOCKVIZ_QUIT_WALK", "")
+EVERY = os.environ.get("SOCKVIZ_QUIT_WALK") == "every"
 
 
 def kind(name: str, k: int) -> tuple:
@@ -81,13 +81,12 @@ def kind(name: str, k: int) -> tuple:
 
 def walked() -> dict[str, list[int]]:
     """Scenario -> the step indexes its quits come at (all of them with ``every``)."""
-    every = EVERY == "every"
     seen: set[tuple] = set()
     chosen: dict[str, list[int]] = {}
     for name in on_loopback():
         chosen[name] = []
         for k in range(len(REGISTRY[name].steps) + 1):
-            if every or kind(name, k) not in seen:
+            if EVERY or kind(name, k) not in seen:
                 seen.add(kind(name, k))
                 chosen[name].append(k)
     return chosen
@@ -101,7 +100,7 @@ def test_the_walk_meets_every_kind_of_step():
     assert {kind(name, k) for name, ks in WALKED.items() for k in ks} == kinds
     assert all(WALKED.values()), "a scenario with no quit of its own"
     every = sum(len(REGISTRY[name].steps) + 1 for name in on_loopback())
-    assert sum(map(len, WALKED.values())) == (every if EVERY == "every" else len(kinds))
+    assert sum(map(len, WALKED.values())) == (every if EVERY else len(kinds))
 
 
 @pytest.mark.parametrize("name", on_loopback())
