@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import pathlib
+import pickle
 import time
+
+from pytest_textual_snapshot import (
+    PseudoApp,
+    PseudoConsole,
+    SVGImageExtension,
+    node_to_report_path,
+)
+from rich.console import Console
 
 from sockviz.app.app import AppConfig, SockvizApp, make_app
 from sockviz.app.screenshot import recording_console
@@ -164,3 +174,41 @@ def at_step(n: int, *keys: str):
             raise
 
     return run_before
+
+
+def svg_snapshots(snapshot, request):
+    """``compare(app, label)``: snap_compare's check of the screen an app shows now, for a test
+    that takes several screens of one running app (each stored as the test's name and
+    ``[label]``, and shown in the snapshot report as snap_compare's are)."""
+    stored = snapshot.use_extension(SVGImageExtension)
+
+    async def compare(pilot, label: str) -> bool:
+        # The waits take_svg_screenshot makes before its screenshot, then its screenshot.
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        app = pilot.app
+        svg = app.export_screenshot(title=app.title, simplify=True)
+        expected = stored(name=label)
+        result = expected == svg
+        console = Console(legacy_windows=False, force_terminal=True)
+        path, line, name = request.node.reportinfo()
+        data = (
+            result,
+            str(expected),
+            svg,
+            PseudoApp(PseudoConsole(console.legacy_windows, console.size)),
+            path,
+            line,
+            f"{name}[{label}]",
+            inspect.getdoc(request.node.function) or "",
+            "",
+            True,
+        )
+        report = node_to_report_path(request.node)
+        report.with_name(f"{report.name}_{label}").write_bytes(pickle.dumps(data))
+        return result
+
+    return compare

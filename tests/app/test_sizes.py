@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from textual.widgets import Footer
+from textual.widgets import Footer, TabbedContent
 
 from sockviz.app.widgets.keys_footer import HELP_ACTION
 from sockviz.app.widgets.message_bar import MessageBar
@@ -20,7 +20,15 @@ from sockviz.app.widgets.runlog import RunLog
 from sockviz.app.widgets.socket_card import SocketCard
 from sockviz.engine.scenarios import REGISTRY
 from sockviz.engine.scenarios.scenario_types import on_the_same_key
-from tests.app.app_helpers import crop, jump, replay_app, screen_text, settle, until
+from tests.app.app_helpers import (
+    crop,
+    jump,
+    replay_app,
+    screen_text,
+    settle,
+    svg_snapshots,
+    until,
+)
 
 #: (fixture, scenario, the busiest step) - one row per scenario.
 BUSIEST = [
@@ -68,76 +76,80 @@ def keys_for(scenario: str, n: int) -> int:
     return n - sum(on_the_same_key(steps, i) for i in range(min(n, len(steps))))
 
 
-def at_step(n: int, scenario: str):
-    async def run_before(pilot) -> None:
-        try:
-            await jump(pilot, keys_for(scenario, n))
-            # Back to the start and forward again through the history, a step a key: each
-            # lane scrolled as a class stepping through sees it, from the same place every
-            # time (after a jump, the lanes follow whichever batch of events came last).
-            await pilot.press("home")
-            for _ in range(n):  # (each step's scroll done before the next: where a lane
-                await settle(pilot)  # stands depends on every scroll on the way)
-                await pilot.press("right")
-            await settle(pilot)
-        except BaseException:
-            pilot.app.exit(None)  # (the harness would wait for ever on a failed pilot)
-            raise
-
-    return run_before
-
-
-@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
-@pytest.mark.parametrize(("fixture", "scenario", "n"), BUSIEST, ids=IDS)
-def test_busiest_step(snap_compare, fixture, scenario, n, size):
-    """The scenario's busiest step at this size: every card's badge and bytes whole, the
-    footer's keys whole, what just happened given the room the size allows."""
-    assert snap_compare(
-        app_for(fixture, scenario), terminal_size=size, run_before=at_step(n, scenario)
-    )
+async def to_step(pilot, n: int, scenario: str) -> None:
+    """The run to its ``n``-th call, then back to the start and forward again through the
+    history a step a key: each lane scrolled as a class stepping through sees it, from the
+    same place every time (after a jump, the lanes follow whichever batch came last)."""
+    await jump(pilot, keys_for(scenario, n))
+    await pilot.press("home")
+    for _ in range(n):  # (each step's scroll done before the next: where a lane stands
+        await settle(pilot)  # depends on every scroll on the way)
+        await pilot.press("right")
+    await settle(pilot)
 
 
 @pytest.mark.parametrize(("fixture", "scenario", "n"), BUSIEST, ids=IDS)
-async def test_nothing_cut_at_80x24(fixture, scenario, n):
+async def test_busiest_step(snapshot, request, fixture, scenario, n):
+    """The scenario's busiest step at 80x24, then the same app grown to 100x30 and 160x45 (a
+    window made bigger as a class watches): every card's badge and bytes whole, the footer's
+    keys whole, what just happened given the room the size allows. Then, back at 80x24,
+    nothing a lesson needs is cut."""
+    compare = svg_snapshots(snapshot, request)
+    app = app_for(fixture, scenario)
+    async with app.run_test(size=SIZES[0]) as pilot:
+        await to_step(pilot, n, scenario)
+        differ = []
+        for size in SIZES:
+            if size != app.size:
+                await pilot.resize_terminal(*size)
+                await settle(pilot)
+            if not await compare(pilot, f"{size[0]}x{size[1]}"):
+                differ.append(size)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        await nothing_cut_at_80x24(pilot)
+    assert differ == [], f"the screen differs from its snapshot at {differ}"
+
+
+async def nothing_cut_at_80x24(pilot) -> None:
     """At 80x24, on the screen as drawn: each card's kernel badge and lines whole (no '…'),
     each footer key whole and inside the footer (? Help among them), each log entry in sight
     whole (wrapped, not cut at the edge)."""
-    app = app_for(fixture, scenario)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await jump(pilot, keys_for(scenario, n))
-        await pilot.press("l")  # the log's tab
-        await settle(pilot)
-        log = app.query_one(RunLog)
-        await until(pilot, lambda: log.size.width > 0)
-        for _ in range(3):  # (the log lays its entries out for the width it has been given)
-            await pilot.pause(0.05)
-        screen = screen_text(app)
-        for card in app.query(SocketCard):
-            if not card.display or card.region.height == 0:
-                continue
-            badge = str(card.border_subtitle).strip()
-            bottom = card.region.bottom - 1
-            lane = card.parent.content_region  # (a card scrolled past has its edge out of sight)
-            if badge and lane.y <= bottom < lane.bottom:
-                assert badge in screen[bottom], (card.model.name, badge, screen[bottom])
-        for lane in ("#client-lane", "#server-lane"):
-            assert "…" not in "\n".join(crop(app, lane)), lane
+    app = pilot.app
+    assert app.size == (80, 24)
+    await pilot.press("l")  # the log's tab
+    await settle(pilot)
+    log = app.query_one(RunLog)
+    await until(pilot, lambda: log.size.width > 0)
+    for _ in range(3):  # (the log lays its entries out for the width it has been given)
+        await pilot.pause(0.05)
+    screen = screen_text(app)
+    for card in app.query(SocketCard):
+        if not card.display or card.region.height == 0:
+            continue
+        badge = str(card.border_subtitle).strip()
+        bottom = card.region.bottom - 1
+        lane = card.parent.content_region  # (a card scrolled past has its edge out of sight)
+        if badge and lane.y <= bottom < lane.bottom:
+            assert badge in screen[bottom], (card.model.name, badge, screen[bottom])
+    for lane in ("#client-lane", "#server-lane"):
+        assert "…" not in "\n".join(crop(app, lane)), lane
 
-        footer = app.screen.query_one(Footer)
-        drawn = "".join(crop(app, "Footer"))
-        shown = [key for key in footer.query("FooterKey") if key.display]
-        assert any(key.action == HELP_ACTION for key in shown)
-        for key in shown:
-            assert key.region.right <= footer.region.right, key.description
-            assert f"{key.key_display} {key.description}" in drawn, (key.description, drawn)
+    footer = app.screen.query_one(Footer)
+    drawn = "".join(crop(app, "Footer"))
+    shown = [key for key in footer.query("FooterKey") if key.display]
+    assert any(key.action == HELP_ACTION for key in shown)
+    for key in shown:
+        assert key.region.right <= footer.region.right, key.description
+        assert f"{key.key_display} {key.description}" in drawn, (key.description, drawn)
 
-        # The rows in sight, read in order, are a stretch of the log's text: a line cut at
-        # the edge drops what follows it (spaces aside: wrapping puts its breaks there).
-        width = log.scrollable_content_region.width
-        rows = [row[:width] for row in crop(app, "#log")]
-        seen = re.sub(r"\s+", "", "".join(rows))
-        assert len(seen) > 40, rows
-        assert seen in re.sub(r"\s+", "", "".join(log.lines)), rows
+    # The rows in sight, read in order, are a stretch of the log's text: a line cut at
+    # the edge drops what follows it (spaces aside: wrapping puts its breaks there).
+    width = log.scrollable_content_region.width
+    rows = [row[:width] for row in crop(app, "#log")]
+    seen = re.sub(r"\s+", "", "".join(rows))
+    assert len(seen) > 40, rows
+    assert seen in re.sub(r"\s+", "", "".join(log.lines)), rows
 
 
 async def test_a_notice_has_a_line_of_its_own(tmp_path, monkeypatch):
@@ -171,3 +183,24 @@ async def test_a_notice_has_a_line_of_its_own(tmp_path, monkeypatch):
         await pilot.pause()
         assert app.screen.query_one(Footer).display
         assert "? Help" in "".join(crop(app, "Footer"))
+
+
+async def test_a_screen_grown_wide_puts_the_next_call_in_its_column():
+    """A window made bigger past the wide breakpoint: the Next tab (up on the narrow screen)
+    gives way to the payload's, and the next call shows in its own column - not the hidden
+    tab's words in the payload's place with no tab lit (found growing 80x24 to 160x45)."""
+    app = app_for("tcp-echo-wire-ipv4", "tcp-echo")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await jump(pilot, 6)
+        tabs = app.query_one("#tabs", TabbedContent)
+        assert tabs.active == "tab-next"
+        await pilot.resize_terminal(160, 45)
+        await settle(pilot)
+        await pilot.pause()
+        assert tabs.active == "tab-payload"
+        assert app.query_one("#next-wide").region.height > 0
+        assert "next" in "".join(crop(app, "#next-wide"))
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        await pilot.pause()
+        assert tabs.active == "tab-payload"  # (what the class was shown stays up)

@@ -57,6 +57,15 @@ class LowerPanels(Horizontal):
         # Narrower than SLIM: what just happened takes the larger share and a lighter frame
         # (the stylesheet's .-slim), so more of it shows without scrolling.
         self.set_class(self.size.width < SLIM, "-slim")
+        # Grown wide, the screen shows the next call in its own column and hides its tab
+        # (checked after a refresh, once the screen's breakpoint class is the new size's).
+        self.call_after_refresh(self._next_in_its_column)
+
+    def _next_in_its_column(self) -> None:
+        """On a wide screen the hidden Next tab is never the one up: the payload's is."""
+        tabs = self.query(TabbedContent)
+        if tabs and self.screen.has_class("-wide") and tabs.first().active == "tab-next":
+            tabs.first().active = "tab-payload"
 
     def ready(self, payload: Row | None, view: RunView) -> None:
         """Up at last: titled, and showing what came before (``payload``: the ladder's
@@ -83,9 +92,7 @@ class LowerPanels(Horizontal):
         self.query_one(PayloadView).decode_websocket = websocket
         for panel in self.query(NextPanel):
             panel.show(upcoming)
-        tabs = self.query_one(TabbedContent)
-        if self.screen.has_class("-wide") and tabs.active == "tab-next":
-            tabs.active = "tab-payload"  # (on a wide screen the next call has its column)
+        self._next_in_its_column()
 
     def show_tab(self, tab: str) -> None:
         if tab == "tab-next" and self.screen.has_class("-wide"):

@@ -159,6 +159,30 @@ class Stage(Horizontal):
                     self._in_view[lane.id] = card
                     self._scroll_when_placed(lane, card, tries=5)
 
+    def on_resize(self) -> None:
+        """A window made bigger or smaller lays the cards out anew (their lines wrap to the
+        new width: a few refreshes, as each card learns its height), and a lane keeps its old
+        offset: the card each lane was keeping in sight is brought back into it, again after
+        each refresh until its place stops moving."""
+        for lane_id, card in self._in_view.items():
+            lane = card.parent
+            if card.display and isinstance(lane, VerticalScroll) and lane.id == lane_id:
+                self._placing += 1
+                self.call_after_refresh(self._keep_in_sight, lane, card, None, 10)
+
+    def _keep_in_sight(
+        self, lane: VerticalScroll, card: SocketCard, before: object, tries: int
+    ) -> None:
+        self._placing -= 1
+        if lane.id is None or self._in_view.get(lane.id) is not card or not card.display:
+            return
+        place = (card.virtual_region, lane.virtual_size, lane.size)
+        if card.virtual_region.size:
+            lane.scroll_to_widget(card, animate=False)
+        if place != before and tries:
+            self._placing += 1
+            self.call_after_refresh(self._keep_in_sight, lane, card, place, tries - 1)
+
     def _scroll_when_placed(self, lane: VerticalScroll, card: SocketCard, tries: int) -> None:
         """A card mounted in this batch has no place in its lane yet (Textual's
         scroll_to_widget does nothing then): scroll to it once it has one, after a refresh
