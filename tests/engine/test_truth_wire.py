@@ -1,6 +1,6 @@
 """Wire facts checked against independent witnesses (issue 23, "Every word true"): who
-sent a reset, the relative numbers of every segment, which segments were sent again, and
-how many frames a bulk transfer put on the wire each way.
+sent a reset and its numbers, and how many frames a bulk transfer put on the wire each way
+(every segment's numbers and retry marks: tests/witness/test_packets.py).
 
 Each run is a real ``sockviz --trace`` process; the witnesses are tshark reading the run's
 own ``--pcap`` file, and tcpdump capturing loopback beside a run that keeps no pcap (where
@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IPV6
-from tests.helpers import on_loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -72,20 +71,11 @@ def packet_lines(lines: list[dict]) -> list[dict]:
 
 
 def frames_and_lines(lines: list[dict], pcap: Path) -> list[tuple[dict, list[str]]]:
-    """Each packet line beside its frame in the pcap (a bulk transfer's summed frames,
-    between them, skipped: the lines before the sums are the first frames, those after
-    the last ones)."""
+    """Each packet line beside its frame in the pcap (a run with no bulk transfer)."""
     frames = tshark(pcap, "tcp.seq", "tcp.ack", "tcp.flags.ack", "frame.number")
     singles = packet_lines(lines)
-    summed = sum(r["count"] for r in lines if r["call"] == "packets")
-    assert len(frames) == len(singles) + summed
-    if not summed:
-        return list(zip(singles, frames, strict=False))
-    first_sum = next(i for i, r in enumerate(lines) if r["call"] == "packets")
-    before = len(packet_lines(lines[:first_sum]))
-    return list(zip(singles[:before], frames[:before], strict=False)) + list(
-        zip(singles[before:], frames[len(frames) - (len(singles) - before) :], strict=False)
-    )
+    assert len(frames) == len(singles)
+    return list(zip(singles, frames, strict=True))
 
 
 # --- finding 5: the reset nobody's socket sent, and Wireshark's numbers ---------------
@@ -107,86 +97,11 @@ def test_refused_reset_is_the_kernels_at_the_port_numbered_as_wireshark(family, 
     assert (reset["seq_rel"], reset["ack_rel"]) == (1, 1)
 
 
-@needs_witness
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("scenario", sorted(on_loopback()))
-def test_every_segments_numbers_are_wiresharks(scenario, family, tmp_path):
-    """Every TCP packet line's ``seq_rel`` and ``ack_rel`` are what tshark shows for its
-    frame in the run's own pcap, resets included, in every scenario."""
-    pcap = tmp_path / "run.pcap"
-    size = ["--size", "1M"] if scenario == "bulk" else []
-    lines = trace("--scenario", scenario, "--family", family, "--pcap", str(pcap), *size)
-    for line, (seq, ack, has_ack, number) in frames_and_lines(lines, pcap):
-        if line["proto"] != "TCP":
-            continue
-        assert (line["seq_rel"], line["ack_rel"]) == (
-            int(seq),
-            int(ack) if has_ack == "1" else None,
-        ), (scenario, number, line)
+# Every segment's relative numbers as tshark shows them, and ``retry`` exactly where tshark
+# marks a retransmission under each --drop kind, are tests/witness/test_packets.py's: every
+# scenario and lab on both families, field by field, from the same kind of run.
 
 
-# --- finding 6: the kernel's retries, as tshark marks them -------------------------------
-def two_hosts_here() -> bool:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sockviz",
-            "--trace",
-            "--link",
-            "delay=1ms",
-            "--scenario",
-            "udp-echo",
-        ],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return proc.returncode == 0 and "no two hosts here" not in proc.stderr
-
-
-needs_hosts = pytest.mark.skipif(
-    not shutil.which("tshark") or not two_hosts_here(),
-    reason="needs two hosts (root, /dev/net/tun) and tshark",
-)
-
-
-@needs_hosts
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("kind", ["syn", "syn-ack", "ack", "data", "fin"])
-def test_retry_is_on_every_segment_tshark_marks_a_retransmission_and_no_other(
-    kind, family, tmp_path
-):
-    """``--drop KIND``: each segment tshark marks ``tcp.analysis.retransmission`` in the
-    run's pcap has ``retry`` set on its packet line, and no other one has - the client's
-    second SYN after a lost SYN-ACK included (sent again while the SYN-ACK sent again
-    was crossing: an ACK on its way has told its sender nothing)."""
-    pcap = tmp_path / "drop.pcap"
-    lines = trace("--drop", kind, "--family", family, "--pcap", str(pcap))
-    singles = packet_lines(lines)
-    frames = tshark(pcap, "frame.number")
-    assert len(frames) == len(singles)
-    marked = {int(n) for (n,) in tshark(pcap, "frame.number", where="tcp.analysis.retransmission")}
-    retried = {i for i, line in enumerate(singles, 1) if line["retry"] is not None}
-    assert marked and retried == marked, (
-        kind,
-        [
-            (i, r["from"], r["flags"], r["seq_rel"], r["link"], r["retry"])
-            for i, r in enumerate(singles, 1)
-        ],
-    )
-    if kind == "syn-ack":  # (a lost SYN-ACK starts both kernels' one-second timers: the
-        # client's SYN or the server's SYN-ACK comes again first, whichever fires first)
-        syns = [r for r in singles if r["flags"] == "SYN"]
-        synacks = [r for r in singles if r["flags"] == "SYN,ACK"]
-        assert syns[0]["retry"] is None and synacks[0]["retry"] is None
-        again = syns[1:] + synacks[1:]
-        assert again and all(r["retry"] >= 0.9 for r in again)  # (the kernel's timer)
-
-
-# --- finding 7: a bulk transfer's frames each way, when sockviz does not read them ------
 def free_port(family: str) -> int:
     with socket.socket(socket.AF_INET6 if family == "ipv6" else socket.AF_INET) as s:
         s.bind(("::1" if family == "ipv6" else "127.0.0.1", 0))

@@ -65,7 +65,25 @@ def test_every_packet_line_is_the_frame_tshark_reads():
         for run in done:
             problems += [f"[{run.name}] {p}" for p in compare(run, frames(run.pcap))]
             problems += [f"[{run.name}] {p}" for p in compare_icmp(run)]
+            if "syn-ack" in run.args:
+                problems += [f"[{run.name}] {p}" for p in both_timers(run)]
     no_mismatch(problems)
+
+
+def both_timers(run: Run) -> list[str]:
+    """A lost SYN-ACK starts both kernels' timers: the client's SYN or the server's SYN-ACK
+    comes again first, whichever fires first, each about a second after its first sending
+    (an ACK on its way has told its sender nothing) - and neither first sending is a retry."""
+    lines = [r for r in run.records if r["call"] == "packet"]
+    syns = [r for r in lines if r["flags"] == "SYN"]
+    synacks = [r for r in lines if r["flags"] == "SYN,ACK"]
+    again = syns[1:] + synacks[1:]
+    out = []
+    if syns[0]["retry"] is not None or synacks[0]["retry"] is not None:
+        out.append(f"a first SYN or SYN-ACK has retry: {syns[0]['retry']}, {synacks[0]['retry']}")
+    if not again or not all(r["retry"] >= 0.9 for r in again):  # (the kernel's timer)
+        out.append(f"sent again: {[(r['flags'], r['retry']) for r in again]}")
+    return out
 
 
 def compare_icmp(run: Run) -> list[str]:
