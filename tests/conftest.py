@@ -30,6 +30,17 @@ settings.register_profile("explore", max_examples=200)
 settings.load_profile("repeatable")
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: two workers a CPU this process may use (``SOCKVIZ_TEST_WORKERS=N`` sets
+    N). Much of the suite waits rather than computes - a kernel's timer (a SYN sent again
+    after a second, keepalive probes, a delayed ACK), a link's delay, a subprocess - and a
+    worker waiting leaves its CPU idle."""
+    asked = os.environ.get("SOCKVIZ_TEST_WORKERS", "")
+    if asked.isdigit() and int(asked) > 0:
+        return int(asked)
+    return 2 * len(os.sched_getaffinity(0))
+
+
 def _ipv6_works() -> bool:
     if not socket.has_ipv6:
         return False
