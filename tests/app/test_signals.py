@@ -1,7 +1,10 @@
 """The real `sockviz` in a pseudo-terminal: SIGTERM, SIGHUP and SIGINT quit cleanly.
 
-Cleanly means: exit status 0, within a second of the signal, and the terminal given back
-(the app leaves the alternate screen) - not a process killed mid-screen.
+Cleanly means: exit status 0, the terminal given back (the app leaves the alternate
+screen) - not a process killed mid-screen - and soon: the app's own stop (every socket
+closed, every thread and the engine process ended) is held under a second by the Pilot
+tests; the whole process, Python's own exit included, is held here to "no hang", 2 s (0.3 s
+on an idle 2-CPU machine; 1.7 s once, beside a CPU burner and a CI run).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def test_signal_quits_cleanly(signum):
         started = time.monotonic()
         os.kill(pid, signum)
         rest = read_until(fd, LEAVE_ALT_SCREEN, timeout=5)
+        given_back = time.monotonic() - started
         _, status = os.waitpid(pid, 0)
         elapsed = time.monotonic() - started
     finally:
@@ -45,6 +49,6 @@ def test_signal_quits_cleanly(signum):
         os.close(fd)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
     assert session(pid) == [], "a process of the app's outlived it"
-    assert elapsed < 1.5  # the app's own stop is held under 1 s by the Pilot tests
+    assert elapsed < 2.0, f"terminal back after {given_back:.2f} s, gone after {elapsed:.2f} s"
     assert LEAVE_ALT_SCREEN in rest
     assert b"Traceback" not in rest
