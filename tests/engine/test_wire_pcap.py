@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -188,3 +189,41 @@ def test_the_capture_takes_only_the_runs_ports():
         finally:
             capture.close()
     assert [(f.dst[1], f.nbytes) for f in frames] == [(port, 4)]
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="watching the host's loopback needs root")
+def test_another_programs_udp_on_the_number_of_the_runs_tcp_port_is_not_the_runs():
+    """TCP and UDP number their ports apart: a program's datagrams to and from UDP port P
+    while the run's server listens on TCP port P cross the capture's port filter, and must
+    not be named the server's (a CI run saw ``server -> server UDP 4 B`` in backlog-full,
+    another test's datagram)."""
+    theirs = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    theirs.bind(("127.0.0.1", 0))
+    port = theirs.getsockname()[1]
+    with socket.socket() as probe:  # (free for TCP too, for the run's server: else skip)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            theirs.close()
+            pytest.skip(f"TCP port {port} is taken here just now")
+    with theirs, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.bind(("127.0.0.1", 0))
+        done = threading.Event()
+
+        def chatter() -> None:
+            while not done.wait(0.002):
+                sender.sendto(b"not!", ("127.0.0.1", port))
+                theirs.sendto(b"nor!", sender.getsockname())
+
+        talking = threading.Thread(target=chatter)
+        talking.start()
+        try:
+            lines, _ = trace("--scenario", "tcp-echo", "--wire", "host", "--port", str(port))
+        finally:
+            done.set()
+            talking.join()
+    packets = [r for r in lines if r["call"] == "packet"]
+    assert packets and all(r["proto"] == "TCP" for r in packets), [
+        (r["from"], r["to"], r["proto"], r["nbytes"]) for r in packets if r["proto"] != "TCP"
+    ]
+    assert wire(lines)[:3] == HANDSHAKE

@@ -31,6 +31,10 @@ Address: TypeAlias = Any
 Unix path (the standard library types it ``Any`` too)."""
 
 
+_TRANSPORTS = {"TCP": Transport.STREAM, "UDP": Transport.DGRAM}
+"""A frame's protocol -> the transport of the sockets it can be to or from."""
+
+
 class RunSocket(Protocol):
     """What the kernel side needs of one of the run's sockets: the registry files it by its
     addresses, the kernel watch reads its kernel state and writes its kernel lines, the tracer
@@ -177,12 +181,17 @@ class SocketRegistry:
             self.forgotten(ts)
 
     # --- lookups ----------------------------------------------------------------------
-    def at(self, own: str, other: str) -> tuple[str | None, str | None, bool]:
+    def at(
+        self, own: str, other: str, proto: str | None = None
+    ) -> tuple[str | None, str | None, bool]:
         """Who is at address ``own`` talking to ``other``: (the socket connected exactly
         so, the socket that owns ``own`` otherwise - a listener first - and whether that
         one listens). Sockets bound to the wildcard address count on its port (a UDP
-        client's, once it sent, owns its port on every address). A few dictionary lookups,
-        however many connections share a listener's address."""
+        client's, once it sent, owns its port on every address). ``proto`` ("TCP" or "UDP"):
+        only a socket of that transport - TCP and UDP number their ports apart, and another
+        program's UDP datagram on the number of the run's TCP port is not the run's. A few
+        dictionary lookups, however many connections share a listener's address."""
+        transport = _TRANSPORTS.get(proto) if proto is not None else None
         keys: tuple[str, ...] = (own,)
         if self._wildcards:
             port = own.rpartition(":")[2]
@@ -192,9 +201,11 @@ class SocketRegistry:
         listens = False
         for key in keys:
             pair = self._pairs.get((key, other))
-            if pair is not None:
+            if pair is not None and transport in (None, pair.transport):
                 exact = pair.name
             for ts in self._alone.get(key, ()):
+                if transport not in (None, ts.transport):
+                    continue
                 listening = ts.state is State.LISTENING or (  # (or it did: frames read
                     ts.role is Role.LISTENER and ts.state is State.CLOSED
                 )  # after its close)
@@ -203,7 +214,7 @@ class SocketRegistry:
         if owner is None:
             for key in keys:
                 for ts in self._paired_at.get(key, ()):
-                    if ts.name != exact:
+                    if ts.name != exact and transport in (None, ts.transport):
                         return exact, ts.name, False
         return exact, owner, listens
 

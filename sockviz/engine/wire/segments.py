@@ -73,9 +73,10 @@ class SegmentReader:
     def __init__(
         self,
         capture: FrameSource,
-        sockets: Callable[[str, str], tuple[str | None, str | None, bool]],
+        sockets: Callable[[str, str, str | None], tuple[str | None, str | None, bool]],
     ) -> None:
-        """``sockets(own, other)``: who of the run is at ``own`` talking to ``other`` (see
+        """``sockets(own, other, proto)``: who of the run is at ``own`` talking to ``other``
+        over ``proto`` (see
         :meth:`~sockviz.engine.kernel.socket_registry.SocketRegistry.at`), whatever the number
         of sockets."""
         self.capture = capture
@@ -360,6 +361,7 @@ class SegmentReader:
         handshake: bool = False,
         reset: bool = False,
         opening: bool = False,
+        proto: str | None = "TCP",
     ) -> str | None:
         """The run's socket at ``own`` talking to ``other``, or None if it is not the run's.
         ``handshake``: a SYN or SYN-ACK, which a listener receives or sends even when
@@ -369,8 +371,10 @@ class SegmentReader:
         kernel answered for a port where nothing listens (``refused``), and a socket merely
         bound there (or a listener, whose role the registry goes by) is not its sender.
         ``opening``: a SYN's receiver - a socket that listens there, or one connected to
-        ``other``; a socket merely bound there never takes it (its kernel answers RST)."""
-        exact, owner, listens = self._at(own, other)
+        ``other``; a socket merely bound there never takes it (its kernel answers RST).
+        ``proto``: the frame's "TCP" or "UDP" (only a socket of that transport), None for an
+        ICMP error (whoever is at the address of the packet it is about)."""
+        exact, owner, listens = self._at(own, other, proto)
         if reset:
             return exact
         if opening:
@@ -389,10 +393,20 @@ class SegmentReader:
             None
             if frame.proto == "ICMP"
             else self._name(
-                src, dst, syn, reset="RST" in frame.flags and (src, dst) not in self._isn
+                src,
+                dst,
+                syn,
+                reset="RST" in frame.flags and (src, dst) not in self._isn,
+                proto=frame.proto,
             )
         )
-        receiver = self._name(dst, src, syn, opening=syn and "ACK" not in frame.flags)
+        receiver = self._name(
+            dst,
+            src,
+            syn,
+            opening=syn and "ACK" not in frame.flags,
+            proto=None if frame.proto == "ICMP" else frame.proto,
+        )
         if sender is None and receiver is None:
             return None  # somebody else's traffic
         seq_rel = ack_rel = window = sack = tls = None
