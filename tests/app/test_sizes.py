@@ -204,3 +204,26 @@ async def test_a_screen_grown_wide_puts_the_next_call_in_its_column():
         await settle(pilot)
         await pilot.pause()
         assert tabs.active == "tab-payload"  # (what the class was shown stays up)
+
+
+async def test_a_resize_under_the_help_screen_still_settles_with_the_card_in_sight():
+    """The window resized while help is up, help closed at once: the lanes' scrolls queued
+    meanwhile went with the help screen in Textual's queue; they are asked for again when
+    the run's screen is back, so the run settles (it once waited for ever: a burner CI
+    run's "the app did not settle") and each lane shows its card."""
+    app = app_for("multi-client-ipv4", "multi-client")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await jump(pilot, 14)
+        stage = app.run_screen.stage
+        for _ in range(5):
+            await pilot.press("question_mark")
+            app.screen.refresh(layout=True)  # (help has a repaint due: it runs what waits
+            stage.on_resize()  # for a refresh only after it)
+            await pilot.press("escape")
+            await settle(pilot)
+        await pilot.resize_terminal(160, 45)
+        await settle(pilot)
+        for card in stage._in_view.values():
+            lane = card.parent
+            top, bottom = lane.scroll_y, lane.scroll_y + lane.scrollable_content_region.height
+            assert top <= card.virtual_region.y and card.virtual_region.bottom <= bottom + 1

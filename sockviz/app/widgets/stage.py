@@ -9,6 +9,7 @@ scrolled.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 
 from textual.app import ComposeResult
@@ -37,8 +38,10 @@ class Stage(Horizontal):
         far more than showing it)."""
         self._in_view: dict[str, SocketCard] = {}
         """The card each lane is (being) scrolled to: a newer one stops an older's retry."""
-        self._placing = 0
-        """Scrolls waiting for a refresh to give their card a place (see :attr:`placing`)."""
+        self._waiting: dict[int, tuple[Callable[..., None], tuple[object, ...]]] = {}
+        """Scrolls waiting for a refresh to give their card a place (see :attr:`placing`),
+        by their turn's number."""
+        self._turns = itertools.count()
 
     def compose(self) -> ComposeResult:
         for lane in LANES:
@@ -167,21 +170,18 @@ class Stage(Horizontal):
         for lane_id, card in self._in_view.items():
             lane = card.parent
             if card.display and isinstance(lane, VerticalScroll) and lane.id == lane_id:
-                self._placing += 1
-                self.call_after_refresh(self._keep_in_sight, lane, card, None, 10)
+                self._after_refresh(self._keep_in_sight, lane, card, None, 10)
 
     def _keep_in_sight(
         self, lane: VerticalScroll, card: SocketCard, before: object, tries: int
     ) -> None:
-        self._placing -= 1
         if lane.id is None or self._in_view.get(lane.id) is not card or not card.display:
             return
         place = (card.virtual_region, lane.virtual_size, lane.size)
         if card.virtual_region.size:
             lane.scroll_to_widget(card, animate=False)
         if place != before and tries:
-            self._placing += 1
-            self.call_after_refresh(self._keep_in_sight, lane, card, place, tries - 1)
+            self._after_refresh(self._keep_in_sight, lane, card, place, tries - 1)
 
     def _scroll_when_placed(self, lane: VerticalScroll, card: SocketCard, tries: int) -> None:
         """A card mounted in this batch has no place in its lane yet (Textual's
@@ -192,16 +192,30 @@ class Stage(Horizontal):
         if card.virtual_region.size:
             lane.scroll_to_widget(card, animate=False)
         elif tries:
-            self._placing += 1
-            self.call_after_refresh(self._placed_later, lane, card, tries - 1)
+            self._after_refresh(self._scroll_when_placed, lane, card, tries - 1)
 
-    def _placed_later(self, lane: VerticalScroll, card: SocketCard, tries: int) -> None:
-        self._placing -= 1
-        self._scroll_when_placed(lane, card, tries)
+    def _after_refresh(self, scroll: Callable[..., None], *args: object) -> None:
+        """``scroll(*args)`` after the next refresh. (Textual queues it on the screen on top:
+        a screen closed before its next refresh - help, opened and closed at once - takes
+        it away unrun, so it is kept here too, and :meth:`resumed` asks again.)"""
+        turn = next(self._turns)
+        self._waiting[turn] = (scroll, args)
+        self.call_after_refresh(self._due, turn)
+
+    def _due(self, turn: int) -> None:
+        waiting = self._waiting.pop(turn, None)
+        if waiting is not None:
+            waiting[0](*waiting[1])
+
+    def resumed(self) -> None:
+        """The run's screen is on top again: what waited for a refresh meanwhile is asked
+        for again (each runs once, whichever of its two calls comes first)."""
+        for turn in list(self._waiting):
+            self.call_after_refresh(self._due, turn)
 
     @property
     def placing(self) -> bool:
         """True while a lane waits to scroll to a card not placed yet: where a lane stands
         depends on each step's scroll having happened (it scrolls only as far as it must),
         so the screen is not settled until none waits."""
-        return self._placing > 0
+        return bool(self._waiting)
