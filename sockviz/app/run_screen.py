@@ -176,11 +176,6 @@ class RunScreen(Screen[None]):
         self.lower.ready(self.payload, self.view)
         self.draw_panels()
 
-    def on_screen_resume(self) -> None:
-        """On top again (help or a picker closed): the stage's scrolls that waited for a
-        refresh meanwhile are asked for again."""
-        self.stage.resumed()
-
     # --- a run --------------------------------------------------------------------------
     def begin(self, scenario: Scenario, again: bool = False) -> None:
         """A run of ``scenario``, on a history of its own (``again``: the screen showed

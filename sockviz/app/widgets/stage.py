@@ -197,7 +197,8 @@ class Stage(Horizontal):
     def _after_refresh(self, scroll: Callable[..., None], *args: object) -> None:
         """``scroll(*args)`` after the next refresh. (Textual queues it on the screen on top:
         a screen closed before its next refresh - help, opened and closed at once - takes
-        it away unrun, so it is kept here too, and :meth:`resumed` asks again.)"""
+        it away unrun, so it is kept here too, and asked for again when the run's screen
+        is back on top.)"""
         turn = next(self._turns)
         self._waiting[turn] = (scroll, args)
         self.call_after_refresh(self._due, turn)
@@ -207,11 +208,15 @@ class Stage(Horizontal):
         if waiting is not None:
             waiting[0](*waiting[1])
 
-    def resumed(self) -> None:
-        """The run's screen is on top again: what waited for a refresh meanwhile is asked
-        for again (each runs once, whichever of its two calls comes first)."""
-        for turn in list(self._waiting):
-            self.call_after_refresh(self._due, turn)
+    def on_mount(self) -> None:
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
+
+    def _screen_changed(self, screen: object) -> None:
+        """The run's screen on top again (help or a picker closed): what waited for a
+        refresh meanwhile is asked for again (each runs once, whichever call comes first)."""
+        if screen is self.screen:
+            for turn in list(self._waiting):
+                self.call_after_refresh(self._due, turn)
 
     @property
     def placing(self) -> bool:
