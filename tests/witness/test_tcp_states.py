@@ -14,6 +14,7 @@ from pathlib import Path
 from sockviz.engine.events import CallEvent, KernelEvent, Segment, WireStatus
 from sockviz.engine.record.trace_format import from_record
 from sockviz.view import tcp_diagram as td
+from tests.witness.test_packets import FAMS
 from tests.witness.test_packets import runs as packet_runs
 from tests.witness.witnesses import Run, no_mismatch, run_all, scratch
 
@@ -22,7 +23,10 @@ def runs() -> list[tuple[str, ...]]:
     """test_packets' runs that are TCP (not udp-echo, udp-loss), without its faults (a
     drop's lesson is the wire)."""
     return [
-        r for r in packet_runs() if not any(a.startswith("udp-") for a in r) and "--drop" not in r
+        r
+        for family in FAMS
+        for r in packet_runs(family)
+        if not any(a.startswith("udp-") for a in r) and "--drop" not in r
     ]
 
 
