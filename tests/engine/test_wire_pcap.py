@@ -191,21 +191,29 @@ def test_the_capture_takes_only_the_runs_ports():
     assert [(f.dst[1], f.nbytes) for f in frames] == [(port, 4)]
 
 
+def udp_port_free_for_tcp_too() -> tuple[socket.socket, int]:
+    """A UDP socket bound to a port whose number is free for TCP too (for the run's
+    server), the kernel's pick; a few tries, as other tests take ports meanwhile."""
+    for _ in range(50):
+        theirs = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        theirs.bind(("127.0.0.1", 0))
+        port = theirs.getsockname()[1]
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return theirs, port
+            except OSError:
+                theirs.close()
+    pytest.fail("no UDP port whose number was free for TCP in 50 tries")
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="watching the host's loopback needs root")
 def test_another_programs_udp_on_the_number_of_the_runs_tcp_port_is_not_the_runs():
     """TCP and UDP number their ports apart: a program's datagrams to and from UDP port P
     while the run's server listens on TCP port P cross the capture's port filter, and must
     not be named the server's (a CI run saw ``server -> server UDP 4 B`` in backlog-full,
     another test's datagram)."""
-    theirs = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    theirs.bind(("127.0.0.1", 0))
-    port = theirs.getsockname()[1]
-    with socket.socket() as probe:  # (free for TCP too, for the run's server: else skip)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            theirs.close()
-            pytest.skip(f"TCP port {port} is taken here just now")
+    theirs, port = udp_port_free_for_tcp_too()
     with theirs, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         sender.bind(("127.0.0.1", 0))
         done = threading.Event()
