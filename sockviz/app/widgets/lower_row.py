@@ -63,9 +63,9 @@ class LowerPanels(Horizontal):
 
     def _next_in_its_column(self) -> None:
         """On a wide screen the hidden Next tab is never the one up: the payload's is."""
-        tabs = self.query(TabbedContent)
-        if tabs and self.screen.has_class("-wide") and tabs.first().active == "tab-next":
-            tabs.first().active = "tab-payload"
+        for tabs in self.query(TabbedContent):  # (none before its first compose)
+            if self.screen.has_class("-wide") and tabs.active == "tab-next":
+                tabs.active = "tab-payload"
 
     def ready(self, payload: Row | None, view: RunView) -> None:
         """Up at last: titled, and showing what came before (``payload``: the ladder's

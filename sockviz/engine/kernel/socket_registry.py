@@ -191,7 +191,7 @@ class SocketRegistry:
         only a socket of that transport - TCP and UDP number their ports apart, and another
         program's UDP datagram on the number of the run's TCP port is not the run's. A few
         dictionary lookups, however many connections share a listener's address."""
-        transport = _TRANSPORTS.get(proto) if proto is not None else None
+        transport = _TRANSPORTS.get(proto or "")
         keys: tuple[str, ...] = (own,)
         if self._wildcards:
             port = own.rpartition(":")[2]
