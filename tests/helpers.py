@@ -186,3 +186,23 @@ def copy_for_nobody(place, root) -> None:
     )
     for path in [copy, *copy.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+def where_stuck(pids: list[int]) -> str:
+    """Each thread of ``pids``: its name, state and what the kernel has it waiting in (for
+    a test that timed out waiting for a process to end, to say where it was)."""
+    from pathlib import Path
+
+    lines = []
+    for pid in pids:
+        for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+            try:
+                comm = (task / "comm").read_text().strip()
+                state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                wchan = (task / "wchan").read_text().strip()
+                stack = (task / "stack").read_text().split() if os.geteuid() == 0 else []
+            except OSError:
+                continue
+            frames = [word.split("+")[0] for word in stack if "+" in word][:6]
+            lines.append(f"{pid}/{task.name} {comm} {state} {wchan} {' < '.join(frames)}")
+    return "\n".join(lines)

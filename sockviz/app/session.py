@@ -64,6 +64,8 @@ class Session:
         """Which run is on: batches from a run that was restarted are dropped."""
         self.stop_seconds = 0.0
         """How long the last stop took (the tests hold it under a second)."""
+        self.stop_parts: dict[str, float] = {}
+        """Where the last stop's time went, part by part (what a slow stop is asked)."""
         self.stopped_cleanly = True
         self._running = False
         self.note: str | None = None
@@ -132,17 +134,28 @@ class Session:
         if not self._running and not (quitting and self.engine is not None):
             return  # (stopped already: the time it took stands)
         self._running = False
-        started = time.monotonic()
+        started = mark = time.monotonic()
+        self.stop_parts = {}
+
+        def took(part: str) -> None:
+            nonlocal mark
+            now = time.monotonic()
+            self.stop_parts[part], mark = round(now - mark, 3), now
+
         if self.runner is not None:
             self.stopped_cleanly = self.runner.stop(0.5)
+            took("run")
         if self.recorder is not None:
             self.recorder.close()
             self.recorder = None
+            took("recording")
         if self.batcher is not None:
             self.batcher.close(0.5)
+            took("batcher")
         if quitting and self.engine is not None:
             self.engine.close(0.5)
             self.engine = None
+            took("engine")
         self.stop_seconds = time.monotonic() - started
 
     # --- the run's controls -------------------------------------------------------------

@@ -260,6 +260,6 @@ async def test_quit_with_200_peers_connected_takes_under_a_second():
     # Closing the 200 sockets (traced, the kernel read once) is sockviz's part: it took
     # 5-7 s when each close read /proc whole. The rest is Textual ending (and, here, the
     # test harness): together well under a second on a quiet machine.
-    assert app.session.stop_seconds < 0.5, app.session.stop_seconds
+    assert app.session.stop_seconds < 0.5, app.session.stop_parts
     assert elapsed < 1.5, elapsed
     assert engine_threads() == []

@@ -73,6 +73,7 @@ async def test_random_keys_never_crash_and_q_quits(scenario, keys):
     assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly, (
         keys,
         app.session.stop_seconds,
+        app.session.stop_parts,
     )
     assert time.monotonic() - started < 5.0  # the test harness's own teardown included
     assert app.return_code == 0

@@ -49,7 +49,7 @@ async def test_the_lost_syn_lab_on_screen():
         assert rtt >= 40 and cwnd == 10 and again == 1  # (the kernel's own counts)
         assert "two hosts and a link" in app.sub_title
         await pilot.press("q")
-    assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0
+    assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0, app.session.stop_parts
     assert engine_processes() == []
 
 
@@ -95,7 +95,7 @@ async def test_quitting_while_connect_waits_on_the_link_leaves_nothing(held):
         )
         await pilot.press("q")
     assert app.return_code == 0
-    assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0
+    assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0, app.session.stop_parts
     assert engine_threads() == threads and engine_processes() == []
 
 

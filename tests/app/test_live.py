@@ -114,7 +114,7 @@ async def test_quit_while_blocked_ends_within_a_second(scenario, call):
         )  # still inside it
         started = time.monotonic()
         await pilot.press("q")
-    assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly
+    assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly, app.session.stop_parts
     assert time.monotonic() - started < 5.0  # includes the test harness's own teardown
     assert engine_threads() == threads
     assert open_fds() <= fds
@@ -243,7 +243,7 @@ async def test_ctrl_q_quits_mid_run_with_every_socket_closed():
         assert len(sockets) >= 3, sockets  # listener, connection, client: in the engine process
         started = time.monotonic()
         await pilot.press("ctrl+q")
-    assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly
+    assert app.session.stop_seconds < 1.0 and app.session.stopped_cleanly, app.session.stop_parts
     assert time.monotonic() - started < 5.0  # includes the test harness's own teardown
     assert app.return_code == 0
     assert engine_threads() == threads and open_fds() <= fds

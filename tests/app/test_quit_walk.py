@@ -127,7 +127,10 @@ async def test_quit_from_every_step(name):
         # the session's stop, within a second. The key press to the app's end also holds
         # Textual's own teardown and the test harness: ~0.1-0.3 s here, more on a machine
         # loaded by other work, so it is only held to "no hang".
-        assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0, label
+        assert app.session.stopped_cleanly and app.session.stop_seconds < 1.0, (
+            label,
+            app.session.stop_parts,
+        )
         assert elapsed < 2.0, f"{label} took {elapsed:.2f} s"
         assert engine_threads() == threads, label
         assert engine_processes() == [], f"{label}: the engine process outlived the app"

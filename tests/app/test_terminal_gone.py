@@ -32,7 +32,7 @@ import pytest
 from textual.drivers._writer_thread import MAX_QUEUED_WRITES, WriterThread
 
 from sockviz.app.terminal import _Output
-from tests.helpers import process_threads, read_until, session
+from tests.helpers import process_threads, read_until, session, where_stuck
 from tests.terminal_spawn import spawn_sockviz
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a pty")
@@ -96,7 +96,9 @@ def test_terminal_closed_without_sighup_ends_the_app(mode):
         master = -1
         status = wait_exit(proc.pid, timeout=2)
         elapsed = time.monotonic() - started
-        assert status is not None, "the app outlived its terminal by 2 s"
+        assert status is not None, "the app outlived its terminal by 2 s:\n" + where_stuck(
+            session(proc.pid)
+        )
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
         if master >= 0:
@@ -123,7 +125,9 @@ def test_terminal_hung_up_with_sighup_ends_the_app(mode):
         master = -1
         status = wait_exit(pid, timeout=2)
         elapsed = time.monotonic() - started
-        assert status is not None, "the app outlived its terminal by 2 s"
+        assert status is not None, "the app outlived its terminal by 2 s:\n" + where_stuck(
+            session(pid)
+        )
     finally:
         if master >= 0:
             os.close(master)
