@@ -5,9 +5,13 @@ Real sockets on loopback everywhere; nothing here stands in for the engine.
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from sockviz.engine.events import CallEvent, KernelEvent, RunFinished, StepPending
 from sockviz.engine.run.gate import Mode
@@ -178,7 +182,6 @@ def copy_for_nobody(place, root) -> None:
     """A copy of ``root``'s sockviz package in ``place`` that any user may read (the
     engine is standard library only: the system's python3 runs it as uid 65534)."""
     import shutil
-    from pathlib import Path
 
     copy = Path(place)
     shutil.copytree(
@@ -191,8 +194,6 @@ def copy_for_nobody(place, root) -> None:
 def where_stuck(pids: list[int]) -> str:
     """Each thread of ``pids``: its name, state and what the kernel has it waiting in (for
     a test that timed out waiting for a process to end, to say where it was)."""
-    from pathlib import Path
-
     lines = []
     for pid in pids:
         for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
@@ -206,3 +207,27 @@ def where_stuck(pids: list[int]) -> str:
             frames = [word.split("+")[0] for word in stack if "+" in word][:6]
             lines.append(f"{pid}/{task.name} {comm} {state} {wchan} {' < '.join(frames)}")
     return "\n".join(lines)
+
+
+@functools.cache
+def two_hosts_here() -> bool:
+    """Whether two hosts can be made here: a user and network namespace and /dev/net/tun
+    (root here). Asked once per test process, of a real run on a link."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sockviz",
+            "--trace",
+            "--link",
+            "delay=1ms",
+            "--scenario",
+            "udp-echo",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return proc.returncode == 0 and "no two hosts here" not in proc.stderr

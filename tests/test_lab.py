@@ -20,6 +20,7 @@ import pytest
 from sockviz.engine.record.trace_format import from_record
 from sockviz.engine.record.trace_lines import line as trace_line
 from tests.conftest import IPV6
+from tests.helpers import two_hosts_here
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ["ipv4", pytest.param("ipv6", marks=pytest.mark.skipif(not IPV6, reason="no IPv6"))]
@@ -59,11 +60,6 @@ def traces(
             assert trace_line(from_record(json.loads(text))) == text
         out.append(([json.loads(text) for text in lines], stderr))
     return out
-
-
-def two_hosts_here() -> bool:
-    _records, err = trace("--link", "delay=1ms", "--scenario", "udp-echo")
-    return "no two hosts here" not in err
 
 
 needs_hosts = pytest.mark.skipif(not two_hosts_here(), reason="two hosts cannot be made here")

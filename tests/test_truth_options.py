@@ -16,6 +16,7 @@ import pytest
 from sockviz.cli import build_parser
 from sockviz.engine import scenarios
 from sockviz.options import check, from_arguments, link_of
+from tests.helpers import two_hosts_here
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,10 +30,6 @@ def sockviz(*args: str) -> subprocess.CompletedProcess:
         timeout=60,
         check=False,
     )
-
-
-def two_hosts_here() -> bool:
-    return "no two hosts here" not in sockviz("--trace", "--link", "delay=1ms").stderr
 
 
 needs_hosts = pytest.mark.skipif(not two_hosts_here(), reason="two hosts cannot be made here")

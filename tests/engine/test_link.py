@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from sockviz.engine.lab.link import Drop, LinkSpec, kind_of
-from tests.helpers import copy_for_nobody
+from tests.helpers import copy_for_nobody, two_hosts_here
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,10 +87,6 @@ def run(
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def two_hosts_here() -> bool:
-    return "nolink" not in run("")
 
 
 needs_hosts = pytest.mark.skipif(not two_hosts_here(), reason="two hosts cannot be made here")

@@ -27,7 +27,7 @@ from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios import get
 from sockviz.engine.states import Call
-from tests.helpers import Collector
+from tests.helpers import Collector, two_hosts_here
 
 ROOT = Path(__file__).resolve().parents[2]
 STRACE, TSHARK, SS = shutil.which("strace"), shutil.which("tshark"), shutil.which("ss")
@@ -57,10 +57,6 @@ def sockviz(*args: str, strace: Path | None = None) -> tuple[list[dict], str]:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return [json.loads(line) for line in done.stdout.splitlines()], done.stderr
-
-
-def two_hosts_here() -> bool:
-    return "no two hosts here" not in sockviz("--link", "delay=1ms", "--scenario", "udp-echo")[1]
 
 
 needs_hosts = pytest.mark.skipif(not two_hosts_here(), reason="two hosts cannot be made here")

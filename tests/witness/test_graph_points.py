@@ -16,7 +16,8 @@ import pytest
 
 from sockviz.engine.wire.point_sampler import LIMIT
 from tests.conftest import IPV6
-from tests.witness.witnesses import no_mismatch, run_all, scratch, two_hosts_here
+from tests.helpers import two_hosts_here
+from tests.witness.witnesses import no_mismatch, run_all, scratch
 
 SIZE = 256 * 1024
 

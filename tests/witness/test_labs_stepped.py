@@ -9,7 +9,8 @@ import pytest
 
 from sockviz.engine.scenarios import REGISTRY
 from tests.conftest import IPV6
-from tests.witness.witnesses import labs_checked, need, no_mismatch, two_hosts_here
+from tests.helpers import two_hosts_here
+from tests.witness.witnesses import labs_checked, need, no_mismatch
 
 FAMS = ("ipv4", "ipv6") if IPV6 else ("ipv4",)
 LABS = [

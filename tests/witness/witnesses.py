@@ -39,28 +39,6 @@ def need(*tools: str):
     return pytest.mark.skipif(bool(missing), reason=f"not installed here: {', '.join(missing)}")
 
 
-def two_hosts_here() -> bool:
-    """Two hosts need a user and network namespace and /dev/net/tun (root here)."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sockviz",
-            "--trace",
-            "--link",
-            "delay=1ms",
-            "--scenario",
-            "udp-echo",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return proc.returncode == 0 and "no two hosts here" not in proc.stderr
-
-
 @dataclass
 class Run:
     """One ``sockviz --trace`` run: its arguments, its lines, stderr and its files."""
