@@ -9,6 +9,7 @@ what a scenario means to do - only what the tools saw.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import shutil
 import subprocess
@@ -169,30 +170,9 @@ def address(ip: str, port: str) -> str:
 
 def frames(pcap: Path) -> list[Frame]:
     """Every TCP/UDP frame of ``pcap``, in order, as tshark dissects it."""
-    command = [
-        "tshark",
-        "-n",
-        "-r",
-        str(pcap),
-        "-o",
-        "tcp.relative_sequence_numbers:TRUE",
-        "-o",
-        "tcp.analyze_sequence_numbers:TRUE",
-        "-Y",
-        "(tcp or udp) and not icmp and not icmpv6",  # (an ICMP error carries a UDP header)
-        "-T",
-        "fields",
-        "-E",
-        "separator=,",
-        "-E",
-        "occurrence=f",
-    ]
-    for field in FIELDS:
-        command += ["-e", field]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr
+    rows, blocks, _icmp = dissect(pcap)
     out = []
-    for line in proc.stdout.splitlines():
+    for row in rows:
         (
             number,
             epoch,
@@ -212,7 +192,7 @@ def frames(pcap: Path) -> list[Frame]:
             retrans,
             fast,
             spurious,
-        ) = line.split(",")
+        ) = row
         src_ip, dst_ip = ip_src or ip6_src, ip_dst or ip6_dst
         if tsport:
             bits = int(flags, 16)
@@ -247,7 +227,6 @@ def frames(pcap: Path) -> list[Frame]:
                     False,
                 )
             )
-    blocks = sacks(pcap)
     for frame in out:
         frame.sack = blocks.get(frame.number)
     sent: set[tuple[str, str, int, frozenset[str]]] = set()
@@ -296,41 +275,62 @@ class Ranges:
         self.starts[i:j], self.stops[i:j] = [start], [stop]
 
 
-def sacks(pcap: Path) -> dict[int, tuple[tuple[int, int], ...]]:
-    """Frame number -> its SACK blocks, relative as Wireshark shows them (every block: a
-    pass of its own, each field's every occurrence)."""
-    command = [
-        "tshark",
-        "-n",
-        "-r",
-        str(pcap),
-        "-o",
-        "tcp.relative_sequence_numbers:TRUE",
-        "-Y",
-        "tcp.options.sack_le",
-        "-T",
-        "fields",
-        "-E",
-        "separator=,",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=;",
-        "-e",
-        "frame.number",
-        "-e",
-        "tcp.options.sack_le",
-        "-e",
-        "tcp.options.sack_re",
-    ]
+#: What one tshark pass prints of an ICMP error (the error's own fields, then the packet
+#: inside's ports; an address field holds the error's and then the inner packet's).
+ICMP_FIELDS = (
+    "icmp.type",
+    "icmp.code",
+    "icmpv6.type",
+    "icmpv6.code",
+    "udp.srcport",
+    "udp.dstport",
+    "tcp.srcport",
+    "tcp.dstport",
+)
+SACK_FIELDS = ("tcp.options.sack_le", "tcp.options.sack_re")
+
+
+@functools.lru_cache(maxsize=8)
+def _dissected(pcap: str, _stamp: tuple[int, int]) -> tuple[list, dict, list]:
+    """One tshark pass over ``pcap`` (tshark's start is most of its cost): every field each
+    reading needs, every occurrence of each."""
+    from sockviz.engine.wire.headers import ICMP_ERRORS
+
+    fields = (*FIELDS, *SACK_FIELDS, *ICMP_FIELDS)
+    command = ["tshark", "-n", "-r", pcap, "-o", "tcp.relative_sequence_numbers:TRUE"]
+    command += ["-o", "tcp.analyze_sequence_numbers:TRUE", "-Y", "tcp or udp or icmp or icmpv6"]
+    command += ["-T", "fields", "-E", "separator=,", "-E", "occurrence=a", "-E", "aggregator=;"]
+    for field in fields:
+        command += ["-e", field]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-    out = {}
+    rows, blocks, icmp = [], {}, []
     for line in proc.stdout.splitlines():
-        number, left, right = line.split(",")
-        pairs = zip(left.split(";"), right.split(";"), strict=True)
-        out[int(number)] = tuple((int(a), int(b)) for a, b in pairs)
-    return out
+        every = dict(zip(fields, (value.split(";") for value in line.split(",")), strict=True))
+        first = {field: values[0] for field, values in every.items()}
+        t4, c4, t6, c6 = (first[f] for f in ICMP_FIELDS[:4])
+        if t4 or t6:  # an ICMP error (it carries the UDP or TCP header it is about)
+            version = 4 if t4 else 6
+            kind = ICMP_ERRORS.get((version, int(t4 or t6), int(c4 or c6)), "?")
+            sport = first["udp.srcport"] or first["tcp.srcport"]
+            dport = first["udp.dstport"] or first["tcp.dstport"]
+            src = first["ip.src"] or first["ipv6.src"]  # (the error's own: the first)
+            dst = first["ip.dst"] or first["ipv6.dst"]
+            icmp.append((version, kind, address(src, dport), address(dst, sport)))
+            continue
+        rows.append(tuple(first[field] for field in FIELDS))  # (as occurrence=f prints)
+        left, right = every["tcp.options.sack_le"], every["tcp.options.sack_re"]
+        if left != [""]:  # (frame number -> its SACK blocks, relative as Wireshark shows)
+            pairs = zip(left, right, strict=True)
+            blocks[int(first["frame.number"])] = tuple((int(a), int(b)) for a, b in pairs)
+    return rows, blocks, icmp
+
+
+def dissect(pcap: Path) -> tuple[list, dict, list]:
+    """``pcap`` as tshark reads it: its TCP/UDP frames' fields (:data:`FIELDS`), each
+    frame's SACK blocks, and its ICMP errors (read once while the file is unchanged)."""
+    stat = Path(pcap).stat()
+    return _dissected(str(pcap), (stat.st_mtime_ns, stat.st_size))
 
 
 def icmp_frames(pcap: Path) -> list[tuple[int, str, str, str]]:
@@ -338,26 +338,7 @@ def icmp_frames(pcap: Path) -> list[tuple[int, str, str, str]]:
     as sockviz names it, who answered and the port the packet was for, the address and
     port of the packet's sender) - from tshark's dissection of the error and the packet
     inside."""
-    from sockviz.engine.wire.headers import ICMP_ERRORS
-
-    fields = ("icmp.type", "icmp.code", "icmpv6.type", "icmpv6.code", "ip.src", "ipv6.src")
-    command = ["tshark", "-n", "-r", str(pcap), "-Y", "icmp or icmpv6", "-T", "fields"]
-    command += ["-E", "separator=,", "-E", "occurrence=a", "-E", "aggregator=;"]
-    inner = ("udp.srcport", "udp.dstport", "tcp.srcport", "tcp.dstport")
-    for field in (*fields, *inner, "ip.dst", "ipv6.dst"):
-        command += ["-e", field]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, proc.stderr
-    out = []
-    for line in proc.stdout.splitlines():
-        t4, c4, t6, c6, src4, src6, usport, udport, tsport, tdport, dst4, dst6 = line.split(",")
-        sport, dport = usport or tsport, udport or tdport
-        version = 4 if t4 else 6
-        kind = ICMP_ERRORS.get((version, int(t4 or t6), int(c4 or c6)), "?")
-        src = (src4 or src6).split(";")[0]  # (the error's own; the inner packet's after it)
-        dst = (dst4 or dst6).split(";")[0]
-        out.append((version, kind, address(src, dport), address(dst, sport)))
-    return out
+    return dissect(pcap)[2]
 
 
 def flag_set(flags: str | None) -> frozenset[str]:
