@@ -227,3 +227,28 @@ async def test_a_resize_under_the_help_screen_still_settles_with_the_card_in_sig
             lane = card.parent
             top, bottom = lane.scroll_y, lane.scroll_y + lane.scrollable_content_region.height
             assert top <= card.virtual_region.y and card.virtual_region.bottom <= bottom + 1
+
+
+async def test_a_card_redrawn_late_after_a_resize_leaves_the_lanes_card_in_sight():
+    """A window made bigger, then a card above a lane's newest one growing after the scrolls
+    that followed the resize had stopped (a card draws itself again for its new width a
+    refresh later; under load later still - a burner CI run's address-in-use at 160x45 had
+    the listener's card cut): the lane brings its newest card back into sight."""
+    app = app_for("address-in-use-ipv4", "address-in-use")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_step(pilot, 17, "address-in-use")
+        stage = app.run_screen.stage
+        await pilot.resize_terminal(160, 45)
+        await settle(pilot)
+        for grow in (6, 9):
+            for card in stage._in_view.values():
+                first = card.parent.query(SocketCard).first()
+                if first is not card:  # (the lane's first card grows: the newest moves down)
+                    first.styles.height = first.outer_size.height + grow
+            await settle(pilot)
+            for card in stage._in_view.values():
+                lane = card.parent
+                top = lane.scroll_y
+                bottom = top + lane.scrollable_content_region.height
+                assert top <= card.virtual_region.y, (grow, lane.id, top, card.virtual_region)
+                assert card.virtual_region.bottom <= bottom + 1, (grow, lane.id, bottom)

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 
 from textual.content import Content
+from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 
@@ -268,11 +269,23 @@ class SocketCard(Widget):
         self._width = 0
         """The content width last laid out (hidden, the card keeps drawing for it)."""
 
+    class Relaid(Message):
+        """The card was drawn again for a new size (its height may change with it): its
+        lane may need to scroll to keep its newest card in sight."""
+
+        def __init__(self, card: SocketCard) -> None:
+            super().__init__()
+            self.card = card
+
     def on_resize(self) -> None:
         # After the refresh: a layout asked for while Textual is still handing out the
         # sizes of this one can be lost, and a card whose height changes with its width
         # (the strip wraps) would keep the old height.
-        self.call_after_refresh(lambda: self.show(self._now))
+        self.call_after_refresh(self._relay)
+
+    def _relay(self) -> None:
+        self.show(self._now)
+        self.post_message(self.Relaid(self))
 
     def flash(self, now: float | None, seconds: float, clock: Callable[[], float | None]) -> None:
         """Show the card moving into its new state (the lit arrow and border) for

@@ -12,10 +12,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 
-from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.widgets import Static
 
 from sockviz.app.widgets.ladder import Ladder
@@ -25,20 +23,6 @@ from sockviz.view.fold import Changes
 from sockviz.view.run_view import RunView
 
 LANES = ("client", "server")
-
-
-class Lane(VerticalScroll):
-    """A lane of cards: says when its size or the height of its cards has changed."""
-
-    class Reflowed(Message):
-        """The lane's size or its content's height changed (after a layout)."""
-
-        def __init__(self, lane: Lane) -> None:
-            super().__init__()
-            self.lane = lane
-
-    def on_resize(self, _event: events.Resize) -> None:
-        self.post_message(self.Reflowed(self))
 
 
 class Stage(Horizontal):
@@ -58,13 +42,10 @@ class Stage(Horizontal):
         """Scrolls waiting for a refresh to give their card a place (see :attr:`placing`),
         by their turn's number."""
         self._turns = itertools.count()
-        self._reflowing: set[str] = set()
-        """Lanes laid out anew since the window's size changed, and not scrolled by a step
-        since: each change of their layout brings their kept card back into sight."""
 
     def compose(self) -> ComposeResult:
         for lane in LANES:
-            with Lane(id=f"{lane}-lane", classes="lane") as box:
+            with VerticalScroll(id=f"{lane}-lane", classes="lane") as box:
                 box.border_title = lane
                 yield Static(
                     f"The {lane}'s sockets appear here as they are created.", classes="lane-empty"
@@ -179,27 +160,26 @@ class Stage(Horizontal):
                 lane = card.parent
                 if isinstance(lane, VerticalScroll) and lane.id is not None:
                     self._in_view[lane.id] = card
-                    self._reflowing.discard(lane.id)
                     self._scroll_when_placed(lane, card, tries=5)
 
     def on_resize(self) -> None:
         """A window made bigger or smaller lays the cards out anew (their lines wrap to the
         new width: a few refreshes, as each card learns its height), and a lane keeps its old
         offset: the card each lane was keeping in sight is brought back into it, again after
-        each refresh until its place stops moving - and again whenever the lane is laid out
-        anew (a panel below handed its tab over, a card learned its height late), until a
-        step scrolls the lane: how many refreshes that takes is the machine's, not the
-        screen's."""
+        each refresh until its place stops moving, and again after each card's late redrawing
+        (:meth:`on_socket_card_relaid`)."""
         for lane_id, card in self._in_view.items():
             lane = card.parent
             if card.display and isinstance(lane, VerticalScroll) and lane.id == lane_id:
-                self._reflowing.add(lane_id)
                 self._after_refresh(self._keep_in_sight, lane, card, None, 10)
 
-    def on_lane_reflowed(self, message: Lane.Reflowed) -> None:
-        lane = message.lane
-        card = self._in_view.get(lane.id or "")
-        if lane.id in self._reflowing and card is not None and card.parent is lane:
+    def on_socket_card_relaid(self, message: SocketCard.Relaid) -> None:
+        """A card drawn again for its new size, a refresh or more after the resize (its
+        height can change then, and move the lane's newest card): that card is brought
+        back into sight the same way - however many refreshes the redrawing took."""
+        lane = message.card.parent
+        card = self._in_view.get(getattr(lane, "id", None) or "")
+        if card is not None and card.parent is lane and card.display:
             self._after_refresh(self._keep_in_sight, lane, card, None, 10)
 
     def _keep_in_sight(
