@@ -142,6 +142,13 @@ class Session:
             now = time.monotonic()
             self.stop_parts[part], mark = round(now - mark, 3), now
 
+        if quitting and self.engine is not None and self.engine.starting:
+            # Still starting (Python and its imports: a second and more on a loaded
+            # machine), it has read no run: nothing of it to stop but the process itself,
+            # ended first - asked, then killed - so the run's stop below asks nobody.
+            self.engine.close(0.5)
+            self.engine = None
+            took("engine")
         if self.runner is not None:
             self.stopped_cleanly = self.runner.stop(0.5)
             took("run")

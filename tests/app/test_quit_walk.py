@@ -135,3 +135,24 @@ async def test_quit_from_every_step(name):
         assert engine_threads() == threads, label
         assert engine_processes() == [], f"{label}: the engine process outlived the app"
         assert open_fds() <= fds, f"{label}: {sorted(open_fds() - fds)} left open"
+
+
+async def test_quit_while_the_engine_process_is_still_starting(tmp_path, monkeypatch):
+    """On a loaded machine the engine process can take a second and more to start (Python,
+    its imports): a quit in that time must not wait for it. A real child made slow to start
+    (a ``sitecustomize`` that sleeps, on its PYTHONPATH) stands for that machine."""
+    (tmp_path / "sitecustomize.py").write_text("import time\ntime.sleep(3)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    fds = open_fds()
+    app = live_app("tcp-echo", step=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.session.engine is not None and app.session.engine.starting
+        started = time.monotonic()
+        await pilot.press("q")
+        while app.return_code is None:
+            assert time.monotonic() - started < 2, "q did not quit"
+            await pilot.pause(0.01)
+    assert app.return_code == 0
+    assert app.session.stop_seconds < 1.0, app.session.stop_parts
+    assert engine_processes() == [], "the engine process outlived the app"
+    assert open_fds() <= fds, f"{sorted(open_fds() - fds)} left open"

@@ -242,6 +242,7 @@ def main() -> int:
     # (only now a second thread: the choices above needed the process to have one)
     end_with_parent()  # stdin's end says the app has gone; this, if that never comes
     child = _Child(stdout, watch, hosts)
+    child.send(("ready",))  # (before any control is read: the parent may rely on that)
     try:
         while not child.gone:
             message = read_frame(stdin)

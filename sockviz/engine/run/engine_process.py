@@ -13,7 +13,8 @@ the controls of a :class:`~sockviz.engine.run.runner.Runner`. In the child a rea
 plays the run - its threads, its sockets, its gate - and a
 :class:`~sockviz.engine.run.event_batcher.Batcher` sends the events back in batches; the
 parent sends the controls: start, step, mode, pace, a typed message, stop. Still one key,
-one real call: a step travels down the pipe to the gate.
+one real call: a step travels down the pipe to the gate. The child says ``"ready"`` once it
+reads controls: until then it is still starting, and has read none of them.
 
 Frames on both pipes: a 4-byte big-endian length, then a pickle. Only these two processes,
 parent and its own child, read them.
@@ -186,6 +187,8 @@ class EngineProcess:
         self._closed = False
         self._link = False
         """The child was started with two hosts (runs with a link need them made first)."""
+        self._ready = threading.Event()
+        """The child has said it reads controls (set by the reader; a new one per child)."""
 
     def __call__(
         self,
@@ -221,6 +224,12 @@ class EngineProcess:
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
+    @property
+    def starting(self) -> bool:
+        """The child runs but has not yet said it reads controls: it is still starting
+        (Python, its imports, its hosts), so it has read none of the runs sent to it."""
+        return self._proc is not None and not self._ready.is_set()
+
     def _next(self) -> int:
         with self._lock:
             self._counter += 1
@@ -237,6 +246,7 @@ class EngineProcess:
                 return
             self._end_child(0.5)
         self._link = link
+        self._ready = ready = threading.Event()
         # The child must import this very sockviz, installed or not.
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
@@ -258,7 +268,7 @@ class EngineProcess:
         )
         self._ended = False
         self._reader = threading.Thread(
-            target=self._read, args=(self._proc,), name="sockviz-engine-reader", daemon=True
+            target=self._read, args=(self._proc, ready), name="sockviz-engine-reader", daemon=True
         )
         self._reader.start()
 
@@ -283,7 +293,7 @@ class EngineProcess:
         finally:
             self._answers.pop(ask, None)
 
-    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+    def _read(self, proc: subprocess.Popen[bytes], ready: threading.Event) -> None:
         """The reader thread: hand each run its events, each question its answer."""
         stream = proc.stdout
         assert stream is not None  # (made with stdout=PIPE)
@@ -304,6 +314,8 @@ class EngineProcess:
                 if slot is not None:
                     slot[1][0] = (message[2], message[3])
                     slot[0].set()
+            elif kind == "ready":
+                ready.set()
         # The child has gone: no run of it goes on, no question gets an answer.
         if proc is not self._proc:
             return  # an older child's reader, ending late: today's runs are another's

@@ -113,8 +113,8 @@ class LiveRun(RunControls[Gate]):
             thread.join(max(0.0, deadline - time.monotonic()))
         joined = not any(thread.is_alive() for thread in self._threads)
         self._teardown("stopped")
-        if self._watcher is not None:
-            joined = self._watcher.join(timeout) and joined
+        if self._watcher is not None:  # (the same deadline: it only waits on _halt, set)
+            joined = self._watcher.join(max(0.1, deadline - time.monotonic())) and joined
         self._release()
         self.tracer.close()
         return joined
