@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import collections
 import enum
+import functools
 import importlib
 import inspect
 import pathlib
@@ -66,6 +67,7 @@ def _ours(cls: type) -> list[type]:
     return [c for c in cls.__mro__ if c.__module__.split(".")[0] == "sockviz"]
 
 
+@functools.cache  # (each class's base, Textual's Widget among them, parsed once)
 def _tree(cls: type) -> ast.ClassDef | None:
     try:
         source = inspect.getsource(cls)
