@@ -92,20 +92,25 @@ class _Dataclass(Protocol):
 E = TypeVar("E", bound=_Dataclass)
 
 
+#: Each event type's field names, read once (the app passes every event of a flood here).
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def inert_event(event: E) -> E:
     """The event with every text field made inert (the same object when nothing needed
     it, which is nearly always): the app applies this to each event it takes in, so nothing
     a recording, a scenario file or a peer put in one reaches the screen as an escape."""
+    names = _FIELDS.get(type(event))
+    if names is None:
+        names = _FIELDS[type(event)] = tuple(f.name for f in dataclasses.fields(event))
     changes: dict[str, object] = {}
-    for field in dataclasses.fields(event):
-        value = getattr(event, field.name)
+    for name in names:
+        value = getattr(event, name)
         if isinstance(value, str):
-            if not is_inert(value.replace("\n", " ") if field.name in _PARAGRAPHS else value):
-                changes[field.name] = (
-                    inert_lines(value) if field.name in _PARAGRAPHS else inert(value)
-                )
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            if not is_inert(value.replace("\n", " ") if name in _PARAGRAPHS else value):
+                changes[name] = inert_lines(value) if name in _PARAGRAPHS else inert(value)
+        elif hasattr(type(value), "__dataclass_fields__"):  # (a dataclass instance)
             cleaned = inert_event(value)
             if cleaned is not value:
-                changes[field.name] = cleaned
+                changes[name] = cleaned
     return dataclasses.replace(event, **changes) if changes else event
