@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from textual_serve.app_service import AppService
 
 from sockviz.engine.record.inert_text import inert
-from sockviz.engine.run.engine_process import PARENT_ENV
+from sockviz.engine.run.parent_watch import PARENT_ENV
 
 log = logging.getLogger("textual-serve")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from tests.test_serve import alive, descendants, read_line, wait_until
 
 #: A parent that names itself to its child, as sockviz's parents do (in the environment:
-#: sockviz.engine.run.engine_process.PARENT_ENV), and says the child's pid.
+#: sockviz.engine.run.parent_watch.PARENT_ENV), and says the child's pid.
 MIDDLE = (
     "import os, subprocess, sys\n"
     "env = dict(os.environ, SOCKVIZ_PARENT_PID=str(os.getpid()))\n"

@@ -47,7 +47,7 @@ from typing import IO, Any, cast
 from textual.app import App
 from textual.message import Message
 
-from sockviz.engine.run.engine_process import end_with_parent
+from sockviz.engine.run.parent_watch import end_with_parent
 
 #: Signals that quit the app the way q does.
 QUIT_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
@@ -245,7 +245,7 @@ if WebDriver is not None:
         The tab's "terminal" is two pipes to the server. When the server dies (``kill -9``
         too), Textual's input thread reads end-of-file and just stops: the app ran on
         forever, unseen, with its engine and sockets. Here the end of input (or the server
-        process ending, watched by :func:`~sockviz.engine.run.engine_process.end_with_parent`) tells
+        process ending, watched by :func:`~sockviz.engine.run.parent_watch.end_with_parent`) tells
         the app :class:`TerminalGone`, and it quits as on SIGHUP; output to a server that
         is gone is dropped rather than failing inside the app.
         """

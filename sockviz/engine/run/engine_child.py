@@ -25,7 +25,6 @@ from sockviz.engine.run.engine_process import (
     LinkSettings,
     Message,
     Status,
-    end_with_parent,
     read_frame,
     write_frame,
 )
@@ -33,6 +32,7 @@ from sockviz.engine.run.event_batcher import Batcher
 from sockviz.engine.run.gate import Mode
 from sockviz.engine.run.listen_runner import ListenRunner
 from sockviz.engine.run.outside_runner import outside_runner
+from sockviz.engine.run.parent_watch import end_with_parent
 from sockviz.engine.run.runner import Runner
 from sockviz.engine.scenarios.scenario_types import Scenario
 from sockviz.engine.wire.capture import WireUnavailable, write_pcap

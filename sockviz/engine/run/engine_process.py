@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import struct
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from typing import IO, Any
 
 from sockviz.engine.events import Event, RunFinished
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.run.gate import GateSettings, Mode
+from sockviz.engine.run.parent_watch import PARENT_ENV
 from sockviz.engine.run.run_controls import RunControls
 from sockviz.engine.run.runner_protocols import EventSink
 from sockviz.engine.scenarios.scenario_types import Scenario
@@ -107,57 +105,6 @@ def read_frame(stream: IO[bytes]) -> Message | None:
         return None
     message: Message = pickle.loads(body)  # our own child (or parent): a trusted pipe
     return message
-
-
-# --- a child that ends with its parent ----------------------------------------------------
-#: The environment variable naming the process a child must not outlive (its parent's pid,
-#: as the parent saw itself): the child compares it with getppid(), so a parent that died
-#: before the child could look is noticed too.
-PARENT_ENV = "SOCKVIZ_PARENT_PID"
-
-#: Seconds a child whose parent has gone has to end by itself before it ends at once.
-ORPHAN_GRACE = 1.5
-
-
-def end_with_parent(
-    quit_softly: Callable[[], object] | None = None, grace: float = ORPHAN_GRACE
-) -> bool:
-    """Make this process end when the parent named in :data:`PARENT_ENV` ends, however it
-    ends (``kill -9`` too): ``quit_softly()`` is called (from a daemon thread) to let it
-    end cleanly, and ``grace`` seconds later the process exits regardless. False (and
-    nothing done) when no parent is named.
-
-    Not ``PR_SET_PDEATHSIG``: that signal follows the parent's *thread* that started the
-    child (a worker thread ending would kill a healthy child), and a SIGTERM cannot end a
-    process whose event loop is stuck. A pidfd (Linux 5.3+) wakes when the whole parent
-    process ends; elsewhere getppid() is looked at twice a second.
-    """
-    try:
-        parent = int(os.environ.get(PARENT_ENV, ""))
-    except ValueError:
-        return False
-    pidfd = None
-    try:
-        pidfd = os.pidfd_open(parent)
-    except (AttributeError, OSError):
-        pass  # no pidfd here, or the parent is gone already (the check below sees it)
-
-    def watch() -> None:
-        try:
-            if pidfd is not None and os.getppid() == parent:
-                poller = select.poll()
-                poller.register(pidfd, select.POLLIN)
-                poller.poll()  # readable once the parent has ended
-            while os.getppid() == parent:  # (without a pidfd; returns at once with one)
-                time.sleep(0.5)
-            if quit_softly is not None:
-                quit_softly()
-            time.sleep(grace)
-        finally:
-            os._exit(1)  # the parent is gone and the process did not end in time
-
-    threading.Thread(target=watch, name="sockviz-parent-watch", daemon=True).start()
-    return True
 
 
 # --- the parent's side --------------------------------------------------------------------
