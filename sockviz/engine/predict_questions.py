@@ -121,7 +121,11 @@ class Question:
         if event is None:
             return "the call was not made"
         if self.kind.startswith("wire-"):
-            return _wire_answer(self.kind, self.socket, caused)
+            # (only what crossed before it returned: the call's own, and on a link what
+            # was read while it was under way; what the kernels sent on their own after
+            # it - a FIN let go late on a loaded machine, one sent again - is not)
+            before = [s for s in caused if s.cause is not None or s.t <= event.t]
+            return _wire_answer(self.kind, self.socket, before)
         if self.kind == "outcome":
             return event.error or SUCCEEDS
         if event.error:

@@ -327,3 +327,43 @@ def test_the_kernel_question_asks_for_the_moment_it_is_answered_at():
     """The answer is the reading taken when close() returned: the question says so."""
     (entry,) = of_kind(asked(run(scenarios.get("tcp-echo"))), "kernel")
     assert entry["question"].text.startswith("When client.close() returns, which TCP state")
+
+
+def test_a_fin_sent_after_close_returned_is_not_the_answer():
+    """A CI run beside a burner: conn-1.close() in websocket returned before its kernel's
+    FIN left (the capture had none up to the return; the FIN came later, sent by the kernel
+    on its own, so with no cause). predict mode answered 'conn-1' from that later FIN. The
+    wire question asks what has left *by the return*: what the kernels send after it is not
+    the answer. The run's own events are folded as the app folds them, once as they came and
+    once with the FIN the kernel's own, sent after the return (as that loaded run had it)."""
+    from sockviz.engine.events import Segment, WireStatus
+    from sockviz.engine.predict_questions import NO_FIN
+    from sockviz.view.quiz_state import Predictions
+    from tests.witness.witnesses import fold
+
+    scenario = scenarios.get("websocket")
+    events = run(scenario, capture=wire_capture(), wire=WireStatus("host"))
+    close = next(e for e in events if isinstance(e, CallEvent) and e.call is Call.CLOSE)
+    fin = next(
+        e for e in events if isinstance(e, Segment) and e.cause == close.seq and "FIN" in e.flags
+    )
+    # (as the loaded run recorded it: no cause, stamped 20 ms after the return)
+    late = [dataclasses.replace(e, cause=None, t=close.t + 0.02) if e is fin else e for e in events]
+
+    def answer(events: list) -> str:
+        predictions = Predictions(on=True)
+        for k, event in enumerate(events):
+            if isinstance(event, CallEvent):
+                predictions.saw(event)
+            if isinstance(event, StepPending) and event.step == close.step:
+                question = predictions.question(fold(scenario, events[: k + 1]))
+                assert question is not None and question.kind == "wire-fin", question
+                predictions.guessed(question, 0)
+            elif isinstance(event, StepPending) and event.step == close.step + 1:
+                reveal = predictions.reveal(fold(scenario, events[: k + 1]))
+                assert reveal is not None
+                return reveal.truth
+        raise AssertionError("the step after close() was never pending")
+
+    assert answer(events) == "conn-1"
+    assert answer(late) == NO_FIN
