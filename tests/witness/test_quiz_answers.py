@@ -27,6 +27,7 @@ from sockviz.engine import predict_questions as quiz
 from sockviz.engine import scenarios
 from sockviz.engine.events import CallEvent, Segment, WireStatus
 from sockviz.engine.scenarios import REGISTRY
+from sockviz.engine.sockets.tracer import LINK_DRAIN
 from tests.conftest import IPV6
 from tests.witness.witnesses import (
     AGAIN,
@@ -249,10 +250,12 @@ def kernel_truth(call, segments, table) -> tuple[str, str]:
 def wire_truth(question, call, segments, view, pressed) -> tuple[str | None, str]:
     """The wire's questions, from what crossed between the key press and the return."""
     # (a segment's t is its kernel's stamp put on the run's clock, a call's t the run's
-    # clock at its return: the two agree to microseconds - the clock offset keeps its
-    # closest reading - so what is stamped more than SLACK after the return left after it:
-    # a FIN the kernel let go late under load, which predict mode must not count)
-    window = [s for s in segments if pressed - WINDOW_SLACK <= s.t <= call.t + SLACK]
+    # clock at its return, the two within a microsecond (the clock offset keeps its
+    # closest reading): what is stamped after the return left after it - a FIN the kernel
+    # let go a moment later on a loaded machine, which is not what the call put on the
+    # wire. On a link a frame is stamped when the link takes it, up to LINK_DRAIN later.)
+    late = LINK_DRAIN if view.link is not None else 0.0
+    window = [s for s in segments if pressed - WINDOW_SLACK <= s.t <= call.t + late]
     # (a connect() refused has no peer address: its SYN and what came back are its port's)
     mine = [s for s in window if call.local in (s.local, s.remote)]
     flags = [",".join(sorted(flag_set(s.flags))) for s in mine]

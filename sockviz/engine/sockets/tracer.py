@@ -90,15 +90,16 @@ class Tracer:
         self._bulk_ends: Ends | tuple[()] = ()
         """The two ends of the bulk transfer whose segments the kernel counts."""
         self._began: dict[int, float] = {}
-        """Thread -> when its call began (after any wait for the peer): a segment sent
-        before it was not that call's doing."""
+        """Thread -> when its call began (after any wait for the peer), on the run's clock:
+        a segment sent before it was not that call's doing."""
         self._drained: dict[int, tuple[str, float]] = {}
         """Thread -> (its call's socket address, when the link had taken what that call's
         kernel queued before it returned): on a link, frames are stamped as the link
         takes them."""
         self._ended: dict[int, float] = {}
-        """Thread -> when its last call returned: a segment sent after it was not that
-        call's doing either."""
+        """Thread -> when its last call returned, the ``t`` of its line: a segment stamped
+        after it was not that call's doing either (the same clock, the same number: a
+        trace's reader sees the rule hold)."""
 
     # --- how the run is read: the kernel watch's, set once before the first call -------
     @property
@@ -173,15 +174,16 @@ class Tracer:
             with self.lock:
                 self.kernel.changes(self.kernel.read(ts))
         if self.wire is not None:
-            self._began[threading.get_ident()] = time.time()
+            self._began[threading.get_ident()] = self.now()
 
     def returns(self) -> float:
         """The calling thread's call has just returned: its time on the run's clock (the
         ``t`` of its line - not after the kernel settled, which comes later as the kernel's
         own lines). What the kernels send after it is not that call's (see ``segments.py``)."""
+        t = self.now()
         if self.wire is not None:
-            self._ended[threading.get_ident()] = time.time()
-        return self.now()
+            self._ended[threading.get_ident()] = t
+        return t
 
     def drain(self, own: str | None) -> None:
         """The calling thread's call, from ``own`` (its socket's address), has just
@@ -215,8 +217,8 @@ class Tracer:
     def drain_link(self, own: str) -> float:
         """On a link, wait until the link has taken from ``own``'s host every packet its
         kernel had queued when the call returned (the link stamps a frame when it takes it,
-        a moment after the kernel sent it; bounded by :data:`LINK_DRAIN`); then the wall
-        clock's time, up to which that host's frames are the call's."""
+        a moment after the kernel sent it; bounded by :data:`LINK_DRAIN`); then the run's
+        clock, up to which that host's frames are the call's."""
         # (here, not at the top: the two-host lab loads ctypes, for two-host runs only)
         from sockviz.engine.lab.two_hosts import CLIENT_IP, CLIENT_IP6
 
@@ -232,7 +234,7 @@ class Tracer:
             except (OSError, ValueError):
                 pass
             time.sleep(0.0005)  # (the link thread stamps what it has just taken)
-        return time.time()
+        return self.now()
 
     # --- bulk transfers: their segments summed ----------------------------------------
     def bulk_begin(self, ts: RunSocket | None = None) -> None:

@@ -156,7 +156,8 @@ class SegmentReader:
 
         ``cause`` (the call just made) is put only on what the kernel sent while that call
         was under way - from ``since`` (when it began, after any wait for the peer) to
-        ``until`` (when it returned), the wall clock's seconds - and that re-sends nothing
+        ``until`` (when it returned), on the run's clock, as a frame's ``t`` is put on it:
+        a caused segment's ``t`` is never after its call's - and that re-sends nothing
         already sent (its ``retry``: :mod:`~sockviz.engine.wire.resends`): see the module
         docstring. On a link a frame's time is when the link took it from its sender's
         kernel, a moment after it was sent:
@@ -175,13 +176,13 @@ class SegmentReader:
             # (t: the kernel's timestamp of the frame, on the run's clock)
             t = max(0.0, round(frame.t + offset, 6))
             why = cause
-            if (why is not None and since is not None and frame.t < since) or (
+            if (why is not None and since is not None and t < since) or (
                 why is not None
                 and until is not None
-                and frame.t > until
+                and t > until
                 and not (
                     drained is not None
-                    and frame.t <= drained
+                    and t <= drained
                     and address(*frame.src, frame.version) == own
                 )
             ):
