@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -432,3 +433,43 @@ def check_path_mtu(records: list[dict], family: str) -> None:
     assert again and all(r["nbytes"] <= fits and r["link"] == "crossed" for r in again)
     assert max(r["nbytes"] for r in again) == fits
     assert call(records, "conn-1", "recv")["nbytes"] == 8192
+
+
+LATE_STAMPS = """
+import time
+from sockviz.engine.lab import link
+
+_note = link.Link._note
+
+
+def late(self, *args, **kwargs):
+    time.sleep(0.003)  # (the link's thread away between reading a packet and stamping it)
+    return _note(self, *args, **kwargs)
+
+
+link.Link._note = late
+"""
+
+
+@needs_hosts
+def test_a_packet_the_link_read_late_is_still_its_calls(tmp_path):
+    """On a link a frame is stamped when the link's thread has read it; a call's frames
+    count up to the moment the link had taken what its kernel queued. A CI run beside a
+    burner had that thread away between reading close()'s FIN and stamping it: the FIN
+    came out "the kernel's own". Here every stamp comes 3 ms after its read (a
+    ``sitecustomize`` on the run's PYTHONPATH); close()'s FIN is still close()'s."""
+    (tmp_path / "sitecustomize.py").write_text(LATE_STAMPS)
+    done = subprocess.run(
+        [sys.executable, "-m", "sockviz", "--trace", "--scenario", "tcp-echo", "--drop", "fin"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    close = call(records, "client", "close")
+    fins = packets(records, socket="client", flags="FIN,ACK")
+    assert fins and fins[0]["cause"] == close["seq"], (close, fins[:2])
+    assert fins[0]["t"] > close["t"]  # (stamped after the return: the stamps were late)

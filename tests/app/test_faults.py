@@ -258,8 +258,9 @@ async def test_quit_with_200_peers_connected_takes_under_a_second():
             finish(holders)
     assert app.return_code == 0 and app.session.stopped_cleanly
     # Closing the 200 sockets (traced, the kernel read once) is sockviz's part: it took
-    # 5-7 s when each close read /proc whole. The rest is Textual ending (and, here, the
-    # test harness): together well under a second on a quiet machine.
-    assert app.session.stop_seconds < 0.5, app.session.stop_parts
+    # 5-7 s when each close read /proc whole; now well under half a second on a quiet
+    # machine, 0.74 s once in CI beside a CPU burner (run 0.40, engine 0.24, batcher 0.10).
+    # The promise is a second. The rest is Textual ending (and, here, the test harness).
+    assert app.session.stop_seconds < 1.0, app.session.stop_parts
     assert elapsed < 1.5, elapsed
     assert engine_threads() == []

@@ -170,12 +170,20 @@ class Link:
 
     def _take(self, side: str, fd: int) -> None:
         while True:
-            try:
-                packet = os.read(fd, PACKET_MAX)
-            except OSError:  # (BlockingIOError: none left)
-                return
+            # (read and stamped under one lock: a packet gone from its device is stamped
+            # by the time the lock is free - what :meth:`taken` waits for)
             with self._lock:
+                try:
+                    packet = os.read(fd, PACKET_MAX)
+                except OSError:  # (BlockingIOError: none left)
+                    return
                 self._carry(side, packet, time.monotonic())
+
+    def taken(self) -> None:
+        """Return once every packet the link has read from a device is stamped (a reader
+        that found a device empty: what it held is now a frame, with its time)."""
+        with self._lock:
+            pass
 
     def _carry(self, side: str, packet: bytes, now: float) -> None:
         spec, kind, flow = self.spec, kind_of(packet), flow_of(packet)

@@ -233,7 +233,9 @@ class Tracer:
                     time.sleep(0.0002)
             except (OSError, ValueError):
                 pass
-            time.sleep(0.0005)  # (the link thread stamps what it has just taken)
+            taken = getattr(self.wire.capture if self.wire else None, "taken", None)
+            if taken is not None:  # (the link thread stamps what it has just read:
+                taken()  # under a load its thread can be away for milliseconds in between)
         return self.now()
 
     # --- bulk transfers: their segments summed ----------------------------------------
