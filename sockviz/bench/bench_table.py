@@ -54,7 +54,7 @@ from sockviz.app.app import AppConfig, make_app
 from sockviz.bench.link_bench import link_rows, sample_rows
 from sockviz.bench.plain_side import PLAIN_SCRIPT, plain_transfer
 from sockviz.bench.startup_bench import startup_rows
-from sockviz.bench.tui_bench import flood_rows
+from sockviz.bench.tui_bench import flood_rows, quit_app
 from sockviz.bench.view_bench import history_rss, time_travel_alone
 from sockviz.engine.events import CallEvent, Event
 from sockviz.engine.run.engine_process import EngineProcess
@@ -158,7 +158,7 @@ def tui_transfer(total: int, press_every: float | None = None) -> dict[str, floa
                 await asyncio.sleep(press_every)
             batches, cpu = batcher.batches - batches, time.thread_time() - cpu
             await pilot.pause(0.2)
-            await pilot.press("q")
+            await quit_app(app)
         begun, ended = times["begun"], times["ended"]
         latencies = []
         for i, (pressed, tab) in enumerate(presses[:-1]):

@@ -33,6 +33,7 @@ from sockviz.bench.flood_bench import (
 )
 from sockviz.cli import build_parser
 from sockviz.engine.run.gate import Mode
+from sockviz.engine.run.parent_watch import PARENT_ENV
 from sockviz.options import check, from_arguments
 from sockviz.peers import outside_engine_factory
 
@@ -44,6 +45,25 @@ def listening_at(app: SockvizApp) -> str | None:
     """The listener's address once the run's view (on its screen) has it."""
     server = app.run_screen.view.models.get("server")
     return server.local if server is not None else None
+
+
+#: How long (seconds) a benchmarked app has to end once q is pressed.
+QUIT_LIMIT = 10.0
+
+
+async def quit_app(app: SockvizApp) -> None:
+    """Press q as a user does and wait for the app to end (at most :data:`QUIT_LIMIT`).
+
+    Not ``pilot.press("q")``: after each key it waits for the app's animations to finish,
+    and an app that ends in the middle of one (a tab's underline moving, after the
+    benchmark's own keys) never finishes it - the benchmark waited forever, 1 run in 20
+    beside a CPU burner."""
+    app.post_message(textual_events.Key("q", "q"))
+    deadline = time.monotonic() + QUIT_LIMIT
+    while app.return_code is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the app did not end within {QUIT_LIMIT:.0f} s of q")
+        await asyncio.sleep(0.01)
 
 
 def tui_flood(count: int) -> dict[str, float]:
@@ -88,7 +108,7 @@ def tui_flood(count: int) -> dict[str, float]:
                 app.post_message(textual_events.Key(key, key))
                 await asyncio.sleep(PRESS_EVERY)
             result = flood.result()
-            await pilot.press("q")
+            await quit_app(app)
         latencies = []
         for i, (pressed, tab) in enumerate(presses[:-1]):
             shown = next((t for t, active in frames if t >= pressed and active == tab), None)
@@ -109,6 +129,8 @@ def tui_flood(count: int) -> dict[str, float]:
 ALONE = """
 import sys
 from sockviz.bench.tui_bench import tui_flood
+from sockviz.engine.run.parent_watch import end_with_parent
+end_with_parent()  # (a benchmark stopped - its test timed out - takes this one with it)
 print(repr(tui_flood(int(sys.argv[1]))))
 """
 
@@ -117,6 +139,7 @@ def tui_flood_alone(count: int) -> dict[str, float]:
     """:func:`tui_flood` in a process that has run no app before."""
     proc = subprocess.run(
         [sys.executable, "-c", ALONE, str(count)],
+        env={**os.environ, PARENT_ENV: str(os.getpid())},
         check=True,
         capture_output=True,
         text=True,

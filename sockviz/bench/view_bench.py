@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from sockviz.app.app import AppConfig, SockvizApp
-from sockviz.bench.tui_bench import listening_at
+from sockviz.bench.tui_bench import listening_at, quit_app
 from sockviz.engine.events import CallEvent, Condensed, Event, KernelEvent, StepPending
 from sockviz.engine.families import FAMILIES
 from sockviz.engine.run.gate import Mode
@@ -116,7 +116,7 @@ def time_travel(connections: int) -> dict[str, float]:
                     spent[name].append(time.thread_time() - cpu - idle)  # ... taken off
             for name, times in spent.items():
                 out[name] = sorted(times)[1]  # the median of three
-            await pilot.press("q")
+            await quit_app(app)
         return out
 
     return asyncio.run(run())
