@@ -56,8 +56,8 @@ async def quit_app(app: SockvizApp) -> None:
 
     Not ``pilot.press("q")``: after each key it waits for the app's animations to finish,
     and an app that ends in the middle of one (a tab's underline moving, after the
-    benchmark's own keys) never finishes it - the benchmark waited forever, 1 run in 20
-    beside a CPU burner."""
+    benchmark's own keys) never finishes it - the benchmark waited forever, 4 runs in
+    about 130 of a flood beside a CPU burner."""
     app.post_message(textual_events.Key("q", "q"))
     deadline = time.monotonic() + QUIT_LIMIT
     while app.return_code is None:
