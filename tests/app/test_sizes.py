@@ -229,11 +229,26 @@ async def test_a_resize_under_the_help_screen_still_settles_with_the_card_in_sig
             assert top <= card.virtual_region.y and card.virtual_region.bottom <= bottom + 1
 
 
-async def test_a_card_redrawn_late_after_a_resize_leaves_the_lanes_card_in_sight():
+@pytest.mark.parametrize("late", [False, True], ids=["at-once", "redrawn-late"])
+async def test_a_card_redrawn_late_after_a_resize_leaves_the_lanes_card_in_sight(late, monkeypatch):
     """A window made bigger, then a card above a lane's newest one growing after the scrolls
     that followed the resize had stopped (a card draws itself again for its new width a
     refresh later; under load later still - a burner CI run's address-in-use at 160x45 had
-    the listener's card cut): the lane brings its newest card back into sight."""
+    the listener's card cut): the lane brings its newest card back into sight. Redrawn
+    late, each card's redrawing 0.3 s after its refresh: the screen is not settled until
+    it is done (a burner CI run's settled screen had the card cut, the redrawing to come)."""
+    if late:
+        relay = SocketCard.relay
+
+        def relay_late(card: SocketCard) -> None:
+            if getattr(card, "_held", False):
+                card._held = False
+                relay(card)
+            else:
+                card._held = True
+                card.set_timer(0.3, card.relay)
+
+        monkeypatch.setattr(SocketCard, "relay", relay_late)
     app = app_for("address-in-use-ipv4", "address-in-use")
     async with app.run_test(size=(80, 24)) as pilot:
         await to_step(pilot, 17, "address-in-use")

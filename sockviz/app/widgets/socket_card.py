@@ -268,6 +268,9 @@ class SocketCard(Widget):
         """What the card shows (its text and styles), to redraw only when that changes."""
         self._width = 0
         """The content width last laid out (hidden, the card keeps drawing for it)."""
+        self.relay_due = False
+        """Resized, and its redrawing for the new size not yet taken by its stage (which
+        clears this as it takes the :class:`Relaid`): until then the screen is not settled."""
 
     class Relaid(Message):
         """The card was drawn again for a new size (its height may change with it): its
@@ -281,11 +284,15 @@ class SocketCard(Widget):
         # After the refresh: a layout asked for while Textual is still handing out the
         # sizes of this one can be lost, and a card whose height changes with its width
         # (the strip wraps) would keep the old height.
-        self.call_after_refresh(self._relay)
+        self.relay_due = True
+        self.call_after_refresh(self.relay)
 
-    def _relay(self) -> None:
-        self.show(self._now)
-        self.post_message(self.Relaid(self))
+    def relay(self) -> None:
+        """Draw the card again for its size and tell its lane (done again harmlessly when
+        asked twice: see :meth:`~sockviz.app.widgets.stage.Stage.placing`)."""
+        if self.relay_due:
+            self.show(self._now)
+            self.post_message(self.Relaid(self))
 
     def flash(self, now: float | None, seconds: float, clock: Callable[[], float | None]) -> None:
         """Show the card moving into its new state (the lit arrow and border) for

@@ -177,6 +177,7 @@ class Stage(Horizontal):
         """A card drawn again for its new size, a refresh or more after the resize (its
         height can change then, and move the lane's newest card): that card is brought
         back into sight the same way - however many refreshes the redrawing took."""
+        message.card.relay_due = False
         lane = message.card.parent
         card = self._in_view.get(getattr(lane, "id", None) or "")
         if card is not None and card.parent is lane and card.display:
@@ -227,10 +228,19 @@ class Stage(Horizontal):
         if screen is self.screen:
             for turn in list(self._waiting):
                 self.call_after_refresh(self._due, turn)
+            for card in self._owing():
+                card.call_after_refresh(card.relay)
 
     @property
     def placing(self) -> bool:
         """True while a lane waits to scroll to a card not placed yet: where a lane stands
         depends on each step's scroll having happened (it scrolls only as far as it must),
-        so the screen is not settled until none waits."""
-        return bool(self._waiting)
+        so the screen is not settled until none waits - nor any card resized and not yet
+        drawn again for its new size (its height, and so its lane's place, may change then:
+        a burner CI run's settled screen had address-in-use's newest card cut after a
+        resize, its neighbour's redrawing still to come)."""
+        return bool(self._waiting) or any(True for _ in self._owing())
+
+    def _owing(self) -> Iterable[SocketCard]:
+        """The shown cards resized and not yet drawn again for it (and taken here)."""
+        return (c for c in self.cards.values() if c.relay_due and c.is_attached)
