@@ -268,9 +268,10 @@ class SocketCard(Widget):
         """What the card shows (its text and styles), to redraw only when that changes."""
         self._width = 0
         """The content width last laid out (hidden, the card keeps drawing for it)."""
-        self.relay_due = False
-        """Resized, and its redrawing for the new size not yet taken by its stage (which
-        clears this as it takes the :class:`Relaid`): until then the screen is not settled."""
+        self._resized = 0
+        """How many times the card was resized..."""
+        self._taken = 0
+        """...and up to which of them its stage has taken the :class:`Relaid`."""
 
     class Relaid(Message):
         """The card was drawn again for a new size (its height may change with it): its
@@ -279,20 +280,31 @@ class SocketCard(Widget):
         def __init__(self, card: SocketCard) -> None:
             super().__init__()
             self.card = card
+            self.resized = card._resized
+            """The card's resizes this redrawing follows."""
 
     def on_resize(self) -> None:
         # After the refresh: a layout asked for while Textual is still handing out the
         # sizes of this one can be lost, and a card whose height changes with its width
         # (the strip wraps) would keep the old height.
-        self.relay_due = True
+        self._resized += 1
         self.call_after_refresh(self.relay)
 
     def relay(self) -> None:
         """Draw the card again for its size and tell its lane (done again harmlessly when
         asked twice: see :meth:`~sockviz.app.widgets.stage.Stage.placing`)."""
-        if self.relay_due:
-            self.show(self._now)
-            self.post_message(self.Relaid(self))
+        self.show(self._now)
+        self.post_message(self.Relaid(self))
+
+    @property
+    def relay_due(self) -> bool:
+        """Resized, and its redrawing for the last new size not yet taken by its stage:
+        until then the screen is not settled."""
+        return self._taken < self._resized
+
+    def taken(self, message: Relaid) -> None:
+        """The stage has taken this redrawing (and those before it)."""
+        self._taken = max(self._taken, message.resized)
 
     def flash(self, now: float | None, seconds: float, clock: Callable[[], float | None]) -> None:
         """Show the card moving into its new state (the lit arrow and border) for

@@ -177,7 +177,7 @@ class Stage(Horizontal):
         """A card drawn again for its new size, a refresh or more after the resize (its
         height can change then, and move the lane's newest card): that card is brought
         back into sight the same way - however many refreshes the redrawing took."""
-        message.card.relay_due = False
+        message.card.taken(message)
         lane = message.card.parent
         card = self._in_view.get(getattr(lane, "id", None) or "")
         if card is not None and card.parent is lane and card.display:
